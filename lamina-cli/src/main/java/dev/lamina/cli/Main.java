@@ -1,0 +1,41 @@
+package dev.lamina.cli;
+
+import dev.lamina.io.LaminaException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** The `lamina` command: a thin layer over the library's public API. */
+@Command(name = "lamina", mixinStandardHelpOptions = true, version = "Lamina 0.1.0",
+        description = "Train, study and serve small decoder-only language models on the JVM.",
+        subcommands = {CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+
+    @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT, description = "Print stack traces on errors.")
+    static boolean debug;
+
+    @Override public void run() { new CommandLine(this).usage(System.out); }
+
+    public static void main(String[] args) { System.exit(run(args)); }
+
+    /** Runs the CLI and returns its exit code (1: failed, 2: bad usage). */
+    public static int run(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            boolean user = ex instanceof LaminaException || ex instanceof IllegalArgumentException;
+            if (debug || !user) {
+                if (debug) ex.printStackTrace();
+                else cmd.getErr().println("lamina: error: " + ex + " (run again with --debug for the stack trace)");
+            }
+            if (user && !debug) cmd.getErr().println("lamina: error: " + ex.getMessage());
+            return 1;
+        });
+        cl.setParameterExceptionHandler((ex, a) -> {
+            CommandLine cmd = ex.getCommandLine();
+            cmd.getErr().println("lamina: " + ex.getMessage());
+            cmd.getErr().println("Run '" + cmd.getCommandSpec().qualifiedName() + " --help' for usage.");
+            return 2;
+        });
+        return cl.execute(args);
+    }
+}

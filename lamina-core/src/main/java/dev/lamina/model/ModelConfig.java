@@ -1,0 +1,225 @@
+package dev.lamina.model;
+
+import dev.lamina.io.Json;
+import dev.lamina.io.LaminaException;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * The whole decoder architecture in one record; field names follow the Hugging Face config and the
+ * test vectors (docs: ../shared/spec/architecture.md). Validated on construction.
+ *
+ * @param vocabSize              V
+ * @param hiddenSize             d
+ * @param numHiddenLayers        L
+ * @param numAttentionHeads      H; headDim = d / H
+ * @param numKeyValueHeads       KV; divides H (KV = H: multi-head, KV = 1: multi-query)
+ * @param intermediateSize       MLP width ff
+ * @param maxPositionEmbeddings  the longest context (and the learned position table's length)
+ * @param normEps                added to the variance
+ * @param mixAlpha               Post-LN share of layers for {@link Placement#MIX}
+ * @param slidingWindow          null, or W: position i attends to j with i − W &lt; j ≤ i
+ * @param layernormScaling       Pre-LN norm outputs times 1/sqrt(l+1) ("Curse of Depth")
+ */
+public record ModelConfig(
+        int vocabSize, int hiddenSize, int numHiddenLayers, int numAttentionHeads, int numKeyValueHeads,
+        int intermediateSize, int maxPositionEmbeddings, Norm norm, double normEps, Placement normPlacement,
+        double mixAlpha, Position position, double ropeTheta, Activation activation, boolean bias,
+        boolean tieWordEmbeddings, Integer slidingWindow, boolean layernormScaling) {
+
+    public enum Norm { RMSNORM, LAYERNORM }
+    public enum Placement { PRE, POST, MIX }
+    public enum Position { LEARNED, ROPE }
+    public enum Activation { GELU, SWIGLU }
+
+    public ModelConfig {
+        positive("vocab_size", vocabSize);
+        positive("hidden_size", hiddenSize);
+        positive("num_hidden_layers", numHiddenLayers);
+        positive("num_attention_heads", numAttentionHeads);
+        positive("num_key_value_heads", numKeyValueHeads);
+        positive("intermediate_size", intermediateSize);
+        positive("max_position_embeddings", maxPositionEmbeddings);
+        if (norm == null || normPlacement == null || position == null || activation == null)
+            throw new LaminaException("model config: norm, norm_placement, position and activation must be set");
+        if (hiddenSize % numAttentionHeads != 0)
+            throw new LaminaException("model config: hidden_size " + hiddenSize + " is not divisible by num_attention_heads "
+                    + numAttentionHeads + "; choose heads that divide it");
+        if (numAttentionHeads % numKeyValueHeads != 0)
+            throw new LaminaException("model config: num_key_value_heads " + numKeyValueHeads
+                    + " must divide num_attention_heads " + numAttentionHeads);
+        if (position == Position.ROPE && (hiddenSize / numAttentionHeads) % 2 != 0)
+            throw new LaminaException("model config: rope needs an even head dimension, got " + hiddenSize / numAttentionHeads);
+        if (!(normEps > 0) || normEps > 1) throw new LaminaException("model config: norm_eps must be in (0, 1], got " + normEps);
+        if (!(mixAlpha >= 0 && mixAlpha <= 1)) throw new LaminaException("model config: mix_alpha must be in [0, 1], got " + mixAlpha);
+        if (!(ropeTheta > 0)) throw new LaminaException("model config: rope_theta must be positive, got " + ropeTheta);
+        if (slidingWindow != null && slidingWindow < 1)
+            throw new LaminaException("model config: sliding_window must be null or >= 1, got " + slidingWindow);
+    }
+
+    private static void positive(String field, int v) {
+        if (v <= 0) throw new LaminaException("model config: " + field + " must be a positive integer, got " + v);
+    }
+
+    // ---- derived sizes --------------------------------------------------------------------
+
+    public int headDim() { return hiddenSize / numAttentionHeads; }
+    public int kvDim() { return numKeyValueHeads * headDim(); }
+    /** Sliding window as an int, 0 when there is none. */
+    public int window() { return slidingWindow == null ? 0 : slidingWindow; }
+
+    /** Number of leading Post-LN layers: L for post, floor(mix_alpha·L) for mix, 0 for pre. */
+    public int postLayers() {
+        return switch (normPlacement) {
+            case PRE -> 0;
+            case POST -> numHiddenLayers;
+            case MIX -> (int) Math.floor(mixAlpha * numHiddenLayers);
+        };
+    }
+
+    /** Whether layer l normalises after the residual add. */
+    public boolean isPostLn(int layer) { return layer < postLayers(); }
+
+    /** Norm output multiplier of layer l: 1/sqrt(l+1) for Pre-LN layers with LayerNorm Scaling, else 1. */
+    public float normScale(int layer) {
+        return layernormScaling && !isPostLn(layer) ? (float) (1.0 / Math.sqrt(layer + 1)) : 1f;
+    }
+
+    /** This config with some sizes changed (keeps every other field). */
+    public ModelConfig withLayers(int layers) {
+        return new ModelConfig(vocabSize, hiddenSize, layers, numAttentionHeads, numKeyValueHeads, intermediateSize,
+                maxPositionEmbeddings, norm, normEps, normPlacement, mixAlpha, position, ropeTheta, activation, bias,
+                tieWordEmbeddings, slidingWindow, layernormScaling);
+    }
+
+    public ModelConfig withVocabSize(int v) {
+        return new ModelConfig(v, hiddenSize, numHiddenLayers, numAttentionHeads, numKeyValueHeads, intermediateSize,
+                maxPositionEmbeddings, norm, normEps, normPlacement, mixAlpha, position, ropeTheta, activation, bias,
+                tieWordEmbeddings, slidingWindow, layernormScaling);
+    }
+
+    public ModelConfig withPlacement(Placement p, double alpha, boolean lns) {
+        return new ModelConfig(vocabSize, hiddenSize, numHiddenLayers, numAttentionHeads, numKeyValueHeads, intermediateSize,
+                maxPositionEmbeddings, norm, normEps, p, alpha, position, ropeTheta, activation, bias,
+                tieWordEmbeddings, slidingWindow, lns);
+    }
+
+    // ---- JSON (field names as in the test vectors) ----------------------------------------
+
+    private static final Set<String> FIELDS = Set.of("vocab_size", "hidden_size", "num_hidden_layers",
+            "num_attention_heads", "num_key_value_heads", "intermediate_size", "max_position_embeddings", "norm",
+            "norm_eps", "norm_placement", "mix_alpha", "position", "rope_theta", "activation", "bias",
+            "tie_word_embeddings", "sliding_window", "layernorm_scaling");
+
+    public ObjectNode toJson() {
+        ObjectNode o = Json.MAPPER.createObjectNode();
+        o.put("vocab_size", vocabSize);
+        o.put("hidden_size", hiddenSize);
+        o.put("num_hidden_layers", numHiddenLayers);
+        o.put("num_attention_heads", numAttentionHeads);
+        o.put("num_key_value_heads", numKeyValueHeads);
+        o.put("intermediate_size", intermediateSize);
+        o.put("max_position_embeddings", maxPositionEmbeddings);
+        o.put("norm", lower(norm));
+        o.put("norm_eps", normEps);
+        o.put("norm_placement", lower(normPlacement));
+        o.put("mix_alpha", mixAlpha);
+        o.put("position", lower(position));
+        o.put("rope_theta", ropeTheta);
+        o.put("activation", lower(activation));
+        o.put("bias", bias);
+        o.put("tie_word_embeddings", tieWordEmbeddings);
+        if (slidingWindow == null) o.putNull("sliding_window"); else o.put("sliding_window", slidingWindow);
+        o.put("layernorm_scaling", layernormScaling);
+        return o;
+    }
+
+    public String toJsonString() { return Json.MAPPER.writeValueAsString(toJson()); }
+
+    /** Reads a config; `source` names the file in error messages. Unknown fields are rejected. */
+    public static ModelConfig fromJson(JsonNode o, String source) {
+        if (o == null || !o.isObject()) throw new LaminaException(source + ": expected a JSON object with the model config");
+        Set<String> unknown = new LinkedHashSet<>();
+        for (Iterator<String> it = o.propertyNames().iterator(); it.hasNext(); ) {
+            String k = it.next();
+            if (!FIELDS.contains(k)) unknown.add(k);
+        }
+        if (!unknown.isEmpty())
+            throw new LaminaException(source + ": unknown field(s) " + unknown + "; valid fields are " + new java.util.TreeSet<>(FIELDS));
+        int heads = reqInt(o, "num_attention_heads", source);
+        try {
+            return new ModelConfig(
+                    reqInt(o, "vocab_size", source), reqInt(o, "hidden_size", source), reqInt(o, "num_hidden_layers", source),
+                    heads, optInt(o, "num_key_value_heads", heads, source), reqInt(o, "intermediate_size", source),
+                    reqInt(o, "max_position_embeddings", source),
+                    en(o, "norm", Norm.class, Norm.RMSNORM, source), optDouble(o, "norm_eps", 1e-5, source),
+                    en(o, "norm_placement", Placement.class, Placement.PRE, source), optDouble(o, "mix_alpha", 0.25, source),
+                    en(o, "position", Position.class, Position.ROPE, source), optDouble(o, "rope_theta", 10000.0, source),
+                    en(o, "activation", Activation.class, Activation.SWIGLU, source), optBool(o, "bias", false, source),
+                    optBool(o, "tie_word_embeddings", false, source),
+                    o.has("sliding_window") && !o.get("sliding_window").isNull() ? reqInt(o, "sliding_window", source) : null,
+                    optBool(o, "layernorm_scaling", false, source));
+        } catch (LaminaException e) {
+            throw e.getMessage().startsWith("model config:")
+                    ? new LaminaException(source + e.getMessage().substring("model config".length())) : e;
+        }
+    }
+
+    public static ModelConfig read(Path file) {
+        JsonNode node;
+        try {
+            node = Json.MAPPER.readTree(Files.readString(file));
+        } catch (IOException e) {
+            throw new LaminaException(file + ": cannot read (" + e.getMessage() + ")");
+        } catch (tools.jackson.core.JacksonException e) {
+            throw new LaminaException(file + ": malformed JSON (" + e.getOriginalMessage() + ")");
+        }
+        return fromJson(node, file.toString());
+    }
+
+    private static String lower(Enum<?> e) { return e.name().toLowerCase(Locale.ROOT); }
+
+    private static int reqInt(JsonNode o, String f, String src) {
+        JsonNode v = o.get(f);
+        if (v == null || v.isNull()) throw new LaminaException(src + ": missing required field '" + f + "'");
+        if (!v.isIntegralNumber() || !v.canConvertToInt())
+            throw new LaminaException(src + ": field '" + f + "' must be an integer, got " + v);
+        return v.intValue();
+    }
+
+    private static int optInt(JsonNode o, String f, int def, String src) {
+        return o.has(f) && !o.get(f).isNull() ? reqInt(o, f, src) : def;
+    }
+
+    private static double optDouble(JsonNode o, String f, double def, String src) {
+        JsonNode v = o.get(f);
+        if (v == null || v.isNull()) return def;
+        if (!v.isNumber()) throw new LaminaException(src + ": field '" + f + "' must be a number, got " + v);
+        return v.doubleValue();
+    }
+
+    private static boolean optBool(JsonNode o, String f, boolean def, String src) {
+        JsonNode v = o.get(f);
+        if (v == null || v.isNull()) return def;
+        if (!v.isBoolean()) throw new LaminaException(src + ": field '" + f + "' must be true or false, got " + v);
+        return v.booleanValue();
+    }
+
+    private static <E extends Enum<E>> E en(JsonNode o, String f, Class<E> type, E def, String src) {
+        JsonNode v = o.get(f);
+        if (v == null || v.isNull()) return def;
+        String s = v.isString() ? v.stringValue() : v.toString();
+        for (E e : type.getEnumConstants()) if (e.name().equalsIgnoreCase(s)) return e;
+        StringBuilder allowed = new StringBuilder();
+        for (E e : type.getEnumConstants()) allowed.append(allowed.isEmpty() ? "" : ", ").append(lower(e));
+        throw new LaminaException(src + ": field '" + f + "' must be one of " + allowed + ", got " + v);
+    }
+}
