@@ -1,0 +1,31 @@
+package dev.lamina.tokenizer;
+
+import java.nio.file.Path;
+
+/**
+ * Text to token ids and back. Implementations: {@link ByteTokenizer} (256 byte symbols plus
+ * end-of-text) and the byte-level BPE tokenizer (GPT-2 files or a Hugging Face tokenizer.json).
+ */
+public interface Tokenizer {
+
+    /** Number of token ids (every id in [0, vocabSize()) decodes). */
+    int vocabSize();
+
+    /** Ids of text; special tokens such as {@code <|endoftext|>} are matched when the tokenizer has them enabled. */
+    int[] encode(String text);
+
+    /** Text of ids; invalid UTF-8 byte runs decode to U+FFFD. Throws IllegalArgumentException for an unknown id. */
+    String decode(int[] ids);
+
+    /** The id that separates documents ({@code <|endoftext|>}). */
+    int eotId();
+
+    /**
+     * Writes this tokenizer into dir so that {@link Tokenizers#load(Path)} reads it back
+     * (tokenizer.json for BPE, tokenizer.txt saying "bytes" for the byte tokenizer).
+     */
+    void save(Path dir);
+
+    /** A short description for logs, e.g. "bpe(8192)" or "bytes". */
+    String describe();
+}
