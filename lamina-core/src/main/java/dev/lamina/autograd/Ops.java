@@ -1,0 +1,117 @@
+package dev.lamina.autograd;
+
+import dev.lamina.kernels.KernelSet;
+import dev.lamina.kernels.Kernels;
+import dev.lamina.tensor.Tensor;
+
+/**
+ * The differentiable ops of the decoder. Each runs its forward kernel and records its backward
+ * right beside it, so an op reads as one unit. Shapes: n = B·T rows.
+ */
+public final class Ops {
+    private Ops() {}
+
+    private static KernelSet k() { return Kernels.get(); }
+
+    /** x[n,d] = table[ids] (+ positions[t]). */
+    public static Var embedding(Tape tape, int[] ids, Var table, Var positions, int T) {
+        int d = table.value().dim(1);
+        Var y = tape.var(ids.length, d);
+        k().embedding(y.value(), ids, table.value(), positions == null ? null : positions.value(), T);
+        tape.record(() -> k().embeddingBackward(table.grad(), positions == null ? null : positions.grad(), y.grad(), ids, T));
+        return y;
+    }
+
+    /** y[n,out] = x[n,in]·wᵀ + b. */
+    public static Var linear(Tape tape, Var x, Var w, Var b) {
+        int out = w.value().dim(0), n = x.size() / w.value().dim(1);
+        Var y = tape.var(n, out);
+        k().matmul(y.value(), x.value(), w.value(), b == null ? null : b.value());
+        tape.record(() -> {
+            if (x.grad() != null) k().matmulBackwardInput(x.grad(), y.grad(), w.value());
+            k().matmulBackwardWeight(w.grad(), b == null ? null : b.grad(), y.grad(), x.value());
+        });
+        return y;
+    }
+
+    /** y = scale · rmsnorm(x)·w over the last dimension. */
+    public static Var rmsnorm(Tape tape, Var x, Var w, float eps, float scale) {
+        int d = w.size(), n = x.size() / d;
+        Var y = tape.var(n, d);
+        Tensor rstd = tape.alloc(n);
+        k().rmsnorm(y.value(), rstd, x.value(), w.value(), eps, scale);
+        tape.record(() -> k().rmsnormBackward(x.grad(), w.grad(), y.grad(), x.value(), w.value(), rstd, scale));
+        return y;
+    }
+
+    /** y = scale · (layernorm(x)·w + b) over the last dimension. */
+    public static Var layernorm(Tape tape, Var x, Var w, Var b, float eps, float scale) {
+        int d = w.size(), n = x.size() / d;
+        Var y = tape.var(n, d);
+        Tensor mean = tape.alloc(n), rstd = tape.alloc(n);
+        k().layernorm(y.value(), mean, rstd, x.value(), w.value(), b == null ? null : b.value(), eps, scale);
+        tape.record(() -> k().layernormBackward(x.grad(), w.grad(), b == null ? null : b.grad(), y.grad(), x.value(),
+                w.value(), mean, rstd, scale));
+        return y;
+    }
+
+    /**
+     * Rotary embedding, in place on x[B,T,heads,hd]. Safe in place: the op that produced x (a
+     * linear) needs only its own input for backward, and the inverse rotation of the gradient runs
+     * before that op's backward.
+     */
+    public static Var rope(Tape tape, Var x, int T, int heads, int hd, float[] cos, float[] sin) {
+        k().rope(x.value(), T, heads, hd, 0, cos, sin, false);
+        tape.record(() -> k().rope(x.grad(), T, heads, hd, 0, cos, sin, true));
+        return x;
+    }
+
+    /** Causal (sliding-window) grouped-query attention; q[B,T,H,hd], k/v[B,T,KV,hd] → [B,T,H,hd]. */
+    public static Var attention(Tape tape, Var q, Var kk, Var v, int B, int T, int H, int KV, int hd, int window) {
+        Var out = tape.var(B * T, H * hd);
+        Tensor att = tape.alloc(B, H, T, T);
+        k().attention(out.value(), att, q.value(), kk.value(), v.value(), B, T, H, KV, hd, window);
+        tape.record(() -> k().attentionBackward(q.grad(), kk.grad(), v.grad(), out.grad(), q.value(), kk.value(),
+                v.value(), att, B, T, H, KV, hd, window));
+        return out;
+    }
+
+    public static Var gelu(Tape tape, Var x) {
+        Var y = tape.var(x.value().shape());
+        k().gelu(y.value(), x.value());
+        tape.record(() -> k().geluBackward(x.grad(), y.grad(), x.value()));
+        return y;
+    }
+
+    /** silu(gate) ⊙ up. */
+    public static Var swiglu(Tape tape, Var gate, Var up) {
+        Var y = tape.var(gate.value().shape());
+        k().swiglu(y.value(), gate.value(), up.value());
+        tape.record(() -> k().swigluBackward(gate.grad(), up.grad(), y.grad(), gate.value(), up.value()));
+        return y;
+    }
+
+    /** a + b (the residual connection). */
+    public static Var add(Tape tape, Var a, Var b) {
+        Var y = tape.var(a.value().shape());
+        k().add(y.value(), a.value(), b.value());
+        tape.record(() -> {
+            k().accumulate(a.grad(), y.grad());
+            k().accumulate(b.grad(), y.grad());
+        });
+        return y;
+    }
+
+    /**
+     * Mean cross-entropy of logits[n,V] against targets. The loss is the root of the graph, so its
+     * gradient (softmax − onehot)/n is written into logits.grad right away by the fused kernel.
+     */
+    public static float crossEntropy(Tape tape, Var logits, int[] targets) {
+        int n = targets.length;
+        Tensor losses = tape.alloc(n);
+        k().crossEntropy(losses, logits.grad(), logits.value(), targets, 1f / n);
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += losses.get(i);
+        return (float) (sum / n);
+    }
+}

@@ -1,0 +1,78 @@
+package dev.lamina.model;
+
+import dev.lamina.autograd.Var;
+import dev.lamina.io.LaminaException;
+import dev.lamina.tensor.Tensor;
+
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * All parameters in one flat float32 buffer, gradients in a second buffer of the same layout, and a
+ * named view per tensor (canonical names, e.g. {@code layers.0.self_attn.q_proj.weight}). Zeroing,
+ * AdamW, clipping and checkpoint I/O are therefore each one loop over a flat array.
+ */
+public final class Parameters {
+
+    /** One named tensor: where it lives in the flat buffers, its shape, and whether AdamW decays it. */
+    public record Slot(String name, int offset, int[] shape, boolean decay) {
+        public int size() { return Math.toIntExact(Tensor.count(shape)); }
+    }
+
+    private final Map<String, Slot> slots;
+    private final float[] data;
+    private final float[] grad;
+
+    private Parameters(Map<String, Slot> slots, int total) {
+        this.slots = Collections.unmodifiableMap(slots);
+        this.data = new float[total];
+        this.grad = new float[total];
+    }
+
+    /** Collects slot declarations in order, then allocates the two buffers once. */
+    public static final class Layout {
+        private final Map<String, Slot> slots = new LinkedHashMap<>();
+        private long total;
+
+        public Layout add(String name, boolean decay, int... shape) {
+            slots.put(name, new Slot(name, (int) total, shape.clone(), decay));
+            total += Tensor.count(shape);
+            if (total > Integer.MAX_VALUE - 16)
+                throw new LaminaException("model too large: more than 2^31 parameters are not supported");
+            return this;
+        }
+
+        public Parameters build() { return new Parameters(slots, (int) total); }
+    }
+
+    public Map<String, Slot> slots() { return slots; }
+    public boolean has(String name) { return slots.containsKey(name); }
+    public int count() { return data.length; }
+
+    /** The flat value buffer (all parameters). */
+    public float[] data() { return data; }
+
+    /** The flat gradient buffer. */
+    public float[] gradData() { return grad; }
+
+    public Slot slot(String name) {
+        Slot s = slots.get(name);
+        if (s == null) throw new IllegalArgumentException("no parameter named " + name);
+        return s;
+    }
+
+    public Tensor value(String name) { Slot s = slot(name); return new Tensor(data, s.offset(), s.shape()); }
+    public Tensor grad(String name) { Slot s = slot(name); return new Tensor(grad, s.offset(), s.shape()); }
+
+    /** Value and gradient as one autograd node; null when the model has no such parameter. */
+    public Var var(String name) { return has(name) ? new Var(value(name), grad(name)) : null; }
+
+    public void zeroGrad() { Arrays.fill(grad, 0f); }
+
+    /** Copies values from another Parameters with the same slot names and shapes. */
+    public void copyFrom(Parameters other) {
+        for (Slot s : slots.values()) value(s.name()).copyFrom(other.value(s.name()));
+    }
+}
