@@ -19,6 +19,7 @@ public final class SafeTensors implements AutoCloseable {
     private final Path file;
     private final ByteBuffer data;
     private final Map<String, Entry> entries = new LinkedHashMap<>();
+    private final Map<String, String> metadata = new LinkedHashMap<>();
 
     private SafeTensors(Path file, ByteBuffer data) { this.file = file; this.data = data; }
 
@@ -30,7 +31,7 @@ public final class SafeTensors implements AutoCloseable {
             JsonNode h = Json.MAPPER.readTree(new String(all, 8, (int) hl, StandardCharsets.UTF_8));
             SafeTensors st = new SafeTensors(file, bb.slice(8 + (int) hl, all.length - 8 - (int) hl).order(ByteOrder.LITTLE_ENDIAN));
             for (String name : h.propertyNames()) {
-                if (name.equals("__metadata__")) continue;
+                if (name.equals("__metadata__")) { for (String k : h.get(name).propertyNames()) st.metadata.put(k, h.get(name).get(k).stringValue()); continue; }
                 JsonNode e = h.get(name);
                 int[] shape = new int[e.get("shape").size()];
                 for (int i = 0; i < shape.length; i++) shape[i] = e.get("shape").get(i).intValue();
@@ -43,6 +44,7 @@ public final class SafeTensors implements AutoCloseable {
         }
     }
 
+    public Map<String, String> metadata() { return metadata; }
     public Set<String> names() { return entries.keySet(); }
     public boolean has(String name) { return entries.containsKey(name); }
     public int[] shape(String name) { return entry(name).shape.clone(); }
@@ -72,4 +74,49 @@ public final class SafeTensors implements AutoCloseable {
     }
 
     @Override public void close() {}
+
+    /** Minimal writer: F32 and I32, atomic. */
+    public static final class Writer {
+        private record Item(String name, String dtype, int[] shape, float[] f, int[] i) {}
+        private final java.util.List<Item> items = new java.util.ArrayList<>();
+        private final Map<String, String> meta = new LinkedHashMap<>();
+
+        public Writer putFloats(String name, float[] data, int... shape) { items.add(new Item(name, "F32", shape, data, null)); return this; }
+        public Writer putTensor(String name, Tensor t) { return putFloats(name, t.toArray(), t.shape()); }
+        public Writer putInts(String name, int[] data, int... shape) { items.add(new Item(name, "I32", shape, null, data)); return this; }
+        public Writer metadata(String k, String v) { meta.put(k, v); return this; }
+
+        public void write(Path file) {
+            var header = Json.MAPPER.createObjectNode();
+            if (!meta.isEmpty()) { var m = header.putObject("__metadata__"); meta.forEach(m::put); }
+            long off = 0;
+            for (Item it : items) {
+                var e = header.putObject(it.name);
+                e.put("dtype", it.dtype);
+                var sh = e.putArray("shape"); for (int d : it.shape) sh.add(d);
+                long len = 4L * (it.f != null ? it.f.length : it.i.length);
+                var o = e.putArray("data_offsets"); o.add(off); o.add(off + len);
+                off += len;
+            }
+            byte[] h = Json.MAPPER.writeValueAsString(header).getBytes(StandardCharsets.UTF_8);
+            int pad = (8 - h.length % 8) % 8;
+            AtomicFiles.write(file, out -> {
+                var dout = new java.io.DataOutputStream(new java.io.BufferedOutputStream(out, 1 << 16));
+                ByteBuffer lb = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(h.length + pad);
+                dout.write(lb.array());
+                dout.write(h);
+                for (int i = 0; i < pad; i++) dout.write(' ');
+                ByteBuffer buf = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+                for (Item it : items) {
+                    int n = it.f != null ? it.f.length : it.i.length;
+                    for (int i = 0; i < n; i++) {
+                        buf.clear();
+                        if (it.f != null) buf.putFloat(it.f[i]); else buf.putInt(it.i[i]);
+                        dout.write(buf.array());
+                    }
+                }
+                dout.flush();
+            });
+        }
+    }
 }

@@ -1,0 +1,52 @@
+package dev.lamina.model;
+
+import dev.lamina.io.LaminaException;
+import dev.lamina.model.ModelConfig.Activation;
+import dev.lamina.model.ModelConfig.Norm;
+import dev.lamina.model.ModelConfig.Placement;
+import dev.lamina.model.ModelConfig.Position;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Named model sizes. The vocabulary comes from the data's tokenizer, so a preset is a function of it.
+ * llama-s, gpt2-s and llama-m are exactly the configurations of the PyTorch peer benchmark.
+ */
+public final class Presets {
+    /** A model shape with the batch and sequence length it is usually trained with. */
+    public record Preset(String name, String description, int batch, int seq, java.util.function.IntFunction<ModelConfig> config) {}
+
+    private static final Map<String, Preset> ALL = new LinkedHashMap<>();
+
+    static {
+        add("tiny", "Llama-style, d 64, 4 layers (~0.1M + embeddings): for tests", 4, 64,
+                v -> llama(v, 64, 4, 4, 2, 176, 256));
+        add("small", "Llama-style, d 256, 6 layers, GQA 8/4 heads (~8.5M with an 8k vocabulary): the quickstart model", 16, 128,
+                v -> llama(v, 256, 6, 8, 4, 688, 512));
+        add("llama-s", "benchmark: Llama-style, d 384, 6 layers, 6 heads, ff 1024, T 256", 8, 256,
+                v -> llama(v, 384, 6, 6, 6, 1024, 256));
+        add("gpt2-s", "benchmark: GPT-2-style, d 384, 6 layers, 6 heads, ff 1536, T 256", 8, 256,
+                v -> new ModelConfig(v, 384, 6, 6, 6, 1536, 256, Norm.LAYERNORM, 1e-5, Placement.PRE, 0.25,
+                        Position.LEARNED, 10000, Activation.GELU, true, false, null, false));
+        add("llama-m", "benchmark: Llama-style, d 768, 12 layers, 12 heads, ff 2048, T 256 (~110M with 16k vocabulary)", 4, 256,
+                v -> llama(v, 768, 12, 12, 12, 2048, 256));
+    }
+
+    private static void add(String name, String description, int batch, int seq, java.util.function.IntFunction<ModelConfig> f) {
+        ALL.put(name, new Preset(name, description, batch, seq, f));
+    }
+
+    private static ModelConfig llama(int v, int d, int layers, int heads, int kv, int ff, int maxPos) {
+        return new ModelConfig(v, d, layers, heads, kv, ff, maxPos, Norm.RMSNORM, 1e-5, Placement.PRE, 0.25,
+                Position.ROPE, 10000, Activation.SWIGLU, false, false, null, false);
+    }
+
+    public static Map<String, Preset> all() { return ALL; }
+
+    public static Preset get(String name) {
+        Preset p = ALL.get(name);
+        if (p == null) throw new LaminaException("unknown preset '" + name + "'; choose one of " + ALL.keySet());
+        return p;
+    }
+}

@@ -1,0 +1,69 @@
+package dev.lamina.train;
+
+import dev.lamina.io.LaminaException;
+
+/**
+ * Training hyper-parameters. AdamW with decoupled weight decay (none on norms, biases and embeddings),
+ * linear warm-up then cosine decay to minLrRatio·lr, global gradient-norm clipping, accumulation.
+ *
+ * @param steps       optimizer steps
+ * @param batch       sequences per micro-batch (B)
+ * @param seq         tokens per sequence (T)
+ * @param accum       micro-batches per optimizer step
+ * @param clip        global gradient-norm bound (0 disables)
+ * @param evalEvery   steps between validation evaluations (0: only at the end)
+ * @param evalBatches micro-batches in the fixed validation sample
+ */
+public record TrainConfig(int steps, int batch, int seq, double lr, double minLrRatio, int warmup, double weightDecay,
+                          double beta1, double beta2, double eps, double clip, int accum, long seed, int evalEvery,
+                          int evalBatches) {
+
+    public TrainConfig {
+        if (steps < 1) throw new LaminaException("--steps must be >= 1, got " + steps);
+        if (batch < 1) throw new LaminaException("--batch must be >= 1, got " + batch);
+        if (seq < 2) throw new LaminaException("--seq must be >= 2, got " + seq);
+        if (!(lr > 0)) throw new LaminaException("--lr must be positive, got " + lr);
+        if (warmup < 0) throw new LaminaException("--warmup must be >= 0, got " + warmup);
+        if (weightDecay < 0) throw new LaminaException("--weight-decay must be >= 0, got " + weightDecay);
+        if (clip < 0) throw new LaminaException("--clip must be >= 0 (0 disables), got " + clip);
+        if (accum < 1) throw new LaminaException("--accum must be >= 1, got " + accum);
+        if (evalEvery < 0) throw new LaminaException("--eval-every must be >= 0, got " + evalEvery);
+        if (evalBatches < 1) throw new LaminaException("eval batches must be >= 1, got " + evalBatches);
+    }
+
+    /** Defaults for a small run: lr 1e-3, 10% warm-up, wd 0.1, betas (0.9, 0.95), clip 1. */
+    public static TrainConfig defaults(int steps, int batch, int seq) {
+        return new TrainConfig(steps, batch, seq, 1e-3, 0.1, Math.max(1, steps / 10), 0.1, 0.9, 0.95, 1e-8, 1.0, 1,
+                1234, Math.max(1, steps / 10), 8);
+    }
+
+    /** Learning rate at step s (0-based): linear warm-up, then cosine from lr down to minLrRatio·lr. */
+    public double lrAt(int s) {
+        if (s < warmup) return lr * (s + 1) / warmup;
+        double progress = steps <= warmup ? 1 : Math.min(1, (double) (s - warmup) / Math.max(1, steps - 1 - warmup));
+        double min = lr * minLrRatio;
+        return min + 0.5 * (lr - min) * (1 + Math.cos(Math.PI * progress));
+    }
+
+    public TrainConfig withSteps(int n) {
+        return new TrainConfig(n, batch, seq, lr, minLrRatio, warmup, weightDecay, beta1, beta2, eps, clip, accum, seed,
+                evalEvery, evalBatches);
+    }
+
+    public tools.jackson.databind.node.ObjectNode toJson() {
+        var o = dev.lamina.io.Json.MAPPER.createObjectNode();
+        o.put("steps", steps).put("batch", batch).put("seq", seq).put("lr", lr).put("min_lr_ratio", minLrRatio)
+                .put("warmup", warmup).put("weight_decay", weightDecay).put("beta1", beta1).put("beta2", beta2)
+                .put("eps", eps).put("clip", clip).put("accum", accum).put("seed", seed).put("eval_every", evalEvery)
+                .put("eval_batches", evalBatches);
+        return o;
+    }
+
+    public static TrainConfig fromJson(tools.jackson.databind.JsonNode o) {
+        return new TrainConfig(o.get("steps").intValue(), o.get("batch").intValue(), o.get("seq").intValue(),
+                o.get("lr").doubleValue(), o.get("min_lr_ratio").doubleValue(), o.get("warmup").intValue(),
+                o.get("weight_decay").doubleValue(), o.get("beta1").doubleValue(), o.get("beta2").doubleValue(),
+                o.get("eps").doubleValue(), o.get("clip").doubleValue(), o.get("accum").intValue(),
+                o.get("seed").longValue(), o.get("eval_every").intValue(), o.get("eval_batches").intValue());
+    }
+}

@@ -1,0 +1,206 @@
+package dev.lamina.train;
+
+import dev.lamina.autograd.Tape;
+import dev.lamina.data.Dataset;
+import dev.lamina.data.TokenFile;
+import dev.lamina.io.Json;
+import dev.lamina.io.LaminaException;
+import dev.lamina.model.Decoder;
+import dev.lamina.model.ModelConfig;
+import dev.lamina.tensor.Parallel;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * The training loop: lr(step), forward, backward, clip, AdamW, log; every evalEvery steps a
+ * validation loss on a fixed sample and a checkpoint into the run directory. Deterministic for a
+ * given seed and thread count, and resumable so the loss sequence is bitwise the same.
+ */
+public final class Trainer {
+    /** What one step reports. valLoss is NaN on steps without an evaluation. */
+    public record Progress(int step, int steps, float loss, double lr, double gradNorm, double tokensPerSec, double mfu,
+                           double valLoss) {}
+
+    private final Decoder model;
+    private final Dataset data;
+    private final String dataName;
+    private final TrainConfig cfg;
+    private final Path run;
+    private final AdamW opt;
+    private final Batcher batcher;
+    private final Tape tape = Tape.training();
+    private final int[] ids, targets;
+    private int step;
+
+    private Trainer(Decoder model, Dataset data, String dataName, TrainConfig cfg, Path run, int step, long rngState) {
+        if (data.tokenizer().vocabSize() > model.config().vocabSize())
+            throw new LaminaException("the data's tokenizer has " + data.tokenizer().vocabSize() + " tokens but the model's vocab_size is "
+                    + model.config().vocabSize() + "; set vocab_size >= " + data.tokenizer().vocabSize());
+        if (cfg.seq() > model.config().maxPositionEmbeddings())
+            throw new LaminaException("--seq " + cfg.seq() + " exceeds the model's max_position_embeddings "
+                    + model.config().maxPositionEmbeddings());
+        this.model = model;
+        this.data = data;
+        this.dataName = dataName;
+        this.cfg = cfg;
+        this.run = run;
+        this.opt = new AdamW(model.params());
+        this.batcher = new Batcher(data.train(), cfg.batch(), cfg.seq(), cfg.seed());
+        if (rngState != Long.MIN_VALUE) batcher.rng().setState(rngState);
+        this.ids = new int[cfg.batch() * cfg.seq()];
+        this.targets = new int[cfg.batch() * cfg.seq()];
+        this.step = step;
+    }
+
+    /** A new run: writes the model config and the tokenizer into run right away. */
+    public static Trainer start(Decoder model, Dataset data, String dataName, TrainConfig cfg, Path run) {
+        try {
+            Files.createDirectories(run);
+        } catch (IOException e) {
+            throw new LaminaException(run + ": cannot create the run directory (" + e.getMessage() + ")");
+        }
+        data.tokenizer().save(run.resolve(Checkpoint.TOKENIZER));
+        try {
+            Files.deleteIfExists(run.resolve(Checkpoint.METRICS));
+        } catch (IOException e) {
+            throw new LaminaException(run + ": cannot reset metrics (" + e.getMessage() + ")");
+        }
+        return new Trainer(model, data, dataName, cfg, run, 0, Long.MIN_VALUE);
+    }
+
+    /** Continues a run from its last checkpoint; steps (if > 0) replaces the total step count. */
+    public static Trainer resume(Path run, Dataset data, String dataName, int steps) {
+        if (!Checkpoint.hasTrainingState(run))
+            throw new LaminaException(run + ": no training state (state.json) to resume from; start a run with `lamina train`");
+        Checkpoint.State st = Checkpoint.readState(run);
+        int modelStep = Checkpoint.modelStep(run);
+        if (modelStep != st.step())
+            throw new LaminaException(run + ": model.safetensors is from step " + modelStep + " but state.json from step "
+                    + st.step() + " (an interrupted save); the run cannot be resumed exactly");
+        Decoder model = Checkpoint.loadModel(run);
+        TrainConfig cfg = steps > 0 ? st.train().withSteps(steps) : st.train();
+        Trainer t = new Trainer(model, data, dataName, cfg, run, st.step(), st.rngState());
+        Checkpoint.loadOptimizer(run, t.opt, model.params(), st.step());
+        t.truncateMetrics();
+        return t;
+    }
+
+    public int step() { return step; }
+    public Decoder model() { return model; }
+    public TrainConfig config() { return cfg; }
+    public Path run() { return run; }
+
+    /** Trains until step == untilStep (at most cfg.steps()); returns the losses of the steps taken. */
+    public List<Float> train(int untilStep, Consumer<Progress> onStep) {
+        int end = Math.min(untilStep, cfg.steps());
+        List<Float> losses = new ArrayList<>();
+        double flopsPerStep = flopsPerToken(model, cfg.seq()) * cfg.batch() * cfg.seq() * cfg.accum();
+        while (step < end) {
+            long t0 = System.nanoTime();
+            double lr = cfg.lrAt(step);
+            model.params().zeroGrad();
+            float loss = 0;
+            for (int micro = 0; micro < cfg.accum(); micro++) {
+                batcher.next(ids, targets);
+                tape.reset();
+                loss += model.loss(tape, ids, targets, cfg.batch(), cfg.seq()) / cfg.accum();
+                tape.backward();
+            }
+            if (cfg.accum() > 1)
+                dev.lamina.kernels.Kernels.get().scale(dev.lamina.tensor.Tensor.of(model.params().gradData(),
+                        model.params().count()), 1f / cfg.accum());
+            if (!Float.isFinite(loss))
+                throw new LaminaException("loss became " + loss + " at step " + (step + 1) + "; lower --lr or raise --warmup");
+            double norm = AdamW.clip(model.params(), cfg.clip());
+            opt.step(lr, cfg);
+            step++;
+            losses.add(loss);
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            double valLoss = Double.NaN;
+            boolean evalNow = step == cfg.steps() || (cfg.evalEvery() > 0 && step % cfg.evalEvery() == 0);
+            if (evalNow) valLoss = evaluate();
+            double tps = cfg.batch() * cfg.seq() * cfg.accum() / seconds;
+            Progress p = new Progress(step, cfg.steps(), loss, lr, norm, tps, flopsPerStep / seconds / peakFlops(), valLoss);
+            log(p);
+            if (evalNow) save();
+            if (onStep != null) onStep.accept(p);
+        }
+        return losses;
+    }
+
+    /** Mean loss on the fixed validation sample (cfg.evalBatches() evenly spaced batches of val). */
+    public double evaluate() { return evaluate(model, data.val(), cfg.batch(), cfg.seq(), cfg.evalBatches()); }
+
+    public static double evaluate(Decoder model, TokenFile val, int B, int T, int batches) {
+        if (val.size() < T + 2)
+            throw new LaminaException("validation data has " + val.size() + " tokens, fewer than --seq + 2; use a shorter --seq or a larger --val-fraction");
+        Tape tape = Tape.inference();
+        int[] ids = new int[B * T], tg = new int[B * T];
+        double sum = 0;
+        for (int k = 0; k < batches; k++) {
+            Batcher.fixed(val, k, batches, B, T, ids, tg);
+            tape.reset();
+            sum += model.loss(tape, ids, tg, B, T);
+        }
+        return sum / batches;
+    }
+
+    /** Writes the model, optimizer and state for the current step. */
+    public void save() {
+        Checkpoint.saveModel(run, model, step);
+        Checkpoint.saveTraining(run, opt, model.params(), new Checkpoint.State(step, batcher.rng().state(), cfg, dataName));
+    }
+
+    private void log(Progress p) {
+        var o = Json.MAPPER.createObjectNode();
+        o.put("step", p.step()).put("loss", p.loss()).put("lr", p.lr()).put("grad_norm", p.gradNorm())
+                .put("tokens_per_s", p.tokensPerSec()).put("mfu", p.mfu());
+        if (!Double.isNaN(p.valLoss())) o.put("val_loss", p.valLoss()).put("val_ppl", Math.exp(p.valLoss()));
+        try {
+            Files.writeString(run.resolve(Checkpoint.METRICS), Json.MAPPER.writeValueAsString(o).replace("\n", "").replaceAll(" +", "") + "\n",
+                    StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            throw new LaminaException(run.resolve(Checkpoint.METRICS) + ": cannot append (" + e.getMessage() + ")");
+        }
+    }
+
+    /** Drops metric lines past the resumed step (they belong to the interrupted tail). */
+    private void truncateMetrics() {
+        Path f = run.resolve(Checkpoint.METRICS);
+        if (!Files.exists(f)) return;
+        try {
+            StringBuilder keep = new StringBuilder();
+            for (String line : Files.readAllLines(f)) {
+                if (line.isBlank()) continue;
+                if (Json.MAPPER.readTree(line).get("step").intValue() <= step) keep.append(line).append('\n');
+            }
+            dev.lamina.io.AtomicFiles.writeString(f, keep.toString());
+        } catch (IOException | RuntimeException e) {
+            throw new LaminaException(f + ": unreadable metrics (" + e.getMessage() + ")");
+        }
+    }
+
+    /**
+     * Model FLOPs per token (PaLM appendix B): 6·N for the matmul parameters (embedding lookups excluded,
+     * a tied head included) plus 12·L·d·T for attention scores and values.
+     */
+    public static double flopsPerToken(Decoder model, int T) {
+        ModelConfig c = model.config();
+        long n = model.parameterCount();
+        if (!c.tieWordEmbeddings()) n -= (long) c.vocabSize() * c.hiddenSize();
+        if (c.position() == ModelConfig.Position.LEARNED) n -= (long) c.maxPositionEmbeddings() * c.hiddenSize();
+        return 6.0 * n + 12.0 * c.numHiddenLayers() * c.hiddenSize() * T;
+    }
+
+    /** The machine's float32 peak: 210 GFLOP/s per core (AVX-512 FMA, measured) times the threads used. */
+    public static double peakFlops() {
+        return Double.parseDouble(System.getProperty("lamina.peakGflopsPerCore", "210")) * 1e9 * Parallel.threads();
+    }
+}

@@ -1,0 +1,46 @@
+package dev.lamina.infer;
+
+import dev.lamina.autograd.Tape;
+import dev.lamina.autograd.Var;
+import dev.lamina.model.Decoder;
+import dev.lamina.model.TestModels;
+import dev.lamina.tensor.Rng;
+import dev.lamina.tensor.Tensor;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Incremental decoding with the KV cache gives the logits of a full forward pass at every position. */
+class InferenceSessionTest {
+
+    @ParameterizedTest
+    @ValueSource(strings = {"llama_pre", "llama_post", "llama_mix", "llama_lns", "llama_gqa_swa", "gpt2_pre", "gpt2_mix"})
+    void incrementalMatchesFullForward(String name) {
+        Decoder model = TestModels.load(name);
+        int T = 14, V = model.config().vocabSize();
+        Rng rng = new Rng(7);
+        int[] ids = new int[T];
+        for (int i = 0; i < T; i++) ids[i] = (int) rng.nextLong(V);
+        Var full = model.forward(Tape.inference(), ids, 1, T);
+
+        InferenceSession s = new InferenceSession(model, 32);
+        // a 5-token prefill, then one token at a time
+        float[] logits = s.forward(java.util.Arrays.copyOf(ids, 5));
+        assertClose(logits, full.value().rows(4, 5));
+        for (int t = 5; t < T; t++) {
+            logits = s.forward(ids[t]);
+            assertClose(logits, full.value().rows(t, t + 1));
+        }
+        assertThat(s.position()).isEqualTo(T);
+    }
+
+    private static void assertClose(float[] got, Tensor want) {
+        double diff = 0, ref = 0;
+        for (int i = 0; i < got.length; i++) {
+            diff += Math.pow(got[i] - want.get(i), 2);
+            ref += Math.pow(want.get(i), 2);
+        }
+        assertThat(Math.sqrt(diff / ref)).isLessThan(1e-5);
+    }
+}

@@ -1,0 +1,82 @@
+package dev.lamina.train;
+
+import dev.lamina.data.Dataset;
+import dev.lamina.data.TokenFile;
+import dev.lamina.model.Decoder;
+import dev.lamina.model.Presets;
+import dev.lamina.tokenizer.ByteTokenizer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class TrainerTest {
+
+    static Dataset data() {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < 300; i++) sb.append("the cat sat on the mat. the dog ate the bone ").append(i % 7).append(". ");
+        int[] all = ByteTokenizer.INSTANCE.encode(sb.toString());
+        int split = all.length * 9 / 10;
+        return new Dataset(new TokenFile(java.util.Arrays.copyOf(all, split), 257),
+                new TokenFile(java.util.Arrays.copyOfRange(all, split, all.length), 257), ByteTokenizer.INSTANCE);
+    }
+
+    static TrainConfig config(int steps) {
+        return new TrainConfig(steps, 4, 32, 3e-3, 0.1, 2, 0.1, 0.9, 0.95, 1e-8, 1.0, 1, 42, 3, 2);
+    }
+
+    @Test
+    void lossFallsOnRepetitiveText(@TempDir Path run) {
+        Decoder model = Decoder.create(Presets.get("tiny").config().apply(257), 1);
+        Trainer t = Trainer.start(model, data(), "test", config(40), run);
+        List<Float> losses = t.train(40, null);
+        assertThat(losses).hasSize(40);
+        assertThat(losses.getLast()).isLessThan(losses.getFirst() * 0.6f);
+        assertThat(run.resolve("model.safetensors")).exists();
+        assertThat(run.resolve("metrics.jsonl")).exists();
+    }
+
+    @Test
+    void resumeGivesBitwiseIdenticalLosses(@TempDir Path a, @TempDir Path b) {
+        Dataset data = data();
+        Trainer straight = Trainer.start(Decoder.create(Presets.get("tiny").config().apply(257), 5), data, "test", config(10), a);
+        List<Float> expected = straight.train(10, null);
+
+        Trainer first = Trainer.start(Decoder.create(Presets.get("tiny").config().apply(257), 5), data, "test", config(10), b);
+        List<Float> got = new ArrayList<>(first.train(6, null)); // checkpoints at step 3 and 6 (evalEvery 3)
+        Trainer resumed = Trainer.resume(b, data, "test", 0);
+        assertThat(resumed.step()).isEqualTo(6);
+        got.addAll(resumed.train(10, null));
+        assertThat(got).hasSize(10);
+        for (int i = 0; i < 10; i++)
+            assertThat(Float.floatToRawIntBits(got.get(i))).as("loss at step %d", i + 1)
+                    .isEqualTo(Float.floatToRawIntBits(expected.get(i)));
+    }
+
+    @Test
+    void sameSeedSameRun(@TempDir Path a, @TempDir Path b) {
+        List<Float> x = Trainer.start(Decoder.create(Presets.get("tiny").config().apply(257), 9), data(), "t", config(4), a).train(4, null);
+        List<Float> y = Trainer.start(Decoder.create(Presets.get("tiny").config().apply(257), 9), data(), "t", config(4), b).train(4, null);
+        assertThat(x).isEqualTo(y);
+    }
+
+    @Test
+    void scheduleWarmsUpThenDecaysToTenPercent() {
+        TrainConfig c = new TrainConfig(100, 1, 8, 1e-3, 0.1, 10, 0, 0.9, 0.95, 1e-8, 1, 1, 1, 0, 1);
+        assertThat(c.lrAt(0)).isCloseTo(1e-4, org.assertj.core.data.Offset.offset(1e-12));
+        assertThat(c.lrAt(9)).isCloseTo(1e-3, org.assertj.core.data.Offset.offset(1e-12));
+        assertThat(c.lrAt(99)).isCloseTo(1e-4, org.assertj.core.data.Offset.offset(1e-12));
+        assertThat(c.lrAt(50)).isBetween(1e-4, 1e-3);
+    }
+
+    @Test
+    void resumeRefusesADirectoryWithoutState(@TempDir Path run) {
+        assertThatThrownBy(() -> Trainer.resume(run, data(), "t", 0)).hasMessageContaining("no training state");
+    }
+}
