@@ -34,7 +34,7 @@ public final class Checkpoint {
     public static void saveModel(Path dir, Decoder model, int step) {
         Parameters p = model.params();
         SafeTensors.Writer w = new SafeTensors.Writer().metadata("format", "lamina").metadata("step", Integer.toString(step));
-        for (Parameters.Slot s : p.slots().values()) w.putFloats(s.name(), p.value(s.name()).toArray(), s.shape());
+        for (Parameters.Slot s : p.slots().values()) w.putTensor(s.name(), p.value(s.name()));
         AtomicFiles.writeString(dir.resolve(CONFIG), model.config().toJsonString());
         w.write(dir.resolve(MODEL));
     }
@@ -70,8 +70,8 @@ public final class Checkpoint {
         SafeTensors.Writer w = new SafeTensors.Writer().metadata("step", Integer.toString(state.step()))
                 .metadata("adam_steps", Integer.toString(opt.stepsTaken()));
         for (Parameters.Slot s : p.slots().values()) {
-            w.putFloats("m." + s.name(), java.util.Arrays.copyOfRange(opt.m(), s.offset(), s.offset() + s.size()), s.shape());
-            w.putFloats("v." + s.name(), java.util.Arrays.copyOfRange(opt.v(), s.offset(), s.offset() + s.size()), s.shape());
+            w.putTensor("m." + s.name(), new Tensor(opt.m(), s.offset(), s.shape()));
+            w.putTensor("v." + s.name(), new Tensor(opt.v(), s.offset(), s.shape()));
         }
         w.write(dir.resolve(OPTIMIZER));
         ObjectNode o = Json.MAPPER.createObjectNode();

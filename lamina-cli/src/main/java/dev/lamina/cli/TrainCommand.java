@@ -1,0 +1,106 @@
+package dev.lamina.cli;
+
+import dev.lamina.data.Dataset;
+import dev.lamina.io.LaminaException;
+import dev.lamina.model.Decoder;
+import dev.lamina.model.ModelConfig;
+import dev.lamina.model.Presets;
+import dev.lamina.tensor.Parallel;
+import dev.lamina.train.Checkpoint;
+import dev.lamina.train.TrainConfig;
+import dev.lamina.train.Trainer;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = "Train a model on prepared data (see `lamina prepare`), or resume a run.")
+final class TrainCommand implements Callable<Integer> {
+
+    static final class ModelChoice {
+        @Option(names = "--preset", description = "Model preset: tiny, small, llama-s, gpt2-s, llama-m.") String preset;
+        @Option(names = "--config", description = "Model config JSON (field names as the test vectors).") Path config;
+        @Option(names = "--resume", description = "Continue the run in this directory from its last checkpoint.") Path resume;
+    }
+
+    @ArgGroup(exclusive = true, multiplicity = "1") ModelChoice model;
+    @Option(names = "--data", description = "Prepared data directory (required unless --resume).") Path data;
+    @Option(names = "--out", description = "Run directory to write (required unless --resume).") Path out;
+    @Option(names = "--steps", description = "Optimizer steps (default 1000; with --resume: the new total).") Integer steps;
+    @Option(names = "--batch", description = "Sequences per micro-batch (default: the preset's).") Integer batch;
+    @Option(names = "--seq", description = "Tokens per sequence (default: the preset's).") Integer seq;
+    @Option(names = "--lr", defaultValue = "1e-3", description = "Peak learning rate (default ${DEFAULT-VALUE}).") double lr;
+    @Option(names = "--warmup", description = "Warm-up steps (default: 10% of steps).") Integer warmup;
+    @Option(names = "--weight-decay", defaultValue = "0.1", description = "AdamW weight decay (default ${DEFAULT-VALUE}).") double weightDecay;
+    @Option(names = "--clip", defaultValue = "1.0", description = "Gradient-norm clip, 0 to disable (default ${DEFAULT-VALUE}).") double clip;
+    @Option(names = "--accum", defaultValue = "1", description = "Micro-batches per step (default ${DEFAULT-VALUE}).") int accum;
+    @Option(names = "--seed", defaultValue = "1234", description = "Seed for init and data order (default ${DEFAULT-VALUE}).") long seed;
+    @Option(names = "--eval-every", description = "Steps between evaluations and checkpoints (default: 10% of steps).") Integer evalEvery;
+    @Option(names = "--eval-batches", defaultValue = "8", description = "Batches in the fixed val sample (default ${DEFAULT-VALUE}).") int evalBatches;
+    @Option(names = "--threads", description = "Worker threads (default: all cores).") Integer threads;
+
+    @Override
+    public Integer call() {
+        if (threads != null) Parallel.setThreads(threads);
+        Trainer trainer;
+        if (model.resume != null) {
+            Path run = model.resume;
+            if (!Checkpoint.hasTrainingState(run))
+                throw new LaminaException(run + ": nothing to resume (no state.json); start with `lamina train --preset ... --out " + run + "`");
+            Path dataDir = data != null ? data : Path.of(Checkpoint.readState(run).data());
+            Dataset d = Dataset.open(dataDir);
+            trainer = Trainer.resume(run, d, dataDir.toString(), steps == null ? 0 : steps);
+            System.err.printf("resuming %s at step %d of %d%n", run, trainer.step(), trainer.config().steps());
+        } else {
+            if (data == null) throw new LaminaException("--data is required (a directory made by `lamina prepare`)");
+            if (out == null) throw new LaminaException("--out is required (the run directory to write)");
+            Dataset d = Dataset.open(data);
+            int v = d.tokenizer().vocabSize();
+            ModelConfig mc;
+            int defBatch = 8, defSeq = 128;
+            if (model.preset != null) {
+                Presets.Preset p = Presets.get(model.preset);
+                mc = p.config().apply(v);
+                defBatch = p.batch();
+                defSeq = p.seq();
+            } else {
+                mc = ModelConfig.read(model.config);
+                if (mc.vocabSize() < v)
+                    throw new LaminaException(model.config + ": vocab_size " + mc.vocabSize() + " is smaller than the data's tokenizer ("
+                            + v + " tokens); set vocab_size to at least " + v);
+                defSeq = Math.min(defSeq, mc.maxPositionEmbeddings());
+            }
+            int n = steps == null ? 1000 : steps;
+            TrainConfig tc = new TrainConfig(n, batch == null ? defBatch : batch, seq == null ? defSeq : seq, lr, 0.1,
+                    warmup == null ? Math.max(1, n / 10) : warmup, weightDecay, 0.9, 0.95, 1e-8, clip, accum, seed,
+                    evalEvery == null ? Math.max(1, n / 10) : evalEvery, evalBatches);
+            Decoder m = Decoder.create(mc, seed);
+            System.err.printf("model: %s, %,d parameters; data: %s (%,d train / %,d val tokens, %s)%n",
+                    model.preset != null ? model.preset : model.config, m.parameterCount(), data, d.train().size(),
+                    d.val().size(), d.tokenizer().describe());
+            trainer = Trainer.start(m, d, data.toString(), tc, out);
+        }
+        run(trainer);
+        return 0;
+    }
+
+    /** Runs the loop with a progress bar (or log lines) and prints evaluations. */
+    static void run(Trainer trainer) {
+        TrainConfig c = trainer.config();
+        System.err.printf("training %d steps of %d x %d tokens on %d threads (kernels: %s)%n", c.steps(), c.batch(), c.seq(),
+                Parallel.threads(), dev.lamina.kernels.Kernels.get().name());
+        try (ConsoleProgress bar = new ConsoleProgress("train", c.steps(), System.err)) {
+            trainer.train(c.steps(), p -> {
+                bar.update(p.step(), String.format("loss %.3f lr %.2e | %.0f tok/s | MFU %.1f%%", p.loss(), p.lr(),
+                        p.tokensPerSec(), 100 * p.mfu()));
+                if (!Double.isNaN(p.valLoss()))
+                    bar.println(String.format("step %d: train loss %.4f, val loss %.4f, val perplexity %.2f, grad norm %.3f",
+                            p.step(), p.loss(), p.valLoss(), Math.exp(p.valLoss()), p.gradNorm()));
+            });
+        }
+        System.err.println("saved " + trainer.run());
+    }
+}

@@ -1,0 +1,66 @@
+package dev.lamina;
+
+import dev.lamina.data.DataPrep;
+import dev.lamina.data.Dataset;
+import dev.lamina.infer.Generator;
+import dev.lamina.infer.Sampler;
+import dev.lamina.model.Decoder;
+import dev.lamina.model.ModelConfig;
+import dev.lamina.model.Presets;
+import dev.lamina.tokenizer.Tokenizer;
+import dev.lamina.tokenizer.Tokenizers;
+import dev.lamina.train.Checkpoint;
+import dev.lamina.train.TrainConfig;
+import dev.lamina.train.Trainer;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * The front door of the library: prepare data, train, load and generate in a few calls. The CLI is
+ * a thin layer over these methods.
+ *
+ * <pre>{@code
+ * Lamina.prepare(List.of(Path.of("corpus.txt")), "bytes", Path.of("runs/data"));
+ * Lamina.train("tiny", Path.of("runs/data"), TrainConfig.defaults(200, 8, 64), Path.of("runs/demo"));
+ * Lamina.Model model = Lamina.load(Path.of("runs/demo"));
+ * String text = model.generate("The jury said", 40, Sampler.greedy(), null);
+ * }</pre>
+ */
+public final class Lamina {
+    private Lamina() {}
+
+    /** A trained decoder with its tokenizer. */
+    public record Model(Decoder decoder, Tokenizer tokenizer) {
+        /** Generates up to maxTokens after prompt; onText (may be null) receives text as it is produced. */
+        public String generate(String prompt, int maxTokens, Sampler sampler, Consumer<String> onText) {
+            return new Generator(decoder, tokenizer).generate(prompt, maxTokens, sampler, onText);
+        }
+    }
+
+    /** Tokenizes text files into train/val token files in out; tokenizer is "bytes" or a tokenizer directory. */
+    public static DataPrep.Stats prepare(List<Path> corpus, String tokenizer, Path out) {
+        return DataPrep.prepare(corpus, Tokenizers.load(tokenizer), out, 0.05, 0);
+    }
+
+    /** Trains a preset model (vocabulary from the data's tokenizer) into run; returns the trained model. */
+    public static Model train(String preset, Path data, TrainConfig config, Path run) {
+        try (Dataset d = Dataset.open(data)) {
+            ModelConfig mc = Presets.get(preset).config().apply(d.tokenizer().vocabSize());
+            return train(mc, d, config, run, null);
+        }
+    }
+
+    /** Trains a model of the given config on an open dataset, reporting every step to onStep (may be null). */
+    public static Model train(ModelConfig model, Dataset data, TrainConfig config, Path run, Consumer<Trainer.Progress> onStep) {
+        Trainer t = Trainer.start(Decoder.create(model, config.seed()), data, data.dir().toString(), config, run);
+        t.train(config.steps(), onStep);
+        return new Model(t.model(), data.tokenizer());
+    }
+
+    /** Loads a run directory (config.json, model.safetensors, tokenizer/). */
+    public static Model load(Path run) {
+        return new Model(Checkpoint.loadModel(run), Tokenizers.load(run.resolve(Checkpoint.TOKENIZER)));
+    }
+}
