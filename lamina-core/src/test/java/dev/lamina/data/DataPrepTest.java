@@ -102,6 +102,21 @@ class DataPrepTest {
     }
 
     @Test
+    void rerunIntoTheSameDirectoryReplacesStaleTokenizerFiles() throws IOException {
+        Path out = dir.resolve("again");
+        Files.createDirectories(out.resolve("tokenizer"));
+        Files.writeString(out.resolve("tokenizer/tokenizer.json"), "{}");
+        prep("again", 0.2, 1);
+        prep("again", 0.2, 1);
+        try (var files = Files.list(out.resolve("tokenizer"))) {
+            assertThat(files.map(p -> p.getFileName().toString())).containsExactly("tokenizer.txt");
+        }
+        try (var files = Files.list(out)) {
+            assertThat(files.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("train.bin", "val.bin", "tokenizer", "data.json");
+        }
+    }
+
+    @Test
     void atLeastOneValidationDocument() {
         DataPrep.Stats s = DataPrep.prepareSources(List.of(Corpus.of("t", "x\n\ny\n\nz")), ByteTokenizer.INSTANCE,
                 dir.resolve("o"), 0.01, 0);
