@@ -4,10 +4,13 @@ import dev.lamina.io.AtomicFiles;
 import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
 import dev.lamina.tensor.Parallel;
+import dev.lamina.tokenizer.ByteTokenizer;
 import dev.lamina.tokenizer.Tokenizer;
 import tools.jackson.databind.node.ObjectNode;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -82,6 +85,7 @@ public final class DataPrep {
             bytes[isVal[i] ? 1 : 0] += docs.get(i).getBytes(StandardCharsets.UTF_8).length;
         }
         int vocab = tok.vocabSize();
+        clearPrevious(outDir);
         long trainTokens = TokenFile.write(outDir.resolve(TRAIN), train, vocab);
         long valTokens = TokenFile.write(outDir.resolve(VAL), val, vocab);
         tok.save(outDir.resolve(TOKENIZER));
@@ -90,6 +94,22 @@ public final class DataPrep {
                 new Split(val.size(), valTokens, bytes[1]), sources.stream().map(Corpus.Source::name).toList());
         AtomicFiles.writeString(outDir.resolve(INFO), info(stats, sources, eot, valFraction, seed));
         return stats;
+    }
+
+    /**
+     * Removes what an earlier run may have left: data.json first (so a run that dies midway leaves a
+     * directory Dataset.open rejects), and the tokenizer files, since Tokenizers.load would prefer a
+     * stale byte-tokenizer marker over a new tokenizer.json.
+     */
+    private static void clearPrevious(Path outDir) {
+        Path tokDir = outDir.resolve(TOKENIZER);
+        try {
+            Files.deleteIfExists(outDir.resolve(INFO));
+            for (String f : List.of(ByteTokenizer.MARKER_FILE, "tokenizer.json", "encoder.json", "vocab.bpe"))
+                Files.deleteIfExists(tokDir.resolve(f));
+        } catch (IOException e) {
+            throw new LaminaException(outDir + ": cannot clear the previous output (" + e.getMessage() + ")", e);
+        }
     }
 
     private static void checkFraction(double f) {

@@ -29,11 +29,13 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.stream.Collectors;
 
@@ -195,7 +197,7 @@ public final class SafeTensors implements TensorReader {
 
     private static boolean isLong(JsonNode n) { return n.isIntegralNumber() && n.canConvertToLong(); }
 
-    private static void checkOverlaps(Path file, java.util.Collection<Entry> entries) {
+    private static void checkOverlaps(Path file, Collection<Entry> entries) {
         List<Entry> sorted = new ArrayList<>(entries);
         sorted.removeIf(e -> e.begin == e.end);  // empty tensors occupy no bytes
         sorted.sort(Comparator.comparingLong(Entry::begin));
@@ -323,7 +325,7 @@ public final class SafeTensors implements TensorReader {
         public Writer putInts(String name, int[] data, int... shape) { return add(name, DType.I32, shape, data, 0, data.length); }
 
         public Writer metadata(String key, String value) {
-            metadata.put(key, java.util.Objects.requireNonNull(value, "metadata value"));
+            metadata.put(key, Objects.requireNonNull(value, "metadata value"));
             return this;
         }
 
