@@ -81,10 +81,16 @@ final class AddedTokens {
             if (done < to) out.text(done, to);
         }
 
+        /** Unicode \\w as in the Rust regex crate tokenizers uses: letters, marks, digits, connectors, joiners. */
         private static boolean isWordChar(String s, int i, int limit, boolean before) {
             if (before ? i < limit : i >= limit) return false;
             int cp = before ? s.codePointBefore(i + 1) : s.codePointAt(i);
-            return Character.isLetterOrDigit(cp) || Character.isAlphabetic(cp) || cp == '_';
+            if (Character.isAlphabetic(cp) || cp == 0x200C || cp == 0x200D) return true;
+            return switch (Character.getType(cp)) {
+                case Character.NON_SPACING_MARK, Character.ENCLOSING_MARK, Character.COMBINING_SPACING_MARK,
+                     Character.DECIMAL_DIGIT_NUMBER, Character.CONNECTOR_PUNCTUATION -> true;
+                default -> false;
+            };
         }
 
         private static boolean isWhitespace(char c) { return PreTokenizer.isWhiteSpace(c); }
