@@ -29,7 +29,8 @@ RAYON_NUM_THREADS="$THREADS" TOKENIZERS_PARALLELISM=true "$PYTHON" bench/tokeniz
 
 echo "== whole CLI run, JVM start-up included"
 mvn -q -o -pl lamina-core,lamina-cli -am package -DskipTests >/dev/null
-/usr/bin/time -f "lamina tokenizer train: %e s wall, %M KB max RSS" "$JAVA_HOME/bin/java" -Dlamina.threads="$THREADS" \
+/usr/bin/time -o "$OUT/time.txt" -f "lamina tokenizer train (whole process): %e s wall, %M KB max RSS" "$JAVA_HOME/bin/java" -Dlamina.threads="$THREADS" \
   -cp "lamina-cli/target/lamina-cli-0.1.0-SNAPSHOT.jar:lamina-cli/target/lib/*" dev.lamina.cli.Main \
   tokenizer train --corpus "$CORPUS" --vocab-size "$VOCAB" --min-frequency "$MIN_FREQ" --out "$OUT/cli" 2>/dev/null
+cat "$OUT/time.txt"
 rm -rf "$OUT"

@@ -31,7 +31,7 @@ public final class BpeTokenizer implements Tokenizer {
     public static final String EOT = "<|endoftext|>";
     /** The file {@link #save} writes and {@link #load} prefers. */
     public static final String FILE = "tokenizer.json";
-    private static final int CACHE_LIMIT = 1 << 20;
+    private static final int CACHE_LIMIT = 1 << 18;   // distinct words cached; Brown has about 60k
     private static final int CACHE_MAX_WORD = 256;
 
     private final BpeModel model;
@@ -125,6 +125,26 @@ public final class BpeTokenizer implements Tokenizer {
             for (int i = from; i < to; i++) result[i] = encode(texts.get(i));
         });
         return result;
+    }
+
+    /**
+     * Data preparation: the ids of every document, each followed by {@link #eotId()}, in order, as
+     * one array (encoded in parallel). Throws IllegalStateException if there is no end-of-text token.
+     */
+    public int[] encodeDocuments(List<String> documents) {
+        if (eotId < 0) throw new IllegalStateException(describe() + " has no " + EOT + " token to separate documents");
+        int[][] parts = encodeAll(documents);
+        long n = 0;
+        for (int[] p : parts) n += p.length + 1;
+        if (n > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("documents give " + n + " tokens, more than one array holds; encode them in batches");
+        int[] all = new int[(int) n];
+        int at = 0;
+        for (int[] p : parts) {
+            System.arraycopy(p, 0, all, at, p.length);
+            at += p.length;
+            all[at++] = eotId;
+        }
+        return all;
     }
 
     private void encodeText(String s, int from, int to, IntList out) {

@@ -63,6 +63,11 @@ class Gpt2ParityTest {
     }
 
     @Test
+    void documentsAreJoinedWithEndOfText() {
+        assertThat(gpt2.encodeDocuments(List.of("Hello world", "", "a"))).containsExactly(15496, 995, 50256, 50256, 64, 50256);
+    }
+
+    @Test
     void endOfTextIsOneTokenWhenSpecialsAreMatched() {
         assertThat(gpt2.encode("a<|endoftext|>b")).containsExactly(64, 50256, 65);
         assertThat(gpt2.encode("a<|endoftext|>b", false)).hasSizeGreaterThan(3).doesNotContain(50256);
