@@ -1,11 +1,11 @@
 package dev.lamina.tokenizer;
 
+import dev.lamina.io.LaminaException;
 import dev.lamina.tensor.Parallel;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -67,7 +67,7 @@ public final class BpeTokenizer implements Tokenizer {
         if (Files.exists(json)) return HfTokenizerJson.read(json);
         Path encoder = dir.resolve(Gpt2Files.ENCODER), merges = dir.resolve(Gpt2Files.MERGES);
         if (Files.exists(encoder) || Files.exists(merges)) return Gpt2Files.read(encoder, merges);
-        throw new dev.lamina.io.LaminaException(dir + ": no " + FILE + " and no " + Gpt2Files.ENCODER + " + "
+        throw new LaminaException(dir + ": no " + FILE + " and no " + Gpt2Files.ENCODER + " + "
                 + Gpt2Files.MERGES + "; train one with 'lamina tokenizer train' or copy GPT-2's files there");
     }
 

@@ -116,6 +116,8 @@ public final class BpeTrainer {
         for (String s : specials) {
             int id = tokens.indexOf(s);
             if (id < 0) { id = tokens.size(); tokens.add(s); }
+            else if (!java.util.Arrays.equals(ByteLevel.toBytes(s), s.getBytes(StandardCharsets.UTF_8)))
+                throw new LaminaException("special token '" + s + "' is spelled like the learned token for different bytes; choose another special token");
             added.add(AddedToken.special(id, s));
         }
         BpeModel model = new BpeModel(tokens.toArray(String[]::new), merger.mergeLeft.toArray(), merger.mergeRight.toArray(), -1, false, false);

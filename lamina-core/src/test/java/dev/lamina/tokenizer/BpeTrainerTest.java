@@ -172,6 +172,9 @@ class BpeTrainerTest {
         assertThatThrownBy(() -> BpeTrainer.train(List.of(), 300, 0, EOT, ProgressListener.NONE)).isInstanceOf(LaminaException.class);
         assertThatThrownBy(() -> BpeTrainer.train(List.of(ok), 300, 0, List.of("x", "x"), ProgressListener.NONE))
                 .isInstanceOf(LaminaException.class).hasMessageContaining("repeat");
+        assertThatThrownBy(() -> BpeTrainer.train(List.of(ok), 300, 0, List.of("Ġ"), ProgressListener.NONE))
+                .isInstanceOf(LaminaException.class).hasMessageContaining("'Ġ'");
+        assertThat(BpeTrainer.train(List.of(ok), 300, 0, List.of("e"), ProgressListener.NONE).tokenizer().encode("se")).containsExactly('s', 'e');
         assertThatThrownBy(() -> BpeTrainer.train(List.of(ok), 300, -1, EOT, ProgressListener.NONE))
                 .isInstanceOf(LaminaException.class).hasMessageContaining("negative");
     }
