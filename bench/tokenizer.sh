@@ -27,6 +27,17 @@ echo "== $(date -u +%FT%TZ) $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadav
   "$CORPUS" "$VOCAB" "$MIN_FREQ" "$THREADS" "$OUT" lamina-core/src/test/resources/gpt2
 RAYON_NUM_THREADS="$THREADS" TOKENIZERS_PARALLELISM=true "$PYTHON" bench/tokenizer_hf.py "$CORPUS" "$VOCAB" "$MIN_FREQ" "$OUT"
 
+echo "== trained vocabularies compared"
+"$PYTHON" - "$OUT" <<'PY'
+import json, sys
+lam, hf = (json.load(open(f"{sys.argv[1]}/{n}/tokenizer.json", encoding="utf-8"))["model"] for n in ("lamina", "hf"))
+ml = [m if isinstance(m, str) else " ".join(m) for m in lam["merges"]]
+mh = [m if isinstance(m, str) else " ".join(m) for m in hf["merges"]]
+first = next((i for i, (a, b) in enumerate(zip(ml, mh)) if a != b), None)
+print(f"merges: lamina {len(ml)}, hf {len(mh)}, in both {len(set(ml) & set(mh))}, same order up to merge {first}; "
+      f"same vocabulary strings: {set(lam['vocab']) == set(hf['vocab'])}")
+PY
+
 echo "== whole CLI run, JVM start-up included"
 mvn -q -o -pl lamina-core,lamina-cli -am package -DskipTests >/dev/null
 /usr/bin/time -o "$OUT/time.txt" -f "lamina tokenizer train (whole process): %e s wall, %M KB max RSS" "$JAVA_HOME/bin/java" -Dlamina.threads="$THREADS" \

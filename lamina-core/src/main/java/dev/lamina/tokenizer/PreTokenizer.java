@@ -6,7 +6,8 @@ import java.util.regex.Pattern;
  * GPT-2's pre-tokenisation: splits text into the pieces BPE merges within, exactly as the regex
  * {@link #PATTERN} with Unicode classes ({@code \s} is the Unicode White_Space property, as in
  * Python's {@code regex} module and Hugging Face's Oniguruma). Hand-written as a scanner because
- * it is several times faster than java.util.regex; tests compare the two on random strings.
+ * it is about three times faster than java.util.regex on the Brown corpus (docs/BENCHMARKS.md);
+ * tests compare the two on random strings.
  *
  * <p>Pieces: the contractions {@code 's 't 're 've 'm 'll 'd} (case-sensitive), then an optional
  * single space followed by a run of letters, of numbers, or of other non-space characters; then
