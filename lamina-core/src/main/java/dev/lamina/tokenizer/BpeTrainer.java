@@ -9,6 +9,8 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -116,7 +118,7 @@ public final class BpeTrainer {
         for (String s : specials) {
             int id = tokens.indexOf(s);
             if (id < 0) { id = tokens.size(); tokens.add(s); }
-            else if (!java.util.Arrays.equals(ByteLevel.toBytes(s), s.getBytes(StandardCharsets.UTF_8)))
+            else if (!Arrays.equals(ByteLevel.toBytes(s), s.getBytes(StandardCharsets.UTF_8)))
                 throw new LaminaException("special token '" + s + "' is spelled like the learned token for different bytes; choose another special token");
             added.add(AddedToken.special(id, s));
         }
@@ -144,7 +146,7 @@ public final class BpeTrainer {
             for (int i = s.indexOf('\n'); i >= 0 && i + 1 < s.length(); i = s.indexOf('\n', i + 1)) lineStarts.add(i + 1);
             lineStarts.add(s.length());
             int[] starts = lineStarts.toArray();
-            List<Chunk> chunks = java.util.Collections.synchronizedList(new ArrayList<>());
+            List<Chunk> chunks = Collections.synchronizedList(new ArrayList<>());
             Parallel.forRange(starts.length - 1, 2048, (from, to) -> {
                 Chunk c = new Chunk();
                 for (int line = from; line < to; line++) c.add(s, starts[line], starts[line + 1], specials);

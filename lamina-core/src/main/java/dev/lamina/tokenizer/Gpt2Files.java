@@ -5,6 +5,7 @@ import tools.jackson.databind.JsonNode;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -43,7 +44,7 @@ final class Gpt2Files {
         }
         BpeModel model;
         try {
-            model = new BpeModel(tokens, java.util.Arrays.copyOf(left, n), java.util.Arrays.copyOf(right, n), -1, false, false);
+            model = new BpeModel(tokens, Arrays.copyOf(left, n), Arrays.copyOf(right, n), -1, false, false);
         } catch (IllegalArgumentException e) {
             throw new LaminaException(mergesFile + ": " + e.getMessage() + "; the file does not match " + ENCODER);
         }
