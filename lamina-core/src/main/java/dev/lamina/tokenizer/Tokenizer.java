@@ -17,7 +17,7 @@ public interface Tokenizer {
     /** Text of ids; invalid UTF-8 byte runs decode to U+FFFD. Throws IllegalArgumentException for an unknown id. */
     String decode(int[] ids);
 
-    /** The id that separates documents ({@code <|endoftext|>}). */
+    /** The id that separates documents ({@code <|endoftext|>}); -1 if the tokenizer has none (a BPE tokenizer may not). */
     int eotId();
 
     /**

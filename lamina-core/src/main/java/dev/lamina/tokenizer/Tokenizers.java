@@ -12,7 +12,7 @@ public final class Tokenizers {
 
     /**
      * spec is "bytes", or a directory holding tokenizer.json, GPT-2's encoder.json + vocab.bpe,
-     * or tokenizer.txt (written by {@link ByteTokenizer#save}).
+     * or tokenizer.txt (written by {@link ByteTokenizer#save}), looked for in that order.
      */
     public static Tokenizer load(String spec) {
         if (spec.equals("bytes")) return ByteTokenizer.INSTANCE;
@@ -24,7 +24,8 @@ public final class Tokenizers {
             throw new LaminaException(dir + ": tokenizer directory not found (give a directory with tokenizer.json, "
                     + "or encoder.json + vocab.bpe, or the word 'bytes')");
         Path marker = dir.resolve(ByteTokenizer.MARKER_FILE);
-        if (Files.exists(marker)) {
+        boolean bpe = Files.exists(dir.resolve(BpeTokenizer.FILE)) || Files.exists(dir.resolve(Gpt2Files.ENCODER));
+        if (!bpe && Files.exists(marker)) {
             try {
                 if (Files.readString(marker).trim().equals(ByteTokenizer.MARKER)) return ByteTokenizer.INSTANCE;
             } catch (IOException e) {
@@ -32,6 +33,6 @@ public final class Tokenizers {
             }
             throw new LaminaException(marker + ": unknown tokenizer marker; expected the word 'bytes'");
         }
-        return BpeFiles.load(dir);
+        return BpeTokenizer.load(dir);
     }
 }
