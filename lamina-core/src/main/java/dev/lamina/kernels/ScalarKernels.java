@@ -6,10 +6,10 @@ import dev.lamina.tensor.Tensor;
  * The plain reference for every kernel: one thread, straightforward loops, float32 storage with
  * float accumulation in the order the math is written. {@link VectorKernels} is checked against it.
  */
-public class ScalarKernels implements KernelSet {
+public final class ScalarKernels implements KernelSet {
     public static final ScalarKernels INSTANCE = new ScalarKernels();
 
-    protected ScalarKernels() {}
+    private ScalarKernels() {}
 
     @Override public String name() { return "scalar"; }
 

@@ -1,7 +1,563 @@
 package dev.lamina.kernels;
 
-/** Vector API kernels. (Being written: until then it runs the scalar reference.) */
-public final class VectorKernels extends ScalarKernels {
+import dev.lamina.tensor.Parallel;
+import dev.lamina.tensor.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector API kernels: the {@link KernelSet} contract computed with {@link FloatVector} over
+ * {@link FloatVector#SPECIES_PREFERRED} (no width assumed; loop tails use masks) and split over
+ * the {@link Parallel} pool when the work is big enough. Matmuls live in {@link VectorMatmul},
+ * attention in {@link VectorAttention}.
+ *
+ * <p>Determinism: every output element is written by one thread, and every reduction sums in a
+ * fixed order (weight and bias gradients of the norms and embeddings are partitioned over the
+ * feature dimension, so they do not even depend on the thread count).
+ *
+ * <p>Shapes as in {@link KernelSet}: n rows, d features, V vocabulary.
+ */
+public final class VectorKernels implements KernelSet {
     public static final VectorKernels INSTANCE = new VectorKernels();
+
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final int L = S.length();
+
+    /** Elementwise ops go parallel above this many floats per thread (below, the pool costs more than it saves). */
+    private static final int ELEMENT_CHUNK = 1 << 15;
+    /** Row-wise ops: a chunk of rows holds at least this many floats. */
+    private static final int ROW_CHUNK = 1 << 13;
+
+    private VectorKernels() {}
+
     @Override public String name() { return "vector"; }
+
+    private static int rowsPerChunk(int rowLen) { return Math.max(1, ROW_CHUNK / Math.max(1, rowLen)); }
+
+    // ---- matmul -----------------------------------------------------------------------------
+
+    @Override
+    public void matmul(Tensor y, Tensor x, Tensor w, Tensor bias) {
+        int out = w.dim(0), in = w.dim(1), n = x.size() / in;
+        float[] Y = y.data();
+        int yo = y.offset();
+        if (n <= VectorMatmul.GEMV_MAX_ROWS) {
+            VectorMatmul.gemvNT(n, in, out, x.data(), x.offset(), w.data(), w.offset(), Y, yo);
+        } else {
+            // C[n,out] = x[n,in] · B with B(k,j) = w[j,k]
+            VectorMatmul.gemm(n, out, in, x.data(), x.offset(), in, 1, w.data(), w.offset(), 1, in, Y, yo, out, false);
+        }
+        if (bias == null) return;
+        float[] Bv = bias.data();
+        int bo = bias.offset();
+        Parallel.forRange(n, rowsPerChunk(out), (r0, r1) -> {
+            for (int i = r0; i < r1; i++) addInto(Y, yo + i * out, Bv, bo, out);
+        });
+    }
+
+    @Override
+    public void matmulBackwardInput(Tensor dx, Tensor dy, Tensor w) {
+        int out = w.dim(0), in = w.dim(1), n = dy.size() / out;
+        // C[n,in] += dy[n,out] · w[out,in]
+        VectorMatmul.gemm(n, in, out, dy.data(), dy.offset(), out, 1, w.data(), w.offset(), in, 1,
+                dx.data(), dx.offset(), in, true);
+    }
+
+    @Override
+    public void matmulBackwardWeight(Tensor dw, Tensor dbias, Tensor dy, Tensor x) {
+        int out = dw.dim(0), in = dw.dim(1), n = x.size() / in;
+        // C[out,in] += A · x[n,in] with A(o,i) = dy[i,o]
+        VectorMatmul.gemm(out, in, n, dy.data(), dy.offset(), 1, out, x.data(), x.offset(), in, 1,
+                dw.data(), dw.offset(), in, true);
+        if (dbias != null) columnSums(dbias.data(), dbias.offset(), dy.data(), dy.offset(), n, out);
+    }
+
+    /** dst[j] += Σ_i src[i·d + j]: partitioned over columns j, rows summed in order. */
+    private static void columnSums(float[] dst, int dOff, float[] src, int sOff, int n, int d) {
+        Parallel.forRange(d, featureChunk(n, d), (j0, j1) -> {
+            for (int j = j0; j < j1; j += L) {
+                VectorMask<Float> m = S.indexInRange(j, j1);
+                FloatVector acc = FloatVector.zero(S);
+                for (int i = 0; i < n; i++) acc = acc.add(FloatVector.fromArray(S, src, sOff + i * d + j, m));
+                acc.add(FloatVector.fromArray(S, dst, dOff + j, m)).intoArray(dst, dOff + j, m);
+            }
+        });
+    }
+
+    // ---- norms ------------------------------------------------------------------------------
+
+    @Override
+    public void rmsnorm(Tensor y, Tensor rstd, Tensor x, Tensor w, float eps, float scale) {
+        int d = w.size(), n = x.size() / d;
+        float[] X = x.data(), Y = y.data(), W = w.data(), R = rstd.data();
+        int xo = x.offset(), yo = y.offset(), wo = w.offset(), ro = rstd.offset();
+        Parallel.forRange(n, rowsPerChunk(d), (r0, r1) -> {
+            for (int i = r0; i < r1; i++) {
+                int xi = xo + i * d, yi = yo + i * d;
+                float r = (float) (1.0 / Math.sqrt(vdot(X, xi, X, xi, d) / d + eps));
+                R[ro + i] = r;
+                FloatVector rv = FloatVector.broadcast(S, r), sv = FloatVector.broadcast(S, scale);
+                for (int j = 0; j < d; j += L) {
+                    VectorMask<Float> m = S.indexInRange(j, d);
+                    FloatVector xv = FloatVector.fromArray(S, X, xi + j, m), wv = FloatVector.fromArray(S, W, wo + j, m);
+                    sv.mul(xv.mul(rv).mul(wv)).intoArray(Y, yi + j, m);
+                }
+            }
+        });
+    }
+
+    @Override
+    public void rmsnormBackward(Tensor dx, Tensor dw, Tensor dy, Tensor x, Tensor w, Tensor rstd, float scale) {
+        int d = w.size(), n = x.size() / d;
+        float[] X = x.data(), DY = dy.data(), DX = dx.data(), W = w.data(), R = rstd.data();
+        int xo = x.offset(), go = dy.offset(), dxo = dx.offset(), wo = w.offset(), ro = rstd.offset();
+        // dx: rows in parallel. xhat = x·r; dxhat = s·dy·w; dx += r·(dxhat − xhat·mean(dxhat·xhat))
+        Parallel.forRange(n, rowsPerChunk(d), (r0, r1) -> {
+            for (int i = r0; i < r1; i++) {
+                int xi = xo + i * d, gi = go + i * d, dxi = dxo + i * d;
+                float r = R[ro + i];
+                FloatVector rv = FloatVector.broadcast(S, r), sv = FloatVector.broadcast(S, scale);
+                FloatVector acc = FloatVector.zero(S);
+                for (int j = 0; j < d; j += L) {
+                    VectorMask<Float> m = S.indexInRange(j, d);
+                    FloatVector xhat = FloatVector.fromArray(S, X, xi + j, m).mul(rv);
+                    FloatVector dxhat = sv.mul(FloatVector.fromArray(S, DY, gi + j, m)).mul(FloatVector.fromArray(S, W, wo + j, m));
+                    acc = dxhat.fma(xhat, acc);
+                }
+                FloatVector dot = FloatVector.broadcast(S, VectorMath.sum(acc) / d);
+                for (int j = 0; j < d; j += L) {
+                    VectorMask<Float> m = S.indexInRange(j, d);
+                    FloatVector xhat = FloatVector.fromArray(S, X, xi + j, m).mul(rv);
+                    FloatVector dxhat = sv.mul(FloatVector.fromArray(S, DY, gi + j, m)).mul(FloatVector.fromArray(S, W, wo + j, m));
+                    FloatVector g = dxhat.sub(xhat.mul(dot)).mul(rv);
+                    g.add(FloatVector.fromArray(S, DX, dxi + j, m)).intoArray(DX, dxi + j, m);
+                }
+            }
+        });
+        // dw[j] += Σ_i s·dy[i,j]·x[i,j]·r[i]: feature columns in parallel
+        float[] DW = dw.data();
+        int dwo = dw.offset();
+        Parallel.forRange(d, featureChunk(n, d), (j0, j1) -> {
+            for (int j = j0; j < j1; j += L) {
+                VectorMask<Float> m = S.indexInRange(j, j1);
+                FloatVector acc = FloatVector.zero(S);
+                for (int i = 0; i < n; i++) {
+                    FloatVector xhat = FloatVector.fromArray(S, X, xo + i * d + j, m).mul(R[ro + i]);
+                    acc = FloatVector.fromArray(S, DY, go + i * d + j, m).mul(scale).fma(xhat, acc);
+                }
+                acc.add(FloatVector.fromArray(S, DW, dwo + j, m)).intoArray(DW, dwo + j, m);
+            }
+        });
+    }
+
+    /** Minimum columns per chunk when a [n,d] reduction over rows is split over d. */
+    private static int featureChunk(int n, int d) {
+        return (long) n * d < 2L * ELEMENT_CHUNK ? d : Math.max(L, d / Parallel.threads());
+    }
+
+    @Override
+    public void layernorm(Tensor y, Tensor mean, Tensor rstd, Tensor x, Tensor w, Tensor b, float eps, float scale) {
+        int d = w.size(), n = x.size() / d;
+        float[] X = x.data(), Y = y.data(), W = w.data(), M = mean.data(), R = rstd.data();
+        float[] Bv = b == null ? null : b.data();
+        int xo = x.offset(), yo = y.offset(), wo = w.offset(), mo = mean.offset(), ro = rstd.offset();
+        int bo = b == null ? 0 : b.offset();
+        Parallel.forRange(n, rowsPerChunk(d), (r0, r1) -> {
+            for (int i = r0; i < r1; i++) {
+                int xi = xo + i * d, yi = yo + i * d;
+                float mu = sum(X, xi, d) / d;
+                FloatVector mv = FloatVector.broadcast(S, mu);
+                FloatVector acc = FloatVector.zero(S);
+                for (int j = 0; j < d; j += L) {
+                    VectorMask<Float> m = S.indexInRange(j, d);
+                    FloatVector c = FloatVector.fromArray(S, X, xi + j, m).sub(mv, m);
+                    acc = c.fma(c, acc);
+                }
+                float var = VectorMath.sum(acc) / d;
+                float r = (float) (1.0 / Math.sqrt(var + eps));
+                M[mo + i] = mu;
+                R[ro + i] = r;
+                FloatVector rv = FloatVector.broadcast(S, r), sv = FloatVector.broadcast(S, scale);
+                for (int j = 0; j < d; j += L) {
+                    VectorMask<Float> m = S.indexInRange(j, d);
+                    FloatVector v = FloatVector.fromArray(S, X, xi + j, m).sub(mv).mul(rv).mul(FloatVector.fromArray(S, W, wo + j, m));
+                    if (Bv != null) v = v.add(FloatVector.fromArray(S, Bv, bo + j, m));
+                    sv.mul(v).intoArray(Y, yi + j, m);
+                }
+            }
+        });
+    }
+
+    @Override
+    public void layernormBackward(Tensor dx, Tensor dw, Tensor db, Tensor dy, Tensor x, Tensor w, Tensor mean,
+                                  Tensor rstd, float scale) {
+        int d = w.size(), n = x.size() / d;
+        float[] X = x.data(), DY = dy.data(), DX = dx.data(), W = w.data(), M = mean.data(), R = rstd.data();
+        int xo = x.offset(), go = dy.offset(), dxo = dx.offset(), wo = w.offset(), mo = mean.offset(), ro = rstd.offset();
+        // dx = r·(dxhat − mean(dxhat) − xhat·mean(dxhat·xhat)), rows in parallel
+        Parallel.forRange(n, rowsPerChunk(d), (r0, r1) -> {
+            for (int i = r0; i < r1; i++) {
+                int xi = xo + i * d, gi = go + i * d, dxi = dxo + i * d;
+                FloatVector mv = FloatVector.broadcast(S, M[mo + i]), rv = FloatVector.broadcast(S, R[ro + i]);
+                FloatVector sv = FloatVector.broadcast(S, scale);
+                FloatVector accG = FloatVector.zero(S), accGx = FloatVector.zero(S);
+                for (int j = 0; j < d; j += L) {
+                    VectorMask<Float> m = S.indexInRange(j, d);
+                    FloatVector xhat = FloatVector.fromArray(S, X, xi + j, m).sub(mv).mul(rv);
+                    FloatVector dxhat = sv.mul(FloatVector.fromArray(S, DY, gi + j, m)).mul(FloatVector.fromArray(S, W, wo + j, m));
+                    accG = accG.add(dxhat);
+                    accGx = dxhat.fma(xhat, accGx);
+                }
+                FloatVector meanG = FloatVector.broadcast(S, VectorMath.sum(accG) / d);
+                FloatVector meanGx = FloatVector.broadcast(S, VectorMath.sum(accGx) / d);
+                for (int j = 0; j < d; j += L) {
+                    VectorMask<Float> m = S.indexInRange(j, d);
+                    FloatVector xhat = FloatVector.fromArray(S, X, xi + j, m).sub(mv).mul(rv);
+                    FloatVector dxhat = sv.mul(FloatVector.fromArray(S, DY, gi + j, m)).mul(FloatVector.fromArray(S, W, wo + j, m));
+                    FloatVector g = dxhat.sub(meanG).sub(xhat.mul(meanGx)).mul(rv);
+                    g.add(FloatVector.fromArray(S, DX, dxi + j, m)).intoArray(DX, dxi + j, m);
+                }
+            }
+        });
+        // dw[j] += Σ_i s·dy·xhat, db[j] += Σ_i s·dy: feature columns in parallel
+        float[] DW = dw.data(), DB = db == null ? null : db.data();
+        int dwo = dw.offset(), dbo = db == null ? 0 : db.offset();
+        Parallel.forRange(d, featureChunk(n, d), (j0, j1) -> {
+            for (int j = j0; j < j1; j += L) {
+                VectorMask<Float> m = S.indexInRange(j, j1);
+                FloatVector accW = FloatVector.zero(S), accB = FloatVector.zero(S);
+                for (int i = 0; i < n; i++) {
+                    FloatVector xhat = FloatVector.fromArray(S, X, xo + i * d + j, m).sub(M[mo + i]).mul(R[ro + i]);
+                    FloatVector g = FloatVector.fromArray(S, DY, go + i * d + j, m).mul(scale);
+                    accW = g.fma(xhat, accW);
+                    accB = accB.add(g);
+                }
+                accW.add(FloatVector.fromArray(S, DW, dwo + j, m)).intoArray(DW, dwo + j, m);
+                if (DB != null) accB.add(FloatVector.fromArray(S, DB, dbo + j, m)).intoArray(DB, dbo + j, m);
+            }
+        });
+    }
+
+    // ---- positions and attention ------------------------------------------------------------
+
+    @Override
+    public void rope(Tensor x, int T, int heads, int hd, int pos0, float[] cos, float[] sin, boolean inverse) {
+        int half = hd / 2, rowLen = heads * hd, n = x.size() / rowLen;
+        float[] X = x.data();
+        int xo = x.offset();
+        Parallel.forRange(n, rowsPerChunk(rowLen), (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int tab = (pos0 + r % T) * half;
+                for (int h = 0; h < heads; h++) {
+                    int base = xo + r * rowLen + h * hd;
+                    for (int i = 0; i < half; i += L) {
+                        VectorMask<Float> m = S.indexInRange(i, half);
+                        FloatVector c = FloatVector.fromArray(S, cos, tab + i, m);
+                        FloatVector s = FloatVector.fromArray(S, sin, tab + i, m);
+                        if (inverse) s = s.neg();
+                        FloatVector a = FloatVector.fromArray(S, X, base + i, m);
+                        FloatVector b = FloatVector.fromArray(S, X, base + half + i, m);
+                        a.mul(c).sub(b.mul(s)).intoArray(X, base + i, m);
+                        b.mul(c).add(a.mul(s)).intoArray(X, base + half + i, m);
+                    }
+                }
+            }
+        });
+    }
+
+    @Override
+    public void attention(Tensor out, Tensor att, Tensor q, Tensor k, Tensor v, int B, int T, int H, int KV, int hd,
+                          int window) {
+        VectorAttention.forward(out, att, q, k, v, B, T, H, KV, hd, window);
+    }
+
+    @Override
+    public void attentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor att,
+                                  int B, int T, int H, int KV, int hd, int window) {
+        VectorAttention.backward(dq, dk, dv, dout, q, k, v, att, B, T, H, KV, hd, window);
+    }
+
+    // ---- activations ------------------------------------------------------------------------
+
+    private static final float GELU_C = ScalarKernels.GELU_C;
+    private static final float GELU_A = 0.044715f;
+    private static final FloatVector ONE = FloatVector.broadcast(S, 1f);
+
+    // GELU through the logistic form, 0.5·(1 + tanh u) = s = 1 / (1 + e^(−2u)), which keeps full
+    // relative precision in the negative tail where 1 + tanh u cancels (the reference rounds there).
+
+    @Override
+    public void gelu(Tensor y, Tensor x) {
+        float[] X = x.data(), Y = y.data();
+        int xo = x.offset(), yo = y.offset();
+        elementwise(x.size(), (i0, i1) -> {
+            for (int i = i0; i < i1; i += L) {
+                VectorMask<Float> m = S.indexInRange(i, i1);
+                FloatVector v = FloatVector.fromArray(S, X, xo + i, m);
+                v.mul(geluS(v)).intoArray(Y, yo + i, m);
+            }
+        });
+    }
+
+    @Override
+    public void geluBackward(Tensor dx, Tensor dy, Tensor x) {
+        float[] X = x.data(), DY = dy.data(), DX = dx.data();
+        int xo = x.offset(), go = dy.offset(), dxo = dx.offset();
+        elementwise(x.size(), (i0, i1) -> {
+            for (int i = i0; i < i1; i += L) {
+                VectorMask<Float> m = S.indexInRange(i, i1);
+                FloatVector v = FloatVector.fromArray(S, X, xo + i, m);
+                FloatVector s = geluS(v);
+                FloatVector du = v.mul(v).mul(3f * GELU_A).add(1f).mul(GELU_C);
+                // 0.5·(1 + t) + 0.5·x·(1 − t²)·du = s + 2·x·s·(1 − s)·du
+                FloatVector grad = s.mul(v.mul(2f).mul(s.neg().add(1f)).mul(du).add(1f));
+                FloatVector.fromArray(S, DY, go + i, m).mul(grad)
+                        .add(FloatVector.fromArray(S, DX, dxo + i, m)).intoArray(DX, dxo + i, m);
+            }
+        });
+    }
+
+    /** s = 0.5·(1 + tanh u) = 1 / (1 + e^(−2u)), u = √(2/π)·(x + 0.044715·x³). */
+    private static FloatVector geluS(FloatVector x) {
+        FloatVector u = x.mul(x).mul(x).mul(GELU_A).add(x).mul(GELU_C);
+        return ONE.div(VectorMath.exp(u.mul(-2f)).add(1f));
+    }
+
+    @Override
+    public void swiglu(Tensor y, Tensor gate, Tensor up) {
+        float[] G = gate.data(), U = up.data(), Y = y.data();
+        int go = gate.offset(), uo = up.offset(), yo = y.offset();
+        elementwise(y.size(), (i0, i1) -> {
+            for (int i = i0; i < i1; i += L) {
+                VectorMask<Float> m = S.indexInRange(i, i1);
+                FloatVector g = FloatVector.fromArray(S, G, go + i, m);
+                FloatVector sig = sigmoid(g);
+                g.mul(sig).mul(FloatVector.fromArray(S, U, uo + i, m)).intoArray(Y, yo + i, m);
+            }
+        });
+    }
+
+    @Override
+    public void swigluBackward(Tensor dgate, Tensor dup, Tensor dy, Tensor gate, Tensor up) {
+        float[] G = gate.data(), U = up.data(), DY = dy.data(), DG = dgate.data(), DU = dup.data();
+        int go = gate.offset(), uo = up.offset(), yo = dy.offset(), dgo = dgate.offset(), duo = dup.offset();
+        elementwise(dy.size(), (i0, i1) -> {
+            for (int i = i0; i < i1; i += L) {
+                VectorMask<Float> m = S.indexInRange(i, i1);
+                FloatVector g = FloatVector.fromArray(S, G, go + i, m);
+                FloatVector u = FloatVector.fromArray(S, U, uo + i, m);
+                FloatVector d = FloatVector.fromArray(S, DY, yo + i, m);
+                FloatVector sig = sigmoid(g);
+                // silu'(g) = sig·(1 + g·(1 − sig))
+                FloatVector dsilu = sig.mul(g.mul(sig.neg().add(1f)).add(1f));
+                d.mul(u).mul(dsilu).add(FloatVector.fromArray(S, DG, dgo + i, m)).intoArray(DG, dgo + i, m);
+                d.mul(g.mul(sig)).add(FloatVector.fromArray(S, DU, duo + i, m)).intoArray(DU, duo + i, m);
+            }
+        });
+    }
+
+    /** 1 / (1 + e^−g); e^−g overflows to +∞ for very negative g, giving 0 as it should. */
+    private static FloatVector sigmoid(FloatVector g) {
+        return ONE.div(VectorMath.exp(g.neg()).add(1f));
+    }
+
+    // ---- embeddings and the loss ------------------------------------------------------------
+
+    @Override
+    public void embedding(Tensor y, int[] ids, Tensor table, Tensor positions, int T) {
+        int d = table.dim(1), V = table.dim(0);
+        checkIds(ids, V, "token id");
+        float[] Y = y.data(), E = table.data(), P = positions == null ? null : positions.data();
+        int yo = y.offset(), eo = table.offset(), po = positions == null ? 0 : positions.offset();
+        Parallel.forRange(ids.length, rowsPerChunk(d), (r0, r1) -> {
+            for (int i = r0; i < r1; i++) {
+                int yi = yo + i * d, ei = eo + ids[i] * d;
+                if (P == null) { System.arraycopy(E, ei, Y, yi, d); continue; }
+                int pi = po + (i % T) * d;
+                for (int j = 0; j < d; j += L) {
+                    VectorMask<Float> m = S.indexInRange(j, d);
+                    FloatVector.fromArray(S, E, ei + j, m).add(FloatVector.fromArray(S, P, pi + j, m)).intoArray(Y, yi + j, m);
+                }
+            }
+        });
+    }
+
+    @Override
+    public void embeddingBackward(Tensor dtable, Tensor dpositions, Tensor dy, int[] ids, int T) {
+        int d = dtable.dim(1);
+        checkIds(ids, dtable.dim(0), "token id");
+        float[] DT = dtable.data(), DY = dy.data(), DP = dpositions == null ? null : dpositions.data();
+        int to = dtable.offset(), go = dy.offset(), po = dpositions == null ? 0 : dpositions.offset();
+        int n = ids.length;
+        // Partitioned over features: every table row is updated by one thread, tokens in order.
+        Parallel.forRange(d, featureChunk(n, d), (j0, j1) -> {
+            for (int i = 0; i < n; i++) {
+                int gi = go + i * d, ti = to + ids[i] * d, pi = po + (i % T) * d;
+                for (int j = j0; j < j1; j += L) {
+                    VectorMask<Float> m = S.indexInRange(j, j1);
+                    FloatVector g = FloatVector.fromArray(S, DY, gi + j, m);
+                    g.add(FloatVector.fromArray(S, DT, ti + j, m)).intoArray(DT, ti + j, m);
+                    if (DP != null) g.add(FloatVector.fromArray(S, DP, pi + j, m)).intoArray(DP, pi + j, m);
+                }
+            }
+        });
+    }
+
+    private static void checkIds(int[] ids, int V, String what) {
+        for (int id : ids)
+            if (id < 0 || id >= V) throw new IllegalArgumentException(what + " " + id + " out of range [0, " + V + ")");
+    }
+
+    @Override
+    public void crossEntropy(Tensor losses, Tensor dlogits, Tensor logits, int[] targets, float gradScale) {
+        int n = targets.length, V = logits.size() / n;
+        checkIds(targets, V, "target id");
+        float[] Lg = logits.data(), Ls = losses.data(), D = dlogits == null ? null : dlogits.data();
+        int lo = logits.offset(), lso = losses.offset(), dlo = dlogits == null ? 0 : dlogits.offset();
+        Parallel.forRange(n, rowsPerChunk(V), (r0, r1) -> {
+            for (int i = r0; i < r1; i++) {
+                int li = lo + i * V, di = dlo + i * V, t = targets[i];
+                float max = max(Lg, li, V);
+                float target = Lg[li + t];      // read before dlogits (which may alias logits) is written
+                // one pass: e = exp(x − max), summed, and kept in dlogits when there is one
+                FloatVector mv = FloatVector.broadcast(S, max);
+                FloatVector acc = FloatVector.zero(S);
+                for (int j = 0; j < V; j += L) {
+                    VectorMask<Float> m = S.indexInRange(j, V);
+                    FloatVector e = VectorMath.exp(FloatVector.fromArray(S, Lg, li + j, m).sub(mv));
+                    if (D != null) e.intoArray(D, di + j, m);
+                    acc = acc.add(e, m);
+                }
+                double sum = VectorMath.sum(acc);
+                Ls[lso + i] = (float) (max + Math.log(sum)) - target;
+                if (D == null) continue;
+                FloatVector f = FloatVector.broadcast(S, (float) (gradScale / sum));
+                for (int j = 0; j < V; j += L) {
+                    VectorMask<Float> m = S.indexInRange(j, V);
+                    FloatVector.fromArray(S, D, di + j, m).mul(f).intoArray(D, di + j, m);
+                }
+                D[di + t] -= gradScale;
+            }
+        });
+    }
+
+    // ---- elementwise and reductions ---------------------------------------------------------
+
+    /** Runs body over [0, n) in chunks of at least ELEMENT_CHUNK floats. */
+    private static void elementwise(int n, Parallel.Range body) { Parallel.forRange(n, ELEMENT_CHUNK, body); }
+
+    @Override
+    public void add(Tensor y, Tensor a, Tensor b) {
+        float[] Y = y.data(), A = a.data(), Bv = b.data();
+        int yo = y.offset(), ao = a.offset(), bo = b.offset();
+        elementwise(y.size(), (i0, i1) -> {
+            for (int i = i0; i < i1; i += L) {
+                VectorMask<Float> m = S.indexInRange(i, i1);
+                FloatVector.fromArray(S, A, ao + i, m).add(FloatVector.fromArray(S, Bv, bo + i, m)).intoArray(Y, yo + i, m);
+            }
+        });
+    }
+
+    @Override
+    public void accumulate(Tensor y, Tensor x) {
+        float[] Y = y.data(), X = x.data();
+        int yo = y.offset(), xo = x.offset();
+        elementwise(y.size(), (i0, i1) -> addInto(Y, yo + i0, X, xo + i0, i1 - i0));
+    }
+
+    /** dst[dOff + i] += src[sOff + i] for i < len. */
+    private static void addInto(float[] dst, int dOff, float[] src, int sOff, int len) {
+        for (int i = 0; i < len; i += L) {
+            VectorMask<Float> m = S.indexInRange(i, len);
+            FloatVector.fromArray(S, dst, dOff + i, m).add(FloatVector.fromArray(S, src, sOff + i, m)).intoArray(dst, dOff + i, m);
+        }
+    }
+
+    @Override
+    public void scale(Tensor y, float s) {
+        float[] Y = y.data();
+        int yo = y.offset();
+        elementwise(y.size(), (i0, i1) -> {
+            for (int i = i0; i < i1; i += L) {
+                VectorMask<Float> m = S.indexInRange(i, i1);
+                FloatVector.fromArray(S, Y, yo + i, m).mul(s).intoArray(Y, yo + i, m);
+            }
+        });
+    }
+
+    /** Floats per partial sum of sumOfSquares: short enough for float partials to stay exact to ~1e-7. */
+    private static final int SQ_BLOCK = 1 << 12;
+
+    @Override
+    public double sumOfSquares(Tensor x) {
+        float[] X = x.data();
+        int xo = x.offset(), n = x.size(), blocks = (n + SQ_BLOCK - 1) / SQ_BLOCK;
+        double[] partial = new double[blocks];      // fixed blocks, summed in order: thread-count independent
+        Parallel.forRange(blocks, Math.max(1, ELEMENT_CHUNK / SQ_BLOCK), (b0, b1) -> {
+            for (int b = b0; b < b1; b++) {
+                int from = b * SQ_BLOCK, len = Math.min(SQ_BLOCK, n - from);
+                partial[b] = vdot(X, xo + from, X, xo + from, len);
+            }
+        });
+        double s = 0;
+        for (double p : partial) s += p;
+        return s;
+    }
+
+    @Override
+    public float dot(float[] a, int aOff, float[] b, int bOff, int len) { return vdot(a, aOff, b, bOff, len); }
+
+    /** Σ a[aOff+i]·b[bOff+i], two accumulators to hide the FMA latency. */
+    static float vdot(float[] a, int aOff, float[] b, int bOff, int len) {
+        FloatVector acc0 = FloatVector.zero(S), acc1 = acc0;
+        int i = 0;
+        for (int bound = len - 2 * L; i <= bound; i += 2 * L) {
+            acc0 = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, bOff + i), acc0);
+            acc1 = FloatVector.fromArray(S, a, aOff + i + L).fma(FloatVector.fromArray(S, b, bOff + i + L), acc1);
+        }
+        for (; i < len; i += L) {
+            VectorMask<Float> m = S.indexInRange(i, len);
+            acc0 = FloatVector.fromArray(S, a, aOff + i, m).fma(FloatVector.fromArray(S, b, bOff + i, m), acc0);
+        }
+        return VectorMath.sum(acc0.add(acc1));
+    }
+
+    private static float sum(float[] a, int off, int len) {
+        FloatVector acc = FloatVector.zero(S);
+        for (int i = 0; i < len; i += L) acc = acc.add(FloatVector.fromArray(S, a, off + i, S.indexInRange(i, len)));
+        return VectorMath.sum(acc);
+    }
+
+    private static float max(float[] a, int off, int len) {
+        FloatVector acc = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        int i = 0;
+        for (int bound = S.loopBound(len); i < bound; i += L) acc = acc.max(FloatVector.fromArray(S, a, off + i));
+        float m = acc.reduceLanes(VectorOperators.MAX);
+        for (; i < len; i++) m = Math.max(m, a[off + i]);
+        return m;
+    }
+
+    @Override
+    public void adamw(Tensor p, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
+                      float weightDecay, float bc1, float bc2) {
+        float[] P = p.data(), G = g.data(), M = m.data(), Vv = v.data();
+        int po = p.offset(), go = g.offset(), mo = m.offset(), vo = v.offset();
+        float c1 = 1 - beta1, c2 = 1 - beta2;
+        // same operation order as the scalar reference, so results agree to the last bit in practice
+        elementwise(p.size(), (i0, i1) -> {
+            for (int i = i0; i < i1; i += L) {
+                VectorMask<Float> k = S.indexInRange(i, i1);
+                FloatVector gr = FloatVector.fromArray(S, G, go + i, k);
+                FloatVector mv = FloatVector.fromArray(S, M, mo + i, k).mul(beta1).add(gr.mul(c1));
+                FloatVector vv = FloatVector.fromArray(S, Vv, vo + i, k).mul(beta2).add(gr.mul(c2).mul(gr));
+                mv.intoArray(M, mo + i, k);
+                vv.intoArray(Vv, vo + i, k);
+                FloatVector pv = FloatVector.fromArray(S, P, po + i, k);
+                FloatVector step = mv.div(bc1).div(vv.div(bc2).sqrt().add(eps)).add(pv.mul(weightDecay));
+                pv.sub(step.mul(lr)).intoArray(P, po + i, k);
+            }
+        });
+    }
 }

@@ -1,0 +1,35 @@
+package dev.lamina.bench;
+
+import dev.lamina.kernels.KernelSet;
+import dev.lamina.kernels.Kernels;
+import dev.lamina.tensor.Tensor;
+
+import java.util.SplittableRandom;
+
+/** Shared helpers: seeded random tensors and the kernel choice by name. */
+final class BenchData {
+    private BenchData() {}
+
+    static KernelSet kernels(String name) {
+        return switch (name) {
+            case "vector" -> Kernels.vector();
+            case "scalar" -> Kernels.scalar();
+            default -> throw new IllegalArgumentException("kernels=" + name + " (vector or scalar)");
+        };
+    }
+
+    static Tensor random(long seed, float range, int... shape) {
+        Tensor t = Tensor.zeros(shape);
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] d = t.data();
+        for (int i = 0; i < d.length; i++) d[i] = (float) ((r.nextDouble() * 2 - 1) * range);
+        return t;
+    }
+
+    static int[] ids(long seed, int n, int bound) {
+        SplittableRandom r = new SplittableRandom(seed);
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) ids[i] = r.nextInt(bound);
+        return ids;
+    }
+}

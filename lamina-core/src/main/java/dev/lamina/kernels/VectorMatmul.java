@@ -1,0 +1,339 @@
+package dev.lamina.kernels;
+
+import dev.lamina.tensor.Parallel;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Packed-panel float32 GEMM over the Vector API: C[M,N] (+)= A[M,K] · B[K,N], with A and B read
+ * through (row stride, column stride) pairs so one routine serves the three training layouts
+ * (x·wᵀ, dy·w, dyᵀ·x) without transposing anything in memory.
+ *
+ * <p>Goto/BLIS loop order: for each KC slice of K, B is packed into NR-column panels
+ * (Bp[k][NR], NR = 2 vectors); for each MC block of rows A is packed into MR-row panels
+ * (Ap[k][MR]); a register tile of MR rows × 2 vectors accumulates Σ_k a(i,k)·b(k,·) in local
+ * FloatVector variables, broadcasting one A element per row. The tile is chosen by benchmark on
+ * the reference machine: 8×2 at 16 lanes, 12×2 at 8 lanes (AVX2 widths need more accumulators
+ * to hide the FMA latency). Edge tiles are computed on zero-padded panels into a scratch tile,
+ * so every C element is summed in the same order (KC slices, then k) whatever its position or
+ * the thread count.
+ *
+ * <p>Work is split over row panels (or column panels when there are few rows) with
+ * {@link Parallel#forRange}; each thread packs into its own scratch buffers (thread-local,
+ * allocated once per thread).
+ */
+final class VectorMatmul {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    /** Register tile: MR rows × NR = 2 vectors. */
+    static final int MR = L >= 16 ? 8 : 12;
+    static final int NR = 2 * L;
+    /** K slice; A block rows; B block columns (Bp = KC × NC floats fits the L2 with room for Ap). */
+    static final int KC = 256;
+    static final int MC = MR * 16;
+    static final int NC = 1024;
+    /** Below this many multiply-adds a call runs on the calling thread. */
+    private static final long PARALLEL_MIN_FMA = 1L << 18;
+
+    private VectorMatmul() {}
+
+    private static final class Scratch {
+        final float[] ap = new float[MC * KC];    // A block, row-major, when A is not
+        final float[] bp = new float[KC * NC];
+        final float[] tile = new float[MR * NR];
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /**
+     * C[i·ldc + j] (+)= Σ_k A[aOff + i·rsA + k·csA] · B[bOff + k·rsB + j·csB] for i < M, j < N.
+     * accumulate = false overwrites C.
+     */
+    static void gemm(int M, int N, int K,
+                     float[] A, int aOff, int rsA, int csA,
+                     float[] B, int bOff, int rsB, int csB,
+                     float[] C, int cOff, int ldc, boolean accumulate) {
+        if (M <= 0 || N <= 0) return;
+        if (K <= 0) {
+            if (!accumulate) for (int i = 0; i < M; i++) java.util.Arrays.fill(C, cOff + i * ldc, cOff + i * ldc + N, 0f);
+            return;
+        }
+        int mPanels = (M + MR - 1) / MR, nPanels = (N + NR - 1) / NR;
+        long fma = (long) M * N * K;
+        int threads = fma < PARALLEL_MIN_FMA ? 1 : Parallel.threads();
+        if (threads <= 1) {
+            block(0, M, 0, N, K, A, aOff, rsA, csA, B, bOff, rsB, csB, C, cOff, ldc, accumulate);
+        } else if (mPanels >= 4 * threads || mPanels >= nPanels) {
+            Parallel.forRange(mPanels, 1, (p0, p1) -> block(p0 * MR, Math.min(M, p1 * MR), 0, N, K,
+                    A, aOff, rsA, csA, B, bOff, rsB, csB, C, cOff, ldc, accumulate));
+        } else {
+            Parallel.forRange(nPanels, 1, (p0, p1) -> block(0, M, p0 * NR, Math.min(N, p1 * NR), K,
+                    A, aOff, rsA, csA, B, bOff, rsB, csB, C, cOff, ldc, accumulate));
+        }
+    }
+
+    /** y = x·wᵀ with at most this many rows takes the streaming path ({@link #gemvNT}). */
+    static final int GEMV_MAX_ROWS = 16;
+
+    /**
+     * y[n,out] = x[n,in] · w[out,in]ᵀ for few rows (decode): w is read once, straight from its
+     * rows, four rows of w against two rows of x at a time (8 accumulators); x stays in cache.
+     * Parallel over out.
+     */
+    static void gemvNT(int n, int in, int out, float[] X, int xOff, float[] W, int wOff, float[] Y, int yOff) {
+        if (n <= 0 || out <= 0) return;
+        int minChunk = (int) Math.max(4, Math.min(out, PARALLEL_MIN_FMA / Math.max(1L, (long) n * in)));
+        Parallel.forRange(out, minChunk, (o0, o1) -> {
+            int o = o0;
+            for (; o + 4 <= o1; o += 4) {
+                int w0 = wOff + o * in;
+                int i = 0;
+                for (; i + 2 <= n; i += 2) gemv4x2(in, X, xOff + i * in, W, w0, Y, yOff + i * out + o, out);
+                if (i < n) gemv4x1(in, X, xOff + i * in, W, w0, Y, yOff + i * out + o);
+            }
+            for (; o < o1; o++)
+                for (int i = 0; i < n; i++)
+                    Y[yOff + i * out + o] = VectorKernels.vdot(X, xOff + i * in, W, wOff + o * in, in);
+        });
+    }
+
+    /** Four dot products of rows w0..w3 (consecutive, length in) with two x rows; y rows ldy apart. */
+    private static void gemv4x2(int in, float[] X, int x0, float[] W, int w0, float[] Y, int y0, int ldy) {
+        int x1 = x0 + in, w1 = w0 + in, w2 = w1 + in, w3 = w2 + in;
+        FloatVector z = FloatVector.zero(S);
+        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+        for (int k = 0; k < in; k += L) {
+            var m = S.indexInRange(k, in);
+            FloatVector u = FloatVector.fromArray(S, X, x0 + k, m), v = FloatVector.fromArray(S, X, x1 + k, m);
+            FloatVector b = FloatVector.fromArray(S, W, w0 + k, m);
+            a00 = u.fma(b, a00); a10 = v.fma(b, a10);
+            b = FloatVector.fromArray(S, W, w1 + k, m);
+            a01 = u.fma(b, a01); a11 = v.fma(b, a11);
+            b = FloatVector.fromArray(S, W, w2 + k, m);
+            a02 = u.fma(b, a02); a12 = v.fma(b, a12);
+            b = FloatVector.fromArray(S, W, w3 + k, m);
+            a03 = u.fma(b, a03); a13 = v.fma(b, a13);
+        }
+        Y[y0] = VectorMath.sum(a00); Y[y0 + 1] = VectorMath.sum(a01);
+        Y[y0 + 2] = VectorMath.sum(a02); Y[y0 + 3] = VectorMath.sum(a03);
+        Y[y0 + ldy] = VectorMath.sum(a10); Y[y0 + ldy + 1] = VectorMath.sum(a11);
+        Y[y0 + ldy + 2] = VectorMath.sum(a12); Y[y0 + ldy + 3] = VectorMath.sum(a13);
+    }
+
+    private static void gemv4x1(int in, float[] X, int x0, float[] W, int w0, float[] Y, int y0) {
+        int w1 = w0 + in, w2 = w1 + in, w3 = w2 + in;
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        for (int k = 0; k < in; k += L) {
+            var m = S.indexInRange(k, in);
+            FloatVector u = FloatVector.fromArray(S, X, x0 + k, m);
+            a0 = u.fma(FloatVector.fromArray(S, W, w0 + k, m), a0);
+            a1 = u.fma(FloatVector.fromArray(S, W, w1 + k, m), a1);
+            a2 = u.fma(FloatVector.fromArray(S, W, w2 + k, m), a2);
+            a3 = u.fma(FloatVector.fromArray(S, W, w3 + k, m), a3);
+        }
+        Y[y0] = VectorMath.sum(a0); Y[y0 + 1] = VectorMath.sum(a1);
+        Y[y0 + 2] = VectorMath.sum(a2); Y[y0 + 3] = VectorMath.sum(a3);
+    }
+
+    /** The blocked loop nest over rows [m0, m1) and columns [n0, n1), on one thread. */
+    private static void block(int m0, int m1, int n0, int n1, int K,
+                              float[] A, int aOff, int rsA, int csA,
+                              float[] B, int bOff, int rsB, int csB,
+                              float[] C, int cOff, int ldc, boolean accumulate) {
+        Scratch s = SCRATCH.get();
+        float[] ap = s.ap, bp = s.bp, tile = s.tile;
+        boolean directA = csA == 1;     // row-major A is read in place: row r at a0 + r·rsA
+        for (int jc = n0; jc < n1; jc += NC) {
+            int nc = Math.min(NC, n1 - jc);
+            for (int pc = 0; pc < K; pc += KC) {
+                int kc = Math.min(KC, K - pc);
+                boolean add = accumulate || pc > 0;
+                packB(bp, B, bOff + pc * rsB + jc * csB, rsB, csB, kc, nc);
+                for (int ic = m0; ic < m1; ic += MC) {
+                    int mc = Math.min(MC, m1 - ic);
+                    float[] a = directA ? A : ap;
+                    int aBase = directA ? aOff + ic * rsA + pc : 0, lda = directA ? rsA : kc;
+                    if (!directA) packA(ap, A, aOff + ic * rsA + pc * csA, rsA, csA, mc, kc);
+                    for (int jr = 0; jr < nc; jr += NR) {
+                        int nr = Math.min(NR, nc - jr);
+                        int bpOff = jr * kc;
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            int mr = Math.min(MR, mc - ir);
+                            int c0 = cOff + (ic + ir) * ldc + jc + jr;
+                            if (nr == NR && mr == MR) {
+                                kernel(kc, a, aBase + ir * lda, lda, mr, bp, bpOff, C, c0, ldc, add);
+                            } else {
+                                kernel(kc, a, aBase + ir * lda, lda, mr, bp, bpOff, tile, 0, NR, false);
+                                for (int r = 0; r < mr; r++)
+                                    for (int c = 0; c < nr; c++) {
+                                        int ci = c0 + r * ldc + c;
+                                        C[ci] = add ? C[ci] + tile[r * NR + c] : tile[r * NR + c];
+                                    }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Copies A(0..mc, 0..kc) into ap row-major (row r at r·kc) for an A that is not row-major
+     * (dyᵀ in dw = dyᵀ·x), in blocks of 16 k so reads and writes both stay within a few cache lines.
+     */
+    private static void packA(float[] ap, float[] A, int off, int rs, int cs, int mc, int kc) {
+        for (int k0 = 0; k0 < kc; k0 += 16) {
+            int k1 = Math.min(kc, k0 + 16);
+            for (int r = 0; r < mc; r++) {
+                int src = off + r * rs, dst = r * kc;
+                for (int k = k0; k < k1; k++) ap[dst + k] = A[src + k * cs];
+            }
+        }
+    }
+
+    /** Bp[q][k][c] = B(k, q·NR + c), zero columns past nc. Panels are kc·NR floats apart. */
+    private static void packB(float[] bp, float[] B, int off, int rs, int cs, int kc, int nc) {
+        for (int q = 0; q < nc; q += NR) {
+            int cols = Math.min(NR, nc - q), base = q * kc;
+            if (cs == 1) {          // row-major source: NR consecutive floats per k
+                if (cols == NR) {
+                    for (int k = 0; k < kc; k++) {
+                        int src = off + k * rs + q, dst = base + k * NR;
+                        FloatVector.fromArray(S, B, src).intoArray(bp, dst);
+                        FloatVector.fromArray(S, B, src + L).intoArray(bp, dst + L);
+                    }
+                } else {
+                    for (int k = 0; k < kc; k++) {
+                        int src = off + k * rs + q, dst = base + k * NR;
+                        System.arraycopy(B, src, bp, dst, cols);
+                        java.util.Arrays.fill(bp, dst + cols, dst + NR, 0f);
+                    }
+                }
+            } else {                // transposed source (w in x·wᵀ): walk each column along k
+                for (int c = 0; c < cols; c++) {
+                    int src = off + (q + c) * cs;
+                    for (int k = 0, dst = base + c; k < kc; k++, dst += NR) bp[dst] = B[src + k * rs];
+                }
+                for (int c = cols; c < NR; c++)
+                    for (int k = 0, dst = base + c; k < kc; k++, dst += NR) bp[dst] = 0f;
+            }
+        }
+    }
+
+    private static void kernel(int kc, float[] a, int aOff, int lda, int rows, float[] bp, int bOff,
+                               float[] c, int cOff, int ldc, boolean add) {
+        if (MR == 8) kernel8x2(kc, a, aOff, lda, rows, bp, bOff, c, cOff, ldc, add);
+        else kernel12x2(kc, a, aOff, lda, rows, bp, bOff, c, cOff, ldc, add);
+    }
+
+    private static void store(FloatVector acc, float[] c, int off, boolean add) {
+        (add ? acc.add(FloatVector.fromArray(S, c, off)) : acc).intoArray(c, off);
+    }
+
+    /**
+     * C[8 × 2L] (+)= A[8, kc] · Bp[kc][2L]: 16 accumulators. Row r of A starts at aOff + r·lda
+     * (rows ≥ rows repeat the last row; their results are discarded by the caller).
+     */
+    private static void kernel8x2(int kc, float[] a, int aOff, int lda, int rows, float[] bp, int bOff,
+                                  float[] c, int cOff, int ldc, boolean add) {
+        int last = rows - 1;
+        int a0 = aOff, a1 = aOff + Math.min(1, last) * lda, a2 = aOff + Math.min(2, last) * lda,
+            a3 = aOff + Math.min(3, last) * lda, a4 = aOff + Math.min(4, last) * lda,
+            a5 = aOff + Math.min(5, last) * lda, a6 = aOff + Math.min(6, last) * lda,
+            a7 = aOff + Math.min(7, last) * lda;
+        FloatVector z = FloatVector.zero(S);
+        FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+        FloatVector c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;
+        for (int k = 0, ib = bOff; k < kc; k++, ib += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, bp, ib), b1 = FloatVector.fromArray(S, bp, ib + L);
+            FloatVector v = FloatVector.broadcast(S, a[a0 + k]);
+            c00 = v.fma(b0, c00); c01 = v.fma(b1, c01);
+            v = FloatVector.broadcast(S, a[a1 + k]);
+            c10 = v.fma(b0, c10); c11 = v.fma(b1, c11);
+            v = FloatVector.broadcast(S, a[a2 + k]);
+            c20 = v.fma(b0, c20); c21 = v.fma(b1, c21);
+            v = FloatVector.broadcast(S, a[a3 + k]);
+            c30 = v.fma(b0, c30); c31 = v.fma(b1, c31);
+            v = FloatVector.broadcast(S, a[a4 + k]);
+            c40 = v.fma(b0, c40); c41 = v.fma(b1, c41);
+            v = FloatVector.broadcast(S, a[a5 + k]);
+            c50 = v.fma(b0, c50); c51 = v.fma(b1, c51);
+            v = FloatVector.broadcast(S, a[a6 + k]);
+            c60 = v.fma(b0, c60); c61 = v.fma(b1, c61);
+            v = FloatVector.broadcast(S, a[a7 + k]);
+            c70 = v.fma(b0, c70); c71 = v.fma(b1, c71);
+        }
+        int o = cOff;
+        store(c00, c, o, add); store(c01, c, o + L, add); o += ldc;
+        store(c10, c, o, add); store(c11, c, o + L, add); o += ldc;
+        store(c20, c, o, add); store(c21, c, o + L, add); o += ldc;
+        store(c30, c, o, add); store(c31, c, o + L, add); o += ldc;
+        store(c40, c, o, add); store(c41, c, o + L, add); o += ldc;
+        store(c50, c, o, add); store(c51, c, o + L, add); o += ldc;
+        store(c60, c, o, add); store(c61, c, o + L, add); o += ldc;
+        store(c70, c, o, add); store(c71, c, o + L, add);
+    }
+
+    /** C[12 × 2L] (+)= A[12, kc] · Bp[kc][2L]: 24 accumulators; A as in kernel8x2. */
+    private static void kernel12x2(int kc, float[] a, int aOff, int lda, int rows, float[] bp, int bOff,
+                                   float[] c, int cOff, int ldc, boolean add) {
+        int last = rows - 1;
+        int a0 = aOff + Math.min(0, last) * lda;
+        int a1 = aOff + Math.min(1, last) * lda;
+        int a2 = aOff + Math.min(2, last) * lda;
+        int a3 = aOff + Math.min(3, last) * lda;
+        int a4 = aOff + Math.min(4, last) * lda;
+        int a5 = aOff + Math.min(5, last) * lda;
+        int a6 = aOff + Math.min(6, last) * lda;
+        int a7 = aOff + Math.min(7, last) * lda;
+        int a8 = aOff + Math.min(8, last) * lda;
+        int a9 = aOff + Math.min(9, last) * lda;
+        int aa = aOff + Math.min(10, last) * lda;
+        int ab = aOff + Math.min(11, last) * lda;
+        FloatVector z = FloatVector.zero(S);
+        FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+        FloatVector c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;
+        FloatVector c80 = z, c81 = z, c90 = z, c91 = z, ca0 = z, ca1 = z, cb0 = z, cb1 = z;
+        for (int k = 0, ib = bOff; k < kc; k++, ib += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, bp, ib), b1 = FloatVector.fromArray(S, bp, ib + L);
+            FloatVector v;
+            v = FloatVector.broadcast(S, a[a0 + k]);
+            c00 = v.fma(b0, c00); c01 = v.fma(b1, c01);
+            v = FloatVector.broadcast(S, a[a1 + k]);
+            c10 = v.fma(b0, c10); c11 = v.fma(b1, c11);
+            v = FloatVector.broadcast(S, a[a2 + k]);
+            c20 = v.fma(b0, c20); c21 = v.fma(b1, c21);
+            v = FloatVector.broadcast(S, a[a3 + k]);
+            c30 = v.fma(b0, c30); c31 = v.fma(b1, c31);
+            v = FloatVector.broadcast(S, a[a4 + k]);
+            c40 = v.fma(b0, c40); c41 = v.fma(b1, c41);
+            v = FloatVector.broadcast(S, a[a5 + k]);
+            c50 = v.fma(b0, c50); c51 = v.fma(b1, c51);
+            v = FloatVector.broadcast(S, a[a6 + k]);
+            c60 = v.fma(b0, c60); c61 = v.fma(b1, c61);
+            v = FloatVector.broadcast(S, a[a7 + k]);
+            c70 = v.fma(b0, c70); c71 = v.fma(b1, c71);
+            v = FloatVector.broadcast(S, a[a8 + k]);
+            c80 = v.fma(b0, c80); c81 = v.fma(b1, c81);
+            v = FloatVector.broadcast(S, a[a9 + k]);
+            c90 = v.fma(b0, c90); c91 = v.fma(b1, c91);
+            v = FloatVector.broadcast(S, a[aa + k]);
+            ca0 = v.fma(b0, ca0); ca1 = v.fma(b1, ca1);
+            v = FloatVector.broadcast(S, a[ab + k]);
+            cb0 = v.fma(b0, cb0); cb1 = v.fma(b1, cb1);
+        }
+        int o = cOff;
+        store(c00, c, o, add); store(c01, c, o + L, add); o += ldc;
+        store(c10, c, o, add); store(c11, c, o + L, add); o += ldc;
+        store(c20, c, o, add); store(c21, c, o + L, add); o += ldc;
+        store(c30, c, o, add); store(c31, c, o + L, add); o += ldc;
+        store(c40, c, o, add); store(c41, c, o + L, add); o += ldc;
+        store(c50, c, o, add); store(c51, c, o + L, add); o += ldc;
+        store(c60, c, o, add); store(c61, c, o + L, add); o += ldc;
+        store(c70, c, o, add); store(c71, c, o + L, add); o += ldc;
+        store(c80, c, o, add); store(c81, c, o + L, add); o += ldc;
+        store(c90, c, o, add); store(c91, c, o + L, add); o += ldc;
+        store(ca0, c, o, add); store(ca1, c, o + L, add); o += ldc;
+        store(cb0, c, o, add); store(cb1, c, o + L, add);
+    }
+}
