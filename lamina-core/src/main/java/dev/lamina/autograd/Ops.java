@@ -134,4 +134,36 @@ public final class Ops {
         for (int i = 0; i < n; i++) sum += losses.get(i);
         return (float) (sum / n);
     }
+
+    /** Rows per chunk of the fused head: 64 rows × V logits stay in cache-friendly scratch. */
+    static final int HEAD_CHUNK = 64;
+
+    /**
+     * The LM head and mean cross-entropy fused, without materialising logits[n,V]: per chunk of rows,
+     * logits = x·wᵀ, then the loss and (softmax − onehot)/n, then right away dx = dlogits·w and
+     * dw += dlogitsᵀ·x. Computing the gradient in the forward pass is valid because the loss is the
+     * root of the graph; the recorded backward has nothing left to do.
+     */
+    public static float linearCrossEntropy(Tape tape, Var x, Var w, int[] targets) {
+        int n = targets.length, d = w.value().dim(1), V = w.value().dim(0);
+        int chunk = Math.min(HEAD_CHUNK, n);
+        Tensor logits = tape.alloc(chunk, V), losses = tape.alloc(n);
+        long t0 = tape.start();
+        boolean grad = tape.recording();
+        for (int r = 0; r < n; r += chunk) {
+            int m = Math.min(chunk, n - r);
+            Tensor xc = x.value().view(n, d).rows(r, r + m), lc = logits.rows(0, m);
+            k().matmul(lc, xc, w.value(), null);
+            int[] tc = java.util.Arrays.copyOfRange(targets, r, r + m);
+            k().crossEntropy(losses.rows(r, r + m), grad ? lc : null, lc, tc, 1f / n);
+            if (grad) {
+                k().matmulBackwardInput(x.grad().view(n, d).rows(r, r + m), lc, w.value());
+                k().matmulBackwardWeight(w.grad(), null, lc, xc);
+            }
+        }
+        tape.forward("linearCrossEntropy", t0);
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += losses.get(i);
+        return (float) (sum / n);
+    }
 }
