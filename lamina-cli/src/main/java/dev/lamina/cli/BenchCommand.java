@@ -63,8 +63,10 @@ final class BenchCommand implements Runnable {
             Tape tape = Tape.training();
             Profile prof = new Profile();
             double[] times = new double[steps + 2];
+            long allocatedBefore = 0;
             for (int s = 0; s < steps + 2; s++) {
                 if (profile && s == 2) tape.profile(prof);
+                if (s == 2) allocatedBefore = allocatedBytes();
                 long t0 = System.nanoTime();
                 model.params().zeroGrad();
                 tape.reset();
@@ -76,6 +78,7 @@ final class BenchCommand implements Runnable {
                 if (profile && s >= 2) prof.addOther("adamw", t2 - t1);
                 times[s] = (t2 - t0) / 1e9;
             }
+            double allocatedPerStep = (allocatedBytes() - allocatedBefore) / (double) steps;
             double[] timed = Arrays.copyOfRange(times, 2, times.length);
             Arrays.sort(timed);
             double median = timed[timed.length / 2];
@@ -91,11 +94,21 @@ final class BenchCommand implements Runnable {
             long peak = 0;
             for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans())
                 if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) peak += pool.getPeakUsage().getUsed();
-            System.out.printf("peak heap %.0f MB: parameters %.0f MB, gradients %.0f MB, AdamW moments %.0f MB, activations %.0f MB%n",
-                    peak / 1e6, 4e-6 * n, 4e-6 * n, 8e-6 * n, tape.bytes() / 1e6);
+            System.out.printf("memory: parameters %.0f MB + gradients %.0f MB + AdamW moments %.0f MB + activations and their "
+                            + "gradients %.0f MB = %.0f MB live; JVM peak heap %.0f MB (includes garbage not yet collected)%n",
+                    4e-6 * n, 4e-6 * n, 8e-6 * n, tape.bytes() / 1e6, 16e-6 * n + tape.bytes() / 1e6, peak / 1e6);
+            System.out.printf("allocated per step after warm-up: %.1f KB (all threads)%n", allocatedPerStep / 1e3);
             if (profile) printProfile(prof, steps);
             System.out.printf("tokens_per_s=%.0f%n", tps);
             return 0;
+        }
+
+        /** Bytes allocated so far by every live thread (HotSpot's per-thread allocation counters). */
+        private static long allocatedBytes() {
+            var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+            long sum = 0;
+            for (long a : mx.getThreadAllocatedBytes(mx.getAllThreadIds())) if (a > 0) sum += a;
+            return sum;
         }
 
         private static void printProfile(Profile prof, int steps) {
