@@ -11,25 +11,17 @@ import java.nio.file.Path;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** prepare → train → resume → generate → verify through the CLI, and its answers to bad input. */
-class CoreCommandsTest {
+class CoreCommandsTest extends CliTest {
 
     /** The PyTorch test vectors kept with the core module's tests. */
     static final Path VECTORS = Path.of("..", "lamina-core", "src", "test", "resources", "testvectors");
 
     record Result(int code, String out, String err) {}
 
-    static Result run(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true));
-            System.setErr(new PrintStream(err, true));
-            int code = Main.run(args);
-            return new Result(code, out.toString(), err.toString());
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
+    Result run(String... args) {
+        clearOutput();
+        int code = Main.run(args);
+        return new Result(code, out(), err());
     }
 
     @Test
