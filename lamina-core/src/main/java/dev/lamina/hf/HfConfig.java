@@ -358,6 +358,7 @@ public final class HfConfig {
         o.put("tie_word_embeddings", c.tieWordEmbeddings());
         o.put("torch_dtype", torchDtype);
         if (eot >= 0) o.put("bos_token_id", eot).put("eos_token_id", eot);
+        else o.putNull("bos_token_id").putNull("eos_token_id");   // not transformers' defaults (gpt2: 50256)
         o.put("use_cache", true);
         return o;
     }
