@@ -35,6 +35,14 @@ class HfImportTest {
     }
 
     @Test
+    void shardedCheckpointThroughARelativePathWithDotDot() {
+        Path dir = HfFixtures.dir("llama-sharded");
+        Path odd = Path.of(Path.of("").toAbsolutePath().relativize(dir) + "/../llama-sharded");
+        assertThat(odd.toString()).contains("..");
+        assertThat(Checkpoint.loadModel(odd).config().numHiddenLayers()).isEqualTo(3);
+    }
+
+    @Test
     void configsMapOntoLamina() {
         ModelConfig gpt2 = HfCheckpoint.config(HfFixtures.dir("gpt2")).config();
         assertThat(gpt2).isEqualTo(new ModelConfig(300, 32, 2, 4, 4, 128, 64, ModelConfig.Norm.LAYERNORM, 1e-5,
