@@ -40,8 +40,19 @@ Check directories exported by Lamina (the reverse direction):
     compares logits by relative error ||hf - lamina|| / ||lamina|| (must be <= 1e-4); when the
     directory holds tokenizer.json it also loads AutoTokenizer and checks a round trip of a text.
 
-Recorded result of the check (transformers 5.18.0, torch 2.13.0+cpu, Python 3.11, 2026-11-23):
-    RESULT_PLACEHOLDER
+Recorded result of the check (transformers 5.18.0, torch 2.13.0+cpu, Python 3.11.7, 2026-11-23):
+    from-gpt2-bf16: GPT2LMHeadModel float32, logits (2, 12, 100) relative error 4.07e-07 ok
+    from-mistral: MistralForCausalLM float32, logits (2, 12, 100) relative error 8.14e-07 ok
+    gpt2-f32: GPT2LMHeadModel float32, logits (2, 12, 300) relative error 3.91e-07 ok, tokenizer round trip ok
+    gpt2-untied-f32: GPT2LMHeadModel float32, logits (2, 12, 300) relative error 4.26e-07 ok, tokenizer round trip ok
+    llama-bias-tied-bf16: LlamaForCausalLM bfloat16, logits (2, 12, 96) relative error 6.30e-07 ok
+    llama-gqa-f32: LlamaForCausalLM float32, logits (2, 12, 257) relative error 5.98e-07 ok, tokenizer round trip ok
+                   (Lamina's byte tokenizer written as a byte-level BPE tokenizer.json)
+    mistral-mqa-f16: MistralForCausalLM float16, logits (2, 12, 96) relative error 4.88e-07 ok
+    7 checked, 0 failed
+    (AutoTokenizer loads the tokenizers as TokenizersBackend. from-*: fixtures imported and exported
+    again; the others: random Lamina models, see ExportModels.java. transformers 4.x was not
+    checked: its wheel's huggingface-hub<1.0 dependency is not available offline here.)
 """
 import json
 import os
