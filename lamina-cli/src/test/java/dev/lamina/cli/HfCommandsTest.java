@@ -60,6 +60,26 @@ class HfCommandsTest {
     }
 
     @Test
+    void fineTuneAHuggingFaceModelAndExportIt() throws Exception {
+        Path fixture = FIXTURES.resolve("gpt2"), corpus = dir.resolve("c.txt"), data = dir.resolve("data"), run = dir.resolve("ft");
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < 200; i++) text.append("The jury said the election was conducted well, number ").append(i).append(".\n\n");
+        Files.writeString(corpus, text);
+        assertThat(Main.run("prepare", "--corpus", corpus.toString(), "--tokenizer", fixture.toString(), "--out", data.toString()))
+                .as(err()).isZero();
+        float[] before = Checkpoint.loadModel(fixture).params().data().clone();
+        assertThat(Main.run("train", "--init", fixture.toString(), "--data", data.toString(), "--out", run.toString(),
+                "--steps", "3", "--batch", "2", "--seq", "16", "--eval-every", "3", "--eval-batches", "1", "--threads", "1"))
+                .as(err()).isZero();
+        assertThat(err()).contains("weights of " + fixture);
+        Decoder tuned = Checkpoint.loadModel(run);
+        assertThat(tuned.config()).isEqualTo(Checkpoint.loadModel(fixture).config());
+        assertThat(tuned.params().data()).isNotEqualTo(before);
+        assertThat(Main.run("export", "hf", run.toString(), "--out", dir.resolve("hf").toString())).as(err()).isZero();
+        assertThat(dir.resolve("hf/tokenizer.json")).exists();
+    }
+
+    @Test
     void importWithoutTokenizerNotesIt() {
         Path run = dir.resolve("run");
         assertThat(Main.run("import", "hf", FIXTURES.resolve("llama-sharded").toString(), "--out", run.toString())).as(err()).isZero();
