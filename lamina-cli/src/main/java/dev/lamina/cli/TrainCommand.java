@@ -24,6 +24,7 @@ final class TrainCommand implements Callable<Integer> {
         @Option(names = "--preset", description = "Model preset: tiny, small, llama-s, gpt2-s, llama-m.") String preset;
         @Option(names = "--config", description = "Model config JSON (field names as the test vectors).") Path config;
         @Option(names = "--resume", description = "Continue the run in this directory from its last checkpoint.") Path resume;
+        @Option(names = "--init", description = "Fine-tune: start from the weights of a run or Hugging Face directory.") Path init;
     }
 
     @ArgGroup(exclusive = true, multiplicity = "1") ModelChoice model;
@@ -60,6 +61,7 @@ final class TrainCommand implements Callable<Integer> {
             Dataset d = Dataset.open(data);
             int v = d.tokenizer().vocabSize();
             ModelConfig mc;
+            Decoder initial = null;
             int defBatch = 8, defSeq = 128;
             if (model.preset != null) {
                 Presets.Preset p = Presets.get(model.preset);
@@ -67,20 +69,23 @@ final class TrainCommand implements Callable<Integer> {
                 defBatch = p.batch();
                 defSeq = p.seq();
             } else {
-                mc = ModelConfig.read(model.config);
+                Path from = model.init != null ? model.init : model.config;
+                initial = model.init != null ? Checkpoint.loadModel(model.init) : null;
+                mc = initial != null ? initial.config() : ModelConfig.read(model.config);
                 if (mc.vocabSize() < v)
-                    throw new LaminaException(model.config + ": vocab_size " + mc.vocabSize() + " is smaller than the data's tokenizer ("
-                            + v + " tokens); set vocab_size to at least " + v);
+                    throw new LaminaException(from + ": vocab_size " + mc.vocabSize() + " is smaller than the data's tokenizer ("
+                            + v + " tokens); " + (model.init != null ? "prepare the data with the model's tokenizer"
+                            : "set vocab_size to at least " + v));
                 defSeq = Math.min(defSeq, mc.maxPositionEmbeddings());
             }
             int n = steps == null ? 1000 : steps;
             TrainConfig tc = new TrainConfig(n, batch == null ? defBatch : batch, seq == null ? defSeq : seq, lr, 0.1,
                     warmup == null ? Math.max(1, n / 10) : warmup, weightDecay, 0.9, 0.95, 1e-8, clip, accum, seed,
                     evalEvery == null ? Math.max(1, n / 10) : evalEvery, evalBatches);
-            Decoder m = Decoder.create(mc, seed);
+            Decoder m = initial != null ? initial : Decoder.create(mc, seed);
             System.err.printf("model: %s, %,d parameters; data: %s (%,d train / %,d val tokens, %s)%n",
-                    model.preset != null ? model.preset : model.config, m.parameterCount(), data, d.train().size(),
-                    d.val().size(), d.tokenizer().describe());
+                    model.preset != null ? model.preset : model.init != null ? "weights of " + model.init : model.config,
+                    m.parameterCount(), data, d.train().size(), d.val().size(), d.tokenizer().describe());
             trainer = Trainer.start(m, d, data.toString(), tc, out);
         }
         run(trainer);
