@@ -92,8 +92,9 @@ final class TrainCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Runs the loop with a progress bar (or log lines) and prints evaluations. */
-    static void run(Trainer trainer) {
+    /** Runs the loop with a progress bar (or log lines) and prints evaluations; returns the last val loss. */
+    static double run(Trainer trainer) {
+        double[] lastVal = {Double.NaN};
         TrainConfig c = trainer.config();
         System.err.printf("training %d steps of %d x %d tokens on %d threads (kernels: %s)%n", c.steps(), c.batch(), c.seq(),
                 Parallel.threads(), dev.lamina.kernels.Kernels.get().name());
@@ -101,11 +102,13 @@ final class TrainCommand implements Callable<Integer> {
             trainer.train(c.steps(), p -> {
                 bar.update(p.step(), String.format("loss %.3f lr %.2e | %.0f tok/s | MFU %.1f%%", p.loss(), p.lr(),
                         p.tokensPerSec(), 100 * p.mfu()));
+                if (!Double.isNaN(p.valLoss())) lastVal[0] = p.valLoss();
                 if (!Double.isNaN(p.valLoss()))
                     bar.println(String.format("step %d: train loss %.4f, val loss %.4f, val perplexity %.2f, grad norm %.3f",
                             p.step(), p.loss(), p.valLoss(), Math.exp(p.valLoss()), p.gradNorm()));
             });
         }
         System.err.println("saved " + trainer.run());
+        return lastVal[0];
     }
 }
