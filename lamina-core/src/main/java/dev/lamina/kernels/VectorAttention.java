@@ -201,8 +201,8 @@ final class VectorAttention {
             for (; t < t1; t++)
                 a0 = FloatVector.fromArray(S, src, sOff + t * sStride + c, m).fma(FloatVector.broadcast(S, w[wOff + t * wStride]), a0);
             FloatVector r = a0.add(a1).add(a2.add(a3));
-            if (add) r = r.add(FloatVector.fromArray(S, dst, dOff + c, m));
-            r.intoArray(dst, dOff + c, m);
+            if (add) r.add(FloatVector.fromArray(S, dst, dOff + c, m)).intoArray(dst, dOff + c, m);
+            else r.intoArray(dst, dOff + c, m);
         }
     }
 }

@@ -183,8 +183,8 @@ public final class VectorKernels implements KernelSet {
                 for (int j = 0; j < d; j += L) {
                     VectorMask<Float> m = S.indexInRange(j, d);
                     FloatVector v = FloatVector.fromArray(S, X, xi + j, m).sub(mv).mul(rv).mul(FloatVector.fromArray(S, W, wo + j, m));
-                    if (Bv != null) v = v.add(FloatVector.fromArray(S, Bv, bo + j, m));
-                    sv.mul(v).intoArray(Y, yi + j, m);
+                    if (Bv == null) sv.mul(v).intoArray(Y, yi + j, m);
+                    else sv.mul(v.add(FloatVector.fromArray(S, Bv, bo + j, m))).intoArray(Y, yi + j, m);
                 }
             }
         });
@@ -247,6 +247,7 @@ public final class VectorKernels implements KernelSet {
         int half = hd / 2, rowLen = heads * hd, n = x.size() / rowLen;
         float[] X = x.data();
         int xo = x.offset();
+        float sign = inverse ? -1f : 1f;
         Parallel.forRange(n, rowsPerChunk(rowLen), (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int tab = (pos0 + r % T) * half;
@@ -255,8 +256,7 @@ public final class VectorKernels implements KernelSet {
                     for (int i = 0; i < half; i += L) {
                         VectorMask<Float> m = S.indexInRange(i, half);
                         FloatVector c = FloatVector.fromArray(S, cos, tab + i, m);
-                        FloatVector s = FloatVector.fromArray(S, sin, tab + i, m);
-                        if (inverse) s = s.neg();
+                        FloatVector s = FloatVector.fromArray(S, sin, tab + i, m).mul(sign);
                         FloatVector a = FloatVector.fromArray(S, X, base + i, m);
                         FloatVector b = FloatVector.fromArray(S, X, base + half + i, m);
                         a.mul(c).sub(b.mul(s)).intoArray(X, base + i, m);

@@ -2,6 +2,7 @@ package dev.lamina.kernels;
 
 import dev.lamina.tensor.Parallel;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -29,9 +30,9 @@ final class VectorMatmul {
     static final int MR = L >= 16 ? 8 : 12;
     static final int NR = 2 * L;
     /** K slice; A block rows; B block columns (Bp = KC × NC floats fits the L2 with room for Ap). */
-    static final int KC = 256;
-    static final int MC = MR * 16;
-    static final int NC = 1024;
+    static final int KC = Integer.getInteger("lamina.kc", 256);
+    static final int MC = MR * Integer.getInteger("lamina.mcp", 16);
+    static final int NC = Integer.getInteger("lamina.nc", 1024);
     /** Below this many multiply-adds a call runs on the calling thread. */
     private static final long PARALLEL_MIN_FMA = 1L << 18;
 
@@ -63,13 +64,24 @@ final class VectorMatmul {
         int threads = fma < PARALLEL_MIN_FMA ? 1 : Parallel.threads();
         if (threads <= 1) {
             block(0, M, 0, N, K, A, aOff, rsA, csA, B, bOff, rsB, csB, C, cOff, ldc, accumulate);
-        } else if (mPanels >= 4 * threads || mPanels >= nPanels) {
+        } else if (splitRows(M, N, mPanels, nPanels, threads, csA == 1)) {
             Parallel.forRange(mPanels, 1, (p0, p1) -> block(p0 * MR, Math.min(M, p1 * MR), 0, N, K,
                     A, aOff, rsA, csA, B, bOff, rsB, csB, C, cOff, ldc, accumulate));
         } else {
             Parallel.forRange(nPanels, 1, (p0, p1) -> block(0, M, p0 * NR, Math.min(N, p1 * NR), K,
                     A, aOff, rsA, csA, B, bOff, rsB, csB, C, cOff, ldc, accumulate));
         }
+    }
+
+    /**
+     * Which dimension the threads share. Each thread packs the whole of the operand along the
+     * dimension it does not split: B when rows are split, A (unless read in place) when columns are.
+     * With A read in place, splitting columns never packs more, so it wins whenever there are
+     * enough column panels to balance; otherwise split the larger dimension.
+     */
+    private static boolean splitRows(int M, int N, int mPanels, int nPanels, int threads, boolean directA) {
+        if (directA) return nPanels < 4 * threads && mPanels > nPanels;
+        return M >= N ? mPanels >= threads : nPanels < threads;
     }
 
     /** y = x·wᵀ with at most this many rows takes the streaming path ({@link #gemvNT}). */
@@ -143,10 +155,11 @@ final class VectorMatmul {
         Scratch s = SCRATCH.get();
         float[] ap = s.ap, bp = s.bp, tile = s.tile;
         boolean directA = csA == 1;     // row-major A is read in place: row r at a0 + r·rsA
+        int kcMax = (K + (K + KC - 1) / KC - 1) / ((K + KC - 1) / KC);     // K in equal slices of at most KC
         for (int jc = n0; jc < n1; jc += NC) {
             int nc = Math.min(NC, n1 - jc);
-            for (int pc = 0; pc < K; pc += KC) {
-                int kc = Math.min(KC, K - pc);
+            for (int pc = 0; pc < K; pc += kcMax) {
+                int kc = Math.min(kcMax, K - pc);
                 boolean add = accumulate || pc > 0;
                 packB(bp, B, bOff + pc * rsB + jc * csB, rsB, csB, kc, nc);
                 for (int ic = m0; ic < m1; ic += MC) {
@@ -159,17 +172,8 @@ final class VectorMatmul {
                         int bpOff = jr * kc;
                         for (int ir = 0; ir < mc; ir += MR) {
                             int mr = Math.min(MR, mc - ir);
-                            int c0 = cOff + (ic + ir) * ldc + jc + jr;
-                            if (nr == NR && mr == MR) {
-                                kernel(kc, a, aBase + ir * lda, lda, mr, bp, bpOff, C, c0, ldc, add);
-                            } else {
-                                kernel(kc, a, aBase + ir * lda, lda, mr, bp, bpOff, tile, 0, NR, false);
-                                for (int r = 0; r < mr; r++)
-                                    for (int c = 0; c < nr; c++) {
-                                        int ci = c0 + r * ldc + c;
-                                        C[ci] = add ? C[ci] + tile[r * NR + c] : tile[r * NR + c];
-                                    }
-                            }
+                            kernel(kc, a, aBase + ir * lda, lda, mr, bp, bpOff, tile);
+                            flush(tile, C, cOff + (ic + ir) * ldc + jc + jr, ldc, mr, nr, add);
                         }
                     }
                 }
@@ -178,10 +182,31 @@ final class VectorMatmul {
     }
 
     /**
+     * C tile (+)= the register tile parked in tile[MR][NR]. The kernels end by storing their
+     * accumulators to this L1-resident buffer rather than to C: that keeps their compiled graph
+     * small enough for C2 to inline every vector operation (with C loads and two store paths in
+     * the kernel, the inliner hit NodeCountInliningCutoff and boxed the accumulators: 5x slower).
+     */
+    private static void flush(float[] tile, float[] C, int c0, int ldc, int mr, int nr, boolean add) {
+        VectorMask<Float> m0 = S.indexInRange(0, nr), m1 = S.indexInRange(L, nr);
+        for (int r = 0; r < mr; r++) {
+            int t = r * NR, c = c0 + r * ldc;
+            FloatVector v0 = FloatVector.fromArray(S, tile, t), v1 = FloatVector.fromArray(S, tile, t + L);
+            if (add) {      // (two store paths rather than a merged vector value: no phi for C2 to box)
+                v0.add(FloatVector.fromArray(S, C, c, m0)).intoArray(C, c, m0);
+                v1.add(FloatVector.fromArray(S, C, c + L, m1)).intoArray(C, c + L, m1);
+            } else {
+                v0.intoArray(C, c, m0);
+                v1.intoArray(C, c + L, m1);
+            }
+        }
+    }
+
+    /**
      * Copies A(0..mc, 0..kc) into ap row-major (row r at r·kc) for an A that is not row-major
      * (dyᵀ in dw = dyᵀ·x), in blocks of 16 k so reads and writes both stay within a few cache lines.
      */
-    private static void packA(float[] ap, float[] A, int off, int rs, int cs, int mc, int kc) {
+    static void packA(float[] ap, float[] A, int off, int rs, int cs, int mc, int kc) {
         for (int k0 = 0; k0 < kc; k0 += 16) {
             int k1 = Math.min(kc, k0 + 16);
             for (int r = 0; r < mc; r++) {
@@ -192,7 +217,7 @@ final class VectorMatmul {
     }
 
     /** Bp[q][k][c] = B(k, q·NR + c), zero columns past nc. Panels are kc·NR floats apart. */
-    private static void packB(float[] bp, float[] B, int off, int rs, int cs, int kc, int nc) {
+    static void packB(float[] bp, float[] B, int off, int rs, int cs, int kc, int nc) {
         for (int q = 0; q < nc; q += NR) {
             int cols = Math.min(NR, nc - q), base = q * kc;
             if (cs == 1) {          // row-major source: NR consecutive floats per k
@@ -220,22 +245,17 @@ final class VectorMatmul {
         }
     }
 
-    private static void kernel(int kc, float[] a, int aOff, int lda, int rows, float[] bp, int bOff,
-                               float[] c, int cOff, int ldc, boolean add) {
-        if (MR == 8) kernel8x2(kc, a, aOff, lda, rows, bp, bOff, c, cOff, ldc, add);
-        else kernel12x2(kc, a, aOff, lda, rows, bp, bOff, c, cOff, ldc, add);
-    }
-
-    private static void store(FloatVector acc, float[] c, int off, boolean add) {
-        (add ? acc.add(FloatVector.fromArray(S, c, off)) : acc).intoArray(c, off);
+    private static void kernel(int kc, float[] a, int aOff, int lda, int rows, float[] bp, int bOff, float[] t) {
+        if (MR == 8) kernel8x2(kc, a, aOff, lda, rows, bp, bOff, t);
+        else kernel12x2(kc, a, aOff, lda, rows, bp, bOff, t);
     }
 
     /**
-     * C[8 × 2L] (+)= A[8, kc] · Bp[kc][2L]: 16 accumulators. Row r of A starts at aOff + r·lda
+     * t[8][2L] = A[8, kc] · Bp[kc][2L]: 16 accumulators. Row r of A starts at aOff + r·lda
      * (rows ≥ rows repeat the last row; their results are discarded by the caller).
      */
     private static void kernel8x2(int kc, float[] a, int aOff, int lda, int rows, float[] bp, int bOff,
-                                  float[] c, int cOff, int ldc, boolean add) {
+                                  float[] t) {
         int last = rows - 1;
         int a0 = aOff, a1 = aOff + Math.min(1, last) * lda, a2 = aOff + Math.min(2, last) * lda,
             a3 = aOff + Math.min(3, last) * lda, a4 = aOff + Math.min(4, last) * lda,
@@ -263,20 +283,19 @@ final class VectorMatmul {
             v = FloatVector.broadcast(S, a[a7 + k]);
             c70 = v.fma(b0, c70); c71 = v.fma(b1, c71);
         }
-        int o = cOff;
-        store(c00, c, o, add); store(c01, c, o + L, add); o += ldc;
-        store(c10, c, o, add); store(c11, c, o + L, add); o += ldc;
-        store(c20, c, o, add); store(c21, c, o + L, add); o += ldc;
-        store(c30, c, o, add); store(c31, c, o + L, add); o += ldc;
-        store(c40, c, o, add); store(c41, c, o + L, add); o += ldc;
-        store(c50, c, o, add); store(c51, c, o + L, add); o += ldc;
-        store(c60, c, o, add); store(c61, c, o + L, add); o += ldc;
-        store(c70, c, o, add); store(c71, c, o + L, add);
+        c00.intoArray(t, 0 * NR); c01.intoArray(t, 0 * NR + L);
+        c10.intoArray(t, 1 * NR); c11.intoArray(t, 1 * NR + L);
+        c20.intoArray(t, 2 * NR); c21.intoArray(t, 2 * NR + L);
+        c30.intoArray(t, 3 * NR); c31.intoArray(t, 3 * NR + L);
+        c40.intoArray(t, 4 * NR); c41.intoArray(t, 4 * NR + L);
+        c50.intoArray(t, 5 * NR); c51.intoArray(t, 5 * NR + L);
+        c60.intoArray(t, 6 * NR); c61.intoArray(t, 6 * NR + L);
+        c70.intoArray(t, 7 * NR); c71.intoArray(t, 7 * NR + L);
     }
 
-    /** C[12 × 2L] (+)= A[12, kc] · Bp[kc][2L]: 24 accumulators; A as in kernel8x2. */
+    /** t[12][2L] = A[12, kc] · Bp[kc][2L]: 24 accumulators; A as in kernel8x2. */
     private static void kernel12x2(int kc, float[] a, int aOff, int lda, int rows, float[] bp, int bOff,
-                                   float[] c, int cOff, int ldc, boolean add) {
+                                   float[] t) {
         int last = rows - 1;
         int a0 = aOff + Math.min(0, last) * lda;
         int a1 = aOff + Math.min(1, last) * lda;
@@ -322,18 +341,17 @@ final class VectorMatmul {
             v = FloatVector.broadcast(S, a[ab + k]);
             cb0 = v.fma(b0, cb0); cb1 = v.fma(b1, cb1);
         }
-        int o = cOff;
-        store(c00, c, o, add); store(c01, c, o + L, add); o += ldc;
-        store(c10, c, o, add); store(c11, c, o + L, add); o += ldc;
-        store(c20, c, o, add); store(c21, c, o + L, add); o += ldc;
-        store(c30, c, o, add); store(c31, c, o + L, add); o += ldc;
-        store(c40, c, o, add); store(c41, c, o + L, add); o += ldc;
-        store(c50, c, o, add); store(c51, c, o + L, add); o += ldc;
-        store(c60, c, o, add); store(c61, c, o + L, add); o += ldc;
-        store(c70, c, o, add); store(c71, c, o + L, add); o += ldc;
-        store(c80, c, o, add); store(c81, c, o + L, add); o += ldc;
-        store(c90, c, o, add); store(c91, c, o + L, add); o += ldc;
-        store(ca0, c, o, add); store(ca1, c, o + L, add); o += ldc;
-        store(cb0, c, o, add); store(cb1, c, o + L, add);
+        c00.intoArray(t, 0 * NR); c01.intoArray(t, 0 * NR + L);
+        c10.intoArray(t, 1 * NR); c11.intoArray(t, 1 * NR + L);
+        c20.intoArray(t, 2 * NR); c21.intoArray(t, 2 * NR + L);
+        c30.intoArray(t, 3 * NR); c31.intoArray(t, 3 * NR + L);
+        c40.intoArray(t, 4 * NR); c41.intoArray(t, 4 * NR + L);
+        c50.intoArray(t, 5 * NR); c51.intoArray(t, 5 * NR + L);
+        c60.intoArray(t, 6 * NR); c61.intoArray(t, 6 * NR + L);
+        c70.intoArray(t, 7 * NR); c71.intoArray(t, 7 * NR + L);
+        c80.intoArray(t, 8 * NR); c81.intoArray(t, 8 * NR + L);
+        c90.intoArray(t, 9 * NR); c91.intoArray(t, 9 * NR + L);
+        ca0.intoArray(t, 10 * NR); ca1.intoArray(t, 10 * NR + L);
+        cb0.intoArray(t, 11 * NR); cb1.intoArray(t, 11 * NR + L);
     }
 }
