@@ -32,7 +32,7 @@ final class ExperimentDepthCommand implements Callable<Integer> {
             description = "Comma-separated: pre, post, mix:ALPHA, lns (default ${DEFAULT-VALUE}).") String variants;
     @Option(names = "--preset", description = "Model preset (default: d 128, 4 heads, ff 344, the depth-study model).") String preset;
     @Option(names = "--layers", defaultValue = "12", description = "Decoder layers (default ${DEFAULT-VALUE}).") int layers;
-    @Option(names = "--steps", defaultValue = "500", description = "Optimizer steps per variant (default ${DEFAULT-VALUE}).") int steps;
+    @Option(names = "--steps", defaultValue = "300", description = "Optimizer steps per variant (default ${DEFAULT-VALUE}).") int steps;
     @Option(names = "--batch", defaultValue = "16", description = "Sequences per step (default ${DEFAULT-VALUE}).") int batch;
     @Option(names = "--seq", defaultValue = "128", description = "Tokens per sequence (default ${DEFAULT-VALUE}).") int seq;
     @Option(names = "--lr", defaultValue = "1e-3", description = "Peak learning rate, as the Mix-LN paper (default ${DEFAULT-VALUE}).") double lr;
