@@ -74,6 +74,7 @@ public final class Plots {
         c.getStyler().setChartBackgroundColor(Color.WHITE);
         c.getStyler().setPlotContentSize(1);
         c.getStyler().setShowValue(false);
+        c.getStyler().setHeatMapValueDecimalPattern("0.000");
         c.getStyler().setRangeColors(new Color[] {new Color(0x0d0887), new Color(0x7e03a8), new Color(0xcc4778),
                 new Color(0xf89540), new Color(0xf0f921)});
         List<Number[]> cells = new ArrayList<>();
