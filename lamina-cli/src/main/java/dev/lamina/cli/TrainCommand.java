@@ -42,6 +42,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--eval-every", description = "Steps between evaluations and checkpoints (default: 10% of steps).") Integer evalEvery;
     @Option(names = "--eval-batches", defaultValue = "8", description = "Batches in the fixed val sample (default ${DEFAULT-VALUE}).") int evalBatches;
     @Option(names = "--threads", description = "Worker threads (default: all cores).") Integer threads;
+    @Option(names = "--log-layer-grads", arity = "0..1", fallbackValue = "1", paramLabel = "N",
+            description = "Write per-layer gradient norms to RUN/layer_grads.jsonl every N steps (default N: 1).") Integer layerGrads;
 
     @Override
     public Integer call() {
@@ -88,6 +90,7 @@ final class TrainCommand implements Callable<Integer> {
                     m.parameterCount(), data, d.train().size(), d.val().size(), d.tokenizer().describe());
             trainer = Trainer.start(m, d, data.toString(), tc, out);
         }
+        if (layerGrads != null) dev.lamina.research.LayerGradLog.attach(trainer, layerGrads);
         run(trainer);
         return 0;
     }

@@ -78,11 +78,18 @@ public final class Ops {
 
     /** Causal (sliding-window) grouped-query attention; q[B,T,H,hd], k/v[B,T,KV,hd] → [B,T,H,hd]. */
     public static Var attention(Tape tape, Var q, Var kk, Var v, int B, int T, int H, int KV, int hd, int window) {
+        return attention(tape, q, kk, v, B, T, H, KV, hd, window, null);
+    }
+
+    /** As above; probe (may be null) sees the softmax probabilities att[B,H,T,T] (research diagnostics). */
+    public static Var attention(Tape tape, Var q, Var kk, Var v, int B, int T, int H, int KV, int hd, int window,
+                                java.util.function.Consumer<Tensor> probe) {
         Var out = tape.var(B * T, H * hd);
         Tensor att = tape.alloc(B, H, T, T);
         long t0 = tape.start();
         k().attention(out.value(), att, q.value(), kk.value(), v.value(), B, T, H, KV, hd, window);
         tape.forward("attention", t0);
+        if (probe != null) probe.accept(att);
         tape.record("attention", () -> k().attentionBackward(q.grad(), kk.grad(), v.grad(), out.grad(), q.value(), kk.value(),
                 v.value(), att, B, T, H, KV, hd, window));
         return out;

@@ -103,6 +103,10 @@ public final class Decoder {
     @FunctionalInterface
     public interface HiddenProbe { void accept(int layer, Tensor hidden); }
 
+    /** Called in each layer with its softmax attention probabilities att[B,H,T,T] (valid only during the call). */
+    @FunctionalInterface
+    public interface AttentionProbe { void accept(int layer, Tensor att); }
+
     /** logits[n,V] for ids[B·T]. */
     public Var forward(Tape tape, int[] ids, int B, int T) { return forward(tape, ids, B, T, l -> false, null); }
 
@@ -111,14 +115,19 @@ public final class Decoder {
      * probe (may be null) sees the hidden state entering each layer.
      */
     public Var forward(Tape tape, int[] ids, int B, int T, IntPredicate skip, HiddenProbe probe) {
-        return Ops.linear(tape, hidden(tape, ids, B, T, skip, probe), head(), null);
+        return forward(tape, ids, B, T, skip, probe, null);
+    }
+
+    /** As above; attentionProbe (may be null) sees every layer's attention probabilities. */
+    public Var forward(Tape tape, int[] ids, int B, int T, IntPredicate skip, HiddenProbe probe, AttentionProbe attentionProbe) {
+        return Ops.linear(tape, hidden(tape, ids, B, T, skip, probe, attentionProbe), head(), null);
     }
 
     /** The LM head's weight [V, d] (the token embedding when tied). */
     private Var head() { return params.var(config.tieWordEmbeddings() ? "embed_tokens.weight" : "lm_head.weight"); }
 
     /** The final normalised hidden states x[n,d], before the LM head. */
-    public Var hidden(Tape tape, int[] ids, int B, int T, IntPredicate skip, HiddenProbe probe) {
+    public Var hidden(Tape tape, int[] ids, int B, int T, IntPredicate skip, HiddenProbe probe, AttentionProbe attentionProbe) {
         if (ids.length != B * T) throw new IllegalArgumentException("ids has " + ids.length + " tokens, expected B·T = " + B * T);
         if (T > config.maxPositionEmbeddings())
             throw new IllegalArgumentException("sequence length " + T + " exceeds max_position_embeddings " + config.maxPositionEmbeddings());
@@ -126,7 +135,7 @@ public final class Decoder {
         for (int l = 0; l < config.numHiddenLayers(); l++) {
             if (probe != null) probe.accept(l, x.value());
             if (skip.test(l)) continue;
-            x = layer(tape, l, x, B, T);
+            x = layer(tape, l, x, B, T, attentionProbe);
         }
         if (probe != null) probe.accept(config.numHiddenLayers(), x.value());
         return norm(tape, "norm", x, 1f);
@@ -139,18 +148,19 @@ public final class Decoder {
 
     /** As {@link #loss(Tape, int[], int[], int, int)} with the layers where skip is true left out (identity). */
     public float loss(Tape tape, int[] ids, int[] targets, int B, int T, IntPredicate skip) {
-        return Ops.linearCrossEntropy(tape, hidden(tape, ids, B, T, skip, null), head(), targets);
+        return Ops.linearCrossEntropy(tape, hidden(tape, ids, B, T, skip, null, null), head(), targets);
     }
 
     /** One decoder layer on x[n,d]. */
-    Var layer(Tape tape, int l, Var x, int B, int T) {
+    Var layer(Tape tape, int l, Var x, int B, int T, AttentionProbe probe) {
         String p = "layers." + l + ".";
+        java.util.function.Consumer<Tensor> att = probe == null ? null : a -> probe.accept(l, a);
         if (config.isPostLn(l)) {                      // x = N1(x + Attn(x)); x = N2(x + MLP(x))
-            x = norm(tape, p + "input_layernorm", Ops.add(tape, x, attention(tape, p, x, B, T)), 1f);
+            x = norm(tape, p + "input_layernorm", Ops.add(tape, x, attention(tape, p, x, B, T, att)), 1f);
             return norm(tape, p + "post_attention_layernorm", Ops.add(tape, x, mlp(tape, p, x)), 1f);
         }
         float s = config.normScale(l);                 // x = x + Attn(s·N1(x)); x = x + MLP(s·N2(x))
-        x = Ops.add(tape, x, attention(tape, p, norm(tape, p + "input_layernorm", x, s), B, T));
+        x = Ops.add(tape, x, attention(tape, p, norm(tape, p + "input_layernorm", x, s), B, T, att));
         return Ops.add(tape, x, mlp(tape, p, norm(tape, p + "post_attention_layernorm", x, s)));
     }
 
@@ -161,7 +171,7 @@ public final class Decoder {
                 : Ops.layernorm(tape, x, params.var(name + ".weight"), params.var(name + ".bias"), eps, scale);
     }
 
-    private Var attention(Tape tape, String p, Var x, int B, int T) {
+    private Var attention(Tape tape, String p, Var x, int B, int T, java.util.function.Consumer<Tensor> probe) {
         int H = config.numAttentionHeads(), KV = config.numKeyValueHeads(), hd = config.headDim();
         Var q = linear(tape, p + "self_attn.q_proj", x);    // [B,T,H,hd]
         Var k = linear(tape, p + "self_attn.k_proj", x);    // [B,T,KV,hd]
@@ -170,7 +180,7 @@ public final class Decoder {
             q = Ops.rope(tape, q, T, H, hd, ropeCos, ropeSin);
             k = Ops.rope(tape, k, T, KV, hd, ropeCos, ropeSin);
         }
-        Var a = Ops.attention(tape, q, k, v, B, T, H, KV, hd, config.window());
+        Var a = Ops.attention(tape, q, k, v, B, T, H, KV, hd, config.window(), probe);
         return linear(tape, p + "self_attn.o_proj", a);
     }
 

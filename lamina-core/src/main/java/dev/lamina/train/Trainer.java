@@ -38,6 +38,11 @@ public final class Trainer {
     private final Tape tape = Tape.training();
     private final int[] ids, targets;
     private int step;
+    private GradientHook gradientHook;
+
+    /** Sees each step's gradients (after accumulation, before clipping); step is 1-based. */
+    @FunctionalInterface
+    public interface GradientHook { void accept(int step, dev.lamina.model.Parameters params); }
 
     private Trainer(Decoder model, Dataset data, String dataName, TrainConfig cfg, Path run, int step, long rngState) {
         if (data.tokenizer().vocabSize() > model.config().vocabSize())
@@ -97,6 +102,9 @@ public final class Trainer {
     public TrainConfig config() { return cfg; }
     public Path run() { return run; }
 
+    /** Installs a gradient hook (e.g. per-layer gradient norms for depth studies); null removes it. */
+    public Trainer onGradients(GradientHook hook) { this.gradientHook = hook; return this; }
+
     /** Trains until step == untilStep (at most cfg.steps()); returns the losses of the steps taken. */
     public List<Float> train(int untilStep, Consumer<Progress> onStep) {
         int end = Math.min(untilStep, cfg.steps());
@@ -118,6 +126,7 @@ public final class Trainer {
                         model.params().count()), 1f / cfg.accum());
             if (!Float.isFinite(loss))
                 throw new LaminaException("loss became " + loss + " at step " + (step + 1) + "; lower --lr or raise --warmup");
+            if (gradientHook != null) gradientHook.accept(step + 1, model.params());
             double norm = AdamW.clip(model.params(), cfg.clip());
             opt.step(lr, cfg);
             step++;
