@@ -20,11 +20,11 @@ import java.util.concurrent.TimeUnit;
 /**
  * Causal attention forward and backward at the llama-s/gpt2-s shape (B=8, T=256, 6 heads of 64)
  * and a grouped-query, sliding-window variant (2 KV heads, window 128). "gflop" counts the
- * multiply-adds of the unmasked half: fwd 2·(QKᵀ + PV), bwd twice that.
+ * multiply-adds of the unmasked half: fwd 2·(QKᵀ + PV), bwd twice that; ops/s is calls per second.
  */
 @State(Scope.Benchmark)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
 @Warmup(iterations = 2, time = 1)
 @Measurement(iterations = 3, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})

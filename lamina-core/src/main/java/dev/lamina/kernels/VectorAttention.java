@@ -12,32 +12,35 @@ import jdk.incubator.vector.VectorSpecies;
  * Shapes: q[B,T,H,hd], k/v[B,T,KV,hd], out[B,T,H,hd], att[B,H,T,T]; query head h reads KV head
  * h / (H/KV); row i attends to j in [lo(i), i], lo(i) = max(0, i − window + 1) when window > 0.
  *
- * <p>Score rows are computed against a transposed copy of the head's keys (kT[hd][T]), so a
- * vector covers L key positions and no horizontal reduction is needed; weighted sums of rows
- * (P·V, dS·K, Pᵀ·dout, dSᵀ·Q) are vectorized over the head dimension with four independent
- * accumulators.
+ * <p>The products run on the packed GEMM ({@link VectorMatmul#gemmSerial}), one block of R query
+ * rows at a time against the key columns that block can see, [lo(first row), last row]: the
+ * causal and window masks then waste at most the triangle inside a block. Scores land in att,
+ * are masked, scaled and softmaxed row by row, and the same rows multiply V. (A row-at-a-time
+ * formulation, vectorized over keys or over hd, reached 10-13 GFLOP/s here: it streams K and V
+ * from L2 once per query row; the GEMM reuses each packed panel across a block of rows.)
  *
  * <p>Forward is parallel over (b, h). Backward is parallel over (b, kv-head): the task owns
  * dk/dv of its KV head and dq of the group's query heads, so nothing is shared between
- * threads. Backward accumulates dk/dv column by column (j outer), reading dS from a per-thread
- * T×T scratch, so every gradient row is summed in registers and written once.
+ * threads, and it visits heads and row blocks in a fixed order.
  */
 final class VectorAttention {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
+    /** Query rows per block. */
+    private static final int R = 64;
     /** Below this many multiply-adds in total, attention runs on the calling thread. */
     private static final long PARALLEL_MIN_FMA = 1L << 16;
 
     private VectorAttention() {}
 
-    /** Per-thread scratch, grown on demand and kept. */
-    private static final class Scratch {
-        float[] kT = new float[0], ds = new float[0];
-        float[] kT(int n) { if (kT.length < n) kT = new float[n]; return kT; }
-        float[] ds(int n) { if (ds.length < n) ds = new float[n]; return ds; }
-    }
+    /** Per-thread R×T blocks for dP/dS and for the masked copy of P, grown on demand and kept. */
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[2][0]);
 
-    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+    private static float[][] scratch(int n) {
+        float[][] s = SCRATCH.get();
+        for (int i = 0; i < s.length; i++) if (s[i].length < n) s[i] = new float[n];
+        return s;
+    }
 
     private static int lo(int i, int window) { return window > 0 ? Math.max(0, i - window + 1) : 0; }
 
@@ -47,24 +50,27 @@ final class VectorAttention {
         int group = H / KV, tasks = B * H;
         float[] Q = q.data(), K = k.data(), Vv = v.data(), O = out.data(), A = att.data();
         int qo = q.offset(), ko = k.offset(), vo = v.offset(), oo = out.offset(), ao = att.offset();
+        int qStride = H * hd, kvStride = KV * hd;
         long fma = (long) tasks * T * T * hd;
         Parallel.forRange(tasks, fma < PARALLEL_MIN_FMA ? tasks : 1, (t0, t1) -> {
-            Scratch s = SCRATCH.get();
-            float[] kT = s.kT(hd * T);
             for (int task = t0; task < t1; task++) {
                 int b = task / H, h = task % H, kh = h / group;
-                int kvBase = (b * T * KV + kh) * hd, kvStride = KV * hd;
-                transpose(K, ko + kvBase, kvStride, T, hd, kT);
-                for (int i = 0; i < T; i++) {
-                    int lo = lo(i, window);
-                    int ai = ao + ((b * H + h) * T + i) * T;
-                    int qi = qo + ((b * T + i) * H + h) * hd;
-                    java.util.Arrays.fill(A, ai, ai + lo, 0f);
-                    java.util.Arrays.fill(A, ai + i + 1, ai + T, 0f);
-                    scores(A, ai, Q, qi, kT, T, hd, lo, i + 1, scale);
-                    softmaxInPlace(A, ai, lo, i + 1);
-                    weightedRowSum(O, oo + ((b * T + i) * H + h) * hd, false, A, ai, 1,
-                            Vv, vo + kvBase, kvStride, lo, i + 1, hd);
+                int qHead = qo + (b * T * H + h) * hd, kvHead = (b * T * KV + kh) * hd, aHead = ao + (b * H + h) * T * T;
+                for (int i0 = 0; i0 < T; i0 += R) {
+                    int i1 = Math.min(T, i0 + R), c0 = lo(i0, window), cols = i1 - c0;
+                    // S[i0:i1, c0:i1] = Q·Kᵀ
+                    VectorMatmul.gemmSerial(i1 - i0, cols, hd, Q, qHead + i0 * qStride, qStride, 1,
+                            K, ko + kvHead + c0 * kvStride, 1, kvStride, A, aHead + i0 * T + c0, T, false);
+                    for (int i = i0; i < i1; i++) {
+                        int ai = aHead + i * T, lo = lo(i, window);
+                        softmaxInPlace(A, ai, lo, i + 1, scale);
+                        java.util.Arrays.fill(A, ai, ai + lo, 0f);
+                        java.util.Arrays.fill(A, ai + i + 1, ai + T, 0f);
+                    }
+                    // O[i0:i1] = P[i0:i1, c0:i1] · V[c0:i1]
+                    VectorMatmul.gemmSerial(i1 - i0, hd, cols, A, aHead + i0 * T + c0, T, 1,
+                            Vv, vo + kvHead + c0 * kvStride, kvStride, 1, O, oo + (b * T * H + h) * hd + i0 * qStride,
+                            qStride, false);
                 }
             }
         });
@@ -78,83 +84,53 @@ final class VectorAttention {
         float[] DQ = dq.data(), DK = dk.data(), DV = dv.data();
         int qo = q.offset(), ko = k.offset(), vo = v.offset(), ao = att.offset(), doo = dout.offset();
         int dqo = dq.offset(), dko = dk.offset(), dvo = dv.offset();
+        int qStride = H * hd, kvStride = KV * hd;
         long fma = (long) B * H * T * T * hd;
         Parallel.forRange(tasks, fma < PARALLEL_MIN_FMA ? tasks : 1, (t0, t1) -> {
-            Scratch s = SCRATCH.get();
-            float[] vT = s.kT(hd * T), ds = s.ds(T * T);
+            float[][] buffers = scratch(R * T);
+            float[] ds = buffers[0], p = buffers[1];
             for (int task = t0; task < t1; task++) {
-                int b = task / KV, kh = task % KV;
-                int kvBase = (b * T * KV + kh) * hd, kvStride = KV * hd, qStride = H * hd;
-                transpose(Vv, vo + kvBase, kvStride, T, hd, vT);
+                int b = task / KV, kh = task % KV, kvHead = (b * T * KV + kh) * hd;
                 for (int h = kh * group; h < (kh + 1) * group; h++) {
                     int aHead = ao + (b * H + h) * T * T, qHead = (b * T * H + h) * hd;
-                    // rows: dP_ij = dout_i·v_j; dS_ij = P_ij (dP_ij − Σ_j P_ij dP_ij)·scale; dq_i += Σ_j dS_ij k_j
-                    for (int i = 0; i < T; i++) {
-                        int lo = lo(i, window), ai = aHead + i * T, di = i * T;
-                        scores(ds, di, DO, doo + qHead + i * qStride, vT, T, hd, lo, i + 1, 1f);
-                        float rowDot = dotRange(ds, di, A, ai, lo, i + 1);
-                        for (int j = lo; j <= i; j += L) {
-                            VectorMask<Float> m = S.indexInRange(j, i + 1);
-                            FloatVector p = FloatVector.fromArray(S, A, ai + j, m);
-                            FloatVector dp = FloatVector.fromArray(S, ds, di + j, m);
-                            p.mul(dp.sub(rowDot)).mul(scale).intoArray(ds, di + j, m);
+                    for (int i0 = 0; i0 < T; i0 += R) {
+                        int i1 = Math.min(T, i0 + R), rows = i1 - i0, c0 = lo(i0, window), cols = i1 - c0;
+                        int qRows = qHead + i0 * qStride, kvCols = kvHead + c0 * kvStride, aBlock = aHead + i0 * T + c0;
+                        // dP[rows, cols] = dO·Vᵀ into ds (row r at r·T)
+                        VectorMatmul.gemmSerial(rows, cols, hd, DO, doo + qRows, qStride, 1,
+                                Vv, vo + kvCols, 1, kvStride, ds, 0, T, false);
+                        // P block copied with exact zeros outside [lo(i), i] (att is only read there);
+                        // dS = P ⊙ (dP − Σ_j P dP)·scale on [lo(i), i], zero elsewhere in the block
+                        for (int r = 0; r < rows; r++) {
+                            int i = i0 + r, lo = lo(i, window), di = r * T - c0;
+                            java.util.Arrays.fill(p, di + c0, di + i1, 0f);
+                            System.arraycopy(A, aBlock + r * T - c0 + lo, p, di + lo, i + 1 - lo);
+                            dsRow(ds, di, p, di, lo, i + 1, scale);
+                            java.util.Arrays.fill(ds, di + c0, di + lo, 0f);
+                            java.util.Arrays.fill(ds, di + i + 1, di + i1, 0f);
                         }
-                        weightedRowSum(DQ, dqo + qHead + i * qStride, true, ds, di, 1,
-                                K, ko + kvBase, kvStride, lo, i + 1, hd);
-                    }
-                    // columns: dv_j += Σ_i P_ij dout_i; dk_j += Σ_i dS_ij q_i, over the rows i that see j
-                    for (int j = 0; j < T; j++) {
-                        int hi = window > 0 ? Math.min(T, j + window) : T;
-                        int kvj = kvBase + j * kvStride;
-                        weightedRowSum(DV, dvo + kvj, true, A, aHead + j, T, DO, doo + qHead, qStride, j, hi, hd);
-                        weightedRowSum(DK, dko + kvj, true, ds, j, T, Q, qo + qHead, qStride, j, hi, hd);
+                        // dq[rows] += dS·K[cols]
+                        VectorMatmul.gemmSerial(rows, hd, cols, ds, 0, T, 1, K, ko + kvCols, kvStride, 1,
+                                DQ, dqo + qRows, qStride, true);
+                        // dk[cols] += dSᵀ·Q[rows]; dv[cols] += Pᵀ·dO[rows]
+                        VectorMatmul.gemmSerial(cols, hd, rows, ds, 0, 1, T, Q, qo + qRows, qStride, 1,
+                                DK, dko + kvCols, kvStride, true);
+                        VectorMatmul.gemmSerial(cols, hd, rows, p, 0, 1, T, DO, doo + qRows, qStride, 1,
+                                DV, dvo + kvCols, kvStride, true);
                     }
                 }
             }
         });
     }
 
-    /** dst[c·T + j] = src[off + j·stride + c] for j < T, c < hd. */
-    private static void transpose(float[] src, int off, int stride, int T, int hd, float[] dst) {
-        for (int j = 0; j < T; j++) {
-            int s = off + j * stride;
-            for (int c = 0; c < hd; c++) dst[c * T + j] = src[s + c];
-        }
-    }
-
-    /** dst[dOff + j] = scale · Σ_c q[qOff + c] · kT[c·T + j] for j in [j0, j1). */
-    private static void scores(float[] dst, int dOff, float[] q, int qOff, float[] kT, int T, int hd,
-                               int j0, int j1, float scale) {
-        int j = j0;
-        for (; j + 4 * L <= j1; j += 4 * L) {      // four vectors of key positions in flight
-            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-            for (int c = 0, kc = j; c < hd; c++, kc += T) {
-                FloatVector qc = FloatVector.broadcast(S, q[qOff + c]);
-                a0 = FloatVector.fromArray(S, kT, kc).fma(qc, a0);
-                a1 = FloatVector.fromArray(S, kT, kc + L).fma(qc, a1);
-                a2 = FloatVector.fromArray(S, kT, kc + 2 * L).fma(qc, a2);
-                a3 = FloatVector.fromArray(S, kT, kc + 3 * L).fma(qc, a3);
-            }
-            a0.mul(scale).intoArray(dst, dOff + j);
-            a1.mul(scale).intoArray(dst, dOff + j + L);
-            a2.mul(scale).intoArray(dst, dOff + j + 2 * L);
-            a3.mul(scale).intoArray(dst, dOff + j + 3 * L);
-        }
-        for (; j < j1; j += L) {
-            VectorMask<Float> m = S.indexInRange(j, j1);
-            FloatVector a = FloatVector.zero(S);
-            for (int c = 0, kc = j; c < hd; c++, kc += T)
-                a = FloatVector.fromArray(S, kT, kc, m).fma(FloatVector.broadcast(S, q[qOff + c]), a);
-            a.mul(scale).intoArray(dst, dOff + j, m);
-        }
-    }
-
-    /** Softmax of a[off + j], j in [j0, j1), in place. */
-    private static void softmaxInPlace(float[] a, int off, int j0, int j1) {
+    /** Softmax of scale·a[off + j], j in [j0, j1), in place. */
+    private static void softmaxInPlace(float[] a, int off, int j0, int j1, float scale) {
         FloatVector mx = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         for (int j = j0; j < j1; j += L) {
             VectorMask<Float> m = S.indexInRange(j, j1);
-            mx = mx.lanewise(VectorOperators.MAX, FloatVector.fromArray(S, a, off + j, m), m);
+            FloatVector s = FloatVector.fromArray(S, a, off + j, m).mul(scale);
+            s.intoArray(a, off + j, m);
+            mx = mx.lanewise(VectorOperators.MAX, s, m);
         }
         FloatVector max = FloatVector.broadcast(S, mx.reduceLanes(VectorOperators.MAX));
         FloatVector sum = FloatVector.zero(S);
@@ -171,38 +147,18 @@ final class VectorAttention {
         }
     }
 
-    /** Σ x[xOff + j]·y[yOff + j] for j in [j0, j1). */
-    private static float dotRange(float[] x, int xOff, float[] y, int yOff, int j0, int j1) {
+    /** ds[dOff + j] = p[pOff + j]·(ds[dOff + j] − Σ_j p·ds)·scale for j in [j0, j1). */
+    private static void dsRow(float[] ds, int dOff, float[] p, int pOff, int j0, int j1, float scale) {
         FloatVector acc = FloatVector.zero(S);
         for (int j = j0; j < j1; j += L) {
             VectorMask<Float> m = S.indexInRange(j, j1);
-            acc = FloatVector.fromArray(S, x, xOff + j, m).fma(FloatVector.fromArray(S, y, yOff + j, m), acc);
+            acc = FloatVector.fromArray(S, ds, dOff + j, m).fma(FloatVector.fromArray(S, p, pOff + j, m), acc);
         }
-        return VectorMath.sum(acc);
-    }
-
-    /**
-     * dst[dOff + c] (+)= Σ_{t in [t0, t1)} w[wOff + t·wStride] · src[sOff + t·sStride + c] for c < len:
-     * a weighted sum of rows, vectorized over c, four rows in flight.
-     */
-    private static void weightedRowSum(float[] dst, int dOff, boolean add, float[] w, int wOff, int wStride,
-                                       float[] src, int sOff, int sStride, int t0, int t1, int len) {
-        for (int c = 0; c < len; c += L) {
-            VectorMask<Float> m = S.indexInRange(c, len);
-            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-            int t = t0;
-            for (; t + 4 <= t1; t += 4) {
-                int si = sOff + t * sStride + c, wi = wOff + t * wStride;
-                a0 = FloatVector.fromArray(S, src, si, m).fma(FloatVector.broadcast(S, w[wi]), a0);
-                a1 = FloatVector.fromArray(S, src, si + sStride, m).fma(FloatVector.broadcast(S, w[wi + wStride]), a1);
-                a2 = FloatVector.fromArray(S, src, si + 2 * sStride, m).fma(FloatVector.broadcast(S, w[wi + 2 * wStride]), a2);
-                a3 = FloatVector.fromArray(S, src, si + 3 * sStride, m).fma(FloatVector.broadcast(S, w[wi + 3 * wStride]), a3);
-            }
-            for (; t < t1; t++)
-                a0 = FloatVector.fromArray(S, src, sOff + t * sStride + c, m).fma(FloatVector.broadcast(S, w[wOff + t * wStride]), a0);
-            FloatVector r = a0.add(a1).add(a2.add(a3));
-            if (add) r.add(FloatVector.fromArray(S, dst, dOff + c, m)).intoArray(dst, dOff + c, m);
-            else r.intoArray(dst, dOff + c, m);
+        float rowDot = VectorMath.sum(acc);
+        for (int j = j0; j < j1; j += L) {
+            VectorMask<Float> m = S.indexInRange(j, j1);
+            FloatVector pv = FloatVector.fromArray(S, p, pOff + j, m);
+            pv.mul(FloatVector.fromArray(S, ds, dOff + j, m).sub(rowDot)).mul(scale).intoArray(ds, dOff + j, m);
         }
     }
 }

@@ -22,22 +22,23 @@ final class VectorMath {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
 
-    /** FOLDS[k] rotates lanes down by L >> (k + 1): the fixed tree of {@link #sum}. */
-    @SuppressWarnings("unchecked")
-    private static final VectorShuffle<Float>[] FOLDS = new VectorShuffle[Integer.numberOfTrailingZeros(L)];
+    /** Rotations of the lanes by w (lane i takes lane i + w mod L): the fixed tree of {@link #sum}. */
+    private static final VectorShuffle<Float> ROT1 = rotation(1), ROT2 = rotation(2), ROT4 = rotation(4),
+            ROT8 = rotation(8), ROT16 = rotation(16), ROT32 = rotation(32);
 
-    static {
-        for (int k = 0; k < FOLDS.length; k++) {
-            int w = L >> (k + 1);
-            FOLDS[k] = VectorShuffle.fromOp(S, i -> (i + w) & (L - 1));
-        }
-    }
+    private static VectorShuffle<Float> rotation(int w) { return VectorShuffle.fromOp(S, i -> (i + w) & (L - 1)); }
 
     private VectorMath() {}
 
     /** Σ lanes, always in the same order (a halving tree: lane i + lane i + L/2, ...). */
     static float sum(FloatVector v) {
-        for (VectorShuffle<Float> fold : FOLDS) v = v.add(v.rearrange(fold));
+        // constant shuffles (static finals, branches folded on L): an array of them was not intrinsified
+        if (L > 32) v = v.add(v.rearrange(ROT32));
+        if (L > 16) v = v.add(v.rearrange(ROT16));
+        if (L > 8) v = v.add(v.rearrange(ROT8));
+        if (L > 4) v = v.add(v.rearrange(ROT4));
+        if (L > 2) v = v.add(v.rearrange(ROT2));
+        if (L > 1) v = v.add(v.rearrange(ROT1));
         return v.lane(0);
     }
 

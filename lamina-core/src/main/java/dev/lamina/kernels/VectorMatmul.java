@@ -73,6 +73,19 @@ final class VectorMatmul {
         }
     }
 
+    /** {@link #gemm} on the calling thread only (for callers that are already one task of a parallel loop). */
+    static void gemmSerial(int M, int N, int K,
+                           float[] A, int aOff, int rsA, int csA,
+                           float[] B, int bOff, int rsB, int csB,
+                           float[] C, int cOff, int ldc, boolean accumulate) {
+        if (M <= 0 || N <= 0) return;
+        if (K <= 0) {
+            if (!accumulate) for (int i = 0; i < M; i++) java.util.Arrays.fill(C, cOff + i * ldc, cOff + i * ldc + N, 0f);
+            return;
+        }
+        block(0, M, 0, N, K, A, aOff, rsA, csA, B, bOff, rsB, csB, C, cOff, ldc, accumulate);
+    }
+
     /**
      * Which dimension the threads share. Each thread packs the whole of the operand along the
      * dimension it does not split: B when rows are split, A (unless read in place) when columns are.
@@ -167,6 +180,16 @@ final class VectorMatmul {
                     float[] a = directA ? A : ap;
                     int aBase = directA ? aOff + ic * rsA + pc : 0, lda = directA ? rsA : kc;
                     if (!directA) packA(ap, A, aOff + ic * rsA + pc * csA, rsA, csA, mc, kc);
+                    if (ROWS_OUTER) {
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            int mr = Math.min(MR, mc - ir);
+                            for (int jr = 0; jr < nc; jr += NR) {
+                                int nr = Math.min(NR, nc - jr);
+                                kernel(kc, a, aBase + ir * lda, lda, mr, bp, jr * kc, tile);
+                                flush(tile, C, cOff + (ic + ir) * ldc + jc + jr, ldc, mr, nr, add);
+                            }
+                        }
+                    } else {
                     for (int jr = 0; jr < nc; jr += NR) {
                         int nr = Math.min(NR, nc - jr);
                         int bpOff = jr * kc;
@@ -175,6 +198,7 @@ final class VectorMatmul {
                             kernel(kc, a, aBase + ir * lda, lda, mr, bp, bpOff, tile);
                             flush(tile, C, cOff + (ic + ir) * ldc + jc + jr, ldc, mr, nr, add);
                         }
+                    }
                     }
                 }
             }
@@ -216,6 +240,20 @@ final class VectorMatmul {
         }
     }
 
+    static final boolean ROWS_OUTER = Boolean.getBoolean("lamina.rowsouter");
+    static final boolean GATHER = !Boolean.getBoolean("lamina.nogather");
+    private static final ThreadLocal<int[]> GATHER_INDEX = ThreadLocal.withInitial(() -> new int[L + 1]);
+
+    /** {0, s, 2s, ...}: lane offsets of L columns s floats apart (cached per thread; slot L holds s). */
+    private static int[] gatherIndex(int s) {
+        int[] idx = GATHER_INDEX.get();
+        if (idx[L] != s || idx[1] != s) {
+            for (int c = 0; c < L; c++) idx[c] = c * s;
+            idx[L] = s;
+        }
+        return idx;
+    }
+
     /** Bp[q][k][c] = B(k, q·NR + c), zero columns past nc. Panels are kc·NR floats apart. */
     static void packB(float[] bp, float[] B, int off, int rs, int cs, int kc, int nc) {
         for (int q = 0; q < nc; q += NR) {
@@ -233,6 +271,13 @@ final class VectorMatmul {
                         System.arraycopy(B, src, bp, dst, cols);
                         java.util.Arrays.fill(bp, dst + cols, dst + NR, 0f);
                     }
+                }
+            } else if (cols == NR && rs == 1 && GATHER) {   // transposed source, full panel: gather L columns per vector
+                int[] idx = gatherIndex(cs);
+                for (int k = 0; k < kc; k++) {
+                    int src = off + q * cs + k, dst = base + k * NR;
+                    FloatVector.fromArray(S, B, src, idx, 0).intoArray(bp, dst);
+                    FloatVector.fromArray(S, B, src + L * cs, idx, 0).intoArray(bp, dst + L);
                 }
             } else {                // transposed source (w in x·wᵀ): walk each column along k
                 for (int c = 0; c < cols; c++) {

@@ -284,9 +284,10 @@ class KernelConformanceTest {
             for (int[] hk : new int[][] {{4, 4}, {4, 2}, {6, 1}})
                 for (int hd : new int[] {8, 12, 64})
                     for (int window : new int[] {0, 3}) shapes.add(new int[] {T, hk[0], hk[1], hd, window});
-        shapes.add(new int[] {70, 4, 2, 64, 0});     // long rows: four-vector score blocks
+        shapes.add(new int[] {70, 4, 2, 64, 0});     // more than one block of query rows
         shapes.add(new int[] {70, 4, 2, 64, 33});
         shapes.add(new int[] {40, 3, 3, 20, 0});
+        shapes.add(new int[] {150, 4, 2, 16, 70});   // several row blocks, window across block edges
         return shapes;
     }
 
