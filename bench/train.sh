@@ -20,7 +20,7 @@ fi
 echo "| preset | Lamina tok/s | Lamina MFU | PyTorch $("$VENV/bin/python" -c 'import torch; print(torch.__version__)') tok/s | ratio |"
 echo "| --- | ---: | ---: | ---: | ---: |"
 for p in "${presets[@]}"; do
-  lam=$("$ROOT/bin/lamina" bench train --preset "$p" --steps "$STEPS" --threads "$THREADS" 2>/dev/null)
+  lam=$("$ROOT/bin/lamina" bench train --preset "$p" --steps "$STEPS" --threads "$THREADS")
   tor=$("$VENV/bin/python" "$PEER" "$p" "$STEPS")
   lt=$(sed -n 's/^tokens_per_s=//p' <<<"$lam"); mfu=$(sed -n 's/^MFU \([0-9.]*%\).*/\1/p' <<<"$lam")
   tt=$(sed -n 's/.*tokens_per_s=//p' <<<"$tor")
