@@ -1,0 +1,54 @@
+package dev.lamina.infer;
+
+import dev.lamina.tensor.Rng;
+import dev.lamina.tensor.Tensor;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The decode kernels against the scalar reference, and the batch invariance the engine relies on. */
+class InferKernelsTest {
+    static Tensor random(Rng rng, int... shape) {
+        Tensor t = Tensor.zeros(shape);
+        for (int i = 0; i < t.size(); i++) t.set(i, (float) rng.nextGaussian());
+        return t;
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1,64,8", "2,768,36", "3,33,7", "5,100,13", "16,256,64", "17,47,5", "1,1,1"})
+    void gemvMatchesTheScalarReferenceAndIsTheSameRowByRow(int n, int in, int out) {
+        Rng rng = new Rng(n * 1000L + in);
+        Tensor x = random(rng, n, in), w1 = random(rng, out, in), w2 = random(rng, out + 3, in), b2 = random(rng, out + 3);
+        Tensor[] ws = {w1, w2}, bs = {null, b2};
+        Tensor y1 = Tensor.zeros(n, out), y2 = Tensor.zeros(n, out + 3), r1 = Tensor.zeros(n, out), r2 = Tensor.zeros(n, out + 3);
+        InferKernels.VECTOR.gemv(n, x, ws, bs, new Tensor[]{y1, y2});
+        InferKernels.SCALAR.gemv(n, x, ws, bs, new Tensor[]{r1, r2});
+        for (int i = 0; i < y1.size(); i++) assertThat(y1.get(i)).isCloseTo(r1.get(i), org.assertj.core.api.Assertions.within(1e-4f * in));
+        for (int i = 0; i < y2.size(); i++) assertThat(y2.get(i)).isCloseTo(r2.get(i), org.assertj.core.api.Assertions.within(1e-4f * in));
+        // every row alone gives bit-for-bit the same outputs as in the batch
+        for (InferKernels k : new InferKernels[]{InferKernels.VECTOR, InferKernels.SCALAR}) {
+            Tensor[] batch = {Tensor.zeros(n, out), Tensor.zeros(n, out + 3)};
+            k.gemv(n, x, ws, bs, batch);
+            for (int i = 0; i < n; i++) {
+                Tensor[] one = {Tensor.zeros(1, out), Tensor.zeros(1, out + 3)};
+                k.gemv(1, x.rows(i, i + 1), ws, bs, one);
+                assertThat(one[0].toArray()).isEqualTo(batch[0].rows(i, i + 1).toArray());
+                assertThat(one[1].toArray()).isEqualTo(batch[1].rows(i, i + 1).toArray());
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1", "7", "16", "33", "64"})
+    void dotAndAxpyMatchTheScalarReference(int len) {
+        Rng rng = new Rng(len);
+        float[] a = random(rng, len + 3).data(), b = random(rng, len + 5).data();
+        assertThat(InferKernels.VECTOR.dot(a, 3, b, 5, len))
+                .isCloseTo(InferKernels.SCALAR.dot(a, 3, b, 5, len), org.assertj.core.api.Assertions.within(1e-4f * len));
+        float[] y1 = b.clone(), y2 = b.clone();
+        InferKernels.VECTOR.axpy(0.7f, a, 3, y1, 5, len);
+        InferKernels.SCALAR.axpy(0.7f, a, 3, y2, 5, len);
+        for (int i = 0; i < y1.length; i++) assertThat(y1[i]).isCloseTo(y2[i], org.assertj.core.api.Assertions.within(1e-5f));
+    }
+}
