@@ -2,6 +2,7 @@ package dev.lamina;
 
 import dev.lamina.data.DataPrep;
 import dev.lamina.data.Dataset;
+import dev.lamina.hf.HfCheckpoint;
 import dev.lamina.infer.Generator;
 import dev.lamina.infer.Sampler;
 import dev.lamina.model.Decoder;
@@ -59,8 +60,13 @@ public final class Lamina {
         return new Model(t.model(), data.tokenizer());
     }
 
-    /** Loads a run directory (config.json, model.safetensors, tokenizer/). */
+    /**
+     * Loads a run directory (config.json, model.safetensors, tokenizer/), or a Hugging Face
+     * directory (config.json with a model_type, safetensors weights, tokenizer.json; without a
+     * usable tokenizer.json the model loads but text operations fail with the reason).
+     */
     public static Model load(Path run) {
+        if (HfCheckpoint.isHfDirectory(run)) return new Model(HfCheckpoint.load(run), HfCheckpoint.tokenizer(run));
         return new Model(Checkpoint.loadModel(run), Tokenizers.load(run.resolve(Checkpoint.TOKENIZER)));
     }
 }

@@ -1,10 +1,125 @@
 package dev.lamina.cli;
 
-import picocli.CommandLine;
+import dev.lamina.autograd.Profile;
+import dev.lamina.autograd.Tape;
+import dev.lamina.io.LaminaException;
+import dev.lamina.kernels.Kernels;
+import dev.lamina.model.Decoder;
+import dev.lamina.model.ModelConfig;
+import dev.lamina.model.Presets;
+import dev.lamina.tensor.Parallel;
+import dev.lamina.tensor.Rng;
+import dev.lamina.train.AdamW;
+import dev.lamina.train.TrainConfig;
+import dev.lamina.train.Trainer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-@Command(name = "bench", mixinStandardHelpOptions = true, description = "Measure speed.",
-        subcommands = {BenchInferCommand.class})
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
+        subcommands = {BenchCommand.Train.class, BenchInferCommand.class})
 final class BenchCommand implements Runnable {
-    @Override public void run() { new CommandLine(this).usage(System.out); }
+    @Override public void run() { new picocli.CommandLine(this).usage(System.out); }
+
+    /** Vocabulary of each benchmark preset, as in the PyTorch peer script. */
+    static final Map<String, Integer> VOCAB = Map.of("llama-s", 8192, "gpt2-s", 8192, "llama-m", 16384);
+
+    @Command(name = "train", mixinStandardHelpOptions = true,
+            description = "Time training steps on random token ids with exactly the configuration, batch, sequence length "
+                    + "and optimizer of the PyTorch peer (AdamW lr 3e-4, weight decay 0.01, betas 0.9/0.999).")
+    static final class Train implements Callable<Integer> {
+        @Option(names = "--preset", required = true, description = "llama-s, gpt2-s or llama-m.") String preset;
+        @Option(names = "--steps", defaultValue = "10", description = "Timed steps after 2 warm-up steps (default ${DEFAULT-VALUE}).") int steps;
+        @Option(names = "--threads", description = "Worker threads (default: all cores).") Integer threads;
+        @Option(names = "--profile", description = "Print time per op, forward and backward.") boolean profile;
+
+        @Override
+        public Integer call() {
+            Integer vocab = VOCAB.get(preset);
+            if (vocab == null) throw new LaminaException("--preset must be one of " + VOCAB.keySet() + ", got " + preset);
+            if (steps < 1) throw new LaminaException("--steps must be >= 1, got " + steps);
+            if (threads != null) Parallel.setThreads(threads);
+            Presets.Preset p = Presets.get(preset);
+            ModelConfig mc = p.config().apply(vocab);
+            int B = p.batch(), T = p.seq();
+            Decoder model = Decoder.create(mc, 0);
+            // torch.optim.AdamW defaults: betas (0.9, 0.999), eps 1e-8, weight decay 0.01, on every parameter
+            TrainConfig tc = new TrainConfig(steps + 2, B, T, 3e-4, 1, 0, 0.01, 0.9, 0.999, 1e-8, 0, 1, 0, 0, 1);
+            AdamW opt = new AdamW(model.params());
+            Rng rng = new Rng(0);
+            int[] window = new int[B * (T + 1)];
+            for (int i = 0; i < window.length; i++) window[i] = (int) rng.nextLong(vocab);
+            int[] ids = new int[B * T], targets = new int[B * T];
+            for (int b = 0; b < B; b++) {
+                System.arraycopy(window, b * (T + 1), ids, b * T, T);
+                System.arraycopy(window, b * (T + 1) + 1, targets, b * T, T);
+            }
+            Tape tape = Tape.training();
+            Profile prof = new Profile();
+            double[] times = new double[steps + 2];
+            long allocatedBefore = 0;
+            for (int s = 0; s < steps + 2; s++) {
+                if (profile && s == 2) tape.profile(prof);
+                if (s == 2) allocatedBefore = allocatedBytes();
+                long t0 = System.nanoTime();
+                model.params().zeroGrad();
+                tape.reset();
+                model.loss(tape, ids, targets, B, T);
+                tape.backward();
+                long t1 = System.nanoTime();
+                opt.stepAllDecay(tc.lr(), tc);
+                long t2 = System.nanoTime();
+                if (profile && s >= 2) prof.addOther("adamw", t2 - t1);
+                times[s] = (t2 - t0) / 1e9;
+            }
+            double allocatedPerStep = (allocatedBytes() - allocatedBefore) / (double) steps;
+            double[] timed = Arrays.copyOfRange(times, 2, times.length);
+            Arrays.sort(timed);
+            double median = timed[timed.length / 2];
+            double tps = B * T / median;
+            double mfu = Trainer.flopsPerToken(model, T) * tps / Trainer.peakFlops();
+            long n = model.parameterCount();
+            System.out.printf("%s: %,d parameters, batch %d x %d, %d threads, kernels %s%n", preset, n, B, T,
+                    Parallel.threads(), Kernels.get().name());
+            System.out.printf("median step %.1f ms (min %.1f, max %.1f over %d steps)%n", 1e3 * median, 1e3 * timed[0],
+                    1e3 * timed[timed.length - 1], steps);
+            System.out.printf("MFU %.1f%% (%.1f GFLOP/s of model FLOPs vs %.0f GFLOP/s peak)%n", 100 * mfu,
+                    Trainer.flopsPerToken(model, T) * tps / 1e9, Trainer.peakFlops() / 1e9);
+            long peak = 0;
+            for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans())
+                if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) peak += pool.getPeakUsage().getUsed();
+            System.out.printf("memory: parameters %.0f MB + gradients %.0f MB + AdamW moments %.0f MB + activations and their "
+                            + "gradients %.0f MB = %.0f MB live; JVM peak heap %.0f MB (includes garbage not yet collected)%n",
+                    4e-6 * n, 4e-6 * n, 8e-6 * n, tape.bytes() / 1e6, 16e-6 * n + tape.bytes() / 1e6, peak / 1e6);
+            System.out.printf("allocated per step after warm-up: %.1f KB (all threads)%n", allocatedPerStep / 1e3);
+            if (profile) printProfile(prof, steps);
+            System.out.printf("tokens_per_s=%.0f%n", tps);
+            return 0;
+        }
+
+        /** Bytes allocated so far by every live thread (HotSpot's per-thread allocation counters). */
+        private static long allocatedBytes() {
+            var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+            long sum = 0;
+            for (long a : mx.getThreadAllocatedBytes(mx.getAllThreadIds())) if (a > 0) sum += a;
+            return sum;
+        }
+
+        private static void printProfile(Profile prof, int steps) {
+            long total = prof.entries().stream().mapToLong(Profile.Entry::nanos).sum();
+            System.out.println();
+            System.out.println("| op | direction | ms per step | share | calls per step |");
+            System.out.println("| --- | --- | ---: | ---: | ---: |");
+            for (Profile.Entry e : prof.entries())
+                System.out.printf("| %s | %s | %.1f | %.1f%% | %d |%n", e.op(), e.op().equals("adamw") ? "update" : e.backward() ? "backward" : "forward",
+                        e.nanos() / 1e6 / steps, 100.0 * e.nanos() / total, e.calls() / steps);
+            System.out.println();
+        }
+    }
 }

@@ -9,7 +9,8 @@ import picocli.CommandLine.Option;
 @Command(name = "lamina", mixinStandardHelpOptions = true, version = "Lamina 0.1.0",
         description = "Train, study and serve small decoder-only language models on the JVM.",
         subcommands = {CommandLine.HelpCommand.class, QuickstartCommand.class, TokenizerCommand.class, PrepareCommand.class,
-                TrainCommand.class, GenerateCommand.class, VerifyCommand.class, ServeCommand.class, BenchCommand.class})
+                TrainCommand.class, GenerateCommand.class, VerifyCommand.class, ImportCommand.class, ExportCommand.class,
+                BenchCommand.class, ServeCommand.class})
 public final class Main implements Runnable {
 
     @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT, description = "Print stack traces on errors.")

@@ -53,15 +53,13 @@ final class QuickstartCommand implements Callable<Integer> {
             Decoder model = Decoder.create(mc, 1234);
             int B = preset.batch(), T = preset.seq();
             int n = steps != null ? steps : stepsForBudget(model, B, T, minutes);
-            TrainConfig tc = new TrainConfig(n, B, T, 2e-3, 0.1, Math.max(1, n / 20), 0.1, 0.9, 0.95, 1e-8, 1.0, 1, 1234,
-                    Math.max(1, n / 5), 16);
+            TrainConfig tc = new TrainConfig(n, B, T, 2e-3, 0.1, Math.max(1, n / 10), 0.1, 0.9, 0.95, 1e-8, 1.0, 1, 1234,
+                    Math.max(1, n / 4), 16);
             System.err.printf("== 4/5 training the small model (%,d parameters) for %d steps of %d x %d tokens%n",
                     model.parameterCount(), n, B, T);
             Path modelDir = run.resolve("model");
             Trainer trainer = Trainer.start(model, data, run.resolve("data").toString(), tc, modelDir);
-            TrainCommand.run(trainer);
-
-            double val = trainer.evaluate();
+            double val = TrainCommand.run(trainer); // the last step always evaluates
             double unigram = Baselines.unigramLoss(data.train(), data.val(), mc.vocabSize(), B, T, tc.evalBatches());
             System.out.printf("%nval perplexity: model %.2f, unigram baseline %.2f (same %,d val tokens)%n",
                     Math.exp(val), Math.exp(unigram), (long) tc.evalBatches() * B * T);

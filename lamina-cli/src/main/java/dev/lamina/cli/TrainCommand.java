@@ -24,6 +24,7 @@ final class TrainCommand implements Callable<Integer> {
         @Option(names = "--preset", description = "Model preset: tiny, small, llama-s, gpt2-s, llama-m.") String preset;
         @Option(names = "--config", description = "Model config JSON (field names as the test vectors).") Path config;
         @Option(names = "--resume", description = "Continue the run in this directory from its last checkpoint.") Path resume;
+        @Option(names = "--init", description = "Fine-tune: start from the weights of a run or Hugging Face directory.") Path init;
     }
 
     @ArgGroup(exclusive = true, multiplicity = "1") ModelChoice model;
@@ -60,6 +61,7 @@ final class TrainCommand implements Callable<Integer> {
             Dataset d = Dataset.open(data);
             int v = d.tokenizer().vocabSize();
             ModelConfig mc;
+            Decoder initial = null;
             int defBatch = 8, defSeq = 128;
             if (model.preset != null) {
                 Presets.Preset p = Presets.get(model.preset);
@@ -67,28 +69,32 @@ final class TrainCommand implements Callable<Integer> {
                 defBatch = p.batch();
                 defSeq = p.seq();
             } else {
-                mc = ModelConfig.read(model.config);
+                Path from = model.init != null ? model.init : model.config;
+                initial = model.init != null ? Checkpoint.loadModel(model.init) : null;
+                mc = initial != null ? initial.config() : ModelConfig.read(model.config);
                 if (mc.vocabSize() < v)
-                    throw new LaminaException(model.config + ": vocab_size " + mc.vocabSize() + " is smaller than the data's tokenizer ("
-                            + v + " tokens); set vocab_size to at least " + v);
+                    throw new LaminaException(from + ": vocab_size " + mc.vocabSize() + " is smaller than the data's tokenizer ("
+                            + v + " tokens); " + (model.init != null ? "prepare the data with the model's tokenizer"
+                            : "set vocab_size to at least " + v));
                 defSeq = Math.min(defSeq, mc.maxPositionEmbeddings());
             }
             int n = steps == null ? 1000 : steps;
             TrainConfig tc = new TrainConfig(n, batch == null ? defBatch : batch, seq == null ? defSeq : seq, lr, 0.1,
                     warmup == null ? Math.max(1, n / 10) : warmup, weightDecay, 0.9, 0.95, 1e-8, clip, accum, seed,
                     evalEvery == null ? Math.max(1, n / 10) : evalEvery, evalBatches);
-            Decoder m = Decoder.create(mc, seed);
+            Decoder m = initial != null ? initial : Decoder.create(mc, seed);
             System.err.printf("model: %s, %,d parameters; data: %s (%,d train / %,d val tokens, %s)%n",
-                    model.preset != null ? model.preset : model.config, m.parameterCount(), data, d.train().size(),
-                    d.val().size(), d.tokenizer().describe());
+                    model.preset != null ? model.preset : model.init != null ? "weights of " + model.init : model.config,
+                    m.parameterCount(), data, d.train().size(), d.val().size(), d.tokenizer().describe());
             trainer = Trainer.start(m, d, data.toString(), tc, out);
         }
         run(trainer);
         return 0;
     }
 
-    /** Runs the loop with a progress bar (or log lines) and prints evaluations. */
-    static void run(Trainer trainer) {
+    /** Runs the loop with a progress bar (or log lines) and prints evaluations; returns the last val loss. */
+    static double run(Trainer trainer) {
+        double[] lastVal = {Double.NaN};
         TrainConfig c = trainer.config();
         System.err.printf("training %d steps of %d x %d tokens on %d threads (kernels: %s)%n", c.steps(), c.batch(), c.seq(),
                 Parallel.threads(), dev.lamina.kernels.Kernels.get().name());
@@ -96,11 +102,13 @@ final class TrainCommand implements Callable<Integer> {
             trainer.train(c.steps(), p -> {
                 bar.update(p.step(), String.format("loss %.3f lr %.2e | %.0f tok/s | MFU %.1f%%", p.loss(), p.lr(),
                         p.tokensPerSec(), 100 * p.mfu()));
+                if (!Double.isNaN(p.valLoss())) lastVal[0] = p.valLoss();
                 if (!Double.isNaN(p.valLoss()))
                     bar.println(String.format("step %d: train loss %.4f, val loss %.4f, val perplexity %.2f, grad norm %.3f",
                             p.step(), p.loss(), p.valLoss(), Math.exp(p.valLoss()), p.gradNorm()));
             });
         }
         System.err.println("saved " + trainer.run());
+        return lastVal[0];
     }
 }

@@ -15,27 +15,9 @@ import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-class PrepareCommandTest {
+class PrepareCommandTest extends CliTest {
     @TempDir Path dir;
-    private final ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-    private PrintStream oldOut, oldErr;
 
-    @BeforeEach
-    void capture() {
-        oldOut = System.out;
-        oldErr = System.err;
-        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-    }
-
-    @AfterEach
-    void restore() {
-        System.setOut(oldOut);
-        System.setErr(oldErr);
-    }
-
-    private String out() { return out.toString(StandardCharsets.UTF_8); }
-    private String err() { return err.toString(StandardCharsets.UTF_8); }
 
     private Path corpus(String name, String text) throws IOException { return Files.writeString(dir.resolve(name), text); }
 

@@ -18,35 +18,15 @@ import java.util.Arrays;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** `lamina tokenizer train|encode|decode` through Main.run, including the bad-input exits. */
-class TokenizerCommandTest {
+class TokenizerCommandTest extends CliTest {
     static final Path GPT2 = Path.of("../lamina-core/src/test/resources/gpt2");
 
     @TempDir Path tmp;
-    private final ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-    private PrintStream oldOut, oldErr;
-
-    @BeforeEach
-    void capture() {
-        oldOut = System.out;
-        oldErr = System.err;
-        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-    }
-
-    @AfterEach
-    void restore() {
-        System.setOut(oldOut);
-        System.setErr(oldErr);
-    }
 
     int run(String... args) {
-        out.reset();
-        err.reset();
+        clearOutput();
         return Main.run(args);
     }
-
-    String out() { return out.toString(StandardCharsets.UTF_8); }
-    String err() { return err.toString(StandardCharsets.UTF_8); }
 
     /** The error output is exactly one "lamina: error: ..." line naming what is wrong. */
     void assertOneLineError(String... parts) {

@@ -17,8 +17,10 @@ public final class Ops {
     public static Var embedding(Tape tape, int[] ids, Var table, Var positions, int T) {
         int d = table.value().dim(1);
         Var y = tape.var(ids.length, d);
+        long t0 = tape.start();
         k().embedding(y.value(), ids, table.value(), positions == null ? null : positions.value(), T);
-        tape.record(() -> k().embeddingBackward(table.grad(), positions == null ? null : positions.grad(), y.grad(), ids, T));
+        tape.forward("embedding", t0);
+        tape.record("embedding", () -> k().embeddingBackward(table.grad(), positions == null ? null : positions.grad(), y.grad(), ids, T));
         return y;
     }
 
@@ -26,8 +28,10 @@ public final class Ops {
     public static Var linear(Tape tape, Var x, Var w, Var b) {
         int out = w.value().dim(0), n = x.size() / w.value().dim(1);
         Var y = tape.var(n, out);
+        long t0 = tape.start();
         k().matmul(y.value(), x.value(), w.value(), b == null ? null : b.value());
-        tape.record(() -> {
+        tape.forward("linear", t0);
+        tape.record("linear", () -> {
             if (x.grad() != null) k().matmulBackwardInput(x.grad(), y.grad(), w.value());
             k().matmulBackwardWeight(w.grad(), b == null ? null : b.grad(), y.grad(), x.value());
         });
@@ -39,8 +43,10 @@ public final class Ops {
         int d = w.size(), n = x.size() / d;
         Var y = tape.var(n, d);
         Tensor rstd = tape.alloc(n);
+        long t0 = tape.start();
         k().rmsnorm(y.value(), rstd, x.value(), w.value(), eps, scale);
-        tape.record(() -> k().rmsnormBackward(x.grad(), w.grad(), y.grad(), x.value(), w.value(), rstd, scale));
+        tape.forward("rmsnorm", t0);
+        tape.record("rmsnorm", () -> k().rmsnormBackward(x.grad(), w.grad(), y.grad(), x.value(), w.value(), rstd, scale));
         return y;
     }
 
@@ -49,8 +55,10 @@ public final class Ops {
         int d = w.size(), n = x.size() / d;
         Var y = tape.var(n, d);
         Tensor mean = tape.alloc(n), rstd = tape.alloc(n);
+        long t0 = tape.start();
         k().layernorm(y.value(), mean, rstd, x.value(), w.value(), b == null ? null : b.value(), eps, scale);
-        tape.record(() -> k().layernormBackward(x.grad(), w.grad(), b == null ? null : b.grad(), y.grad(), x.value(),
+        tape.forward("layernorm", t0);
+        tape.record("layernorm", () -> k().layernormBackward(x.grad(), w.grad(), b == null ? null : b.grad(), y.grad(), x.value(),
                 w.value(), mean, rstd, scale));
         return y;
     }
@@ -61,8 +69,10 @@ public final class Ops {
      * before that op's backward.
      */
     public static Var rope(Tape tape, Var x, int T, int heads, int hd, float[] cos, float[] sin) {
+        long t0 = tape.start();
         k().rope(x.value(), T, heads, hd, 0, cos, sin, false);
-        tape.record(() -> k().rope(x.grad(), T, heads, hd, 0, cos, sin, true));
+        tape.forward("rope", t0);
+        tape.record("rope", () -> k().rope(x.grad(), T, heads, hd, 0, cos, sin, true));
         return x;
     }
 
@@ -70,32 +80,40 @@ public final class Ops {
     public static Var attention(Tape tape, Var q, Var kk, Var v, int B, int T, int H, int KV, int hd, int window) {
         Var out = tape.var(B * T, H * hd);
         Tensor att = tape.alloc(B, H, T, T);
+        long t0 = tape.start();
         k().attention(out.value(), att, q.value(), kk.value(), v.value(), B, T, H, KV, hd, window);
-        tape.record(() -> k().attentionBackward(q.grad(), kk.grad(), v.grad(), out.grad(), q.value(), kk.value(),
+        tape.forward("attention", t0);
+        tape.record("attention", () -> k().attentionBackward(q.grad(), kk.grad(), v.grad(), out.grad(), q.value(), kk.value(),
                 v.value(), att, B, T, H, KV, hd, window));
         return out;
     }
 
     public static Var gelu(Tape tape, Var x) {
         Var y = tape.var(x.value().shape());
+        long t0 = tape.start();
         k().gelu(y.value(), x.value());
-        tape.record(() -> k().geluBackward(x.grad(), y.grad(), x.value()));
+        tape.forward("gelu", t0);
+        tape.record("gelu", () -> k().geluBackward(x.grad(), y.grad(), x.value()));
         return y;
     }
 
     /** silu(gate) ⊙ up. */
     public static Var swiglu(Tape tape, Var gate, Var up) {
         Var y = tape.var(gate.value().shape());
+        long t0 = tape.start();
         k().swiglu(y.value(), gate.value(), up.value());
-        tape.record(() -> k().swigluBackward(gate.grad(), up.grad(), y.grad(), gate.value(), up.value()));
+        tape.forward("swiglu", t0);
+        tape.record("swiglu", () -> k().swigluBackward(gate.grad(), up.grad(), y.grad(), gate.value(), up.value()));
         return y;
     }
 
     /** a + b (the residual connection). */
     public static Var add(Tape tape, Var a, Var b) {
         Var y = tape.var(a.value().shape());
+        long t0 = tape.start();
         k().add(y.value(), a.value(), b.value());
-        tape.record(() -> {
+        tape.forward("add", t0);
+        tape.record("add", () -> {
             k().accumulate(a.grad(), y.grad());
             k().accumulate(b.grad(), y.grad());
         });
@@ -109,7 +127,41 @@ public final class Ops {
     public static float crossEntropy(Tape tape, Var logits, int[] targets) {
         int n = targets.length;
         Tensor losses = tape.alloc(n);
+        long t0 = tape.start();
         k().crossEntropy(losses, logits.grad(), logits.value(), targets, 1f / n);
+        tape.forward("crossEntropy", t0);
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += losses.get(i);
+        return (float) (sum / n);
+    }
+
+    /** Rows per chunk of the fused head: 64 rows × V logits stay in cache-friendly scratch. */
+    static final int HEAD_CHUNK = 64;
+
+    /**
+     * The LM head and mean cross-entropy fused, without materialising logits[n,V]: per chunk of rows,
+     * logits = x·wᵀ, then the loss and (softmax − onehot)/n, then right away dx = dlogits·w and
+     * dw += dlogitsᵀ·x. Computing the gradient in the forward pass is valid because the loss is the
+     * root of the graph; the recorded backward has nothing left to do.
+     */
+    public static float linearCrossEntropy(Tape tape, Var x, Var w, int[] targets) {
+        int n = targets.length, d = w.value().dim(1), V = w.value().dim(0);
+        int chunk = Math.min(HEAD_CHUNK, n);
+        Tensor logits = tape.alloc(chunk, V), losses = tape.alloc(n);
+        long t0 = tape.start();
+        boolean grad = tape.recording();
+        for (int r = 0; r < n; r += chunk) {
+            int m = Math.min(chunk, n - r);
+            Tensor xc = x.value().view(n, d).rows(r, r + m), lc = logits.rows(0, m);
+            k().matmul(lc, xc, w.value(), null);
+            int[] tc = java.util.Arrays.copyOfRange(targets, r, r + m);
+            k().crossEntropy(losses.rows(r, r + m), grad ? lc : null, lc, tc, 1f / n);
+            if (grad) {
+                k().matmulBackwardInput(x.grad().view(n, d).rows(r, r + m), lc, w.value());
+                k().matmulBackwardWeight(w.grad(), null, lc, xc);
+            }
+        }
+        tape.forward("linearCrossEntropy", t0);
         double sum = 0;
         for (int i = 0; i < n; i++) sum += losses.get(i);
         return (float) (sum / n);

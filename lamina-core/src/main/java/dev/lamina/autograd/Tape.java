@@ -17,6 +17,7 @@ import java.util.List;
 public final class Tape {
     private final boolean recording;
     private final List<Runnable> backward = new ArrayList<>();
+    private Profile profile;
     private final List<float[]> buffers = new ArrayList<>();
     private int cursor;
 
@@ -36,8 +37,25 @@ public final class Tape {
         cursor = 0;
     }
 
-    /** Records a backward closure (ignored on an inference tape). */
-    public void record(Runnable grad) { if (recording) backward.add(grad); }
+    /** Times every op of this tape into profile from now on (null stops it). */
+    public void profile(Profile p) { profile = p; }
+
+    /** Start of a timed forward section: pair with {@link #forward(String, long)}. */
+    long start() { return profile == null ? 0 : System.nanoTime(); }
+
+    /** Ends a forward section started at t0 under the op's name. */
+    void forward(String op, long t0) { if (profile != null) profile.add(op, false, System.nanoTime() - t0); }
+
+    /** Records op's backward closure (ignored on an inference tape). */
+    public void record(String op, Runnable grad) {
+        if (!recording) return;
+        Profile p = profile;
+        backward.add(p == null ? grad : () -> {
+            long t0 = System.nanoTime();
+            grad.run();
+            p.add(op, true, System.nanoTime() - t0);
+        });
+    }
 
     /** Runs the recorded closures newest first, then forgets them. */
     public void backward() {

@@ -4,7 +4,7 @@ import dev.lamina.kernels.Kernels;
 import dev.lamina.tensor.Parallel;
 import dev.lamina.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -113,7 +113,25 @@ abstract class InferKernels {
                 for (int i = 0; i < n; i++) Y[yOff + i * out + o] = dot(X, xOff + i * in, W, wOff + o * in, in);
         }
 
-        private static float sum(FloatVector v) { return v.reduceLanes(VectorOperators.ADD); }
+        /** FOLDS[k] rotates lanes down by L >> (k + 1). */
+        @SuppressWarnings("unchecked")
+        private static final VectorShuffle<Float>[] FOLDS = new VectorShuffle[Integer.numberOfTrailingZeros(L)];
+
+        static {
+            for (int k = 0; k < FOLDS.length; k++) {
+                int w = L >> (k + 1);
+                FOLDS[k] = VectorShuffle.fromOp(S, i -> (i + w) & (L - 1));
+            }
+        }
+
+        /**
+         * Σ lanes in one fixed order (a halving tree). Not reduceLanes: its order differs between the
+         * interpreter and compiled code, which would make a row's result depend on JIT timing.
+         */
+        private static float sum(FloatVector v) {
+            for (VectorShuffle<Float> fold : FOLDS) v = v.add(v.rearrange(fold));
+            return v.lane(0);
+        }
 
         private static void tile4x2(int in, float[] X, int x0, float[] W, int w0, float[] Y, int y0, int ldy) {
             int x1 = x0 + in, w1 = w0 + in, w2 = w1 + in, w3 = w2 + in;

@@ -37,7 +37,7 @@ public final class ShardedSafeTensors implements TensorReader {
     /** Opens every shard the index names (and checks that each holds the tensors mapped to it). */
     public static ShardedSafeTensors open(Path dirOrIndex) {
         Path index = Files.isDirectory(dirOrIndex) ? dirOrIndex.resolve(INDEX) : dirOrIndex;
-        Path dir = index.toAbsolutePath().getParent();
+        Path dir = index.toAbsolutePath().normalize().getParent();   // normalized: shard paths are compared with it
         JsonNode root;
         try {
             root = Json.MAPPER.readTree(Files.readString(index));

@@ -111,6 +111,14 @@ public final class Decoder {
      * probe (may be null) sees the hidden state entering each layer.
      */
     public Var forward(Tape tape, int[] ids, int B, int T, IntPredicate skip, HiddenProbe probe) {
+        return Ops.linear(tape, hidden(tape, ids, B, T, skip, probe), head(), null);
+    }
+
+    /** The LM head's weight [V, d] (the token embedding when tied). */
+    private Var head() { return params.var(config.tieWordEmbeddings() ? "embed_tokens.weight" : "lm_head.weight"); }
+
+    /** The final normalised hidden states x[n,d], before the LM head. */
+    public Var hidden(Tape tape, int[] ids, int B, int T, IntPredicate skip, HiddenProbe probe) {
         if (ids.length != B * T) throw new IllegalArgumentException("ids has " + ids.length + " tokens, expected B·T = " + B * T);
         if (T > config.maxPositionEmbeddings())
             throw new IllegalArgumentException("sequence length " + T + " exceeds max_position_embeddings " + config.maxPositionEmbeddings());
@@ -121,14 +129,17 @@ public final class Decoder {
             x = layer(tape, l, x, B, T);
         }
         if (probe != null) probe.accept(config.numHiddenLayers(), x.value());
-        x = norm(tape, "norm", x, 1f);
-        Var head = params.var(config.tieWordEmbeddings() ? "embed_tokens.weight" : "lm_head.weight");
-        return Ops.linear(tape, x, head, null);
+        return norm(tape, "norm", x, 1f);
     }
 
     /** Forward plus mean cross-entropy against targets; on a training tape, backward() then fills every gradient. */
     public float loss(Tape tape, int[] ids, int[] targets, int B, int T) {
-        return Ops.crossEntropy(tape, forward(tape, ids, B, T), targets);
+        return loss(tape, ids, targets, B, T, l -> false);
+    }
+
+    /** As {@link #loss(Tape, int[], int[], int, int)} with the layers where skip is true left out (identity). */
+    public float loss(Tape tape, int[] ids, int[] targets, int B, int T, IntPredicate skip) {
+        return Ops.linearCrossEntropy(tape, hidden(tape, ids, B, T, skip, null), head(), targets);
     }
 
     /** One decoder layer on x[n,d]. */

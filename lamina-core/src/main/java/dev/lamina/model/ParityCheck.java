@@ -89,7 +89,7 @@ public final class ParityCheck {
         }
     }
 
-    static TensorResult compare(String name, Tensor out, Tensor ref) {
+    public static TensorResult compare(String name, Tensor out, Tensor ref) {
         return norm(ref) < ZERO_NORM
                 ? new TensorResult(name, distance(out, ref), ZERO_NORM)
                 : new TensorResult(name, relativeError(out, ref), TENSOR_TOLERANCE);

@@ -33,6 +33,15 @@ public final class AdamW {
         }
     }
 
+    /** One update decaying every parameter, as torch.optim.AdamW does by default (for benchmarks against it). */
+    public void stepAllDecay(double lr, TrainConfig c) {
+        t++;
+        float bc1 = (float) (1 - Math.pow(c.beta1(), t)), bc2 = (float) (1 - Math.pow(c.beta2(), t));
+        int n = params.count();
+        Kernels.get().adamw(Tensor.of(params.data(), n), Tensor.of(params.gradData(), n), Tensor.of(m, n), Tensor.of(v, n),
+                (float) lr, (float) c.beta1(), (float) c.beta2(), (float) c.eps(), (float) c.weightDecay(), bc1, bc2);
+    }
+
     /** Global L2 norm of all gradients. */
     public static double gradNorm(Parameters p) {
         return Math.sqrt(Kernels.get().sumOfSquares(Tensor.of(p.gradData(), p.count())));

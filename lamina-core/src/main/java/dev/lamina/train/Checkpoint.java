@@ -1,5 +1,6 @@
 package dev.lamina.train;
 
+import dev.lamina.hf.HfCheckpoint;
 import dev.lamina.io.AtomicFiles;
 import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
@@ -39,8 +40,12 @@ public final class Checkpoint {
         w.write(dir.resolve(MODEL));
     }
 
-    /** Loads a model from a run directory (or any directory with config.json + model.safetensors). */
+    /**
+     * Loads a model from a run directory (or any directory with config.json + model.safetensors),
+     * or from a Hugging Face directory (its config.json has a model_type), converted on load.
+     */
     public static Decoder loadModel(Path dir) {
+        if (HfCheckpoint.isHfDirectory(dir)) return HfCheckpoint.load(dir);
         Path cfgFile = dir.resolve(CONFIG), weights = dir.resolve(MODEL);
         if (!Files.isRegularFile(cfgFile) || !Files.isRegularFile(weights))
             throw new LaminaException(dir + ": not a model directory (needs " + CONFIG + " and " + MODEL

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Training throughput beside the PyTorch peer, in the same run on the same machine.
+#   bench/train.sh [PRESET...] (default: llama-s gpt2-s)
+# Env: STEPS (timed steps, default 10), THREADS (default 2), TORCH_VENV (default /tmp/lamina-torch).
+# The peer script is ../shared/bench/torch_train.py; PyTorch comes from the machine image's offline wheel.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PEER="${PEER:-$ROOT/../shared/bench/torch_train.py}"
+STEPS="${STEPS:-10}"; THREADS="${THREADS:-2}"
+VENV="${TORCH_VENV:-/tmp/lamina-torch}"
+presets=("$@"); [ ${#presets[@]} -gt 0 ] || presets=(llama-s gpt2-s)
+
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
+  wheels=$(find / -name 'torch-2*.whl' -printf '--find-links %h\n' 2>/dev/null | sort -u)
+  [ -n "$wheels" ] || { echo "bench: no PyTorch wheel found on this machine" >&2; exit 1; }
+  python3 -m venv "$VENV" && "$VENV/bin/pip" install -q --no-index $wheels torch
+fi
+"$ROOT/bin/lamina" --version >/dev/null
+
+echo "| preset | Lamina tok/s | Lamina MFU | PyTorch $("$VENV/bin/python" -c 'import torch; print(torch.__version__)') tok/s | ratio |"
+echo "| --- | ---: | ---: | ---: | ---: |"
+for p in "${presets[@]}"; do
+  lam=$("$ROOT/bin/lamina" bench train --preset "$p" --steps "$STEPS" --threads "$THREADS" 2>/dev/null)
+  tor=$("$VENV/bin/python" "$PEER" "$p" "$STEPS")
+  lt=$(sed -n 's/^tokens_per_s=//p' <<<"$lam"); mfu=$(sed -n 's/^MFU \([0-9.]*%\).*/\1/p' <<<"$lam")
+  tt=$(sed -n 's/.*tokens_per_s=//p' <<<"$tor")
+  echo "| $p | $lt | $mfu | $tt | $(awk -v a="$lt" -v b="$tt" 'BEGIN{printf "%.2f", a/b}') |"
+done

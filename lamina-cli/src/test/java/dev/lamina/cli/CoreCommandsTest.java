@@ -1,0 +1,118 @@
+package dev.lamina.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** prepare → train → resume → generate → verify through the CLI, and its answers to bad input. */
+class CoreCommandsTest extends CliTest {
+
+    /** The PyTorch test vectors kept with the core module's tests. */
+    static final Path VECTORS = Path.of("..", "lamina-core", "src", "test", "resources", "testvectors");
+
+    record Result(int code, String out, String err) {}
+
+    Result run(String... args) {
+        clearOutput();
+        int code = Main.run(args);
+        return new Result(code, out(), err());
+    }
+
+    @Test
+    void endToEndWithTheByteTokenizer(@TempDir Path dir) throws Exception {
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < 60; i++) text.append("The jury said the election was fair. The city thanked them.\n\n");
+        Path corpus = Files.writeString(dir.resolve("c.txt"), text);
+        Path data = dir.resolve("data"), run = dir.resolve("run");
+        assertThat(run("prepare", "--corpus", corpus.toString(), "--tokenizer", "bytes", "--out", data.toString()).code()).isZero();
+
+        Result train = run("train", "--preset", "tiny", "--data", data.toString(), "--out", run.toString(), "--steps", "6",
+                "--seq", "32", "--batch", "2", "--eval-every", "3");
+        assertThat(train.code()).as(train.err()).isZero();
+        assertThat(train.err()).contains("val loss");
+        assertThat(run.resolve("model.safetensors")).exists();
+        assertThat(Files.readAllLines(run.resolve("metrics.jsonl"))).hasSize(6);
+
+        Result resumed = run("train", "--resume", run.toString(), "--steps", "8");
+        assertThat(resumed.code()).as(resumed.err()).isZero();
+        assertThat(resumed.err()).contains("resuming").contains("at step 6 of 8");
+        assertThat(Files.readAllLines(run.resolve("metrics.jsonl"))).hasSize(8);
+
+        Result gen = run("generate", "--model", run.toString(), "--prompt", "The", "--max-tokens", "5", "--temperature", "0");
+        assertThat(gen.code()).as(gen.err()).isZero();
+        assertThat(gen.out()).startsWith("The");
+    }
+
+    @Test
+    void verifyPassesOnTheSharedVectorsAndCountsCases() throws Exception {
+        Path dir = VECTORS;
+        Result r = run("verify", dir.toString());
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).contains("verified 7 cases, 0 failed").contains("grad.layers.0.self_attn.q_proj.weight");
+    }
+
+    @Test
+    void verifyFailsOnATamperedCase(@TempDir Path dir) throws Exception {
+        Path src = VECTORS;
+        Files.copy(src.resolve("llama_pre.safetensors"), dir.resolve("llama_pre.safetensors"));
+        String cfg = Files.readString(src.resolve("llama_pre.json")).replace("\"norm_eps\": 1e-05", "\"norm_eps\": 0.5");
+        Files.writeString(dir.resolve("llama_pre.json"), cfg);
+        Result r = run("verify", dir.toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.out()).contains("FAIL").contains("verified 1 cases, 1 failed");
+    }
+
+    @Test
+    void badInputGivesOneLineAndANonZeroExit(@TempDir Path dir) throws Exception {
+        Result r = run("train", "--preset", "nope", "--data", dir.toString(), "--out", dir.resolve("r").toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err().strip()).doesNotContain("\n").contains("not a prepared data directory");
+
+        r = run("train", "--preset", "tiny", "--config", "x.json");
+        assertThat(r.code()).isEqualTo(2);
+
+        r = run("train", "--steps", "abc", "--preset", "tiny");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains("--steps");
+
+        r = run("generate", "--model", dir.toString(), "--prompt", "x");
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err().strip()).doesNotContain("\n").contains("not a model directory");
+
+        Path badWeights = dir.resolve("bad");
+        Files.createDirectories(badWeights);
+        Files.copy(VECTORS.resolve("llama_pre.json"), badWeights.resolve("config.json"));
+        Files.write(badWeights.resolve("model.safetensors"), new byte[]{1, 2, 3});
+        r = run("generate", "--model", badWeights.toString(), "--prompt", "x");
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err().strip()).doesNotContain("\n").contains("model.safetensors");
+        assertThat(r.err()).doesNotContain("Exception");
+
+        r = run("verify", dir.resolve("missing").toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("not a directory of test vectors");
+    }
+
+    @Test
+    void incompatibleCheckpointIsRefused(@TempDir Path dir) throws Exception {
+        Path src = VECTORS;
+        Path m = dir.resolve("m");
+        Files.createDirectories(m);
+        // gpt2 config beside llama weights
+        Files.copy(src.resolve("gpt2_pre.json"), m.resolve("config.json"));
+        var st = dev.lamina.io.SafeTensors.open(src.resolve("llama_pre.safetensors"));
+        var w = new dev.lamina.io.SafeTensors.Writer();
+        for (String n : st.names()) if (n.startsWith("param.")) w.putTensor(n.substring(6), st.tensor(n));
+        w.write(m.resolve("model.safetensors"));
+        st.close();
+        Result r = run("generate", "--model", m.toString(), "--prompt", "x");
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("incompatible config");
+    }
+}

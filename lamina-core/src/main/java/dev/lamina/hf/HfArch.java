@@ -1,0 +1,36 @@
+package dev.lamina.hf;
+
+import dev.lamina.io.LaminaException;
+
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.stream.Collectors;
+
+/** The Hugging Face architectures Lamina reads and writes, by their {@code model_type}. */
+public enum HfArch {
+    GPT2("gpt2", "GPT2LMHeadModel", "transformer."),
+    LLAMA("llama", "LlamaForCausalLM", "model."),
+    MISTRAL("mistral", "MistralForCausalLM", "model.");
+
+    /** The config's {@code model_type}. */
+    public final String modelType;
+    /** The class written to {@code architectures} on export. */
+    public final String causalLm;
+    /** The prefix of the base model's tensors in a *ForCausalLM checkpoint (optional on import). */
+    public final String prefix;
+
+    HfArch(String modelType, String causalLm, String prefix) {
+        this.modelType = modelType;
+        this.causalLm = causalLm;
+        this.prefix = prefix;
+    }
+
+    /** The architecture of a model_type; source names the file in the error. */
+    public static HfArch of(String modelType, String source) {
+        for (HfArch a : values()) if (a.modelType.equals(modelType)) return a;
+        throw new LaminaException(source + ": model_type '" + modelType + "' is not supported; Lamina reads "
+                + Arrays.stream(values()).map(a -> a.modelType).collect(Collectors.joining(", ")));
+    }
+
+    @Override public String toString() { return modelType.toLowerCase(Locale.ROOT); }
+}

@@ -1,0 +1,367 @@
+package dev.lamina.hf;
+
+import dev.lamina.io.Json;
+import dev.lamina.io.LaminaException;
+import dev.lamina.model.ModelConfig;
+import dev.lamina.model.ModelConfig.Activation;
+import dev.lamina.model.ModelConfig.Norm;
+import dev.lamina.model.ModelConfig.Placement;
+import dev.lamina.model.ModelConfig.Position;
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * Hugging Face {@code config.json} to and from {@link ModelConfig}, driven by one table of fields
+ * per architecture. Each field is mapped onto a Lamina field, checked against the values Lamina
+ * implements, or known to be harmless (bookkeeping, generation defaults, dropout); a field in none
+ * of these is refused by name rather than ignored, since it may change the model.
+ */
+public final class HfConfig {
+    private HfConfig() {}
+
+    public static final String FILE = "config.json";
+
+    /** A config read from a Hugging Face directory. */
+    public record Imported(HfArch arch, ModelConfig config) {}
+
+    // ---- the field tables ------------------------------------------------------------------
+
+    /** What to do with one field's value (never null: absent fields are not visited). */
+    @FunctionalInterface
+    private interface Handler { void apply(Reading r, String field, JsonNode value); }
+
+    /** One table entry: the field, what to do with it, and whether it must be present. */
+    private record Field(String name, boolean required, Handler handler) {}
+
+    /** Copies an integer field to a Lamina field. */
+    private static Handler toInt(String lamina) {
+        return (r, f, v) -> {
+            if (v.isNull()) return;
+            if (!v.isIntegralNumber() || !v.canConvertToInt()) throw r.bad(f + " must be an integer, got " + v);
+            r.out.put(lamina, v.intValue());
+        };
+    }
+
+    private static Handler toNum(String lamina) {
+        return (r, f, v) -> {
+            if (v.isNull()) return;
+            if (!v.isNumber()) throw r.bad(f + " must be a number, got " + v);
+            r.out.put(lamina, v.doubleValue());
+        };
+    }
+
+    private static Handler toBool(String lamina) {
+        return (r, f, v) -> {
+            if (!v.isBoolean()) throw r.bad(f + " must be true or false, got " + v);
+            r.out.put(lamina, v.booleanValue());
+        };
+    }
+
+    /** Accepts only the given values (JSON text, e.g. "true", "\"silu\"", "null"); why says what Lamina implements. */
+    private static Handler only(String why, String... allowed) {
+        return (r, f, v) -> {
+            for (String a : allowed) if (Json.MAPPER.readTree(a).equals(v) || numericEqual(a, v)) return;
+            throw r.bad(f + " = " + v + " is not supported: " + why);
+        };
+    }
+
+    private static boolean numericEqual(String a, JsonNode v) {
+        JsonNode n = Json.MAPPER.readTree(a);
+        return n.isNumber() && v.isNumber() && n.doubleValue() == v.doubleValue();
+    }
+
+    private static final Handler IGNORE = (r, f, v) -> { };
+
+    private static Field req(String name, Handler h) { return new Field(name, true, h); }
+    private static Field opt(String name, Handler h) { return new Field(name, false, h); }
+
+    /** Fields every architecture may carry: bookkeeping, token ids, generation and training defaults. */
+    private static final List<Field> COMMON = new ArrayList<>();
+    static {
+        for (String f : List.of("model_type", "architectures", "_name_or_path", "transformers_version", "torch_dtype", "dtype",
+                "use_cache", "bos_token_id", "eos_token_id", "pad_token_id", "sep_token_id", "decoder_start_token_id",
+                "initializer_range", "id2label", "label2id", "num_labels", "output_attentions", "output_hidden_states",
+                "return_dict", "problem_type", "chunk_size_feed_forward", "tokenizer_class", "prefix", "task_specific_params",
+                "finetuning_task", "torchscript", "is_decoder", "max_length", "min_length", "do_sample", "early_stopping",
+                "num_beams", "num_beam_groups", "diversity_penalty", "temperature", "top_k", "top_p", "typical_p",
+                "repetition_penalty", "length_penalty", "no_repeat_ngram_size", "encoder_no_repeat_ngram_size",
+                "bad_words_ids", "num_return_sequences", "output_scores", "return_dict_in_generate", "forced_bos_token_id",
+                "forced_eos_token_id", "remove_invalid_values", "exponential_decay_length_penalty", "suppress_tokens",
+                "begin_suppress_tokens", "tf_legacy_loss", "use_bfloat16", "_attn_implementation_autoset",
+                "attn_implementation"))
+            COMMON.add(opt(f, IGNORE));
+        COMMON.add(opt("is_encoder_decoder", only("Lamina models are decoder-only", "false")));
+        COMMON.add(opt("add_cross_attention", only("Lamina models have no cross-attention", "false")));
+        COMMON.add(opt("tie_encoder_decoder", only("Lamina models are decoder-only", "false")));
+        COMMON.add(opt("cross_attention_hidden_size", only("Lamina models have no cross-attention", "null")));
+        COMMON.add(opt("pruned_heads", only("pruned attention heads are not supported", "{}")));
+        COMMON.add(opt("quantization_config", (r, f, v) -> {
+            if (!v.isNull()) throw r.bad("quantization_config is set: quantized checkpoints are not supported; use float weights");
+        }));
+        COMMON.add(opt("auto_map", (r, f, v) -> {
+            if (!v.isNull()) throw r.bad("auto_map is set: the model needs custom modelling code, which Lamina cannot run");
+        }));
+    }
+
+    private static final List<Field> GPT2 = List.of(
+            req("vocab_size", toInt("vocab_size")),
+            req("n_embd", toInt("hidden_size")),
+            req("n_layer", toInt("num_hidden_layers")),
+            req("n_head", toInt("num_attention_heads")),
+            req("n_positions", toInt("max_position_embeddings")),
+            opt("n_inner", toInt("intermediate_size")),           // null: 4 · n_embd
+            opt("n_ctx", IGNORE),                                 // legacy alias of n_positions, unused by transformers
+            opt("activation_function", only("Lamina's GELU is the tanh approximation (gelu_new, gelu_pytorch_tanh)",
+                    "\"gelu_new\"", "\"gelu_pytorch_tanh\"")),
+            opt("layer_norm_epsilon", toNum("norm_eps")),
+            opt("tie_word_embeddings", toBool("tie_word_embeddings")),
+            opt("scale_attn_weights", only("Lamina scales attention scores by 1/sqrt(head_dim)", "true")),
+            opt("scale_attn_by_inverse_layer_idx", only("per-layer attention scaling is not implemented", "false")),
+            opt("reorder_and_upcast_attn", only("the reordered, upcast attention variant is not implemented", "false")),
+            opt("resid_pdrop", IGNORE), opt("embd_pdrop", IGNORE), opt("attn_pdrop", IGNORE),   // dropout: training only
+            opt("summary_type", IGNORE), opt("summary_use_proj", IGNORE), opt("summary_activation", IGNORE),
+            opt("summary_proj_to_labels", IGNORE), opt("summary_first_dropout", IGNORE));    // GPT2DoubleHeadsModel only
+
+    /** rope_scaling (transformers 4) or rope_parameters (transformers 5): only plain RoPE. */
+    private static final Handler ROPE = (r, f, v) -> {
+        if (v.isNull()) return;
+        if (!v.isObject()) throw r.bad(f + " must be an object or null, got " + v);
+        String type = v.has("rope_type") ? v.get("rope_type").asString() : v.has("type") ? v.get("type").asString() : "default";
+        if (!type.equals("default"))
+            throw r.bad(f + " has rope_type '" + type + "': only plain RoPE (rope_type default) is implemented");
+        for (Map.Entry<String, JsonNode> e : v.properties()) {
+            switch (e.getKey()) {
+                case "rope_type", "type" -> { }
+                case "rope_theta" -> toNum("rope_theta").apply(r, f + ".rope_theta", e.getValue());
+                case "partial_rotary_factor" -> only("RoPE on part of the head is not implemented", "1").apply(r, f + ".partial_rotary_factor", e.getValue());
+                default -> throw r.bad(f + "." + e.getKey() + " is not supported with plain RoPE");
+            }
+        }
+    };
+
+    private static List<Field> llamaLike(boolean mistral) {
+        List<Field> l = new ArrayList<>(List.of(
+                req("vocab_size", toInt("vocab_size")),
+                req("hidden_size", toInt("hidden_size")),
+                req("num_hidden_layers", toInt("num_hidden_layers")),
+                req("num_attention_heads", toInt("num_attention_heads")),
+                req("intermediate_size", toInt("intermediate_size")),
+                req("max_position_embeddings", toInt("max_position_embeddings")),
+                opt("num_key_value_heads", toInt("num_key_value_heads")),   // null: num_attention_heads
+                opt("head_dim", (r, f, v) -> { if (!v.isNull()) r.headDim = v; }),
+                opt("hidden_act", only((mistral ? "mistral" : "llama") + " in Lamina uses SwiGLU with silu", "\"silu\"")),
+                opt("rms_norm_eps", toNum("norm_eps")),
+                opt("rope_theta", toNum("rope_theta")),
+                opt("rope_scaling", ROPE),
+                opt("rope_parameters", ROPE),
+                opt("partial_rotary_factor", only("RoPE on part of the head is not implemented", "1", "null")),
+                opt("tie_word_embeddings", toBool("tie_word_embeddings")),
+                opt("attention_dropout", IGNORE)));                   // dropout: training only
+        if (mistral) {
+            l.add(opt("sliding_window", (r, f, v) -> {
+                if (v.isNull()) r.out.putNull("sliding_window");
+                else toInt("sliding_window").apply(r, f, v);
+            }));
+            l.add(opt("layer_types", (r, f, v) -> r.layerTypes = v));
+        } else {
+            l.add(opt("attention_bias", toBool("bias")));
+            l.add(opt("mlp_bias", only("Lamina's SwiGLU MLP has no biases", "false")));
+            l.add(opt("pretraining_tp", IGNORE));                    // splits matmuls in training; the same function
+        }
+        return List.copyOf(l);
+    }
+
+    private static final List<Field> LLAMA = llamaLike(false), MISTRAL = llamaLike(true);
+
+    private static List<Field> table(HfArch arch) {
+        return switch (arch) {
+            case GPT2 -> GPT2;
+            case LLAMA -> LLAMA;
+            case MISTRAL -> MISTRAL;
+        };
+    }
+
+    /** Lamina's fixed choices and transformers' defaults for absent optional fields, per architecture. */
+    private static ObjectNode defaults(HfArch arch) {
+        ObjectNode o = Json.MAPPER.createObjectNode();
+        o.put("norm_placement", "pre");
+        o.put("layernorm_scaling", false);
+        if (arch == HfArch.GPT2) {
+            o.put("norm", "layernorm").put("position", "learned").put("activation", "gelu").put("bias", true)
+                    .put("norm_eps", 1e-5).put("tie_word_embeddings", true);
+        } else {
+            o.put("norm", "rmsnorm").put("position", "rope").put("activation", "swiglu").put("bias", false)
+                    .put("norm_eps", 1e-6).put("rope_theta", 10000.0).put("tie_word_embeddings", false);
+            if (arch == HfArch.MISTRAL) o.put("sliding_window", 4096);
+        }
+        return o;
+    }
+
+    /** State while one config is read. */
+    private static final class Reading {
+        final String source;
+        final ObjectNode out;
+        JsonNode headDim, layerTypes;
+
+        Reading(String source, ObjectNode out) {
+            this.source = source;
+            this.out = out;
+        }
+
+        LaminaException bad(String what) { return new LaminaException(source + ": " + what); }
+    }
+
+    // ---- import ---------------------------------------------------------------------------
+
+    /** Reads dir/config.json (or the given file). */
+    public static Imported read(Path file) {
+        return fromJson(readJson(file), file.toString());
+    }
+
+    static JsonNode readJson(Path file) {
+        try {
+            return Json.MAPPER.readTree(Files.readString(file));
+        } catch (NoSuchFileException e) {
+            throw new LaminaException(file + ": file not found");
+        } catch (IOException e) {
+            throw new LaminaException(file + ": cannot read (" + e.getMessage() + ")");
+        } catch (JacksonException e) {
+            throw new LaminaException(file + ": malformed JSON (" + e.getOriginalMessage() + ")");
+        }
+    }
+
+    /** Maps a Hugging Face config onto a ModelConfig; source names the file in errors. */
+    public static Imported fromJson(JsonNode o, String source) {
+        if (o == null || !o.isObject()) throw new LaminaException(source + ": expected a JSON object");
+        JsonNode mt = o.get("model_type");
+        if (mt == null || !mt.isString())
+            throw new LaminaException(source + ": no model_type; not a Hugging Face config (Lamina reads gpt2, llama, mistral)");
+        HfArch arch = HfArch.of(mt.stringValue(), source);
+        Reading r = new Reading(source, defaults(arch));
+        Map<String, Field> fields = new HashMap<>();
+        for (Field f : COMMON) fields.put(f.name(), f);
+        for (Field f : table(arch)) fields.put(f.name(), f);
+
+        for (Field f : table(arch))
+            if (f.required() && (!o.has(f.name()) || o.get(f.name()).isNull()))
+                throw r.bad("missing required field '" + f.name() + "' for model_type " + arch);
+        Set<String> unknown = new TreeSet<>();
+        for (Map.Entry<String, JsonNode> e : o.properties()) {
+            Field f = fields.get(e.getKey());
+            if (f == null) unknown.add(e.getKey());
+            else f.handler().apply(r, e.getKey(), e.getValue());
+        }
+        if (!unknown.isEmpty())
+            throw r.bad("field(s) " + unknown + " are not supported for model_type " + arch
+                    + " (Lamina cannot tell whether they change the model; see docs/INTEROP.md)");
+
+        ObjectNode out = r.out;
+        int hidden = out.get("hidden_size").intValue(), heads = out.get("num_attention_heads").intValue();
+        if (!out.has("num_key_value_heads")) out.put("num_key_value_heads", heads);
+        if (arch == HfArch.GPT2 && !out.has("intermediate_size")) out.put("intermediate_size", 4 * hidden);
+        if (r.headDim != null && heads > 0 && (!r.headDim.isIntegralNumber() || hidden % heads != 0 || r.headDim.intValue() != hidden / heads))
+            throw r.bad("head_dim " + r.headDim + " differs from hidden_size / num_attention_heads = " + hidden + "/" + heads
+                    + "; Lamina needs head_dim = hidden_size / num_attention_heads");
+        if (r.layerTypes != null && !r.layerTypes.isNull()) {
+            String want = out.get("sliding_window").isNull() ? "full_attention" : "sliding_attention";
+            for (JsonNode t : r.layerTypes)
+                if (!t.isString() || !t.stringValue().equals(want))
+                    throw r.bad("layer_types mixes attention kinds (" + t + "); Lamina applies one kind to every layer, here "
+                            + want + " as sliding_window is " + out.get("sliding_window"));
+        }
+        return new Imported(arch, ModelConfig.fromJson(out, source));
+    }
+
+    // ---- export ---------------------------------------------------------------------------
+
+    /** The Hugging Face architecture that computes exactly this model, or a LaminaException saying why none does. */
+    public static HfArch archFor(ModelConfig c) {
+        if (c.normPlacement() != Placement.PRE)
+            throw new LaminaException("the model is " + (c.normPlacement() == Placement.POST ? "Post-LN" : "Mix-LN")
+                    + ": no Hugging Face architecture normalises after the residual add (gpt2, llama and mistral are Pre-LN)");
+        if (c.layernormScaling())
+            throw new LaminaException("the model uses LayerNorm Scaling: no Hugging Face architecture scales the norm outputs "
+                    + "by 1/sqrt(layer+1)");
+        String combo = "norm " + lower(c.norm()) + ", position " + lower(c.position()) + ", activation " + lower(c.activation());
+        if (c.norm() == Norm.RMSNORM && c.position() == Position.ROPE && c.activation() == Activation.SWIGLU) {
+            if (c.slidingWindow() == null) return HfArch.LLAMA;
+            if (c.bias()) throw new LaminaException("the model has a sliding window and biases: Mistral has no attention biases "
+                    + "and Llama no sliding window");
+            return HfArch.MISTRAL;
+        }
+        if (c.norm() == Norm.LAYERNORM && c.position() == Position.LEARNED && c.activation() == Activation.GELU) {
+            if (!c.bias()) throw new LaminaException("the model is GPT-2 style without biases: Hugging Face gpt2 always has biases");
+            if (c.numKeyValueHeads() != c.numAttentionHeads())
+                throw new LaminaException("the model is GPT-2 style with grouped-query attention (" + c.numKeyValueHeads()
+                        + " key/value heads for " + c.numAttentionHeads() + "): Hugging Face gpt2 has multi-head attention only");
+            if (c.slidingWindow() != null)
+                throw new LaminaException("the model is GPT-2 style with a sliding window: Hugging Face gpt2 has none");
+            return HfArch.GPT2;
+        }
+        throw new LaminaException("the model has " + combo + ": no Hugging Face architecture matches (llama/mistral need "
+                + "rmsnorm, rope and swiglu; gpt2 needs layernorm, learned and gelu with biases)");
+    }
+
+    /**
+     * The config.json of an export. torchDtype is float32, float16 or bfloat16; eot the
+     * tokenizer's end-of-text id (bos and eos), or -1 for none.
+     */
+    public static ObjectNode toJson(ModelConfig c, HfArch arch, String torchDtype, int eot) {
+        ObjectNode o = Json.MAPPER.createObjectNode();
+        o.putArray("architectures").add(arch.causalLm);
+        o.put("model_type", arch.modelType);
+        o.put("vocab_size", c.vocabSize());
+        if (arch == HfArch.GPT2) {
+            o.put("n_embd", c.hiddenSize());
+            o.put("n_layer", c.numHiddenLayers());
+            o.put("n_head", c.numAttentionHeads());
+            o.put("n_inner", c.intermediateSize());
+            o.put("n_positions", c.maxPositionEmbeddings());
+            o.put("activation_function", "gelu_new");
+            o.put("layer_norm_epsilon", c.normEps());
+            o.put("scale_attn_weights", true);
+            o.put("scale_attn_by_inverse_layer_idx", false);
+            o.put("reorder_and_upcast_attn", false);
+            o.put("resid_pdrop", 0.0).put("embd_pdrop", 0.0).put("attn_pdrop", 0.0);
+        } else {
+            o.put("hidden_size", c.hiddenSize());
+            o.put("num_hidden_layers", c.numHiddenLayers());
+            o.put("num_attention_heads", c.numAttentionHeads());
+            o.put("num_key_value_heads", c.numKeyValueHeads());
+            o.put("head_dim", c.headDim());
+            o.put("intermediate_size", c.intermediateSize());
+            o.put("max_position_embeddings", c.maxPositionEmbeddings());
+            o.put("hidden_act", "silu");
+            o.put("rms_norm_eps", c.normEps());
+            o.put("rope_theta", c.ropeTheta());
+            o.putNull("rope_scaling");
+            o.put("attention_dropout", 0.0);
+            if (arch == HfArch.LLAMA) {
+                o.put("attention_bias", c.bias());
+                o.put("mlp_bias", false);
+            } else {
+                o.put("sliding_window", c.slidingWindow());
+            }
+        }
+        o.put("tie_word_embeddings", c.tieWordEmbeddings());
+        o.put("torch_dtype", torchDtype);
+        if (eot >= 0) o.put("bos_token_id", eot).put("eos_token_id", eot);
+        else o.putNull("bos_token_id").putNull("eos_token_id");   // not transformers' defaults (gpt2: 50256)
+        o.put("use_cache", true);
+        return o;
+    }
+
+    private static String lower(Enum<?> e) { return e.name().toLowerCase(java.util.Locale.ROOT); }
+}

@@ -1,0 +1,119 @@
+package dev.lamina.hf;
+
+import dev.lamina.Lamina;
+import dev.lamina.infer.Sampler;
+import dev.lamina.io.LaminaException;
+import dev.lamina.io.SafeTensors;
+import dev.lamina.model.Decoder;
+import dev.lamina.model.ModelConfig;
+import dev.lamina.tokenizer.BpeTokenizer;
+import dev.lamina.train.Checkpoint;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Hugging Face checkpoints made by transformers load into Lamina and give transformers' logits. */
+class HfImportTest {
+    @TempDir Path tmp;
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"gpt2", "gpt2-bf16", "llama", "llama-f16", "llama-sharded", "mistral"})
+    void forwardMatchesTransformers(String name) {
+        Path dir = HfFixtures.dir(name);
+        assertThat(HfCheckpoint.isHfDirectory(dir)).isTrue();
+        Decoder d = Checkpoint.loadModel(dir);
+        HfFixtures.Reference ref = HfFixtures.reference(dir);
+        float[] logits = HfFixtures.logits(d, ref.ids(), ref.batch(), ref.seq());
+        assertThat(HfFixtures.relativeError(logits, ref.logits())).as(name).isLessThanOrEqualTo(1e-4);
+    }
+
+    @Test
+    void shardedCheckpointThroughARelativePathWithDotDot() {
+        Path dir = HfFixtures.dir("llama-sharded");
+        Path odd = Path.of(Path.of("").toAbsolutePath().relativize(dir) + "/../llama-sharded");
+        assertThat(odd.toString()).contains("..");
+        assertThat(Checkpoint.loadModel(odd).config().numHiddenLayers()).isEqualTo(3);
+    }
+
+    @Test
+    void configsMapOntoLamina() {
+        ModelConfig gpt2 = HfCheckpoint.config(HfFixtures.dir("gpt2")).config();
+        assertThat(gpt2).isEqualTo(new ModelConfig(300, 32, 2, 4, 4, 128, 64, ModelConfig.Norm.LAYERNORM, 1e-5,
+                ModelConfig.Placement.PRE, 0.25, ModelConfig.Position.LEARNED, 10000.0, ModelConfig.Activation.GELU, true, true,
+                null, false));
+        assertThat(HfCheckpoint.config(HfFixtures.dir("gpt2-bf16")).config().intermediateSize()).isEqualTo(48);
+        HfConfig.Imported llama = HfCheckpoint.config(HfFixtures.dir("llama"));
+        assertThat(llama.arch()).isEqualTo(HfArch.LLAMA);
+        assertThat(llama.config()).isEqualTo(new ModelConfig(100, 32, 2, 4, 2, 64, 64, ModelConfig.Norm.RMSNORM, 1e-5,
+                ModelConfig.Placement.PRE, 0.25, ModelConfig.Position.ROPE, 500000.0, ModelConfig.Activation.SWIGLU, false, false,
+                null, false));
+        ModelConfig f16 = HfCheckpoint.config(HfFixtures.dir("llama-f16")).config();
+        assertThat(f16.bias()).isTrue();
+        assertThat(f16.tieWordEmbeddings()).isTrue();
+        HfConfig.Imported mistral = HfCheckpoint.config(HfFixtures.dir("mistral"));
+        assertThat(mistral.arch()).isEqualTo(HfArch.MISTRAL);
+        assertThat(mistral.config().slidingWindow()).isEqualTo(4);
+        assertThat(mistral.config().numKeyValueHeads()).isEqualTo(1);
+    }
+
+    @Test
+    void lambaLoadReadsTheTokenizerJson() {
+        Lamina.Model m = Lamina.load(HfFixtures.dir("gpt2"));
+        assertThat(m.tokenizer()).isInstanceOf(BpeTokenizer.class);
+        assertThat(m.tokenizer().vocabSize()).isEqualTo(300);
+        assertThat(m.tokenizer().eotId()).isEqualTo(0);
+        String text = m.generate("The jury", 5, Sampler.greedy(), null);
+        assertThat(text).isNotNull();
+    }
+
+    @Test
+    void withoutTokenizerJsonTheModelLoadsButGenerationSaysWhy() {
+        Lamina.Model m = Lamina.load(HfFixtures.dir("llama"));
+        assertThat(m.decoder().config().vocabSize()).isEqualTo(100);
+        assertThatThrownBy(() -> m.generate("hello", 3, Sampler.greedy(), null))
+                .isInstanceOf(LaminaException.class)
+                .hasMessageContaining("no tokenizer.json").hasMessageContaining("needs a tokenizer");
+    }
+
+    @Test
+    void importWritesARunDirectoryWithCanonicalNames() {
+        Path run = tmp.resolve("run");
+        HfCheckpoint.Imported r = HfCheckpoint.importTo(HfFixtures.dir("gpt2"), run);
+        assertThat(r.arch()).isEqualTo(HfArch.GPT2);
+        assertThat(r.tokenizerNote()).isNull();
+        assertThat(run.resolve("tokenizer/tokenizer.json")).exists();
+        assertThat(HfCheckpoint.isHfDirectory(run)).isFalse();
+        try (SafeTensors st = SafeTensors.open(run.resolve("model.safetensors"))) {
+            assertThat(st.names()).contains("embed_tokens.weight", "layers.1.self_attn.k_proj.bias", "norm.bias")
+                    .doesNotContain("lm_head.weight");
+        }
+        Lamina.Model m = Lamina.load(run);
+        HfFixtures.Reference ref = HfFixtures.reference(HfFixtures.dir("gpt2"));
+        assertThat(HfFixtures.relativeError(HfFixtures.logits(m.decoder(), ref.ids(), ref.batch(), ref.seq()), ref.logits()))
+                .isLessThanOrEqualTo(1e-4);
+        assertThat(m.tokenizer().vocabSize()).isEqualTo(300);
+    }
+
+    @Test
+    void importWithoutTokenizerSaysSo() {
+        HfCheckpoint.Imported r = HfCheckpoint.importTo(HfFixtures.dir("mistral"), tmp.resolve("run"));
+        assertThat(r.tokenizerNote()).contains("no tokenizer.json");
+        assertThat(tmp.resolve("run/tokenizer")).doesNotExist();
+        assertThat(Checkpoint.loadModel(tmp.resolve("run")).config().slidingWindow()).isEqualTo(4);
+    }
+
+    @Test
+    void importRefusesANonEmptyTarget() throws Exception {
+        Files.createDirectories(tmp.resolve("run"));
+        Files.writeString(tmp.resolve("run/x"), "x");
+        assertThatThrownBy(() -> HfCheckpoint.importTo(HfFixtures.dir("llama"), tmp.resolve("run")))
+                .isInstanceOf(LaminaException.class).hasMessageContaining("already exists and is not empty");
+    }
+}
