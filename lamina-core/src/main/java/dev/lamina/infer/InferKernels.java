@@ -8,16 +8,15 @@ import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The kernels decoding needs beyond {@link dev.lamina.kernels.KernelSet}: a matrix-vector product
- * for a few rows that streams each weight once (and several weight matrices in one parallel
- * region, e.g. q, k and v), a dot product and an axpy for attention over cached keys and values.
+ * The kernels inference needs beyond {@link dev.lamina.kernels.KernelSet}: a dot product and an
+ * axpy for attention over cached keys and values, and {@link #gemv}, the plain y = x·wᵀ over
+ * unpacked weights (several matrices in one parallel region) that is the scalar reference for
+ * {@link PackedWeights}.
  *
- * <p>Every output y[i,o] is one dot product of x row i with weight row o, summed in the same
- * order whatever the number of rows, their position in the batch or the thread count; so a
- * sequence decoded in a batch gets bit-for-bit the logits it gets alone.
+ * <p>Every gemv output y[i,o] is one dot product of x row i with weight row o, summed in the same
+ * order whatever the number of rows, their position in the batch or the thread count.
  *
- * <p>{@code -Dlamina.kernels=scalar} selects the plain loops ({@link #SCALAR}), which are also the
- * reference the vector path is tested against.
+ * <p>{@code -Dlamina.kernels=scalar} selects the plain loops ({@link #SCALAR}).
  */
 abstract class InferKernels {
     /** The implementation matching {@link Kernels#get()}. */
@@ -91,26 +90,15 @@ abstract class InferKernels {
         }
     }
 
-    /**
-     * Vector API: four weight rows at a time against two x rows (eight accumulators), or one x
-     * row when a single one is left. Each accumulator sums one (x row, weight row) pair in k
-     * order, then its lanes are added: the same arithmetic in every tile shape.
-     */
+    /** Vector API dot and axpy (the runner's linear layers use {@link PackedWeights} instead of gemv). */
     static final class Vector extends InferKernels {
         private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
         private static final int L = S.length();
 
         @Override
         void rows(int n, int in, int out, float[] X, int xOff, float[] W, int wOff, float[] Y, int yOff, int o0, int o1) {
-            int o = o0;
-            for (; o + 4 <= o1; o += 4) {
-                int w0 = wOff + o * in;
-                int i = 0;
-                for (; i + 2 <= n; i += 2) tile4x2(in, X, xOff + i * in, W, w0, Y, yOff + i * out + o, out);
-                if (i < n) tile4x1(in, X, xOff + i * in, W, w0, Y, yOff + i * out + o);
-            }
-            for (; o < o1; o++)
-                for (int i = 0; i < n; i++) Y[yOff + i * out + o] = dot(X, xOff + i * in, W, wOff + o * in, in);
+            for (int i = 0; i < n; i++)
+                for (int o = o0; o < o1; o++) Y[yOff + i * out + o] = dot(X, xOff + i * in, W, wOff + o * in, in);
         }
 
         /** FOLDS[k] rotates lanes down by L >> (k + 1). */
@@ -126,65 +114,11 @@ abstract class InferKernels {
 
         /**
          * Σ lanes in one fixed order (a halving tree). Not reduceLanes: its order differs between the
-         * interpreter and compiled code, which would make a row's result depend on JIT timing.
+         * interpreter and compiled code, which would make a result depend on JIT timing.
          */
         private static float sum(FloatVector v) {
             for (VectorShuffle<Float> fold : FOLDS) v = v.add(v.rearrange(fold));
             return v.lane(0);
-        }
-
-        private static void tile4x2(int in, float[] X, int x0, float[] W, int w0, float[] Y, int y0, int ldy) {
-            int x1 = x0 + in, w1 = w0 + in, w2 = w1 + in, w3 = w2 + in;
-            FloatVector z = FloatVector.zero(S);
-            FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
-            int k = 0, bound = S.loopBound(in);
-            for (; k < bound; k += L) {
-                FloatVector u = FloatVector.fromArray(S, X, x0 + k), v = FloatVector.fromArray(S, X, x1 + k);
-                FloatVector b = FloatVector.fromArray(S, W, w0 + k);
-                a00 = u.fma(b, a00); a10 = v.fma(b, a10);
-                b = FloatVector.fromArray(S, W, w1 + k);
-                a01 = u.fma(b, a01); a11 = v.fma(b, a11);
-                b = FloatVector.fromArray(S, W, w2 + k);
-                a02 = u.fma(b, a02); a12 = v.fma(b, a12);
-                b = FloatVector.fromArray(S, W, w3 + k);
-                a03 = u.fma(b, a03); a13 = v.fma(b, a13);
-            }
-            if (k < in) {
-                var m = S.indexInRange(k, in);
-                FloatVector u = FloatVector.fromArray(S, X, x0 + k, m), v = FloatVector.fromArray(S, X, x1 + k, m);
-                FloatVector b = FloatVector.fromArray(S, W, w0 + k, m);
-                a00 = u.fma(b, a00); a10 = v.fma(b, a10);
-                b = FloatVector.fromArray(S, W, w1 + k, m);
-                a01 = u.fma(b, a01); a11 = v.fma(b, a11);
-                b = FloatVector.fromArray(S, W, w2 + k, m);
-                a02 = u.fma(b, a02); a12 = v.fma(b, a12);
-                b = FloatVector.fromArray(S, W, w3 + k, m);
-                a03 = u.fma(b, a03); a13 = v.fma(b, a13);
-            }
-            Y[y0] = sum(a00); Y[y0 + 1] = sum(a01); Y[y0 + 2] = sum(a02); Y[y0 + 3] = sum(a03);
-            Y[y0 + ldy] = sum(a10); Y[y0 + ldy + 1] = sum(a11); Y[y0 + ldy + 2] = sum(a12); Y[y0 + ldy + 3] = sum(a13);
-        }
-
-        private static void tile4x1(int in, float[] X, int x0, float[] W, int w0, float[] Y, int y0) {
-            int w1 = w0 + in, w2 = w1 + in, w3 = w2 + in;
-            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-            int k = 0, bound = S.loopBound(in);
-            for (; k < bound; k += L) {
-                FloatVector u = FloatVector.fromArray(S, X, x0 + k);
-                a0 = u.fma(FloatVector.fromArray(S, W, w0 + k), a0);
-                a1 = u.fma(FloatVector.fromArray(S, W, w1 + k), a1);
-                a2 = u.fma(FloatVector.fromArray(S, W, w2 + k), a2);
-                a3 = u.fma(FloatVector.fromArray(S, W, w3 + k), a3);
-            }
-            if (k < in) {
-                var m = S.indexInRange(k, in);
-                FloatVector u = FloatVector.fromArray(S, X, x0 + k, m);
-                a0 = u.fma(FloatVector.fromArray(S, W, w0 + k, m), a0);
-                a1 = u.fma(FloatVector.fromArray(S, W, w1 + k, m), a1);
-                a2 = u.fma(FloatVector.fromArray(S, W, w2 + k, m), a2);
-                a3 = u.fma(FloatVector.fromArray(S, W, w3 + k, m), a3);
-            }
-            Y[y0] = sum(a0); Y[y0 + 1] = sum(a1); Y[y0 + 2] = sum(a2); Y[y0 + 3] = sum(a3);
         }
 
         @Override

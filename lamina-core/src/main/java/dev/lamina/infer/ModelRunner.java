@@ -20,24 +20,23 @@ import java.util.List;
  * its own {@link KvCache}:
  *
  * <ul>
- *   <li>the linear layers run once over all rows of the batch (weights streamed once per call):
- *       chunks of at most {@link #GEMV_MAX_CHUNK} tokens through {@link InferKernels#gemv}, longer
- *       prompt chunks through the kernel set's blocked matmul;</li>
+ *   <li>the linear layers run once over all rows of the batch, on weights repacked once into
+ *       {@link PackedWeights} panels (streamed once per call whatever the number of rows; q, k,
+ *       v and gate, up each in one parallel region);</li>
  *   <li>attention runs per sequence over its own cache plus its new rows, each group of query
  *       heads reading its shared KV head in place.</li>
  * </ul>
  *
- * <p>A row's result depends only on its sequence, never on what else is in the batch: each
- * kernel sums every output in a fixed order, and which kernel a chunk goes through depends only
- * on its own length. So batched decoding gives exactly the tokens of decoding alone.
+ * <p>A row's result depends only on its sequence, never on what else is in the batch or how a
+ * prompt is split into chunks: every kernel sums each output in one fixed order. So batched
+ * decoding gives exactly the tokens of decoding alone. The packed copy of the weights costs as
+ * much memory as the weights themselves ({@link #packedBytes()}); with
+ * {@code -Dlamina.kernels=scalar} nothing is packed and the plain reference loops run.
  *
  * <p>Shapes: n rows this call, d hidden, V vocabulary, H query heads, KV key/value heads, hd head
  * dimension, ff MLP width. Not thread-safe: one thread drives a runner.
  */
 public final class ModelRunner {
-    /** Chunks of at most this many tokens take the streaming matrix-vector path. */
-    public static final int GEMV_MAX_CHUNK = 16;
-
     /** New tokens tokens[from, to) for one sequence; logits: whether the caller wants the last token's logits. */
     public record Chunk(KvCache cache, int[] tokens, int from, int to, boolean logits) {
         public Chunk {
@@ -46,8 +45,41 @@ public final class ModelRunner {
         public int length() { return to - from; }
     }
 
-    private record Layer(Tensor[] qkv, Tensor[] qkvBias, Tensor o, Tensor oBias, Tensor[] up, Tensor[] upBias,
-                         Tensor down, Tensor downBias, Tensor n1w, Tensor n1b, Tensor n2w, Tensor n2b) {}
+    /** One or more weight matrices applied to the same input in one parallel region. */
+    private static final class Linear {
+        final Tensor[] ws, bs;
+        final PackedWeights[] packed;
+
+        Linear(Tensor[] ws, Tensor[] bs) {
+            this.ws = ws;
+            this.bs = bs;
+            if (InferKernels.INSTANCE == InferKernels.SCALAR) packed = null;
+            else {
+                packed = new PackedWeights[ws.length];
+                for (int i = 0; i < ws.length; i++) packed[i] = PackedWeights.pack(ws[i], bs == null ? null : bs[i]);
+            }
+        }
+
+        /** ys[m][0, n) = x[0, n) · ws[m]ᵀ + bs[m]. */
+        void apply(int n, Tensor x, Tensor... ys) {
+            if (packed != null) PackedWeights.multiply(n, x, packed, ys);
+            else InferKernels.SCALAR.gemv(n, x, ws, bs, ys);
+        }
+
+        long packedBytes() {
+            long b = 0;
+            if (packed != null) for (PackedWeights p : packed) b += p.bytes();
+            return b;
+        }
+    }
+
+    private static Linear linear(Parameters p, String... names) {
+        Tensor[] ws = new Tensor[names.length];
+        for (int i = 0; i < names.length; i++) ws[i] = w(p, names[i]);
+        return new Linear(ws, biases(p, names));
+    }
+
+    private record Layer(Linear qkv, Linear o, Linear up, Linear down, Tensor n1w, Tensor n1b, Tensor n2w, Tensor n2b) {}
 
     private final Decoder model;
     private final ModelConfig c;
@@ -55,7 +87,8 @@ public final class ModelRunner {
     private final InferKernels ik = InferKernels.INSTANCE;
     private final int maxRows, maxSeqs, d, kvDim, H, KV, hd, V;
     private final Layer[] layers;
-    private final Tensor embed, posTable, finalW, finalB, head;
+    private final Tensor embed, posTable, finalW, finalB;
+    private final Linear head;
     private float[] cos, sin;
     private int ropePositions;
 
@@ -64,10 +97,9 @@ public final class ModelRunner {
     // last rows and logits [maxSeqs, ·]
     private final Tensor lastX, lastH, logits, lastMean, lastRstd;
     // per-call bookkeeping
-    private final int[] order, start, len, pos, slotBase, rowChunk;
+    private final int[] start, len, pos, slotBase, rowChunk;
     private int[][] slots;
     private final KvCache[] caches;
-    private int gemvRows;
 
     private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[256]);
 
@@ -90,12 +122,10 @@ public final class ModelRunner {
             String pre = "layers." + l + ".";
             boolean swiglu = c.activation() == Activation.SWIGLU;
             layers[l] = new Layer(
-                    new Tensor[]{w(p, pre + "self_attn.q_proj"), w(p, pre + "self_attn.k_proj"), w(p, pre + "self_attn.v_proj")},
-                    biases(p, pre + "self_attn.q_proj", pre + "self_attn.k_proj", pre + "self_attn.v_proj"),
-                    w(p, pre + "self_attn.o_proj"), bias(p, pre + "self_attn.o_proj"),
-                    swiglu ? new Tensor[]{w(p, pre + "mlp.gate_proj"), w(p, pre + "mlp.up_proj")} : new Tensor[]{w(p, pre + "mlp.up_proj")},
-                    swiglu ? null : biases(p, pre + "mlp.up_proj"),
-                    w(p, pre + "mlp.down_proj"), bias(p, pre + "mlp.down_proj"),
+                    linear(p, pre + "self_attn.q_proj", pre + "self_attn.k_proj", pre + "self_attn.v_proj"),
+                    linear(p, pre + "self_attn.o_proj"),
+                    swiglu ? linear(p, pre + "mlp.gate_proj", pre + "mlp.up_proj") : linear(p, pre + "mlp.up_proj"),
+                    linear(p, pre + "mlp.down_proj"),
                     p.value(pre + "input_layernorm.weight"), opt(p, pre + "input_layernorm.bias"),
                     p.value(pre + "post_attention_layernorm.weight"), opt(p, pre + "post_attention_layernorm.bias"));
         }
@@ -103,7 +133,7 @@ public final class ModelRunner {
         posTable = opt(p, "embed_positions.weight");
         finalW = p.value("norm.weight");
         finalB = opt(p, "norm.bias");
-        head = p.value(c.tieWordEmbeddings() ? "embed_tokens.weight" : "lm_head.weight");
+        head = new Linear(new Tensor[]{p.value(c.tieWordEmbeddings() ? "embed_tokens.weight" : "lm_head.weight")}, null);
         cos = model.ropeCos();
         sin = model.ropeSin();
         ropePositions = c.maxPositionEmbeddings();
@@ -126,7 +156,6 @@ public final class ModelRunner {
         lastMean = Tensor.zeros(this.maxSeqs);
         lastRstd = Tensor.zeros(this.maxSeqs);
         logits = Tensor.zeros(this.maxSeqs, V);
-        order = new int[maxRows];
         start = new int[maxRows];
         len = new int[maxRows];
         pos = new int[maxRows];
@@ -151,6 +180,13 @@ public final class ModelRunner {
     public int maxRows() { return maxRows; }
     public int maxSeqs() { return maxSeqs; }
 
+    /** Bytes of the packed weight copy (0 with the scalar kernels). */
+    public long packedBytes() {
+        long b = head.packedBytes();
+        for (Layer l : layers) b += l.qkv().packedBytes() + l.o().packedBytes() + l.up().packedBytes() + l.down().packedBytes();
+        return b;
+    }
+
     /** A single chunk. */
     public Tensor forward(Chunk chunk) { return forward(List.of(chunk)); }
 
@@ -170,15 +206,9 @@ public final class ModelRunner {
         if (n > maxRows) throw new IllegalArgumentException(n + " tokens exceed the runner's " + maxRows + " rows per call");
         if (wanted > maxSeqs) throw new IllegalArgumentException(wanted + " logit rows exceed the runner's " + maxSeqs);
 
-        // short chunks first (streaming path), then long ones (blocked matmul); stable within each
-        int at = 0;
-        for (int pass = 0; pass < 2; pass++)
-            for (int i = 0; i < C; i++)
-                if ((chunks.get(i).length() <= GEMV_MAX_CHUNK) == (pass == 0)) order[at++] = i;
         int row = 0;
-        gemvRows = 0;
         for (int s = 0; s < C; s++) {
-            Chunk ch = chunks.get(order[s]);
+            Chunk ch = chunks.get(s);
             for (int t = 0; t < s; t++)
                 if (caches[t] == ch.cache()) throw new IllegalArgumentException("a cache appears twice in one call");
             caches[s] = ch.cache();
@@ -187,7 +217,6 @@ public final class ModelRunner {
             pos[s] = ch.cache().length();
             for (int r = row; r < row + len[s]; r++) rowChunk[r] = s;
             row += len[s];
-            if (len[s] <= GEMV_MAX_CHUNK) gemvRows = row;
         }
         for (int s = 0; s < C; s++) caches[s].reserve(len[s]);
         ensureRope(maxEnd(C));
@@ -201,7 +230,7 @@ public final class ModelRunner {
 
         try {
             for (int s = 0; s < C; s++) {
-                Chunk ch = chunks.get(order[s]);
+                Chunk ch = chunks.get(s);
                 int[] ids = java.util.Arrays.copyOfRange(ch.tokens(), ch.from(), ch.to());
                 Tensor positions = posTable == null ? null : posTable.rows(pos[s], pos[s] + len[s]);
                 k.embedding(x.rows(start[s], start[s] + len[s]), ids, embed, positions, len[s]);
@@ -210,16 +239,12 @@ public final class ModelRunner {
 
             // final norm and head on the last row of each chunk that wants logits, in the caller's order
             int j = 0;
-            for (int i = 0; i < C; i++) {
-                if (!chunks.get(i).logits()) continue;
-                int s = 0;
-                while (order[s] != i) s++;
-                System.arraycopy(x.data(), (start[s] + len[s] - 1) * d, lastX.data(), j * d, d);
-                j++;
-            }
+            for (int s = 0; s < C; s++)
+                if (chunks.get(s).logits())
+                    System.arraycopy(x.data(), (start[s] + len[s] - 1) * d, lastX.data(), (j++) * d, d);
             if (wanted > 0) {
                 norm(lastH.rows(0, wanted), lastX.rows(0, wanted), finalW, finalB, 1f, lastMean, lastRstd);
-                ik.gemv(wanted, lastH, new Tensor[]{head}, null, new Tensor[]{logits});
+                head.apply(wanted, lastH, logits);
             }
         } finally {
             for (int s = 0; s < C; s++) caches[s] = null;
@@ -277,22 +302,9 @@ public final class ModelRunner {
         else k.layernorm(y, meanBuf.rows(0, n), rstdBuf.rows(0, n), in, w, bias, (float) c.normEps(), scale);
     }
 
-    /** ys[m] = in · ws[m]ᵀ + bias over n rows: the short-chunk rows streamed, the rest blocked. */
-    private void linear(Tensor in, int n, Tensor[] ws, Tensor[] bs, Tensor... ys) {
-        int g = gemvRows;
-        if (g > 0) {
-            Tensor[] yg = new Tensor[ys.length];
-            for (int i = 0; i < ys.length; i++) yg[i] = ys[i].rows(0, g);
-            ik.gemv(g, in, ws, bs, yg);
-        }
-        if (n > g)
-            for (int i = 0; i < ws.length; i++)
-                k.matmul(ys[i].rows(g, n), in.rows(g, n), ws[i], bs == null ? null : bs[i]);
-    }
-
     /** o = Attn(in) for the new rows; their keys and values are then written to the caches. */
     private void attention(int l, Layer w, Tensor in, int n, int C) {
-        linear(in, n, w.qkv(), w.qkvBias(), q, kk, v);
+        w.qkv().apply(n, in, q, kk, v);
         if (c.position() == Position.ROPE)
             for (int s = 0; s < C; s++) {
                 k.rope(q.rows(start[s], start[s] + len[s]), len[s], H, hd, pos[s], cos, sin, false);
@@ -318,7 +330,7 @@ public final class ModelRunner {
                 System.arraycopy(v.data(), src, Vv, dst, kvDim);
             }
         }
-        linear(att, n, new Tensor[]{w.o()}, w.oBias() == null ? null : new Tensor[]{w.oBias()}, o);
+        w.o().apply(n, att, o);
     }
 
     /**
@@ -367,12 +379,12 @@ public final class ModelRunner {
     private void mlp(Layer w, Tensor in, int n) {
         Tensor as = a.rows(0, n), bs = b.rows(0, n), ms = m.rows(0, n);
         if (c.activation() == Activation.SWIGLU) {
-            linear(in, n, w.up(), null, a, b);
+            w.up().apply(n, in, a, b);
             k.swiglu(ms, as, bs);
         } else {
-            linear(in, n, w.up(), w.upBias(), a);
+            w.up().apply(n, in, a);
             k.gelu(ms, as);
         }
-        linear(m, n, new Tensor[]{w.down()}, w.downBias() == null ? null : new Tensor[]{w.downBias()}, o);
+        w.down().apply(n, m, o);
     }
 }

@@ -16,26 +16,32 @@ class InferKernelsTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"1,64,8", "2,768,36", "3,33,7", "5,100,13", "16,256,64", "17,47,5", "1,1,1"})
-    void gemvMatchesTheScalarReferenceAndIsTheSameRowByRow(int n, int in, int out) {
+    @CsvSource({"1,64,8", "2,768,36", "3,33,7", "5,100,13", "16,256,64", "17,47,5", "1,1,1", "9,40,130", "130,70,97", "4,64,300"})
+    void packedWeightsMatchTheScalarReferenceAndAreTheSameRowByRow(int n, int in, int out) {
         Rng rng = new Rng(n * 1000L + in);
         Tensor x = random(rng, n, in), w1 = random(rng, out, in), w2 = random(rng, out + 3, in), b2 = random(rng, out + 3);
         Tensor[] ws = {w1, w2}, bs = {null, b2};
+        PackedWeights[] packed = {PackedWeights.pack(w1, null), PackedWeights.pack(w2, b2)};
         Tensor y1 = Tensor.zeros(n, out), y2 = Tensor.zeros(n, out + 3), r1 = Tensor.zeros(n, out), r2 = Tensor.zeros(n, out + 3);
-        InferKernels.VECTOR.gemv(n, x, ws, bs, new Tensor[]{y1, y2});
+        PackedWeights.multiply(n, x, packed, new Tensor[]{y1, y2});
         InferKernels.SCALAR.gemv(n, x, ws, bs, new Tensor[]{r1, r2});
         for (int i = 0; i < y1.size(); i++) assertThat(y1.get(i)).isCloseTo(r1.get(i), org.assertj.core.api.Assertions.within(1e-4f * in));
         for (int i = 0; i < y2.size(); i++) assertThat(y2.get(i)).isCloseTo(r2.get(i), org.assertj.core.api.Assertions.within(1e-4f * in));
-        // every row alone gives bit-for-bit the same outputs as in the batch
-        for (InferKernels k : new InferKernels[]{InferKernels.VECTOR, InferKernels.SCALAR}) {
-            Tensor[] batch = {Tensor.zeros(n, out), Tensor.zeros(n, out + 3)};
-            k.gemv(n, x, ws, bs, batch);
-            for (int i = 0; i < n; i++) {
-                Tensor[] one = {Tensor.zeros(1, out), Tensor.zeros(1, out + 3)};
-                k.gemv(1, x.rows(i, i + 1), ws, bs, one);
-                assertThat(one[0].toArray()).isEqualTo(batch[0].rows(i, i + 1).toArray());
-                assertThat(one[1].toArray()).isEqualTo(batch[1].rows(i, i + 1).toArray());
-            }
+        // every row alone, and every split of the rows, gives bit-for-bit the outputs of the whole batch
+        for (int i = 0; i < n; i++) {
+            Tensor[] one = {Tensor.zeros(1, out), Tensor.zeros(1, out + 3)};
+            PackedWeights.multiply(1, x.rows(i, i + 1), packed, one);
+            assertThat(one[0].toArray()).isEqualTo(y1.rows(i, i + 1).toArray());
+            assertThat(one[1].toArray()).isEqualTo(y2.rows(i, i + 1).toArray());
+            Tensor[] one2 = {Tensor.zeros(1, out), Tensor.zeros(1, out + 3)};
+            InferKernels.SCALAR.gemv(1, x.rows(i, i + 1), ws, bs, one2);
+            assertThat(one2[0].toArray()).isEqualTo(r1.rows(i, i + 1).toArray());
+        }
+        if (n >= 3) {
+            int cut = n / 3;
+            Tensor tail = Tensor.zeros(n - cut, out + 3);
+            packed[1].multiply(n - cut, x.data(), x.offset() + cut * in, in, tail.data(), 0, out + 3);
+            assertThat(tail.toArray()).isEqualTo(y2.rows(cut, n).toArray());
         }
     }
 

@@ -162,6 +162,22 @@ class KvCacheTest {
         }
     }
 
+    @Test
+    void howAPromptIsChunkedDoesNotChangeASingleBit() {
+        for (Decoder model : List.of(randomTiny(31), TestModels.load("llama_gqa_swa"), TestModels.load("gpt2_mix"))) {
+            int[] ids = tokens(30, model.config().vocabSize(), 5);
+            float[] whole, pieces;
+            try (InferenceSession s = new InferenceSession(model, 32)) { whole = s.forward(ids); }
+            try (InferenceSession s = new InferenceSession(model, 32)) {
+                s.forward(Arrays.copyOfRange(ids, 0, 7));
+                s.forward(Arrays.copyOfRange(ids, 7, 8));
+                s.forward(Arrays.copyOfRange(ids, 8, 25));
+                pieces = s.forward(Arrays.copyOfRange(ids, 25, 30));
+            }
+            assertThat(pieces).isEqualTo(whole);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"llama_gqa_swa", "gpt2_mix", "llama_post"})
     void batchedSequencesGetExactlyTheirAloneLogits(String name) {
