@@ -56,6 +56,9 @@ public final class InferenceBenchmark {
         }
     }
 
+    /** JIT warm-up before the timed runs. */
+    static final long WARMUP_NANOS = 5_000_000_000L;
+
     private InferenceBenchmark() {}
 
     /** Bytes of weights a decode step reads: every matrix and vector except the embedding table (unless tied) and learned positions. */
@@ -80,21 +83,29 @@ public final class InferenceBenchmark {
         for (int i = 0; i < prompt.length; i++) prompt[i] = (int) rng.nextLong(V);
         ModelRunner runner = new ModelRunner(model, st.prompt(), 1);
 
+        // warm-up: compile the kernels for prompt and decode shapes (a few seconds of both)
+        long warm = System.nanoTime() + WARMUP_NANOS;
+        while (System.nanoTime() < warm) {
+            KvCache cache = new ContiguousKvCache(c, st.prompt() + 8);
+            runner.forward(new ModelRunner.Chunk(cache, prompt, 0, prompt.length, true));
+            for (int i = 0; i < 8; i++) runner.forward(new ModelRunner.Chunk(cache, prompt, i, i + 1, true));
+        }
+
         // prefill: a fresh cache each time, logits of the last token only
         double[] prefill = new double[st.repeats()];
-        for (int r = -1; r < st.repeats(); r++) {
+        for (int r = 0; r < st.repeats(); r++) {
             KvCache cache = new ContiguousKvCache(c, st.prompt() + 1);
             long t0 = System.nanoTime();
             runner.forward(new ModelRunner.Chunk(cache, prompt, 0, prompt.length, true));
             long t1 = System.nanoTime();
-            if (r >= 0) prefill[r] = st.prompt() / ((t1 - t0) / 1e9);
+            prefill[r] = st.prompt() / ((t1 - t0) / 1e9);
         }
         double prefillTps = median(prefill);
         progress.accept(String.format(Locale.ROOT, "prefill %d tokens: %.0f tok/s", st.prompt(), prefillTps));
 
         // batch-1 decode: one token, then decodeTokens greedy steps (sampling included)
         double[] decode = new double[st.repeats()];
-        for (int r = -1; r < st.repeats(); r++) {
+        for (int r = 0; r < st.repeats(); r++) {
             KvCache cache = new ContiguousKvCache(c, st.decodeTokens() + 2);
             InferenceSession s = new InferenceSession(runner, cache);
             Sampler sampler = Sampler.greedy();
@@ -102,7 +113,7 @@ public final class InferenceBenchmark {
             long t0 = System.nanoTime();
             for (int i = 0; i < st.decodeTokens(); i++) logits = s.forward(sampler.sample(logits));
             long t1 = System.nanoTime();
-            if (r >= 0) decode[r] = st.decodeTokens() / ((t1 - t0) / 1e9);
+            decode[r] = st.decodeTokens() / ((t1 - t0) / 1e9);
         }
         double decodeTps = median(decode);
         long bytes = weightBytesPerToken(model);
