@@ -4,6 +4,8 @@ import dev.lamina.kernels.Kernels;
 import dev.lamina.tensor.Parallel;
 import dev.lamina.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -68,6 +70,16 @@ abstract class InferKernels {
     /** y[yOff+i] += s·x[xOff+i], i < len. */
     abstract void axpy(float s, float[] x, int xOff, float[] y, int yOff, int len);
 
+    /** In place: a[off, off+len) = softmax(a[off, off+len)). len >= 1. */
+    abstract void softmax(float[] a, int off, int len);
+
+    /**
+     * out[oOff, oOff+hd) += Σ_j p[pOff+j] · V[row_j, row_j+hd) for j < count, in j order, where
+     * row_j = idx[idxOff+j] + add when idx != null, else add + j·stride.
+     */
+    abstract void weightedRows(float[] p, int pOff, int count, float[] V, int[] idx, int idxOff, int add, int stride,
+                               float[] out, int oOff, int hd);
+
     /** The plain reference. */
     static final class Scalar extends InferKernels {
         @Override
@@ -87,6 +99,25 @@ abstract class InferKernels {
         @Override
         void axpy(float s, float[] x, int xOff, float[] y, int yOff, int len) {
             for (int i = 0; i < len; i++) y[yOff + i] += s * x[xOff + i];
+        }
+
+        @Override
+        void weightedRows(float[] p, int pOff, int count, float[] V, int[] idx, int idxOff, int add, int stride,
+                          float[] out, int oOff, int hd) {
+            for (int j = 0; j < count; j++) {
+                int row = idx != null ? idx[idxOff + j] + add : add + j * stride;
+                axpy(p[pOff + j], V, row, out, oOff, hd);
+            }
+        }
+
+        @Override
+        void softmax(float[] a, int off, int len) {
+            float max = Float.NEGATIVE_INFINITY;
+            for (int i = 0; i < len; i++) max = Math.max(max, a[off + i]);
+            float sum = 0;
+            for (int i = 0; i < len; i++) { float e = (float) Math.exp(a[off + i] - max); a[off + i] = e; sum += e; }
+            float inv = 1f / sum;
+            for (int i = 0; i < len; i++) a[off + i] *= inv;
         }
     }
 
@@ -132,6 +163,100 @@ abstract class InferKernels {
                 acc = FloatVector.fromArray(S, a, aOff + k, m).fma(FloatVector.fromArray(S, b, bOff + k, m), acc);
             }
             return sum(acc);
+        }
+
+        /** Up to four vectors of the output stay in registers while the rows stream by. */
+        @Override
+        void weightedRows(float[] p, int pOff, int count, float[] V, int[] idx, int idxOff, int add, int stride,
+                          float[] out, int oOff, int hd) {
+            int c = 0;
+            for (; c + 4 * L <= hd; c += 4 * L) {
+                FloatVector a0 = FloatVector.fromArray(S, out, oOff + c), a1 = FloatVector.fromArray(S, out, oOff + c + L);
+                FloatVector a2 = FloatVector.fromArray(S, out, oOff + c + 2 * L), a3 = FloatVector.fromArray(S, out, oOff + c + 3 * L);
+                for (int j = 0; j < count; j++) {
+                    int row = (idx != null ? idx[idxOff + j] + add : add + j * stride) + c;
+                    FloatVector w = FloatVector.broadcast(S, p[pOff + j]);
+                    a0 = FloatVector.fromArray(S, V, row).fma(w, a0);
+                    a1 = FloatVector.fromArray(S, V, row + L).fma(w, a1);
+                    a2 = FloatVector.fromArray(S, V, row + 2 * L).fma(w, a2);
+                    a3 = FloatVector.fromArray(S, V, row + 3 * L).fma(w, a3);
+                }
+                a0.intoArray(out, oOff + c); a1.intoArray(out, oOff + c + L);
+                a2.intoArray(out, oOff + c + 2 * L); a3.intoArray(out, oOff + c + 3 * L);
+            }
+            for (; c + 2 * L <= hd; c += 2 * L) {
+                FloatVector a0 = FloatVector.fromArray(S, out, oOff + c), a1 = FloatVector.fromArray(S, out, oOff + c + L);
+                for (int j = 0; j < count; j++) {
+                    int row = (idx != null ? idx[idxOff + j] + add : add + j * stride) + c;
+                    FloatVector w = FloatVector.broadcast(S, p[pOff + j]);
+                    a0 = FloatVector.fromArray(S, V, row).fma(w, a0);
+                    a1 = FloatVector.fromArray(S, V, row + L).fma(w, a1);
+                }
+                a0.intoArray(out, oOff + c); a1.intoArray(out, oOff + c + L);
+            }
+            for (; c + L <= hd; c += L) {
+                FloatVector a0 = FloatVector.fromArray(S, out, oOff + c);
+                for (int j = 0; j < count; j++) {
+                    int row = (idx != null ? idx[idxOff + j] + add : add + j * stride) + c;
+                    a0 = FloatVector.fromArray(S, V, row).fma(FloatVector.broadcast(S, p[pOff + j]), a0);
+                }
+                a0.intoArray(out, oOff + c);
+            }
+            for (; c < hd; c++) {
+                float a = out[oOff + c];
+                for (int j = 0; j < count; j++) {
+                    int row = (idx != null ? idx[idxOff + j] + add : add + j * stride) + c;
+                    a = Math.fma(p[pOff + j], V[row], a);
+                }
+                out[oOff + c] = a;
+            }
+        }
+
+        @Override
+        void softmax(float[] a, int off, int len) {
+            FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+            for (int i = 0; i < len; i += L) {
+                var m = S.indexInRange(i, len);
+                mv = mv.lanewise(VectorOperators.MAX, FloatVector.fromArray(S, a, off + i, m), m);
+            }
+            float max = mv.reduceLanes(VectorOperators.MAX);          // max is exact in any order
+            FloatVector mx = FloatVector.broadcast(S, max), acc = FloatVector.zero(S);
+            for (int i = 0; i < len; i += L) {
+                var m = S.indexInRange(i, len);
+                FloatVector e = exp(FloatVector.fromArray(S, a, off + i, m).sub(mx));
+                e.intoArray(a, off + i, m);
+                acc = acc.add(e, m);
+            }
+            FloatVector inv = FloatVector.broadcast(S, 1f / sum(acc));
+            for (int i = 0; i < len; i += L) {
+                var m = S.indexInRange(i, len);
+                FloatVector.fromArray(S, a, off + i, m).mul(inv).intoArray(a, off + i, m);
+            }
+        }
+
+        private static final float LOG2E = 1.44269504088896341f;
+        private static final float LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;  // Cody–Waite split of ln 2
+        private static final float ROUND = 12582912f;                                // 1.5·2^23
+        private static final float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f,
+                P3 = 4.1665795894e-2f, P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f; // Cephes expf
+
+        /** e^x for x <= 0 (softmax after the max shift), below 2·10⁻⁷ relative error; 0 below −104. */
+        private static FloatVector exp(FloatVector x) {
+            x = x.max(-104f);
+            FloatVector n = x.mul(LOG2E).add(ROUND).sub(ROUND);
+            FloatVector r = n.fma(FloatVector.broadcast(S, -LN2_HI), x);
+            r = n.fma(FloatVector.broadcast(S, -LN2_LO), r);
+            FloatVector p = r.fma(FloatVector.broadcast(S, P0), FloatVector.broadcast(S, P1));
+            p = p.fma(r, FloatVector.broadcast(S, P2));
+            p = p.fma(r, FloatVector.broadcast(S, P3));
+            p = p.fma(r, FloatVector.broadcast(S, P4));
+            p = p.fma(r, FloatVector.broadcast(S, P5));
+            FloatVector e = p.mul(r.mul(r)).add(r).add(1f);
+            IntVector ni = (IntVector) n.convert(VectorOperators.F2I, 0);
+            IntVector n1 = ni.lanewise(VectorOperators.ASHR, 1), n2 = ni.sub(n1);
+            FloatVector s1 = n1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+            FloatVector s2 = n2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+            return e.mul(s1).mul(s2);
         }
 
         @Override

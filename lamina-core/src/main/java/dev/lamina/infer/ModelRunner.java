@@ -356,22 +356,14 @@ public final class ModelRunner {
                 sc[g * span + j - lo] = ik.dot(Q, r * d + (kh * group + g) * hd, K, off, hd) * scale;
         }
         for (int g = 0; g < group; g++) {
-            int so = g * span;
-            float max = Float.NEGATIVE_INFINITY;
-            for (int i = 0; i < span; i++) max = Math.max(max, sc[so + i]);
-            float sum = 0;
-            for (int i = 0; i < span; i++) { float e = (float) Math.exp(sc[so + i] - max); sc[so + i] = e; sum += e; }
-            float inv = 1f / sum;
-            for (int i = 0; i < span; i++) sc[so + i] *= inv;
+            ik.softmax(sc, g * span, span);
             java.util.Arrays.fill(O, r * d + (kh * group + g) * hd, r * d + (kh * group + g + 1) * hd, 0f);
         }
-        for (int j = lo; j <= at; j++) {
-            float[] Vs;
-            int off;
-            if (j < cachedEnd) { Vs = Vc; off = sl[j - base] + koff; }
-            else { Vs = Vn; off = (start[s] + j - cachedEnd) * kvDim + koff; }
-            for (int g = 0; g < group; g++)
-                ik.axpy(sc[g * span + j - lo], Vs, off, O, r * d + (kh * group + g) * hd, hd);
+        int cached = Math.max(0, cachedEnd - lo), fresh = span - cached, first = Math.max(lo, cachedEnd);
+        for (int g = 0; g < group; g++) {
+            int oo = r * d + (kh * group + g) * hd, so = g * span;
+            if (cached > 0) ik.weightedRows(sc, so, cached, Vc, sl, lo - base, koff, 0, O, oo, hd);
+            ik.weightedRows(sc, so + cached, fresh, Vn, null, 0, (start[s] + first - cachedEnd) * kvDim + koff, kvDim, O, oo, hd);
         }
     }
 

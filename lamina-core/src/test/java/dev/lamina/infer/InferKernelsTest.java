@@ -57,4 +57,31 @@ class InferKernelsTest {
         InferKernels.SCALAR.axpy(0.7f, a, 3, y2, 5, len);
         for (int i = 0; i < y1.length; i++) assertThat(y1[i]).isCloseTo(y2[i], org.assertj.core.api.Assertions.within(1e-5f));
     }
+
+    @ParameterizedTest
+    @CsvSource({"1,16", "5,32", "17,64", "40,24", "3,128", "70,200", "2,7"})
+    void softmaxAndWeightedRowsMatchTheScalarReference(int count, int hd) {
+        Rng rng = new Rng(count * 31L + hd);
+        float[] p1 = random(rng, count + 2).data(), p2 = p1.clone();
+        for (int i = 0; i < p1.length; i++) { p1[i] *= 8; p2[i] = p1[i]; }
+        InferKernels.VECTOR.softmax(p1, 2, count);
+        InferKernels.SCALAR.softmax(p2, 2, count);
+        double total = 0;
+        for (int i = 2; i < count + 2; i++) {
+            assertThat(p1[i]).isCloseTo(p2[i], org.assertj.core.api.Assertions.within(1e-6f));
+            total += p1[i];
+        }
+        assertThat(total).isCloseTo(1.0, org.assertj.core.api.Assertions.within(1e-5));
+        int rowLen = hd + 9;
+        float[] V = random(rng, count * rowLen + 5).data();
+        int[] idx = new int[count + 1];
+        for (int j = 0; j < count; j++) idx[j + 1] = ((j * 7) % count) * rowLen;
+        for (int mode = 0; mode < 2; mode++) {
+            float[] o1 = random(rng, hd + 4).data(), o2 = o1.clone();
+            int[] ix = mode == 0 ? idx : null;
+            InferKernels.VECTOR.weightedRows(p1, 2, count, V, ix, 1, 3, rowLen, o1, 4, hd);
+            InferKernels.SCALAR.weightedRows(p1, 2, count, V, ix, 1, 3, rowLen, o2, 4, hd);
+            for (int i = 0; i < o1.length; i++) assertThat(o1[i]).isCloseTo(o2[i], org.assertj.core.api.Assertions.within(1e-4f));
+        }
+    }
 }
