@@ -163,7 +163,10 @@ final class Completions {
     }
 
     /** One engine event for a stream. */
-    private record Event(int choice, String text, Logprobs.Choice logprobs, FinishReason finish, Throwable error, boolean done) {}
+    private record Event(int choice, String text, Logprobs.Choice logprobs, FinishReason finish, Throwable error, boolean done,
+                         BatchEngine.Result result) {
+        Event(int choice, String text, Logprobs.Choice logprobs, FinishReason finish) { this(choice, text, logprobs, finish, null, false, null); }
+    }
 
     private void run(HttpExchange ex, List<BatchEngine.Request> requests, Common c, boolean chat, String idPrefix) throws IOException {
         String id = idPrefix + HexFormat.of().formatHex(RANDOM.generateSeed(12));
@@ -174,11 +177,11 @@ final class Completions {
             for (int p = 0; p < requests.size(); p++) {
                 int base = p * c.n();
                 BatchEngine.Listener listener = !c.stream() ? null : new BatchEngine.Listener() {
-                    @Override public void onToken(int choice, int token, String text, Logprobs.Choice lp) { events.add(new Event(base + choice, text, lp, null, null, false)); }
-                    @Override public void onText(int choice, String text) { events.add(new Event(base + choice, text, null, null, null, false)); }
-                    @Override public void onChoiceFinished(int choice, FinishReason r) { events.add(new Event(base + choice, null, null, r, null, false)); }
-                    @Override public void onComplete(BatchEngine.Result r) { events.add(new Event(-1, null, null, null, null, true)); }
-                    @Override public void onError(Throwable e) { events.add(new Event(-1, null, null, null, e, true)); }
+                    @Override public void onToken(int choice, int token, String text, Logprobs.Choice lp) { events.add(new Event(base + choice, text, lp, null)); }
+                    @Override public void onText(int choice, String text) { events.add(new Event(base + choice, text, null, null)); }
+                    @Override public void onChoiceFinished(int choice, FinishReason r) { events.add(new Event(base + choice, null, null, r)); }
+                    @Override public void onComplete(BatchEngine.Result r) { events.add(new Event(-1, null, null, null, null, true, r)); }
+                    @Override public void onError(Throwable e) { events.add(new Event(-1, null, null, null, e, true, null)); }
                 };
                 handles.add(engine.submit(requests.get(p), listener));
             }
@@ -240,7 +243,7 @@ final class Completions {
         OutputStream out = ex.getResponseBody();
         int total = requests.size() * c.n();
         int[] textOffset = new int[total];
-        int pending = handles.size();
+        int pending = handles.size(), promptTokens = 0, completionTokens = 0;
         try {
             if (chat)
                 for (int i = 0; i < total; i++) {
@@ -256,6 +259,10 @@ final class Completions {
                 Event e = events.take();
                 if (e.done()) {
                     pending--;
+                    if (e.result() != null) {
+                        promptTokens += e.result().promptTokens();
+                        completionTokens += e.result().completionTokens();
+                    }
                     if (e.error() != null) {
                         send(out, LaminaServer.errorBody(new ApiException(500, "server_error", null, null, "Generation failed: " + e.error())));
                         break;
@@ -282,13 +289,6 @@ final class Completions {
                 send(out, chunk);
             }
             if (c.includeUsage()) {
-                int promptTokens = 0, completionTokens = 0;
-                for (BatchEngine.Handle h : handles) {
-                    BatchEngine.Result r = h.result().getNow(null);
-                    if (r == null) continue;
-                    promptTokens += r.promptTokens();
-                    completionTokens += r.completionTokens();
-                }
                 ObjectNode chunk = chunk(id, now, chat);
                 chunk.putArray("choices");
                 usage(chunk.putObject("usage"), promptTokens, completionTokens);
