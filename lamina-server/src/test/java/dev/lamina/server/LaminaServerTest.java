@@ -36,7 +36,7 @@ class LaminaServerTest {
     @BeforeAll
     static void start() {
         server = LaminaServer.start(ServerOptions.defaults(NAME).withPort(0).withMaxConcurrent(4).withMaxTokens(200), () -> TINY);
-        assertThat(server.awaitReady(Duration.ofSeconds(30))).isTrue();
+        assertThat(server.awaitReady(Duration.ofSeconds(30))).as("load error: %s", server.loadError()).isTrue();
     }
 
     @AfterAll
