@@ -37,7 +37,8 @@ public final class InferenceBenchmark {
     public record Aggregate(int streams, double tokensPerSecond, double meanTtftMs, double maxTtftMs) {}
 
     public record Report(String model, long parameters, long weightBytesPerToken, double prefillTokensPerSecond,
-                         double decodeTokensPerSecond, double decodeBandwidth, List<Aggregate> aggregates) {
+                         double decodeTokensPerSecond, double decodeBandwidth, List<Aggregate> aggregates,
+                         double bestPrefill, double bestDecode, String loadBefore, String loadAfter) {
 
         /** Share of the reference machine's bandwidth bound reached by batch-1 decode. */
         public double bandwidthShare() { return decodeBandwidth / REFERENCE_BANDWIDTH; }
@@ -46,12 +47,13 @@ public final class InferenceBenchmark {
             StringBuilder s = new StringBuilder();
             s.append(String.format(Locale.ROOT, "model %s: %,d parameters, %.1f MB of weights streamed per decoded token%n",
                     model, parameters, weightBytesPerToken / 1e6));
-            s.append(String.format(Locale.ROOT, "prefill: %.0f tok/s%n", prefillTokensPerSecond));
-            s.append(String.format(Locale.ROOT, "decode, batch 1: %.1f tok/s = %.1f GB/s of weights, %.0f%% of %.0f GB/s%n",
-                    decodeTokensPerSecond, decodeBandwidth / 1e9, 100 * bandwidthShare(), REFERENCE_BANDWIDTH / 1e9));
+            s.append(String.format(Locale.ROOT, "prefill: %.0f tok/s (median; best %.0f)%n", prefillTokensPerSecond, bestPrefill));
+            s.append(String.format(Locale.ROOT, "decode, batch 1: %.1f tok/s (median; best %.1f) = %.1f GB/s of weights, %.0f%% of %.0f GB/s%n",
+                    decodeTokensPerSecond, bestDecode, decodeBandwidth / 1e9, 100 * bandwidthShare(), REFERENCE_BANDWIDTH / 1e9));
             for (Aggregate a : aggregates)
                 s.append(String.format(Locale.ROOT, "%2d concurrent streams: %.1f tok/s aggregate, time to first token %.0f ms mean, %.0f ms max%n",
                         a.streams(), a.tokensPerSecond(), a.meanTtftMs(), a.maxTtftMs()));
+            s.append("load average (1, 5, 15 min) before: ").append(loadBefore).append("; after: ").append(loadAfter).append('\n');
             return s.toString();
         }
     }
@@ -73,7 +75,18 @@ public final class InferenceBenchmark {
         return n * Float.BYTES;
     }
 
+    /** The first three fields of /proc/loadavg, or "n/a". */
+    static String loadAverage() {
+        try {
+            String[] f = java.nio.file.Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (java.io.IOException | RuntimeException e) {
+            return "n/a";
+        }
+    }
+
     public static Report run(String name, Decoder model, Settings st, Consumer<String> progress) {
+        String loadBefore = loadAverage();
         ModelConfig c = model.config();
         if (st.prompt() + 1 > c.maxPositionEmbeddings() || 16 + st.decodeTokens() > c.maxPositionEmbeddings())
             throw new IllegalArgumentException("prompt and decode lengths exceed the model's context " + c.maxPositionEmbeddings());
@@ -136,7 +149,8 @@ public final class InferenceBenchmark {
             aggs.add(best);
             progress.accept(String.format(Locale.ROOT, "%d streams: %.1f tok/s", streams, med));
         }
-        return new Report(name, model.parameterCount(), bytes, prefillTps, decodeTps, bytes * decodeTps, aggs);
+        return new Report(name, model.parameterCount(), bytes, prefillTps, decodeTps, bytes * decodeTps, aggs,
+                Arrays.stream(prefill).max().orElse(0), Arrays.stream(decode).max().orElse(0), loadBefore, loadAverage());
     }
 
     /** streams requests submitted at once, each a distinct random prompt and tokens greedy tokens. */
