@@ -28,17 +28,21 @@ final class BenchInferCommand implements Callable<Integer> {
     int repeats;
     @Option(names = "--concurrency", split = ",", defaultValue = "1,4,16", description = "Concurrent streams (default ${DEFAULT-VALUE}).")
     int[] concurrency;
+    @Option(names = "--warmup", defaultValue = "5", description = "Seconds of warm-up before timing (default ${DEFAULT-VALUE}).")
+    double warmup;
 
     @Override
     public Integer call() {
         if (threads != null) Parallel.setThreads(threads);
         if (repeats < 1) throw new LaminaException("--repeats must be >= 1");
+        if (prompt < 1 || tokens < 1) throw new LaminaException("--prompt and --tokens must be >= 1");
+        for (int c : concurrency) if (c < 1) throw new LaminaException("--concurrency values must be >= 1, got " + c);
         int v = vocab != null ? vocab : preset.equals("small") ? 8192 : 16384;
         Decoder model = Decoder.create(Presets.get(preset).config().apply(v), 1);
         System.err.printf("bench infer: %s, vocab %d, %d threads, kernels %s%n", preset, v, Parallel.threads(),
                 dev.lamina.kernels.Kernels.get().name());
         InferenceBenchmark.Report r = InferenceBenchmark.run(preset, model,
-                new InferenceBenchmark.Settings(prompt, tokens, repeats, concurrency), s -> System.err.println("  " + s));
+                new InferenceBenchmark.Settings(prompt, tokens, repeats, concurrency, warmup), s -> System.err.println("  " + s));
         System.out.print(r.format());
         return 0;
     }

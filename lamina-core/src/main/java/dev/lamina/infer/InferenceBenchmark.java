@@ -29,9 +29,10 @@ public final class InferenceBenchmark {
      * @param decodeTokens tokens per decode measurement and per concurrent stream
      * @param repeats      timed repetitions (after one warm-up)
      * @param concurrency  stream counts for the aggregate measurement
+     * @param warmupSeconds JIT warm-up (prompts and decode steps) before the timed runs
      */
-    public record Settings(int prompt, int decodeTokens, int repeats, int[] concurrency) {
-        public static Settings defaults() { return new Settings(128, 128, 3, new int[]{1, 4, 16}); }
+    public record Settings(int prompt, int decodeTokens, int repeats, int[] concurrency, double warmupSeconds) {
+        public static Settings defaults() { return new Settings(128, 128, 3, new int[]{1, 4, 16}, 5); }
     }
 
     public record Aggregate(int streams, double tokensPerSecond, double meanTtftMs, double maxTtftMs) {}
@@ -57,9 +58,6 @@ public final class InferenceBenchmark {
             return s.toString();
         }
     }
-
-    /** JIT warm-up before the timed runs. */
-    static final long WARMUP_NANOS = 5_000_000_000L;
 
     private InferenceBenchmark() {}
 
@@ -97,7 +95,7 @@ public final class InferenceBenchmark {
         ModelRunner runner = new ModelRunner(model, st.prompt(), 1);
 
         // warm-up: compile the kernels for prompt and decode shapes (a few seconds of both)
-        long warm = System.nanoTime() + WARMUP_NANOS;
+        long warm = System.nanoTime() + (long) (st.warmupSeconds() * 1e9);
         while (System.nanoTime() < warm) {
             KvCache cache = new ContiguousKvCache(c, st.prompt() + 8);
             runner.forward(new ModelRunner.Chunk(cache, prompt, 0, prompt.length, true));
