@@ -146,6 +146,44 @@ class BatchEngineTest {
     }
 
     @Test
+    void slidingWindowModelsRunPastMaxPositionsInBoundedMemory() throws Exception {
+        Decoder swa = KvCacheTest.randomSwa(16, 41);                 // window 6, 16 positions, RoPE
+        int[] prompt = KvCacheTest.tokens(10, 50, 3);
+        int[] want = new int[40];
+        try (InferenceSession s = InferenceSession.forModel(swa)) {   // rolling buffer
+            float[] logits = s.forward(prompt);
+            for (int i = 0; i < want.length; i++) {
+                want[i] = Sampler.argmax(logits, 0, logits.length);
+                logits = s.forward(want[i]);
+            }
+        }
+        int[] peak = {0};
+        try (BatchEngine e = new BatchEngine(swa, idsOnly(50), BatchEngine.Options.defaults(2).withPrefixCaching(false))) {
+            assertThat(e.contextLimit()).isEqualTo(Integer.MAX_VALUE);
+            Result r = e.submit(new Request(prompt, 40, SamplingParams.GREEDY, 1, List.of(), -1, true), new BatchEngine.Listener() {
+                @Override public void onToken(int choice, int token, String text, Logprobs.Choice lp) {
+                    peak[0] = Math.max(peak[0], e.pool().usedBlocks());   // on the engine thread
+                }
+            }).result().get(30, TimeUnit.SECONDS);
+            assertThat(r.choices().get(0).tokens()).isEqualTo(want);
+            assertThat(peak[0]).isLessThanOrEqualTo(6 / 16 + 2);           // one or two 16-token blocks, never the 50 positions
+            waitIdle(e);
+            assertThat(e.pool().usedBlocks()).isZero();
+        }
+    }
+
+    static dev.lamina.tokenizer.Tokenizer idsOnly(int V) {
+        return new dev.lamina.tokenizer.Tokenizer() {
+            @Override public int vocabSize() { return V; }
+            @Override public int[] encode(String text) { return new int[0]; }
+            @Override public String decode(int[] ids) { return ""; }
+            @Override public int eotId() { return -1; }
+            @Override public void save(java.nio.file.Path dir) {}
+            @Override public String describe() { return "ids"; }
+        };
+    }
+
+    @Test
     void requestsBeyondTheContextAreRefused() {
         try (BatchEngine e = engine(1)) {
             assertThatThrownBy(() -> e.submit(req("x".repeat(250), 10, SamplingParams.GREEDY), null))
