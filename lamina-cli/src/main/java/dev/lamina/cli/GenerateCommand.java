@@ -1,11 +1,14 @@
 package dev.lamina.cli;
 
 import dev.lamina.Lamina;
+import dev.lamina.infer.Generator;
 import dev.lamina.infer.Sampler;
+import dev.lamina.infer.SamplingParams;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate text from a trained model, streamed to stdout.")
@@ -22,15 +25,27 @@ final class GenerateCommand implements Callable<Integer> {
     int topK;
     @Option(names = "--top-p", defaultValue = "0.95", description = "Nucleus probability mass (default ${DEFAULT-VALUE}).")
     double topP;
+    @Option(names = "--min-p", defaultValue = "0", description = "Drop tokens below this fraction of the most likely one's probability (default ${DEFAULT-VALUE}).")
+    double minP;
+    @Option(names = "--repetition-penalty", defaultValue = "1", description = "Penalty on tokens already in the prompt or output, 1 for none (default ${DEFAULT-VALUE}).")
+    double repetitionPenalty;
+    @Option(names = "--stop", description = "Stop before this text (repeatable).")
+    List<String> stop;
     @Option(names = "--seed", defaultValue = "0", description = "Sampling seed (default ${DEFAULT-VALUE}).")
     long seed;
 
     @Override
     public Integer call() {
         if (maxTokens < 1) throw new dev.lamina.io.LaminaException("--max-tokens must be >= 1, got " + maxTokens);
+        Sampler sampler;
+        try {
+            sampler = new Sampler(new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, 0, 0, seed));
+        } catch (dev.lamina.io.LaminaException e) {
+            throw new dev.lamina.io.LaminaException("--" + e.getMessage().replace('_', '-'));
+        }
         Lamina.Model m = Lamina.load(model);
         System.out.print(prompt);
-        m.generate(prompt, maxTokens, new Sampler(temperature, topK, topP, seed), text -> {
+        new Generator(m.decoder(), m.tokenizer()).generate(prompt, maxTokens, sampler, stop == null ? List.of() : stop, text -> {
             System.out.print(text);
             System.out.flush();
         });

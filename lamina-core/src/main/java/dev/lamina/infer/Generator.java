@@ -4,9 +4,13 @@ import dev.lamina.model.Decoder;
 import dev.lamina.tokenizer.Tokenizer;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.function.Consumer;
 
-/** Text in, text out: encodes a prompt, decodes with a KV cache, and streams the new text. */
+/**
+ * Text in, text out for one sequence: encodes a prompt, prefills it, decodes token by token with
+ * the model's default KV cache ({@link InferenceSession#forModel}) and streams the new text.
+ */
 public final class Generator {
     private final Decoder model;
     private final Tokenizer tokenizer;
@@ -16,34 +20,45 @@ public final class Generator {
         this.tokenizer = tokenizer;
     }
 
+    /** Why generation ended. */
+    public enum Finish { STOP, LENGTH }
+
+    /** The generated text, its token count and why it ended. */
+    public record Result(String text, int promptTokens, int completionTokens, Finish finish) {}
+
     /** Generates up to maxTokens after prompt (stopping at end-of-text); onText receives text as it forms. */
     public String generate(String prompt, int maxTokens, Sampler sampler, Consumer<String> onText) {
-        int[] promptIds = tokenizer.encode(prompt);
-        if (promptIds.length == 0) promptIds = new int[]{tokenizer.eotId() >= 0 ? tokenizer.eotId() : 0};
-        int ctx = model.config().maxPositionEmbeddings();
-        if (promptIds.length >= ctx) promptIds = Arrays.copyOfRange(promptIds, promptIds.length - ctx + 1, promptIds.length);
-        InferenceSession session = new InferenceSession(model, ctx);
-        float[] logits = session.forward(promptIds);
-        int[] out = new int[maxTokens];
-        int n = 0, emitted = 0;
-        StringBuilder text = new StringBuilder();
-        while (n < maxTokens && session.position() < session.capacity()) {
-            int next = sampler.sample(logits);
-            if (next == tokenizer.eotId()) break;
-            out[n++] = next;
-            String s = tokenizer.decode(Arrays.copyOf(out, n));
-            int stable = s.length();
-            while (stable > emitted && s.charAt(stable - 1) == '\uFFFD') stable--; // a character still being formed
-            if (stable > emitted) {
-                if (onText != null) onText.accept(s.substring(emitted, stable));
-                emitted = stable;
+        return generate(prompt, maxTokens, sampler, List.of(), onText).text();
+    }
+
+    /**
+     * Generates up to maxTokens after prompt, stopping at end-of-text or at the first of the stop
+     * sequences (which is not included). A prompt longer than the context keeps its end.
+     */
+    public Result generate(String prompt, int maxTokens, Sampler sampler, List<String> stop, Consumer<String> onText) {
+        int[] ids = tokenizer.encode(prompt);
+        if (ids.length == 0) ids = new int[]{tokenizer.eotId() >= 0 ? tokenizer.eotId() : 0};
+        try (InferenceSession session = InferenceSession.forModel(model)) {
+            int ctx = session.capacity();
+            if (ids.length >= ctx) ids = Arrays.copyOfRange(ids, ids.length - ctx + 1, ids.length);
+            sampler.prompt(ids);
+            TextStream text = new TextStream(tokenizer, stop);
+            float[] logits = session.forward(ids);
+            int n = 0;
+            Finish finish = Finish.LENGTH;
+            while (n < maxTokens) {
+                int next = sampler.sample(logits);
+                if (next == tokenizer.eotId()) { finish = Finish.STOP; break; }
+                n++;
+                String delta = text.add(next);
+                if (onText != null && !delta.isEmpty()) onText.accept(delta);
+                if (text.stopped()) { finish = Finish.STOP; break; }
+                if (n == maxTokens || session.position() >= session.capacity()) break;
+                logits = session.forward(next);
             }
-            text.setLength(0);
-            text.append(s);
-            if (session.position() >= session.capacity()) break;
-            logits = session.forward(next);
+            String rest = text.finish();
+            if (onText != null && !rest.isEmpty()) onText.accept(rest);
+            return new Result(text.text(), ids.length, n, finish);
         }
-        if (text.length() > emitted && onText != null) onText.accept(text.substring(emitted));
-        return text.toString();
     }
 }

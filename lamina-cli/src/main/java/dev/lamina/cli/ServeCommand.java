@@ -1,0 +1,70 @@
+package dev.lamina.cli;
+
+import dev.lamina.Lamina;
+import dev.lamina.io.LaminaException;
+import dev.lamina.server.LaminaServer;
+import dev.lamina.server.ServerOptions;
+import dev.lamina.tensor.Parallel;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = "Serve a trained model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models, /health).")
+final class ServeCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, description = "Run directory (config.json, model.safetensors, tokenizer/).")
+    Path model;
+    @Option(names = "--host", defaultValue = "127.0.0.1", description = "Interface to listen on (default ${DEFAULT-VALUE}).")
+    String host;
+    @Option(names = "--port", defaultValue = "8080", description = "Port (default ${DEFAULT-VALUE}; 0: any free port).")
+    int port;
+    @Option(names = "--api-key", description = "Require 'Authorization: Bearer KEY' on /v1 requests (default: $LAMINA_API_KEY, else none).")
+    String apiKey;
+    @Option(names = "--model-name", description = "Model id clients use (default: the run directory's name).")
+    String modelName;
+    @Option(names = "--max-concurrent", defaultValue = "8", description = "Sequences generated at once (default ${DEFAULT-VALUE}).")
+    int maxConcurrent;
+    @Option(names = "--max-queue", description = "Requests waiting for a slot before 429 (default: 4 x --max-concurrent).")
+    Integer maxQueue;
+    @Option(names = "--max-tokens", defaultValue = "512", description = "Largest max_tokens per request, and the default (default ${DEFAULT-VALUE}).")
+    int maxTokens;
+    @Option(names = "--max-body", defaultValue = "1048576", description = "Largest request body in bytes before 413 (default ${DEFAULT-VALUE}).")
+    int maxBody;
+    @Option(names = "--kv-blocks", defaultValue = "0", description = "KV cache blocks of 16 tokens (default: enough for every slot's full context).")
+    int kvBlocks;
+    @Option(names = "--threads", description = "Worker threads for the model (default: all cores).")
+    Integer threads;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        if (!Files.isDirectory(model)) throw new LaminaException(model + ": no such run directory");
+        if (threads != null) Parallel.setThreads(threads);
+        String key = apiKey != null ? apiKey : System.getenv("LAMINA_API_KEY");
+        String name = modelName != null ? modelName : model.toAbsolutePath().normalize().getFileName().toString();
+        ServerOptions o;
+        try {
+            o = new ServerOptions(host, port, key, name, maxConcurrent, maxQueue != null ? maxQueue : 4 * maxConcurrent,
+                    maxTokens, maxBody, kvBlocks);
+        } catch (IllegalArgumentException e) {
+            throw new LaminaException("--" + e.getMessage());
+        }
+        LaminaServer server = LaminaServer.start(o, () -> Lamina.load(model));
+        System.err.printf("lamina: listening on %s (model '%s' loading from %s)%n", server.baseUrl(), name, model);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> { server.close(); stopped.countDown(); }));
+        if (!server.awaitReady(Duration.ofDays(1))) {
+            server.close();
+            throw new LaminaException("cannot load " + model + ": " + server.loadError());
+        }
+        System.err.printf("lamina: ready: %s/v1 serves '%s' (%d concurrent sequences, context %s tokens)%s%n", server.baseUrl(), name,
+                maxConcurrent, server.engine().contextLimit() == Integer.MAX_VALUE ? "unbounded" : server.engine().contextLimit(),
+                key != null ? "; API key required" : "");
+        stopped.await();
+        return 0;
+    }
+}

@@ -1,0 +1,36 @@
+package dev.lamina.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The serve and bench infer commands: argument errors, and a quick benchmark run on the tiny preset. */
+class ServeAndBenchCommandTest extends CliTest {
+
+    @Test
+    void serveRefusesAMissingRunDirectoryAndBadFlags(@TempDir Path dir) {
+        assertThat(Main.run("serve", "--model", dir.resolve("nope").toString())).isEqualTo(1);
+        assertThat(err()).contains("no such run directory").doesNotContain("Exception");
+        clearOutput();
+        assertThat(Main.run("serve", "--model", dir.toString(), "--max-concurrent", "0")).isEqualTo(1);
+        assertThat(err()).contains("max concurrent must be >= 1");
+        clearOutput();
+        assertThat(Main.run("serve")).isEqualTo(2);
+        assertThat(err()).contains("--model");
+    }
+
+    @Test
+    void benchInferPrintsEveryFigure() {
+        int code = Main.run("bench", "infer", "--preset", "tiny", "--vocab", "300", "--prompt", "16", "--tokens", "8",
+                "--repeats", "1", "--concurrency", "1,2", "--warmup", "0");
+        assertThat(code).as(err()).isZero();
+        assertThat(out()).contains("prefill:", "decode, batch 1:", "of 28 GB/s", " 1 concurrent streams:", " 2 concurrent streams:",
+                "time to first token", "load average");
+        clearOutput();
+        assertThat(Main.run("bench", "infer", "--preset", "tiny", "--repeats", "0")).isEqualTo(1);
+        assertThat(err()).contains("--repeats must be >= 1");
+    }
+}

@@ -1,0 +1,38 @@
+package dev.lamina.infer;
+
+import dev.lamina.model.ModelConfig;
+
+/** One array per layer holding positions [0, capacity) in order: slot(pos) = pos·kvDim. */
+public final class ContiguousKvCache implements KvCache {
+    private final int capacity, kvDim;
+    private final float[][] keys, values;
+    private int length;
+
+    /** A cache for up to capacity positions (at most max_position_embeddings). */
+    public ContiguousKvCache(ModelConfig c, int capacity) {
+        if (capacity < 1) throw new IllegalArgumentException("capacity must be >= 1, got " + capacity);
+        this.capacity = Math.min(capacity, c.maxPositionEmbeddings());
+        this.kvDim = c.kvDim();
+        keys = new float[c.numHiddenLayers()][this.capacity * kvDim];
+        values = new float[c.numHiddenLayers()][this.capacity * kvDim];
+    }
+
+    @Override public int length() { return length; }
+    @Override public int maxLength() { return capacity; }
+    @Override public float[] keys(int layer) { return keys[layer]; }
+    @Override public float[] values(int layer) { return values[layer]; }
+    @Override public int slot(int pos) { return pos * kvDim; }
+
+    @Override
+    public void reserve(int n) {
+        if (length + n > capacity)
+            throw new IllegalArgumentException("context full: " + (length + n) + " tokens exceed the capacity " + capacity);
+    }
+
+    @Override public void advance(int[] tokens, int from, int to) { length += to - from; }
+
+    /** Forgets every position (the storage is kept). */
+    public void clear() { length = 0; }
+
+    @Override public void close() {}
+}

@@ -1,0 +1,198 @@
+package dev.lamina.infer;
+
+import dev.lamina.model.Decoder;
+import dev.lamina.model.ModelConfig;
+import dev.lamina.model.Parameters;
+import dev.lamina.tensor.Rng;
+import dev.lamina.tokenizer.Tokenizer;
+
+import java.nio.file.Path;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * Inference speed on a model (random weights are as fast as trained ones): prefill, batch-1
+ * decode against the memory-bandwidth bound, and aggregate decode at several concurrencies
+ * through {@link BatchEngine}, with time to first token. Medians of repeated runs.
+ */
+public final class InferenceBenchmark {
+    /** Two-core memory read bandwidth of the reference machine (docs/BENCHMARKS.md), bytes/s. */
+    public static final double REFERENCE_BANDWIDTH = 28e9;
+
+    /**
+     * @param prompt       prefill length
+     * @param decodeTokens tokens per decode measurement and per concurrent stream
+     * @param repeats      timed repetitions (after one warm-up)
+     * @param concurrency  stream counts for the aggregate measurement
+     * @param warmupSeconds JIT warm-up (prompts and decode steps) before the timed runs
+     */
+    public record Settings(int prompt, int decodeTokens, int repeats, int[] concurrency, double warmupSeconds) {
+        public static Settings defaults() { return new Settings(128, 128, 3, new int[]{1, 4, 16}, 5); }
+    }
+
+    public record Aggregate(int streams, double tokensPerSecond, double meanTtftMs, double maxTtftMs) {}
+
+    public record Report(String model, long parameters, long weightBytesPerToken, double prefillTokensPerSecond,
+                         double decodeTokensPerSecond, double decodeBandwidth, List<Aggregate> aggregates,
+                         double bestPrefill, double bestDecode, String loadBefore, String loadAfter) {
+
+        /** Share of the reference machine's bandwidth bound reached by batch-1 decode. */
+        public double bandwidthShare() { return decodeBandwidth / REFERENCE_BANDWIDTH; }
+
+        public String format() {
+            StringBuilder s = new StringBuilder();
+            s.append(String.format(Locale.ROOT, "model %s: %,d parameters, %.1f MB of weights streamed per decoded token%n",
+                    model, parameters, weightBytesPerToken / 1e6));
+            s.append(String.format(Locale.ROOT, "prefill: %.0f tok/s (median; best %.0f)%n", prefillTokensPerSecond, bestPrefill));
+            s.append(String.format(Locale.ROOT, "decode, batch 1: %.1f tok/s (median; best %.1f) = %.1f GB/s of weights, %.0f%% of %.0f GB/s%n",
+                    decodeTokensPerSecond, bestDecode, decodeBandwidth / 1e9, 100 * bandwidthShare(), REFERENCE_BANDWIDTH / 1e9));
+            for (Aggregate a : aggregates)
+                s.append(String.format(Locale.ROOT, "%2d concurrent streams: %.1f tok/s aggregate, time to first token %.0f ms mean, %.0f ms max%n",
+                        a.streams(), a.tokensPerSecond(), a.meanTtftMs(), a.maxTtftMs()));
+            s.append("load average (1, 5, 15 min) before: ").append(loadBefore).append("; after: ").append(loadAfter).append('\n');
+            return s.toString();
+        }
+    }
+
+    private InferenceBenchmark() {}
+
+    /** Bytes of weights a decode step reads: every matrix and vector except the embedding table (unless tied) and learned positions. */
+    public static long weightBytesPerToken(Decoder model) {
+        Parameters p = model.params();
+        long n = 0;
+        for (Parameters.Slot s : p.slots().values()) {
+            if (s.name().equals("embed_positions.weight")) continue;
+            if (s.name().equals("embed_tokens.weight") && !model.config().tieWordEmbeddings()) continue;
+            n += s.size();
+        }
+        return n * Float.BYTES;
+    }
+
+    /** The first three fields of /proc/loadavg, or "n/a". */
+    static String loadAverage() {
+        try {
+            String[] f = java.nio.file.Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (java.io.IOException | RuntimeException e) {
+            return "n/a";
+        }
+    }
+
+    public static Report run(String name, Decoder model, Settings st, Consumer<String> progress) {
+        String loadBefore = loadAverage();
+        ModelConfig c = model.config();
+        if (st.prompt() + 1 > c.maxPositionEmbeddings() || 16 + st.decodeTokens() > c.maxPositionEmbeddings())
+            throw new IllegalArgumentException("prompt and decode lengths exceed the model's context " + c.maxPositionEmbeddings());
+        Rng rng = new Rng(1);
+        int V = c.vocabSize();
+        int[] prompt = new int[st.prompt()];
+        for (int i = 0; i < prompt.length; i++) prompt[i] = (int) rng.nextLong(V);
+        ModelRunner runner = new ModelRunner(model, st.prompt(), 1);
+
+        // warm-up: compile the kernels for prompt and decode shapes (a few seconds of both)
+        long warm = System.nanoTime() + (long) (st.warmupSeconds() * 1e9);
+        while (System.nanoTime() < warm) {
+            KvCache cache = new ContiguousKvCache(c, st.prompt() + 8);
+            runner.forward(new ModelRunner.Chunk(cache, prompt, 0, prompt.length, true));
+            for (int i = 0; i < 8; i++) runner.forward(new ModelRunner.Chunk(cache, prompt, i, i + 1, true));
+        }
+
+        // prefill: a fresh cache each time, logits of the last token only
+        double[] prefill = new double[st.repeats()];
+        for (int r = 0; r < st.repeats(); r++) {
+            KvCache cache = new ContiguousKvCache(c, st.prompt() + 1);
+            long t0 = System.nanoTime();
+            runner.forward(new ModelRunner.Chunk(cache, prompt, 0, prompt.length, true));
+            long t1 = System.nanoTime();
+            prefill[r] = st.prompt() / ((t1 - t0) / 1e9);
+        }
+        double prefillTps = median(prefill);
+        progress.accept(String.format(Locale.ROOT, "prefill %d tokens: %.0f tok/s", st.prompt(), prefillTps));
+
+        // batch-1 decode: one token, then decodeTokens greedy steps (sampling included)
+        double[] decode = new double[st.repeats()];
+        for (int r = 0; r < st.repeats(); r++) {
+            KvCache cache = new ContiguousKvCache(c, st.decodeTokens() + 2);
+            InferenceSession s = new InferenceSession(runner, cache);
+            Sampler sampler = Sampler.greedy();
+            float[] logits = s.forward(prompt[0]);
+            long t0 = System.nanoTime();
+            for (int i = 0; i < st.decodeTokens(); i++) logits = s.forward(sampler.sample(logits));
+            long t1 = System.nanoTime();
+            decode[r] = st.decodeTokens() / ((t1 - t0) / 1e9);
+        }
+        double decodeTps = median(decode);
+        long bytes = weightBytesPerToken(model);
+        progress.accept(String.format(Locale.ROOT, "decode batch 1: %.1f tok/s", decodeTps));
+
+        List<Aggregate> aggs = new ArrayList<>();
+        for (int streams : st.concurrency()) {
+            Aggregate best = null;
+            double[] tps = new double[st.repeats()];
+            List<Aggregate> runs = new ArrayList<>();
+            try (BatchEngine engine = new BatchEngine(model, idsOnly(V),
+                    BatchEngine.Options.defaults(streams).withPrefixCaching(false))) {
+                for (int r = -1; r < st.repeats(); r++) {
+                    Aggregate a = concurrent(engine, streams, 16, st.decodeTokens(), V, rng);
+                    if (r >= 0) { tps[r] = a.tokensPerSecond(); runs.add(a); }
+                }
+            }
+            double med = median(tps);
+            for (Aggregate a : runs) if (a.tokensPerSecond() == med) best = a;
+            aggs.add(best);
+            progress.accept(String.format(Locale.ROOT, "%d streams: %.1f tok/s", streams, med));
+        }
+        return new Report(name, model.parameterCount(), bytes, prefillTps, decodeTps, bytes * decodeTps, aggs,
+                Arrays.stream(prefill).max().orElse(0), Arrays.stream(decode).max().orElse(0), loadBefore, loadAverage());
+    }
+
+    /** streams requests submitted at once, each a distinct random prompt and tokens greedy tokens. */
+    private static Aggregate concurrent(BatchEngine engine, int streams, int promptLen, int tokens, int V, Rng rng) {
+        List<BatchEngine.Handle> handles = new ArrayList<>();
+        long t0 = System.nanoTime();
+        for (int i = 0; i < streams; i++) {
+            int[] p = new int[promptLen];
+            for (int j = 0; j < promptLen; j++) p[j] = (int) rng.nextLong(V);
+            handles.add(engine.submit(new BatchEngine.Request(p, tokens, SamplingParams.GREEDY, 1, List.of(), -1, true), null));
+        }
+        long generated = 0, end = 0;
+        double ttftSum = 0, ttftMax = 0;
+        for (BatchEngine.Handle h : handles) {
+            BatchEngine.Result r;
+            try {
+                r = h.result().get(30, TimeUnit.MINUTES);
+            } catch (Exception e) {
+                throw new IllegalStateException("benchmark request failed", e);
+            }
+            generated += r.completionTokens();
+            end = Math.max(end, r.finishedNanos());
+            double ttft = (r.firstTokenNanos() - r.submittedNanos()) / 1e6;
+            ttftSum += ttft;
+            ttftMax = Math.max(ttftMax, ttft);
+        }
+        return new Aggregate(streams, generated / ((end - t0) / 1e9), ttftSum / streams, ttftMax);
+    }
+
+    /** A tokenizer for random-weight runs: any id, no text (the engine's detokenising is then nearly free). */
+    private static Tokenizer idsOnly(int V) {
+        return new Tokenizer() {
+            @Override public int vocabSize() { return V; }
+            @Override public int[] encode(String text) { return new int[0]; }
+            @Override public String decode(int[] ids) { return ""; }
+            @Override public int eotId() { return -1; }
+            @Override public void save(Path dir) { throw new UnsupportedOperationException(); }
+            @Override public String describe() { return "ids"; }
+        };
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+}

@@ -1,0 +1,331 @@
+package dev.lamina.infer;
+
+import dev.lamina.tensor.Parallel;
+import dev.lamina.tensor.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * A weight matrix w[out, in] repacked once for inference: panels of NR output columns (4 vectors
+ * at 16 lanes, 2 at 8), each panel holding w's NR rows interleaved along k
+ * ({@code data[p][k][c] = w[p·NR + c][k]}, zero past out), so y = x·wᵀ reads every panel front to
+ * back and broadcasts x.
+ *
+ * <p>One arithmetic for every batch size: each output y[i,o] is a single chain of fused
+ * multiply-adds over k = 0, 1, ..., in−1 starting from 0 (then + bias), in one vector lane. The
+ * kernels differ only in how many rows and panels they carry at once (6 rows × 1 panel, 24
+ * accumulators at 16 lanes, for prompts; 1 row × 8 vectors of panels for decoding), so a row's
+ * result never depends on the batch it is in, the thread count or how a prompt is split into
+ * chunks.
+ *
+ * <p>Work is split over panels with {@link Parallel#forRange}: each thread streams its share of
+ * the weights once per call, whatever the number of rows.
+ */
+final class PackedWeights {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    /** Vectors per panel: 4 with 32 vector registers (AVX-512), 2 with 16 (AVX2). */
+    static final int VECS = L >= 16 ? 4 : 2;
+    static final int NR = VECS * L;
+    /** Rows per prompt tile: 6 × VECS accumulators (24 of 32 registers at 16 lanes, 12 of 16 at 8). */
+    static final int MR = 6;
+    /** Panels per decode tile: 8 accumulators. */
+    static final int DP = 8 / VECS;
+
+    final int out, in, panels;
+    final float[] data;
+    final Tensor bias;
+
+    private PackedWeights(int out, int in, float[] data, Tensor bias) {
+        this.out = out;
+        this.in = in;
+        this.panels = (out + NR - 1) / NR;
+        this.data = data;
+        this.bias = bias;
+    }
+
+    /** Packs w[out, in] (and keeps a view of bias[out], may be null). */
+    static PackedWeights pack(Tensor w, Tensor bias) {
+        int out = w.dim(0), in = w.dim(1), panels = (out + NR - 1) / NR;
+        long size = (long) panels * in * NR;
+        if (size > Integer.MAX_VALUE - 16) throw new IllegalArgumentException("weight too large to pack: " + out + "x" + in);
+        float[] d = new float[(int) size];
+        float[] W = w.data();
+        int wo = w.offset();
+        Parallel.forRange(panels, (p0, p1) -> {
+            for (int p = p0; p < p1; p++) {
+                int cols = Math.min(NR, out - p * NR), base = p * in * NR;
+                for (int c = 0; c < cols; c++) {
+                    int src = wo + (p * NR + c) * in;
+                    for (int k = 0, dst = base + c; k < in; k++, dst += NR) d[dst] = W[src + k];
+                }
+            }
+        });
+        return new PackedWeights(out, in, d, bias);
+    }
+
+    long bytes() { return (long) data.length * Float.BYTES; }
+
+    /**
+     * y[i, o] = Σ_k x[i, k]·w[o, k] (+ bias[o]) for i < n: x rows at xOff + i·ldx, y rows at
+     * yOff + i·ldy.
+     */
+    void multiply(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy) {
+        long fma = (long) n * in * NR;
+        int minChunk = (int) Math.max(1, Math.min(panels, InferKernels.PARALLEL_MIN_FMA / Math.max(1, fma)));
+        Parallel.forRange(panels, minChunk, (p0, p1) -> range(n, X, xOff, ldx, Y, yOff, ldy, p0, p1));
+    }
+
+    /**
+     * ys[m] = x·ws[m]ᵀ (+ bias) for several matrices with the same input width, in one parallel
+     * region over all their panels (e.g. q, k and v). x is [n, in] from its offset; each y is
+     * [n, out_m] from its offset.
+     */
+    static void multiply(int n, Tensor x, PackedWeights[] ws, Tensor[] ys) {
+        if (ws.length == 1) {
+            ws[0].multiply(n, x.data(), x.offset(), ws[0].in, ys[0].data(), ys[0].offset(), ws[0].out);
+            return;
+        }
+        int[] start = new int[ws.length + 1];
+        for (int m = 0; m < ws.length; m++) start[m + 1] = start[m] + ws[m].panels;
+        int total = start[ws.length], in = ws[0].in;
+        long fma = (long) n * in * NR;
+        int minChunk = (int) Math.max(1, Math.min(total, InferKernels.PARALLEL_MIN_FMA / Math.max(1, fma)));
+        Parallel.forRange(total, minChunk, (g0, g1) -> {
+            for (int m = 0; m < ws.length; m++) {
+                int lo = Math.max(g0, start[m]), hi = Math.min(g1, start[m + 1]);
+                if (lo < hi)
+                    ws[m].range(n, x.data(), x.offset(), in, ys[m].data(), ys[m].offset(), ws[m].out, lo - start[m], hi - start[m]);
+            }
+        });
+    }
+
+    private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[Math.max(MR, DP) * NR]);
+
+    /** Panels [p0, p1) for all rows, on the calling thread. */
+    void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
+        float[] tile = TILE.get();
+        int p = p0;
+        if (n < 4) {                                                // decoding: one row × DP panels at a time
+            for (; p + DP <= p1; p += DP)
+                for (int i = 0; i < n; i++) {
+                    boolean full = (p + DP) * NR <= out;
+                    decode(in, X, xOff + i * ldx, data, p * in * NR, full ? Y : tile, full ? yOff + i * ldy + p * NR : 0);
+                    if (!full) store(tile, 0, DP * NR, Y, yOff + i * ldy, p);
+                }
+        }
+        for (; p < p1; p++) {
+            int b = p * in * NR;
+            boolean full = (p + 1) * NR <= out;
+            int i = 0;
+            for (; i + MR <= n; i += MR) {
+                if (full) k6(in, X, xOff + i * ldx, ldx, data, b, Y, yOff + i * ldy + p * NR, ldy);
+                else {
+                    k6(in, X, xOff + i * ldx, ldx, data, b, tile, 0, NR);
+                    for (int r = 0; r < MR; r++) store(tile, r * NR, NR, Y, yOff + (i + r) * ldy, p);
+                }
+            }
+            for (; i + 2 <= n; i += 2) {
+                if (full) k2(in, X, xOff + i * ldx, ldx, data, b, Y, yOff + i * ldy + p * NR, ldy);
+                else {
+                    k2(in, X, xOff + i * ldx, ldx, data, b, tile, 0, NR);
+                    for (int r = 0; r < 2; r++) store(tile, r * NR, NR, Y, yOff + (i + r) * ldy, p);
+                }
+            }
+            if (i < n) {
+                if (full) k1(in, X, xOff + i * ldx, data, b, Y, yOff + i * ldy + p * NR);
+                else {
+                    k1(in, X, xOff + i * ldx, data, b, tile, 0);
+                    store(tile, 0, NR, Y, yOff + i * ldy, p);
+                }
+            }
+        }
+        if (bias != null) {
+            float[] B = bias.data();
+            int bo = bias.offset(), o0 = p0 * NR, o1 = Math.min(out, p1 * NR);
+            for (int i = 0; i < n; i++)
+                for (int o = o0; o < o1; o++) Y[yOff + i * ldy + o] += B[bo + o];
+        }
+    }
+
+    /** Copies the valid columns of tile floats [t, t + len) (panels from p on) into row y0 of Y. */
+    private void store(float[] tile, int t, int len, float[] Y, int y0, int p) {
+        int o = p * NR, cols = Math.min(len, out - o);
+        if (cols > 0) System.arraycopy(tile, t, Y, y0 + o, cols);
+    }
+
+    // ---- kernels: every output is fma(x[k], w[k], acc) for k = 0.. in order, from acc = 0 ----
+
+    private static void k6(int in, float[] X, int x0, int ldx, float[] P, int b, float[] Y, int y0, int ldy) {
+        if (VECS == 4) k6x4(in, X, x0, ldx, P, b, Y, y0, ldy);
+        else k6x2(in, X, x0, ldx, P, b, Y, y0, ldy);
+    }
+
+    private static void k2(int in, float[] X, int x0, int ldx, float[] P, int b, float[] Y, int y0, int ldy) {
+        if (VECS == 4) k2x4(in, X, x0, ldx, P, b, Y, y0, ldy);
+        else k2x2(in, X, x0, ldx, P, b, Y, y0, ldy);
+    }
+
+    private static void k1(int in, float[] X, int x0, float[] P, int b, float[] Y, int y0) {
+        if (VECS == 4) k1x4(in, X, x0, P, b, Y, y0);
+        else k1x2(in, X, x0, P, b, Y, y0);
+    }
+
+    /** One row against DP consecutive panels: 8 accumulators, DP weight streams. */
+    private static void decode(int in, float[] X, int x0, float[] P, int b, float[] Y, int y0) {
+        int stride = in * NR;
+        if (VECS == 4) {
+            int b1 = b + stride;
+            FloatVector z = FloatVector.zero(S);
+            FloatVector c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z, c6 = z, c7 = z;
+            for (int k = 0, o = 0; k < in; k++, o += NR) {
+                FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
+                c0 = a.fma(FloatVector.fromArray(S, P, b + o), c0);
+                c1 = a.fma(FloatVector.fromArray(S, P, b + o + L), c1);
+                c2 = a.fma(FloatVector.fromArray(S, P, b + o + 2 * L), c2);
+                c3 = a.fma(FloatVector.fromArray(S, P, b + o + 3 * L), c3);
+                c4 = a.fma(FloatVector.fromArray(S, P, b1 + o), c4);
+                c5 = a.fma(FloatVector.fromArray(S, P, b1 + o + L), c5);
+                c6 = a.fma(FloatVector.fromArray(S, P, b1 + o + 2 * L), c6);
+                c7 = a.fma(FloatVector.fromArray(S, P, b1 + o + 3 * L), c7);
+            }
+            c0.intoArray(Y, y0); c1.intoArray(Y, y0 + L); c2.intoArray(Y, y0 + 2 * L); c3.intoArray(Y, y0 + 3 * L);
+            c4.intoArray(Y, y0 + NR); c5.intoArray(Y, y0 + NR + L); c6.intoArray(Y, y0 + NR + 2 * L); c7.intoArray(Y, y0 + NR + 3 * L);
+        } else {
+            int b1 = b + stride, b2 = b1 + stride, b3 = b2 + stride;
+            FloatVector z = FloatVector.zero(S);
+            FloatVector c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z, c6 = z, c7 = z;
+            for (int k = 0, o = 0; k < in; k++, o += NR) {
+                FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
+                c0 = a.fma(FloatVector.fromArray(S, P, b + o), c0);
+                c1 = a.fma(FloatVector.fromArray(S, P, b + o + L), c1);
+                c2 = a.fma(FloatVector.fromArray(S, P, b1 + o), c2);
+                c3 = a.fma(FloatVector.fromArray(S, P, b1 + o + L), c3);
+                c4 = a.fma(FloatVector.fromArray(S, P, b2 + o), c4);
+                c5 = a.fma(FloatVector.fromArray(S, P, b2 + o + L), c5);
+                c6 = a.fma(FloatVector.fromArray(S, P, b3 + o), c6);
+                c7 = a.fma(FloatVector.fromArray(S, P, b3 + o + L), c7);
+            }
+            c0.intoArray(Y, y0); c1.intoArray(Y, y0 + L);
+            c2.intoArray(Y, y0 + NR); c3.intoArray(Y, y0 + NR + L);
+            c4.intoArray(Y, y0 + 2 * NR); c5.intoArray(Y, y0 + 2 * NR + L);
+            c6.intoArray(Y, y0 + 3 * NR); c7.intoArray(Y, y0 + 3 * NR + L);
+        }
+    }
+
+    /** 6 rows × a 4-vector panel: 24 accumulators, 4 loads and 6 broadcasts per 24 multiply-adds. */
+    private static void k6x4(int in, float[] X, int x0, int ldx, float[] P, int b, float[] Y, int y0, int ldy) {
+        int x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx, x4 = x3 + ldx, x5 = x4 + ldx;
+        FloatVector z = FloatVector.zero(S);
+        FloatVector c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c22 = z, c23 = z;
+        FloatVector c30 = z, c31 = z, c32 = z, c33 = z, c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z, c52 = z, c53 = z;
+        for (int k = 0, pb = b; k < in; k++, pb += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, P, pb), b1 = FloatVector.fromArray(S, P, pb + L);
+            FloatVector b2 = FloatVector.fromArray(S, P, pb + 2 * L), b3 = FloatVector.fromArray(S, P, pb + 3 * L);
+            FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
+            c00 = a.fma(b0, c00); c01 = a.fma(b1, c01); c02 = a.fma(b2, c02); c03 = a.fma(b3, c03);
+            a = FloatVector.broadcast(S, X[x1 + k]);
+            c10 = a.fma(b0, c10); c11 = a.fma(b1, c11); c12 = a.fma(b2, c12); c13 = a.fma(b3, c13);
+            a = FloatVector.broadcast(S, X[x2 + k]);
+            c20 = a.fma(b0, c20); c21 = a.fma(b1, c21); c22 = a.fma(b2, c22); c23 = a.fma(b3, c23);
+            a = FloatVector.broadcast(S, X[x3 + k]);
+            c30 = a.fma(b0, c30); c31 = a.fma(b1, c31); c32 = a.fma(b2, c32); c33 = a.fma(b3, c33);
+            a = FloatVector.broadcast(S, X[x4 + k]);
+            c40 = a.fma(b0, c40); c41 = a.fma(b1, c41); c42 = a.fma(b2, c42); c43 = a.fma(b3, c43);
+            a = FloatVector.broadcast(S, X[x5 + k]);
+            c50 = a.fma(b0, c50); c51 = a.fma(b1, c51); c52 = a.fma(b2, c52); c53 = a.fma(b3, c53);
+        }
+        int o = y0;
+        c00.intoArray(Y, o); c01.intoArray(Y, o + L); c02.intoArray(Y, o + 2 * L); c03.intoArray(Y, o + 3 * L); o += ldy;
+        c10.intoArray(Y, o); c11.intoArray(Y, o + L); c12.intoArray(Y, o + 2 * L); c13.intoArray(Y, o + 3 * L); o += ldy;
+        c20.intoArray(Y, o); c21.intoArray(Y, o + L); c22.intoArray(Y, o + 2 * L); c23.intoArray(Y, o + 3 * L); o += ldy;
+        c30.intoArray(Y, o); c31.intoArray(Y, o + L); c32.intoArray(Y, o + 2 * L); c33.intoArray(Y, o + 3 * L); o += ldy;
+        c40.intoArray(Y, o); c41.intoArray(Y, o + L); c42.intoArray(Y, o + 2 * L); c43.intoArray(Y, o + 3 * L); o += ldy;
+        c50.intoArray(Y, o); c51.intoArray(Y, o + L); c52.intoArray(Y, o + 2 * L); c53.intoArray(Y, o + 3 * L);
+    }
+
+    private static void k2x4(int in, float[] X, int x0, int ldx, float[] P, int b, float[] Y, int y0, int ldy) {
+        int x1 = x0 + ldx;
+        FloatVector z = FloatVector.zero(S);
+        FloatVector c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
+        for (int k = 0, pb = b; k < in; k++, pb += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, P, pb), b1 = FloatVector.fromArray(S, P, pb + L);
+            FloatVector b2 = FloatVector.fromArray(S, P, pb + 2 * L), b3 = FloatVector.fromArray(S, P, pb + 3 * L);
+            FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
+            c00 = a.fma(b0, c00); c01 = a.fma(b1, c01); c02 = a.fma(b2, c02); c03 = a.fma(b3, c03);
+            a = FloatVector.broadcast(S, X[x1 + k]);
+            c10 = a.fma(b0, c10); c11 = a.fma(b1, c11); c12 = a.fma(b2, c12); c13 = a.fma(b3, c13);
+        }
+        c00.intoArray(Y, y0); c01.intoArray(Y, y0 + L); c02.intoArray(Y, y0 + 2 * L); c03.intoArray(Y, y0 + 3 * L);
+        y0 += ldy;
+        c10.intoArray(Y, y0); c11.intoArray(Y, y0 + L); c12.intoArray(Y, y0 + 2 * L); c13.intoArray(Y, y0 + 3 * L);
+    }
+
+    private static void k1x4(int in, float[] X, int x0, float[] P, int b, float[] Y, int y0) {
+        FloatVector z = FloatVector.zero(S);
+        FloatVector c0 = z, c1 = z, c2 = z, c3 = z;
+        for (int k = 0, pb = b; k < in; k++, pb += NR) {
+            FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
+            c0 = a.fma(FloatVector.fromArray(S, P, pb), c0);
+            c1 = a.fma(FloatVector.fromArray(S, P, pb + L), c1);
+            c2 = a.fma(FloatVector.fromArray(S, P, pb + 2 * L), c2);
+            c3 = a.fma(FloatVector.fromArray(S, P, pb + 3 * L), c3);
+        }
+        c0.intoArray(Y, y0); c1.intoArray(Y, y0 + L); c2.intoArray(Y, y0 + 2 * L); c3.intoArray(Y, y0 + 3 * L);
+    }
+
+    /** 6 rows × a 2-vector panel (8 lanes: 12 accumulators of 16 registers). */
+    private static void k6x2(int in, float[] X, int x0, int ldx, float[] P, int b, float[] Y, int y0, int ldy) {
+        int x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx, x4 = x3 + ldx, x5 = x4 + ldx;
+        FloatVector z = FloatVector.zero(S);
+        FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+        for (int k = 0, pb = b; k < in; k++, pb += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, P, pb), b1 = FloatVector.fromArray(S, P, pb + L);
+            FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
+            c00 = a.fma(b0, c00); c01 = a.fma(b1, c01);
+            a = FloatVector.broadcast(S, X[x1 + k]);
+            c10 = a.fma(b0, c10); c11 = a.fma(b1, c11);
+            a = FloatVector.broadcast(S, X[x2 + k]);
+            c20 = a.fma(b0, c20); c21 = a.fma(b1, c21);
+            a = FloatVector.broadcast(S, X[x3 + k]);
+            c30 = a.fma(b0, c30); c31 = a.fma(b1, c31);
+            a = FloatVector.broadcast(S, X[x4 + k]);
+            c40 = a.fma(b0, c40); c41 = a.fma(b1, c41);
+            a = FloatVector.broadcast(S, X[x5 + k]);
+            c50 = a.fma(b0, c50); c51 = a.fma(b1, c51);
+        }
+        int o = y0;
+        c00.intoArray(Y, o); c01.intoArray(Y, o + L); o += ldy;
+        c10.intoArray(Y, o); c11.intoArray(Y, o + L); o += ldy;
+        c20.intoArray(Y, o); c21.intoArray(Y, o + L); o += ldy;
+        c30.intoArray(Y, o); c31.intoArray(Y, o + L); o += ldy;
+        c40.intoArray(Y, o); c41.intoArray(Y, o + L); o += ldy;
+        c50.intoArray(Y, o); c51.intoArray(Y, o + L);
+    }
+
+    private static void k2x2(int in, float[] X, int x0, int ldx, float[] P, int b, float[] Y, int y0, int ldy) {
+        int x1 = x0 + ldx;
+        FloatVector z = FloatVector.zero(S);
+        FloatVector c00 = z, c01 = z, c10 = z, c11 = z;
+        for (int k = 0, pb = b; k < in; k++, pb += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, P, pb), b1 = FloatVector.fromArray(S, P, pb + L);
+            FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
+            c00 = a.fma(b0, c00); c01 = a.fma(b1, c01);
+            a = FloatVector.broadcast(S, X[x1 + k]);
+            c10 = a.fma(b0, c10); c11 = a.fma(b1, c11);
+        }
+        c00.intoArray(Y, y0); c01.intoArray(Y, y0 + L);
+        c10.intoArray(Y, y0 + ldy); c11.intoArray(Y, y0 + ldy + L);
+    }
+
+    private static void k1x2(int in, float[] X, int x0, float[] P, int b, float[] Y, int y0) {
+        FloatVector c0 = FloatVector.zero(S), c1 = c0;
+        for (int k = 0, pb = b; k < in; k++, pb += NR) {
+            FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
+            c0 = a.fma(FloatVector.fromArray(S, P, pb), c0);
+            c1 = a.fma(FloatVector.fromArray(S, P, pb + L), c1);
+        }
+        c0.intoArray(Y, y0);
+        c1.intoArray(Y, y0 + L);
+    }
+}

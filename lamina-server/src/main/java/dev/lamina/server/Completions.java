@@ -1,0 +1,365 @@
+package dev.lamina.server;
+
+import com.sun.net.httpserver.HttpExchange;
+import dev.lamina.infer.BatchEngine;
+import dev.lamina.infer.BatchEngine.FinishReason;
+import dev.lamina.infer.ChatTemplate;
+import dev.lamina.infer.Logprobs;
+import dev.lamina.infer.SamplingParams;
+import dev.lamina.io.LaminaException;
+import dev.lamina.tokenizer.Tokenizer;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.node.ArrayNode;
+import tools.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+
+/** POST /v1/completions and /v1/chat/completions, plain and streamed (Server-Sent Events). */
+final class Completions {
+    private static final SecureRandom RANDOM = new SecureRandom();
+    private static final Set<String> UNSUPPORTED = Set.of("tools", "functions", "tool_choice", "function_call", "suffix",
+            "logit_bias", "audio", "prediction");
+
+    private final ServerOptions options;
+    private final BatchEngine engine;
+    private final Tokenizer tokenizer;
+    private final long created;
+
+    Completions(ServerOptions options, BatchEngine engine, long created) {
+        this.options = options;
+        this.engine = engine;
+        this.tokenizer = engine.tokenizer();
+        this.created = created;
+    }
+
+    ObjectNode modelObject() {
+        ObjectNode m = LaminaServer.JSON.createObjectNode();
+        m.put("id", options.modelName()).put("object", "model").put("created", created).put("owned_by", "lamina");
+        int ctx = engine.contextLimit();
+        if (ctx != Integer.MAX_VALUE) m.put("max_model_len", ctx);
+        return m;
+    }
+
+    // ---- parsed request ----------------------------------------------------------------------
+
+    /** Everything both endpoints share, validated. */
+    private record Common(int maxTokens, boolean explicitMaxTokens, SamplingParams sampling, int n, boolean stream,
+                          boolean includeUsage, List<String> stop, int logprobs) {}
+
+    private Common common(JsonNode body, boolean chat) {
+        for (String f : UNSUPPORTED)
+            if (body.has(f) && !body.get(f).isNull() && !(body.get(f).isContainer() && body.get(f).isEmpty()))
+                throw ApiException.invalid(f, "'" + f + "' is not supported by this server.");
+        String model = Params.string(body, "model", null);
+        if (model == null) throw ApiException.invalid("model", "you must provide a model parameter");
+        if (!model.equals(options.modelName()))
+            throw new ApiException(400, "invalid_request_error", "model_not_found", "model",
+                    "The model '" + model + "' does not exist; this server serves '" + options.modelName() + "'.");
+        if (chat && body.has("response_format") && !body.get("response_format").isNull()) {
+            String type = Params.string(body.get("response_format"), "type", "text");
+            if (!type.equals("text")) throw ApiException.invalid("response_format", "only response_format type 'text' is supported");
+        }
+        Integer maxTokens = Params.integer(body, chat && body.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens", null);
+        if (maxTokens != null && maxTokens < 1) throw ApiException.invalid("max_tokens", "max_tokens must be at least 1, got " + maxTokens);
+        if (maxTokens != null && maxTokens > options.maxTokens())
+            throw ApiException.invalid("max_tokens", "max_tokens is " + maxTokens + "; this server allows at most " + options.maxTokens());
+        double temperature = Params.number(body, "temperature", 1.0, 0, 2);
+        double topP = Params.number(body, "top_p", 1.0, 0, 1);
+        if (topP == 0) throw ApiException.invalid("top_p", "top_p must be greater than 0");
+        int topK = Params.integer(body, "top_k", -1);
+        if (topK < -1) throw ApiException.invalid("top_k", "top_k must be -1 (off) or at least 1, got " + topK);
+        double minP = Params.number(body, "min_p", 0, 0, 1);
+        double presence = Params.number(body, "presence_penalty", 0, -2, 2);
+        double frequency = Params.number(body, "frequency_penalty", 0, -2, 2);
+        double repetition = Params.number(body, "repetition_penalty", 1, 0, 10);
+        if (repetition == 0) throw ApiException.invalid("repetition_penalty", "repetition_penalty must be greater than 0");
+        int n = Params.integer(body, "n", 1);
+        if (n < 1 || n > options.maxConcurrent())
+            throw ApiException.invalid("n", "n must be between 1 and " + options.maxConcurrent() + " (the server's concurrency), got " + n);
+        if (body.has("best_of") && !body.get("best_of").isNull() && Params.integer(body, "best_of", 1) != n)
+            throw ApiException.invalid("best_of", "best_of other than n is not supported");
+        if (!chat && Params.bool(body, "echo", false)) throw ApiException.invalid("echo", "echo is not supported");
+        Long seed = Params.longValue(body, "seed");
+        boolean stream = Params.bool(body, "stream", false);
+        boolean includeUsage = false;
+        JsonNode so = body.get("stream_options");
+        if (so != null && !so.isNull()) {
+            if (!so.isObject()) throw ApiException.invalid("stream_options", "stream_options must be an object");
+            if (!stream) throw ApiException.invalid("stream_options", "stream_options is only allowed when stream is true");
+            includeUsage = Params.bool(so, "include_usage", false);
+        }
+        List<String> stop = Params.stop(body);
+        int logprobs;
+        if (chat) {
+            boolean lp = Params.bool(body, "logprobs", false);
+            Integer top = Params.integer(body, "top_logprobs", null);
+            if (top != null && (top < 0 || top > 20)) throw ApiException.invalid("top_logprobs", "top_logprobs must be between 0 and 20, got " + top);
+            if (top != null && !lp) throw ApiException.invalid("top_logprobs", "top_logprobs needs logprobs set to true");
+            logprobs = lp ? (top == null ? 0 : top) : -1;
+        } else {
+            Integer lp = Params.integer(body, "logprobs", null);
+            if (lp != null && (lp < 0 || lp > 5)) throw ApiException.invalid("logprobs", "logprobs must be between 0 and 5, got " + lp);
+            logprobs = lp == null ? -1 : lp;
+        }
+        SamplingParams sampling;
+        try {
+            sampling = new SamplingParams(temperature, Math.max(0, topK), topP, minP, repetition, presence, frequency,
+                    seed != null ? seed : RANDOM.nextLong());
+        } catch (LaminaException e) {
+            throw ApiException.invalid(null, e.getMessage());
+        }
+        return new Common(maxTokens == null ? options.maxTokens() : maxTokens, maxTokens != null, sampling, n, stream,
+                includeUsage, stop, logprobs);
+    }
+
+    /** Prompt ids checked against the context; max_tokens defaulted to what fits. */
+    private BatchEngine.Request request(int[] ids, Common c, List<String> extraStops, String promptParam) {
+        int ctx = engine.contextLimit();
+        if (ids.length == 0) {
+            if (tokenizer.eotId() < 0) throw ApiException.invalid(promptParam, "the prompt is empty");
+            ids = new int[]{tokenizer.eotId()};
+        }
+        if (ids.length >= ctx)
+            throw new ApiException(400, "invalid_request_error", "context_length_exceeded", promptParam,
+                    "This model's maximum context length is " + ctx + " tokens. However, your prompt has " + ids.length
+                            + " tokens, leaving no room for a completion. Please shorten the prompt.");
+        int max = c.maxTokens();
+        if ((long) ids.length + max > ctx) {
+            if (c.explicitMaxTokens())
+                throw new ApiException(400, "invalid_request_error", "context_length_exceeded", "max_tokens",
+                        "This model's maximum context length is " + ctx + " tokens. However, you requested " + ((long) ids.length + max)
+                                + " tokens (" + ids.length + " in the prompt, " + max + " for the completion). Please reduce the prompt or max_tokens.");
+            max = ctx - ids.length;
+        }
+        List<String> stops = new ArrayList<>(c.stop());
+        stops.addAll(extraStops);
+        return new BatchEngine.Request(ids, max, c.sampling(), c.n(), stops, c.logprobs(), false);
+    }
+
+    // ---- endpoints ---------------------------------------------------------------------------
+
+    void completions(HttpExchange ex, JsonNode body) throws IOException {
+        Common c = common(body, false);
+        List<int[]> prompts = Params.prompts(body, tokenizer);
+        List<BatchEngine.Request> requests = new ArrayList<>();
+        for (int[] p : prompts) requests.add(request(p, c, List.of(), "prompt"));
+        run(ex, requests, c, false, "cmpl-");
+    }
+
+    void chat(HttpExchange ex, JsonNode body) throws IOException {
+        Common c = common(body, true);
+        List<ChatTemplate.Message> messages = Params.messages(body);
+        int[] ids = tokenizer.encode(ChatTemplate.render(messages));
+        run(ex, List.of(request(ids, c, ChatTemplate.STOP, "messages")), c, true, "chatcmpl-");
+    }
+
+    /** One engine event for a stream. */
+    private record Event(int choice, String text, Logprobs.Choice logprobs, FinishReason finish, Throwable error, boolean done,
+                         BatchEngine.Result result) {
+        Event(int choice, String text, Logprobs.Choice logprobs, FinishReason finish) { this(choice, text, logprobs, finish, null, false, null); }
+    }
+
+    private void run(HttpExchange ex, List<BatchEngine.Request> requests, Common c, boolean chat, String idPrefix) throws IOException {
+        String id = idPrefix + HexFormat.of().formatHex(RANDOM.generateSeed(12));
+        long now = System.currentTimeMillis() / 1000;
+        LinkedBlockingQueue<Event> events = new LinkedBlockingQueue<>();
+        List<BatchEngine.Handle> handles = new ArrayList<>();
+        try {
+            for (int p = 0; p < requests.size(); p++) {
+                int base = p * c.n();
+                BatchEngine.Listener listener = !c.stream() ? null : new BatchEngine.Listener() {
+                    @Override public void onToken(int choice, int token, String text, Logprobs.Choice lp) { events.add(new Event(base + choice, text, lp, null)); }
+                    @Override public void onText(int choice, String text) { events.add(new Event(base + choice, text, null, null)); }
+                    @Override public void onChoiceFinished(int choice, FinishReason r) { events.add(new Event(base + choice, null, null, r)); }
+                    @Override public void onComplete(BatchEngine.Result r) { events.add(new Event(-1, null, null, null, null, true, r)); }
+                    @Override public void onError(Throwable e) { events.add(new Event(-1, null, null, null, e, true, null)); }
+                };
+                handles.add(engine.submit(requests.get(p), listener));
+            }
+        } catch (BatchEngine.QueueFullException e) {
+            handles.forEach(BatchEngine.Handle::cancel);
+            throw new ApiException(429, "rate_limit_exceeded", "rate_limit_exceeded", null,
+                    "The server is busy: " + e.getMessage() + ". Retry later.");
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            handles.forEach(BatchEngine.Handle::cancel);
+            throw ApiException.invalid(null, e.getMessage());
+        }
+        if (c.stream()) stream(ex, events, handles, requests, c, chat, id, now);
+        else respond(ex, handles, requests, c, chat, id, now);
+    }
+
+    private void respond(HttpExchange ex, List<BatchEngine.Handle> handles, List<BatchEngine.Request> requests, Common c,
+                         boolean chat, String id, long now) throws IOException {
+        ObjectNode o = LaminaServer.JSON.createObjectNode();
+        o.put("id", id).put("object", chat ? "chat.completion" : "text_completion").put("created", now).put("model", options.modelName());
+        ArrayNode choices = o.putArray("choices");
+        int promptTokens = 0, completionTokens = 0;
+        for (int p = 0; p < handles.size(); p++) {
+            BatchEngine.Result r;
+            try {
+                r = handles.get(p).result().get();
+            } catch (InterruptedException e) {
+                handles.forEach(BatchEngine.Handle::cancel);
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted");
+            } catch (ExecutionException e) {
+                throw new ApiException(500, "server_error", null, null, "Generation failed: " + e.getCause());
+            }
+            promptTokens += r.promptTokens();
+            completionTokens += r.completionTokens();
+            for (BatchEngine.ChoiceResult cr : r.choices()) {
+                ObjectNode ch = choices.addObject();
+                ch.put("index", p * c.n() + cr.index());
+                if (chat) {
+                    ch.putObject("message").put("role", "assistant").put("content", cr.text());
+                    if (cr.logprobs() != null) chatLogprobs(ch.putObject("logprobs"), cr.logprobs());
+                    else ch.putNull("logprobs");
+                } else {
+                    ch.put("text", cr.text());
+                    if (cr.logprobs() != null) completionLogprobs(ch.putObject("logprobs"), cr.logprobs(), 0);
+                    else ch.putNull("logprobs");
+                }
+                ch.put("finish_reason", cr.finish().openAi());
+            }
+        }
+        usage(o.putObject("usage"), promptTokens, completionTokens);
+        LaminaServer.sendJson(ex, 200, o);
+    }
+
+    private void stream(HttpExchange ex, LinkedBlockingQueue<Event> events, List<BatchEngine.Handle> handles,
+                        List<BatchEngine.Request> requests, Common c, boolean chat, String id, long now) throws IOException {
+        ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
+        ex.getResponseHeaders().set("Cache-Control", "no-cache");
+        ex.sendResponseHeaders(200, 0);
+        OutputStream out = ex.getResponseBody();
+        int total = requests.size() * c.n();
+        int[] textOffset = new int[total];
+        int pending = handles.size(), promptTokens = 0, completionTokens = 0;
+        try {
+            if (chat)
+                for (int i = 0; i < total; i++) {
+                    ObjectNode chunk = chunk(id, now, true);
+                    ObjectNode ch = chunk.putArray("choices").addObject();
+                    ch.put("index", i);
+                    ch.putObject("delta").put("role", "assistant").put("content", "");
+                    ch.putNull("logprobs");
+                    ch.putNull("finish_reason");
+                    send(out, chunk);
+                }
+            while (pending > 0) {
+                Event e = events.take();
+                if (e.done()) {
+                    pending--;
+                    if (e.result() != null) {
+                        promptTokens += e.result().promptTokens();
+                        completionTokens += e.result().completionTokens();
+                    }
+                    if (e.error() != null) {
+                        send(out, LaminaServer.errorBody(new ApiException(500, "server_error", null, null, "Generation failed: " + e.error())));
+                        break;
+                    }
+                    continue;
+                }
+                if (e.finish() == null && e.text().isEmpty() && e.logprobs() == null) continue;
+                ObjectNode chunk = chunk(id, now, chat);
+                ObjectNode ch = chunk.putArray("choices").addObject();
+                ch.put("index", e.choice());
+                if (chat) {
+                    ObjectNode delta = ch.putObject("delta");
+                    if (e.finish() == null) delta.put("content", e.text());
+                    if (e.logprobs() != null) chatLogprobs(ch.putObject("logprobs"), List.of(e.logprobs()));
+                    else ch.putNull("logprobs");
+                } else {
+                    ch.put("text", e.finish() == null ? e.text() : "");
+                    if (e.logprobs() != null) completionLogprobs(ch.putObject("logprobs"), List.of(e.logprobs()), textOffset[e.choice()]);
+                    else ch.putNull("logprobs");
+                    if (e.text() != null) textOffset[e.choice()] += e.text().length();
+                }
+                if (e.finish() == null) ch.putNull("finish_reason");
+                else ch.put("finish_reason", e.finish() == FinishReason.CANCELLED ? "stop" : e.finish().openAi());
+                send(out, chunk);
+            }
+            if (c.includeUsage()) {
+                ObjectNode chunk = chunk(id, now, chat);
+                chunk.putArray("choices");
+                usage(chunk.putObject("usage"), promptTokens, completionTokens);
+                send(out, chunk);
+            }
+            out.write("data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            out.close();
+        } catch (IOException | InterruptedException e) {
+            // the client disconnected (or we are shutting down): stop generating at once
+            handles.forEach(BatchEngine.Handle::cancel);
+            if (e instanceof InterruptedException) Thread.currentThread().interrupt();
+            throw e instanceof IOException io ? io : new IOException(e);
+        }
+    }
+
+    private ObjectNode chunk(String id, long now, boolean chat) {
+        ObjectNode o = LaminaServer.JSON.createObjectNode();
+        o.put("id", id).put("object", chat ? "chat.completion.chunk" : "text_completion").put("created", now).put("model", options.modelName());
+        return o;
+    }
+
+    private static void send(OutputStream out, JsonNode event) throws IOException {
+        byte[] json = LaminaServer.JSON.writeValueAsBytes(event);
+        byte[] frame = new byte[json.length + 8];
+        System.arraycopy("data: ".getBytes(StandardCharsets.US_ASCII), 0, frame, 0, 6);
+        System.arraycopy(json, 0, frame, 6, json.length);
+        frame[frame.length - 2] = '\n';
+        frame[frame.length - 1] = '\n';
+        out.write(frame);
+        out.flush();
+    }
+
+    private static void usage(ObjectNode u, int prompt, int completion) {
+        u.put("prompt_tokens", prompt).put("completion_tokens", completion).put("total_tokens", prompt + completion);
+    }
+
+    private String tokenText(int token) { return tokenizer.decode(new int[]{token}); }
+
+    private void chatLogprobs(ObjectNode lp, List<Logprobs.Choice> list) {
+        ArrayNode content = lp.putArray("content");
+        for (Logprobs.Choice c : list) {
+            ObjectNode t = content.addObject();
+            tokenEntry(t, c.chosen());
+            ArrayNode top = t.putArray("top_logprobs");
+            for (Logprobs.Entry e : c.top()) tokenEntry(top.addObject(), e);
+        }
+        lp.putNull("refusal");
+    }
+
+    private void tokenEntry(ObjectNode t, Logprobs.Entry e) {
+        String s = tokenText(e.token());
+        t.put("token", s).put("logprob", e.logprob());
+        ArrayNode bytes = t.putArray("bytes");
+        for (byte b : s.getBytes(StandardCharsets.UTF_8)) bytes.add(b & 0xff);
+    }
+
+    private void completionLogprobs(ObjectNode lp, List<Logprobs.Choice> list, int offset) {
+        ArrayNode tokens = lp.putArray("tokens"), values = lp.putArray("token_logprobs"),
+                tops = lp.putArray("top_logprobs"), offsets = lp.putArray("text_offset");
+        for (Logprobs.Choice c : list) {
+            String s = tokenText(c.chosen().token());
+            tokens.add(s);
+            values.add(c.chosen().logprob());
+            ObjectNode top = tops.addObject();
+            for (Logprobs.Entry e : c.top()) {
+                String k = tokenText(e.token());
+                if (!top.has(k)) top.put(k, e.logprob());
+            }
+            offsets.add(offset);
+            offset += s.length();
+        }
+    }
+}

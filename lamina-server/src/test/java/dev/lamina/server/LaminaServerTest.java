@@ -1,0 +1,403 @@
+package dev.lamina.server;
+
+import dev.lamina.Lamina;
+import dev.lamina.infer.ChatTemplate;
+import dev.lamina.infer.Sampler;
+import dev.lamina.model.Decoder;
+import dev.lamina.model.ModelConfig;
+import dev.lamina.model.Presets;
+import dev.lamina.tokenizer.ByteTokenizer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
+
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Every endpoint and error status over real HTTP (java.net.http.HttpClient). */
+class LaminaServerTest {
+    static final String NAME = "tiny-test";
+    static final Lamina.Model TINY = new Lamina.Model(Decoder.create(Presets.get("tiny").config().apply(257), 3), ByteTokenizer.INSTANCE);
+    static LaminaServer server;
+    static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+
+    @BeforeAll
+    static void start() {
+        server = LaminaServer.start(ServerOptions.defaults(NAME).withPort(0).withMaxConcurrent(4).withMaxTokens(200), () -> TINY);
+        assertThat(server.awaitReady(Duration.ofSeconds(30))).as("load error: %s", server.loadError()).isTrue();
+    }
+
+    @AfterAll
+    static void stop() { server.close(); }
+
+    record Reply(int status, String body, HttpResponse<String> raw) {
+        JsonNode json() { return LaminaServer.JSON.readTree(body); }
+    }
+
+    static Reply get(LaminaServer s, String path, String... headers) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(s.baseUrl() + path)).GET();
+        if (headers.length > 0) b.headers(headers);
+        HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        return new Reply(r.statusCode(), r.body(), r);
+    }
+
+    static Reply post(LaminaServer s, String path, String body, String... headers) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(s.baseUrl() + path))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body));
+        if (headers.length > 0) b.headers(headers);
+        HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        return new Reply(r.statusCode(), r.body(), r);
+    }
+
+    static void assertError(Reply r, int status, String type, String codeOrNull) {
+        assertThat(r.status()).as(r.body()).isEqualTo(status);
+        JsonNode e = r.json().get("error");
+        assertThat(e).as(r.body()).isNotNull();
+        assertThat(e.get("message").stringValue()).isNotBlank();
+        assertThat(e.get("type").stringValue()).isEqualTo(type);
+        assertThat(e.has("param")).isTrue();
+        assertThat(e.has("code")).isTrue();
+        if (codeOrNull != null) assertThat(e.get("code").stringValue()).isEqualTo(codeOrNull);
+    }
+
+    /** The data payloads of an SSE body, checking the framing: every event is one "data: " line and a blank line. */
+    static List<String> events(String body) {
+        assertThat(body).endsWith("\n\n");
+        List<String> out = new ArrayList<>();
+        for (String frame : body.substring(0, body.length() - 2).split("\n\n", -1)) {
+            assertThat(frame).startsWith("data: ").doesNotContain("\n");
+            out.add(frame.substring(6));
+        }
+        assertThat(out.getLast()).isEqualTo("[DONE]");
+        return out;
+    }
+
+    // ---- endpoints -----------------------------------------------------------------------
+
+    @Test
+    void healthAndModels() throws Exception {
+        Reply h = get(server, "/health");
+        assertThat(h.status()).isEqualTo(200);
+        assertThat(h.json().get("status").stringValue()).isEqualTo("ok");
+        Reply m = get(server, "/v1/models");
+        assertThat(m.status()).isEqualTo(200);
+        assertThat(m.raw().headers().firstValue("Content-Type")).hasValue("application/json");
+        assertThat(m.json().get("object").stringValue()).isEqualTo("list");
+        JsonNode model = m.json().get("data").get(0);
+        assertThat(model.get("id").stringValue()).isEqualTo(NAME);
+        assertThat(model.get("object").stringValue()).isEqualTo("model");
+        assertThat(model.get("owned_by").stringValue()).isEqualTo("lamina");
+        assertThat(model.get("max_model_len").intValue()).isEqualTo(256);
+        assertThat(get(server, "/v1/models/" + NAME).json().get("id").stringValue()).isEqualTo(NAME);
+        assertError(get(server, "/v1/models/other"), 404, "invalid_request_error", "model_not_found");
+    }
+
+    @Test
+    void completionMatchesLocalGreedyGeneration() throws Exception {
+        String prompt = "The jury said";
+        String want = TINY.generate(prompt, 12, Sampler.greedy(), null);
+        Reply r = post(server, "/v1/completions", """
+                {"model":"tiny-test","prompt":"The jury said","max_tokens":12,"temperature":0}""");
+        assertThat(r.status()).as(r.body()).isEqualTo(200);
+        JsonNode j = r.json();
+        assertThat(j.get("id").stringValue()).startsWith("cmpl-");
+        assertThat(j.get("object").stringValue()).isEqualTo("text_completion");
+        assertThat(j.get("model").stringValue()).isEqualTo(NAME);
+        assertThat(j.get("created").longValue()).isPositive();
+        JsonNode c = j.get("choices").get(0);
+        assertThat(c.get("index").intValue()).isZero();
+        assertThat(c.get("text").stringValue()).isEqualTo(want);
+        assertThat(c.get("logprobs").isNull()).isTrue();
+        JsonNode u = j.get("usage");
+        assertThat(u.get("prompt_tokens").intValue()).isEqualTo(prompt.length());
+        int completion = u.get("completion_tokens").intValue();
+        assertThat(completion).isBetween(1, 12);
+        assertThat(c.get("finish_reason").stringValue()).isEqualTo(completion == 12 ? "length" : "stop");
+        assertThat(u.get("total_tokens").intValue()).isEqualTo(prompt.length() + completion);
+    }
+
+    @Test
+    void severalPromptsTimesNChoicesWithSeedsAndLogprobs() throws Exception {
+        String body = """
+                {"model":"tiny-test","prompt":["One","Two"],"n":2,"max_tokens":6,"seed":11,"temperature":1.0,
+                 "logprobs":2,"stop":["\\n\\n\\n"],"user":"someone"}""";
+        Reply a = post(server, "/v1/completions", body), b = post(server, "/v1/completions", body);
+        assertThat(a.status()).as(a.body()).isEqualTo(200);
+        JsonNode choices = a.json().get("choices");
+        assertThat(choices).hasSize(4);
+        for (int i = 0; i < 4; i++) {
+            JsonNode c = choices.get(i);
+            assertThat(c.get("index").intValue()).isEqualTo(i);
+            assertThat(c.get("text").stringValue()).isEqualTo(b.json().get("choices").get(i).get("text").stringValue()); // same seed
+            JsonNode lp = c.get("logprobs");
+            int n = lp.get("tokens").size();
+            assertThat(n).isEqualTo(lp.get("token_logprobs").size()).isEqualTo(lp.get("top_logprobs").size())
+                    .isEqualTo(lp.get("text_offset").size());
+            for (JsonNode v : lp.get("token_logprobs")) assertThat(v.doubleValue()).isLessThanOrEqualTo(0);
+            for (JsonNode top : lp.get("top_logprobs")) assertThat(top.size()).isBetween(1, 2);
+        }
+        assertThat(a.json().get("usage").get("prompt_tokens").intValue()).isEqualTo(6);   // "One" + "Two"
+    }
+
+    @Test
+    void chatCompletionUsesTheTemplate() throws Exception {
+        Reply r = post(server, "/v1/chat/completions", """
+                {"model":"tiny-test","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}],
+                 "max_tokens":8,"temperature":0,"logprobs":true,"top_logprobs":3}""");
+        assertThat(r.status()).as(r.body()).isEqualTo(200);
+        JsonNode j = r.json();
+        assertThat(j.get("id").stringValue()).startsWith("chatcmpl-");
+        assertThat(j.get("object").stringValue()).isEqualTo("chat.completion");
+        JsonNode c = j.get("choices").get(0);
+        assertThat(c.get("message").get("role").stringValue()).isEqualTo("assistant");
+        String content = c.get("message").get("content").stringValue();
+        String prompt = ChatTemplate.render(List.of(new ChatTemplate.Message("system", "Be brief."), new ChatTemplate.Message("user", "Hi")));
+        assertThat(j.get("usage").get("prompt_tokens").intValue()).isEqualTo(prompt.length());
+        JsonNode lp = c.get("logprobs").get("content");
+        assertThat(lp.size()).isEqualTo(j.get("usage").get("completion_tokens").intValue());
+        for (JsonNode t : lp) {
+            assertThat(t.get("logprob").doubleValue()).isLessThanOrEqualTo(0);
+            assertThat(t.get("top_logprobs")).hasSize(3);
+            assertThat(t.get("top_logprobs").get(0).get("token").stringValue()).isEqualTo(t.get("token").stringValue()); // greedy
+            assertThat(t.get("bytes").isArray()).isTrue();
+        }
+        assertThat(content).doesNotContain("\n###");
+    }
+
+    @Test
+    void streamedChatIsServerSentEventsWithTheSameText() throws Exception {
+        String req = """
+                {"model":"tiny-test","messages":[{"role":"user","content":"Tell me"}],"max_tokens":20,"temperature":0.8,
+                 "seed":5,"stream":%s%s}""";
+        Reply plain = post(server, "/v1/chat/completions", req.formatted("false", ""));
+        Reply stream = post(server, "/v1/chat/completions", req.formatted("true", ",\"stream_options\":{\"include_usage\":true}"));
+        assertThat(stream.status()).isEqualTo(200);
+        assertThat(stream.raw().headers().firstValue("Content-Type").orElse("")).startsWith("text/event-stream");
+        List<String> ev = events(stream.body());
+        JsonNode first = LaminaServer.JSON.readTree(ev.getFirst());
+        assertThat(first.get("object").stringValue()).isEqualTo("chat.completion.chunk");
+        assertThat(first.get("choices").get(0).get("delta").get("role").stringValue()).isEqualTo("assistant");
+        StringBuilder text = new StringBuilder();
+        String finish = null;
+        JsonNode usage = null;
+        for (String e : ev.subList(0, ev.size() - 1)) {
+            JsonNode j = LaminaServer.JSON.readTree(e);
+            assertThat(j.get("id").stringValue()).isEqualTo(first.get("id").stringValue());
+            if (j.get("choices").isEmpty()) { usage = j.get("usage"); continue; }
+            JsonNode c = j.get("choices").get(0);
+            JsonNode content = c.get("delta").get("content");
+            if (content != null) text.append(content.stringValue());
+            if (!c.get("finish_reason").isNull()) finish = c.get("finish_reason").stringValue();
+        }
+        JsonNode p = plain.json();
+        assertThat(text.toString()).isEqualTo(p.get("choices").get(0).get("message").get("content").stringValue());
+        assertThat(finish).isEqualTo(p.get("choices").get(0).get("finish_reason").stringValue());
+        assertThat(usage).isNotNull();
+        assertThat(usage.get("completion_tokens").intValue()).isEqualTo(p.get("usage").get("completion_tokens").intValue());
+        assertThat(LaminaServer.JSON.readTree(ev.get(ev.size() - 2)).get("choices")).isEmpty();  // usage comes last
+    }
+
+    @Test
+    void streamedCompletionWithStop() throws Exception {
+        Reply full = post(server, "/v1/completions", """
+                {"model":"tiny-test","prompt":"abc","max_tokens":30,"temperature":0}""");
+        String text = full.json().get("choices").get(0).get("text").stringValue();
+        String stop = text.substring(6, 8);
+        String want = text.substring(0, text.indexOf(stop));
+        Reply s = post(server, "/v1/completions", """
+                {"model":"tiny-test","prompt":"abc","max_tokens":30,"temperature":0,"stream":true,"stop":%s}"""
+                .formatted(LaminaServer.JSON.writeValueAsString(stop)));
+        StringBuilder got = new StringBuilder();
+        String finish = null;
+        for (String e : events(s.body())) {
+            if (e.equals("[DONE]")) continue;
+            JsonNode c = LaminaServer.JSON.readTree(e).get("choices").get(0);
+            assertThat(LaminaServer.JSON.readTree(e).get("object").stringValue()).isEqualTo("text_completion");
+            got.append(c.get("text").stringValue());
+            if (!c.get("finish_reason").isNull()) finish = c.get("finish_reason").stringValue();
+        }
+        assertThat(got.toString()).isEqualTo(want);
+        assertThat(finish).isEqualTo("stop");
+    }
+
+    @Test
+    void concurrentRequestsGetTheirAloneAnswers() throws Exception {
+        String[] prompts = {"alpha", "a much longer prompt than the others, to prefill in a separate chunk", "c", "delta delta"};
+        String[] alone = new String[prompts.length];
+        for (int i = 0; i < prompts.length; i++)
+            alone[i] = post(server, "/v1/completions", "{\"model\":\"tiny-test\",\"prompt\":\"" + prompts[i]
+                    + "\",\"max_tokens\":25,\"temperature\":0}").json().get("choices").get(0).get("text").stringValue();
+        List<CompletableFuture<HttpResponse<String>>> futures = new ArrayList<>();
+        for (String p : prompts)
+            futures.add(HTTP.sendAsync(HttpRequest.newBuilder(URI.create(server.baseUrl() + "/v1/completions"))
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"tiny-test\",\"prompt\":\"" + p
+                            + "\",\"max_tokens\":25,\"temperature\":0}")).build(), HttpResponse.BodyHandlers.ofString()));
+        for (int i = 0; i < prompts.length; i++)
+            assertThat(LaminaServer.JSON.readTree(futures.get(i).get().body()).get("choices").get(0).get("text").stringValue())
+                    .isEqualTo(alone[i]);
+    }
+
+    // ---- errors ----------------------------------------------------------------------------
+
+    @Test
+    void invalidRequestsAre400() throws Exception {
+        assertError(post(server, "/v1/completions", "{not json"), 400, "invalid_request_error", null);
+        assertError(post(server, "/v1/completions", "[1,2]"), 400, "invalid_request_error", null);
+        assertError(post(server, "/v1/completions", "{\"model\":\"gpt-4\",\"prompt\":\"x\"}"), 400, "invalid_request_error", "model_not_found");
+        assertError(post(server, "/v1/completions", "{\"prompt\":\"x\"}"), 400, "invalid_request_error", null);
+        for (String bad : List.of("\"temperature\":3", "\"temperature\":\"hot\"", "\"top_p\":0", "\"top_p\":1.5", "\"n\":0", "\"n\":99",
+                "\"max_tokens\":0", "\"max_tokens\":100000", "\"logprobs\":9", "\"presence_penalty\":5", "\"stop\":[1]",
+                "\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]", "\"min_p\":2", "\"top_k\":-5", "\"seed\":1.5", "\"echo\":true",
+                "\"stream_options\":{\"include_usage\":true}", "\"logit_bias\":{\"1\":5}")) {
+            Reply r = post(server, "/v1/completions", "{\"model\":\"tiny-test\",\"prompt\":\"x\"," + bad + "}");
+            assertError(r, 400, "invalid_request_error", null);
+            assertThat(r.json().get("error").get("message").stringValue()).as(bad).isNotBlank();
+        }
+        assertError(post(server, "/v1/chat/completions", "{\"model\":\"tiny-test\",\"messages\":[]}"), 400, "invalid_request_error", null);
+        assertError(post(server, "/v1/chat/completions", "{\"model\":\"tiny-test\",\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}"),
+                400, "invalid_request_error", null);
+        assertError(post(server, "/v1/chat/completions", "{\"model\":\"tiny-test\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"top_logprobs\":2}"),
+                400, "invalid_request_error", null);
+        assertError(post(server, "/v1/chat/completions", "{\"model\":\"tiny-test\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{}]}"),
+                400, "invalid_request_error", null);
+    }
+
+    @Test
+    void promptsLongerThanTheContextAre400() throws Exception {
+        Reply r = post(server, "/v1/completions", "{\"model\":\"tiny-test\",\"prompt\":\"" + "y".repeat(300) + "\"}");
+        assertError(r, 400, "invalid_request_error", "context_length_exceeded");
+        assertThat(r.json().get("error").get("message").stringValue()).contains("256");
+        assertError(post(server, "/v1/completions", "{\"model\":\"tiny-test\",\"prompt\":\"" + "y".repeat(100) + "\",\"max_tokens\":190}"),
+                400, "invalid_request_error", "context_length_exceeded");
+        // without max_tokens the completion gets what is left of the context
+        Reply fits = post(server, "/v1/completions", "{\"model\":\"tiny-test\",\"prompt\":\"" + "y".repeat(250) + "\",\"temperature\":0}");
+        assertThat(fits.status()).isEqualTo(200);
+        assertThat(fits.json().get("usage").get("completion_tokens").intValue()).isLessThanOrEqualTo(6);
+    }
+
+    @Test
+    void unknownPathsAndMethods() throws Exception {
+        assertError(get(server, "/v1/embeddings"), 404, "invalid_request_error", "unknown_url");
+        assertError(get(server, "/nothing"), 404, "invalid_request_error", "unknown_url");
+        assertError(get(server, "/v1/completions"), 405, "invalid_request_error", "method_not_allowed");
+        assertError(post(server, "/v1/models", "{}"), 405, "invalid_request_error", "method_not_allowed");
+    }
+
+    @Test
+    void apiKeyIsRequiredWhenSet() throws Exception {
+        try (LaminaServer s = LaminaServer.start(ServerOptions.defaults(NAME).withPort(0).withApiKey("sekrit"), () -> TINY)) {
+            assertThat(s.awaitReady(Duration.ofSeconds(30))).isTrue();
+            Reply missing = get(s, "/v1/models");
+            assertError(missing, 401, "invalid_request_error", "missing_api_key");
+            assertThat(missing.raw().headers().firstValue("WWW-Authenticate")).hasValue("Bearer");
+            assertError(get(s, "/v1/models", "Authorization", "Bearer wrong"), 401, "invalid_request_error", "invalid_api_key");
+            assertError(post(s, "/v1/completions", "{}", "Authorization", "Basic c2Vrcml0"), 401, "invalid_request_error", "missing_api_key");
+            assertThat(get(s, "/v1/models", "Authorization", "Bearer sekrit").status()).isEqualTo(200);
+            assertThat(get(s, "/health").status()).isEqualTo(200);             // health needs no key
+        }
+    }
+
+    @Test
+    void oversizedBodiesAre413() throws Exception {
+        try (LaminaServer s = LaminaServer.start(ServerOptions.defaults(NAME).withPort(0).withMaxBodyBytes(4096), () -> TINY)) {
+            assertThat(s.awaitReady(Duration.ofSeconds(30))).isTrue();
+            String big = "{\"model\":\"tiny-test\",\"prompt\":\"" + "z".repeat(10_000) + "\"}";
+            assertError(post(s, "/v1/completions", big), 413, "invalid_request_error", "request_too_large");
+            assertThat(post(s, "/v1/completions", "{\"model\":\"tiny-test\",\"prompt\":\"ok\",\"max_tokens\":2}").status()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void whileLoadingEverythingIs503() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        try (LaminaServer s = LaminaServer.start(ServerOptions.defaults(NAME).withPort(0), () -> {
+            try { release.await(); } catch (InterruptedException e) { throw new IllegalStateException(e); }
+            return TINY;
+        })) {
+            Reply h = get(s, "/health");
+            assertThat(h.status()).isEqualTo(503);
+            assertThat(h.json().get("status").stringValue()).isEqualTo("loading");
+            assertError(get(s, "/v1/models"), 503, "server_error", "model_loading");
+            assertError(post(s, "/v1/completions", "{\"model\":\"tiny-test\",\"prompt\":\"x\"}"), 503, "server_error", "model_loading");
+            release.countDown();
+            assertThat(s.awaitReady(Duration.ofSeconds(30))).isTrue();
+            assertThat(get(s, "/health").status()).isEqualTo(200);
+        }
+    }
+
+    // ---- a slow model with a long context: queue limits and disconnects --------------------
+
+    static Lamina.Model slowModel() {
+        ModelConfig small = Presets.get("small").config().apply(257);
+        ModelConfig longCtx = new ModelConfig(257, small.hiddenSize(), small.numHiddenLayers(), small.numAttentionHeads(),
+                small.numKeyValueHeads(), small.intermediateSize(), 4096, small.norm(), small.normEps(), small.normPlacement(),
+                small.mixAlpha(), small.position(), small.ropeTheta(), small.activation(), small.bias(), small.tieWordEmbeddings(),
+                null, false);
+        return new Lamina.Model(Decoder.create(longCtx, 1), ByteTokenizer.INSTANCE);
+    }
+
+    static InputStream openStream(LaminaServer s, int maxTokens) throws Exception {
+        HttpRequest req = HttpRequest.newBuilder(URI.create(s.baseUrl() + "/v1/completions")).POST(HttpRequest.BodyPublishers.ofString(
+                "{\"model\":\"tiny-test\",\"prompt\":\"Once\",\"max_tokens\":" + maxTokens + ",\"stream\":true}")).build();
+        HttpResponse<InputStream> r = HTTP.send(req, HttpResponse.BodyHandlers.ofInputStream());
+        assertThat(r.statusCode()).isEqualTo(200);
+        return r.body();
+    }
+
+    static String readEvents(InputStream in, int count) throws Exception {
+        StringBuilder s = new StringBuilder();
+        int seen = 0;
+        while (seen < count) {
+            int b = in.read();
+            if (b < 0) break;
+            s.append((char) b);
+            if (s.length() >= 2 && s.charAt(s.length() - 1) == '\n' && s.charAt(s.length() - 2) == '\n') seen++;
+        }
+        return s.toString();
+    }
+
+    @Test
+    void aFullQueueIs429AndADisconnectFreesTheSlotAndBlocks() throws Exception {
+        ServerOptions o = ServerOptions.defaults(NAME).withPort(0).withMaxConcurrent(1).withMaxQueue(0).withMaxTokens(4000);
+        try (LaminaServer s = LaminaServer.start(o, LaminaServerTest::slowModel)) {
+            assertThat(s.awaitReady(Duration.ofSeconds(60))).isTrue();
+            InputStream stream = openStream(s, 4000);
+            String head = readEvents(stream, 3);
+            assertThat(head).startsWith("data: {");
+            assertThat(s.engine().activeSequences()).isEqualTo(1);
+
+            Reply busy = post(s, "/v1/completions", "{\"model\":\"tiny-test\",\"prompt\":\"x\",\"max_tokens\":3}");
+            assertError(busy, 429, "rate_limit_exceeded", "rate_limit_exceeded");
+
+            long before = s.engine().generatedTokens();
+            stream.close();                                            // the client goes away mid-stream
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            while (s.engine().activeSequences() > 0 && System.nanoTime() < deadline) Thread.sleep(5);
+            assertThat(s.engine().activeSequences()).isZero();
+            var pool = s.engine().pool();
+            assertThat(pool.usedBlocks()).isEqualTo(pool.idleCachedBlocks());   // no sequence holds a block
+            long after = s.engine().generatedTokens();
+            assertThat(after).isLessThan(4000);                        // it stopped long before max_tokens
+            assertThat(after - before).isLessThan(1000);
+            Thread.sleep(100);
+            assertThat(s.engine().generatedTokens()).isEqualTo(after);  // and generates nothing more
+
+            // the slot is free again
+            assertThat(post(s, "/v1/completions", "{\"model\":\"tiny-test\",\"prompt\":\"x\",\"max_tokens\":3}").status()).isEqualTo(200);
+        }
+    }
+
+    static byte[] utf8(String s) { return s.getBytes(StandardCharsets.UTF_8); }
+}
