@@ -142,8 +142,12 @@ public final class Ops {
         return (float) (sum / n);
     }
 
-    /** Rows per chunk of the fused head: 64 rows × V logits stay in cache-friendly scratch. */
-    static final int HEAD_CHUNK = 64;
+    /**
+     * Rows per chunk of the fused head (256 × V floats of scratch: 8 MB at V = 8192). Each chunk
+     * re-reads w and read-modify-writes dw, so fewer, larger chunks spend less on that traffic:
+     * 256 rows cut the head's time by about a fifth against 64 on llama-s.
+     */
+    static final int HEAD_CHUNK = Integer.getInteger("lamina.headChunk", 256);
 
     /**
      * The LM head and mean cross-entropy fused, without materialising logits[n,V]: per chunk of rows,
