@@ -258,6 +258,22 @@ public final class SafeTensors implements TensorReader {
         return out;
     }
 
+    /** The values of an integer tensor as longs: I64 exactly, I32, I8, U8 and BOOL widened. */
+    public long[] longs(String name) {
+        Entry e = entry(name);
+        MemorySegment s = slice(e);
+        long[] out = new long[length(e)];
+        switch (e.dtype) {
+            case I64 -> MemorySegment.copy(s, I64_LE, 0, out, 0, out.length);
+            case I32 -> { for (int i = 0; i < out.length; i++) out[i] = s.getAtIndex(I32_LE, i); }
+            case I8, BOOL -> { for (int i = 0; i < out.length; i++) out[i] = s.get(ValueLayout.JAVA_BYTE, i); }
+            case U8 -> { for (int i = 0; i < out.length; i++) out[i] = s.get(ValueLayout.JAVA_BYTE, i) & 0xff; }
+            default -> throw new LaminaException(file + ": tensor '" + name + "' has dtype " + e.dtype
+                    + "; longs() reads I64, I32, I8, U8 or BOOL");
+        }
+        return out;
+    }
+
     /** Unmaps the file; any later read fails. */
     @Override public void close() { arena.close(); }
 
@@ -324,6 +340,9 @@ public final class SafeTensors implements TensorReader {
 
         public Writer putInts(String name, int[] data, int... shape) { return add(name, DType.I32, shape, data, 0, data.length); }
 
+        /** Stored as I64, e.g. token ids or positions as PyTorch saves them; read back with {@link SafeTensors#longs}. */
+        public Writer putLongs(String name, long[] data, int... shape) { return add(name, DType.I64, shape, data, 0, data.length); }
+
         public Writer metadata(String key, String value) {
             metadata.put(key, Objects.requireNonNull(value, "metadata value"));
             return this;
@@ -378,6 +397,7 @@ public final class SafeTensors implements TensorReader {
                 switch (p.dtype) {
                     case F32 -> MemorySegment.copy(p.array, from, seg, F32_LE, 0, n);
                     case I32 -> MemorySegment.copy(p.array, from, seg, I32_LE, 0, n);
+                    case I64 -> MemorySegment.copy(p.array, from, seg, I64_LE, 0, n);
                     case F16 -> {
                         float[] a = (float[]) p.array;
                         for (int i = 0; i < n; i++) seg.setAtIndex(I16_LE, i, Float.floatToFloat16(a[from + i]));

@@ -15,6 +15,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -35,9 +36,11 @@ class SafeTensorsTest {
     }
 
     @Test
-    void roundTripsEveryWrittenDtypeInOrderWithMetadata() {
+    void roundTripsEveryWrittenDtypeInOrderWithMetadata() throws IOException {
         float[] f = {1.5f, -2.25f, 0f, 3.0e-3f, 1e4f, -0f};
         int[] ints = {Integer.MIN_VALUE, -1, 0, 1, 42, Integer.MAX_VALUE};
+        long[] longs = {Long.MIN_VALUE, Integer.MIN_VALUE - 1L, -1, 0, Integer.MAX_VALUE + 1L, 0x0102030405060708L, Long.MAX_VALUE, 7};
+        long[] smallLongs = {-3, 0, 50_256};
         Tensor big = Tensor.of(new float[] {9, 9, 1, 2, 3, 4, 5, 6, 9}, 3, 3);
         Tensor view = big.rows(0, 3).view(9).rows(2, 8).view(2, 3);  // floats 1..6 at offset 2
         Path file = dir.resolve("all.safetensors");
@@ -46,6 +49,8 @@ class SafeTensorsTest {
                 .putF16("a.f16", f, 6)
                 .putBF16("m.bf16", f, 3, 2)
                 .putInts("ids", ints, 1, 6)
+                .putLongs("pos.i64", longs, 2, 4)
+                .putLongs("small.i64", smallLongs, 3)
                 .putTensor("view", view)
                 .putFloats("scalar", new float[] {7f})
                 .putFloats("empty", new float[0], 0, 5)
@@ -53,11 +58,13 @@ class SafeTensorsTest {
                 .write(file);
 
         try (SafeTensors st = SafeTensors.open(file)) {
-            assertThat(st.names()).containsExactly("z.f32", "a.f16", "m.bf16", "ids", "view", "scalar", "empty");
+            assertThat(st.names()).containsExactly("z.f32", "a.f16", "m.bf16", "ids", "pos.i64", "small.i64", "view", "scalar", "empty");
             assertThat(st.dtype("z.f32")).isEqualTo("F32");
             assertThat(st.dtype("a.f16")).isEqualTo("F16");
             assertThat(st.dtype("m.bf16")).isEqualTo("BF16");
             assertThat(st.dtype("ids")).isEqualTo("I32");
+            assertThat(st.dtype("pos.i64")).isEqualTo("I64");
+            assertThat(st.shape("pos.i64")).containsExactly(2, 4);
             assertThat(st.shape("m.bf16")).containsExactly(3, 2);
             assertThat(st.shape("scalar")).isEmpty();
             assertThat(st.shape("empty")).containsExactly(0, 5);
@@ -65,6 +72,11 @@ class SafeTensorsTest {
             assertThat(st.floats("a.f16")).containsExactly(1.5f, -2.25f, 0f, Float.float16ToFloat(Float.floatToFloat16(3.0e-3f)), 1e4f, -0f);
             assertThat(st.floats("m.bf16")).containsExactly(1.5f, -2.25f, 0f, Float.intBitsToFloat(0x3B45 << 16), 9984f, -0f);
             assertThat(st.ints("ids")).containsExactly(ints);
+            assertThat(st.longs("pos.i64")).containsExactly(longs);
+            assertThat(st.longs("ids")).containsExactly(-2147483648L, -1, 0, 1, 42, 2147483647L);
+            assertThat(st.ints("small.i64")).containsExactly(-3, 0, 50_256);
+            assertThatThrownBy(() -> st.ints("pos.i64")).hasMessageContaining("(I64) value " + Long.MIN_VALUE + " at index 0")
+                    .hasMessageContaining("does not fit in a 32-bit int");
             assertThat(st.tensor("view").shape()).containsExactly(2, 3);
             assertThat(st.tensor("view").toArray()).containsExactly(1, 2, 3, 4, 5, 6);
             assertThat(st.floats("scalar")).containsExactly(7f);
@@ -73,6 +85,11 @@ class SafeTensorsTest {
             assertThat(st.has("ids")).isTrue();
             assertThat(st.has("nope")).isFalse();
         }
+        // I64 is little-endian on disk: pos.i64 starts after 24 + 12 + 12 + 24 bytes of data; element 5 is 0x0102030405060708
+        byte[] raw = Files.readAllBytes(file);
+        long header = ByteBuffer.wrap(raw, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        int at = (int) (8 + header + 72 + 5 * 8);
+        assertThat(Arrays.copyOfRange(raw, at, at + 8)).containsExactly(8, 7, 6, 5, 4, 3, 2, 1);
     }
 
     @Test
