@@ -1,25 +1,32 @@
 package dev.lamina.tensor;
 
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * A fixed pool of worker threads sized to the cores (override with {@code -Dlamina.threads=N}).
  *
  * <p>{@link #forRange} splits {@code [0, n)} into contiguous chunks, one per thread, always the
  * same way for the same n and thread count, so every kernel built on it is deterministic.
- * The calling thread runs the first chunk itself. Nested calls run inline.
+ * The calling thread runs the first chunk itself. Nested calls run inline; calls from several
+ * threads at once take turns.
+ *
+ * <p>Hand-off is a volatile slot per worker. Workers and the waiting caller spin for a short while
+ * ({@code -Dlamina.spinMicros}, default 100) before parking: a decode step makes a hundred or so
+ * parallel calls of tens of microseconds each, and a park/unpark round trip costs about as much.
  */
 public final class Parallel {
     /** A body over a half-open index range. */
     @FunctionalInterface
     public interface Range { void run(int from, int to); }
 
+    private static final long SPIN_NS = 1000L * Long.getLong("lamina.spinMicros", 100);
     private static volatile int threads = defaultThreads();
-    private static Thread[] workers = new Thread[0];
-    private static LinkedBlockingQueue<Runnable>[] queues;
+    private static volatile Worker[] workers = new Worker[0];
     private static final ThreadLocal<Boolean> INSIDE = ThreadLocal.withInitial(() -> false);
+    private static final ReentrantLock TURN = new ReentrantLock();
 
     private Parallel() {}
 
@@ -38,49 +45,80 @@ public final class Parallel {
         threads = n;
     }
 
-    @SuppressWarnings("unchecked")
-    private static synchronized void ensureWorkers(int count) {
-        if (workers.length >= count) return;
-        Thread[] grown = new Thread[count];
-        LinkedBlockingQueue<Runnable>[] q = new LinkedBlockingQueue[count];
-        for (int i = 0; i < count; i++) {
-            if (i < workers.length) { grown[i] = workers[i]; q[i] = queues[i]; continue; }
-            LinkedBlockingQueue<Runnable> queue = new LinkedBlockingQueue<>();
-            q[i] = queue;
-            Thread t = new Thread(() -> {
-                INSIDE.set(true);
-                while (true) {
-                    try { queue.take().run(); } catch (InterruptedException e) { return; }
-                }
-            }, "lamina-worker-" + (i + 1));
-            t.setDaemon(true);
-            t.start();
-            grown[i] = t;
+    /** One pool thread: runs whatever lands in its slot. */
+    private static final class Worker extends Thread {
+        private volatile Runnable task;
+        private volatile boolean parked;
+
+        Worker(int i) {
+            super("lamina-worker-" + i);
+            setDaemon(true);
         }
+
+        void submit(Runnable r) {
+            task = r;
+            if (parked) LockSupport.unpark(this);
+        }
+
+        @Override public void run() {
+            INSIDE.set(true);
+            while (true) {
+                long spinUntil = System.nanoTime() + SPIN_NS;
+                Runnable r;
+                while ((r = task) == null) {
+                    if (System.nanoTime() < spinUntil) { Thread.onSpinWait(); continue; }
+                    parked = true;                          // Dekker with submit(): one of us sees the other
+                    if (task == null) LockSupport.park(this);
+                    parked = false;
+                }
+                task = null;
+                r.run();
+            }
+        }
+    }
+
+    private static synchronized Worker[] ensureWorkers(int count) {
+        Worker[] w = workers;
+        if (w.length >= count) return w;
+        Worker[] grown = java.util.Arrays.copyOf(w, count);
+        for (int i = w.length; i < count; i++) { grown[i] = new Worker(i + 1); grown[i].start(); }
         workers = grown;
-        queues = q;
+        return grown;
     }
 
     /** Runs body over [0, n) split into at most threads() chunks; at least minChunk items per chunk. */
     public static void forRange(int n, int minChunk, Range body) {
         if (n <= 0) return;
-        int t = threads;
-        int chunks = Math.min(t, Math.max(1, n / Math.max(1, minChunk)));
+        int chunks = Math.min(threads, Math.max(1, n / Math.max(1, minChunk)));
         if (chunks <= 1 || INSIDE.get()) { body.run(0, n); return; }
-        ensureWorkers(chunks - 1);
-        CountDownLatch done = new CountDownLatch(chunks - 1);
+        Worker[] pool = ensureWorkers(chunks - 1);
+        TURN.lock();
+        try {
+            run(n, chunks, body, pool);
+        } finally {
+            TURN.unlock();
+        }
+    }
+
+    private static void run(int n, int chunks, Range body, Worker[] pool) {
+        AtomicInteger pending = new AtomicInteger(chunks - 1);
         AtomicReference<Throwable> error = new AtomicReference<>();
+        Thread caller = Thread.currentThread();
         for (int c = 1; c < chunks; c++) {
             int from = (int) ((long) n * c / chunks), to = (int) ((long) n * (c + 1) / chunks);
-            queues[c - 1].add(() -> {
+            pool[c - 1].submit(() -> {
                 try { body.run(from, to); } catch (Throwable e) { error.compareAndSet(null, e); }
-                finally { done.countDown(); }
+                finally { if (pending.decrementAndGet() == 0) LockSupport.unpark(caller); }
             });
         }
         INSIDE.set(true);
         try { body.run(0, (int) ((long) n / chunks)); }
         finally { INSIDE.set(false); }
-        try { done.await(); } catch (InterruptedException e) { Thread.currentThread().interrupt(); throw new IllegalStateException(e); }
+        long spinUntil = System.nanoTime() + SPIN_NS;
+        while (pending.get() > 0) {
+            if (System.nanoTime() < spinUntil) Thread.onSpinWait();
+            else LockSupport.parkNanos(50_000);    // the last worker unparks us; the timeout covers a lost race
+        }
         Throwable e = error.get();
         if (e instanceof RuntimeException re) throw re;
         if (e instanceof Error er) throw er;

@@ -1,0 +1,94 @@
+package dev.lamina.tensor;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+class ParallelTest {
+    private static final int INITIAL = Parallel.threads();
+
+    @AfterEach
+    void restore() { Parallel.setThreads(INITIAL); }
+
+    @Test
+    void everyIndexRunsExactlyOnceInContiguousChunks() {
+        for (int threads : new int[] {1, 2, 3, 5}) {
+            Parallel.setThreads(threads);
+            for (int n : new int[] {1, 2, 7, 1000}) {
+                AtomicIntegerArray hits = new AtomicIntegerArray(n);
+                List<int[]> ranges = java.util.Collections.synchronizedList(new ArrayList<>());
+                Parallel.forRange(n, (from, to) -> {
+                    ranges.add(new int[] {from, to});
+                    for (int i = from; i < to; i++) hits.incrementAndGet(i);
+                });
+                for (int i = 0; i < n; i++) assertEquals(1, hits.get(i), "index " + i + " of " + n);
+                assertEquals(Math.min(threads, n), ranges.size(), "chunks for n=" + n);
+            }
+        }
+    }
+
+    @Test
+    void aWorkerExceptionReachesTheCallerAndThePoolKeepsWorking() {
+        Parallel.setThreads(2);
+        IllegalStateException e = assertThrows(IllegalStateException.class, () ->
+                Parallel.forRange(10, (from, to) -> { if (from > 0) throw new IllegalStateException("boom"); }));
+        assertEquals("boom", e.getMessage());
+        int[] sum = new int[10];
+        Parallel.forRange(10, (from, to) -> { for (int i = from; i < to; i++) sum[i] = i; });
+        assertEquals(45, java.util.Arrays.stream(sum).sum());
+    }
+
+    @Test
+    void callsFromManyThreadsAtOnceAllComplete() throws Exception {
+        Parallel.setThreads(2);
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        try {
+            List<Future<Long>> results = new ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                int seed = t;
+                results.add(pool.submit(() -> {
+                    long total = 0;
+                    for (int rep = 0; rep < 2000; rep++) {
+                        long[] part = new long[2];
+                        int n = 64 + seed;
+                        Parallel.forRange(n, (from, to) -> {
+                            long s = 0;
+                            for (int i = from; i < to; i++) s += i;
+                            part[from == 0 ? 0 : 1] = s;
+                        });
+                        total += part[0] + part[1];
+                    }
+                    return total;
+                }));
+            }
+            for (int t = 0; t < 4; t++) {
+                long n = 64 + t;
+                assertEquals(2000 * n * (n - 1) / 2, results.get(t).get());
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void nestedCallsRunInline() {
+        Parallel.setThreads(2);
+        int[] inner = new int[4];
+        Parallel.forRange(2, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                int base = i * 2;
+                Parallel.forRange(2, (a, b) -> { for (int j = a; j < b; j++) inner[base + j]++; });
+            }
+        });
+        assertEquals(List.of(1, 1, 1, 1), java.util.Arrays.stream(inner).boxed().toList());
+    }
+}
