@@ -16,13 +16,25 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import torch' 2>/dev/
   python3 -m venv "$VENV" && "$VENV/bin/pip" install -q --no-index $wheels torch
 fi
 "$ROOT/bin/lamina" --version >/dev/null
+# Debian's PyTorch 1.13 (apt-get install python3-torch), when present, as a second peer.
+OLD=""; /usr/bin/python3 -c 'import torch' 2>/dev/null && OLD=/usr/bin/python3
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 
-echo "| preset | Lamina tok/s | Lamina MFU | PyTorch $("$VENV/bin/python" -c 'import torch; print(torch.__version__)') tok/s | ratio |"
-echo "| --- | ---: | ---: | ---: | ---: |"
+head="| preset | Lamina tok/s | Lamina MFU | PyTorch $("$VENV/bin/python" -c 'import torch; print(torch.__version__)') tok/s | ratio |"
+rule="| --- | ---: | ---: | ---: | ---: |"
+if [ -n "$OLD" ]; then
+  head="$head PyTorch $($OLD -c 'import torch; print(torch.__version__)') tok/s | ratio |"; rule="$rule ---: | ---: |"
+fi
+echo "$head"; echo "$rule"
 for p in "${presets[@]}"; do
   lam=$("$ROOT/bin/lamina" bench train --preset "$p" --steps "$STEPS" --threads "$THREADS")
   tor=$("$VENV/bin/python" "$PEER" "$p" "$STEPS")
   lt=$(sed -n 's/^tokens_per_s=//p' <<<"$lam"); mfu=$(sed -n 's/^MFU \([0-9.]*%\).*/\1/p' <<<"$lam")
   tt=$(sed -n 's/.*tokens_per_s=//p' <<<"$tor")
-  echo "| $p | $lt | $mfu | $tt | $(awk -v a="$lt" -v b="$tt" 'BEGIN{printf "%.2f", a/b}') |"
+  row="| $p | $lt | $mfu | $tt | $(ratio "$lt" "$tt") |"
+  if [ -n "$OLD" ]; then
+    ot=$($OLD "$PEER" "$p" "$STEPS" 2>/dev/null | sed -n 's/.*tokens_per_s=//p')
+    if [ -n "$ot" ]; then row="$row $ot | $(ratio "$lt" "$ot") |"; else row="$row n/a | |"; fi
+  fi
+  echo "$row"
 done
