@@ -37,7 +37,7 @@ final class ExperimentDepthCommand implements Callable<Integer> {
     @Option(names = "--seq", defaultValue = "128", description = "Tokens per sequence (default ${DEFAULT-VALUE}).") int seq;
     @Option(names = "--lr", defaultValue = "1e-3", description = "Peak learning rate, as the Mix-LN paper (default ${DEFAULT-VALUE}).") double lr;
     @Option(names = "--seed", defaultValue = "1234", description = "Seed for init and data order (default ${DEFAULT-VALUE}).") long seed;
-    @Option(names = "--eval-every", description = "Steps between evaluations (default: 10% of steps).") Integer evalEvery;
+    @Option(names = "--eval-every", description = "Steps between evaluations (default: 10%% of steps).") Integer evalEvery;
     @Option(names = "--tokens", defaultValue = "16384", description = "Validation tokens for the layer-removal costs (default ${DEFAULT-VALUE}).") long tokens;
     @Option(names = "--target-loss", description = "Training loss for the steps-to-target column (default: the worst variant's final loss).") Double target;
     @Option(names = "--data", description = "Prepared data directory (default: bundled Brown, 8k byte-level BPE, prepared into OUT/data).") Path data;

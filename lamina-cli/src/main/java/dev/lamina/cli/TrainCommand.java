@@ -34,12 +34,12 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--batch", description = "Sequences per micro-batch (default: the preset's).") Integer batch;
     @Option(names = "--seq", description = "Tokens per sequence (default: the preset's).") Integer seq;
     @Option(names = "--lr", defaultValue = "1e-3", description = "Peak learning rate (default ${DEFAULT-VALUE}).") double lr;
-    @Option(names = "--warmup", description = "Warm-up steps (default: 10% of steps).") Integer warmup;
+    @Option(names = "--warmup", description = "Warm-up steps (default: 10%% of steps).") Integer warmup;
     @Option(names = "--weight-decay", defaultValue = "0.1", description = "AdamW weight decay (default ${DEFAULT-VALUE}).") double weightDecay;
     @Option(names = "--clip", defaultValue = "1.0", description = "Gradient-norm clip, 0 to disable (default ${DEFAULT-VALUE}).") double clip;
     @Option(names = "--accum", defaultValue = "1", description = "Micro-batches per step (default ${DEFAULT-VALUE}).") int accum;
     @Option(names = "--seed", defaultValue = "1234", description = "Seed for init and data order (default ${DEFAULT-VALUE}).") long seed;
-    @Option(names = "--eval-every", description = "Steps between evaluations and checkpoints (default: 10% of steps).") Integer evalEvery;
+    @Option(names = "--eval-every", description = "Steps between evaluations and checkpoints (default: 10%% of steps).") Integer evalEvery;
     @Option(names = "--eval-batches", defaultValue = "8", description = "Batches in the fixed val sample (default ${DEFAULT-VALUE}).") int evalBatches;
     @Option(names = "--threads", description = "Worker threads (default: all cores).") Integer threads;
     @Option(names = "--log-layer-grads", arity = "0..1", fallbackValue = "1", paramLabel = "N",
