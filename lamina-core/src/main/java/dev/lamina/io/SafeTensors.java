@@ -237,30 +237,26 @@ public final class SafeTensors implements TensorReader {
     @Override
     public int[] ints(String name) {
         Entry e = entry(name);
-        MemorySegment s = slice(e);
-        int[] out = new int[length(e)];
-        switch (e.dtype) {
-            case I32 -> MemorySegment.copy(s, I32_LE, 0, out, 0, out.length);
-            case I64 -> {
-                for (int i = 0; i < out.length; i++) {
-                    long v = s.getAtIndex(I64_LE, i);
-                    if (v != (int) v)
-                        throw new LaminaException(file + ": tensor '" + name + "' (I64) value " + v + " at index " + i
-                                + " does not fit in a 32-bit int");
-                    out[i] = (int) v;
-                }
-            }
-            case I8, BOOL -> { for (int i = 0; i < out.length; i++) out[i] = s.get(ValueLayout.JAVA_BYTE, i); }
-            case U8 -> { for (int i = 0; i < out.length; i++) out[i] = s.get(ValueLayout.JAVA_BYTE, i) & 0xff; }
-            default -> throw new LaminaException(file + ": tensor '" + name + "' has dtype " + e.dtype
-                    + "; ints() reads I32, I64, I8, U8 or BOOL");
+        if (e.dtype == DType.I32) {
+            int[] out = new int[length(e)];
+            MemorySegment.copy(slice(e), I32_LE, 0, out, 0, out.length);
+            return out;
+        }
+        long[] wide = integers(e, name, "ints()");
+        int[] out = new int[wide.length];
+        for (int i = 0; i < out.length; i++) {
+            if (wide[i] != (int) wide[i])
+                throw new LaminaException(file + ": tensor '" + name + "' (" + e.dtype + ") value " + wide[i]
+                        + " at index " + i + " does not fit in a 32-bit int");
+            out[i] = (int) wide[i];
         }
         return out;
     }
 
     /** The values of an integer tensor as longs: I64 exactly, I32, I8, U8 and BOOL widened. */
-    public long[] longs(String name) {
-        Entry e = entry(name);
+    public long[] longs(String name) { return integers(entry(name), name, "longs()"); }
+
+    private long[] integers(Entry e, String name, String caller) {
         MemorySegment s = slice(e);
         long[] out = new long[length(e)];
         switch (e.dtype) {
@@ -269,7 +265,7 @@ public final class SafeTensors implements TensorReader {
             case I8, BOOL -> { for (int i = 0; i < out.length; i++) out[i] = s.get(ValueLayout.JAVA_BYTE, i); }
             case U8 -> { for (int i = 0; i < out.length; i++) out[i] = s.get(ValueLayout.JAVA_BYTE, i) & 0xff; }
             default -> throw new LaminaException(file + ": tensor '" + name + "' has dtype " + e.dtype
-                    + "; longs() reads I64, I32, I8, U8 or BOOL");
+                    + "; " + caller + " reads I32, I64, I8, U8 or BOOL");
         }
         return out;
     }
