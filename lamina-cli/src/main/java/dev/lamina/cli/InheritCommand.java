@@ -17,7 +17,7 @@ import java.util.concurrent.Callable;
                 + "by more inherited layers until its val loss matches the reference's; compares with the same size trained "
                 + "from scratch. Writes OUT/report.md and every model as a run directory.")
 final class InheritCommand implements Callable<Integer> {
-    @Option(names = "--reference", required = true, description = "Reference run directory (made by `lamina train`).") Path reference;
+    @Option(names = "--reference", required = true, description = "Reference: a run directory (its training recipe is reused) or a Hugging Face / imported model directory (then give --data and --steps).") Path reference;
     @Option(names = "--data", description = "Prepared data directory (default: the reference's).") Path data;
     @Option(names = "--layers", defaultValue = "0", description = "Layers of the first student (default: half the reference's).") int layers;
     @Option(names = "--grow-by", defaultValue = "2", description = "Inherited layers added per round (default ${DEFAULT-VALUE}).") int growBy;

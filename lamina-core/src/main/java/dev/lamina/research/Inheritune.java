@@ -188,19 +188,31 @@ public final class Inheritune {
         default void finished(Round r, double refValLoss) {}
     }
 
-    /** Runs Inheritune from the run directory refRun on data; every model is saved as a run directory under out. */
+    /**
+     * Runs Inheritune from refRun on data; every model is saved as a run directory under out. refRun is a
+     * Lamina run (its training recipe is reused) or any model directory without one, such as a Hugging
+     * Face checkpoint or an imported run (then s.steps() is required and the rest are TrainConfig's defaults).
+     */
     public static Result run(Path refRun, Dataset data, Settings s, Path out, Listener listener) {
         if (listener == null) listener = new Listener() {};
-        if (!Checkpoint.hasTrainingState(refRun))
-            throw new LaminaException(refRun + ": no state.json; the reference must be a run directory made by `lamina train` "
-                    + "(its optimizer settings are reused)");
         Decoder ref = Checkpoint.loadModel(refRun);
-        Checkpoint.State st = Checkpoint.readState(refRun);
+        TrainConfig tc;
+        int refSteps;
+        if (Checkpoint.hasTrainingState(refRun)) {       // a Lamina run: reuse its recipe
+            Checkpoint.State st = Checkpoint.readState(refRun);
+            tc = s.steps() > 0 ? st.train().withSteps(s.steps()) : st.train();
+            refSteps = st.step();
+        } else {                                         // a Hugging Face directory or an imported run: no recipe
+            if (s.steps() < 1)
+                throw new LaminaException(refRun + ": no state.json with the reference's training recipe; give --steps "
+                        + "(the other settings are TrainConfig's defaults)");
+            tc = TrainConfig.defaults(s.steps(), 16, Math.min(256, ref.config().maxPositionEmbeddings()));
+            refSteps = 0;
+        }
         checkTokenizer(refRun, data);
         int k = ref.config().numHiddenLayers();
         int n = s.layers() > 0 ? s.layers() : Math.max(1, k / 2);
         if (n > k) throw new LaminaException("--layers " + n + " exceeds the reference's " + k + " layers (" + refRun.resolve(Checkpoint.CONFIG) + ")");
-        TrainConfig tc = s.steps() > 0 ? st.train().withSteps(s.steps()) : st.train();
 
         double refVal = Trainer.evaluate(ref, data.val(), tc.batch(), tc.seq(), tc.evalBatches());
         int rankSeq = Math.min(256, tc.seq());
@@ -229,7 +241,7 @@ public final class Inheritune {
             base = train(name, Decoder.create(bc, tc.seed()), data, tc.withSteps(total), out.resolve(name), listener);
             listener.finished(base, refVal);
         }
-        return new Result(refRun, ref.config(), ref.parameterCount(), st.step(), refVal, att, rankSeq, tc, s.parts(), rounds, base);
+        return new Result(refRun, ref.config(), ref.parameterCount(), refSteps, refVal, att, rankSeq, tc, s.parts(), rounds, base);
     }
 
     private static void checkTokenizer(Path refRun, Dataset data) {

@@ -8,6 +8,7 @@ import dev.lamina.model.ModelConfig;
 import dev.lamina.model.ModelConfig.Placement;
 import dev.lamina.model.Parameters;
 import dev.lamina.tensor.Rng;
+import dev.lamina.train.Checkpoint;
 import dev.lamina.train.TrainConfig;
 import dev.lamina.train.Trainer;
 import org.junit.jupiter.api.Test;
@@ -131,5 +132,21 @@ class InherituneTest {
         assertThat(Files.readString(out.resolve("report.md"))).contains("| reference | 4 |").contains("from scratch").contains("| 3 |");
         assertThat(out.resolve("val_loss.svg")).isNotEmptyFile();
         assertThat(out.resolve("reference_attention_rank.png")).isNotEmptyFile();
+    }
+
+    @Test
+    void aReferenceWithoutATrainingRecipeNeedsStepsAndThenTrainsWithDefaults(@TempDir Path dir) throws Exception {
+        Dataset data = ResearchData.dataset(dir);
+        Path hfLike = dir.resolve("imported");
+        Checkpoint.saveModel(hfLike, Decoder.create(ResearchData.tiny(), 3), 0);    // weights and config, no state.json
+        assertThatThrownBy(() -> Inheritune.run(hfLike, data, new Inheritune.Settings(0, 1, 0, 1, Inheritune.DEFAULT_PARTS, false),
+                dir.resolve("no-steps"), null))
+                .isInstanceOf(LaminaException.class).hasMessageContaining("no state.json").hasMessageContaining("--steps");
+        Inheritune.Result r = Inheritune.run(hfLike, data, new Inheritune.Settings(0, 1, 2, 1, Inheritune.DEFAULT_PARTS, false),
+                dir.resolve("inh"), null);
+        assertThat(r.rounds()).hasSize(1);
+        assertThat(r.rounds().getFirst().steps()).isEqualTo(2);
+        assertThat(r.train().batch()).isEqualTo(16);
+        assertThat(dir.resolve("inh/round-1/model.safetensors")).exists();
     }
 }
