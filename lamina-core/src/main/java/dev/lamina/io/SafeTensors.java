@@ -220,18 +220,27 @@ public final class SafeTensors implements TensorReader {
 
     @Override
     public float[] floats(String name) {
+        float[] out = new float[length(entry(name))];
+        floatsInto(name, out, 0);
+        return out;
+    }
+
+    /** Straight from the mapping into dst: a multi-GB checkpoint never passes through a second heap copy. */
+    @Override
+    public void floatsInto(String name, float[] out, int off) {
         Entry e = entry(name);
         MemorySegment s = slice(e);
-        float[] out = new float[length(e)];
+        int n = length(e);
+        if (off < 0 || off + n > out.length)
+            throw new IndexOutOfBoundsException(name + ": " + n + " values do not fit at " + off + " in " + out.length);
         switch (e.dtype) {
-            case F32 -> MemorySegment.copy(s, F32_LE, 0, out, 0, out.length);
-            case F16 -> { for (int i = 0; i < out.length; i++) out[i] = Float.float16ToFloat(s.getAtIndex(I16_LE, i)); }
-            case BF16 -> { for (int i = 0; i < out.length; i++) out[i] = Float.intBitsToFloat(s.getAtIndex(I16_LE, i) << 16); }
-            case F64 -> { for (int i = 0; i < out.length; i++) out[i] = (float) s.getAtIndex(F64_LE, i); }
+            case F32 -> MemorySegment.copy(s, F32_LE, 0, out, off, n);
+            case F16 -> { for (int i = 0; i < n; i++) out[off + i] = Float.float16ToFloat(s.getAtIndex(I16_LE, i)); }
+            case BF16 -> { for (int i = 0; i < n; i++) out[off + i] = Float.intBitsToFloat(s.getAtIndex(I16_LE, i) << 16); }
+            case F64 -> { for (int i = 0; i < n; i++) out[off + i] = (float) s.getAtIndex(F64_LE, i); }
             default -> throw new LaminaException(file + ": tensor '" + name + "' has dtype " + e.dtype
                     + "; floats() reads F32, F16, BF16 or F64");
         }
-        return out;
     }
 
     @Override

@@ -95,6 +95,7 @@ public final class ShardedSafeTensors implements TensorReader {
     @Override public int[] shape(String name) { return shard(name).shape(name); }
     @Override public String dtype(String name) { return shard(name).dtype(name); }
     @Override public float[] floats(String name) { return shard(name).floats(name); }
+    @Override public void floatsInto(String name, float[] dst, int off) { shard(name).floatsInto(name, dst, off); }
     @Override public int[] ints(String name) { return shard(name).ints(name); }
 
     /** The index's "metadata" (e.g. total_size), values as text. */

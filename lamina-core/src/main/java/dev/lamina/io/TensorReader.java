@@ -26,6 +26,12 @@ public interface TensorReader extends AutoCloseable {
     /** The values as float32 (F32, F16, BF16 and F64 are converted). */
     float[] floats(String name);
 
+    /** floats(name) written into dst from off, without an intermediate array where the format allows. */
+    default void floatsInto(String name, float[] dst, int off) {
+        float[] v = floats(name);
+        System.arraycopy(v, 0, dst, off, v.length);
+    }
+
     /** The values as int (I32, I64 when every value fits, I8, U8, BOOL). */
     int[] ints(String name);
 

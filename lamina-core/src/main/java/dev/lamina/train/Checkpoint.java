@@ -61,7 +61,8 @@ public final class Checkpoint {
                 if (!java.util.Arrays.equals(shape, s.shape()))
                     throw new LaminaException(weights + ": tensor " + s.name() + " has shape " + java.util.Arrays.toString(shape)
                             + " but " + cfgFile + " needs " + java.util.Arrays.toString(s.shape()) + " (incompatible config)");
-                p.value(s.name()).copyFrom(Tensor.of(st.floats(s.name()), s.shape()));
+                Tensor dst = p.value(s.name());
+                st.floatsInto(s.name(), dst.data(), dst.offset());
             }
             for (String n : st.names())
                 if (!p.has(n)) throw new LaminaException(weights + ": tensor " + n + " is not part of the model in " + cfgFile
@@ -110,8 +111,13 @@ public final class Checkpoint {
                 throw new LaminaException(f + ": written at step " + saved + " but state.json says " + step
                         + " (an interrupted save); the run cannot be resumed exactly");
             for (Parameters.Slot s : p.slots().values()) {
-                System.arraycopy(st.floats("m." + s.name()), 0, opt.m(), s.offset(), s.size());
-                System.arraycopy(st.floats("v." + s.name()), 0, opt.v(), s.offset(), s.size());
+                for (String moment : new String[] {"m.", "v."}) {
+                    String n = moment + s.name();
+                    if (!st.has(n) || Tensor.count(st.shape(n)) != s.size())
+                        throw new LaminaException(f + ": " + (st.has(n) ? "tensor " + n + " has shape " + java.util.Arrays.toString(st.shape(n))
+                                + ", expected " + java.util.Arrays.toString(s.shape()) : "missing tensor " + n) + "; the run cannot be resumed");
+                    st.floatsInto(n, moment.equals("m.") ? opt.m() : opt.v(), s.offset());
+                }
             }
             opt.setStepsTaken(Integer.parseInt(st.metadata().getOrDefault("adam_steps", saved)));
         }
