@@ -111,16 +111,20 @@ public final class Checkpoint {
                 throw new LaminaException(f + ": written at step " + saved + " but state.json says " + step
                         + " (an interrupted save); the run cannot be resumed exactly");
             for (Parameters.Slot s : p.slots().values()) {
-                for (String moment : new String[] {"m.", "v."}) {
-                    String n = moment + s.name();
-                    if (!st.has(n) || Tensor.count(st.shape(n)) != s.size())
-                        throw new LaminaException(f + ": " + (st.has(n) ? "tensor " + n + " has shape " + java.util.Arrays.toString(st.shape(n))
-                                + ", expected " + java.util.Arrays.toString(s.shape()) : "missing tensor " + n) + "; the run cannot be resumed");
-                    st.floatsInto(n, moment.equals("m.") ? opt.m() : opt.v(), s.offset());
-                }
+                readMoment(st, f, "m." + s.name(), s, opt.m());
+                readMoment(st, f, "v." + s.name(), s, opt.v());
             }
             opt.setStepsTaken(Integer.parseInt(st.metadata().getOrDefault("adam_steps", saved)));
         }
+    }
+
+    /** One AdamW moment tensor into its slot of the flat buffer; refused by name if missing or of another size. */
+    private static void readMoment(SafeTensors st, Path f, String name, Parameters.Slot s, float[] dst) {
+        if (!st.has(name)) throw new LaminaException(f + ": missing tensor " + name + "; the run cannot be resumed");
+        if (Tensor.count(st.shape(name)) != s.size())
+            throw new LaminaException(f + ": tensor " + name + " has shape " + java.util.Arrays.toString(st.shape(name))
+                    + ", expected " + java.util.Arrays.toString(s.shape()) + "; the run cannot be resumed");
+        st.floatsInto(name, dst, s.offset());
     }
 
     /** The step recorded in model.safetensors, or -1. */

@@ -87,4 +87,24 @@ class TrainerTest {
     void resumeRefusesADirectoryWithoutState(@TempDir Path run) {
         assertThatThrownBy(() -> Trainer.resume(run, data(), "t", 0)).hasMessageContaining("no training state");
     }
+
+    @Test
+    void resumeRefusesAnOptimizerMomentOfTheWrongSize(@TempDir Path run) {
+        Trainer.start(Decoder.create(Presets.get("tiny").config().apply(257), 5), data(), "test", config(3), run).train(3, null);
+        Path opt = run.resolve(Checkpoint.OPTIMIZER);
+        dev.lamina.io.SafeTensors.Writer w = new dev.lamina.io.SafeTensors.Writer();
+        String cut;
+        try (dev.lamina.io.SafeTensors st = dev.lamina.io.SafeTensors.open(opt)) {
+            st.metadata().forEach(w::metadata);
+            cut = st.names().stream().filter(n -> n.startsWith("v.")).findFirst().orElseThrow();
+            for (String n : st.names()) {
+                float[] v = st.floats(n);
+                if (n.equals(cut)) w.putFloats(n, java.util.Arrays.copyOf(v, v.length - 1), v.length - 1);
+                else w.putFloats(n, v, st.shape(n));
+            }
+        }
+        w.write(opt);
+        assertThatThrownBy(() -> Trainer.resume(run, data(), "test", 0))
+                .hasMessageContaining(cut).hasMessageContaining("cannot be resumed");
+    }
 }
