@@ -205,7 +205,7 @@ public final class Inheritune {
         } else {                                         // a Hugging Face directory or an imported run: no recipe
             if (s.steps() < 1)
                 throw new LaminaException(refRun + ": no state.json with the reference's training recipe; give --steps "
-                        + "(the other settings are TrainConfig's defaults)");
+                        + "(the other settings are the training defaults: batch 16, lr 1e-3, 10% warm-up)");
             tc = TrainConfig.defaults(s.steps(), 16, Math.min(256, ref.config().maxPositionEmbeddings()));
             refSteps = 0;
         }
