@@ -4,43 +4,19 @@ import dev.lamina.model.Decoder;
 import dev.lamina.model.ModelConfig;
 import dev.lamina.tokenizer.ByteTokenizer;
 import dev.lamina.train.Checkpoint;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** `lamina import hf` and `lamina export hf`, on the Hugging Face fixtures of lamina-core. */
-class HfCommandsTest {
+class HfCommandsTest extends CliTest {
     static final Path FIXTURES = Path.of("..", "lamina-core", "src", "test", "resources", "hf", "models");
 
     @TempDir Path dir;
-    private final ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-    private PrintStream oldOut, oldErr;
-
-    @BeforeEach
-    void capture() {
-        oldOut = System.out;
-        oldErr = System.err;
-        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-    }
-
-    @AfterEach
-    void restore() {
-        System.setOut(oldOut);
-        System.setErr(oldErr);
-    }
-
-    private String out() { return out.toString(StandardCharsets.UTF_8); }
-    private String err() { return err.toString(StandardCharsets.UTF_8); }
 
     @Test
     void importThenExportThenGenerate() {

@@ -1,42 +1,18 @@
 package dev.lamina.cli;
 
 import dev.lamina.research.LayerGradLog;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** diagnose, experiment depth, inherit and train --log-layer-grads on tiny budgets. */
-class ResearchCommandsTest {
+class ResearchCommandsTest extends CliTest {
     @TempDir Path dir;
-    private final ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-    private PrintStream oldOut, oldErr;
-
-    @BeforeEach
-    void capture() {
-        oldOut = System.out;
-        oldErr = System.err;
-        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-    }
-
-    @AfterEach
-    void restore() {
-        System.setOut(oldOut);
-        System.setErr(oldErr);
-    }
-
-    private String err() { return err.toString(StandardCharsets.UTF_8); }
-    private String out() { return out.toString(StandardCharsets.UTF_8); }
 
     private Path data() throws IOException {
         StringBuilder sb = new StringBuilder();
