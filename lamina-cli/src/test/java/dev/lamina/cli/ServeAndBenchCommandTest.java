@@ -25,7 +25,7 @@ class ServeAndBenchCommandTest extends CliTest {
     @Test
     void benchInferPrintsEveryFigure() {
         int code = Main.run("bench", "infer", "--preset", "tiny", "--vocab", "300", "--prompt", "16", "--tokens", "8",
-                "--repeats", "1", "--concurrency", "1,2", "--warmup", "0");
+                "--repeats", "2", "--concurrency", "1,2", "--warmup", "0");
         assertThat(code).as(err()).isZero();
         assertThat(out()).contains("prefill:", "decode, batch 1:", "of 28 GB/s", " 1 concurrent streams:", " 2 concurrent streams:",
                 "time to first token", "load average");

@@ -143,7 +143,8 @@ public final class InferenceBenchmark {
                 }
             }
             double med = median(tps);
-            for (Aggregate a : runs) if (a.tokensPerSecond() == med) best = a;
+            for (Aggregate a : runs)        // the run at the median (nearest it when the repeat count is even)
+                if (best == null || Math.abs(a.tokensPerSecond() - med) < Math.abs(best.tokensPerSecond() - med)) best = a;
             aggs.add(best);
             progress.accept(String.format(Locale.ROOT, "%d streams: %.1f tok/s", streams, med));
         }
