@@ -124,7 +124,22 @@ final class VectorAttention {
     }
 
     /** Softmax of scale·a[off + j], j in [j0, j1), in place. */
+    /**
+     * a[off + j] = softmax(scale·a[off + j]) over j in [j0, j1). Three loops, each its own method with
+     * scalar arguments: when C2 compiled them as one method it hit NodeCountInliningCutoff, left
+     * VectorMath.exp out of line and boxed a vector per call (the step's only steady allocation).
+     */
     private static void softmaxInPlace(float[] a, int off, int j0, int j1, float scale) {
+        float max = scaleAndMax(a, off, j0, j1, scale);
+        float inv = 1f / expAndSum(a, off, j0, j1, max);
+        for (int j = j0; j < j1; j += L) {
+            VectorMask<Float> m = S.indexInRange(j, j1);
+            FloatVector.fromArray(S, a, off + j, m).mul(inv).intoArray(a, off + j, m);
+        }
+    }
+
+    /** a[off + j] *= scale; returns the largest result. */
+    private static float scaleAndMax(float[] a, int off, int j0, int j1, float scale) {
         FloatVector mx = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         for (int j = j0; j < j1; j += L) {
             VectorMask<Float> m = S.indexInRange(j, j1);
@@ -132,19 +147,19 @@ final class VectorAttention {
             s.intoArray(a, off + j, m);
             mx = mx.lanewise(VectorOperators.MAX, s, m);
         }
-        FloatVector max = FloatVector.broadcast(S, mx.reduceLanes(VectorOperators.MAX));
-        FloatVector sum = FloatVector.zero(S);
+        return mx.reduceLanes(VectorOperators.MAX);
+    }
+
+    /** a[off + j] = e^(a[off + j] − max); returns their sum (in a fixed order). */
+    private static float expAndSum(float[] a, int off, int j0, int j1, float max) {
+        FloatVector sum = FloatVector.zero(S), mv = FloatVector.broadcast(S, max);
         for (int j = j0; j < j1; j += L) {
             VectorMask<Float> m = S.indexInRange(j, j1);
-            FloatVector e = VectorMath.exp(FloatVector.fromArray(S, a, off + j, m).sub(max));
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(S, a, off + j, m).sub(mv));
             e.intoArray(a, off + j, m);
             sum = sum.add(e, m);
         }
-        float inv = 1f / VectorMath.sum(sum);
-        for (int j = j0; j < j1; j += L) {
-            VectorMask<Float> m = S.indexInRange(j, j1);
-            FloatVector.fromArray(S, a, off + j, m).mul(inv).intoArray(a, off + j, m);
-        }
+        return VectorMath.sum(sum);
     }
 
     /** ds[dOff + j] = p[pOff + j]·(ds[dOff + j] − Σ_j p·ds)·scale for j in [j0, j1). */
