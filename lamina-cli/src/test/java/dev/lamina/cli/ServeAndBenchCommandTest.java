@@ -1,13 +1,14 @@
 package dev.lamina.cli;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.DisabledIfSystemProperty;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The serve and bench infer commands: argument errors, and a quick benchmark run on the tiny preset. */
+/** The serve and bench commands: argument errors, a quick inference benchmark on the tiny preset, one training-benchmark step. */
 class ServeAndBenchCommandTest extends CliTest {
 
     @Test
@@ -32,5 +33,22 @@ class ServeAndBenchCommandTest extends CliTest {
         clearOutput();
         assertThat(Main.run("bench", "infer", "--preset", "tiny", "--repeats", "0")).isEqualTo(1);
         assertThat(err()).contains("--repeats must be >= 1");
+    }
+
+    @Test
+    @DisabledIfSystemProperty(named = "lamina.kernels", matches = "scalar",
+            disabledReason = "a benchmark-sized step takes minutes on the scalar reference kernels")
+    void benchTrainPrintsThroughputProfileMemoryAndAllocation() {
+        int code = Main.run("bench", "train", "--preset", "gpt2-s", "--steps", "1", "--profile");
+        assertThat(code).as(err()).isZero();
+        assertThat(out()).contains("gpt2-s:", "parameters", "median step", "MFU", "memory: parameters",
+                "allocated per step over the last 1 steps", "| linear | forward |", "| attention | backward |", "| adamw | update |");
+        assertThat(out()).containsPattern("(?m)^tokens_per_s=\\d+$");
+        clearOutput();
+        assertThat(Main.run("bench", "train", "--preset", "small")).isEqualTo(1);
+        assertThat(err()).contains("--preset must be one of").doesNotContain("Exception");
+        clearOutput();
+        assertThat(Main.run("bench", "train", "--preset", "llama-s", "--steps", "0")).isEqualTo(1);
+        assertThat(err()).contains("--steps must be >= 1");
     }
 }
