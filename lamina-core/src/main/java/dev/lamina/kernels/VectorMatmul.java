@@ -14,9 +14,9 @@ import jdk.incubator.vector.VectorSpecies;
  * (Bp[k][NR], NR = 2 vectors); for each MC block of rows A is packed into MR-row panels
  * (Ap[k][MR]); a register tile of MR rows × NV vectors accumulates Σ_k a(i,k)·b(k,·) in local
  * FloatVector variables, broadcasting one A element per row. The tile is chosen by benchmark on
- * the reference machine: 6×4 at 16 lanes (24 accumulators, one broadcast per 4 FMAs: 15-20%
- * faster than 8×2, whose 8 broadcasts per 16 FMAs crowd the FMA ports), 12×2 at 8 lanes (narrow
- * vectors need more rows of accumulators to hide the FMA latency). Edge tiles are computed on zero-padded panels into a scratch tile,
+ * the reference machine: 6×4 at 16 lanes (24 accumulators; 10 loads per 24 FMAs against 10 per 16
+ * for 8×2, which it beat by 15-20% alone in L1 and by 10-15% in the whole GEMM), 12×2 at 8 lanes
+ * (narrow vectors need more rows of accumulators to hide the FMA latency). Edge tiles are computed on zero-padded panels into a scratch tile,
  * so every C element is summed in the same order (KC slices, then k) whatever its position or
  * the thread count.
  *
@@ -340,7 +340,7 @@ final class VectorMatmul {
         c50.intoArray(t, 5 * NR); c51.intoArray(t, 5 * NR + L); c52.intoArray(t, 5 * NR + 2 * L); c53.intoArray(t, 5 * NR + 3 * L);
     }
 
-    /** t[12][2L] = A[12, kc] · Bp[kc][2L]: 24 accumulators; A as in kernel8x2. */
+    /** t[12][2L] = A[12, kc] · Bp[kc][2L]: 24 accumulators; A as in kernel6x4. */
     private static void kernel12x2(int kc, float[] a, int aOff, int lda, int rows, float[] bp, int bOff,
                                    float[] t) {
         int last = rows - 1;
