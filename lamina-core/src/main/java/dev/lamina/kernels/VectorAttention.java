@@ -123,11 +123,10 @@ final class VectorAttention {
         });
     }
 
-    /** Softmax of scale·a[off + j], j in [j0, j1), in place. */
     /**
      * a[off + j] = softmax(scale·a[off + j]) over j in [j0, j1). Three loops, each its own method with
      * scalar arguments: when C2 compiled them as one method it hit NodeCountInliningCutoff, left
-     * VectorMath.exp out of line and boxed a vector per call (the step's only steady allocation).
+     * VectorMath.exp out of line and boxed a vector per call (most of a step's steady allocation).
      */
     private static void softmaxInPlace(float[] a, int off, int j0, int j1, float scale) {
         float max = scaleAndMax(a, off, j0, j1, scale);

@@ -11,12 +11,13 @@ import jdk.incubator.vector.VectorSpecies;
  * (x·wᵀ, dy·w, dyᵀ·x) without transposing anything in memory.
  *
  * <p>Goto/BLIS loop order: for each KC slice of K, B is packed into NR-column panels
- * (Bp[k][NR], NR = 2 vectors); for each MC block of rows A is packed into MR-row panels
- * (Ap[k][MR]); a register tile of MR rows × NV vectors accumulates Σ_k a(i,k)·b(k,·) in local
- * FloatVector variables, broadcasting one A element per row. The tile is chosen by benchmark on
- * the reference machine: 6×4 at 16 lanes (24 accumulators; 10 loads per 24 FMAs against 10 per 16
- * for 8×2, which it beat by 15-20% alone in L1 and by 10-15% in the whole GEMM), 12×2 at 8 lanes
- * (narrow vectors need more rows of accumulators to hide the FMA latency). Edge tiles are computed on zero-padded panels into a scratch tile,
+ * (Bp[k][NR], NR = NV vectors); for each MC block of rows, A is read in place when row-major or
+ * else packed row-major; a register tile of MR rows × NV vectors accumulates Σ_k a(i,k)·b(k,·) in
+ * local FloatVector variables, broadcasting one A element per row. The tile is chosen by
+ * benchmark on the reference machine: 6×4 at 16 lanes (24 accumulators; 10 loads per 24 FMAs
+ * against 10 per 16 for 8×2, which it beat by 15-20% alone in L1 and by 10-15% in the whole
+ * GEMM), 12×2 at 8 lanes (narrow vectors need more rows of accumulators to hide the FMA latency).
+ * Edge tiles are computed on zero-padded panels into a scratch tile,
  * so every C element is summed in the same order (KC slices, then k) whatever its position or
  * the thread count.
  *
