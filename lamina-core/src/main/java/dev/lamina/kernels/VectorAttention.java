@@ -124,13 +124,14 @@ final class VectorAttention {
     }
 
     /**
-     * a[off + j] = softmax(scale·a[off + j]) over j in [j0, j1). Three loops, each its own method with
-     * scalar arguments: when C2 compiled them as one method it hit NodeCountInliningCutoff, left
-     * VectorMath.exp out of line and boxed a vector per call (most of a step's steady allocation).
+     * a[off + j] = softmax(scale·a[off + j]) over j in [j0, j1). The max and the exp-sum loops are
+     * methods of their own with scalar arguments: when C2 compiled all three loops as one method it
+     * hit NodeCountInliningCutoff, left VectorMath.exp out of line and boxed a vector per call
+     * (most of a step's steady allocation).
      */
     private static void softmaxInPlace(float[] a, int off, int j0, int j1, float scale) {
         float max = scaleAndMax(a, off, j0, j1, scale);
-        float inv = 1f / expAndSum(a, off, j0, j1, max);
+        float inv = 1f / VectorMath.expSum(a, off + j0, a, off + j0, j1 - j0, max);
         for (int j = j0; j < j1; j += L) {
             VectorMask<Float> m = S.indexInRange(j, j1);
             FloatVector.fromArray(S, a, off + j, m).mul(inv).intoArray(a, off + j, m);
@@ -147,18 +148,6 @@ final class VectorAttention {
             mx = mx.lanewise(VectorOperators.MAX, s, m);
         }
         return mx.reduceLanes(VectorOperators.MAX);
-    }
-
-    /** a[off + j] = e^(a[off + j] − max); returns their sum (in a fixed order). */
-    private static float expAndSum(float[] a, int off, int j0, int j1, float max) {
-        FloatVector sum = FloatVector.zero(S), mv = FloatVector.broadcast(S, max);
-        for (int j = j0; j < j1; j += L) {
-            VectorMask<Float> m = S.indexInRange(j, j1);
-            FloatVector e = VectorMath.exp(FloatVector.fromArray(S, a, off + j, m).sub(mv));
-            e.intoArray(a, off + j, m);
-            sum = sum.add(e, m);
-        }
-        return VectorMath.sum(sum);
     }
 
     /** ds[dOff + j] = p[pOff + j]·(ds[dOff + j] − Σ_j p·ds)·scale for j in [j0, j1). */

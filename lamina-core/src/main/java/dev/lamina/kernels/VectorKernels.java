@@ -422,15 +422,7 @@ public final class VectorKernels implements KernelSet {
                 float max = max(Lg, li, V);
                 float target = Lg[li + t];      // read before dlogits (which may alias logits) is written
                 // one pass: e = exp(x − max), summed, and kept in dlogits when there is one
-                FloatVector mv = FloatVector.broadcast(S, max);
-                FloatVector acc = FloatVector.zero(S);
-                for (int j = 0; j < V; j += L) {
-                    VectorMask<Float> m = S.indexInRange(j, V);
-                    FloatVector e = VectorMath.exp(FloatVector.fromArray(S, Lg, li + j, m).sub(mv));
-                    if (D != null) e.intoArray(D, di + j, m);
-                    acc = acc.add(e, m);
-                }
-                double sum = VectorMath.sum(acc);
+                double sum = VectorMath.expSum(Lg, li, D, di, V, max);
                 Ls[lso + i] = (float) (max + Math.log(sum)) - target;
                 if (D == null) continue;
                 FloatVector f = FloatVector.broadcast(S, (float) (gradScale / sum));

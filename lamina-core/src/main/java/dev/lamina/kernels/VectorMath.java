@@ -2,6 +2,7 @@ package dev.lamina.kernels;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
@@ -69,5 +70,22 @@ final class VectorMath {
         FloatVector s1 = n1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
         FloatVector s2 = n2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
         return e.mul(s1).mul(s2);
+    }
+
+    /**
+     * Σ_i e^(src[srcOff + i] − shift) over i < n, in a fixed order; each term is also stored in
+     * dst[dstOff + i] unless dst is null (dst may be src). A method of its own, with scalar
+     * arguments, so callers with large loop bodies never hold the vectors across a call that C2
+     * left out of line (which boxes them on the heap).
+     */
+    static float expSum(float[] src, int srcOff, float[] dst, int dstOff, int n, float shift) {
+        FloatVector sum = FloatVector.zero(S), sv = FloatVector.broadcast(S, shift);
+        for (int i = 0; i < n; i += L) {
+            VectorMask<Float> m = S.indexInRange(i, n);
+            FloatVector e = exp(FloatVector.fromArray(S, src, srcOff + i, m).sub(sv));
+            if (dst != null) e.intoArray(dst, dstOff + i, m);
+            sum = sum.add(e, m);
+        }
+        return sum(sum);
     }
 }
