@@ -53,7 +53,7 @@ final class Completions {
 
     /** Everything both endpoints share, validated. */
     private record Common(int maxTokens, boolean explicitMaxTokens, SamplingParams sampling, int n, boolean stream,
-                          boolean includeUsage, List<String> stop, int logprobs) {}
+                          boolean includeUsage, List<String> stop, int logprobs, boolean ignoreEos) {}
 
     private Common common(JsonNode body, boolean chat) {
         for (String f : UNSUPPORTED)
@@ -98,6 +98,7 @@ final class Completions {
             includeUsage = Params.bool(so, "include_usage", false);
         }
         List<String> stop = Params.stop(body);
+        boolean ignoreEos = Params.bool(body, "ignore_eos", false);      // vLLM's extension: generate past end-of-text
         int logprobs;
         if (chat) {
             boolean lp = Params.bool(body, "logprobs", false);
@@ -118,7 +119,7 @@ final class Completions {
             throw ApiException.invalid(null, e.getMessage());
         }
         return new Common(maxTokens == null ? options.maxTokens() : maxTokens, maxTokens != null, sampling, n, stream,
-                includeUsage, stop, logprobs);
+                includeUsage, stop, logprobs, ignoreEos);
     }
 
     /** Prompt ids checked against the context; max_tokens defaulted to what fits. */
@@ -142,7 +143,7 @@ final class Completions {
         }
         List<String> stops = new ArrayList<>(c.stop());
         stops.addAll(extraStops);
-        return new BatchEngine.Request(ids, max, c.sampling(), c.n(), stops, c.logprobs(), false);
+        return new BatchEngine.Request(ids, max, c.sampling(), c.n(), stops, c.logprobs(), c.ignoreEos());
     }
 
     // ---- endpoints ---------------------------------------------------------------------------

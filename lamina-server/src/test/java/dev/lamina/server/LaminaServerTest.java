@@ -129,6 +129,26 @@ class LaminaServerTest {
     }
 
     @Test
+    void ignoreEosGeneratesPastEndOfText() throws Exception {
+        String ask = """
+                {"model":"tiny-test","prompt":"a","max_tokens":200,"temperature":1.5,"seed":%d,"ignore_eos":%b}""";
+        int seed = 0;
+        JsonNode stopped = null;
+        while (stopped == null && seed < 50) {           // a seed whose sample ends at end-of-text (the model is untrained)
+            JsonNode j = post(server, "/v1/completions", ask.formatted(++seed, false)).json();
+            if (j.get("choices").get(0).get("finish_reason").stringValue().equals("stop")) stopped = j;
+        }
+        assertThat(stopped).as("no seed in 1..50 reached end-of-text").isNotNull();
+        assertThat(stopped.get("usage").get("completion_tokens").intValue()).isLessThan(200);
+
+        JsonNode j = post(server, "/v1/completions", ask.formatted(seed, true)).json();
+        assertThat(j.get("choices").get(0).get("finish_reason").stringValue()).isEqualTo("length");
+        assertThat(j.get("usage").get("completion_tokens").intValue()).isEqualTo(200);
+        assertError(post(server, "/v1/completions", """
+                {"model":"tiny-test","prompt":"a","ignore_eos":"yes"}"""), 400, "invalid_request_error", null);
+    }
+
+    @Test
     void severalPromptsTimesNChoicesWithSeedsAndLogprobs() throws Exception {
         String body = """
                 {"model":"tiny-test","prompt":["One","Two"],"n":2,"max_tokens":6,"seed":11,"temperature":1.0,
@@ -350,7 +370,8 @@ class LaminaServerTest {
 
     static InputStream openStream(LaminaServer s, int maxTokens) throws Exception {
         HttpRequest req = HttpRequest.newBuilder(URI.create(s.baseUrl() + "/v1/completions")).POST(HttpRequest.BodyPublishers.ofString(
-                "{\"model\":\"tiny-test\",\"prompt\":\"Once\",\"max_tokens\":" + maxTokens + ",\"stream\":true}")).build();
+                "{\"model\":\"tiny-test\",\"prompt\":\"Once\",\"max_tokens\":" + maxTokens
+                        + ",\"stream\":true,\"ignore_eos\":true}")).build();   // an untrained model may sample end-of-text at any step
         HttpResponse<InputStream> r = HTTP.send(req, HttpResponse.BodyHandlers.ofInputStream());
         assertThat(r.statusCode()).isEqualTo(200);
         return r.body();
