@@ -12,9 +12,11 @@ VENV="${TORCH_VENV:-/tmp/lamina-torch}"
 presets=("$@"); [ ${#presets[@]} -gt 0 ] || presets=(llama-s gpt2-s)
 
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
-  wheels=$(find / -name 'torch-2*.whl' -printf '--find-links %h\n' 2>/dev/null | sort -u)
-  [ -n "$wheels" ] || { echo "bench: no PyTorch wheel found on this machine" >&2; exit 1; }
-  python3 -m venv "$VENV" && "$VENV/bin/pip" install -q --no-index $wheels torch
+  # the CPU wheel (+cpu) when there is one: a CUDA build pulls in nvidia packages
+  found=$({ find / -name 'torch-2*.whl' 2>/dev/null || true; } | sort)     # find fails on unreadable dirs
+  wheel=$(grep -m1 '+cpu' <<<"$found" || head -n1 <<<"$found")
+  [ -n "$wheel" ] || { echo "bench: no PyTorch wheel found on this machine" >&2; exit 1; }
+  python3 -m venv "$VENV" && "$VENV/bin/pip" install -q "$wheel" numpy    # its dependencies from pip's configured index
 fi
 "$ROOT/bin/lamina" --version >/dev/null
 # Debian's PyTorch 1.13 (apt-get install python3-torch), when present, as a second peer.

@@ -45,18 +45,27 @@ public final class Parallel {
         threads = n;
     }
 
-    /** One pool thread: runs whatever lands in its slot. */
+    // State of the one call in flight (forRange holds TURN): reused so that a call allocates nothing.
+    private static final AtomicInteger PENDING = new AtomicInteger();
+    private static final AtomicReference<Throwable> ERROR = new AtomicReference<>();
+    private static volatile Thread caller;
+
+    /** One pool thread: runs the range that lands in its slot. */
     private static final class Worker extends Thread {
-        private volatile Runnable task;
-        private volatile boolean parked;
+        private Range body;                 // published by the volatile write of ready
+        private int from, to;
+        private volatile boolean ready, parked;
 
         Worker(int i) {
             super("lamina-worker-" + i);
             setDaemon(true);
         }
 
-        void submit(Runnable r) {
-            task = r;
+        void submit(Range body, int from, int to) {
+            this.body = body;
+            this.from = from;
+            this.to = to;
+            ready = true;
             if (parked) LockSupport.unpark(this);
         }
 
@@ -64,15 +73,17 @@ public final class Parallel {
             INSIDE.set(true);
             while (true) {
                 long spinUntil = System.nanoTime() + SPIN_NS;
-                Runnable r;
-                while ((r = task) == null) {
+                while (!ready) {
                     if (System.nanoTime() < spinUntil) { Thread.onSpinWait(); continue; }
                     parked = true;                          // Dekker with submit(): one of us sees the other
-                    if (task == null) LockSupport.park(this);
+                    if (!ready) LockSupport.park(this);
                     parked = false;
                 }
-                task = null;
-                r.run();
+                ready = false;
+                Range b = body;
+                body = null;
+                try { b.run(from, to); } catch (Throwable e) { ERROR.compareAndSet(null, e); }
+                finally { if (PENDING.decrementAndGet() == 0) LockSupport.unpark(caller); }
             }
         }
     }
@@ -101,25 +112,23 @@ public final class Parallel {
     }
 
     private static void run(int n, int chunks, Range body, Worker[] pool) {
-        AtomicInteger pending = new AtomicInteger(chunks - 1);
-        AtomicReference<Throwable> error = new AtomicReference<>();
-        Thread caller = Thread.currentThread();
-        for (int c = 1; c < chunks; c++) {
-            int from = (int) ((long) n * c / chunks), to = (int) ((long) n * (c + 1) / chunks);
-            pool[c - 1].submit(() -> {
-                try { body.run(from, to); } catch (Throwable e) { error.compareAndSet(null, e); }
-                finally { if (pending.decrementAndGet() == 0) LockSupport.unpark(caller); }
-            });
-        }
+        ERROR.set(null);
+        caller = Thread.currentThread();
+        PENDING.set(chunks - 1);
+        for (int c = 1; c < chunks; c++)
+            pool[c - 1].submit(body, (int) ((long) n * c / chunks), (int) ((long) n * (c + 1) / chunks));
         INSIDE.set(true);
-        try { body.run(0, (int) ((long) n / chunks)); }
-        finally { INSIDE.set(false); }
-        long spinUntil = System.nanoTime() + SPIN_NS;
-        while (pending.get() > 0) {
-            if (System.nanoTime() < spinUntil) Thread.onSpinWait();
-            else LockSupport.parkNanos(50_000);    // the last worker unparks us; the timeout covers a lost race
+        try {
+            body.run(0, (int) ((long) n / chunks));
+        } finally {
+            INSIDE.set(false);
+            long spinUntil = System.nanoTime() + SPIN_NS;  // wait even if our chunk threw: the next call reuses the state
+            while (PENDING.get() > 0) {
+                if (System.nanoTime() < spinUntil) Thread.onSpinWait();
+                else LockSupport.parkNanos(50_000);    // the last worker unparks us; the timeout covers a lost race
+            }
         }
-        Throwable e = error.get();
+        Throwable e = ERROR.getAndSet(null);
         if (e instanceof RuntimeException re) throw re;
         if (e instanceof Error er) throw er;
         if (e != null) throw new IllegalStateException(e);

@@ -12,6 +12,7 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ParallelTest {
     private static final int INITIAL = Parallel.threads();
@@ -45,6 +46,47 @@ class ParallelTest {
         int[] sum = new int[10];
         Parallel.forRange(10, (from, to) -> { for (int i = from; i < to; i++) sum[i] = i; });
         assertEquals(45, java.util.Arrays.stream(sum).sum());
+    }
+
+    @Test
+    void whenTheCallersChunkThrowsTheWorkersFinishFirst() {
+        Parallel.setThreads(3);
+        AtomicIntegerArray done = new AtomicIntegerArray(3);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () ->
+                Parallel.forRange(3, (from, to) -> {
+                    if (from == 0) throw new IllegalArgumentException("caller");
+                    try { Thread.sleep(50); } catch (InterruptedException ie) { Thread.currentThread().interrupt(); }
+                    done.set(from, 1);
+                }));
+        assertEquals("caller", e.getMessage());
+        assertEquals(1, done.get(1));                 // forRange returned only after the workers' chunks
+        assertEquals(1, done.get(2));
+    }
+
+    private static final float[] SINK = new float[1 << 12];
+
+    @Test
+    void aCallAllocatesNothing() {
+        Parallel.setThreads(2);
+        Parallel.Range body = (from, to) -> { for (int i = from; i < to; i++) SINK[i] += 1; };
+        for (int i = 0; i < 20_000; i++) Parallel.forRange(SINK.length, body);    // warm up: threads started, code compiled
+        var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long[] ids = java.util.Arrays.stream(mx.getThreadInfo(mx.getAllThreadIds()))      // this thread and the pool's
+                .filter(t -> t != null && (t.getThreadId() == Thread.currentThread().threadId() || t.getThreadName().startsWith("lamina-worker-")))
+                .mapToLong(java.lang.management.ThreadInfo::getThreadId).toArray();
+        long before = allocated(mx, ids);
+        int calls = 10_000;
+        for (int i = 0; i < calls; i++) Parallel.forRange(SINK.length, body);
+        long after = allocated(mx, ids);
+        // a per-call lambda or counter would be tens of bytes a call
+        assertTrue(after - before < calls, "allocated " + (after - before) + " bytes over " + calls + " calls");
+    }
+
+    /** One call site for both readings: a second site would count its own linking. */
+    private static long allocated(com.sun.management.ThreadMXBean mx, long[] ids) {
+        long sum = 0;
+        for (long a : mx.getThreadAllocatedBytes(ids)) sum += Math.max(0, a);
+        return sum;
     }
 
     @Test
