@@ -185,6 +185,8 @@ class KernelConformanceTest {
         shapes.add(new int[] {256, 384, 520});
         shapes.add(new int[] {40, 1100, 1030});     // N past the column block for every layout
         shapes.add(new int[] {9, 600, 1100});       // decode path, parallel over out
+        shapes.add(new int[] {1, 1100, 600});       // few-row input gradient: column blocks and K slices
+        shapes.add(new int[] {4, 4200, 530});
         return shapes;
     }
 
@@ -208,6 +210,28 @@ class KernelConformanceTest {
                             (k, t) -> k.matmulBackwardWeight(t[0], t[1], t[2], t[3]), 0))
                     .map(Case::test);
         });
+    }
+
+    /** The few-row path (gemvNN) sums in the packed path's order: a row's result does not depend on its batch. */
+    @Test
+    void aFewRowsGiveBitwiseTheSameRowsAsALargeProduct() {
+        Gen g = new Gen(7);
+        int n = 37, in = 4200, out = 600;                       // K = 600 spans three K slices; N two column blocks
+        Tensor dy = g.t(n, out), w = g.t(out, in);
+        for (int threads : new int[] {1, 2}) {
+            Parallel.setThreads(threads);
+            Tensor all = Tensor.zeros(n, in);
+            VEC.matmulBackwardInput(all, dy, w);
+            for (int rows : new int[] {1, 3, 4}) {
+                for (int r0 = 0; r0 + rows <= 9; r0 += rows) {
+                    Tensor part = Tensor.zeros(rows, in);
+                    VEC.matmulBackwardInput(part, dy.rows(r0, r0 + rows), w);
+                    for (int i = 0; i < rows * in; i++)
+                        assertThat(part.data()[i]).as("threads %d, rows %d from %d, element %d", threads, rows, r0, i)
+                                .isEqualTo(all.data()[r0 * in + i]);
+                }
+            }
+        }
     }
 
     // ---- norms ------------------------------------------------------------------------------
