@@ -146,7 +146,7 @@ final class VectorMatmul {
      */
     private static void gemvNN(int M, int N, int K, float[] A, int aOff, int rsA, int csA,
                                float[] B, int bOff, int rsB, float[] C, int cOff, int ldc, boolean accumulate) {
-        int kcMax = (K + (K + KC - 1) / KC - 1) / ((K + KC - 1) / KC);
+        int kcMax = kSlice(K);
         int panels = (N + NR - 1) / NR;
         int minChunk = (int) Math.max(1, Math.min(panels, PARALLEL_MIN_FMA / Math.max(1L, (long) M * K * NR)));
         Parallel.forRange(panels, minChunk, (p0, p1) -> {
@@ -259,6 +259,12 @@ final class VectorMatmul {
         Y[y0 + 2] = VectorMath.sum(a2); Y[y0 + 3] = VectorMath.sum(a3);
     }
 
+    /** Length of the K slices: K in equal slices of at most KC (every path sums C in these slices). */
+    private static int kSlice(int K) {
+        int slices = (K + KC - 1) / KC;
+        return (K + slices - 1) / slices;
+    }
+
     /** The blocked loop nest over rows [m0, m1) and columns [n0, n1), on one thread. */
     private static void block(int m0, int m1, int n0, int n1, int K,
                               float[] A, int aOff, int rsA, int csA,
@@ -267,7 +273,7 @@ final class VectorMatmul {
         Scratch s = SCRATCH.get();
         float[] ap = s.ap, bp = s.bp, tile = s.tile;
         boolean directA = csA == 1;     // row-major A is read in place: row r at a0 + r·rsA
-        int kcMax = (K + (K + KC - 1) / KC - 1) / ((K + KC - 1) / KC);     // K in equal slices of at most KC
+        int kcMax = kSlice(K);
         for (int jc = n0; jc < n1; jc += NC) {
             int nc = Math.min(NC, n1 - jc);
             for (int pc = 0; pc < K; pc += kcMax) {

@@ -81,9 +81,10 @@ public final class Parallel {
                 }
                 ready = false;
                 Range b = body;
+                Thread waiting = caller;                    // read before the count can let the next call in
                 body = null;
                 try { b.run(from, to); } catch (Throwable e) { ERROR.compareAndSet(null, e); }
-                finally { if (PENDING.decrementAndGet() == 0) LockSupport.unpark(caller); }
+                finally { if (PENDING.decrementAndGet() == 0) LockSupport.unpark(waiting); }
             }
         }
     }
