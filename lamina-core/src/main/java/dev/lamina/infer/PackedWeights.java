@@ -13,10 +13,12 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>One arithmetic for every batch size: each output y[i,o] is a single chain of fused
  * multiply-adds over k = 0, 1, ..., in−1 starting from 0 (then + bias), in one vector lane. The
- * kernels differ only in how many rows and panels they carry at once (6 rows × 1 panel, 24
- * accumulators at 16 lanes, for prompts; 1 row × 8 vectors of panels for decoding), so a row's
- * result never depends on the batch it is in, the thread count or how a prompt is split into
- * chunks.
+ * kernels differ only in how many rows they carry through a panel at once (6, 2 or 1: 24, 8 or 4
+ * accumulators at 16 lanes), so a row's result never depends on the batch it is in, the thread
+ * count or how a prompt is split into chunks. Decoding one row streams one panel at a time: two
+ * panels side by side (two read streams, 8 accumulators) read 12-20% slower on one thread on a
+ * Zen 4 and no faster on two, and with 2-3 rows the 2-row kernel reads each panel once instead of
+ * once per row.
  *
  * <p>Work is split over panels with {@link Parallel#forRange}: each thread streams its share of
  * the weights once per call, whatever the number of rows.
@@ -29,8 +31,6 @@ final class PackedWeights {
     static final int NR = VECS * L;
     /** Rows per prompt tile: 6 × VECS accumulators (24 of 32 registers at 16 lanes, 12 of 16 at 8). */
     static final int MR = 6;
-    /** Panels per decode tile: 8 accumulators. */
-    static final int DP = 8 / VECS;
 
     final int out, in, panels;
     final float[] data;
@@ -100,21 +100,12 @@ final class PackedWeights {
         });
     }
 
-    private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[Math.max(MR, DP) * NR]);
+    private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
 
     /** Panels [p0, p1) for all rows, on the calling thread. */
     void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
         float[] tile = TILE.get();
-        int p = p0;
-        if (n < 4) {                                                // decoding: one row × DP panels at a time
-            for (; p + DP <= p1; p += DP)
-                for (int i = 0; i < n; i++) {
-                    boolean full = (p + DP) * NR <= out;
-                    decode(in, X, xOff + i * ldx, data, p * in * NR, full ? Y : tile, full ? yOff + i * ldy + p * NR : 0);
-                    if (!full) store(tile, 0, DP * NR, Y, yOff + i * ldy, p);
-                }
-        }
-        for (; p < p1; p++) {
+        for (int p = p0; p < p1; p++) {
             int b = p * in * NR;
             boolean full = (p + 1) * NR <= out;
             int i = 0;
@@ -169,48 +160,6 @@ final class PackedWeights {
     private static void k1(int in, float[] X, int x0, float[] P, int b, float[] Y, int y0) {
         if (VECS == 4) k1x4(in, X, x0, P, b, Y, y0);
         else k1x2(in, X, x0, P, b, Y, y0);
-    }
-
-    /** One row against DP consecutive panels: 8 accumulators, DP weight streams. */
-    private static void decode(int in, float[] X, int x0, float[] P, int b, float[] Y, int y0) {
-        int stride = in * NR;
-        if (VECS == 4) {
-            int b1 = b + stride;
-            FloatVector z = FloatVector.zero(S);
-            FloatVector c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z, c6 = z, c7 = z;
-            for (int k = 0, o = 0; k < in; k++, o += NR) {
-                FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
-                c0 = a.fma(FloatVector.fromArray(S, P, b + o), c0);
-                c1 = a.fma(FloatVector.fromArray(S, P, b + o + L), c1);
-                c2 = a.fma(FloatVector.fromArray(S, P, b + o + 2 * L), c2);
-                c3 = a.fma(FloatVector.fromArray(S, P, b + o + 3 * L), c3);
-                c4 = a.fma(FloatVector.fromArray(S, P, b1 + o), c4);
-                c5 = a.fma(FloatVector.fromArray(S, P, b1 + o + L), c5);
-                c6 = a.fma(FloatVector.fromArray(S, P, b1 + o + 2 * L), c6);
-                c7 = a.fma(FloatVector.fromArray(S, P, b1 + o + 3 * L), c7);
-            }
-            c0.intoArray(Y, y0); c1.intoArray(Y, y0 + L); c2.intoArray(Y, y0 + 2 * L); c3.intoArray(Y, y0 + 3 * L);
-            c4.intoArray(Y, y0 + NR); c5.intoArray(Y, y0 + NR + L); c6.intoArray(Y, y0 + NR + 2 * L); c7.intoArray(Y, y0 + NR + 3 * L);
-        } else {
-            int b1 = b + stride, b2 = b1 + stride, b3 = b2 + stride;
-            FloatVector z = FloatVector.zero(S);
-            FloatVector c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z, c6 = z, c7 = z;
-            for (int k = 0, o = 0; k < in; k++, o += NR) {
-                FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
-                c0 = a.fma(FloatVector.fromArray(S, P, b + o), c0);
-                c1 = a.fma(FloatVector.fromArray(S, P, b + o + L), c1);
-                c2 = a.fma(FloatVector.fromArray(S, P, b1 + o), c2);
-                c3 = a.fma(FloatVector.fromArray(S, P, b1 + o + L), c3);
-                c4 = a.fma(FloatVector.fromArray(S, P, b2 + o), c4);
-                c5 = a.fma(FloatVector.fromArray(S, P, b2 + o + L), c5);
-                c6 = a.fma(FloatVector.fromArray(S, P, b3 + o), c6);
-                c7 = a.fma(FloatVector.fromArray(S, P, b3 + o + L), c7);
-            }
-            c0.intoArray(Y, y0); c1.intoArray(Y, y0 + L);
-            c2.intoArray(Y, y0 + NR); c3.intoArray(Y, y0 + NR + L);
-            c4.intoArray(Y, y0 + 2 * NR); c5.intoArray(Y, y0 + 2 * NR + L);
-            c6.intoArray(Y, y0 + 3 * NR); c7.intoArray(Y, y0 + 3 * NR + L);
-        }
     }
 
     /** 6 rows × a 4-vector panel: 24 accumulators, 4 loads and 6 broadcasts per 24 multiply-adds. */
