@@ -53,8 +53,10 @@ public final class InferenceBenchmark {
             s.append(String.format(Locale.ROOT, "model %s: %,d parameters, %.1f MB of weights streamed per decoded token%n",
                     model, parameters, weightBytesPerToken / 1e6));
             s.append(String.format(Locale.ROOT, "prefill: %.0f tok/s (median; best %.0f)%n", prefillTokensPerSecond, bestPrefill));
-            s.append(String.format(Locale.ROOT, "decode, batch 1: %.1f tok/s (median; best %.1f) = %.1f GB/s of weights, %.0f%% of the %.1f GB/s this machine reads%n",
-                    decodeTokensPerSecond, bestDecode, decodeBandwidth / 1e9, 100 * bandwidthShare(), machineBandwidth / 1e9));
+            s.append(String.format(Locale.ROOT, "decode, batch 1: %.1f tok/s (median; best %.1f) = %.1f GB/s of weights",
+                    decodeTokensPerSecond, bestDecode, decodeBandwidth / 1e9));
+            s.append(Double.isNaN(machineBandwidth) ? String.format("%n")      // no heap to spare for the 256 MB probe
+                    : String.format(Locale.ROOT, ", %.0f%% of the %.1f GB/s this machine reads%n", 100 * bandwidthShare(), machineBandwidth / 1e9));
             for (Aggregate a : aggregates)
                 s.append(String.format(Locale.ROOT, "%2d concurrent streams: %.1f tok/s aggregate, time to first token %.0f ms mean, %.0f ms max%n",
                         a.streams(), a.tokensPerSecond(), a.meanTtftMs(), a.maxTtftMs()));
@@ -134,7 +136,8 @@ public final class InferenceBenchmark {
         long bytes = weightBytesPerToken(model);
         progress.accept(String.format(Locale.ROOT, "decode batch 1: %.1f tok/s", decodeTps));
         double machineBandwidth = readBandwidth();
-        progress.accept(String.format(Locale.ROOT, "memory read bandwidth: %.1f GB/s", machineBandwidth / 1e9));
+        if (!Double.isNaN(machineBandwidth))
+            progress.accept(String.format(Locale.ROOT, "memory read bandwidth: %.1f GB/s", machineBandwidth / 1e9));
 
         List<Aggregate> aggs = new ArrayList<>();
         for (int streams : st.concurrency()) {
@@ -162,10 +165,15 @@ public final class InferenceBenchmark {
     /**
      * Bytes per second the kernels' threads read from memory: a 256 MB array summed with vector
      * loads, split over {@link Parallel#threads()} like a decode step's weights; best of 5 passes
-     * after one untimed pass.
+     * after one untimed pass. NaN when the heap has no room for the array.
      */
     static double readBandwidth() {
-        float[] a = new float[BANDWIDTH_FLOATS];
+        float[] a;
+        try {
+            a = new float[BANDWIDTH_FLOATS];
+        } catch (OutOfMemoryError e) {
+            return Double.NaN;
+        }
         int threads = Parallel.threads();
         float[] sums = new float[threads * 16];            // a cache line per thread
         double best = 0;
