@@ -63,14 +63,15 @@ final class BenchCommand implements Runnable {
             Tape tape = Tape.training();
             Profile prof = new Profile();
             double[] times = new double[steps + 2];
-            long allocatedBefore = 0;
+            long allocatedBefore = 0, callsBefore = 0, gcBefore = 0;
             // allocation is counted over the later half of the timed steps: the kernels that run once a
             // step (embedding backward, AdamW) reach C2, which keeps their vectors in registers, only
             // after several steps; before that the interpreter and C1 box every vector they touch
             int allocFrom = 2 + steps / 2, allocSteps = steps + 2 - allocFrom;
             for (int s = 0; s < steps + 2; s++) {
                 if (profile && s == 2) tape.profile(prof);
-                if (s == allocFrom) allocatedBefore = allocatedBytes();
+                if (s == 2) gcBefore = collections();
+                if (s == allocFrom) { allocatedBefore = allocatedBytes(); callsBefore = Parallel.calls(); }
                 long t0 = System.nanoTime();
                 model.params().zeroGrad();
                 tape.reset();
@@ -83,6 +84,8 @@ final class BenchCommand implements Runnable {
                 times[s] = (t2 - t0) / 1e9;
             }
             double allocatedPerStep = (allocatedBytes() - allocatedBefore) / (double) allocSteps;
+            double callsPerStep = (Parallel.calls() - callsBefore) / (double) allocSteps;
+            long gcs = collections() - gcBefore;
             double[] timed = Arrays.copyOfRange(times, 2, times.length);
             Arrays.sort(timed);
             double median = timed[timed.length / 2];
@@ -101,10 +104,18 @@ final class BenchCommand implements Runnable {
             System.out.printf("memory: parameters %.0f MB + gradients %.0f MB + AdamW moments %.0f MB + activations and their "
                             + "gradients %.0f MB = %.0f MB live; JVM peak heap %.0f MB (includes garbage not yet collected)%n",
                     4e-6 * n, 4e-6 * n, 8e-6 * n, tape.bytes() / 1e6, 16e-6 * n + tape.bytes() / 1e6, peak / 1e6);
-            System.out.printf("allocated per step over the last %d steps: %.1f KB (all threads)%n", allocSteps, allocatedPerStep / 1e3);
+            System.out.printf("allocated per step over the last %d steps: %.1f KB (all threads), %.0f parallel kernel calls of one closure "
+                    + "each; garbage collections during the %d timed steps: %d%n", allocSteps, allocatedPerStep / 1e3, callsPerStep, steps, gcs);
             if (profile) printProfile(prof, steps);
             System.out.printf("tokens_per_s=%.0f%n", tps);
             return 0;
+        }
+
+        /** Garbage collections so far, all collectors. */
+        private static long collections() {
+            long n = 0;
+            for (var gc : ManagementFactory.getGarbageCollectorMXBeans()) n += Math.max(0, gc.getCollectionCount());
+            return n;
         }
 
         /** Bytes allocated so far by every live thread (HotSpot's per-thread allocation counters). */

@@ -5,37 +5,55 @@ import dev.lamina.kernels.Kernels;
 import dev.lamina.tensor.Tensor;
 
 /**
- * The differentiable ops of the decoder. Each runs its forward kernel and records its backward
- * right beside it, so an op reads as one unit. Shapes: n = B·T rows.
+ * The differentiable ops of the decoder. Each is a function that runs the forward kernel and a small
+ * {@link Tape.Op} class right below it whose fields hold what the backward kernel needs, so an op
+ * reads as one unit. The tape hands the same op objects back every step (no closure per op per
+ * step). Shapes: n = B·T rows.
  */
 public final class Ops {
     private Ops() {}
 
     private static KernelSet k() { return Kernels.get(); }
 
+    private static Tensor valueOrNull(Var v) { return v == null ? null : v.value(); }
+
+    private static Tensor gradOrNull(Var v) { return v == null ? null : v.grad(); }
+
     /** x[n,d] = table[ids] (+ positions[t]). */
     public static Var embedding(Tape tape, int[] ids, Var table, Var positions, int T) {
-        int d = table.value().dim(1);
-        Var y = tape.var(ids.length, d);
+        Var y = tape.var(ids.length, table.value().dim(1));
         long t0 = tape.start();
-        k().embedding(y.value(), ids, table.value(), positions == null ? null : positions.value(), T);
+        k().embedding(y.value(), ids, table.value(), valueOrNull(positions), T);
         tape.forward("embedding", t0);
-        tape.record("embedding", () -> k().embeddingBackward(table.grad(), positions == null ? null : positions.grad(), y.grad(), ids, T));
+        Embedding op = tape.op(Embedding.class, Embedding::new);
+        op.ids = ids; op.table = table; op.positions = positions; op.y = y; op.T = T;
         return y;
+    }
+
+    private static final class Embedding extends Tape.Op {
+        int[] ids; Var table, positions, y; int T;
+        Embedding() { super("embedding"); }
+        @Override protected void backward() { k().embeddingBackward(table.grad(), gradOrNull(positions), y.grad(), ids, T); }
     }
 
     /** y[n,out] = x[n,in]·wᵀ + b. */
     public static Var linear(Tape tape, Var x, Var w, Var b) {
-        int out = w.value().dim(0), n = x.size() / w.value().dim(1);
-        Var y = tape.var(n, out);
+        Var y = tape.var(x.size() / w.value().dim(1), w.value().dim(0));
         long t0 = tape.start();
-        k().matmul(y.value(), x.value(), w.value(), b == null ? null : b.value());
+        k().matmul(y.value(), x.value(), w.value(), valueOrNull(b));
         tape.forward("linear", t0);
-        tape.record("linear", () -> {
-            if (x.grad() != null) k().matmulBackwardInput(x.grad(), y.grad(), w.value());
-            k().matmulBackwardWeight(w.grad(), b == null ? null : b.grad(), y.grad(), x.value());
-        });
+        Linear op = tape.op(Linear.class, Linear::new);
+        op.x = x; op.w = w; op.b = b; op.y = y;
         return y;
+    }
+
+    private static final class Linear extends Tape.Op {
+        Var x, w, b, y;
+        Linear() { super("linear"); }
+        @Override protected void backward() {
+            if (x.grad() != null) k().matmulBackwardInput(x.grad(), y.grad(), w.value());
+            k().matmulBackwardWeight(w.grad(), gradOrNull(b), y.grad(), x.value());
+        }
     }
 
     /** y = scale · rmsnorm(x)·w over the last dimension. */
@@ -46,8 +64,17 @@ public final class Ops {
         long t0 = tape.start();
         k().rmsnorm(y.value(), rstd, x.value(), w.value(), eps, scale);
         tape.forward("rmsnorm", t0);
-        tape.record("rmsnorm", () -> k().rmsnormBackward(x.grad(), w.grad(), y.grad(), x.value(), w.value(), rstd, scale));
+        RmsNorm op = tape.op(RmsNorm.class, RmsNorm::new);
+        op.x = x; op.w = w; op.y = y; op.rstd = rstd; op.scale = scale;
         return y;
+    }
+
+    private static final class RmsNorm extends Tape.Op {
+        Var x, w, y; Tensor rstd; float scale;
+        RmsNorm() { super("rmsnorm"); }
+        @Override protected void backward() {
+            k().rmsnormBackward(x.grad(), w.grad(), y.grad(), x.value(), w.value(), rstd, scale);
+        }
     }
 
     /** y = scale · (layernorm(x)·w + b) over the last dimension. */
@@ -56,11 +83,19 @@ public final class Ops {
         Var y = tape.var(n, d);
         Tensor mean = tape.alloc(n), rstd = tape.alloc(n);
         long t0 = tape.start();
-        k().layernorm(y.value(), mean, rstd, x.value(), w.value(), b == null ? null : b.value(), eps, scale);
+        k().layernorm(y.value(), mean, rstd, x.value(), w.value(), valueOrNull(b), eps, scale);
         tape.forward("layernorm", t0);
-        tape.record("layernorm", () -> k().layernormBackward(x.grad(), w.grad(), b == null ? null : b.grad(), y.grad(), x.value(),
-                w.value(), mean, rstd, scale));
+        LayerNorm op = tape.op(LayerNorm.class, LayerNorm::new);
+        op.x = x; op.w = w; op.b = b; op.y = y; op.mean = mean; op.rstd = rstd; op.scale = scale;
         return y;
+    }
+
+    private static final class LayerNorm extends Tape.Op {
+        Var x, w, b, y; Tensor mean, rstd; float scale;
+        LayerNorm() { super("layernorm"); }
+        @Override protected void backward() {
+            k().layernormBackward(x.grad(), w.grad(), gradOrNull(b), y.grad(), x.value(), w.value(), mean, rstd, scale);
+        }
     }
 
     /**
@@ -72,8 +107,15 @@ public final class Ops {
         long t0 = tape.start();
         k().rope(x.value(), T, heads, hd, 0, cos, sin, false);
         tape.forward("rope", t0);
-        tape.record("rope", () -> k().rope(x.grad(), T, heads, hd, 0, cos, sin, true));
+        Rope op = tape.op(Rope.class, Rope::new);
+        op.x = x; op.T = T; op.heads = heads; op.hd = hd; op.cos = cos; op.sin = sin;
         return x;
+    }
+
+    private static final class Rope extends Tape.Op {
+        Var x; int T, heads, hd; float[] cos, sin;
+        Rope() { super("rope"); }
+        @Override protected void backward() { k().rope(x.grad(), T, heads, hd, 0, cos, sin, true); }
     }
 
     /** Causal (sliding-window) grouped-query attention; q[B,T,H,hd], k/v[B,T,KV,hd] → [B,T,H,hd]. */
@@ -90,41 +132,73 @@ public final class Ops {
         k().attention(out.value(), att, q.value(), kk.value(), v.value(), B, T, H, KV, hd, window);
         tape.forward("attention", t0);
         if (probe != null) probe.accept(att);
-        tape.record("attention", () -> k().attentionBackward(q.grad(), kk.grad(), v.grad(), out.grad(), q.value(), kk.value(),
-                v.value(), att, B, T, H, KV, hd, window));
+        Attention op = tape.op(Attention.class, Attention::new);
+        op.q = q; op.k = kk; op.v = v; op.out = out; op.att = att;
+        op.B = B; op.T = T; op.H = H; op.KV = KV; op.hd = hd; op.window = window;
         return out;
     }
 
+    private static final class Attention extends Tape.Op {
+        Var q, k, v, out; Tensor att; int B, T, H, KV, hd, window;
+        Attention() { super("attention"); }
+        @Override protected void backward() {
+            k().attentionBackward(q.grad(), k.grad(), v.grad(), out.grad(), q.value(), k.value(), v.value(), att,
+                    B, T, H, KV, hd, window);
+        }
+    }
+
+    /** gelu(x) (tanh approximation) of x[n,ff]. */
     public static Var gelu(Tape tape, Var x) {
-        Var y = tape.var(x.value().shape());
+        Var y = tape.var(x.value().dim(0), x.value().dim(1));
         long t0 = tape.start();
         k().gelu(y.value(), x.value());
         tape.forward("gelu", t0);
-        tape.record("gelu", () -> k().geluBackward(x.grad(), y.grad(), x.value()));
+        Gelu op = tape.op(Gelu.class, Gelu::new);
+        op.x = x; op.y = y;
         return y;
     }
 
-    /** silu(gate) ⊙ up. */
+    private static final class Gelu extends Tape.Op {
+        Var x, y;
+        Gelu() { super("gelu"); }
+        @Override protected void backward() { k().geluBackward(x.grad(), y.grad(), x.value()); }
+    }
+
+    /** silu(gate) ⊙ up, both [n,ff]. */
     public static Var swiglu(Tape tape, Var gate, Var up) {
-        Var y = tape.var(gate.value().shape());
+        Var y = tape.var(gate.value().dim(0), gate.value().dim(1));
         long t0 = tape.start();
         k().swiglu(y.value(), gate.value(), up.value());
         tape.forward("swiglu", t0);
-        tape.record("swiglu", () -> k().swigluBackward(gate.grad(), up.grad(), y.grad(), gate.value(), up.value()));
+        SwiGlu op = tape.op(SwiGlu.class, SwiGlu::new);
+        op.gate = gate; op.up = up; op.y = y;
         return y;
     }
 
-    /** a + b (the residual connection). */
+    private static final class SwiGlu extends Tape.Op {
+        Var gate, up, y;
+        SwiGlu() { super("swiglu"); }
+        @Override protected void backward() { k().swigluBackward(gate.grad(), up.grad(), y.grad(), gate.value(), up.value()); }
+    }
+
+    /** a + b (the residual connection), both [n,d]. */
     public static Var add(Tape tape, Var a, Var b) {
-        Var y = tape.var(a.value().shape());
+        Var y = tape.var(a.value().dim(0), a.value().dim(1));
         long t0 = tape.start();
         k().add(y.value(), a.value(), b.value());
         tape.forward("add", t0);
-        tape.record("add", () -> {
+        Add op = tape.op(Add.class, Add::new);
+        op.a = a; op.b = b; op.y = y;
+        return y;
+    }
+
+    private static final class Add extends Tape.Op {
+        Var a, b, y;
+        Add() { super("add"); }
+        @Override protected void backward() {
             k().accumulate(a.grad(), y.grad());
             k().accumulate(b.grad(), y.grad());
-        });
-        return y;
+        }
     }
 
     /**
@@ -137,9 +211,13 @@ public final class Ops {
         long t0 = tape.start();
         k().crossEntropy(losses, logits.grad(), logits.value(), targets, 1f / n);
         tape.forward("crossEntropy", t0);
+        return mean(losses);
+    }
+
+    private static float mean(Tensor losses) {
         double sum = 0;
-        for (int i = 0; i < n; i++) sum += losses.get(i);
-        return (float) (sum / n);
+        for (int i = 0; i < losses.size(); i++) sum += losses.get(i);
+        return (float) (sum / losses.size());
     }
 
     /**
@@ -153,28 +231,27 @@ public final class Ops {
      * The LM head and mean cross-entropy fused, without materialising logits[n,V]: per chunk of rows,
      * logits = x·wᵀ, then the loss and (softmax − onehot)/n, then right away dx = dlogits·w and
      * dw += dlogitsᵀ·x. Computing the gradient in the forward pass is valid because the loss is the
-     * root of the graph; the recorded backward has nothing left to do.
+     * root of the graph; nothing is recorded for backward. x is [n,d], w [V,d].
      */
     public static float linearCrossEntropy(Tape tape, Var x, Var w, int[] targets) {
-        int n = targets.length, d = w.value().dim(1), V = w.value().dim(0);
+        int n = targets.length, V = w.value().dim(0);
         int chunk = Math.min(HEAD_CHUNK, n);
         Tensor logits = tape.alloc(chunk, V), losses = tape.alloc(n);
         long t0 = tape.start();
         boolean grad = tape.recording();
         for (int r = 0; r < n; r += chunk) {
             int m = Math.min(chunk, n - r);
-            Tensor xc = x.value().view(n, d).rows(r, r + m), lc = logits.rows(0, m);
+            Tensor xc = tape.rows(x.value(), r, r + m), lc = tape.rows(logits, 0, m);
             k().matmul(lc, xc, w.value(), null);
-            int[] tc = java.util.Arrays.copyOfRange(targets, r, r + m);
-            k().crossEntropy(losses.rows(r, r + m), grad ? lc : null, lc, tc, 1f / n);
+            int[] tc = tape.ints(m);
+            System.arraycopy(targets, r, tc, 0, m);
+            k().crossEntropy(tape.rows(losses, r, r + m), grad ? lc : null, lc, tc, 1f / n);
             if (grad) {
-                k().matmulBackwardInput(x.grad().view(n, d).rows(r, r + m), lc, w.value());
+                k().matmulBackwardInput(tape.rows(x.grad(), r, r + m), lc, w.value());
                 k().matmulBackwardWeight(w.grad(), null, lc, xc);
             }
         }
         tape.forward("linearCrossEntropy", t0);
-        double sum = 0;
-        for (int i = 0; i < n; i++) sum += losses.get(i);
-        return (float) (sum / n);
+        return mean(losses);
     }
 }

@@ -5,21 +5,38 @@ import dev.lamina.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.Supplier;
 
 /**
- * Reverse-mode autograd over coarse ops: each op runs its forward kernel and records one closure
- * that runs its backward kernel; {@link #backward()} replays the closures in reverse.
+ * Reverse-mode autograd over coarse ops: each op runs its forward kernel and keeps what its
+ * backward needs in a small {@link Op} object; {@link #backward()} runs the ops' backward in
+ * reverse.
  *
- * <p>The tape also owns the activation memory. A training step asks for the same buffers in the
- * same order every time, so {@link #reset()} rewinds a cursor and the next step reuses them: after
- * the first step the forward/backward pass allocates nothing.
+ * <p>The tape also owns the activation memory. A training step asks for the same buffers, views,
+ * nodes and ops in the same order every time, so {@link #reset()} rewinds cursors and the next step
+ * gets the very same objects back: after the first step a forward/backward pass allocates nothing.
+ * The allocation methods have fixed-arity forms so that a hit builds no shape array either.
  */
 public final class Tape {
+
+    /** One recorded op: the forward fills its fields, {@link #backward()} reads them. */
+    public abstract static class Op {
+        final String name;
+
+        protected Op(String name) { this.name = name; }
+
+        /** Accumulates the gradients of the op's inputs from the gradient of its output. */
+        protected abstract void backward();
+    }
+
     private final boolean recording;
-    private final List<Runnable> backward = new ArrayList<>();
     private Profile profile;
-    private final List<float[]> buffers = new ArrayList<>();
-    private int cursor;
+    private final List<Op> ops = new ArrayList<>();
+    private final List<Tensor> tensors = new ArrayList<>();
+    private final List<Var> vars = new ArrayList<>();
+    private final List<Tensor> views = new ArrayList<>();
+    private final List<int[]> ints = new ArrayList<>();
+    private int opCursor, backwardFrom, cursor, varCursor, viewCursor, intCursor;
 
     private Tape(boolean recording) { this.recording = recording; }
 
@@ -31,10 +48,9 @@ public final class Tape {
 
     public boolean recording() { return recording; }
 
-    /** Rewinds for the next step; buffers are kept for reuse. */
+    /** Rewinds for the next step; buffers, nodes and ops are kept for reuse. */
     public void reset() {
-        backward.clear();
-        cursor = 0;
+        opCursor = backwardFrom = cursor = varCursor = viewCursor = intCursor = 0;
     }
 
     /** Times every op of this tape into profile from now on (null stops it). */
@@ -46,51 +62,118 @@ public final class Tape {
     /** Ends a forward section started at t0 under the op's name. */
     void forward(String op, long t0) { if (profile != null) profile.add(op, false, System.nanoTime() - t0); }
 
-    /** Records op's backward closure (ignored on an inference tape). */
-    public void record(String op, Runnable grad) {
+    /**
+     * The op at this position of the step, recorded for backward: the one of the previous step when
+     * it has the same type (its fields are overwritten by the caller), else a new one.
+     */
+    public <T extends Op> T op(Class<T> type, Supplier<T> make) {
+        T op;
+        if (opCursor < ops.size() && ops.get(opCursor).getClass() == type) {
+            op = type.cast(ops.get(opCursor));
+        } else {
+            op = make.get();
+            if (opCursor < ops.size()) ops.set(opCursor, op); else ops.add(op);
+        }
+        opCursor++;
+        return op;
+    }
+
+    /** Runs the backward of the ops recorded since the last reset (or backward), newest first. */
+    public void backward() {
         if (!recording) return;
         Profile p = profile;
-        backward.add(p == null ? grad : () -> {
-            long t0 = System.nanoTime();
-            grad.run();
-            p.add(op, true, System.nanoTime() - t0);
-        });
-    }
-
-    /** Runs the recorded closures newest first, then forgets them. */
-    public void backward() {
-        for (int i = backward.size() - 1; i >= 0; i--) backward.get(i).run();
-        backward.clear();
-    }
-
-    /** A scratch tensor owned by the tape, contents undefined (the op overwrites it). */
-    public Tensor alloc(int... shape) {
-        int n = Math.toIntExact(Tensor.count(shape));
-        float[] buf;
-        if (cursor < buffers.size() && buffers.get(cursor).length == n) {
-            buf = buffers.get(cursor);
-        } else {
-            buf = new float[n];
-            if (cursor < buffers.size()) buffers.set(cursor, buf); else buffers.add(buf);
+        for (int i = opCursor - 1; i >= backwardFrom; i--) {
+            Op op = ops.get(i);
+            if (p == null) {
+                op.backward();
+            } else {
+                long t0 = System.nanoTime();
+                op.backward();
+                p.add(op.name, true, System.nanoTime() - t0);
+            }
         }
-        cursor++;
-        return Tensor.of(buf, shape);
+        backwardFrom = opCursor;
     }
 
-    /** A zero-filled scratch tensor. */
-    public Tensor zeros(int... shape) {
-        Tensor t = alloc(shape);
-        Arrays.fill(t.data(), t.offset(), t.offset() + t.size(), 0f);
+    /** A scratch vector owned by the tape, contents undefined (the op overwrites it). */
+    public Tensor alloc(int n) { return next(1, n, 1, 1, 1); }
+
+    /** A scratch matrix [rows, cols]. */
+    public Tensor alloc(int rows, int cols) { return next(2, rows, cols, 1, 1); }
+
+    /** A scratch 4-d tensor [d0, d1, d2, d3]. */
+    public Tensor alloc(int d0, int d1, int d2, int d3) { return next(4, d0, d1, d2, d3); }
+
+    /** A new node for an op output [rows, cols]: value buffer, plus a zeroed gradient when recording. */
+    public Var var(int rows, int cols) {
+        Tensor value = alloc(rows, cols), grad = null;
+        if (recording) {
+            grad = alloc(rows, cols);
+            Arrays.fill(grad.data(), grad.offset(), grad.offset() + grad.size(), 0f);
+        }
+        if (varCursor < vars.size()) {
+            Var v = vars.get(varCursor);
+            if (v.value() == value && v.grad() == grad) {
+                varCursor++;
+                return v;
+            }
+        }
+        Var v = new Var(value, grad);
+        if (varCursor < vars.size()) vars.set(varCursor, v); else vars.add(v);
+        varCursor++;
+        return v;
+    }
+
+    /** Rows [from, to) of t (rank 1 or 2), as a view kept for the next step. */
+    public Tensor rows(Tensor t, int from, int to) {
+        int rowLen = t.rank() == 1 ? 1 : t.dim(1), offset = t.offset() + from * rowLen;
+        if (viewCursor < views.size()) {
+            Tensor v = views.get(viewCursor);
+            if (v.data() == t.data() && v.offset() == offset && v.rank() == t.rank() && v.dim(0) == to - from
+                    && (t.rank() == 1 || v.dim(1) == rowLen)) {
+                viewCursor++;
+                return v;
+            }
+        }
+        Tensor v = t.rows(from, to);
+        if (viewCursor < views.size()) views.set(viewCursor, v); else views.add(v);
+        viewCursor++;
+        return v;
+    }
+
+    /** A scratch int array of length n, contents undefined. */
+    public int[] ints(int n) {
+        if (intCursor < ints.size() && ints.get(intCursor).length == n) return ints.get(intCursor++);
+        int[] a = new int[n];
+        if (intCursor < ints.size()) ints.set(intCursor, a); else ints.add(a);
+        intCursor++;
+        return a;
+    }
+
+    /** The tensor at this position of the step: last step's when its shape matches, else new (reusing an equal-sized buffer). */
+    private Tensor next(int rank, int d0, int d1, int d2, int d3) {
+        Tensor old = cursor < tensors.size() ? tensors.get(cursor) : null;
+        if (old != null && old.rank() == rank && old.dim(0) == d0 && (rank < 2 || old.dim(1) == d1)
+                && (rank < 4 || old.dim(2) == d2 && old.dim(3) == d3)) {
+            cursor++;
+            return old;
+        }
+        int n = Math.toIntExact((long) d0 * d1 * d2 * d3);
+        float[] buf = old != null && old.data().length == n ? old.data() : new float[n];
+        Tensor t = switch (rank) {
+            case 1 -> Tensor.of(buf, d0);
+            case 2 -> Tensor.of(buf, d0, d1);
+            default -> Tensor.of(buf, d0, d1, d2, d3);
+        };
+        if (old != null) tensors.set(cursor, t); else tensors.add(t);
+        cursor++;
         return t;
     }
-
-    /** A new node for an op output: value buffer, plus a zeroed gradient when recording. */
-    public Var var(int... shape) { return new Var(alloc(shape), recording ? zeros(shape) : null); }
 
     /** Bytes held in activation buffers (for memory reports). */
     public long bytes() {
         long b = 0;
-        for (float[] f : buffers) b += 4L * f.length;
+        for (Tensor t : tensors) b += 4L * t.data().length;
         return b;
     }
 }

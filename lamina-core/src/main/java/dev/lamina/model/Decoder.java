@@ -23,9 +23,31 @@ public final class Decoder {
     private final Parameters params;
     private final float[] ropeCos, ropeSin; // [maxPos, hd/2]
 
+    /** A weight and its bias (null when the config has none) as autograd nodes over the parameter buffers. */
+    private record Weights(Var weight, Var bias) {}
+
+    /** One layer's weights, looked up by name once so that a step builds no names or nodes. */
+    private record Layer(Weights inputNorm, Weights q, Weights k, Weights v, Weights o, Weights postNorm,
+                         Weights gate, Weights up, Weights down) {}
+
+    private final Var embedTokens, embedPositions, head;
+    private final Weights finalNorm;
+    private final Layer[] layers;
+
     public Decoder(ModelConfig config, Parameters params) {
         this.config = config;
         this.params = params;
+        embedTokens = params.var("embed_tokens.weight");
+        embedPositions = params.var("embed_positions.weight");
+        head = params.var(config.tieWordEmbeddings() ? "embed_tokens.weight" : "lm_head.weight");
+        finalNorm = weights("norm");
+        layers = new Layer[config.numHiddenLayers()];
+        for (int l = 0; l < layers.length; l++) {
+            String p = "layers." + l + ".";
+            layers[l] = new Layer(weights(p + "input_layernorm"), weights(p + "self_attn.q_proj"), weights(p + "self_attn.k_proj"),
+                    weights(p + "self_attn.v_proj"), weights(p + "self_attn.o_proj"), weights(p + "post_attention_layernorm"),
+                    weights(p + "mlp.gate_proj"), weights(p + "mlp.up_proj"), weights(p + "mlp.down_proj"));
+        }
         int half = config.headDim() / 2, maxPos = config.maxPositionEmbeddings();
         ropeCos = new float[maxPos * half];
         ropeSin = new float[maxPos * half];
@@ -94,6 +116,8 @@ public final class Decoder {
         if (bias) l.add(name + ".bias", false, out);
     }
 
+    private Weights weights(String name) { return new Weights(params.var(name + ".weight"), params.var(name + ".bias")); }
+
     public ModelConfig config() { return config; }
     public Parameters params() { return params; }
     public float[] ropeCos() { return ropeCos; }
@@ -120,25 +144,22 @@ public final class Decoder {
 
     /** As above; attentionProbe (may be null) sees every layer's attention probabilities. */
     public Var forward(Tape tape, int[] ids, int B, int T, IntPredicate skip, HiddenProbe probe, AttentionProbe attentionProbe) {
-        return Ops.linear(tape, hidden(tape, ids, B, T, skip, probe, attentionProbe), head(), null);
+        return Ops.linear(tape, hidden(tape, ids, B, T, skip, probe, attentionProbe), head, null);
     }
-
-    /** The LM head's weight [V, d] (the token embedding when tied). */
-    private Var head() { return params.var(config.tieWordEmbeddings() ? "embed_tokens.weight" : "lm_head.weight"); }
 
     /** The final normalised hidden states x[n,d], before the LM head. */
     public Var hidden(Tape tape, int[] ids, int B, int T, IntPredicate skip, HiddenProbe probe, AttentionProbe attentionProbe) {
         if (ids.length != B * T) throw new IllegalArgumentException("ids has " + ids.length + " tokens, expected B·T = " + B * T);
         if (T > config.maxPositionEmbeddings())
             throw new IllegalArgumentException("sequence length " + T + " exceeds max_position_embeddings " + config.maxPositionEmbeddings());
-        Var x = Ops.embedding(tape, ids, params.var("embed_tokens.weight"), params.var("embed_positions.weight"), T);
+        Var x = Ops.embedding(tape, ids, embedTokens, embedPositions, T);
         for (int l = 0; l < config.numHiddenLayers(); l++) {
             if (probe != null) probe.accept(l, x.value());
             if (skip.test(l)) continue;
             x = layer(tape, l, x, B, T, attentionProbe);
         }
         if (probe != null) probe.accept(config.numHiddenLayers(), x.value());
-        return norm(tape, "norm", x, 1f);
+        return norm(tape, finalNorm, x, 1f);
     }
 
     /** Forward plus mean cross-entropy against targets; on a training tape, backward() then fills every gradient. */
@@ -148,52 +169,49 @@ public final class Decoder {
 
     /** As {@link #loss(Tape, int[], int[], int, int)} with the layers where skip is true left out (identity). */
     public float loss(Tape tape, int[] ids, int[] targets, int B, int T, IntPredicate skip) {
-        return Ops.linearCrossEntropy(tape, hidden(tape, ids, B, T, skip, null, null), head(), targets);
+        return Ops.linearCrossEntropy(tape, hidden(tape, ids, B, T, skip, null, null), head, targets);
     }
 
     /** One decoder layer on x[n,d]. */
     Var layer(Tape tape, int l, Var x, int B, int T, AttentionProbe probe) {
-        String p = "layers." + l + ".";
+        Layer w = layers[l];
         java.util.function.Consumer<Tensor> att = probe == null ? null : a -> probe.accept(l, a);
         if (config.isPostLn(l)) {                      // x = N1(x + Attn(x)); x = N2(x + MLP(x))
-            x = norm(tape, p + "input_layernorm", Ops.add(tape, x, attention(tape, p, x, B, T, att)), 1f);
-            return norm(tape, p + "post_attention_layernorm", Ops.add(tape, x, mlp(tape, p, x)), 1f);
+            x = norm(tape, w.inputNorm(), Ops.add(tape, x, attention(tape, w, x, B, T, att)), 1f);
+            return norm(tape, w.postNorm(), Ops.add(tape, x, mlp(tape, w, x)), 1f);
         }
         float s = config.normScale(l);                 // x = x + Attn(s·N1(x)); x = x + MLP(s·N2(x))
-        x = Ops.add(tape, x, attention(tape, p, norm(tape, p + "input_layernorm", x, s), B, T, att));
-        return Ops.add(tape, x, mlp(tape, p, norm(tape, p + "post_attention_layernorm", x, s)));
+        x = Ops.add(tape, x, attention(tape, w, norm(tape, w.inputNorm(), x, s), B, T, att));
+        return Ops.add(tape, x, mlp(tape, w, norm(tape, w.postNorm(), x, s)));
     }
 
-    private Var norm(Tape tape, String name, Var x, float scale) {
+    private Var norm(Tape tape, Weights w, Var x, float scale) {
         float eps = (float) config.normEps();
         return config.norm() == Norm.RMSNORM
-                ? Ops.rmsnorm(tape, x, params.var(name + ".weight"), eps, scale)
-                : Ops.layernorm(tape, x, params.var(name + ".weight"), params.var(name + ".bias"), eps, scale);
+                ? Ops.rmsnorm(tape, x, w.weight(), eps, scale)
+                : Ops.layernorm(tape, x, w.weight(), w.bias(), eps, scale);
     }
 
-    private Var attention(Tape tape, String p, Var x, int B, int T, java.util.function.Consumer<Tensor> probe) {
+    private Var attention(Tape tape, Layer w, Var x, int B, int T, java.util.function.Consumer<Tensor> probe) {
         int H = config.numAttentionHeads(), KV = config.numKeyValueHeads(), hd = config.headDim();
-        Var q = linear(tape, p + "self_attn.q_proj", x);    // [B,T,H,hd]
-        Var k = linear(tape, p + "self_attn.k_proj", x);    // [B,T,KV,hd]
-        Var v = linear(tape, p + "self_attn.v_proj", x);    // [B,T,KV,hd]
+        Var q = linear(tape, w.q(), x);    // [B,T,H,hd]
+        Var k = linear(tape, w.k(), x);    // [B,T,KV,hd]
+        Var v = linear(tape, w.v(), x);    // [B,T,KV,hd]
         if (config.position() == Position.ROPE) {
             q = Ops.rope(tape, q, T, H, hd, ropeCos, ropeSin);
             k = Ops.rope(tape, k, T, KV, hd, ropeCos, ropeSin);
         }
         Var a = Ops.attention(tape, q, k, v, B, T, H, KV, hd, config.window(), probe);
-        return linear(tape, p + "self_attn.o_proj", a);
+        return linear(tape, w.o(), a);
     }
 
-    private Var mlp(Tape tape, String p, Var x) {
+    private Var mlp(Tape tape, Layer w, Var x) {
         if (config.activation() == Activation.SWIGLU)
-            return linear(tape, p + "mlp.down_proj",
-                    Ops.swiglu(tape, linear(tape, p + "mlp.gate_proj", x), linear(tape, p + "mlp.up_proj", x)));
-        return linear(tape, p + "mlp.down_proj", Ops.gelu(tape, linear(tape, p + "mlp.up_proj", x)));
+            return linear(tape, w.down(), Ops.swiglu(tape, linear(tape, w.gate(), x), linear(tape, w.up(), x)));
+        return linear(tape, w.down(), Ops.gelu(tape, linear(tape, w.up(), x)));
     }
 
-    private Var linear(Tape tape, String name, Var x) {
-        return Ops.linear(tape, x, params.var(name + ".weight"), params.var(name + ".bias"));
-    }
+    private static Var linear(Tape tape, Weights w, Var x) { return Ops.linear(tape, x, w.weight(), w.bias()); }
 
     /** Number of parameters. */
     public long parameterCount() { return params.count(); }

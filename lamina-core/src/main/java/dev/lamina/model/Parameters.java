@@ -24,11 +24,14 @@ public final class Parameters {
     private final Map<String, Slot> slots;
     private final float[] data;
     private final float[] grad;
+    private final Tensor flatData, flatGrad;
 
     private Parameters(Map<String, Slot> slots, int total) {
         this.slots = Collections.unmodifiableMap(slots);
         this.data = new float[total];
         this.grad = new float[total];
+        this.flatData = Tensor.of(data, total);
+        this.flatGrad = Tensor.of(grad, total);
     }
 
     /** Collects slot declarations in order, then allocates the two buffers once. */
@@ -56,6 +59,12 @@ public final class Parameters {
 
     /** The flat gradient buffer. */
     public float[] gradData() { return grad; }
+
+    /** All values as one vector [count] (a view kept for the model's life). */
+    public Tensor flatData() { return flatData; }
+
+    /** All gradients as one vector [count]. */
+    public Tensor flatGrad() { return flatGrad; }
 
     public Slot slot(String name) {
         Slot s = slots.get(name);

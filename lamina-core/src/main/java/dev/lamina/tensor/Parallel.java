@@ -98,8 +98,17 @@ public final class Parallel {
         return grown;
     }
 
+    private static final java.util.concurrent.atomic.AtomicLong CALLS = new java.util.concurrent.atomic.AtomicLong();
+
+    /**
+     * Calls of {@link #forRange} so far. Each hands its body, a closure over the kernel's arguments
+     * (tens of bytes), to the workers: the one allocation a training step still makes.
+     */
+    public static long calls() { return CALLS.get(); }
+
     /** Runs body over [0, n) split into at most threads() chunks; at least minChunk items per chunk. */
     public static void forRange(int n, int minChunk, Range body) {
+        CALLS.incrementAndGet();
         if (n <= 0) return;
         int chunks = Math.min(threads, Math.max(1, n / Math.max(1, minChunk)));
         if (chunks <= 1 || INSIDE.get()) { body.run(0, n); return; }

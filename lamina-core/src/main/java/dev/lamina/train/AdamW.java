@@ -8,12 +8,37 @@ import dev.lamina.tensor.Tensor;
 public final class AdamW {
     private final Parameters params;
     private final float[] m, v;
+    private final Tensor flatM, flatV;
+    private final Span[] spans;
     private int t; // steps taken
+
+    /** A run of adjacent slots that all are, or all are not, weight-decayed: one kernel call per step. */
+    private record Span(Tensor param, Tensor grad, Tensor m, Tensor v, boolean decay) {}
 
     public AdamW(Parameters params) {
         this.params = params;
         this.m = new float[params.count()];
         this.v = new float[params.count()];
+        this.flatM = Tensor.of(m, m.length);
+        this.flatV = Tensor.of(v, v.length);
+        java.util.List<Span> runs = new java.util.ArrayList<>();
+        int start = 0;
+        Boolean decay = null;
+        for (Parameters.Slot s : params.slots().values()) {   // slots are laid out in order, back to back
+            if (decay != null && s.decay() != decay) {
+                runs.add(span(start, s.offset(), decay));
+                start = s.offset();
+            }
+            decay = s.decay();
+        }
+        if (decay != null) runs.add(span(start, params.count(), decay));
+        this.spans = runs.toArray(Span[]::new);
+    }
+
+    private Span span(int from, int to, boolean decay) {
+        int[] shape = {to - from};
+        return new Span(new Tensor(params.data(), from, shape), new Tensor(params.gradData(), from, shape),
+                new Tensor(m, from, shape), new Tensor(v, from, shape), decay);
     }
 
     public float[] m() { return m; }
@@ -25,32 +50,27 @@ public final class AdamW {
     public void step(double lr, TrainConfig c) {
         t++;
         float bc1 = (float) (1 - Math.pow(c.beta1(), t)), bc2 = (float) (1 - Math.pow(c.beta2(), t));
-        for (Parameters.Slot s : params.slots().values()) {
-            int[] shape = {s.size()};
-            Kernels.get().adamw(new Tensor(params.data(), s.offset(), shape), new Tensor(params.gradData(), s.offset(), shape),
-                    new Tensor(m, s.offset(), shape), new Tensor(v, s.offset(), shape), (float) lr, (float) c.beta1(),
-                    (float) c.beta2(), (float) c.eps(), s.decay() ? (float) c.weightDecay() : 0f, bc1, bc2);
-        }
+        for (Span s : spans)
+            Kernels.get().adamw(s.param(), s.grad(), s.m(), s.v(), (float) lr, (float) c.beta1(), (float) c.beta2(),
+                    (float) c.eps(), s.decay() ? (float) c.weightDecay() : 0f, bc1, bc2);
     }
 
     /** One update decaying every parameter, as torch.optim.AdamW does by default (for benchmarks against it). */
     public void stepAllDecay(double lr, TrainConfig c) {
         t++;
         float bc1 = (float) (1 - Math.pow(c.beta1(), t)), bc2 = (float) (1 - Math.pow(c.beta2(), t));
-        int n = params.count();
-        Kernels.get().adamw(Tensor.of(params.data(), n), Tensor.of(params.gradData(), n), Tensor.of(m, n), Tensor.of(v, n),
-                (float) lr, (float) c.beta1(), (float) c.beta2(), (float) c.eps(), (float) c.weightDecay(), bc1, bc2);
+        Kernels.get().adamw(params.flatData(), params.flatGrad(), flatM, flatV, (float) lr, (float) c.beta1(), (float) c.beta2(), (float) c.eps(), (float) c.weightDecay(), bc1, bc2);
     }
 
     /** Global L2 norm of all gradients. */
     public static double gradNorm(Parameters p) {
-        return Math.sqrt(Kernels.get().sumOfSquares(Tensor.of(p.gradData(), p.count())));
+        return Math.sqrt(Kernels.get().sumOfSquares(p.flatGrad()));
     }
 
     /** Scales all gradients so their global norm is at most maxNorm; returns the norm before clipping. */
     public static double clip(Parameters p, double maxNorm) {
         double norm = gradNorm(p);
-        if (maxNorm > 0 && norm > maxNorm) Kernels.get().scale(Tensor.of(p.gradData(), p.count()), (float) (maxNorm / (norm + 1e-6)));
+        if (maxNorm > 0 && norm > maxNorm) Kernels.get().scale(p.flatGrad(), (float) (maxNorm / (norm + 1e-6)));
         return norm;
     }
 }

@@ -1,0 +1,134 @@
+package dev.lamina.autograd;
+
+import dev.lamina.tensor.Rng;
+import dev.lamina.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
+
+/** The tape hands back last step's objects only where that is safe, and gradients never depend on it. */
+class TapeTest {
+    private static Var param(Rng rng, int... shape) {
+        Tensor v = Tensor.zeros(shape);
+        for (int i = 0; i < v.size(); i++) v.data()[i] = (float) rng.nextGaussian();
+        return new Var(v, Tensor.zeros(shape));
+    }
+
+    /** linear → gelu → linear on n rows; returns every object the step got from the tape. */
+    private static List<Object> step(Tape tape, Var x, Var w1, Var w2) {
+        tape.reset();
+        Var h = Ops.linear(tape, x, w1, null);
+        Var g = Ops.gelu(tape, h);
+        Var y = Ops.linear(tape, g, w2, null);
+        return List.of(h, g, y, h.value(), g.grad(), tape.alloc(3), tape.alloc(2, 2, 2, 2), tape.rows(y.value(), 1, 3), tape.ints(4));
+    }
+
+    @Test
+    void aRepeatedStepGetsTheSameBuffersViewsNodesBack() {
+        Rng rng = new Rng(1);
+        Var x = param(rng, 5, 3), w1 = param(rng, 4, 3), w2 = param(rng, 2, 4);
+        Tape tape = Tape.training();
+        List<Object> first = step(tape, x, w1, w2), second = step(tape, x, w1, w2);
+        for (int i = 0; i < first.size(); i++) assertSame(first.get(i), second.get(i), "object " + i);
+    }
+
+    @Test
+    void aReusedNodeStartsEachStepWithAZeroGradient() {
+        Rng rng = new Rng(2);
+        Var x = param(rng, 5, 3), w1 = param(rng, 4, 3), w2 = param(rng, 2, 4);
+        Tape tape = Tape.training();
+        Var y = (Var) step(tape, x, w1, w2).get(2);
+        y.grad().fill(1f);
+        tape.backward();
+        Var again = (Var) step(tape, x, w1, w2).get(2);
+        assertSame(y, again);
+        for (int i = 0; i < again.size(); i++) assertEquals(0f, again.grad().get(i));
+    }
+
+    @Test
+    void anotherShapeAtAPositionGetsItsOwnTensorAndKeepsAnEqualSizedBuffer() {
+        Tape tape = Tape.inference();
+        Tensor a = tape.alloc(4, 3);
+        tape.reset();
+        Tensor b = tape.alloc(6, 2);
+        assertNotSame(a, b);
+        assertArrayEquals(new int[]{6, 2}, b.shape());
+        assertSame(a.data(), b.data(), "12 floats either way: the buffer is reused");
+        tape.reset();
+        Tensor c = tape.alloc(5, 3);
+        assertArrayEquals(new int[]{5, 3}, c.shape());
+        assertEquals(15, c.data().length);
+    }
+
+    @Test
+    void rowViewsFollowTheirTensorAndRange() {
+        Tape tape = Tape.inference();
+        Tensor t = Tensor.of(new float[]{0, 1, 2, 3, 4, 5, 6, 7}, 4, 2);
+        Tensor first = tape.rows(t, 0, 2);
+        tape.reset();
+        Tensor shifted = tape.rows(t, 1, 3);
+        assertNotSame(first, shifted);
+        assertArrayEquals(new float[]{2, 3, 4, 5}, shifted.toArray());
+        tape.reset();
+        Tensor other = tape.rows(Tensor.of(new float[]{9, 8, 7}, 3), 1, 3);
+        assertArrayEquals(new float[]{8, 7}, other.toArray());
+    }
+
+    @Test
+    void backwardRunsEachRecordedOpOnce() {
+        Rng rng = new Rng(3);
+        Var x = param(rng, 5, 3), w1 = param(rng, 4, 3), w2 = param(rng, 2, 4);
+        Tape tape = Tape.training();
+        Var y = (Var) step(tape, x, w1, w2).get(2);
+        y.grad().fill(1f);
+        tape.backward();
+        float[] once = w1.grad().toArray();
+        tape.backward();                                   // nothing new was recorded
+        assertArrayEquals(once, w1.grad().toArray());
+        y = (Var) step(tape, x, w1, w2).get(2);            // a second step accumulates into the parameters
+        y.grad().fill(1f);
+        tape.backward();
+        for (int i = 0; i < once.length; i++) assertEquals(2 * once[i], w1.grad().get(i), 1e-6f * Math.abs(once[i]));
+    }
+
+    /** rmsnorm → swiglu of two linears → residual add → fused head, on n rows. */
+    private static float otherGraph(Tape tape, Var x, Var norm, Var gate, Var up, Var down, Var head, int[] targets) {
+        tape.reset();
+        Var h = Ops.rmsnorm(tape, x, norm, 1e-5f, 1f);
+        Var s = Ops.swiglu(tape, Ops.linear(tape, h, gate, null), Ops.linear(tape, h, up, null));
+        Var r = Ops.add(tape, x, Ops.linear(tape, s, down, null));
+        float loss = Ops.linearCrossEntropy(tape, r, head, targets);
+        tape.backward();
+        return loss;
+    }
+
+    @Test
+    void aTapeThatRanAnotherGraphGivesBitwiseTheGradientsOfAFreshOne() {
+        int n = 7, d = 6, ff = 10, V = 11;
+        Rng rng = new Rng(4);
+        Var x = param(rng, n, d), norm = param(rng, d), gate = param(rng, ff, d), up = param(rng, ff, d),
+                down = param(rng, d, ff), head = param(rng, V, d);
+        int[] targets = {1, 5, 0, 10, 3, 3, 7};
+        List<Var> all = List.of(x, norm, gate, up, down, head);
+
+        float freshLoss = otherGraph(Tape.training(), x, norm, gate, up, down, head, targets);
+        List<float[]> fresh = all.stream().map(v -> v.grad().toArray()).toList();
+
+        Tape used = Tape.training();
+        Var a = param(rng, 5, 3), w1 = param(rng, 4, 3), w2 = param(rng, 2, 4);
+        step(used, a, w1, w2);
+        used.backward();
+        step(used, a, w1, w2);
+        used.backward();
+        for (Var v : all) v.grad().fill(0f);
+        float usedLoss = otherGraph(used, x, norm, gate, up, down, head, targets);
+
+        assertEquals(freshLoss, usedLoss);
+        for (int i = 0; i < all.size(); i++) assertArrayEquals(fresh.get(i), all.get(i).grad().toArray(), "gradient " + i);
+    }
+}
