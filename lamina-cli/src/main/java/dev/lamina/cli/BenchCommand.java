@@ -63,15 +63,15 @@ final class BenchCommand implements Runnable {
             Tape tape = Tape.training();
             Profile prof = new Profile();
             double[] times = new double[steps + 2];
-            long allocatedBefore = 0, callsBefore = 0, gcBefore = 0;
-            // allocation is counted over the later half of the timed steps: the kernels that run once a
-            // step (embedding backward, AdamW) reach C2, which keeps their vectors in registers, only
-            // after several steps; before that the interpreter and C1 box every vector they touch
-            int allocFrom = 2 + steps / 2, allocSteps = steps + 2 - allocFrom;
+            // allocation per timed step: the least is the steady state. Until C2 has compiled a kernel
+            // (on two busy cores that can take tens of steps for the ones that run once a step, such
+            // as AdamW), the interpreter and C1 box every vector it touches.
+            double[] allocated = new double[steps];
+            long calls = 0, gcBefore = 0;
             for (int s = 0; s < steps + 2; s++) {
                 if (profile && s == 2) tape.profile(prof);
-                if (s == 2) gcBefore = collections();
-                if (s == allocFrom) { allocatedBefore = allocatedBytes(); callsBefore = Parallel.calls(); }
+                if (s == 2) { gcBefore = collections(); calls = Parallel.calls(); }
+                long allocatedBefore = s >= 2 ? allocatedBytes() : 0;
                 long t0 = System.nanoTime();
                 model.params().zeroGrad();
                 tape.reset();
@@ -82,10 +82,11 @@ final class BenchCommand implements Runnable {
                 long t2 = System.nanoTime();
                 if (profile && s >= 2) prof.addOther("adamw", t2 - t1);
                 times[s] = (t2 - t0) / 1e9;
+                if (s >= 2) allocated[s - 2] = allocatedBytes() - allocatedBefore;
             }
-            double allocatedPerStep = (allocatedBytes() - allocatedBefore) / (double) allocSteps;
-            double callsPerStep = (Parallel.calls() - callsBefore) / (double) allocSteps;
+            double callsPerStep = (Parallel.calls() - calls) / (double) steps;
             long gcs = collections() - gcBefore;
+            Arrays.sort(allocated);
             double[] timed = Arrays.copyOfRange(times, 2, times.length);
             Arrays.sort(timed);
             double median = timed[timed.length / 2];
@@ -104,8 +105,9 @@ final class BenchCommand implements Runnable {
             System.out.printf("memory: parameters %.0f MB + gradients %.0f MB + AdamW moments %.0f MB + activations and their "
                             + "gradients %.0f MB = %.0f MB live; JVM peak heap %.0f MB (includes garbage not yet collected)%n",
                     4e-6 * n, 4e-6 * n, 8e-6 * n, tape.bytes() / 1e6, 16e-6 * n + tape.bytes() / 1e6, peak / 1e6);
-            System.out.printf("allocated per step over the last %d steps: %.1f KB (all threads), %.0f parallel kernel calls of one closure "
-                    + "each; garbage collections during the %d timed steps: %d%n", allocSteps, allocatedPerStep / 1e3, callsPerStep, steps, gcs);
+            System.out.printf("allocated per step (all threads): %.1f KB at least, %.1f KB median over the %d timed steps; %.0f parallel "
+                            + "kernel calls per step, one closure each; garbage collections during the timed steps: %d%n",
+                    allocated[0] / 1e3, allocated[steps / 2] / 1e3, steps, callsPerStep, gcs);
             if (profile) printProfile(prof, steps);
             System.out.printf("tokens_per_s=%.0f%n", tps);
             return 0;
