@@ -28,24 +28,38 @@ class TapeTest {
         return List.of(h, g, y, h.value(), g.grad(), tape.alloc(3), tape.alloc(2, 2, 2, 2), tape.rows(y.value(), 1, 3), tape.ints(4));
     }
 
+    /** Input and weights of {@link #step} on 5 rows. */
+    private record Net(Var x, Var w1, Var w2) {
+        static Net random(long seed) {
+            Rng rng = new Rng(seed);
+            return new Net(param(rng, 5, 3), param(rng, 4, 3), param(rng, 2, 4));
+        }
+
+        List<Object> step(Tape tape) { return TapeTest.step(tape, x, w1, w2); }
+
+        /** A step and its backward from an output gradient of ones; returns the output node. */
+        Var stepAndBackward(Tape tape) {
+            Var y = (Var) step(tape).get(2);
+            y.grad().fill(1f);
+            tape.backward();
+            return y;
+        }
+    }
+
     @Test
     void aRepeatedStepGetsTheSameBuffersViewsNodesBack() {
-        Rng rng = new Rng(1);
-        Var x = param(rng, 5, 3), w1 = param(rng, 4, 3), w2 = param(rng, 2, 4);
+        Net net = Net.random(1);
         Tape tape = Tape.training();
-        List<Object> first = step(tape, x, w1, w2), second = step(tape, x, w1, w2);
+        List<Object> first = net.step(tape), second = net.step(tape);
         for (int i = 0; i < first.size(); i++) assertSame(first.get(i), second.get(i), "object " + i);
     }
 
     @Test
     void aReusedNodeStartsEachStepWithAZeroGradient() {
-        Rng rng = new Rng(2);
-        Var x = param(rng, 5, 3), w1 = param(rng, 4, 3), w2 = param(rng, 2, 4);
+        Net net = Net.random(2);
         Tape tape = Tape.training();
-        Var y = (Var) step(tape, x, w1, w2).get(2);
-        y.grad().fill(1f);
-        tape.backward();
-        Var again = (Var) step(tape, x, w1, w2).get(2);
+        Var y = net.stepAndBackward(tape);
+        Var again = (Var) net.step(tape).get(2);
         assertSame(y, again);
         for (int i = 0; i < again.size(); i++) assertEquals(0f, again.grad().get(i));
     }
@@ -81,19 +95,14 @@ class TapeTest {
 
     @Test
     void backwardRunsEachRecordedOpOnce() {
-        Rng rng = new Rng(3);
-        Var x = param(rng, 5, 3), w1 = param(rng, 4, 3), w2 = param(rng, 2, 4);
+        Net net = Net.random(3);
         Tape tape = Tape.training();
-        Var y = (Var) step(tape, x, w1, w2).get(2);
-        y.grad().fill(1f);
-        tape.backward();
-        float[] once = w1.grad().toArray();
+        net.stepAndBackward(tape);
+        float[] once = net.w1().grad().toArray();
         tape.backward();                                   // nothing new was recorded
-        assertArrayEquals(once, w1.grad().toArray());
-        y = (Var) step(tape, x, w1, w2).get(2);            // a second step accumulates into the parameters
-        y.grad().fill(1f);
-        tape.backward();
-        for (int i = 0; i < once.length; i++) assertEquals(2 * once[i], w1.grad().get(i), 1e-6f * Math.abs(once[i]));
+        assertArrayEquals(once, net.w1().grad().toArray());
+        net.stepAndBackward(tape);                         // a second step accumulates into the parameters
+        for (int i = 0; i < once.length; i++) assertEquals(2 * once[i], net.w1().grad().get(i), 1e-6f * Math.abs(once[i]));
     }
 
     /** rmsnorm → swiglu of two linears → residual add → fused head, on n rows. */
@@ -120,11 +129,9 @@ class TapeTest {
         List<float[]> fresh = all.stream().map(v -> v.grad().toArray()).toList();
 
         Tape used = Tape.training();
-        Var a = param(rng, 5, 3), w1 = param(rng, 4, 3), w2 = param(rng, 2, 4);
-        step(used, a, w1, w2);
-        used.backward();
-        step(used, a, w1, w2);
-        used.backward();
+        Net net = Net.random(5);
+        net.stepAndBackward(used);
+        net.stepAndBackward(used);
         for (Var v : all) v.grad().fill(0f);
         float usedLoss = otherGraph(used, x, norm, gate, up, down, head, targets);
 
