@@ -2,6 +2,7 @@ package dev.lamina.autograd;
 
 import dev.lamina.tensor.Rng;
 import dev.lamina.tensor.Tensor;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -11,21 +12,30 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** The fused head (chunks of rows) against the plain linear + cross-entropy path, across chunk boundaries. */
 class LinearCrossEntropyTest {
+    private static final int D = 19, V = 53;
+
     private static Var param(Rng rng, int... shape) {
         Tensor v = Tensor.zeros(shape);
         for (int i = 0; i < v.size(); i++) v.data()[i] = (float) rng.nextGaussian();
         return new Var(v, Tensor.zeros(shape));
     }
 
+    @Test
+    void theChunkIs512RowsWhileItsLogitsFitIn16MbElse256() {
+        assertEquals(512, Ops.headChunk(8192));
+        assertEquals(256, Ops.headChunk(8193));
+        assertEquals(256, Ops.headChunk(50257));
+    }
+
     static IntStream rowCounts() {
-        int c = Ops.HEAD_CHUNK;
+        int c = Ops.headChunk(V);
         return IntStream.of(1, 7, c - 1, c, c + 1, 2 * c + 37);
     }
 
     @ParameterizedTest
     @MethodSource("rowCounts")
     void fusedHeadMatchesLinearThenCrossEntropy(int n) {
-        int d = 19, V = 53;
+        int d = D;
         Rng rng = new Rng(n);
         Var x1 = param(rng, n, d), w1 = param(rng, V, d);
         Var x2 = new Var(x1.value(), Tensor.zeros(n, d)), w2 = new Var(w1.value(), Tensor.zeros(V, d));
