@@ -4,6 +4,9 @@ import dev.lamina.kernels.Kernels;
 import dev.lamina.model.Parameters;
 import dev.lamina.tensor.Tensor;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /** AdamW over the flat parameter buffers; moments m and v share the parameters' layout. */
 public final class AdamW {
     private final Parameters params;
@@ -21,7 +24,7 @@ public final class AdamW {
         this.v = new float[params.count()];
         this.flatM = Tensor.of(m, m.length);
         this.flatV = Tensor.of(v, v.length);
-        java.util.List<Span> runs = new java.util.ArrayList<>();
+        List<Span> runs = new ArrayList<>();
         int start = 0;
         Boolean decay = null;
         for (Parameters.Slot s : params.slots().values()) {   // slots are laid out in order, back to back
