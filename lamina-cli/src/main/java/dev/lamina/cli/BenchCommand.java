@@ -74,6 +74,7 @@ final class BenchCommand implements Runnable {
                 long allocatedBefore = s >= 2 ? allocatedBytes() : 0;
                 long t0 = System.nanoTime();
                 model.params().zeroGrad();
+                if (profile && s >= 2) prof.addOther("zero parameter gradients", System.nanoTime() - t0);
                 tape.reset();
                 model.loss(tape, ids, targets, B, T);
                 tape.backward();
@@ -134,7 +135,7 @@ final class BenchCommand implements Runnable {
             System.out.println("| op | direction | ms per step | share | calls per step |");
             System.out.println("| --- | --- | ---: | ---: | ---: |");
             for (Profile.Entry e : prof.entries())
-                System.out.printf("| %s | %s | %.1f | %.1f%% | %d |%n", e.op(), e.op().equals("adamw") ? "update" : e.backward() ? "backward" : "forward",
+                System.out.printf("| %s | %s | %.1f | %.1f%% | %d |%n", e.op(), e.op().equals("adamw") || e.op().startsWith("zero parameter") ? "update" : e.backward() ? "backward" : "forward",
                         e.nanos() / 1e6 / steps, 100.0 * e.nanos() / total, e.calls() / steps);
             System.out.println();
         }

@@ -42,7 +42,8 @@ class ServeAndBenchCommandTest extends CliTest {
         int code = Main.run("bench", "train", "--preset", "gpt2-s", "--steps", "1", "--profile");
         assertThat(code).as(err()).isZero();
         assertThat(out()).contains("gpt2-s:", "parameters", "median step", "MFU", "memory: parameters",
-                "allocated per step (all threads): ", "| linear | forward |", "| attention | backward |", "| adamw | update |");
+                "allocated per step (all threads): ", "| linear | forward |", "| attention | backward |", "| adamw | update |",
+                "| zero node gradients | forward |", "| zero parameter gradients | update |");
         assertThat(out()).containsPattern("(?m)^tokens_per_s=\\d+$");
         clearOutput();
         assertThat(Main.run("bench", "train", "--preset", "small")).isEqualTo(1);

@@ -109,7 +109,9 @@ public final class Tape {
         Tensor value = alloc(rows, cols), grad = null;
         if (recording) {
             grad = alloc(rows, cols);
+            long t0 = start();
             Arrays.fill(grad.data(), grad.offset(), grad.offset() + grad.size(), 0f);
+            forward("zero node gradients", t0);
         }
         if (varCursor < vars.size()) {
             Var v = vars.get(varCursor);
