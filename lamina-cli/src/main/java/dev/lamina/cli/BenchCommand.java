@@ -19,6 +19,7 @@ import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
 import java.util.Arrays;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -74,14 +75,14 @@ final class BenchCommand implements Runnable {
                 long allocatedBefore = s >= 2 ? allocatedBytes() : 0;
                 long t0 = System.nanoTime();
                 model.params().zeroGrad();
-                if (profile && s >= 2) prof.addOther("zero parameter gradients", System.nanoTime() - t0);
+                if (profile && s >= 2) prof.add("zero parameter gradients", Profile.Phase.UPDATE, System.nanoTime() - t0);
                 tape.reset();
                 model.loss(tape, ids, targets, B, T);
                 tape.backward();
                 long t1 = System.nanoTime();
                 opt.stepAllDecay(tc.lr(), tc);
                 long t2 = System.nanoTime();
-                if (profile && s >= 2) prof.addOther("adamw", t2 - t1);
+                if (profile && s >= 2) prof.add("adamw", Profile.Phase.UPDATE, t2 - t1);
                 times[s] = (t2 - t0) / 1e9;
                 if (s >= 2) allocated[s - 2] = allocatedBytes() - allocatedBefore;
             }
@@ -135,7 +136,7 @@ final class BenchCommand implements Runnable {
             System.out.println("| op | direction | ms per step | share | calls per step |");
             System.out.println("| --- | --- | ---: | ---: | ---: |");
             for (Profile.Entry e : prof.entries())
-                System.out.printf("| %s | %s | %.1f | %.1f%% | %d |%n", e.op(), e.op().equals("adamw") || e.op().startsWith("zero parameter") ? "update" : e.backward() ? "backward" : "forward",
+                System.out.printf("| %s | %s | %.1f | %.1f%% | %d |%n", e.op(), e.phase().name().toLowerCase(Locale.ROOT),
                         e.nanos() / 1e6 / steps, 100.0 * e.nanos() / total, e.calls() / steps);
             System.out.println();
         }

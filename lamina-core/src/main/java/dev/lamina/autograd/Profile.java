@@ -1,33 +1,32 @@
 package dev.lamina.autograd;
 
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
-/** Time spent per op and direction, summed over the steps a {@link Tape} was profiled. */
+/** Time spent per op and phase, summed over the steps a {@link Tape} was profiled. */
 public final class Profile {
-    /** Nanoseconds and calls of one op in one direction. */
-    public record Entry(String op, boolean backward, long nanos, long calls) {}
+    /** Where in a training step the time went: the tape's two passes, or the update after them. */
+    public enum Phase { FORWARD, BACKWARD, UPDATE }
 
-    private final Map<String, long[]> totals = new TreeMap<>();
+    /** Nanoseconds and calls of one op in one phase. */
+    public record Entry(String op, Phase phase, long nanos, long calls) {}
 
-    synchronized void add(String op, boolean backward, long nanos) {
-        long[] t = totals.computeIfAbsent(op + (backward ? " backward" : " forward"), k -> new long[2]);
-        t[0] += nanos;
-        t[1]++;
-    }
+    private record Key(String op, Phase phase) {}
 
-    /** Adds time measured outside the tape (e.g. the optimizer step). */
-    public synchronized void addOther(String name, long nanos) {
-        long[] t = totals.computeIfAbsent(name, k -> new long[2]);
+    private final Map<Key, long[]> totals = new HashMap<>();
+
+    /** Adds one timed call. */
+    public synchronized void add(String op, Phase phase, long nanos) {
+        long[] t = totals.computeIfAbsent(new Key(op, phase), k -> new long[2]);
         t[0] += nanos;
         t[1]++;
     }
 
     /** Entries sorted by time, largest first. */
-    public synchronized java.util.List<Entry> entries() {
+    public synchronized List<Entry> entries() {
         return totals.entrySet().stream()
-                .map(e -> new Entry(e.getKey().replaceFirst(" (forward|backward)$", ""), e.getKey().endsWith(" backward"),
-                        e.getValue()[0], e.getValue()[1]))
+                .map(e -> new Entry(e.getKey().op(), e.getKey().phase(), e.getValue()[0], e.getValue()[1]))
                 .sorted((a, b) -> Long.compare(b.nanos(), a.nanos())).toList();
     }
 }

@@ -60,7 +60,7 @@ public final class Tape {
     long start() { return profile == null ? 0 : System.nanoTime(); }
 
     /** Ends a forward section started at t0 under the op's name. */
-    void forward(String op, long t0) { if (profile != null) profile.add(op, false, System.nanoTime() - t0); }
+    void forward(String op, long t0) { if (profile != null) profile.add(op, Profile.Phase.FORWARD, System.nanoTime() - t0); }
 
     /**
      * The op at this position of the step, recorded for backward: the one of the previous step when
@@ -72,7 +72,7 @@ public final class Tape {
             op = type.cast(ops.get(opCursor));
         } else {
             op = make.get();
-            if (opCursor < ops.size()) ops.set(opCursor, op); else ops.add(op);
+            put(ops, opCursor, op);
         }
         opCursor++;
         return op;
@@ -89,7 +89,7 @@ public final class Tape {
             } else {
                 long t0 = System.nanoTime();
                 op.backward();
-                p.add(op.name, true, System.nanoTime() - t0);
+                p.add(op.name, Profile.Phase.BACKWARD, System.nanoTime() - t0);
             }
         }
         backwardFrom = opCursor;
@@ -121,7 +121,7 @@ public final class Tape {
             }
         }
         Var v = new Var(value, grad);
-        if (varCursor < vars.size()) vars.set(varCursor, v); else vars.add(v);
+        put(vars, varCursor, v);
         varCursor++;
         return v;
     }
@@ -138,7 +138,7 @@ public final class Tape {
             }
         }
         Tensor v = t.rows(from, to);
-        if (viewCursor < views.size()) views.set(viewCursor, v); else views.add(v);
+        put(views, viewCursor, v);
         viewCursor++;
         return v;
     }
@@ -147,7 +147,7 @@ public final class Tape {
     public int[] ints(int n) {
         if (intCursor < ints.size() && ints.get(intCursor).length == n) return ints.get(intCursor++);
         int[] a = new int[n];
-        if (intCursor < ints.size()) ints.set(intCursor, a); else ints.add(a);
+        put(ints, intCursor, a);
         intCursor++;
         return a;
     }
@@ -167,9 +167,14 @@ public final class Tape {
             case 2 -> Tensor.of(buf, d0, d1);
             default -> Tensor.of(buf, d0, d1, d2, d3);
         };
-        if (old != null) tensors.set(cursor, t); else tensors.add(t);
+        put(tensors, cursor, t);
         cursor++;
         return t;
+    }
+
+    /** Keeps x at position at of a step: replaces what was there or, on a longer step, appends it. */
+    private static <T> void put(List<T> list, int at, T x) {
+        if (at < list.size()) list.set(at, x); else list.add(x);
     }
 
     /** Bytes held in activation buffers (for memory reports). */

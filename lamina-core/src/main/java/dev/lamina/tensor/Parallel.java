@@ -1,6 +1,7 @@
 package dev.lamina.tensor;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -98,7 +99,7 @@ public final class Parallel {
         return grown;
     }
 
-    private static final java.util.concurrent.atomic.AtomicLong CALLS = new java.util.concurrent.atomic.AtomicLong();
+    private static final AtomicLong CALLS = new AtomicLong();
 
     /**
      * Calls of {@link #forRange} so far. Each hands its body, a closure over the kernel's arguments
