@@ -187,6 +187,8 @@ class KernelConformanceTest {
         shapes.add(new int[] {9, 600, 1100});       // decode path, parallel over out
         shapes.add(new int[] {1, 1100, 600});       // few-row input gradient: column blocks and K slices
         shapes.add(new int[] {4, 4200, 530});
+        shapes.add(new int[] {40, 512, 130});       // rows of w 2 KB apart: packed without the gather
+        shapes.add(new int[] {70, 130, 1024});      // dy's columns 4 KB apart, read in place for dw
         return shapes;
     }
 
