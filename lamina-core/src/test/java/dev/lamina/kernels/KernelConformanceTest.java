@@ -189,6 +189,7 @@ class KernelConformanceTest {
         shapes.add(new int[] {4, 4200, 530});
         shapes.add(new int[] {40, 512, 130});       // rows of w 2 KB apart: packed without the gather
         shapes.add(new int[] {70, 130, 1024});      // dy's columns 4 KB apart, read in place for dw
+        shapes.add(new int[] {800, 70, 130});       // dw over K = 800 rows: three K slices
         return shapes;
     }
 
@@ -218,7 +219,7 @@ class KernelConformanceTest {
     @Test
     void aFewRowsGiveBitwiseTheSameRowsAsALargeProduct() {
         Gen g = new Gen(7);
-        int n = 37, in = 4200, out = 600;                       // K = 600 spans three K slices; N two column blocks
+        int n = 37, in = 4200, out = 600;                       // K = 600 spans two K slices; N several column blocks
         Tensor dy = g.t(n, out), w = g.t(out, in);
         for (int threads : new int[] {1, 2}) {
             Parallel.setThreads(threads);
