@@ -33,9 +33,10 @@ final class VectorMatmul {
     static final int NV = L >= 16 ? 4 : 2;
     static final int NR = NV * L;
     /**
-     * K slice; A block rows; B block columns. Each register tile costs about 370 cycles beyond its
-     * kc·24 of multiply-adds (measured alone, hot in cache: 81% of peak at kc 64, 89% at 192, 94%
-     * at 256), so long slices pay: 384 was 2-3% faster than 256 on whole llama-s and gpt2-s steps.
+     * K slice; A block rows; B block columns. Every K slice is one more pass over C, and a register
+     * tile whose C rows are not in cache costs up to ~1,000 cycles more (the 6x4 tile alone: 92% of
+     * peak at kc 192 with C hot, 75% with C in memory; 94% and 83% at kc 384). Slices of 384
+     * rather than 256 made whole llama-s and gpt2-s steps 2-3% faster.
      */
     static final int KC = Integer.getInteger("lamina.kc", 384);
     static final int MC = MR * Integer.getInteger("lamina.mcp", 16);
