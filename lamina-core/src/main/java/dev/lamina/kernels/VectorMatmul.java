@@ -12,7 +12,7 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Goto/BLIS loop order: for each KC slice of K, B is packed into NR-column panels
  * (Bp[k][NR], NR = NV vectors); for each MC block of rows, A is read in place when row-major or
- * else packed row-major; a register tile of MR rows × NV vectors accumulates Σ_k a(i,k)·b(k,·) in
+ * column-major (dyᵀ in the weight gradient) and packed row-major otherwise; a register tile of MR rows × NV vectors accumulates Σ_k a(i,k)·b(k,·) in
  * local FloatVector variables, broadcasting one A element per row. The tile is chosen by
  * benchmark on the reference machine: 6×4 at 16 lanes (24 accumulators; 10 loads per 24 FMAs
  * against 10 per 16 for 8×2, which it beat by 15-20% alone in L1 and by 10-15% in the whole
