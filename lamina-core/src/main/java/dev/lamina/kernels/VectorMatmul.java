@@ -12,8 +12,9 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Goto/BLIS loop order: for each KC slice of K, B is packed into NR-column panels
  * (Bp[k][NR], NR = NV vectors); for each MC block of rows, A is read in place when row-major or
- * column-major (dyᵀ in the weight gradient) and packed row-major otherwise; a register tile of MR rows × NV vectors accumulates Σ_k a(i,k)·b(k,·) in
- * local FloatVector variables, broadcasting one A element per row. The tile is chosen by
+ * column-major (dyᵀ in the weight gradient) and packed row-major otherwise; a register tile of MR
+ * rows × NV vectors accumulates Σ_k a(i,k)·b(k,·) in local FloatVector variables, broadcasting one
+ * A element per row. The tile is chosen by
  * benchmark on the reference machine: 6×4 at 16 lanes (24 accumulators; 10 loads per 24 FMAs
  * against 10 per 16 for 8×2, which it beat by 15-20% alone in L1 and by 10-15% in the whole
  * GEMM), 12×2 at 8 lanes (narrow vectors need more rows of accumulators to hide the FMA latency).
@@ -280,8 +281,7 @@ final class VectorMatmul {
         // A is read in place when row-major (x in x·wᵀ) or column-major (dyᵀ in dw = dyᵀ·x: the
         // kernel's six values per k are then adjacent, and a pack per thread is saved: +5-10% on
         // the weight-gradient shapes); other strides are packed.
-        boolean rowA = csA == 1, colA = rsA == 1;
-        boolean directA = rowA || colA;
+        boolean directA = csA == 1 || rsA == 1;
         int kcMax = kSlice(K);
         for (int jc = n0; jc < n1; jc += NC) {
             int nc = Math.min(NC, n1 - jc);
@@ -292,9 +292,9 @@ final class VectorMatmul {
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
                     float[] a = directA ? A : ap;
-                    // A(r, k) at aBase + r·ars + k·aks
+                    // A(r, k) at aBase + r·ars + k·aks: A's own strides, or the packed block's
                     int aBase = directA ? aOff + ic * rsA + pc * csA : 0;
-                    int ars = rowA ? rsA : colA ? 1 : kc, aks = rowA ? 1 : colA ? csA : 1;
+                    int ars = directA ? rsA : kc, aks = directA ? csA : 1;
                     if (!directA) packA(ap, A, aOff + ic * rsA + pc * csA, rsA, csA, mc, kc);
                     if (ROWS_OUTER) {
                         for (int ir = 0; ir < mc; ir += MR) {
