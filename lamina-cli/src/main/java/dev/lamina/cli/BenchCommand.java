@@ -45,7 +45,7 @@ final class BenchCommand implements Runnable {
             Integer vocab = VOCAB.get(preset);
             if (vocab == null) throw new LaminaException("--preset must be one of " + VOCAB.keySet() + ", got " + preset);
             if (steps < 1) throw new LaminaException("--steps must be >= 1, got " + steps);
-            if (threads != null) Parallel.setThreads(threads);
+            Main.useThreads(threads);
             Presets.Preset p = Presets.get(preset);
             ModelConfig mc = p.config().apply(vocab);
             int B = p.batch(), T = p.seq();

@@ -33,7 +33,7 @@ final class BenchInferCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (threads != null) Parallel.setThreads(threads);
+        Main.useThreads(threads);
         if (repeats < 1) throw new LaminaException("--repeats must be >= 1");
         if (prompt < 1 || tokens < 1) throw new LaminaException("--prompt and --tokens must be >= 1");
         for (int c : concurrency) if (c < 1) throw new LaminaException("--concurrency values must be >= 1, got " + c);

@@ -4,7 +4,6 @@ import dev.lamina.data.Dataset;
 import dev.lamina.model.Decoder;
 import dev.lamina.research.LayerDiagnostics;
 import dev.lamina.research.LayerGradLog;
-import dev.lamina.tensor.Parallel;
 import dev.lamina.train.Checkpoint;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -30,7 +29,7 @@ final class DiagnoseCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (threads != null) Parallel.setThreads(threads);
+        Main.useThreads(threads);
         Decoder m = Checkpoint.loadModel(model);
         int B = 8, T = Math.min(128, m.config().maxPositionEmbeddings());
         Path dataDir = data;

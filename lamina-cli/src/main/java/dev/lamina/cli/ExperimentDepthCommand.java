@@ -53,7 +53,7 @@ final class ExperimentDepthCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (threads != null) Parallel.setThreads(threads);
+        Main.useThreads(threads);
         List<DepthExperiment.Variant> vs = DepthExperiment.Variant.parseList(variants);
         if (layers < 1) throw new LaminaException("--layers must be >= 1, got " + layers);
         Path dir = out != null ? out : Path.of("runs", "depth-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));

@@ -2,7 +2,6 @@ package dev.lamina.cli;
 
 import dev.lamina.data.Dataset;
 import dev.lamina.research.Inheritune;
-import dev.lamina.tensor.Parallel;
 import dev.lamina.train.Checkpoint;
 import dev.lamina.train.Trainer;
 import picocli.CommandLine.Command;
@@ -31,7 +30,7 @@ final class InheritCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (threads != null) Parallel.setThreads(threads);
+        Main.useThreads(threads);
         Path dataDir = data;
         if (dataDir == null && Checkpoint.hasTrainingState(reference)) dataDir = Path.of(Checkpoint.readState(reference).data());
         if (dataDir == null) throw new dev.lamina.io.LaminaException("--data is required: " + reference + " has no state.json naming its data");

@@ -1,6 +1,7 @@
 package dev.lamina.cli;
 
 import dev.lamina.io.LaminaException;
+import dev.lamina.tensor.Parallel;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -19,6 +20,13 @@ public final class Main implements Runnable {
     @Override public void run() { new CommandLine(this).usage(System.out); }
 
     public static void main(String[] args) { System.exit(run(args)); }
+
+    /** Applies a command's --threads option (null: keep the default, all cores). */
+    static void useThreads(Integer threads) {
+        if (threads == null) return;
+        if (threads < 1) throw new LaminaException("--threads must be >= 1, got " + threads);
+        Parallel.setThreads(threads);
+    }
 
     /** Runs the CLI and returns its exit code (1: failed, 2: bad usage). */
     public static int run(String... args) {

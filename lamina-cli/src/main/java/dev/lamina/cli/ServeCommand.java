@@ -4,7 +4,6 @@ import dev.lamina.Lamina;
 import dev.lamina.io.LaminaException;
 import dev.lamina.server.LaminaServer;
 import dev.lamina.server.ServerOptions;
-import dev.lamina.tensor.Parallel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -43,7 +42,7 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         if (!Files.isDirectory(model)) throw new LaminaException(model + ": no such run directory");
-        if (threads != null) Parallel.setThreads(threads);
+        Main.useThreads(threads);
         String key = apiKey != null ? apiKey : System.getenv("LAMINA_API_KEY");
         String name = modelName != null ? modelName : model.toAbsolutePath().normalize().getFileName().toString();
         ServerOptions o;

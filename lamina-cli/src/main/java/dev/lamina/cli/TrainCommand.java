@@ -47,7 +47,7 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (threads != null) Parallel.setThreads(threads);
+        Main.useThreads(threads);
         Trainer trainer;
         if (model.resume != null) {
             Path run = model.resume;

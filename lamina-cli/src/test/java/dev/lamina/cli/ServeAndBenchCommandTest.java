@@ -52,4 +52,17 @@ class ServeAndBenchCommandTest extends CliTest {
         assertThat(Main.run("bench", "train", "--preset", "llama-s", "--steps", "0")).isEqualTo(1);
         assertThat(err()).contains("--steps must be >= 1");
     }
+
+    @Test
+    void threadsBelowOneAreRefusedNamingTheFlag() {
+        int before = dev.lamina.tensor.Parallel.threads();
+        for (String[] args : new String[][] {{"bench", "train", "--preset", "llama-s", "--threads", "0"},
+                                             {"bench", "infer", "--threads", "-2"}}) {
+            clearOutput();
+            assertThat(Main.run(args)).as(String.join(" ", args)).isEqualTo(1);
+            assertThat(err()).contains("lamina: error: --threads must be >= 1, got " + args[args.length - 1])
+                    .doesNotContain("Exception");
+        }
+        assertThat(dev.lamina.tensor.Parallel.threads()).isEqualTo(before);
+    }
 }
