@@ -104,11 +104,13 @@ final class BenchCommand implements Runnable {
             long peak = 0;
             for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans())
                 if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) peak += pool.getPeakUsage().getUsed();
-            System.out.printf("memory: parameters %.0f MB + gradients %.0f MB + AdamW moments %.0f MB + activations and their "
-                            + "gradients %.0f MB = %.0f MB live; JVM peak heap %.0f MB (includes garbage not yet collected)%n",
-                    4e-6 * n, 4e-6 * n, 8e-6 * n, tape.bytes() / 1e6, 16e-6 * n + tape.bytes() / 1e6, peak / 1e6);
+            long grads = tape.gradientBytes(), acts = tape.bytes() - grads;
+            System.out.printf("memory: parameters %.0f MB + gradients %.0f MB + AdamW moments %.0f MB + activations %.0f MB "
+                            + "+ activation gradients (lent during backward) %.0f MB = %.0f MB live; JVM peak heap %.0f MB "
+                            + "(includes garbage not yet collected)%n",
+                    4e-6 * n, 4e-6 * n, 8e-6 * n, acts / 1e6, grads / 1e6, 16e-6 * n + tape.bytes() / 1e6, peak / 1e6);
             System.out.printf("allocated per step (all threads): %.1f KB at least, %.1f KB median over the %d timed steps; %.0f parallel "
-                            + "kernel calls per step, one closure each; garbage collections during the timed steps: %d%n",
+                            + "calls per step, a closure for each kernel call; garbage collections during the timed steps: %d%n",
                     allocated[0] / 1e3, allocated[steps / 2] / 1e3, steps, callsPerStep, gcs);
             if (profile) printProfile(prof, steps);
             System.out.printf("tokens_per_s=%.0f%n", tps);

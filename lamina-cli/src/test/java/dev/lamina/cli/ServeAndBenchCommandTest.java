@@ -41,9 +41,9 @@ class ServeAndBenchCommandTest extends CliTest {
     void benchTrainPrintsThroughputProfileMemoryAndAllocation() {
         int code = Main.run("bench", "train", "--preset", "gpt2-s", "--steps", "1", "--profile");
         assertThat(code).as(err()).isZero();
-        assertThat(out()).contains("gpt2-s:", "parameters", "median step", "MFU", "memory: parameters",
+        assertThat(out()).contains("gpt2-s:", "parameters", "median step", "MFU", "memory: parameters", "activation gradients (lent during backward)",
                 "allocated per step (all threads): ", "| linear | forward |", "| attention | backward |", "| adamw | update |",
-                "| zero node gradients | forward |", "| zero parameter gradients | update |");
+                "| zero node gradients | backward |", "| zero parameter gradients | update |");
         assertThat(out()).containsPattern("(?m)^tokens_per_s=\\d+$");
         clearOutput();
         assertThat(Main.run("bench", "train", "--preset", "small")).isEqualTo(1);

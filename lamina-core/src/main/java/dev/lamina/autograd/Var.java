@@ -4,9 +4,50 @@ import dev.lamina.tensor.Tensor;
 
 /**
  * A node of the graph: a value and, when gradients are recorded, its gradient (same shape).
- * grad is null on an inference tape or for inputs that need none.
+ *
+ * <p>A leaf (a parameter, an input) owns its gradient: grad is given at construction, or null when
+ * it needs none. An op's output on a training tape borrows one from the tape instead: zeroed on
+ * first use, given back once the op that made the node has run its backward (nothing reads it
+ * after that). So only the gradients of the layers that backward is working on occupy memory.
  */
-public record Var(Tensor value, Tensor grad) {
+public final class Var {
+    private final Tensor value;
+    private final Tape tape;
+    private Tensor grad;
+    /** Index of the op that produced this node on its tape (its gradient is returned after that op's backward). */
+    int producer;
+
+    /** A leaf: grad is its own gradient buffer, or null if it needs none. */
+    public Var(Tensor value, Tensor grad) {
+        this.value = value;
+        this.grad = grad;
+        this.tape = null;
+    }
+
+    /** An op output whose gradient the tape lends on first use. */
+    Var(Tensor value, Tape tape) {
+        this.value = value;
+        this.tape = tape;
+    }
+
+    public Tensor value() { return value; }
+
+    /** The gradient; an op output's is borrowed from its tape (zeroed) when first asked for. */
+    public Tensor grad() {
+        if (grad == null && tape != null) grad = tape.lendGradient(value);
+        return grad;
+    }
+
     public int size() { return value.size(); }
-    public boolean requiresGrad() { return grad != null; }
+
+    public boolean requiresGrad() { return grad != null || tape != null; }
+
+    boolean ownedBy(Tape t) { return tape == t; }
+
+    /** The borrowed gradient, taken back (null if none is lent now). */
+    Tensor takeGradient() {
+        Tensor g = grad;
+        grad = null;
+        return g;
+    }
 }

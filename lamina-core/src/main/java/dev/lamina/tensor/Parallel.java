@@ -102,8 +102,8 @@ public final class Parallel {
     private static final AtomicLong CALLS = new AtomicLong();
 
     /**
-     * Calls of {@link #forRange} so far. Each hands its body, a closure over the kernel's arguments
-     * (tens of bytes), to the workers: the one allocation a training step still makes.
+     * Calls of {@link #forRange} so far. A kernel call hands its body, a closure over the kernel's
+     * arguments (tens of bytes), to the workers: the one allocation a training step still makes.
      */
     public static long calls() { return CALLS.get(); }
 

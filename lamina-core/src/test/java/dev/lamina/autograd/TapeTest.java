@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The tape hands back last step's objects only where that is safe, and gradients never depend on it. */
 class TapeTest {
@@ -103,6 +104,36 @@ class TapeTest {
         assertArrayEquals(once, net.w1().grad().toArray());
         net.stepAndBackward(tape);                         // a second step accumulates into the parameters
         for (int i = 0; i < once.length; i++) assertEquals(2 * once[i], net.w1().grad().get(i), 1e-6f * Math.abs(once[i]));
+    }
+
+    /** Node-gradient bytes of a residual stack x ← x + gelu(x·wᵀ) of the given depth after one training step. */
+    private static long gradientBytesOfAStack(int depth) {
+        Rng rng = new Rng(6);
+        Var x = param(rng, 8, 5), w = param(rng, 5, 5), head = param(rng, 7, 5);
+        Tape tape = Tape.training();
+        Var h = x;
+        for (int l = 0; l < depth; l++) h = Ops.add(tape, h, Ops.gelu(tape, Ops.linear(tape, h, w, null)));
+        Ops.linearCrossEntropy(tape, h, head, new int[] {0, 1, 2, 3, 4, 5, 6, 0});
+        tape.backward();
+        return tape.gradientBytes();
+    }
+
+    @Test
+    void nodeGradientsAreLentWhileBackwardNeedsThemSoTheirMemoryDoesNotGrowWithDepth() {
+        long two = gradientBytesOfAStack(2), twelve = gradientBytesOfAStack(12);
+        assertEquals(two, twelve, "the pool holds what one block's backward needs at a time");
+        assertTrue(twelve <= 4 * 8 * 5 * Float.BYTES, twelve + " bytes: at most four [8,5] gradients lent at once");
+    }
+
+    @Test
+    void anOpOutputsGradientGoesBackAfterBackwardAndALeafKeepsItsOwn() {
+        Net net = Net.random(7);
+        Tape tape = Tape.training();
+        Var y = net.stepAndBackward(tape);
+        Tensor lent = y.grad();                            // lent again: zeroed, from the pool
+        for (int i = 0; i < lent.size(); i++) assertEquals(0f, lent.get(i));
+        assertSame(net.w1().grad(), net.w1().grad());
+        assertTrue(net.w1().grad().toArray()[0] != 0f, "the leaf's gradient survives backward");
     }
 
     /** rmsnorm → swiglu of two linears → residual add → fused head, on n rows. */
