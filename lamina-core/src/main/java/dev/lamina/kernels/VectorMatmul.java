@@ -14,10 +14,11 @@ import jdk.incubator.vector.VectorSpecies;
  * (Bp[k][NR], NR = NV vectors); for each MC block of rows, A is read in place when row-major or
  * column-major (dyᵀ in the weight gradient) and packed row-major otherwise; a register tile of MR
  * rows × NV vectors accumulates Σ_k a(i,k)·b(k,·) in local FloatVector variables, broadcasting one
- * A element per row. The tile is chosen by
- * benchmark on the reference machine: 6×4 at 16 lanes (24 accumulators; 10 loads per 24 FMAs
- * against 10 per 16 for 8×2, which it beat by 15-20% alone in L1 and by 10-15% in the whole
- * GEMM), 12×2 at 8 lanes (narrow vectors need more rows of accumulators to hide the FMA latency).
+ * A element per row. The tile is 12 rows × 2 vectors at any width: 24 accumulators, and per k two
+ * vector loads of B, which streams from L2, against four for a 6×4 tile. At 16 lanes it beat 6×4
+ * by 2-11% on most of the benchmark presets' products (JMH, two threads) and by 1-3% in whole
+ * training steps; attention's small products lost 5-10%. (6×4 had beaten 8×2, with 16
+ * accumulators, by 15-20% alone in L1.)
  * Edge tiles are computed on zero-padded panels into a scratch tile,
  * so every C element is summed in the same order (KC slices, then k) whatever its position or
  * the thread count.
@@ -30,8 +31,8 @@ final class VectorMatmul {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     /** Register tile: MR rows × NV vectors (NR columns). */
-    static final int MR = L >= 16 ? 6 : 12;
-    static final int NV = L >= 16 ? 4 : 2;
+    static final int MR = 12;
+    static final int NV = 2;
     static final int NR = NV * L;
     /**
      * K slice; A block rows; B block columns. Every K slice is one more pass over C, and a register
@@ -278,10 +279,12 @@ final class VectorMatmul {
                               float[] C, int cOff, int ldc, boolean accumulate) {
         Scratch s = SCRATCH.get();
         float[] ap = s.ap, bp = s.bp, tile = s.tile;
-        // A is read in place when row-major (x in x·wᵀ) or column-major (dyᵀ in dw = dyᵀ·x: the
-        // kernel's six values per k are then adjacent, and a pack per thread is saved: +5-10% on
-        // the weight-gradient shapes); other strides are packed.
-        boolean directA = csA == 1 || rsA == 1;
+        // A is read in place when column-major (dyᵀ in dw = dyᵀ·x: the kernel's twelve values per
+        // k are then adjacent, and a pack per thread is saved: +5-10% on the weight-gradient
+        // shapes) or row-major (x in x·wᵀ) with rows not a multiple of 4 KB apart: twelve such rows
+        // map to one 8-way L1 set and evict each other (K = 1024 ran 8-9% slower in place, level
+        // with 6×4 once copied). Other strides are packed.
+        boolean directA = rsA == 1 || (csA == 1 && rsA % ALIASING_ROW_STRIDE != 0);
         int kcMax = kSlice(K);
         for (int jc = n0; jc < n1; jc += NC) {
             int nc = Math.min(NC, n1 - jc);
@@ -351,10 +354,14 @@ final class VectorMatmul {
     }
 
     /**
-     * Copies A(0..mc, 0..kc) into ap row-major (row r at r·kc) for an A with neither unit stride,
-     * in blocks of 16 k so reads and writes both stay within a few cache lines.
+     * Copies A(0..mc, 0..kc) into ap row-major (row r at r·kc): row by row when A's rows are
+     * contiguous, else in blocks of 16 k so reads and writes both stay within a few cache lines.
      */
     static void packA(float[] ap, float[] A, int off, int rs, int cs, int mc, int kc) {
+        if (cs == 1) {
+            for (int r = 0; r < mc; r++) System.arraycopy(A, off + r * rs, ap, r * kc, kc);
+            return;
+        }
         for (int k0 = 0; k0 < kc; k0 += 16) {
             int k1 = Math.min(kc, k0 + 16);
             for (int r = 0; r < mc; r++) {
@@ -364,6 +371,8 @@ final class VectorMatmul {
         }
     }
 
+    /** Row strides (floats) of A that are packed rather than read in place: multiples of 4 KB. */
+    private static final int ALIASING_ROW_STRIDE = 1024;
     static final boolean ROWS_OUTER = Boolean.getBoolean("lamina.rowsouter");
     static final boolean GATHER = !Boolean.getBoolean("lamina.nogather");
     private static final ThreadLocal<int[]> GATHER_INDEX = ThreadLocal.withInitial(() -> new int[L + 1]);
@@ -415,51 +424,11 @@ final class VectorMatmul {
         }
     }
 
-    private static void kernel(int kc, float[] a, int aOff, int lda, int aks, int rows, float[] bp, int bOff, float[] t) {
-        if (MR == 6) kernel6x4(kc, a, aOff, lda, aks, rows, bp, bOff, t);
-        else kernel12x2(kc, a, aOff, lda, aks, rows, bp, bOff, t);
-    }
-
     /**
-     * t[6][4L] = A[6, kc] · Bp[kc][4L]: 24 accumulators. A(r, k) is a[aOff + r·lda + k·aks]
+     * t[12][2L] = A[12, kc] · Bp[kc][2L]: 24 accumulators. A(r, k) is a[aOff + r·lda + k·aks]
      * (rows ≥ rows repeat the last row; their results are discarded by the caller).
      */
-    private static void kernel6x4(int kc, float[] a, int aOff, int lda, int aks, int rows, float[] bp, int bOff,
-                                  float[] t) {
-        int last = rows - 1;
-        int a0 = aOff, a1 = aOff + Math.min(1, last) * lda, a2 = aOff + Math.min(2, last) * lda,
-            a3 = aOff + Math.min(3, last) * lda, a4 = aOff + Math.min(4, last) * lda,
-            a5 = aOff + Math.min(5, last) * lda;
-        FloatVector z = FloatVector.zero(S);
-        FloatVector c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
-        FloatVector c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
-        FloatVector c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z, c52 = z, c53 = z;
-        for (int k = 0, ka = 0, ib = bOff; k < kc; k++, ka += aks, ib += NR) {
-            FloatVector b0 = FloatVector.fromArray(S, bp, ib), b1 = FloatVector.fromArray(S, bp, ib + L),
-                        b2 = FloatVector.fromArray(S, bp, ib + 2 * L), b3 = FloatVector.fromArray(S, bp, ib + 3 * L);
-            FloatVector v = FloatVector.broadcast(S, a[a0 + ka]);
-            c00 = v.fma(b0, c00); c01 = v.fma(b1, c01); c02 = v.fma(b2, c02); c03 = v.fma(b3, c03);
-            v = FloatVector.broadcast(S, a[a1 + ka]);
-            c10 = v.fma(b0, c10); c11 = v.fma(b1, c11); c12 = v.fma(b2, c12); c13 = v.fma(b3, c13);
-            v = FloatVector.broadcast(S, a[a2 + ka]);
-            c20 = v.fma(b0, c20); c21 = v.fma(b1, c21); c22 = v.fma(b2, c22); c23 = v.fma(b3, c23);
-            v = FloatVector.broadcast(S, a[a3 + ka]);
-            c30 = v.fma(b0, c30); c31 = v.fma(b1, c31); c32 = v.fma(b2, c32); c33 = v.fma(b3, c33);
-            v = FloatVector.broadcast(S, a[a4 + ka]);
-            c40 = v.fma(b0, c40); c41 = v.fma(b1, c41); c42 = v.fma(b2, c42); c43 = v.fma(b3, c43);
-            v = FloatVector.broadcast(S, a[a5 + ka]);
-            c50 = v.fma(b0, c50); c51 = v.fma(b1, c51); c52 = v.fma(b2, c52); c53 = v.fma(b3, c53);
-        }
-        c00.intoArray(t, 0); c01.intoArray(t, L); c02.intoArray(t, 2 * L); c03.intoArray(t, 3 * L);
-        c10.intoArray(t, NR); c11.intoArray(t, NR + L); c12.intoArray(t, NR + 2 * L); c13.intoArray(t, NR + 3 * L);
-        c20.intoArray(t, 2 * NR); c21.intoArray(t, 2 * NR + L); c22.intoArray(t, 2 * NR + 2 * L); c23.intoArray(t, 2 * NR + 3 * L);
-        c30.intoArray(t, 3 * NR); c31.intoArray(t, 3 * NR + L); c32.intoArray(t, 3 * NR + 2 * L); c33.intoArray(t, 3 * NR + 3 * L);
-        c40.intoArray(t, 4 * NR); c41.intoArray(t, 4 * NR + L); c42.intoArray(t, 4 * NR + 2 * L); c43.intoArray(t, 4 * NR + 3 * L);
-        c50.intoArray(t, 5 * NR); c51.intoArray(t, 5 * NR + L); c52.intoArray(t, 5 * NR + 2 * L); c53.intoArray(t, 5 * NR + 3 * L);
-    }
-
-    /** t[12][2L] = A[12, kc] · Bp[kc][2L]: 24 accumulators; A as in kernel6x4. */
-    private static void kernel12x2(int kc, float[] a, int aOff, int lda, int aks, int rows, float[] bp, int bOff,
+    private static void kernel(int kc, float[] a, int aOff, int lda, int aks, int rows, float[] bp, int bOff,
                                    float[] t) {
         int last = rows - 1;
         int a0 = aOff + Math.min(0, last) * lda;

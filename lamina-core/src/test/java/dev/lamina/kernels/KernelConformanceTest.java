@@ -188,7 +188,8 @@ class KernelConformanceTest {
         shapes.add(new int[] {1, 1100, 600});       // few-row input gradient: column blocks and K slices
         shapes.add(new int[] {4, 4200, 530});
         shapes.add(new int[] {40, 512, 130});       // rows of w 2 KB apart: packed without the gather
-        shapes.add(new int[] {70, 130, 1024});      // dy's columns 4 KB apart, read in place for dw
+        shapes.add(new int[] {70, 130, 1024});      // dy's columns 4 KB apart, read in place for dw; its rows copied for dx
+        shapes.add(new int[] {50, 1024, 70});       // x's rows 4 KB apart: copied per K slice for y = x·wᵀ
         shapes.add(new int[] {800, 70, 130});       // dw over K = 800 rows: three K slices
         return shapes;
     }
