@@ -11,8 +11,9 @@ import jdk.incubator.vector.VectorSpecies;
  * (x·wᵀ, dy·w, dyᵀ·x) without transposing anything in memory.
  *
  * <p>Goto/BLIS loop order: for each KC slice of K, B is packed into NR-column panels
- * (Bp[k][NR], NR = NV vectors); for each MC block of rows, A is read in place when row-major or
- * column-major (dyᵀ in the weight gradient) and packed row-major otherwise; a register tile of MR
+ * (Bp[k][NR], NR = NV vectors); for each MC block of rows, A is read in place when column-major
+ * (dyᵀ in the weight gradient) or row-major with rows not a multiple of 4 KB apart, and packed
+ * row-major otherwise; a register tile of MR
  * rows × NV vectors accumulates Σ_k a(i,k)·b(k,·) in local FloatVector variables, broadcasting one
  * A element per row. The tile is 12 rows × 2 vectors at any width: 24 accumulators, and per k two
  * vector loads of B, which streams from L2, against four for a 6×4 tile. At 16 lanes it beat 6×4
