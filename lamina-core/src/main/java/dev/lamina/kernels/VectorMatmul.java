@@ -300,16 +300,6 @@ final class VectorMatmul {
                     int aBase = directA ? aOff + ic * rsA + pc * csA : 0;
                     int ars = directA ? rsA : kc, aks = directA ? csA : 1;
                     if (!directA) packA(ap, A, aOff + ic * rsA + pc * csA, rsA, csA, mc, kc);
-                    if (ROWS_OUTER) {
-                        for (int ir = 0; ir < mc; ir += MR) {
-                            int mr = Math.min(MR, mc - ir);
-                            for (int jr = 0; jr < nc; jr += NR) {
-                                int nr = Math.min(NR, nc - jr);
-                                kernel(kc, a, aBase + ir * ars, ars, aks, mr, bp, jr * kc, tile);
-                                flush(tile, C, cOff + (ic + ir) * ldc + jc + jr, ldc, mr, nr, add);
-                            }
-                        }
-                    } else {
                     for (int jr = 0; jr < nc; jr += NR) {
                         int nr = Math.min(NR, nc - jr);
                         int bpOff = jr * kc;
@@ -318,7 +308,6 @@ final class VectorMatmul {
                             kernel(kc, a, aBase + ir * ars, ars, aks, mr, bp, bpOff, tile);
                             flush(tile, C, cOff + (ic + ir) * ldc + jc + jr, ldc, mr, nr, add);
                         }
-                    }
                     }
                 }
             }
@@ -374,7 +363,6 @@ final class VectorMatmul {
 
     /** Row strides (floats) of A that are packed rather than read in place: multiples of 4 KB. */
     private static final int ALIASING_ROW_STRIDE = 1024;
-    static final boolean ROWS_OUTER = Boolean.getBoolean("lamina.rowsouter");
     static final boolean GATHER = !Boolean.getBoolean("lamina.nogather");
     private static final ThreadLocal<int[]> GATHER_INDEX = ThreadLocal.withInitial(() -> new int[L + 1]);
 
