@@ -3,6 +3,7 @@ package dev.lamina.cli;
 import dev.lamina.autograd.Profile;
 import dev.lamina.autograd.Tape;
 import dev.lamina.io.LaminaException;
+import dev.lamina.kernels.FmaPeak;
 import dev.lamina.kernels.Kernels;
 import dev.lamina.model.Decoder;
 import dev.lamina.model.ModelConfig;
@@ -99,8 +100,8 @@ final class BenchCommand implements Runnable {
                     Parallel.threads(), Kernels.get().name());
             System.out.printf("median step %.1f ms (min %.1f, max %.1f over %d steps)%n", 1e3 * median, 1e3 * timed[0],
                     1e3 * timed[timed.length - 1], steps);
-            System.out.printf("MFU %.1f%% (%.1f GFLOP/s of model FLOPs vs %.0f GFLOP/s peak)%n", 100 * mfu,
-                    Trainer.flopsPerToken(model, T) * tps / 1e9, Trainer.peakFlops() / 1e9);
+            System.out.printf("MFU %.1f%% (%.1f GFLOP/s of model FLOPs vs %.0f GFLOP/s peak, %s)%n", 100 * mfu,
+                    Trainer.flopsPerToken(model, T) * tps / 1e9, Trainer.peakFlops() / 1e9, FmaPeak.source());
             long peak = 0;
             for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans())
                 if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) peak += pool.getPeakUsage().getUsed();
@@ -110,7 +111,7 @@ final class BenchCommand implements Runnable {
                             + "(includes garbage not yet collected)%n",
                     4e-6 * n, 4e-6 * n, 8e-6 * n, acts / 1e6, grads / 1e6, 16e-6 * n + tape.bytes() / 1e6, peak / 1e6);
             System.out.printf("allocated per step (all threads): %.1f KB at least, %.1f KB median over the %d timed steps; %.0f parallel "
-                            + "calls per step, a closure for each kernel call; garbage collections during the timed steps: %d%n",
+                            + "calls per step (each hands its workers a closure, except the gradient fills); garbage collections during the timed steps: %d%n",
                     allocated[0] / 1e3, allocated[steps / 2] / 1e3, steps, callsPerStep, gcs);
             if (profile) printProfile(prof, steps);
             System.out.printf("tokens_per_s=%.0f%n", tps);

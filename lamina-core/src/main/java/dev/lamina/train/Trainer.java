@@ -5,9 +5,9 @@ import dev.lamina.data.Dataset;
 import dev.lamina.data.TokenFile;
 import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
+import dev.lamina.kernels.FmaPeak;
 import dev.lamina.model.Decoder;
 import dev.lamina.model.ModelConfig;
-import dev.lamina.tensor.Parallel;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -208,8 +208,6 @@ public final class Trainer {
         return 6.0 * n + 12.0 * c.numHiddenLayers() * c.hiddenSize() * T;
     }
 
-    /** The machine's float32 peak: 210 GFLOP/s per core (AVX-512 FMA, measured) times the threads used. */
-    public static double peakFlops() {
-        return Double.parseDouble(System.getProperty("lamina.peakGflopsPerCore", "210")) * 1e9 * Parallel.threads();
-    }
+    /** The machine's float32 peak over the threads used, measured once ({@link FmaPeak}). */
+    public static double peakFlops() { return FmaPeak.flopsPerSecond(); }
 }
