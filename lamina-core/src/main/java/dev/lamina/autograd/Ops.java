@@ -56,6 +56,33 @@ public final class Ops {
         }
     }
 
+    /**
+     * y[n,out] = r + x[n,in]·wᵀ + b: the projection into a residual connection, fused with it. The
+     * product x·wᵀ is not kept (nothing's backward needs it), and in backward r takes y's gradient
+     * as its own. Same sums as linear then add: (x·wᵀ + b) + r.
+     */
+    public static Var residualLinear(Tape tape, Var r, Var x, Var w, Var b) {
+        Var y = tape.var(r.value().dim(0), r.value().dim(1));
+        long t0 = tape.start();
+        k().matmul(y.value(), x.value(), w.value(), valueOrNull(b));
+        k().add(y.value(), y.value(), r.value());
+        tape.forward("residualLinear", t0);
+        ResidualLinear op = tape.op(ResidualLinear.class, ResidualLinear::new);
+        op.r = r; op.x = x; op.w = w; op.b = b; op.y = y;
+        return y;
+    }
+
+    private static final class ResidualLinear extends Tape.Op {
+        Var r, x, w, b, y;
+        ResidualLinear() { super("residualLinear"); }
+        @Override protected void backward() {
+            Tensor g = y.grad();
+            if (x.grad() != null) k().matmulBackwardInput(x.grad(), g, w.value());
+            k().matmulBackwardWeight(w.grad(), gradOrNull(b), g, x.value());
+            addGradient(r, y, g);   // after the products: were r also x, adopting first would make dx and dy one buffer
+        }
+    }
+
     /** y = scale · rmsnorm(x)·w over the last dimension. */
     public static Var rmsnorm(Tape tape, Var x, Var w, float eps, float scale) {
         int d = w.size(), n = x.size() / d;
@@ -196,10 +223,18 @@ public final class Ops {
         Var a, b, y;
         Add() { super("add"); }
         @Override protected void backward() {
-            k().accumulate(a.grad(), y.grad());
-            k().accumulate(b.grad(), y.grad());
+            Tensor g = y.grad();
+            addGradient(b, g);
+            addGradient(a, y, g);
         }
     }
+
+    /** to.grad += g, where g is the gradient of from, the output of the op running backward: taken over when to has none yet. */
+    private static void addGradient(Var to, Var from, Tensor g) {
+        if (!to.adoptGradientOf(from)) k().accumulate(to.grad(), g);
+    }
+
+    private static void addGradient(Var to, Tensor g) { k().accumulate(to.grad(), g); }
 
     /**
      * Mean cross-entropy of logits[n,V] against targets. The loss is the root of the graph, so its

@@ -44,6 +44,18 @@ public final class Var {
 
     boolean ownedBy(Tape t) { return tape == t; }
 
+    /**
+     * Takes over from's gradient buffer as this node's gradient, if this node has none yet and both
+     * are on the same tape; returns whether it did (else the caller adds the gradient in). From must
+     * be the output of the op now running backward: nothing reads its gradient after that op. A
+     * residual connection's input then gets its gradient with no zeroed buffer and no add.
+     */
+    boolean adoptGradientOf(Var from) {
+        if (grad != null || tape == null || from.tape != tape || from.grad == null) return false;
+        grad = from.takeGradient();
+        return true;
+    }
+
     /** The borrowed gradient, taken back (null if none is lent now). */
     Tensor takeGradient() {
         Tensor g = grad;

@@ -177,12 +177,17 @@ public final class Decoder {
         Layer w = layers[l];
         java.util.function.Consumer<Tensor> att = probe == null ? null : a -> probe.accept(l, a);
         if (config.isPostLn(l)) {                      // x = N1(x + Attn(x)); x = N2(x + MLP(x))
-            x = norm(tape, w.inputNorm(), Ops.add(tape, x, attention(tape, w, x, B, T, att)), 1f);
-            return norm(tape, w.postNorm(), Ops.add(tape, x, mlp(tape, w, x)), 1f);
+            x = norm(tape, w.inputNorm(), residual(tape, x, w.o(), attention(tape, w, x, B, T, att)), 1f);
+            return norm(tape, w.postNorm(), residual(tape, x, w.down(), mlp(tape, w, x)), 1f);
         }
         float s = config.normScale(l);                 // x = x + Attn(s·N1(x)); x = x + MLP(s·N2(x))
-        x = Ops.add(tape, x, attention(tape, w, norm(tape, w.inputNorm(), x, s), B, T, att));
-        return Ops.add(tape, x, mlp(tape, w, norm(tape, w.postNorm(), x, s)));
+        x = residual(tape, x, w.o(), attention(tape, w, norm(tape, w.inputNorm(), x, s), B, T, att));
+        return residual(tape, x, w.down(), mlp(tape, w, norm(tape, w.postNorm(), x, s)));
+    }
+
+    /** x + h·wᵀ (+ b): the output projection of attention or the MLP, fused with the residual add. */
+    private static Var residual(Tape tape, Var x, Weights w, Var h) {
+        return Ops.residualLinear(tape, x, h, w.weight(), w.bias());
     }
 
     private Var norm(Tape tape, Weights w, Var x, float scale) {
@@ -192,6 +197,7 @@ public final class Decoder {
                 : Ops.layernorm(tape, x, w.weight(), w.bias(), eps, scale);
     }
 
+    /** The attention heads' output [n, H·hd], before w.o(). */
     private Var attention(Tape tape, Layer w, Var x, int B, int T, java.util.function.Consumer<Tensor> probe) {
         int H = config.numAttentionHeads(), KV = config.numKeyValueHeads(), hd = config.headDim();
         Var q = linear(tape, w.q(), x);    // [B,T,H,hd]
@@ -201,14 +207,14 @@ public final class Decoder {
             q = Ops.rope(tape, q, T, H, hd, ropeCos, ropeSin);
             k = Ops.rope(tape, k, T, KV, hd, ropeCos, ropeSin);
         }
-        Var a = Ops.attention(tape, q, k, v, B, T, H, KV, hd, config.window(), probe);
-        return linear(tape, w.o(), a);
+        return Ops.attention(tape, q, k, v, B, T, H, KV, hd, config.window(), probe);
     }
 
+    /** The MLP's hidden activation [n,ff], before w.down(). */
     private Var mlp(Tape tape, Layer w, Var x) {
         if (config.activation() == Activation.SWIGLU)
-            return linear(tape, w.down(), Ops.swiglu(tape, linear(tape, w.gate(), x), linear(tape, w.up(), x)));
-        return linear(tape, w.down(), Ops.gelu(tape, linear(tape, w.up(), x)));
+            return Ops.swiglu(tape, linear(tape, w.gate(), x), linear(tape, w.up(), x));
+        return Ops.gelu(tape, linear(tape, w.up(), x));
     }
 
     private static Var linear(Tape tape, Weights w, Var x) { return Ops.linear(tape, x, w.weight(), w.bias()); }

@@ -169,4 +169,40 @@ class TapeTest {
         assertEquals(freshLoss, usedLoss);
         for (int i = 0; i < all.size(); i++) assertArrayEquals(fresh.get(i), all.get(i).grad().toArray(), "gradient " + i);
     }
+    /**
+     * Residual connections two ways: fused (residualLinear) or linear then add. Covers an input that
+     * takes over the output's gradient, one that already has a gradient when the residual's backward
+     * runs (h0, read again further on), r = x, and add(z, z).
+     */
+    private static float residualGraph(Tape tape, boolean fused, Var x, Var w2, Var w, Var b, Var head, int[] targets) {
+        tape.reset();
+        Var h0 = Ops.gelu(tape, Ops.linear(tape, x, w2, null));
+        Var a = Ops.gelu(tape, h0);
+        Var y = fused ? Ops.residualLinear(tape, h0, a, w, b) : Ops.add(tape, h0, Ops.linear(tape, a, w, b));
+        Var self = fused ? Ops.residualLinear(tape, y, y, w, null) : Ops.add(tape, y, Ops.linear(tape, y, w, null));
+        Var z = Ops.add(tape, self, h0);
+        float loss = Ops.linearCrossEntropy(tape, Ops.add(tape, z, z), head, targets);
+        tape.backward();
+        return loss;
+    }
+
+    @Test
+    void theFusedResidualProjectionGivesBitwiseTheLossAndGradientsOfLinearThenAdd() {
+        int n = 6, d = 5, V = 9;
+        Rng rng = new Rng(8);
+        Var x = param(rng, n, d), w2 = param(rng, d, d), w = param(rng, d, d), b = param(rng, d), head = param(rng, V, d);
+        int[] targets = {1, 8, 0, 4, 4, 2};
+        List<Var> all = List.of(x, w2, w, b, head);
+
+        Tape plain = Tape.training();
+        float plainLoss = residualGraph(plain, false, x, w2, w, b, head, targets);
+        List<float[]> expected = all.stream().map(v -> v.grad().toArray()).toList();
+        for (Var v : all) v.grad().fill(0f);
+        Tape fused = Tape.training();
+        float fusedLoss = residualGraph(fused, true, x, w2, w, b, head, targets);
+
+        assertEquals(plainLoss, fusedLoss);
+        for (int i = 0; i < all.size(); i++) assertArrayEquals(expected.get(i), all.get(i).grad().toArray(), "gradient " + i);
+        assertTrue(fused.bytes() < plain.bytes(), fused.bytes() + " against " + plain.bytes() + " bytes: x·wᵀ is not kept");
+    }
 }
