@@ -224,7 +224,7 @@ public final class Ops {
         Add() { super("add"); }
         @Override protected void backward() {
             Tensor g = y.grad();
-            addGradient(b, g);
+            k().accumulate(b.grad(), g);
             addGradient(a, y, g);
         }
     }
@@ -233,8 +233,6 @@ public final class Ops {
     private static void addGradient(Var to, Var from, Tensor g) {
         if (!to.adoptGradientOf(from)) k().accumulate(to.grad(), g);
     }
-
-    private static void addGradient(Var to, Tensor g) { k().accumulate(to.grad(), g); }
 
     /**
      * Mean cross-entropy of logits[n,V] against targets. The loss is the root of the graph, so its

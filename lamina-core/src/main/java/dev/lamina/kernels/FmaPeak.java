@@ -23,8 +23,8 @@ public final class FmaPeak {
     private static final int WINDOWS = 10;
     private static final int WARMUP_CALLS = 400, WARMUP_TRIPS = 1 << 10;
 
-    private static int measuredThreads;
-    private static double measured;
+    /** Measured peaks by thread count (0 = not measured yet). */
+    private static double[] measured = new double[0];
 
     private FmaPeak() {}
 
@@ -33,11 +33,9 @@ public final class FmaPeak {
         int threads = Parallel.threads();
         String fixed = System.getProperty("lamina.peakGflopsPerCore");
         if (fixed != null) return Double.parseDouble(fixed) * 1e9 * threads;
-        if (measuredThreads != threads) {
-            measured = measure(threads);
-            measuredThreads = threads;
-        }
-        return measured;
+        if (measured.length <= threads) measured = java.util.Arrays.copyOf(measured, threads + 1);
+        if (measured[threads] == 0) measured[threads] = measure(threads);
+        return measured[threads];
     }
 
     /** Where {@link #flopsPerSecond()} comes from, for reports. */
@@ -48,7 +46,7 @@ public final class FmaPeak {
     }
 
     /** The best of several windows, each timing all threads running {@link #chains} together. */
-    private static double measure(int threads) {
+    static double measure(int threads) {
         double[] sink = new double[threads];
         for (int i = 0; i < WARMUP_CALLS; i++) sink[0] += chains(WARMUP_TRIPS, 1f);   // until C2 has compiled it
         double best = 0;

@@ -169,6 +169,7 @@ class TapeTest {
         assertEquals(freshLoss, usedLoss);
         for (int i = 0; i < all.size(); i++) assertArrayEquals(fresh.get(i), all.get(i).grad().toArray(), "gradient " + i);
     }
+
     /**
      * Residual connections two ways: fused (residualLinear) or linear then add. Covers an input that
      * takes over the output's gradient, one that already has a gradient when the residual's backward

@@ -33,10 +33,7 @@ class FmaPeakTest {
     @Test
     void theMeasuredPeakBoundsTheMatmulKernel() {
         Parallel.setThreads(1);
-        double peak = FmaPeak.flopsPerSecond();
         assertThat(FmaPeak.source()).contains("FMA loop, 1 thread,");
-        int lanes = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
-        assertThat(peak).isGreaterThan(2.0 * lanes * 1e9);
 
         int M = 48, N = 64, K = 64;
         SplittableRandom r = new SplittableRandom(1);
@@ -50,6 +47,9 @@ class FmaPeakTest {
             for (int i = 0; i < reps; i++) VectorMatmul.gemm(M, N, K, a, 0, K, 1, b, 0, N, 1, c, 0, N, false);
             best = Math.max(best, 2.0 * M * N * K * reps / ((System.nanoTime() - t0) / 1e9));
         }
+        double peak = FmaPeak.measure(1);                  // afresh, after the GEMM's warm-up (not a cached figure)
+        int lanes = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
+        assertThat(peak).isGreaterThan(2.0 * lanes * 1e9);
         System.out.printf("FmaPeakTest: peak %.1f GFLOP/s, gemm %dx%dx%d %.1f GFLOP/s%n", peak / 1e9, M, N, K, best / 1e9);
         assertThat(best).isLessThan(peak * 1.05);
         assertThat(c[0]).isFinite();
