@@ -39,9 +39,12 @@ final class VectorMatmul {
      * K slice; A block rows; B block columns. Every K slice is one more pass over C, and a register
      * tile whose C rows are not in cache costs up to ~1,000 cycles more (the 6x4 tile alone: 92% of
      * peak at kc 192 with C hot, 75% with C in memory; 94% and 83% at kc 384). Slices of 384
-     * rather than 256 made whole llama-s and gpt2-s steps 2-3% faster.
+     * rather than 256 made whole llama-s and gpt2-s steps 2-3% faster; 512 rather than 384 made
+     * llama-s 2% faster again (six alternating pairs, all faster) and left gpt2-s and the 8-lane
+     * path level; 768 was no faster. The A block (MC × 512) and a B panel (512 × NR) still fit in
+     * a 1 MB L2.
      */
-    static final int KC = Integer.getInteger("lamina.kc", 384);
+    static final int KC = Integer.getInteger("lamina.kc", 512);
     static final int MC = MR * Integer.getInteger("lamina.mcp", 16);
     static final int NC = Integer.getInteger("lamina.nc", 1024);
     /** Below this many multiply-adds a call runs on the calling thread. */

@@ -190,7 +190,7 @@ class KernelConformanceTest {
         shapes.add(new int[] {40, 512, 130});       // rows of w 2 KB apart: packed without the gather
         shapes.add(new int[] {70, 130, 1024});      // dy's columns 4 KB apart, read in place for dw; its rows copied for dx
         shapes.add(new int[] {50, 1024, 70});       // x's rows 4 KB apart: copied per K slice for y = x·wᵀ
-        shapes.add(new int[] {800, 70, 130});       // dw over K = 800 rows: three K slices
+        shapes.add(new int[] {1100, 70, 130});      // dw over K = 1100 rows: three K slices
         return shapes;
     }
 
