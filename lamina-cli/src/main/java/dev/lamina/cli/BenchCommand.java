@@ -63,6 +63,7 @@ final class BenchCommand implements Runnable {
                 System.arraycopy(window, b * (T + 1) + 1, targets, b * T, T);
             }
             Tape tape = Tape.training();
+            double peakFlops = Trainer.peakFlops();            // measured (or a bad override refused) before the steps
             Profile prof = new Profile();
             double[] times = new double[steps + 2];
             // allocation per timed step: the least is the steady state. Until C2 has compiled a kernel
@@ -94,14 +95,14 @@ final class BenchCommand implements Runnable {
             Arrays.sort(timed);
             double median = timed[timed.length / 2];
             double tps = B * T / median;
-            double mfu = Trainer.flopsPerToken(model, T) * tps / Trainer.peakFlops();
+            double mfu = Trainer.flopsPerToken(model, T) * tps / peakFlops;
             long n = model.parameterCount();
             System.out.printf("%s: %,d parameters, batch %d x %d, %d threads, kernels %s%n", preset, n, B, T,
                     Parallel.threads(), Kernels.get().name());
             System.out.printf("median step %.1f ms (min %.1f, max %.1f over %d steps)%n", 1e3 * median, 1e3 * timed[0],
                     1e3 * timed[timed.length - 1], steps);
             System.out.printf("MFU %.1f%% (%.1f GFLOP/s of model FLOPs vs %.0f GFLOP/s peak, %s)%n", 100 * mfu,
-                    Trainer.flopsPerToken(model, T) * tps / 1e9, Trainer.peakFlops() / 1e9, FmaPeak.source());
+                    Trainer.flopsPerToken(model, T) * tps / 1e9, peakFlops / 1e9, FmaPeak.source());
             long peak = 0;
             for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans())
                 if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) peak += pool.getPeakUsage().getUsed();

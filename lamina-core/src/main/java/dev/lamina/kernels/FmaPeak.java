@@ -1,5 +1,6 @@
 package dev.lamina.kernels;
 
+import dev.lamina.io.LaminaException;
 import dev.lamina.tensor.Parallel;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -32,10 +33,23 @@ public final class FmaPeak {
     public static synchronized double flopsPerSecond() {
         int threads = Parallel.threads();
         String fixed = System.getProperty("lamina.peakGflopsPerCore");
-        if (fixed != null) return Double.parseDouble(fixed) * 1e9 * threads;
+        if (fixed != null) return gflopsPerCore(fixed) * 1e9 * threads;
         if (measured.length <= threads) measured = java.util.Arrays.copyOf(measured, threads + 1);
         if (measured[threads] == 0) measured[threads] = measure(threads);
         return measured[threads];
+    }
+
+    private static double gflopsPerCore(String text) {
+        double g;
+        try {
+            g = Double.parseDouble(text.trim());
+        } catch (NumberFormatException e) {
+            g = Double.NaN;
+        }
+        if (!(g > 0) || Double.isInfinite(g))
+            throw new LaminaException("-Dlamina.peakGflopsPerCore=" + text
+                    + ": not a positive number of GFLOP/s per core (e.g. 117), or leave it out to measure the peak");
+        return g;
     }
 
     /** Where {@link #flopsPerSecond()} comes from, for reports. */

@@ -421,7 +421,7 @@ final class VectorMatmul {
      * (rows ≥ rows repeat the last row; their results are discarded by the caller).
      */
     private static void kernel(int kc, float[] a, int aOff, int lda, int aks, int rows, float[] bp, int bOff,
-                                   float[] t) {
+                               float[] t) {
         int last = rows - 1;
         int a0 = aOff + Math.min(0, last) * lda;
         int a1 = aOff + Math.min(1, last) * lda;

@@ -110,6 +110,7 @@ public final class Trainer {
         int end = Math.min(untilStep, cfg.steps());
         List<Float> losses = new ArrayList<>();
         double flopsPerStep = flopsPerToken(model, cfg.seq()) * cfg.batch() * cfg.seq() * cfg.accum();
+        double peakFlops = peakFlops();
         while (step < end) {
             long t0 = System.nanoTime();
             double lr = cfg.lrAt(step);
@@ -136,7 +137,7 @@ public final class Trainer {
             boolean evalNow = step == cfg.steps() || (cfg.evalEvery() > 0 && step % cfg.evalEvery() == 0);
             if (evalNow) valLoss = evaluate();
             double tps = cfg.batch() * cfg.seq() * cfg.accum() / seconds;
-            Progress p = new Progress(step, cfg.steps(), loss, lr, norm, tps, flopsPerStep / seconds / peakFlops(), valLoss);
+            Progress p = new Progress(step, cfg.steps(), loss, lr, norm, tps, flopsPerStep / seconds / peakFlops, valLoss);
             log(p);
             if (evalNow) save();
             if (onStep != null) onStep.accept(p);

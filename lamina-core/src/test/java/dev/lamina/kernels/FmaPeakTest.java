@@ -1,5 +1,6 @@
 package dev.lamina.kernels;
 
+import dev.lamina.io.LaminaException;
 import dev.lamina.tensor.Parallel;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -7,6 +8,7 @@ import org.junit.jupiter.api.Test;
 import java.util.SplittableRandom;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class FmaPeakTest {
     private final int threads = Parallel.threads();
@@ -23,6 +25,15 @@ class FmaPeakTest {
         Parallel.setThreads(2);
         assertThat(FmaPeak.flopsPerSecond()).isEqualTo(200e9);
         assertThat(FmaPeak.source()).contains("-Dlamina.peakGflopsPerCore");
+    }
+
+    @Test
+    void aBadOverrideIsRefusedNamingTheProperty() {
+        for (String bad : new String[] {"abc", "0", "-5", "Infinity", "NaN"}) {
+            System.setProperty("lamina.peakGflopsPerCore", bad);
+            assertThatThrownBy(FmaPeak::flopsPerSecond).isInstanceOf(LaminaException.class)
+                    .hasMessageContaining("-Dlamina.peakGflopsPerCore=" + bad).hasMessageContaining("positive number");
+        }
     }
 
     /**
