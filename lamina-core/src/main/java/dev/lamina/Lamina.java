@@ -4,6 +4,8 @@ import dev.lamina.data.DataPrep;
 import dev.lamina.data.Dataset;
 import dev.lamina.hf.HfCheckpoint;
 import dev.lamina.infer.Generator;
+import dev.lamina.kernels.KernelSet;
+import dev.lamina.kernels.Kernels;
 import dev.lamina.infer.Sampler;
 import dev.lamina.model.Decoder;
 import dev.lamina.model.ModelConfig;
@@ -32,11 +34,38 @@ import java.util.function.Consumer;
 public final class Lamina {
     private Lamina() {}
 
-    /** A trained decoder with its tokenizer. */
-    public record Model(Decoder decoder, Tokenizer tokenizer) {
+    /**
+     * A trained decoder with its tokenizer. Its weights are prepared for inference on the first
+     * {@link #generate} and kept, so later calls do not repack them; the parameters must not be
+     * trained further through this object.
+     */
+    public static final class Model {
+        private final Decoder decoder;
+        private final Tokenizer tokenizer;
+        private volatile Generator generator;
+
+        public Model(Decoder decoder, Tokenizer tokenizer) {
+            this.decoder = decoder;
+            this.tokenizer = tokenizer;
+        }
+
+        public Decoder decoder() { return decoder; }
+        public Tokenizer tokenizer() { return tokenizer; }
+
+        /** The generator over the prepared weights, made once. */
+        public Generator generator() {
+            Generator g = generator;
+            if (g == null) {
+                synchronized (this) {
+                    if ((g = generator) == null) generator = g = new Generator(decoder, tokenizer);
+                }
+            }
+            return g;
+        }
+
         /** Generates up to maxTokens after prompt; onText (may be null) receives text as it is produced. */
         public String generate(String prompt, int maxTokens, Sampler sampler, Consumer<String> onText) {
-            return new Generator(decoder, tokenizer).generate(prompt, maxTokens, sampler, onText);
+            return generator().generate(prompt, maxTokens, sampler, onText);
         }
     }
 
@@ -65,8 +94,11 @@ public final class Lamina {
      * directory (config.json with a model_type, safetensors weights, tokenizer.json; without a
      * usable tokenizer.json the model loads but text operations fail with the reason).
      */
-    public static Model load(Path run) {
-        if (HfCheckpoint.isHfDirectory(run)) return new Model(HfCheckpoint.load(run), HfCheckpoint.tokenizer(run));
-        return new Model(Checkpoint.loadModel(run), Tokenizers.load(run.resolve(Checkpoint.TOKENIZER)));
+    public static Model load(Path run) { return load(run, Kernels.defaults()); }
+
+    /** As {@link #load(Path)}, the model computing with kernels (and their threads). */
+    public static Model load(Path run, KernelSet kernels) {
+        if (HfCheckpoint.isHfDirectory(run)) return new Model(HfCheckpoint.load(run).withKernels(kernels), HfCheckpoint.tokenizer(run));
+        return new Model(Checkpoint.loadModel(run).withKernels(kernels), Tokenizers.load(run.resolve(Checkpoint.TOKENIZER)));
     }
 }

@@ -1,7 +1,6 @@
 package dev.lamina.bench;
 
 import dev.lamina.kernels.KernelSet;
-import dev.lamina.tensor.Parallel;
 import dev.lamina.tensor.Tensor;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -46,8 +45,7 @@ public class AttentionBench {
 
     @Setup
     public void setup() {
-        k = BenchData.kernels(kernels);
-        Parallel.setThreads(threads);
+        k = BenchData.kernels(kernels, threads);
         kv = variant.equals("mha") ? H : 2;
         window = variant.equals("mha") ? 0 : 128;
         q = BenchData.random(1, 1, B, T, H, HD);

@@ -10,13 +10,8 @@ import java.util.SplittableRandom;
 final class BenchData {
     private BenchData() {}
 
-    static KernelSet kernels(String name) {
-        return switch (name) {
-            case "vector" -> Kernels.vector();
-            case "scalar" -> Kernels.scalar();
-            default -> throw new IllegalArgumentException("kernels=" + name + " (vector or scalar)");
-        };
-    }
+    /** The kernels named "vector" or "scalar" on threads threads. */
+    static KernelSet kernels(String name, int threads) { return Kernels.of(Kernels.kind(name), threads); }
 
     static Tensor random(long seed, float range, int... shape) {
         Tensor t = Tensor.zeros(shape);

@@ -1,7 +1,6 @@
 package dev.lamina.bench;
 
 import dev.lamina.kernels.KernelSet;
-import dev.lamina.tensor.Parallel;
 import dev.lamina.tensor.Tensor;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -38,8 +37,7 @@ public class LossBench {
 
     @Setup
     public void setup() {
-        k = BenchData.kernels(kernels);
-        Parallel.setThreads(threads);
+        k = BenchData.kernels(kernels, threads);
         logits = BenchData.random(1, 8, N, V);
         dlogits = Tensor.zeros(N, V);
         losses = Tensor.zeros(N);

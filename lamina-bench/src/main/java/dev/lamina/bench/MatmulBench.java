@@ -1,7 +1,6 @@
 package dev.lamina.bench;
 
 import dev.lamina.kernels.KernelSet;
-import dev.lamina.tensor.Parallel;
 import dev.lamina.tensor.Tensor;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -54,8 +53,7 @@ public class MatmulBench {
     public void setup() {
         String[] p = shape.split("x");
         int M = Integer.parseInt(p[0]), N = Integer.parseInt(p[1]), K = Integer.parseInt(p[2]);
-        k = BenchData.kernels(kernels);
-        Parallel.setThreads(threads);
+        k = BenchData.kernels(kernels, threads);
         gflop = 2.0 * M * N * K / 1e9;
         switch (layout) {
             case "nt" -> { c = new Tensor(new float[M * N], 0, new int[] {M, N}); a = BenchData.random(1, 1, M, K); b = BenchData.random(2, 1, N, K); }

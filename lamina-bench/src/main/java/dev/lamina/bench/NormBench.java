@@ -1,7 +1,6 @@
 package dev.lamina.bench;
 
 import dev.lamina.kernels.KernelSet;
-import dev.lamina.tensor.Parallel;
 import dev.lamina.tensor.Tensor;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -41,8 +40,7 @@ public class NormBench {
 
     @Setup
     public void setup() {
-        k = BenchData.kernels(kernels);
-        Parallel.setThreads(threads);
+        k = BenchData.kernels(kernels, threads);
         x = BenchData.random(1, 2, N, d);
         dy = BenchData.random(2, 1, N, d);
         w = BenchData.random(3, 1, d);

@@ -4,10 +4,10 @@ import dev.lamina.autograd.Profile;
 import dev.lamina.autograd.Tape;
 import dev.lamina.io.LaminaException;
 import dev.lamina.kernels.FmaPeak;
-import dev.lamina.kernels.Kernels;
 import dev.lamina.model.Decoder;
 import dev.lamina.model.ModelConfig;
 import dev.lamina.model.Presets;
+import dev.lamina.model.TapeExecutor;
 import dev.lamina.tensor.Parallel;
 import dev.lamina.tensor.Rng;
 import dev.lamina.train.AdamW;
@@ -46,14 +46,13 @@ final class BenchCommand implements Runnable {
             Integer vocab = VOCAB.get(preset);
             if (vocab == null) throw new LaminaException("--preset must be one of " + VOCAB.keySet() + ", got " + preset);
             if (steps < 1) throw new LaminaException("--steps must be >= 1, got " + steps);
-            Main.useThreads(threads);
             Presets.Preset p = Presets.get(preset);
             ModelConfig mc = p.config().apply(vocab);
             int B = p.batch(), T = p.seq();
-            Decoder model = Decoder.create(mc, 0);
+            Decoder model = Decoder.create(mc, 0, Main.kernels(threads));
             // torch.optim.AdamW defaults: betas (0.9, 0.999), eps 1e-8, weight decay 0.01, on every parameter
             TrainConfig tc = new TrainConfig(steps + 2, B, T, 3e-4, 1, 0, 0.01, 0.9, 0.999, 1e-8, 0, 1, 0, 0, 1);
-            AdamW opt = new AdamW(model.params());
+            AdamW opt = new AdamW(model.params(), model.kernels());
             Rng rng = new Rng(0);
             int[] window = new int[B * (T + 1)];
             for (int i = 0; i < window.length; i++) window[i] = (int) rng.nextLong(vocab);
@@ -62,8 +61,9 @@ final class BenchCommand implements Runnable {
                 System.arraycopy(window, b * (T + 1), ids, b * T, T);
                 System.arraycopy(window, b * (T + 1) + 1, targets, b * T, T);
             }
-            Tape tape = Tape.training();
-            double peakFlops = Trainer.peakFlops();            // measured (or a bad override refused) before the steps
+            Tape tape = Tape.training(model.kernels());
+            TapeExecutor ex = new TapeExecutor(model, tape, ids, B, T);
+            double peakFlops = FmaPeak.flopsPerSecond(model.kernels().parallel());   // measured (or a bad override refused) before the steps
             Profile prof = new Profile();
             double[] times = new double[steps + 2];
             // allocation per timed step: the least is the steady state. Until C2 has compiled a kernel
@@ -79,7 +79,7 @@ final class BenchCommand implements Runnable {
                 model.params().zeroGrad();
                 if (profile && s >= 2) prof.add("zero parameter gradients", Profile.Phase.UPDATE, System.nanoTime() - t0);
                 tape.reset();
-                model.loss(tape, ids, targets, B, T);
+                model.loss(ex, targets);
                 tape.backward();
                 long t1 = System.nanoTime();
                 opt.stepAllDecay(tc.lr(), tc);
@@ -98,11 +98,11 @@ final class BenchCommand implements Runnable {
             double mfu = Trainer.flopsPerToken(model, T) * tps / peakFlops;
             long n = model.parameterCount();
             System.out.printf("%s: %,d parameters, batch %d x %d, %d threads, kernels %s%n", preset, n, B, T,
-                    Parallel.threads(), Kernels.get().name());
+                    model.kernels().threads(), model.kernels().name());
             System.out.printf("median step %.1f ms (min %.1f, max %.1f over %d steps)%n", 1e3 * median, 1e3 * timed[0],
                     1e3 * timed[timed.length - 1], steps);
             System.out.printf("MFU %.1f%% (%.1f GFLOP/s of model FLOPs vs %.0f GFLOP/s peak, %s)%n", 100 * mfu,
-                    Trainer.flopsPerToken(model, T) * tps / 1e9, peakFlops / 1e9, FmaPeak.source());
+                    Trainer.flopsPerToken(model, T) * tps / 1e9, peakFlops / 1e9, FmaPeak.source(model.kernels().parallel()));
             long peak = 0;
             for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans())
                 if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) peak += pool.getPeakUsage().getUsed();

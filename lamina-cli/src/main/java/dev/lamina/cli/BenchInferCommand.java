@@ -4,7 +4,6 @@ import dev.lamina.infer.InferenceBenchmark;
 import dev.lamina.io.LaminaException;
 import dev.lamina.model.Decoder;
 import dev.lamina.model.Presets;
-import dev.lamina.tensor.Parallel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -33,14 +32,13 @@ final class BenchInferCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Main.useThreads(threads);
         if (repeats < 1) throw new LaminaException("--repeats must be >= 1");
         if (prompt < 1 || tokens < 1) throw new LaminaException("--prompt and --tokens must be >= 1");
         for (int c : concurrency) if (c < 1) throw new LaminaException("--concurrency values must be >= 1, got " + c);
         int v = vocab != null ? vocab : preset.equals("small") ? 8192 : 16384;
-        Decoder model = Decoder.create(Presets.get(preset).config().apply(v), 1);
-        System.err.printf("bench infer: %s, vocab %d, %d threads, kernels %s%n", preset, v, Parallel.threads(),
-                dev.lamina.kernels.Kernels.get().name());
+        Decoder model = Decoder.create(Presets.get(preset).config().apply(v), 1, Main.kernels(threads));
+        System.err.printf("bench infer: %s, vocab %d, %d threads, kernels %s%n", preset, v, model.kernels().threads(),
+                model.kernels().name());
         InferenceBenchmark.Report r = InferenceBenchmark.run(preset, model,
                 new InferenceBenchmark.Settings(prompt, tokens, repeats, concurrency, warmup), s -> System.err.println("  " + s));
         System.out.print(r.format());

@@ -29,8 +29,7 @@ final class DiagnoseCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Main.useThreads(threads);
-        Decoder m = Checkpoint.loadModel(model);
+        Decoder m = Checkpoint.loadModel(model).withKernels(Main.kernels(threads));
         int B = 8, T = Math.min(128, m.config().maxPositionEmbeddings());
         Path dataDir = data;
         if (Checkpoint.hasTrainingState(model)) {

@@ -1,5 +1,6 @@
 package dev.lamina.cli;
 
+import dev.lamina.kernels.KernelSet;
 import dev.lamina.data.BundledCorpus;
 import dev.lamina.data.DataPrep;
 import dev.lamina.data.Dataset;
@@ -9,7 +10,6 @@ import dev.lamina.model.ModelConfig;
 import dev.lamina.model.Presets;
 import dev.lamina.research.DepthExperiment;
 import dev.lamina.research.LayerDiagnostics;
-import dev.lamina.tensor.Parallel;
 import dev.lamina.tokenizer.Tokenizer;
 import dev.lamina.train.TrainConfig;
 import dev.lamina.train.Trainer;
@@ -53,7 +53,7 @@ final class ExperimentDepthCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Main.useThreads(threads);
+        KernelSet kernels = Main.kernels(threads);
         List<DepthExperiment.Variant> vs = DepthExperiment.Variant.parseList(variants);
         if (layers < 1) throw new LaminaException("--layers must be >= 1, got " + layers);
         Path dir = out != null ? out : Path.of("runs", "depth-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
@@ -70,9 +70,9 @@ final class ExperimentDepthCommand implements Callable<Integer> {
                     new LayerDiagnostics.Options(Math.min(batch, 16), Math.min(seq, 256), tokens, 0.9, 2));
             long params = Decoder.layout(base).build().count();
             System.err.printf(Locale.ROOT, "depth experiment: %s; %d layers, d %d, %,d parameters; %d steps of %d x %d tokens each, lr %.1e, seed %d; %d threads%n",
-                    vs.stream().map(DepthExperiment.Variant::name).toList(), layers, base.hiddenSize(), params, steps, batch, seq, lr, seed, Parallel.threads());
-            List<DepthExperiment.Outcome> outcomes = DepthExperiment.run(d, s, dir, new Listener(steps, layers));
-            String setup = setup(d, dataDir, base, tc, params, (System.nanoTime() - t0) / 60e9);
+                    vs.stream().map(DepthExperiment.Variant::name).toList(), layers, base.hiddenSize(), params, steps, batch, seq, lr, seed, kernels.threads());
+            List<DepthExperiment.Outcome> outcomes = DepthExperiment.run(d, s, dir, new Listener(steps, layers), kernels);
+            String setup = setup(d, dataDir, base, tc, params, kernels.threads(), (System.nanoTime() - t0) / 60e9);
             DepthExperiment.writeReport(s, outcomes, dir, setup);
             for (DepthExperiment.Outcome o : outcomes)
                 System.out.printf(Locale.ROOT, "%-10s %s%n", o.variant().name(), o.divergedAt() > 0 ? "diverged at step " + o.divergedAt()
@@ -82,14 +82,14 @@ final class ExperimentDepthCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static String setup(Dataset d, Path dataDir, ModelConfig base, TrainConfig tc, long params, double minutes) {
+    private static String setup(Dataset d, Path dataDir, ModelConfig base, TrainConfig tc, long params, int threads, double minutes) {
         return String.format(Locale.ROOT, "# Depth experiment%n%nData: %s (%s; %,d train / %,d val tokens). Model: Llama-style, %d layers, "
                         + "d %d, %d heads, ff %d, %,d parameters. Training: %d steps of %d × %d tokens, AdamW lr %.1e (10%% warm-up, cosine "
                         + "to 10%%), weight decay %.2g, clip %.1f, seed %d, same initial weights and batches for every variant. "
                         + "Validation: %d fixed batches. %d threads; %.1f min in all.",
                 dataDir, d.tokenizer().describe(), d.train().size(), d.val().size(), base.numHiddenLayers(), base.hiddenSize(),
                 base.numAttentionHeads(), base.intermediateSize(), params, tc.steps(), tc.batch(), tc.seq(), tc.lr(), tc.weightDecay(),
-                tc.clip(), tc.seed(), tc.evalBatches(), Parallel.threads(), minutes);
+                tc.clip(), tc.seed(), tc.evalBatches(), threads, minutes);
     }
 
     /** Brown with a trained 8k byte-level BPE tokenizer into OUT/data (reused when already there). */

@@ -1,5 +1,6 @@
 package dev.lamina.cli;
 
+import dev.lamina.kernels.KernelSet;
 import dev.lamina.data.Dataset;
 import dev.lamina.research.Inheritune;
 import dev.lamina.train.Checkpoint;
@@ -30,14 +31,14 @@ final class InheritCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Main.useThreads(threads);
+        KernelSet kernels = Main.kernels(threads);
         Path dataDir = data;
         if (dataDir == null && Checkpoint.hasTrainingState(reference)) dataDir = Path.of(Checkpoint.readState(reference).data());
         if (dataDir == null) throw new dev.lamina.io.LaminaException("--data is required: " + reference + " has no state.json naming its data");
-        Inheritune.Settings s = new Inheritune.Settings(layers, growBy, steps, maxRounds, Inheritune.Part.parse(parts), !noBaseline);
+        Inheritune.Settings s = new Inheritune.Settings(layers, growBy, steps, maxRounds, Inheritune.parseParts(parts), !noBaseline);
         long t0 = System.nanoTime();
         try (Dataset d = Dataset.open(dataDir)) {
-            Inheritune.Result r = Inheritune.run(reference, d, s, out, new Listener());
+            Inheritune.Result r = Inheritune.run(reference, d, s, out, new Listener(), kernels);
             Inheritune.writeReport(r, out);
             System.out.println(r.parity()
                     ? String.format(Locale.ROOT, "parity with %d of %d layers", r.rounds().getLast().layers(), r.refConfig().numHiddenLayers())

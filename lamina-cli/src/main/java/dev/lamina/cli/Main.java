@@ -1,7 +1,8 @@
 package dev.lamina.cli;
 
 import dev.lamina.io.LaminaException;
-import dev.lamina.tensor.Parallel;
+import dev.lamina.kernels.KernelSet;
+import dev.lamina.kernels.Kernels;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -21,11 +22,14 @@ public final class Main implements Runnable {
 
     public static void main(String[] args) { System.exit(run(args)); }
 
-    /** Applies a command's --threads option (null: keep the default, all cores). */
-    static void useThreads(Integer threads) {
-        if (threads == null) return;
-        if (threads < 1) throw new LaminaException("--threads must be >= 1, got " + threads);
-        Parallel.setThreads(threads);
+    /**
+     * The kernels a command computes with: the default kind ({@code -Dlamina.kernels}) on --threads
+     * threads (null: {@code -Dlamina.threads}, else every core).
+     */
+    static KernelSet kernels(Integer threads) {
+        if (threads != null && threads < 1) throw new LaminaException("--threads must be >= 1, got " + threads);
+        KernelSet k = Kernels.defaults();
+        return threads == null ? k : Kernels.withThreads(k, threads);
     }
 
     /** Runs the CLI and returns its exit code (1: failed, 2: bad usage). */

@@ -1,5 +1,6 @@
 package dev.lamina.cli;
 
+import dev.lamina.kernels.KernelSet;
 import dev.lamina.Lamina;
 import dev.lamina.io.LaminaException;
 import dev.lamina.server.LaminaServer;
@@ -42,7 +43,7 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         if (!Files.isDirectory(model)) throw new LaminaException(model + ": no such run directory");
-        Main.useThreads(threads);
+        KernelSet kernels = Main.kernels(threads);
         String key = apiKey != null ? apiKey : System.getenv("LAMINA_API_KEY");
         String name = modelName != null ? modelName : model.toAbsolutePath().normalize().getFileName().toString();
         ServerOptions o;
@@ -52,7 +53,7 @@ final class ServeCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new LaminaException("--" + e.getMessage());
         }
-        LaminaServer server = LaminaServer.start(o, () -> Lamina.load(model));
+        LaminaServer server = LaminaServer.start(o, () -> Lamina.load(model, kernels));
         System.err.printf("lamina: listening on %s (model '%s' loading from %s)%n", server.baseUrl(), name, model);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> { server.close(); stopped.countDown(); }));

@@ -1,11 +1,12 @@
 package dev.lamina.cli;
 
+import dev.lamina.kernels.FmaPeak;
+import dev.lamina.kernels.KernelSet;
 import dev.lamina.data.Dataset;
 import dev.lamina.io.LaminaException;
 import dev.lamina.model.Decoder;
 import dev.lamina.model.ModelConfig;
 import dev.lamina.model.Presets;
-import dev.lamina.tensor.Parallel;
 import dev.lamina.train.Checkpoint;
 import dev.lamina.train.TrainConfig;
 import dev.lamina.train.Trainer;
@@ -47,7 +48,7 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Main.useThreads(threads);
+        KernelSet kernels = Main.kernels(threads);
         Trainer trainer;
         if (model.resume != null) {
             Path run = model.resume;
@@ -55,7 +56,7 @@ final class TrainCommand implements Callable<Integer> {
                 throw new LaminaException(run + ": nothing to resume (no state.json); start with `lamina train --preset ... --out " + run + "`");
             Path dataDir = data != null ? data : Path.of(Checkpoint.readState(run).data());
             Dataset d = Dataset.open(dataDir);
-            trainer = Trainer.resume(run, d, dataDir.toString(), steps == null ? 0 : steps);
+            trainer = Trainer.resume(run, d, dataDir.toString(), steps == null ? 0 : steps, kernels);
             System.err.printf("resuming %s at step %d of %d%n", run, trainer.step(), trainer.config().steps());
         } else {
             if (data == null) throw new LaminaException("--data is required (a directory made by `lamina prepare`)");
@@ -72,7 +73,7 @@ final class TrainCommand implements Callable<Integer> {
                 defSeq = p.seq();
             } else {
                 Path from = model.init != null ? model.init : model.config;
-                initial = model.init != null ? Checkpoint.loadModel(model.init) : null;
+                initial = model.init != null ? Checkpoint.loadModel(model.init).withKernels(kernels) : null;
                 mc = initial != null ? initial.config() : ModelConfig.read(model.config);
                 if (mc.vocabSize() < v)
                     throw new LaminaException(from + ": vocab_size " + mc.vocabSize() + " is smaller than the data's tokenizer ("
@@ -84,7 +85,7 @@ final class TrainCommand implements Callable<Integer> {
             TrainConfig tc = new TrainConfig(n, batch == null ? defBatch : batch, seq == null ? defSeq : seq, lr, 0.1,
                     warmup == null ? Math.max(1, n / 10) : warmup, weightDecay, 0.9, 0.95, 1e-8, clip, accum, seed,
                     evalEvery == null ? Math.max(1, n / 10) : evalEvery, evalBatches);
-            Decoder m = initial != null ? initial : Decoder.create(mc, seed);
+            Decoder m = initial != null ? initial : Decoder.create(mc, seed, kernels);
             System.err.printf("model: %s, %,d parameters; data: %s (%,d train / %,d val tokens, %s)%n",
                     model.preset != null ? model.preset : model.init != null ? "weights of " + model.init : model.config,
                     m.parameterCount(), data, d.train().size(), d.val().size(), d.tokenizer().describe());
@@ -99,8 +100,10 @@ final class TrainCommand implements Callable<Integer> {
     static double run(Trainer trainer) {
         double[] lastVal = {Double.NaN};
         TrainConfig c = trainer.config();
+        KernelSet k = trainer.model().kernels();
+        trainer.withPeakFlops(FmaPeak.flopsPerSecond(k.parallel()));     // measured once per run, for the MFU column
         System.err.printf("training %d steps of %d x %d tokens on %d threads (kernels: %s)%n", c.steps(), c.batch(), c.seq(),
-                Parallel.threads(), dev.lamina.kernels.Kernels.get().name());
+                k.threads(), k.name());
         try (ConsoleProgress bar = new ConsoleProgress("train", c.steps(), System.err)) {
             trainer.train(c.steps(), p -> {
                 bar.update(p.step(), String.format("loss %.3f lr %.2e | %.0f tok/s | MFU %.1f%%", p.loss(), p.lr(),

@@ -1,7 +1,6 @@
 package dev.lamina.autograd;
 
 import dev.lamina.kernels.KernelSet;
-import dev.lamina.kernels.Kernels;
 import dev.lamina.tensor.Tensor;
 
 /**
@@ -13,8 +12,6 @@ import dev.lamina.tensor.Tensor;
 public final class Ops {
     private Ops() {}
 
-    private static KernelSet k() { return Kernels.get(); }
-
     private static Tensor valueOrNull(Var v) { return v == null ? null : v.value(); }
 
     private static Tensor gradOrNull(Var v) { return v == null ? null : v.grad(); }
@@ -23,7 +20,7 @@ public final class Ops {
     public static Var embedding(Tape tape, int[] ids, Var table, Var positions, int T) {
         Var y = tape.var(ids.length, table.value().dim(1));
         long t0 = tape.start();
-        k().embedding(y.value(), ids, table.value(), valueOrNull(positions), T);
+        tape.kernels().embedding(y.value(), ids, table.value(), valueOrNull(positions), T);
         tape.forward("embedding", t0);
         Embedding op = tape.op(Embedding.class, Embedding::new);
         op.ids = ids; op.table = table; op.positions = positions; op.y = y; op.T = T;
@@ -33,14 +30,14 @@ public final class Ops {
     private static final class Embedding extends Tape.Op {
         int[] ids; Var table, positions, y; int T;
         Embedding() { super("embedding"); }
-        @Override protected void backward() { k().embeddingBackward(table.grad(), gradOrNull(positions), y.grad(), ids, T); }
+        @Override protected void backward() { kernels.embeddingBackward(table.grad(), gradOrNull(positions), y.grad(), ids, T); }
     }
 
     /** y[n,out] = x[n,in]·wᵀ + b. */
     public static Var linear(Tape tape, Var x, Var w, Var b) {
         Var y = tape.var(x.size() / w.value().dim(1), w.value().dim(0));
         long t0 = tape.start();
-        k().matmul(y.value(), x.value(), w.value(), valueOrNull(b));
+        tape.kernels().matmul(y.value(), x.value(), w.value(), valueOrNull(b));
         tape.forward("linear", t0);
         Linear op = tape.op(Linear.class, Linear::new);
         op.x = x; op.w = w; op.b = b; op.y = y;
@@ -51,8 +48,8 @@ public final class Ops {
         Var x, w, b, y;
         Linear() { super("linear"); }
         @Override protected void backward() {
-            if (x.grad() != null) k().matmulBackwardInput(x.grad(), y.grad(), w.value());
-            k().matmulBackwardWeight(w.grad(), gradOrNull(b), y.grad(), x.value());
+            if (x.grad() != null) kernels.matmulBackwardInput(x.grad(), y.grad(), w.value());
+            kernels.matmulBackwardWeight(w.grad(), gradOrNull(b), y.grad(), x.value());
         }
     }
 
@@ -64,8 +61,8 @@ public final class Ops {
     public static Var residualLinear(Tape tape, Var r, Var x, Var w, Var b) {
         Var y = tape.var(r.value().dim(0), r.value().dim(1));
         long t0 = tape.start();
-        k().matmul(y.value(), x.value(), w.value(), valueOrNull(b));
-        k().add(y.value(), y.value(), r.value());
+        tape.kernels().matmul(y.value(), x.value(), w.value(), valueOrNull(b));
+        tape.kernels().add(y.value(), y.value(), r.value());
         tape.forward("residualLinear", t0);
         ResidualLinear op = tape.op(ResidualLinear.class, ResidualLinear::new);
         op.r = r; op.x = x; op.w = w; op.b = b; op.y = y;
@@ -77,9 +74,9 @@ public final class Ops {
         ResidualLinear() { super("residualLinear"); }
         @Override protected void backward() {
             Tensor g = y.grad();
-            if (x.grad() != null) k().matmulBackwardInput(x.grad(), g, w.value());
-            k().matmulBackwardWeight(w.grad(), gradOrNull(b), g, x.value());
-            addGradient(r, y, g);   // after the products: were r also x, adopting first would make dx and dy one buffer
+            if (x.grad() != null) kernels.matmulBackwardInput(x.grad(), g, w.value());
+            kernels.matmulBackwardWeight(w.grad(), gradOrNull(b), g, x.value());
+            addGradient(kernels, r, y, g);   // after the products: were r also x, adopting first would make dx and dy one buffer
         }
     }
 
@@ -89,7 +86,7 @@ public final class Ops {
         Var y = tape.var(n, d);
         Tensor rstd = tape.alloc(n);
         long t0 = tape.start();
-        k().rmsnorm(y.value(), rstd, x.value(), w.value(), eps, scale);
+        tape.kernels().rmsnorm(y.value(), rstd, x.value(), w.value(), eps, scale);
         tape.forward("rmsnorm", t0);
         RmsNorm op = tape.op(RmsNorm.class, RmsNorm::new);
         op.x = x; op.w = w; op.y = y; op.rstd = rstd; op.scale = scale;
@@ -100,7 +97,7 @@ public final class Ops {
         Var x, w, y; Tensor rstd; float scale;
         RmsNorm() { super("rmsnorm"); }
         @Override protected void backward() {
-            k().rmsnormBackward(x.grad(), w.grad(), y.grad(), x.value(), w.value(), rstd, scale);
+            kernels.rmsnormBackward(x.grad(), w.grad(), y.grad(), x.value(), w.value(), rstd, scale);
         }
     }
 
@@ -110,7 +107,7 @@ public final class Ops {
         Var y = tape.var(n, d);
         Tensor mean = tape.alloc(n), rstd = tape.alloc(n);
         long t0 = tape.start();
-        k().layernorm(y.value(), mean, rstd, x.value(), w.value(), valueOrNull(b), eps, scale);
+        tape.kernels().layernorm(y.value(), mean, rstd, x.value(), w.value(), valueOrNull(b), eps, scale);
         tape.forward("layernorm", t0);
         LayerNorm op = tape.op(LayerNorm.class, LayerNorm::new);
         op.x = x; op.w = w; op.b = b; op.y = y; op.mean = mean; op.rstd = rstd; op.scale = scale;
@@ -121,7 +118,7 @@ public final class Ops {
         Var x, w, b, y; Tensor mean, rstd; float scale;
         LayerNorm() { super("layernorm"); }
         @Override protected void backward() {
-            k().layernormBackward(x.grad(), w.grad(), gradOrNull(b), y.grad(), x.value(), w.value(), mean, rstd, scale);
+            kernels.layernormBackward(x.grad(), w.grad(), gradOrNull(b), y.grad(), x.value(), w.value(), mean, rstd, scale);
         }
     }
 
@@ -132,7 +129,7 @@ public final class Ops {
      */
     public static Var rope(Tape tape, Var x, int T, int heads, int hd, float[] cos, float[] sin) {
         long t0 = tape.start();
-        k().rope(x.value(), T, heads, hd, 0, cos, sin, false);
+        tape.kernels().rope(x.value(), T, heads, hd, 0, cos, sin, false);
         tape.forward("rope", t0);
         Rope op = tape.op(Rope.class, Rope::new);
         op.x = x; op.T = T; op.heads = heads; op.hd = hd; op.cos = cos; op.sin = sin;
@@ -142,7 +139,7 @@ public final class Ops {
     private static final class Rope extends Tape.Op {
         Var x; int T, heads, hd; float[] cos, sin;
         Rope() { super("rope"); }
-        @Override protected void backward() { k().rope(x.grad(), T, heads, hd, 0, cos, sin, true); }
+        @Override protected void backward() { kernels.rope(x.grad(), T, heads, hd, 0, cos, sin, true); }
     }
 
     /** Causal (sliding-window) grouped-query attention; q[B,T,H,hd], k/v[B,T,KV,hd] → [B,T,H,hd]. */
@@ -156,7 +153,7 @@ public final class Ops {
         Var out = tape.var(B * T, H * hd);
         Tensor att = tape.alloc(B, H, T, T);
         long t0 = tape.start();
-        k().attention(out.value(), att, q.value(), kk.value(), v.value(), B, T, H, KV, hd, window);
+        tape.kernels().attention(out.value(), att, q.value(), kk.value(), v.value(), B, T, H, KV, hd, window);
         tape.forward("attention", t0);
         if (probe != null) probe.accept(att);
         Attention op = tape.op(Attention.class, Attention::new);
@@ -169,7 +166,7 @@ public final class Ops {
         Var q, k, v, out; Tensor att; int B, T, H, KV, hd, window;
         Attention() { super("attention"); }
         @Override protected void backward() {
-            k().attentionBackward(q.grad(), k.grad(), v.grad(), out.grad(), q.value(), k.value(), v.value(), att,
+            kernels.attentionBackward(q.grad(), k.grad(), v.grad(), out.grad(), q.value(), k.value(), v.value(), att,
                     B, T, H, KV, hd, window);
         }
     }
@@ -178,7 +175,7 @@ public final class Ops {
     public static Var gelu(Tape tape, Var x) {
         Var y = tape.var(x.value().dim(0), x.value().dim(1));
         long t0 = tape.start();
-        k().gelu(y.value(), x.value());
+        tape.kernels().gelu(y.value(), x.value());
         tape.forward("gelu", t0);
         Gelu op = tape.op(Gelu.class, Gelu::new);
         op.x = x; op.y = y;
@@ -188,14 +185,14 @@ public final class Ops {
     private static final class Gelu extends Tape.Op {
         Var x, y;
         Gelu() { super("gelu"); }
-        @Override protected void backward() { k().geluBackward(x.grad(), y.grad(), x.value()); }
+        @Override protected void backward() { kernels.geluBackward(x.grad(), y.grad(), x.value()); }
     }
 
     /** silu(gate) ⊙ up, both [n,ff]. */
     public static Var swiglu(Tape tape, Var gate, Var up) {
         Var y = tape.var(gate.value().dim(0), gate.value().dim(1));
         long t0 = tape.start();
-        k().swiglu(y.value(), gate.value(), up.value());
+        tape.kernels().swiglu(y.value(), gate.value(), up.value());
         tape.forward("swiglu", t0);
         SwiGlu op = tape.op(SwiGlu.class, SwiGlu::new);
         op.gate = gate; op.up = up; op.y = y;
@@ -205,14 +202,14 @@ public final class Ops {
     private static final class SwiGlu extends Tape.Op {
         Var gate, up, y;
         SwiGlu() { super("swiglu"); }
-        @Override protected void backward() { k().swigluBackward(gate.grad(), up.grad(), y.grad(), gate.value(), up.value()); }
+        @Override protected void backward() { kernels.swigluBackward(gate.grad(), up.grad(), y.grad(), gate.value(), up.value()); }
     }
 
     /** a + b (the residual connection), both [n,d]. */
     public static Var add(Tape tape, Var a, Var b) {
         Var y = tape.var(a.value().dim(0), a.value().dim(1));
         long t0 = tape.start();
-        k().add(y.value(), a.value(), b.value());
+        tape.kernels().add(y.value(), a.value(), b.value());
         tape.forward("add", t0);
         Add op = tape.op(Add.class, Add::new);
         op.a = a; op.b = b; op.y = y;
@@ -224,14 +221,14 @@ public final class Ops {
         Add() { super("add"); }
         @Override protected void backward() {
             Tensor g = y.grad();
-            k().accumulate(b.grad(), g);
-            addGradient(a, y, g);
+            kernels.accumulate(b.grad(), g);
+            addGradient(kernels, a, y, g);
         }
     }
 
     /** to.grad += g, where g is the gradient of from, the output of the op running backward: taken over when to has none yet. */
-    private static void addGradient(Var to, Var from, Tensor g) {
-        if (!to.adoptGradientOf(from)) k().accumulate(to.grad(), g);
+    private static void addGradient(KernelSet k, Var to, Var from, Tensor g) {
+        if (!to.adoptGradientOf(from)) k.accumulate(to.grad(), g);
     }
 
     /**
@@ -242,7 +239,7 @@ public final class Ops {
         int n = targets.length;
         Tensor losses = tape.alloc(n);
         long t0 = tape.start();
-        k().crossEntropy(losses, logits.grad(), logits.value(), targets, 1f / n);
+        tape.kernels().crossEntropy(losses, logits.grad(), logits.value(), targets, 1f / n);
         tape.forward("crossEntropy", t0);
         return mean(losses);
     }
@@ -260,7 +257,8 @@ public final class Ops {
      * head's time by about a fifth against 64 on llama-s, and 512 by another 7% (four pairs of runs).
      */
     static int headChunk(int V) {
-        return Integer.getInteger("lamina.headChunk", (long) 512 * V * Float.BYTES <= 16 << 20 ? 512 : 256);
+        int set = dev.lamina.tensor.Tuning.system().headChunk();
+        return set > 0 ? set : (long) 512 * V * Float.BYTES <= 16 << 20 ? 512 : 256;
     }
 
     /**
@@ -278,13 +276,13 @@ public final class Ops {
         for (int r = 0; r < n; r += chunk) {
             int m = Math.min(chunk, n - r);
             Tensor xc = tape.rows(x.value(), r, r + m), lc = tape.rows(logits, 0, m);
-            k().matmul(lc, xc, w.value(), null);
+            tape.kernels().matmul(lc, xc, w.value(), null);
             int[] tc = tape.ints(m);
             System.arraycopy(targets, r, tc, 0, m);
-            k().crossEntropy(tape.rows(losses, r, r + m), grad ? lc : null, lc, tc, 1f / n);
+            tape.kernels().crossEntropy(tape.rows(losses, r, r + m), grad ? lc : null, lc, tc, 1f / n);
             if (grad) {
-                k().matmulBackwardInput(tape.rows(x.grad(), r, r + m), lc, w.value());
-                k().matmulBackwardWeight(w.grad(), null, lc, xc);
+                tape.kernels().matmulBackwardInput(tape.rows(x.grad(), r, r + m), lc, w.value());
+                tape.kernels().matmulBackwardWeight(w.grad(), null, lc, xc);
             }
         }
         tape.forward("linearCrossEntropy", t0);

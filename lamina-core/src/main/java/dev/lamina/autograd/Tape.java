@@ -1,5 +1,7 @@
 package dev.lamina.autograd;
 
+import dev.lamina.kernels.KernelSet;
+import dev.lamina.kernels.Kernels;
 import dev.lamina.tensor.Parallel;
 import dev.lamina.tensor.Tensor;
 
@@ -28,6 +30,8 @@ public final class Tape {
     /** One recorded op: the forward fills its fields, {@link #backward()} reads them. */
     public abstract static class Op {
         final String name;
+        /** The kernels of the tape that recorded the op (set each time it is recorded). */
+        protected KernelSet kernels;
 
         protected Op(String name) { this.name = name; }
 
@@ -36,6 +40,7 @@ public final class Tape {
     }
 
     private final boolean recording;
+    private final KernelSet kernels;
     private Profile profile;
     private final List<Op> ops = new ArrayList<>();
     private final List<Tensor> tensors = new ArrayList<>();
@@ -48,15 +53,27 @@ public final class Tape {
     /** Time spent zeroing lent gradients, kept out of the op that asked for them. */
     private long zeroNanos, zeroAtStart;
 
-    private Tape(boolean recording) { this.recording = recording; }
+    private Tape(boolean recording, KernelSet kernels) {
+        this.recording = recording;
+        this.kernels = kernels;
+    }
 
-    /** A tape that records gradients (training). */
-    public static Tape training() { return new Tape(true); }
+    /** A tape that records gradients (training), computing with kernels. */
+    public static Tape training(KernelSet kernels) { return new Tape(true, kernels); }
 
     /** A tape that records nothing: forward only, no gradient buffers (evaluation). */
-    public static Tape inference() { return new Tape(false); }
+    public static Tape inference(KernelSet kernels) { return new Tape(false, kernels); }
+
+    /** {@link #training(KernelSet)} with {@link Kernels#defaults()}. */
+    public static Tape training() { return training(Kernels.defaults()); }
+
+    /** {@link #inference(KernelSet)} with {@link Kernels#defaults()}. */
+    public static Tape inference() { return inference(Kernels.defaults()); }
 
     public boolean recording() { return recording; }
+
+    /** The kernels every op on this tape runs. */
+    public KernelSet kernels() { return kernels; }
 
     /** Rewinds for the next step; buffers, nodes and ops are kept for reuse, lent gradients come back. */
     public void reset() {
@@ -91,6 +108,7 @@ public final class Tape {
             op = make.get();
             put(ops, opCursor, op);
         }
+        op.kernels = kernels;
         opCursor++;
         return op;
     }
@@ -164,7 +182,7 @@ public final class Tape {
         zero.a = g.data();
         zero.off = g.offset();
         if (g.size() < 2 * ZERO_CHUNK) zero.run(0, g.size());
-        else Parallel.forRange(g.size(), ZERO_CHUNK, zero);
+        else kernels.parallel().forRange(g.size(), ZERO_CHUNK, zero);
         long dt = System.nanoTime() - t0;
         zeroNanos += dt;
         if (profile != null) profile.add("zero node gradients", Profile.Phase.BACKWARD, dt);

@@ -69,7 +69,7 @@ public final class DataPrep {
         // encode in parallel (the tokenizer must be thread-safe); each slot is written by one thread
         int eot = tok.eotId();
         int[][] enc = new int[n][];
-        Parallel.forRange(n, 4, (from, to) -> {
+        Parallel.defaults().forRange(n, 4, (from, to) -> {
             for (int i = from; i < to; i++) {
                 int[] ids = tok.encode(docs.get(i));
                 int[] withEot = Arrays.copyOf(ids, ids.length + 1);

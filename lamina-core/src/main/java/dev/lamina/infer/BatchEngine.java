@@ -186,7 +186,12 @@ public final class BatchEngine implements AutoCloseable {
         }
     }
 
-    public BatchEngine(Decoder model, Tokenizer tokenizer, Options options) {
+    /** An engine that prepares the model's weights for inference. */
+    public BatchEngine(Decoder model, Tokenizer tokenizer, Options options) { this(PreparedModel.of(model), tokenizer, options); }
+
+    /** An engine over weights prepared once (shared with other engines and sessions). */
+    public BatchEngine(PreparedModel prepared, Tokenizer tokenizer, Options options) {
+        Decoder model = prepared.model();
         this.model = model;
         this.c = model.config();
         this.tokenizer = tokenizer;
@@ -199,7 +204,7 @@ public final class BatchEngine implements AutoCloseable {
         int blocks = options.kvBlocks() > 0 ? options.kvBlocks() : options.maxConcurrent() * perSeq;
         this.pool = new BlockPool(c, blocks, B, options.prefixCaching());
         int chunk = Math.min(options.prefillChunk(), Math.min(contextLimit, 1 << 16));
-        this.runner = new ModelRunner(model, options.maxConcurrent() + chunk, options.maxConcurrent());
+        this.runner = new ModelRunner(prepared, options.maxConcurrent() + chunk, options.maxConcurrent());
         this.thread = new Thread(this::loop, "lamina-engine");
         thread.setDaemon(true);
         thread.start();

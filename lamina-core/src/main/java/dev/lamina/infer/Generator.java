@@ -12,10 +12,13 @@ import java.util.function.Consumer;
  * the model's default KV cache ({@link InferenceSession#forModel}) and streams the new text.
  */
 public final class Generator {
-    private final Decoder model;
+    private final PreparedModel model;
     private final Tokenizer tokenizer;
 
-    public Generator(Decoder model, Tokenizer tokenizer) {
+    /** A generator that prepares the model's weights (once, for all its calls). */
+    public Generator(Decoder model, Tokenizer tokenizer) { this(PreparedModel.of(model), tokenizer); }
+
+    public Generator(PreparedModel model, Tokenizer tokenizer) {
         this.model = model;
         this.tokenizer = tokenizer;
     }

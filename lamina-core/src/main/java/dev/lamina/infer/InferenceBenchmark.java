@@ -98,7 +98,8 @@ public final class InferenceBenchmark {
         int V = c.vocabSize();
         int[] prompt = new int[st.prompt()];
         for (int i = 0; i < prompt.length; i++) prompt[i] = (int) rng.nextLong(V);
-        ModelRunner runner = new ModelRunner(model, st.prompt(), 1);
+        PreparedModel prepared = PreparedModel.of(model);
+        ModelRunner runner = new ModelRunner(prepared, st.prompt(), 1);
 
         // warm-up: compile the kernels for prompt and decode shapes (a few seconds of both)
         long warm = System.nanoTime() + (long) (st.warmupSeconds() * 1e9);
@@ -135,7 +136,7 @@ public final class InferenceBenchmark {
         double decodeTps = median(decode);
         long bytes = weightBytesPerToken(model);
         progress.accept(String.format(Locale.ROOT, "decode batch 1: %.1f tok/s", decodeTps));
-        double machineBandwidth = readBandwidth();
+        double machineBandwidth = readBandwidth(model.kernels().parallel());
         if (!Double.isNaN(machineBandwidth))
             progress.accept(String.format(Locale.ROOT, "memory read bandwidth: %.1f GB/s", machineBandwidth / 1e9));
 
@@ -144,7 +145,7 @@ public final class InferenceBenchmark {
             Aggregate best = null;
             double[] tps = new double[st.repeats()];
             List<Aggregate> runs = new ArrayList<>();
-            try (BatchEngine engine = new BatchEngine(model, idsOnly(V),
+            try (BatchEngine engine = new BatchEngine(prepared, idsOnly(V),
                     BatchEngine.Options.defaults(streams).withPrefixCaching(false))) {
                 for (int r = -1; r < st.repeats(); r++) {
                     Aggregate a = concurrent(engine, streams, 16, st.decodeTokens(), V, rng);
@@ -164,22 +165,22 @@ public final class InferenceBenchmark {
 
     /**
      * Bytes per second the kernels' threads read from memory: a 256 MB array summed with vector
-     * loads, split over {@link Parallel#threads()} like a decode step's weights; best of 5 passes
+     * loads, split over the pool's threads like a decode step's weights; best of 5 passes
      * after one untimed pass. NaN when the heap has no room for the array.
      */
-    static double readBandwidth() {
+    static double readBandwidth(Parallel pool) {
         float[] a;
         try {
             a = new float[BANDWIDTH_FLOATS];
         } catch (OutOfMemoryError e) {
             return Double.NaN;
         }
-        int threads = Parallel.threads();
+        int threads = pool.threads();
         float[] sums = new float[threads * 16];            // a cache line per thread
         double best = 0;
         for (int pass = 0; pass < 6; pass++) {
             long t0 = System.nanoTime();
-            Parallel.forRange(threads, (t0_, t1_) -> {
+            pool.forRange(threads, (t0_, t1_) -> {
                 for (int t = t0_; t < t1_; t++) {
                     int lo = (int) ((long) a.length * t / threads), hi = (int) ((long) a.length * (t + 1) / threads);
                     sums[t * 16] = streamSum(a, lo, hi);

@@ -22,8 +22,11 @@ public final class InferenceSession implements AutoCloseable {
         this(model, new ContiguousKvCache(model.config(), capacity));
     }
 
-    /** A session over the given (empty or partly filled) cache. */
-    public InferenceSession(Decoder model, KvCache cache) {
+    /** A session over the given (empty or partly filled) cache; prepares the model's weights. */
+    public InferenceSession(Decoder model, KvCache cache) { this(PreparedModel.of(model), cache); }
+
+    /** A session over weights prepared once (shared with other sessions). */
+    public InferenceSession(PreparedModel model, KvCache cache) {
         this(new ModelRunner(model, (int) Math.min(DEFAULT_CHUNK, Math.max(1, cache.maxLength())), 1), cache);
     }
 
@@ -38,8 +41,11 @@ public final class InferenceSession implements AutoCloseable {
      * by the window; with rotary positions the sequence may outgrow max_position_embeddings),
      * else a contiguous cache of max_position_embeddings positions.
      */
-    public static InferenceSession forModel(Decoder model) {
-        ModelConfig c = model.config();
+    public static InferenceSession forModel(Decoder model) { return forModel(PreparedModel.of(model)); }
+
+    /** {@link #forModel(Decoder)} on weights prepared once. */
+    public static InferenceSession forModel(PreparedModel model) {
+        ModelConfig c = model.model().config();
         KvCache cache = c.window() > 0 ? new RollingKvCache(c) : new ContiguousKvCache(c, c.maxPositionEmbeddings());
         return new InferenceSession(model, cache);
     }

@@ -1,37 +1,34 @@
 package dev.lamina.infer;
 
+import dev.lamina.autograd.Var;
 import dev.lamina.kernels.KernelSet;
-import dev.lamina.kernels.Kernels;
 import dev.lamina.model.Decoder;
+import dev.lamina.model.Executor;
 import dev.lamina.model.ModelConfig;
-import dev.lamina.model.ModelConfig.Activation;
-import dev.lamina.model.ModelConfig.Norm;
-import dev.lamina.model.ModelConfig.Position;
-import dev.lamina.model.Parameters;
-import dev.lamina.tensor.Parallel;
+import dev.lamina.model.Rope;
 import dev.lamina.tensor.Tensor;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The inference forward pass, separate from the training graph: no autograd, buffers allocated
- * once for up to maxRows tokens per call. One call runs any mix of sequences, each contributing
- * a chunk of new tokens (a prompt, part of one, or the single token being decoded) appended to
- * its own {@link KvCache}:
+ * The inference executor of the decoder ({@link Decoder#hidden} run with no autograd), on buffers
+ * allocated once for up to maxRows tokens per call. One call runs any mix of sequences, each
+ * contributing a chunk of new tokens (a prompt, part of one, or the single token being decoded)
+ * appended to its own {@link KvCache}:
  *
  * <ul>
- *   <li>the linear layers run once over all rows of the batch, on weights repacked once into
- *       {@link PackedWeights} panels (streamed once per call whatever the number of rows; q, k,
- *       v and gate, up each in one parallel region);</li>
+ *   <li>the linear layers run once over all rows of the batch, on the weights the model's kernel
+ *       set prepared once ({@link PreparedModel}: streamed once per call whatever the number of
+ *       rows; q, k, v and gate, up each in one parallel region);</li>
  *   <li>attention runs per sequence over its own cache plus its new rows, each group of query
  *       heads reading its shared KV head in place.</li>
  * </ul>
  *
  * <p>A row's result depends only on its sequence, never on what else is in the batch or how a
  * prompt is split into chunks: every kernel sums each output in one fixed order. So batched
- * decoding gives exactly the tokens of decoding alone. The packed copy of the weights costs as
- * much memory as the weights themselves ({@link #packedBytes()}); with
- * {@code -Dlamina.kernels=scalar} nothing is packed and the plain reference loops run.
+ * decoding gives exactly the tokens of decoding alone. With the scalar reference kernels
+ * ({@code Kernels.scalar}) nothing is packed and the plain loops run.
  *
  * <p>Shapes: n rows this call, d hidden, V vocabulary, H query heads, KV key/value heads, hd head
  * dimension, ff MLP width. Not thread-safe: one thread drives a runner.
@@ -45,69 +42,39 @@ public final class ModelRunner {
         public int length() { return to - from; }
     }
 
-    /** One or more weight matrices applied to the same input in one parallel region. */
-    private static final class Linear {
-        final Tensor[] ws, bs;
-        final PackedWeights[] packed;
+    /** Below this many multiply-adds of attention a call runs on the calling thread. */
+    private static final long PARALLEL_MIN_FMA = 1L << 17;
 
-        Linear(Tensor[] ws, Tensor[] bs) {
-            this.ws = ws;
-            this.bs = bs;
-            if (InferKernels.INSTANCE == InferKernels.SCALAR) packed = null;
-            else {
-                packed = new PackedWeights[ws.length];
-                for (int i = 0; i < ws.length; i++) packed[i] = PackedWeights.pack(ws[i], bs == null ? null : bs[i]);
-            }
-        }
-
-        /** ys[m][0, n) = x[0, n) · ws[m]ᵀ + bs[m]. */
-        void apply(int n, Tensor x, Tensor... ys) {
-            if (packed != null) PackedWeights.multiply(n, x, packed, ys);
-            else InferKernels.SCALAR.gemv(n, x, ws, bs, ys);
-        }
-
-        long packedBytes() {
-            long b = 0;
-            if (packed != null) for (PackedWeights p : packed) b += p.bytes();
-            return b;
-        }
-    }
-
-    private static Linear linear(Parameters p, String... names) {
-        Tensor[] ws = new Tensor[names.length];
-        for (int i = 0; i < names.length; i++) ws[i] = w(p, names[i]);
-        return new Linear(ws, biases(p, names));
-    }
-
-    private record Layer(Linear qkv, Linear o, Linear up, Linear down, Tensor n1w, Tensor n1b, Tensor n2w, Tensor n2b) {}
-
+    private final PreparedModel prepared;
     private final Decoder model;
     private final ModelConfig c;
-    private final KernelSet k = Kernels.get();
-    private final InferKernels ik = InferKernels.INSTANCE;
-    private final int maxRows, maxSeqs, d, kvDim, H, KV, hd, V;
-    private final Layer[] layers;
-    private final Tensor embed, posTable, finalW, finalB;
-    private final Linear head;
-    private float[] cos, sin;
-    private int ropePositions;
+    private final KernelSet k;
+    private final int maxRows, maxSeqs, d, kvDim, H, KV, hd;
+    private final Exec exec = new Exec();
+    private Rope rope;
 
-    // activations [maxRows, ·]
-    private final Tensor x, h, q, kk, v, att, o, a, b, m, mean, rstd;
-    // last rows and logits [maxSeqs, ·]
-    private final Tensor lastX, lastH, logits, lastMean, lastRstd;
+    // the residual stream x [maxRows, d], the rows that get logits [maxSeqs, d] and the logits [maxSeqs, V]
+    private final Tensor stream, lastX, logits, mean, rstd;
     // per-call bookkeeping
     private final int[] start, len, pos, slotBase, rowChunk;
-    private int[][] slots;
+    private final int[][] slots;
     private final KvCache[] caches;
+    private final List<Chunk> one = new ArrayList<>(1);
+    private List<Chunk> chunks;
+    private int n, C, wanted;
 
     private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[256]);
 
-    /** A runner for calls of up to maxRows tokens from up to maxSeqs sequences. */
-    public ModelRunner(Decoder model, int maxRows, int maxSeqs) {
+    /** A runner for calls of up to maxRows tokens from up to maxSeqs sequences; prepares the model's weights. */
+    public ModelRunner(Decoder model, int maxRows, int maxSeqs) { this(PreparedModel.of(model), maxRows, maxSeqs); }
+
+    /** A runner over weights prepared once (shared with other runners). */
+    public ModelRunner(PreparedModel prepared, int maxRows, int maxSeqs) {
         if (maxRows < 1 || maxSeqs < 1) throw new IllegalArgumentException("maxRows and maxSeqs must be >= 1");
-        this.model = model;
+        this.prepared = prepared;
+        this.model = prepared.model();
         this.c = model.config();
+        this.k = model.kernels();
         this.maxRows = maxRows;
         this.maxSeqs = Math.min(maxSeqs, maxRows);
         d = c.hiddenSize();
@@ -115,47 +82,12 @@ public final class ModelRunner {
         H = c.numAttentionHeads();
         KV = c.numKeyValueHeads();
         hd = c.headDim();
-        V = c.vocabSize();
-        Parameters p = model.params();
-        layers = new Layer[c.numHiddenLayers()];
-        for (int l = 0; l < layers.length; l++) {
-            String pre = "layers." + l + ".";
-            boolean swiglu = c.activation() == Activation.SWIGLU;
-            layers[l] = new Layer(
-                    linear(p, pre + "self_attn.q_proj", pre + "self_attn.k_proj", pre + "self_attn.v_proj"),
-                    linear(p, pre + "self_attn.o_proj"),
-                    swiglu ? linear(p, pre + "mlp.gate_proj", pre + "mlp.up_proj") : linear(p, pre + "mlp.up_proj"),
-                    linear(p, pre + "mlp.down_proj"),
-                    p.value(pre + "input_layernorm.weight"), opt(p, pre + "input_layernorm.bias"),
-                    p.value(pre + "post_attention_layernorm.weight"), opt(p, pre + "post_attention_layernorm.bias"));
-        }
-        embed = p.value("embed_tokens.weight");
-        posTable = opt(p, "embed_positions.weight");
-        finalW = p.value("norm.weight");
-        finalB = opt(p, "norm.bias");
-        head = new Linear(new Tensor[]{p.value(c.tieWordEmbeddings() ? "embed_tokens.weight" : "lm_head.weight")}, null);
-        cos = model.ropeCos();
-        sin = model.ropeSin();
-        ropePositions = c.maxPositionEmbeddings();
-
-        int ff = c.intermediateSize();
-        x = Tensor.zeros(maxRows, d);
-        h = Tensor.zeros(maxRows, d);
-        q = Tensor.zeros(maxRows, d);
-        kk = Tensor.zeros(maxRows, kvDim);
-        v = Tensor.zeros(maxRows, kvDim);
-        att = Tensor.zeros(maxRows, d);
-        o = Tensor.zeros(maxRows, d);
-        a = Tensor.zeros(maxRows, ff);
-        b = Tensor.zeros(maxRows, ff);
-        m = Tensor.zeros(maxRows, ff);
+        rope = model.rope();
+        stream = Tensor.zeros(maxRows, d);
+        lastX = Tensor.zeros(this.maxSeqs, d);
+        logits = Tensor.zeros(this.maxSeqs, c.vocabSize());
         mean = Tensor.zeros(maxRows);
         rstd = Tensor.zeros(maxRows);
-        lastX = Tensor.zeros(this.maxSeqs, d);
-        lastH = Tensor.zeros(this.maxSeqs, d);
-        lastMean = Tensor.zeros(this.maxSeqs);
-        lastRstd = Tensor.zeros(this.maxSeqs);
-        logits = Tensor.zeros(this.maxSeqs, V);
         start = new int[maxRows];
         len = new int[maxRows];
         pos = new int[maxRows];
@@ -165,30 +97,20 @@ public final class ModelRunner {
         caches = new KvCache[maxRows];
     }
 
-    private static Tensor w(Parameters p, String name) { return p.value(name + ".weight"); }
-    private static Tensor bias(Parameters p, String name) { return opt(p, name + ".bias"); }
-    private static Tensor opt(Parameters p, String name) { return p.has(name) ? p.value(name) : null; }
-
-    private static Tensor[] biases(Parameters p, String... names) {
-        Tensor[] t = new Tensor[names.length];
-        boolean any = false;
-        for (int i = 0; i < names.length; i++) any |= (t[i] = bias(p, names[i])) != null;
-        return any ? t : null;
-    }
-
     public Decoder model() { return model; }
+    public PreparedModel prepared() { return prepared; }
     public int maxRows() { return maxRows; }
     public int maxSeqs() { return maxSeqs; }
 
     /** Bytes of the packed weight copy (0 with the scalar kernels). */
-    public long packedBytes() {
-        long b = head.packedBytes();
-        for (Layer l : layers) b += l.qkv().packedBytes() + l.o().packedBytes() + l.up().packedBytes() + l.down().packedBytes();
-        return b;
-    }
+    public long packedBytes() { return prepared.extraBytes(); }
 
     /** A single chunk. */
-    public Tensor forward(Chunk chunk) { return forward(List.of(chunk)); }
+    public Tensor forward(Chunk chunk) {
+        one.clear();
+        one.add(chunk);
+        return forward(one);
+    }
 
     /**
      * Appends each chunk's tokens to its cache (a cache may appear once per call) and returns the
@@ -222,32 +144,21 @@ public final class ModelRunner {
         ensureRope(maxEnd(C));
         int window = c.window();
         for (int s = 0; s < C; s++) {                     // slot offsets of the cached positions each chunk reads
-            int lo = window > 0 ? Math.max(0, pos[s] - window + 1) : 0, count = pos[s] - lo;
+            int lo = KernelSet.firstVisible(pos[s], window), count = pos[s] - lo;
             if (slots[s] == null || slots[s].length < count) slots[s] = new int[Math.max(count, 16) * 2];
             slotBase[s] = lo;
             for (int j = 0; j < count; j++) slots[s][j] = caches[s].slot(lo + j);
         }
-
+        this.chunks = chunks;
+        this.n = n;
+        this.C = C;
+        this.wanted = wanted;
         try {
-            for (int s = 0; s < C; s++) {
-                Chunk ch = chunks.get(s);
-                int[] ids = java.util.Arrays.copyOfRange(ch.tokens(), ch.from(), ch.to());
-                Tensor positions = posTable == null ? null : posTable.rows(pos[s], pos[s] + len[s]);
-                k.embedding(x.rows(start[s], start[s] + len[s]), ids, embed, positions, len[s]);
-            }
-            for (int l = 0; l < layers.length; l++) layer(l, n, C);
-
-            // final norm and head on the last row of each chunk that wants logits, in the caller's order
-            int j = 0;
-            for (int s = 0; s < C; s++)
-                if (chunks.get(s).logits())
-                    System.arraycopy(x.data(), (start[s] + len[s] - 1) * d, lastX.data(), (j++) * d, d);
-            if (wanted > 0) {
-                norm(lastH.rows(0, wanted), lastX.rows(0, wanted), finalW, finalB, 1f, lastMean, lastRstd);
-                head.apply(wanted, lastH, logits);
-            }
+            Tensor h = model.hidden(exec);
+            if (wanted > 0) k.project(wanted, h, prepared.single(model.head()), exec.outputs(logits));
         } finally {
             for (int s = 0; s < C; s++) caches[s] = null;
+            this.chunks = null;
         }
         for (Chunk ch : chunks) ch.cache().advance(ch.tokens(), ch.from(), ch.to());
         return logits.rows(0, wanted);
@@ -259,124 +170,184 @@ public final class ModelRunner {
         return e;
     }
 
-    /** Grows the rotary tables (same formula as the decoder's) when a sequence outruns them. */
+    /** Grows the rotary tables when a sequence outruns them (sliding-window models with a rolling cache). */
     private void ensureRope(int positions) {
-        if (c.position() != Position.ROPE || positions <= ropePositions) return;
-        int size = Math.max(positions, ropePositions * 2), half = hd / 2;
-        float[] nc = new float[size * half], ns = new float[size * half];
-        for (int p = 0; p < size; p++)
-            for (int i = 0; i < half; i++) {
-                double angle = p * Math.pow(c.ropeTheta(), -2.0 * i / hd);
-                nc[p * half + i] = (float) Math.cos(angle);
-                ns[p * half + i] = (float) Math.sin(angle);
-            }
-        cos = nc;
-        sin = ns;
-        ropePositions = size;
-    }
-
-    private void layer(int l, int n, int C) {
-        Layer w = layers[l];
-        Tensor xs = x.rows(0, n), hs = h.rows(0, n), os = o.rows(0, n);
-        if (c.isPostLn(l)) {                               // x = N1(x + Attn(x)); x = N2(x + MLP(x))
-            attention(l, w, xs, n, C);
-            k.add(os, xs, os);
-            norm(xs, os, w.n1w(), w.n1b(), 1f, mean, rstd);
-            mlp(w, xs, n);
-            k.add(os, xs, os);
-            norm(xs, os, w.n2w(), w.n2b(), 1f, mean, rstd);
-        } else {                                           // x += Attn(s·N1(x)); x += MLP(s·N2(x))
-            float scale = c.normScale(l);
-            norm(hs, xs, w.n1w(), w.n1b(), scale, mean, rstd);
-            attention(l, w, hs, n, C);
-            k.accumulate(xs, os);
-            norm(hs, xs, w.n2w(), w.n2b(), scale, mean, rstd);
-            mlp(w, hs, n);
-            k.accumulate(xs, os);
-        }
-    }
-
-    private void norm(Tensor y, Tensor in, Tensor w, Tensor bias, float scale, Tensor meanBuf, Tensor rstdBuf) {
-        int n = in.size() / d;
-        if (c.norm() == Norm.RMSNORM) k.rmsnorm(y, rstdBuf.rows(0, n), in, w, (float) c.normEps(), scale);
-        else k.layernorm(y, meanBuf.rows(0, n), rstdBuf.rows(0, n), in, w, bias, (float) c.normEps(), scale);
-    }
-
-    /** o = Attn(in) for the new rows; their keys and values are then written to the caches. */
-    private void attention(int l, Layer w, Tensor in, int n, int C) {
-        w.qkv().apply(n, in, q, kk, v);
-        if (c.position() == Position.ROPE)
-            for (int s = 0; s < C; s++) {
-                k.rope(q.rows(start[s], start[s] + len[s]), len[s], H, hd, pos[s], cos, sin, false);
-                k.rope(kk.rows(start[s], start[s] + len[s]), len[s], KV, hd, pos[s], cos, sin, false);
-            }
-        long work = 0;
-        int window = c.window();
-        for (int s = 0; s < C; s++) {
-            long span = window > 0 ? Math.min(window, pos[s] + len[s]) : pos[s] + len[s];
-            work += len[s] * span;
-        }
-        work *= 2L * H * hd;
-        int items = n * KV;
-        int minChunk = work < InferKernels.PARALLEL_MIN_FMA ? items : 1;
-        Parallel.forRange(items, minChunk, (i0, i1) -> {
-            for (int item = i0; item < i1; item++) attendGroup(l, item / KV, item % KV);
-        });
-        for (int s = 0; s < C; s++) {
-            float[] K = caches[s].keys(l), Vv = caches[s].values(l);
-            for (int t = 0; t < len[s]; t++) {
-                int dst = caches[s].slot(pos[s] + t), src = (start[s] + t) * kvDim;
-                System.arraycopy(kk.data(), src, K, dst, kvDim);
-                System.arraycopy(v.data(), src, Vv, dst, kvDim);
-            }
-        }
-        w.o().apply(n, att, o);
+        if (rope == null || positions <= rope.positions()) return;
+        rope = Rope.of(c, Math.max(positions, rope.positions() * 2));
     }
 
     /**
-     * The query heads of KV head kh for row r: scores against the cached positions and the
-     * chunk's own earlier rows, softmax, weighted sum of values into att.
+     * The executor: activations are row views [n, width] of buffers reused call after call. The
+     * residual stream lives in one buffer across layers; each layer's other activations come from
+     * a small arena that rewinds when the next layer starts.
      */
-    private void attendGroup(int l, int r, int kh) {
-        int s = rowChunk[r], t = r - start[s], at = pos[s] + t, window = c.window();
-        int lo = window > 0 ? Math.max(0, at - window + 1) : 0, span = at - lo + 1;
-        int group = H / KV;
-        float[] sc = SCORES.get();
-        if (sc.length < group * span) SCORES.set(sc = new float[Math.max(group * span, sc.length * 2)]);
-        float scale = (float) (1.0 / Math.sqrt(hd));
-        float[] Q = q.data(), O = att.data(), Kc = caches[s].keys(l), Vc = caches[s].values(l), Kn = kk.data(), Vn = v.data();
-        int[] sl = slots[s];
-        int base = slotBase[s], cachedEnd = pos[s], koff = kh * hd;
-        for (int j = lo; j <= at; j++) {
-            float[] K;
-            int off;
-            if (j < cachedEnd) { K = Kc; off = sl[j - base] + koff; }
-            else { K = Kn; off = (start[s] + j - cachedEnd) * kvDim + koff; }
-            for (int g = 0; g < group; g++)
-                sc[g * span + j - lo] = ik.dot(Q, r * d + (kh * group + g) * hd, K, off, hd) * scale;
-        }
-        for (int g = 0; g < group; g++) {
-            ik.softmax(sc, g * span, span);
-            java.util.Arrays.fill(O, r * d + (kh * group + g) * hd, r * d + (kh * group + g + 1) * hd, 0f);
-        }
-        int cached = Math.max(0, cachedEnd - lo), fresh = span - cached, first = Math.max(lo, cachedEnd);
-        for (int g = 0; g < group; g++) {
-            int oo = r * d + (kh * group + g) * hd, so = g * span;
-            if (cached > 0) ik.weightedRows(sc, so, cached, Vc, sl, lo - base, koff, 0, O, oo, hd);
-            ik.weightedRows(sc, so + cached, fresh, Vn, null, 0, (start[s] + first - cachedEnd) * kvDim + koff, kvDim, O, oo, hd);
-        }
-    }
+    private final class Exec implements Executor<Tensor> {
+        private final List<Tensor> arena = new ArrayList<>();
+        private int cursor;
+        private final Tensor[] outputs1 = new Tensor[1], outputs2 = new Tensor[2], outputs3 = new Tensor[3];
+        private Tensor q, kNew, vNew, att;            // the attention call in flight (read by attendGroup)
+        private int layer;
 
-    /** o = MLP(in). */
-    private void mlp(Layer w, Tensor in, int n) {
-        Tensor as = a.rows(0, n), bs = b.rows(0, n), ms = m.rows(0, n);
-        if (c.activation() == Activation.SWIGLU) {
-            w.up().apply(n, in, a, b);
-            k.swiglu(ms, as, bs);
-        } else {
-            w.up().apply(n, in, a);
-            k.gelu(ms, as);
+        /** The next arena buffer as rows [rows, width]. */
+        private Tensor next(int rows, int width) {
+            Tensor t = cursor < arena.size() ? arena.get(cursor) : null;
+            if (t == null || t.dim(1) != width) {
+                t = Tensor.zeros(maxRows, width);
+                if (cursor < arena.size()) arena.set(cursor, t); else arena.add(t);
+            }
+            cursor++;
+            return t.rows(0, rows);
         }
-        w.down().apply(n, m, o);
+
+        Tensor[] outputs(Tensor y) {
+            outputs1[0] = y;
+            return outputs1;
+        }
+
+        @Override
+        public Tensor embed(Var tokens, Var positions) {
+            cursor = 0;
+            for (int s = 0; s < C; s++) {
+                Chunk ch = chunks.get(s);
+                int[] ids = java.util.Arrays.copyOfRange(ch.tokens(), ch.from(), ch.to());
+                Tensor posRows = positions == null ? null : positions.value().rows(pos[s], pos[s] + len[s]);
+                k.embedding(stream.rows(start[s], start[s] + len[s]), ids, tokens.value(), posRows, len[s]);
+            }
+            return stream.rows(0, n);
+        }
+
+        @Override
+        public Tensor enter(int l, Tensor x) {
+            cursor = 0;                                     // the layer before is done with its buffers
+            if (x.data() == stream.data()) return x;
+            Tensor s = stream.rows(0, x.dim(0));         // a Post-LN layer ends on a norm's buffer
+            s.copyFrom(x);
+            return s;
+        }
+
+        @Override
+        public Tensor norm(Decoder.Norm w, Tensor x, float scale) {
+            int rows = x.dim(0);
+            Tensor y = next(rows, d);
+            float eps = (float) c.normEps();
+            if (c.norm() == ModelConfig.Norm.RMSNORM) k.rmsnorm(y, rstd.rows(0, rows), x, w.weight().value(), eps, scale);
+            else k.layernorm(y, mean.rows(0, rows), rstd.rows(0, rows), x, w.weight().value(),
+                    w.bias() == null ? null : w.bias().value(), eps, scale);
+            return y;
+        }
+
+        @Override
+        public Tensor[] project(Tensor x, Decoder.Linear[] ws) {
+            Tensor[] ys = ws.length == 1 ? outputs1 : ws.length == 2 ? outputs2 : ws.length == 3 ? outputs3 : new Tensor[ws.length];
+            for (int i = 0; i < ws.length; i++) ys[i] = next(n, ws[i].weight().value().dim(0));
+            k.project(n, x, prepared.group(ws), ys);
+            return ys;
+        }
+
+        @Override
+        public Tensor rope(Tensor x, int heads) {
+            for (int s = 0; s < C; s++)
+                k.rope(x.rows(start[s], start[s] + len[s]), len[s], heads, hd, pos[s], rope.cos(), rope.sin(), false);
+            return x;
+        }
+
+        /** att = Attn(q, k, v) for the new rows; their keys and values are then written to the caches. */
+        @Override
+        public Tensor attention(int l, Tensor q, Tensor kNew, Tensor vNew) {
+            this.q = q;
+            this.kNew = kNew;
+            this.vNew = vNew;
+            this.att = next(n, d);
+            this.layer = l;
+            long work = 0;
+            int window = c.window();
+            for (int s = 0; s < C; s++) {
+                long span = window > 0 ? Math.min(window, pos[s] + len[s]) : pos[s] + len[s];
+                work += len[s] * span;
+            }
+            work *= 2L * H * hd;
+            int items = n * KV;
+            k.parallel().forRange(items, work < PARALLEL_MIN_FMA ? items : 1, (i0, i1) -> {
+                for (int item = i0; item < i1; item++) attendGroup(item / KV, item % KV);
+            });
+            for (int s = 0; s < C; s++) {
+                float[] K = caches[s].keys(l), Vv = caches[s].values(l);
+                for (int t = 0; t < len[s]; t++) {
+                    int dst = caches[s].slot(pos[s] + t), src = kNew.offset() + (start[s] + t) * kvDim;
+                    System.arraycopy(kNew.data(), src, K, dst, kvDim);
+                    System.arraycopy(vNew.data(), vNew.offset() + (start[s] + t) * kvDim, Vv, dst, kvDim);
+                }
+            }
+            return att;
+        }
+
+        /**
+         * The query heads of KV head kh for row r: scores against the cached positions and the
+         * chunk's own earlier rows, softmax, weighted sum of values into att.
+         */
+        private void attendGroup(int r, int kh) {
+            int s = rowChunk[r], t = r - start[s], at = pos[s] + t;
+            int lo = KernelSet.firstVisible(at, c.window()), span = at - lo + 1;
+            int group = H / KV;
+            float[] sc = SCORES.get();
+            if (sc.length < group * span) SCORES.set(sc = new float[Math.max(group * span, sc.length * 2)]);
+            float scale = (float) (1.0 / Math.sqrt(hd));
+            float[] Q = q.data(), O = att.data(), Kc = caches[s].keys(layer), Vc = caches[s].values(layer);
+            float[] Kn = kNew.data(), Vn = vNew.data();
+            int qo = q.offset(), ao = att.offset(), kno = kNew.offset(), vno = vNew.offset();
+            int[] sl = slots[s];
+            int base = slotBase[s], cachedEnd = pos[s], koff = kh * hd;
+            for (int j = lo; j <= at; j++) {
+                float[] K;
+                int off;
+                if (j < cachedEnd) { K = Kc; off = sl[j - base] + koff; }
+                else { K = Kn; off = kno + (start[s] + j - cachedEnd) * kvDim + koff; }
+                for (int g = 0; g < group; g++)
+                    sc[g * span + j - lo] = k.dot(Q, qo + r * d + (kh * group + g) * hd, K, off, hd) * scale;
+            }
+            for (int g = 0; g < group; g++) {
+                k.softmax(sc, g * span, span);
+                java.util.Arrays.fill(O, ao + r * d + (kh * group + g) * hd, ao + r * d + (kh * group + g + 1) * hd, 0f);
+            }
+            int cached = Math.max(0, cachedEnd - lo), fresh = span - cached, first = Math.max(lo, cachedEnd);
+            for (int g = 0; g < group; g++) {
+                int oo = ao + r * d + (kh * group + g) * hd, so = g * span;
+                if (cached > 0) k.weightedRows(sc, so, cached, Vc, sl, lo - base, koff, 0, O, oo, hd);
+                k.weightedRows(sc, so + cached, fresh, Vn, null, 0, vno + (start[s] + first - cachedEnd) * kvDim + koff, kvDim, O, oo, hd);
+            }
+        }
+
+        /** r += h·wᵀ + b, in place on the residual stream. */
+        @Override
+        public Tensor residual(Tensor r, Tensor h, Decoder.Linear w) {
+            Tensor o = next(n, d);
+            k.project(n, h, prepared.single(w), outputs(o));
+            k.accumulate(r, o);
+            return r;
+        }
+
+        @Override
+        public Tensor swiglu(Tensor gate, Tensor up) {
+            Tensor y = next(n, gate.dim(1));
+            k.swiglu(y, gate, up);
+            return y;
+        }
+
+        @Override
+        public Tensor gelu(Tensor x) {
+            Tensor y = next(n, x.dim(1));
+            k.gelu(y, x);
+            return y;
+        }
+
+        /** The last row of each chunk that wants logits, in the caller's order. */
+        @Override
+        public Tensor outputRows(Tensor x) {
+            int j = 0;
+            for (int s = 0; s < C; s++)
+                if (chunks.get(s).logits())
+                    System.arraycopy(x.data(), x.offset() + (start[s] + len[s] - 1) * d, lastX.data(), (j++) * d, d);
+            return lastX.rows(0, wanted);
+        }
     }
 }

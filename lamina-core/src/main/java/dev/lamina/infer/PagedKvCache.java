@@ -1,5 +1,6 @@
 package dev.lamina.infer;
 
+import dev.lamina.kernels.KernelSet;
 import dev.lamina.model.ModelConfig;
 import dev.lamina.model.ModelConfig.Position;
 
@@ -121,7 +122,7 @@ public final class PagedKvCache implements KvCache {
             }
         }
         if (window > 0) {                                   // release blocks no future query can see
-            int oldestVisible = length - window + 1;        // the next query is at position length
+            int oldestVisible = KernelSet.firstVisible(length, window);   // the next query is at position length
             for (; (dropped + 1) * B <= oldestVisible && dropped < blocks; dropped++)
                 if (table[dropped] >= 0) { pool.release(table[dropped]); table[dropped] = -1; }
         }

@@ -2,6 +2,7 @@ package dev.lamina.kernels;
 
 import dev.lamina.io.LaminaException;
 import dev.lamina.tensor.Parallel;
+import dev.lamina.tensor.Tuning;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -14,6 +15,7 @@ import jdk.incubator.vector.VectorSpecies;
  * core, a Zen 4 core (AVX-512 on 256-bit units) about 117.
  *
  * <p>{@code -Dlamina.peakGflopsPerCore=X} skips the measurement and uses X per thread instead.
+ * Nothing measures the peak unless asked: the CLI asks once per run, before training starts.
  */
 public final class FmaPeak {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -29,14 +31,22 @@ public final class FmaPeak {
 
     private FmaPeak() {}
 
-    /** Peak FLOP/s over {@link Parallel#threads()} threads: measured once per thread count, then kept. */
-    public static synchronized double flopsPerSecond() {
-        int threads = Parallel.threads();
-        String fixed = System.getProperty("lamina.peakGflopsPerCore");
-        if (fixed != null) return gflopsPerCore(fixed) * 1e9 * threads;
+    /** Peak FLOP/s over the pool's threads: measured once per thread count, then kept, unless -Dlamina.peakGflopsPerCore sets it. */
+    public static double flopsPerSecond(Parallel pool) { return flopsPerSecond(pool, Tuning.system().peakGflopsPerCore()); }
+
+    /** As {@link #flopsPerSecond(Parallel)} with the per-thread override given (null: measure). */
+    static synchronized double flopsPerSecond(Parallel pool, String override) {
+        int threads = pool.threads();
+        if (override != null) return gflopsPerCore(override) * 1e9 * threads;
         if (measured.length <= threads) measured = java.util.Arrays.copyOf(measured, threads + 1);
-        if (measured[threads] == 0) measured[threads] = measure(threads);
+        if (measured[threads] == 0) measured[threads] = measure(pool);
         return measured[threads];
+    }
+
+    /** Refuses a bad -Dlamina.peakGflopsPerCore before any work starts (one line naming it). */
+    public static void checkOverride() {
+        String fixed = Tuning.system().peakGflopsPerCore();
+        if (fixed != null) gflopsPerCore(fixed);
     }
 
     private static double gflopsPerCore(String text) {
@@ -52,21 +62,24 @@ public final class FmaPeak {
         return g;
     }
 
-    /** Where {@link #flopsPerSecond()} comes from, for reports. */
-    public static String source() {
-        return System.getProperty("lamina.peakGflopsPerCore") != null
+    /** Where {@link #flopsPerSecond(Parallel)} comes from, for reports. */
+    public static String source(Parallel pool) { return source(pool, Tuning.system().peakGflopsPerCore()); }
+
+    static String source(Parallel pool, String override) {
+        return override != null
                 ? "set by -Dlamina.peakGflopsPerCore"
-                : "measured: FMA loop, " + Parallel.threads() + (Parallel.threads() == 1 ? " thread, " : " threads, ") + S.length() + " lanes";
+                : "measured: FMA loop, " + pool + ", " + S.length() + " lanes";
     }
 
     /** The best of several windows, each timing all threads running {@link #chains} together. */
-    static double measure(int threads) {
+    static double measure(Parallel pool) {
+        int threads = pool.threads();
         double[] sink = new double[threads];
         for (int i = 0; i < WARMUP_CALLS; i++) sink[0] += chains(WARMUP_TRIPS, 1f);   // until C2 has compiled it
         double best = 0;
         for (int w = 0; w < WINDOWS; w++) {
             long t0 = System.nanoTime();
-            Parallel.forRange(threads, 1, (from, to) -> {
+            pool.forRange(threads, 1, (from, to) -> {
                 for (int t = from; t < to; t++) sink[t] += chains(TRIPS, 1f + t);
             });
             double seconds = (System.nanoTime() - t0) / 1e9;

@@ -1,5 +1,6 @@
 package dev.lamina.kernels;
 
+import dev.lamina.tensor.Parallel;
 import dev.lamina.tensor.Tensor;
 
 /**
@@ -7,8 +8,9 @@ import dev.lamina.tensor.Tensor;
  * outputs first, then upstream gradients, then saved inputs and weights, then sizes).
  *
  * <p>Two implementations: {@link ScalarKernels}, the plain reference, and {@link VectorKernels}
- * (Vector API). {@link Kernels#get()} picks one; {@code -Dlamina.kernels=scalar} forces the
- * reference. Every backward <b>accumulates</b> (+=) into its gradient outputs, because a tensor
+ * (Vector API), each bound to a thread pool ({@link Kernels#of}). A model, an inference session
+ * and a trainer each compute with the kernel set they hold, so one JVM can run a scalar and a
+ * vector model side by side, or two thread counts. Every backward <b>accumulates</b> (+=) into its gradient outputs, because a tensor
  * can feed several ops; every forward <b>overwrites</b> its outputs.
  *
  * <p>Shapes: n rows (n = B·T tokens), d features, V vocabulary, H query heads, KV key/value heads,
@@ -18,6 +20,18 @@ public interface KernelSet {
 
     /** Implementation name, for logs and benchmark reports. */
     String name();
+
+    /** The pool the kernels split their work over. */
+    Parallel parallel();
+
+    /** Threads of {@link #parallel()}. */
+    default int threads() { return parallel().threads(); }
+
+    /**
+     * The first position that position i attends to: 0, or with a sliding window of W (window > 0)
+     * max(0, i − W + 1), so that i − W &lt; j ≤ i.
+     */
+    static int firstVisible(int i, int window) { return window > 0 ? Math.max(0, i - window + 1) : 0; }
 
     // ---- matmul: the three layouts a training step uses -------------------------------------
 
@@ -117,4 +131,28 @@ public interface KernelSet {
      */
     void adamw(Tensor p, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
                float weightDecay, float bc1, float bc2);
+
+    // ---- inference: linear layers prepared once, attention over a KV cache -------------------
+
+    /** w[out,in] and bias[out] (may be null) prepared for {@link #project} (packed by the vector kernels). */
+    LinearWeights prepare(Tensor w, Tensor bias);
+
+    /**
+     * ys[m][i, o] = Σ_k x[i, k]·ws[m][o, k] (+ bias) for rows i < n and each matrix m (all with the
+     * input width of x, each y [n, out_m] from its offset), in one parallel region. Every output is
+     * summed in one order whatever n, the row's place in the batch or the thread count, so a row's
+     * result never depends on what else is in the batch. ws must come from this kernel set's prepare.
+     */
+    void project(int n, Tensor x, LinearWeights[] ws, Tensor[] ys);
+
+    /** In place: a[off, off+len) = softmax(a[off, off+len)). len >= 1. */
+    void softmax(float[] a, int off, int len);
+
+    /**
+     * out[oOff, oOff+hd) += Σ_j p[pOff+j] · V[row_j, row_j+hd) for j < count, in j order, where
+     * row_j = idx[idxOff+j] + add when idx != null, else add + j·stride (cached values by slot, or
+     * a chunk's own rows).
+     */
+    void weightedRows(float[] p, int pOff, int count, float[] V, int[] idx, int idxOff, int add, int stride,
+                      float[] out, int oOff, int hd);
 }

@@ -1,29 +1,55 @@
 package dev.lamina.kernels;
 
+import dev.lamina.io.LaminaException;
+import dev.lamina.tensor.Parallel;
+import dev.lamina.tensor.Tuning;
+
+import java.util.Locale;
+import java.util.concurrent.ConcurrentHashMap;
+
 /**
- * Chooses the kernel implementation once: {@code -Dlamina.kernels=scalar} for the plain reference,
- * {@code vector} (default) for the Vector API kernels.
+ * The kernel sets: the Vector API kernels or the scalar reference, each bound to the thread pool of
+ * a thread count. Sets are kept per (kind, threads), so asking twice gives the same object.
  */
 public final class Kernels {
-    private static final KernelSet CHOSEN = choose(System.getProperty("lamina.kernels", "vector"));
+    private static final ConcurrentHashMap<String, KernelSet> SETS = new ConcurrentHashMap<>();
 
     private Kernels() {}
 
-    /** The kernels in use. */
-    public static KernelSet get() { return CHOSEN; }
+    /** The implementations. */
+    public enum Kind { VECTOR, SCALAR }
 
-    /** The scalar reference. */
-    public static KernelSet scalar() { return ScalarKernels.INSTANCE; }
+    /** The kernels of kind on threads threads. */
+    public static KernelSet of(Kind kind, int threads) {
+        Parallel pool = Parallel.of(threads);
+        return SETS.computeIfAbsent(kind + "/" + threads,
+                k -> kind == Kind.VECTOR ? new VectorKernels(pool) : new ScalarKernels(pool));
+    }
 
-    /** The Vector API kernels. */
-    public static KernelSet vector() { return VectorKernels.INSTANCE; }
+    /** The Vector API kernels on threads threads. */
+    public static KernelSet vector(int threads) { return of(Kind.VECTOR, threads); }
 
-    static KernelSet choose(String name) {
-        return switch (name.trim().toLowerCase(java.util.Locale.ROOT)) {
-            case "scalar" -> ScalarKernels.INSTANCE;
-            case "vector" -> VectorKernels.INSTANCE;
-            default -> throw new IllegalArgumentException(
-                    "unknown -Dlamina.kernels=" + name + " (use scalar or vector)");
+    /** The scalar reference on threads threads. */
+    public static KernelSet scalar(int threads) { return of(Kind.SCALAR, threads); }
+
+    /** The defaults of this JVM: {@code -Dlamina.kernels} (vector) on {@code -Dlamina.threads} (one per core). */
+    public static KernelSet defaults() {
+        Tuning t = Tuning.system();
+        return of(kind(t.kernels()), t.threads());
+    }
+
+    /** The kind named s ("vector" or "scalar"). */
+    public static Kind kind(String s) {
+        return switch (s.trim().toLowerCase(Locale.ROOT)) {
+            case "scalar" -> Kind.SCALAR;
+            case "vector" -> Kind.VECTOR;
+            default -> throw new LaminaException("-Dlamina.kernels=" + s + ": unknown kernels; use scalar or vector");
         };
     }
+
+    /** Kind of a set. */
+    public static Kind kind(KernelSet k) { return k instanceof ScalarKernels ? Kind.SCALAR : Kind.VECTOR; }
+
+    /** The same kind of kernels on another thread count. */
+    public static KernelSet withThreads(KernelSet k, int threads) { return of(kind(k), threads); }
 }

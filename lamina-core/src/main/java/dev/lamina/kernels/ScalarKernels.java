@@ -1,5 +1,6 @@
 package dev.lamina.kernels;
 
+import dev.lamina.tensor.Parallel;
 import dev.lamina.tensor.Tensor;
 
 /**
@@ -7,11 +8,12 @@ import dev.lamina.tensor.Tensor;
  * float accumulation in the order the math is written. {@link VectorKernels} is checked against it.
  */
 public final class ScalarKernels implements KernelSet {
-    public static final ScalarKernels INSTANCE = new ScalarKernels();
+    private final Parallel pool;
 
-    private ScalarKernels() {}
+    ScalarKernels(Parallel pool) { this.pool = pool; }
 
     @Override public String name() { return "scalar"; }
+    @Override public Parallel parallel() { return pool; }
 
     // ---- matmul -----------------------------------------------------------------------------
 
@@ -186,7 +188,7 @@ public final class ScalarKernels implements KernelSet {
                 for (int i = 0; i < T; i++) {
                     int qi = q.offset() + ((b * T + i) * H + h) * hd;
                     int ai = att.offset() + ((b * H + h) * T + i) * T;
-                    int lo = window > 0 ? Math.max(0, i - window + 1) : 0;
+                    int lo = KernelSet.firstVisible(i, window);
                     float max = Float.NEGATIVE_INFINITY;
                     for (int j = 0; j < T; j++) A[ai + j] = 0;
                     for (int j = lo; j <= i; j++) {
@@ -227,7 +229,7 @@ public final class ScalarKernels implements KernelSet {
                     int ai = att.offset() + ((b * H + h) * T + i) * T;
                     int oi = dout.offset() + ((b * T + i) * H + h) * hd;
                     int qi = q.offset() + ((b * T + i) * H + h) * hd;
-                    int lo = window > 0 ? Math.max(0, i - window + 1) : 0;
+                    int lo = KernelSet.firstVisible(i, window);
                     // dP_ij = dout_i · v_j ; dv_j += P_ij · dout_i
                     float rowDot = 0;
                     for (int j = lo; j <= i; j++) {
@@ -398,6 +400,59 @@ public final class ScalarKernels implements KernelSet {
             Vv[vi] = beta2 * Vv[vi] + (1 - beta2) * gr * gr;
             float mhat = M[mi] / bc1, vhat = Vv[vi] / bc2;
             P[pi] -= lr * (mhat / ((float) Math.sqrt(vhat) + eps) + weightDecay * P[pi]);
+        }
+    }
+
+    // ---- inference --------------------------------------------------------------------------
+
+    @Override
+    public LinearWeights prepare(Tensor w, Tensor bias) { return new DenseWeights(w, bias); }
+
+    /** Output blocks of four columns, over all matrices, split over the pool: each output one {@link #dot}. */
+    @Override
+    public void project(int n, Tensor x, LinearWeights[] ws, Tensor[] ys) {
+        int in = x.dim(-1);
+        int[] blockStart = new int[ws.length + 1];
+        for (int m = 0; m < ws.length; m++) {
+            if (!(ws[m] instanceof DenseWeights) || ws[m].in() != in)
+                throw new IllegalArgumentException("weight " + m + " was not prepared by the scalar kernels for input width " + in);
+            blockStart[m + 1] = blockStart[m] + (ws[m].out() + 3) / 4;
+        }
+        float[] X = x.data();
+        int xOff = x.offset();
+        pool.forRange(blockStart[ws.length], (b0, b1) -> {
+            for (int m = 0; m < ws.length; m++) {
+                int lo = Math.max(b0, blockStart[m]), hi = Math.min(b1, blockStart[m + 1]);
+                if (lo >= hi) continue;
+                DenseWeights dw = (DenseWeights) ws[m];
+                Tensor w = dw.weight(), bias = dw.bias(), y = ys[m];
+                int out = w.dim(0), o0 = (lo - blockStart[m]) * 4, o1 = Math.min(out, (hi - blockStart[m]) * 4);
+                for (int i = 0; i < n; i++)
+                    for (int o = o0; o < o1; o++) {
+                        float s = dot(X, xOff + i * in, w.data(), w.offset() + o * in, in);
+                        y.data()[y.offset() + i * out + o] = bias == null ? s : s + bias.get(o);
+                    }
+            }
+        });
+    }
+
+    @Override
+    public void softmax(float[] a, int off, int len) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < len; i++) max = Math.max(max, a[off + i]);
+        float sum = 0;
+        for (int i = 0; i < len; i++) { float e = (float) Math.exp(a[off + i] - max); a[off + i] = e; sum += e; }
+        float inv = 1f / sum;
+        for (int i = 0; i < len; i++) a[off + i] *= inv;
+    }
+
+    @Override
+    public void weightedRows(float[] p, int pOff, int count, float[] V, int[] idx, int idxOff, int add, int stride,
+                             float[] out, int oOff, int hd) {
+        for (int j = 0; j < count; j++) {
+            int row = idx != null ? idx[idxOff + j] + add : add + j * stride;
+            float pj = p[pOff + j];
+            for (int c = 0; c < hd; c++) out[oOff + c] += pj * V[row + c];
         }
     }
 }

@@ -10,7 +10,7 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Causal (optionally sliding-window) grouped-query attention over the Vector API.
  * Shapes: q[B,T,H,hd], k/v[B,T,KV,hd], out[B,T,H,hd], att[B,H,T,T]; query head h reads KV head
- * h / (H/KV); row i attends to j in [lo(i), i], lo(i) = max(0, i − window + 1) when window > 0.
+ * h / (H/KV); row i attends to j in [lo(i), i], lo(i) = {@link KernelSet#firstVisible} (max(0, i − window + 1) when window > 0).
  *
  * <p>The products run on the packed GEMM ({@link VectorMatmul#gemmSerial}), one block of R query
  * rows at a time against the key columns that block can see, [lo(first row), last row]: the
@@ -42,9 +42,8 @@ final class VectorAttention {
         return s;
     }
 
-    private static int lo(int i, int window) { return window > 0 ? Math.max(0, i - window + 1) : 0; }
 
-    static void forward(Tensor out, Tensor att, Tensor q, Tensor k, Tensor v, int B, int T, int H, int KV, int hd,
+    static void forward(Parallel pool, Tensor out, Tensor att, Tensor q, Tensor k, Tensor v, int B, int T, int H, int KV, int hd,
                         int window) {
         float scale = (float) (1.0 / Math.sqrt(hd));
         int group = H / KV, tasks = B * H;
@@ -52,17 +51,17 @@ final class VectorAttention {
         int qo = q.offset(), ko = k.offset(), vo = v.offset(), oo = out.offset(), ao = att.offset();
         int qStride = H * hd, kvStride = KV * hd;
         long fma = (long) tasks * T * T * hd;
-        Parallel.forRange(tasks, fma < PARALLEL_MIN_FMA ? tasks : 1, (t0, t1) -> {
+        pool.forRange(tasks, fma < PARALLEL_MIN_FMA ? tasks : 1, (t0, t1) -> {
             for (int task = t0; task < t1; task++) {
                 int b = task / H, h = task % H, kh = h / group;
                 int qHead = qo + (b * T * H + h) * hd, kvHead = (b * T * KV + kh) * hd, aHead = ao + (b * H + h) * T * T;
                 for (int i0 = 0; i0 < T; i0 += R) {
-                    int i1 = Math.min(T, i0 + R), c0 = lo(i0, window), cols = i1 - c0;
+                    int i1 = Math.min(T, i0 + R), c0 = KernelSet.firstVisible(i0, window), cols = i1 - c0;
                     // S[i0:i1, c0:i1] = Q·Kᵀ
                     VectorMatmul.gemmSerial(i1 - i0, cols, hd, Q, qHead + i0 * qStride, qStride, 1,
                             K, ko + kvHead + c0 * kvStride, 1, kvStride, A, aHead + i0 * T + c0, T, false);
                     for (int i = i0; i < i1; i++) {
-                        int ai = aHead + i * T, lo = lo(i, window);
+                        int ai = aHead + i * T, lo = KernelSet.firstVisible(i, window);
                         softmaxInPlace(A, ai, lo, i + 1, scale);
                         java.util.Arrays.fill(A, ai, ai + lo, 0f);
                         java.util.Arrays.fill(A, ai + i + 1, ai + T, 0f);
@@ -76,7 +75,7 @@ final class VectorAttention {
         });
     }
 
-    static void backward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor att,
+    static void backward(Parallel pool, Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor att,
                          int B, int T, int H, int KV, int hd, int window) {
         float scale = (float) (1.0 / Math.sqrt(hd));
         int group = H / KV, tasks = B * KV;
@@ -86,7 +85,7 @@ final class VectorAttention {
         int dqo = dq.offset(), dko = dk.offset(), dvo = dv.offset();
         int qStride = H * hd, kvStride = KV * hd;
         long fma = (long) B * H * T * T * hd;
-        Parallel.forRange(tasks, fma < PARALLEL_MIN_FMA ? tasks : 1, (t0, t1) -> {
+        pool.forRange(tasks, fma < PARALLEL_MIN_FMA ? tasks : 1, (t0, t1) -> {
             float[][] buffers = scratch(R * T);
             float[] ds = buffers[0], p = buffers[1];
             for (int task = t0; task < t1; task++) {
@@ -94,7 +93,7 @@ final class VectorAttention {
                 for (int h = kh * group; h < (kh + 1) * group; h++) {
                     int aHead = ao + (b * H + h) * T * T, qHead = (b * T * H + h) * hd;
                     for (int i0 = 0; i0 < T; i0 += R) {
-                        int i1 = Math.min(T, i0 + R), rows = i1 - i0, c0 = lo(i0, window), cols = i1 - c0;
+                        int i1 = Math.min(T, i0 + R), rows = i1 - i0, c0 = KernelSet.firstVisible(i0, window), cols = i1 - c0;
                         int qRows = qHead + i0 * qStride, kvCols = kvHead + c0 * kvStride, aBlock = aHead + i0 * T + c0;
                         // dP[rows, cols] = dO·Vᵀ into ds (row r at r·T)
                         VectorMatmul.gemmSerial(rows, cols, hd, DO, doo + qRows, qStride, 1,
@@ -102,7 +101,7 @@ final class VectorAttention {
                         // P block copied with exact zeros outside [lo(i), i] (att is only read there);
                         // dS = P ⊙ (dP − Σ_j P dP)·scale on [lo(i), i], zero elsewhere in the block
                         for (int r = 0; r < rows; r++) {
-                            int i = i0 + r, lo = lo(i, window), di = r * T - c0;
+                            int i = i0 + r, lo = KernelSet.firstVisible(i, window), di = r * T - c0;
                             java.util.Arrays.fill(p, di + c0, di + i1, 0f);
                             System.arraycopy(A, aBlock + r * T - c0 + lo, p, di + lo, i + 1 - lo);
                             dsRow(ds, di, p, di, lo, i + 1, scale);

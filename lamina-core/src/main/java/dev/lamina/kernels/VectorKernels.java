@@ -20,8 +20,6 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Shapes as in {@link KernelSet}: n rows, d features, V vocabulary.
  */
 public final class VectorKernels implements KernelSet {
-    public static final VectorKernels INSTANCE = new VectorKernels();
-
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     static final int L = S.length();
 
@@ -30,9 +28,12 @@ public final class VectorKernels implements KernelSet {
     /** Row-wise ops: a chunk of rows holds at least this many floats. */
     private static final int ROW_CHUNK = 1 << 13;
 
-    private VectorKernels() {}
+    private final Parallel pool;
+
+    VectorKernels(Parallel pool) { this.pool = pool; }
 
     @Override public String name() { return "vector"; }
+    @Override public Parallel parallel() { return pool; }
 
     private static int rowsPerChunk(int rowLen) { return Math.max(1, ROW_CHUNK / Math.max(1, rowLen)); }
 
@@ -44,15 +45,15 @@ public final class VectorKernels implements KernelSet {
         float[] Y = y.data();
         int yo = y.offset();
         if (n <= VectorMatmul.GEMV_MAX_ROWS) {
-            VectorMatmul.gemvNT(n, in, out, x.data(), x.offset(), w.data(), w.offset(), Y, yo);
+            VectorMatmul.gemvNT(pool, n, in, out, x.data(), x.offset(), w.data(), w.offset(), Y, yo);
         } else {
             // C[n,out] = x[n,in] · B with B(k,j) = w[j,k]
-            VectorMatmul.gemm(n, out, in, x.data(), x.offset(), in, 1, w.data(), w.offset(), 1, in, Y, yo, out, false);
+            VectorMatmul.gemm(pool, n, out, in, x.data(), x.offset(), in, 1, w.data(), w.offset(), 1, in, Y, yo, out, false);
         }
         if (bias == null) return;
         float[] Bv = bias.data();
         int bo = bias.offset();
-        Parallel.forRange(n, rowsPerChunk(out), (r0, r1) -> {
+        pool.forRange(n, rowsPerChunk(out), (r0, r1) -> {
             for (int i = r0; i < r1; i++) addInto(Y, yo + i * out, Bv, bo, out);
         });
     }
@@ -61,7 +62,7 @@ public final class VectorKernels implements KernelSet {
     public void matmulBackwardInput(Tensor dx, Tensor dy, Tensor w) {
         int out = w.dim(0), in = w.dim(1), n = dy.size() / out;
         // C[n,in] += dy[n,out] · w[out,in]
-        VectorMatmul.gemm(n, in, out, dy.data(), dy.offset(), out, 1, w.data(), w.offset(), in, 1,
+        VectorMatmul.gemm(pool, n, in, out, dy.data(), dy.offset(), out, 1, w.data(), w.offset(), in, 1,
                 dx.data(), dx.offset(), in, true);
     }
 
@@ -69,14 +70,14 @@ public final class VectorKernels implements KernelSet {
     public void matmulBackwardWeight(Tensor dw, Tensor dbias, Tensor dy, Tensor x) {
         int out = dw.dim(0), in = dw.dim(1), n = x.size() / in;
         // C[out,in] += A · x[n,in] with A(o,i) = dy[i,o]
-        VectorMatmul.gemm(out, in, n, dy.data(), dy.offset(), 1, out, x.data(), x.offset(), in, 1,
+        VectorMatmul.gemm(pool, out, in, n, dy.data(), dy.offset(), 1, out, x.data(), x.offset(), in, 1,
                 dw.data(), dw.offset(), in, true);
         if (dbias != null) columnSums(dbias.data(), dbias.offset(), dy.data(), dy.offset(), n, out);
     }
 
     /** dst[j] += Σ_i src[i·d + j]: partitioned over columns j, rows summed in order. */
-    private static void columnSums(float[] dst, int dOff, float[] src, int sOff, int n, int d) {
-        Parallel.forRange(d, featureChunk(n, d), (j0, j1) -> {
+    private void columnSums(float[] dst, int dOff, float[] src, int sOff, int n, int d) {
+        pool.forRange(d, featureChunk(n, d), (j0, j1) -> {
             for (int j = j0; j < j1; j += L) {
                 VectorMask<Float> m = S.indexInRange(j, j1);
                 FloatVector acc = FloatVector.zero(S);
@@ -93,7 +94,7 @@ public final class VectorKernels implements KernelSet {
         int d = w.size(), n = x.size() / d;
         float[] X = x.data(), Y = y.data(), W = w.data(), R = rstd.data();
         int xo = x.offset(), yo = y.offset(), wo = w.offset(), ro = rstd.offset();
-        Parallel.forRange(n, rowsPerChunk(d), (r0, r1) -> {
+        pool.forRange(n, rowsPerChunk(d), (r0, r1) -> {
             for (int i = r0; i < r1; i++) {
                 int xi = xo + i * d, yi = yo + i * d;
                 float r = (float) (1.0 / Math.sqrt(vdot(X, xi, X, xi, d) / d + eps));
@@ -114,7 +115,7 @@ public final class VectorKernels implements KernelSet {
         float[] X = x.data(), DY = dy.data(), DX = dx.data(), W = w.data(), R = rstd.data();
         int xo = x.offset(), go = dy.offset(), dxo = dx.offset(), wo = w.offset(), ro = rstd.offset();
         // dx: rows in parallel. xhat = x·r; dxhat = s·dy·w; dx += r·(dxhat − xhat·mean(dxhat·xhat))
-        Parallel.forRange(n, rowsPerChunk(d), (r0, r1) -> {
+        pool.forRange(n, rowsPerChunk(d), (r0, r1) -> {
             for (int i = r0; i < r1; i++) {
                 int xi = xo + i * d, gi = go + i * d, dxi = dxo + i * d;
                 float r = R[ro + i];
@@ -139,7 +140,7 @@ public final class VectorKernels implements KernelSet {
         // dw[j] += Σ_i s·dy[i,j]·x[i,j]·r[i]: feature columns in parallel
         float[] DW = dw.data();
         int dwo = dw.offset();
-        Parallel.forRange(d, featureChunk(n, d), (j0, j1) -> {
+        pool.forRange(d, featureChunk(n, d), (j0, j1) -> {
             for (int j = j0; j < j1; j += L) {
                 VectorMask<Float> m = S.indexInRange(j, j1);
                 FloatVector acc = FloatVector.zero(S);
@@ -153,8 +154,8 @@ public final class VectorKernels implements KernelSet {
     }
 
     /** Minimum columns per chunk when a [n,d] reduction over rows is split over d. */
-    private static int featureChunk(int n, int d) {
-        return (long) n * d < 2L * ELEMENT_CHUNK ? d : Math.max(L, d / Parallel.threads());
+    private int featureChunk(int n, int d) {
+        return (long) n * d < 2L * ELEMENT_CHUNK ? d : Math.max(L, d / pool.threads());
     }
 
     @Override
@@ -164,7 +165,7 @@ public final class VectorKernels implements KernelSet {
         float[] Bv = b == null ? null : b.data();
         int xo = x.offset(), yo = y.offset(), wo = w.offset(), mo = mean.offset(), ro = rstd.offset();
         int bo = b == null ? 0 : b.offset();
-        Parallel.forRange(n, rowsPerChunk(d), (r0, r1) -> {
+        pool.forRange(n, rowsPerChunk(d), (r0, r1) -> {
             for (int i = r0; i < r1; i++) {
                 int xi = xo + i * d, yi = yo + i * d;
                 float mu = sum(X, xi, d) / d;
@@ -197,7 +198,7 @@ public final class VectorKernels implements KernelSet {
         float[] X = x.data(), DY = dy.data(), DX = dx.data(), W = w.data(), M = mean.data(), R = rstd.data();
         int xo = x.offset(), go = dy.offset(), dxo = dx.offset(), wo = w.offset(), mo = mean.offset(), ro = rstd.offset();
         // dx = r·(dxhat − mean(dxhat) − xhat·mean(dxhat·xhat)), rows in parallel
-        Parallel.forRange(n, rowsPerChunk(d), (r0, r1) -> {
+        pool.forRange(n, rowsPerChunk(d), (r0, r1) -> {
             for (int i = r0; i < r1; i++) {
                 int xi = xo + i * d, gi = go + i * d, dxi = dxo + i * d;
                 FloatVector mv = FloatVector.broadcast(S, M[mo + i]), rv = FloatVector.broadcast(S, R[ro + i]);
@@ -224,7 +225,7 @@ public final class VectorKernels implements KernelSet {
         // dw[j] += Σ_i s·dy·xhat, db[j] += Σ_i s·dy: feature columns in parallel
         float[] DW = dw.data(), DB = db == null ? null : db.data();
         int dwo = dw.offset(), dbo = db == null ? 0 : db.offset();
-        Parallel.forRange(d, featureChunk(n, d), (j0, j1) -> {
+        pool.forRange(d, featureChunk(n, d), (j0, j1) -> {
             for (int j = j0; j < j1; j += L) {
                 VectorMask<Float> m = S.indexInRange(j, j1);
                 FloatVector accW = FloatVector.zero(S), accB = FloatVector.zero(S);
@@ -248,7 +249,7 @@ public final class VectorKernels implements KernelSet {
         float[] X = x.data();
         int xo = x.offset();
         float sign = inverse ? -1f : 1f;
-        Parallel.forRange(n, rowsPerChunk(rowLen), (r0, r1) -> {
+        pool.forRange(n, rowsPerChunk(rowLen), (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int tab = (pos0 + r % T) * half;
                 for (int h = 0; h < heads; h++) {
@@ -270,13 +271,13 @@ public final class VectorKernels implements KernelSet {
     @Override
     public void attention(Tensor out, Tensor att, Tensor q, Tensor k, Tensor v, int B, int T, int H, int KV, int hd,
                           int window) {
-        VectorAttention.forward(out, att, q, k, v, B, T, H, KV, hd, window);
+        VectorAttention.forward(pool, out, att, q, k, v, B, T, H, KV, hd, window);
     }
 
     @Override
     public void attentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor att,
                                   int B, int T, int H, int KV, int hd, int window) {
-        VectorAttention.backward(dq, dk, dv, dout, q, k, v, att, B, T, H, KV, hd, window);
+        VectorAttention.backward(pool, dq, dk, dv, dout, q, k, v, att, B, T, H, KV, hd, window);
     }
 
     // ---- activations ------------------------------------------------------------------------
@@ -371,7 +372,7 @@ public final class VectorKernels implements KernelSet {
         checkIds(ids, V, "token id");
         float[] Y = y.data(), E = table.data(), P = positions == null ? null : positions.data();
         int yo = y.offset(), eo = table.offset(), po = positions == null ? 0 : positions.offset();
-        Parallel.forRange(ids.length, rowsPerChunk(d), (r0, r1) -> {
+        pool.forRange(ids.length, rowsPerChunk(d), (r0, r1) -> {
             for (int i = r0; i < r1; i++) {
                 int yi = yo + i * d, ei = eo + ids[i] * d;
                 if (P == null) { System.arraycopy(E, ei, Y, yi, d); continue; }
@@ -392,7 +393,7 @@ public final class VectorKernels implements KernelSet {
         int to = dtable.offset(), go = dy.offset(), po = dpositions == null ? 0 : dpositions.offset();
         int n = ids.length;
         // Partitioned over features: every table row is updated by one thread, tokens in order.
-        Parallel.forRange(d, featureChunk(n, d), (j0, j1) -> {
+        pool.forRange(d, featureChunk(n, d), (j0, j1) -> {
             for (int i = 0; i < n; i++) {
                 int gi = go + i * d, ti = to + ids[i] * d, pi = po + (i % T) * d;
                 for (int j = j0; j < j1; j += L) {
@@ -416,7 +417,7 @@ public final class VectorKernels implements KernelSet {
         checkIds(targets, V, "target id");
         float[] Lg = logits.data(), Ls = losses.data(), D = dlogits == null ? null : dlogits.data();
         int lo = logits.offset(), lso = losses.offset(), dlo = dlogits == null ? 0 : dlogits.offset();
-        Parallel.forRange(n, rowsPerChunk(V), (r0, r1) -> {
+        pool.forRange(n, rowsPerChunk(V), (r0, r1) -> {
             for (int i = r0; i < r1; i++) {
                 int li = lo + i * V, di = dlo + i * V, t = targets[i];
                 float max = max(Lg, li, V);
@@ -438,7 +439,7 @@ public final class VectorKernels implements KernelSet {
     // ---- elementwise and reductions ---------------------------------------------------------
 
     /** Runs body over [0, n) in chunks of at least ELEMENT_CHUNK floats. */
-    private static void elementwise(int n, Parallel.Range body) { Parallel.forRange(n, ELEMENT_CHUNK, body); }
+    private void elementwise(int n, Parallel.Range body) { pool.forRange(n, ELEMENT_CHUNK, body); }
 
     @Override
     public void add(Tensor y, Tensor a, Tensor b) {
@@ -491,7 +492,7 @@ public final class VectorKernels implements KernelSet {
         double[][] holder = SQ_PARTIAL.get();
         if (holder[0].length < blocks) holder[0] = new double[blocks];
         double[] partial = holder[0];               // fixed blocks, summed in order: thread-count independent
-        Parallel.forRange(blocks, Math.max(1, ELEMENT_CHUNK / SQ_BLOCK), (b0, b1) -> {
+        pool.forRange(blocks, Math.max(1, ELEMENT_CHUNK / SQ_BLOCK), (b0, b1) -> {
             for (int b = b0; b < b1; b++) {
                 int from = b * SQ_BLOCK, len = Math.min(SQ_BLOCK, n - from);
                 partial[b] = vdot(X, xo + from, X, xo + from, len);
@@ -555,5 +556,78 @@ public final class VectorKernels implements KernelSet {
                 pv.sub(step.mul(lr)).intoArray(P, po + i, k);
             }
         });
+    }
+
+    // ---- inference --------------------------------------------------------------------------
+
+    @Override
+    public LinearWeights prepare(Tensor w, Tensor bias) { return PackedWeights.pack(pool, w, bias); }
+
+    @Override
+    public void project(int n, Tensor x, LinearWeights[] ws, Tensor[] ys) {
+        PackedWeights[] packed = new PackedWeights[ws.length];
+        for (int m = 0; m < ws.length; m++) {
+            if (!(ws[m] instanceof PackedWeights pw) || pw.in != x.dim(-1))
+                throw new IllegalArgumentException("weight " + m + " was not prepared by the vector kernels for input width " + x.dim(-1));
+            packed[m] = pw;
+        }
+        PackedWeights.multiply(pool, n, x, packed, ys);
+    }
+
+    /** max, then e^(a − max) summed in the fixed order of {@link VectorMath#expSum}, then a scale. */
+    @Override
+    public void softmax(float[] a, int off, int len) {
+        float inv = 1f / VectorMath.expSum(a, off, a, off, len, max(a, off, len));
+        for (int i = 0; i < len; i += L) {
+            VectorMask<Float> m = S.indexInRange(i, len);
+            FloatVector.fromArray(S, a, off + i, m).mul(inv).intoArray(a, off + i, m);
+        }
+    }
+
+    /** Up to four vectors of the output stay in registers while the rows stream by. */
+    @Override
+    public void weightedRows(float[] p, int pOff, int count, float[] V, int[] idx, int idxOff, int add, int stride,
+                             float[] out, int oOff, int hd) {
+        int c = 0;
+        for (; c + 4 * L <= hd; c += 4 * L) {
+            FloatVector a0 = FloatVector.fromArray(S, out, oOff + c), a1 = FloatVector.fromArray(S, out, oOff + c + L);
+            FloatVector a2 = FloatVector.fromArray(S, out, oOff + c + 2 * L), a3 = FloatVector.fromArray(S, out, oOff + c + 3 * L);
+            for (int j = 0; j < count; j++) {
+                int row = (idx != null ? idx[idxOff + j] + add : add + j * stride) + c;
+                FloatVector w = FloatVector.broadcast(S, p[pOff + j]);
+                a0 = FloatVector.fromArray(S, V, row).fma(w, a0);
+                a1 = FloatVector.fromArray(S, V, row + L).fma(w, a1);
+                a2 = FloatVector.fromArray(S, V, row + 2 * L).fma(w, a2);
+                a3 = FloatVector.fromArray(S, V, row + 3 * L).fma(w, a3);
+            }
+            a0.intoArray(out, oOff + c); a1.intoArray(out, oOff + c + L);
+            a2.intoArray(out, oOff + c + 2 * L); a3.intoArray(out, oOff + c + 3 * L);
+        }
+        for (; c + 2 * L <= hd; c += 2 * L) {
+            FloatVector a0 = FloatVector.fromArray(S, out, oOff + c), a1 = FloatVector.fromArray(S, out, oOff + c + L);
+            for (int j = 0; j < count; j++) {
+                int row = (idx != null ? idx[idxOff + j] + add : add + j * stride) + c;
+                FloatVector w = FloatVector.broadcast(S, p[pOff + j]);
+                a0 = FloatVector.fromArray(S, V, row).fma(w, a0);
+                a1 = FloatVector.fromArray(S, V, row + L).fma(w, a1);
+            }
+            a0.intoArray(out, oOff + c); a1.intoArray(out, oOff + c + L);
+        }
+        for (; c + L <= hd; c += L) {
+            FloatVector a0 = FloatVector.fromArray(S, out, oOff + c);
+            for (int j = 0; j < count; j++) {
+                int row = (idx != null ? idx[idxOff + j] + add : add + j * stride) + c;
+                a0 = FloatVector.fromArray(S, V, row).fma(FloatVector.broadcast(S, p[pOff + j]), a0);
+            }
+            a0.intoArray(out, oOff + c);
+        }
+        for (; c < hd; c++) {
+            float a = out[oOff + c];
+            for (int j = 0; j < count; j++) {
+                int row = (idx != null ? idx[idxOff + j] + add : add + j * stride) + c;
+                a = Math.fma(p[pOff + j], V[row], a);
+            }
+            out[oOff + c] = a;
+        }
     }
 }

@@ -1,6 +1,7 @@
 package dev.lamina.kernels;
 
 import dev.lamina.tensor.Parallel;
+import dev.lamina.tensor.Tuning;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
@@ -44,9 +45,9 @@ final class VectorMatmul {
      * path level; 768 was no faster. The A block (MC × 512) and a B panel (512 × NR) still fit in
      * a 1 MB L2.
      */
-    static final int KC = Integer.getInteger("lamina.kc", 512);
-    static final int MC = MR * Integer.getInteger("lamina.mcp", 16);
-    static final int NC = Integer.getInteger("lamina.nc", 1024);
+    static final int KC = Tuning.system().kc();
+    static final int MC = MR * Tuning.system().mcPanels();
+    static final int NC = Tuning.system().nc();
     /** Below this many multiply-adds a call runs on the calling thread. */
     private static final long PARALLEL_MIN_FMA = 1L << 18;
 
@@ -64,7 +65,7 @@ final class VectorMatmul {
      * C[i·ldc + j] (+)= Σ_k A[aOff + i·rsA + k·csA] · B[bOff + k·rsB + j·csB] for i < M, j < N.
      * accumulate = false overwrites C.
      */
-    static void gemm(int M, int N, int K,
+    static void gemm(Parallel pool, int M, int N, int K,
                      float[] A, int aOff, int rsA, int csA,
                      float[] B, int bOff, int rsB, int csB,
                      float[] C, int cOff, int ldc, boolean accumulate) {
@@ -74,19 +75,19 @@ final class VectorMatmul {
             return;
         }
         if (M <= GEMV_NN_MAX_ROWS && csB == 1) {
-            gemvNN(M, N, K, A, aOff, rsA, csA, B, bOff, rsB, C, cOff, ldc, accumulate);
+            gemvNN(pool, M, N, K, A, aOff, rsA, csA, B, bOff, rsB, C, cOff, ldc, accumulate);
             return;
         }
         int mPanels = (M + MR - 1) / MR, nPanels = (N + NR - 1) / NR;
         long fma = (long) M * N * K;
-        int threads = fma < PARALLEL_MIN_FMA ? 1 : Parallel.threads();
+        int threads = fma < PARALLEL_MIN_FMA ? 1 : pool.threads();
         if (threads <= 1) {
             block(0, M, 0, N, K, A, aOff, rsA, csA, B, bOff, rsB, csB, C, cOff, ldc, accumulate);
         } else if (splitRows(mPanels, nPanels, threads)) {
-            Parallel.forRange(mPanels, 1, (p0, p1) -> block(p0 * MR, Math.min(M, p1 * MR), 0, N, K,
+            pool.forRange(mPanels, 1, (p0, p1) -> block(p0 * MR, Math.min(M, p1 * MR), 0, N, K,
                     A, aOff, rsA, csA, B, bOff, rsB, csB, C, cOff, ldc, accumulate));
         } else {
-            Parallel.forRange(nPanels, 1, (p0, p1) -> block(0, M, p0 * NR, Math.min(N, p1 * NR), K,
+            pool.forRange(nPanels, 1, (p0, p1) -> block(0, M, p0 * NR, Math.min(N, p1 * NR), K,
                     A, aOff, rsA, csA, B, bOff, rsB, csB, C, cOff, ldc, accumulate));
         }
     }
@@ -122,10 +123,10 @@ final class VectorMatmul {
      * rows, four rows of w against two rows of x at a time (8 accumulators); x stays in cache.
      * Parallel over out.
      */
-    static void gemvNT(int n, int in, int out, float[] X, int xOff, float[] W, int wOff, float[] Y, int yOff) {
+    static void gemvNT(Parallel pool, int n, int in, int out, float[] X, int xOff, float[] W, int wOff, float[] Y, int yOff) {
         if (n <= 0 || out <= 0) return;
         int minChunk = (int) Math.max(4, Math.min(out, PARALLEL_MIN_FMA / Math.max(1L, (long) n * in)));
-        Parallel.forRange(out, minChunk, (o0, o1) -> {
+        pool.forRange(out, minChunk, (o0, o1) -> {
             int o = o0;
             for (; o + 4 <= o1; o += 4) {
                 int w0 = wOff + o * in;
@@ -155,12 +156,12 @@ final class VectorMatmul {
      * kcMax, a chain of fused multiply-adds from zero in k order, then added to C; parallel over
      * columns. About 3x the packed path at one row and 1.4x at four (1 x 4096 x 4096, one thread).
      */
-    private static void gemvNN(int M, int N, int K, float[] A, int aOff, int rsA, int csA,
+    private static void gemvNN(Parallel pool, int M, int N, int K, float[] A, int aOff, int rsA, int csA,
                                float[] B, int bOff, int rsB, float[] C, int cOff, int ldc, boolean accumulate) {
         int kcMax = kSlice(K);
         int panels = (N + NR - 1) / NR;
         int minChunk = (int) Math.max(1, Math.min(panels, PARALLEL_MIN_FMA / Math.max(1L, (long) M * K * NR)));
-        Parallel.forRange(panels, minChunk, (p0, p1) -> {
+        pool.forRange(panels, minChunk, (p0, p1) -> {
             float[] t = SCRATCH.get().ap;                       // M partial rows of NB floats
             for (int jb = p0 * NR, end = Math.min(N, p1 * NR); jb < end; jb += NB) {
                 int nb = Math.min(NB, end - jb);
@@ -366,7 +367,7 @@ final class VectorMatmul {
 
     /** Row strides (floats) of A that are packed rather than read in place: multiples of 4 KB. */
     private static final int ALIASING_ROW_STRIDE = 1024;
-    static final boolean GATHER = !Boolean.getBoolean("lamina.nogather");
+    static final boolean GATHER = Tuning.system().gather();
     private static final ThreadLocal<int[]> GATHER_INDEX = ThreadLocal.withInitial(() -> new int[L + 1]);
 
     /** {0, s, 2s, ...}: lane offsets of L columns s floats apart (cached per thread; slot L holds s). */

@@ -16,9 +16,14 @@ import java.util.Map;
  */
 public final class Parameters {
 
-    /** One named tensor: where it lives in the flat buffers, its shape, and whether AdamW decays it. */
-    public record Slot(String name, int offset, int[] shape, boolean decay) {
+    /** One tensor: what it is, where it lives in the flat buffers, and its shape. */
+    public record Slot(ParamKey key, int offset, int[] shape) {
         public int size() { return Math.toIntExact(Tensor.count(shape)); }
+        public String name() { return key.name(); }
+        public Role role() { return key.role(); }
+        public int layer() { return key.layer(); }
+        /** Whether AdamW decays it. */
+        public boolean decay() { return key.decays(); }
     }
 
     private final Map<String, Slot> slots;
@@ -39,8 +44,9 @@ public final class Parameters {
         private final Map<String, Slot> slots = new LinkedHashMap<>();
         private long total;
 
-        public Layout add(String name, boolean decay, int... shape) {
-            slots.put(name, new Slot(name, (int) total, shape.clone(), decay));
+        public Layout add(ParamKey key, int... shape) {
+            if (slots.containsKey(key.name())) throw new IllegalArgumentException(key + " is declared twice");
+            slots.put(key.name(), new Slot(key, (int) total, shape.clone()));
             total += Tensor.count(shape);
             if (total > Integer.MAX_VALUE - 16)
                 throw new LaminaException("model too large: more than 2^31 parameters are not supported");
@@ -74,9 +80,11 @@ public final class Parameters {
 
     public Tensor value(String name) { Slot s = slot(name); return new Tensor(data, s.offset(), s.shape()); }
     public Tensor grad(String name) { Slot s = slot(name); return new Tensor(grad, s.offset(), s.shape()); }
+    public boolean has(ParamKey key) { return has(key.name()); }
+    public Tensor value(ParamKey key) { return value(key.name()); }
 
     /** Value and gradient as one autograd node; null when the model has no such parameter. */
-    public Var var(String name) { return has(name) ? new Var(value(name), grad(name)) : null; }
+    public Var var(ParamKey key) { return has(key) ? new Var(value(key.name()), grad(key.name())) : null; }
 
     public void zeroGrad() { Arrays.fill(grad, 0f); }
 

@@ -115,6 +115,11 @@ public final class DepthExperiment {
 
     /** Trains (or reuses) every variant under out/runs and runs the diagnostics on each. */
     public static List<Outcome> run(Dataset data, Settings s, Path out, Listener listener) {
+        return run(data, s, out, listener, dev.lamina.kernels.Kernels.defaults());
+    }
+
+    /** As above; every model computes with kernels. */
+    public static List<Outcome> run(Dataset data, Settings s, Path out, Listener listener, dev.lamina.kernels.KernelSet kernels) {
         if (listener == null) listener = new Listener() {};
         List<Outcome> outcomes = new ArrayList<>();
         int i = 0;
@@ -129,7 +134,7 @@ public final class DepthExperiment {
                 seconds = readSeconds(run);
             } else {
                 long t0 = System.nanoTime();
-                Trainer t = Trainer.start(Decoder.create(mc, s.train().seed()), data, data.dir().toString(), s.train(), run);
+                Trainer t = Trainer.start(Decoder.create(mc, s.train().seed(), kernels), data, data.dir().toString(), s.train(), run);
                 LayerGradLog.attach(t, 1);
                 Listener l = listener;
                 try {
@@ -143,7 +148,7 @@ public final class DepthExperiment {
                 AtomicFiles.writeString(run.resolve("variant.json"), Json.MAPPER.writeValueAsString(o));
             }
             if (diverged == 0) diverged = readDiverged(run);
-            Outcome o = collect(v, run, data, s, seconds, diverged, listener);
+            Outcome o = collect(v, run, data, s, seconds, diverged, listener, kernels);
             outcomes.add(o);
         }
         return outcomes;
@@ -173,7 +178,7 @@ public final class DepthExperiment {
         }
     }
 
-    private static Outcome collect(Variant v, Path run, Dataset data, Settings s, double seconds, int diverged, Listener listener) {
+    private static Outcome collect(Variant v, Path run, Dataset data, Settings s, double seconds, int diverged, Listener listener, dev.lamina.kernels.KernelSet kernels) {
         List<Integer> steps = new ArrayList<>();
         List<Double> val = new ArrayList<>(), train = new ArrayList<>();
         try {
@@ -189,7 +194,7 @@ public final class DepthExperiment {
         List<LayerGradLog.Entry> grads = LayerGradLog.read(run);
         LayerDiagnostics.Report diag = null;
         if (diverged == 0) {
-            Decoder model = Checkpoint.loadModel(run);
+            Decoder model = Checkpoint.loadModel(run).withKernels(kernels);
             diag = LayerDiagnostics.run(model, data.val(), s.diagnostics(), v.name(), (task, d, n) -> listener.diagnostics(v, task, d, n));
             LayerDiagnostics.write(diag, run.resolve("diagnostics"), grads);
         }

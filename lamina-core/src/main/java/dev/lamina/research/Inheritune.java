@@ -7,7 +7,10 @@ import dev.lamina.io.LaminaException;
 import dev.lamina.model.Decoder;
 import dev.lamina.model.ModelConfig;
 import dev.lamina.model.ModelConfig.Placement;
+import dev.lamina.model.ParamKey;
 import dev.lamina.model.Parameters;
+import dev.lamina.model.Role;
+import dev.lamina.model.Role.Part;
 import dev.lamina.tokenizer.Tokenizer;
 import dev.lamina.tokenizer.Tokenizers;
 import dev.lamina.train.Batcher;
@@ -45,24 +48,19 @@ import java.util.function.Consumer;
 public final class Inheritune {
     private Inheritune() {}
 
-    /** Which tensors a student takes from the reference; everything else starts from a fresh init. */
-    public enum Part {
-        ATTN, MLP, NORMS, EMBEDDINGS, HEAD, POSITIONS, FINAL_NORM;
-
-        public static Set<Part> parse(String csv) {
-            Set<Part> s = EnumSet.noneOf(Part.class);
-            for (String p : csv.split(",")) {
-                if (p.isBlank()) continue;
-                String t = p.trim().toUpperCase(Locale.ROOT).replace('-', '_');
-                try {
-                    s.add(Part.valueOf(t));
-                } catch (IllegalArgumentException e) {
-                    throw new LaminaException("--inherit: unknown part '" + p.trim()
-                            + "'; use attn, mlp, norms, embeddings, head, positions, final-norm");
-                }
+    /** The parts named in csv (attn, mlp, norms, embeddings, head, positions, final-norm): which tensors a student takes from the reference. */
+    public static Set<Part> parseParts(String csv) {
+        Set<Part> s = EnumSet.noneOf(Part.class);
+        for (String p : csv.split(",")) {
+            if (p.isBlank()) continue;
+            String t = p.trim().toUpperCase(Locale.ROOT).replace('-', '_');
+            try {
+                s.add(Part.valueOf(t));
+            } catch (IllegalArgumentException e) {
+                throw new LaminaException("unknown part '" + p.trim() + "' to inherit; use attn, mlp, norms, embeddings, head, positions, final-norm");
             }
-            return s;
         }
+        return s;
     }
 
     /** The default: whole blocks, token and position embeddings and the head; the final norm starts fresh. */
@@ -113,7 +111,7 @@ public final class Inheritune {
         if (layers > k) throw new LaminaException("--layers " + layers + " exceeds the reference's " + k + " layers");
         ModelConfig sc = studentConfig(ref.config(), layers);
         checkCompatible(ref.config(), sc, "reference");
-        Decoder s = Decoder.create(sc, seed);
+        Decoder s = Decoder.create(sc, seed, ref.kernels());
         copy(ref.params(), s.params(), parts, 0, layers, true);
         return s;
     }
@@ -128,7 +126,7 @@ public final class Inheritune {
         if (n + add > k) throw new LaminaException("cannot grow to " + (n + add) + " layers: the reference has " + k);
         checkCompatible(ref.config(), student.config(), "reference");
         ModelConfig gc = studentConfig(ref.config(), n + add);
-        Decoder g = Decoder.create(gc, seed);
+        Decoder g = Decoder.create(gc, seed, student.kernels());
         for (Parameters.Slot s : student.params().slots().values()) g.params().value(s.name()).copyFrom(student.params().value(s.name()));
         copy(ref.params(), g.params(), parts, n, n + add, false);
         return g;
@@ -136,22 +134,12 @@ public final class Inheritune {
 
     /** Copies the chosen layer parts of layers [from, to) and, when globals, the chosen non-layer tensors. */
     private static void copy(Parameters src, Parameters dst, Set<Part> parts, int from, int to, boolean globals) {
-        boolean tied = !dst.has("lm_head.weight");
+        boolean tied = !dst.has(ParamKey.of(Role.HEAD));
         for (Parameters.Slot s : dst.slots().values()) {
-            String n = s.name();
-            int l = LayerGrads.layerOf(n);
-            Part p;
-            if (l >= 0) {
-                if (l < from || l >= to) continue;
-                p = n.contains(".self_attn.") ? Part.ATTN : n.contains(".mlp.") ? Part.MLP : Part.NORMS;
-            } else {
-                if (!globals) continue;
-                if (n.startsWith("embed_tokens.")) p = tied && parts.contains(Part.HEAD) ? Part.HEAD : Part.EMBEDDINGS;
-                else if (n.startsWith("embed_positions.")) p = Part.POSITIONS;
-                else if (n.startsWith("lm_head.")) p = Part.HEAD;
-                else p = Part.FINAL_NORM;
-            }
-            if (parts.contains(p)) dst.value(n).copyFrom(src.value(n));
+            int l = s.layer();
+            if (l >= 0 ? l < from || l >= to : !globals) continue;
+            Part p = s.role() == Role.EMBEDDING && tied && parts.contains(Part.HEAD) ? Part.HEAD : s.role().part();
+            if (parts.contains(p)) dst.value(s.name()).copyFrom(src.value(s.name()));
         }
     }
 
@@ -194,8 +182,13 @@ public final class Inheritune {
      * Face checkpoint or an imported run (then s.steps() is required and the rest are TrainConfig's defaults).
      */
     public static Result run(Path refRun, Dataset data, Settings s, Path out, Listener listener) {
+        return run(refRun, data, s, out, listener, dev.lamina.kernels.Kernels.defaults());
+    }
+
+    /** As above; every model computes with kernels. */
+    public static Result run(Path refRun, Dataset data, Settings s, Path out, Listener listener, dev.lamina.kernels.KernelSet kernels) {
         if (listener == null) listener = new Listener() {};
-        Decoder ref = Checkpoint.loadModel(refRun);
+        Decoder ref = Checkpoint.loadModel(refRun).withKernels(kernels);
         TrainConfig tc;
         int refSteps;
         if (Checkpoint.hasTrainingState(refRun)) {       // a Lamina run: reuse its recipe
@@ -229,7 +222,7 @@ public final class Inheritune {
             total += tc.steps();
             rounds.add(round);
             listener.finished(round, refVal);
-            student = Checkpoint.loadModel(round.run());
+            student = Checkpoint.loadModel(round.run()).withKernels(kernels);
             int L = student.config().numHiddenLayers();
             if (round.valLoss() <= refVal || L >= k || r == s.maxRounds()) break;
             student = grow(student, ref, Math.min(s.growBy(), k - L), s.parts(), tc.seed() + r);
@@ -238,7 +231,7 @@ public final class Inheritune {
         if (s.baseline()) {
             ModelConfig bc = student.config();
             String name = "scratch-" + bc.numHiddenLayers();
-            base = train(name, Decoder.create(bc, tc.seed()), data, tc.withSteps(total), out.resolve(name), listener);
+            base = train(name, Decoder.create(bc, tc.seed(), kernels), data, tc.withSteps(total), out.resolve(name), listener);
             listener.finished(base, refVal);
         }
         return new Result(refRun, ref.config(), ref.parameterCount(), refSteps, refVal, att, rankSeq, tc, s.parts(), rounds, base);

@@ -6,6 +6,7 @@ import dev.lamina.io.AtomicFiles;
 import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
 import dev.lamina.model.Decoder;
+import dev.lamina.model.TapeExecutor;
 import dev.lamina.model.ModelConfig;
 import dev.lamina.tensor.Tensor;
 import dev.lamina.train.Batcher;
@@ -119,11 +120,11 @@ public final class LayerDiagnostics {
 
     /** Gradient norms per layer after one forward/backward on (ids, targets). Overwrites the model's gradients. */
     public static LayerGrads gradients(Decoder model, int[] ids, int[] targets, int B, int T) {
-        Tape tape = Tape.training();
+        Tape tape = Tape.training(model.kernels());
         model.params().zeroGrad();
         model.loss(tape, ids, targets, B, T);
         tape.backward();
-        LayerGrads g = LayerGrads.of(model.params(), model.config().numHiddenLayers());
+        LayerGrads g = LayerGrads.of(model.kernels(), model.params(), model.config().numHiddenLayers());
         model.params().zeroGrad();
         return g;
     }
@@ -137,7 +138,7 @@ public final class LayerDiagnostics {
         int L = c.numHiddenLayers(), H = c.numAttentionHeads();
         int[][] rank = new int[L][H];
         double[][] top = new double[L][H];
-        Decoder.AttentionProbe probe = (l, att) -> {
+        TapeExecutor.AttentionProbe probe = (l, att) -> {
             for (int h = 0; h < H; h++) {
                 double[][] a = averageHead(att, B, H, T, h);
                 double[] s2 = Jacobi.squaredSingularValues(a);
@@ -147,8 +148,8 @@ public final class LayerDiagnostics {
                 top[l][h] = total == 0 ? 0 : s2[0] / total;
             }
         };
-        Decoder.HiddenProbe hp = states == null ? null : (l, x) -> states.add(x.toArray());
-        model.forward(Tape.inference(), ids, B, T, l -> false, hp, probe);
+        TapeExecutor.HiddenProbe hp = states == null ? null : (l, x) -> states.add(x.toArray());
+        model.forward(new TapeExecutor(model, Tape.inference(model.kernels()), ids, B, T).probes(null, hp, probe));
         boolean[] lazy = new boolean[L];
         for (int l = 0; l < L; l++) {
             lazy[l] = true;
@@ -209,13 +210,14 @@ public final class LayerDiagnostics {
 
     /** Mean val loss over the fixed evaluation windows (as Trainer.evaluate), with some layers skipped. */
     public static double loss(Decoder model, TokenFile val, int B, int T, int batches, IntPredicate skip) {
-        Tape tape = Tape.inference();
+        Tape tape = Tape.inference(model.kernels());
         int[] ids = new int[B * T], tg = new int[B * T];
+        TapeExecutor ex = new TapeExecutor(model, tape, ids, B, T).probes(skip, null, null);
         double sum = 0;
         for (int k = 0; k < batches; k++) {
             Batcher.fixed(val, k, batches, B, T, ids, tg);
             tape.reset();
-            sum += dev.lamina.autograd.Ops.crossEntropy(tape, model.forward(tape, ids, B, T, skip, null), tg);
+            sum += dev.lamina.autograd.Ops.crossEntropy(tape, model.forward(ex), tg);
         }
         return sum / batches;
     }

@@ -48,7 +48,7 @@ public final class LayerGradLog {
         int layers = trainer.model().config().numHiddenLayers();
         trainer.onGradients((step, params) -> {
             if (step % every != 0 && step != trainer.config().steps()) return;
-            append(f, new Entry(step, LayerGrads.of(params, layers)));
+            append(f, new Entry(step, LayerGrads.of(trainer.model().kernels(), params, layers)));
         });
     }
 

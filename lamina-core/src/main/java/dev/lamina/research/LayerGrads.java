@@ -1,7 +1,8 @@
 package dev.lamina.research;
 
-import dev.lamina.kernels.Kernels;
+import dev.lamina.kernels.KernelSet;
 import dev.lamina.model.Parameters;
+import dev.lamina.model.Role;
 
 /**
  * Gradient L2 norms per decoder layer, from the gradient buffer as it is after a backward pass.
@@ -11,16 +12,16 @@ import dev.lamina.model.Parameters;
  */
 public record LayerGrads(double[] attention, double[] mlp, double[] layer, double other, double global) {
 
-    public static LayerGrads of(Parameters p, int layers) {
+    public static LayerGrads of(KernelSet k, Parameters p, int layers) {
         double[] attn = new double[layers], mlp = new double[layers], all = new double[layers];
         double other = 0;
         for (Parameters.Slot s : p.slots().values()) {
-            double sq = Kernels.get().sumOfSquares(p.grad(s.name()));
-            int l = layerOf(s.name());
+            double sq = k.sumOfSquares(p.grad(s.name()));
+            int l = s.layer();
             if (l < 0 || l >= layers) { other += sq; continue; }
             all[l] += sq;
-            if (s.name().contains(".self_attn.")) attn[l] += sq;
-            else if (s.name().contains(".mlp.")) mlp[l] += sq;
+            if (s.role().part() == Role.Part.ATTN) attn[l] += sq;
+            else if (s.role().part() == Role.Part.MLP) mlp[l] += sq;
         }
         double total = other;
         for (int l = 0; l < layers; l++) {
@@ -30,13 +31,6 @@ public record LayerGrads(double[] attention, double[] mlp, double[] layer, doubl
             all[l] = Math.sqrt(all[l]);
         }
         return new LayerGrads(attn, mlp, all, Math.sqrt(other), Math.sqrt(total));
-    }
-
-    /** The layer index of a canonical name "layers.{l}.…", or -1. */
-    static int layerOf(String name) {
-        if (!name.startsWith("layers.")) return -1;
-        int dot = name.indexOf('.', 7);
-        return Integer.parseInt(name.substring(7, dot));
     }
 
     /** Coefficient of variation (population std / mean) of the whole-layer norms: 0 when perfectly even. */

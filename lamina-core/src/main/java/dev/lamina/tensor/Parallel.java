@@ -7,58 +7,70 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * A fixed pool of worker threads sized to the cores (override with {@code -Dlamina.threads=N}).
+ * A fixed pool of worker threads: {@link #of(int)} gives the pool of a thread count (one per count,
+ * created on first use and kept; 1 runs everything on the caller). Models, sessions and trainers
+ * each hold the pool of their {@link dev.lamina.kernels.KernelSet}, so one JVM can run two thread
+ * counts side by side.
  *
  * <p>{@link #forRange} splits {@code [0, n)} into contiguous chunks, one per thread, always the
  * same way for the same n and thread count, so every kernel built on it is deterministic.
- * The calling thread runs the first chunk itself. Nested calls run inline; calls from several
- * threads at once take turns.
+ * The calling thread runs the first chunk itself. Nested calls (from inside any pool's body) run
+ * inline; calls from several threads at once into one pool take turns.
  *
  * <p>Hand-off is a volatile slot per worker. Workers and the waiting caller spin for a short while
- * ({@code -Dlamina.spinMicros}, default 100) before parking: a decode step makes a hundred or so
- * parallel calls of tens of microseconds each, and a park/unpark round trip costs about as much.
+ * ({@code -Dlamina.spinMicros}, default 100, see {@link Tuning}) before parking: a decode step makes
+ * a hundred or so parallel calls of tens of microseconds each, and a park/unpark round trip costs
+ * about as much.
  */
 public final class Parallel {
     /** A body over a half-open index range. */
     @FunctionalInterface
     public interface Range { void run(int from, int to); }
 
-    private static final long SPIN_NS = 1000L * Long.getLong("lamina.spinMicros", 100);
-    private static volatile int threads = defaultThreads();
-    private static volatile Worker[] workers = new Worker[0];
     private static final ThreadLocal<Boolean> INSIDE = ThreadLocal.withInitial(() -> false);
-    private static final ReentrantLock TURN = new ReentrantLock();
+    private static final java.util.concurrent.ConcurrentHashMap<Integer, Parallel> POOLS = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final AtomicLong CALLS = new AtomicLong();
 
-    private Parallel() {}
+    private final int threads;
+    private final long spinNanos = 1000L * Tuning.system().spinMicros();
+    private final Worker[] workers;
+    private final ReentrantLock turn = new ReentrantLock();
+    // state of the one call in flight (forRange holds turn): reused so that a call allocates nothing
+    private final AtomicInteger pending = new AtomicInteger();
+    private final AtomicReference<Throwable> error = new AtomicReference<>();
+    private volatile Thread caller;
 
-    private static int defaultThreads() {
-        String p = System.getProperty("lamina.threads");
-        if (p != null && !p.isBlank()) return Math.max(1, Integer.parseInt(p.trim()));
-        return Runtime.getRuntime().availableProcessors();
+    private Parallel(int threads) {
+        this.threads = threads;
+        this.workers = new Worker[threads - 1];
+        for (int i = 0; i < workers.length; i++) {
+            workers[i] = new Worker(this, threads, i + 1);
+            workers[i].start();
+        }
     }
 
-    /** Number of threads kernels use. */
-    public static int threads() { return threads; }
-
-    /** Sets the thread count (1 runs everything on the caller). Call between steps, not during one. */
-    public static synchronized void setThreads(int n) {
+    /** The pool of n threads (the caller and n − 1 workers), created on first use. */
+    public static Parallel of(int n) {
         if (n < 1) throw new IllegalArgumentException("threads must be >= 1, got " + n);
-        threads = n;
+        return POOLS.computeIfAbsent(n, Parallel::new);
     }
 
-    // State of the one call in flight (forRange holds TURN): reused so that a call allocates nothing.
-    private static final AtomicInteger PENDING = new AtomicInteger();
-    private static final AtomicReference<Throwable> ERROR = new AtomicReference<>();
-    private static volatile Thread caller;
+    /** The pool of {@link Tuning#threads()}: -Dlamina.threads, else one thread per core. */
+    public static Parallel defaults() { return of(Tuning.system().threads()); }
+
+    /** Number of threads this pool runs a call on. */
+    public int threads() { return threads; }
 
     /** One pool thread: runs the range that lands in its slot. */
     private static final class Worker extends Thread {
+        private final Parallel pool;
         private Range body;                 // published by the volatile write of ready
         private int from, to;
         private volatile boolean ready, parked;
 
-        Worker(int i) {
-            super("lamina-worker-" + i);
+        Worker(Parallel pool, int size, int i) {
+            super("lamina-worker-" + size + "-" + i);
+            this.pool = pool;
             setDaemon(true);
         }
 
@@ -73,7 +85,7 @@ public final class Parallel {
         @Override public void run() {
             INSIDE.set(true);
             while (true) {
-                long spinUntil = System.nanoTime() + SPIN_NS;
+                long spinUntil = System.nanoTime() + pool.spinNanos;
                 while (!ready) {
                     if (System.nanoTime() < spinUntil) { Thread.onSpinWait(); continue; }
                     parked = true;                          // Dekker with submit(): one of us sees the other
@@ -82,69 +94,60 @@ public final class Parallel {
                 }
                 ready = false;
                 Range b = body;
-                Thread waiting = caller;                    // read before the count can let the next call in
+                Thread waiting = pool.caller;               // read before the count can let the next call in
                 body = null;
-                try { b.run(from, to); } catch (Throwable e) { ERROR.compareAndSet(null, e); }
-                finally { if (PENDING.decrementAndGet() == 0) LockSupport.unpark(waiting); }
+                try { b.run(from, to); } catch (Throwable e) { pool.error.compareAndSet(null, e); }
+                finally { if (pool.pending.decrementAndGet() == 0) LockSupport.unpark(waiting); }
             }
         }
     }
 
-    private static synchronized Worker[] ensureWorkers(int count) {
-        Worker[] w = workers;
-        if (w.length >= count) return w;
-        Worker[] grown = java.util.Arrays.copyOf(w, count);
-        for (int i = w.length; i < count; i++) { grown[i] = new Worker(i + 1); grown[i].start(); }
-        workers = grown;
-        return grown;
-    }
-
-    private static final AtomicLong CALLS = new AtomicLong();
-
     /**
-     * Calls of {@link #forRange} so far. A kernel call hands its body, a closure over the kernel's
-     * arguments (tens of bytes), to the workers: the one allocation a training step still makes.
+     * Calls of {@link #forRange} so far, over all pools. A kernel call hands its body, a closure
+     * over the kernel's arguments (tens of bytes), to the workers: the one allocation a training
+     * step still makes.
      */
     public static long calls() { return CALLS.get(); }
 
     /** Runs body over [0, n) split into at most threads() chunks; at least minChunk items per chunk. */
-    public static void forRange(int n, int minChunk, Range body) {
+    public void forRange(int n, int minChunk, Range body) {
         CALLS.incrementAndGet();
         if (n <= 0) return;
         int chunks = Math.min(threads, Math.max(1, n / Math.max(1, minChunk)));
         if (chunks <= 1 || INSIDE.get()) { body.run(0, n); return; }
-        Worker[] pool = ensureWorkers(chunks - 1);
-        TURN.lock();
+        turn.lock();
         try {
-            run(n, chunks, body, pool);
+            run(n, chunks, body);
         } finally {
-            TURN.unlock();
+            turn.unlock();
         }
     }
 
-    private static void run(int n, int chunks, Range body, Worker[] pool) {
-        ERROR.set(null);
+    private void run(int n, int chunks, Range body) {
+        error.set(null);
         caller = Thread.currentThread();
-        PENDING.set(chunks - 1);
+        pending.set(chunks - 1);
         for (int c = 1; c < chunks; c++)
-            pool[c - 1].submit(body, (int) ((long) n * c / chunks), (int) ((long) n * (c + 1) / chunks));
+            workers[c - 1].submit(body, (int) ((long) n * c / chunks), (int) ((long) n * (c + 1) / chunks));
         INSIDE.set(true);
         try {
             body.run(0, (int) ((long) n / chunks));
         } finally {
             INSIDE.set(false);
-            long spinUntil = System.nanoTime() + SPIN_NS;  // wait even if our chunk threw: the next call reuses the state
-            while (PENDING.get() > 0) {
+            long spinUntil = System.nanoTime() + spinNanos;  // wait even if our chunk threw: the next call reuses the state
+            while (pending.get() > 0) {
                 if (System.nanoTime() < spinUntil) Thread.onSpinWait();
                 else LockSupport.parkNanos(50_000);    // the last worker unparks us; the timeout covers a lost race
             }
         }
-        Throwable e = ERROR.getAndSet(null);
+        Throwable e = error.getAndSet(null);
         if (e instanceof RuntimeException re) throw re;
         if (e instanceof Error er) throw er;
         if (e != null) throw new IllegalStateException(e);
     }
 
     /** forRange with a minimum chunk of one item. */
-    public static void forRange(int n, Range body) { forRange(n, 1, body); }
+    public void forRange(int n, Range body) { forRange(n, 1, body); }
+
+    @Override public String toString() { return threads + (threads == 1 ? " thread" : " threads"); }
 }

@@ -118,10 +118,13 @@ public final class BpeTokenizer implements Tokenizer {
         return out.toArray();
     }
 
-    /** Encodes texts in parallel on {@link Parallel}'s threads; result i is encode(texts.get(i)). */
-    public int[][] encodeAll(List<String> texts) {
+    /** Encodes texts in parallel on the default threads ({@link Parallel#defaults()}); result i is encode(texts.get(i)). */
+    public int[][] encodeAll(List<String> texts) { return encodeAll(Parallel.defaults(), texts); }
+
+    /** Encodes texts in parallel on pool's threads; result i is encode(texts.get(i)). */
+    public int[][] encodeAll(Parallel pool, List<String> texts) {
         int[][] result = new int[texts.size()][];
-        Parallel.forRange(texts.size(), 64, (from, to) -> {
+        pool.forRange(texts.size(), 64, (from, to) -> {
             for (int i = from; i < to; i++) result[i] = encode(texts.get(i));
         });
         return result;

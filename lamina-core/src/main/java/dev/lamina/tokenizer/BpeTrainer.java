@@ -46,13 +46,19 @@ public final class BpeTrainer {
         public double bytesPerToken() { return corpusTokens == 0 ? 0 : (double) corpusBytes / corpusTokens; }
     }
 
-    /** Trains on the text of files (UTF-8). Throws LaminaException for bad settings or unreadable files. */
+    /** Trains on the text of files (UTF-8), counting on the default threads ({@link Parallel#defaults()}). */
     public static Result train(List<Path> files, int vocabSize, int minFrequency, List<String> specials, ProgressListener progress) {
+        return train(Parallel.defaults(), files, vocabSize, minFrequency, specials, progress);
+    }
+
+    /** Trains on the text of files (UTF-8), counting on pool's threads. Throws LaminaException for bad settings or unreadable files. */
+    public static Result train(Parallel pool, List<Path> files, int vocabSize, int minFrequency, List<String> specials,
+                               ProgressListener progress) {
         if (files.isEmpty()) throw new LaminaException("no corpus files given; pass at least one text file");
         checkSettings(vocabSize, minFrequency, specials);
         long total = 0;
         for (Path f : files) total += size(f);
-        WordCounter counter = new WordCounter(specials);
+        WordCounter counter = new WordCounter(pool, specials);
         long done = 0;
         progress.progress(ProgressListener.Phase.COUNT, 0, total);
         for (Path f : files) {
@@ -68,7 +74,7 @@ public final class BpeTrainer {
     /** Trains on in-memory texts; each text is read like one file. */
     public static Result trainOnTexts(List<String> texts, int vocabSize, int minFrequency, List<String> specials, ProgressListener progress) {
         checkSettings(vocabSize, minFrequency, specials);
-        WordCounter counter = new WordCounter(specials);
+        WordCounter counter = new WordCounter(Parallel.defaults(), specials);
         for (int i = 0; i < texts.size(); i++) {
             counter.add(texts.get(i));
             progress.progress(ProgressListener.Phase.COUNT, i + 1, texts.size());
@@ -131,9 +137,11 @@ public final class BpeTrainer {
     private static final class WordCounter {
         final Map<String, Long> words = new HashMap<>();
         final AddedTokens specials;
+        final Parallel pool;
         long specialCount, specialBytes;
 
-        WordCounter(List<String> specials) {
+        WordCounter(Parallel pool, List<String> specials) {
+            this.pool = pool;
             List<AddedToken> tokens = new ArrayList<>();
             for (int i = 0; i < specials.size(); i++) tokens.add(AddedToken.special(i, specials.get(i)));
             this.specials = new AddedTokens(tokens);
@@ -147,7 +155,7 @@ public final class BpeTrainer {
             lineStarts.add(s.length());
             int[] starts = lineStarts.toArray();
             List<Chunk> chunks = Collections.synchronizedList(new ArrayList<>());
-            Parallel.forRange(starts.length - 1, 2048, (from, to) -> {
+            pool.forRange(starts.length - 1, 2048, (from, to) -> {
                 Chunk c = new Chunk();
                 for (int line = from; line < to; line++) c.add(s, starts[line], starts[line + 1], specials);
                 chunks.add(c);

@@ -1,6 +1,6 @@
 package dev.lamina.train;
 
-import dev.lamina.kernels.Kernels;
+import dev.lamina.kernels.KernelSet;
 import dev.lamina.model.Parameters;
 import dev.lamina.tensor.Tensor;
 
@@ -10,6 +10,7 @@ import java.util.List;
 /** AdamW over the flat parameter buffers; moments m and v share the parameters' layout. */
 public final class AdamW {
     private final Parameters params;
+    private final KernelSet kernels;
     private final float[] m, v;
     private final Tensor flatM, flatV;
     private final Span[] spans;
@@ -18,8 +19,10 @@ public final class AdamW {
     /** A run of adjacent slots that all are, or all are not, weight-decayed: one kernel call per step. */
     private record Span(Tensor param, Tensor grad, Tensor m, Tensor v, boolean decay) {}
 
-    public AdamW(Parameters params) {
+    /** An optimizer over params, computing with kernels. */
+    public AdamW(Parameters params, KernelSet kernels) {
         this.params = params;
+        this.kernels = kernels;
         this.m = new float[params.count()];
         this.v = new float[params.count()];
         this.flatM = Tensor.of(m, m.length);
@@ -54,7 +57,7 @@ public final class AdamW {
         t++;
         float bc1 = (float) (1 - Math.pow(c.beta1(), t)), bc2 = (float) (1 - Math.pow(c.beta2(), t));
         for (Span s : spans)
-            Kernels.get().adamw(s.param(), s.grad(), s.m(), s.v(), (float) lr, (float) c.beta1(), (float) c.beta2(),
+            kernels.adamw(s.param(), s.grad(), s.m(), s.v(), (float) lr, (float) c.beta1(), (float) c.beta2(),
                     (float) c.eps(), s.decay() ? (float) c.weightDecay() : 0f, bc1, bc2);
     }
 
@@ -62,18 +65,19 @@ public final class AdamW {
     public void stepAllDecay(double lr, TrainConfig c) {
         t++;
         float bc1 = (float) (1 - Math.pow(c.beta1(), t)), bc2 = (float) (1 - Math.pow(c.beta2(), t));
-        Kernels.get().adamw(params.flatData(), params.flatGrad(), flatM, flatV, (float) lr, (float) c.beta1(), (float) c.beta2(), (float) c.eps(), (float) c.weightDecay(), bc1, bc2);
+        kernels.adamw(params.flatData(), params.flatGrad(), flatM, flatV, (float) lr, (float) c.beta1(), (float) c.beta2(), (float) c.eps(), (float) c.weightDecay(), bc1, bc2);
     }
 
     /** Global L2 norm of all gradients. */
-    public static double gradNorm(Parameters p) {
-        return Math.sqrt(Kernels.get().sumOfSquares(p.flatGrad()));
-    }
+    public double gradNorm() { return gradNorm(kernels, params); }
+
+    /** Global L2 norm of all gradients of p. */
+    public static double gradNorm(KernelSet k, Parameters p) { return Math.sqrt(k.sumOfSquares(p.flatGrad())); }
 
     /** Scales all gradients so their global norm is at most maxNorm; returns the norm before clipping. */
-    public static double clip(Parameters p, double maxNorm) {
-        double norm = gradNorm(p);
-        if (maxNorm > 0 && norm > maxNorm) Kernels.get().scale(p.flatGrad(), (float) (maxNorm / (norm + 1e-6)));
+    public double clip(double maxNorm) {
+        double norm = gradNorm();
+        if (maxNorm > 0 && norm > maxNorm) kernels.scale(params.flatGrad(), (float) (maxNorm / (norm + 1e-6)));
         return norm;
     }
 }

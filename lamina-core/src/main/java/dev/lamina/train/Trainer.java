@@ -8,6 +8,7 @@ import dev.lamina.io.LaminaException;
 import dev.lamina.kernels.FmaPeak;
 import dev.lamina.model.Decoder;
 import dev.lamina.model.ModelConfig;
+import dev.lamina.model.TapeExecutor;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -35,8 +36,10 @@ public final class Trainer {
     private final Path run;
     private final AdamW opt;
     private final Batcher batcher;
-    private final Tape tape = Tape.training();
+    private final Tape tape;
+    private final TapeExecutor executor;
     private final int[] ids, targets;
+    private double peakFlops = Double.NaN;
     private int step;
     private GradientHook gradientHook;
 
@@ -56,11 +59,13 @@ public final class Trainer {
         this.dataName = dataName;
         this.cfg = cfg;
         this.run = run;
-        this.opt = new AdamW(model.params());
+        this.opt = new AdamW(model.params(), model.kernels());
         this.batcher = new Batcher(data.train(), cfg.batch(), cfg.seq(), cfg.seed());
         if (rngState != Long.MIN_VALUE) batcher.rng().setState(rngState);
         this.ids = new int[cfg.batch() * cfg.seq()];
         this.targets = new int[cfg.batch() * cfg.seq()];
+        this.tape = Tape.training(model.kernels());
+        this.executor = new TapeExecutor(model, tape, ids, cfg.batch(), cfg.seq());
         this.step = step;
     }
 
@@ -82,6 +87,11 @@ public final class Trainer {
 
     /** Continues a run from its last checkpoint; steps (if > 0) replaces the total step count. */
     public static Trainer resume(Path run, Dataset data, String dataName, int steps) {
+        return resume(run, data, dataName, steps, dev.lamina.kernels.Kernels.defaults());
+    }
+
+    /** As above, computing with kernels (the thread count is part of what makes a resume bitwise). */
+    public static Trainer resume(Path run, Dataset data, String dataName, int steps, dev.lamina.kernels.KernelSet kernels) {
         if (!Checkpoint.hasTrainingState(run))
             throw new LaminaException(run + ": no training state (state.json) to resume from; start a run with `lamina train`");
         Checkpoint.State st = Checkpoint.readState(run);
@@ -89,7 +99,7 @@ public final class Trainer {
         if (modelStep != st.step())
             throw new LaminaException(run + ": model.safetensors is from step " + modelStep + " but state.json from step "
                     + st.step() + " (an interrupted save); the run cannot be resumed exactly");
-        Decoder model = Checkpoint.loadModel(run);
+        Decoder model = Checkpoint.loadModel(run).withKernels(kernels);
         TrainConfig cfg = steps > 0 ? st.train().withSteps(steps) : st.train();
         Trainer t = new Trainer(model, data, dataName, cfg, run, st.step(), st.rngState());
         Checkpoint.loadOptimizer(run, t.opt, model.params(), st.step());
@@ -102,6 +112,12 @@ public final class Trainer {
     public TrainConfig config() { return cfg; }
     public Path run() { return run; }
 
+    /**
+     * The machine's peak in FLOP/s for the MFU figure of each step ({@link FmaPeak#flopsPerSecond}
+     * measures it); without one, MFU is NaN and left out of the metrics.
+     */
+    public Trainer withPeakFlops(double flopsPerSecond) { this.peakFlops = flopsPerSecond; return this; }
+
     /** Installs a gradient hook (e.g. per-layer gradient norms for depth studies); null removes it. */
     public Trainer onGradients(GradientHook hook) { this.gradientHook = hook; return this; }
 
@@ -110,7 +126,6 @@ public final class Trainer {
         int end = Math.min(untilStep, cfg.steps());
         List<Float> losses = new ArrayList<>();
         double flopsPerStep = flopsPerToken(model, cfg.seq()) * cfg.batch() * cfg.seq() * cfg.accum();
-        double peakFlops = peakFlops();
         while (step < end) {
             long t0 = System.nanoTime();
             double lr = cfg.lrAt(step);
@@ -119,16 +134,15 @@ public final class Trainer {
             for (int micro = 0; micro < cfg.accum(); micro++) {
                 batcher.next(ids, targets);
                 tape.reset();
-                loss += model.loss(tape, ids, targets, cfg.batch(), cfg.seq()) / cfg.accum();
+                loss += model.loss(executor, targets) / cfg.accum();
                 tape.backward();
             }
             if (cfg.accum() > 1)
-                dev.lamina.kernels.Kernels.get().scale(dev.lamina.tensor.Tensor.of(model.params().gradData(),
-                        model.params().count()), 1f / cfg.accum());
+                model.kernels().scale(model.params().flatGrad(), 1f / cfg.accum());
             if (!Float.isFinite(loss))
                 throw new LaminaException("loss became " + loss + " at step " + (step + 1) + "; lower --lr or raise --warmup");
             if (gradientHook != null) gradientHook.accept(step + 1, model.params());
-            double norm = AdamW.clip(model.params(), cfg.clip());
+            double norm = opt.clip(cfg.clip());
             opt.step(lr, cfg);
             step++;
             losses.add(loss);
@@ -151,7 +165,7 @@ public final class Trainer {
     public static double evaluate(Decoder model, TokenFile val, int B, int T, int batches) {
         if (val.size() < T + 2)
             throw new LaminaException("validation data has " + val.size() + " tokens, fewer than --seq + 2; use a shorter --seq or a larger --val-fraction");
-        Tape tape = Tape.inference();
+        Tape tape = Tape.inference(model.kernels());
         int[] ids = new int[B * T], tg = new int[B * T];
         double sum = 0;
         for (int k = 0; k < batches; k++) {
@@ -171,7 +185,8 @@ public final class Trainer {
     private void log(Progress p) {
         var o = Json.MAPPER.createObjectNode();
         o.put("step", p.step()).put("loss", p.loss()).put("lr", p.lr()).put("grad_norm", p.gradNorm())
-                .put("tokens_per_s", p.tokensPerSec()).put("mfu", p.mfu());
+                .put("tokens_per_s", p.tokensPerSec());
+        if (Double.isFinite(p.mfu())) o.put("mfu", p.mfu());
         if (!Double.isNaN(p.valLoss())) o.put("val_loss", p.valLoss()).put("val_ppl", Math.exp(p.valLoss()));
         try {
             Files.writeString(run.resolve(Checkpoint.METRICS), Json.MAPPER.writeValueAsString(o).replace("\n", "").replaceAll(" +", "") + "\n",
@@ -208,7 +223,4 @@ public final class Trainer {
         if (c.position() == ModelConfig.Position.LEARNED) n -= (long) c.maxPositionEmbeddings() * c.hiddenSize();
         return 6.0 * n + 12.0 * c.numHiddenLayers() * c.hiddenSize() * T;
     }
-
-    /** The machine's float32 peak over the threads used, measured once ({@link FmaPeak}). */
-    public static double peakFlops() { return FmaPeak.flopsPerSecond(); }
 }

@@ -2,7 +2,6 @@ package dev.lamina.kernels;
 
 import dev.lamina.io.LaminaException;
 import dev.lamina.tensor.Parallel;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.util.SplittableRandom;
@@ -11,27 +10,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class FmaPeakTest {
-    private final int threads = Parallel.threads();
-
-    @AfterEach
-    void restore() {
-        System.clearProperty("lamina.peakGflopsPerCore");
-        Parallel.setThreads(threads);
-    }
-
     @Test
     void theOverrideIsPerThreadAndNamed() {
-        System.setProperty("lamina.peakGflopsPerCore", "100");
-        Parallel.setThreads(2);
-        assertThat(FmaPeak.flopsPerSecond()).isEqualTo(200e9);
-        assertThat(FmaPeak.source()).contains("-Dlamina.peakGflopsPerCore");
+        assertThat(FmaPeak.flopsPerSecond(Parallel.of(2), "100")).isEqualTo(200e9);
+        assertThat(FmaPeak.source(Parallel.of(2), "100")).contains("-Dlamina.peakGflopsPerCore");
     }
 
     @Test
     void aBadOverrideIsRefusedNamingTheProperty() {
         for (String bad : new String[] {"abc", "0", "-5", "Infinity", "NaN"}) {
-            System.setProperty("lamina.peakGflopsPerCore", bad);
-            assertThatThrownBy(FmaPeak::flopsPerSecond).isInstanceOf(LaminaException.class)
+            assertThatThrownBy(() -> FmaPeak.flopsPerSecond(Parallel.of(2), bad)).isInstanceOf(LaminaException.class)
                     .hasMessageContaining("-Dlamina.peakGflopsPerCore=" + bad).hasMessageContaining("positive number");
         }
     }
@@ -43,8 +31,8 @@ class FmaPeakTest {
      */
     @Test
     void theMeasuredPeakBoundsTheMatmulKernel() {
-        Parallel.setThreads(1);
-        assertThat(FmaPeak.source()).contains("FMA loop, 1 thread,");
+        Parallel one = Parallel.of(1);
+        assertThat(FmaPeak.source(one, null)).contains("FMA loop, 1 thread,");
 
         int M = 48, N = 64, K = 64;
         SplittableRandom r = new SplittableRandom(1);
@@ -55,10 +43,10 @@ class FmaPeakTest {
         for (int round = 0; round < 40; round++) {
             int reps = 2000;
             long t0 = System.nanoTime();
-            for (int i = 0; i < reps; i++) VectorMatmul.gemm(M, N, K, a, 0, K, 1, b, 0, N, 1, c, 0, N, false);
+            for (int i = 0; i < reps; i++) VectorMatmul.gemm(one, M, N, K, a, 0, K, 1, b, 0, N, 1, c, 0, N, false);
             best = Math.max(best, 2.0 * M * N * K * reps / ((System.nanoTime() - t0) / 1e9));
         }
-        double peak = FmaPeak.measure(1);                  // afresh, after the GEMM's warm-up (not a cached figure)
+        double peak = FmaPeak.measure(one);                  // afresh, after the GEMM's warm-up (not a cached figure)
         int lanes = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
         assertThat(peak).isGreaterThan(2.0 * lanes * 1e9);
         System.out.printf("FmaPeakTest: peak %.1f GFLOP/s, gemm %dx%dx%d %.1f GFLOP/s%n", peak / 1e9, M, N, K, best / 1e9);

@@ -1,8 +1,6 @@
 package dev.lamina.kernels;
 
-import dev.lamina.tensor.Parallel;
 import dev.lamina.tensor.Tensor;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
@@ -17,6 +15,7 @@ import java.util.function.Function;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
@@ -33,17 +32,11 @@ import static org.junit.jupiter.api.Assertions.fail;
  * bit for bit. Run it also with {@code -Dtest.extra.args=-XX:MaxVectorSize=32} (8 lanes).
  */
 class KernelConformanceTest {
-    private static final KernelSet REF = ScalarKernels.INSTANCE;
-    private static final KernelSet VEC = VectorKernels.INSTANCE;
+    private static final KernelSet REF = Kernels.scalar(1);
     private static final double TOL = 1e-5;
     private static final int GUARD = 5;
     private static final int[] SIZES = {1, 7, 15, 16, 17, 33, 100, 257};
     private static final int[] ROWS = {1, 3, 37};
-    private static final int INITIAL_THREADS = Parallel.threads();
-
-    @AfterAll
-    static void restoreThreads() { Parallel.setThreads(INITIAL_THREADS); }
-
     // ---- the harness ------------------------------------------------------------------------
 
     /** Seeded random tensors, each a view at a random nonzero offset with guard floats after it. */
@@ -115,8 +108,8 @@ class KernelConformanceTest {
         Tensor[] base = c.setup().apply(new Gen(seed));
         Tensor[] ref = run(c, REF, base);
         for (int threads : new int[] {1, 2}) {
-            Parallel.setThreads(threads);
-            Tensor[] v = run(c, VEC, base), again = run(c, VEC, base);
+            KernelSet vec = Kernels.vector(threads);
+            Tensor[] v = run(c, vec, base), again = run(c, vec, base);
             String where = c.label() + " [" + threads + " thread(s)]";
             for (int i = 0; i < base.length; i++) {
                 if (base[i] == null) continue;
@@ -223,13 +216,13 @@ class KernelConformanceTest {
         int n = 37, in = 4200, out = 600;                       // K = 600 spans two K slices; N several column blocks
         Tensor dy = g.t(n, out), w = g.t(out, in);
         for (int threads : new int[] {1, 2}) {
-            Parallel.setThreads(threads);
+            KernelSet vec = Kernels.vector(threads);
             Tensor all = Tensor.zeros(n, in);
-            VEC.matmulBackwardInput(all, dy, w);
+            vec.matmulBackwardInput(all, dy, w);
             for (int rows : new int[] {1, 3, 4}) {
                 for (int r0 = 0; r0 + rows <= 9; r0 += rows) {
                     Tensor part = Tensor.zeros(rows, in);
-                    VEC.matmulBackwardInput(part, dy.rows(r0, r0 + rows), w);
+                    vec.matmulBackwardInput(part, dy.rows(r0, r0 + rows), w);
                     for (int i = 0; i < rows * in; i++)
                         assertThat(part.data()[i]).as("threads %d, rows %d from %d, element %d", threads, rows, r0, i)
                                 .isEqualTo(all.data()[r0 * in + i]);
@@ -448,10 +441,13 @@ class KernelConformanceTest {
     @Test
     void selectionFollowsTheProperty() {
         System.out.println("vector kernels run with " + jdk.incubator.vector.FloatVector.SPECIES_PREFERRED
-                + ", " + Parallel.threads() + " threads by default");
+                + ", " + Kernels.defaults().threads() + " threads by default");
         String chosen = System.getProperty("lamina.kernels", "vector");
-        assertThat(Kernels.get().name()).isEqualTo(chosen.trim().toLowerCase(java.util.Locale.ROOT));
-        assertThat(Kernels.scalar()).isSameAs(REF);
-        assertThat(Kernels.vector()).isSameAs(VEC);
+        assertThat(Kernels.defaults().name()).isEqualTo(chosen.trim().toLowerCase(java.util.Locale.ROOT));
+        assertThat(Kernels.of(Kernels.Kind.SCALAR, 1)).isSameAs(REF);
+        assertThat(Kernels.vector(2).threads()).isEqualTo(2);
+        assertThat(Kernels.vector(2).parallel()).isSameAs(Kernels.scalar(2).parallel());
+        assertThatThrownBy(() -> Kernels.kind("simd")).isInstanceOf(dev.lamina.io.LaminaException.class)
+                .hasMessageContaining("-Dlamina.kernels=simd");
     }
 }

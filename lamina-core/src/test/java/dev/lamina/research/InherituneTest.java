@@ -4,6 +4,8 @@ import dev.lamina.autograd.Tape;
 import dev.lamina.data.Dataset;
 import dev.lamina.io.LaminaException;
 import dev.lamina.model.Decoder;
+import dev.lamina.model.Role;
+import dev.lamina.model.TapeExecutor;
 import dev.lamina.model.ModelConfig;
 import dev.lamina.model.ModelConfig.Placement;
 import dev.lamina.model.Parameters;
@@ -63,8 +65,8 @@ class InherituneTest {
             Rng r = new Rng(4);
             for (int i = 0; i < ids.length; i++) ids[i] = (int) r.nextLong(257);
             Map<Integer, float[]> refStates = new HashMap<>(), studentStates = new HashMap<>();
-            ref.forward(Tape.inference(), ids, B, T, l -> false, (l, x) -> refStates.put(l, x.toArray()));
-            student.forward(Tape.inference(), ids, B, T, l -> false, (l, x) -> studentStates.put(l, x.toArray()));
+            ref.forward(new TapeExecutor(ref, Tape.inference(), ids, B, T).probes(null, (l, x) -> refStates.put(l, x.toArray()), null));
+            student.forward(new TapeExecutor(student, Tape.inference(), ids, B, T).probes(null, (l, x) -> studentStates.put(l, x.toArray()), null));
             for (int l = 0; l <= 3; l++)
                 assertThat(studentStates.get(l)).as("%s: hidden state entering layer %d", c.normPlacement(), l).isEqualTo(refStates.get(l));
         }
@@ -73,7 +75,7 @@ class InherituneTest {
     @Test
     void partsNotInheritedStartFresh() {
         Decoder ref = Decoder.create(ResearchData.tiny(), 1);
-        Decoder s = Inheritune.inherit(ref, 2, EnumSet.of(Inheritune.Part.ATTN), 2);
+        Decoder s = Inheritune.inherit(ref, 2, EnumSet.of(Role.Part.ATTN), 2);
         assertThat(s.params().value("layers.1.self_attn.q_proj.weight").toArray()).isEqualTo(ref.params().value("layers.1.self_attn.q_proj.weight").toArray());
         assertThat(s.params().value("layers.1.mlp.up_proj.weight").toArray()).isNotEqualTo(ref.params().value("layers.1.mlp.up_proj.weight").toArray());
         assertThat(s.params().value("embed_tokens.weight").toArray()).isNotEqualTo(ref.params().value("embed_tokens.weight").toArray());
@@ -89,7 +91,7 @@ class InherituneTest {
         assertThat(grown.config().numHiddenLayers()).isEqualTo(6);
         assertThat(grown.config().postLayers()).isEqualTo(2);
         for (Parameters.Slot s : grown.params().slots().values()) {
-            int l = LayerGrads.layerOf(s.name());
+            int l = s.layer();
             float[] got = grown.params().value(s.name()).toArray();
             if (l >= 4) assertThat(got).as(s.name()).isEqualTo(ref.params().value(s.name()).toArray());
             else assertThat(got).as(s.name()).isEqualTo(student.params().value(s.name()).toArray());

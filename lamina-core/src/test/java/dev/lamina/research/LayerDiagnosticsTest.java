@@ -35,8 +35,8 @@ class LayerDiagnosticsTest {
         Tape tape = Tape.training();
         m.loss(tape, b[0], b[1], 2, 16);
         tape.backward();
-        double global = AdamW.gradNorm(m.params());
-        LayerGrads g = LayerGrads.of(m.params(), 4);
+        double global = AdamW.gradNorm(m.kernels(), m.params());
+        LayerGrads g = LayerGrads.of(m.kernels(), m.params(), 4);
         double sum = g.other() * g.other();
         for (int l = 0; l < 4; l++) {
             sum += g.layer()[l] * g.layer()[l];

@@ -82,16 +82,9 @@ class BpeTrainerTest {
     @Test
     void sameInputsGiveIdenticalFilesWhateverTheThreadCount(@TempDir Path tmp) throws Exception {
         Path slice = HfFixtureTest.hf("brown-slice.txt");
-        int threads = Parallel.threads();
-        try {
-            Parallel.setThreads(2);
-            BpeTrainer.train(List.of(slice), 800, 2, EOT, ProgressListener.NONE).tokenizer().save(tmp.resolve("a"));
-            BpeTrainer.train(List.of(slice), 800, 2, EOT, ProgressListener.NONE).tokenizer().save(tmp.resolve("b"));
-            Parallel.setThreads(1);
-            BpeTrainer.train(List.of(slice), 800, 2, EOT, ProgressListener.NONE).tokenizer().save(tmp.resolve("c"));
-        } finally {
-            Parallel.setThreads(threads);
-        }
+        BpeTrainer.train(Parallel.of(2), List.of(slice), 800, 2, EOT, ProgressListener.NONE).tokenizer().save(tmp.resolve("a"));
+        BpeTrainer.train(Parallel.of(2), List.of(slice), 800, 2, EOT, ProgressListener.NONE).tokenizer().save(tmp.resolve("b"));
+        BpeTrainer.train(Parallel.of(1), List.of(slice), 800, 2, EOT, ProgressListener.NONE).tokenizer().save(tmp.resolve("c"));
         byte[] a = Files.readAllBytes(tmp.resolve("a/tokenizer.json"));
         assertThat(Files.readAllBytes(tmp.resolve("b/tokenizer.json"))).isEqualTo(a);
         assertThat(Files.readAllBytes(tmp.resolve("c/tokenizer.json"))).isEqualTo(a);

@@ -22,12 +22,12 @@ public final class TokenizerBench {
         Path corpus = Path.of(args[0]);
         int vocab = Integer.parseInt(args[1]), minFreq = Integer.parseInt(args[2]), threads = Integer.parseInt(args[3]);
         Path out = Path.of(args[4]), gpt2 = Path.of(args[5]);
-        Parallel.setThreads(threads);
-        System.out.printf("lamina: %d threads, %s%n", Parallel.threads(), Runtime.version());
+        Parallel pool = Parallel.of(threads);
+        System.out.printf("lamina: %d threads, %s%n", pool.threads(), Runtime.version());
 
         for (int run = 1; run <= 2; run++) {
             long t0 = System.nanoTime();
-            BpeTrainer.Result r = BpeTrainer.train(List.of(corpus), vocab, minFreq, List.of(BpeTokenizer.EOT), ProgressListener.NONE);
+            BpeTrainer.Result r = BpeTrainer.train(pool, List.of(corpus), vocab, minFreq, List.of(BpeTokenizer.EOT), ProgressListener.NONE);
             double s = (System.nanoTime() - t0) / 1e9;
             System.out.printf("lamina train run %d: %.2f s, vocab %d, %.3f bytes/token%n", run, s, r.tokenizer().vocabSize(), r.bytesPerToken());
             if (run == 1) r.tokenizer().save(out.resolve("lamina"));
@@ -42,7 +42,7 @@ public final class TokenizerBench {
             for (int run = 1; run <= 3; run++) {
                 BpeTokenizer tok = BpeTokenizer.load(out.resolve(name));
                 long t0 = System.nanoTime();
-                int[][] ids = tok.encodeAll(lines);
+                int[][] ids = tok.encodeAll(pool, lines);
                 double s = (System.nanoTime() - t0) / 1e9;
                 long n = 0;
                 for (int[] x : ids) n += x.length;

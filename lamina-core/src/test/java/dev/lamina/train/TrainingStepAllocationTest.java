@@ -2,8 +2,8 @@ package dev.lamina.train;
 
 import dev.lamina.autograd.Tape;
 import dev.lamina.kernels.Kernels;
-import dev.lamina.kernels.ScalarKernels;
 import dev.lamina.model.Decoder;
+import dev.lamina.model.TapeExecutor;
 import dev.lamina.model.ModelConfig;
 import dev.lamina.model.Presets;
 import dev.lamina.tensor.Parallel;
@@ -48,46 +48,41 @@ class TrainingStepAllocationTest {
     @ParameterizedTest
     @ValueSource(strings = {"llama-s", "gpt2-s"})
     void aStepAllocatesOnlyTheClosuresOfItsParallelKernelCalls(String preset) {
-        assumeTrue(Kernels.get() != ScalarKernels.INSTANCE, "the scalar reference kernels are written for clarity, not for the hot loop");
-        int threads = Parallel.threads();
-        Parallel.setThreads(2);
-        try {
-            ModelConfig c = Presets.get(preset).config().apply(256).withLayers(2);
-            Decoder model = Decoder.create(c, 0);
-            AdamW opt = new AdamW(model.params());
-            TrainConfig tc = new TrainConfig(10, 2, 32, 3e-4, 1, 0, 0.01, 0.9, 0.999, 1e-8, 1.0, 1, 0, 0, 1);
-            int B = 2, T = 32;
-            int[] ids = new int[B * T], targets = new int[B * T];
-            for (int i = 0; i < ids.length; i++) { ids[i] = (i * 7) % 256; targets[i] = (i * 11) % 256; }
-            Tape tape = Tape.training();
-            // the least over windows of steps after warm-up: a recompilation may box vectors for a while
-            int warmup = 100, window = 20, windows = 5;
-            double bytesPerStep = Double.MAX_VALUE, callsPerStep = 0;
-            long bytes = 0, calls = 0;
-            long[] threadIds = null;
-            for (int s = 0; s <= warmup + window * windows; s++) {
-                if (s >= warmup && (s - warmup) % window == 0) {
-                    if (threadIds == null) threadIds = stepThreads();    // the workers exist after the first steps
-                    long b = allocated(threadIds), n = Parallel.calls();
-                    if (s > warmup && (b - bytes) / (double) window < bytesPerStep) {
-                        bytesPerStep = (b - bytes) / (double) window;
-                        callsPerStep = (n - calls) / (double) window;
-                    }
-                    bytes = b;
-                    calls = n;
+        assumeTrue(Kernels.kind(Kernels.defaults()) == Kernels.Kind.VECTOR, "the scalar reference kernels are written for clarity, not for the hot loop");
+        ModelConfig c = Presets.get(preset).config().apply(256).withLayers(2);
+        Decoder model = Decoder.create(c, 0).withKernels(Kernels.vector(2));
+        AdamW opt = new AdamW(model.params(), model.kernels());
+        TrainConfig tc = new TrainConfig(10, 2, 32, 3e-4, 1, 0, 0.01, 0.9, 0.999, 1e-8, 1.0, 1, 0, 0, 1);
+        int B = 2, T = 32;
+        int[] ids = new int[B * T], targets = new int[B * T];
+        for (int i = 0; i < ids.length; i++) { ids[i] = (i * 7) % 256; targets[i] = (i * 11) % 256; }
+        Tape tape = Tape.training(model.kernels());
+        TapeExecutor ex = new TapeExecutor(model, tape, ids, B, T);     // a trainer keeps one for the run
+        // the least over windows of steps after warm-up: a recompilation may box vectors for a while
+        int warmup = 100, window = 20, windows = 5;
+        double bytesPerStep = Double.MAX_VALUE, callsPerStep = 0;
+        long bytes = 0, calls = 0;
+        long[] threadIds = null;
+        for (int s = 0; s <= warmup + window * windows; s++) {
+            if (s >= warmup && (s - warmup) % window == 0) {
+                if (threadIds == null) threadIds = stepThreads();    // the workers exist after the first steps
+                long b = allocated(threadIds), n = Parallel.calls();
+                if (s > warmup && (b - bytes) / (double) window < bytesPerStep) {
+                    bytesPerStep = (b - bytes) / (double) window;
+                    callsPerStep = (n - calls) / (double) window;
                 }
-                if (s == warmup + window * windows) break;
-                model.params().zeroGrad();
-                tape.reset();
-                model.loss(tape, ids, targets, B, T);
-                tape.backward();
-                AdamW.clip(model.params(), 1.0);
-                opt.step(3e-4, tc);
+                bytes = b;
+                calls = n;
             }
-            assertTrue(bytesPerStep <= SLACK_BYTES + BYTES_PER_PARALLEL_CALL * callsPerStep,
-                    String.format("%s: %.0f bytes per step for %.0f parallel kernel calls", preset, bytesPerStep, callsPerStep));
-        } finally {
-            Parallel.setThreads(threads);
+            if (s == warmup + window * windows) break;
+            model.params().zeroGrad();
+            tape.reset();
+            model.loss(ex, targets);
+            tape.backward();
+            opt.clip(1.0);
+            opt.step(3e-4, tc);
         }
+        assertTrue(bytesPerStep <= SLACK_BYTES + BYTES_PER_PARALLEL_CALL * callsPerStep,
+                String.format("%s: %.0f bytes per step for %.0f parallel kernel calls", preset, bytesPerStep, callsPerStep));
     }
 }

@@ -1,5 +1,6 @@
-package dev.lamina.infer;
+package dev.lamina.kernels;
 
+import dev.lamina.tensor.Parallel;
 import dev.lamina.tensor.Rng;
 import dev.lamina.tensor.Tensor;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -7,8 +8,13 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The decode kernels against the scalar reference, and the batch invariance the engine relies on. */
-class InferKernelsTest {
+/**
+ * The inference kernels (prepared linear weights, softmax and weighted rows over a KV cache) against
+ * the scalar reference, and the batch invariance the engine relies on.
+ */
+class InferenceKernelsTest {
+    private static final KernelSet SCALAR = Kernels.scalar(2), VECTOR = Kernels.vector(2);
+
     static Tensor random(Rng rng, int... shape) {
         Tensor t = Tensor.zeros(shape);
         for (int i = 0; i < t.size(); i++) t.set(i, (float) rng.nextGaussian());
@@ -20,42 +26,52 @@ class InferKernelsTest {
     void packedWeightsMatchTheScalarReferenceAndAreTheSameRowByRow(int n, int in, int out) {
         Rng rng = new Rng(n * 1000L + in);
         Tensor x = random(rng, n, in), w1 = random(rng, out, in), w2 = random(rng, out + 3, in), b2 = random(rng, out + 3);
-        Tensor[] ws = {w1, w2}, bs = {null, b2};
-        PackedWeights[] packed = {PackedWeights.pack(w1, null), PackedWeights.pack(w2, b2)};
+        LinearWeights[] packed = {VECTOR.prepare(w1, null), VECTOR.prepare(w2, b2)};
+        LinearWeights[] plain = {SCALAR.prepare(w1, null), SCALAR.prepare(w2, b2)};
+        assertThat(packed[0]).isInstanceOf(PackedWeights.class);
+        assertThat(plain[1]).isEqualTo(new DenseWeights(w2, b2));
+        assertThat(plain[1].extraBytes()).isZero();
         Tensor y1 = Tensor.zeros(n, out), y2 = Tensor.zeros(n, out + 3), r1 = Tensor.zeros(n, out), r2 = Tensor.zeros(n, out + 3);
-        PackedWeights.multiply(n, x, packed, new Tensor[]{y1, y2});
-        InferKernels.SCALAR.gemv(n, x, ws, bs, new Tensor[]{r1, r2});
+        VECTOR.project(n, x, packed, new Tensor[]{y1, y2});
+        SCALAR.project(n, x, plain, new Tensor[]{r1, r2});
         for (int i = 0; i < y1.size(); i++) assertThat(y1.get(i)).isCloseTo(r1.get(i), org.assertj.core.api.Assertions.within(1e-4f * in));
         for (int i = 0; i < y2.size(); i++) assertThat(y2.get(i)).isCloseTo(r2.get(i), org.assertj.core.api.Assertions.within(1e-4f * in));
         // every row alone, and every split of the rows, gives bit-for-bit the outputs of the whole batch
         for (int i = 0; i < n; i++) {
             Tensor[] one = {Tensor.zeros(1, out), Tensor.zeros(1, out + 3)};
-            PackedWeights.multiply(1, x.rows(i, i + 1), packed, one);
+            VECTOR.project(1, x.rows(i, i + 1), packed, one);
             assertThat(one[0].toArray()).isEqualTo(y1.rows(i, i + 1).toArray());
             assertThat(one[1].toArray()).isEqualTo(y2.rows(i, i + 1).toArray());
             Tensor[] one2 = {Tensor.zeros(1, out), Tensor.zeros(1, out + 3)};
-            InferKernels.SCALAR.gemv(1, x.rows(i, i + 1), ws, bs, one2);
+            SCALAR.project(1, x.rows(i, i + 1), plain, one2);
             assertThat(one2[0].toArray()).isEqualTo(r1.rows(i, i + 1).toArray());
         }
         if (n >= 3) {
             int cut = n / 3;
             Tensor tail = Tensor.zeros(n - cut, out + 3);
-            packed[1].multiply(n - cut, x.data(), x.offset() + cut * in, in, tail.data(), 0, out + 3);
+            ((PackedWeights) packed[1]).multiply(Parallel.of(1), n - cut, x.data(), x.offset() + cut * in, in, tail.data(), 0, out + 3);
             assertThat(tail.toArray()).isEqualTo(y2.rows(cut, n).toArray());
         }
     }
 
     @ParameterizedTest
     @CsvSource({"1", "7", "16", "33", "64"})
-    void dotAndAxpyMatchTheScalarReference(int len) {
+    void dotMatchesTheScalarReference(int len) {
         Rng rng = new Rng(len);
         float[] a = random(rng, len + 3).data(), b = random(rng, len + 5).data();
-        assertThat(InferKernels.VECTOR.dot(a, 3, b, 5, len))
-                .isCloseTo(InferKernels.SCALAR.dot(a, 3, b, 5, len), org.assertj.core.api.Assertions.within(1e-4f * len));
-        float[] y1 = b.clone(), y2 = b.clone();
-        InferKernels.VECTOR.axpy(0.7f, a, 3, y1, 5, len);
-        InferKernels.SCALAR.axpy(0.7f, a, 3, y2, 5, len);
-        for (int i = 0; i < y1.length; i++) assertThat(y1[i]).isCloseTo(y2[i], org.assertj.core.api.Assertions.within(1e-5f));
+        assertThat(VECTOR.dot(a, 3, b, 5, len))
+                .isCloseTo(SCALAR.dot(a, 3, b, 5, len), org.assertj.core.api.Assertions.within(1e-4f * len));
+    }
+
+    @org.junit.jupiter.api.Test
+    void projectRefusesWeightsPreparedByTheOtherKernels() {
+        Rng rng = new Rng(3);
+        Tensor x = random(rng, 2, 8), w = random(rng, 4, 8);
+        Tensor[] y = {Tensor.zeros(2, 4)};
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> VECTOR.project(2, x, new LinearWeights[]{SCALAR.prepare(w, null)}, y))
+                .isInstanceOf(IllegalArgumentException.class);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> SCALAR.project(2, x, new LinearWeights[]{VECTOR.prepare(w, null)}, y))
+                .isInstanceOf(IllegalArgumentException.class);
     }
 
     @ParameterizedTest
@@ -64,8 +80,8 @@ class InferKernelsTest {
         Rng rng = new Rng(count * 31L + hd);
         float[] p1 = random(rng, count + 2).data(), p2 = p1.clone();
         for (int i = 0; i < p1.length; i++) { p1[i] *= 8; p2[i] = p1[i]; }
-        InferKernels.VECTOR.softmax(p1, 2, count);
-        InferKernels.SCALAR.softmax(p2, 2, count);
+        VECTOR.softmax(p1, 2, count);
+        SCALAR.softmax(p2, 2, count);
         double total = 0;
         for (int i = 2; i < count + 2; i++) {
             assertThat(p1[i]).isCloseTo(p2[i], org.assertj.core.api.Assertions.within(1e-6f));
@@ -79,8 +95,8 @@ class InferKernelsTest {
         for (int mode = 0; mode < 2; mode++) {
             float[] o1 = random(rng, hd + 4).data(), o2 = o1.clone();
             int[] ix = mode == 0 ? idx : null;
-            InferKernels.VECTOR.weightedRows(p1, 2, count, V, ix, 1, 3, rowLen, o1, 4, hd);
-            InferKernels.SCALAR.weightedRows(p1, 2, count, V, ix, 1, 3, rowLen, o2, 4, hd);
+            VECTOR.weightedRows(p1, 2, count, V, ix, 1, 3, rowLen, o1, 4, hd);
+            SCALAR.weightedRows(p1, 2, count, V, ix, 1, 3, rowLen, o2, 4, hd);
             for (int i = 0; i < o1.length; i++) assertThat(o1[i]).isCloseTo(o2[i], org.assertj.core.api.Assertions.within(1e-4f));
         }
     }

@@ -1,4 +1,4 @@
-package dev.lamina.infer;
+package dev.lamina.kernels;
 
 import dev.lamina.tensor.Parallel;
 import dev.lamina.tensor.Tensor;
@@ -21,9 +21,10 @@ import jdk.incubator.vector.VectorSpecies;
  * once per row.
  *
  * <p>Work is split over panels with {@link Parallel#forRange}: each thread streams its share of
- * the weights once per call, whatever the number of rows.
+ * the weights once per call, whatever the number of rows. The vector kernels' form of
+ * {@link LinearWeights} ({@link VectorKernels#prepare}).
  */
-final class PackedWeights {
+public final class PackedWeights implements LinearWeights {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     /** Vectors per panel: 4 with 32 vector registers (AVX-512), 2 with 16 (AVX2). */
@@ -31,6 +32,9 @@ final class PackedWeights {
     static final int NR = VECS * L;
     /** Rows per prompt tile: 6 × VECS accumulators (24 of 32 registers at 16 lanes, 12 of 16 at 8). */
     static final int MR = 6;
+
+    /** Below this many multiply-adds a product runs on the calling thread. */
+    static final long PARALLEL_MIN_FMA = 1L << 17;
 
     final int out, in, panels;
     final float[] data;
@@ -44,15 +48,15 @@ final class PackedWeights {
         this.bias = bias;
     }
 
-    /** Packs w[out, in] (and keeps a view of bias[out], may be null). */
-    static PackedWeights pack(Tensor w, Tensor bias) {
+    /** Packs w[out, in] (and keeps a view of bias[out], may be null), on the pool's threads. */
+    static PackedWeights pack(Parallel pool, Tensor w, Tensor bias) {
         int out = w.dim(0), in = w.dim(1), panels = (out + NR - 1) / NR;
         long size = (long) panels * in * NR;
         if (size > Integer.MAX_VALUE - 16) throw new IllegalArgumentException("weight too large to pack: " + out + "x" + in);
         float[] d = new float[(int) size];
         float[] W = w.data();
         int wo = w.offset();
-        Parallel.forRange(panels, (p0, p1) -> {
+        pool.forRange(panels, (p0, p1) -> {
             for (int p = p0; p < p1; p++) {
                 int cols = Math.min(NR, out - p * NR), base = p * in * NR;
                 for (int c = 0; c < cols; c++) {
@@ -64,16 +68,18 @@ final class PackedWeights {
         return new PackedWeights(out, in, d, bias);
     }
 
-    long bytes() { return (long) data.length * Float.BYTES; }
+    @Override public int out() { return out; }
+    @Override public int in() { return in; }
+    @Override public long extraBytes() { return (long) data.length * Float.BYTES; }
 
     /**
      * y[i, o] = Σ_k x[i, k]·w[o, k] (+ bias[o]) for i < n: x rows at xOff + i·ldx, y rows at
      * yOff + i·ldy.
      */
-    void multiply(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy) {
+    void multiply(Parallel pool, int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy) {
         long fma = (long) n * in * NR;
-        int minChunk = (int) Math.max(1, Math.min(panels, InferKernels.PARALLEL_MIN_FMA / Math.max(1, fma)));
-        Parallel.forRange(panels, minChunk, (p0, p1) -> range(n, X, xOff, ldx, Y, yOff, ldy, p0, p1));
+        int minChunk = (int) Math.max(1, Math.min(panels, PARALLEL_MIN_FMA / Math.max(1, fma)));
+        pool.forRange(panels, minChunk, (p0, p1) -> range(n, X, xOff, ldx, Y, yOff, ldy, p0, p1));
     }
 
     /**
@@ -81,17 +87,17 @@ final class PackedWeights {
      * region over all their panels (e.g. q, k and v). x is [n, in] from its offset; each y is
      * [n, out_m] from its offset.
      */
-    static void multiply(int n, Tensor x, PackedWeights[] ws, Tensor[] ys) {
+    static void multiply(Parallel pool, int n, Tensor x, PackedWeights[] ws, Tensor[] ys) {
         if (ws.length == 1) {
-            ws[0].multiply(n, x.data(), x.offset(), ws[0].in, ys[0].data(), ys[0].offset(), ws[0].out);
+            ws[0].multiply(pool, n, x.data(), x.offset(), ws[0].in, ys[0].data(), ys[0].offset(), ws[0].out);
             return;
         }
         int[] start = new int[ws.length + 1];
         for (int m = 0; m < ws.length; m++) start[m + 1] = start[m] + ws[m].panels;
         int total = start[ws.length], in = ws[0].in;
         long fma = (long) n * in * NR;
-        int minChunk = (int) Math.max(1, Math.min(total, InferKernels.PARALLEL_MIN_FMA / Math.max(1, fma)));
-        Parallel.forRange(total, minChunk, (g0, g1) -> {
+        int minChunk = (int) Math.max(1, Math.min(total, PARALLEL_MIN_FMA / Math.max(1, fma)));
+        pool.forRange(total, minChunk, (g0, g1) -> {
             for (int m = 0; m < ws.length; m++) {
                 int lo = Math.max(g0, start[m]), hi = Math.min(g1, start[m + 1]);
                 if (lo < hi)

@@ -1,0 +1,10 @@
+package dev.lamina.kernels;
+
+import dev.lamina.tensor.Tensor;
+
+/** Weights read in place: w[out, in] and bias[out] (may be null). The scalar reference's {@link LinearWeights}. */
+public record DenseWeights(Tensor weight, Tensor bias) implements LinearWeights {
+    @Override public int out() { return weight.dim(0); }
+    @Override public int in() { return weight.dim(1); }
+    @Override public long extraBytes() { return 0; }
+}

@@ -1,0 +1,16 @@
+package dev.lamina.kernels;
+
+/**
+ * A linear layer's weight w[out, in] (and bias[out]) as a kernel set prepared it for inference
+ * products ({@link KernelSet#prepare}, {@link KernelSet#project}): the vector kernels repack it
+ * into panels, the scalar reference reads the tensors in place. A new weight storage (a quantized
+ * format, say) is one more implementation here and one more branch in each kernel set's project.
+ */
+public sealed interface LinearWeights permits DenseWeights, PackedWeights {
+    int out();
+
+    int in();
+
+    /** Bytes held beyond the model's own parameters (a packed copy; 0 when the weights are read in place). */
+    long extraBytes();
+}

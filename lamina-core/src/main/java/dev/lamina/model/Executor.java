@@ -1,0 +1,61 @@
+package dev.lamina.model;
+
+import dev.lamina.autograd.Var;
+
+/**
+ * The operations a decoder is made of. The decoder's structure (norm placement, attention, MLP,
+ * residuals) is written once, in {@link Decoder#hidden} and the methods it calls, against this
+ * interface; two executors run it:
+ *
+ * <ul>
+ *   <li>{@link TapeExecutor}: autograd ops on a {@link dev.lamina.autograd.Tape} (training,
+ *       evaluation, the research probes), X = {@link Var};</li>
+ *   <li>the inference runner ({@code infer.ModelRunner}): linear weights prepared once by the kernel
+ *       set, attention over KV caches, X = a tensor of the rows of this call.</li>
+ * </ul>
+ *
+ * A new layer kind (a mixture of experts, a LoRA adapter, a quantized linear) is a method or a
+ * branch here, so the compiler puts it on both paths; the parity tests then run every config
+ * through both (ExecutorAgreementTest).
+ *
+ * <p>X is an activation [rows, width]. An executor may reuse or update an input in place once the
+ * decoder has passed it on: the decoder never reads an activation after giving it to
+ * {@link #residual}, and reads the arrays {@link #project} returns before the next call.
+ */
+public interface Executor<X> {
+    /** x[n, d]: rows of the token table for this executor's tokens (+ the learned position rows when positions != null). */
+    X embed(Var tokens, Var positions);
+
+    /** scale · norm(x) with the norm's weight (and bias), the config's kind of norm (RMSNorm or LayerNorm). */
+    X norm(Decoder.Norm w, X x, float scale);
+
+    /** x·wᵀ + b for each linear of ws on the same input (q, k and v; gate and up): an array of the executor's, in ws's order. */
+    X[] project(X x, Decoder.Linear[] ws);
+
+    /** Rotary positions applied to x [n, heads·hd], at the positions of this executor's rows. */
+    X rope(X x, int heads);
+
+    /** Causal (sliding-window) grouped-query attention of layer l: q [n, H·hd], k and v [n, KV·hd] → [n, H·hd]. */
+    X attention(int layer, X q, X k, X v);
+
+    /** r + h·wᵀ + b: an output projection into the residual stream. */
+    X residual(X r, X h, Decoder.Linear w);
+
+    /** silu(gate) ⊙ up. */
+    X swiglu(X gate, X up);
+
+    /** gelu_tanh(x). */
+    X gelu(X x);
+
+    /** The rows the head reads: all of them in training, the last row of each sequence that wants logits in inference. */
+    X outputRows(X x);
+
+    /**
+     * Called with the hidden state entering layer l (l = L: entering the final norm); returns the
+     * state to go on with. The runner recycles its per-layer buffers here; the research probes look.
+     */
+    default X enter(int layer, X x) { return x; }
+
+    /** Whether layer l runs (false makes it the identity, for layer-removal studies). */
+    default boolean runs(int layer) { return true; }
+}

@@ -1,0 +1,52 @@
+package dev.lamina.model;
+
+/**
+ * What a parameter is for. This one table decides initialisation and weight decay
+ * ({@link ParamKey}), the canonical names, the Hugging Face and GGUF name mappings (hf/, gguf/),
+ * the grouping of per-layer diagnostics and the parts Inheritune copies: no code looks at a
+ * name's spelling to decide behaviour. A new kind of parameter (an expert's projection, a LoRA
+ * factor) is a new row here.
+ */
+public enum Role {
+    EMBEDDING("embed_tokens", Part.EMBEDDINGS, Kind.TABLE, false),
+    POSITIONS("embed_positions", Part.POSITIONS, Kind.TABLE, false),
+    INPUT_NORM("input_layernorm", Part.NORMS, Kind.NORM, true),
+    Q("self_attn.q_proj", Part.ATTN, Kind.LINEAR, true),
+    K("self_attn.k_proj", Part.ATTN, Kind.LINEAR, true),
+    V("self_attn.v_proj", Part.ATTN, Kind.LINEAR, true),
+    O("self_attn.o_proj", Part.ATTN, Kind.LINEAR, true),
+    POST_NORM("post_attention_layernorm", Part.NORMS, Kind.NORM, true),
+    GATE("mlp.gate_proj", Part.MLP, Kind.LINEAR, true),
+    UP("mlp.up_proj", Part.MLP, Kind.LINEAR, true),
+    DOWN("mlp.down_proj", Part.MLP, Kind.LINEAR, true),
+    FINAL_NORM("norm", Part.FINAL_NORM, Kind.NORM, false),
+    HEAD("lm_head", Part.HEAD, Kind.LINEAR, false);
+
+    /** The groups diagnostics report and Inheritune copies. */
+    public enum Part { ATTN, MLP, NORMS, EMBEDDINGS, HEAD, POSITIONS, FINAL_NORM }
+
+    /** A lookup table [rows, d], a linear map's weight [out, in] (and bias [out]), or a norm's gain [d] (and bias). */
+    public enum Kind { TABLE, LINEAR, NORM }
+
+    private final String path;
+    private final Part part;
+    private final Kind kind;
+    private final boolean perLayer;
+
+    Role(String path, Part part, Kind kind, boolean perLayer) {
+        this.path = path;
+        this.part = part;
+        this.kind = kind;
+        this.perLayer = perLayer;
+    }
+
+    public Part part() { return part; }
+    public Kind kind() { return kind; }
+    public boolean perLayer() { return perLayer; }
+
+    /** The canonical module name, as Hugging Face's Llama writes it: {@code layers.3.self_attn.q_proj}, {@code norm}. */
+    public String module(int layer) { return perLayer ? "layers." + layer + "." + path : path; }
+
+    /** Whether the role writes into the residual stream (attention's and the MLP's output projections). */
+    public boolean residualOutput() { return this == O || this == DOWN; }
+}

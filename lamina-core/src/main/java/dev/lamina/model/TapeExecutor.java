@@ -1,0 +1,115 @@
+package dev.lamina.model;
+
+import dev.lamina.autograd.Ops;
+import dev.lamina.autograd.Tape;
+import dev.lamina.autograd.Var;
+import dev.lamina.tensor.Tensor;
+
+import java.util.function.IntPredicate;
+
+/**
+ * The decoder on a tape: every operation is an autograd op ({@link Ops}), so a training tape can run
+ * backward through it. The input is B sequences of T tokens (ids[B·T], set with {@link #input});
+ * a trainer keeps one executor for the run.
+ *
+ * <p>Research probes ({@link #probes}) watch the hidden state entering each layer, every layer's
+ * attention probabilities, and can leave layers out.
+ */
+public final class TapeExecutor implements Executor<Var> {
+    private final Decoder model;
+    private final ModelConfig c;
+    private final Tape tape;
+    private int[] ids;
+    private int B, T;
+    private final Var[] outputs1 = new Var[1], outputs2 = new Var[2], outputs3 = new Var[3];
+    private IntPredicate skip;
+    private HiddenProbe hiddenProbe;
+    private AttentionProbe attentionProbe;
+
+    /** Called with the hidden state x[n,d] entering each layer l (and l = L for the final norm's input). */
+    @FunctionalInterface
+    public interface HiddenProbe { void accept(int layer, Tensor hidden); }
+
+    /** Called in each layer with its softmax attention probabilities att[B,H,T,T] (valid only during the call). */
+    @FunctionalInterface
+    public interface AttentionProbe { void accept(int layer, Tensor att); }
+
+    public TapeExecutor(Decoder model, Tape tape, int[] ids, int B, int T) {
+        this.model = model;
+        this.c = model.config();
+        this.tape = tape;
+        input(ids, B, T);
+    }
+
+    /** The tokens of the next pass: ids[B·T]. */
+    public TapeExecutor input(int[] ids, int B, int T) {
+        if (ids.length != B * T) throw new IllegalArgumentException("ids has " + ids.length + " tokens, expected B·T = " + B * T);
+        if (T > c.maxPositionEmbeddings())
+            throw new IllegalArgumentException("sequence length " + T + " exceeds max_position_embeddings " + c.maxPositionEmbeddings());
+        this.ids = ids;
+        this.B = B;
+        this.T = T;
+        return this;
+    }
+
+    /** Layers for which skip is true run as the identity; the probes (each may be null) watch. */
+    public TapeExecutor probes(IntPredicate skip, HiddenProbe hidden, AttentionProbe attention) {
+        this.skip = skip;
+        this.hiddenProbe = hidden;
+        this.attentionProbe = attention;
+        return this;
+    }
+
+    public Tape tape() { return tape; }
+
+    @Override
+    public Var embed(Var tokens, Var positions) { return Ops.embedding(tape, ids, tokens, positions, T); }
+
+    @Override
+    public Var norm(Decoder.Norm w, Var x, float scale) {
+        float eps = (float) c.normEps();
+        return c.norm() == ModelConfig.Norm.RMSNORM
+                ? Ops.rmsnorm(tape, x, w.weight(), eps, scale)
+                : Ops.layernorm(tape, x, w.weight(), w.bias(), eps, scale);
+    }
+
+    @Override
+    public Var[] project(Var x, Decoder.Linear[] ws) {
+        Var[] out = ws.length == 1 ? outputs1 : ws.length == 2 ? outputs2 : ws.length == 3 ? outputs3 : new Var[ws.length];
+        for (int i = 0; i < ws.length; i++) out[i] = Ops.linear(tape, x, ws[i].weight(), ws[i].bias());
+        return out;
+    }
+
+    @Override
+    public Var rope(Var x, int heads) {
+        Rope r = model.rope();
+        return Ops.rope(tape, x, T, heads, c.headDim(), r.cos(), r.sin());
+    }
+
+    @Override
+    public Var attention(int layer, Var q, Var k, Var v) {
+        java.util.function.Consumer<Tensor> probe = attentionProbe == null ? null : att -> attentionProbe.accept(layer, att);
+        return Ops.attention(tape, q, k, v, B, T, c.numAttentionHeads(), c.numKeyValueHeads(), c.headDim(), c.window(), probe);
+    }
+
+    @Override
+    public Var residual(Var r, Var h, Decoder.Linear w) { return Ops.residualLinear(tape, r, h, w.weight(), w.bias()); }
+
+    @Override
+    public Var swiglu(Var gate, Var up) { return Ops.swiglu(tape, gate, up); }
+
+    @Override
+    public Var gelu(Var x) { return Ops.gelu(tape, x); }
+
+    @Override
+    public Var outputRows(Var x) { return x; }
+
+    @Override
+    public Var enter(int layer, Var x) {
+        if (hiddenProbe != null) hiddenProbe.accept(layer, x.value());
+        return x;
+    }
+
+    @Override
+    public boolean runs(int layer) { return skip == null || !skip.test(layer); }
+}
