@@ -2,6 +2,9 @@ package dev.lamina.model;
 
 import dev.lamina.autograd.Tape;
 import dev.lamina.autograd.Var;
+import dev.lamina.infer.ContiguousKvCache;
+import dev.lamina.infer.KvCache;
+import dev.lamina.infer.ModelRunner;
 import dev.lamina.io.LaminaException;
 import dev.lamina.io.SafeTensors;
 import dev.lamina.tensor.Tensor;
@@ -16,7 +19,9 @@ import java.util.stream.Stream;
 
 /**
  * Checks the decoder against a PyTorch-made test vector (NAME.json + NAME.safetensors): loads the
- * parameters, runs forward and backward, and compares logits, loss and every gradient.
+ * parameters, runs forward and backward on the tape, and compares logits, loss and every gradient;
+ * then runs the same tokens through the inference executor (KV caches, the sequences batched, one
+ * token at a time) and compares its logits too. Every case thus checks both executors.
  * Tolerances (architecture.md): relative error ‖out − ref‖/‖ref‖ ≤ 1e-4 per tensor, loss within 1e-5.
  * A reference tensor whose norm is below {@link #ZERO_NORM} is zero in exact arithmetic (the key
  * projection's bias gets no gradient: softmax ignores a constant added to one query's scores), so
@@ -85,8 +90,30 @@ public final class ParityCheck {
             tape.backward();
             for (Parameters.Slot s : params.slots().values())
                 results.add(compare("grad." + s.name(), params.grad(s.name()), st.tensor("grad." + s.name())));
+            results.add(compare("inference.logits", inferenceLogits(model, ids, B, T), st.tensor("logits")));
             return new CaseResult(name, results);
         }
+    }
+
+    /**
+     * logits[B·T, V] from the inference runner: the B sequences decoded together, one token per
+     * sequence per call, each with its own KV cache.
+     */
+    public static Tensor inferenceLogits(Decoder model, int[] ids, int B, int T) {
+        int V = model.config().vocabSize();
+        Tensor out = Tensor.zeros(B * T, V);
+        ModelRunner runner = new ModelRunner(model, B, B);
+        List<KvCache> caches = new ArrayList<>();
+        for (int b = 0; b < B; b++) caches.add(new ContiguousKvCache(model.config(), T));
+        List<ModelRunner.Chunk> chunks = new ArrayList<>();
+        for (int t = 0; t < T; t++) {
+            chunks.clear();
+            for (int b = 0; b < B; b++) chunks.add(new ModelRunner.Chunk(caches.get(b), ids, b * T + t, b * T + t + 1, true));
+            Tensor logits = runner.forward(chunks);
+            for (int b = 0; b < B; b++) out.rows(b * T + t, b * T + t + 1).copyFrom(logits.rows(b, b + 1));
+        }
+        for (KvCache c : caches) c.close();
+        return out;
     }
 
     public static TensorResult compare(String name, Tensor out, Tensor ref) {

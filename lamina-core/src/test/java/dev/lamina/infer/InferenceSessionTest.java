@@ -7,7 +7,7 @@ import dev.lamina.model.TestModels;
 import dev.lamina.tensor.Rng;
 import dev.lamina.tensor.Tensor;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -15,7 +15,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class InferenceSessionTest {
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama_pre", "llama_post", "llama_mix", "llama_lns", "llama_gqa_swa", "gpt2_pre", "gpt2_mix"})
+    @MethodSource("dev.lamina.infer.KvCacheTest#vectors")
     void incrementalMatchesFullForward(String name) {
         Decoder model = TestModels.load(name);
         int T = 14, V = model.config().vocabSize();

@@ -26,9 +26,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** Every KV cache gives, at every position, the logits of a full forward pass over the whole sequence. */
 class KvCacheTest {
-    static final String[] VECTORS = {"llama_pre", "llama_post", "llama_mix", "llama_lns", "llama_gqa_swa", "gpt2_pre", "gpt2_mix"};
 
-    static Stream<String> vectors() { return Arrays.stream(VECTORS); }
+    static Stream<String> vectors() { return TestModels.names().stream(); }
 
     /** A random Llama-style model with grouped-query heads and a sliding window (RoPE). */
     static Decoder randomSwa(int maxPos, long seed) {
@@ -179,7 +178,7 @@ class KvCacheTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama_gqa_swa", "gpt2_mix", "llama_post"})
+    @MethodSource("vectors")
     void batchedSequencesGetExactlyTheirAloneLogits(String name) {
         Decoder model = TestModels.load(name);
         int V = model.config().vocabSize();

@@ -12,7 +12,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class FusedHeadTest {
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama_pre", "gpt2_pre", "llama_gqa_swa"})
+    @org.junit.jupiter.params.provider.MethodSource("dev.lamina.infer.KvCacheTest#vectors")
     void fusedLossAndGradientsMatchTheReference(String name) {
         Decoder model = TestModels.load(name);
         try (SafeTensors st = SafeTensors.open(TestModels.vector(name).resolveSibling(name + ".safetensors"))) {
