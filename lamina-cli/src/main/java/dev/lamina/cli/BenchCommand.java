@@ -50,8 +50,7 @@ final class BenchCommand implements Runnable {
             ModelConfig mc = p.config().apply(vocab);
             int B = p.batch(), T = p.seq();
             Decoder model = Decoder.create(mc, 0, Main.kernels(threads));
-            // torch.optim.AdamW defaults: betas (0.9, 0.999), eps 1e-8, weight decay 0.01, on every parameter
-            TrainConfig tc = new TrainConfig(steps + 2, B, T, 3e-4, 1, 0, 0.01, 0.9, 0.999, 1e-8, 0, 1, 0, 0, 1);
+            TrainConfig tc = TrainConfig.peerBenchmark(steps + 2, B, T);
             AdamW opt = new AdamW(model.params(), model.kernels());
             Rng rng = new Rng(0);
             int[] window = new int[B * (T + 1)];

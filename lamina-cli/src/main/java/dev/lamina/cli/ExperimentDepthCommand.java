@@ -47,8 +47,8 @@ final class ExperimentDepthCommand implements Callable<Integer> {
 
     /** The depth-study model: Llama-style, d 128, 4 heads, ff 344, context 256; small enough for 4 × 12-layer runs in 30 min. */
     static ModelConfig depthModel(int vocab, int layers) {
-        return new ModelConfig(vocab, 128, layers, 4, 4, 344, 256, ModelConfig.Norm.RMSNORM, 1e-5, ModelConfig.Placement.PRE, 0.25,
-                ModelConfig.Position.ROPE, 10000, ModelConfig.Activation.SWIGLU, false, false, null, false);
+        return ModelConfig.builder().vocabSize(vocab).hiddenSize(128).numHiddenLayers(layers).numAttentionHeads(4)
+                .intermediateSize(344).maxPositionEmbeddings(256).build();
     }
 
     @Override
@@ -65,7 +65,8 @@ final class ExperimentDepthCommand implements Callable<Integer> {
             if (seq > base.maxPositionEmbeddings())
                 throw new LaminaException("--seq " + seq + " exceeds the model's max_position_embeddings " + base.maxPositionEmbeddings());
             int every = evalEvery != null ? evalEvery : Math.max(1, steps / 10);
-            TrainConfig tc = new TrainConfig(steps, batch, seq, lr, 0.1, Math.max(1, steps / 10), 0.1, 0.9, 0.95, 1e-8, 1.0, 1, seed, every, 8);
+            TrainConfig tc = TrainConfig.builder(steps, batch, seq).lr(lr).warmup(Math.max(1, steps / 10)).seed(seed)
+                    .evalEvery(every).build();
             DepthExperiment.Settings s = new DepthExperiment.Settings(base, tc, vs, target,
                     new LayerDiagnostics.Options(Math.min(batch, 16), Math.min(seq, 256), tokens, 0.9, 2));
             long params = Decoder.layout(base).build().count();

@@ -53,8 +53,8 @@ final class QuickstartCommand implements Callable<Integer> {
             Decoder model = Decoder.create(mc, 1234);
             int B = preset.batch(), T = preset.seq();
             int n = steps != null ? steps : stepsForBudget(model, B, T, minutes);
-            TrainConfig tc = new TrainConfig(n, B, T, 2e-3, 0.1, Math.max(1, n / 10), 0.1, 0.9, 0.95, 1e-8, 1.0, 1, 1234,
-                    Math.max(1, n / 4), 16);
+            TrainConfig tc = TrainConfig.builder(n, B, T).lr(2e-3).warmup(Math.max(1, n / 10)).evalEvery(Math.max(1, n / 4))
+                    .evalBatches(16).build();
             System.err.printf("== 4/5 training the small model (%,d parameters) for %d steps of %d x %d tokens%n",
                     model.parameterCount(), n, B, T);
             Path modelDir = run.resolve("model");

@@ -82,9 +82,10 @@ final class TrainCommand implements Callable<Integer> {
                 defSeq = Math.min(defSeq, mc.maxPositionEmbeddings());
             }
             int n = steps == null ? 1000 : steps;
-            TrainConfig tc = new TrainConfig(n, batch == null ? defBatch : batch, seq == null ? defSeq : seq, lr, 0.1,
-                    warmup == null ? Math.max(1, n / 10) : warmup, weightDecay, 0.9, 0.95, 1e-8, clip, accum, seed,
-                    evalEvery == null ? Math.max(1, n / 10) : evalEvery, evalBatches);
+            TrainConfig tc = TrainConfig.builder(n, batch == null ? defBatch : batch, seq == null ? defSeq : seq).lr(lr)
+                    .warmup(warmup == null ? Math.max(1, n / 10) : warmup).weightDecay(weightDecay).clip(clip).accum(accum)
+                    .seed(seed).evalEvery(evalEvery == null ? Math.max(1, n / 10) : evalEvery).evalBatches(evalBatches)
+                    .build();
             Decoder m = initial != null ? initial : Decoder.create(mc, seed, kernels);
             System.err.printf("model: %s, %,d parameters; data: %s (%,d train / %,d val tokens, %s)%n",
                     model.preset != null ? model.preset : model.init != null ? "weights of " + model.init : model.config,

@@ -65,8 +65,8 @@ class HfCommandsTest extends CliTest {
 
     @Test
     void exportRefusesAPostLnRun() {
-        ModelConfig post = new ModelConfig(257, 16, 2, 2, 2, 32, 16, ModelConfig.Norm.RMSNORM, 1e-5, ModelConfig.Placement.POST,
-                0.25, ModelConfig.Position.ROPE, 1e4, ModelConfig.Activation.SWIGLU, false, false, null, false);
+        ModelConfig post = ModelConfig.builder().vocabSize(257).hiddenSize(16).numHiddenLayers(2).numAttentionHeads(2)
+                .intermediateSize(32).maxPositionEmbeddings(16).normPlacement(ModelConfig.Placement.POST).build();
         Path run = dir.resolve("post");
         Checkpoint.saveModel(run, Decoder.create(post, 1), 0);
         ByteTokenizer.INSTANCE.save(run.resolve(Checkpoint.TOKENIZER));

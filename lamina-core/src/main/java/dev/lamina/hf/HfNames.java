@@ -2,7 +2,9 @@ package dev.lamina.hf;
 
 import dev.lamina.io.LaminaException;
 import dev.lamina.model.ModelConfig;
+import dev.lamina.model.ParamKey;
 import dev.lamina.model.Parameters;
+import dev.lamina.model.Role;
 
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -26,63 +28,67 @@ import java.util.regex.Pattern;
 public final class HfNames {
     private HfNames() {}
 
+    /** A canonical tensor of a rule: a role's weight or bias, in layer l for per-layer roles. */
+    public record Target(Role role, boolean bias) {
+        public ParamKey at(int layer) { return new ParamKey(role, role.perLayer() ? layer : -1, bias); }
+    }
+
     /**
      * One mapping rule.
      *
      * @param hf         the Hugging Face name without the base-model prefix, {@code {l}} for the layer
      * @param prefixed   whether the name carries the prefix ({@code transformer.}, {@code model.}); lm_head does not
      * @param transposed whether the Hugging Face tensor is stored [in, out]
-     * @param canonical  the canonical names, concatenated in this order along dim 0
+     * @param canonical  the canonical tensors, concatenated in this order along dim 0
      */
-    public record Rule(String hf, boolean prefixed, boolean transposed, List<String> canonical) {
+    public record Rule(String hf, boolean prefixed, boolean transposed, List<Target> canonical) {
         boolean perLayer() { return hf.contains("{l}"); }
     }
 
     /** A rule instantiated for one layer of one config, with shapes. */
     public record Bound(String hfName, Rule rule, List<Parameters.Slot> slots, int[] hfShape) {}
 
-    private static Rule r(String hf, String... canonical) { return new Rule(hf, true, false, List.of(canonical)); }
-    private static Rule t(String hf, String... canonical) { return new Rule(hf, true, true, List.of(canonical)); }
-    private static Rule head() { return new Rule("lm_head.weight", false, false, List.of("lm_head.weight")); }
+    private static Target w(Role r) { return new Target(r, false); }
+    private static Target b(Role r) { return new Target(r, true); }
+    private static Rule r(String hf, Target... canonical) { return new Rule(hf, true, false, List.of(canonical)); }
+    private static Rule t(String hf, Target... canonical) { return new Rule(hf, true, true, List.of(canonical)); }
+    private static Rule head() { return new Rule("lm_head.weight", false, false, List.of(w(Role.HEAD))); }
 
     private static final List<Rule> GPT2 = List.of(
-            r("wte.weight", "embed_tokens.weight"),
-            r("wpe.weight", "embed_positions.weight"),
-            r("h.{l}.ln_1.weight", "layers.{l}.input_layernorm.weight"),
-            r("h.{l}.ln_1.bias", "layers.{l}.input_layernorm.bias"),
-            t("h.{l}.attn.c_attn.weight",
-                    "layers.{l}.self_attn.q_proj.weight", "layers.{l}.self_attn.k_proj.weight", "layers.{l}.self_attn.v_proj.weight"),
-            r("h.{l}.attn.c_attn.bias",
-                    "layers.{l}.self_attn.q_proj.bias", "layers.{l}.self_attn.k_proj.bias", "layers.{l}.self_attn.v_proj.bias"),
-            t("h.{l}.attn.c_proj.weight", "layers.{l}.self_attn.o_proj.weight"),
-            r("h.{l}.attn.c_proj.bias", "layers.{l}.self_attn.o_proj.bias"),
-            r("h.{l}.ln_2.weight", "layers.{l}.post_attention_layernorm.weight"),
-            r("h.{l}.ln_2.bias", "layers.{l}.post_attention_layernorm.bias"),
-            t("h.{l}.mlp.c_fc.weight", "layers.{l}.mlp.up_proj.weight"),
-            r("h.{l}.mlp.c_fc.bias", "layers.{l}.mlp.up_proj.bias"),
-            t("h.{l}.mlp.c_proj.weight", "layers.{l}.mlp.down_proj.weight"),
-            r("h.{l}.mlp.c_proj.bias", "layers.{l}.mlp.down_proj.bias"),
-            r("ln_f.weight", "norm.weight"),
-            r("ln_f.bias", "norm.bias"),
+            r("wte.weight", w(Role.EMBEDDING)),
+            r("wpe.weight", w(Role.POSITIONS)),
+            r("h.{l}.ln_1.weight", w(Role.INPUT_NORM)),
+            r("h.{l}.ln_1.bias", b(Role.INPUT_NORM)),
+            t("h.{l}.attn.c_attn.weight", w(Role.Q), w(Role.K), w(Role.V)),
+            r("h.{l}.attn.c_attn.bias", b(Role.Q), b(Role.K), b(Role.V)),
+            t("h.{l}.attn.c_proj.weight", w(Role.O)),
+            r("h.{l}.attn.c_proj.bias", b(Role.O)),
+            r("h.{l}.ln_2.weight", w(Role.POST_NORM)),
+            r("h.{l}.ln_2.bias", b(Role.POST_NORM)),
+            t("h.{l}.mlp.c_fc.weight", w(Role.UP)),
+            r("h.{l}.mlp.c_fc.bias", b(Role.UP)),
+            t("h.{l}.mlp.c_proj.weight", w(Role.DOWN)),
+            r("h.{l}.mlp.c_proj.bias", b(Role.DOWN)),
+            r("ln_f.weight", w(Role.FINAL_NORM)),
+            r("ln_f.bias", b(Role.FINAL_NORM)),
             head());
 
-    private static final List<Rule> LLAMA = List.of(
-            r("embed_tokens.weight", "embed_tokens.weight"),
-            r("layers.{l}.input_layernorm.weight", "layers.{l}.input_layernorm.weight"),
-            r("layers.{l}.self_attn.q_proj.weight", "layers.{l}.self_attn.q_proj.weight"),
-            r("layers.{l}.self_attn.q_proj.bias", "layers.{l}.self_attn.q_proj.bias"),
-            r("layers.{l}.self_attn.k_proj.weight", "layers.{l}.self_attn.k_proj.weight"),
-            r("layers.{l}.self_attn.k_proj.bias", "layers.{l}.self_attn.k_proj.bias"),
-            r("layers.{l}.self_attn.v_proj.weight", "layers.{l}.self_attn.v_proj.weight"),
-            r("layers.{l}.self_attn.v_proj.bias", "layers.{l}.self_attn.v_proj.bias"),
-            r("layers.{l}.self_attn.o_proj.weight", "layers.{l}.self_attn.o_proj.weight"),
-            r("layers.{l}.self_attn.o_proj.bias", "layers.{l}.self_attn.o_proj.bias"),
-            r("layers.{l}.post_attention_layernorm.weight", "layers.{l}.post_attention_layernorm.weight"),
-            r("layers.{l}.mlp.gate_proj.weight", "layers.{l}.mlp.gate_proj.weight"),
-            r("layers.{l}.mlp.up_proj.weight", "layers.{l}.mlp.up_proj.weight"),
-            r("layers.{l}.mlp.down_proj.weight", "layers.{l}.mlp.down_proj.weight"),
-            r("norm.weight", "norm.weight"),
-            head());
+    /** Llama's names are Lamina's canonical ones: one rule per role's weight and bias. */
+    private static final List<Rule> LLAMA = llama();
+
+    private static List<Rule> llama() {
+        List<Rule> rules = new java.util.ArrayList<>();
+        for (Role role : Role.values()) {
+            if (role == Role.POSITIONS || role == Role.HEAD) continue;
+            for (Target target : List.of(w(role), b(role))) {
+                if (target.bias() && role.kind() != Role.Kind.LINEAR) continue;     // Llama's norms have no bias
+                if (target.bias() && (role == Role.GATE || role == Role.UP || role == Role.DOWN)) continue;
+                rules.add(r(target.at(0).name().replace("layers.0.", "layers.{l}."), target));
+            }
+        }
+        rules.add(head());
+        return List.copyOf(rules);
+    }
 
     /** Buffers that hold no parameters, matched against the name without prefix. */
     private static final List<Pattern> GPT2_DROPPED = List.of(Pattern.compile("h\\.\\d+\\.attn\\.(bias|masked_bias)"));
@@ -110,7 +116,8 @@ public final class HfNames {
             int n = rule.perLayer() ? config.numHiddenLayers() : 1;
             for (int l = 0; l < n; l++) {
                 String layer = Integer.toString(l);
-                List<String> names = rule.canonical().stream().map(c -> c.replace("{l}", layer)).toList();
+                int li = l;
+                List<String> names = rule.canonical().stream().map(c -> c.at(li).name()).toList();
                 long present = names.stream().filter(layout::has).count();
                 if (present == 0) continue;
                 if (present != names.size())

@@ -93,23 +93,79 @@ public record ModelConfig(
         return layernormScaling && !isPostLn(layer) ? (float) (1.0 / Math.sqrt(layer + 1)) : 1f;
     }
 
-    /** This config with some sizes changed (keeps every other field). */
-    public ModelConfig withLayers(int layers) {
-        return new ModelConfig(vocabSize, hiddenSize, layers, numAttentionHeads, numKeyValueHeads, intermediateSize,
-                maxPositionEmbeddings, norm, normEps, normPlacement, mixAlpha, position, ropeTheta, activation, bias,
-                tieWordEmbeddings, slidingWindow, layernormScaling);
-    }
+    /** This config with another number of layers (every other field kept). */
+    public ModelConfig withLayers(int layers) { return toBuilder().numHiddenLayers(layers).build(); }
 
-    public ModelConfig withVocabSize(int v) {
-        return new ModelConfig(v, hiddenSize, numHiddenLayers, numAttentionHeads, numKeyValueHeads, intermediateSize,
-                maxPositionEmbeddings, norm, normEps, normPlacement, mixAlpha, position, ropeTheta, activation, bias,
-                tieWordEmbeddings, slidingWindow, layernormScaling);
-    }
+    public ModelConfig withVocabSize(int v) { return toBuilder().vocabSize(v).build(); }
 
     public ModelConfig withPlacement(Placement p, double alpha, boolean lns) {
-        return new ModelConfig(vocabSize, hiddenSize, numHiddenLayers, numAttentionHeads, numKeyValueHeads, intermediateSize,
-                maxPositionEmbeddings, norm, normEps, p, alpha, position, ropeTheta, activation, bias,
-                tieWordEmbeddings, slidingWindow, lns);
+        return toBuilder().normPlacement(p).mixAlpha(alpha).layernormScaling(lns).build();
+    }
+
+    // ---- building by name ---------------------------------------------------------------------
+
+    /**
+     * A builder with Llama's defaults: RMSNorm (eps 1e-5), Pre-LN, rotary positions (θ 10000), SwiGLU,
+     * no biases, an untied head, as many key/value heads as query heads, no sliding window. Sizes
+     * have no default; build() validates as the constructor does.
+     */
+    public static Builder builder() { return new Builder(); }
+
+    /** A builder holding this config's fields. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.vocabSize = vocabSize; b.hiddenSize = hiddenSize; b.numHiddenLayers = numHiddenLayers;
+        b.numAttentionHeads = numAttentionHeads; b.numKeyValueHeads = numKeyValueHeads; b.intermediateSize = intermediateSize;
+        b.maxPositionEmbeddings = maxPositionEmbeddings; b.norm = norm; b.normEps = normEps; b.normPlacement = normPlacement;
+        b.mixAlpha = mixAlpha; b.position = position; b.ropeTheta = ropeTheta; b.activation = activation; b.bias = bias;
+        b.tieWordEmbeddings = tieWordEmbeddings; b.slidingWindow = slidingWindow; b.layernormScaling = layernormScaling;
+        return b;
+    }
+
+    /** Named fields for a {@link ModelConfig}; each setter is named as the record component (and the HF field). */
+    public static final class Builder {
+        private int vocabSize, hiddenSize, numHiddenLayers, numAttentionHeads, intermediateSize, maxPositionEmbeddings;
+        private Integer numKeyValueHeads;
+        private Norm norm = Norm.RMSNORM;
+        private double normEps = 1e-5, mixAlpha = 0.25, ropeTheta = 10000;
+        private Placement normPlacement = Placement.PRE;
+        private Position position = Position.ROPE;
+        private Activation activation = Activation.SWIGLU;
+        private boolean bias, tieWordEmbeddings, layernormScaling;
+        private Integer slidingWindow;
+
+        private Builder() {}
+
+        public Builder vocabSize(int v) { vocabSize = v; return this; }
+        public Builder hiddenSize(int v) { hiddenSize = v; return this; }
+        public Builder numHiddenLayers(int v) { numHiddenLayers = v; return this; }
+        public Builder numAttentionHeads(int v) { numAttentionHeads = v; return this; }
+        public Builder numKeyValueHeads(int v) { numKeyValueHeads = v; return this; }
+        public Builder intermediateSize(int v) { intermediateSize = v; return this; }
+        public Builder maxPositionEmbeddings(int v) { maxPositionEmbeddings = v; return this; }
+        public Builder norm(Norm v) { norm = v; return this; }
+        public Builder normEps(double v) { normEps = v; return this; }
+        public Builder normPlacement(Placement v) { normPlacement = v; return this; }
+        public Builder mixAlpha(double v) { mixAlpha = v; return this; }
+        public Builder position(Position v) { position = v; return this; }
+        public Builder ropeTheta(double v) { ropeTheta = v; return this; }
+        public Builder activation(Activation v) { activation = v; return this; }
+        public Builder bias(boolean v) { bias = v; return this; }
+        public Builder tieWordEmbeddings(boolean v) { tieWordEmbeddings = v; return this; }
+        public Builder slidingWindow(Integer v) { slidingWindow = v; return this; }
+        public Builder layernormScaling(boolean v) { layernormScaling = v; return this; }
+
+        /** GPT-2's choices: LayerNorm, learned positions, GELU, biases and a head tied to the embeddings. */
+        public Builder gpt2Style() {
+            return norm(Norm.LAYERNORM).position(Position.LEARNED).activation(Activation.GELU).bias(true).tieWordEmbeddings(true);
+        }
+
+        public ModelConfig build() {
+            return new ModelConfig(vocabSize, hiddenSize, numHiddenLayers, numAttentionHeads,
+                    numKeyValueHeads != null ? numKeyValueHeads : numAttentionHeads, intermediateSize, maxPositionEmbeddings,
+                    norm, normEps, normPlacement, mixAlpha, position, ropeTheta, activation, bias, tieWordEmbeddings,
+                    slidingWindow, layernormScaling);
+        }
     }
 
     // ---- JSON (field names as in the test vectors) ----------------------------------------

@@ -1,10 +1,6 @@
 package dev.lamina.model;
 
 import dev.lamina.io.LaminaException;
-import dev.lamina.model.ModelConfig.Activation;
-import dev.lamina.model.ModelConfig.Norm;
-import dev.lamina.model.ModelConfig.Placement;
-import dev.lamina.model.ModelConfig.Position;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -21,25 +17,26 @@ public final class Presets {
 
     static {
         add("tiny", "Llama-style, d 64, 4 layers (~0.1M + embeddings): for tests", 4, 64,
-                v -> llama(v, 64, 4, 4, 2, 176, 256));
+                v -> llama(v, 64, 4, 4, 176, 256).numKeyValueHeads(2).build());
         add("small", "Llama-style, d 256, 6 layers, GQA 8/4 heads (~8.5M with an 8k vocabulary): the quickstart model", 16, 128,
-                v -> llama(v, 256, 6, 8, 4, 688, 512));
+                v -> llama(v, 256, 6, 8, 688, 512).numKeyValueHeads(4).build());
         add("llama-s", "benchmark: Llama-style, d 384, 6 layers, 6 heads, ff 1024, T 256", 8, 256,
-                v -> llama(v, 384, 6, 6, 6, 1024, 256));
+                v -> llama(v, 384, 6, 6, 1024, 256).build());
         add("gpt2-s", "benchmark: GPT-2-style, d 384, 6 layers, 6 heads, ff 1536, T 256", 8, 256,
-                v -> new ModelConfig(v, 384, 6, 6, 6, 1536, 256, Norm.LAYERNORM, 1e-5, Placement.PRE, 0.25,
-                        Position.LEARNED, 10000, Activation.GELU, true, false, null, false));
+                v -> ModelConfig.builder().gpt2Style().tieWordEmbeddings(false).vocabSize(v).hiddenSize(384).numHiddenLayers(6)
+                        .numAttentionHeads(6).intermediateSize(1536).maxPositionEmbeddings(256).build());
         add("llama-m", "benchmark: Llama-style, d 768, 12 layers, 12 heads, ff 2048, T 256 (~110M with 16k vocabulary)", 4, 256,
-                v -> llama(v, 768, 12, 12, 12, 2048, 256));
+                v -> llama(v, 768, 12, 12, 2048, 256).build());
     }
 
     private static void add(String name, String description, int batch, int seq, java.util.function.IntFunction<ModelConfig> f) {
         ALL.put(name, new Preset(name, description, batch, seq, f));
     }
 
-    private static ModelConfig llama(int v, int d, int layers, int heads, int kv, int ff, int maxPos) {
-        return new ModelConfig(v, d, layers, heads, kv, ff, maxPos, Norm.RMSNORM, 1e-5, Placement.PRE, 0.25,
-                Position.ROPE, 10000, Activation.SWIGLU, false, false, null, false);
+    /** A Llama-style shape: vocabulary, hidden size, layers, heads, MLP width and context, in that order. */
+    private static ModelConfig.Builder llama(int v, int d, int layers, int heads, int ff, int maxPos) {
+        return ModelConfig.builder().vocabSize(v).hiddenSize(d).numHiddenLayers(layers).numAttentionHeads(heads)
+                .intermediateSize(ff).maxPositionEmbeddings(maxPos);
     }
 
     public static Map<String, Preset> all() { return ALL; }

@@ -76,8 +76,8 @@ public final class DepthExperiment {
         }
 
         private static ModelConfig dummy(int layers) {
-            return new ModelConfig(8, 8, layers, 1, 1, 8, 8, ModelConfig.Norm.RMSNORM, 1e-5, Placement.PRE, 0, ModelConfig.Position.ROPE,
-                    10000, ModelConfig.Activation.SWIGLU, false, false, null, false);
+            return ModelConfig.builder().vocabSize(8).hiddenSize(8).numHiddenLayers(layers).numAttentionHeads(1)
+                    .intermediateSize(8).maxPositionEmbeddings(8).mixAlpha(0).build();
         }
 
         private static String strip(double a) {

@@ -32,9 +32,55 @@ public record TrainConfig(int steps, int batch, int seq, double lr, double minLr
     }
 
     /** Defaults for a small run: lr 1e-3, 10% warm-up, wd 0.1, betas (0.9, 0.95), clip 1. */
-    public static TrainConfig defaults(int steps, int batch, int seq) {
-        return new TrainConfig(steps, batch, seq, 1e-3, 0.1, Math.max(1, steps / 10), 0.1, 0.9, 0.95, 1e-8, 1.0, 1,
-                1234, Math.max(1, steps / 10), 8);
+    public static TrainConfig defaults(int steps, int batch, int seq) { return builder(steps, batch, seq).build(); }
+
+    /**
+     * A builder with the defaults of {@link #defaults}: lr 1e-3 decaying to 10%, warm-up and
+     * evaluation every 10% of the steps, weight decay 0.1, betas (0.9, 0.95), eps 1e-8, clip 1, no
+     * accumulation, seed 1234, 8 evaluation batches.
+     */
+    public static Builder builder(int steps, int batch, int seq) { return new Builder(steps, batch, seq); }
+
+    /** A builder holding this config's values. */
+    public Builder toBuilder() {
+        return new Builder(steps, batch, seq).lr(lr).minLrRatio(minLrRatio).warmup(warmup).weightDecay(weightDecay)
+                .betas(beta1, beta2).eps(eps).clip(clip).accum(accum).seed(seed).evalEvery(evalEvery).evalBatches(evalBatches);
+    }
+
+    /** Named values for a {@link TrainConfig}; build() validates. */
+    public static final class Builder {
+        private final int steps, batch, seq;
+        private double lr = 1e-3, minLrRatio = 0.1, weightDecay = 0.1, beta1 = 0.9, beta2 = 0.95, eps = 1e-8, clip = 1.0;
+        private Integer warmup, evalEvery;
+        private int accum = 1, evalBatches = 8;
+        private long seed = 1234;
+
+        private Builder(int steps, int batch, int seq) {
+            this.steps = steps;
+            this.batch = batch;
+            this.seq = seq;
+        }
+
+        public Builder lr(double v) { lr = v; return this; }
+        /** The cosine decay's floor as a share of lr (1: a constant rate after warm-up). */
+        public Builder minLrRatio(double v) { minLrRatio = v; return this; }
+        public Builder warmup(int v) { warmup = v; return this; }
+        public Builder weightDecay(double v) { weightDecay = v; return this; }
+        public Builder betas(double b1, double b2) { beta1 = b1; beta2 = b2; return this; }
+        public Builder eps(double v) { eps = v; return this; }
+        /** Global gradient-norm bound (0 disables clipping). */
+        public Builder clip(double v) { clip = v; return this; }
+        public Builder accum(int v) { accum = v; return this; }
+        public Builder seed(long v) { seed = v; return this; }
+        /** Steps between evaluations (0: only at the end). */
+        public Builder evalEvery(int v) { evalEvery = v; return this; }
+        public Builder evalBatches(int v) { evalBatches = v; return this; }
+
+        public TrainConfig build() {
+            int tenth = Math.max(1, steps / 10);
+            return new TrainConfig(steps, batch, seq, lr, minLrRatio, warmup != null ? warmup : tenth, weightDecay, beta1, beta2,
+                    eps, clip, accum, seed, evalEvery != null ? evalEvery : tenth, evalBatches);
+        }
     }
 
     /** Learning rate at step s (0-based): linear warm-up, then cosine from lr down to minLrRatio·lr. */
@@ -48,6 +94,15 @@ public record TrainConfig(int steps, int batch, int seq, double lr, double minLr
     public TrainConfig withSteps(int n) {
         return new TrainConfig(n, batch, seq, lr, minLrRatio, warmup, weightDecay, beta1, beta2, eps, clip, accum, seed,
                 evalEvery, evalBatches);
+    }
+
+    /**
+     * The settings of the PyTorch peer benchmark (bench/train.sh): torch.optim.AdamW's defaults (betas
+     * 0.9/0.999, eps 1e-8, weight decay 0.01 on every parameter) at lr 3e-4, constant, no clipping.
+     */
+    public static TrainConfig peerBenchmark(int steps, int batch, int seq) {
+        return builder(steps, batch, seq).lr(3e-4).minLrRatio(1).warmup(0).weightDecay(0.01).betas(0.9, 0.999).clip(0)
+                .seed(0).evalEvery(0).evalBatches(1).build();
     }
 
     public tools.jackson.databind.node.ObjectNode toJson() {

@@ -4,7 +4,6 @@ import dev.lamina.model.Decoder;
 import dev.lamina.model.ModelConfig;
 import dev.lamina.model.ModelConfig.Activation;
 import dev.lamina.model.ModelConfig.Norm;
-import dev.lamina.model.ModelConfig.Placement;
 import dev.lamina.model.ModelConfig.Position;
 import dev.lamina.model.Parameters;
 import dev.lamina.tensor.Rng;
@@ -18,13 +17,15 @@ final class ExportModels {
     record Case(String name, ModelConfig config, HfCheckpoint.DType dtype, HfArch arch) {}
 
     static ModelConfig llama(int kv, boolean bias, boolean tied, Integer window) {
-        return new ModelConfig(96, 32, 2, 4, kv, 48, 32, Norm.RMSNORM, 1e-5, Placement.PRE, 0.25, Position.ROPE, 10000.0,
-                Activation.SWIGLU, bias, tied, window, false);
+        return ModelConfig.builder().vocabSize(96).hiddenSize(32).numHiddenLayers(2).numAttentionHeads(4)
+                .numKeyValueHeads(kv).intermediateSize(48).maxPositionEmbeddings(32).bias(bias).tieWordEmbeddings(tied)
+                .slidingWindow(window).build();
     }
 
     static ModelConfig gpt2(boolean tied) {
-        return new ModelConfig(300, 32, 2, 4, 4, 64, 32, Norm.LAYERNORM, 1e-5, Placement.PRE, 0.25, Position.LEARNED, 10000.0,
-                Activation.GELU, true, tied, null, false);
+        return ModelConfig.builder().vocabSize(300).hiddenSize(32).numHiddenLayers(2).numAttentionHeads(4)
+                .intermediateSize(64).maxPositionEmbeddings(32).norm(Norm.LAYERNORM).position(Position.LEARNED)
+                .activation(Activation.GELU).bias(true).tieWordEmbeddings(tied).build();
     }
 
     static final List<Case> CASES = List.of(

@@ -134,12 +134,15 @@ class HfExportTest {
         refuse(llama.withPlacement(Placement.PRE, 0.25, true), "LayerNorm Scaling");
         refuse(ExportModels.llama(2, true, false, 4), "sliding window and biases");
         ModelConfig g = ExportModels.gpt2(true);
-        refuse(new ModelConfig(300, 32, 2, 4, 4, 64, 32, ModelConfig.Norm.LAYERNORM, 1e-5, Placement.PRE, 0.25,
-                ModelConfig.Position.LEARNED, 1e4, ModelConfig.Activation.GELU, false, true, null, false), "without biases");
-        refuse(new ModelConfig(300, 32, 2, 4, 2, 64, 32, ModelConfig.Norm.LAYERNORM, 1e-5, Placement.PRE, 0.25,
-                ModelConfig.Position.LEARNED, 1e4, ModelConfig.Activation.GELU, true, true, null, false), "grouped-query");
-        refuse(new ModelConfig(300, 32, 2, 4, 4, 64, 32, ModelConfig.Norm.LAYERNORM, 1e-5, Placement.PRE, 0.25,
-                ModelConfig.Position.ROPE, 1e4, ModelConfig.Activation.GELU, true, true, null, false),
+        refuse(ModelConfig.builder().vocabSize(300).hiddenSize(32).numHiddenLayers(2).numAttentionHeads(4)
+                .intermediateSize(64).maxPositionEmbeddings(32).norm(ModelConfig.Norm.LAYERNORM)
+                .position(ModelConfig.Position.LEARNED).activation(ModelConfig.Activation.GELU).tieWordEmbeddings(true)
+                .build(), "without biases");
+        refuse(ModelConfig.builder().gpt2Style().vocabSize(300).hiddenSize(32).numHiddenLayers(2).numAttentionHeads(4)
+                .numKeyValueHeads(2).intermediateSize(64).maxPositionEmbeddings(32).build(), "grouped-query");
+        refuse(ModelConfig.builder().vocabSize(300).hiddenSize(32).numHiddenLayers(2).numAttentionHeads(4)
+                .intermediateSize(64).maxPositionEmbeddings(32).norm(ModelConfig.Norm.LAYERNORM)
+                .activation(ModelConfig.Activation.GELU).bias(true).tieWordEmbeddings(true).build(),
                 "norm layernorm, position rope, activation gelu");
         assertThat(g).isNotNull();
     }

@@ -45,15 +45,14 @@ class HfImportTest {
     @Test
     void configsMapOntoLamina() {
         ModelConfig gpt2 = HfCheckpoint.config(HfFixtures.dir("gpt2")).config();
-        assertThat(gpt2).isEqualTo(new ModelConfig(300, 32, 2, 4, 4, 128, 64, ModelConfig.Norm.LAYERNORM, 1e-5,
-                ModelConfig.Placement.PRE, 0.25, ModelConfig.Position.LEARNED, 10000.0, ModelConfig.Activation.GELU, true, true,
-                null, false));
+        assertThat(gpt2).isEqualTo(ModelConfig.builder().gpt2Style().vocabSize(300).hiddenSize(32).numHiddenLayers(2)
+                .numAttentionHeads(4).intermediateSize(128).maxPositionEmbeddings(64).build());
         assertThat(HfCheckpoint.config(HfFixtures.dir("gpt2-bf16")).config().intermediateSize()).isEqualTo(48);
         HfConfig.Imported llama = HfCheckpoint.config(HfFixtures.dir("llama"));
         assertThat(llama.arch()).isEqualTo(HfArch.LLAMA);
-        assertThat(llama.config()).isEqualTo(new ModelConfig(100, 32, 2, 4, 2, 64, 64, ModelConfig.Norm.RMSNORM, 1e-5,
-                ModelConfig.Placement.PRE, 0.25, ModelConfig.Position.ROPE, 500000.0, ModelConfig.Activation.SWIGLU, false, false,
-                null, false));
+        assertThat(llama.config()).isEqualTo(ModelConfig.builder().vocabSize(100).hiddenSize(32).numHiddenLayers(2)
+                .numAttentionHeads(4).numKeyValueHeads(2).intermediateSize(64).maxPositionEmbeddings(64).ropeTheta(500000.0)
+                .build());
         ModelConfig f16 = HfCheckpoint.config(HfFixtures.dir("llama-f16")).config();
         assertThat(f16.bias()).isTrue();
         assertThat(f16.tieWordEmbeddings()).isTrue();

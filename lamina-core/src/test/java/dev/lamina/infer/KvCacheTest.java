@@ -3,10 +3,6 @@ package dev.lamina.infer;
 import dev.lamina.autograd.Tape;
 import dev.lamina.model.Decoder;
 import dev.lamina.model.ModelConfig;
-import dev.lamina.model.ModelConfig.Activation;
-import dev.lamina.model.ModelConfig.Norm;
-import dev.lamina.model.ModelConfig.Placement;
-import dev.lamina.model.ModelConfig.Position;
 import dev.lamina.model.Presets;
 import dev.lamina.model.TestModels;
 import dev.lamina.tensor.Rng;
@@ -14,7 +10,6 @@ import dev.lamina.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -31,13 +26,13 @@ class KvCacheTest {
 
     /** A random Llama-style model with grouped-query heads and a sliding window (RoPE). */
     static Decoder randomSwa(int maxPos, long seed) {
-        return Decoder.create(new ModelConfig(50, 32, 2, 4, 2, 64, maxPos, Norm.RMSNORM, 1e-5, Placement.PRE, 0.25,
-                Position.ROPE, 10000, Activation.SWIGLU, false, false, 6, false), seed);
+        return Decoder.create(ModelConfig.builder().vocabSize(50).hiddenSize(32).numHiddenLayers(2).numAttentionHeads(4)
+                .numKeyValueHeads(2).intermediateSize(64).maxPositionEmbeddings(maxPos).slidingWindow(6).build(), seed);
     }
 
     static Decoder randomGpt2(long seed) {
-        return Decoder.create(new ModelConfig(40, 32, 2, 4, 4, 64, 48, Norm.LAYERNORM, 1e-5, Placement.PRE, 0.25,
-                Position.LEARNED, 10000, Activation.GELU, true, true, null, false), seed);
+        return Decoder.create(ModelConfig.builder().gpt2Style().vocabSize(40).hiddenSize(32).numHiddenLayers(2)
+                .numAttentionHeads(4).intermediateSize(64).maxPositionEmbeddings(48).build(), seed);
     }
 
     static Decoder randomTiny(long seed) { return Decoder.create(Presets.get("tiny").config().apply(61), seed); }
@@ -126,8 +121,8 @@ class KvCacheTest {
     void rollingBufferGoesPastMaxPositionsWithRope() {
         Decoder small = randomSwa(16, 21);
         // the same weights with a longer position limit give the reference (RoPE has no position parameters)
-        ModelConfig longer = new ModelConfig(50, 32, 2, 4, 2, 64, 64, Norm.RMSNORM, 1e-5, Placement.PRE, 0.25,
-                Position.ROPE, 10000, Activation.SWIGLU, false, false, 6, false);
+        ModelConfig longer = ModelConfig.builder().vocabSize(50).hiddenSize(32).numHiddenLayers(2).numAttentionHeads(4)
+                .numKeyValueHeads(2).intermediateSize(64).maxPositionEmbeddings(64).slidingWindow(6).build();
         Decoder reference = new Decoder(longer, small.params());
         int[] ids = tokens(50, 50, 23);
         Tensor want = full(reference, ids);

@@ -29,8 +29,8 @@ class InherituneTest {
 
     /** A GPT-2-style config (LayerNorm, learned positions, biases, tied head) of the given placement. */
     static ModelConfig gpt2(int layers, Placement p, double alpha) {
-        return new ModelConfig(257, 32, layers, 4, 4, 64, 64, ModelConfig.Norm.LAYERNORM, 1e-5, p, alpha,
-                ModelConfig.Position.LEARNED, 10000, ModelConfig.Activation.GELU, true, true, null, false);
+        return ModelConfig.builder().gpt2Style().vocabSize(257).hiddenSize(32).numHiddenLayers(layers).numAttentionHeads(4)
+                .intermediateSize(64).maxPositionEmbeddings(64).normPlacement(p).mixAlpha(alpha).build();
     }
 
     @Test
@@ -104,8 +104,11 @@ class InherituneTest {
     void aReferenceOfAnotherConfigIsRejected() {
         Decoder ref = Decoder.create(ResearchData.tiny(), 1);
         ModelConfig other = ResearchData.tiny();
-        Decoder wide = Decoder.create(new ModelConfig(257, 32, 2, 4, 2, 176, 256, other.norm(), other.normEps(), other.normPlacement(),
-                other.mixAlpha(), other.position(), other.ropeTheta(), other.activation(), other.bias(), other.tieWordEmbeddings(), null, false), 1);
+        Decoder wide = Decoder.create(ModelConfig.builder().vocabSize(257).hiddenSize(32).numHiddenLayers(2)
+                .numAttentionHeads(4).numKeyValueHeads(2).intermediateSize(176).maxPositionEmbeddings(256).norm(other.norm())
+                .normEps(other.normEps()).normPlacement(other.normPlacement()).mixAlpha(other.mixAlpha()).position(other
+                .position()).ropeTheta(other.ropeTheta()).activation(other.activation()).bias(other.bias())
+                .tieWordEmbeddings(other.tieWordEmbeddings()).build(), 1);
         assertThatThrownBy(() -> Inheritune.grow(wide, ref, 1, Inheritune.DEFAULT_PARTS, 1)).isInstanceOf(LaminaException.class)
                 .hasMessageContaining("hidden_size 64 vs 32").hasMessageContaining("only the number of layers may differ");
         Decoder post = Decoder.create(ResearchData.tiny().withLayers(2).withPlacement(Placement.POST, 1, false), 1);
@@ -119,7 +122,7 @@ class InherituneTest {
     void runsFromATrainedCheckpointAndWritesTheReport(@TempDir Path dir) throws Exception {
         Dataset data = ResearchData.dataset(dir);
         Path refRun = dir.resolve("ref");
-        TrainConfig tc = new TrainConfig(8, 2, 32, 3e-3, 0.1, 1, 0.1, 0.9, 0.95, 1e-8, 1.0, 1, 42, 4, 2);
+        TrainConfig tc = TrainConfig.builder(8, 2, 32).lr(3e-3).warmup(1).seed(42).evalEvery(4).evalBatches(2).build();
         Trainer.start(Decoder.create(ResearchData.tiny(), 1), data, dir.toString(), tc, refRun).train(8, null);
         Path out = dir.resolve("inh");
         Inheritune.Result r = Inheritune.run(refRun, data, new Inheritune.Settings(0, 1, 3, 2, Inheritune.DEFAULT_PARTS, true), out, null);

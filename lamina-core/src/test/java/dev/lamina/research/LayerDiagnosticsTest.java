@@ -76,9 +76,12 @@ class LayerDiagnosticsTest {
     @Test
     void slidingWindowOfOneGivesIdentityAttentionAndFullRank() {
         ModelConfig c = ResearchData.tiny();
-        c = new ModelConfig(c.vocabSize(), c.hiddenSize(), c.numHiddenLayers(), c.numAttentionHeads(), c.numKeyValueHeads(),
-                c.intermediateSize(), c.maxPositionEmbeddings(), c.norm(), c.normEps(), c.normPlacement(), c.mixAlpha(),
-                c.position(), c.ropeTheta(), c.activation(), c.bias(), c.tieWordEmbeddings(), 1, c.layernormScaling());
+        c = ModelConfig.builder().vocabSize(c.vocabSize()).hiddenSize(c.hiddenSize()).numHiddenLayers(c.numHiddenLayers())
+                .numAttentionHeads(c.numAttentionHeads()).numKeyValueHeads(c.numKeyValueHeads()).intermediateSize(c
+                .intermediateSize()).maxPositionEmbeddings(c.maxPositionEmbeddings()).norm(c.norm()).normEps(c.normEps())
+                .normPlacement(c.normPlacement()).mixAlpha(c.mixAlpha()).position(c.position()).ropeTheta(c.ropeTheta())
+                .activation(c.activation()).bias(c.bias()).tieWordEmbeddings(c.tieWordEmbeddings()).slidingWindow(1)
+                .layernormScaling(c.layernormScaling()).build();
         Decoder m = Decoder.create(c, 3);
         int T = 20;
         int[][] b = batch(2, T, 257, 5);
@@ -98,7 +101,7 @@ class LayerDiagnosticsTest {
         Dataset data = ResearchData.dataset(dir);
         Path run = dir.resolve("run");
         Trainer t = Trainer.start(Decoder.create(ResearchData.tiny(), 1), data, "test",
-                new TrainConfig(6, 2, 32, 3e-3, 0.1, 1, 0.1, 0.9, 0.95, 1e-8, 1.0, 1, 42, 3, 2), run);
+                TrainConfig.builder(6, 2, 32).lr(3e-3).warmup(1).seed(42).evalEvery(3).evalBatches(2).build(), run);
         List<Double> norms = new ArrayList<>();
         LayerGradLog.attach(t, 1);
         t.train(6, p -> norms.add(p.gradNorm()));

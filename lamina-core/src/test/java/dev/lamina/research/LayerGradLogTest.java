@@ -14,7 +14,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 class LayerGradLogTest {
 
-    static TrainConfig config() { return new TrainConfig(6, 2, 32, 3e-3, 0.1, 1, 0.1, 0.9, 0.95, 1e-8, 1.0, 1, 42, 3, 2); }
+    static TrainConfig config() { return TrainConfig.builder(6, 2, 32).lr(3e-3).warmup(1).seed(42).evalEvery(3)
+            .evalBatches(2).build(); }
 
     @Test
     void resumedRunDropsTheInterruptedTailAndLogsTheSameNumbers(@TempDir Path dir) {

@@ -16,7 +16,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** AdamW's spans of adjacent slots give bitwise the per-slot update, decaying exactly the decayed slots. */
 class AdamWTest {
     private static final KernelSet K = Kernels.defaults();
-    private static final TrainConfig CONFIG = new TrainConfig(10, 1, 2, 1e-2, 1, 0, 0.1, 0.9, 0.999, 1e-8, 0, 1, 0, 0, 1);
+    private static final TrainConfig CONFIG = TrainConfig.builder(10, 1, 2).lr(1e-2).minLrRatio(1).warmup(0)
+            .betas(0.9, 0.999).clip(0).seed(0).evalEvery(0).evalBatches(1).build();
 
     private static Parameters params() {
         // decayed and plain slots alternate: a linear weight, its bias, a norm, a weight, the head, the final norm

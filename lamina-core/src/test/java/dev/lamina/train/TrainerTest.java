@@ -8,7 +8,6 @@ import dev.lamina.tokenizer.ByteTokenizer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,7 +35,7 @@ class TrainerTest {
     }
 
     static TrainConfig config(int steps) {
-        return new TrainConfig(steps, 4, 32, 3e-3, 0.1, 2, 0.1, 0.9, 0.95, 1e-8, 1.0, 1, 42, 3, 2);
+        return TrainConfig.builder(steps, 4, 32).lr(3e-3).warmup(2).seed(42).evalEvery(3).evalBatches(2).build();
     }
 
     @Test
@@ -76,7 +75,7 @@ class TrainerTest {
 
     @Test
     void scheduleWarmsUpThenDecaysToTenPercent() {
-        TrainConfig c = new TrainConfig(100, 1, 8, 1e-3, 0.1, 10, 0, 0.9, 0.95, 1e-8, 1, 1, 1, 0, 1);
+        TrainConfig c = TrainConfig.builder(100, 1, 8).warmup(10).weightDecay(0).seed(1).evalEvery(0).evalBatches(1).build();
         assertThat(c.lrAt(0)).isCloseTo(1e-4, org.assertj.core.data.Offset.offset(1e-12));
         assertThat(c.lrAt(9)).isCloseTo(1e-3, org.assertj.core.data.Offset.offset(1e-12));
         assertThat(c.lrAt(99)).isCloseTo(1e-4, org.assertj.core.data.Offset.offset(1e-12));

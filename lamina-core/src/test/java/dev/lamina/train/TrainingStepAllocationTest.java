@@ -52,7 +52,8 @@ class TrainingStepAllocationTest {
         ModelConfig c = Presets.get(preset).config().apply(256).withLayers(2);
         Decoder model = Decoder.create(c, 0).withKernels(Kernels.vector(2));
         AdamW opt = new AdamW(model.params(), model.kernels());
-        TrainConfig tc = new TrainConfig(10, 2, 32, 3e-4, 1, 0, 0.01, 0.9, 0.999, 1e-8, 1.0, 1, 0, 0, 1);
+        TrainConfig tc = TrainConfig.builder(10, 2, 32).lr(3e-4).minLrRatio(1).warmup(0).weightDecay(0.01).betas(0.9, 0.999)
+                .seed(0).evalEvery(0).evalBatches(1).build();
         int B = 2, T = 32;
         int[] ids = new int[B * T], targets = new int[B * T];
         for (int i = 0; i < ids.length; i++) { ids[i] = (i * 7) % 256; targets[i] = (i * 11) % 256; }

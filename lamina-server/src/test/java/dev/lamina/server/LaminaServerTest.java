@@ -361,10 +361,12 @@ class LaminaServerTest {
 
     static Lamina.Model slowModel() {
         ModelConfig small = Presets.get("small").config().apply(257);
-        ModelConfig longCtx = new ModelConfig(257, small.hiddenSize(), small.numHiddenLayers(), small.numAttentionHeads(),
-                small.numKeyValueHeads(), small.intermediateSize(), 4096, small.norm(), small.normEps(), small.normPlacement(),
-                small.mixAlpha(), small.position(), small.ropeTheta(), small.activation(), small.bias(), small.tieWordEmbeddings(),
-                null, false);
+        ModelConfig longCtx = ModelConfig.builder().vocabSize(257).hiddenSize(small.hiddenSize()).numHiddenLayers(small
+                .numHiddenLayers()).numAttentionHeads(small.numAttentionHeads()).numKeyValueHeads(small.numKeyValueHeads())
+                .intermediateSize(small.intermediateSize()).maxPositionEmbeddings(4096).norm(small.norm()).normEps(small
+                .normEps()).normPlacement(small.normPlacement()).mixAlpha(small.mixAlpha()).position(small.position())
+                .ropeTheta(small.ropeTheta()).activation(small.activation()).bias(small.bias()).tieWordEmbeddings(small
+                .tieWordEmbeddings()).build();
         return new Lamina.Model(Decoder.create(longCtx, 1), ByteTokenizer.INSTANCE);
     }
 
