@@ -116,7 +116,7 @@ final class Builtins {
                 return new Undefined("'str object' has no element " + Py.repr(key));
             }
             case Interpreter.Loop loop when key instanceof String name -> { return loop.attribute(name); }
-            default -> {}
+            case null, default -> {}
         }
         if (key instanceof String name && !(obj instanceof Map<?, ?> && !DICT_METHODS.contains(name) && !DICT_MUTATORS.contains(name))) {
             return attribute(obj, name);

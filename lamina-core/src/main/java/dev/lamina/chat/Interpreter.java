@@ -290,7 +290,7 @@ final class Interpreter {
         return switch (callee) {
             case Py.Callable c -> c.call(args.positional(), args.named());
             case Undefined u -> throw u.fail();
-            default -> throw new Py.Error("'" + Py.typeName(callee) + "' object is not callable");
+            case null, default -> throw new Py.Error("'" + Py.typeName(callee) + "' object is not callable");
         };
     }
 

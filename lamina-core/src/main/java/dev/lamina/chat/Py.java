@@ -122,7 +122,7 @@ final class Py {
             case Integer i -> i;
             case Boolean b -> b ? 1 : 0;
             case Double d -> (long) (double) d;
-            default -> throw new Error("'" + typeName(v) + "' object cannot be interpreted as an integer");
+            case null, default -> throw new Error("'" + typeName(v) + "' object cannot be interpreted as an integer");
         };
     }
 
@@ -192,7 +192,7 @@ final class Py {
             case String s -> throw new Error("'in <string>' requires string as left operand, not " + typeName(item));
             case Map<?, ?> m -> m.containsKey(item instanceof Integer i ? (Object) (long) i : item);
             case Undefined u -> false;
-            default -> {
+            case null, default -> {
                 for (Object o : iterate(container)) if (eq(o, item)) yield true;
                 yield false;
             }
@@ -233,6 +233,7 @@ final class Py {
     /** Python's str(), which is what {{ value }} prints (Undefined prints as nothing). */
     static String str(Object v) {
         return switch (v) {
+            case null -> "None";
             case String s -> s;
             case Markup m -> m.text();
             case Undefined u -> "";
