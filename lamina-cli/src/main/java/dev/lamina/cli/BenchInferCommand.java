@@ -38,7 +38,7 @@ final class BenchInferCommand implements Callable<Integer> {
         int v = vocab != null ? vocab : preset.equals("small") ? 8192 : 16384;
         Decoder model = Decoder.create(Presets.get(preset).config().apply(v), 1, Main.kernels(threads));
         System.err.printf("bench infer: %s, vocab %d, %d threads, kernels %s%n", preset, v, model.kernels().threads(),
-                model.kernels().name());
+                model.kernels().describe());
         InferenceBenchmark.Report r = InferenceBenchmark.run(preset, model,
                 new InferenceBenchmark.Settings(prompt, tokens, repeats, concurrency, warmup), s -> System.err.println("  " + s));
         System.out.print(r.format());
