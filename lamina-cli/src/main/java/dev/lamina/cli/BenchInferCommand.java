@@ -1,5 +1,7 @@
 package dev.lamina.cli;
 
+import dev.lamina.infer.PreparedModel;
+import dev.lamina.kernels.WeightFormat;
 import dev.lamina.infer.InferenceBenchmark;
 import dev.lamina.io.LaminaException;
 import dev.lamina.model.Decoder;
@@ -17,6 +19,8 @@ final class BenchInferCommand implements Callable<Integer> {
     String preset;
     @Option(names = "--vocab", description = "Vocabulary size (default: 8192 for small, else 16384).")
     Integer vocab;
+    @Option(names = "--weights", defaultValue = "f32", description = "How inference stores the linear weights: f32, or q8_0 (8-bit blocks, a quarter of the bytes; default ${DEFAULT-VALUE}).")
+    String weights;
     @Option(names = "--threads", description = "Worker threads (default: all cores).")
     Integer threads;
     @Option(names = "--prompt", defaultValue = "128", description = "Prefill tokens (default ${DEFAULT-VALUE}).")
@@ -36,10 +40,12 @@ final class BenchInferCommand implements Callable<Integer> {
         if (prompt < 1 || tokens < 1) throw new LaminaException("--prompt and --tokens must be >= 1");
         for (int c : concurrency) if (c < 1) throw new LaminaException("--concurrency values must be >= 1, got " + c);
         int v = vocab != null ? vocab : preset.equals("small") ? 8192 : 16384;
+        WeightFormat format = WeightFormat.parse(weights);
         Decoder model = Decoder.create(Presets.get(preset).config().apply(v), 1, Main.kernels(threads));
         System.err.printf("bench infer: %s, vocab %d, %d threads, kernels %s%n", preset, v, model.kernels().threads(),
                 model.kernels().describe());
-        InferenceBenchmark.Report r = InferenceBenchmark.run(preset, model,
+        InferenceBenchmark.Report r = InferenceBenchmark.run(preset + (format == WeightFormat.F32 ? "" : " " + format),
+                PreparedModel.of(model, format),
                 new InferenceBenchmark.Settings(prompt, tokens, repeats, concurrency, warmup), s -> System.err.println("  " + s));
         System.out.print(r.format());
         return 0;

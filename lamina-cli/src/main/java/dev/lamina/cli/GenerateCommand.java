@@ -1,5 +1,6 @@
 package dev.lamina.cli;
 
+import dev.lamina.kernels.WeightFormat;
 import dev.lamina.Lamina;
 import dev.lamina.infer.Sampler;
 import dev.lamina.infer.SamplingParams;
@@ -34,6 +35,8 @@ final class GenerateCommand implements Callable<Integer> {
     long seed;
     @Option(names = "--threads", description = "Worker threads (default: every core).")
     Integer threads;
+    @Option(names = "--weights", defaultValue = "f32", description = "How inference stores the linear weights: f32, or q8_0 (8-bit blocks, a quarter of the bytes; default ${DEFAULT-VALUE}).")
+    String weights;
 
     @Override
     public Integer call() {
@@ -44,7 +47,7 @@ final class GenerateCommand implements Callable<Integer> {
         } catch (dev.lamina.io.LaminaException e) {
             throw new dev.lamina.io.LaminaException("--" + e.getMessage().replace('_', '-'));
         }
-        Lamina.Model m = Lamina.load(model, Main.kernels(threads));
+        Lamina.Model m = Lamina.load(model, Main.kernels(threads), WeightFormat.parse(weights));
         System.out.print(prompt);
         m.generator().generate(prompt, maxTokens, sampler, stop == null ? List.of() : stop, text -> {
             System.out.print(text);

@@ -141,6 +141,17 @@ public interface KernelSet {
     LinearWeights prepare(Tensor w, Tensor bias);
 
     /**
+     * w prepared in a storage format: {@link WeightFormat#F32} as {@link #prepare(Tensor, Tensor)},
+     * {@link WeightFormat#Q8_0} quantized into {@link Q8Weights}, which every kernel set's project reads.
+     */
+    default LinearWeights prepare(Tensor w, Tensor bias, WeightFormat format) {
+        return switch (format) {
+            case F32 -> prepare(w, bias);
+            case Q8_0 -> Q8Weights.quantize(parallel(), w, bias);
+        };
+    }
+
+    /**
      * ys[m][i, o] = Σ_k x[i, k]·ws[m][o, k] (+ bias) for rows i < n and each matrix m (all with the
      * input width of x, each y [n, out_m] from its offset), in one parallel region. Every output is
      * summed in one order whatever n, the row's place in the batch or the thread count, so a row's

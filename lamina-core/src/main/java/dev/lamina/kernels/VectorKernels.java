@@ -575,13 +575,17 @@ public final class VectorKernels implements KernelSet {
 
     @Override
     public void project(int n, Tensor x, LinearWeights[] ws, Tensor[] ys) {
-        PackedWeights[] packed = new PackedWeights[ws.length];
+        int in = x.dim(-1);
+        boolean packed = true, q8 = true;
         for (int m = 0; m < ws.length; m++) {
-            if (!(ws[m] instanceof PackedWeights pw) || pw.in != x.dim(-1))
-                throw new IllegalArgumentException("weight " + m + " was not prepared by the vector kernels for input width " + x.dim(-1));
-            packed[m] = pw;
+            if (ws[m].in() != in || ws[m] instanceof DenseWeights)
+                throw new IllegalArgumentException("weight " + m + " was not prepared by the vector kernels for input width " + in);
+            packed &= ws[m] instanceof PackedWeights;
+            q8 &= ws[m] instanceof Q8Weights;
         }
-        PackedWeights.multiply(pool, n, x, packed, ys);
+        if (packed) PackedWeights.multiply(pool, n, x, java.util.Arrays.copyOf(ws, ws.length, PackedWeights[].class), ys);
+        else if (q8) Q8Weights.multiply(pool, n, x, java.util.Arrays.copyOf(ws, ws.length, Q8Weights[].class), ys);
+        else for (int m = 0; m < ws.length; m++) project(n, x, new LinearWeights[] {ws[m]}, new Tensor[] {ys[m]});
     }
 
     /** max, then e^(a − max) summed in the fixed order of {@link VectorMath#expSum}, then a scale. */
