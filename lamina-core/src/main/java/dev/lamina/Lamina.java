@@ -2,6 +2,7 @@ package dev.lamina;
 
 import dev.lamina.data.DataPrep;
 import dev.lamina.data.Dataset;
+import dev.lamina.gguf.GgufModel;
 import dev.lamina.hf.HfCheckpoint;
 import dev.lamina.infer.Generator;
 import dev.lamina.kernels.KernelSet;
@@ -92,12 +93,17 @@ public final class Lamina {
     /**
      * Loads a run directory (config.json, model.safetensors, tokenizer/), or a Hugging Face
      * directory (config.json with a model_type, safetensors weights, tokenizer.json; without a
-     * usable tokenizer.json the model loads but text operations fail with the reason).
+     * usable tokenizer.json the model loads but text operations fail with the reason), or a GGUF
+     * file (llama or gpt2; weights dequantized to float32 for now).
      */
     public static Model load(Path run) { return load(run, Kernels.defaults()); }
 
     /** As {@link #load(Path)}, the model computing with kernels (and their threads). */
     public static Model load(Path run, KernelSet kernels) {
+        if (GgufModel.isGguf(run)) {
+            GgufModel.Loaded g = GgufModel.load(run);
+            return new Model(g.decoder().withKernels(kernels), g.tokenizer());
+        }
         if (HfCheckpoint.isHfDirectory(run)) return new Model(HfCheckpoint.load(run).withKernels(kernels), HfCheckpoint.tokenizer(run));
         return new Model(Checkpoint.loadModel(run).withKernels(kernels), Tokenizers.load(run.resolve(Checkpoint.TOKENIZER)));
     }

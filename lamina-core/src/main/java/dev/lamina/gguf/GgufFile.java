@@ -334,9 +334,13 @@ public final class GgufFile implements TensorReader {
         return (int) x;
     }
 
-    /** A FLOAT32 or FLOAT64 (integers are accepted too). */
+    /**
+     * A FLOAT32 or FLOAT64 (integers are accepted too). A FLOAT32 is read as the shortest decimal
+     * that rounds to it, so 1e-6 written as float32 reads back as 1e-6, not 9.99999997e-7.
+     */
     public double number(String key) {
         GgufValue v = need(key);
+        if (v.type() == GgufValueType.FLOAT32) return Double.parseDouble(Float.toString((Float) v.value()));
         if (v.type().isFloat()) return ((Number) v.value()).doubleValue();
         if (v.type().isInteger()) return integer(key);
         throw wrongType(key, v, "a number");
