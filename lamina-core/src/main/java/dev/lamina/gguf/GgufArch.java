@@ -14,7 +14,7 @@ enum GgufArch {
 
     static GgufArch of(String name, Path file) {
         for (GgufArch a : values()) if (a.name.equals(name)) return a;
-        throw new LaminaException(file + ": metadata 'general.architecture' is '" + name + "', which Lamina does not run (it reads llama and gpt2)");
+        throw new LaminaException(file + ": metadata 'general.architecture' is '" + GgufFile.shown(name) + "', which Lamina does not run (it reads llama and gpt2)");
     }
 
     /** The metadata key of an architecture hyper-parameter, e.g. llama.block_count. */

@@ -150,21 +150,21 @@ public final class GgufFile implements TensorReader {
         // every entry takes at least 8 + 4 (+ 4) bytes, so a larger count cannot be right
         if (Long.compareUnsigned(kvCount, c.remaining() / 13) > 0)
             throw c.bad("metadata_kv_count " + Long.toUnsignedString(kvCount) + " does not fit in the file (" + all.byteSize()
-                    + " bytes); the header is corrupt");
+                    + " bytes); the file is truncated or its header is corrupt");
         if (Long.compareUnsigned(tensorCount, c.remaining() / 24) > 0)
             throw c.bad("tensor_count " + Long.toUnsignedString(tensorCount) + " does not fit in the file (" + all.byteSize()
-                    + " bytes); the header is corrupt");
+                    + " bytes); the file is truncated or its header is corrupt");
 
         Map<String, GgufValue> meta = new LinkedHashMap<>();
         for (long i = 0; i < kvCount; i++) {
             c.context = "metadata entry " + i + " of " + kvCount;
             String key = c.string("key");
-            c.context = "metadata '" + key + "'";
+            c.context = "metadata '" + shown(key) + "'";
             int typeId = c.u32("value type");
             GgufValueType type = GgufValueType.of(typeId);
-            if (type == null) throw c.bad("metadata '" + key + "' has unknown value type " + Integer.toUnsignedString(typeId));
-            GgufValue v = new GgufValue(type, value(c, type, key, 0));
-            if (meta.put(key, v) != null) throw c.bad("metadata key '" + key + "' appears twice");
+            if (type == null) throw c.bad("metadata '" + shown(key) + "' has unknown value type " + Integer.toUnsignedString(typeId));
+            GgufValue v = new GgufValue(type, value(c, type, shown(key), 0));
+            if (meta.put(key, v) != null) throw c.bad("metadata key '" + shown(key) + "' appears twice");
         }
 
         long alignment = DEFAULT_ALIGNMENT;
@@ -182,7 +182,7 @@ public final class GgufFile implements TensorReader {
         for (long i = 0; i < tensorCount; i++) {
             c.context = "tensor info " + i + " of " + tensorCount + " (tensor_count in the header)";
             String name = c.string("name");
-            String t = "tensor '" + name + "' (info " + i + " of tensor_count " + tensorCount + "): ";
+            String t = "tensor '" + shown(name) + "' (info " + i + " of tensor_count " + tensorCount + "): ";
             int nDims = c.u32("n_dims");
             if (nDims < 1 || nDims > MAX_DIMS) throw c.bad(t + "n_dims is " + Integer.toUnsignedString(nDims) + ", expected 1 to " + MAX_DIMS);
             long[] ne = new long[nDims];
@@ -206,7 +206,7 @@ public final class GgufFile implements TensorReader {
             if (offset < 0 || offset % alignment != 0)
                 throw c.bad(t + "data offset " + Long.toUnsignedString(offset) + " is not a multiple of the alignment " + alignment);
             Tensor info = new Tensor(name, type, ne, offset, count / type.blockSize * type.typeSize);
-            if (byName.put(name, info) != null) throw c.bad("tensor name '" + name + "' appears twice");
+            if (byName.put(name, info) != null) throw c.bad("tensor name '" + shown(name) + "' appears twice");
             infos.add(info);
         }
 
@@ -214,7 +214,7 @@ public final class GgufFile implements TensorReader {
         long dataBytes = Math.max(0, all.byteSize() - dataStart);
         for (Tensor info : infos) {
             if (info.offset > dataBytes || info.bytes > dataBytes - info.offset)
-                throw c.bad("tensor '" + info.name + "' [" + info.offset + ", " + (info.offset + info.bytes) + ") runs past the end of the data section ("
+                throw c.bad("tensor '" + shown(info.name) + "' [" + info.offset + ", " + (info.offset + info.bytes) + ") runs past the end of the data section ("
                         + dataBytes + " bytes); the file is truncated");
         }
         List<Tensor> sorted = new ArrayList<>(infos);
@@ -223,7 +223,7 @@ public final class GgufFile implements TensorReader {
         for (int i = 1; i < sorted.size(); i++) {
             Tensor p = sorted.get(i - 1), q = sorted.get(i);
             if (q.offset < p.offset + p.bytes)
-                throw c.bad("tensors '" + p.name + "' [" + p.offset + ", " + (p.offset + p.bytes) + ") and '" + q.name + "' ["
+                throw c.bad("tensors '" + shown(p.name) + "' [" + p.offset + ", " + (p.offset + p.bytes) + ") and '" + shown(q.name) + "' ["
                         + q.offset + ", " + (q.offset + q.bytes) + ") overlap");
         }
         MemorySegment data = all.asSlice(Math.min(dataStart, all.byteSize()));
@@ -266,6 +266,18 @@ public final class GgufFile implements TensorReader {
         };
     }
 
+    /** A name from the file fit for a one-line message: control characters escaped, at most 80 characters. */
+    static String shown(String name) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < name.length() && sb.length() < 80; i++) {
+            char ch = name.charAt(i);
+            if (Character.isISOControl(ch) || Character.getType(ch) == Character.LINE_SEPARATOR
+                    || Character.getType(ch) == Character.PARAGRAPH_SEPARATOR) sb.append(String.format("\\x%02x", (int) ch & 0xff));
+            else sb.append(ch);
+        }
+        return sb.length() < 80 || name.length() <= 80 ? sb.toString() : sb + "...";
+    }
+
     private static String printable(byte[] b) {
         StringBuilder sb = new StringBuilder();
         for (byte x : b) sb.append(x >= 32 && x < 127 ? String.valueOf((char) x) : String.format("\\x%02x", x & 0xff));
@@ -286,7 +298,7 @@ public final class GgufFile implements TensorReader {
 
     public Tensor info(String name) {
         Tensor t = tensors.get(name);
-        if (t == null) throw new LaminaException(file + ": no tensor '" + name + "' (" + tensors.size() + " tensors in the file)");
+        if (t == null) throw new LaminaException(file + ": no tensor '" + shown(name) + "' (" + tensors.size() + " tensors in the file)");
         return t;
     }
 
@@ -404,7 +416,7 @@ public final class GgufFile implements TensorReader {
     public float[] floats(String name) {
         Tensor t = info(name);
         if (t.count() > Integer.MAX_VALUE - 8)
-            throw new LaminaException(file + ": tensor '" + name + "' has " + t.count() + " values, too many for one Java array");
+            throw new LaminaException(file + ": tensor '" + shown(name) + "' has " + t.count() + " values, too many for one Java array");
         float[] out = new float[(int) t.count()];
         floatsInto(name, out, 0);
         return out;
@@ -415,7 +427,7 @@ public final class GgufFile implements TensorReader {
     public void floatsInto(String name, float[] dst, int off) {
         Tensor t = info(name);
         if (!t.type.canDequantize())
-            throw new LaminaException(file + ": tensor '" + name + "' has type " + t.type + ", which Lamina cannot dequantize yet (it reads "
+            throw new LaminaException(file + ": tensor '" + shown(name) + "' has type " + t.type + ", which Lamina cannot dequantize yet (it reads "
                     + Arrays.stream(GgmlType.values()).filter(GgmlType::canDequantize).map(Enum::name).toList() + ")");
         int n = Math.toIntExact(t.count());
         if (off < 0 || off + n > dst.length)
@@ -433,7 +445,7 @@ public final class GgufFile implements TensorReader {
             case I32 -> MemorySegment.copy(s, I32, 0, out, 0, n);
             case I16 -> { for (int i = 0; i < n; i++) out[i] = s.getAtIndex(Dequantize.U16, i); }
             case I8 -> { for (int i = 0; i < n; i++) out[i] = s.get(ValueLayout.JAVA_BYTE, i); }
-            default -> throw new LaminaException(file + ": tensor '" + name + "' has type " + t.type + "; ints() reads I8, I16 or I32");
+            default -> throw new LaminaException(file + ": tensor '" + shown(name) + "' has type " + t.type + "; ints() reads I8, I16 or I32");
         }
         return out;
     }

@@ -124,7 +124,8 @@ public final class GgufModel {
     }
 
     private static String list(List<String> names) {
-        return names.size() <= 5 ? String.join(", ", names) : String.join(", ", names.subList(0, 5)) + " and " + (names.size() - 5) + " more";
+        List<String> shown = names.stream().map(GgufFile::shown).toList();
+        return shown.size() <= 5 ? String.join(", ", shown) : String.join(", ", shown.subList(0, 5)) + " and " + (shown.size() - 5) + " more";
     }
 
     // ---- writing -------------------------------------------------------------------------------

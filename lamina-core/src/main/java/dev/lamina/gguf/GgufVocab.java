@@ -51,7 +51,7 @@ public final class GgufVocab {
         return switch (model) {
             case "gpt2" -> bpe(f);
             case "llama" -> new Unavailable(file + ": SentencePiece vocabularies (tokenizer.ggml.model 'llama') are not supported yet");
-            default -> new Unavailable(file + ": tokenizer.ggml.model '" + model + "' is not supported; Lamina reads gpt2 (byte-level BPE)");
+            default -> new Unavailable(file + ": tokenizer.ggml.model '" + GgufFile.shown(model) + "' is not supported; Lamina reads gpt2 (byte-level BPE)");
         };
     }
 
@@ -59,7 +59,7 @@ public final class GgufVocab {
         Path file = f.file();
         String pre = f.hasValue(PRE) ? f.string(PRE) : "(none)";
         if (!pre.equals("gpt-2"))
-            return new Unavailable(file + ": tokenizer.ggml.pre '" + pre + "' splits text differently from GPT-2; Lamina's byte-level BPE "
+            return new Unavailable(file + ": tokenizer.ggml.pre '" + GgufFile.shown(pre) + "' splits text differently from GPT-2; Lamina's byte-level BPE "
                     + "implements the gpt-2 pre-tokenizer only");
         List<String> tokens = f.strings(TOKENS);
         int[] types = f.hasValue(TYPES) ? f.intArray(TYPES) : null;
