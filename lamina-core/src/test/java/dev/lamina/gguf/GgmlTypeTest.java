@@ -53,6 +53,19 @@ class GgmlTypeTest {
         }
     }
 
+    /** K-quants byte for byte as ggml's quantize_row_q*_K_ref (fixture: src/test/python/make_gguf_kquant_fixture.py). */
+    @ParameterizedTest
+    @EnumSource(names = {"Q4_K", "Q5_K", "Q6_K"})
+    void kQuantsMatchGgmlsReferenceCode(GgmlType type) {
+        try (GgufFile k = GgufFile.open(Path.of("src/test/resources/gguf/kquants.gguf")); Arena arena = Arena.ofConfined()) {
+            float[] src = k.floats("src");
+            MemorySegment ours = arena.allocate(type.bytes(src.length));
+            type.quantize(src, 0, src.length, ours);
+            long at = ours.mismatch(k.raw(type.name()));
+            assertThat(at).as("first differing byte (super-block " + (at / type.typeSize) + ")").isEqualTo(-1L);
+        }
+    }
+
     /**
      * Quantize then dequantize: each value is off by at most one quant step of its 32-value block
      * (plus the rounding of the f16 scale); K-quants also by the 6-bit rounding of the sub-block
