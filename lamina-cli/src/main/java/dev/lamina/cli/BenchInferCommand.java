@@ -44,7 +44,7 @@ final class BenchInferCommand implements Callable<Integer> {
                 : Decoder.create(Presets.get(preset).config().apply(v), 1, Main.kernels(threads));
         String name = modelPath != null ? modelPath.getFileName().toString() : preset;
         System.err.printf("bench infer: %s, vocab %d, %d threads, kernels %s%n", name, model.config().vocabSize(), model.kernels().threads(),
-                model.kernels().name());
+                model.kernels().describe());
         InferenceBenchmark.Report r = InferenceBenchmark.run(name, model,
                 new InferenceBenchmark.Settings(prompt, tokens, repeats, concurrency, warmup), s -> System.err.println("  " + s));
         System.out.print(r.format());

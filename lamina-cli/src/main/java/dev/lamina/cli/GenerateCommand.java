@@ -1,7 +1,6 @@
 package dev.lamina.cli;
 
 import dev.lamina.Lamina;
-import dev.lamina.infer.Generator;
 import dev.lamina.infer.Sampler;
 import dev.lamina.infer.SamplingParams;
 import picocli.CommandLine.Command;
@@ -33,6 +32,8 @@ final class GenerateCommand implements Callable<Integer> {
     List<String> stop;
     @Option(names = "--seed", defaultValue = "0", description = "Sampling seed (default ${DEFAULT-VALUE}).")
     long seed;
+    @Option(names = "--threads", description = "Worker threads (default: every core).")
+    Integer threads;
 
     @Override
     public Integer call() {
@@ -43,9 +44,9 @@ final class GenerateCommand implements Callable<Integer> {
         } catch (dev.lamina.io.LaminaException e) {
             throw new dev.lamina.io.LaminaException("--" + e.getMessage().replace('_', '-'));
         }
-        Lamina.Model m = Lamina.load(model);
+        Lamina.Model m = Lamina.load(model, Main.kernels(threads));
         System.out.print(prompt);
-        new Generator(m.decoder(), m.tokenizer()).generate(prompt, maxTokens, sampler, stop == null ? List.of() : stop, text -> {
+        m.generator().generate(prompt, maxTokens, sampler, stop == null ? List.of() : stop, text -> {
             System.out.print(text);
             System.out.flush();
         });

@@ -3,7 +3,6 @@ package dev.lamina.cli;
 import dev.lamina.gguf.GgmlType;
 import dev.lamina.gguf.GgufModel;
 import dev.lamina.gguf.GgufQuantType;
-import dev.lamina.io.LaminaException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -30,12 +29,7 @@ final class GgufExportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        GgufQuantType t;
-        try {
-            t = GgufQuantType.parse(type);
-        } catch (LaminaException e) {
-            throw new LaminaException("--type: " + e.getMessage());
-        }
+        GgufQuantType t = GgufQuantType.parse(type);
         GgufModel.Exported r = GgufModel.export(model, out, t);
         Map<GgmlType, Integer> counts = new TreeMap<>();
         r.tensorTypes().values().forEach(g -> counts.merge(g, 1, Integer::sum));

@@ -32,6 +32,18 @@ public final class Main implements Runnable {
         return threads == null ? k : Kernels.withThreads(k, threads);
     }
 
+    /**
+     * The error's message in the command's words: a library error about a setting (weightDecay) names
+     * the flag that sets it (--weight-decay) when the command has one.
+     */
+    static String message(Exception ex, CommandLine.Model.CommandSpec spec) {
+        String m = ex.getMessage();
+        if (!(ex instanceof LaminaException le) || le.field() == null) return m;
+        String flag = "--" + le.field().replaceAll("([a-z0-9])([A-Z])", "$1-$2").toLowerCase(java.util.Locale.ROOT);
+        if (spec.findOption(flag) == null) return m;
+        return m.startsWith(le.field()) ? flag + m.substring(le.field().length()) : m + " (" + flag + ")";
+    }
+
     /** Runs the CLI and returns its exit code (1: failed, 2: bad usage). */
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Main());
@@ -42,7 +54,7 @@ public final class Main implements Runnable {
                 if (debug) ex.printStackTrace();
                 else cmd.getErr().println("lamina: error: " + ex + " (run again with --debug for the stack trace)");
             }
-            if (user && !debug) cmd.getErr().println("lamina: error: " + ex.getMessage());
+            if (user && !debug) cmd.getErr().println("lamina: error: " + message(ex, cmd.getCommandSpec()));
             return 1;
         });
         cl.setParameterExceptionHandler((ex, a) -> {

@@ -35,7 +35,7 @@ public enum GgufQuantType {
 
     public static GgufQuantType parse(String s) {
         for (GgufQuantType t : values()) if (t.label().equals(s.toLowerCase(Locale.ROOT))) return t;
-        throw new LaminaException("unknown GGUF type '" + s + "'; choose one of " + Arrays.stream(values()).map(GgufQuantType::label).collect(Collectors.joining(", ")));
+        throw LaminaException.field("type", "type: unknown GGUF type '" + s + "'; choose one of " + Arrays.stream(values()).map(GgufQuantType::label).collect(Collectors.joining(", ")));
     }
 
     public String label() { return name().toLowerCase(Locale.ROOT); }

@@ -21,6 +21,9 @@ public interface KernelSet {
     /** Implementation name, for logs and benchmark reports. */
     String name();
 
+    /** The name with what shapes this set's speed, for benchmark headers: e.g. "vector (16 lanes, 32 registers, GEMM tile 12x2)". */
+    default String describe() { return name(); }
+
     /** The pool the kernels split their work over. */
     Parallel parallel();
 

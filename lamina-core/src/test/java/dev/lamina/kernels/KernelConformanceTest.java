@@ -107,10 +107,19 @@ class KernelConformanceTest {
         long seed = c.label().hashCode();
         Tensor[] base = c.setup().apply(new Gen(seed));
         Tensor[] ref = run(c, REF, base);
+        // products (matmuls, attention) run on every register tile: each must match the reference
+        // and, since every tile sums in the same order, every other tile bit for bit
+        List<GemmTile> tiles = c.label().startsWith("matmul") || c.label().startsWith("attention") ? GemmTile.ALL
+                : List.of(GemmTile.system());
         for (int threads : new int[] {1, 2}) {
-            KernelSet vec = Kernels.vector(threads);
+          Tensor[] first = null;
+          for (GemmTile tile : tiles) {
+            KernelSet vec = Kernels.vector(threads, tile);
             Tensor[] v = run(c, vec, base), again = run(c, vec, base);
-            String where = c.label() + " [" + threads + " thread(s)]";
+            String where = c.label() + " [" + threads + " thread(s), tile " + tile + "]";
+            if (first == null) first = v;
+            for (int o : c.overwritten()) assertThat(v[o].data()).as("%s: output %d differs from tile %s", where, o, tiles.getFirst()).isEqualTo(first[o].data());
+            for (int o : c.accumulated()) assertThat(v[o].data()).as("%s: gradient %d differs from tile %s", where, o, tiles.getFirst()).isEqualTo(first[o].data());
             for (int i = 0; i < base.length; i++) {
                 if (base[i] == null) continue;
                 assertThat(again[i].data()).as("%s: tensor %d differs between two runs", where, i).isEqualTo(v[i].data());
@@ -124,6 +133,7 @@ class KernelConformanceTest {
                 if (aliasesOutput(c, base, i)) continue;
                 assertThat(v[i].data()).as("%s: input %d modified", where, i).isEqualTo(base[i].data());
             }
+          }
         }
     }
 
