@@ -93,11 +93,38 @@ public final class GgufModel {
             String window = arch.key("attention.sliding_window");
             if (f.hasValue(window) && f.integer(window) > 0) b.slidingWindow(f.intValue(window, 1));
         }
+        ModelConfig c;
         try {
-            return b.build();
+            c = b.build();
         } catch (LaminaException e) {
             throw new LaminaException(f.file() + ": " + e.getMessage());
         }
+        checkAgainstTensors(f, arch, c);
+        return c;
+    }
+
+    static final int MAX_CONTEXT = 1 << 24;
+
+    /**
+     * The sizes in the metadata agree with the tensors the file holds, before anything is
+     * allocated for them: a corrupt count cannot ask for gigabytes.
+     */
+    private static void checkAgainstTensors(GgufFile f, GgufArch arch, ModelConfig c) {
+        int[] embd = f.shape("token_embd.weight");
+        if (embd.length != 2 || embd[1] != c.hiddenSize())
+            throw new LaminaException(f.file() + ": tensor 'token_embd.weight' has shape " + Arrays.toString(embd) + " but metadata '"
+                    + arch.key("embedding_length") + "' is " + c.hiddenSize());
+        String last = "blk." + (c.numHiddenLayers() - 1) + ".attn_norm.weight", beyond = "blk." + c.numHiddenLayers() + ".attn_norm.weight";
+        if (!f.has(last) || f.has(beyond))
+            throw new LaminaException(f.file() + ": metadata '" + arch.key("block_count") + "' is " + c.numHiddenLayers()
+                    + " but the file " + (f.has(beyond) ? "has more blocks" : "has no tensor '" + last + "'"));
+        String up = "blk.0.ffn_up.weight";
+        if (f.has(up) && f.shape(up)[0] != c.intermediateSize())
+            throw new LaminaException(f.file() + ": tensor '" + up + "' has shape " + Arrays.toString(f.shape(up)) + " but metadata '"
+                    + arch.key("feed_forward_length") + "' is " + c.intermediateSize());
+        if (c.maxPositionEmbeddings() > MAX_CONTEXT)
+            throw new LaminaException(f.file() + ": metadata '" + arch.key("context_length") + "' is " + c.maxPositionEmbeddings()
+                    + ", beyond the " + MAX_CONTEXT + " positions Lamina supports; the file may be corrupt");
     }
 
     /** The file's model with every weight dequantized to float32. */

@@ -190,7 +190,14 @@ class GgufModelTest {
         assertThatThrownBy(() -> load(tmp, "rope", w -> w.putUint32("llama.rope.dimension_count", 8)))
                 .hasMessageContaining("llama.rope.dimension_count");
         assertThatThrownBy(() -> load(tmp, "layers", w -> w.putUint32("llama.block_count", 3)))
-                .hasMessageContaining("missing tensor(s) blk.2.");
+                .hasMessageContaining("'llama.block_count' is 3 but the file has no tensor 'blk.2.attn_norm.weight'");
+        // sizes are checked against the tensors before anything is allocated for them
+        assertThatThrownBy(() -> load(tmp, "width", w -> w.putUint32("llama.embedding_length", 1 << 20)))
+                .hasMessageContaining("'token_embd.weight' has shape [257, 64] but metadata 'llama.embedding_length' is 1048576");
+        assertThatThrownBy(() -> load(tmp, "ff", w -> w.putUint32("llama.feed_forward_length", 1 << 28)))
+                .hasMessageContaining("'llama.feed_forward_length' is 268435456");
+        assertThatThrownBy(() -> load(tmp, "ctx", w -> w.putUint32("llama.context_length", Integer.MAX_VALUE)))
+                .hasMessageContaining("'llama.context_length' is 2147483647");
     }
 
     /** Writes the tiny llama with one metadata entry changed and loads it. */
