@@ -57,7 +57,12 @@ public final class GgufModel {
         if (f.hasValue(expert) && f.integer(expert) > 0)
             throw new LaminaException(f.file() + ": metadata '" + expert + "' is " + f.integer(expert)
                     + ": mixture-of-experts models are not supported yet");
+        if (!f.has("token_embd.weight")) throw new LaminaException(f.file() + ": no tensor 'token_embd.weight'; not a complete model");
+        int[] embd = f.shape("token_embd.weight");
         int d = f.intValue(arch.key("embedding_length"), 1), heads = f.intValue(arch.key("attention.head_count"), 1);
+        if (embd.length != 2 || embd[1] != d)
+            throw new LaminaException(f.file() + ": tensor 'token_embd.weight' has shape " + Arrays.toString(embd) + " but metadata '"
+                    + arch.key("embedding_length") + "' is " + d);
         int kv = f.hasValue(arch.key("attention.head_count_kv")) ? f.intValue(arch.key("attention.head_count_kv"), 1) : heads;
         if (d % heads != 0)
             throw new LaminaException(f.file() + ": metadata '" + arch.key("embedding_length") + "' " + d + " is not a multiple of '"
@@ -67,8 +72,6 @@ public final class GgufModel {
             if (f.hasValue(arch.key(k)) && f.integer(arch.key(k)) != hd)
                 throw new LaminaException(f.file() + ": metadata '" + arch.key(k) + "' is " + f.integer(arch.key(k))
                         + " but embedding_length / head_count is " + hd + "; Lamina needs heads of that size");
-        if (!f.has("token_embd.weight")) throw new LaminaException(f.file() + ": no tensor 'token_embd.weight'; not a complete model");
-        int[] embd = f.shape("token_embd.weight");
         ModelConfig.Builder b = ModelConfig.builder()
                 .vocabSize(embd[0]).hiddenSize(d).numHiddenLayers(f.intValue(arch.key("block_count"), 1))
                 .numAttentionHeads(heads).numKeyValueHeads(kv)
@@ -110,10 +113,6 @@ public final class GgufModel {
      * allocated for them: a corrupt count cannot ask for gigabytes.
      */
     private static void checkAgainstTensors(GgufFile f, GgufArch arch, ModelConfig c) {
-        int[] embd = f.shape("token_embd.weight");
-        if (embd.length != 2 || embd[1] != c.hiddenSize())
-            throw new LaminaException(f.file() + ": tensor 'token_embd.weight' has shape " + Arrays.toString(embd) + " but metadata '"
-                    + arch.key("embedding_length") + "' is " + c.hiddenSize());
         String last = "blk." + (c.numHiddenLayers() - 1) + ".attn_norm.weight", beyond = "blk." + c.numHiddenLayers() + ".attn_norm.weight";
         if (!f.has(last) || f.has(beyond))
             throw new LaminaException(f.file() + ": metadata '" + arch.key("block_count") + "' is " + c.numHiddenLayers()
