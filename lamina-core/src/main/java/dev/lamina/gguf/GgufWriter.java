@@ -128,8 +128,9 @@ public final class GgufWriter {
 
     private static void value(Bytes b, GgufValueType type, Object v) throws IOException {
         switch (type) {
-            case UINT8, INT8, BOOL -> b.out.write(type == GgufValueType.BOOL ? ((Boolean) v ? 1 : 0) : ((Long) v).intValue());
-            case UINT16, INT16 -> { b.out.write(((Long) v).intValue()); b.out.write(((Long) v).intValue() >> 8); }
+            case UINT8, INT8 -> b.u8(((Long) v).intValue());
+            case BOOL -> b.u8((Boolean) v ? 1 : 0);
+            case UINT16, INT16 -> { b.u8(((Long) v).intValue()); b.u8(((Long) v).intValue() >> 8); }
             case UINT32, INT32 -> b.u32(((Long) v).intValue());
             case UINT64, INT64 -> b.u64((Long) v);
             case FLOAT32 -> b.u32(Float.floatToRawIntBits((Float) v));
@@ -142,8 +143,6 @@ public final class GgufWriter {
                 for (Object item : a.items()) value(b, a.elementType(), item);
             }
         }
-        if (type == GgufValueType.UINT8 || type == GgufValueType.INT8 || type == GgufValueType.BOOL) b.written += 1;
-        else if (type == GgufValueType.UINT16 || type == GgufValueType.INT16) b.written += 2;
     }
 
     /** Little-endian output that counts bytes (for the padding). */
@@ -155,6 +154,7 @@ public final class GgufWriter {
 
         Bytes(OutputStream out) { this.out = out; }
 
+        void u8(int v) throws IOException { out.write(v); written += 1; }
         void u32(int v) throws IOException { seg.set(GgufFile.I32, 0, v); out.write(buf, 0, 4); written += 4; }
         void u64(long v) throws IOException { seg.set(GgufFile.I64, 0, v); out.write(buf, 0, 8); written += 8; }
         void bytes(byte[] b) throws IOException { out.write(b); written += b.length; }
