@@ -205,6 +205,8 @@ public final class GgufModel {
         if (arch == GgufArch.LLAMA) {
             w.putFloat32(arch.key("rope.freq_base"), c.ropeTheta());
             w.putFloat32(arch.key("attention.layer_norm_rms_epsilon"), c.normEps());
+            w.putUint32(arch.key("attention.key_length"), c.headDim());
+            w.putUint32(arch.key("attention.value_length"), c.headDim());
             if (c.slidingWindow() != null) w.putUint32(arch.key("attention.sliding_window"), c.slidingWindow());
             w.putUint32(arch.key("vocab_size"), c.vocabSize());
             w.putUint32(arch.key("rope.dimension_count"), c.headDim());

@@ -103,6 +103,32 @@ class GgufModelTest {
         assertThatThrownBy(() -> m.tokenizer().encode("x")).isInstanceOf(LaminaException.class).hasMessageContaining("tokenizer");
     }
 
+    /**
+     * Lamina's export of a Hugging Face fixture is the file llama.cpp's converter makes from it:
+     * the same tensors (names, types, shapes, bytes) and the same metadata values, apart from
+     * descriptive keys (name, size label) and the vocabulary the Llama fixtures lack.
+     */
+    @ParameterizedTest
+    @CsvSource({"gpt2, gpt2-f32", "llama, llama-f32", "llama-f16, llama-f16"})
+    void exportMatchesLlamaCppsConverter(String hf, String gguf, @TempDir Path tmp) {
+        Path ours = tmp.resolve(gguf + ".gguf");
+        GgufModel.export(HF.resolve(hf), ours, hf.endsWith("f16") ? GgufQuantType.F16 : GgufQuantType.F32);
+        try (GgufFile a = GgufFile.open(ours); GgufFile b = GgufFile.open(MODELS.resolve(gguf + ".gguf"))) {
+            assertThat(a.tensors().keySet()).containsExactlyInAnyOrderElementsOf(b.tensors().keySet());
+            for (GgufFile.Tensor t : b.tensors().values()) {
+                assertThat(a.info(t.name()).type()).as(t.name()).isEqualTo(t.type());
+                assertThat(a.info(t.name()).ne()).as(t.name()).isEqualTo(t.ne());
+                assertThat(a.raw(t.name()).mismatch(b.raw(t.name()))).as(t.name() + " bytes").isEqualTo(-1L);
+            }
+            List<String> descriptive = List.of("general.name", "general.size_label", "general.type");
+            for (Map.Entry<String, GgufValue> e : b.values().entrySet()) {
+                if (descriptive.contains(e.getKey())) continue;
+                assertThat(a.values()).as("key " + e.getKey()).containsKey(e.getKey());
+                assertThat(a.values().get(e.getKey())).as(e.getKey()).isEqualTo(e.getValue());
+            }
+        }
+    }
+
     // ---- Lamina's writer ----------------------------------------------------------------------
 
     static ModelConfig llama(boolean bias, boolean tied, Integer window) {
