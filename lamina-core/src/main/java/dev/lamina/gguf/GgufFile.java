@@ -123,6 +123,7 @@ public final class GgufFile implements TensorReader {
         String string(String what) {
             long n = u64(what + " length");
             need(n, what);
+            if (n > Integer.MAX_VALUE - 8) throw bad(what + " in " + context + " is " + n + " bytes long, more than a string can hold");
             byte[] b = s.asSlice(pos, n).toArray(ValueLayout.JAVA_BYTE);
             pos += n;
             return new String(b, StandardCharsets.UTF_8);
@@ -259,7 +260,7 @@ public final class GgufFile implements TensorReader {
                 long min = et.size > 0 ? et.size : et == GgufValueType.STRING ? 8 : 12;
                 if (Long.compareUnsigned(n, c.remaining() / min) > 0)
                     throw c.bad("metadata '" + key + "': array length " + Long.toUnsignedString(n) + " runs past the end of the file; the file is truncated");
-                List<Object> items = new ArrayList<>((int) n);
+                List<Object> items = new ArrayList<>((int) Math.min(n, 1 << 16));
                 for (long i = 0; i < n; i++) items.add(value(c, et, key, depth + 1));
                 yield new GgufValue.Array(et, Collections.unmodifiableList(items));
             }

@@ -106,7 +106,8 @@ public final class GgufModel {
         return c;
     }
 
-    static final int MAX_CONTEXT = 1 << 24;
+    /** Rotary tables are computed for the whole context up front, so a larger one is refused rather than allocated. */
+    static final int MAX_CONTEXT = 1 << 21;
 
     /**
      * The sizes in the metadata agree with the tensors the file holds, before anything is
