@@ -2,6 +2,7 @@ package dev.lamina;
 
 import dev.lamina.data.DataPrep;
 import dev.lamina.data.Dataset;
+import dev.lamina.gguf.GgufModel;
 import dev.lamina.hf.HfCheckpoint;
 import dev.lamina.infer.Generator;
 import dev.lamina.infer.PreparedModel;
@@ -112,7 +113,8 @@ public final class Lamina {
     /**
      * Loads a run directory (config.json, model.safetensors, tokenizer/), or a Hugging Face
      * directory (config.json with a model_type, safetensors weights, tokenizer.json; without a
-     * usable tokenizer.json the model loads but text operations fail with the reason).
+     * usable tokenizer.json the model loads but text operations fail with the reason), or a GGUF
+     * file (llama or gpt2; weights dequantized to float32 for now).
      */
     public static Model load(Path run) { return load(run, Kernels.defaults()); }
 
@@ -121,6 +123,10 @@ public final class Lamina {
 
     /** As {@link #load(Path, KernelSet)}, inference storing the linear weights in the given format. */
     public static Model load(Path run, KernelSet kernels, WeightFormat weights) {
+        if (GgufModel.isGguf(run)) {
+            GgufModel.Loaded g = GgufModel.load(run);
+            return new Model(g.decoder().withKernels(kernels), g.tokenizer(), weights);
+        }
         if (HfCheckpoint.isHfDirectory(run))
             return new Model(HfCheckpoint.load(run).withKernels(kernels), HfCheckpoint.tokenizer(run), weights);
         return new Model(Checkpoint.loadModel(run).withKernels(kernels), Tokenizers.load(run.resolve(Checkpoint.TOKENIZER)), weights);

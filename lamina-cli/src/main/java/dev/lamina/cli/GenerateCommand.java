@@ -13,7 +13,7 @@ import java.util.concurrent.Callable;
 
 @Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate text from a trained model, streamed to stdout.")
 final class GenerateCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "Run directory (config.json, model.safetensors, tokenizer/).")
+    @Option(names = "--model", required = true, description = "Run directory (config.json, model.safetensors, tokenizer/), Hugging Face directory or FILE.gguf.")
     Path model;
     @Option(names = "--prompt", required = true, description = "Text to continue.")
     String prompt;

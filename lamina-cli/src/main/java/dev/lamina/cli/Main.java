@@ -47,6 +47,7 @@ public final class Main implements Runnable {
     /** Runs the CLI and returns its exit code (1: failed, 2: bad usage). */
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Main());
+        cl.addSubcommand("quantize", new GgufExportCommand());   // llama.cpp's word for export gguf
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             boolean user = ex instanceof LaminaException || ex instanceof IllegalArgumentException;
             if (debug || !user) {

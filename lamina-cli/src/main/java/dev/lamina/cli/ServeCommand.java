@@ -18,7 +18,7 @@ import java.util.concurrent.CountDownLatch;
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "Serve a trained model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models, /health).")
 final class ServeCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "Run directory (config.json, model.safetensors, tokenizer/).")
+    @Option(names = "--model", required = true, description = "Run directory (config.json, model.safetensors, tokenizer/), Hugging Face directory or FILE.gguf.")
     Path model;
     @Option(names = "--host", defaultValue = "127.0.0.1", description = "Interface to listen on (default ${DEFAULT-VALUE}).")
     String host;
