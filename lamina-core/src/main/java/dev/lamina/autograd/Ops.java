@@ -30,7 +30,9 @@ public final class Ops {
     private static final class Embedding extends Tape.Op {
         int[] ids; Var table, positions, y; int T;
         Embedding() { super("embedding"); }
-        @Override protected void backward() { kernels.embeddingBackward(table.grad(), gradOrNull(positions), y.grad(), ids, T); }
+        @Override protected void backward() {
+            if (table.grad() != null) kernels.embeddingBackward(table.grad(), gradOrNull(positions), y.grad(), ids, T);   // frozen: none
+        }
     }
 
     /** y[n,out] = x[n,in]·wᵀ + b. */
@@ -49,7 +51,7 @@ public final class Ops {
         Linear() { super("linear"); }
         @Override protected void backward() {
             if (x.grad() != null) kernels.matmulBackwardInput(x.grad(), y.grad(), w.value());
-            kernels.matmulBackwardWeight(w.grad(), gradOrNull(b), y.grad(), x.value());
+            if (w.grad() != null) kernels.matmulBackwardWeight(w.grad(), gradOrNull(b), y.grad(), x.value());  // frozen: no dw
         }
     }
 
@@ -75,7 +77,7 @@ public final class Ops {
         @Override protected void backward() {
             Tensor g = y.grad();
             if (x.grad() != null) kernels.matmulBackwardInput(x.grad(), g, w.value());
-            kernels.matmulBackwardWeight(w.grad(), gradOrNull(b), g, x.value());
+            if (w.grad() != null) kernels.matmulBackwardWeight(w.grad(), gradOrNull(b), g, x.value());
             addGradient(kernels, r, y, g);   // after the products: were r also x, adopting first would make dx and dy one buffer
         }
     }
@@ -226,6 +228,28 @@ public final class Ops {
         }
     }
 
+    /** y = s · x (a LoRA branch's alpha/r). */
+    public static Var scale(Tape tape, Var x, float s) {
+        Var y = tape.var(x.value().dim(0), x.size() / x.value().dim(0));
+        long t0 = tape.start();
+        System.arraycopy(x.value().data(), x.value().offset(), y.value().data(), y.value().offset(), x.size());
+        tape.kernels().scale(y.value(), s);
+        tape.forward("scale", t0);
+        Scale op = tape.op(Scale.class, Scale::new);
+        op.x = x; op.y = y; op.s = s;
+        return y;
+    }
+
+    private static final class Scale extends Tape.Op {
+        Var x, y; float s;
+        Scale() { super("scale"); }
+        @Override protected void backward() {
+            Tensor g = y.grad();
+            kernels.scale(g, s);                 // y's gradient is read by no one after this op
+            addGradient(kernels, x, y, g);
+        }
+    }
+
     /** to.grad += g, where g is the gradient of from, the output of the op running backward: taken over when to has none yet. */
     private static void addGradient(KernelSet k, Var to, Var from, Tensor g) {
         if (!to.adoptGradientOf(from)) k.accumulate(to.grad(), g);
@@ -282,7 +306,7 @@ public final class Ops {
             tape.kernels().crossEntropy(tape.rows(losses, r, r + m), grad ? lc : null, lc, tc, 1f / n);
             if (grad) {
                 tape.kernels().matmulBackwardInput(tape.rows(x.grad(), r, r + m), lc, w.value());
-                tape.kernels().matmulBackwardWeight(w.grad(), null, lc, xc);
+                if (w.grad() != null) tape.kernels().matmulBackwardWeight(w.grad(), null, lc, xc);
             }
         }
         tape.forward("linearCrossEntropy", t0);

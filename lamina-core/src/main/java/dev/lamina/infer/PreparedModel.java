@@ -4,6 +4,7 @@ import dev.lamina.kernels.KernelSet;
 import dev.lamina.kernels.LinearWeights;
 import dev.lamina.kernels.WeightFormat;
 import dev.lamina.model.Decoder;
+import dev.lamina.tensor.Tensor;
 
 import java.util.IdentityHashMap;
 import java.util.Map;
@@ -30,13 +31,32 @@ public final class PreparedModel {
         weights = new LinearWeights[linears.length];
         singles = new LinearWeights[linears.length][];
         for (Decoder.Linear lin : linears) {
-            weights[lin.id()] = k.prepare(lin.weight().value(), lin.bias() == null ? null : lin.bias().value(), format);
+            weights[lin.id()] = k.prepare(merged(k, lin), lin.bias() == null ? null : lin.bias().value(), format);
             singles[lin.id()] = new LinearWeights[] {weights[lin.id()]};
         }
         for (int l = 0; l < model.config().numHiddenLayers(); l++) {
             addGroup(model.layer(l).qkv());
             addGroup(model.layer(l).mlpIn());
         }
+    }
+
+    /**
+     * The weight inference computes with: W, or W + s·B·A when the linear carries a LoRA update
+     * (folded in once here, so decoding with an adapter costs what decoding without one does).
+     */
+    static Tensor merged(KernelSet k, Decoder.Linear lin) {
+        Tensor w = lin.weight().value();
+        Decoder.LowRank lr = lin.lowRank();
+        if (lr == null) return w;
+        Tensor a = lr.a().value(), b = lr.b().value();          // A [r, in], B [out, r]
+        int r = a.dim(0), in = a.dim(1), out = b.dim(0);
+        Tensor at = Tensor.zeros(in, r);                       // Aᵀ, so that matmul(B, Aᵀ) = B·A
+        for (int i = 0; i < r; i++) for (int j = 0; j < in; j++) at.set(j * r + i, a.get(i * in + j));
+        Tensor ba = Tensor.zeros(out, in);
+        k.matmul(ba, b, at, null);
+        k.scale(ba, lr.scale());
+        k.add(ba, ba, w);
+        return ba;
     }
 
     /** Prepares every linear weight of model with its kernels, in float32. */
