@@ -263,15 +263,23 @@ public final class Ops {
         int n = targets.length;
         Tensor losses = tape.alloc(n);
         long t0 = tape.start();
-        tape.kernels().crossEntropy(losses, logits.grad(), logits.value(), targets, 1f / n);
+        tape.kernels().crossEntropy(losses, logits.grad(), logits.value(), targets, 1f / counted(targets));
         tape.forward("crossEntropy", t0);
-        return mean(losses);
+        return mean(losses, counted(targets));
     }
 
-    private static float mean(Tensor losses) {
+    /** Targets that count: all but {@link KernelSet#IGNORE} (at least 1, so an all-ignored batch gives loss 0, not NaN). */
+    static int counted(int[] targets) {
+        int c = 0;
+        for (int t : targets) if (t != KernelSet.IGNORE) c++;
+        return Math.max(1, c);
+    }
+
+    /** The mean loss over the counted targets (ignored ones are 0). */
+    private static float mean(Tensor losses, int counted) {
         double sum = 0;
         for (int i = 0; i < losses.size(); i++) sum += losses.get(i);
-        return (float) (sum / losses.size());
+        return (float) (sum / counted);
     }
 
     /**
@@ -293,7 +301,7 @@ public final class Ops {
      */
     public static float linearCrossEntropy(Tape tape, Var x, Var w, int[] targets) {
         int n = targets.length, V = w.value().dim(0);
-        int chunk = Math.min(headChunk(V), n);
+        int chunk = Math.min(headChunk(V), n), counted = counted(targets);
         Tensor logits = tape.alloc(chunk, V), losses = tape.alloc(n);
         long t0 = tape.start();
         boolean grad = tape.recording();
@@ -303,13 +311,13 @@ public final class Ops {
             tape.kernels().matmul(lc, xc, w.value(), null);
             int[] tc = tape.ints(m);
             System.arraycopy(targets, r, tc, 0, m);
-            tape.kernels().crossEntropy(tape.rows(losses, r, r + m), grad ? lc : null, lc, tc, 1f / n);
+            tape.kernels().crossEntropy(tape.rows(losses, r, r + m), grad ? lc : null, lc, tc, 1f / counted);
             if (grad) {
                 tape.kernels().matmulBackwardInput(tape.rows(x.grad(), r, r + m), lc, w.value());
                 if (w.grad() != null) tape.kernels().matmulBackwardWeight(w.grad(), null, lc, xc);
             }
         }
         tape.forward("linearCrossEntropy", t0);
-        return mean(losses);
+        return mean(losses, counted);
     }
 }

@@ -111,6 +111,9 @@ public interface KernelSet {
      */
     void crossEntropy(Tensor losses, Tensor dlogits, Tensor logits, int[] targets, float gradScale);
 
+    /** A target that counts for nothing (a prompt token in fine-tuning): loss 0 and a zero gradient row. Hugging Face's -100. */
+    int IGNORE = -100;
+
     // ---- elementwise and reductions ---------------------------------------------------------
 
     /** y = a + b (y may alias a or b). */

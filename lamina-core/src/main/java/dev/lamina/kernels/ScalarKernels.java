@@ -345,6 +345,11 @@ public final class ScalarKernels implements KernelSet {
             double sum = 0;
             for (int j = 0; j < V; j++) sum += Math.exp(L[li + j] - max);
             int t = targets[i];
+            if (t == IGNORE) {
+                losses.data()[losses.offset() + i] = 0;
+                if (dlogits != null) java.util.Arrays.fill(dlogits.data(), dlogits.offset() + i * V, dlogits.offset() + (i + 1) * V, 0f);
+                continue;
+            }
             if (t < 0 || t >= V) throw new IllegalArgumentException("target id " + t + " out of range [0, " + V + ")");
             float lse = (float) (max + Math.log(sum));
             losses.data()[losses.offset() + i] = lse - L[li + t];

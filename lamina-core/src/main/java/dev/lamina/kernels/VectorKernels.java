@@ -424,12 +424,18 @@ public final class VectorKernels implements KernelSet {
     @Override
     public void crossEntropy(Tensor losses, Tensor dlogits, Tensor logits, int[] targets, float gradScale) {
         int n = targets.length, V = logits.size() / n;
-        checkIds(targets, V, "target id");
+        for (int t : targets)
+            if (t != IGNORE && (t < 0 || t >= V)) throw new IllegalArgumentException("target id " + t + " out of range [0, " + V + ")");
         float[] Lg = logits.data(), Ls = losses.data(), D = dlogits == null ? null : dlogits.data();
         int lo = logits.offset(), lso = losses.offset(), dlo = dlogits == null ? 0 : dlogits.offset();
         pool.forRange(n, rowsPerChunk(V), (r0, r1) -> {
             for (int i = r0; i < r1; i++) {
                 int li = lo + i * V, di = dlo + i * V, t = targets[i];
+                if (t == IGNORE) {
+                    Ls[lso + i] = 0;
+                    if (D != null) java.util.Arrays.fill(D, di, di + V, 0f);
+                    continue;
+                }
                 float max = max(Lg, li, V);
                 float target = Lg[li + t];      // read before dlogits (which may alias logits) is written
                 // one pass: e = exp(x − max), summed, and kept in dlogits when there is one

@@ -442,6 +442,17 @@ class KernelConformanceTest {
                     Tensor logits = g.t(8f, n, V);
                     return new Tensor[] {g.t(n), logits, logits};
                 }, (k, t) -> k.crossEntropy(t[0], t[1], t[2], targets[0], gs), 0, 1));
+                cases.add(overwrite("crossEntropy ignoring every other target " + dims, g -> {
+                    targets[0] = g.ids(n, V);
+                    for (int i = 0; i < n; i += 2) targets[0][i] = KernelSet.IGNORE;
+                    return new Tensor[] {g.t(n), g.t(n, V), g.t(8f, n, V)};
+                }, (k, t) -> {
+                    k.crossEntropy(t[0], t[1], t[2], targets[0], gs);
+                    for (int i = 0; i < n; i += 2) {                  // an ignored row: no loss, no gradient
+                        assertThat(t[0].get(i)).isZero();
+                        for (int j = 0; j < V; j++) assertThat(t[1].get(i * V + j)).isZero();
+                    }
+                }, 0, 1));
             }
         return cases.stream().map(Case::test);
     }
