@@ -1,5 +1,6 @@
 package dev.lamina.chat;
 
+import dev.lamina.gguf.GgufFile;
 import dev.lamina.infer.ChatTemplate;
 import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
@@ -62,6 +63,22 @@ public final class ModelChatTemplate {
     public static ModelChatTemplate of(String source, String origin, Map<String, String> specialTokens) {
         return new ModelChatTemplate(Map.of("default", JinjaTemplate.parse(source, origin)), Map.copyOf(specialTokens), origin,
                 Clock.systemDefaultZone());
+    }
+
+    /** The template of a GGUF file (tokenizer.chat_template, with its bos and eos tokens); the built-in one when it has none. */
+    public static ModelChatTemplate ofGguf(Path file) {
+        try (GgufFile f = GgufFile.open(file)) {
+            if (!f.hasValue("tokenizer.chat_template")) return builtIn();
+            Map<String, String> tokens = new LinkedHashMap<>();
+            List<String> vocab = f.hasValue("tokenizer.ggml.tokens") ? f.strings("tokenizer.ggml.tokens") : List.of();
+            for (String name : List.of("bos", "eos", "unknown", "padding")) {
+                String key = "tokenizer.ggml." + name + "_token_id";
+                if (!f.hasValue(key)) continue;
+                long id = f.integer(key);
+                if (id >= 0 && id < vocab.size()) tokens.put(name.equals("unknown") ? "unk_token" : name.equals("padding") ? "pad_token" : name + "_token", vocab.get((int) id));
+            }
+            return of(f.string("tokenizer.chat_template"), file + " tokenizer.chat_template", tokens);
+        }
     }
 
     /** The template of a tokenizer (or model) directory; the built-in one when it has none. */
