@@ -15,6 +15,10 @@ resources/chat/expected/<template>.json:
 Rendering is tokenizer.apply_chat_template(messages, tools=..., add_generation_prompt=...,
 tokenize=False) on a tokenizer whose special tokens are bos <s>, eos </s>, unk <unk>, with the
 clock fixed at 2024-07-26 10:00 (strftime_now) so that dated templates are reproducible.
+
+Recorded (transformers 5.18.0, jinja2 3.1.6, node-llama-cpp 3.22.1's llama.cpp): 70 package templates
+and 3 own ones; jinja2 itself fails on 22 of the 292 template/case pairs (templates that need tools,
+lack a system role, mutate lists in the sandbox ...), which the Java test expects to fail too.
 """
 import datetime as _dt
 import hashlib
