@@ -12,7 +12,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.LongConsumer;
+import java.util.function.Consumer;
 
 /**
  * Perplexity of a token sequence with Hugging Face's sliding window ("Perplexity of fixed-length
@@ -65,15 +65,15 @@ public final class Perplexity {
         return out;
     }
 
-    /** Scores ids window by window; onWindow (may be null) receives the tokens scored after each. */
-    public static Result of(TokenScorer scorer, int[] ids, int context, int stride, LongConsumer onWindow) {
+    /** Scores ids window by window; onWindow (may be null) receives the running result after each. */
+    public static Result of(TokenScorer scorer, int[] ids, int context, int stride, Consumer<Result> onWindow) {
         long tokens = 0;
         double nll = 0;
         for (Window w : windows(ids.length, context, stride)) {
             int[] window = java.util.Arrays.copyOfRange(ids, w.begin(), w.end());
             for (double lp : scorer.logprobs(window, w.scoredFrom() - w.begin())) nll -= lp;
             tokens += w.end() - w.scoredFrom();
-            if (onWindow != null) onWindow.accept(tokens);
+            if (onWindow != null) onWindow.accept(new Result(tokens, nll, 0, 0));
         }
         return new Result(tokens, nll, 0, 0);
     }
@@ -125,7 +125,7 @@ public final class Perplexity {
      * Scores a text in windows of context tokens every stride tokens (stride 0: the text must fit in
      * one window). The result carries the text's bytes and characters.
      */
-    public static Result of(TokenScorer scorer, Text text, int context, int stride, LongConsumer onWindow) {
+    public static Result of(TokenScorer scorer, Text text, int context, int stride, Consumer<Result> onWindow) {
         if (context > scorer.contextLimit())
             throw LaminaException.field("context", "context " + context + " is longer than the model's " + scorer.contextLimit() + " positions");
         if (stride == 0) {
