@@ -35,6 +35,8 @@ final class GenerateCommand implements Callable<Integer> {
     long seed;
     @Option(names = "--threads", description = "Worker threads (default: every core).")
     Integer threads;
+    @Option(names = "--adapter", description = "A LoRA adapter directory (PEFT files) to apply to the model.")
+    java.nio.file.Path adapter;
     @Option(names = "--weights", defaultValue = "f32", description = "How inference stores the linear weights: f32, or q8_0 (8-bit blocks, a quarter of the bytes; default ${DEFAULT-VALUE}).")
     String weights;
 
@@ -48,6 +50,8 @@ final class GenerateCommand implements Callable<Integer> {
             throw new dev.lamina.io.LaminaException("--" + e.getMessage().replace('_', '-'));
         }
         Lamina.Model m = Lamina.load(model, Main.kernels(threads), WeightFormat.parse(weights));
+        if (adapter != null)
+            m = new Lamina.Model(m.decoder().withAdapter(dev.lamina.hf.PeftAdapter.load(adapter, m.decoder())), m.tokenizer(), m.weights());
         System.out.print(prompt);
         m.generator().generate(prompt, maxTokens, sampler, stop == null ? List.of() : stop, text -> {
             System.out.print(text);

@@ -44,7 +44,7 @@ public final class PreparedModel {
      * The weight inference computes with: W, or W + s·B·A when the linear carries a LoRA update
      * (folded in once here, so decoding with an adapter costs what decoding without one does).
      */
-    static Tensor merged(KernelSet k, Decoder.Linear lin) {
+    public static Tensor merged(KernelSet k, Decoder.Linear lin) {
         Tensor w = lin.weight().value();
         Decoder.LowRank lr = lin.lowRank();
         if (lr == null) return w;
