@@ -2,10 +2,13 @@ package dev.lamina.cli;
 
 import dev.lamina.Lamina;
 import dev.lamina.data.Dataset;
+import dev.lamina.eval.Comparison;
 import dev.lamina.eval.Perplexity;
 import dev.lamina.eval.Task;
 import dev.lamina.eval.TaskEval;
 import dev.lamina.eval.TokenScorer;
+import dev.lamina.infer.SamplingParams;
+import dev.lamina.io.AtomicFiles;
 import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
 import picocli.CommandLine.Command;
@@ -22,7 +25,7 @@ import java.util.concurrent.Callable;
         description = {"Evaluate a model: perplexity on text (sliding window; bits per byte and per character compare",
                 "models across tokenizers), and multiple-choice or generation tasks from JSONL files."})
 final class EvalCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "Run directory, Hugging Face directory or FILE.gguf.")
+    @Option(names = "--model", description = "Run directory, Hugging Face directory or FILE.gguf.")
     Path model;
     @Option(names = "--text", arity = "1..*", paramLabel = "FILE", description = "UTF-8 text files to score (each on its own).")
     List<Path> texts = new ArrayList<>();
@@ -38,7 +41,7 @@ final class EvalCommand implements Callable<Integer> {
     List<String> tasks = new ArrayList<>();
     @Option(names = "--shots", defaultValue = "0", description = "Few-shot examples before each task example (default ${DEFAULT-VALUE}).")
     int shots;
-    @Option(names = "--seed", defaultValue = "1234", description = "Seed that draws the few-shot examples (default ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", defaultValue = "1234", description = "Seed of the few-shot draw and of --compare's sampling (default ${DEFAULT-VALUE}).")
     long seed;
     @Option(names = "--limit", description = "Evaluate only the first N examples of each task.")
     Integer limit;
@@ -46,9 +49,21 @@ final class EvalCommand implements Callable<Integer> {
     boolean json;
     @Option(names = "--threads", description = "Worker threads (default: every core).")
     Integer threads;
+    @Option(names = "--compare", arity = "2..*", paramLabel = "M", description = "Models side by side on --prompts, written as one HTML page (--out).")
+    List<Path> compare = new ArrayList<>();
+    @Option(names = "--prompts", paramLabel = "FILE", description = "Prompts for --compare, one a line.")
+    Path prompts;
+    @Option(names = "--out", defaultValue = "compare.html", paramLabel = "FILE.html", description = "The --compare page (default ${DEFAULT-VALUE}).")
+    Path out;
+    @Option(names = "--max-tokens", defaultValue = "40", description = "Tokens each model continues a --compare prompt with (default ${DEFAULT-VALUE}).")
+    int maxTokens;
+    @Option(names = "--temperature", defaultValue = "0.8", description = "--compare's sampling temperature, 0 for greedy (default ${DEFAULT-VALUE}).")
+    double temperature;
 
     @Override
     public Integer call() {
+        if (!compare.isEmpty()) return compare();
+        if (model == null) throw new LaminaException("give --model M (or --compare M1 M2 ... with --prompts FILE)");
         if (texts.isEmpty() && data == null && tasks.isEmpty())
             throw new LaminaException("nothing to evaluate: give --text FILE..., --data DIR or --tasks FILE.jsonl|DIR|brown-cloze");
         if (limit != null && limit < 1) throw new LaminaException("--limit must be >= 1, got " + limit);
@@ -112,6 +127,34 @@ final class EvalCommand implements Callable<Integer> {
         }
         if (json) System.out.println(report);
         else if (total != null) System.out.println("perplexity=" + total.perplexity());
+        return 0;
+    }
+
+    /** --compare: every prompt through every model, one HTML page. */
+    private int compare() {
+        if (model != null || !texts.isEmpty() || data != null || !tasks.isEmpty())
+            throw new LaminaException("--compare stands alone: give the models to it, with --prompts (not --model, --text, --data or --tasks)");
+        if (prompts == null) throw new LaminaException("--compare needs --prompts FILE (one prompt a line)");
+        if (maxTokens < 1) throw new LaminaException("--max-tokens must be >= 1, got " + maxTokens);
+        SamplingParams sampling;
+        try {
+            sampling = SamplingParams.of(temperature, 40, 0.95, seed);
+        } catch (LaminaException e) {
+            throw new LaminaException("--" + e.getMessage());
+        }
+        List<Comparison.Prompt> list = Comparison.readPrompts(prompts);
+        List<Lamina.Model> models = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        for (Path m : compare) {
+            models.add(Lamina.load(m, Main.kernels(threads)));
+            names.add(m.toString());
+        }
+        Comparison c;
+        try (ConsoleProgress bar = new ConsoleProgress("compare", list.size(), System.err)) {
+            c = Comparison.run(names, models, prompts, list, sampling, maxTokens, done -> bar.update(done, ""));
+        }
+        AtomicFiles.writeString(out, ComparePage.html(c));
+        System.out.println("wrote " + out + ": " + list.size() + " prompts, " + models.size() + " models");
         return 0;
     }
 
