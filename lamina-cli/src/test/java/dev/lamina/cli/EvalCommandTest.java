@@ -83,6 +83,24 @@ class EvalCommandTest extends CliTest {
     }
 
     @Test
+    void trainLogsTaskAccuracyBesideTheLoss() throws Exception {
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < 60; i++) text.append("The jury said the election was conducted well, number ").append(i).append(".\n\n");
+        Path corpus = Files.writeString(dir.resolve("c.txt"), text), data = dir.resolve("data"), run = dir.resolve("run");
+        Path task = Files.writeString(dir.resolve("jury.jsonl"), "{\"context\": \"The jury\", \"choices\": [\" said\", \" ate\"], \"gold\": 0}\n"
+                + "{\"context\": \"The election was\", \"choices\": [\" conducted\", \" eaten\"], \"gold\": 0}\n");
+        assertThat(Main.run("prepare", "--corpus", corpus.toString(), "--tokenizer", "bytes", "--out", data.toString())).as(err()).isZero();
+        assertThat(Main.run("train", "--preset", "tiny", "--data", data.toString(), "--out", run.toString(), "--steps", "2", "--batch", "2",
+                "--seq", "16", "--eval-every", "2", "--eval-batches", "1", "--threads", "1", "--eval-tasks", task.toString())).as(err()).isZero();
+        assertThat(err()).containsPattern("step 2: .*, jury/acc [01]\\.\\d{4}, jury/acc_norm");
+        assertThat(Files.readAllLines(run.resolve("metrics.jsonl")).getLast()).contains("\"jury/acc\":");
+        clearOutput();
+        assertThat(Main.run("train", "--preset", "tiny", "--data", data.toString(), "--out", dir.resolve("r2").toString(), "--steps", "2",
+                "--eval-tasks", dir.resolve("none.jsonl").toString())).isEqualTo(1);
+        assertThat(err()).contains("none.jsonl: no such task file or directory");
+    }
+
+    @Test
     void badInputIsOneLineNamingTheFile() throws Exception {
         Path empty = Files.writeString(dir.resolve("empty.txt"), "");
         assertThat(Main.run("eval", "--model", GPT2, "--text", empty.toString())).isEqualTo(1);
