@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -70,7 +71,7 @@ public final class Perplexity {
         long tokens = 0;
         double nll = 0;
         for (Window w : windows(ids.length, context, stride)) {
-            int[] window = java.util.Arrays.copyOfRange(ids, w.begin(), w.end());
+            int[] window = Arrays.copyOfRange(ids, w.begin(), w.end());
             for (double lp : scorer.logprobs(window, w.scoredFrom() - w.begin())) nll -= lp;
             tokens += w.end() - w.scoredFrom();
             if (onWindow != null) onWindow.accept(new Result(tokens, nll, 0, 0));
@@ -116,7 +117,7 @@ public final class Perplexity {
         /** Prepared tokens (a token file); bytes and characters from their decoded text. */
         public static Text ofTokens(String name, int[] ids, Tokenizer tokenizer) {
             if (ids.length < 2) throw new LaminaException(name + ": fewer than two tokens; perplexity needs at least two");
-            String scored = tokenizer.decode(java.util.Arrays.copyOfRange(ids, 1, ids.length));
+            String scored = tokenizer.decode(Arrays.copyOfRange(ids, 1, ids.length));
             return new Text(name, ids, scored.getBytes(StandardCharsets.UTF_8).length, scored.codePointCount(0, scored.length()));
         }
     }

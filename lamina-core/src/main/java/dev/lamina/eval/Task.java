@@ -8,7 +8,7 @@ import tools.jackson.databind.JsonNode;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
+import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -95,7 +95,7 @@ public record Task(String name, String source, List<Example> examples) {
     /** Parses JSONL text; source names it in errors (source:line). */
     public static Task parse(String name, String source, String text) {
         List<Example> examples = new ArrayList<>();
-        try (BufferedReader r = new BufferedReader(new java.io.StringReader(text))) {
+        try (BufferedReader r = new BufferedReader(new StringReader(text))) {
             String line;
             int n = 0;
             while ((line = r.readLine()) != null) {

@@ -7,6 +7,8 @@ import dev.lamina.model.Decoder;
 import dev.lamina.model.TapeExecutor;
 import dev.lamina.tensor.Tensor;
 
+import java.util.Arrays;
+
 /**
  * Log-probabilities of every token of a sequence under the model, from one forward pass over the
  * whole sequence (an inference tape: no gradients). Everything evaluation scores goes through here:
@@ -48,7 +50,7 @@ public final class TokenScorer {
         Logprobs.Choice[] out = new Logprobs.Choice[T - from];
         if (out.length == 0) return out;
         tape.reset();
-        int[] input = java.util.Arrays.copyOf(ids, T - 1);
+        int[] input = Arrays.copyOf(ids, T - 1);
         Var hidden = model.hidden(new TapeExecutor(model, tape, input, 1, T - 1));   // [T-1, d]
         if (logits == null) logits = Tensor.zeros(ROWS, V);
         Tensor head = model.head().weight().value();                               // [V, d]
