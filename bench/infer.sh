@@ -2,7 +2,9 @@
 # Inference speed beside the llama.cpp peer, in the same run on the same machine: the llama-m
 # shape (110M parameters, vocab 16,384, float32 weights), 128-token prefill and 128-token decode,
 # 2 threads, alternating the two programs for ROUNDS rounds.
-#   bench/infer.sh [--isa avx2]
+#   bench/infer.sh [--isa avx2]      float32 weights (Lamina's preset with random weights, llama.cpp the same shape)
+#   WEIGHTS=q8_0 bench/infer.sh      both on one Q8_0 GGUF file (llama-quantize of the f32 file): Lamina loads it
+#                                    with --weights q8_0, whose blocks equal the file's bit for bit
 #   --isa avx2: Lamina with -XX:UseAVX=2 beside a llama.cpp built for AVX2 without AVX-512 (build-avx2/)
 # Env: ROUNDS (default 3), THREADS (default 2), PEER_DIR (default /tmp/lamina-llamacpp).
 # The peer is built once from source: llama.cpp v0.5.0 (commit de3ff81) as bundled in the npm
@@ -34,6 +36,16 @@ if [ ! -f "$MODEL" ]; then
   [ -x "$DIR/venv/bin/python" ] || { python3 -m venv "$DIR/venv" && "$DIR/venv/bin/pip" install -q gguf numpy; }
   "$DIR/venv/bin/python" "$ROOT/bench/make_gguf.py" "$MODEL.tmp" >&2 && mv "$MODEL.tmp" "$MODEL"
 fi
+WEIGHTS="${WEIGHTS:-f32}"
+LAMINA_MODEL=(--preset llama-m)
+if [ "$WEIGHTS" = q8_0 ]; then
+  Q="$DIR/llama-m-q8_0.gguf"
+  if [ ! -f "$Q" ]; then
+    [ -x "$BUILD/bin/llama-quantize" ] || cmake --build "$BUILD" -j2 --target llama-quantize >"$DIR/build.log" 2>&1
+    "$BUILD/bin/llama-quantize" "$MODEL" "$Q.tmp" Q8_0 >/dev/null 2>&1 && mv "$Q.tmp" "$Q"
+  fi
+  MODEL="$Q"; LAMINA_MODEL=(--model "$Q" --weights q8_0)
+fi
 "$ROOT/bin/lamina" --version >/dev/null
 source "$ROOT/bench/steal.sh"
 
@@ -47,7 +59,7 @@ for r in $(seq 1 "$ROUNDS"); do
   read -r pp tg < <(awk -F, 'NR==1{for(i=1;i<=NF;i++){gsub(/"/,"",$i); c[$i]=i}; next}
       {gsub(/"/,""); if ($c["n_prompt"]>0) pp=$c["avg_ts"]; if ($c["n_gen"]>0) tg=$c["avg_ts"]} END{print pp, tg}' <<<"$peer")
   ps=$(steal_pct "$m"); m=$(cpu_mark)
-  lam=$("$ROOT/bin/lamina" bench infer --preset llama-m --threads "$THREADS" --concurrency 1 --repeats 5 --warmup 5 2>/dev/null)
+  lam=$("$ROOT/bin/lamina" bench infer "${LAMINA_MODEL[@]}" --threads "$THREADS" --concurrency 1 --repeats 5 --warmup 5 2>/dev/null)
   lp=$(sed -n 's/^prefill: \([0-9.]*\) tok\/s.*/\1/p' <<<"$lam"); ld=$(sed -n 's/^decode, batch 1: \([0-9.]*\) tok\/s.*/\1/p' <<<"$lam")
   ls=$(steal_pct "$m")
   awk -v t="$t" -v pp="$pp" -v lp="$lp" -v tg="$tg" -v ld="$ld" -v st="$ps / $ls" \
