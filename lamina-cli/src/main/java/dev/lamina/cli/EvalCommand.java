@@ -22,32 +22,32 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Evaluate a model: perplexity on text (sliding window; bits per byte and per character compare",
-                "models across tokenizers), and multiple-choice or generation tasks from JSONL files."})
+        description = "Evaluate a model: perplexity on text (sliding window; bits per byte and per character compare models "
+                + "across tokenizers), multiple-choice and generation tasks from JSONL files, or models side by side (--compare).")
 final class EvalCommand implements Callable<Integer> {
-    @Option(names = "--model", description = "Run directory, Hugging Face directory or FILE.gguf.")
+    @Option(names = "--model", paramLabel = "M", description = "Run directory, Hugging Face directory or FILE.gguf.")
     Path model;
     @Option(names = "--text", arity = "1..*", paramLabel = "FILE", description = "UTF-8 text files to score (each on its own).")
     List<Path> texts = new ArrayList<>();
     @Option(names = "--data", paramLabel = "DIR", description = "A prepared data directory: score its token file (see --split).")
     Path data;
-    @Option(names = "--split", defaultValue = "val", description = "Which token file of --data: val or train (default ${DEFAULT-VALUE}).")
+    @Option(names = "--split", paramLabel = "val|train", defaultValue = "val", description = "Which token file of --data: val or train (default ${DEFAULT-VALUE}).")
     String split;
-    @Option(names = "--context", description = "Tokens per window (default: the model's context).")
+    @Option(names = "--context", paramLabel = "N", description = "Tokens per window (default: the model's context).")
     Integer context;
-    @Option(names = "--stride", description = "Start a window every this many tokens (sliding window); without it a text must fit in one window.")
+    @Option(names = "--stride", paramLabel = "S", description = "Start a window every this many tokens (sliding window); without it a text must fit in one window.")
     Integer stride;
     @Option(names = "--tasks", paramLabel = "FILE.jsonl|DIR|NAME", description = "Task files, a directory of them, or a built-in task (brown-cloze); repeatable.")
     List<String> tasks = new ArrayList<>();
-    @Option(names = "--shots", defaultValue = "0", description = "Few-shot examples before each task example (default ${DEFAULT-VALUE}).")
+    @Option(names = "--shots", paramLabel = "N", defaultValue = "0", description = "Few-shot examples before each task example (default ${DEFAULT-VALUE}).")
     int shots;
-    @Option(names = "--seed", defaultValue = "1234", description = "Seed of the few-shot draw and of --compare's sampling (default ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "1234", description = "Seed of the few-shot draw and of --compare's sampling (default ${DEFAULT-VALUE}).")
     long seed;
-    @Option(names = "--limit", description = "Evaluate only the first N examples of each task.")
+    @Option(names = "--limit", paramLabel = "N", description = "Evaluate only the first N examples of each task.")
     Integer limit;
     @Option(names = "--json", description = "Print one JSON object instead of text.")
     boolean json;
-    @Option(names = "--threads", description = "Worker threads (default: every core).")
+    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: every core).")
     Integer threads;
     @Option(names = "--compare", arity = "2..*", paramLabel = "M", description = "Models side by side on --prompts, written as one HTML page (--out).")
     List<Path> compare = new ArrayList<>();
@@ -55,9 +55,9 @@ final class EvalCommand implements Callable<Integer> {
     Path prompts;
     @Option(names = "--out", defaultValue = "compare.html", paramLabel = "FILE.html", description = "The --compare page (default ${DEFAULT-VALUE}).")
     Path out;
-    @Option(names = "--max-tokens", defaultValue = "40", description = "Tokens each model continues a --compare prompt with (default ${DEFAULT-VALUE}).")
+    @Option(names = "--max-tokens", paramLabel = "N", defaultValue = "40", description = "Tokens each model continues a --compare prompt with (default ${DEFAULT-VALUE}).")
     int maxTokens;
-    @Option(names = "--temperature", defaultValue = "0.8", description = "--compare's sampling temperature, 0 for greedy (default ${DEFAULT-VALUE}).")
+    @Option(names = "--temperature", paramLabel = "T", defaultValue = "0.8", description = "--compare's sampling temperature, 0 for greedy (default ${DEFAULT-VALUE}).")
     double temperature;
 
     @Override
