@@ -3,6 +3,7 @@ package dev.lamina.cli;
 import dev.lamina.kernels.FmaPeak;
 import dev.lamina.kernels.KernelSet;
 import dev.lamina.data.Dataset;
+import dev.lamina.eval.Task;
 import dev.lamina.io.LaminaException;
 import dev.lamina.model.Decoder;
 import dev.lamina.model.ModelConfig;
@@ -15,6 +16,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "train", mixinStandardHelpOptions = true,
@@ -45,6 +48,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "Worker threads (default: all cores).") Integer threads;
     @Option(names = "--log-layer-grads", arity = "0..1", fallbackValue = "1", paramLabel = "N",
             description = "Write per-layer gradient norms to RUN/layer_grads.jsonl every N steps (default N: 1).") Integer layerGrads;
+    @Option(names = "--eval-tasks", paramLabel = "FILE.jsonl|DIR|NAME",
+            description = "Tasks scored at every evaluation (zero-shot), logged beside the loss in metrics.jsonl as task/metric; repeatable.")
+    List<String> evalTasks = new ArrayList<>();
 
     @Override
     public Integer call() {
@@ -93,6 +99,11 @@ final class TrainCommand implements Callable<Integer> {
             trainer = Trainer.start(m, d, data.toString(), tc, out);
         }
         if (layerGrads != null) dev.lamina.research.LayerGradLog.attach(trainer, layerGrads);
+        if (!evalTasks.isEmpty()) {
+            List<Task> tasks = new ArrayList<>();
+            for (String t : evalTasks) tasks.addAll(Task.load(t));
+            trainer.withEvalTasks(tasks);
+        }
         run(trainer);
         return 0;
     }
@@ -110,9 +121,12 @@ final class TrainCommand implements Callable<Integer> {
                 bar.update(p.step(), String.format("loss %.3f lr %.2e | %.0f tok/s | MFU %.1f%%", p.loss(), p.lr(),
                         p.tokensPerSec(), 100 * p.mfu()));
                 if (!Double.isNaN(p.valLoss())) lastVal[0] = p.valLoss();
-                if (!Double.isNaN(p.valLoss()))
-                    bar.println(String.format("step %d: train loss %.4f, val loss %.4f, val perplexity %.2f, grad norm %.3f",
-                            p.step(), p.loss(), p.valLoss(), Math.exp(p.valLoss()), p.gradNorm()));
+                if (!Double.isNaN(p.valLoss())) {
+                    StringBuilder tasks = new StringBuilder();
+                    p.tasks().forEach((name, value) -> tasks.append(String.format(", %s %.4f", name, value)));
+                    bar.println(String.format("step %d: train loss %.4f, val loss %.4f, val perplexity %.2f, grad norm %.3f%s",
+                            p.step(), p.loss(), p.valLoss(), Math.exp(p.valLoss()), p.gradNorm(), tasks));
+                }
             });
         }
         System.err.println("saved " + trainer.run());

@@ -3,6 +3,9 @@ package dev.lamina.train;
 import dev.lamina.autograd.Tape;
 import dev.lamina.data.Dataset;
 import dev.lamina.data.TokenFile;
+import dev.lamina.eval.Task;
+import dev.lamina.eval.TaskEval;
+import dev.lamina.infer.PreparedModel;
 import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
 import dev.lamina.kernels.FmaPeak;
@@ -16,7 +19,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 
 /**
@@ -25,9 +30,12 @@ import java.util.function.Consumer;
  * given seed and thread count, and resumable so the loss sequence is bitwise the same.
  */
 public final class Trainer {
-    /** What one step reports. valLoss is NaN on steps without an evaluation. */
+    /**
+     * What one step reports. valLoss is NaN on steps without an evaluation; tasks holds the
+     * evaluation tasks' metrics by "task/metric" (empty without tasks or evaluation).
+     */
     public record Progress(int step, int steps, float loss, double lr, double gradNorm, double tokensPerSec, double mfu,
-                           double valLoss) {}
+                           double valLoss, Map<String, Double> tasks) {}
 
     private final Decoder model;
     private final Dataset data;
@@ -42,6 +50,7 @@ public final class Trainer {
     private double peakFlops = Double.NaN;
     private int step;
     private GradientHook gradientHook;
+    private List<Task> evalTasks = List.of();
 
     /** Sees each step's gradients (after accumulation, before clipping); step is 1-based. */
     @FunctionalInterface
@@ -118,6 +127,9 @@ public final class Trainer {
      */
     public Trainer withPeakFlops(double flopsPerSecond) { this.peakFlops = flopsPerSecond; return this; }
 
+    /** Tasks scored (zero-shot) at every evaluation; their metrics go beside the loss as "task/metric". */
+    public Trainer withEvalTasks(List<Task> tasks) { this.evalTasks = List.copyOf(tasks); return this; }
+
     /** Installs a gradient hook (e.g. per-layer gradient norms for depth studies); null removes it. */
     public Trainer onGradients(GradientHook hook) { this.gradientHook = hook; return this; }
 
@@ -149,9 +161,13 @@ public final class Trainer {
             double seconds = (System.nanoTime() - t0) / 1e9;
             double valLoss = Double.NaN;
             boolean evalNow = step == cfg.steps() || (cfg.evalEvery() > 0 && step % cfg.evalEvery() == 0);
-            if (evalNow) valLoss = evaluate();
+            Map<String, Double> tasks = Map.of();
+            if (evalNow) {
+                valLoss = evaluate();
+                tasks = evaluateTasks();
+            }
             double tps = cfg.batch() * cfg.seq() * cfg.accum() / seconds;
-            Progress p = new Progress(step, cfg.steps(), loss, lr, norm, tps, flopsPerStep / seconds / peakFlops, valLoss);
+            Progress p = new Progress(step, cfg.steps(), loss, lr, norm, tps, flopsPerStep / seconds / peakFlops, valLoss, tasks);
             log(p);
             if (evalNow) save();
             if (onStep != null) onStep.accept(p);
@@ -176,6 +192,16 @@ public final class Trainer {
         return sum / batches;
     }
 
+    /** The evaluation tasks' metrics on the current weights (prepared afresh: they change every step). */
+    public Map<String, Double> evaluateTasks() {
+        if (evalTasks.isEmpty()) return Map.of();
+        TaskEval te = new TaskEval(PreparedModel.of(model), data.tokenizer());
+        Map<String, Double> out = new LinkedHashMap<>();
+        for (Task t : evalTasks)
+            for (TaskEval.Metric m : te.run(t, 0, cfg.seed(), null).metrics()) out.put(t.name() + "/" + m.name(), m.value());
+        return out;
+    }
+
     /** Writes the model, optimizer and state for the current step. */
     public void save() {
         Checkpoint.saveModel(run, model, step);
@@ -188,6 +214,7 @@ public final class Trainer {
                 .put("tokens_per_s", p.tokensPerSec());
         if (Double.isFinite(p.mfu())) o.put("mfu", p.mfu());
         if (!Double.isNaN(p.valLoss())) o.put("val_loss", p.valLoss()).put("val_ppl", Math.exp(p.valLoss()));
+        p.tasks().forEach(o::put);
         try {
             Files.writeString(run.resolve(Checkpoint.METRICS), Json.MAPPER.writeValueAsString(o).replace("\n", "").replaceAll(" +", "") + "\n",
                     StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);

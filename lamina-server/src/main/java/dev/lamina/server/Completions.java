@@ -2,6 +2,7 @@ package dev.lamina.server;
 
 import com.sun.net.httpserver.HttpExchange;
 import dev.lamina.chat.ModelChatTemplate;
+import dev.lamina.eval.TokenScorer;
 import dev.lamina.infer.BatchEngine;
 import dev.lamina.infer.BatchEngine.FinishReason;
 import dev.lamina.infer.ChatTemplate;
@@ -36,6 +37,7 @@ final class Completions {
     private final Tokenizer tokenizer;
     private final ModelChatTemplate chatTemplate;
     private final long created;
+    private volatile TokenScorer scorer;             // the prompt scorer for echo, made on first use
 
     Completions(ServerOptions options, BatchEngine engine, ModelChatTemplate chatTemplate, long created) {
         this.chatTemplate = chatTemplate;
@@ -73,7 +75,8 @@ final class Completions {
             if (!type.equals("text")) throw ApiException.invalid("response_format", "only response_format type 'text' is supported");
         }
         Integer maxTokens = Params.integer(body, chat && body.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens", null);
-        if (maxTokens != null && maxTokens < 1) throw ApiException.invalid("max_tokens", "max_tokens must be at least 1, got " + maxTokens);
+        int least = chat ? 1 : 0;                       // a completion may ask for none: the prompt's log-probabilities only (echo)
+        if (maxTokens != null && maxTokens < least) throw ApiException.invalid("max_tokens", "max_tokens must be at least " + least + ", got " + maxTokens);
         if (maxTokens != null && maxTokens > options.maxTokens())
             throw ApiException.invalid("max_tokens", "max_tokens is " + maxTokens + "; this server allows at most " + options.maxTokens());
         double temperature = Params.number(body, "temperature", 1.0, 0, 2);
@@ -91,7 +94,6 @@ final class Completions {
             throw ApiException.invalid("n", "n must be between 1 and " + options.maxConcurrent() + " (the server's concurrency), got " + n);
         if (body.has("best_of") && !body.get("best_of").isNull() && Params.integer(body, "best_of", 1) != n)
             throw ApiException.invalid("best_of", "best_of other than n is not supported");
-        if (!chat && Params.bool(body, "echo", false)) throw ApiException.invalid("echo", "echo is not supported");
         Long seed = Params.longValue(body, "seed");
         boolean stream = Params.bool(body, "stream", false);
         boolean includeUsage = false;
@@ -129,10 +131,7 @@ final class Completions {
     /** Prompt ids checked against the context; max_tokens defaulted to what fits. */
     private BatchEngine.Request request(int[] ids, Common c, List<String> extraStops, String promptParam) {
         int ctx = engine.contextLimit();
-        if (ids.length == 0) {
-            if (tokenizer.eotId() < 0) throw ApiException.invalid(promptParam, "the prompt is empty");
-            ids = new int[]{tokenizer.eotId()};
-        }
+        ids = nonEmpty(ids, promptParam);
         if (ids.length >= ctx)
             throw new ApiException(400, "invalid_request_error", "context_length_exceeded", promptParam,
                     "This model's maximum context length is " + ctx + " tokens. However, your prompt has " + ids.length
@@ -150,14 +149,111 @@ final class Completions {
         return new BatchEngine.Request(ids, max, c.sampling(), c.n(), stops, c.logprobs(), c.ignoreEos());
     }
 
+    /** An empty prompt stands for end-of-text (the start of a document). */
+    private int[] nonEmpty(int[] ids, String promptParam) {
+        if (ids.length > 0) return ids;
+        if (tokenizer.eotId() < 0) throw ApiException.invalid(promptParam, "the prompt is empty");
+        return new int[]{tokenizer.eotId()};
+    }
+
     // ---- endpoints ---------------------------------------------------------------------------
 
     void completions(HttpExchange ex, JsonNode body) throws IOException {
         Common c = common(body, false);
+        boolean echo = Params.bool(body, "echo", false);
+        if (c.stream() && (echo || c.maxTokens() == 0))
+            throw ApiException.invalid(echo ? "echo" : "max_tokens", (echo ? "echo" : "max_tokens 0") + " is not supported with stream");
         List<int[]> prompts = Params.prompts(body, tokenizer);
+        if (c.maxTokens() == 0) {
+            promptOnly(ex, prompts, echo, c);
+            return;
+        }
         List<BatchEngine.Request> requests = new ArrayList<>();
         for (int[] p : prompts) requests.add(request(p, c, List.of(), "prompt"));
-        run(ex, requests, c, false, "cmpl-");
+        List<Echo> echoes = null;
+        if (echo) {
+            echoes = new ArrayList<>();
+            for (BatchEngine.Request r : requests) echoes.add(echo(r.prompt(), c.logprobs()));
+        }
+        run(ex, requests, c, false, "cmpl-", echoes);
+    }
+
+    // ---- echo: the prompt's text and log-probabilities (what lm-evaluation-harness scores with) ----
+
+    /** The prompt as echoed: its text and, when logprobs were asked for, each token's log-probability (the first has none). */
+    private record Echo(String text, int[] ids, Logprobs.Choice[] logprobs) {}
+
+    private TokenScorer scorer() {
+        TokenScorer s = scorer;
+        if (s == null) {
+            synchronized (this) {
+                if ((s = scorer) == null) scorer = s = new TokenScorer(engine.model());
+            }
+        }
+        return s;
+    }
+
+    private Echo echo(int[] ids, int logprobs) {
+        if (logprobs < 0) return new Echo(tokenizer.decode(ids), ids, null);
+        int limit = scorer().contextLimit() + 1;               // the last token is only scored, never read
+        if (ids.length > limit)
+            throw new ApiException(400, "invalid_request_error", "context_length_exceeded", "prompt",
+                    "This model's maximum context length is " + (limit - 1) + " tokens; scoring a prompt reads all but its last token, "
+                            + "so it may have at most " + limit + ", but it has " + ids.length + ". Please shorten the prompt.");
+        Logprobs.Choice[] lp = ids.length < 2 ? new Logprobs.Choice[0] : scorer().score(ids, 1, logprobs);
+        return new Echo(tokenizer.decode(ids), ids, lp);
+    }
+
+    /** max_tokens 0: nothing generated; with echo, the prompt and its log-probabilities. */
+    private void promptOnly(HttpExchange ex, List<int[]> prompts, boolean echo, Common c) throws IOException {
+        ObjectNode o = LaminaServer.JSON.createObjectNode();
+        o.put("id", "cmpl-" + HexFormat.of().formatHex(RANDOM.generateSeed(12))).put("object", "text_completion")
+                .put("created", System.currentTimeMillis() / 1000).put("model", options.modelName());
+        ArrayNode choices = o.putArray("choices");
+        int promptTokens = 0;
+        for (int p = 0; p < prompts.size(); p++) {
+            int[] ids = nonEmpty(prompts.get(p), "prompt");
+            promptTokens += ids.length;
+            Echo e = echo ? echo(ids, c.logprobs()) : null;
+            for (int k = 0; k < c.n(); k++) {
+                ObjectNode ch = choices.addObject();
+                ch.put("index", p * c.n() + k).put("text", e == null ? "" : e.text());
+                if (c.logprobs() >= 0) echoLogprobs(ch.putObject("logprobs"), e, List.of());
+                else ch.putNull("logprobs");
+                ch.put("finish_reason", "length");
+            }
+        }
+        usage(o.putObject("usage"), promptTokens, 0);
+        LaminaServer.sendJson(ex, 200, o);
+    }
+
+    /** The legacy logprobs object: the echoed prompt's tokens (first logprob and top null), then the generated ones. */
+    private void echoLogprobs(ObjectNode lp, Echo e, List<Logprobs.Choice> generated) {
+        int offset = 0;
+        if (e != null) {
+            ArrayNode tokens = lp.putArray("tokens"), values = lp.putArray("token_logprobs"),
+                    tops = lp.putArray("top_logprobs"), offsets = lp.putArray("text_offset");
+            for (int i = 0; i < e.ids().length; i++) {
+                String s = tokenText(e.ids()[i]);
+                tokens.add(s);
+                offsets.add(offset);
+                offset += s.length();
+                if (i == 0) {
+                    values.addNull();
+                    tops.addNull();
+                    continue;
+                }
+                Logprobs.Choice c = e.logprobs()[i - 1];
+                values.add(c.chosen().logprob());
+                ObjectNode top = tops.addObject();
+                for (Logprobs.Entry t : c.top()) {
+                    String k = tokenText(t.token());
+                    if (!top.has(k)) top.put(k, t.logprob());
+                }
+            }
+            offset = e.text().length();
+        }
+        completionLogprobs(lp, generated, offset);
     }
 
     void chat(HttpExchange ex, JsonNode body) throws IOException {
@@ -173,7 +269,7 @@ final class Completions {
             }
         }
         int[] ids = tokenizer.encode(prompt);
-        run(ex, List.of(request(ids, c, chatTemplate.stop(), "messages")), c, true, "chatcmpl-");
+        run(ex, List.of(request(ids, c, chatTemplate.stop(), "messages")), c, true, "chatcmpl-", null);
     }
 
     /** One engine event for a stream. */
@@ -182,7 +278,9 @@ final class Completions {
         Event(int choice, String text, Logprobs.Choice logprobs, FinishReason finish) { this(choice, text, logprobs, finish, null, false, null); }
     }
 
-    private void run(HttpExchange ex, List<BatchEngine.Request> requests, Common c, boolean chat, String idPrefix) throws IOException {
+    /** Submits the requests and answers; echoes (null: none) are the completions' prompts, one per request. */
+    private void run(HttpExchange ex, List<BatchEngine.Request> requests, Common c, boolean chat, String idPrefix, List<Echo> echoes)
+            throws IOException {
         String id = idPrefix + HexFormat.of().formatHex(RANDOM.generateSeed(12));
         long now = System.currentTimeMillis() / 1000;
         LinkedBlockingQueue<Event> events = new LinkedBlockingQueue<>();
@@ -208,11 +306,11 @@ final class Completions {
             throw ApiException.invalid(null, e.getMessage());
         }
         if (c.stream()) stream(ex, events, handles, requests, c, chat, id, now);
-        else respond(ex, handles, requests, c, chat, id, now);
+        else respond(ex, handles, requests, c, chat, id, now, echoes);
     }
 
     private void respond(HttpExchange ex, List<BatchEngine.Handle> handles, List<BatchEngine.Request> requests, Common c,
-                         boolean chat, String id, long now) throws IOException {
+                         boolean chat, String id, long now, List<Echo> echoes) throws IOException {
         ObjectNode o = LaminaServer.JSON.createObjectNode();
         o.put("id", id).put("object", chat ? "chat.completion" : "text_completion").put("created", now).put("model", options.modelName());
         ArrayNode choices = o.putArray("choices");
@@ -238,8 +336,9 @@ final class Completions {
                     if (cr.logprobs() != null) chatLogprobs(ch.putObject("logprobs"), cr.logprobs());
                     else ch.putNull("logprobs");
                 } else {
-                    ch.put("text", cr.text());
-                    if (cr.logprobs() != null) completionLogprobs(ch.putObject("logprobs"), cr.logprobs(), 0);
+                    Echo e = echoes == null ? null : echoes.get(p);
+                    ch.put("text", e == null ? cr.text() : e.text() + cr.text());
+                    if (cr.logprobs() != null) echoLogprobs(ch.putObject("logprobs"), e, cr.logprobs());
                     else ch.putNull("logprobs");
                 }
                 ch.put("finish_reason", cr.finish().openAi());
@@ -340,6 +439,10 @@ final class Completions {
         u.put("prompt_tokens", prompt).put("completion_tokens", completion).put("total_tokens", prompt + completion);
     }
 
+    private static ArrayNode array(ObjectNode o, String key) {
+        return o.get(key) instanceof ArrayNode a ? a : o.putArray(key);
+    }
+
     private String tokenText(int token) { return tokenizer.decode(new int[]{token}); }
 
     private void chatLogprobs(ObjectNode lp, List<Logprobs.Choice> list) {
@@ -360,9 +463,10 @@ final class Completions {
         for (byte b : s.getBytes(StandardCharsets.UTF_8)) bytes.add(b & 0xff);
     }
 
+    /** The legacy logprobs object for generated tokens, appended to the arrays lp may already hold (an echoed prompt's). */
     private void completionLogprobs(ObjectNode lp, List<Logprobs.Choice> list, int offset) {
-        ArrayNode tokens = lp.putArray("tokens"), values = lp.putArray("token_logprobs"),
-                tops = lp.putArray("top_logprobs"), offsets = lp.putArray("text_offset");
+        ArrayNode tokens = array(lp, "tokens"), values = array(lp, "token_logprobs"),
+                tops = array(lp, "top_logprobs"), offsets = array(lp, "text_offset");
         for (Logprobs.Choice c : list) {
             String s = tokenText(c.chosen().token());
             tokens.add(s);

@@ -278,14 +278,16 @@ class LaminaServerTest {
         assertError(post(server, "/v1/completions", "{\"model\":\"gpt-4\",\"prompt\":\"x\"}"), 400, "invalid_request_error", "model_not_found");
         assertError(post(server, "/v1/completions", "{\"prompt\":\"x\"}"), 400, "invalid_request_error", null);
         for (String bad : List.of("\"temperature\":3", "\"temperature\":\"hot\"", "\"top_p\":0", "\"top_p\":1.5", "\"n\":0", "\"n\":99",
-                "\"max_tokens\":0", "\"max_tokens\":100000", "\"logprobs\":9", "\"presence_penalty\":5", "\"stop\":[1]",
-                "\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]", "\"min_p\":2", "\"top_k\":-5", "\"seed\":1.5", "\"echo\":true",
+                "\"max_tokens\":-1", "\"max_tokens\":100000", "\"logprobs\":9", "\"presence_penalty\":5", "\"stop\":[1]",
+                "\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]", "\"min_p\":2", "\"top_k\":-5", "\"seed\":1.5", "\"echo\":true,\"stream\":true", "\"max_tokens\":0,\"stream\":true",
                 "\"stream_options\":{\"include_usage\":true}", "\"logit_bias\":{\"1\":5}")) {
             Reply r = post(server, "/v1/completions", "{\"model\":\"tiny-test\",\"prompt\":\"x\"," + bad + "}");
             assertError(r, 400, "invalid_request_error", null);
             assertThat(r.json().get("error").get("message").stringValue()).as(bad).isNotBlank();
         }
         assertError(post(server, "/v1/chat/completions", "{\"model\":\"tiny-test\",\"messages\":[]}"), 400, "invalid_request_error", null);
+        assertError(post(server, "/v1/chat/completions", "{\"model\":\"tiny-test\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":0}"),
+                400, "invalid_request_error", null);
         assertError(post(server, "/v1/chat/completions", "{\"model\":\"tiny-test\",\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}"),
                 400, "invalid_request_error", null);
         assertError(post(server, "/v1/chat/completions", "{\"model\":\"tiny-test\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"top_logprobs\":2}"),

@@ -1,0 +1,75 @@
+package dev.lamina.eval;
+
+import dev.lamina.autograd.Tape;
+import dev.lamina.autograd.Var;
+import dev.lamina.infer.Logprobs;
+import dev.lamina.model.Decoder;
+import dev.lamina.model.TapeExecutor;
+import dev.lamina.tensor.Tensor;
+
+import java.util.Arrays;
+
+/**
+ * Log-probabilities of every token of a sequence under the model, from one forward pass over the
+ * whole sequence (an inference tape: no gradients). Everything evaluation scores goes through here:
+ * perplexity windows, task choices and the server's prompt log-probabilities.
+ *
+ * <p>The head runs over the final hidden states in blocks of rows, so the logits of a long window
+ * are never all held at once. Shapes: T tokens, d hidden, V vocabulary. Calls are serialised: one
+ * scorer runs one sequence at a time.
+ */
+public final class TokenScorer {
+    /** Rows of logits [ROWS, V] computed at a time. */
+    private static final int ROWS = 64;
+
+    private final Decoder model;
+    private final Tape tape;
+    private final int V;
+    private Tensor logits;              // [ROWS, V]
+
+    public TokenScorer(Decoder model) {
+        this.model = model;
+        this.tape = Tape.inference(model.kernels());
+        this.V = model.config().vocabSize();
+    }
+
+    public Decoder model() { return model; }
+
+    /** The most tokens one pass reads (max_position_embeddings); a sequence may have one more, its last token only a target. */
+    public int contextLimit() { return model.config().maxPositionEmbeddings(); }
+
+    /**
+     * For each t in [from, ids.length): log P(ids[t] | ids[0..t)) with the top most likely tokens at
+     * that position (top may be 0). from >= 1: the first token has nothing to be predicted from. The
+     * pass reads all tokens but the last, so ids may hold up to {@link #contextLimit()} + 1.
+     */
+    public synchronized Logprobs.Choice[] score(int[] ids, int from, int top) {
+        int T = ids.length;
+        if (from < 1 || from > T) throw new IllegalArgumentException("from must be in [1, " + T + "], got " + from);
+        if (T - 1 > contextLimit()) throw new IllegalArgumentException(T + " tokens exceed the model's context of " + contextLimit() + " + 1");
+        Logprobs.Choice[] out = new Logprobs.Choice[T - from];
+        if (out.length == 0) return out;
+        tape.reset();
+        int[] input = Arrays.copyOf(ids, T - 1);
+        Var hidden = model.hidden(new TapeExecutor(model, tape, input, 1, T - 1));   // [T-1, d]
+        if (logits == null) logits = Tensor.zeros(ROWS, V);
+        Tensor head = model.head().weight().value();                               // [V, d]
+        // row t-1 of the logits predicts token t
+        for (int r0 = from - 1; r0 < T - 1; r0 += ROWS) {
+            int r1 = Math.min(T - 1, r0 + ROWS);
+            Tensor block = logits.rows(0, r1 - r0);
+            model.kernels().matmul(block, hidden.value().rows(r0, r1), head, null);
+            for (int r = r0; r < r1; r++)
+                out[r + 1 - from] = Logprobs.of(block.data(), block.offset() + (r - r0) * V, V, ids[r + 1], top);
+        }
+        return out;
+    }
+
+    /** log P(ids[t] | ids[0..t)) for t in [from, ids.length). */
+    public double[] logprobs(int[] ids, int from) {
+        Logprobs.Choice[] s = score(ids, from, 1);
+        double[] lp = new double[s.length];
+        for (int i = 0; i < s.length; i++) lp[i] = s[i].chosen().logprob();
+        return lp;
+    }
+}
