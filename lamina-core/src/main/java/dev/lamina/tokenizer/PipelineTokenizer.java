@@ -31,6 +31,7 @@ public final class PipelineTokenizer implements Tokenizer {
     private final Parts parts;
     private final AddedTokens added;
     private final String[] addedText;   // id -> content of an added token, else null
+    private final String[] decodeText;  // id -> what the decoder gets for an added token: normalized ones as normalized
     private final boolean[] special;
     private final int eotId, bosId;
     private final Source source;
@@ -53,9 +54,11 @@ public final class PipelineTokenizer implements Tokenizer {
         int size = parts.model().size();
         for (AddedToken t : parts.addedTokens()) size = Math.max(size, t.id() + 1);
         addedText = new String[size];
+        decodeText = new String[size];
         special = new boolean[size];
         for (AddedToken t : parts.addedTokens()) {
             addedText[t.id()] = t.content();
+            decodeText[t.id()] = t.normalized() && n != null && normalizeAddedTokens ? n.normalize(t.content()) : t.content();
             special[t.id()] = t.special();
         }
         this.eotId = eotId;
@@ -137,7 +140,7 @@ public final class PipelineTokenizer implements Tokenizer {
         for (int id : ids) {
             String t = tokenString(id);
             if (skipSpecial && special[id]) continue;
-            tokens.add(t);
+            tokens.add(decodeText[id] != null ? decodeText[id] : t);
         }
         if (parts.decoder() == null) return String.join(" ", tokens);
         return String.join("", parts.decoder().decode(tokens));

@@ -73,10 +73,11 @@ final class SentencePieceModel {
         };
         var normalizer = new Normalizer.SentencePiece(spec.addDummyPrefix(), spec.removeExtraWhitespaces(), spec.escapeWhitespaces());
         List<TokenDecoder> decoders = new ArrayList<>();
-        if (spec.escapeWhitespaces()) decoders.add(new TokenDecoder.Replace(TextPattern.literal("\u2581"), " "));
+        if (spec.addDummyPrefix() || spec.removeExtraWhitespaces())
+            decoders.add(new TokenDecoder.SentencePieceStart('\u2581', spec.removeExtraWhitespaces()));
+        decoders.add(new TokenDecoder.Replace(TextPattern.literal("\u2581"), " "));
         decoders.add(new TokenDecoder.ByteFallback());
         decoders.add(new TokenDecoder.Fuse());
-        if (spec.addDummyPrefix()) decoders.add(new TokenDecoder.Strip(' ', 1, 0));
         int bos = validId(spec.bosId(), n), eos = validId(spec.eosId(), n);
         PostProcessor post = bos < 0 ? null : new PostProcessor.Template(List.of(new PostProcessor.Item(new int[] {bos}), PostProcessor.Item.SEQUENCE));
         var parts = new PipelineTokenizer.Parts(normalizer, null, model, new TokenDecoder.Sequence(decoders), post, userDefined);

@@ -116,4 +116,24 @@ sealed interface TokenDecoder {
             return out;
         }
     }
+
+    /**
+     * SentencePiece's start of text: a leading "▁" is dropped from the first piece that has one
+     * (the dummy prefix); with removeExtraWhitespaces, from every piece until some text appears.
+     */
+    record SentencePieceStart(char replacement, boolean removeExtraWhitespaces) implements TokenDecoder {
+        @Override public List<String> decode(List<String> tokens) {
+            List<String> out = new ArrayList<>(tokens.size());
+            boolean atStart = true;
+            for (String t : tokens) {
+                if (atStart) {
+                    boolean consumed = !t.isEmpty() && t.charAt(0) == replacement;
+                    if (consumed) t = t.substring(1);
+                    if (!t.isEmpty() || (consumed && !removeExtraWhitespaces)) atStart = false;
+                }
+                out.add(t);
+            }
+            return out;
+        }
+    }
 }
