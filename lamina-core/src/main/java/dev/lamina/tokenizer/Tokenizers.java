@@ -50,6 +50,13 @@ public final class Tokenizers {
     /** Reads a Hugging Face tokenizer.json of any kind decoder LLMs ship. */
     public static Tokenizer readTokenizerJson(Path file) { return HfPipelineJson.read(file); }
 
+    /**
+     * A tokenizer from the vocabulary lists of a llama.cpp GGUF file, encoding as llama.cpp does
+     * (see {@link Vocabulary}). Throws LaminaException for a model or pre-tokenizer name Lamina
+     * does not implement, naming it.
+     */
+    public static PipelineTokenizer fromVocabulary(Vocabulary vocabulary) { return LlamaCppVocab.build(vocabulary); }
+
     /** Reads a SentencePiece tokenizer.model (BPE or Unigram). */
     public static Tokenizer readSentencePiece(Path file) { return SentencePieceModel.read(file); }
 }
