@@ -282,6 +282,7 @@ final class HfPipelineJson {
 
         UnigramModel unigram(JsonNode m, String path) {
             JsonNode vocab = array(m, "vocab", path);
+            if (vocab.isEmpty()) throw bad(path + ".vocab", "of the Unigram model is empty; the file is not a usable tokenizer.json");
             String[] pieces = new String[vocab.size()];
             double[] scores = new double[vocab.size()];
             for (int i = 0; i < pieces.length; i++) {

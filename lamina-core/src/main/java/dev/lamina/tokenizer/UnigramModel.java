@@ -91,7 +91,7 @@ final class UnigramModel implements SubwordModel {
             at += charLen;
         }
         if (unkId < 0) for (int end = n; end > 0; end = from[end])
-            if (via[end] < 0) throw new IllegalArgumentException("text has a character no piece covers and the Unigram model has no unk_id");
+            if (via[end] < 0) throw new dev.lamina.io.LaminaException("the text has a character no piece of the Unigram model covers, and the model has no unk_id to stand for it");
         // walk back; adjacent unknown stretches fuse into one
         List<int[]> spans = new ArrayList<>();   // {start, end, id}
         for (int end = n; end > 0; end = from[end]) {
