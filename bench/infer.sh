@@ -2,30 +2,49 @@
 # Inference speed beside the llama.cpp peer, in the same run on the same machine: the llama-m
 # shape (110M parameters, vocab 16,384, float32 weights), 128-token prefill and 128-token decode,
 # 2 threads, alternating the two programs for ROUNDS rounds.
-#   bench/infer.sh
+#   bench/infer.sh [--isa avx2]      float32 weights (Lamina's preset with random weights, llama.cpp the same shape)
+#   WEIGHTS=q8_0 bench/infer.sh      both on one Q8_0 GGUF file (llama-quantize of the f32 file): Lamina loads it
+#                                    with --weights q8_0, whose blocks equal the file's bit for bit
+#   --isa avx2: Lamina with -XX:UseAVX=2 beside a llama.cpp built for AVX2 without AVX-512 (build-avx2/)
 # Env: ROUNDS (default 3), THREADS (default 2), PEER_DIR (default /tmp/lamina-llamacpp).
 # The peer is built once from source: llama.cpp v0.5.0 (commit de3ff81) as bundled in the npm
 # package node-llama-cpp 3.22.1, CPU only, -march=native, OpenMP; the model file is written by
 # bench/make_gguf.py with the gguf Python package. Needs npm, git, cmake, a C++ compiler.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+source "$ROOT/bench/isa.sh"
 ROUNDS="${ROUNDS:-3}"; THREADS="${THREADS:-2}"
 DIR="${PEER_DIR:-/tmp/lamina-llamacpp}"
-BENCH="$DIR/llama.cpp/build/bin/llama-bench"; MODEL="$DIR/llama-m-f32.gguf"
+BUILD="$DIR/llama.cpp/build"; CPU_FLAGS="-DGGML_NATIVE=ON"
+if [ "$ISA" = avx2 ]; then
+  BUILD="$DIR/llama.cpp/build-avx2"
+  CPU_FLAGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF"
+fi
+BENCH="$BUILD/bin/llama-bench"; MODEL="$DIR/llama-m-f32.gguf"
 mkdir -p "$DIR"
 
 if [ ! -x "$BENCH" ]; then
-  echo "building llama-bench in $DIR (about 10 minutes on 2 cores)..." >&2
-  (cd "$DIR" && npm pack -q node-llama-cpp@3.22.1 >/dev/null && tar xzf node-llama-cpp-3.22.1.tgz \
-     && rm -rf llama.cpp && git clone -q package/llama/gitRelease.bundle llama.cpp)
-  cmake -S "$DIR/llama.cpp" -B "$DIR/llama.cpp/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DGGML_OPENMP=ON \
+  echo "building llama-bench in $BUILD (about 10 minutes on 2 cores)..." >&2
+  [ -d "$DIR/llama.cpp" ] || (cd "$DIR" && npm pack -q node-llama-cpp@3.22.1 >/dev/null && tar xzf node-llama-cpp-3.22.1.tgz \
+     && git clone -q package/llama/gitRelease.bundle llama.cpp)
+  cmake -S "$DIR/llama.cpp" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release $CPU_FLAGS -DGGML_OPENMP=ON \
     -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
     -DLLAMA_BUILD_TOOLS=ON >"$DIR/cmake.log" 2>&1
-  cmake --build "$DIR/llama.cpp/build" -j2 --target llama-bench >"$DIR/build.log" 2>&1
+  cmake --build "$BUILD" -j2 --target llama-bench >"$DIR/build.log" 2>&1
 fi
 if [ ! -f "$MODEL" ]; then
   [ -x "$DIR/venv/bin/python" ] || { python3 -m venv "$DIR/venv" && "$DIR/venv/bin/pip" install -q gguf numpy; }
   "$DIR/venv/bin/python" "$ROOT/bench/make_gguf.py" "$MODEL.tmp" >&2 && mv "$MODEL.tmp" "$MODEL"
+fi
+WEIGHTS="${WEIGHTS:-f32}"
+LAMINA_MODEL=(--preset llama-m)
+if [ "$WEIGHTS" = q8_0 ]; then
+  Q="$DIR/llama-m-q8_0.gguf"
+  if [ ! -f "$Q" ]; then
+    [ -x "$BUILD/bin/llama-quantize" ] || cmake --build "$BUILD" -j2 --target llama-quantize >"$DIR/build.log" 2>&1
+    "$BUILD/bin/llama-quantize" "$MODEL" "$Q.tmp" Q8_0 >/dev/null 2>&1 && mv "$Q.tmp" "$Q"
+  fi
+  MODEL="$Q"; LAMINA_MODEL=(--model "$Q" --weights q8_0)
 fi
 "$ROOT/bin/lamina" --version >/dev/null
 source "$ROOT/bench/steal.sh"
@@ -40,7 +59,7 @@ for r in $(seq 1 "$ROUNDS"); do
   read -r pp tg < <(awk -F, 'NR==1{for(i=1;i<=NF;i++){gsub(/"/,"",$i); c[$i]=i}; next}
       {gsub(/"/,""); if ($c["n_prompt"]>0) pp=$c["avg_ts"]; if ($c["n_gen"]>0) tg=$c["avg_ts"]} END{print pp, tg}' <<<"$peer")
   ps=$(steal_pct "$m"); m=$(cpu_mark)
-  lam=$("$ROOT/bin/lamina" bench infer --preset llama-m --threads "$THREADS" --concurrency 1 --repeats 5 --warmup 5 2>/dev/null)
+  lam=$("$ROOT/bin/lamina" bench infer "${LAMINA_MODEL[@]}" --threads "$THREADS" --concurrency 1 --repeats 5 --warmup 5 2>/dev/null)
   lp=$(sed -n 's/^prefill: \([0-9.]*\) tok\/s.*/\1/p' <<<"$lam"); ld=$(sed -n 's/^decode, batch 1: \([0-9.]*\) tok\/s.*/\1/p' <<<"$lam")
   ls=$(steal_pct "$m")
   awk -v t="$t" -v pp="$pp" -v lp="$lp" -v tg="$tg" -v ld="$ld" -v st="$ps / $ls" \

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Training throughput beside the PyTorch peer, in the same run on the same machine.
-#   bench/train.sh [PRESET...] (default: llama-s gpt2-s)
+#   bench/train.sh [--isa avx2] [PRESET...] (default: llama-s gpt2-s)
+#   --isa avx2 caps Lamina (-XX:UseAVX=2) and PyTorch (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA) to AVX2.
 # Env: STEPS (timed steps, default 10), THREADS (default 2), TORCH_VENV (default /tmp/lamina-torch),
 #      OLD_TORCH=0 to skip Debian's PyTorch 1.13 (slow on llama-m).
 # The peer script is ../shared/bench/torch_train.py; PyTorch comes from the machine image's offline wheel.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+source "$ROOT/bench/isa.sh"
 PEER="${PEER:-$ROOT/../shared/bench/torch_train.py}"
 STEPS="${STEPS:-10}"; THREADS="${THREADS:-2}"
 VENV="${TORCH_VENV:-/tmp/lamina-torch}"
@@ -44,3 +46,5 @@ for p in "${presets[@]}"; do
   fi
   echo "$row $stolen |"
 done
+echo
+echo "ISA $ISA; Lamina ran with kernels $(sed -n 's/.*, kernels //p' <<<"$lam" | head -1)"

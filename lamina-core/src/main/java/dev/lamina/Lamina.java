@@ -2,9 +2,12 @@ package dev.lamina;
 
 import dev.lamina.data.DataPrep;
 import dev.lamina.data.Dataset;
+import dev.lamina.gguf.GgufModel;
 import dev.lamina.hf.HfCheckpoint;
 import dev.lamina.infer.Generator;
+import dev.lamina.infer.PreparedModel;
 import dev.lamina.kernels.KernelSet;
+import dev.lamina.kernels.WeightFormat;
 import dev.lamina.kernels.Kernels;
 import dev.lamina.infer.Sampler;
 import dev.lamina.model.Decoder;
@@ -42,22 +45,40 @@ public final class Lamina {
     public static final class Model {
         private final Decoder decoder;
         private final Tokenizer tokenizer;
+        private final WeightFormat weights;
+        private volatile PreparedModel prepared;
         private volatile Generator generator;
 
-        public Model(Decoder decoder, Tokenizer tokenizer) {
+        public Model(Decoder decoder, Tokenizer tokenizer) { this(decoder, tokenizer, WeightFormat.F32); }
+
+        /** A model whose inference stores its linear weights in the given format (8-bit: a quarter of the bytes per token). */
+        public Model(Decoder decoder, Tokenizer tokenizer, WeightFormat weights) {
             this.decoder = decoder;
             this.tokenizer = tokenizer;
+            this.weights = weights;
         }
 
         public Decoder decoder() { return decoder; }
         public Tokenizer tokenizer() { return tokenizer; }
+        public WeightFormat weights() { return weights; }
+
+        /** The weights prepared for inference, made once. */
+        public PreparedModel prepared() {
+            PreparedModel p = prepared;
+            if (p == null) {
+                synchronized (this) {
+                    if ((p = prepared) == null) prepared = p = PreparedModel.of(decoder, weights);
+                }
+            }
+            return p;
+        }
 
         /** The generator over the prepared weights, made once. */
         public Generator generator() {
             Generator g = generator;
             if (g == null) {
                 synchronized (this) {
-                    if ((g = generator) == null) generator = g = new Generator(decoder, tokenizer);
+                    if ((g = generator) == null) generator = g = new Generator(prepared(), tokenizer);
                 }
             }
             return g;
@@ -92,13 +113,22 @@ public final class Lamina {
     /**
      * Loads a run directory (config.json, model.safetensors, tokenizer/), or a Hugging Face
      * directory (config.json with a model_type, safetensors weights, tokenizer.json; without a
-     * usable tokenizer.json the model loads but text operations fail with the reason).
+     * usable tokenizer.json the model loads but text operations fail with the reason), or a GGUF
+     * file (llama or gpt2; weights dequantized to float32 for now).
      */
     public static Model load(Path run) { return load(run, Kernels.defaults()); }
 
     /** As {@link #load(Path)}, the model computing with kernels (and their threads). */
-    public static Model load(Path run, KernelSet kernels) {
-        if (HfCheckpoint.isHfDirectory(run)) return new Model(HfCheckpoint.load(run).withKernels(kernels), HfCheckpoint.tokenizer(run));
-        return new Model(Checkpoint.loadModel(run).withKernels(kernels), Tokenizers.load(run.resolve(Checkpoint.TOKENIZER)));
+    public static Model load(Path run, KernelSet kernels) { return load(run, kernels, WeightFormat.F32); }
+
+    /** As {@link #load(Path, KernelSet)}, inference storing the linear weights in the given format. */
+    public static Model load(Path run, KernelSet kernels, WeightFormat weights) {
+        if (GgufModel.isGguf(run)) {
+            GgufModel.Loaded g = GgufModel.load(run);
+            return new Model(g.decoder().withKernels(kernels), g.tokenizer(), weights);
+        }
+        if (HfCheckpoint.isHfDirectory(run))
+            return new Model(HfCheckpoint.load(run).withKernels(kernels), HfCheckpoint.tokenizer(run), weights);
+        return new Model(Checkpoint.loadModel(run).withKernels(kernels), Tokenizers.load(run.resolve(Checkpoint.TOKENIZER)), weights);
     }
 }

@@ -1,5 +1,6 @@
 package dev.lamina.bench;
 
+import dev.lamina.kernels.GemmTile;
 import dev.lamina.kernels.KernelSet;
 import dev.lamina.kernels.Kernels;
 import dev.lamina.tensor.Tensor;
@@ -12,6 +13,12 @@ final class BenchData {
 
     /** The kernels named "vector" or "scalar" on threads threads. */
     static KernelSet kernels(String name, int threads) { return Kernels.of(Kernels.kind(name), threads); }
+
+    /** As above, the vector kernels with a given register tile unless tile is "auto". */
+    static KernelSet kernels(String name, int threads, String tile) {
+        if (tile.equals("auto") || Kernels.kind(name) == Kernels.Kind.SCALAR) return kernels(name, threads);
+        return Kernels.vector(threads, GemmTile.parse(tile));
+    }
 
     static Tensor random(long seed, float range, int... shape) {
         Tensor t = Tensor.zeros(shape);

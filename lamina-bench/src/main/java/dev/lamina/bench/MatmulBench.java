@@ -45,6 +45,10 @@ public class MatmulBench {
     @Param({"1", "2"})
     public int threads;
 
+    /** The GEMM register tile: "auto" (this machine's choice) or one of GemmTile.ALL, e.g. 6x2. */
+    @Param({"auto"})
+    public String tile;
+
     private KernelSet k;
     private Tensor c, a, b;
     private double gflop;
@@ -53,7 +57,7 @@ public class MatmulBench {
     public void setup() {
         String[] p = shape.split("x");
         int M = Integer.parseInt(p[0]), N = Integer.parseInt(p[1]), K = Integer.parseInt(p[2]);
-        k = BenchData.kernels(kernels, threads);
+        k = BenchData.kernels(kernels, threads, tile);
         gflop = 2.0 * M * N * K / 1e9;
         switch (layout) {
             case "nt" -> { c = new Tensor(new float[M * N], 0, new int[] {M, N}); a = BenchData.random(1, 1, M, K); b = BenchData.random(2, 1, N, K); }

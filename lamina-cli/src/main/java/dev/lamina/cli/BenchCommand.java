@@ -97,7 +97,7 @@ final class BenchCommand implements Runnable {
             double mfu = Trainer.flopsPerToken(model, T) * tps / peakFlops;
             long n = model.parameterCount();
             System.out.printf("%s: %,d parameters, batch %d x %d, %d threads, kernels %s%n", preset, n, B, T,
-                    model.kernels().threads(), model.kernels().name());
+                    model.kernels().threads(), model.kernels().describe());
             System.out.printf("median step %.1f ms (min %.1f, max %.1f over %d steps)%n", 1e3 * median, 1e3 * timed[0],
                     1e3 * timed[timed.length - 1], steps);
             System.out.printf("MFU %.1f%% (%.1f GFLOP/s of model FLOPs vs %.0f GFLOP/s peak, %s)%n", 100 * mfu,

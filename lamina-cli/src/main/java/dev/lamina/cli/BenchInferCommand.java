@@ -1,9 +1,12 @@
 package dev.lamina.cli;
 
+import dev.lamina.infer.PreparedModel;
+import dev.lamina.kernels.WeightFormat;
 import dev.lamina.infer.InferenceBenchmark;
 import dev.lamina.io.LaminaException;
 import dev.lamina.model.Decoder;
 import dev.lamina.model.Presets;
+import dev.lamina.train.Checkpoint;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -15,8 +18,13 @@ import java.util.concurrent.Callable;
 final class BenchInferCommand implements Callable<Integer> {
     @Option(names = "--preset", defaultValue = "small", description = "Model preset (default ${DEFAULT-VALUE}).")
     String preset;
+    @Option(names = "--model", description = "Measure this model instead of a preset: run directory, Hugging Face directory or "
+            + "FILE.gguf (GGUF weights are dequantized to float32 for now).")
+    java.nio.file.Path modelPath;
     @Option(names = "--vocab", description = "Vocabulary size (default: 8192 for small, else 16384).")
     Integer vocab;
+    @Option(names = "--weights", defaultValue = "f32", description = "How inference stores the linear weights: f32, or q8_0 (8-bit blocks, a quarter of the bytes; default ${DEFAULT-VALUE}).")
+    String weights;
     @Option(names = "--threads", description = "Worker threads (default: all cores).")
     Integer threads;
     @Option(names = "--prompt", defaultValue = "128", description = "Prefill tokens (default ${DEFAULT-VALUE}).")
@@ -36,10 +44,13 @@ final class BenchInferCommand implements Callable<Integer> {
         if (prompt < 1 || tokens < 1) throw new LaminaException("--prompt and --tokens must be >= 1");
         for (int c : concurrency) if (c < 1) throw new LaminaException("--concurrency values must be >= 1, got " + c);
         int v = vocab != null ? vocab : preset.equals("small") ? 8192 : 16384;
-        Decoder model = Decoder.create(Presets.get(preset).config().apply(v), 1, Main.kernels(threads));
-        System.err.printf("bench infer: %s, vocab %d, %d threads, kernels %s%n", preset, v, model.kernels().threads(),
-                model.kernels().name());
-        InferenceBenchmark.Report r = InferenceBenchmark.run(preset, model,
+        WeightFormat format = WeightFormat.parse(weights);
+        Decoder model = modelPath != null ? Checkpoint.loadModel(modelPath).withKernels(Main.kernels(threads))
+                : Decoder.create(Presets.get(preset).config().apply(v), 1, Main.kernels(threads));
+        String name = (modelPath != null ? modelPath.getFileName().toString() : preset) + (format == WeightFormat.F32 ? "" : " " + format);
+        System.err.printf("bench infer: %s, vocab %d, %d threads, kernels %s%n", name, model.config().vocabSize(), model.kernels().threads(),
+                model.kernels().describe());
+        InferenceBenchmark.Report r = InferenceBenchmark.run(name, PreparedModel.of(model, format),
                 new InferenceBenchmark.Settings(prompt, tokens, repeats, concurrency, warmup), s -> System.err.println("  " + s));
         System.out.print(r.format());
         return 0;

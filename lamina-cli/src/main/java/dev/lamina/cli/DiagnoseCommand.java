@@ -46,7 +46,7 @@ final class DiagnoseCommand implements Callable<Integer> {
              ConsoleProgress bar = new ConsoleProgress("diagnose", m.config().numHiddenLayers() + 1, System.err)) {
             LayerDiagnostics.Report r = LayerDiagnostics.run(m, d.val(), o, model.getFileName().toString(),
                     (task, done, total) -> bar.update(done, task));
-            LayerDiagnostics.write(r, dir, LayerGradLog.read(model));
+            LayerDiagnostics.write(r, dir, LayerGradLog.read(model), Plots.INSTANCE);
             bar.println(String.format(Locale.ROOT, "val perplexity %.2f; gradient-norm CV across layers %.3f; lazy layers: %d of %d",
                     r.valPerplexity(), r.grads().layerCv(), java.util.stream.IntStream.range(0, r.layers()).filter(l -> r.attention().lazy()[l]).count(),
                     r.layers()));

@@ -72,9 +72,9 @@ final class ExperimentDepthCommand implements Callable<Integer> {
             long params = Decoder.layout(base).build().count();
             System.err.printf(Locale.ROOT, "depth experiment: %s; %d layers, d %d, %,d parameters; %d steps of %d x %d tokens each, lr %.1e, seed %d; %d threads%n",
                     vs.stream().map(DepthExperiment.Variant::name).toList(), layers, base.hiddenSize(), params, steps, batch, seq, lr, seed, kernels.threads());
-            List<DepthExperiment.Outcome> outcomes = DepthExperiment.run(d, s, dir, new Listener(steps, layers), kernels);
+            List<DepthExperiment.Outcome> outcomes = DepthExperiment.run(d, s, dir, new Listener(steps, layers), kernels, Plots.INSTANCE);
             String setup = setup(d, dataDir, base, tc, params, kernels.threads(), (System.nanoTime() - t0) / 60e9);
-            DepthExperiment.writeReport(s, outcomes, dir, setup);
+            DepthExperiment.writeReport(s, outcomes, dir, setup, Plots.INSTANCE);
             for (DepthExperiment.Outcome o : outcomes)
                 System.out.printf(Locale.ROOT, "%-10s %s%n", o.variant().name(), o.divergedAt() > 0 ? "diverged at step " + o.divergedAt()
                         : String.format(Locale.ROOT, "val perplexity %.2f", Math.exp(o.finalValLoss())));

@@ -11,13 +11,13 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "export", mixinStandardHelpOptions = true, description = "Write a model in another format.",
-        subcommands = ExportCommand.Hf.class)
+        subcommands = {ExportCommand.Hf.class, GgufExportCommand.class})
 final class ExportCommand implements Runnable {
     @Spec CommandLine.Model.CommandSpec spec;
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "Missing subcommand: hf");
+        throw new CommandLine.ParameterException(spec.commandLine(), "Missing subcommand: hf or gguf");
     }
 
     @Command(name = "hf", mixinStandardHelpOptions = true,

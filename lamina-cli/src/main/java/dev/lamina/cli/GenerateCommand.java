@@ -1,7 +1,7 @@
 package dev.lamina.cli;
 
+import dev.lamina.kernels.WeightFormat;
 import dev.lamina.Lamina;
-import dev.lamina.infer.Generator;
 import dev.lamina.infer.Sampler;
 import dev.lamina.infer.SamplingParams;
 import picocli.CommandLine.Command;
@@ -13,7 +13,7 @@ import java.util.concurrent.Callable;
 
 @Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate text from a trained model, streamed to stdout.")
 final class GenerateCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "Run directory (config.json, model.safetensors, tokenizer/).")
+    @Option(names = "--model", required = true, description = "Run directory (config.json, model.safetensors, tokenizer/), Hugging Face directory or FILE.gguf.")
     Path model;
     @Option(names = "--prompt", required = true, description = "Text to continue.")
     String prompt;
@@ -33,6 +33,12 @@ final class GenerateCommand implements Callable<Integer> {
     List<String> stop;
     @Option(names = "--seed", defaultValue = "0", description = "Sampling seed (default ${DEFAULT-VALUE}).")
     long seed;
+    @Option(names = "--threads", description = "Worker threads (default: every core).")
+    Integer threads;
+    @Option(names = "--adapter", description = "A LoRA adapter directory (PEFT files) to apply to the model.")
+    java.nio.file.Path adapter;
+    @Option(names = "--weights", defaultValue = "f32", description = "How inference stores the linear weights: f32, or q8_0 (8-bit blocks, a quarter of the bytes; default ${DEFAULT-VALUE}).")
+    String weights;
 
     @Override
     public Integer call() {
@@ -43,9 +49,11 @@ final class GenerateCommand implements Callable<Integer> {
         } catch (dev.lamina.io.LaminaException e) {
             throw new dev.lamina.io.LaminaException("--" + e.getMessage().replace('_', '-'));
         }
-        Lamina.Model m = Lamina.load(model);
+        Lamina.Model m = Lamina.load(model, Main.kernels(threads), WeightFormat.parse(weights));
+        if (adapter != null)
+            m = new Lamina.Model(m.decoder().withAdapter(dev.lamina.hf.PeftAdapter.load(adapter, m.decoder())), m.tokenizer(), m.weights());
         System.out.print(prompt);
-        new Generator(m.decoder(), m.tokenizer()).generate(prompt, maxTokens, sampler, stop == null ? List.of() : stop, text -> {
+        m.generator().generate(prompt, maxTokens, sampler, stop == null ? List.of() : stop, text -> {
             System.out.print(text);
             System.out.flush();
         });

@@ -39,7 +39,7 @@ final class InheritCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         try (Dataset d = Dataset.open(dataDir)) {
             Inheritune.Result r = Inheritune.run(reference, d, s, out, new Listener(), kernels);
-            Inheritune.writeReport(r, out);
+            Inheritune.writeReport(r, out, Plots.INSTANCE);
             System.out.println(r.parity()
                     ? String.format(Locale.ROOT, "parity with %d of %d layers", r.rounds().getLast().layers(), r.refConfig().numHiddenLayers())
                     : String.format(Locale.ROOT, "no parity after %d round(s)", r.rounds().size()));

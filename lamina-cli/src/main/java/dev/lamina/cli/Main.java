@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
         description = "Train, study and serve small decoder-only language models on the JVM.",
         subcommands = {CommandLine.HelpCommand.class, QuickstartCommand.class, TokenizerCommand.class, PrepareCommand.class,
                 TrainCommand.class, GenerateCommand.class, VerifyCommand.class, ImportCommand.class, ExportCommand.class,
-                DiagnoseCommand.class, ExperimentCommand.class, InheritCommand.class, BenchCommand.class, ServeCommand.class})
+                DiagnoseCommand.class, ExperimentCommand.class, InheritCommand.class, BenchCommand.class, ServeCommand.class, FinetuneCommand.class, MergeCommand.class})
 public final class Main implements Runnable {
 
     @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT, description = "Print stack traces on errors.")
@@ -32,16 +32,29 @@ public final class Main implements Runnable {
         return threads == null ? k : Kernels.withThreads(k, threads);
     }
 
+    /**
+     * The error's message in the command's words: a library error about a setting (weightDecay) names
+     * the flag that sets it (--weight-decay) when the command has one.
+     */
+    static String message(Exception ex, CommandLine.Model.CommandSpec spec) {
+        String m = ex.getMessage();
+        if (!(ex instanceof LaminaException le) || le.field() == null) return m;
+        String flag = "--" + le.field().replaceAll("([a-z0-9])([A-Z])", "$1-$2").toLowerCase(java.util.Locale.ROOT);
+        if (spec.findOption(flag) == null) return m;
+        return m.startsWith(le.field()) ? flag + m.substring(le.field().length()) : m + " (" + flag + ")";
+    }
+
     /** Runs the CLI and returns its exit code (1: failed, 2: bad usage). */
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Main());
+        cl.addSubcommand("quantize", new GgufExportCommand());   // llama.cpp's word for export gguf
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             boolean user = ex instanceof LaminaException || ex instanceof IllegalArgumentException;
             if (debug || !user) {
                 if (debug) ex.printStackTrace();
                 else cmd.getErr().println("lamina: error: " + ex + " (run again with --debug for the stack trace)");
             }
-            if (user && !debug) cmd.getErr().println("lamina: error: " + ex.getMessage());
+            if (user && !debug) cmd.getErr().println("lamina: error: " + message(ex, cmd.getCommandSpec()));
             return 1;
         });
         cl.setParameterExceptionHandler((ex, a) -> {

@@ -1,5 +1,6 @@
 package dev.lamina.cli;
 
+import dev.lamina.kernels.WeightFormat;
 import dev.lamina.kernels.KernelSet;
 import dev.lamina.Lamina;
 import dev.lamina.io.LaminaException;
@@ -17,7 +18,7 @@ import java.util.concurrent.CountDownLatch;
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "Serve a trained model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models, /health).")
 final class ServeCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "Run directory (config.json, model.safetensors, tokenizer/).")
+    @Option(names = "--model", required = true, description = "Run directory (config.json, model.safetensors, tokenizer/), Hugging Face directory or FILE.gguf.")
     Path model;
     @Option(names = "--host", defaultValue = "127.0.0.1", description = "Interface to listen on (default ${DEFAULT-VALUE}).")
     String host;
@@ -37,6 +38,8 @@ final class ServeCommand implements Callable<Integer> {
     int maxBody;
     @Option(names = "--kv-blocks", defaultValue = "0", description = "KV cache blocks of 16 tokens (default: enough for every slot's full context).")
     int kvBlocks;
+    @Option(names = "--weights", defaultValue = "f32", description = "How inference stores the linear weights: f32, or q8_0 (8-bit blocks, a quarter of the bytes; default ${DEFAULT-VALUE}).")
+    String weights;
     @Option(names = "--threads", description = "Worker threads for the model (default: all cores).")
     Integer threads;
 
@@ -44,6 +47,7 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         if (!Files.isDirectory(model)) throw new LaminaException(model + ": no such run directory");
         KernelSet kernels = Main.kernels(threads);
+        WeightFormat format = WeightFormat.parse(weights);
         String key = apiKey != null ? apiKey : System.getenv("LAMINA_API_KEY");
         String name = modelName != null ? modelName : model.toAbsolutePath().normalize().getFileName().toString();
         ServerOptions o;
@@ -53,7 +57,7 @@ final class ServeCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new LaminaException("--" + e.getMessage());
         }
-        LaminaServer server = LaminaServer.start(o, () -> Lamina.load(model, kernels));
+        LaminaServer server = LaminaServer.start(o, () -> Lamina.load(model, kernels, format));
         System.err.printf("lamina: listening on %s (model '%s' loading from %s)%n", server.baseUrl(), name, model);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> { server.close(); stopped.countDown(); }));

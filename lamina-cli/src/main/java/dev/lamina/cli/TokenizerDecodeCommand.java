@@ -15,7 +15,7 @@ final class TokenizerDecodeCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
     @Option(names = "--tokenizer", required = true, paramLabel = "DIR|FILE",
-            description = "A tokenizer.json or SentencePiece tokenizer.model file, or a directory with tokenizer.json, "
+            description = "A tokenizer.json, SentencePiece tokenizer.model or GGUF file, or a directory with tokenizer.json, "
                     + "GPT-2's encoder.json + vocab.bpe, or tokenizer.model (or the word 'bytes').")
     String tokenizer;
 

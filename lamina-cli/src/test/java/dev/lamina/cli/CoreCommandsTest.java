@@ -1,5 +1,6 @@
 package dev.lamina.cli;
 
+import dev.lamina.io.LaminaException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -9,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 /** prepare → train → resume → generate → verify through the CLI, and its answers to bad input. */
 class CoreCommandsTest extends CliTest {
@@ -66,6 +68,18 @@ class CoreCommandsTest extends CliTest {
         Result r = run("verify", dir.toString());
         assertThat(r.code()).isEqualTo(1);
         assertThat(r.out()).contains("FAIL").contains("verified 1 cases, 1 failed");
+    }
+
+    @Test
+    void libraryErrorsAboutASettingNameTheCommandsFlag() {
+        var train = new picocli.CommandLine(new TrainCommand()).getCommandSpec();
+        var e = catchThrowableOfType(LaminaException.class, () -> dev.lamina.train.TrainConfig.builder(10, 2, 8).weightDecay(-1).build());
+        assertThat(e.getMessage()).doesNotContain("--").startsWith("weightDecay must be >= 0");
+        assertThat(Main.message(e, train)).isEqualTo("--weight-decay must be >= 0, got -1.0");
+        assertThat(Main.message(LaminaException.field("seq", "training data has 3 tokens, fewer than seq + 2 = 66"), train))
+                .isEqualTo("training data has 3 tokens, fewer than seq + 2 = 66 (--seq)");
+        assertThat(Main.message(LaminaException.field("growBy", "growBy must be >= 1, got 0"), train))
+                .isEqualTo("growBy must be >= 1, got 0"); // train has no --grow-by: the library's words stand
     }
 
     @Test

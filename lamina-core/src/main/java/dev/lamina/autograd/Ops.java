@@ -30,7 +30,9 @@ public final class Ops {
     private static final class Embedding extends Tape.Op {
         int[] ids; Var table, positions, y; int T;
         Embedding() { super("embedding"); }
-        @Override protected void backward() { kernels.embeddingBackward(table.grad(), gradOrNull(positions), y.grad(), ids, T); }
+        @Override protected void backward() {
+            if (table.grad() != null) kernels.embeddingBackward(table.grad(), gradOrNull(positions), y.grad(), ids, T);   // frozen: none
+        }
     }
 
     /** y[n,out] = x[n,in]·wᵀ + b. */
@@ -49,7 +51,7 @@ public final class Ops {
         Linear() { super("linear"); }
         @Override protected void backward() {
             if (x.grad() != null) kernels.matmulBackwardInput(x.grad(), y.grad(), w.value());
-            kernels.matmulBackwardWeight(w.grad(), gradOrNull(b), y.grad(), x.value());
+            if (w.grad() != null) kernels.matmulBackwardWeight(w.grad(), gradOrNull(b), y.grad(), x.value());  // frozen: no dw
         }
     }
 
@@ -75,7 +77,7 @@ public final class Ops {
         @Override protected void backward() {
             Tensor g = y.grad();
             if (x.grad() != null) kernels.matmulBackwardInput(x.grad(), g, w.value());
-            kernels.matmulBackwardWeight(w.grad(), gradOrNull(b), g, x.value());
+            if (w.grad() != null) kernels.matmulBackwardWeight(w.grad(), gradOrNull(b), g, x.value());
             addGradient(kernels, r, y, g);   // after the products: were r also x, adopting first would make dx and dy one buffer
         }
     }
@@ -226,6 +228,28 @@ public final class Ops {
         }
     }
 
+    /** y = s · x (a LoRA branch's alpha/r). */
+    public static Var scale(Tape tape, Var x, float s) {
+        Var y = tape.var(x.value().dim(0), x.size() / x.value().dim(0));
+        long t0 = tape.start();
+        System.arraycopy(x.value().data(), x.value().offset(), y.value().data(), y.value().offset(), x.size());
+        tape.kernels().scale(y.value(), s);
+        tape.forward("scale", t0);
+        Scale op = tape.op(Scale.class, Scale::new);
+        op.x = x; op.y = y; op.s = s;
+        return y;
+    }
+
+    private static final class Scale extends Tape.Op {
+        Var x, y; float s;
+        Scale() { super("scale"); }
+        @Override protected void backward() {
+            Tensor g = y.grad();
+            kernels.scale(g, s);                 // y's gradient is read by no one after this op
+            addGradient(kernels, x, y, g);
+        }
+    }
+
     /** to.grad += g, where g is the gradient of from, the output of the op running backward: taken over when to has none yet. */
     private static void addGradient(KernelSet k, Var to, Var from, Tensor g) {
         if (!to.adoptGradientOf(from)) k.accumulate(to.grad(), g);
@@ -239,15 +263,23 @@ public final class Ops {
         int n = targets.length;
         Tensor losses = tape.alloc(n);
         long t0 = tape.start();
-        tape.kernels().crossEntropy(losses, logits.grad(), logits.value(), targets, 1f / n);
+        tape.kernels().crossEntropy(losses, logits.grad(), logits.value(), targets, 1f / counted(targets));
         tape.forward("crossEntropy", t0);
-        return mean(losses);
+        return mean(losses, counted(targets));
     }
 
-    private static float mean(Tensor losses) {
+    /** Targets that count: all but {@link KernelSet#IGNORE} (at least 1, so an all-ignored batch gives loss 0, not NaN). */
+    static int counted(int[] targets) {
+        int c = 0;
+        for (int t : targets) if (t != KernelSet.IGNORE) c++;
+        return Math.max(1, c);
+    }
+
+    /** The mean loss over the counted targets (ignored ones are 0). */
+    private static float mean(Tensor losses, int counted) {
         double sum = 0;
         for (int i = 0; i < losses.size(); i++) sum += losses.get(i);
-        return (float) (sum / losses.size());
+        return (float) (sum / counted);
     }
 
     /**
@@ -269,7 +301,7 @@ public final class Ops {
      */
     public static float linearCrossEntropy(Tape tape, Var x, Var w, int[] targets) {
         int n = targets.length, V = w.value().dim(0);
-        int chunk = Math.min(headChunk(V), n);
+        int chunk = Math.min(headChunk(V), n), counted = counted(targets);
         Tensor logits = tape.alloc(chunk, V), losses = tape.alloc(n);
         long t0 = tape.start();
         boolean grad = tape.recording();
@@ -279,13 +311,13 @@ public final class Ops {
             tape.kernels().matmul(lc, xc, w.value(), null);
             int[] tc = tape.ints(m);
             System.arraycopy(targets, r, tc, 0, m);
-            tape.kernels().crossEntropy(tape.rows(losses, r, r + m), grad ? lc : null, lc, tc, 1f / n);
+            tape.kernels().crossEntropy(tape.rows(losses, r, r + m), grad ? lc : null, lc, tc, 1f / counted);
             if (grad) {
                 tape.kernels().matmulBackwardInput(tape.rows(x.grad(), r, r + m), lc, w.value());
-                tape.kernels().matmulBackwardWeight(w.grad(), null, lc, xc);
+                if (w.grad() != null) tape.kernels().matmulBackwardWeight(w.grad(), null, lc, xc);
             }
         }
         tape.forward("linearCrossEntropy", t0);
-        return mean(losses);
+        return mean(losses, counted);
     }
 }

@@ -11,7 +11,7 @@ import java.nio.file.Path;
 public record Dataset(Path dir, TokenFile train, TokenFile val, Tokenizer tokenizer) implements AutoCloseable {
 
     public static Dataset open(Path dir) {
-        String hint = "; run `lamina prepare --corpus FILE --tokenizer bytes --out " + dir + "`";
+        String hint = "; prepare it first (DataPrep, or the `lamina prepare` command)";
         if (!Files.isDirectory(dir)) throw new LaminaException(dir + ": data directory not found" + hint);
         if (!Files.isRegularFile(dir.resolve(DataPrep.INFO)))
             throw new LaminaException(dir + ": not a prepared data directory (no " + DataPrep.INFO + ")" + hint);

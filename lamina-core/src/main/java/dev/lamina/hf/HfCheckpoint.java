@@ -196,7 +196,7 @@ public final class HfCheckpoint {
 
         public static DType parse(String s) {
             for (DType d : values()) if (d.name().equalsIgnoreCase(s)) return d;
-            throw new LaminaException("--dtype must be f32, f16 or bf16, got '" + s + "'");
+            throw LaminaException.field("dtype", "dtype must be f32, f16 or bf16, got '" + s + "'");
         }
     }
 

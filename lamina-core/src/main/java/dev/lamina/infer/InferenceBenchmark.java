@@ -90,6 +90,12 @@ public final class InferenceBenchmark {
     }
 
     public static Report run(String name, Decoder model, Settings st, Consumer<String> progress) {
+        return run(name, PreparedModel.of(model), st, progress);
+    }
+
+    /** The benchmark on weights prepared in any format (the report's bytes per token are those of the format). */
+    public static Report run(String name, PreparedModel prepared, Settings st, Consumer<String> progress) {
+        Decoder model = prepared.model();
         String loadBefore = loadAverage();
         ModelConfig c = model.config();
         if (st.prompt() + 1 > c.maxPositionEmbeddings() || 16 + st.decodeTokens() > c.maxPositionEmbeddings())
@@ -98,7 +104,6 @@ public final class InferenceBenchmark {
         int V = c.vocabSize();
         int[] prompt = new int[st.prompt()];
         for (int i = 0; i < prompt.length; i++) prompt[i] = (int) rng.nextLong(V);
-        PreparedModel prepared = PreparedModel.of(model);
         ModelRunner runner = new ModelRunner(prepared, st.prompt(), 1);
 
         // warm-up: compile the kernels for prompt and decode shapes (a few seconds of both)
@@ -134,7 +139,7 @@ public final class InferenceBenchmark {
             decode[r] = st.decodeTokens() / ((t1 - t0) / 1e9);
         }
         double decodeTps = median(decode);
-        long bytes = weightBytesPerToken(model);
+        long bytes = prepared.weightBytesPerToken();
         progress.accept(String.format(Locale.ROOT, "decode batch 1: %.1f tok/s", decodeTps));
         double machineBandwidth = readBandwidth(model.kernels().parallel());
         if (!Double.isNaN(machineBandwidth))

@@ -2,31 +2,36 @@ package dev.lamina.infer;
 
 import dev.lamina.kernels.KernelSet;
 import dev.lamina.kernels.LinearWeights;
+import dev.lamina.kernels.WeightFormat;
 import dev.lamina.model.Decoder;
+import dev.lamina.tensor.Tensor;
 
 import java.util.IdentityHashMap;
 import java.util.Map;
 
 /**
  * A decoder with every linear weight prepared once by its kernel set for inference (repacked into
- * panels by the vector kernels, read in place by the scalar reference). Immutable and shared:
+ * panels by the vector kernels, read in place by the scalar reference, or quantized to 8 bits when
+ * the format says so: every linear, the head included). Immutable and shared:
  * any number of runners and sessions use one, so generating again does not repack. The decoder's
  * parameters must not change while it is in use (prepare again after training more).
  */
 public final class PreparedModel {
     private final Decoder model;
+    private final WeightFormat format;
     private final LinearWeights[] weights;                 // by Decoder.Linear.id()
     private final LinearWeights[][] singles;               // {weights[id]}, by id
     private final Map<Decoder.Linear[], LinearWeights[]> groups = new IdentityHashMap<>();
 
-    private PreparedModel(Decoder model) {
+    private PreparedModel(Decoder model, WeightFormat format) {
         this.model = model;
+        this.format = format;
         KernelSet k = model.kernels();
         Decoder.Linear[] linears = model.linears();
         weights = new LinearWeights[linears.length];
         singles = new LinearWeights[linears.length][];
         for (Decoder.Linear lin : linears) {
-            weights[lin.id()] = k.prepare(lin.weight().value(), lin.bias() == null ? null : lin.bias().value());
+            weights[lin.id()] = k.prepare(merged(k, lin), lin.bias() == null ? null : lin.bias().value(), format);
             singles[lin.id()] = new LinearWeights[] {weights[lin.id()]};
         }
         for (int l = 0; l < model.config().numHiddenLayers(); l++) {
@@ -35,8 +40,32 @@ public final class PreparedModel {
         }
     }
 
-    /** Prepares every linear weight of model with its kernels. */
-    public static PreparedModel of(Decoder model) { return new PreparedModel(model); }
+    /**
+     * The weight inference computes with: W, or W + s·B·A when the linear carries a LoRA update
+     * (folded in once here, so decoding with an adapter costs what decoding without one does).
+     */
+    public static Tensor merged(KernelSet k, Decoder.Linear lin) {
+        Tensor w = lin.weight().value();
+        Decoder.LowRank lr = lin.lowRank();
+        if (lr == null) return w;
+        Tensor a = lr.a().value(), b = lr.b().value();          // A [r, in], B [out, r]
+        int r = a.dim(0), in = a.dim(1), out = b.dim(0);
+        Tensor at = Tensor.zeros(in, r);                       // Aᵀ, so that matmul(B, Aᵀ) = B·A
+        for (int i = 0; i < r; i++) for (int j = 0; j < in; j++) at.set(j * r + i, a.get(i * in + j));
+        Tensor ba = Tensor.zeros(out, in);
+        k.matmul(ba, b, at, null);
+        k.scale(ba, lr.scale());
+        k.add(ba, ba, w);
+        return ba;
+    }
+
+    /** Prepares every linear weight of model with its kernels, in float32. */
+    public static PreparedModel of(Decoder model) { return new PreparedModel(model, WeightFormat.F32); }
+
+    /** Prepares every linear weight of model with its kernels, stored in format. */
+    public static PreparedModel of(Decoder model, WeightFormat format) { return new PreparedModel(model, format); }
+
+    public WeightFormat format() { return format; }
 
     private void addGroup(Decoder.Linear[] ws) {
         LinearWeights[] g = new LinearWeights[ws.length];
@@ -54,6 +83,21 @@ public final class PreparedModel {
         LinearWeights[] g = groups.get(ws);
         if (g == null) throw new IllegalArgumentException("not a linear group of this model");
         return g;
+    }
+
+    /**
+     * Bytes a decode step reads: every prepared linear as stored (float32 or 8-bit blocks), the
+     * norms, and the embedding table only when the head shares it.
+     */
+    public long weightBytesPerToken() {
+        long linearFloats = 0, prepared = 0;
+        for (Decoder.Linear lin : model.linears()) {
+            linearFloats += lin.weight().value().size() + (lin.bias() == null ? 0 : lin.bias().value().size());
+            LinearWeights w = weights[lin.id()];
+            prepared += w.extraBytes() > 0 ? w.extraBytes()
+                    : (long) Float.BYTES * (lin.weight().value().size() + (lin.bias() == null ? 0 : lin.bias().value().size()));
+        }
+        return InferenceBenchmark.weightBytesPerToken(model) - linearFloats * Float.BYTES + prepared;
     }
 
     /** Bytes of the prepared copies beyond the parameters (0 with the scalar kernels, which read the weights in place). */

@@ -21,6 +21,9 @@ public interface KernelSet {
     /** Implementation name, for logs and benchmark reports. */
     String name();
 
+    /** The name with what shapes this set's speed, for benchmark headers: e.g. "vector (16 lanes, 32 registers, GEMM tile 12x2)". */
+    default String describe() { return name(); }
+
     /** The pool the kernels split their work over. */
     Parallel parallel();
 
@@ -108,6 +111,9 @@ public interface KernelSet {
      */
     void crossEntropy(Tensor losses, Tensor dlogits, Tensor logits, int[] targets, float gradScale);
 
+    /** A target that counts for nothing (a prompt token in fine-tuning): loss 0 and a zero gradient row. Hugging Face's -100. */
+    int IGNORE = -100;
+
     // ---- elementwise and reductions ---------------------------------------------------------
 
     /** y = a + b (y may alias a or b). */
@@ -136,6 +142,17 @@ public interface KernelSet {
 
     /** w[out,in] and bias[out] (may be null) prepared for {@link #project} (packed by the vector kernels). */
     LinearWeights prepare(Tensor w, Tensor bias);
+
+    /**
+     * w prepared in a storage format: {@link WeightFormat#F32} as {@link #prepare(Tensor, Tensor)},
+     * {@link WeightFormat#Q8_0} quantized into {@link Q8Weights}, which every kernel set's project reads.
+     */
+    default LinearWeights prepare(Tensor w, Tensor bias, WeightFormat format) {
+        return switch (format) {
+            case F32 -> prepare(w, bias);
+            case Q8_0 -> Q8Weights.quantize(parallel(), w, bias);
+        };
+    }
 
     /**
      * ys[m][i, o] = Σ_k x[i, k]·ws[m][o, k] (+ bias) for rows i < n and each matrix m (all with the

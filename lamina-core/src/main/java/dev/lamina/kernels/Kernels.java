@@ -19,15 +19,19 @@ public final class Kernels {
     /** The implementations. */
     public enum Kind { VECTOR, SCALAR }
 
-    /** The kernels of kind on threads threads. */
+    /** The kernels of kind on threads threads (vector kernels with this machine's register tile, {@link GemmTile#system()}). */
     public static KernelSet of(Kind kind, int threads) {
-        Parallel pool = Parallel.of(threads);
-        return SETS.computeIfAbsent(kind + "/" + threads,
-                k -> kind == Kind.VECTOR ? new VectorKernels(pool) : new ScalarKernels(pool));
+        return kind == Kind.VECTOR ? vector(threads, GemmTile.system()) : SETS.computeIfAbsent("scalar/" + threads,
+                k -> new ScalarKernels(Parallel.of(threads)));
     }
 
     /** The Vector API kernels on threads threads. */
     public static KernelSet vector(int threads) { return of(Kind.VECTOR, threads); }
+
+    /** The Vector API kernels on threads threads with the given GEMM register tile (tests and benchmarks compare tiles). */
+    public static KernelSet vector(int threads, GemmTile tile) {
+        return SETS.computeIfAbsent("vector/" + threads + "/" + tile, k -> new VectorKernels(Parallel.of(threads), tile));
+    }
 
     /** The scalar reference on threads threads. */
     public static KernelSet scalar(int threads) { return of(Kind.SCALAR, threads); }

@@ -3,10 +3,11 @@ package dev.lamina.kernels;
 /**
  * A linear layer's weight w[out, in] (and bias[out]) as a kernel set prepared it for inference
  * products ({@link KernelSet#prepare}, {@link KernelSet#project}): the vector kernels repack it
- * into panels, the scalar reference reads the tensors in place. A new weight storage (a quantized
- * format, say) is one more implementation here and one more branch in each kernel set's project.
+ * into panels, the scalar reference reads the tensors in place, and {@link Q8Weights} holds them in
+ * 8-bit blocks for either. A new weight storage is one more implementation here and one more
+ * branch in each kernel set's project.
  */
-public sealed interface LinearWeights permits DenseWeights, PackedWeights {
+public sealed interface LinearWeights permits DenseWeights, PackedWeights, Q8Weights {
     int out();
 
     int in();

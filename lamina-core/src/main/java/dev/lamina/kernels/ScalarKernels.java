@@ -345,6 +345,11 @@ public final class ScalarKernels implements KernelSet {
             double sum = 0;
             for (int j = 0; j < V; j++) sum += Math.exp(L[li + j] - max);
             int t = targets[i];
+            if (t == IGNORE) {
+                losses.data()[losses.offset() + i] = 0;
+                if (dlogits != null) java.util.Arrays.fill(dlogits.data(), dlogits.offset() + i * V, dlogits.offset() + (i + 1) * V, 0f);
+                continue;
+            }
             if (t < 0 || t >= V) throw new IllegalArgumentException("target id " + t + " out of range [0, " + V + ")");
             float lse = (float) (max + Math.log(sum));
             losses.data()[losses.offset() + i] = lse - L[li + t];
@@ -414,7 +419,7 @@ public final class ScalarKernels implements KernelSet {
         int in = x.dim(-1);
         int[] blockStart = new int[ws.length + 1];
         for (int m = 0; m < ws.length; m++) {
-            if (!(ws[m] instanceof DenseWeights) || ws[m].in() != in)
+            if (ws[m] instanceof PackedWeights || ws[m].in() != in)
                 throw new IllegalArgumentException("weight " + m + " was not prepared by the scalar kernels for input width " + in);
             blockStart[m + 1] = blockStart[m] + (ws[m].out() + 3) / 4;
         }
@@ -424,9 +429,14 @@ public final class ScalarKernels implements KernelSet {
             for (int m = 0; m < ws.length; m++) {
                 int lo = Math.max(b0, blockStart[m]), hi = Math.min(b1, blockStart[m + 1]);
                 if (lo >= hi) continue;
+                int out = ws[m].out(), o0 = (lo - blockStart[m]) * 4, o1 = Math.min(out, (hi - blockStart[m]) * 4);
+                Tensor y = ys[m];
+                if (ws[m] instanceof Q8Weights q8) {
+                    Q8Weights.multiplyScalar(n, X, xOff, in, q8, y.data(), y.offset(), out, o0, o1);
+                    continue;
+                }
                 DenseWeights dw = (DenseWeights) ws[m];
-                Tensor w = dw.weight(), bias = dw.bias(), y = ys[m];
-                int out = w.dim(0), o0 = (lo - blockStart[m]) * 4, o1 = Math.min(out, (hi - blockStart[m]) * 4);
+                Tensor w = dw.weight(), bias = dw.bias();
                 for (int i = 0; i < n; i++)
                     for (int o = o0; o < o1; o++) {
                         float s = dot(X, xOff + i * in, w.data(), w.offset() + o * in, in);

@@ -43,7 +43,7 @@ final class VectorAttention {
     }
 
 
-    static void forward(Parallel pool, Tensor out, Tensor att, Tensor q, Tensor k, Tensor v, int B, int T, int H, int KV, int hd,
+    static void forward(Parallel pool, VectorMatmul mm, Tensor out, Tensor att, Tensor q, Tensor k, Tensor v, int B, int T, int H, int KV, int hd,
                         int window) {
         float scale = (float) (1.0 / Math.sqrt(hd));
         int group = H / KV, tasks = B * H;
@@ -58,7 +58,7 @@ final class VectorAttention {
                 for (int i0 = 0; i0 < T; i0 += R) {
                     int i1 = Math.min(T, i0 + R), c0 = KernelSet.firstVisible(i0, window), cols = i1 - c0;
                     // S[i0:i1, c0:i1] = Q·Kᵀ
-                    VectorMatmul.gemmSerial(i1 - i0, cols, hd, Q, qHead + i0 * qStride, qStride, 1,
+                    mm.gemmSerial(i1 - i0, cols, hd, Q, qHead + i0 * qStride, qStride, 1,
                             K, ko + kvHead + c0 * kvStride, 1, kvStride, A, aHead + i0 * T + c0, T, false);
                     for (int i = i0; i < i1; i++) {
                         int ai = aHead + i * T, lo = KernelSet.firstVisible(i, window);
@@ -67,7 +67,7 @@ final class VectorAttention {
                         java.util.Arrays.fill(A, ai + i + 1, ai + T, 0f);
                     }
                     // O[i0:i1] = P[i0:i1, c0:i1] · V[c0:i1]
-                    VectorMatmul.gemmSerial(i1 - i0, hd, cols, A, aHead + i0 * T + c0, T, 1,
+                    mm.gemmSerial(i1 - i0, hd, cols, A, aHead + i0 * T + c0, T, 1,
                             Vv, vo + kvHead + c0 * kvStride, kvStride, 1, O, oo + (b * T * H + h) * hd + i0 * qStride,
                             qStride, false);
                 }
@@ -75,7 +75,7 @@ final class VectorAttention {
         });
     }
 
-    static void backward(Parallel pool, Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor att,
+    static void backward(Parallel pool, VectorMatmul mm, Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor att,
                          int B, int T, int H, int KV, int hd, int window) {
         float scale = (float) (1.0 / Math.sqrt(hd));
         int group = H / KV, tasks = B * KV;
@@ -96,7 +96,7 @@ final class VectorAttention {
                         int i1 = Math.min(T, i0 + R), rows = i1 - i0, c0 = KernelSet.firstVisible(i0, window), cols = i1 - c0;
                         int qRows = qHead + i0 * qStride, kvCols = kvHead + c0 * kvStride, aBlock = aHead + i0 * T + c0;
                         // dP[rows, cols] = dO·Vᵀ into ds (row r at r·T)
-                        VectorMatmul.gemmSerial(rows, cols, hd, DO, doo + qRows, qStride, 1,
+                        mm.gemmSerial(rows, cols, hd, DO, doo + qRows, qStride, 1,
                                 Vv, vo + kvCols, 1, kvStride, ds, 0, T, false);
                         // P block copied with exact zeros outside [lo(i), i] (att is only read there);
                         // dS = P ⊙ (dP − Σ_j P dP)·scale on [lo(i), i], zero elsewhere in the block
@@ -109,12 +109,12 @@ final class VectorAttention {
                             java.util.Arrays.fill(ds, di + i + 1, di + i1, 0f);
                         }
                         // dq[rows] += dS·K[cols]
-                        VectorMatmul.gemmSerial(rows, hd, cols, ds, 0, T, 1, K, ko + kvCols, kvStride, 1,
+                        mm.gemmSerial(rows, hd, cols, ds, 0, T, 1, K, ko + kvCols, kvStride, 1,
                                 DQ, dqo + qRows, qStride, true);
                         // dk[cols] += dSᵀ·Q[rows]; dv[cols] += Pᵀ·dO[rows]
-                        VectorMatmul.gemmSerial(cols, hd, rows, ds, 0, 1, T, Q, qo + qRows, qStride, 1,
+                        mm.gemmSerial(cols, hd, rows, ds, 0, 1, T, Q, qo + qRows, qStride, 1,
                                 DK, dko + kvCols, kvStride, true);
-                        VectorMatmul.gemmSerial(cols, hd, rows, p, 0, 1, T, DO, doo + qRows, qStride, 1,
+                        mm.gemmSerial(cols, hd, rows, p, 0, 1, T, DO, doo + qRows, qStride, 1,
                                 DV, dvo + kvCols, kvStride, true);
                     }
                 }

@@ -29,10 +29,20 @@ public final class VectorKernels implements KernelSet {
     private static final int ROW_CHUNK = 1 << 13;
 
     private final Parallel pool;
+    /** The matrix product with this set's register tile. */
+    private final VectorMatmul mm;
 
-    VectorKernels(Parallel pool) { this.pool = pool; }
+    VectorKernels(Parallel pool, GemmTile tile) {
+        this.pool = pool;
+        this.mm = VectorMatmul.of(tile);
+    }
+
+    /** The GEMM register tile this set computes with. */
+    public GemmTile tile() { return mm.tile; }
 
     @Override public String name() { return "vector"; }
+
+    @Override public String describe() { return "vector (" + GemmTile.describe(mm.tile) + ")"; }
     @Override public Parallel parallel() { return pool; }
 
     private static int rowsPerChunk(int rowLen) { return Math.max(1, ROW_CHUNK / Math.max(1, rowLen)); }
@@ -48,7 +58,7 @@ public final class VectorKernels implements KernelSet {
             VectorMatmul.gemvNT(pool, n, in, out, x.data(), x.offset(), w.data(), w.offset(), Y, yo);
         } else {
             // C[n,out] = x[n,in] · B with B(k,j) = w[j,k]
-            VectorMatmul.gemm(pool, n, out, in, x.data(), x.offset(), in, 1, w.data(), w.offset(), 1, in, Y, yo, out, false);
+            mm.gemm(pool, n, out, in, x.data(), x.offset(), in, 1, w.data(), w.offset(), 1, in, Y, yo, out, false);
         }
         if (bias == null) return;
         float[] Bv = bias.data();
@@ -62,7 +72,7 @@ public final class VectorKernels implements KernelSet {
     public void matmulBackwardInput(Tensor dx, Tensor dy, Tensor w) {
         int out = w.dim(0), in = w.dim(1), n = dy.size() / out;
         // C[n,in] += dy[n,out] · w[out,in]
-        VectorMatmul.gemm(pool, n, in, out, dy.data(), dy.offset(), out, 1, w.data(), w.offset(), in, 1,
+        mm.gemm(pool, n, in, out, dy.data(), dy.offset(), out, 1, w.data(), w.offset(), in, 1,
                 dx.data(), dx.offset(), in, true);
     }
 
@@ -70,7 +80,7 @@ public final class VectorKernels implements KernelSet {
     public void matmulBackwardWeight(Tensor dw, Tensor dbias, Tensor dy, Tensor x) {
         int out = dw.dim(0), in = dw.dim(1), n = x.size() / in;
         // C[out,in] += A · x[n,in] with A(o,i) = dy[i,o]
-        VectorMatmul.gemm(pool, out, in, n, dy.data(), dy.offset(), 1, out, x.data(), x.offset(), in, 1,
+        mm.gemm(pool, out, in, n, dy.data(), dy.offset(), 1, out, x.data(), x.offset(), in, 1,
                 dw.data(), dw.offset(), in, true);
         if (dbias != null) columnSums(dbias.data(), dbias.offset(), dy.data(), dy.offset(), n, out);
     }
@@ -271,13 +281,13 @@ public final class VectorKernels implements KernelSet {
     @Override
     public void attention(Tensor out, Tensor att, Tensor q, Tensor k, Tensor v, int B, int T, int H, int KV, int hd,
                           int window) {
-        VectorAttention.forward(pool, out, att, q, k, v, B, T, H, KV, hd, window);
+        VectorAttention.forward(pool, mm, out, att, q, k, v, B, T, H, KV, hd, window);
     }
 
     @Override
     public void attentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor att,
                                   int B, int T, int H, int KV, int hd, int window) {
-        VectorAttention.backward(pool, dq, dk, dv, dout, q, k, v, att, B, T, H, KV, hd, window);
+        VectorAttention.backward(pool, mm, dq, dk, dv, dout, q, k, v, att, B, T, H, KV, hd, window);
     }
 
     // ---- activations ------------------------------------------------------------------------
@@ -414,12 +424,18 @@ public final class VectorKernels implements KernelSet {
     @Override
     public void crossEntropy(Tensor losses, Tensor dlogits, Tensor logits, int[] targets, float gradScale) {
         int n = targets.length, V = logits.size() / n;
-        checkIds(targets, V, "target id");
+        for (int t : targets)
+            if (t != IGNORE && (t < 0 || t >= V)) throw new IllegalArgumentException("target id " + t + " out of range [0, " + V + ")");
         float[] Lg = logits.data(), Ls = losses.data(), D = dlogits == null ? null : dlogits.data();
         int lo = logits.offset(), lso = losses.offset(), dlo = dlogits == null ? 0 : dlogits.offset();
         pool.forRange(n, rowsPerChunk(V), (r0, r1) -> {
             for (int i = r0; i < r1; i++) {
                 int li = lo + i * V, di = dlo + i * V, t = targets[i];
+                if (t == IGNORE) {
+                    Ls[lso + i] = 0;
+                    if (D != null) java.util.Arrays.fill(D, di, di + V, 0f);
+                    continue;
+                }
                 float max = max(Lg, li, V);
                 float target = Lg[li + t];      // read before dlogits (which may alias logits) is written
                 // one pass: e = exp(x − max), summed, and kept in dlogits when there is one
@@ -565,13 +581,17 @@ public final class VectorKernels implements KernelSet {
 
     @Override
     public void project(int n, Tensor x, LinearWeights[] ws, Tensor[] ys) {
-        PackedWeights[] packed = new PackedWeights[ws.length];
+        int in = x.dim(-1);
+        boolean packed = true, q8 = true;
         for (int m = 0; m < ws.length; m++) {
-            if (!(ws[m] instanceof PackedWeights pw) || pw.in != x.dim(-1))
-                throw new IllegalArgumentException("weight " + m + " was not prepared by the vector kernels for input width " + x.dim(-1));
-            packed[m] = pw;
+            if (ws[m].in() != in || ws[m] instanceof DenseWeights)
+                throw new IllegalArgumentException("weight " + m + " was not prepared by the vector kernels for input width " + in);
+            packed &= ws[m] instanceof PackedWeights;
+            q8 &= ws[m] instanceof Q8Weights;
         }
-        PackedWeights.multiply(pool, n, x, packed, ys);
+        if (packed) PackedWeights.multiply(pool, n, x, java.util.Arrays.copyOf(ws, ws.length, PackedWeights[].class), ys);
+        else if (q8) Q8Weights.multiply(pool, n, x, java.util.Arrays.copyOf(ws, ws.length, Q8Weights[].class), ys);
+        else for (int m = 0; m < ws.length; m++) project(n, x, new LinearWeights[] {ws[m]}, new Tensor[] {ys[m]});
     }
 
     /** max, then e^(a − max) summed in the fixed order of {@link VectorMath#expSum}, then a scale. */

@@ -16,26 +16,28 @@ import jdk.incubator.vector.VectorSpecies;
  * (dyᵀ in the weight gradient) or row-major with rows not a multiple of 4 KB apart, and packed
  * row-major otherwise; a register tile of MR
  * rows × NV vectors accumulates Σ_k a(i,k)·b(k,·) in local FloatVector variables, broadcasting one
- * A element per row. The tile is 12 rows × 2 vectors at any width: 24 accumulators, and per k two
- * vector loads of B, which streams from L2, against four for a 6×4 tile. At 16 lanes it beat 6×4
- * by 2-11% on most of the benchmark presets' products (JMH, two threads) and by 1-3% in whole
- * training steps; attention's small products lost 5-10%. (6×4 had beaten 8×2, with 16
- * accumulators, by 15-20% alone in L1.)
+ * A element per row. The tile's shape ({@link GemmTile}) fits the vector register file. With 32
+ * registers it is 12 rows × 2 vectors: 24 accumulators, and per k two vector loads of B, which
+ * streams from L2, against four for a 6×4 tile. At 16 lanes it beat 6×4 by 2-11% on most of the
+ * benchmark presets' products (JMH, two threads) and by 1-3% in whole training steps; attention's
+ * small products lost 5-10%. (6×4 had beaten 8×2, with 16 accumulators, by 15-20% alone in L1.)
+ * With 16 registers (AVX2) 24 accumulators spill on every k; the tile there has 12.
  * Edge tiles are computed on zero-padded panels into a scratch tile,
  * so every C element is summed in the same order (KC slices, then k) whatever its position or
  * the thread count.
  *
  * <p>Work is split over row panels (or column panels when there are few rows) with
  * {@link Parallel#forRange}; each thread packs into its own scratch buffers (thread-local,
- * allocated once per thread).
+ * allocated once per thread and tile). One instance per tile ({@link #of}).
  */
 final class VectorMatmul {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
+    private static final java.util.Map<GemmTile, VectorMatmul> BY_TILE = new java.util.concurrent.ConcurrentHashMap<>();
+
+    final GemmTile tile;
     /** Register tile: MR rows × NV vectors (NR columns). */
-    static final int MR = 12;
-    static final int NV = 2;
-    static final int NR = NV * L;
+    private final int MR, NV, NR;
     /**
      * K slice; A block rows; B block columns. Every K slice is one more pass over C, and a register
      * tile whose C rows are not in cache costs up to ~1,000 cycles more (the 6x4 tile alone: 92% of
@@ -46,26 +48,37 @@ final class VectorMatmul {
      * a 1 MB L2.
      */
     static final int KC = Tuning.system().kc();
-    static final int MC = MR * Tuning.system().mcPanels();
-    static final int NC = Tuning.system().nc();
+    private final int MC, NC;
     /** Below this many multiply-adds a call runs on the calling thread. */
     private static final long PARALLEL_MIN_FMA = 1L << 18;
 
-    private VectorMatmul() {}
-
-    private static final class Scratch {
-        final float[] ap = new float[Math.max(MC * KC, GEMV_NN_MAX_ROWS * NB)];  // A block, row-major, when A is not (or gemvNN's rows)
-        final float[] bp = new float[KC * NC];
-        final float[] tile = new float[MR * NR];
+    private VectorMatmul(GemmTile tile) {
+        this.tile = tile;
+        MR = tile.rows();
+        NV = tile.vectors();
+        NR = NV * L;
+        MC = MR * Tuning.system().mcPanels();
+        NC = Math.max(NR, Tuning.system().nc() / NR * NR);  // whole panels (a 3-vector tile's are not a power of two)
+        scratch = ThreadLocal.withInitial(() -> new Scratch(MC, NC, NR, MR));
     }
 
-    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+    /** The product with register tile t. */
+    static VectorMatmul of(GemmTile t) { return BY_TILE.computeIfAbsent(t, VectorMatmul::new); }
+
+    private record Scratch(float[] ap, float[] bp, float[] tile) {
+        Scratch(int mc, int nc, int nr, int mr) {
+            this(new float[Math.max(mc * KC, GEMV_NN_MAX_ROWS * NB)],  // A block, row-major, when A is not (or gemvNN's rows)
+                 new float[KC * nc], new float[mr * nr]);
+        }
+    }
+
+    private final ThreadLocal<Scratch> scratch;
 
     /**
      * C[i·ldc + j] (+)= Σ_k A[aOff + i·rsA + k·csA] · B[bOff + k·rsB + j·csB] for i < M, j < N.
      * accumulate = false overwrites C.
      */
-    static void gemm(Parallel pool, int M, int N, int K,
+    void gemm(Parallel pool, int M, int N, int K,
                      float[] A, int aOff, int rsA, int csA,
                      float[] B, int bOff, int rsB, int csB,
                      float[] C, int cOff, int ldc, boolean accumulate) {
@@ -93,7 +106,7 @@ final class VectorMatmul {
     }
 
     /** {@link #gemm} on the calling thread only (for callers that are already one task of a parallel loop). */
-    static void gemmSerial(int M, int N, int K,
+    void gemmSerial(int M, int N, int K,
                            float[] A, int aOff, int rsA, int csA,
                            float[] B, int bOff, int rsB, int csB,
                            float[] C, int cOff, int ldc, boolean accumulate) {
@@ -156,13 +169,13 @@ final class VectorMatmul {
      * kcMax, a chain of fused multiply-adds from zero in k order, then added to C; parallel over
      * columns. About 3x the packed path at one row and 1.4x at four (1 x 4096 x 4096, one thread).
      */
-    private static void gemvNN(Parallel pool, int M, int N, int K, float[] A, int aOff, int rsA, int csA,
+    private void gemvNN(Parallel pool, int M, int N, int K, float[] A, int aOff, int rsA, int csA,
                                float[] B, int bOff, int rsB, float[] C, int cOff, int ldc, boolean accumulate) {
         int kcMax = kSlice(K);
         int panels = (N + NR - 1) / NR;
         int minChunk = (int) Math.max(1, Math.min(panels, PARALLEL_MIN_FMA / Math.max(1L, (long) M * K * NR)));
         pool.forRange(panels, minChunk, (p0, p1) -> {
-            float[] t = SCRATCH.get().ap;                       // M partial rows of NB floats
+            float[] t = scratch.get().ap();                       // M partial rows of NB floats
             for (int jb = p0 * NR, end = Math.min(N, p1 * NR); jb < end; jb += NB) {
                 int nb = Math.min(NB, end - jb);
                 for (int pc = 0; pc < K; pc += kcMax) {
@@ -278,12 +291,12 @@ final class VectorMatmul {
     }
 
     /** The blocked loop nest over rows [m0, m1) and columns [n0, n1), on one thread. */
-    private static void block(int m0, int m1, int n0, int n1, int K,
+    private void block(int m0, int m1, int n0, int n1, int K,
                               float[] A, int aOff, int rsA, int csA,
                               float[] B, int bOff, int rsB, int csB,
                               float[] C, int cOff, int ldc, boolean accumulate) {
-        Scratch s = SCRATCH.get();
-        float[] ap = s.ap, bp = s.bp, tile = s.tile;
+        Scratch s = scratch.get();
+        float[] ap = s.ap(), bp = s.bp(), tile = s.tile();
         // A is read in place when column-major (dyᵀ in dw = dyᵀ·x: the kernel's twelve values per
         // k are then adjacent, and a pack per thread is saved: +5-10% on the weight-gradient
         // shapes) or row-major (x in x·wᵀ) with rows not a multiple of 4 KB apart: twelve such rows
@@ -309,7 +322,11 @@ final class VectorMatmul {
                         int bpOff = jr * kc;
                         for (int ir = 0; ir < mc; ir += MR) {
                             int mr = Math.min(MR, mc - ir);
-                            kernel(kc, a, aBase + ir * ars, ars, aks, mr, bp, bpOff, tile);
+                            switch (NV == 3 ? 3 : MR) {   // the tile's register kernel
+                                case 12 -> kernel12x2(kc, a, aBase + ir * ars, ars, aks, mr, bp, bpOff, tile);
+                                case 6 -> kernel6x2(kc, a, aBase + ir * ars, ars, aks, mr, bp, bpOff, tile);
+                                default -> kernel4x3(kc, a, aBase + ir * ars, ars, aks, mr, bp, bpOff, tile);
+                            }
                             flush(tile, C, cOff + (ic + ir) * ldc + jc + jr, ldc, mr, nr, add);
                         }
                     }
@@ -324,7 +341,7 @@ final class VectorMatmul {
      * small enough for C2 to inline every vector operation (with C loads and two store paths in
      * the kernel, the inliner hit NodeCountInliningCutoff and boxed the accumulators: 5x slower).
      */
-    private static void flush(float[] tile, float[] C, int c0, int ldc, int mr, int nr, boolean add) {
+    private void flush(float[] tile, float[] C, int c0, int ldc, int mr, int nr, boolean add) {
         if (nr == NR) {
             for (int r = 0; r < mr; r++) {
                 int t = r * NR, c = c0 + r * ldc;
@@ -381,7 +398,7 @@ final class VectorMatmul {
     }
 
     /** Bp[q][k][c] = B(k, q·NR + c), zero columns past nc. Panels are kc·NR floats apart. */
-    static void packB(float[] bp, float[] B, int off, int rs, int cs, int kc, int nc) {
+    void packB(float[] bp, float[] B, int off, int rs, int cs, int kc, int nc) {
         for (int q = 0; q < nc; q += NR) {
             int cols = Math.min(NR, nc - q), base = q * kc;
             if (cs == 1) {          // row-major source: NR consecutive floats per k
@@ -421,7 +438,7 @@ final class VectorMatmul {
      * t[12][2L] = A[12, kc] · Bp[kc][2L]: 24 accumulators. A(r, k) is a[aOff + r·lda + k·aks]
      * (rows ≥ rows repeat the last row; their results are discarded by the caller).
      */
-    private static void kernel(int kc, float[] a, int aOff, int lda, int aks, int rows, float[] bp, int bOff,
+    private static void kernel12x2(int kc, float[] a, int aOff, int lda, int aks, int rows, float[] bp, int bOff,
                                float[] t) {
         int last = rows - 1;
         int a0 = aOff + Math.min(0, last) * lda;
@@ -440,7 +457,7 @@ final class VectorMatmul {
         FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
         FloatVector c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;
         FloatVector c80 = z, c81 = z, c90 = z, c91 = z, ca0 = z, ca1 = z, cb0 = z, cb1 = z;
-        for (int k = 0, ka = 0, ib = bOff; k < kc; k++, ka += aks, ib += NR) {
+        for (int k = 0, ka = 0, ib = bOff; k < kc; k++, ka += aks, ib += 2 * L) {
             FloatVector b0 = FloatVector.fromArray(S, bp, ib), b1 = FloatVector.fromArray(S, bp, ib + L);
             FloatVector v;
             v = FloatVector.broadcast(S, a[a0 + ka]);
@@ -468,17 +485,84 @@ final class VectorMatmul {
             v = FloatVector.broadcast(S, a[ab + ka]);
             cb0 = v.fma(b0, cb0); cb1 = v.fma(b1, cb1);
         }
-        c00.intoArray(t, 0 * NR); c01.intoArray(t, 0 * NR + L);
-        c10.intoArray(t, 1 * NR); c11.intoArray(t, 1 * NR + L);
-        c20.intoArray(t, 2 * NR); c21.intoArray(t, 2 * NR + L);
-        c30.intoArray(t, 3 * NR); c31.intoArray(t, 3 * NR + L);
-        c40.intoArray(t, 4 * NR); c41.intoArray(t, 4 * NR + L);
-        c50.intoArray(t, 5 * NR); c51.intoArray(t, 5 * NR + L);
-        c60.intoArray(t, 6 * NR); c61.intoArray(t, 6 * NR + L);
-        c70.intoArray(t, 7 * NR); c71.intoArray(t, 7 * NR + L);
-        c80.intoArray(t, 8 * NR); c81.intoArray(t, 8 * NR + L);
-        c90.intoArray(t, 9 * NR); c91.intoArray(t, 9 * NR + L);
-        ca0.intoArray(t, 10 * NR); ca1.intoArray(t, 10 * NR + L);
-        cb0.intoArray(t, 11 * NR); cb1.intoArray(t, 11 * NR + L);
+        c00.intoArray(t, 0 * 2 * L); c01.intoArray(t, 0 * 2 * L + L);
+        c10.intoArray(t, 1 * 2 * L); c11.intoArray(t, 1 * 2 * L + L);
+        c20.intoArray(t, 2 * 2 * L); c21.intoArray(t, 2 * 2 * L + L);
+        c30.intoArray(t, 3 * 2 * L); c31.intoArray(t, 3 * 2 * L + L);
+        c40.intoArray(t, 4 * 2 * L); c41.intoArray(t, 4 * 2 * L + L);
+        c50.intoArray(t, 5 * 2 * L); c51.intoArray(t, 5 * 2 * L + L);
+        c60.intoArray(t, 6 * 2 * L); c61.intoArray(t, 6 * 2 * L + L);
+        c70.intoArray(t, 7 * 2 * L); c71.intoArray(t, 7 * 2 * L + L);
+        c80.intoArray(t, 8 * 2 * L); c81.intoArray(t, 8 * 2 * L + L);
+        c90.intoArray(t, 9 * 2 * L); c91.intoArray(t, 9 * 2 * L + L);
+        ca0.intoArray(t, 10 * 2 * L); ca1.intoArray(t, 10 * 2 * L + L);
+        cb0.intoArray(t, 11 * 2 * L); cb1.intoArray(t, 11 * 2 * L + L);
+    }
+
+    /** t[6][2L] = A[6, kc] · Bp[kc][2L]: 12 accumulators, for 16 vector registers (as {@link #kernel12x2}). */
+    private static void kernel6x2(int kc, float[] a, int aOff, int lda, int aks, int rows, float[] bp, int bOff,
+                                  float[] t) {
+        int last = rows - 1;
+        int a0 = aOff + Math.min(0, last) * lda;
+        int a1 = aOff + Math.min(1, last) * lda;
+        int a2 = aOff + Math.min(2, last) * lda;
+        int a3 = aOff + Math.min(3, last) * lda;
+        int a4 = aOff + Math.min(4, last) * lda;
+        int a5 = aOff + Math.min(5, last) * lda;
+        FloatVector z = FloatVector.zero(S);
+        FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+        for (int k = 0, ka = 0, ib = bOff; k < kc; k++, ka += aks, ib += 2 * L) {
+            FloatVector b0 = FloatVector.fromArray(S, bp, ib), b1 = FloatVector.fromArray(S, bp, ib + L);
+            FloatVector v;
+            v = FloatVector.broadcast(S, a[a0 + ka]);
+            c00 = v.fma(b0, c00); c01 = v.fma(b1, c01);
+            v = FloatVector.broadcast(S, a[a1 + ka]);
+            c10 = v.fma(b0, c10); c11 = v.fma(b1, c11);
+            v = FloatVector.broadcast(S, a[a2 + ka]);
+            c20 = v.fma(b0, c20); c21 = v.fma(b1, c21);
+            v = FloatVector.broadcast(S, a[a3 + ka]);
+            c30 = v.fma(b0, c30); c31 = v.fma(b1, c31);
+            v = FloatVector.broadcast(S, a[a4 + ka]);
+            c40 = v.fma(b0, c40); c41 = v.fma(b1, c41);
+            v = FloatVector.broadcast(S, a[a5 + ka]);
+            c50 = v.fma(b0, c50); c51 = v.fma(b1, c51);
+        }
+        int r = 2 * L;
+        c00.intoArray(t, 0); c01.intoArray(t, L);
+        c10.intoArray(t, r); c11.intoArray(t, r + L);
+        c20.intoArray(t, 2 * r); c21.intoArray(t, 2 * r + L);
+        c30.intoArray(t, 3 * r); c31.intoArray(t, 3 * r + L);
+        c40.intoArray(t, 4 * r); c41.intoArray(t, 4 * r + L);
+        c50.intoArray(t, 5 * r); c51.intoArray(t, 5 * r + L);
+    }
+
+    /** t[4][3L] = A[4, kc] · Bp[kc][3L]: 12 accumulators and three B loads per k, for 16 vector registers. */
+    private static void kernel4x3(int kc, float[] a, int aOff, int lda, int aks, int rows, float[] bp, int bOff,
+                                  float[] t) {
+        int last = rows - 1;
+        int a0 = aOff + Math.min(0, last) * lda;
+        int a1 = aOff + Math.min(1, last) * lda;
+        int a2 = aOff + Math.min(2, last) * lda;
+        int a3 = aOff + Math.min(3, last) * lda;
+        FloatVector z = FloatVector.zero(S);
+        FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
+        for (int k = 0, ka = 0, ib = bOff; k < kc; k++, ka += aks, ib += 3 * L) {
+            FloatVector b0 = FloatVector.fromArray(S, bp, ib), b1 = FloatVector.fromArray(S, bp, ib + L),
+                    b2 = FloatVector.fromArray(S, bp, ib + 2 * L);
+            FloatVector v;
+            v = FloatVector.broadcast(S, a[a0 + ka]);
+            c00 = v.fma(b0, c00); c01 = v.fma(b1, c01); c02 = v.fma(b2, c02);
+            v = FloatVector.broadcast(S, a[a1 + ka]);
+            c10 = v.fma(b0, c10); c11 = v.fma(b1, c11); c12 = v.fma(b2, c12);
+            v = FloatVector.broadcast(S, a[a2 + ka]);
+            c20 = v.fma(b0, c20); c21 = v.fma(b1, c21); c22 = v.fma(b2, c22);
+            v = FloatVector.broadcast(S, a[a3 + ka]);
+            c30 = v.fma(b0, c30); c31 = v.fma(b1, c31); c32 = v.fma(b2, c32);
+        }
+        int r = 3 * L;
+        c00.intoArray(t, 0); c01.intoArray(t, L); c02.intoArray(t, 2 * L);
+        c10.intoArray(t, r); c11.intoArray(t, r + L); c12.intoArray(t, r + 2 * L);
+        c20.intoArray(t, 2 * r); c21.intoArray(t, 2 * r + L); c22.intoArray(t, 2 * r + 2 * L);
+        c30.intoArray(t, 3 * r); c31.intoArray(t, 3 * r + L); c32.intoArray(t, 3 * r + 2 * L);
     }
 }

@@ -24,9 +24,16 @@ public final class Decoder {
     private final Parameters params;
     private final KernelSet kernels;
     private final Rope rope;
+    private final Lora.Adapter adapter;
 
-    /** A linear map's weight [out, in] and bias [out] (null when the config has none); id numbers the model's linears from 0. */
-    public record Linear(int id, ParamKey key, Var weight, Var bias) {}
+    /**
+     * A linear map's weight [out, in] and bias [out] (null when the config has none), and its LoRA
+     * update (null without an adapter); id numbers the model's linears from 0.
+     */
+    public record Linear(int id, ParamKey key, Var weight, Var bias, LowRank lowRank) {}
+
+    /** A LoRA update beside a linear map: + s·(x·Aᵀ)·Bᵀ, A [r, in], B [out, r]. */
+    public record LowRank(Var a, Var b, float scale) {}
 
     /** A norm's gain [d] and bias [d] (null for RMSNorm). */
     public record Norm(ParamKey key, Var weight, Var bias) {}
@@ -46,13 +53,21 @@ public final class Decoder {
     public Decoder(ModelConfig config, Parameters params) { this(config, params, Kernels.defaults()); }
 
     /** A decoder over params that computes with the given kernels (and their threads). */
-    public Decoder(ModelConfig config, Parameters params, KernelSet kernels) {
+    public Decoder(ModelConfig config, Parameters params, KernelSet kernels) { this(config, params, kernels, null); }
+
+    /**
+     * With an adapter, the base parameters are frozen: their nodes carry no gradient (norms get a
+     * scratch one their kernels write and nobody reads), so backward computes only what the
+     * adapter's factors and the activations need.
+     */
+    private Decoder(ModelConfig config, Parameters params, KernelSet kernels, Lora.Adapter adapter) {
         this.config = config;
         this.params = params;
         this.kernels = kernels;
+        this.adapter = adapter;
         java.util.List<Linear> all = new java.util.ArrayList<>();
-        embedTokens = params.var(ParamKey.of(Role.EMBEDDING));
-        embedPositions = params.var(ParamKey.of(Role.POSITIONS));
+        embedTokens = base(ParamKey.of(Role.EMBEDDING));
+        embedPositions = base(ParamKey.of(Role.POSITIONS));
         finalNorm = norm(ParamKey.of(Role.FINAL_NORM));
         layers = new Layer[config.numHiddenLayers()];
         for (int l = 0; l < layers.length; l++) {
@@ -64,7 +79,7 @@ public final class Decoder {
                     norm(ParamKey.of(Role.POST_NORM, l)), mlpIn, linear(all, Role.DOWN, l));
         }
         ParamKey headKey = ParamKey.of(config.tieWordEmbeddings() ? Role.EMBEDDING : Role.HEAD);
-        head = new Linear(all.size(), headKey, params.var(headKey), null);
+        head = new Linear(all.size(), headKey, base(headKey), null, null);
         all.add(head);
         linears = all.toArray(Linear[]::new);
         rope = config.position() == Position.ROPE ? Rope.of(config, config.maxPositionEmbeddings()) : null;
@@ -72,15 +87,43 @@ public final class Decoder {
 
     private Linear linear(java.util.List<Linear> all, Role role, int layer) {
         ParamKey key = ParamKey.of(role, layer);
-        Linear lin = new Linear(all.size(), key, params.var(key), params.var(key.biasOf()));
+        LowRank lr = adapter != null && adapter.covers(key)
+                ? new LowRank(adapter.params().var(key.lora(ParamKey.Factor.LORA_A)), adapter.params().var(key.lora(ParamKey.Factor.LORA_B)),
+                        adapter.config().scale())
+                : null;
+        Linear lin = new Linear(all.size(), key, base(key), base(key.biasOf()), lr);
         all.add(lin);
         return lin;
     }
 
-    private Norm norm(ParamKey key) { return new Norm(key, params.var(key), params.var(key.biasOf())); }
+    private Norm norm(ParamKey key) {
+        if (adapter == null || !params.has(key.name())) return new Norm(key, params.var(key), params.var(key.biasOf()));
+        return new Norm(key, scratchGrad(key), scratchGrad(key.biasOf()));
+    }
+
+    /** A base parameter: trainable without an adapter, frozen (no gradient) with one. */
+    private Var base(ParamKey key) {
+        if (adapter == null || !params.has(key.name())) return params.var(key);
+        return new Var(params.value(key.name()), null);
+    }
+
+    private Var scratchGrad(ParamKey key) {
+        if (!params.has(key.name())) return null;
+        Tensor v = params.value(key.name());
+        return new Var(v, Tensor.zeros(v.shape()));
+    }
 
     /** This model's parameters computing with other kernels (the parameters are shared, not copied). */
-    public Decoder withKernels(KernelSet k) { return k == kernels ? this : new Decoder(config, params, k); }
+    public Decoder withKernels(KernelSet k) { return k == kernels ? this : new Decoder(config, params, k, adapter); }
+
+    /**
+     * This model with a LoRA adapter on its targeted linear maps: the base parameters (shared, not
+     * copied) frozen, the adapter's factors trainable. Null removes the adapter.
+     */
+    public Decoder withAdapter(Lora.Adapter a) { return new Decoder(config, params, kernels, a); }
+
+    /** The LoRA adapter this model carries, or null. */
+    public Lora.Adapter adapter() { return adapter; }
 
     /** A decoder with freshly initialised weights: N(0, 0.02), residual projections N(0, 0.02/sqrt(2L)), norms 1, biases 0. */
     public static Decoder create(ModelConfig config, long seed) { return create(config, seed, Kernels.defaults()); }

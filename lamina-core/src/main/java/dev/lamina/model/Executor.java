@@ -16,7 +16,8 @@ import dev.lamina.autograd.Var;
  *
  * A new layer kind (a mixture of experts, a LoRA adapter, a quantized linear) is a method or a
  * branch here, so the compiler puts it on both paths; the parity tests then run every config
- * through both (ExecutorAgreementTest).
+ * through both (ParityTest: {@link ParityCheck} compares the training forward and the inference
+ * runner with PyTorch on every test vector it finds).
  *
  * <p>X is an activation [rows, width]. An executor may reuse or update an input in place once the
  * decoder has passed it on: the decoder never reads an activation after giving it to

@@ -1,14 +1,23 @@
 package dev.lamina.model;
 
 /**
- * One parameter tensor: a role, the layer it belongs to (-1 for the model-wide ones) and whether
- * it is the bias. Its canonical name, initialisation and weight decay follow from the role.
+ * One parameter tensor: a role, the layer it belongs to (-1 for the model-wide ones), whether it is
+ * the bias, and for a LoRA adapter which low-rank factor of that linear map it is. Its canonical
+ * name, initialisation and weight decay follow from these.
  */
-public record ParamKey(Role role, int layer, boolean bias) {
+public record ParamKey(Role role, int layer, boolean bias, Factor factor) {
+
+    /** The tensor of a linear map itself, or one of a LoRA adapter's factors beside it: A [r, in], B [out, r]. */
+    public enum Factor { BASE, LORA_A, LORA_B }
+
     public ParamKey {
         if (role.perLayer() != (layer >= 0))
             throw new IllegalArgumentException(role + (role.perLayer() ? " needs a layer" : " has no layer") + ", got " + layer);
+        if (factor != Factor.BASE && (role.kind() != Role.Kind.LINEAR || bias))
+            throw new IllegalArgumentException("LoRA factors belong to a linear map's weight, not " + role + (bias ? " bias" : ""));
     }
+
+    public ParamKey(Role role, int layer, boolean bias) { this(role, layer, bias, Factor.BASE); }
 
     /** The weight (gain, table) of a model-wide role. */
     public static ParamKey of(Role role) { return new ParamKey(role, -1, false); }
@@ -19,10 +28,19 @@ public record ParamKey(Role role, int layer, boolean bias) {
     /** This parameter's bias. */
     public ParamKey biasOf() { return new ParamKey(role, layer, true); }
 
-    /** {@code layers.3.self_attn.q_proj.weight}: the name in checkpoints, test vectors and Hugging Face Llama files. */
-    public String name() { return role.module(layer) + (bias ? ".bias" : ".weight"); }
+    /** This linear weight's LoRA factor A or B. */
+    public ParamKey lora(Factor f) { return new ParamKey(role, layer, false, f); }
 
-    /** AdamW decays the weights of linear maps (the head included), never biases, norms or embeddings. */
+    /**
+     * {@code layers.3.self_attn.q_proj.weight}: the name in checkpoints, test vectors and Hugging Face
+     * Llama files; a LoRA factor is {@code layers.3.self_attn.q_proj.lora_A.weight}, as PEFT names it.
+     */
+    public String name() {
+        String f = switch (factor) { case BASE -> ""; case LORA_A -> ".lora_A"; case LORA_B -> ".lora_B"; };
+        return role.module(layer) + f + (bias ? ".bias" : ".weight");
+    }
+
+    /** AdamW decays the weights of linear maps (the head and LoRA factors included), never biases, norms or embeddings. */
     public boolean decays() { return role.kind() == Role.Kind.LINEAR && !bias; }
 
     @Override public String toString() { return name(); }

@@ -76,7 +76,7 @@ public final class TapeExecutor implements Executor<Var> {
     @Override
     public Var[] project(Var x, Decoder.Linear[] ws) {
         Var[] out = ws.length == 1 ? outputs1 : ws.length == 2 ? outputs2 : ws.length == 3 ? outputs3 : new Var[ws.length];
-        for (int i = 0; i < ws.length; i++) out[i] = Ops.linear(tape, x, ws[i].weight(), ws[i].bias());
+        for (int i = 0; i < ws.length; i++) out[i] = lowRank(x, Ops.linear(tape, x, ws[i].weight(), ws[i].bias()), ws[i]);
         return out;
     }
 
@@ -93,7 +93,14 @@ public final class TapeExecutor implements Executor<Var> {
     }
 
     @Override
-    public Var residual(Var r, Var h, Decoder.Linear w) { return Ops.residualLinear(tape, r, h, w.weight(), w.bias()); }
+    public Var residual(Var r, Var h, Decoder.Linear w) { return lowRank(h, Ops.residualLinear(tape, r, h, w.weight(), w.bias()), w); }
+
+    /** y + s·(x·Aᵀ)·Bᵀ when w carries a LoRA update, else y. */
+    private Var lowRank(Var x, Var y, Decoder.Linear w) {
+        Decoder.LowRank lr = w.lowRank();
+        if (lr == null) return y;
+        return Ops.residualLinear(tape, y, Ops.scale(tape, Ops.linear(tape, x, lr.a(), null), lr.scale()), lr.b(), null);
+    }
 
     @Override
     public Var swiglu(Var gate, Var up) { return Ops.swiglu(tape, gate, up); }

@@ -48,17 +48,17 @@ public final class DepthExperiment {
                 if (t.startsWith("mix:")) {
                     try { a = Double.parseDouble(t.substring(4)); } catch (NumberFormatException e) { a = -1; }
                 }
-                if (!(a >= 0 && a <= 1)) throw new LaminaException("--variants: '" + s + "' needs an alpha in [0, 1], e.g. mix:0.25");
+                if (!(a >= 0 && a <= 1)) throw LaminaException.field("variants", "variants: '" + s + "' needs an alpha in [0, 1], e.g. mix:0.25");
                 return new Variant("mix:" + strip(a), Placement.MIX, a, false);
             }
-            throw new LaminaException("--variants: unknown variant '" + s + "'; use pre, post, mix:ALPHA or lns");
+            throw LaminaException.field("variants", "variants: unknown variant '" + s + "'; use pre, post, mix:ALPHA or lns");
         }
 
         public static List<Variant> parseList(String csv) {
             List<Variant> v = new ArrayList<>();
             for (String s : csv.split(",")) if (!s.isBlank()) v.add(parse(s));
-            if (v.isEmpty()) throw new LaminaException("--variants: give at least one of pre, post, mix:ALPHA, lns");
-            if (v.stream().map(Variant::name).distinct().count() != v.size()) throw new LaminaException("--variants: a variant is listed twice");
+            if (v.isEmpty()) throw LaminaException.field("variants", "variants: give at least one of pre, post, mix:ALPHA, lns");
+            if (v.stream().map(Variant::name).distinct().count() != v.size()) throw LaminaException.field("variants", "variants: a variant is listed twice");
             return v;
         }
 
@@ -115,11 +115,12 @@ public final class DepthExperiment {
 
     /** Trains (or reuses) every variant under out/runs and runs the diagnostics on each. */
     public static List<Outcome> run(Dataset data, Settings s, Path out, Listener listener) {
-        return run(data, s, out, listener, dev.lamina.kernels.Kernels.defaults());
+        return run(data, s, out, listener, dev.lamina.kernels.Kernels.defaults(), Figure.Plotter.NONE);
     }
 
-    /** As above; every model computes with kernels. */
-    public static List<Outcome> run(Dataset data, Settings s, Path out, Listener listener, dev.lamina.kernels.KernelSet kernels) {
+    /** As above; every model computes with kernels, and each variant's diagnostics figures go to plotter. */
+    public static List<Outcome> run(Dataset data, Settings s, Path out, Listener listener, dev.lamina.kernels.KernelSet kernels,
+                                    Figure.Plotter plotter) {
         if (listener == null) listener = new Listener() {};
         List<Outcome> outcomes = new ArrayList<>();
         int i = 0;
@@ -148,7 +149,7 @@ public final class DepthExperiment {
                 AtomicFiles.writeString(run.resolve("variant.json"), Json.MAPPER.writeValueAsString(o));
             }
             if (diverged == 0) diverged = readDiverged(run);
-            Outcome o = collect(v, run, data, s, seconds, diverged, listener, kernels);
+            Outcome o = collect(v, run, data, s, seconds, diverged, listener, kernels, plotter);
             outcomes.add(o);
         }
         return outcomes;
@@ -178,7 +179,8 @@ public final class DepthExperiment {
         }
     }
 
-    private static Outcome collect(Variant v, Path run, Dataset data, Settings s, double seconds, int diverged, Listener listener, dev.lamina.kernels.KernelSet kernels) {
+    private static Outcome collect(Variant v, Path run, Dataset data, Settings s, double seconds, int diverged, Listener listener,
+                                   dev.lamina.kernels.KernelSet kernels, Figure.Plotter plotter) {
         List<Integer> steps = new ArrayList<>();
         List<Double> val = new ArrayList<>(), train = new ArrayList<>();
         try {
@@ -196,7 +198,7 @@ public final class DepthExperiment {
         if (diverged == 0) {
             Decoder model = Checkpoint.loadModel(run).withKernels(kernels);
             diag = LayerDiagnostics.run(model, data.val(), s.diagnostics(), v.name(), (task, d, n) -> listener.diagnostics(v, task, d, n));
-            LayerDiagnostics.write(diag, run.resolve("diagnostics"), grads);
+            LayerDiagnostics.write(diag, run.resolve("diagnostics"), grads, plotter);
         }
         return new Outcome(v, run, steps.stream().mapToInt(Integer::intValue).toArray(), val.stream().mapToDouble(Double::doubleValue).toArray(),
                 train.stream().mapToDouble(Double::doubleValue).toArray(), grads, diag, seconds, diverged);
@@ -215,51 +217,54 @@ public final class DepthExperiment {
 
     // ---- report ------------------------------------------------------------------------------
 
-    /** Writes OUT/report.md, OUT/experiment.json and the comparison plots (PNG + SVG) in OUT. */
-    public static void writeReport(Settings s, List<Outcome> outcomes, Path out, String setup) {
+    /** Writes OUT/report.md, OUT/experiment.json and the comparison figures (through plotter) in OUT. */
+    public static void writeReport(Settings s, List<Outcome> outcomes, Path out, String setup, Figure.Plotter plotter) {
         double target = s.targetLoss() != null ? s.targetLoss() : defaultTarget(outcomes);
-        plots(outcomes, out);
+        plotter.drawAll(out, figures(outcomes));
         AtomicFiles.writeString(out.resolve("experiment.json"), Json.MAPPER.writeValueAsString(json(s, outcomes, target)) + "\n");
         AtomicFiles.writeString(out.resolve("report.md"), markdown(s, outcomes, target, setup, ""));
     }
 
     static List<Outcome> finished(List<Outcome> outcomes) { return outcomes.stream().filter(o -> o.diag() != null).toList(); }
 
-    static void plots(List<Outcome> outcomes, Path out) {
-        List<Plots.Series> val = new ArrayList<>(), train = new ArrayList<>(), grad = new ArrayList<>(), dist = new ArrayList<>(),
+    /** The comparison charts across variants. */
+    public static List<Figure> figures(List<Outcome> outcomes) {
+        List<Figure> figs = new ArrayList<>();
+        List<Figure.Series> val = new ArrayList<>(), train = new ArrayList<>(), grad = new ArrayList<>(), dist = new ArrayList<>(),
                 rms = new ArrayList<>(), rank = new ArrayList<>(), cv = new ArrayList<>();
         Map<String, double[]> removal = new LinkedHashMap<>();
         for (Outcome o : outcomes) {
             String n = o.variant().name();
-            val.add(new Plots.Series(n, toDoubles(o.evalSteps()), o.evalLoss()));
+            val.add(new Figure.Series(n, toDoubles(o.evalSteps()), o.evalLoss()));
             double[] x = new double[o.trainLoss().length];
             for (int i = 0; i < x.length; i++) x[i] = i + 1;
-            train.add(new Plots.Series(n, x, o.smoothedTrainLoss()));
+            train.add(new Figure.Series(n, x, o.smoothedTrainLoss()));
             if (!o.grads().isEmpty())
-                cv.add(new Plots.Series(n, o.grads().stream().mapToDouble(LayerGradLog.Entry::step).toArray(),
+                cv.add(new Figure.Series(n, o.grads().stream().mapToDouble(LayerGradLog.Entry::step).toArray(),
                         LayerDiagnostics.smooth(o.grads().stream().mapToDouble(e -> e.grads().layerCv()).toArray(), SMOOTH)));
             LayerDiagnostics.Report d = o.diag();
             if (d == null) continue;
-            grad.add(Plots.overLayers(n, d.grads().layer()));
-            dist.add(Plots.overLayers(n, d.adjacentDistance()));
+            grad.add(Figure.overLayers(n, d.grads().layer()));
+            dist.add(Figure.overLayers(n, d.adjacentDistance()));
             double[] idx = new double[d.layers() + 1];
             for (int i = 0; i < idx.length; i++) idx[i] = i;
-            rms.add(new Plots.Series(n, idx, d.hidden().rms()));
+            rms.add(new Figure.Series(n, idx, d.hidden().rms()));
             double[] max = new double[d.layers()];
             for (int l = 0; l < max.length; l++) max[l] = d.attention().maxRank(l);
-            rank.add(Plots.overLayers(n, max));
+            rank.add(Figure.overLayers(n, max));
             removal.put(n, d.removalCosts());
         }
-        Plots.lines(out, "val_loss", "Validation loss", "step", "val loss", val, false, true);
-        Plots.lines(out, "train_loss", "Training loss (trailing mean of " + SMOOTH + " steps)", "step", "train loss", train, false, false);
-        Plots.lines(out, "grad_cv", "Coefficient of variation of per-layer gradient norms during training", "step", "CV", cv, false, false);
+        figs.add(new Figure.Lines("val_loss", "Validation loss", "step", "val loss", val, false, true));
+        figs.add(new Figure.Lines("train_loss", "Training loss (trailing mean of " + SMOOTH + " steps)", "step", "train loss", train, false, false));
+        figs.add(new Figure.Lines("grad_cv", "Coefficient of variation of per-layer gradient norms during training", "step", "CV", cv, false, false));
         if (!grad.isEmpty()) {
-            Plots.lines(out, "grad_norms", "Gradient norm per layer at the end of training", "layer", "L2 norm (log scale)", grad, true, true);
-            Plots.lines(out, "adjacent_distance", "Angular distance between the inputs of layers l and l+1", "layer l", "d(l, l+1)", dist, false, true);
-            Plots.lines(out, "hidden_rms", "Hidden-state RMS after each layer (0 = embeddings)", "after layer (i - 1)", "RMS (log scale)", rms, true, true);
-            Plots.lines(out, "attention_rank", "Attention rank (max over heads, 90% energy)", "layer", "rank", rank, false, true);
-            Plots.bars(out, "removal_cost", "Perplexity increase with layer l removed", "layer removed", "Δ perplexity", removal);
+            figs.add(new Figure.Lines("grad_norms", "Gradient norm per layer at the end of training", "layer", "L2 norm (log scale)", grad, true, true));
+            figs.add(new Figure.Lines("adjacent_distance", "Angular distance between the inputs of layers l and l+1", "layer l", "d(l, l+1)", dist, false, true));
+            figs.add(new Figure.Lines("hidden_rms", "Hidden-state RMS after each layer (0 = embeddings)", "after layer (i - 1)", "RMS (log scale)", rms, true, true));
+            figs.add(new Figure.Lines("attention_rank", "Attention rank (max over heads, 90% energy)", "layer", "rank", rank, false, true));
+            figs.add(new Figure.Bars("removal_cost", "Perplexity increase with layer l removed", "layer removed", "Δ perplexity", removal));
         }
+        return figs;
     }
 
     private static double[] toDoubles(int[] a) { double[] d = new double[a.length]; for (int i = 0; i < a.length; i++) d[i] = a[i]; return d; }

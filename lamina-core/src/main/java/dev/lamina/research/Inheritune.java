@@ -68,7 +68,7 @@ public final class Inheritune {
 
     /** The reference's config with `layers` layers and the same leading Post-LN layers (as many as fit). */
     public static ModelConfig studentConfig(ModelConfig ref, int layers) {
-        if (layers < 1) throw new LaminaException("--layers must be >= 1, got " + layers);
+        if (layers < 1) throw LaminaException.field("layers", "layers must be >= 1, got " + layers);
         ModelConfig c = ref.withLayers(layers);
         if (ref.normPlacement() != Placement.MIX) return c;
         int post = Math.min(ref.postLayers(), layers);
@@ -108,7 +108,7 @@ public final class Inheritune {
     /** A student of the reference's first `layers` layers with the chosen parts; the rest freshly initialised from seed. */
     public static Decoder inherit(Decoder ref, int layers, Set<Part> parts, long seed) {
         int k = ref.config().numHiddenLayers();
-        if (layers > k) throw new LaminaException("--layers " + layers + " exceeds the reference's " + k + " layers");
+        if (layers > k) throw LaminaException.field("layers", "layers " + layers + " exceeds the reference's " + k + " layers");
         ModelConfig sc = studentConfig(ref.config(), layers);
         checkCompatible(ref.config(), sc, "reference");
         Decoder s = Decoder.create(sc, seed, ref.kernels());
@@ -122,7 +122,7 @@ public final class Inheritune {
      */
     public static Decoder grow(Decoder student, Decoder ref, int add, Set<Part> parts, long seed) {
         int n = student.config().numHiddenLayers(), k = ref.config().numHiddenLayers();
-        if (add < 1) throw new LaminaException("--grow-by must be >= 1, got " + add);
+        if (add < 1) throw LaminaException.field("growBy", "growBy must be >= 1, got " + add);
         if (n + add > k) throw new LaminaException("cannot grow to " + (n + add) + " layers: the reference has " + k);
         checkCompatible(ref.config(), student.config(), "reference");
         ModelConfig gc = studentConfig(ref.config(), n + add);
@@ -154,9 +154,9 @@ public final class Inheritune {
      */
     public record Settings(int layers, int growBy, int steps, int maxRounds, Set<Part> parts, boolean baseline) {
         public Settings {
-            if (growBy < 1) throw new LaminaException("--grow-by must be >= 1, got " + growBy);
-            if (maxRounds < 1) throw new LaminaException("--max-rounds must be >= 1, got " + maxRounds);
-            if (steps < 0) throw new LaminaException("--steps must be >= 1, got " + steps);
+            if (growBy < 1) throw LaminaException.field("growBy", "growBy must be >= 1, got " + growBy);
+            if (maxRounds < 1) throw LaminaException.field("maxRounds", "maxRounds must be >= 1, got " + maxRounds);
+            if (steps < 0) throw LaminaException.field("steps", "steps must be >= 1, got " + steps);
         }
     }
 
@@ -197,15 +197,15 @@ public final class Inheritune {
             refSteps = st.step();
         } else {                                         // a Hugging Face directory or an imported run: no recipe
             if (s.steps() < 1)
-                throw new LaminaException(refRun + ": no state.json with the reference's training recipe; give --steps "
-                        + "(the other settings are the training defaults: batch 16, lr 1e-3, 10% warm-up)");
+                throw LaminaException.field("steps", refRun + ": no state.json with the reference's training recipe; give the "
+                        + "number of steps (the other settings are the training defaults: batch 16, lr 1e-3, 10% warm-up)");
             tc = TrainConfig.defaults(s.steps(), 16, Math.min(256, ref.config().maxPositionEmbeddings()));
             refSteps = 0;
         }
         checkTokenizer(refRun, data);
         int k = ref.config().numHiddenLayers();
         int n = s.layers() > 0 ? s.layers() : Math.max(1, k / 2);
-        if (n > k) throw new LaminaException("--layers " + n + " exceeds the reference's " + k + " layers (" + refRun.resolve(Checkpoint.CONFIG) + ")");
+        if (n > k) throw LaminaException.field("layers", "layers " + n + " exceeds the reference's " + k + " layers (" + refRun.resolve(Checkpoint.CONFIG) + ")");
 
         double refVal = Trainer.evaluate(ref, data.val(), tc.batch(), tc.seq(), tc.evalBatches());
         int rankSeq = Math.min(256, tc.seq());
@@ -269,29 +269,36 @@ public final class Inheritune {
 
     // ---- report ------------------------------------------------------------------------------
 
-    /** Writes OUT/report.md, OUT/inheritune.json and the plots. */
-    public static void writeReport(Result r, Path out) {
-        List<Plots.Series> curves = new ArrayList<>();
+    /** Writes OUT/report.md, OUT/inheritune.json and the figures (through plotter). */
+    public static void writeReport(Result r, Path out, Figure.Plotter plotter) {
+        plotter.drawAll(out, figures(r));
+        AtomicFiles.writeString(out.resolve("inheritune.json"), Json.MAPPER.writeValueAsString(json(r)) + "\n");
+        AtomicFiles.writeString(out.resolve("report.md"), markdown(r, ""));
+    }
+
+    /** Validation loss of the rounds beside the reference and the scratch baseline; the reference's attention ranks. */
+    public static List<Figure> figures(Result r) {
+        List<Figure> figs = new ArrayList<>();
+        List<Figure.Series> curves = new ArrayList<>();
         List<Double> xs = new ArrayList<>(), ys = new ArrayList<>();
         int offset = 0;
         for (Round round : r.rounds()) {
             for (int i = 0; i < round.evalSteps().length; i++) { xs.add((double) offset + round.evalSteps()[i]); ys.add(round.evalLoss()[i]); }
             offset += round.steps();
         }
-        curves.add(new Plots.Series("Inheritune (rounds in sequence)", xs.stream().mapToDouble(Double::doubleValue).toArray(),
+        curves.add(new Figure.Series("Inheritune (rounds in sequence)", xs.stream().mapToDouble(Double::doubleValue).toArray(),
                 ys.stream().mapToDouble(Double::doubleValue).toArray()));
         if (r.baseline() != null)
-            curves.add(new Plots.Series(r.baseline().layers() + " layers from scratch", toDoubles(r.baseline().evalSteps()), r.baseline().evalLoss()));
-        curves.add(new Plots.Series(r.refConfig().numHiddenLayers() + "-layer reference", new double[] {0, Math.max(1, offset)},
+            curves.add(new Figure.Series(r.baseline().layers() + " layers from scratch", toDoubles(r.baseline().evalSteps()), r.baseline().evalLoss()));
+        curves.add(new Figure.Series(r.refConfig().numHiddenLayers() + "-layer reference", new double[] {0, Math.max(1, offset)},
                 new double[] {r.refValLoss(), r.refValLoss()}));
-        Plots.lines(out, "val_loss", "Validation loss: Inheritune vs reference and scratch", "student step (all rounds)", "val loss", curves, false, true);
+        figs.add(new Figure.Lines("val_loss", "Validation loss: Inheritune vs reference and scratch", "student step (all rounds)", "val loss", curves, false, true));
         int L = r.refConfig().numHiddenLayers();
         double[] max = new double[L], mean = new double[L];
         for (int l = 0; l < L; l++) { max[l] = r.refAttention().maxRank(l); mean[l] = r.refAttention().meanRank(l); }
-        Plots.lines(out, "reference_attention_rank", "Reference attention rank at 90% energy (T = " + r.rankSeq() + ")", "layer", "rank",
-                List.of(Plots.overLayers("max over heads", max), Plots.overLayers("mean over heads", mean)), false, true);
-        AtomicFiles.writeString(out.resolve("inheritune.json"), Json.MAPPER.writeValueAsString(json(r)) + "\n");
-        AtomicFiles.writeString(out.resolve("report.md"), markdown(r, ""));
+        figs.add(new Figure.Lines("reference_attention_rank", "Reference attention rank at 90% energy (T = " + r.rankSeq() + ")", "layer", "rank",
+                List.of(Figure.overLayers("max over heads", max), Figure.overLayers("mean over heads", mean)), false, true));
+        return figs;
     }
 
     private static double[] toDoubles(int[] a) { double[] d = new double[a.length]; for (int i = 0; i < a.length; i++) d[i] = a[i]; return d; }

@@ -45,9 +45,9 @@ public final class LayerDiagnostics {
      */
     public record Options(int batch, int seq, long tokens, double energy, int lazyRank) {
         public Options {
-            if (batch < 1) throw new LaminaException("--batch must be >= 1, got " + batch);
-            if (seq < 2 || seq > 256) throw new LaminaException("--seq must be in [2, 256] for the attention-rank test, got " + seq);
-            if (tokens < 1) throw new LaminaException("--tokens must be >= 1, got " + tokens);
+            if (batch < 1) throw LaminaException.field("batch", "batch must be >= 1, got " + batch);
+            if (seq < 2 || seq > 256) throw LaminaException.field("seq", "seq must be in [2, 256] for the attention-rank test, got " + seq);
+            if (tokens < 1) throw LaminaException.field("tokens", "tokens must be >= 1, got " + tokens);
             if (!(energy > 0 && energy <= 1)) throw new LaminaException("energy must be in (0, 1], got " + energy);
         }
 
@@ -93,8 +93,8 @@ public final class LayerDiagnostics {
         ModelConfig c = model.config();
         int B = o.batch(), T = o.seq(), L = c.numHiddenLayers();
         if (T > c.maxPositionEmbeddings())
-            throw new LaminaException("--seq " + T + " exceeds the model's max_position_embeddings " + c.maxPositionEmbeddings());
-        if (val.size() < T + 2) throw new LaminaException(val.file() + ": " + val.size() + " validation tokens, fewer than --seq + 2");
+            throw LaminaException.field("seq", "seq " + T + " exceeds the model's max_position_embeddings " + c.maxPositionEmbeddings());
+        if (val.size() < T + 2) throw LaminaException.field("seq", val.file() + ": " + val.size() + " validation tokens, fewer than seq + 2 = " + (T + 2));
         if (progress == null) progress = (t, d, n) -> {};
         int[] ids = new int[B * T], tg = new int[B * T];
         Batcher.fixed(val, 0, 1, B, T, ids, tg);
@@ -224,47 +224,50 @@ public final class LayerDiagnostics {
 
     // ---- output ----------------------------------------------------------------------------
 
-    /** Writes report.md, diagnostics.json and the plots (PNG + SVG) into dir; history (may be empty) from layer_grads.jsonl. */
-    public static void write(Report r, Path dir, List<LayerGradLog.Entry> history) {
-        plots(r, dir, history);
+    /** Writes report.md, diagnostics.json and the figures (through plotter) into dir; history (may be empty) from layer_grads.jsonl. */
+    public static void write(Report r, Path dir, List<LayerGradLog.Entry> history, Figure.Plotter plotter) {
+        plotter.drawAll(dir, figures(r, history));
         AtomicFiles.writeString(dir.resolve("diagnostics.json"), Json.MAPPER.writeValueAsString(json(r)) + "\n");
         AtomicFiles.writeString(dir.resolve("report.md"), markdown(r, !history.isEmpty()));
     }
 
-    static void plots(Report r, Path dir, List<LayerGradLog.Entry> history) {
+    /** The report's charts: gradient norms, angular distances, removal costs, hidden-state growth, attention ranks. */
+    public static List<Figure> figures(Report r, List<LayerGradLog.Entry> history) {
+        List<Figure> figs = new ArrayList<>();
         int L = r.layers();
         LayerGrads g = r.grads();
-        Plots.lines(dir, "grad_norms", "Gradient norm per layer: " + r.model(), "layer", "L2 norm of the gradient",
-                List.of(Plots.overLayers("layer", g.layer()), Plots.overLayers("attention", g.attention()),
-                        Plots.overLayers("MLP", g.mlp())), false, true);
+        figs.add(new Figure.Lines("grad_norms", "Gradient norm per layer: " + r.model(), "layer", "L2 norm of the gradient",
+                List.of(Figure.overLayers("layer", g.layer()), Figure.overLayers("attention", g.attention()),
+                        Figure.overLayers("MLP", g.mlp())), false, true));
         int[] xs = new int[L], ys = new int[L];
         double[][] v = new double[L][L];
         for (int l = 0; l < L; l++) { xs[l] = l; ys[l] = l + 1; }
         for (int l = 0; l < L; l++) for (int k = 1; k <= L; k++) v[l][k - 1] = r.hidden().angular()[l][k];
-        Plots.heatmap(dir, "angular_distance", "Angular distance d(l, l+n): " + r.model(), "layer l", "n", xs, ys, v);
-        Map<String, double[]> removal = Plots.map();
+        figs.add(new Figure.Heatmap("angular_distance", "Angular distance d(l, l+n): " + r.model(), "layer l", "n", xs, ys, v));
+        Map<String, double[]> removal = Figure.bars();
         removal.put("perplexity increase", r.removalCosts());
-        Plots.bars(dir, "removal_cost", "Perplexity increase with layer l removed: " + r.model(), "layer removed", "Δ perplexity", removal);
+        figs.add(new Figure.Bars("removal_cost", "Perplexity increase with layer l removed: " + r.model(), "layer removed", "Δ perplexity", removal));
         double[] idx = new double[L + 1];
         for (int i = 0; i <= L; i++) idx[i] = i;
-        Plots.lines(dir, "hidden_norms", "Hidden state after each layer (0 = embeddings): " + r.model(), "after layer (i - 1)",
-                "value (log scale)", List.of(new Plots.Series("RMS", idx, r.hidden().rms()),
-                        new Plots.Series("variance", idx, r.hidden().variance())), true, true);
+        figs.add(new Figure.Lines("hidden_norms", "Hidden state after each layer (0 = embeddings): " + r.model(), "after layer (i - 1)",
+                "value (log scale)", List.of(new Figure.Series("RMS", idx, r.hidden().rms()),
+                        new Figure.Series("variance", idx, r.hidden().variance())), true, true));
         double[] max = new double[L], mean = new double[L];
         for (int l = 0; l < L; l++) { max[l] = r.attention().maxRank(l); mean[l] = r.attention().meanRank(l); }
-        Plots.lines(dir, "attention_rank", String.format(Locale.ROOT, "Attention rank at %.0f%% energy (T = %d): %s",
+        figs.add(new Figure.Lines("attention_rank", String.format(Locale.ROOT, "Attention rank at %.0f%% energy (T = %d): %s",
                         100 * r.options().energy(), r.options().seq(), r.model()), "layer", "rank",
-                List.of(Plots.overLayers("max over heads", max), Plots.overLayers("mean over heads", mean)), false, true);
+                List.of(Figure.overLayers("max over heads", max), Figure.overLayers("mean over heads", mean)), false, true));
         if (!history.isEmpty()) {
-            List<Plots.Series> s = new ArrayList<>();
+            List<Figure.Series> s = new ArrayList<>();
             double[] steps = history.stream().mapToDouble(LayerGradLog.Entry::step).toArray();
             for (int l = 0; l < L; l++) {
                 int layer = l;
-                s.add(new Plots.Series("layer " + l, steps, smooth(history.stream().mapToDouble(e -> e.grads().layer()[layer]).toArray(), 20)));
+                s.add(new Figure.Series("layer " + l, steps, smooth(history.stream().mapToDouble(e -> e.grads().layer()[layer]).toArray(), 20)));
             }
-            Plots.lines(dir, "grad_norms_training", "Per-layer gradient norm during training (mean of 20 logs): " + r.model(),
-                    "step", "L2 norm (log scale)", s, true, false);
+            figs.add(new Figure.Lines("grad_norms_training", "Per-layer gradient norm during training (mean of 20 logs): " + r.model(),
+                    "step", "L2 norm (log scale)", s, true, false));
         }
+        return figs;
     }
 
     /** Trailing mean over a window. */

@@ -34,7 +34,7 @@ public final class LayerGradLog {
      * afresh; a resumed one drops lines past its step, as metrics.jsonl does.
      */
     public static void attach(Trainer trainer, int every) {
-        if (every < 1) throw new LaminaException("--log-layer-grads must be >= 1 (log every N steps), got " + every);
+        if (every < 1) throw LaminaException.field("logLayerGrads", "logLayerGrads must be >= 1 (log every N steps), got " + every);
         Path f = trainer.run().resolve(FILE);
         int from = trainer.step();
         if (from == 0) {
@@ -84,7 +84,7 @@ public final class LayerGradLog {
                         doubles(o.get("layer")), o.get("other").doubleValue(), o.get("global").doubleValue())));
             }
         } catch (IOException | RuntimeException e) {
-            throw new LaminaException(f + ": unreadable (" + e.getMessage() + "); delete it or train again with --log-layer-grads");
+            throw new LaminaException(f + ": unreadable (" + e.getMessage() + "); delete it or train again logging layer gradients");
         }
         return out;
     }

@@ -77,6 +77,44 @@ public final class BpeTokenizer implements Tokenizer {
     /** Reads GPT-2's encoder.json and vocab.bpe. */
     public static BpeTokenizer readGpt2(Path encoderJson, Path vocabBpe) { return Gpt2Files.read(encoderJson, vocabBpe); }
 
+    /**
+     * A tokenizer from a vocabulary given by id (byte-level strings; null for unused ids), merges by
+     * rank as "left right", and added tokens; no prefix space, GPT-2's pre-tokenizer pattern. GGUF
+     * files store byte-level BPE this way. where names the source in errors.
+     */
+    public static BpeTokenizer of(String[] tokens, List<String> merges, List<AddedToken> added, String where) {
+        java.util.Map<String, Integer> ids = HfTokenizerJson.indexOf(tokens);
+        int[] left = new int[merges.size()], right = new int[merges.size()];
+        for (int r = 0; r < merges.size(); r++) {
+            String[] parts = merges.get(r).split(" ");
+            if (parts.length != 2) throw new LaminaException(where + ": merge " + r + " '" + merges.get(r) + "' is not two tokens separated by a space");
+            left[r] = HfTokenizerJson.lookup(ids, parts[0], where + ": merge " + r, "the vocabulary");
+            right[r] = HfTokenizerJson.lookup(ids, parts[1], where + ": merge " + r, "the vocabulary");
+        }
+        try {
+            return new BpeTokenizer(new BpeModel(tokens, left, right, -1, false, false), added, false, true);
+        } catch (IllegalArgumentException e) {
+            throw new LaminaException(where + ": " + e.getMessage());
+        }
+    }
+
+    /** The model vocabulary by id: byte-level strings, null for ids it does not use (added tokens live in {@link #addedTokens}). */
+    public String[] vocabulary() {
+        String[] v = new String[model.size()];
+        for (int id = 0; id < v.length; id++) v[id] = model.token(id);
+        return v;
+    }
+
+    /** The merges by rank, each "left right". */
+    public List<String> merges() {
+        List<String> m = new java.util.ArrayList<>(model.merges());
+        for (int r = 0; r < model.merges(); r++) m.add(model.token(model.mergeLeft(r)) + " " + model.token(model.mergeRight(r)));
+        return m;
+    }
+
+    /** Whether a space is put before text that does not start with one (Hugging Face's add_prefix_space). */
+    public boolean prefixSpace() { return addPrefixSpace; }
+
     BpeModel model() { return model; }
     boolean addPrefixSpace() { return addPrefixSpace; }
     boolean useRegex() { return useRegex; }

@@ -11,7 +11,7 @@ public final class Tokenizers {
     private Tokenizers() {}
 
     /**
-     * spec is "bytes", a tokenizer.json or SentencePiece .model file, or a directory holding
+     * spec is "bytes", a tokenizer.json, SentencePiece .model or GGUF file, or a directory holding
      * tokenizer.json, GPT-2's encoder.json + vocab.bpe, tokenizer.model, or tokenizer.txt (written
      * by {@link ByteTokenizer#save}), looked for in that order.
      */
@@ -25,7 +25,8 @@ public final class Tokenizers {
             String name = dir.getFileName().toString();
             if (name.endsWith(".json")) return readTokenizerJson(dir);
             if (name.endsWith(".model")) return readSentencePiece(dir);
-            throw new LaminaException(dir + ": not a tokenizer file (expected tokenizer.json or a SentencePiece .model, or a directory holding one)");
+            if (name.endsWith(".gguf")) return dev.lamina.gguf.GgufVocab.tokenizer(dir);
+            throw new LaminaException(dir + ": not a tokenizer file (expected tokenizer.json, a SentencePiece .model or a .gguf file, or a directory holding one)");
         }
         if (!Files.isDirectory(dir))
             throw new LaminaException(dir + ": tokenizer directory not found (give a directory with tokenizer.json, "

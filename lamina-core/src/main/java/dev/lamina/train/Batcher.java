@@ -15,8 +15,8 @@ public final class Batcher {
 
     public Batcher(TokenFile tokens, int B, int T, long seed) {
         if (tokens.size() < T + 2)
-            throw new dev.lamina.io.LaminaException("training data has " + tokens.size() + " tokens, fewer than --seq + 2 = "
-                    + (T + 2) + "; use a shorter --seq or more text");
+            throw dev.lamina.io.LaminaException.field("seq", "training data has " + tokens.size() + " tokens, fewer than seq + 2 = "
+                    + (T + 2) + "; use a shorter sequence or more text");
         this.tokens = tokens;
         this.B = B;
         this.T = T;

@@ -1,5 +1,6 @@
 package dev.lamina.train;
 
+import dev.lamina.gguf.GgufModel;
 import dev.lamina.hf.HfCheckpoint;
 import dev.lamina.io.AtomicFiles;
 import dev.lamina.io.Json;
@@ -42,9 +43,10 @@ public final class Checkpoint {
 
     /**
      * Loads a model from a run directory (or any directory with config.json + model.safetensors),
-     * or from a Hugging Face directory (its config.json has a model_type), converted on load.
+     * or from a Hugging Face directory (its config.json has a model_type), or a GGUF file, converted on load.
      */
     public static Decoder loadModel(Path dir) {
+        if (GgufModel.isGguf(dir)) return GgufModel.load(dir).decoder();
         if (HfCheckpoint.isHfDirectory(dir)) return HfCheckpoint.load(dir);
         Path cfgFile = dir.resolve(CONFIG), weights = dir.resolve(MODEL);
         if (!Files.isRegularFile(cfgFile) || !Files.isRegularFile(weights))

@@ -19,15 +19,15 @@ public record TrainConfig(int steps, int batch, int seq, double lr, double minLr
                           int evalBatches) {
 
     public TrainConfig {
-        if (steps < 1) throw new LaminaException("--steps must be >= 1, got " + steps);
-        if (batch < 1) throw new LaminaException("--batch must be >= 1, got " + batch);
-        if (seq < 2) throw new LaminaException("--seq must be >= 2, got " + seq);
-        if (!(lr > 0)) throw new LaminaException("--lr must be positive, got " + lr);
-        if (warmup < 0) throw new LaminaException("--warmup must be >= 0, got " + warmup);
-        if (weightDecay < 0) throw new LaminaException("--weight-decay must be >= 0, got " + weightDecay);
-        if (clip < 0) throw new LaminaException("--clip must be >= 0 (0 disables), got " + clip);
-        if (accum < 1) throw new LaminaException("--accum must be >= 1, got " + accum);
-        if (evalEvery < 0) throw new LaminaException("--eval-every must be >= 0, got " + evalEvery);
+        if (steps < 1) throw LaminaException.field("steps", "steps must be >= 1, got " + steps);
+        if (batch < 1) throw LaminaException.field("batch", "batch must be >= 1, got " + batch);
+        if (seq < 2) throw LaminaException.field("seq", "seq must be >= 2, got " + seq);
+        if (!(lr > 0)) throw LaminaException.field("lr", "lr must be positive, got " + lr);
+        if (warmup < 0) throw LaminaException.field("warmup", "warmup must be >= 0, got " + warmup);
+        if (weightDecay < 0) throw LaminaException.field("weightDecay", "weightDecay must be >= 0, got " + weightDecay);
+        if (clip < 0) throw LaminaException.field("clip", "clip must be >= 0 (0 disables), got " + clip);
+        if (accum < 1) throw LaminaException.field("accum", "accum must be >= 1, got " + accum);
+        if (evalEvery < 0) throw LaminaException.field("evalEvery", "evalEvery must be >= 0, got " + evalEvery);
         if (evalBatches < 1) throw new LaminaException("eval batches must be >= 1, got " + evalBatches);
     }
 

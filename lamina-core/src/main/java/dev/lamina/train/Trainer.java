@@ -52,7 +52,7 @@ public final class Trainer {
             throw new LaminaException("the data's tokenizer has " + data.tokenizer().vocabSize() + " tokens but the model's vocab_size is "
                     + model.config().vocabSize() + "; set vocab_size >= " + data.tokenizer().vocabSize());
         if (cfg.seq() > model.config().maxPositionEmbeddings())
-            throw new LaminaException("--seq " + cfg.seq() + " exceeds the model's max_position_embeddings "
+            throw LaminaException.field("seq", "seq " + cfg.seq() + " exceeds the model's max_position_embeddings "
                     + model.config().maxPositionEmbeddings());
         this.model = model;
         this.data = data;
@@ -140,7 +140,7 @@ public final class Trainer {
             if (cfg.accum() > 1)
                 model.kernels().scale(model.params().flatGrad(), 1f / cfg.accum());
             if (!Float.isFinite(loss))
-                throw new LaminaException("loss became " + loss + " at step " + (step + 1) + "; lower --lr or raise --warmup");
+                throw new LaminaException("loss became " + loss + " at step " + (step + 1) + "; lower the learning rate or lengthen the warm-up");
             if (gradientHook != null) gradientHook.accept(step + 1, model.params());
             double norm = opt.clip(cfg.clip());
             opt.step(lr, cfg);
@@ -164,7 +164,7 @@ public final class Trainer {
 
     public static double evaluate(Decoder model, TokenFile val, int B, int T, int batches) {
         if (val.size() < T + 2)
-            throw new LaminaException("validation data has " + val.size() + " tokens, fewer than --seq + 2; use a shorter --seq or a larger --val-fraction");
+            throw LaminaException.field("seq", "validation data has " + val.size() + " tokens, fewer than seq + 2; use a shorter sequence or more validation data");
         Tape tape = Tape.inference(model.kernels());
         int[] ids = new int[B * T], tg = new int[B * T];
         double sum = 0;

@@ -107,10 +107,19 @@ class KernelConformanceTest {
         long seed = c.label().hashCode();
         Tensor[] base = c.setup().apply(new Gen(seed));
         Tensor[] ref = run(c, REF, base);
+        // products (matmuls, attention) run on every register tile: each must match the reference
+        // and, since every tile sums in the same order, every other tile bit for bit
+        List<GemmTile> tiles = c.label().startsWith("matmul") || c.label().startsWith("attention") ? GemmTile.ALL
+                : List.of(GemmTile.system());
         for (int threads : new int[] {1, 2}) {
-            KernelSet vec = Kernels.vector(threads);
+          Tensor[] first = null;
+          for (GemmTile tile : tiles) {
+            KernelSet vec = Kernels.vector(threads, tile);
             Tensor[] v = run(c, vec, base), again = run(c, vec, base);
-            String where = c.label() + " [" + threads + " thread(s)]";
+            String where = c.label() + " [" + threads + " thread(s), tile " + tile + "]";
+            if (first == null) first = v;
+            for (int o : c.overwritten()) assertThat(v[o].data()).as("%s: output %d differs from tile %s", where, o, tiles.getFirst()).isEqualTo(first[o].data());
+            for (int o : c.accumulated()) assertThat(v[o].data()).as("%s: gradient %d differs from tile %s", where, o, tiles.getFirst()).isEqualTo(first[o].data());
             for (int i = 0; i < base.length; i++) {
                 if (base[i] == null) continue;
                 assertThat(again[i].data()).as("%s: tensor %d differs between two runs", where, i).isEqualTo(v[i].data());
@@ -124,6 +133,7 @@ class KernelConformanceTest {
                 if (aliasesOutput(c, base, i)) continue;
                 assertThat(v[i].data()).as("%s: input %d modified", where, i).isEqualTo(base[i].data());
             }
+          }
         }
     }
 
@@ -432,6 +442,17 @@ class KernelConformanceTest {
                     Tensor logits = g.t(8f, n, V);
                     return new Tensor[] {g.t(n), logits, logits};
                 }, (k, t) -> k.crossEntropy(t[0], t[1], t[2], targets[0], gs), 0, 1));
+                cases.add(overwrite("crossEntropy ignoring every other target " + dims, g -> {
+                    targets[0] = g.ids(n, V);
+                    for (int i = 0; i < n; i += 2) targets[0][i] = KernelSet.IGNORE;
+                    return new Tensor[] {g.t(n), g.t(n, V), g.t(8f, n, V)};
+                }, (k, t) -> {
+                    k.crossEntropy(t[0], t[1], t[2], targets[0], gs);
+                    for (int i = 0; i < n; i += 2) {                  // an ignored row: no loss, no gradient
+                        assertThat(t[0].get(i)).isZero();
+                        for (int j = 0; j < V; j++) assertThat(t[1].get(i * V + j)).isZero();
+                    }
+                }, 0, 1));
             }
         return cases.stream().map(Case::test);
     }

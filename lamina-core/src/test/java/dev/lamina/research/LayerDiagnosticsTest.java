@@ -113,12 +113,19 @@ class LayerDiagnosticsTest {
         }
         LayerDiagnostics.Report r = LayerDiagnostics.run(t.model(), data.val(), new LayerDiagnostics.Options(2, 32, 128, 0.9, 2), "run", null);
         Path out = dir.resolve("diag");
-        LayerDiagnostics.write(r, out, log);
-        for (String f : List.of("report.md", "diagnostics.json", "grad_norms.png", "grad_norms.svg", "angular_distance.png",
-                "angular_distance.svg", "removal_cost.png", "hidden_norms.svg", "attention_rank.png", "grad_norms_training.png"))
-            assertThat(out.resolve(f)).isNotEmptyFile();
-        assertThat(Files.readString(out.resolve("report.md"))).contains("| 3 | pre |").contains("Lazy layers");
-        assertThat(Files.readString(out.resolve("angular_distance.svg"))).startsWith("<?xml");
+        List<Figure> drawn = new ArrayList<>();
+        LayerDiagnostics.write(r, out, log, (d, f) -> { assertThat(d).isEqualTo(out); drawn.add(f); });
+        for (String f : List.of("report.md", "diagnostics.json")) assertThat(out.resolve(f)).isNotEmptyFile();
+        String report = Files.readString(out.resolve("report.md"));
+        assertThat(report).contains("| 3 | pre |").contains("Lazy layers");
+        assertThat(drawn).extracting(Figure::name).containsExactly("grad_norms", "angular_distance", "removal_cost",
+                "hidden_norms", "attention_rank", "grad_norms_training");
+        for (Figure f : drawn) assertThat(report).contains("(" + f.name() + ".png)"); // every figure the report shows is drawn
+        var grads = (Figure.Lines) drawn.getFirst();
+        assertThat(grads.series()).hasSize(3);
+        assertThat(grads.series().getFirst().y()).containsExactly(r.grads().layer());
+        var angular = (Figure.Heatmap) drawn.get(1);
+        assertThat(angular.value()).hasDimensions(r.layers(), r.layers());
         assertThat(r.valLoss()).isCloseTo(Trainer.evaluate(t.model(), data.val(), 2, 32, 2), within(1e-6));
     }
 }

@@ -60,7 +60,7 @@ public final class LaminaServer implements AutoCloseable {
         loader = new Thread(() -> {
             try {
                 Lamina.Model m = model.get();
-                BatchEngine e = new BatchEngine(m.decoder(), m.tokenizer(), new BatchEngine.Options(
+                BatchEngine e = new BatchEngine(m.prepared(), m.tokenizer(), new BatchEngine.Options(
                         options.maxConcurrent(), options.maxQueue(), 256, options.kvBlocks(), true));
                 completions = new Completions(options, e, created);
                 engine = e;

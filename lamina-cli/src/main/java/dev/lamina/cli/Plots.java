@@ -1,6 +1,7 @@
-package dev.lamina.research;
+package dev.lamina.cli;
 
 import dev.lamina.io.AtomicFiles;
+import dev.lamina.research.Figure;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
@@ -17,27 +18,34 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 import java.awt.Color;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** The research plots, each written as NAME.png and NAME.svg (XChart; needs a headless AWT). */
-public final class Plots {
+/** Draws the research figures, each as NAME.png and NAME.svg (XChart; needs a headless AWT). */
+final class Plots implements Figure.Plotter {
+    static final Plots INSTANCE = new Plots();
+
     private Plots() {}
+
+    @Override
+    public void draw(Path dir, Figure figure) {
+        switch (figure) {
+            case Figure.Lines l -> lines(dir, l.name(), l.title(), l.xTitle(), l.yTitle(), l.series(), l.logY(), l.markers());
+            case Figure.Bars b -> bars(dir, b.name(), b.title(), b.xTitle(), b.yTitle(), b.series());
+            case Figure.Heatmap h -> heatmap(dir, h.name(), h.title(), h.xTitle(), h.yTitle(), h.xs(), h.ys(), h.value());
+        }
+    }
 
     static final int W = 800, H = 480;
 
-    /** A named series of points. */
-    public record Series(String name, double[] x, double[] y) {}
-
     /** Lines with markers; logY for quantities that span decades (hidden-state norms). */
-    public static void lines(Path dir, String name, String title, String xTitle, String yTitle, List<Series> series,
+    private static void lines(Path dir, String name, String title, String xTitle, String yTitle, List<Figure.Series> series,
                              boolean logY, boolean markers) {
         XYChart c = new XYChartBuilder().width(W).height(H).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
         style(c.getStyler());
         c.getStyler().setYAxisLogarithmic(logY);
         c.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line);
-        for (Series s : series) {
+        for (Figure.Series s : series) {
             double[] x = s.x(), y = s.y();
             if (logY) { // log axes reject values <= 0
                 List<double[]> keep = new ArrayList<>();
@@ -53,7 +61,7 @@ public final class Plots {
     }
 
     /** Grouped bars over layer indices 0..n-1 (one group per layer, one bar per series). */
-    public static void bars(Path dir, String name, String title, String xTitle, String yTitle, Map<String, double[]> series) {
+    private static void bars(Path dir, String name, String title, String xTitle, String yTitle, Map<String, double[]> series) {
         CategoryChart c = new CategoryChartBuilder().width(W).height(H).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
         style(c.getStyler());
         c.getStyler().setOverlapped(false);
@@ -68,7 +76,7 @@ public final class Plots {
     }
 
     /** A heat map of value[x][y] (NaN cells left empty). */
-    public static void heatmap(Path dir, String name, String title, String xTitle, String yTitle, int[] xs, int[] ys,
+    private static void heatmap(Path dir, String name, String title, String xTitle, String yTitle, int[] xs, int[] ys,
                                double[][] value) {
         HeatMapChart c = new HeatMapChartBuilder().width(W).height(H).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
         c.getStyler().setChartBackgroundColor(Color.WHITE);
@@ -99,13 +107,4 @@ public final class Plots {
         AtomicFiles.write(dir.resolve(name + ".svg"),
                 out -> VectorGraphicsEncoder.saveVectorGraphic(chart, out, VectorGraphicsEncoder.VectorGraphicsFormat.SVG));
     }
-
-    /** Series over layer indices 0..n-1. */
-    public static Series overLayers(String name, double[] y) {
-        double[] x = new double[y.length];
-        for (int i = 0; i < x.length; i++) x[i] = i;
-        return new Series(name, x, y);
-    }
-
-    static Map<String, double[]> map() { return new LinkedHashMap<>(); }
 }

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# GGUF interoperability with llama.cpp itself, both ways, by greedy continuations of fixed prompts:
+#  1. a Lamina model (trained briefly on the bundled corpus, or RUN if given) exported by
+#     `lamina export gguf` as f32, f16, q8_0, q4_0 and q4_k_m: llama.cpp's llama-simple and
+#     `lamina generate --temperature 0` continue each prompt from the same file;
+#  2. a tiny random Hugging Face Llama converted by llama.cpp's convert_hf_to_gguf.py and quantized by
+#     llama-quantize to q8_0 and q4_k_m: the same comparison.
+# Prints a Markdown table (match: the same continuation text). llama.cpp computes Q8_0 and the
+# K-quants against 8-bit quantized activations and Lamina against float32 ones, so on near-ties a
+# quantized continuation may part ways; f32 and f16 should agree.
+#   bench/llamacpp_parity.sh [RUN]
+# Env: PEER_DIR (default /tmp/lamina-llamacpp; llama.cpp built as bench/infer.sh builds it, plus the
+#      llama-simple and llama-quantize targets), PY (a python with torch, transformers, gguf).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+DIR="${PEER_DIR:-/tmp/lamina-llamacpp}"; BUILD="$DIR/llama.cpp/build"
+PY="${PY:-/tmp/lamina-py/bin/python}"
+N=24
+WORK="$(mktemp -d)"; trap 'rm -rf "$WORK"' EXIT
+for t in llama-simple llama-quantize; do
+  [ -x "$BUILD/bin/$t" ] || { echo "llamacpp_parity: $BUILD/bin/$t missing; build it: cmake --build $BUILD --target llama-simple llama-quantize" >&2; exit 1; }
+done
+L="$ROOT/bin/lamina"
+
+RUN="${1:-}"
+if [ -z "$RUN" ]; then
+  RUN="$WORK/run"
+  "$L" prepare --corpus brown --tokenizer bytes --out "$WORK/data" >/dev/null
+  "$L" train --preset tiny --data "$WORK/data" --out "$RUN" --steps 300 --seed 1 >/dev/null 2>&1
+fi
+
+prompts=("The jury said" "It was a" "In the morning")
+llama() { "$BUILD/bin/llama-simple" -m "$1" -n "$N" "$2" 2>/dev/null; }
+lamina() { "$L" generate --model "$1" --prompt "$2" --max-tokens "$N" --temperature 0 --threads 2 2>/dev/null | sed -e '$ s/\n$//'; }
+row() {  # file label
+  local m=0 n=0
+  for p in "${prompts[@]}"; do
+    a=$(llama "$1" "$p"); b=$(lamina "$1" "$p"); n=$((n + 1))
+    if [ "$a" = "$b" ]; then m=$((m + 1)); else printf '    %s | llama.cpp: %q\n    %s | Lamina:    %q\n' "$2" "$a" "$2" "$b" >&2; fi
+  done
+  echo "| $2 | $m / $n |"
+}
+
+echo "| file | greedy continuations equal ($N tokens) |"
+echo "| --- | ---: |"
+for type in f32 f16 q8_0 q4_0 q4_k_m; do
+  "$L" export gguf "$RUN" --out "$WORK/lamina-$type.gguf" --type "$type" >/dev/null
+  row "$WORK/lamina-$type.gguf" "Lamina export, $type"
+done
+
+# 2. llama.cpp's own converter and quantizer on a tiny random transformers Llama (trained vocabulary: GPT-2's)
+"$PY" - "$WORK/hf" "$ROOT/../shared/data/gpt2" <<'PY'
+import sys, torch
+from transformers import LlamaConfig, LlamaForCausalLM
+out, gpt2 = sys.argv[1], sys.argv[2]
+torch.manual_seed(0)
+cfg = LlamaConfig(vocab_size=50257, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                  num_key_value_heads=2, max_position_embeddings=128, bos_token_id=50256, eos_token_id=50256,
+                  tie_word_embeddings=False)
+m = LlamaForCausalLM(cfg)
+with torch.no_grad():
+    for p in m.parameters():
+        if p.dim() == 2: p.mul_(4.0)        # sharper logits than the default init: fewer greedy near-ties
+m.save_pretrained(out, safe_serialization=True)
+from tokenizers import Tokenizer, models, pre_tokenizers, decoders
+from transformers import PreTrainedTokenizerFast
+tok = Tokenizer(models.BPE.from_file(f"{gpt2}/encoder.json", f"{gpt2}/vocab.bpe"))
+tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+tok.decoder = decoders.ByteLevel()
+PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>").save_pretrained(out)
+PY
+# the converter recognises pre-tokenizers by a hash of its test encodings, and this GPT-2 vocabulary rebuilt by
+# transformers 5 is not in its table: declare it "gpt-2" (it is GPT-2's), the one patch, about the vocabulary only
+"$PY" - "$DIR/llama.cpp" "$WORK/hf" --outfile "$WORK/hf-f32.gguf" --outtype f32 >/dev/null 2>&1 <<'PY' \
+  || { echo "| convert_hf_to_gguf.py | failed: see $WORK (kept) |"; trap - EXIT; exit 1; }
+import os, sys
+llamacpp = sys.argv[1]
+sys.path.insert(0, llamacpp)
+sys.argv = [os.path.join(llamacpp, "convert_hf_to_gguf.py")] + sys.argv[2:]
+import convert_hf_to_gguf
+from conversion.base import TextModel
+TextModel.get_vocab_base_pre = lambda self, tokenizer: "gpt-2"
+convert_hf_to_gguf.main()
+PY
+row "$WORK/hf-f32.gguf" "convert_hf_to_gguf.py, f32"
+for type in Q8_0 Q4_K_M; do
+  "$BUILD/bin/llama-quantize" "$WORK/hf-f32.gguf" "$WORK/hf-$type.gguf" "$type" >/dev/null 2>&1
+  row "$WORK/hf-$type.gguf" "llama-quantize, $type"
+done

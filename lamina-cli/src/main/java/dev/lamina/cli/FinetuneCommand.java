@@ -1,0 +1,127 @@
+package dev.lamina.cli;
+
+import dev.lamina.Lamina;
+import dev.lamina.hf.PeftAdapter;
+import dev.lamina.io.AtomicFiles;
+import dev.lamina.io.Json;
+import dev.lamina.io.LaminaException;
+import dev.lamina.model.Lora;
+import dev.lamina.train.Checkpoint;
+import dev.lamina.train.FineTune;
+import dev.lamina.train.TrainConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import tools.jackson.databind.node.ObjectNode;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+@Command(name = "finetune", mixinStandardHelpOptions = true,
+        description = "Fine-tune a model on JSONL examples ({\"text\"}, {\"prompt\",\"completion\"} or {\"messages\"}), fully or with a "
+                + "LoRA adapter saved as PEFT saves it.")
+final class FinetuneCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, description = "Run directory, Hugging Face directory or FILE.gguf.")
+    Path model;
+    @Option(names = "--data", required = true, description = "Training examples, one JSON object per line.")
+    Path data;
+    @Option(names = "--eval-data", description = "Held-out examples scored every --eval-every steps and at the end.")
+    Path evalData;
+    @Option(names = "--out", required = true, description = "Directory to write: PEFT adapter files (lora) or a run directory (full).")
+    Path out;
+    @Option(names = "--method", defaultValue = "lora", description = "full or lora (default ${DEFAULT-VALUE}).")
+    String method;
+    @Option(names = "--rank", defaultValue = "8", description = "LoRA rank r (default ${DEFAULT-VALUE}).")
+    int rank;
+    @Option(names = "--alpha", defaultValue = "16", description = "LoRA alpha; the update is scaled by alpha/r (default ${DEFAULT-VALUE}).")
+    double alpha;
+    @Option(names = "--dropout", defaultValue = "0", description = "LoRA dropout (only 0 for now).")
+    double dropout;
+    @Option(names = "--targets", defaultValue = "all-linear", description = "q,k,v,o,gate,up,down or all-linear (default ${DEFAULT-VALUE}).")
+    String targets;
+    @Option(names = "--rslora", description = "Scale by alpha/sqrt(r) (rank-stabilised LoRA).")
+    boolean rslora;
+    @Option(names = "--lr", description = "Peak learning rate (default: 2e-4 for lora, 2e-5 for full).")
+    Double lr;
+    @Option(names = "--steps", description = "Optimizer steps (default: --epochs passes over the data).")
+    Integer steps;
+    @Option(names = "--epochs", defaultValue = "1", description = "Passes over the data when --steps is not given (default ${DEFAULT-VALUE}).")
+    int epochs;
+    @Option(names = "--batch", defaultValue = "8", description = "Examples per step (default ${DEFAULT-VALUE}).")
+    int batch;
+    @Option(names = "--seq", defaultValue = "256", description = "Longest example in tokens; longer ones are truncated (default ${DEFAULT-VALUE}).")
+    int seq;
+    @Option(names = "--warmup", description = "Warm-up steps (default: 5% of the steps).")
+    Integer warmup;
+    @Option(names = "--weight-decay", defaultValue = "0", description = "AdamW weight decay (default ${DEFAULT-VALUE}).")
+    double weightDecay;
+    @Option(names = "--clip", defaultValue = "1.0", description = "Gradient-norm clip, 0 for none (default ${DEFAULT-VALUE}).")
+    double clip;
+    @Option(names = "--eval-every", defaultValue = "0", description = "Score --eval-data every N steps (default: only at the end).")
+    int evalEvery;
+    @Option(names = "--seed", defaultValue = "0", description = "Seed for the adapter's initialisation and the data order (default ${DEFAULT-VALUE}).")
+    long seed;
+    @Option(names = "--train-on-prompt", description = "Count the loss on prompts and user turns too.")
+    boolean trainOnPrompt;
+    @Option(names = "--threads", description = "Worker threads (default: every core).")
+    Integer threads;
+
+    @Override
+    public Integer call() {
+        FineTune.Method m = switch (method.toLowerCase(Locale.ROOT)) {
+            case "lora" -> FineTune.Method.LORA;
+            case "full" -> FineTune.Method.FULL;
+            case "qlora" -> throw new LaminaException("--method qlora is not supported yet; use lora or full");
+            default -> throw new LaminaException("--method must be full or lora, got '" + method + "'");
+        };
+        if (seq < 2) throw new LaminaException("--seq must be >= 2, got " + seq);
+        if (batch < 1) throw new LaminaException("--batch must be >= 1, got " + batch);
+        if (epochs < 1) throw new LaminaException("--epochs must be >= 1, got " + epochs);
+        Lora.Config lc = m == FineTune.Method.LORA ? new Lora.Config(rank, alpha, dropout, Lora.Config.parseTargets(targets), rslora) : null;
+        if (lc != null && dropout > 0) throw new LaminaException("--dropout > 0 is not supported yet; use 0");
+        Lamina.Model base = Lamina.load(model, Main.kernels(threads));
+        FineTune.Data train = FineTune.read(data, base.tokenizer(), seq, trainOnPrompt);
+        FineTune.Data eval = evalData == null ? null : FineTune.read(evalData, base.tokenizer(), seq, trainOnPrompt);
+        int n = steps != null ? steps : epochs * ((train.examples().size() + batch - 1) / batch);
+        TrainConfig c = TrainConfig.builder(n, batch, seq).lr(lr != null ? lr : m == FineTune.Method.LORA ? 2e-4 : 2e-5)
+                .warmup(warmup != null ? warmup : Math.max(1, n / 20)).weightDecay(weightDecay).clip(clip).evalEvery(evalEvery)
+                .seed(seed).build();
+        System.err.printf("finetune: %s, %s, %d examples (%d truncated to %d tokens), %d steps of %d%n", model.getFileName(),
+                m == FineTune.Method.LORA ? "LoRA r=" + rank + " alpha=" + alpha + " on " + lc.targets() : "all parameters",
+                train.examples().size(), train.truncated(), seq, n, batch);
+        FineTune.Result r;
+        StringBuilder metrics = new StringBuilder();
+        try (ConsoleProgress p = new ConsoleProgress("finetune", n, System.err)) {
+            r = FineTune.run(base.decoder(), m, lc, train, eval, c, s -> {
+                p.update(s.step(), String.format(Locale.ROOT, "loss %.4f", s.loss()));
+                metrics.append(String.format(Locale.ROOT, "{\"step\":%d,\"loss\":%.6f,\"grad_norm\":%.6f,\"lr\":%.6g}%n",
+                        s.step(), s.loss(), s.gradNorm(), s.lr()));
+            });
+        }
+        try {
+            Files.createDirectories(out);
+        } catch (java.io.IOException e) {
+            throw new LaminaException(out + ": cannot create (" + e.getMessage() + ")");
+        }
+        if (r.adapter() != null) PeftAdapter.save(r.adapter(), out, model.toAbsolutePath().toString());
+        else {
+            Checkpoint.saveModel(out, r.model(), n);
+            base.tokenizer().save(out.resolve(Checkpoint.TOKENIZER));
+        }
+        AtomicFiles.writeString(out.resolve("metrics.jsonl"), metrics.toString());
+        ObjectNode j = Json.MAPPER.createObjectNode();
+        j.put("method", m.name().toLowerCase(Locale.ROOT));
+        j.put("base", model.toAbsolutePath().toString());
+        j.put("steps", n);
+        j.put("trainable_parameters", r.trainable());
+        j.put("final_loss", r.steps().getLast().loss());
+        if (!Double.isNaN(r.evalLoss())) j.put("eval_loss", r.evalLoss());
+        j.put("seconds", r.seconds());
+        AtomicFiles.writeString(out.resolve("finetune.json"), Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(j) + "\n");
+        System.out.printf(Locale.ROOT, "trainable parameters: %,d of %,d%n", r.trainable(), base.decoder().parameterCount());
+        if (!Double.isNaN(r.evalLoss())) System.out.printf(Locale.ROOT, "eval loss %.4f%n", r.evalLoss());
+        System.out.printf(Locale.ROOT, "final loss %.4f after %d steps in %.0fs; wrote %s%n", r.steps().getLast().loss(), n, r.seconds(), out);
+        return 0;
+    }
+}

@@ -1,0 +1,84 @@
+package dev.lamina.cli;
+
+import dev.lamina.model.Decoder;
+import dev.lamina.model.Presets;
+import dev.lamina.tokenizer.ByteTokenizer;
+import dev.lamina.train.Checkpoint;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class FinetuneCommandTest {
+
+    record Result(int code, String out, String err) {}
+
+    static Result run(String... args) {
+        PrintStream o = System.out, e = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(out, true));
+        System.setErr(new PrintStream(err, true));
+        try {
+            int code = Main.run(args);
+            return new Result(code, out.toString(), err.toString());
+        } finally {
+            System.setOut(o);
+            System.setErr(e);
+        }
+    }
+
+    static Path tinyRun(Path dir) {
+        Decoder d = Decoder.create(Presets.get("tiny").config().apply(ByteTokenizer.INSTANCE.vocabSize()), 7);
+        Path run = dir.resolve("base");
+        Checkpoint.saveModel(run, d, 0);
+        ByteTokenizer.INSTANCE.save(run.resolve(Checkpoint.TOKENIZER));
+        return run;
+    }
+
+    @Test
+    void loraFinetuneMergeAndGenerateWithTheAdapter(@TempDir Path dir) throws Exception {
+        Path base = tinyRun(dir), data = dir.resolve("d.jsonl");
+        Files.writeString(data, "{\"prompt\": \"2+2=\", \"completion\": \"4\"}\n"
+                + "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"hello\"}]}\n");
+        Result r = run("finetune", "--model", base.toString(), "--data", data.toString(), "--eval-data", data.toString(),
+                "--out", dir.resolve("ad").toString(), "--steps", "5", "--batch", "2", "--lr", "1e-2", "--threads", "2");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("trainable parameters:").contains("eval loss").contains("final loss");
+        for (String f : new String[] {"adapter_config.json", "adapter_model.safetensors", "metrics.jsonl", "finetune.json"})
+            assertThat(dir.resolve("ad").resolve(f)).isNotEmptyFile();
+        assertThat(Files.readAllLines(dir.resolve("ad/metrics.jsonl"))).hasSize(5);
+
+        r = run("merge", "--model", base.toString(), "--adapter", dir.resolve("ad").toString(), "--out", dir.resolve("merged").toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("into 28 linear maps");    // tiny: 4 layers x q,k,v,o,gate,up,down
+
+        Result withAdapter = run("generate", "--model", base.toString(), "--adapter", dir.resolve("ad").toString(), "--prompt", "2+2=",
+                "--temperature", "0", "--max-tokens", "8");
+        Result merged = run("generate", "--model", dir.resolve("merged").toString(), "--prompt", "2+2=", "--temperature", "0", "--max-tokens", "8");
+        Result plain = run("generate", "--model", base.toString(), "--prompt", "2+2=", "--temperature", "0", "--max-tokens", "8");
+        assertThat(withAdapter.code()).isZero();
+        assertThat(withAdapter.out()).isEqualTo(merged.out());
+        assertThat(withAdapter.out()).isNotEqualTo(plain.out());     // the adapter changed something
+    }
+
+    @Test
+    void badInputIsOneLine(@TempDir Path dir) throws Exception {
+        Path base = tinyRun(dir), data = dir.resolve("d.jsonl");
+        Files.writeString(data, "{\"text\": \"ok\"}\n{\"messages\": [{\"role\": \"wizard\", \"content\": \"x\"}]}\n");
+        Result r = run("finetune", "--model", base.toString(), "--data", data.toString(), "--out", dir.resolve("o").toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err().strip()).doesNotContain("\n").contains("d.jsonl:2").contains("wizard");
+        Files.writeString(data, "{\"text\": \"ok\"}\n");
+        r = run("finetune", "--model", base.toString(), "--data", data.toString(), "--out", dir.resolve("o").toString(), "--rank", "0");
+        assertThat(r.err().strip()).isEqualTo("lamina: error: --rank must be >= 1, got 0");
+        r = run("finetune", "--model", base.toString(), "--data", data.toString(), "--out", dir.resolve("o").toString(), "--targets", "q,lm_head");
+        assertThat(r.err()).contains("--targets").contains("lm_head");
+        r = run("finetune", "--model", base.toString(), "--data", data.toString(), "--out", dir.resolve("o").toString(), "--method", "qlora");
+        assertThat(r.err()).contains("qlora is not supported yet");
+    }
+}

@@ -1,0 +1,231 @@
+package dev.lamina.gguf;
+
+import dev.lamina.hf.HfArch;
+import dev.lamina.hf.HfCheckpoint;
+import dev.lamina.hf.HfConfig;
+import dev.lamina.io.LaminaException;
+import dev.lamina.model.Decoder;
+import dev.lamina.model.ModelConfig;
+import dev.lamina.model.Parameters;
+import dev.lamina.tokenizer.Tokenizer;
+import dev.lamina.tokenizer.Tokenizers;
+import dev.lamina.train.Checkpoint;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Models in GGUF files: llama.cpp's {@code llama} architecture (which also carries Mistral-style
+ * sliding windows) and {@code gpt2}. Hyper-parameters come from the {@code {arch}.*} metadata,
+ * tensors through the name table of {@link GgufNames}, the tokenizer from {@link GgufVocab}.
+ * Loading dequantizes every weight to float32 (the file's block bytes stay available through
+ * {@link GgufFile#raw}). Writing follows llama.cpp's converter: the same keys, names and layouts.
+ */
+public final class GgufModel {
+    private GgufModel() {}
+
+    /** A model read from a GGUF file: the decoder, its tokenizer, special ids and chat template. */
+    public record Loaded(Decoder decoder, Tokenizer tokenizer, GgufVocab.Specials specials) {}
+
+    /** Whether path is a file that starts with the GGUF magic. */
+    public static boolean isGguf(Path path) {
+        if (!Files.isRegularFile(path)) return false;
+        try (InputStream in = Files.newInputStream(path)) {
+            byte[] m = in.readNBytes(4);
+            return m.length == 4 && m[0] == 'G' && m[1] == 'G' && m[2] == 'U' && m[3] == 'F';
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    public static Loaded load(Path file) {
+        try (GgufFile f = GgufFile.open(file)) {
+            return new Loaded(decoder(f), GgufVocab.read(f), GgufVocab.specials(f));
+        }
+    }
+
+    /** The Lamina config of a GGUF model, from its metadata (and, for sizes metadata may omit, its tensors). */
+    public static ModelConfig config(GgufFile f) {
+        GgufArch arch = GgufArch.of(f.string("general.architecture"), f.file());
+        String expert = arch.key("expert_count");
+        if (f.hasValue(expert) && f.integer(expert) > 0)
+            throw new LaminaException(f.file() + ": metadata '" + expert + "' is " + f.integer(expert)
+                    + ": mixture-of-experts models are not supported yet");
+        if (!f.has("token_embd.weight")) throw new LaminaException(f.file() + ": no tensor 'token_embd.weight'; not a complete model");
+        int[] embd = f.shape("token_embd.weight");
+        int d = f.intValue(arch.key("embedding_length"), 1), heads = f.intValue(arch.key("attention.head_count"), 1);
+        if (embd.length != 2 || embd[1] != d)
+            throw new LaminaException(f.file() + ": tensor 'token_embd.weight' has shape " + Arrays.toString(embd) + " but metadata '"
+                    + arch.key("embedding_length") + "' is " + d);
+        int kv = f.hasValue(arch.key("attention.head_count_kv")) ? f.intValue(arch.key("attention.head_count_kv"), 1) : heads;
+        if (d % heads != 0)
+            throw new LaminaException(f.file() + ": metadata '" + arch.key("embedding_length") + "' " + d + " is not a multiple of '"
+                    + arch.key("attention.head_count") + "' " + heads);
+        int hd = d / heads;
+        for (String k : List.of("attention.key_length", "attention.value_length"))
+            if (f.hasValue(arch.key(k)) && f.integer(arch.key(k)) != hd)
+                throw new LaminaException(f.file() + ": metadata '" + arch.key(k) + "' is " + f.integer(arch.key(k))
+                        + " but embedding_length / head_count is " + hd + "; Lamina needs heads of that size");
+        ModelConfig.Builder b = ModelConfig.builder()
+                .vocabSize(embd[0]).hiddenSize(d).numHiddenLayers(f.intValue(arch.key("block_count"), 1))
+                .numAttentionHeads(heads).numKeyValueHeads(kv)
+                .intermediateSize(f.intValue(arch.key("feed_forward_length"), 1))
+                .maxPositionEmbeddings(f.intValue(arch.key("context_length"), 1))
+                .tieWordEmbeddings(!f.has("output.weight"));
+        if (arch == GgufArch.GPT2) {
+            b.gpt2Style().tieWordEmbeddings(!f.has("output.weight")).normEps(f.number(arch.key("attention.layer_norm_epsilon")));
+        } else {
+            b.normEps(f.number(arch.key("attention.layer_norm_rms_epsilon")))
+                    .bias(f.has("blk.0.attn_q.bias"));
+            if (f.hasValue(arch.key("rope.freq_base"))) b.ropeTheta(f.number(arch.key("rope.freq_base")));
+            String dims = arch.key("rope.dimension_count");
+            if (f.hasValue(dims) && f.integer(dims) != hd)
+                throw new LaminaException(f.file() + ": metadata '" + dims + "' is " + f.integer(dims) + " but heads have " + hd
+                        + " dimensions; rotary embeddings on part of a head are not supported");
+            String scaling = arch.key("rope.scaling.type");
+            if (f.hasValue(scaling) && !f.string(scaling).equals("none"))
+                throw new LaminaException(f.file() + ": metadata '" + scaling + "' is '" + f.string(scaling) + "'; only plain RoPE is supported");
+            if (f.has("rope_freqs.weight"))
+                throw new LaminaException(f.file() + ": tensor 'rope_freqs.weight' scales the rotary frequencies (Llama 3 style); only plain RoPE is supported");
+            String window = arch.key("attention.sliding_window");
+            if (f.hasValue(window) && f.integer(window) > 0) b.slidingWindow(f.intValue(window, 1));
+        }
+        ModelConfig c;
+        try {
+            c = b.build();
+        } catch (LaminaException e) {
+            throw new LaminaException(f.file() + ": " + e.getMessage());
+        }
+        checkAgainstTensors(f, arch, c);
+        return c;
+    }
+
+    /** Rotary tables are computed for the whole context up front, so a larger one is refused rather than allocated. */
+    static final int MAX_CONTEXT = 1 << 21;
+
+    /**
+     * The sizes in the metadata agree with the tensors the file holds, before anything is
+     * allocated for them: a corrupt count cannot ask for gigabytes.
+     */
+    private static void checkAgainstTensors(GgufFile f, GgufArch arch, ModelConfig c) {
+        String last = "blk." + (c.numHiddenLayers() - 1) + ".attn_norm.weight", beyond = "blk." + c.numHiddenLayers() + ".attn_norm.weight";
+        if (!f.has(last) || f.has(beyond))
+            throw new LaminaException(f.file() + ": metadata '" + arch.key("block_count") + "' is " + c.numHiddenLayers()
+                    + " but the file " + (f.has(beyond) ? "has more blocks" : "has no tensor '" + last + "'"));
+        String up = "blk.0.ffn_up.weight";
+        if (f.has(up) && f.shape(up)[0] != c.intermediateSize())
+            throw new LaminaException(f.file() + ": tensor '" + up + "' has shape " + Arrays.toString(f.shape(up)) + " but metadata '"
+                    + arch.key("feed_forward_length") + "' is " + c.intermediateSize());
+        if (c.maxPositionEmbeddings() > MAX_CONTEXT)
+            throw new LaminaException(f.file() + ": metadata '" + arch.key("context_length") + "' is " + c.maxPositionEmbeddings()
+                    + ", beyond the " + MAX_CONTEXT + " positions Lamina supports; the file may be corrupt");
+    }
+
+    /** The file's model with every weight dequantized to float32. */
+    public static Decoder decoder(GgufFile f) {
+        ModelConfig c = config(f);
+        GgufArch arch = GgufArch.of(f.string("general.architecture"), f.file());
+        Parameters p = Decoder.layout(c).build();
+        Map<String, GgufNames.Bound> bound = GgufNames.bind(arch, c, p);
+        List<String> unexpected = new ArrayList<>(), missing = new ArrayList<>();
+        for (String n : f.names()) if (!bound.containsKey(n)) unexpected.add(n);
+        for (String n : bound.keySet()) if (!f.has(n)) missing.add(n);
+        if (!unexpected.isEmpty())
+            throw new LaminaException(f.file() + ": tensor(s) " + list(unexpected) + " are not part of a " + arch + " model with this metadata");
+        if (!missing.isEmpty()) throw new LaminaException(f.file() + ": missing tensor(s) " + list(missing) + " needed by the metadata");
+        for (GgufNames.Bound b : bound.values()) {
+            int[] shape = f.shape(b.name());
+            boolean vector = b.shape().length == 1;   // llama.cpp also stores [n] vectors as [1, n]
+            if (!Arrays.equals(shape, b.shape()) && !(vector && shape.length == 2 && shape[0] == 1 && shape[1] == b.shape()[0]))
+                throw new LaminaException(f.file() + ": tensor '" + b.name() + "' has shape " + Arrays.toString(shape)
+                        + " but the metadata implies " + Arrays.toString(b.shape()));
+        }
+        for (GgufNames.Bound b : bound.values()) GgufNames.unpack(b, f.floats(b.name()), c, p);
+        return new Decoder(c, p);
+    }
+
+    private static String list(List<String> names) {
+        List<String> shown = names.stream().map(GgufFile::shown).toList();
+        return shown.size() <= 5 ? String.join(", ", shown) : String.join(", ", shown.subList(0, 5)) + " and " + (shown.size() - 5) + " more";
+    }
+
+    // ---- writing -------------------------------------------------------------------------------
+
+    /** What an export wrote: the architecture, the format, and the block type of each tensor. */
+    public record Exported(String arch, GgufQuantType type, Map<String, GgmlType> tensorTypes) {}
+
+    /** Exports the model of a run directory or Hugging Face directory (or a GGUF file) as one GGUF file. */
+    public static Exported export(Path model, Path out, GgufQuantType type) {
+        if (isGguf(model)) {
+            Loaded l = load(model);
+            return write(l.decoder(), l.tokenizer() instanceof GgufVocab.Unavailable ? null : l.tokenizer(), out, type);
+        }
+        Decoder d = Checkpoint.loadModel(model);
+        Tokenizer tok;
+        if (HfCheckpoint.isHfDirectory(model)) tok = HfCheckpoint.tokenizer(model);
+        else tok = Files.isDirectory(model.resolve(Checkpoint.TOKENIZER)) ? Tokenizers.load(model.resolve(Checkpoint.TOKENIZER)) : null;
+        try {
+            if (tok != null) tok.vocabSize();
+        } catch (LaminaException e) {
+            tok = null;   // a Hugging Face directory without a readable tokenizer.json: the weights alone
+        }
+        return write(d, tok, out, type);
+    }
+
+    /** llama for Pre-LN RMSNorm + RoPE + SwiGLU (with biases, a sliding window or both), else gpt2 where Hugging Face's gpt2 fits. */
+    private static GgufArch archFor(ModelConfig c) {
+        if (c.norm() == ModelConfig.Norm.RMSNORM && c.position() == ModelConfig.Position.ROPE && c.activation() == ModelConfig.Activation.SWIGLU
+                && c.normPlacement() == ModelConfig.Placement.PRE && !c.layernormScaling()) return GgufArch.LLAMA;
+        try {
+            return HfConfig.archFor(c) == HfArch.GPT2 ? GgufArch.GPT2 : GgufArch.LLAMA;
+        } catch (LaminaException e) {
+            throw new LaminaException("cannot export to GGUF: " + e.getMessage());
+        }
+    }
+
+    /** Writes model (and tok, may be null) as a GGUF file in llama.cpp's layout, atomically. */
+    public static Exported write(Decoder model, Tokenizer tok, Path out, GgufQuantType type) {
+        ModelConfig c = model.config();
+        GgufArch arch = archFor(c);
+        GgufWriter w = new GgufWriter();
+        w.putString("general.architecture", arch.name);
+        w.putString("general.type", "model");
+        w.putString("general.name", "lamina");
+        w.putUint32(arch.key("block_count"), c.numHiddenLayers());
+        w.putUint32(arch.key("context_length"), c.maxPositionEmbeddings());
+        w.putUint32(arch.key("embedding_length"), c.hiddenSize());
+        w.putUint32(arch.key("feed_forward_length"), c.intermediateSize());
+        w.putUint32(arch.key("attention.head_count"), c.numAttentionHeads());
+        w.putUint32(arch.key("attention.head_count_kv"), c.numKeyValueHeads());
+        if (arch == GgufArch.LLAMA) {
+            w.putFloat32(arch.key("rope.freq_base"), c.ropeTheta());
+            w.putFloat32(arch.key("attention.layer_norm_rms_epsilon"), c.normEps());
+            w.putUint32(arch.key("attention.key_length"), c.headDim());
+            w.putUint32(arch.key("attention.value_length"), c.headDim());
+            if (c.slidingWindow() != null) w.putUint32(arch.key("attention.sliding_window"), c.slidingWindow());
+            w.putUint32(arch.key("vocab_size"), c.vocabSize());
+            w.putUint32(arch.key("rope.dimension_count"), c.headDim());
+        } else {
+            w.putFloat32(arch.key("attention.layer_norm_epsilon"), c.normEps());
+        }
+        w.putUint32("general.file_type", type.fileType);
+        w.putUint32("general.quantization_version", 2);
+        if (tok != null) GgufVocab.write(tok, c.vocabSize(), w);
+
+        Map<String, GgmlType> types = new java.util.LinkedHashMap<>();
+        for (GgufNames.Bound b : GgufNames.bind(arch, c, model.params()).values()) {
+            int layer = b.slots().getFirst().layer();
+            GgmlType t = type.typeFor(b.name(), b.shape(), layer, c.numHiddenLayers(), c.tieWordEmbeddings());
+            w.addTensor(b.name(), t, GgufNames.pack(b, c, model.params()), b.shape());
+            types.put(b.name(), t);
+        }
+        w.write(out);
+        return new Exported(arch.name, type, types);
+    }
+}

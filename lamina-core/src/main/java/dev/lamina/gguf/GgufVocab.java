@@ -1,0 +1,169 @@
+package dev.lamina.gguf;
+
+import dev.lamina.io.LaminaException;
+import dev.lamina.tokenizer.AddedToken;
+import dev.lamina.tokenizer.BpeTokenizer;
+import dev.lamina.tokenizer.ByteTokenizer;
+import dev.lamina.tokenizer.Tokenizer;
+import dev.lamina.tokenizer.Tokenizers;
+import dev.lamina.tokenizer.Vocabulary;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The tokenizer of a GGUF file, from its tokenizer.ggml.* metadata, and the same metadata written
+ * for a Lamina tokenizer as llama.cpp's converter writes it.
+ *
+ * <p>{@code tokenizer.ggml.model} gpt2 is byte-level BPE: {@code tokens} (byte-level strings by id),
+ * {@code token_type} (1 normal, 3 control, 4 user-defined, 5 unused, 6 byte) and {@code merges}
+ * ("left right" by rank); control and user-defined tokens are matched in raw text like Hugging
+ * Face's added tokens. Other pre-tokenizers, llama (SentencePiece) and gemma4 vocabularies are
+ * built by {@link Tokenizers#fromVocabulary}, which encodes as llama.cpp does.
+ */
+public final class GgufVocab {
+    private GgufVocab() {}
+
+    static final String MODEL = "tokenizer.ggml.model", PRE = "tokenizer.ggml.pre", TOKENS = "tokenizer.ggml.tokens",
+            TYPES = "tokenizer.ggml.token_type", MERGES = "tokenizer.ggml.merges", BOS = "tokenizer.ggml.bos_token_id",
+            EOS = "tokenizer.ggml.eos_token_id", PAD = "tokenizer.ggml.padding_token_id", UNK = "tokenizer.ggml.unknown_token_id",
+            ADD_BOS = "tokenizer.ggml.add_bos_token", CHAT_TEMPLATE = "tokenizer.chat_template",
+            SCORES = "tokenizer.ggml.scores", ADD_SPACE_PREFIX = "tokenizer.ggml.add_space_prefix";
+
+    static final int NORMAL = 1, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5;
+
+    /** Special ids (-1 when absent), whether a BOS token is prepended, and the Jinja chat template (null when absent). */
+    public record Specials(int bos, int eos, int pad, boolean addBos, String chatTemplate) {}
+
+    static Specials specials(GgufFile f) {
+        return new Specials(optId(f, BOS), optId(f, EOS), optId(f, PAD), f.hasValue(ADD_BOS) && f.bool(ADD_BOS),
+                f.hasValue(CHAT_TEMPLATE) ? f.string(CHAT_TEMPLATE) : null);
+    }
+
+    private static int optId(GgufFile f, String key) { return f.hasValue(key) ? f.intValue(key, 0) : -1; }
+
+    /**
+     * The file's tokenizer. A vocabulary Lamina cannot build gives a tokenizer that fails on first
+     * use with the reason, so the model still loads for uses that need no text.
+     */
+    static Tokenizer read(GgufFile f) {
+        Path file = f.file();
+        if (!f.hasValue(MODEL)) return new Unavailable(file + ": no tokenizer.ggml.model metadata; the file has no tokenizer");
+        String model = f.string(MODEL);
+        if (model.equals("gpt2") && f.hasValue(PRE) && f.string(PRE).equals("gpt-2")) return bpe(f);
+        try {
+            return Tokenizers.fromVocabulary(vocabulary(f, model));
+        } catch (LaminaException e) {
+            return new Unavailable(file + ": " + e.getMessage());
+        }
+    }
+
+    /** The tokenizer of a GGUF file; throws LaminaException with the reason when Lamina cannot build it. */
+    public static Tokenizer tokenizer(Path file) {
+        try (GgufFile f = GgufFile.open(file)) {
+            Tokenizer tok = read(f);
+            if (tok instanceof Unavailable u) throw new LaminaException(u.reason());
+            return tok;
+        }
+    }
+
+    private static Vocabulary vocabulary(GgufFile f, String model) {
+        List<String> tokens = f.strings(TOKENS);
+        float[] scores = f.hasValue(SCORES) ? f.floatArray(SCORES) : null;
+        int[] types = f.hasValue(TYPES) ? f.intArray(TYPES) : null;
+        List<String> merges = f.hasValue(MERGES) ? f.strings(MERGES) : null;
+        boolean spacePrefix = f.hasValue(ADD_SPACE_PREFIX) ? f.bool(ADD_SPACE_PREFIX) : model.equals("llama");
+        try {
+            return new Vocabulary(model, f.hasValue(PRE) ? f.string(PRE) : null, tokens, scores, types, merges,
+                    optId(f, BOS), optId(f, EOS), optId(f, UNK), spacePrefix, f.hasValue(ADD_BOS) && f.bool(ADD_BOS));
+        } catch (IllegalArgumentException e) {
+            throw new LaminaException(e.getMessage());
+        }
+    }
+
+    private static Tokenizer bpe(GgufFile f) {
+        Path file = f.file();
+        String pre = f.hasValue(PRE) ? f.string(PRE) : "(none)";
+        if (!pre.equals("gpt-2"))
+            return new Unavailable(file + ": tokenizer.ggml.pre '" + GgufFile.shown(pre) + "' splits text differently from GPT-2; Lamina's byte-level BPE "
+                    + "implements the gpt-2 pre-tokenizer only");
+        List<String> tokens = f.strings(TOKENS);
+        int[] types = f.hasValue(TYPES) ? f.intArray(TYPES) : null;
+        if (types != null && types.length != tokens.size())
+            throw new LaminaException(file + ": metadata '" + TYPES + "' has " + types.length + " entries but '" + TOKENS + "' has " + tokens.size());
+        String[] vocab = new String[tokens.size()];
+        List<AddedToken> added = new ArrayList<>();
+        for (int id = 0; id < vocab.length; id++) {
+            int type = types == null ? NORMAL : types[id];
+            if (type == UNUSED) continue;
+            vocab[id] = tokens.get(id);
+            if (type == CONTROL || type == USER_DEFINED) {
+                if (tokens.get(id).isEmpty()) throw new LaminaException(file + ": token " + id + " is an empty " + (type == CONTROL ? "control" : "user-defined") + " token");
+                added.add(new AddedToken(id, tokens.get(id), type == CONTROL, false, false, false, type != CONTROL));
+            }
+        }
+        List<String> merges = f.hasValue(MERGES) ? f.strings(MERGES) : List.of();
+        return BpeTokenizer.of(vocab, merges, added, file.toString());
+    }
+
+    /** The tokenizer.ggml.* entries for tok as convert_hf_to_gguf.py writes a gpt2 vocabulary; vocabSize pads with unused tokens. */
+    static void write(Tokenizer tok, int vocabSize, GgufWriter w) {
+        String[] tokens = new String[vocabSize];
+        int[] types = new int[vocabSize];
+        List<String> merges;
+        int eot = tok.eotId();
+        if (tok instanceof BpeTokenizer bpe) {
+            if (bpe.prefixSpace())
+                throw new LaminaException("the tokenizer adds a prefix space (add_prefix_space), which GGUF's gpt2 vocabulary cannot express");
+            String[] v = bpe.vocabulary();
+            for (int id = 0; id < Math.min(v.length, vocabSize); id++) if (v[id] != null) { tokens[id] = v[id]; types[id] = NORMAL; }
+            for (AddedToken t : bpe.addedTokens()) {
+                if (t.id() >= vocabSize) continue;
+                tokens[t.id()] = t.content();
+                types[t.id()] = t.special() ? CONTROL : USER_DEFINED;
+            }
+            merges = bpe.merges();
+        } else if (tok instanceof ByteTokenizer) {
+            // one token per byte and no merges encodes exactly as the byte tokenizer does
+            for (int b = 0; b < 256; b++) { tokens[b] = byteLevel(b); types[b] = NORMAL; }
+            tokens[256] = BpeTokenizer.EOT;
+            types[256] = CONTROL;
+            merges = List.of();
+        } else {
+            throw new LaminaException("tokenizer " + tok.describe() + " has no GGUF form");
+        }
+        for (int id = 0; id < vocabSize; id++) if (tokens[id] == null) { tokens[id] = "[PAD" + id + "]"; types[id] = UNUSED; }
+        w.putString(MODEL, "gpt2");
+        w.putString(PRE, "gpt-2");
+        w.putStrings(TOKENS, Arrays.asList(tokens));
+        w.putInt32s(TYPES, types);
+        w.putStrings(MERGES, merges);
+        if (eot >= 0 && eot < vocabSize) {
+            w.putUint32(BOS, eot);
+            w.putUint32(EOS, eot);
+        }
+        w.putBool(ADD_BOS, false);
+    }
+
+    /** GPT-2's byte-to-character table: printable Latin-1 bytes are themselves, the rest U+0100 upwards in byte order. */
+    private static String byteLevel(int b) {
+        boolean printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+        if (printable) return String.valueOf((char) b);
+        int n = 0;
+        for (int x = 0; x < b; x++) if (!((x >= '!' && x <= '~') || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF))) n++;
+        return String.valueOf((char) (256 + n));
+    }
+
+    /** A tokenizer that is not there: every use fails with the reason. */
+    record Unavailable(String reason) implements Tokenizer {
+        private LaminaException fail() { return new LaminaException(reason); }
+        @Override public int vocabSize() { throw fail(); }
+        @Override public int[] encode(String text) { throw fail(); }
+        @Override public String decode(int[] ids) { throw fail(); }
+        @Override public int eotId() { throw fail(); }
+        @Override public void save(Path dir) { throw fail(); }
+        @Override public String describe() { return "missing (" + reason + ")"; }
+    }
+}

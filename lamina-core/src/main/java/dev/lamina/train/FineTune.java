@@ -1,0 +1,230 @@
+package dev.lamina.train;
+
+import dev.lamina.autograd.Tape;
+import dev.lamina.infer.ChatTemplate;
+import dev.lamina.io.Json;
+import dev.lamina.io.LaminaException;
+import dev.lamina.kernels.KernelSet;
+import dev.lamina.model.Decoder;
+import dev.lamina.model.Lora;
+import dev.lamina.model.Parameters;
+import dev.lamina.tensor.Rng;
+import dev.lamina.tokenizer.Tokenizer;
+import tools.jackson.databind.JsonNode;
+
+import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * Fine-tuning on examples, fully or with a LoRA adapter beside the frozen base. Examples come one
+ * JSON object per line: {@code {"text": ...}}, {@code {"prompt": ..., "completion": ...}} or
+ * {@code {"messages": [{"role": ..., "content": ...}, ...]}} (OpenAI's chat format, rendered with
+ * Lamina's chat template). The loss counts only the completion and the assistant's replies unless
+ * trainOnPrompt; other targets are {@link KernelSet#IGNORE}.
+ */
+public final class FineTune {
+    private FineTune() {}
+
+    public enum Method { FULL, LORA }
+
+    /** One training sequence: ids[n] and the target of each position (the next id, or IGNORE). */
+    public record Example(int[] ids, int[] targets) {
+        public int counted() {
+            int c = 0;
+            for (int t : targets) if (t != KernelSet.IGNORE) c++;
+            return c;
+        }
+    }
+
+    /** The examples of a file, and how many were cut to the sequence length. */
+    public record Data(List<Example> examples, int truncated) {}
+
+    private record Segment(String text, boolean counted) {}
+
+    /**
+     * Reads FILE.jsonl into examples of at most seq positions. Every line is checked before training
+     * starts; a bad one is a one-line error naming file:line and the reason.
+     */
+    public static Data read(Path file, Tokenizer tok, int seq, boolean trainOnPrompt) {
+        String text;
+        try {
+            text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(file))).toString();
+        } catch (CharacterCodingException e) {
+            throw new LaminaException(file + ": not valid UTF-8; save it as UTF-8");
+        } catch (IOException e) {
+            throw new LaminaException(file + ": cannot read (" + e.getMessage() + ")");
+        }
+        List<Example> out = new ArrayList<>();
+        int truncated = 0, lineNo = 0;
+        for (String line : text.split("\n", -1)) {
+            lineNo++;
+            if (line.isBlank()) continue;
+            String where = file + ":" + lineNo;
+            JsonNode j;
+            try {
+                j = Json.MAPPER.readTree(line);
+            } catch (RuntimeException e) {
+                throw new LaminaException(where + ": not a JSON object");
+            }
+            if (!j.isObject()) throw new LaminaException(where + ": not a JSON object");
+            List<Segment> segs = segments(j, where, trainOnPrompt);
+            List<Integer> ids = new ArrayList<>();
+            List<Boolean> count = new ArrayList<>();
+            for (Segment s : segs)
+                for (int id : tok.encode(s.text())) { ids.add(id); count.add(s.counted()); }
+            if (tok.eotId() >= 0) { ids.add(tok.eotId()); count.add(true); }
+            if (ids.size() < 2) throw new LaminaException(where + ": too short to train on (fewer than 2 tokens)");
+            if (ids.size() > seq + 1) { truncated++; ids = ids.subList(0, seq + 1); count = count.subList(0, seq + 1); }
+            int n = ids.size() - 1;
+            int[] in = new int[n], tg = new int[n];
+            for (int i = 0; i < n; i++) { in[i] = ids.get(i); tg[i] = count.get(i + 1) ? ids.get(i + 1) : KernelSet.IGNORE; }
+            Example e = new Example(in, tg);
+            if (e.counted() == 0)
+                throw new LaminaException(where + ": no completion tokens left within " + seq + " positions; raise the sequence length");
+            out.add(e);
+        }
+        if (out.isEmpty()) throw new LaminaException(file + ": no examples (one JSON object per line)");
+        return new Data(out, truncated);
+    }
+
+    private static List<Segment> segments(JsonNode j, String where, boolean all) {
+        if (j.has("text")) return List.of(new Segment(string(j, "text", where), true));
+        if (j.has("prompt") || j.has("completion"))
+            return List.of(new Segment(string(j, "prompt", where), all), new Segment(string(j, "completion", where), true));
+        JsonNode ms = j.get("messages");
+        if (ms == null) throw new LaminaException(where + ": needs \"text\", \"prompt\" and \"completion\", or \"messages\"");
+        if (!ms.isArray() || ms.isEmpty()) throw new LaminaException(where + ": \"messages\" must be a non-empty list");
+        List<Segment> segs = new ArrayList<>();
+        boolean reply = false;
+        for (int i = 0; i < ms.size(); i++) {
+            JsonNode m = ms.get(i);
+            String role = m.has("role") && m.get("role").isString() ? m.get("role").asString() : null;
+            String content = m.has("content") && m.get("content").isString() ? m.get("content").asString() : null;
+            if (role == null || content == null)
+                throw new LaminaException(where + ": messages[" + i + "] needs a string \"role\" and \"content\"");
+            String rendered;
+            try {
+                rendered = ChatTemplate.render(List.of(new ChatTemplate.Message(role, content)));
+            } catch (LaminaException e) {
+                throw new LaminaException(where + ": messages[" + i + "]: " + e.getMessage());
+            }
+            if (role.equals("assistant")) {
+                segs.add(new Segment("### Assistant:\n", all));
+                segs.add(new Segment(content + "\n\n", true));
+                reply = true;
+            } else {
+                segs.add(new Segment(rendered.substring(0, rendered.length() - "### Assistant:\n".length()), all));
+            }
+        }
+        if (!reply && !all) throw new LaminaException(where + ": no assistant message to learn from");
+        return segs;
+    }
+
+    private static String string(JsonNode j, String f, String where) {
+        JsonNode v = j.get(f);
+        if (v == null || !v.isString()) throw new LaminaException(where + ": \"" + f + "\" must be a string");
+        return v.asString();
+    }
+
+    /** One logged step: step (1-based), loss, gradient norm, learning rate. */
+    public record Step(int step, double loss, double gradNorm, double lr) {}
+
+    /** What a run produced: the tuned model (with its adapter for LoRA), the per-step log, the last eval loss, trainable parameters. */
+    public record Result(Decoder model, Lora.Adapter adapter, List<Step> steps, double evalLoss, long trainable, double seconds) {}
+
+    /**
+     * Fine-tunes base: method LORA trains only the adapter (base frozen: no gradients, no optimizer
+     * state for it), FULL every parameter. Batches of c.batch() examples drawn in a seeded order,
+     * padded to the longest (padding is ignored). Eval (may be null) is scored every c.evalEvery()
+     * steps and at the end.
+     */
+    public static Result run(Decoder base, Method method, Lora.Config lora, Data train, Data eval, TrainConfig c, Consumer<Step> onStep) {
+        long t0 = System.nanoTime();
+        Decoder model;
+        Lora.Adapter adapter = null;
+        Parameters trainable;
+        if (method == Method.LORA) {
+            adapter = Lora.Adapter.create(base, lora, c.seed());
+            model = base.withAdapter(adapter);
+            trainable = adapter.params();
+        } else {
+            model = base;
+            trainable = base.params();
+        }
+        if (lora != null && lora.dropout() > 0 && method == Method.LORA)
+            throw LaminaException.field("dropout", "dropout > 0 is not supported yet; use 0");
+        AdamW opt = new AdamW(trainable, model.kernels());
+        Rng rng = new Rng(c.seed() ^ 0x5EEDL);
+        List<Example> ex = train.examples();
+        int[] order = new int[ex.size()];
+        int pos = order.length;
+        List<Step> log = new ArrayList<>();
+        double evalLoss = Double.NaN;
+        for (int step = 0; step < c.steps(); step++) {
+            List<Example> batch = new ArrayList<>();
+            for (int b = 0; b < c.batch(); b++) {
+                if (pos == order.length) { shuffle(order, rng); pos = 0; }
+                batch.add(ex.get(order[pos++]));
+            }
+            trainable.zeroGrad();
+            Tape tape = Tape.training(model.kernels());
+            double loss = loss(model, tape, batch);
+            tape.backward();
+            double norm = opt.clip(c.clip());
+            double lr = c.lrAt(step);
+            opt.step(lr, c);
+            Step s = new Step(step + 1, loss, norm, lr);
+            log.add(s);
+            if (onStep != null) onStep.accept(s);
+            if (eval != null && c.evalEvery() > 0 && (step + 1) % c.evalEvery() == 0) evalLoss = evaluate(model, eval, c.batch());
+        }
+        if (eval != null) evalLoss = evaluate(model, eval, c.batch());
+        return new Result(model, adapter, log, evalLoss, trainable.count(), (System.nanoTime() - t0) / 1e9);
+    }
+
+    private static void shuffle(int[] order, Rng rng) {
+        for (int i = 0; i < order.length; i++) order[i] = i;
+        for (int i = order.length - 1; i > 0; i--) {
+            int j = (int) rng.nextLong(i + 1);
+            int t = order[i]; order[i] = order[j]; order[j] = t;
+        }
+    }
+
+    /** Mean loss over the counted targets of a batch, each example padded to the batch's longest. */
+    static double loss(Decoder model, Tape tape, List<Example> batch) {
+        int T = 0;
+        for (Example e : batch) T = Math.max(T, e.ids().length);
+        int B = batch.size();
+        int[] ids = new int[B * T], tg = new int[B * T];
+        java.util.Arrays.fill(tg, KernelSet.IGNORE);
+        for (int b = 0; b < B; b++) {
+            Example e = batch.get(b);
+            System.arraycopy(e.ids(), 0, ids, b * T, e.ids().length);
+            System.arraycopy(e.targets(), 0, tg, b * T, e.targets().length);
+        }
+        return model.loss(tape, ids, tg, B, T);
+    }
+
+    /** Mean loss per counted token over every example of data (no gradients). */
+    public static double evaluate(Decoder model, Data data, int batch) {
+        double sum = 0;
+        long tokens = 0;
+        List<Example> ex = data.examples();
+        for (int i = 0; i < ex.size(); i += batch) {
+            List<Example> b = ex.subList(i, Math.min(ex.size(), i + batch));
+            long n = 0;
+            for (Example e : b) n += e.counted();
+            sum += loss(model, Tape.inference(model.kernels()), b) * n;
+            tokens += n;
+        }
+        return sum / tokens;
+    }
+}

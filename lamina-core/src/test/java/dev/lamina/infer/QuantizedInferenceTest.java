@@ -1,0 +1,60 @@
+package dev.lamina.infer;
+
+import dev.lamina.kernels.Kernels;
+import dev.lamina.kernels.LinearWeights;
+import dev.lamina.kernels.Q8Weights;
+import dev.lamina.kernels.WeightFormat;
+import dev.lamina.model.Decoder;
+import dev.lamina.model.Parameters;
+import dev.lamina.model.TestModels;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** A model run with 8-bit weights: every test-vector config, through the inference executor. */
+class QuantizedInferenceTest {
+
+    static List<String> names() { return TestModels.names(); }
+
+    @ParameterizedTest
+    @MethodSource("names")
+    void q8LogitsAreTheFloatLogitsOfTheDequantizedWeights(String name) {
+        Decoder model = TestModels.load(name);
+        int[] ids = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5};
+        PreparedModel q8 = PreparedModel.of(model, WeightFormat.Q8_0), f32 = PreparedModel.of(model);
+        assertThat(q8.format()).isEqualTo(WeightFormat.Q8_0);
+        float[] lq = logits(q8, ids), lf = logits(f32, ids);
+        assertThat(relativeError(lq, lf)).as("8-bit logits against float32").isLessThan(0.05).isGreaterThan(0);
+        assertThat(q8.weightBytesPerToken()).isLessThan(f32.weightBytesPerToken());
+
+        if (model.config().tieWordEmbeddings()) return;      // the head's table is also the embedding: no float twin
+        // the float32 model holding the dequantized weights computes the same logits
+        Parameters twin = Decoder.layout(model.config()).build();
+        System.arraycopy(model.params().data(), 0, twin.data(), 0, twin.count());
+        Decoder deq = new Decoder(model.config(), twin, model.kernels());
+        for (Decoder.Linear lin : model.linears()) {
+            LinearWeights w = q8.single(lin)[0];
+            twin.value(lin.key().name()).copyFrom(((Q8Weights) w).dequantize());
+        }
+        float[] ld = logits(PreparedModel.of(deq), ids);
+        if (Kernels.kind(model.kernels()) == Kernels.Kind.VECTOR) assertThat(lq).isEqualTo(ld);  // same chain of multiply-adds
+        else assertThat(relativeError(lq, ld)).isLessThan(1e-5);                                // the reference sums differently
+    }
+
+    private static float[] logits(PreparedModel m, int[] ids) {
+        try (InferenceSession s = new InferenceSession(m, new ContiguousKvCache(m.model().config(), ids.length + 1))) {
+            float[] all = null;
+            for (int id : ids) all = s.forward(new int[] {id});                     // one token at a time, over the cache
+            return all;
+        }
+    }
+
+    private static double relativeError(float[] a, float[] b) {
+        double diff = 0, ref = 0;
+        for (int i = 0; i < a.length; i++) { diff += (a[i] - b[i]) * (double) (a[i] - b[i]); ref += b[i] * (double) b[i]; }
+        return Math.sqrt(diff / ref);
+    }
+}
