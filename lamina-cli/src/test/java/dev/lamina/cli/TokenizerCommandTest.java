@@ -92,6 +92,18 @@ class TokenizerCommandTest extends CliTest {
     }
 
     @Test
+    void encodesWithGgufVocabulary() throws Exception {
+        Path models = Path.of(System.getProperty("lamina.llamacpp", System.getenv().getOrDefault("LAMINA_LLAMACPP", "/tmp/lamina-llamacpp")), "llama.cpp", "models");
+        Path gguf = models.resolve("ggml-vocab-llama-spm.gguf");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(gguf), gguf + " is absent (the llama.cpp source tree)");
+        // the ids llama.cpp's own test expects for " Hello world" (ggml-vocab-llama-spm.gguf.out)
+        assertThat(run("tokenizer", "encode", "--tokenizer", gguf.toString(), "--text", " Hello world")).isZero();
+        assertThat(out().strip()).isEqualTo("29871,15043,3186");
+        assertThat(run("tokenizer", "decode", "--tokenizer", gguf.toString(), "--ids", "29871,15043,3186")).isZero();
+        assertThat(out()).isEqualTo(" Hello world" + System.lineSeparator());
+    }
+
+    @Test
     void badTrainingInputExitsOneWithOneLineAndWritesNothing() throws Exception {
         Path dir = tmp.resolve("never");
         assertThat(run("tokenizer", "train", "--corpus", corpus().toString(), "--vocab-size", "200", "--out", dir.toString())).isEqualTo(1);
