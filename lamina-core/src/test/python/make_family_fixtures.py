@@ -19,7 +19,8 @@ Writes lamina-core/src/test/resources/tokenizers/<family>/:
 and lamina-core/src/test/resources/tokenizers/texts.json, the texts (a JSON array).
 
 Families:
-    llama3      byte-level BPE, ignore_merges, Llama 3's Split regex then ByteLevel without regex,
+    llama3      byte-level BPE, ignore_merges (two vocabulary words no merges build), Llama 3's Split
+                regex then ByteLevel without regex,
                 TemplateProcessing with <|begin_of_text|>
     qwen2       byte-level BPE, NFC normalizer, Qwen2's Split regex, ByteLevel post-processor, ChatML specials
     llama2      SentencePiece BPE with byte fallback as transformers converts Llama-2 (legacy):
@@ -63,7 +64,7 @@ def texts():
         "12345678901 1,000,000.50 ①②③", "ｆｕｌｌ ｗｉｄｔｈ ﬁ ligature Ⅷ ㎏", "I\u0307stanbul İ ΣΑΣ ς",
         "🦙.cpp llama 🦙🦙", "\u0f0f\u16a0 rare scripts \U0001d11e \U00020000", "▁already▁escaped ▁",
         "<s> bos in text </s>", "<|user|>hi<|end|>\n<|assistant|> ok<|end|>", "<start_of_turn>user\nhi<end_of_turn>",
-        "<|im_start|>user\nhello<|im_end|>", "<|begin_of_text|>Hello", "[LINK] x [LINK]y",
+        "<|im_start|>user\nhello<|im_end|>", "<|begin_of_text|>Hello", "[LINK] x [LINK]y", "zzqx zzqx unmergeable",
     ]
     with open(BROWN, encoding="utf-8") as f:
         brown = f.read().splitlines()
@@ -114,7 +115,12 @@ def byte_level(name, regex, vocab, specials, ignore_merges, normalizer, post):
                                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
     tok.post_processor = post(tok)
     if ignore_merges:
-        tok = edit(tok, lambda d: d["model"].update(ignore_merges=True))
+        def unmergeable(d):
+            # words no merge sequence builds, so that ignore_merges changes their ids
+            for w in ["\u0120zzqx", "\u0120unmergeable"]:
+                d["model"]["vocab"][w] = len(d["model"]["vocab"]) + len(d["added_tokens"])
+            d["model"]["ignore_merges"] = True
+        tok = edit(tok, unmergeable)
     save(name, tok)
 
 
