@@ -1,5 +1,6 @@
 package dev.lamina;
 
+import dev.lamina.chat.ModelChatTemplate;
 import dev.lamina.data.DataPrep;
 import dev.lamina.data.Dataset;
 import dev.lamina.gguf.GgufModel;
@@ -46,6 +47,7 @@ public final class Lamina {
         private final Decoder decoder;
         private final Tokenizer tokenizer;
         private final WeightFormat weights;
+        private final ModelChatTemplate chatTemplate;
         private volatile PreparedModel prepared;
         private volatile Generator generator;
 
@@ -53,14 +55,22 @@ public final class Lamina {
 
         /** A model whose inference stores its linear weights in the given format (8-bit: a quarter of the bytes per token). */
         public Model(Decoder decoder, Tokenizer tokenizer, WeightFormat weights) {
+            this(decoder, tokenizer, weights, ModelChatTemplate.builtIn());
+        }
+
+        /** A model with its own chat template (the one its directory or GGUF file ships). */
+        public Model(Decoder decoder, Tokenizer tokenizer, WeightFormat weights, ModelChatTemplate chatTemplate) {
             this.decoder = decoder;
             this.tokenizer = tokenizer;
             this.weights = weights;
+            this.chatTemplate = chatTemplate;
         }
 
         public Decoder decoder() { return decoder; }
         public Tokenizer tokenizer() { return tokenizer; }
         public WeightFormat weights() { return weights; }
+        /** The model's chat template: its own, or Lamina's built-in one when it ships none. */
+        public ModelChatTemplate chatTemplate() { return chatTemplate; }
 
         /** The weights prepared for inference, made once. */
         public PreparedModel prepared() {
@@ -125,10 +135,11 @@ public final class Lamina {
     public static Model load(Path run, KernelSet kernels, WeightFormat weights) {
         if (GgufModel.isGguf(run)) {
             GgufModel.Loaded g = GgufModel.load(run);
-            return new Model(g.decoder().withKernels(kernels), g.tokenizer(), weights);
+            return new Model(g.decoder().withKernels(kernels), g.tokenizer(), weights, ModelChatTemplate.ofGguf(run));
         }
         if (HfCheckpoint.isHfDirectory(run))
-            return new Model(HfCheckpoint.load(run).withKernels(kernels), HfCheckpoint.tokenizer(run), weights);
-        return new Model(Checkpoint.loadModel(run).withKernels(kernels), Tokenizers.load(run.resolve(Checkpoint.TOKENIZER)), weights);
+            return new Model(HfCheckpoint.load(run).withKernels(kernels), HfCheckpoint.tokenizer(run), weights, ModelChatTemplate.of(run));
+        return new Model(Checkpoint.loadModel(run).withKernels(kernels), Tokenizers.load(run.resolve(Checkpoint.TOKENIZER)), weights,
+                ModelChatTemplate.of(run.resolve(Checkpoint.TOKENIZER)));
     }
 }

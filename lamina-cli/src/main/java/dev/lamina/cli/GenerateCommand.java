@@ -51,7 +51,7 @@ final class GenerateCommand implements Callable<Integer> {
         }
         Lamina.Model m = Lamina.load(model, Main.kernels(threads), WeightFormat.parse(weights));
         if (adapter != null)
-            m = new Lamina.Model(m.decoder().withAdapter(dev.lamina.hf.PeftAdapter.load(adapter, m.decoder())), m.tokenizer(), m.weights());
+            m = new Lamina.Model(m.decoder().withAdapter(dev.lamina.hf.PeftAdapter.load(adapter, m.decoder())), m.tokenizer(), m.weights(), m.chatTemplate());
         System.out.print(prompt);
         m.generator().generate(prompt, maxTokens, sampler, stop == null ? List.of() : stop, text -> {
             System.out.print(text);

@@ -1,6 +1,7 @@
 package dev.lamina.server;
 
 import com.sun.net.httpserver.HttpExchange;
+import dev.lamina.chat.ModelChatTemplate;
 import dev.lamina.infer.BatchEngine;
 import dev.lamina.infer.BatchEngine.FinishReason;
 import dev.lamina.infer.ChatTemplate;
@@ -19,6 +20,7 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -32,9 +34,11 @@ final class Completions {
     private final ServerOptions options;
     private final BatchEngine engine;
     private final Tokenizer tokenizer;
+    private final ModelChatTemplate chatTemplate;
     private final long created;
 
-    Completions(ServerOptions options, BatchEngine engine, long created) {
+    Completions(ServerOptions options, BatchEngine engine, ModelChatTemplate chatTemplate, long created) {
+        this.chatTemplate = chatTemplate;
         this.options = options;
         this.engine = engine;
         this.tokenizer = engine.tokenizer();
@@ -158,9 +162,18 @@ final class Completions {
 
     void chat(HttpExchange ex, JsonNode body) throws IOException {
         Common c = common(body, true);
-        List<ChatTemplate.Message> messages = Params.messages(body);
-        int[] ids = tokenizer.encode(ChatTemplate.render(messages));
-        run(ex, List.of(request(ids, c, ChatTemplate.STOP, "messages")), c, true, "chatcmpl-");
+        String prompt;
+        if (chatTemplate.isBuiltIn()) {
+            prompt = ChatTemplate.render(Params.messages(body));
+        } else {
+            try {
+                prompt = chatTemplate.render(Params.templateMessages(body), null, true, Map.of()); // tools stay refused: replies are not parsed into tool_calls
+            } catch (LaminaException e) {
+                throw ApiException.invalid("messages", e.getMessage());
+            }
+        }
+        int[] ids = tokenizer.encode(prompt);
+        run(ex, List.of(request(ids, c, chatTemplate.stop(), "messages")), c, true, "chatcmpl-");
     }
 
     /** One engine event for a stream. */

@@ -30,7 +30,7 @@ import java.util.function.Supplier;
  * GET  /health                 200 {"status":"ok"} once the model is loaded, 503 while loading
  * GET  /v1/models              the one model
  * POST /v1/completions         prompt (string, strings, token ids), stream, n, stop, seed, logprobs, ...
- * POST /v1/chat/completions    messages through {@link dev.lamina.infer.ChatTemplate}; logprobs, top_logprobs
+ * POST /v1/chat/completions    messages (and tools) through the model's own chat template, else {@link dev.lamina.infer.ChatTemplate}; logprobs, top_logprobs
  * </pre>
  *
  * Errors come in OpenAI's JSON shape: 400 invalid request, 401 missing or wrong API key, 404
@@ -62,7 +62,7 @@ public final class LaminaServer implements AutoCloseable {
                 Lamina.Model m = model.get();
                 BatchEngine e = new BatchEngine(m.prepared(), m.tokenizer(), new BatchEngine.Options(
                         options.maxConcurrent(), options.maxQueue(), 256, options.kvBlocks(), true));
-                completions = new Completions(options, e, created);
+                completions = new Completions(options, e, m.chatTemplate(), created);
                 engine = e;
             } catch (RuntimeException | Error e) {
                 loadError = e.getMessage() == null ? e.toString() : e.getMessage();

@@ -1,11 +1,15 @@
 package dev.lamina.server;
 
+import dev.lamina.chat.ModelChatTemplate;
 import dev.lamina.infer.ChatTemplate;
+import dev.lamina.io.Json;
 import dev.lamina.tokenizer.Tokenizer;
+import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /** Typed, validated reads of request fields; a JSON null counts as absent. Failures are 400s naming the field. */
 final class Params {
@@ -132,6 +136,52 @@ final class Params {
                 content = s.toString();
             } else throw ApiException.invalid(where + ".content", "content must be a string or an array of text parts");
             out.add(new ChatTemplate.Message(role, content));
+        }
+        return out;
+    }
+
+    /**
+     * messages for a model's own chat template: every field kept (tool_calls, tool_call_id, name ...),
+     * any role; text-part arrays joined into one string; tool-call arguments given as a JSON string
+     * (OpenAI's form) parsed into the object templates expect.
+     */
+    static List<Map<String, Object>> templateMessages(JsonNode o) {
+        JsonNode v = get(o, "messages");
+        if (v == null) throw ApiException.invalid("messages", "you must provide messages");
+        if (!v.isArray() || v.isEmpty()) throw ApiException.invalid("messages", "messages must be a non-empty array");
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (int i = 0; i < v.size(); i++) {
+            JsonNode m = v.get(i);
+            String where = "messages[" + i + "]";
+            if (!m.isObject()) throw ApiException.invalid(where, where + " must be an object");
+            if (string(m, "role", null) == null) throw ApiException.invalid(where + ".role", where + " has no role");
+            @SuppressWarnings("unchecked") Map<String, Object> message = (Map<String, Object>) ModelChatTemplate.plain(m);
+            JsonNode c = get(m, "content");
+            if (c != null && c.isArray()) {
+                StringBuilder s = new StringBuilder();
+                for (JsonNode part : c) {
+                    if (!part.isObject() || !"text".equals(string(part, "type", null)))
+                        throw ApiException.invalid(where + ".content", "only text content parts are supported");
+                    s.append(string(part, "text", ""));
+                }
+                message.put("content", s.toString());
+            }
+            if (message.get("tool_calls") instanceof List<?> calls) {
+                for (Object call : calls) {
+                    if (call instanceof Map<?, ?> cm && cm.get("function") instanceof Map<?, ?> f && f.get("arguments") instanceof String args) {
+                        try {
+                            JsonNode parsed = Json.MAPPER.readTree(args);
+                            if (parsed.isObject()) {
+                                @SuppressWarnings("unchecked") Map<Object, Object> fn = (Map<Object, Object>) f;
+                                fn.put("arguments", ModelChatTemplate.plain(parsed));
+                            }
+                        } catch (JacksonException e) {
+                            throw ApiException.invalid(where + ".tool_calls", "function arguments must be a JSON object");
+                        }
+                    }
+                }
+            }
+            out.add(message);
         }
         return out;
     }
