@@ -14,8 +14,9 @@ import java.util.concurrent.Callable;
 final class TokenizerDecodeCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Option(names = "--tokenizer", required = true, paramLabel = "DIR",
-            description = "Directory with tokenizer.json, or GPT-2's encoder.json + vocab.bpe (or the word 'bytes').")
+    @Option(names = "--tokenizer", required = true, paramLabel = "DIR|FILE",
+            description = "A tokenizer.json, SentencePiece tokenizer.model or GGUF file, or a directory with tokenizer.json, "
+                    + "GPT-2's encoder.json + vocab.bpe, or tokenizer.model (or the word 'bytes').")
     String tokenizer;
 
     @Option(names = "--ids", required = true, split = ",", paramLabel = "ID", description = "Token ids, comma-separated: 1,2,3.")

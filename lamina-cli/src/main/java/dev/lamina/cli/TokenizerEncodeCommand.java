@@ -3,6 +3,7 @@ package dev.lamina.cli;
 import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
 import dev.lamina.tokenizer.BpeTokenizer;
+import dev.lamina.tokenizer.PipelineTokenizer;
 import dev.lamina.tokenizer.Tokenizer;
 import dev.lamina.tokenizer.Tokenizers;
 import picocli.CommandLine.ArgGroup;
@@ -34,9 +35,13 @@ import java.util.stream.Collectors;
 final class TokenizerEncodeCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Option(names = "--tokenizer", required = true, paramLabel = "DIR",
-            description = "Directory with tokenizer.json, or GPT-2's encoder.json + vocab.bpe (or the word 'bytes').")
+    @Option(names = "--tokenizer", required = true, paramLabel = "DIR|FILE",
+            description = "A tokenizer.json, SentencePiece tokenizer.model or GGUF file, or a directory with tokenizer.json, "
+                    + "GPT-2's encoder.json + vocab.bpe, or tokenizer.model (or the word 'bytes').")
     String tokenizer;
+
+    @Option(names = "--add-special-tokens", description = "Add the tokens the model expects around a text (Llama's <s>), as the tokenizer's post-processor says.")
+    boolean addSpecialTokens;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     Input input;
@@ -53,13 +58,15 @@ final class TokenizerEncodeCommand implements Callable<Integer> {
     public Integer call() {
         Tokenizer tok = Tokenizers.load(tokenizer);
         PrintWriter out = spec.commandLine().getOut();
+        java.util.function.Function<String, int[]> encode = addSpecialTokens && tok instanceof PipelineTokenizer p
+                ? text -> p.encode(text, true) : tok::encode;
         if (input.text != null) {
-            out.println(Arrays.stream(tok.encode(input.text)).mapToObj(Integer::toString).collect(Collectors.joining(",")));
+            out.println(Arrays.stream(encode.apply(input.text)).mapToObj(Integer::toString).collect(Collectors.joining(",")));
         } else {
             // parse everything first so a bad line stops the command before anything is printed
             List<ObjectNode> rows = readJsonl(input.jsonl);
             List<String> texts = rows.stream().map(r -> r.get("text").stringValue()).toList();
-            int[][] ids = tok instanceof BpeTokenizer bpe ? bpe.encodeAll(texts) : texts.stream().map(tok::encode).toArray(int[][]::new);
+            int[][] ids = tok instanceof BpeTokenizer bpe ? bpe.encodeAll(texts) : texts.stream().map(encode).toArray(int[][]::new);
             ObjectWriter compact = Json.MAPPER.writer().without(SerializationFeature.INDENT_OUTPUT);
             for (int i = 0; i < rows.size(); i++) {
                 ArrayNode arr = rows.get(i).putArray("ids");

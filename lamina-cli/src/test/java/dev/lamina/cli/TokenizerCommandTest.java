@@ -79,6 +79,31 @@ class TokenizerCommandTest extends CliTest {
     }
 
     @Test
+    void encodesWithSentencePieceModelFileAndTokenizerJsonDirectoryAlike() {
+        Path llama2 = Path.of("../lamina-core/src/test/resources/tokenizers/llama2");
+        assertThat(run("tokenizer", "encode", "--tokenizer", llama2.resolve("tokenizer.model").toString(), "--text", "Hello  world 🦙")).isZero();
+        String fromModel = out().strip();
+        assertThat(run("tokenizer", "encode", "--tokenizer", llama2.toString(), "--text", "Hello  world 🦙")).isZero();
+        assertThat(out().strip()).isEqualTo(fromModel).matches("[0-9]+(,[0-9]+)+");
+        assertThat(run("tokenizer", "encode", "--tokenizer", llama2.toString(), "--add-special-tokens", "--text", "Hello  world 🦙")).isZero();
+        assertThat(out().strip()).isEqualTo("1," + fromModel);
+        assertThat(run("tokenizer", "decode", "--tokenizer", llama2.resolve("tokenizer.json").toString(), "--ids", fromModel)).isZero();
+        assertThat(out()).isEqualTo("Hello  world 🦙" + System.lineSeparator());
+    }
+
+    @Test
+    void encodesWithGgufVocabulary() throws Exception {
+        Path models = Path.of(System.getProperty("lamina.llamacpp", System.getenv().getOrDefault("LAMINA_LLAMACPP", "/tmp/lamina-llamacpp")), "llama.cpp", "models");
+        Path gguf = models.resolve("ggml-vocab-llama-spm.gguf");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(gguf), gguf + " is absent (the llama.cpp source tree)");
+        // the ids llama.cpp's own test expects for " Hello world" (ggml-vocab-llama-spm.gguf.out)
+        assertThat(run("tokenizer", "encode", "--tokenizer", gguf.toString(), "--text", " Hello world")).isZero();
+        assertThat(out().strip()).isEqualTo("29871,15043,3186");
+        assertThat(run("tokenizer", "decode", "--tokenizer", gguf.toString(), "--ids", "29871,15043,3186")).isZero();
+        assertThat(out()).isEqualTo(" Hello world" + System.lineSeparator());
+    }
+
+    @Test
     void badTrainingInputExitsOneWithOneLineAndWritesNothing() throws Exception {
         Path dir = tmp.resolve("never");
         assertThat(run("tokenizer", "train", "--corpus", corpus().toString(), "--vocab-size", "200", "--out", dir.toString())).isEqualTo(1);

@@ -164,7 +164,7 @@ public final class GgufModel {
     public static Exported export(Path model, Path out, GgufQuantType type) {
         if (isGguf(model)) {
             Loaded l = load(model);
-            return write(l.decoder(), l.tokenizer() instanceof GgufVocab.Unavailable ? null : l.tokenizer(), out, type);
+            return write(l.decoder(), GgufVocab.writable(l.tokenizer()) ? l.tokenizer() : null, out, type);
         }
         Decoder d = Checkpoint.loadModel(model);
         Tokenizer tok;
@@ -175,6 +175,7 @@ public final class GgufModel {
         } catch (LaminaException e) {
             tok = null;   // a Hugging Face directory without a readable tokenizer.json: the weights alone
         }
+        if (tok != null && !GgufVocab.writable(tok)) tok = null;   // e.g. a SentencePiece tokenizer.json: GGUF's gpt2 vocabulary cannot hold it
         return write(d, tok, out, type);
     }
 

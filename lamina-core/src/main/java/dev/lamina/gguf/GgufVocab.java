@@ -5,6 +5,8 @@ import dev.lamina.tokenizer.AddedToken;
 import dev.lamina.tokenizer.BpeTokenizer;
 import dev.lamina.tokenizer.ByteTokenizer;
 import dev.lamina.tokenizer.Tokenizer;
+import dev.lamina.tokenizer.Tokenizers;
+import dev.lamina.tokenizer.Vocabulary;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -18,7 +20,8 @@ import java.util.List;
  * <p>{@code tokenizer.ggml.model} gpt2 is byte-level BPE: {@code tokens} (byte-level strings by id),
  * {@code token_type} (1 normal, 3 control, 4 user-defined, 5 unused, 6 byte) and {@code merges}
  * ("left right" by rank); control and user-defined tokens are matched in raw text like Hugging
- * Face's added tokens. llama (SentencePiece) vocabularies are recognised but not built yet.
+ * Face's added tokens. Other pre-tokenizers, llama (SentencePiece) and gemma4 vocabularies are
+ * built by {@link Tokenizers#fromVocabulary}, which encodes as llama.cpp does.
  */
 public final class GgufVocab {
     private GgufVocab() {}
@@ -26,7 +29,8 @@ public final class GgufVocab {
     static final String MODEL = "tokenizer.ggml.model", PRE = "tokenizer.ggml.pre", TOKENS = "tokenizer.ggml.tokens",
             TYPES = "tokenizer.ggml.token_type", MERGES = "tokenizer.ggml.merges", BOS = "tokenizer.ggml.bos_token_id",
             EOS = "tokenizer.ggml.eos_token_id", PAD = "tokenizer.ggml.padding_token_id", UNK = "tokenizer.ggml.unknown_token_id",
-            ADD_BOS = "tokenizer.ggml.add_bos_token", CHAT_TEMPLATE = "tokenizer.chat_template";
+            ADD_BOS = "tokenizer.ggml.add_bos_token", CHAT_TEMPLATE = "tokenizer.chat_template",
+            SCORES = "tokenizer.ggml.scores", ADD_SPACE_PREFIX = "tokenizer.ggml.add_space_prefix";
 
     static final int NORMAL = 1, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5;
 
@@ -48,11 +52,35 @@ public final class GgufVocab {
         Path file = f.file();
         if (!f.hasValue(MODEL)) return new Unavailable(file + ": no tokenizer.ggml.model metadata; the file has no tokenizer");
         String model = f.string(MODEL);
-        return switch (model) {
-            case "gpt2" -> bpe(f);
-            case "llama" -> new Unavailable(file + ": SentencePiece vocabularies (tokenizer.ggml.model 'llama') are not supported yet");
-            default -> new Unavailable(file + ": tokenizer.ggml.model '" + GgufFile.shown(model) + "' is not supported; Lamina reads gpt2 (byte-level BPE)");
-        };
+        if (model.equals("gpt2") && f.hasValue(PRE) && f.string(PRE).equals("gpt-2")) return bpe(f);
+        try {
+            return Tokenizers.fromVocabulary(vocabulary(f, model));
+        } catch (LaminaException e) {
+            return new Unavailable(file + ": " + e.getMessage());
+        }
+    }
+
+    /** The tokenizer of a GGUF file; throws LaminaException with the reason when Lamina cannot build it. */
+    public static Tokenizer tokenizer(Path file) {
+        try (GgufFile f = GgufFile.open(file)) {
+            Tokenizer tok = read(f);
+            if (tok instanceof Unavailable u) throw new LaminaException(u.reason());
+            return tok;
+        }
+    }
+
+    private static Vocabulary vocabulary(GgufFile f, String model) {
+        List<String> tokens = f.strings(TOKENS);
+        float[] scores = f.hasValue(SCORES) ? f.floatArray(SCORES) : null;
+        int[] types = f.hasValue(TYPES) ? f.intArray(TYPES) : null;
+        List<String> merges = f.hasValue(MERGES) ? f.strings(MERGES) : null;
+        boolean spacePrefix = f.hasValue(ADD_SPACE_PREFIX) ? f.bool(ADD_SPACE_PREFIX) : model.equals("llama");
+        try {
+            return new Vocabulary(model, f.hasValue(PRE) ? f.string(PRE) : null, tokens, scores, types, merges,
+                    optId(f, BOS), optId(f, EOS), optId(f, UNK), spacePrefix, f.hasValue(ADD_BOS) && f.bool(ADD_BOS));
+        } catch (IllegalArgumentException e) {
+            throw new LaminaException(e.getMessage());
+        }
     }
 
     private static Tokenizer bpe(GgufFile f) {
@@ -79,6 +107,9 @@ public final class GgufVocab {
         List<String> merges = f.hasValue(MERGES) ? f.strings(MERGES) : List.of();
         return BpeTokenizer.of(vocab, merges, added, file.toString());
     }
+
+    /** Whether tok is of a kind {@link #write} handles (byte-level BPE, which it may still refuse, or the byte tokenizer). */
+    static boolean writable(Tokenizer tok) { return tok instanceof BpeTokenizer || tok instanceof ByteTokenizer; }
 
     /** The tokenizer.ggml.* entries for tok as convert_hf_to_gguf.py writes a gpt2 vocabulary; vocabSize pads with unused tokens. */
     static void write(Tokenizer tok, int vocabSize, GgufWriter w) {

@@ -71,7 +71,7 @@ public final class HfCheckpoint {
 
     /**
      * The tokenizer of a Hugging Face directory, read from its tokenizer.json. When there is none,
-     * or it is not a byte-level BPE tokenizer Lamina reads, the result is a tokenizer that fails on
+     * or it has a component Lamina does not implement, the result is a tokenizer that fails on
      * first use with that reason, so the model still loads for uses that need no text.
      */
     public static Tokenizer tokenizer(Path dir) {
@@ -80,7 +80,7 @@ public final class HfCheckpoint {
             return new MissingTokenizer(dir + ": no " + TOKENIZER_JSON + "; the model loads, but text needs a tokenizer: "
                     + "copy the model's " + TOKENIZER_JSON + " there");
         try {
-            return BpeTokenizer.readTokenizerJson(file);
+            return Tokenizers.readTokenizerJson(file);
         } catch (LaminaException e) {
             return new MissingTokenizer(e.getMessage());
         }

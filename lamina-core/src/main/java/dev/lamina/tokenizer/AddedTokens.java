@@ -5,6 +5,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 
 /**
  * Finds added tokens in text, leftmost-longest, as Hugging Face's AddedVocabulary does: first the
@@ -20,10 +21,13 @@ final class AddedTokens {
     private final List<AddedToken> all;
     private final Group raw, normalized;
 
-    AddedTokens(List<AddedToken> tokens) {
+    AddedTokens(List<AddedToken> tokens) { this(tokens, s -> s); }
+
+    /** The normalized tokens are looked for as normalizer makes them, in normalized text (tokenizers does the same). */
+    AddedTokens(List<AddedToken> tokens, UnaryOperator<String> normalizer) {
         this.all = List.copyOf(tokens);
-        this.raw = new Group(all.stream().filter(t -> !t.normalized()).toList());
-        this.normalized = new Group(all.stream().filter(AddedToken::normalized).toList());
+        this.raw = new Group(all.stream().filter(t -> !t.normalized()).toList(), s -> s);
+        this.normalized = new Group(all.stream().filter(AddedToken::normalized).toList(), normalizer);
     }
 
     List<AddedToken> all() { return all; }
@@ -39,18 +43,31 @@ final class AddedTokens {
         });
     }
 
+    /** The first pass alone: tokens with normalized=false, in raw text. */
+    void splitRaw(String s, boolean matchSpecial, Visitor out) { raw.split(s, 0, s.length(), matchSpecial, out); }
+
+    /** The second pass alone: tokens with normalized=true, in normalized text. */
+    void splitNormalized(String s, boolean matchSpecial, Visitor out) { normalized.split(s, 0, s.length(), matchSpecial, out); }
+
+    boolean hasNormalized() { return !normalized.isEmpty(); }
+
     /** One matching pass: tokens indexed by first char, longest first. */
     private static final class Group {
-        private final Map<Character, List<AddedToken>> byFirst = new HashMap<>();
+        /** A token and the text it is matched as. */
+        private record Entry(String text, AddedToken token) {}
+
+        private final Map<Character, List<Entry>> byFirst = new HashMap<>();
         private final long[] firstChars = new long[1024];   // bit set over the 65536 chars
 
-        Group(List<AddedToken> tokens) {
+        Group(List<AddedToken> tokens, UnaryOperator<String> form) {
             for (AddedToken t : tokens) {
-                char c = t.content().charAt(0);
-                byFirst.computeIfAbsent(c, k -> new ArrayList<>()).add(t);
+                String text = form.apply(t.content());
+                if (text.isEmpty()) continue;
+                char c = text.charAt(0);
+                byFirst.computeIfAbsent(c, k -> new ArrayList<>()).add(new Entry(text, t));
                 firstChars[c >>> 6] |= 1L << c;
             }
-            byFirst.values().forEach(l -> l.sort(Comparator.comparingInt((AddedToken t) -> -t.content().length())));
+            byFirst.values().forEach(l -> l.sort(Comparator.comparingInt((Entry e) -> -e.text().length())));
         }
 
         boolean isEmpty() { return byFirst.isEmpty(); }
@@ -61,12 +78,13 @@ final class AddedTokens {
                 char c = s.charAt(i);
                 if ((firstChars[c >>> 6] & 1L << c) == 0) continue;
                 AddedToken hit = null;
-                for (AddedToken t : byFirst.get(c)) {
-                    if (t.special() && !matchSpecial) continue;
-                    if (s.startsWith(t.content(), i) && i + t.content().length() <= to) { hit = t; break; }
+                int stop = i;
+                for (Entry e : byFirst.get(c)) {
+                    if (e.token().special() && !matchSpecial) continue;
+                    if (s.startsWith(e.text(), i) && i + e.text().length() <= to) { hit = e.token(); stop = i + e.text().length(); break; }
                 }
                 if (hit == null) continue;
-                int start = i, stop = i + hit.content().length();
+                int start = i;
                 if (hit.singleWord() && (isWordChar(s, start - 1, from, true) || isWordChar(s, stop, to, false))) {
                     i = stop - 1;   // tokenizers skips the whole match, not just its first char
                     continue;
@@ -93,6 +111,6 @@ final class AddedTokens {
             };
         }
 
-        private static boolean isWhitespace(char c) { return PreTokenizer.isWhiteSpace(c); }
+        private static boolean isWhitespace(char c) { return Gpt2Pattern.isWhiteSpace(c); }
     }
 }

@@ -14,7 +14,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * ByteLevel pre-tokenizer and decoder). Immutable apart from a word cache, and thread-safe.
  *
  * <p>Encoding: added tokens such as {@code <|endoftext|>} are cut out of the text first and never
- * split; the rest is split by GPT-2's pattern ({@link PreTokenizer}); each piece is turned into
+ * split; the rest is split by GPT-2's pattern ({@link Gpt2Pattern}); each piece is turned into
  * UTF-8 bytes, each byte into its {@link ByteLevel} character (GPT-2's byte↔unicode table: the
  * 188 printable Latin-1 bytes are themselves, the other 68 bytes are U+0100..U+0143 in byte order,
  * so space is 'Ġ'), and the symbols are merged by rank ({@link BpeModel}).
@@ -200,7 +200,7 @@ public final class BpeTokenizer implements Tokenizer {
 
     private void pieces(String s, int from, int to, IntList out) {
         if (!useRegex) { if (from < to) out.addAll(word(s.substring(from, to))); return; }
-        PreTokenizer.split(s, from, to, (a, b) -> out.addAll(word(s.substring(a, b))));
+        Gpt2Pattern.split(s, from, to, (a, b) -> out.addAll(word(s.substring(a, b))));
     }
 
     private int[] word(String piece) {

@@ -176,7 +176,7 @@ public final class BpeTrainer {
             String line = s.substring(from, to);
             specials.split(line, true, new AddedTokens.Visitor() {
                 @Override public void text(int start, int end) {
-                    PreTokenizer.split(line, start, end, (a, b) -> words.computeIfAbsent(line.substring(a, b), k -> new long[1])[0]++);
+                    Gpt2Pattern.split(line, start, end, (a, b) -> words.computeIfAbsent(line.substring(a, b), k -> new long[1])[0]++);
                 }
                 @Override public void token(int id) {
                     specialCount++;

@@ -1,111 +1,173 @@
 package dev.lamina.tokenizer;
 
-import java.util.regex.Pattern;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
- * GPT-2's pre-tokenisation: splits text into the pieces BPE merges within, exactly as the regex
- * {@link #PATTERN} with Unicode classes ({@code \s} is the Unicode White_Space property, as in
- * Python's {@code regex} module and Hugging Face's Oniguruma). Hand-written as a scanner because
- * it is about three times faster than java.util.regex on the Brown corpus (docs/BENCHMARKS.md);
- * tests compare the two on random strings.
- *
- * <p>Pieces: the contractions {@code 's 't 're 've 'm 'll 'd} (case-sensitive), then an optional
- * single space followed by a run of letters, of numbers, or of other non-space characters; then
- * whitespace runs, where a run followed by a non-space gives up its last character (so that
- * character, if a space, can prefix the next word).
+ * A pre-tokenizer of Hugging Face's tokenizer.json ({@code "pre_tokenizer"}): cuts normalized
+ * text into the pieces the model encodes one by one, and may rewrite them (Metaspace turns spaces
+ * into "▁", ByteLevel turns bytes into GPT-2's characters).
  */
-final class PreTokenizer {
-    private PreTokenizer() {}
+sealed interface PreTokenizer {
 
-    static final String PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
-    /** The reference implementation, for tests. */
-    static final Pattern REGEX = Pattern.compile(PATTERN, Pattern.UNICODE_CHARACTER_CLASS);
+    /** A piece of text; first when it begins at offset 0 of the original input (Metaspace's "first" scheme). */
+    record Piece(String text, boolean first) {}
 
-    /** Receives pieces as [start, end) char offsets into the scanned text. */
-    @FunctionalInterface
-    interface Sink { void piece(int start, int end); }
+    /** Appends the pieces of in to out, in order. */
+    void split(Piece in, List<Piece> out);
 
-    private static final byte LETTER = 0, NUMBER = 1, SPACE = 2, OTHER = 3;
-    private static final byte[] ASCII = new byte[128];
+    /** How a pattern's matches join the surrounding text (tokenizers' SplitDelimiterBehavior). */
+    enum Behavior { REMOVED, ISOLATED, MERGED_WITH_PREVIOUS, MERGED_WITH_NEXT, CONTIGUOUS }
 
-    static {
-        for (int c = 0; c < 128; c++) ASCII[c] = classify(c);
+    /** Where Metaspace puts a leading replacement character. */
+    enum PrependScheme { ALWAYS, FIRST, NEVER }
+
+    /** Each pre-tokenizer in order, each applied to every piece of the one before. */
+    record Sequence(List<PreTokenizer> steps) implements PreTokenizer {
+        public Sequence { steps = List.copyOf(steps); }
+
+        @Override public void split(Piece in, List<Piece> out) {
+            List<Piece> cur = List.of(in);
+            for (PreTokenizer p : steps) {
+                List<Piece> next = new ArrayList<>(cur.size() * 2);
+                for (Piece piece : cur) p.split(piece, next);
+                cur = next;
+            }
+            out.addAll(cur);
+        }
     }
 
-    private static byte classify(int cp) {
-        if (Character.isLetter(cp)) return LETTER;
+    /** Splits at a pattern (inverted: the pattern describes the pieces, not the delimiters). */
+    record Split(TextPattern pattern, Behavior behavior, boolean invert) implements PreTokenizer {
+        @Override public void split(Piece in, List<Piece> out) { splitBy(in, out, behavior, sink -> pattern.ranges(in.text(), (a, b, m) -> sink.range(a, b, m != invert))); }
+    }
+
+    /** Spaces become the replacement character ("▁"), which may be prepended and may start each piece. */
+    record Metaspace(char replacement, PrependScheme prependScheme, boolean splitPieces) implements PreTokenizer {
+        @Override public void split(Piece in, List<Piece> out) {
+            String s = in.text().replace(' ', replacement);
+            boolean prepend = prependScheme == PrependScheme.ALWAYS || (prependScheme == PrependScheme.FIRST && in.first());
+            if (prepend && !s.startsWith(String.valueOf(replacement))) s = replacement + s;
+            if (!splitPieces) { out.add(new Piece(s, in.first())); return; }
+            String text = s;
+            splitBy(new Piece(text, in.first()), out, Behavior.MERGED_WITH_NEXT, sink -> charRanges(text, c -> c == replacement, sink));
+        }
+    }
+
+    /**
+     * GPT-2's byte-level step: an optional space in front, the GPT-2 pattern (use_regex), then
+     * every piece rewritten as the {@link ByteLevel} characters of its UTF-8 bytes.
+     */
+    record ByteLevelSplit(boolean addPrefixSpace, boolean useRegex) implements PreTokenizer {
+        @Override public void split(Piece in, List<Piece> out) {
+            String s = addPrefixSpace && !in.text().startsWith(" ") ? " " + in.text() : in.text();
+            if (!useRegex) { if (!s.isEmpty()) out.add(new Piece(ByteLevel.toTokenString(utf8(s)), in.first())); return; }
+            Gpt2Pattern.split(s, 0, s.length(), (a, b) -> out.add(new Piece(ByteLevel.toTokenString(utf8(s.substring(a, b))), in.first() && a == 0)));
+        }
+    }
+
+    /** Digits apart from the rest: each digit alone (individual) or runs of digits. */
+    record Digits(boolean individual) implements PreTokenizer {
+        @Override public void split(Piece in, List<Piece> out) {
+            splitBy(in, out, individual ? Behavior.ISOLATED : Behavior.CONTIGUOUS, sink -> charRanges(in.text(), PreTokenizer::isNumeric, sink));
+        }
+    }
+
+    /** Punctuation characters apart from the rest. */
+    record Punctuation(Behavior behavior) implements PreTokenizer {
+        @Override public void split(Piece in, List<Piece> out) {
+            splitBy(in, out, behavior, sink -> charRanges(in.text(), PreTokenizer::isPunctuation, sink));
+        }
+    }
+
+    /** Splits at whitespace, which is dropped. */
+    record WhitespaceSplit() implements PreTokenizer {
+        @Override public void split(Piece in, List<Piece> out) {
+            splitBy(in, out, Behavior.REMOVED, sink -> charRanges(in.text(), Gpt2Pattern::isWhiteSpace, sink));
+        }
+    }
+
+    private static boolean isNumeric(int cp) {
         return switch (Character.getType(cp)) {
-            case Character.DECIMAL_DIGIT_NUMBER, Character.LETTER_NUMBER, Character.OTHER_NUMBER -> NUMBER;
-            // White_Space = Zs, Zl, Zp, U+0009..U+000D and U+0085 (java.util.regex's definition)
-            case Character.SPACE_SEPARATOR, Character.LINE_SEPARATOR, Character.PARAGRAPH_SEPARATOR -> SPACE;
-            default -> (cp >= 0x09 && cp <= 0x0D) || cp == 0x85 ? SPACE : OTHER;
+            case Character.DECIMAL_DIGIT_NUMBER, Character.LETTER_NUMBER, Character.OTHER_NUMBER -> true;
+            default -> false;
         };
     }
 
-    /** Whether cp has the Unicode White_Space property. */
-    static boolean isWhiteSpace(int cp) { return classify(cp) == SPACE; }
-
-    /** The code point at i, not reading past end (a high surrogate at end-1 stands alone). */
-    private static int codePoint(CharSequence s, int i, int end) {
-        char c = s.charAt(i);
-        if (Character.isHighSurrogate(c) && i + 1 < end && Character.isLowSurrogate(s.charAt(i + 1)))
-            return Character.toCodePoint(c, s.charAt(i + 1));
-        return c;
+    private static boolean isPunctuation(int cp) {
+        if (cp < 128) return cp > 32 && cp < 127 && !Character.isLetterOrDigit(cp);
+        return switch (Character.getType(cp)) {
+            case Character.CONNECTOR_PUNCTUATION, Character.DASH_PUNCTUATION, Character.START_PUNCTUATION,
+                 Character.END_PUNCTUATION, Character.INITIAL_QUOTE_PUNCTUATION, Character.FINAL_QUOTE_PUNCTUATION,
+                 Character.OTHER_PUNCTUATION -> true;
+            default -> false;
+        };
     }
 
-    private static byte classAt(CharSequence s, int i, int end) {
-        char c = s.charAt(i);
-        return c < 128 ? ASCII[c] : classify(codePoint(s, i, end));
-    }
+    private static byte[] utf8(String s) { return s.getBytes(java.nio.charset.StandardCharsets.UTF_8); }
 
-    /** End of the run of class cls starting at i. */
-    private static int runEnd(CharSequence s, int i, int end, byte cls) {
-        while (i < end) {
-            char c = s.charAt(i);
-            if (c < 128) {
-                if (ASCII[c] != cls) break;
-                i++;
-            } else {
-                int cp = codePoint(s, i, end);
-                if (classify(cp) != cls) break;
-                i += Character.charCount(cp);
+    /** Every character with the property is one match; the rest are gaps. */
+    private static void charRanges(String s, java.util.function.IntPredicate p, TextPattern.RangeSink sink) {
+        if (s.isEmpty()) { sink.range(0, 0, false); return; }
+        int gap = 0;
+        for (int i = 0; i < s.length(); ) {
+            int cp = s.codePointAt(i), n = Character.charCount(cp);
+            if (p.test(cp)) {
+                if (gap < i) sink.range(gap, i, false);
+                sink.range(i, i + n, true);
+                gap = i + n;
             }
+            i += n;
         }
-        return i;
+        if (gap < s.length()) sink.range(gap, s.length(), false);
     }
 
-    /** Length of the contraction suffix after an apostrophe at i-1, or 0. */
-    private static int contraction(CharSequence s, int i, int end) {
-        if (i >= end) return 0;
-        char c = s.charAt(i);
-        if (c == 's' || c == 't' || c == 'm' || c == 'd') return 1;
-        if (i + 1 >= end) return 0;
-        char d = s.charAt(i + 1);
-        return (c == 'r' && d == 'e') || (c == 'v' && d == 'e') || (c == 'l' && d == 'l') ? 2 : 0;
-    }
+    /** Ranges with a match flag, produced by a pattern; collected by {@link #splitBy}. */
+    @FunctionalInterface
+    interface Ranges { void feed(TextPattern.RangeSink sink); }
 
-    /** Splits s[from, to) into pieces, in order; the pieces cover the range exactly. */
-    static void split(CharSequence s, int from, int to, Sink sink) {
-        int i = from;
-        while (i < to) {
-            char c = s.charAt(i);
-            int end;
-            if (c == '\'' && contraction(s, i + 1, to) > 0) {
-                end = i + 1 + contraction(s, i + 1, to);
-            } else {
-                byte cls = classAt(s, i, to);
-                if (cls != SPACE) {
-                    end = runEnd(s, i, to, cls);
-                } else if (c == ' ' && i + 1 < to && classAt(s, i + 1, to) != SPACE) {
-                    end = runEnd(s, i + 1, to, classAt(s, i + 1, to));
-                } else {
-                    end = runEnd(s, i, to, SPACE);
-                    // \s+(?!\S): leave the last whitespace character (all are one char) for the next piece
-                    if (end < to && end - i > 1) end--;
+    /** tokenizers' NormalizedString::split: groups the ranges by behavior, drops removed and empty pieces. */
+    private static void splitBy(Piece in, List<Piece> out, Behavior behavior, Ranges ranges) {
+        List<int[]> r = new ArrayList<>();   // {start, end, match}
+        ranges.feed((a, b, m) -> r.add(new int[] {a, b, m ? 1 : 0}));
+        List<int[]> pieces = new ArrayList<>(r.size());   // {start, end, remove}
+        switch (behavior) {
+            case ISOLATED -> { for (int[] x : r) pieces.add(new int[] {x[0], x[1], 0}); }
+            case REMOVED -> pieces.addAll(r);
+            case CONTIGUOUS -> {
+                boolean prevMatch = false;
+                for (int[] x : r) {
+                    boolean m = x[2] == 1;
+                    if (m == prevMatch && !pieces.isEmpty()) pieces.getLast()[1] = x[1];
+                    else pieces.add(new int[] {x[0], x[1], 0});
+                    prevMatch = m;
                 }
             }
-            sink.piece(i, end);
-            i = end;
+            case MERGED_WITH_PREVIOUS -> {
+                boolean prevMatch = false;
+                for (int[] x : r) {
+                    boolean m = x[2] == 1;
+                    if (m && !prevMatch && !pieces.isEmpty()) pieces.getLast()[1] = x[1];
+                    else pieces.add(new int[] {x[0], x[1], 0});
+                    prevMatch = m;
+                }
+            }
+            case MERGED_WITH_NEXT -> {
+                boolean prevMatch = false;
+                for (int k = r.size() - 1; k >= 0; k--) {
+                    int[] x = r.get(k);
+                    boolean m = x[2] == 1;
+                    if (m && !prevMatch && !pieces.isEmpty()) pieces.getLast()[0] = x[0];
+                    else pieces.add(new int[] {x[0], x[1], 0});
+                    prevMatch = m;
+                }
+                java.util.Collections.reverse(pieces);
+            }
+        }
+        String s = in.text();
+        for (int[] p : pieces) {
+            if (p[2] == 1 || p[0] == p[1]) continue;
+            out.add(new Piece(s.substring(p[0], p[1]), in.first() && p[0] == 0));
         }
     }
 }

@@ -4,7 +4,8 @@ import java.nio.file.Path;
 
 /**
  * Text to token ids and back. Implementations: {@link ByteTokenizer} (256 byte symbols plus
- * end-of-text) and the byte-level BPE tokenizer (GPT-2 files or a Hugging Face tokenizer.json).
+ * end-of-text), the byte-level BPE tokenizer (GPT-2 files or a Hugging Face tokenizer.json) and
+ * {@link PipelineTokenizer} (any decoder-LLM tokenizer.json, SentencePiece .model, GGUF vocabulary).
  */
 public interface Tokenizer {
 

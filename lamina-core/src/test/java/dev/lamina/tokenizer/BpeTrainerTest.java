@@ -108,7 +108,7 @@ class BpeTrainerTest {
     static List<String> naiveMerges(String text, int vocab, int minFreq) {
         Map<String, Long> counts = new HashMap<>();
         for (String line : text.split("(?<=\n)"))
-            PreTokenizer.split(line, 0, line.length(), (a, b) -> counts.merge(line.substring(a, b), 1L, Long::sum));
+            Gpt2Pattern.split(line, 0, line.length(), (a, b) -> counts.merge(line.substring(a, b), 1L, Long::sum));
         List<int[]> words = new ArrayList<>();
         List<Long> freqs = new ArrayList<>();
         counts.forEach((w, f) -> {

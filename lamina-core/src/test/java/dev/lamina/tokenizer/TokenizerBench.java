@@ -55,10 +55,10 @@ public final class TokenizerBench {
     private static void splitSpeed(List<String> lines, double mb, int run) {
         long t0 = System.nanoTime(), b = 0;
         long[] chars = {0};
-        for (String l : lines) PreTokenizer.split(l, 0, l.length(), (x, y) -> chars[0] += y - x);
+        for (String l : lines) Gpt2Pattern.split(l, 0, l.length(), (x, y) -> chars[0] += y - x);
         double scan = (System.nanoTime() - t0) / 1e9;
         t0 = System.nanoTime();
-        for (String l : lines) for (var m = PreTokenizer.REGEX.matcher(l); m.find(); ) b += m.end() - m.start();
+        for (String l : lines) for (var m = Gpt2Pattern.REGEX.matcher(l); m.find(); ) b += m.end() - m.start();
         double regex = (System.nanoTime() - t0) / 1e9;
         if (chars[0] != b) throw new AssertionError("scanner and regex disagree");
         System.out.printf("lamina pre-tokenize run %d (1 thread): scanner %.3f s (%.0f MB/s), java.util.regex %.3f s (%.0f MB/s)%n",

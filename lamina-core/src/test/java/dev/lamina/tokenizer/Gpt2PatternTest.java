@@ -9,17 +9,17 @@ import java.util.regex.Matcher;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** The hand-written scanner splits exactly like GPT-2's regex (java.util.regex with Unicode classes). */
-class PreTokenizerTest {
+class Gpt2PatternTest {
 
     static List<String> scan(String s) {
         List<String> out = new ArrayList<>();
-        PreTokenizer.split(s, 0, s.length(), (a, b) -> out.add(s.substring(a, b)));
+        Gpt2Pattern.split(s, 0, s.length(), (a, b) -> out.add(s.substring(a, b)));
         return out;
     }
 
     static List<String> regex(String s) {
         List<String> out = new ArrayList<>();
-        Matcher m = PreTokenizer.REGEX.matcher(s);
+        Matcher m = Gpt2Pattern.REGEX.matcher(s);
         while (m.find()) out.add(m.group());
         return out;
     }
@@ -60,7 +60,7 @@ class PreTokenizerTest {
     void piecesRespectTheRange() {
         String s = "ab cd  ";
         List<String> out = new ArrayList<>();
-        PreTokenizer.split(s, 1, 4, (a, b) -> out.add(s.substring(a, b)));
+        Gpt2Pattern.split(s, 1, 4, (a, b) -> out.add(s.substring(a, b)));
         assertThat(out).containsExactly("b", " c");  // the range end counts as the end of text
     }
 
