@@ -3,7 +3,9 @@ package dev.lamina.gguf;
 import dev.lamina.io.LaminaException;
 import dev.lamina.tokenizer.AddedToken;
 import dev.lamina.tokenizer.BpeTokenizer;
+import dev.lamina.tokenizer.ByteLevel;
 import dev.lamina.tokenizer.ByteTokenizer;
+import dev.lamina.tokenizer.MissingTokenizer;
 import dev.lamina.tokenizer.Tokenizer;
 import dev.lamina.tokenizer.Tokenizers;
 import dev.lamina.tokenizer.Vocabulary;
@@ -50,13 +52,13 @@ public final class GgufVocab {
      */
     static Tokenizer read(GgufFile f) {
         Path file = f.file();
-        if (!f.hasValue(MODEL)) return new Unavailable(file + ": no tokenizer.ggml.model metadata; the file has no tokenizer");
+        if (!f.hasValue(MODEL)) return new MissingTokenizer(file + ": no tokenizer.ggml.model metadata; the file has no tokenizer");
         String model = f.string(MODEL);
         if (model.equals("gpt2") && f.hasValue(PRE) && f.string(PRE).equals("gpt-2")) return bpe(f);
         try {
             return Tokenizers.fromVocabulary(vocabulary(f, model));
         } catch (LaminaException e) {
-            return new Unavailable(file + ": " + e.getMessage());
+            return new MissingTokenizer(file + ": " + e.getMessage());
         }
     }
 
@@ -64,7 +66,7 @@ public final class GgufVocab {
     public static Tokenizer tokenizer(Path file) {
         try (GgufFile f = GgufFile.open(file)) {
             Tokenizer tok = read(f);
-            if (tok instanceof Unavailable u) throw new LaminaException(u.reason());
+            if (tok instanceof MissingTokenizer u) throw new LaminaException(u.reason());
             return tok;
         }
     }
@@ -87,7 +89,7 @@ public final class GgufVocab {
         Path file = f.file();
         String pre = f.hasValue(PRE) ? f.string(PRE) : "(none)";
         if (!pre.equals("gpt-2"))
-            return new Unavailable(file + ": tokenizer.ggml.pre '" + GgufFile.shown(pre) + "' splits text differently from GPT-2; Lamina's byte-level BPE "
+            return new MissingTokenizer(file + ": tokenizer.ggml.pre '" + GgufFile.shown(pre) + "' splits text differently from GPT-2; Lamina's byte-level BPE "
                     + "implements the gpt-2 pre-tokenizer only");
         List<String> tokens = f.strings(TOKENS);
         int[] types = f.hasValue(TYPES) ? f.intArray(TYPES) : null;
@@ -130,7 +132,7 @@ public final class GgufVocab {
             merges = bpe.merges();
         } else if (tok instanceof ByteTokenizer) {
             // one token per byte and no merges encodes exactly as the byte tokenizer does
-            for (int b = 0; b < 256; b++) { tokens[b] = byteLevel(b); types[b] = NORMAL; }
+            for (int b = 0; b < 256; b++) { tokens[b] = String.valueOf(ByteLevel.charOf(b)); types[b] = NORMAL; }
             tokens[256] = BpeTokenizer.EOT;
             types[256] = CONTROL;
             merges = List.of();
@@ -148,25 +150,5 @@ public final class GgufVocab {
             w.putUint32(EOS, eot);
         }
         w.putBool(ADD_BOS, false);
-    }
-
-    /** GPT-2's byte-to-character table: printable Latin-1 bytes are themselves, the rest U+0100 upwards in byte order. */
-    private static String byteLevel(int b) {
-        boolean printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-        if (printable) return String.valueOf((char) b);
-        int n = 0;
-        for (int x = 0; x < b; x++) if (!((x >= '!' && x <= '~') || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF))) n++;
-        return String.valueOf((char) (256 + n));
-    }
-
-    /** A tokenizer that is not there: every use fails with the reason. */
-    record Unavailable(String reason) implements Tokenizer {
-        private LaminaException fail() { return new LaminaException(reason); }
-        @Override public int vocabSize() { throw fail(); }
-        @Override public int[] encode(String text) { throw fail(); }
-        @Override public String decode(int[] ids) { throw fail(); }
-        @Override public int eotId() { throw fail(); }
-        @Override public void save(Path dir) { throw fail(); }
-        @Override public String describe() { return "missing (" + reason + ")"; }
     }
 }

@@ -11,6 +11,7 @@ import dev.lamina.model.ModelConfig;
 import dev.lamina.model.Parameters;
 import dev.lamina.tokenizer.BpeTokenizer;
 import dev.lamina.tokenizer.ByteTokenizer;
+import dev.lamina.tokenizer.MissingTokenizer;
 import dev.lamina.tokenizer.Tokenizer;
 import dev.lamina.tokenizer.Tokenizers;
 import dev.lamina.train.Checkpoint;
@@ -321,16 +322,5 @@ public final class HfCheckpoint {
                 try { Files.deleteIfExists(f); } catch (IOException ignored) { /* best effort */ }
             });
         } catch (IOException ignored) { /* best effort */ }
-    }
-
-    /** A tokenizer that is not there: every use fails with the reason. */
-    record MissingTokenizer(String reason) implements Tokenizer {
-        private LaminaException fail() { return new LaminaException(reason); }
-        @Override public int vocabSize() { throw fail(); }
-        @Override public int[] encode(String text) { throw fail(); }
-        @Override public String decode(int[] ids) { throw fail(); }
-        @Override public int eotId() { throw fail(); }
-        @Override public void save(Path dir) { throw fail(); }
-        @Override public String describe() { return "missing (" + reason + ")"; }
     }
 }

@@ -11,7 +11,7 @@ import java.nio.charset.StandardCharsets;
  * hyphen), in increasing byte order, map to U+0100, U+0101, ... U+0143. So the space byte 0x20
  * is {@code 'Ġ'} (U+0120) and newline 0x0A is {@code 'Ċ'} (U+010A).
  */
-final class ByteLevel {
+public final class ByteLevel {
     private ByteLevel() {}
 
     private static final char[] BYTE_TO_CHAR = new char[256];
@@ -29,7 +29,7 @@ final class ByteLevel {
     }
 
     /** The character standing for byte b (0..255). */
-    static char charOf(int b) { return BYTE_TO_CHAR[b & 0xff]; }
+    public static char charOf(int b) { return BYTE_TO_CHAR[b & 0xff]; }
 
     /** The byte a table character stands for, or -1 if c is not in the table. */
     static int byteOf(char c) { return c < CHAR_TO_BYTE.length ? CHAR_TO_BYTE[c] : -1; }
