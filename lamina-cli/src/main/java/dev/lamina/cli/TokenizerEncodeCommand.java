@@ -2,6 +2,7 @@ package dev.lamina.cli;
 
 import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
+import dev.lamina.io.TextFiles;
 import dev.lamina.tokenizer.BpeTokenizer;
 import dev.lamina.tokenizer.PipelineTokenizer;
 import dev.lamina.tokenizer.Tokenizer;
@@ -18,10 +19,7 @@ import tools.jackson.databind.SerializationFeature;
 import tools.jackson.databind.node.ArrayNode;
 import tools.jackson.databind.node.ObjectNode;
 
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.charset.CharacterCodingException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -79,14 +77,7 @@ final class TokenizerEncodeCommand implements Callable<Integer> {
     }
 
     private static List<ObjectNode> readJsonl(Path file) {
-        List<String> lines;
-        try {
-            lines = Files.readAllLines(file);
-        } catch (CharacterCodingException e) {
-            throw new LaminaException(file + ": not valid UTF-8; save the file as UTF-8");
-        } catch (IOException e) {
-            throw new LaminaException(file + ": cannot read (" + e + ")");
-        }
+        List<String> lines = TextFiles.lines(file);
         List<ObjectNode> rows = new ArrayList<>(lines.size());
         for (int i = 0; i < lines.size(); i++) {
             if (lines.get(i).isBlank()) continue;

@@ -4,12 +4,8 @@ import dev.lamina.Lamina;
 import dev.lamina.infer.Sampler;
 import dev.lamina.infer.SamplingParams;
 import dev.lamina.io.LaminaException;
+import dev.lamina.io.TextFiles;
 
-import java.io.IOException;
-import java.nio.charset.MalformedInputException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -33,16 +29,7 @@ public record Comparison(List<String> models, SamplingParams sampling, int maxTo
 
     /** The prompts of file: one a line, blank lines skipped. */
     public static List<Prompt> readPrompts(Path file) {
-        List<String> lines;
-        try {
-            lines = Files.readAllLines(file, StandardCharsets.UTF_8);
-        } catch (NoSuchFileException e) {
-            throw new LaminaException(file + ": file not found");
-        } catch (MalformedInputException e) {
-            throw new LaminaException(file + ": not UTF-8 text");
-        } catch (IOException e) {
-            throw new LaminaException(file + ": cannot read (" + e.getMessage() + ")");
-        }
+        List<String> lines = TextFiles.lines(file);
         List<Prompt> out = new ArrayList<>();
         for (int i = 0; i < lines.size(); i++) if (!lines.get(i).isBlank()) out.add(new Prompt(i + 1, lines.get(i)));
         if (out.isEmpty()) throw new LaminaException(file + ": no prompts (one a line)");

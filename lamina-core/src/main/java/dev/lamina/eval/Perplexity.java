@@ -1,14 +1,11 @@
 package dev.lamina.eval;
 
 import dev.lamina.io.LaminaException;
+import dev.lamina.io.TextFiles;
 
 import dev.lamina.tokenizer.Tokenizer;
 
-import java.io.IOException;
-import java.nio.charset.MalformedInputException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -89,17 +86,7 @@ public final class Perplexity {
 
         /** The text of file, tokenized; an empty file (or one token) is refused. */
         public static Text read(Path file, Tokenizer tokenizer) {
-            String s;
-            try {
-                s = Files.readString(file, StandardCharsets.UTF_8);
-            } catch (NoSuchFileException e) {
-                throw new LaminaException(file + ": file not found");
-            } catch (MalformedInputException e) {
-                throw new LaminaException(file + ": not UTF-8 text");
-            } catch (IOException e) {
-                throw new LaminaException(file + ": cannot read (" + e.getMessage() + ")");
-            }
-            return of(file.toString(), s, tokenizer);
+            return of(file.toString(), TextFiles.read(file), tokenizer);
         }
 
         /** A text from a string; name is what errors call it. */

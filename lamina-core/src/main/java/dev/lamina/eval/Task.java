@@ -2,6 +2,7 @@ package dev.lamina.eval;
 
 import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
+import dev.lamina.io.TextFiles;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 
@@ -11,7 +12,6 @@ import java.io.InputStream;
 import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -80,14 +80,7 @@ public record Task(String name, String source, List<Example> examples) {
 
     /** A task file. */
     public static Task read(Path file) {
-        String text;
-        try {
-            text = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (NoSuchFileException e) {
-            throw new LaminaException(file + ": file not found");
-        } catch (IOException e) {
-            throw new LaminaException(file + ": cannot read (" + e.getMessage() + ")");
-        }
+        String text = TextFiles.read(file);
         String name = file.getFileName().toString().replaceFirst("\\.jsonl$", "");
         return parse(name, file.toString(), text);
     }

@@ -4,6 +4,7 @@ import dev.lamina.autograd.Tape;
 import dev.lamina.infer.ChatTemplate;
 import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
+import dev.lamina.io.TextFiles;
 import dev.lamina.kernels.KernelSet;
 import dev.lamina.model.Decoder;
 import dev.lamina.model.Lora;
@@ -12,11 +13,6 @@ import dev.lamina.tensor.Rng;
 import dev.lamina.tokenizer.Tokenizer;
 import tools.jackson.databind.JsonNode;
 
-import java.io.IOException;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -53,15 +49,7 @@ public final class FineTune {
      * starts; a bad one is a one-line error naming file:line and the reason.
      */
     public static Data read(Path file, Tokenizer tok, int seq, boolean trainOnPrompt) {
-        String text;
-        try {
-            text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(file))).toString();
-        } catch (CharacterCodingException e) {
-            throw new LaminaException(file + ": not valid UTF-8; save it as UTF-8");
-        } catch (IOException e) {
-            throw new LaminaException(file + ": cannot read (" + e.getMessage() + ")");
-        }
+        String text = TextFiles.read(file);
         List<Example> out = new ArrayList<>();
         int truncated = 0, lineNo = 0;
         for (String line : text.split("\n", -1)) {
