@@ -7,7 +7,7 @@ package dev.lamina.kernels;
  * 8-bit blocks for either. A new weight storage is one more implementation here and one more
  * branch in each kernel set's project.
  */
-public sealed interface LinearWeights permits DenseWeights, PackedWeights, Q8Weights {
+public sealed interface LinearWeights permits DenseWeights, PanelWeights {
     int out();
 
     int in();

@@ -24,7 +24,7 @@ import jdk.incubator.vector.VectorSpecies;
  * the weights once per call, whatever the number of rows. The vector kernels' form of
  * {@link LinearWeights} ({@link VectorKernels#prepare}).
  */
-public final class PackedWeights implements LinearWeights {
+public final class PackedWeights implements PanelWeights {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     /** Vectors per panel: 4 with 32 vector registers (AVX-512), 2 with 16 (AVX2). */
@@ -32,9 +32,6 @@ public final class PackedWeights implements LinearWeights {
     static final int NR = VECS * L;
     /** Rows per prompt tile: 6 × VECS accumulators (24 of 32 registers at 16 lanes, 12 of 16 at 8). */
     static final int MR = 6;
-
-    /** Below this many multiply-adds a product runs on the calling thread. */
-    static final long PARALLEL_MIN_FMA = 1L << 17;
 
     final int out, in, panels;
     final float[] data;
@@ -70,6 +67,8 @@ public final class PackedWeights implements LinearWeights {
 
     @Override public int out() { return out; }
     @Override public int in() { return in; }
+    @Override public int panels() { return panels; }
+    @Override public int panelWidth() { return NR; }
     @Override public long extraBytes() { return (long) data.length * Float.BYTES; }
 
     /**
@@ -82,34 +81,10 @@ public final class PackedWeights implements LinearWeights {
         pool.forRange(panels, minChunk, (p0, p1) -> range(n, X, xOff, ldx, Y, yOff, ldy, p0, p1));
     }
 
-    /**
-     * ys[m] = x·ws[m]ᵀ (+ bias) for several matrices with the same input width, in one parallel
-     * region over all their panels (e.g. q, k and v). x is [n, in] from its offset; each y is
-     * [n, out_m] from its offset.
-     */
-    static void multiply(Parallel pool, int n, Tensor x, PackedWeights[] ws, Tensor[] ys) {
-        if (ws.length == 1) {
-            ws[0].multiply(pool, n, x.data(), x.offset(), ws[0].in, ys[0].data(), ys[0].offset(), ws[0].out);
-            return;
-        }
-        int[] start = new int[ws.length + 1];
-        for (int m = 0; m < ws.length; m++) start[m + 1] = start[m] + ws[m].panels;
-        int total = start[ws.length], in = ws[0].in;
-        long fma = (long) n * in * NR;
-        int minChunk = (int) Math.max(1, Math.min(total, PARALLEL_MIN_FMA / Math.max(1, fma)));
-        pool.forRange(total, minChunk, (g0, g1) -> {
-            for (int m = 0; m < ws.length; m++) {
-                int lo = Math.max(g0, start[m]), hi = Math.min(g1, start[m + 1]);
-                if (lo < hi)
-                    ws[m].range(n, x.data(), x.offset(), in, ys[m].data(), ys[m].offset(), ws[m].out, lo - start[m], hi - start[m]);
-            }
-        });
-    }
-
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
 
-    /** Panels [p0, p1) for all rows, on the calling thread. */
-    void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
+    @Override
+    public void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
         float[] tile = TILE.get();
         for (int p = p0; p < p1; p++) {
             int b = p * in * NR;

@@ -23,7 +23,7 @@ import jdk.incubator.vector.VectorSpecies;
  * exactly the float32 product with the dequantized weights ({@link #dequantize}). The scalar
  * reference computes the same chain, so the two agree bit for bit.
  */
-public final class Q8Weights implements LinearWeights {
+public final class Q8Weights implements PanelWeights {
     /** Inputs per block. */
     public static final int BLOCK = 32;
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -32,8 +32,6 @@ public final class Q8Weights implements LinearWeights {
     private static final VectorSpecies<Byte> B = L >= 16 ? ByteVector.SPECIES_128 : ByteVector.SPECIES_64;
     /** Output columns per panel: 2 vectors (8 accumulators, 2 weight and 2 scale vectors in the 4-row kernel: 13 registers). */
     static final int NR = 2 * L;
-    /** Below this many multiply-adds a product runs on the calling thread. */
-    private static final long PARALLEL_MIN_FMA = 1L << 17;
 
     final int out, in, panels, blocks;
     final byte[] q;     // [panels][in][NR] (+ slack: the narrowest byte load reads 8 bytes)
@@ -85,6 +83,8 @@ public final class Q8Weights implements LinearWeights {
 
     @Override public int out() { return out; }
     @Override public int in() { return in; }
+    @Override public int panels() { return panels; }
+    @Override public int panelWidth() { return NR; }
     @Override public long extraBytes() { return (long) q.length + (long) d.length * Float.BYTES; }
 
     /** The weights as float32, w[o, k] = q·d: what the product computes with. */
@@ -105,27 +105,12 @@ public final class Q8Weights implements LinearWeights {
 
     // ---- the product ------------------------------------------------------------------------
 
-    /** ys[m] = x·ws[m]ᵀ (+ bias) for matrices with x's input width, in one parallel region over all their panels. */
-    static void multiply(Parallel pool, int n, Tensor x, Q8Weights[] ws, Tensor[] ys) {
-        int[] start = new int[ws.length + 1];
-        for (int m = 0; m < ws.length; m++) start[m + 1] = start[m] + ws[m].panels;
-        int total = start[ws.length], in = ws[0].in;
-        long fma = (long) n * in * NR;
-        int minChunk = (int) Math.max(1, Math.min(total, PARALLEL_MIN_FMA / Math.max(1, fma)));
-        pool.forRange(total, minChunk, (g0, g1) -> {
-            float[] tile = TILE.get();
-            for (int m = 0; m < ws.length; m++) {
-                int lo = Math.max(g0, start[m]), hi = Math.min(g1, start[m + 1]);
-                if (lo < hi) ws[m].range(n, x.data(), x.offset(), in, ys[m].data(), ys[m].offset(), ws[m].out,
-                        lo - start[m], hi - start[m], tile);
-            }
-        });
-    }
-
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[4 * NR]);
 
     /** Panels [p0, p1) for all rows, on the calling thread: four rows at a time, then one. */
-    private void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1, float[] tile) {
+    @Override
+    public void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
+        float[] tile = TILE.get();
         for (int p = p0; p < p1; p++) {
             int qb = p * in * NR, db = p * blocks * NR;
             boolean full = (p + 1) * NR <= out;

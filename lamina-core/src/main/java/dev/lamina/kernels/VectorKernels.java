@@ -582,16 +582,13 @@ public final class VectorKernels implements KernelSet {
     @Override
     public void project(int n, Tensor x, LinearWeights[] ws, Tensor[] ys) {
         int in = x.dim(-1);
-        boolean packed = true, q8 = true;
+        PanelWeights[] panels = new PanelWeights[ws.length];
         for (int m = 0; m < ws.length; m++) {
-            if (ws[m].in() != in || ws[m] instanceof DenseWeights)
+            if (ws[m].in() != in || !(ws[m] instanceof PanelWeights p))
                 throw new IllegalArgumentException("weight " + m + " was not prepared by the vector kernels for input width " + in);
-            packed &= ws[m] instanceof PackedWeights;
-            q8 &= ws[m] instanceof Q8Weights;
+            panels[m] = p;
         }
-        if (packed) PackedWeights.multiply(pool, n, x, java.util.Arrays.copyOf(ws, ws.length, PackedWeights[].class), ys);
-        else if (q8) Q8Weights.multiply(pool, n, x, java.util.Arrays.copyOf(ws, ws.length, Q8Weights[].class), ys);
-        else for (int m = 0; m < ws.length; m++) project(n, x, new LinearWeights[] {ws[m]}, new Tensor[] {ys[m]});
+        PanelWeights.multiply(pool, n, x, panels, ys);
     }
 
     /** max, then e^(a − max) summed in the fixed order of {@link VectorMath#expSum}, then a scale. */
