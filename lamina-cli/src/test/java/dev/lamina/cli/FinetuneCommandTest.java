@@ -80,5 +80,7 @@ class FinetuneCommandTest {
         assertThat(r.err()).contains("--targets").contains("lm_head");
         r = run("finetune", "--model", base.toString(), "--data", data.toString(), "--out", dir.resolve("o").toString(), "--method", "qlora");
         assertThat(r.err()).contains("qlora is not supported yet");
+        r = run("finetune", "--model", base.toString(), "--data", data.toString(), "--out", dir.resolve("o").toString(), "--dropout", "0.05");
+        assertThat(r.err().strip()).isEqualTo("lamina: error: --dropout > 0 is not supported yet; use 0");
     }
 }

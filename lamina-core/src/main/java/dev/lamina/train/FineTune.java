@@ -135,6 +135,8 @@ public final class FineTune {
      * steps and at the end.
      */
     public static Result run(Decoder base, Method method, Lora.Config lora, Data train, Data eval, TrainConfig c, Consumer<Step> onStep) {
+        if (method == Method.LORA && lora.dropout() > 0)
+            throw LaminaException.field("dropout", "dropout > 0 is not supported yet; use 0");
         long t0 = System.nanoTime();
         Decoder model;
         Lora.Adapter adapter = null;
@@ -147,8 +149,6 @@ public final class FineTune {
             model = base;
             trainable = base.params();
         }
-        if (lora != null && lora.dropout() > 0 && method == Method.LORA)
-            throw LaminaException.field("dropout", "dropout > 0 is not supported yet; use 0");
         AdamW opt = new AdamW(trainable, model.kernels());
         Rng rng = new Rng(c.seed() ^ 0x5EEDL);
         List<Example> ex = train.examples();
