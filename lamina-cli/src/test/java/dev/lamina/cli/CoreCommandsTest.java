@@ -45,6 +45,9 @@ class CoreCommandsTest extends CliTest {
         assertThat(resumed.code()).as(resumed.err()).isZero();
         assertThat(resumed.err()).contains("resuming").contains("at step 6 of 8");
         assertThat(Files.readAllLines(run.resolve("metrics.jsonl"))).hasSize(8);
+        assertThat(resumed.err()).contains("plots: " + run.resolve("plots/loss.png"));
+        assertThat(run.resolve("plots/loss.png")).isNotEmptyFile();
+        assertThat(Files.readString(run.resolve("plots/loss.svg"))).contains("<svg");   // (its text is drawn as paths)
 
         Result gen = run("generate", "--model", run.toString(), "--prompt", "The", "--max-tokens", "5", "--temperature", "0");
         assertThat(gen.code()).as(gen.err()).isZero();
