@@ -64,6 +64,20 @@ class FinetuneCommandTest {
         assertThat(withAdapter.code()).isZero();
         assertThat(withAdapter.out()).isEqualTo(merged.out());
         assertThat(withAdapter.out()).isNotEqualTo(plain.out());     // the adapter changed something
+
+        Path text = Files.writeString(dir.resolve("t.txt"), "2+2=4 and hi, hello.");
+        Result evalAdapter = run("eval", "--model", base.toString(), "--adapter", dir.resolve("ad").toString(), "--text", text.toString());
+        Result evalMerged = run("eval", "--model", dir.resolve("merged").toString(), "--text", text.toString());
+        Result evalPlain = run("eval", "--model", base.toString(), "--text", text.toString());
+        assertThat(evalAdapter.code()).as(evalAdapter.err()).isZero();
+        // the merged weights W + s·B·A are rounded to float once, so the figures agree closely, not bitwise
+        assertThat(perplexity(evalAdapter)).isCloseTo(perplexity(evalMerged), org.assertj.core.data.Percentage.withPercentage(1e-4));
+        assertThat(perplexity(evalAdapter)).isNotCloseTo(perplexity(evalPlain), org.assertj.core.data.Percentage.withPercentage(1e-2));
+    }
+
+    private static double perplexity(Result r) {
+        assertThat(r.code()).as(r.err()).isZero();
+        return Double.parseDouble(r.out().lines().filter(l -> l.startsWith("perplexity=")).findFirst().orElseThrow().substring(11));
     }
 
     @Test
