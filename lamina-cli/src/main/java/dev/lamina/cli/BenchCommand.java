@@ -5,7 +5,9 @@ import dev.lamina.autograd.Tape;
 import dev.lamina.io.LaminaException;
 import dev.lamina.kernels.FmaPeak;
 import dev.lamina.model.Decoder;
+import dev.lamina.model.Lora;
 import dev.lamina.model.ModelConfig;
+import dev.lamina.model.Parameters;
 import dev.lamina.model.Presets;
 import dev.lamina.model.TapeExecutor;
 import dev.lamina.tensor.Parallel;
@@ -40,6 +42,8 @@ final class BenchCommand implements Runnable {
         @Option(names = "--steps", defaultValue = "10", description = "Timed steps after 2 warm-up steps (default ${DEFAULT-VALUE}).") int steps;
         @Option(names = "--threads", description = "Worker threads (default: all cores).") Integer threads;
         @Option(names = "--profile", description = "Print time per op, forward and backward.") boolean profile;
+        @Option(names = "--lora", paramLabel = "R", description = "Train a LoRA adapter of rank R (alpha 2R, every linear map) "
+                + "over the frozen model instead, as bench/peft_lora.py does with PEFT.") Integer loraRank;
 
         @Override
         public Integer call() {
@@ -49,9 +53,16 @@ final class BenchCommand implements Runnable {
             Presets.Preset p = Presets.get(preset);
             ModelConfig mc = p.config().apply(vocab);
             int B = p.batch(), T = p.seq();
+            if (loraRank != null && loraRank < 1) throw new LaminaException("--lora must be >= 1, got " + loraRank);
             Decoder model = Decoder.create(mc, 0, Main.kernels(threads));
+            Parameters trainable = model.params();
+            if (loraRank != null) {
+                Lora.Adapter adapter = Lora.Adapter.create(model, new Lora.Config(loraRank, 2.0 * loraRank, 0, Lora.TARGETABLE, false), 0);
+                model = model.withAdapter(adapter);
+                trainable = adapter.params();
+            }
             TrainConfig tc = TrainConfig.peerBenchmark(steps + 2, B, T);
-            AdamW opt = new AdamW(model.params(), model.kernels());
+            AdamW opt = new AdamW(trainable, model.kernels());
             Rng rng = new Rng(0);
             int[] window = new int[B * (T + 1)];
             for (int i = 0; i < window.length; i++) window[i] = (int) rng.nextLong(vocab);
@@ -75,7 +86,7 @@ final class BenchCommand implements Runnable {
                 if (s == 2) { gcBefore = collections(); calls = Parallel.calls(); }
                 long allocatedBefore = s >= 2 ? allocatedBytes() : 0;
                 long t0 = System.nanoTime();
-                model.params().zeroGrad();
+                trainable.zeroGrad();
                 if (profile && s >= 2) prof.add("zero parameter gradients", Profile.Phase.UPDATE, System.nanoTime() - t0);
                 tape.reset();
                 model.loss(ex, targets);
@@ -100,13 +111,18 @@ final class BenchCommand implements Runnable {
                     model.kernels().threads(), model.kernels().describe());
             System.out.printf("median step %.1f ms (min %.1f, max %.1f over %d steps)%n", 1e3 * median, 1e3 * timed[0],
                     1e3 * timed[timed.length - 1], steps);
-            System.out.printf("MFU %.1f%% (%.1f GFLOP/s of model FLOPs vs %.0f GFLOP/s peak, %s)%n", 100 * mfu,
-                    Trainer.flopsPerToken(model, T) * tps / 1e9, peakFlops / 1e9, FmaPeak.source(model.kernels().parallel()));
+            if (loraRank == null) {
+                System.out.printf("MFU %.1f%% (%.1f GFLOP/s of model FLOPs vs %.0f GFLOP/s peak, %s)%n", 100 * mfu,
+                        Trainer.flopsPerToken(model, T) * tps / 1e9, peakFlops / 1e9, FmaPeak.source(model.kernels().parallel()));
+            } else {        // (MFU's 6N FLOPs per token count weight gradients a frozen base does not have)
+                System.out.printf("LoRA rank %d on every linear map: %,d trainable parameters over the frozen %,d%n", loraRank,
+                        trainable.count(), n);
+            }
             long peak = 0;
             for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans())
                 if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) peak += pool.getPeakUsage().getUsed();
             long grads = tape.gradientBytes(), acts = tape.bytes() - grads;
-            System.out.printf("memory: parameters %.0f MB + gradients %.0f MB + AdamW moments %.0f MB + activations %.0f MB "
+            if (loraRank == null) System.out.printf("memory: parameters %.0f MB + gradients %.0f MB + AdamW moments %.0f MB + activations %.0f MB "
                             + "+ activation gradients (lent during backward) %.0f MB = %.0f MB live; JVM peak heap %.0f MB "
                             + "(includes garbage not yet collected)%n",
                     4e-6 * n, 4e-6 * n, 8e-6 * n, acts / 1e6, grads / 1e6, 16e-6 * n + tape.bytes() / 1e6, peak / 1e6);
