@@ -151,6 +151,25 @@ class MultiAdapterTest {
     }
 
     @Test
+    void severalAdaptersFoldedTogetherGivePeftsLogitsWithBothActive() throws Exception {
+        java.nio.file.Path lora = java.nio.file.Path.of(MultiAdapterTest.class.getClassLoader().getResource("lora").toURI());
+        Decoder base = dev.lamina.hf.HfCheckpoint.load(lora.resolve("llama_all/hf"));
+        Lora.Adapter all = dev.lamina.hf.PeftAdapter.load(lora.resolve("llama_all/adapter"), base),
+                qv = dev.lamina.hf.PeftAdapter.load(lora.resolve("llama_qv_rslora/adapter"), base);
+        assertThat(PreparedModel.fold(base, all)).isEqualTo(14);          // 7 maps x 2 layers
+        assertThat(PreparedModel.fold(base, qv)).isEqualTo(4);
+        try (dev.lamina.io.SafeTensors st = dev.lamina.io.SafeTensors.open(lora.resolve("stacked.safetensors"))) {
+            int[] shape = st.shape("ids");
+            float[] want = st.floats("logits");
+            float[] got = base.forward(dev.lamina.autograd.Tape.inference(base.kernels()), st.ints("ids"), shape[0], shape[1])
+                    .value().toArray();
+            double d = 0, r = 0;
+            for (int i = 0; i < want.length; i++) { d += (got[i] - want[i]) * (double) (got[i] - want[i]); r += want[i] * (double) want[i]; }
+            assertThat(Math.sqrt(d / r)).as("relative error of the logits").isLessThan(1e-5);
+        }
+    }
+
+    @Test
     void anAdapterOfAnotherBaseIsRefused() {
         Decoder base = BatchEngineTest.MODEL;
         PreparedModel one = PreparedModel.of(base), two = PreparedModel.of(base);
