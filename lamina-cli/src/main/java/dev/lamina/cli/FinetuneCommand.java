@@ -81,8 +81,8 @@ final class FinetuneCommand implements Callable<Integer> {
         Lora.Config lc = m == FineTune.Method.LORA ? new Lora.Config(rank, alpha, dropout, Lora.Config.parseTargets(targets), rslora) : null;
         if (lc != null && dropout > 0) throw new LaminaException("--dropout > 0 is not supported yet; use 0");
         Lamina.Model base = Lamina.load(model, Main.kernels(threads));
-        FineTune.Data train = FineTune.read(data, base.tokenizer(), seq, trainOnPrompt);
-        FineTune.Data eval = evalData == null ? null : FineTune.read(evalData, base.tokenizer(), seq, trainOnPrompt);
+        FineTune.Data train = FineTune.read(data, base.tokenizer(), base.chatTemplate(), seq, trainOnPrompt);
+        FineTune.Data eval = evalData == null ? null : FineTune.read(evalData, base.tokenizer(), base.chatTemplate(), seq, trainOnPrompt);
         int n = steps != null ? steps : epochs * ((train.examples().size() + batch - 1) / batch);
         TrainConfig c = TrainConfig.builder(n, batch, seq).lr(lr != null ? lr : m == FineTune.Method.LORA ? 2e-4 : 2e-5)
                 .warmup(warmup != null ? warmup : Math.max(1, n / 20)).weightDecay(weightDecay).clip(clip).evalEvery(evalEvery)

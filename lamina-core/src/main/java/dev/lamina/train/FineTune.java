@@ -1,6 +1,7 @@
 package dev.lamina.train;
 
 import dev.lamina.autograd.Tape;
+import dev.lamina.chat.ModelChatTemplate;
 import dev.lamina.infer.ChatTemplate;
 import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
@@ -16,13 +17,15 @@ import tools.jackson.databind.JsonNode;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
  * Fine-tuning on examples, fully or with a LoRA adapter beside the frozen base. Examples come one
  * JSON object per line: {@code {"text": ...}}, {@code {"prompt": ..., "completion": ...}} or
  * {@code {"messages": [{"role": ..., "content": ...}, ...]}} (OpenAI's chat format, rendered with
- * Lamina's chat template). The loss counts only the completion and the assistant's replies unless
+ * the model's own chat template, or Lamina's built-in one when it has none). The loss counts only the completion and the assistant's replies unless
  * trainOnPrompt; other targets are {@link KernelSet#IGNORE}.
  */
 public final class FineTune {
@@ -44,11 +47,20 @@ public final class FineTune {
 
     private record Segment(String text, boolean counted) {}
 
-    /**
-     * Reads FILE.jsonl into examples of at most seq positions. Every line is checked before training
-     * starts; a bad one is a one-line error naming file:line and the reason.
-     */
+    /** The roles a chat example may use. */
+    private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
+
+    /** As {@link #read(Path, Tokenizer, ModelChatTemplate, int, boolean)} with Lamina's built-in chat template. */
     public static Data read(Path file, Tokenizer tok, int seq, boolean trainOnPrompt) {
+        return read(file, tok, ModelChatTemplate.builtIn(), seq, trainOnPrompt);
+    }
+
+    /**
+     * Reads FILE.jsonl into examples of at most seq positions, chat lines rendered with template.
+     * Every line is checked before training starts; a bad one is a one-line error naming file:line
+     * and the reason.
+     */
+    public static Data read(Path file, Tokenizer tok, ModelChatTemplate template, int seq, boolean trainOnPrompt) {
         String text = TextFiles.read(file);
         List<Example> out = new ArrayList<>();
         int truncated = 0, lineNo = 0;
@@ -63,12 +75,13 @@ public final class FineTune {
                 throw new LaminaException(where + ": not a JSON object");
             }
             if (!j.isObject()) throw new LaminaException(where + ": not a JSON object");
-            List<Segment> segs = segments(j, where, trainOnPrompt);
+            boolean templated = !template.isBuiltIn() && j.has("messages") && !j.has("text") && !j.has("prompt") && !j.has("completion");
+            List<Segment> segs = templated ? templated(j, template, where, trainOnPrompt) : segments(j, where, trainOnPrompt);
             List<Integer> ids = new ArrayList<>();
             List<Boolean> count = new ArrayList<>();
             for (Segment s : segs)
                 for (int id : tok.encode(s.text())) { ids.add(id); count.add(s.counted()); }
-            if (tok.eotId() >= 0) { ids.add(tok.eotId()); count.add(true); }
+            if (tok.eotId() >= 0 && !templated) { ids.add(tok.eotId()); count.add(true); }   // a model's template ends each turn itself
             if (ids.size() < 2) throw new LaminaException(where + ": too short to train on (fewer than 2 tokens)");
             if (ids.size() > seq + 1) { truncated++; ids = ids.subList(0, seq + 1); count = count.subList(0, seq + 1); }
             int n = ids.size() - 1;
@@ -111,6 +124,51 @@ public final class FineTune {
             } else {
                 segs.add(new Segment(rendered.substring(0, rendered.length() - "### Assistant:\n".length()), all));
             }
+        }
+        if (!reply && !all) throw new LaminaException(where + ": no assistant message to learn from");
+        return segs;
+    }
+
+    /**
+     * A conversation through the model's own template. Each assistant turn is what rendering the
+     * conversation up to and including it adds to rendering the turns before it with the
+     * generation prompt (its content and the template's end of turn); the rest is prompt.
+     */
+    private static List<Segment> templated(JsonNode j, ModelChatTemplate template, String where, boolean all) {
+        JsonNode ms = j.get("messages");
+        if (!ms.isArray() || ms.isEmpty()) throw new LaminaException(where + ": \"messages\" must be a non-empty list");
+        List<Map<String, Object>> messages = new ArrayList<>();
+        for (int i = 0; i < ms.size(); i++) {
+            JsonNode m = ms.get(i);
+            String role = m.has("role") && m.get("role").isString() ? m.get("role").asString() : null;
+            if (role == null || !m.has("content") || !m.get("content").isString())
+                throw new LaminaException(where + ": messages[" + i + "] needs a string \"role\" and \"content\"");
+            if (!ROLES.contains(role))
+                throw new LaminaException(where + ": messages[" + i + "]: unknown role '" + role + "' (use system, user, assistant or tool)");
+            messages.add(Map.of("role", role, "content", m.get("content").asString()));
+        }
+        List<Segment> segs = new ArrayList<>();
+        String done = "";                                   // the rendering so far, split into segments
+        boolean reply = false;
+        try {
+            for (int i = 0; i < messages.size(); i++) {
+                if (!messages.get(i).get("role").equals("assistant")) continue;
+                String before = template.render(messages.subList(0, i), true), through = template.render(messages.subList(0, i + 1), false);
+                if (!before.startsWith(done) || !through.startsWith(before))
+                    throw new LaminaException(where + ": the model's chat template does not render this conversation turn by turn "
+                            + "(a later rendering changes an earlier one), so the assistant's tokens cannot be told apart");
+                segs.add(new Segment(before.substring(done.length()), all));
+                segs.add(new Segment(through.substring(before.length()), true));
+                done = through;
+                reply = true;
+            }
+            String whole = template.render(messages, false);
+            if (!whole.startsWith(done))
+                throw new LaminaException(where + ": the model's chat template does not render this conversation turn by turn");
+            if (whole.length() > done.length()) segs.add(new Segment(whole.substring(done.length()), all));
+        } catch (LaminaException e) {
+            if (e.getMessage().startsWith(where)) throw e;
+            throw new LaminaException(where + ": " + e.getMessage());
         }
         if (!reply && !all) throw new LaminaException(where + ": no assistant message to learn from");
         return segs;

@@ -47,6 +47,40 @@ class FineTuneTest {
         assertThat(cut.examples().get(2).ids()).hasSize(8);
     }
 
+    /** ChatML, as Qwen's and many other models' tokenizer_config.json carry it. */
+    static final dev.lamina.chat.ModelChatTemplate CHATML = dev.lamina.chat.ModelChatTemplate.of(
+            "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>' + '\\n' }}{% endfor %}"
+                    + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}", "chatml", java.util.Map.of());
+
+    /** The text of the counted targets of an example (what the loss trains the model to say). */
+    static String countedText(FineTune.Example e) {
+        StringBuilder b = new StringBuilder();
+        for (int t : e.targets()) if (t != KernelSet.IGNORE && t != TOK.eotId()) b.append((char) t);
+        return b.toString();
+    }
+
+    @Test
+    void chatLinesUseTheModelsOwnTemplateAndCountOnlyTheAssistantsTurns(@TempDir Path dir) throws Exception {
+        Path f = write(dir, "c.jsonl",
+                "{\"messages\": [{\"role\": \"system\", \"content\": \"be brief\"}, {\"role\": \"user\", \"content\": \"hi\"}, "
+                        + "{\"role\": \"assistant\", \"content\": \"yo\"}, {\"role\": \"user\", \"content\": \"and?\"}, "
+                        + "{\"role\": \"assistant\", \"content\": \"done\"}]}");
+        FineTune.Example e = FineTune.read(f, TOK, CHATML, 256, false).examples().getFirst();
+        String whole = "<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nyo<|im_end|>\n"
+                + "<|im_start|>user\nand?<|im_end|>\n<|im_start|>assistant\ndone<|im_end|>\n";
+        int[] ids = e.ids();
+        StringBuilder in = new StringBuilder();
+        for (int id : ids) in.append((char) id);
+        assertThat(in + "\n").isEqualTo(whole);                       // the model's rendering, no end-of-text added
+        assertThat(countedText(e)).isEqualTo("yo<|im_end|>\ndone<|im_end|>\n");
+        assertThat(FineTune.read(f, TOK, CHATML, 256, true).examples().getFirst().counted()).isEqualTo(ids.length);
+        // without a template of its own the model gets Lamina's built-in one
+        assertThat(countedText(FineTune.read(f, TOK, 256, false).examples().getFirst())).isEqualTo("yo\n\ndone\n\n");
+        assertThatThrownBy(() -> FineTune.read(write(dir, "w.jsonl", "{\"text\": \"ok\"}",
+                "{\"messages\": [{\"role\": \"wizard\", \"content\": \"x\"}]}"), TOK, CHATML, 64, false))
+                .isInstanceOf(LaminaException.class).hasMessageEndingWith("w.jsonl:2: messages[0]: unknown role 'wizard' (use system, user, assistant or tool)");
+    }
+
     @Test
     void badLinesAreRefusedWithFileAndLine(@TempDir Path dir) throws Exception {
         assertThatThrownBy(() -> FineTune.read(write(dir, "a.jsonl", "{\"text\": \"ok\"}", "{oops"), TOK, 64, false))
