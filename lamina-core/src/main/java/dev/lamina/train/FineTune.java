@@ -43,7 +43,48 @@ public final class FineTune {
     }
 
     /** The examples of a file, and how many were cut to the sequence length. */
-    public record Data(List<Example> examples, int truncated) {}
+    public record Data(List<Example> examples, int truncated) {
+        /**
+         * The examples packed into sequences of at most seq positions: whole examples, one after the
+         * other in order, each keeping its own targets, so the loss still counts only what it counted
+         * (a sequence's last target is its own last token: no target crosses into the next example).
+         */
+        public Data packed(int seq) {
+            List<Example> out = new ArrayList<>();
+            int[] ids = new int[seq], tg = new int[seq];
+            int n = 0;
+            for (Example e : examples) {
+                int len = e.ids().length;                  // <= seq: read() cut longer ones
+                if (n > 0 && n + len > seq) {
+                    out.add(new Example(java.util.Arrays.copyOf(ids, n), java.util.Arrays.copyOf(tg, n)));
+                    n = 0;
+                }
+                System.arraycopy(e.ids(), 0, ids, n, len);
+                System.arraycopy(e.targets(), 0, tg, n, len);
+                n += len;
+            }
+            if (n > 0) out.add(new Example(java.util.Arrays.copyOf(ids, n), java.util.Arrays.copyOf(tg, n)));
+            return new Data(List.copyOf(out), truncated);
+        }
+
+        /** A held-out share of the examples (at least one, chosen by seed), and the rest, each in file order. */
+        public Split split(double evalFraction, long seed) {
+            if (!(evalFraction > 0 && evalFraction < 1))
+                throw LaminaException.field("evalFraction", "evalFraction must be in (0, 1), got " + evalFraction);
+            int n = examples.size(), held = (int) Math.ceil(evalFraction * n);
+            if (held >= n) throw LaminaException.field("evalFraction", "evalFraction leaves no training examples of " + n);
+            int[] order = new int[n];
+            shuffle(order, new Rng(seed ^ 0xE7A1L));
+            boolean[] isEval = new boolean[n];
+            for (int i = 0; i < held; i++) isEval[order[i]] = true;
+            List<Example> train = new ArrayList<>(), eval = new ArrayList<>();
+            for (int i = 0; i < n; i++) (isEval[i] ? eval : train).add(examples.get(i));
+            return new Split(new Data(List.copyOf(train), truncated), new Data(List.copyOf(eval), 0));
+        }
+    }
+
+    /** Training and held-out examples. */
+    public record Split(Data train, Data eval) {}
 
     private record Segment(String text, boolean counted) {}
 
@@ -183,16 +224,29 @@ public final class FineTune {
     /** One logged step: step (1-based), loss, gradient norm, learning rate. */
     public record Step(int step, double loss, double gradNorm, double lr) {}
 
-    /** What a run produced: the tuned model (with its adapter for LoRA), the per-step log, the last eval loss, trainable parameters. */
-    public record Result(Decoder model, Lora.Adapter adapter, List<Step> steps, double evalLoss, long trainable, double seconds) {}
+    /**
+     * What a run produced: the tuned model (with its adapter for LoRA), the per-step log of this
+     * call (a resumed run's starts after its checkpoint), the last eval loss, the best eval loss and
+     * its step, trainable parameters.
+     */
+    public record Result(Decoder model, Lora.Adapter adapter, List<Step> steps, double evalLoss, long trainable, double seconds,
+                         double bestEvalLoss, int bestStep) {}
+
+    /** As {@link #run(Decoder, Method, Lora.Config, Data, Data, TrainConfig, FineTuneRun, Consumer)} in memory only. */
+    public static Result run(Decoder base, Method method, Lora.Config lora, Data train, Data eval, TrainConfig c, Consumer<Step> onStep) {
+        return run(base, method, lora, train, eval, c, null, onStep);
+    }
 
     /**
      * Fine-tunes base: method LORA trains only the adapter (base frozen: no gradients, no optimizer
      * state for it), FULL every parameter. Batches of c.batch() examples drawn in a seeded order,
      * padded to the longest (padding is ignored). Eval (may be null) is scored every c.evalEvery()
-     * steps and at the end.
+     * steps and at the end. With a run directory (may be null) each of those steps is also a
+     * checkpoint, the best eval loss's weights are kept in best/, and a directory holding a
+     * checkpoint is continued from it (full tuning then overwrites base's parameters with it).
      */
-    public static Result run(Decoder base, Method method, Lora.Config lora, Data train, Data eval, TrainConfig c, Consumer<Step> onStep) {
+    public static Result run(Decoder base, Method method, Lora.Config lora, Data train, Data eval, TrainConfig c, FineTuneRun out,
+                             Consumer<Step> onStep) {
         if (method == Method.LORA && lora.dropout() > 0)
             throw LaminaException.field("dropout", "dropout > 0 is not supported yet; use 0");
         long t0 = System.nanoTime();
@@ -208,18 +262,26 @@ public final class FineTune {
             trainable = base.params();
         }
         AdamW opt = new AdamW(trainable, model.kernels());
-        Rng rng = new Rng(c.seed() ^ 0x5EEDL);
+        Order order = new Order(train.examples().size(), c.seed());
+        int start = 0;
+        if (out != null && out.resumable()) {
+            Checkpoint.State st = out.restore(method, adapter, model, opt, c);
+            start = st.step();
+            for (int step = 0; step < start; step++) order.batch(c.batch());   // the data order is replayed, not stored
+            if (order.rng.state() != st.rngState())
+                throw new LaminaException(out.dir() + ": the training data differs from the run's (" + train.examples().size()
+                        + " examples now); continue with the same data or write to a new directory");
+        } else if (out != null) {
+            out.start();
+        }
         List<Example> ex = train.examples();
-        int[] order = new int[ex.size()];
-        int pos = order.length;
         List<Step> log = new ArrayList<>();
-        double evalLoss = Double.NaN;
-        for (int step = 0; step < c.steps(); step++) {
+        FineTuneRun.Best prior = out == null ? new FineTuneRun.Best(Double.NaN, -1) : out.best();
+        double evalLoss = Double.NaN, best = prior.evalLoss();
+        int bestStep = prior.step();
+        for (int step = start; step < c.steps(); step++) {
             List<Example> batch = new ArrayList<>();
-            for (int b = 0; b < c.batch(); b++) {
-                if (pos == order.length) { shuffle(order, rng); pos = 0; }
-                batch.add(ex.get(order[pos++]));
-            }
+            for (int i : order.batch(c.batch())) batch.add(ex.get(i));
             trainable.zeroGrad();
             Tape tape = Tape.training(model.kernels());
             double loss = loss(model, tape, batch);
@@ -229,11 +291,43 @@ public final class FineTune {
             opt.step(lr, c);
             Step s = new Step(step + 1, loss, norm, lr);
             log.add(s);
+            boolean last = step + 1 == c.steps(), due = c.evalEvery() > 0 && (step + 1) % c.evalEvery() == 0;
+            double scored = Double.NaN;
+            if (eval != null && (due || last)) evalLoss = scored = evaluate(model, eval, c.batch());
+            if (!Double.isNaN(scored) && !(scored >= best)) {
+                best = scored;
+                bestStep = step + 1;
+                if (out != null) out.saveBest(step + 1, scored, adapter, model);
+            }
+            if (out != null) {
+                out.log(s, scored);
+                if (due || last) out.save(step + 1, adapter, model, opt, c, order.rng.state());
+            }
             if (onStep != null) onStep.accept(s);
-            if (eval != null && c.evalEvery() > 0 && (step + 1) % c.evalEvery() == 0) evalLoss = evaluate(model, eval, c.batch());
         }
-        if (eval != null) evalLoss = evaluate(model, eval, c.batch());
-        return new Result(model, adapter, log, evalLoss, trainable.count(), (System.nanoTime() - t0) / 1e9);
+        return new Result(model, adapter, log, evalLoss, trainable.count(), (System.nanoTime() - t0) / 1e9, best, bestStep);
+    }
+
+    /** The data order: a seeded shuffle of every example, drawn batch by batch, reshuffled after each pass. */
+    private static final class Order {
+        final Rng rng;
+        final int[] order;
+        int pos;
+
+        Order(int n, long seed) {
+            rng = new Rng(seed ^ 0x5EEDL);
+            order = new int[n];
+            pos = n;
+        }
+
+        int[] batch(int size) {
+            int[] b = new int[size];
+            for (int i = 0; i < size; i++) {
+                if (pos == order.length) { shuffle(order, rng); pos = 0; }
+                b[i] = order[pos++];
+            }
+            return b;
+        }
     }
 
     private static void shuffle(int[] order, Rng rng) {
