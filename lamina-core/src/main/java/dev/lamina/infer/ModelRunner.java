@@ -2,7 +2,6 @@ package dev.lamina.infer;
 
 import dev.lamina.autograd.Var;
 import dev.lamina.kernels.KernelSet;
-import dev.lamina.kernels.LinearWeights;
 import dev.lamina.model.Decoder;
 import dev.lamina.model.Executor;
 import dev.lamina.model.ModelConfig;
@@ -68,6 +67,7 @@ public final class ModelRunner {
     private final PreparedAdapter[] adapters;       // per chunk, null for the base alone
     private boolean anyAdapter;
     private float[] lowRankIn = new float[0], lowRankOut = new float[0];   // x·Aᵀ [rows, r] and its ·Bᵀ [rows, out]
+    private final Tensor[] lowRankY = new Tensor[1];
     private final List<Chunk> one = new ArrayList<>(1);
     private List<Chunk> chunks;
     private int n, C, wanted;
@@ -274,8 +274,10 @@ public final class ModelRunner {
                 if (lowRankIn.length < rows * r) lowRankIn = new float[maxRows * r];
                 if (lowRankOut.length < rows * out) lowRankOut = new float[maxRows * out];
                 Tensor t = new Tensor(lowRankIn, 0, new int[] {rows, r}), u = new Tensor(lowRankOut, 0, new int[] {rows, out});
-                k.project(rows, x.rows(from, from + rows), new LinearWeights[] {a.a(w)}, new Tensor[] {t});
-                k.project(rows, t, new LinearWeights[] {a.b(w)}, new Tensor[] {u});
+                lowRankY[0] = t;
+                k.project(rows, x.rows(from, from + rows), a.a(w), lowRankY);
+                lowRankY[0] = u;
+                k.project(rows, t, a.b(w), lowRankY);
                 k.scale(u, a.scale());
                 k.accumulate(y.rows(from, from + rows), u);
             }

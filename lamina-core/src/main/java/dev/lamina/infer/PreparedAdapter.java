@@ -16,7 +16,7 @@ import dev.lamina.model.ParamKey;
 public final class PreparedAdapter {
     private final PreparedModel base;
     private final Lora.Adapter adapter;
-    private final LinearWeights[] a, b;        // by Decoder.Linear.id(): A [r, in] and B [out, r], null where not targeted
+    private final LinearWeights[][] a, b;      // by Decoder.Linear.id(): {A [r, in]} and {B [out, r]}, null where not targeted
     private final int rank;
     private final float scale;
 
@@ -26,12 +26,12 @@ public final class PreparedAdapter {
         Decoder model = base.model();
         KernelSet k = model.kernels();
         Decoder.Linear[] linears = model.linears();
-        a = new LinearWeights[linears.length];
-        b = new LinearWeights[linears.length];
+        a = new LinearWeights[linears.length][];
+        b = new LinearWeights[linears.length][];
         for (Decoder.Linear lin : linears) {
             if (!Lora.TARGETABLE.contains(lin.key().role()) || !adapter.covers(lin.key())) continue;   // the head never carries one
-            a[lin.id()] = k.prepare(adapter.params().value(lin.key().lora(ParamKey.Factor.LORA_A).name()), null);
-            b[lin.id()] = k.prepare(adapter.params().value(lin.key().lora(ParamKey.Factor.LORA_B).name()), null);
+            a[lin.id()] = new LinearWeights[] {k.prepare(adapter.params().value(lin.key().lora(ParamKey.Factor.LORA_A).name()), null)};
+            b[lin.id()] = new LinearWeights[] {k.prepare(adapter.params().value(lin.key().lora(ParamKey.Factor.LORA_B).name()), null)};
         }
         rank = adapter.config().rank();
         scale = adapter.config().scale();
@@ -52,9 +52,9 @@ public final class PreparedAdapter {
     public int rank() { return rank; }
     public float scale() { return scale; }
 
-    /** The prepared A of a linear, or null when the adapter leaves it alone. */
-    LinearWeights a(Decoder.Linear w) { return a[w.id()]; }
+    /** The prepared A of a linear as a group of one, or null when the adapter leaves it alone. */
+    LinearWeights[] a(Decoder.Linear w) { return a[w.id()]; }
 
-    /** The prepared B of a linear (null when A is). */
-    LinearWeights b(Decoder.Linear w) { return b[w.id()]; }
+    /** The prepared B of a linear as a group of one (null when A is). */
+    LinearWeights[] b(Decoder.Linear w) { return b[w.id()]; }
 }
