@@ -56,5 +56,18 @@ rm -rf "$WORK/out-serve" "$WORK/out-hf"
 # (lm_eval prints its table with pytablewriter and fails after saving the results when that package is
 # missing, as on an offline index; the comparison reads the saved results, and fails if there are none)
 "$PY" "$ROOT/bench/lm_eval_compare.py" "$WORK/out-serve" "$WORK/out-hf" --tol 1e-3
+
+# Chat: local-chat-completions sends messages to /v1/chat/completions, which the server renders with
+# the model's chat template; hf renders the exported tokenizer_config.json's chat_template (the same
+# template in Jinja) with --apply_chat_template. The generations must be identical.
+rm -rf "$WORK/out-chat" "$WORK/out-hf-chat"
+"$PY" -m lm_eval --model local-chat-completions --tasks lamina_brown_continue --include_path . --apply_chat_template \
+  --log_samples --output_path "$WORK/out-chat" \
+  --model_args "model=lamina-check,base_url=http://127.0.0.1:$PORT/v1/chat/completions,num_concurrent=1,max_retries=1" \
+  > "$WORK/lm_eval-chat.log" 2>&1 || true
+"$PY" -m lm_eval --model hf --tasks lamina_brown_continue --include_path . --apply_chat_template --log_samples \
+  --output_path "$WORK/out-hf-chat" --model_args "pretrained=$WORK/hf,dtype=float32,max_length=$((CTX - 2))" --device cpu \
+  --batch_size 8 > "$WORK/lm_eval-hf-chat.log" 2>&1 || true
+"$PY" "$ROOT/bench/lm_eval_compare.py" "$WORK/out-chat" "$WORK/out-hf-chat"
 echo "lamina eval on the same task files:"
 "$LAMINA" eval --model "$RUN" --tasks brown_cloze_100.jsonl --tasks brown_continue_30.jsonl --threads 1

@@ -60,7 +60,7 @@ final class FinetuneCommand implements Callable<Integer> {
     int batch;
     @Option(names = "--seq", defaultValue = "256", description = "Longest example in tokens; longer ones are truncated (default ${DEFAULT-VALUE}).")
     int seq;
-    @Option(names = "--warmup", description = "Warm-up steps (default: 5% of the steps).")
+    @Option(names = "--warmup", description = "Warm-up steps (default: 5%% of the steps).")
     Integer warmup;
     @Option(names = "--weight-decay", defaultValue = "0", description = "AdamW weight decay (default ${DEFAULT-VALUE}).")
     double weightDecay;

@@ -1,6 +1,5 @@
 package dev.lamina.cli;
 
-import dev.lamina.kernels.FmaPeak;
 import dev.lamina.kernels.KernelSet;
 import dev.lamina.data.Dataset;
 import dev.lamina.eval.Task;
@@ -10,7 +9,9 @@ import dev.lamina.model.ModelConfig;
 import dev.lamina.model.Presets;
 import dev.lamina.train.Checkpoint;
 import dev.lamina.train.TrainConfig;
+import dev.lamina.research.Figure;
 import dev.lamina.train.Trainer;
+import dev.lamina.train.TrainingCurves;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -113,7 +114,7 @@ final class TrainCommand implements Callable<Integer> {
         double[] lastVal = {Double.NaN};
         TrainConfig c = trainer.config();
         KernelSet k = trainer.model().kernels();
-        trainer.withPeakFlops(FmaPeak.flopsPerSecond(k.parallel()));     // measured once per run, for the MFU column
+        trainer.withMeasuredPeak(k.parallel());     // measured at the start (again if a step beats it), for the MFU column
         System.err.printf("training %d steps of %d x %d tokens on %d threads (kernels: %s)%n", c.steps(), c.batch(), c.seq(),
                 k.threads(), k.name());
         try (ConsoleProgress bar = new ConsoleProgress("train", c.steps(), System.err)) {
@@ -130,6 +131,12 @@ final class TrainCommand implements Callable<Integer> {
             });
         }
         System.err.println("saved " + trainer.run());
+        List<Figure> curves = TrainingCurves.figures(trainer.run());
+        if (!curves.isEmpty()) {
+            Path plots = trainer.run().resolve("plots");
+            Plots.INSTANCE.drawAll(plots, curves);
+            System.err.println("plots: " + plots.resolve("loss.png") + (curves.size() > 1 ? ", " + plots.resolve("tasks.png") : "") + " (and .svg)");
+        }
         return lastVal[0];
     }
 }

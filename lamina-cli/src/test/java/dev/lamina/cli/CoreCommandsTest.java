@@ -27,6 +27,32 @@ class CoreCommandsTest extends CliTest {
     }
 
     @Test
+    void everyCommandsHelpRendersWithoutFormatWarnings() {
+        java.util.List<java.util.List<String>> paths = new java.util.ArrayList<>();
+        collect(new picocli.CommandLine(new Main()), java.util.List.of(), paths);
+        assertThat(paths).hasSizeGreaterThan(10);
+        for (java.util.List<String> path : paths) {
+            java.util.List<String> args = new java.util.ArrayList<>(path);
+            args.add("--help");
+            Result r = run(args.toArray(String[]::new));
+            assertThat(r.code()).as(String.join(" ", args)).isZero();
+            assertThat(r.err()).as(String.join(" ", args)).doesNotContain("WARN");   // e.g. an unescaped % in a description
+            assertThat(r.out()).as(String.join(" ", args)).contains("Usage: lamina");
+        }
+    }
+
+    private static void collect(picocli.CommandLine cl, java.util.List<String> path, java.util.List<java.util.List<String>> out) {
+        for (var e : cl.getSubcommands().entrySet()) {
+            if (e.getValue().getCommandSpec().aliases().length > 0 && java.util.Arrays.asList(e.getValue().getCommandSpec().aliases()).contains(e.getKey()))
+                continue;
+            java.util.List<String> p = new java.util.ArrayList<>(path);
+            p.add(e.getKey());
+            out.add(p);
+            collect(e.getValue(), p, out);
+        }
+    }
+
+    @Test
     void endToEndWithTheByteTokenizer(@TempDir Path dir) throws Exception {
         StringBuilder text = new StringBuilder();
         for (int i = 0; i < 60; i++) text.append("The jury said the election was fair. The city thanked them.\n\n");
@@ -45,6 +71,9 @@ class CoreCommandsTest extends CliTest {
         assertThat(resumed.code()).as(resumed.err()).isZero();
         assertThat(resumed.err()).contains("resuming").contains("at step 6 of 8");
         assertThat(Files.readAllLines(run.resolve("metrics.jsonl"))).hasSize(8);
+        assertThat(resumed.err()).contains("plots: " + run.resolve("plots/loss.png"));
+        assertThat(run.resolve("plots/loss.png")).isNotEmptyFile();
+        assertThat(Files.readString(run.resolve("plots/loss.svg"))).contains("<svg");   // (its text is drawn as paths)
 
         Result gen = run("generate", "--model", run.toString(), "--prompt", "The", "--max-tokens", "5", "--temperature", "0");
         assertThat(gen.code()).as(gen.err()).isZero();

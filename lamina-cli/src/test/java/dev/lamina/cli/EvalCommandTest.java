@@ -94,6 +94,8 @@ class EvalCommandTest extends CliTest {
                 "--seq", "16", "--eval-every", "2", "--eval-batches", "1", "--threads", "1", "--eval-tasks", task.toString())).as(err()).isZero();
         assertThat(err()).containsPattern("step 2: .*, jury/acc [01]\\.\\d{4}, jury/acc_norm");
         assertThat(Files.readAllLines(run.resolve("metrics.jsonl")).getLast()).contains("\"jury/acc\":");
+        assertThat(run.resolve("plots/tasks.png")).isNotEmptyFile();
+        assertThat(run.resolve("plots/tasks.svg")).isNotEmptyFile();
         clearOutput();
         assertThat(Main.run("train", "--preset", "tiny", "--data", data.toString(), "--out", dir.resolve("r2").toString(), "--steps", "2",
                 "--eval-tasks", dir.resolve("none.jsonl").toString())).isEqualTo(1);

@@ -106,7 +106,9 @@ public final class ModelChatTemplate {
         String where = configFile + " chat_template";
         JsonNode field = config == null ? null : config.get("chat_template");
         if (templates.isEmpty() && field != null && !field.isNull()) {
-            if (field.isString()) {
+            if (field.isString() && field.stringValue().equals(ChatTemplate.JINJA)) {
+                return builtIn();      // an exported Lamina model: keep the built-in template's stop sequence
+            } else if (field.isString()) {
                 templates.put("default", JinjaTemplate.parse(field.stringValue(), where));
             } else if (field.isArray()) {
                 for (JsonNode t : field.values()) {

@@ -1,5 +1,6 @@
 package dev.lamina.hf;
 
+import dev.lamina.infer.ChatTemplate;
 import dev.lamina.io.AtomicFiles;
 import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
@@ -275,6 +276,7 @@ public final class HfCheckpoint {
         }
         o.put("model_max_length", c.maxPositionEmbeddings());
         o.put("clean_up_tokenization_spaces", false);
+        o.put("chat_template", ChatTemplate.JINJA);       // the template serve and finetune use for this model
         return o;
     }
 

@@ -33,6 +33,22 @@ public final class ChatTemplate {
     /** Stop sequences that end the assistant's turn (added to the caller's). */
     public static final List<String> STOP = List.of("\n###");
 
+    /**
+     * This template in Jinja, as Hugging Face tokenizers carry one (written to tokenizer_config.json
+     * on export, so transformers' apply_chat_template and lm-evaluation-harness render what the
+     * server renders). With add_generation_prompt it gives exactly {@link #render}'s text.
+     */
+    public static final String JINJA = "{%- for message in messages -%}"
+            + "{%- set role = message['role'] | lower -%}"
+            + "{%- if role == 'system' or role == 'developer' -%}{%- set header = 'System' -%}"
+            + "{%- elif role == 'user' -%}{%- set header = 'User' -%}"
+            + "{%- elif role == 'assistant' -%}{%- set header = 'Assistant' -%}"
+            + "{%- else -%}{{- raise_exception(\"unsupported message role '\" ~ message['role'] ~ \"' (use system, user or assistant)\") -}}"
+            + "{%- endif -%}"
+            + "{{- '### ' ~ header ~ ':\\n' ~ message['content'] ~ '\\n\\n' -}}"
+            + "{%- endfor -%}"
+            + "{%- if add_generation_prompt -%}{{- '### Assistant:\\n' -}}{%- endif -%}";
+
     /** The prompt for messages, ending where the assistant's reply starts. */
     public static String render(List<Message> messages) {
         if (messages.isEmpty()) throw new LaminaException("messages must not be empty");

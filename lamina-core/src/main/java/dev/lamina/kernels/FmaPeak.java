@@ -43,6 +43,19 @@ public final class FmaPeak {
         return measured[threads];
     }
 
+    /**
+     * Measures again and keeps the higher figure. A peak measured while other work shared the cores
+     * reads low, and MFU then exceeds 100%; the trainer calls this when it sees that. An override
+     * is returned unchanged.
+     */
+    public static synchronized double remeasure(Parallel pool) {
+        String override = Tuning.system().peakGflopsPerCore();
+        double before = flopsPerSecond(pool, override);
+        if (override != null) return before;
+        measured[pool.threads()] = Math.max(before, measure(pool));
+        return measured[pool.threads()];
+    }
+
     /** Refuses a bad -Dlamina.peakGflopsPerCore before any work starts (one line naming it). */
     public static void checkOverride() {
         String fixed = Tuning.system().peakGflopsPerCore();

@@ -302,7 +302,8 @@ final class VectorMatmul {
         // shapes) or row-major (x in x·wᵀ) with rows not a multiple of 4 KB apart: twelve such rows
         // map to one 8-way L1 set and evict each other (K = 1024 ran 8-9% slower in place, level
         // with 6×4 once copied). Other strides are packed.
-        boolean directA = rsA == 1 || (csA == 1 && rsA % ALIASING_ROW_STRIDE != 0);
+        boolean stripA = rsA == 1 && PACK_TN;
+        boolean directA = !stripA && (rsA == 1 || (csA == 1 && rsA % ALIASING_ROW_STRIDE != 0));
         int kcMax = kSlice(K);
         for (int jc = n0; jc < n1; jc += NC) {
             int nc = Math.min(NC, n1 - jc);
@@ -313,19 +314,22 @@ final class VectorMatmul {
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
                     float[] a = directA ? A : ap;
-                    // A(r, k) at aBase + r·ars + k·aks: A's own strides, or the packed block's
+                    // the strip of rows ir.. starts at aBase + ir·step; A(r, k) within it at r·lda + k·aks:
+                    // A's own strides, the packed block's (row-major), or its MR-row strips (k-major)
                     int aBase = directA ? aOff + ic * rsA + pc * csA : 0;
-                    int ars = directA ? rsA : kc, aks = directA ? csA : 1;
-                    if (!directA) packA(ap, A, aOff + ic * rsA + pc * csA, rsA, csA, mc, kc);
+                    int step = directA ? rsA : kc, lda = directA ? rsA : stripA ? 1 : kc;
+                    int aks = directA ? csA : stripA ? MR : 1;
+                    if (stripA) packAStrips(ap, A, aOff + ic * rsA + pc * csA, csA, mc, kc, MR);
+                    else if (!directA) packA(ap, A, aOff + ic * rsA + pc * csA, rsA, csA, mc, kc);
                     for (int jr = 0; jr < nc; jr += NR) {
                         int nr = Math.min(NR, nc - jr);
                         int bpOff = jr * kc;
                         for (int ir = 0; ir < mc; ir += MR) {
                             int mr = Math.min(MR, mc - ir);
                             switch (NV == 3 ? 3 : MR) {   // the tile's register kernel
-                                case 12 -> kernel12x2(kc, a, aBase + ir * ars, ars, aks, mr, bp, bpOff, tile);
-                                case 6 -> kernel6x2(kc, a, aBase + ir * ars, ars, aks, mr, bp, bpOff, tile);
-                                default -> kernel4x3(kc, a, aBase + ir * ars, ars, aks, mr, bp, bpOff, tile);
+                                case 12 -> kernel12x2(kc, a, aBase + ir * step, lda, aks, mr, bp, bpOff, tile);
+                                case 6 -> kernel6x2(kc, a, aBase + ir * step, lda, aks, mr, bp, bpOff, tile);
+                                default -> kernel4x3(kc, a, aBase + ir * step, lda, aks, mr, bp, bpOff, tile);
                             }
                             flush(tile, C, cOff + (ic + ir) * ldc + jc + jr, ldc, mr, nr, add);
                         }
@@ -379,6 +383,21 @@ final class VectorMatmul {
                 int src = off + r * rs, dst = r * kc;
                 for (int k = k0; k < k1; k++) ap[dst + k] = A[src + k * cs];
             }
+        }
+    }
+
+    /** Column-major A (dyᵀ in dw = dyᵀ·x) is packed into MR-row strips rather than read in place. */
+    static final boolean PACK_TN = Boolean.parseBoolean(System.getProperty("lamina.packTn", "false"));
+
+    /**
+     * Copies column-major A(0..mc, 0..kc) (A(r, k) at off + r + k·cs) into strips of mr rows:
+     * strip s holds A(s·mr + i, k) at s·mr·kc + k·mr + i, so the kernel reads mr adjacent floats
+     * per k from one contiguous stream instead of striding cs floats through memory.
+     */
+    static void packAStrips(float[] ap, float[] A, int off, int cs, int mc, int kc, int mr) {
+        for (int s = 0; s < mc; s += mr) {
+            int rows = Math.min(mr, mc - s), dst = s * kc;
+            for (int k = 0, src = off + s; k < kc; k++, src += cs, dst += mr) System.arraycopy(A, src, ap, dst, rows);
         }
     }
 

@@ -12,6 +12,7 @@ import dev.lamina.kernels.FmaPeak;
 import dev.lamina.model.Decoder;
 import dev.lamina.model.ModelConfig;
 import dev.lamina.model.TapeExecutor;
+import dev.lamina.tensor.Parallel;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -48,6 +49,7 @@ public final class Trainer {
     private final TapeExecutor executor;
     private final int[] ids, targets;
     private double peakFlops = Double.NaN;
+    private Parallel peakPool;
     private int step;
     private GradientHook gradientHook;
     private List<Task> evalTasks = List.of();
@@ -122,10 +124,15 @@ public final class Trainer {
     public Path run() { return run; }
 
     /**
-     * The machine's peak in FLOP/s for the MFU figure of each step ({@link FmaPeak#flopsPerSecond}
-     * measures it); without one, MFU is NaN and left out of the metrics.
+     * Measures the machine's peak FLOP/s over the pool's threads for the MFU figure of each step
+     * ({@link FmaPeak}); without it, MFU is NaN and left out of the metrics. A step that runs faster
+     * than the peak shows the peak was measured under other load: it is measured again then.
      */
-    public Trainer withPeakFlops(double flopsPerSecond) { this.peakFlops = flopsPerSecond; return this; }
+    public Trainer withMeasuredPeak(Parallel pool) {
+        this.peakPool = pool;
+        this.peakFlops = FmaPeak.flopsPerSecond(pool);
+        return this;
+    }
 
     /** Tasks scored (zero-shot) at every evaluation; their metrics go beside the loss as "task/metric". */
     public Trainer withEvalTasks(List<Task> tasks) { this.evalTasks = List.copyOf(tasks); return this; }
@@ -167,6 +174,7 @@ public final class Trainer {
                 tasks = evaluateTasks();
             }
             double tps = cfg.batch() * cfg.seq() * cfg.accum() / seconds;
+            if (peakPool != null && flopsPerStep / seconds > peakFlops) peakFlops = FmaPeak.remeasure(peakPool);
             Progress p = new Progress(step, cfg.steps(), loss, lr, norm, tps, flopsPerStep / seconds / peakFlops, valLoss, tasks);
             log(p);
             if (evalNow) save();

@@ -56,6 +56,25 @@ class ModelChatTemplateTest {
     }
 
     @Test
+    void theBuiltInTemplatesJinjaFormRendersWhatTheBuiltInTemplateRenders() throws Exception {
+        ModelChatTemplate jinja = ModelChatTemplate.of(ChatTemplate.JINJA, "exported", Map.of());
+        List<Map<String, Object>> multi = List.of(Map.of("role", "developer", "content", " Be brief.\n"),
+                Map.of("role", "USER", "content", "Hi"), Map.of("role", "assistant", "content", "Hello."),
+                Map.of("role", "user", "content", "2 + 2 = ?"));
+        for (List<Map<String, Object>> chat : List.of(CHAT, multi)) {
+            String expected = ModelChatTemplate.builtIn().render(chat, true);
+            assertThat(jinja.render(chat, true)).isEqualTo(expected);
+            assertThat(jinja.render(chat, false)).isEqualTo(expected.substring(0, expected.length() - "### Assistant:\n".length()));
+        }
+        assertThatThrownBy(() -> jinja.render(List.of(Map.of("role", "tool", "content", "x")), true))
+                .isInstanceOf(LaminaException.class).hasMessageContaining("unsupported message role 'tool' (use system, user or assistant)");
+        // an exported Lamina model read back keeps the built-in template (and its stop sequence)
+        Files.writeString(dir.resolve("tokenizer_config.json"),
+                dev.lamina.io.Json.MAPPER.createObjectNode().put("chat_template", ChatTemplate.JINJA).toString());
+        assertThat(ModelChatTemplate.of(dir).isBuiltIn()).isTrue();
+    }
+
+    @Test
     void builtInWhenTheModelHasNoTemplate() throws Exception {
         Files.writeString(dir.resolve("tokenizer_config.json"), "{\"eos_token\": \"</s>\"}");
         ModelChatTemplate t = ModelChatTemplate.of(dir);
