@@ -1,7 +1,6 @@
 package dev.lamina.cli;
 
 import dev.lamina.Lamina;
-import dev.lamina.hf.PeftAdapter;
 import dev.lamina.io.AtomicFiles;
 import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
@@ -14,7 +13,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import tools.jackson.databind.node.ObjectNode;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -120,7 +118,7 @@ final class FinetuneCommand implements Callable<Integer> {
                 m == FineTune.Method.LORA ? "LoRA r=" + rank + " alpha=" + alpha + " on " + lc.targets() : "all parameters",
                 examples, train.truncated(), seq, pack ? ", packed into " + train.examples().size() + " sequences" : "",
                 eval == null ? "" : ", " + heldOut + " held out", n, batch,
-                resume ? ", resuming from step " + dev.lamina.train.Checkpoint.readState(out).step() : "");
+                resume ? ", resuming from step " + Checkpoint.readState(out).step() : "");
         FineTune.Result r;
         try (ConsoleProgress p = new ConsoleProgress("finetune", n, System.err)) {
             r = FineTune.run(base.decoder(), m, lc, train, eval, c, run, s -> p.update(s.step(), String.format(Locale.ROOT, "loss %.4f", s.loss())));

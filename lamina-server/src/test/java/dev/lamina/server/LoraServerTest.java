@@ -114,6 +114,27 @@ class LoraServerTest {
     }
 
     @Test
+    void echoScoresThePromptWithTheRequestsAdapter() throws Exception {
+        String prompt = "The jury said it";
+        // the adapter folded into a copy of the base's weights: another path than the server's unmerged one
+        Decoder folded = new Decoder(BASE.config(), Decoder.layout(BASE.config()).build());
+        folded.params().copyFrom(BASE.params());
+        dev.lamina.infer.PreparedModel.fold(folded, ADAPTERS.get("chatty"));
+        int[] ids = ByteTokenizer.INSTANCE.encode(prompt);
+        var want = new dev.lamina.eval.TokenScorer(folded).score(ids, 1, 0);
+        JsonNode adapted = post(server, "/v1/completions", """
+                {"model":"chatty","prompt":"%s","max_tokens":0,"echo":true,"logprobs":0}""".formatted(prompt)).json()
+                .get("choices").get(0).get("logprobs").get("token_logprobs");
+        JsonNode plain = post(server, "/v1/completions", """
+                {"model":"%s","prompt":"%s","max_tokens":0,"echo":true,"logprobs":0}""".formatted(NAME, prompt)).json()
+                .get("choices").get(0).get("logprobs").get("token_logprobs");
+        for (int i = 1; i < ids.length; i++) {
+            assertThat(adapted.get(i).doubleValue()).isCloseTo(want[i - 1].chosen().logprob(), org.assertj.core.data.Offset.offset(1e-5));
+            assertThat(Math.abs(adapted.get(i).doubleValue() - plain.get(i).doubleValue())).isGreaterThan(0);
+        }
+    }
+
+    @Test
     void unknownModelsAre404AndBadAdaptersFailTheLoad() throws Exception {
         LaminaServerTest.Reply r = post(server, "/v1/chat/completions", "{\"model\":\"verbose\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
         assertError(r, 404, "invalid_request_error", "model_not_found");
