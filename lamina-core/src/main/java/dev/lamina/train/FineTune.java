@@ -25,8 +25,9 @@ import java.util.function.Consumer;
  * Fine-tuning on examples, fully or with a LoRA adapter beside the frozen base. Examples come one
  * JSON object per line: {@code {"text": ...}}, {@code {"prompt": ..., "completion": ...}} or
  * {@code {"messages": [{"role": ..., "content": ...}, ...]}} (OpenAI's chat format, rendered with
- * the model's own chat template, or Lamina's built-in one when it has none). The loss counts only the completion and the assistant's replies unless
- * trainOnPrompt; other targets are {@link KernelSet#IGNORE}.
+ * the model's own chat template, or Lamina's built-in one when it has none). The loss counts only
+ * the completion and the assistant's replies unless trainOnPrompt; other targets are
+ * {@link KernelSet#IGNORE}.
  */
 public final class FineTune {
     private FineTune() {}
