@@ -1,19 +1,18 @@
 package dev.lamina.cli;
 
 import dev.lamina.Lamina;
-import dev.lamina.hf.PeftAdapter;
 import dev.lamina.io.AtomicFiles;
 import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
 import dev.lamina.model.Lora;
 import dev.lamina.train.Checkpoint;
 import dev.lamina.train.FineTune;
+import dev.lamina.train.FineTuneRun;
 import dev.lamina.train.TrainConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import tools.jackson.databind.node.ObjectNode;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -28,8 +27,15 @@ final class FinetuneCommand implements Callable<Integer> {
     Path data;
     @Option(names = "--eval-data", description = "Held-out examples scored every --eval-every steps and at the end.")
     Path evalData;
-    @Option(names = "--out", required = true, description = "Directory to write: PEFT adapter files (lora) or a run directory (full).")
+    @Option(names = "--eval-fraction", description = "Without --eval-data: hold out this share of --data (chosen by --seed) for evaluation.")
+    Double evalFraction;
+    @Option(names = "--out", required = true, description = "Run directory: the adapter's PEFT files (lora) or the model (full), "
+            + "optimizer and state at the last checkpoint, metrics.jsonl, and best/ (the lowest eval loss).")
     Path out;
+    @Option(names = "--resume", description = "Continue the run in --out from its last checkpoint (same settings and data).")
+    boolean resume;
+    @Option(names = "--pack", description = "Pack several examples into each --seq window (the loss still counts only what they count).")
+    boolean pack;
     @Option(names = "--method", defaultValue = "lora", description = "full or lora (default ${DEFAULT-VALUE}).")
     String method;
     @Option(names = "--rank", defaultValue = "8", description = "LoRA rank r (default ${DEFAULT-VALUE}).")
@@ -58,7 +64,7 @@ final class FinetuneCommand implements Callable<Integer> {
     double weightDecay;
     @Option(names = "--clip", defaultValue = "1.0", description = "Gradient-norm clip, 0 for none (default ${DEFAULT-VALUE}).")
     double clip;
-    @Option(names = "--eval-every", defaultValue = "0", description = "Score --eval-data every N steps (default: only at the end).")
+    @Option(names = "--eval-every", defaultValue = "0", description = "Score the eval data and checkpoint every N steps (default: only at the end).")
     int evalEvery;
     @Option(names = "--seed", defaultValue = "0", description = "Seed for the adapter's initialisation and the data order (default ${DEFAULT-VALUE}).")
     long seed;
@@ -80,48 +86,60 @@ final class FinetuneCommand implements Callable<Integer> {
         if (epochs < 1) throw new LaminaException("--epochs must be >= 1, got " + epochs);
         Lora.Config lc = m == FineTune.Method.LORA ? new Lora.Config(rank, alpha, dropout, Lora.Config.parseTargets(targets), rslora) : null;
         if (lc != null && dropout > 0) throw new LaminaException("--dropout > 0 is not supported yet; use 0");
+        if (evalFraction != null && evalData != null) throw new LaminaException("give --eval-data or --eval-fraction, not both");
+        FineTuneRun run = new FineTuneRun(out, model.toAbsolutePath().toString(), null, data.toAbsolutePath().toString());
+        if (run.resumable() && !resume)
+            throw new LaminaException(out + " holds a fine-tuning run; add --resume to continue it, or choose a new --out");
+        if (resume && !run.resumable()) throw new LaminaException(out + ": no checkpoint to resume (no state.json)");
         Lamina.Model base = Lamina.load(model, Main.kernels(threads));
-        FineTune.Data train = FineTune.read(data, base.tokenizer(), seq, trainOnPrompt);
-        FineTune.Data eval = evalData == null ? null : FineTune.read(evalData, base.tokenizer(), seq, trainOnPrompt);
+        run = new FineTuneRun(out, run.base(), base.tokenizer(), run.data());
+        FineTune.Data train = FineTune.read(data, base.tokenizer(), base.chatTemplate(), seq, trainOnPrompt);
+        FineTune.Data eval = evalData == null ? null : FineTune.read(evalData, base.tokenizer(), base.chatTemplate(), seq, trainOnPrompt);
+        if (evalFraction != null) {
+            FineTune.Split split;
+            try {
+                split = train.split(evalFraction, seed);
+            } catch (LaminaException e) {
+                throw new LaminaException("--" + e.getMessage().replace("evalFraction", "eval-fraction"));
+            }
+            train = split.train();
+            eval = split.eval();
+        }
+        int examples = train.examples().size(), heldOut = eval == null ? 0 : eval.examples().size();
+        if (pack) {
+            train = train.packed(seq);
+            if (eval != null) eval = eval.packed(seq);
+        }
         int n = steps != null ? steps : epochs * ((train.examples().size() + batch - 1) / batch);
         TrainConfig c = TrainConfig.builder(n, batch, seq).lr(lr != null ? lr : m == FineTune.Method.LORA ? 2e-4 : 2e-5)
                 .warmup(warmup != null ? warmup : Math.max(1, n / 20)).weightDecay(weightDecay).clip(clip).evalEvery(evalEvery)
                 .seed(seed).build();
-        System.err.printf("finetune: %s, %s, %d examples (%d truncated to %d tokens), %d steps of %d%n", model.getFileName(),
+        System.err.printf("finetune: %s, %s, %d examples (%d truncated to %d tokens%s)%s, %d steps of %d%s%n", model.getFileName(),
                 m == FineTune.Method.LORA ? "LoRA r=" + rank + " alpha=" + alpha + " on " + lc.targets() : "all parameters",
-                train.examples().size(), train.truncated(), seq, n, batch);
+                examples, train.truncated(), seq, pack ? ", packed into " + train.examples().size() + " sequences" : "",
+                eval == null ? "" : ", " + heldOut + " held out", n, batch,
+                resume ? ", resuming from step " + Checkpoint.readState(out).step() : "");
         FineTune.Result r;
-        StringBuilder metrics = new StringBuilder();
         try (ConsoleProgress p = new ConsoleProgress("finetune", n, System.err)) {
-            r = FineTune.run(base.decoder(), m, lc, train, eval, c, s -> {
-                p.update(s.step(), String.format(Locale.ROOT, "loss %.4f", s.loss()));
-                metrics.append(String.format(Locale.ROOT, "{\"step\":%d,\"loss\":%.6f,\"grad_norm\":%.6f,\"lr\":%.6g}%n",
-                        s.step(), s.loss(), s.gradNorm(), s.lr()));
-            });
+            r = FineTune.run(base.decoder(), m, lc, train, eval, c, run, s -> p.update(s.step(), String.format(Locale.ROOT, "loss %.4f", s.loss())));
         }
-        try {
-            Files.createDirectories(out);
-        } catch (java.io.IOException e) {
-            throw new LaminaException(out + ": cannot create (" + e.getMessage() + ")");
-        }
-        if (r.adapter() != null) PeftAdapter.save(r.adapter(), out, model.toAbsolutePath().toString());
-        else {
-            Checkpoint.saveModel(out, r.model(), n);
-            base.tokenizer().save(out.resolve(Checkpoint.TOKENIZER));
-        }
-        AtomicFiles.writeString(out.resolve("metrics.jsonl"), metrics.toString());
+        var metrics = run.metrics();
+        double finalLoss = metrics.isEmpty() ? Double.NaN : metrics.getLast().get("loss").doubleValue();
         ObjectNode j = Json.MAPPER.createObjectNode();
         j.put("method", m.name().toLowerCase(Locale.ROOT));
         j.put("base", model.toAbsolutePath().toString());
         j.put("steps", n);
         j.put("trainable_parameters", r.trainable());
-        j.put("final_loss", r.steps().getLast().loss());
+        j.put("final_loss", finalLoss);
         if (!Double.isNaN(r.evalLoss())) j.put("eval_loss", r.evalLoss());
+        if (r.bestStep() > 0) j.put("best_eval_loss", r.bestEvalLoss()).put("best_step", r.bestStep());
         j.put("seconds", r.seconds());
         AtomicFiles.writeString(out.resolve("finetune.json"), Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(j) + "\n");
         System.out.printf(Locale.ROOT, "trainable parameters: %,d of %,d%n", r.trainable(), base.decoder().parameterCount());
         if (!Double.isNaN(r.evalLoss())) System.out.printf(Locale.ROOT, "eval loss %.4f%n", r.evalLoss());
-        System.out.printf(Locale.ROOT, "final loss %.4f after %d steps in %.0fs; wrote %s%n", r.steps().getLast().loss(), n, r.seconds(), out);
+        if (r.bestStep() > 0) System.out.printf(Locale.ROOT, "best eval loss %.4f at step %d (in %s)%n", r.bestEvalLoss(), r.bestStep(),
+                out.resolve(FineTuneRun.BEST));
+        System.out.printf(Locale.ROOT, "final loss %.4f after %d steps in %.0fs; wrote %s%n", finalLoss, n, r.seconds(), out);
         return 0;
     }
 }

@@ -35,8 +35,9 @@ final class GenerateCommand implements Callable<Integer> {
     long seed;
     @Option(names = "--threads", description = "Worker threads (default: every core).")
     Integer threads;
-    @Option(names = "--adapter", description = "A LoRA adapter directory (PEFT files) to apply to the model.")
-    java.nio.file.Path adapter;
+    @Option(names = "--adapter", description = "A LoRA adapter directory (PEFT files) to apply to the model; repeatable: "
+            + "several adapters act together, their updates summed as PEFT sums active adapters.")
+    List<Path> adapters;
     @Option(names = "--weights", defaultValue = "f32", description = "How inference stores the linear weights: f32, or q8_0 (8-bit blocks, a quarter of the bytes; default ${DEFAULT-VALUE}).")
     String weights;
 
@@ -50,8 +51,10 @@ final class GenerateCommand implements Callable<Integer> {
             throw new dev.lamina.io.LaminaException("--" + e.getMessage().replace('_', '-'));
         }
         Lamina.Model m = Lamina.load(model, Main.kernels(threads), WeightFormat.parse(weights));
-        if (adapter != null)
-            m = new Lamina.Model(m.decoder().withAdapter(dev.lamina.hf.PeftAdapter.load(adapter, m.decoder())), m.tokenizer(), m.weights(), m.chatTemplate());
+        // loaded, every adapter checked against the base, then folded in before the weights are prepared
+        List<dev.lamina.model.Lora.Adapter> loaded = new java.util.ArrayList<>();
+        for (Path dir : adapters == null ? List.<Path>of() : adapters) loaded.add(dev.lamina.hf.PeftAdapter.load(dir, m.decoder()));
+        for (dev.lamina.model.Lora.Adapter a : loaded) dev.lamina.infer.PreparedModel.fold(m.decoder(), a);
         System.out.print(prompt);
         m.generator().generate(prompt, maxTokens, sampler, stop == null ? List.of() : stop, text -> {
             System.out.print(text);

@@ -25,13 +25,7 @@ final class MergeCommand implements Callable<Integer> {
     public Integer call() {
         Lamina.Model base = Lamina.load(model, Main.kernels(null));
         Decoder d = base.decoder();
-        Decoder adapted = d.withAdapter(PeftAdapter.load(adapter, d));
-        int merged = 0;
-        for (Decoder.Linear lin : adapted.linears()) {
-            if (lin.lowRank() == null) continue;
-            d.params().value(lin.key().name()).copyFrom(PreparedModel.merged(d.kernels(), lin));
-            merged++;
-        }
+        int merged = PreparedModel.fold(d, PeftAdapter.load(adapter, d));
         Checkpoint.saveModel(out, d, 0);
         base.tokenizer().save(out.resolve(Checkpoint.TOKENIZER));
         System.out.printf("merged the adapter into %d linear maps; wrote %s%n", merged, out);

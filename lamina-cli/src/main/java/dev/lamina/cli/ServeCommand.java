@@ -42,6 +42,9 @@ final class ServeCommand implements Callable<Integer> {
     String weights;
     @Option(names = "--threads", description = "Worker threads for the model (default: all cores).")
     Integer threads;
+    @Option(names = "--lora", paramLabel = "NAME=DIR", description = "Serve a LoRA adapter (PEFT files in DIR) as model NAME beside the base; "
+            + "repeatable. Every adapter shares the one base model and its batches.")
+    java.util.List<String> loras;
 
     @Override
     public Integer call() throws InterruptedException {
@@ -57,7 +60,16 @@ final class ServeCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new LaminaException("--" + e.getMessage());
         }
-        LaminaServer server = LaminaServer.start(o, () -> Lamina.load(model, kernels, format));
+        java.util.Map<String, Path> adapters = new java.util.LinkedHashMap<>();
+        for (String spec : loras == null ? java.util.List.<String>of() : loras) {
+            int eq = spec.indexOf('=');
+            if (eq <= 0 || eq == spec.length() - 1) throw new LaminaException("--lora must be NAME=DIR, got '" + spec + "'");
+            String n = spec.substring(0, eq).trim();
+            Path dir = Path.of(spec.substring(eq + 1).trim());
+            if (!Files.isDirectory(dir)) throw new LaminaException("--lora " + n + ": " + dir + " is not a directory");
+            if (adapters.put(n, dir) != null) throw new LaminaException("--lora: the name '" + n + "' is given twice");
+        }
+        LaminaServer server = LaminaServer.start(o, () -> Lamina.load(model, kernels, format), adapters);
         System.err.printf("lamina: listening on %s (model '%s' loading from %s)%n", server.baseUrl(), name, model);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> { server.close(); stopped.countDown(); }));
@@ -65,7 +77,8 @@ final class ServeCommand implements Callable<Integer> {
             server.close();
             throw new LaminaException("cannot load " + model + ": " + server.loadError());
         }
-        System.err.printf("lamina: ready: %s/v1 serves '%s' (%d concurrent sequences, context %s tokens)%s%n", server.baseUrl(), name,
+        System.err.printf("lamina: ready: %s/v1 serves '%s'%s (%d concurrent sequences, context %s tokens)%s%n", server.baseUrl(), name,
+                adapters.isEmpty() ? "" : " with adapters " + String.join(", ", adapters.keySet()),
                 maxConcurrent, server.engine().contextLimit() == Integer.MAX_VALUE ? "unbounded" : server.engine().contextLimit(),
                 key != null ? "; API key required" : "");
         stopped.await();

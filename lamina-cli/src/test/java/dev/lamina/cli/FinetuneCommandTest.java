@@ -81,6 +81,34 @@ class FinetuneCommandTest {
     }
 
     @Test
+    void theOutDirectoryIsARunWithItsBestCheckpointAndRefusesToBeOverwritten(@TempDir Path dir) throws Exception {
+        Path base = tinyRun(dir), data = dir.resolve("d.jsonl"), out = dir.resolve("run");
+        StringBuilder lines = new StringBuilder();
+        for (int i = 0; i < 10; i++) lines.append("{\"prompt\": \"").append(i).append("+1=\", \"completion\": \"").append(i + 1).append("\"}\n");
+        Files.writeString(data, lines.toString());
+        String[] args = {"finetune", "--model", base.toString(), "--data", data.toString(), "--out", out.toString(), "--steps", "4",
+                "--batch", "2", "--lr", "1e-2", "--eval-every", "2", "--eval-fraction", "0.2", "--pack", "--seq", "32", "--threads", "2"};
+        Result r = run(args);
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.err()).contains("2 held out").contains("packed into");
+        assertThat(r.out()).contains("best eval loss");
+        for (String f : new String[] {"adapter_config.json", "adapter_model.safetensors", "optimizer.safetensors", "state.json",
+                "metrics.jsonl", "finetune.json", "best/adapter_model.safetensors", "best/best.json"})
+            assertThat(out.resolve(f)).isNotEmptyFile();
+        assertThat(Files.readString(out.resolve("metrics.jsonl"))).contains("\"eval_loss\"");
+        r = run(args);
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err().strip()).isEqualTo("lamina: error: " + out + " holds a fine-tuning run; add --resume to continue it, or choose a new --out");
+        String[] more = java.util.Arrays.copyOf(args, args.length + 1);
+        more[args.length] = "--resume";
+        String metrics = Files.readString(out.resolve("metrics.jsonl"));
+        r = run(more);                                               // nothing left to do: the run is complete
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.err()).contains("resuming from step 4");
+        assertThat(Files.readString(out.resolve("metrics.jsonl"))).isEqualTo(metrics);
+    }
+
+    @Test
     void badInputIsOneLine(@TempDir Path dir) throws Exception {
         Path base = tinyRun(dir), data = dir.resolve("d.jsonl");
         Files.writeString(data, "{\"text\": \"ok\"}\n{\"messages\": [{\"role\": \"wizard\", \"content\": \"x\"}]}\n");

@@ -40,7 +40,10 @@ public final class PeftAdapter {
     public static boolean isAdapter(Path dir) { return Files.isRegularFile(dir.resolve(CONFIG)); }
 
     /** Writes the adapter into dir (created if needed), each file atomically. baseModel (may be null) is recorded as PEFT does. */
-    public static void save(Lora.Adapter a, Path dir, String baseModel) {
+    public static void save(Lora.Adapter a, Path dir, String baseModel) { save(a, dir, baseModel, -1); }
+
+    /** As {@link #save(Lora.Adapter, Path, String)}, recording a training step (>= 0) in the weights' metadata, which PEFT ignores. */
+    public static void save(Lora.Adapter a, Path dir, String baseModel, int step) {
         Lora.Config c = a.config();
         ObjectNode j = Json.MAPPER.createObjectNode();
         j.put("peft_type", "LORA");
@@ -62,6 +65,7 @@ public final class PeftAdapter {
         j.putObject("rank_pattern");
         j.putObject("alpha_pattern");
         SafeTensors.Writer w = new SafeTensors.Writer().metadata("format", "pt");
+        if (step >= 0) w.metadata("step", Integer.toString(step));
         for (Parameters.Slot s : a.params().slots().values()) w.putTensor(PREFIX + s.name(), a.params().value(s.name()));
         try {
             Files.createDirectories(dir);

@@ -65,9 +65,10 @@ public final class BatchEngine implements AutoCloseable {
      * @param stop       stop sequences (text), may be empty
      * @param logprobs   -1: none; k >= 0: log-probability of each chosen token and of the k most likely
      * @param ignoreEos  keep going past end-of-text (benchmarks)
+     * @param adapter    the LoRA adapter to generate with, prepared beside the engine's model (null: the base alone)
      */
     public record Request(int[] prompt, int maxTokens, SamplingParams sampling, int n, List<String> stop, int logprobs,
-                          boolean ignoreEos) {
+                          boolean ignoreEos, PreparedAdapter adapter) {
         public Request {
             if (prompt == null || prompt.length == 0) throw new IllegalArgumentException("the prompt has no tokens");
             if (maxTokens < 1) throw new IllegalArgumentException("max_tokens must be >= 1, got " + maxTokens);
@@ -79,6 +80,14 @@ public final class BatchEngine implements AutoCloseable {
         public static Request of(int[] prompt, int maxTokens, SamplingParams sampling) {
             return new Request(prompt, maxTokens, sampling, 1, List.of(), -1, false);
         }
+
+        /** A request of the base model alone. */
+        public Request(int[] prompt, int maxTokens, SamplingParams sampling, int n, List<String> stop, int logprobs, boolean ignoreEos) {
+            this(prompt, maxTokens, sampling, n, stop, logprobs, ignoreEos, null);
+        }
+
+        /** This request with a LoRA adapter (null: none). */
+        public Request withAdapter(PreparedAdapter a) { return new Request(prompt, maxTokens, sampling, n, stop, logprobs, ignoreEos, a); }
     }
 
     public enum FinishReason {
@@ -240,6 +249,8 @@ public final class BatchEngine implements AutoCloseable {
             throw new IllegalArgumentException("the request needs more KV cache than the pool holds (" + pool.numBlocks() + " blocks)");
         for (int t : r.prompt())
             if (t < 0 || t >= c.vocabSize()) throw new IllegalArgumentException("token id " + t + " is outside the vocabulary");
+        if (r.adapter() != null && r.adapter().base() != runner.prepared())
+            throw new IllegalArgumentException("the adapter was prepared for another base model");
         Group g = new Group(r, listener);
         lock.lock();
         try {
@@ -359,7 +370,7 @@ public final class BatchEngine implements AutoCloseable {
                 g.seqs[i] = new Seq(g, i, s, new TextStream(tokenizer, r.stop()));
             }
             Seq lead = g.seqs[0];
-            lead.cache = new PagedKvCache(pool, c, contextLimit);
+            lead.cache = new PagedKvCache(pool, c, contextLimit, r.adapter());   // cached prefixes are per adapter
             g.prefilled = lead.cache.reusePrefix(r.prompt());
             prefilling.add(g);
         }
@@ -370,7 +381,7 @@ public final class BatchEngine implements AutoCloseable {
         List<Object> owners = new ArrayList<>();           // Seq (decode) or Group (prefill), per logits row
         int rows = 0;
         for (Seq s : decoding) {
-            chunks.add(new ModelRunner.Chunk(s.cache, new int[]{s.last}, 0, 1, true));
+            chunks.add(new ModelRunner.Chunk(s.cache, new int[]{s.last}, 0, 1, true, s.group.request.adapter()));
             owners.add(s);
             rows++;
         }
@@ -380,7 +391,7 @@ public final class BatchEngine implements AutoCloseable {
             int len = Math.min(options.prefillChunk(), prompt.length - g.prefilled);
             if (rows + len > runner.maxRows()) break;
             boolean last = g.prefilled + len == prompt.length;
-            chunks.add(new ModelRunner.Chunk(g.seqs[0].cache, prompt, g.prefilled, g.prefilled + len, last));
+            chunks.add(new ModelRunner.Chunk(g.seqs[0].cache, prompt, g.prefilled, g.prefilled + len, last, g.request.adapter()));
             advancing.add(g);
             if (last) owners.add(g);
             rows += len;

@@ -148,17 +148,27 @@ public final class BlockPool {
 
     // ---- prefix cache ----------------------------------------------------------------------
 
-    /** The tokens of one full block after a given prefix: equal keys mean equal whole prefixes. */
+    /**
+     * The tokens of one full block after a given prefix: equal keys mean equal whole prefixes. A
+     * chain may start at a space key (no tokens; say a LoRA adapter), equal only to itself.
+     */
     static final class PrefixKey {
         final PrefixKey parent;
         final int[] tokens;
         final int hash;
+        final Object space;
 
-        PrefixKey(PrefixKey parent, int[] tokens) {
+        PrefixKey(PrefixKey parent, int[] tokens) { this(parent, tokens, null); }
+
+        private PrefixKey(PrefixKey parent, int[] tokens, Object space) {
             this.parent = parent;
             this.tokens = tokens;
-            this.hash = 31 * (parent == null ? 0 : parent.hash) + Arrays.hashCode(tokens);
+            this.space = space;
+            this.hash = 31 * (parent == null ? System.identityHashCode(space) : parent.hash) + Arrays.hashCode(tokens);
         }
+
+        /** The root of the prefixes of one space (compared by identity). */
+        static PrefixKey space(Object space) { return new PrefixKey(null, new int[0], space); }
 
         @Override public int hashCode() { return hash; }
 
@@ -167,7 +177,7 @@ public final class BlockPool {
             PrefixKey a = this, b = o instanceof PrefixKey k ? k : null;
             while (a != null && b != null) {
                 if (a == b) return true;
-                if (a.hash != b.hash || !Arrays.equals(a.tokens, b.tokens)) return false;
+                if (a.hash != b.hash || a.space != b.space || !Arrays.equals(a.tokens, b.tokens)) return false;
                 a = a.parent;
                 b = b.parent;
             }

@@ -34,11 +34,16 @@ import java.util.List;
  * dimension, ff MLP width. Not thread-safe: one thread drives a runner.
  */
 public final class ModelRunner {
-    /** New tokens tokens[from, to) for one sequence; logits: whether the caller wants the last token's logits. */
-    public record Chunk(KvCache cache, int[] tokens, int from, int to, boolean logits) {
+    /**
+     * New tokens tokens[from, to) for one sequence; logits: whether the caller wants the last token's
+     * logits; adapter: the LoRA adapter this sequence runs with (null: the base alone).
+     */
+    public record Chunk(KvCache cache, int[] tokens, int from, int to, boolean logits, PreparedAdapter adapter) {
         public Chunk {
             if (to <= from) throw new IllegalArgumentException("empty chunk");
         }
+        /** A chunk of the base model alone. */
+        public Chunk(KvCache cache, int[] tokens, int from, int to, boolean logits) { this(cache, tokens, from, to, logits, null); }
         public int length() { return to - from; }
     }
 
@@ -59,6 +64,10 @@ public final class ModelRunner {
     private final int[] start, len, pos, slotBase, rowChunk;
     private final int[][] slots;
     private final KvCache[] caches;
+    private final PreparedAdapter[] adapters;       // per chunk, null for the base alone
+    private boolean anyAdapter;
+    private float[] lowRankIn = new float[0], lowRankOut = new float[0];   // x·Aᵀ [rows, r] and its ·Bᵀ [rows, out]
+    private final Tensor[] lowRankY = new Tensor[1];
     private final List<Chunk> one = new ArrayList<>(1);
     private List<Chunk> chunks;
     private int n, C, wanted;
@@ -95,6 +104,7 @@ public final class ModelRunner {
         rowChunk = new int[maxRows];
         slots = new int[maxRows][];
         caches = new KvCache[maxRows];
+        adapters = new PreparedAdapter[maxRows];
     }
 
     public Decoder model() { return model; }
@@ -129,11 +139,16 @@ public final class ModelRunner {
         if (wanted > maxSeqs) throw new IllegalArgumentException(wanted + " logit rows exceed the runner's " + maxSeqs);
 
         int row = 0;
+        anyAdapter = false;
         for (int s = 0; s < C; s++) {
             Chunk ch = chunks.get(s);
             for (int t = 0; t < s; t++)
                 if (caches[t] == ch.cache()) throw new IllegalArgumentException("a cache appears twice in one call");
+            if (ch.adapter() != null && ch.adapter().base() != prepared)
+                throw new IllegalArgumentException("the adapter was prepared for another base model");
             caches[s] = ch.cache();
+            adapters[s] = ch.adapter();
+            anyAdapter |= ch.adapter() != null;
             start[s] = row;
             len[s] = ch.length();
             pos[s] = ch.cache().length();
@@ -157,7 +172,7 @@ public final class ModelRunner {
             Tensor h = model.hidden(exec);
             if (wanted > 0) k.project(wanted, h, prepared.single(model.head()), exec.outputs(logits));
         } finally {
-            for (int s = 0; s < C; s++) caches[s] = null;
+            for (int s = 0; s < C; s++) { caches[s] = null; adapters[s] = null; }
             this.chunks = null;
         }
         for (Chunk ch : chunks) ch.cache().advance(ch.tokens(), ch.from(), ch.to());
@@ -241,7 +256,31 @@ public final class ModelRunner {
             Tensor[] ys = ws.length == 1 ? outputs1 : ws.length == 2 ? outputs2 : ws.length == 3 ? outputs3 : new Tensor[ws.length];
             for (int i = 0; i < ws.length; i++) ys[i] = next(n, ws[i].weight().value().dim(0));
             k.project(n, x, prepared.group(ws), ys);
+            if (anyAdapter) for (int i = 0; i < ws.length; i++) lowRank(x, ws[i], ys[i]);
             return ys;
+        }
+
+        /**
+         * y += s·(x·Aᵀ)·Bᵀ on the rows of each sequence whose adapter targets w (S-LoRA's batched
+         * adapters: the base weights stay unmerged and shared); neighbouring chunks with the same
+         * adapter are one product.
+         */
+        private void lowRank(Tensor x, Decoder.Linear w, Tensor y) {
+            for (int s = 0, e; s < C; s = e) {
+                PreparedAdapter a = adapters[s];
+                for (e = s + 1; e < C && adapters[e] == a; ) e++;
+                if (a == null || a.a(w) == null) continue;
+                int from = start[s], rows = start[e - 1] + len[e - 1] - from, r = a.rank(), out = y.dim(1);
+                if (lowRankIn.length < rows * r) lowRankIn = new float[maxRows * r];
+                if (lowRankOut.length < rows * out) lowRankOut = new float[maxRows * out];
+                Tensor t = new Tensor(lowRankIn, 0, new int[] {rows, r}), u = new Tensor(lowRankOut, 0, new int[] {rows, out});
+                lowRankY[0] = t;
+                k.project(rows, x.rows(from, from + rows), a.a(w), lowRankY);
+                lowRankY[0] = u;
+                k.project(rows, t, a.b(w), lowRankY);
+                k.scale(u, a.scale());
+                k.accumulate(y.rows(from, from + rows), u);
+            }
         }
 
         @Override
@@ -322,6 +361,7 @@ public final class ModelRunner {
         public Tensor residual(Tensor r, Tensor h, Decoder.Linear w) {
             Tensor o = next(n, d);
             k.project(n, h, prepared.single(w), outputs(o));
+            if (anyAdapter) lowRank(h, w, o);
             k.accumulate(r, o);
             return r;
         }

@@ -25,11 +25,19 @@ public final class PagedKvCache implements KvCache {
     private int length;
     private int dropped;          // logical blocks [0, dropped) are released (window)
     private int[] pending = new int[BlockPool.DEFAULT_BLOCK_SIZE];  // tokens of the current partial block
+    private final BlockPool.PrefixKey root;                           // the prefix space (null: the base model's)
     private BlockPool.PrefixKey lastKey;                              // key of the last full block
     private boolean closed;
 
     /** An empty sequence for model c, at most maxLength positions. */
-    public PagedKvCache(BlockPool pool, ModelConfig c, int maxLength) {
+    public PagedKvCache(BlockPool pool, ModelConfig c, int maxLength) { this(pool, c, maxLength, null); }
+
+    /**
+     * An empty sequence whose cached prefixes are shared only with sequences of the same space
+     * (compared by identity; null is the base model's): the keys and values of a prompt depend on
+     * the LoRA adapter it runs with, so each adapter is its own space.
+     */
+    public PagedKvCache(BlockPool pool, ModelConfig c, int maxLength, Object prefixSpace) {
         if (pool.kvDim() != c.kvDim()) throw new IllegalArgumentException("pool and model differ in KV width");
         this.pool = pool;
         this.B = pool.blockSize();
@@ -39,6 +47,8 @@ public final class PagedKvCache implements KvCache {
         this.maxLength = Math.min(maxLength, limit);
         this.table = new int[8];
         this.pending = new int[B];
+        this.root = prefixSpace == null ? null : BlockPool.PrefixKey.space(prefixSpace);
+        this.lastKey = root;
     }
 
     private PagedKvCache(PagedKvCache src) {
@@ -53,6 +63,7 @@ public final class PagedKvCache implements KvCache {
         this.dropped = src.dropped;
         this.pending = src.pending.clone();
         this.lastKey = src.lastKey;
+        this.root = src.root;
         for (int j = 0; j < blocks; j++) if (table[j] >= 0) pool.retain(table[j]);
     }
 
@@ -137,7 +148,7 @@ public final class PagedKvCache implements KvCache {
         if (length != 0) throw new IllegalStateException("reusePrefix needs an empty sequence");
         if (!pool.prefixCaching()) return 0;
         int full = (prompt.length - 1) / B;
-        BlockPool.PrefixKey key = null;
+        BlockPool.PrefixKey key = root;
         for (int j = 0; j < full; j++) {
             BlockPool.PrefixKey k = new BlockPool.PrefixKey(key, Arrays.copyOfRange(prompt, j * B, (j + 1) * B));
             int b = pool.lookup(k);

@@ -4,6 +4,7 @@ import dev.lamina.kernels.KernelSet;
 import dev.lamina.kernels.LinearWeights;
 import dev.lamina.kernels.WeightFormat;
 import dev.lamina.model.Decoder;
+import dev.lamina.model.Lora;
 import dev.lamina.tensor.Tensor;
 
 import java.util.IdentityHashMap;
@@ -57,6 +58,23 @@ public final class PreparedModel {
         k.scale(ba, lr.scale());
         k.add(ba, ba, w);
         return ba;
+    }
+
+    /**
+     * Folds an adapter into base's own parameters, in place: W ← W + s·B·A on every linear it
+     * targets (prepare base only afterwards). Folding several one after the other gives
+     * W + Σ sᵢ·Bᵢ·Aᵢ, the sum PEFT computes with several adapters active at once. Returns how many
+     * linear maps changed.
+     */
+    public static int fold(Decoder base, Lora.Adapter adapter) {
+        if (base.adapter() != null) throw new IllegalArgumentException("fold into the plain base, not a model carrying an adapter");
+        int changed = 0;
+        for (Decoder.Linear lin : base.withAdapter(adapter).linears()) {
+            if (lin.lowRank() == null) continue;
+            base.params().value(lin.key().name()).copyFrom(merged(base.kernels(), lin));
+            changed++;
+        }
+        return changed;
     }
 
     /** Prepares every linear weight of model with its kernels, in float32. */

@@ -1,6 +1,7 @@
 package dev.lamina.train;
 
 import dev.lamina.autograd.Tape;
+import dev.lamina.chat.ModelChatTemplate;
 import dev.lamina.infer.ChatTemplate;
 import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
@@ -16,14 +17,17 @@ import tools.jackson.databind.JsonNode;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
  * Fine-tuning on examples, fully or with a LoRA adapter beside the frozen base. Examples come one
  * JSON object per line: {@code {"text": ...}}, {@code {"prompt": ..., "completion": ...}} or
  * {@code {"messages": [{"role": ..., "content": ...}, ...]}} (OpenAI's chat format, rendered with
- * Lamina's chat template). The loss counts only the completion and the assistant's replies unless
- * trainOnPrompt; other targets are {@link KernelSet#IGNORE}.
+ * the model's own chat template, or Lamina's built-in one when it has none). The loss counts only
+ * the completion and the assistant's replies unless trainOnPrompt; other targets are
+ * {@link KernelSet#IGNORE}.
  */
 public final class FineTune {
     private FineTune() {}
@@ -40,15 +44,65 @@ public final class FineTune {
     }
 
     /** The examples of a file, and how many were cut to the sequence length. */
-    public record Data(List<Example> examples, int truncated) {}
+    public record Data(List<Example> examples, int truncated) {
+        /**
+         * The examples packed into sequences of at most seq positions: whole examples, one after the
+         * other in order, each keeping its own targets, so the loss still counts only what it counted
+         * (a sequence's last target is its own last token: no target crosses into the next example).
+         */
+        public Data packed(int seq) {
+            List<Example> out = new ArrayList<>();
+            int[] ids = new int[seq], tg = new int[seq];
+            int n = 0;
+            for (Example e : examples) {
+                int len = e.ids().length;                  // <= seq: read() cut longer ones
+                if (n > 0 && n + len > seq) {
+                    out.add(new Example(java.util.Arrays.copyOf(ids, n), java.util.Arrays.copyOf(tg, n)));
+                    n = 0;
+                }
+                System.arraycopy(e.ids(), 0, ids, n, len);
+                System.arraycopy(e.targets(), 0, tg, n, len);
+                n += len;
+            }
+            if (n > 0) out.add(new Example(java.util.Arrays.copyOf(ids, n), java.util.Arrays.copyOf(tg, n)));
+            return new Data(List.copyOf(out), truncated);
+        }
+
+        /** A held-out share of the examples (at least one, chosen by seed), and the rest, each in file order. */
+        public Split split(double evalFraction, long seed) {
+            if (!(evalFraction > 0 && evalFraction < 1))
+                throw LaminaException.field("evalFraction", "evalFraction must be in (0, 1), got " + evalFraction);
+            int n = examples.size(), held = (int) Math.ceil(evalFraction * n);
+            if (held >= n) throw LaminaException.field("evalFraction", "evalFraction leaves no training examples of " + n);
+            int[] order = new int[n];
+            shuffle(order, new Rng(seed ^ 0xE7A1L));
+            boolean[] isEval = new boolean[n];
+            for (int i = 0; i < held; i++) isEval[order[i]] = true;
+            List<Example> train = new ArrayList<>(), eval = new ArrayList<>();
+            for (int i = 0; i < n; i++) (isEval[i] ? eval : train).add(examples.get(i));
+            return new Split(new Data(List.copyOf(train), truncated), new Data(List.copyOf(eval), 0));
+        }
+    }
+
+    /** Training and held-out examples. */
+    public record Split(Data train, Data eval) {}
 
     private record Segment(String text, boolean counted) {}
 
-    /**
-     * Reads FILE.jsonl into examples of at most seq positions. Every line is checked before training
-     * starts; a bad one is a one-line error naming file:line and the reason.
-     */
+    /** The roles a chat example may use. */
+    private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
+
+    /** As {@link #read(Path, Tokenizer, ModelChatTemplate, int, boolean)} with Lamina's built-in chat template. */
     public static Data read(Path file, Tokenizer tok, int seq, boolean trainOnPrompt) {
+        return read(file, tok, ModelChatTemplate.builtIn(), seq, trainOnPrompt);
+    }
+
+    /**
+     * Reads FILE.jsonl into examples of at most seq positions, chat lines rendered with template.
+     * Every line is checked before training starts; a bad one is a one-line error naming file:line
+     * and the reason.
+     */
+    public static Data read(Path file, Tokenizer tok, ModelChatTemplate template, int seq, boolean trainOnPrompt) {
         String text = TextFiles.read(file);
         List<Example> out = new ArrayList<>();
         int truncated = 0, lineNo = 0;
@@ -63,12 +117,13 @@ public final class FineTune {
                 throw new LaminaException(where + ": not a JSON object");
             }
             if (!j.isObject()) throw new LaminaException(where + ": not a JSON object");
-            List<Segment> segs = segments(j, where, trainOnPrompt);
+            boolean templated = !template.isBuiltIn() && j.has("messages") && !j.has("text") && !j.has("prompt") && !j.has("completion");
+            List<Segment> segs = templated ? templated(j, template, where, trainOnPrompt) : segments(j, where, trainOnPrompt);
             List<Integer> ids = new ArrayList<>();
             List<Boolean> count = new ArrayList<>();
             for (Segment s : segs)
                 for (int id : tok.encode(s.text())) { ids.add(id); count.add(s.counted()); }
-            if (tok.eotId() >= 0) { ids.add(tok.eotId()); count.add(true); }
+            if (tok.eotId() >= 0 && !templated) { ids.add(tok.eotId()); count.add(true); }   // a model's template ends each turn itself
             if (ids.size() < 2) throw new LaminaException(where + ": too short to train on (fewer than 2 tokens)");
             if (ids.size() > seq + 1) { truncated++; ids = ids.subList(0, seq + 1); count = count.subList(0, seq + 1); }
             int n = ids.size() - 1;
@@ -116,6 +171,51 @@ public final class FineTune {
         return segs;
     }
 
+    /**
+     * A conversation through the model's own template. Each assistant turn is what rendering the
+     * conversation up to and including it adds to rendering the turns before it with the
+     * generation prompt (its content and the template's end of turn); the rest is prompt.
+     */
+    private static List<Segment> templated(JsonNode j, ModelChatTemplate template, String where, boolean all) {
+        JsonNode ms = j.get("messages");
+        if (!ms.isArray() || ms.isEmpty()) throw new LaminaException(where + ": \"messages\" must be a non-empty list");
+        List<Map<String, Object>> messages = new ArrayList<>();
+        for (int i = 0; i < ms.size(); i++) {
+            JsonNode m = ms.get(i);
+            String role = m.has("role") && m.get("role").isString() ? m.get("role").asString() : null;
+            if (role == null || !m.has("content") || !m.get("content").isString())
+                throw new LaminaException(where + ": messages[" + i + "] needs a string \"role\" and \"content\"");
+            if (!ROLES.contains(role))
+                throw new LaminaException(where + ": messages[" + i + "]: unknown role '" + role + "' (use system, user, assistant or tool)");
+            messages.add(Map.of("role", role, "content", m.get("content").asString()));
+        }
+        List<Segment> segs = new ArrayList<>();
+        String done = "";                                   // the rendering so far, split into segments
+        boolean reply = false;
+        try {
+            for (int i = 0; i < messages.size(); i++) {
+                if (!messages.get(i).get("role").equals("assistant")) continue;
+                String before = template.render(messages.subList(0, i), true), through = template.render(messages.subList(0, i + 1), false);
+                if (!before.startsWith(done) || !through.startsWith(before))
+                    throw new LaminaException(where + ": the model's chat template does not render this conversation turn by turn "
+                            + "(a later rendering changes an earlier one), so the assistant's tokens cannot be told apart");
+                segs.add(new Segment(before.substring(done.length()), all));
+                segs.add(new Segment(through.substring(before.length()), true));
+                done = through;
+                reply = true;
+            }
+            String whole = template.render(messages, false);
+            if (!whole.startsWith(done))
+                throw new LaminaException(where + ": the model's chat template does not render this conversation turn by turn");
+            if (whole.length() > done.length()) segs.add(new Segment(whole.substring(done.length()), all));
+        } catch (LaminaException e) {
+            if (e.getMessage().startsWith(where)) throw e;
+            throw new LaminaException(where + ": " + e.getMessage());
+        }
+        if (!reply && !all) throw new LaminaException(where + ": no assistant message to learn from");
+        return segs;
+    }
+
     private static String string(JsonNode j, String f, String where) {
         JsonNode v = j.get(f);
         if (v == null || !v.isString()) throw new LaminaException(where + ": \"" + f + "\" must be a string");
@@ -125,16 +225,29 @@ public final class FineTune {
     /** One logged step: step (1-based), loss, gradient norm, learning rate. */
     public record Step(int step, double loss, double gradNorm, double lr) {}
 
-    /** What a run produced: the tuned model (with its adapter for LoRA), the per-step log, the last eval loss, trainable parameters. */
-    public record Result(Decoder model, Lora.Adapter adapter, List<Step> steps, double evalLoss, long trainable, double seconds) {}
+    /**
+     * What a run produced: the tuned model (with its adapter for LoRA), the per-step log of this
+     * call (a resumed run's starts after its checkpoint), the last eval loss, the best eval loss and
+     * its step, trainable parameters.
+     */
+    public record Result(Decoder model, Lora.Adapter adapter, List<Step> steps, double evalLoss, long trainable, double seconds,
+                         double bestEvalLoss, int bestStep) {}
+
+    /** As {@link #run(Decoder, Method, Lora.Config, Data, Data, TrainConfig, FineTuneRun, Consumer)} in memory only. */
+    public static Result run(Decoder base, Method method, Lora.Config lora, Data train, Data eval, TrainConfig c, Consumer<Step> onStep) {
+        return run(base, method, lora, train, eval, c, null, onStep);
+    }
 
     /**
      * Fine-tunes base: method LORA trains only the adapter (base frozen: no gradients, no optimizer
      * state for it), FULL every parameter. Batches of c.batch() examples drawn in a seeded order,
      * padded to the longest (padding is ignored). Eval (may be null) is scored every c.evalEvery()
-     * steps and at the end.
+     * steps and at the end. With a run directory (may be null) each of those steps is also a
+     * checkpoint, the best eval loss's weights are kept in best/, and a directory holding a
+     * checkpoint is continued from it (full tuning then overwrites base's parameters with it).
      */
-    public static Result run(Decoder base, Method method, Lora.Config lora, Data train, Data eval, TrainConfig c, Consumer<Step> onStep) {
+    public static Result run(Decoder base, Method method, Lora.Config lora, Data train, Data eval, TrainConfig c, FineTuneRun out,
+                             Consumer<Step> onStep) {
         if (method == Method.LORA && lora.dropout() > 0)
             throw LaminaException.field("dropout", "dropout > 0 is not supported yet; use 0");
         long t0 = System.nanoTime();
@@ -150,18 +263,26 @@ public final class FineTune {
             trainable = base.params();
         }
         AdamW opt = new AdamW(trainable, model.kernels());
-        Rng rng = new Rng(c.seed() ^ 0x5EEDL);
+        Order order = new Order(train.examples().size(), c.seed());
+        int start = 0;
+        if (out != null && out.resumable()) {
+            Checkpoint.State st = out.restore(method, adapter, model, opt, c);
+            start = st.step();
+            for (int step = 0; step < start; step++) order.batch(c.batch());   // the data order is replayed, not stored
+            if (order.rng.state() != st.rngState())
+                throw new LaminaException(out.dir() + ": the training data differs from the run's (" + train.examples().size()
+                        + " examples now); continue with the same data or write to a new directory");
+        } else if (out != null) {
+            out.start();
+        }
         List<Example> ex = train.examples();
-        int[] order = new int[ex.size()];
-        int pos = order.length;
         List<Step> log = new ArrayList<>();
-        double evalLoss = Double.NaN;
-        for (int step = 0; step < c.steps(); step++) {
+        FineTuneRun.Best prior = out == null ? new FineTuneRun.Best(Double.NaN, -1) : out.best();
+        double evalLoss = Double.NaN, best = prior.evalLoss();
+        int bestStep = prior.step();
+        for (int step = start; step < c.steps(); step++) {
             List<Example> batch = new ArrayList<>();
-            for (int b = 0; b < c.batch(); b++) {
-                if (pos == order.length) { shuffle(order, rng); pos = 0; }
-                batch.add(ex.get(order[pos++]));
-            }
+            for (int i : order.batch(c.batch())) batch.add(ex.get(i));
             trainable.zeroGrad();
             Tape tape = Tape.training(model.kernels());
             double loss = loss(model, tape, batch);
@@ -171,11 +292,43 @@ public final class FineTune {
             opt.step(lr, c);
             Step s = new Step(step + 1, loss, norm, lr);
             log.add(s);
+            boolean last = step + 1 == c.steps(), due = c.evalEvery() > 0 && (step + 1) % c.evalEvery() == 0;
+            double scored = Double.NaN;
+            if (eval != null && (due || last)) evalLoss = scored = evaluate(model, eval, c.batch());
+            if (!Double.isNaN(scored) && !(scored >= best)) {
+                best = scored;
+                bestStep = step + 1;
+                if (out != null) out.saveBest(step + 1, scored, adapter, model);
+            }
+            if (out != null) {
+                out.log(s, scored);
+                if (due || last) out.save(step + 1, adapter, model, opt, c, order.rng.state());
+            }
             if (onStep != null) onStep.accept(s);
-            if (eval != null && c.evalEvery() > 0 && (step + 1) % c.evalEvery() == 0) evalLoss = evaluate(model, eval, c.batch());
         }
-        if (eval != null) evalLoss = evaluate(model, eval, c.batch());
-        return new Result(model, adapter, log, evalLoss, trainable.count(), (System.nanoTime() - t0) / 1e9);
+        return new Result(model, adapter, log, evalLoss, trainable.count(), (System.nanoTime() - t0) / 1e9, best, bestStep);
+    }
+
+    /** The data order: a seeded shuffle of every example, drawn batch by batch, reshuffled after each pass. */
+    private static final class Order {
+        final Rng rng;
+        final int[] order;
+        int pos;
+
+        Order(int n, long seed) {
+            rng = new Rng(seed ^ 0x5EEDL);
+            order = new int[n];
+            pos = n;
+        }
+
+        int[] batch(int size) {
+            int[] b = new int[size];
+            for (int i = 0; i < size; i++) {
+                if (pos == order.length) { shuffle(order, rng); pos = 0; }
+                b[i] = order[pos++];
+            }
+            return b;
+        }
     }
 
     private static void shuffle(int[] order, Rng rng) {

@@ -8,6 +8,8 @@ import dev.lamina.model.ModelConfig;
 import dev.lamina.model.Presets;
 import dev.lamina.tokenizer.ByteTokenizer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
@@ -47,6 +49,40 @@ class FineTuneTest {
         assertThat(cut.examples().get(2).ids()).hasSize(8);
     }
 
+    /** ChatML, as Qwen's and many other models' tokenizer_config.json carry it. */
+    static final dev.lamina.chat.ModelChatTemplate CHATML = dev.lamina.chat.ModelChatTemplate.of(
+            "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>' + '\\n' }}{% endfor %}"
+                    + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}", "chatml", java.util.Map.of());
+
+    /** The text of the counted targets of an example (what the loss trains the model to say). */
+    static String countedText(FineTune.Example e) {
+        StringBuilder b = new StringBuilder();
+        for (int t : e.targets()) if (t != KernelSet.IGNORE && t != TOK.eotId()) b.append((char) t);
+        return b.toString();
+    }
+
+    @Test
+    void chatLinesUseTheModelsOwnTemplateAndCountOnlyTheAssistantsTurns(@TempDir Path dir) throws Exception {
+        Path f = write(dir, "c.jsonl",
+                "{\"messages\": [{\"role\": \"system\", \"content\": \"be brief\"}, {\"role\": \"user\", \"content\": \"hi\"}, "
+                        + "{\"role\": \"assistant\", \"content\": \"yo\"}, {\"role\": \"user\", \"content\": \"and?\"}, "
+                        + "{\"role\": \"assistant\", \"content\": \"done\"}]}");
+        FineTune.Example e = FineTune.read(f, TOK, CHATML, 256, false).examples().getFirst();
+        String whole = "<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nyo<|im_end|>\n"
+                + "<|im_start|>user\nand?<|im_end|>\n<|im_start|>assistant\ndone<|im_end|>\n";
+        int[] ids = e.ids();
+        StringBuilder in = new StringBuilder();
+        for (int id : ids) in.append((char) id);
+        assertThat(in + "\n").isEqualTo(whole);                       // the model's rendering, no end-of-text added
+        assertThat(countedText(e)).isEqualTo("yo<|im_end|>\ndone<|im_end|>\n");
+        assertThat(FineTune.read(f, TOK, CHATML, 256, true).examples().getFirst().counted()).isEqualTo(ids.length);
+        // without a template of its own the model gets Lamina's built-in one
+        assertThat(countedText(FineTune.read(f, TOK, 256, false).examples().getFirst())).isEqualTo("yo\n\ndone\n\n");
+        assertThatThrownBy(() -> FineTune.read(write(dir, "w.jsonl", "{\"text\": \"ok\"}",
+                "{\"messages\": [{\"role\": \"wizard\", \"content\": \"x\"}]}"), TOK, CHATML, 64, false))
+                .isInstanceOf(LaminaException.class).hasMessageEndingWith("w.jsonl:2: messages[0]: unknown role 'wizard' (use system, user, assistant or tool)");
+    }
+
     @Test
     void badLinesAreRefusedWithFileAndLine(@TempDir Path dir) throws Exception {
         assertThatThrownBy(() -> FineTune.read(write(dir, "a.jsonl", "{\"text\": \"ok\"}", "{oops"), TOK, 64, false))
@@ -84,5 +120,77 @@ class FineTuneTest {
         FineTune.Result full = FineTune.run(new Decoder(mc, base.params()), FineTune.Method.FULL, null, data, null, c, null);
         assertThat(full.steps().getLast().loss()).isLessThan(0.5 * full.steps().getFirst().loss());
         assertThat(full.trainable()).isEqualTo(base.parameterCount());
+    }
+
+    static FineTune.Data arithmetic(Path dir, int n) throws Exception {
+        String[] lines = new String[n];
+        for (int i = 0; i < n; i++) lines[i] = "{\"prompt\": \"" + i + "+" + (i % 5) + "=\", \"completion\": \"" + (i + i % 5) + "\"}";
+        return FineTune.read(write(dir, "t.jsonl", lines), TOK, 32, false);
+    }
+
+    @ParameterizedTest
+    @EnumSource(FineTune.Method.class)
+    void anInterruptedRunResumedFromItsDirectoryEqualsTheUninterruptedRunBitwise(FineTune.Method method, @TempDir Path dir) throws Exception {
+        FineTune.Split data = arithmetic(dir, 12).split(0.25, 4);
+        ModelConfig mc = Presets.get("tiny").config().apply(TOK.vocabSize());
+        Lora.Config lc = method == FineTune.Method.LORA ? new Lora.Config(4, 8, 0, Lora.Config.parseTargets("q,v,down"), false) : null;
+        TrainConfig c = TrainConfig.builder(10, 3, 32).lr(method == FineTune.Method.LORA ? 1e-2 : 1e-3).warmup(2).evalEvery(4).seed(5).build();
+        FineTuneRun whole = new FineTuneRun(dir.resolve("whole"), "base", TOK, "t.jsonl"), cut = new FineTuneRun(dir.resolve("cut"), "base", TOK, "t.jsonl");
+        FineTune.Result r = FineTune.run(Decoder.create(mc, 1), method, lc, data.train(), data.eval(), c, whole, null);
+
+        // killed during step 7: its checkpoint is step 4's, and the lines of steps 5 and 6 are an orphaned tail
+        assertThatThrownBy(() -> FineTune.run(Decoder.create(mc, 1), method, lc, data.train(), data.eval(), c, cut, s -> {
+            if (s.step() == 7) throw new IllegalStateException("killed");
+        })).hasMessage("killed");
+        FineTune.Result resumed = FineTune.run(Decoder.create(mc, 1), method, lc, data.train(), data.eval(), c, cut, null);
+        assertThat(resumed.steps().getFirst().step()).isEqualTo(5);
+        float[] want = (method == FineTune.Method.LORA ? r.adapter().params() : r.model().params()).data(),
+                got = (method == FineTune.Method.LORA ? resumed.adapter().params() : resumed.model().params()).data();
+        assertThat(got).isEqualTo(want);
+        assertThat(cut.metrics()).hasSize(10).isEqualTo(whole.metrics());       // every loss, grad norm and eval loss, bitwise
+        String weights = method == FineTune.Method.LORA ? "adapter_model.safetensors" : "model.safetensors";
+        assertThat(Files.readAllBytes(cut.dir().resolve(weights))).isEqualTo(Files.readAllBytes(whole.dir().resolve(weights)));
+        // best/ holds the weights of the lowest eval loss
+        double best = Double.MAX_VALUE;
+        int bestStep = -1;
+        for (var j : whole.metrics())
+            if (j.has("eval_loss") && j.get("eval_loss").doubleValue() < best) { best = j.get("eval_loss").doubleValue(); bestStep = j.get("step").intValue(); }
+        assertThat(r.bestStep()).isEqualTo(bestStep);
+        assertThat(resumed.bestStep()).isEqualTo(bestStep);
+        assertThat(r.bestEvalLoss()).isEqualTo(best);
+        assertThat(Files.readString(cut.dir().resolve("best/best.json"))).contains("\"step\":" + bestStep);
+        assertThat(Files.readAllBytes(cut.dir().resolve("best").resolve(weights))).isEqualTo(Files.readAllBytes(whole.dir().resolve("best").resolve(weights)));
+
+        // another setting, or other data, is refused rather than silently mixed in
+        TrainConfig other = TrainConfig.builder(10, 3, 32).lr(5e-3).warmup(2).evalEvery(4).seed(5).build();
+        assertThatThrownBy(() -> FineTune.run(Decoder.create(mc, 1), method, lc, data.train(), data.eval(), other, cut, null))
+                .isInstanceOf(LaminaException.class).hasMessageContaining("other settings");
+        FineTune.Data fewer = new FineTune.Data(data.train().examples().subList(0, 5), 0);
+        assertThatThrownBy(() -> FineTune.run(Decoder.create(mc, 1), method, lc, fewer, data.eval(), c, cut, null))
+                .isInstanceOf(LaminaException.class).hasMessageContaining("training data differs");
+    }
+
+    @Test
+    void packingKeepsWholeExamplesAndTheirTargets(@TempDir Path dir) throws Exception {
+        FineTune.Data d = arithmetic(dir, 12);
+        FineTune.Data p = d.packed(20);
+        assertThat(p.examples().size()).isLessThan(d.examples().size());
+        int counted = 0, positions = 0;
+        for (FineTune.Example e : p.examples()) {
+            assertThat(e.ids().length).isLessThanOrEqualTo(20);
+            counted += e.counted();
+            positions += e.ids().length;
+        }
+        assertThat(counted).isEqualTo(d.examples().stream().mapToInt(FineTune.Example::counted).sum());
+        assertThat(positions).isEqualTo(d.examples().stream().mapToInt(e -> e.ids().length).sum());
+        // the first packed sequence is the first examples end to end, targets included
+        FineTune.Example a = d.examples().get(0), b = d.examples().get(1), first = p.examples().getFirst();
+        assertThat(java.util.Arrays.copyOfRange(first.targets(), a.ids().length, a.ids().length + b.ids().length)).isEqualTo(b.targets());
+        assertThat(java.util.Arrays.copyOf(first.targets(), a.ids().length)).isEqualTo(a.targets());
+
+        FineTune.Split s = d.split(0.25, 1);
+        assertThat(s.eval().examples()).hasSize(3);
+        assertThat(s.train().examples()).hasSize(9).doesNotContainAnyElementsOf(s.eval().examples());
+        assertThat(d.split(0.25, 1).eval().examples()).isEqualTo(s.eval().examples());
     }
 }

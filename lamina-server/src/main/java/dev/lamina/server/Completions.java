@@ -7,6 +7,7 @@ import dev.lamina.infer.BatchEngine;
 import dev.lamina.infer.BatchEngine.FinishReason;
 import dev.lamina.infer.ChatTemplate;
 import dev.lamina.infer.Logprobs;
+import dev.lamina.infer.PreparedAdapter;
 import dev.lamina.infer.SamplingParams;
 import dev.lamina.io.LaminaException;
 import dev.lamina.tokenizer.Tokenizer;
@@ -23,6 +24,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 
@@ -37,29 +39,51 @@ final class Completions {
     private final Tokenizer tokenizer;
     private final ModelChatTemplate chatTemplate;
     private final long created;
-    private volatile TokenScorer scorer;             // the prompt scorer for echo, made on first use
+    private final Map<String, PreparedAdapter> adapters;      // LoRA adapters by the model name that picks them
+    private final Map<String, TokenScorer> scorers = new ConcurrentHashMap<>();   // prompt scorers for echo, per model name, made on first use
 
-    Completions(ServerOptions options, BatchEngine engine, ModelChatTemplate chatTemplate, long created) {
+    Completions(ServerOptions options, BatchEngine engine, ModelChatTemplate chatTemplate, long created, Map<String, PreparedAdapter> adapters) {
         this.chatTemplate = chatTemplate;
+        this.adapters = Map.copyOf(adapters);
         this.options = options;
         this.engine = engine;
         this.tokenizer = engine.tokenizer();
         this.created = created;
     }
 
-    ObjectNode modelObject() {
+    /** The base first, then each adapter (vLLM's shape: an adapter's parent is the base). */
+    List<ObjectNode> modelObjects() {
+        List<ObjectNode> list = new ArrayList<>();
+        list.add(modelObject(options.modelName()));
+        adapters.keySet().stream().sorted().forEach(name -> list.add(modelObject(name)));
+        return list;
+    }
+
+    /** The model object of a name this server serves, or null. */
+    ObjectNode modelObject(String id) {
+        if (!id.equals(options.modelName()) && !adapters.containsKey(id)) return null;
         ObjectNode m = LaminaServer.JSON.createObjectNode();
-        m.put("id", options.modelName()).put("object", "model").put("created", created).put("owned_by", "lamina");
+        m.put("id", id).put("object", "model").put("created", created).put("owned_by", "lamina");
+        m.put("root", options.modelName());
+        if (id.equals(options.modelName())) m.putNull("parent"); else m.put("parent", options.modelName());
         int ctx = engine.contextLimit();
         if (ctx != Integer.MAX_VALUE) m.put("max_model_len", ctx);
         return m;
     }
 
+    /** A 404 in OpenAI's words, listing what this server serves. */
+    ApiException modelNotFound(String id) {
+        List<String> names = new ArrayList<>();
+        for (ObjectNode m : modelObjects()) names.add("'" + m.get("id").asString() + "'");
+        return new ApiException(404, "invalid_request_error", "model_not_found", "model",
+                "The model '" + id + "' does not exist; this server serves " + String.join(", ", names) + ".");
+    }
+
     // ---- parsed request ----------------------------------------------------------------------
 
     /** Everything both endpoints share, validated. */
-    private record Common(int maxTokens, boolean explicitMaxTokens, SamplingParams sampling, int n, boolean stream,
-                          boolean includeUsage, List<String> stop, int logprobs, boolean ignoreEos) {}
+    private record Common(String model, PreparedAdapter adapter, int maxTokens, boolean explicitMaxTokens, SamplingParams sampling,
+                          int n, boolean stream, boolean includeUsage, List<String> stop, int logprobs, boolean ignoreEos) {}
 
     private Common common(JsonNode body, boolean chat) {
         for (String f : UNSUPPORTED)
@@ -67,9 +91,8 @@ final class Completions {
                 throw ApiException.invalid(f, "'" + f + "' is not supported by this server.");
         String model = Params.string(body, "model", null);
         if (model == null) throw ApiException.invalid("model", "you must provide a model parameter");
-        if (!model.equals(options.modelName()))
-            throw new ApiException(400, "invalid_request_error", "model_not_found", "model",
-                    "The model '" + model + "' does not exist; this server serves '" + options.modelName() + "'.");
+        PreparedAdapter adapter = adapters.get(model);         // the base's own name picks no adapter
+        if (adapter == null && !model.equals(options.modelName())) throw modelNotFound(model);
         if (chat && body.has("response_format") && !body.get("response_format").isNull()) {
             String type = Params.string(body.get("response_format"), "type", "text");
             if (!type.equals("text")) throw ApiException.invalid("response_format", "only response_format type 'text' is supported");
@@ -124,7 +147,7 @@ final class Completions {
         } catch (LaminaException e) {
             throw ApiException.invalid(null, e.getMessage());
         }
-        return new Common(maxTokens == null ? options.maxTokens() : maxTokens, maxTokens != null, sampling, n, stream,
+        return new Common(model, adapter, maxTokens == null ? options.maxTokens() : maxTokens, maxTokens != null, sampling, n, stream,
                 includeUsage, stop, logprobs, ignoreEos);
     }
 
@@ -146,7 +169,7 @@ final class Completions {
         }
         List<String> stops = new ArrayList<>(c.stop());
         stops.addAll(extraStops);
-        return new BatchEngine.Request(ids, max, c.sampling(), c.n(), stops, c.logprobs(), c.ignoreEos());
+        return new BatchEngine.Request(ids, max, c.sampling(), c.n(), stops, c.logprobs(), c.ignoreEos(), c.adapter());
     }
 
     /** An empty prompt stands for end-of-text (the start of a document). */
@@ -173,7 +196,7 @@ final class Completions {
         List<Echo> echoes = null;
         if (echo) {
             echoes = new ArrayList<>();
-            for (BatchEngine.Request r : requests) echoes.add(echo(r.prompt(), c.logprobs()));
+            for (BatchEngine.Request r : requests) echoes.add(echo(r.prompt(), c));
         }
         run(ex, requests, c, false, "cmpl-", echoes);
     }
@@ -183,24 +206,20 @@ final class Completions {
     /** The prompt as echoed: its text and, when logprobs were asked for, each token's log-probability (the first has none). */
     private record Echo(String text, int[] ids, Logprobs.Choice[] logprobs) {}
 
-    private TokenScorer scorer() {
-        TokenScorer s = scorer;
-        if (s == null) {
-            synchronized (this) {
-                if ((s = scorer) == null) scorer = s = new TokenScorer(engine.model());
-            }
-        }
-        return s;
+    private TokenScorer scorer(Common c) {
+        return scorers.computeIfAbsent(c.model(), name ->
+                new TokenScorer(c.adapter() == null ? engine.model() : engine.model().withAdapter(c.adapter().adapter())));
     }
 
-    private Echo echo(int[] ids, int logprobs) {
+    private Echo echo(int[] ids, Common c) {
+        int logprobs = c.logprobs();
         if (logprobs < 0) return new Echo(tokenizer.decode(ids), ids, null);
-        int limit = scorer().contextLimit() + 1;               // the last token is only scored, never read
+        int limit = scorer(c).contextLimit() + 1;              // the last token is only scored, never read
         if (ids.length > limit)
             throw new ApiException(400, "invalid_request_error", "context_length_exceeded", "prompt",
                     "This model's maximum context length is " + (limit - 1) + " tokens; scoring a prompt reads all but its last token, "
                             + "so it may have at most " + limit + ", but it has " + ids.length + ". Please shorten the prompt.");
-        Logprobs.Choice[] lp = ids.length < 2 ? new Logprobs.Choice[0] : scorer().score(ids, 1, logprobs);
+        Logprobs.Choice[] lp = ids.length < 2 ? new Logprobs.Choice[0] : scorer(c).score(ids, 1, logprobs);
         return new Echo(tokenizer.decode(ids), ids, lp);
     }
 
@@ -208,13 +227,13 @@ final class Completions {
     private void promptOnly(HttpExchange ex, List<int[]> prompts, boolean echo, Common c) throws IOException {
         ObjectNode o = LaminaServer.JSON.createObjectNode();
         o.put("id", "cmpl-" + HexFormat.of().formatHex(RANDOM.generateSeed(12))).put("object", "text_completion")
-                .put("created", System.currentTimeMillis() / 1000).put("model", options.modelName());
+                .put("created", System.currentTimeMillis() / 1000).put("model", c.model());
         ArrayNode choices = o.putArray("choices");
         int promptTokens = 0;
         for (int p = 0; p < prompts.size(); p++) {
             int[] ids = nonEmpty(prompts.get(p), "prompt");
             promptTokens += ids.length;
-            Echo e = echo ? echo(ids, c.logprobs()) : null;
+            Echo e = echo ? echo(ids, c) : null;
             for (int k = 0; k < c.n(); k++) {
                 ObjectNode ch = choices.addObject();
                 ch.put("index", p * c.n() + k).put("text", e == null ? "" : e.text());
@@ -312,7 +331,7 @@ final class Completions {
     private void respond(HttpExchange ex, List<BatchEngine.Handle> handles, List<BatchEngine.Request> requests, Common c,
                          boolean chat, String id, long now, List<Echo> echoes) throws IOException {
         ObjectNode o = LaminaServer.JSON.createObjectNode();
-        o.put("id", id).put("object", chat ? "chat.completion" : "text_completion").put("created", now).put("model", options.modelName());
+        o.put("id", id).put("object", chat ? "chat.completion" : "text_completion").put("created", now).put("model", c.model());
         ArrayNode choices = o.putArray("choices");
         int promptTokens = 0, completionTokens = 0;
         for (int p = 0; p < handles.size(); p++) {
@@ -360,7 +379,7 @@ final class Completions {
         try {
             if (chat)
                 for (int i = 0; i < total; i++) {
-                    ObjectNode chunk = chunk(id, now, true);
+                    ObjectNode chunk = chunk(id, now, true, c.model());
                     ObjectNode ch = chunk.putArray("choices").addObject();
                     ch.put("index", i);
                     ch.putObject("delta").put("role", "assistant").put("content", "");
@@ -383,7 +402,7 @@ final class Completions {
                     continue;
                 }
                 if (e.finish() == null && e.text().isEmpty() && e.logprobs() == null) continue;
-                ObjectNode chunk = chunk(id, now, chat);
+                ObjectNode chunk = chunk(id, now, chat, c.model());
                 ObjectNode ch = chunk.putArray("choices").addObject();
                 ch.put("index", e.choice());
                 if (chat) {
@@ -402,7 +421,7 @@ final class Completions {
                 send(out, chunk);
             }
             if (c.includeUsage()) {
-                ObjectNode chunk = chunk(id, now, chat);
+                ObjectNode chunk = chunk(id, now, chat, c.model());
                 chunk.putArray("choices");
                 usage(chunk.putObject("usage"), promptTokens, completionTokens);
                 send(out, chunk);
@@ -418,9 +437,9 @@ final class Completions {
         }
     }
 
-    private ObjectNode chunk(String id, long now, boolean chat) {
+    private ObjectNode chunk(String id, long now, boolean chat, String model) {
         ObjectNode o = LaminaServer.JSON.createObjectNode();
-        o.put("id", id).put("object", chat ? "chat.completion.chunk" : "text_completion").put("created", now).put("model", options.modelName());
+        o.put("id", id).put("object", chat ? "chat.completion.chunk" : "text_completion").put("created", now).put("model", model);
         return o;
     }
 

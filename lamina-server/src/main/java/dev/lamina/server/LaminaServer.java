@@ -3,7 +3,10 @@ package dev.lamina.server;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.lamina.Lamina;
+import dev.lamina.hf.PeftAdapter;
 import dev.lamina.infer.BatchEngine;
+import dev.lamina.infer.PreparedAdapter;
+import dev.lamina.io.LaminaException;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -14,9 +17,12 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -28,7 +34,7 @@ import java.util.function.Supplier;
  *
  * <pre>
  * GET  /health                 200 {"status":"ok"} once the model is loaded, 503 while loading
- * GET  /v1/models              the one model
+ * GET  /v1/models              the model and each LoRA adapter served beside it
  * POST /v1/completions         prompt (string, strings, token ids), stream, n, stop, seed, logprobs, ...
  * POST /v1/chat/completions    messages (and tools) through the model's own chat template, else {@link dev.lamina.infer.ChatTemplate}; logprobs, top_logprobs
  * </pre>
@@ -50,7 +56,7 @@ public final class LaminaServer implements AutoCloseable {
     private volatile Completions completions;
     private volatile String loadError;
 
-    private LaminaServer(ServerOptions options, Supplier<Lamina.Model> model) throws IOException {
+    private LaminaServer(ServerOptions options, Supplier<Lamina.Model> model, Map<String, Path> loras) throws IOException {
         this.options = options;
         this.http = HttpServer.create(new InetSocketAddress(options.host(), options.port()), 128);
         this.executor = Executors.newVirtualThreadPerTaskExecutor();
@@ -60,9 +66,17 @@ public final class LaminaServer implements AutoCloseable {
         loader = new Thread(() -> {
             try {
                 Lamina.Model m = model.get();
+                Map<String, PreparedAdapter> adapters = new LinkedHashMap<>();
+                for (Map.Entry<String, Path> a : loras.entrySet()) {     // each beside the one unmerged base
+                    try {
+                        adapters.put(a.getKey(), PreparedAdapter.of(m.prepared(), PeftAdapter.load(a.getValue(), m.decoder())));
+                    } catch (LaminaException x) {
+                        throw new LaminaException("adapter '" + a.getKey() + "': " + x.getMessage());
+                    }
+                }
                 BatchEngine e = new BatchEngine(m.prepared(), m.tokenizer(), new BatchEngine.Options(
                         options.maxConcurrent(), options.maxQueue(), 256, options.kvBlocks(), true));
-                completions = new Completions(options, e, m.chatTemplate(), created);
+                completions = new Completions(options, e, m.chatTemplate(), created, adapters);
                 engine = e;
             } catch (RuntimeException | Error e) {
                 loadError = e.getMessage() == null ? e.toString() : e.getMessage();
@@ -73,11 +87,22 @@ public final class LaminaServer implements AutoCloseable {
     }
 
     /** Starts listening now and loads the model (from model.get()) in the background. */
-    public static LaminaServer start(ServerOptions options, Supplier<Lamina.Model> model) {
+    public static LaminaServer start(ServerOptions options, Supplier<Lamina.Model> model) { return start(options, model, Map.of()); }
+
+    /**
+     * As {@link #start(ServerOptions, Supplier)}, also serving LoRA adapters (PEFT directories) by
+     * name: a request's model field picks one (the base's own name picks none), and every adapter
+     * shares the one base model and its batches.
+     */
+    public static LaminaServer start(ServerOptions options, Supplier<Lamina.Model> model, Map<String, Path> loras) {
+        for (String name : loras.keySet())
+            if (name.isBlank() || name.equals(options.modelName()))
+                throw new LaminaException("adapter name '" + name + "' must be non-empty and differ from the model's name '"
+                        + options.modelName() + "'");
         try {
-            return new LaminaServer(options, model);
+            return new LaminaServer(options, model, new LinkedHashMap<>(loras));
         } catch (IOException e) {
-            throw new dev.lamina.io.LaminaException("cannot listen on " + options.host() + ":" + options.port() + " (" + e.getMessage() + ")");
+            throw new LaminaException("cannot listen on " + options.host() + ":" + options.port() + " (" + e.getMessage() + ")");
         }
     }
 
@@ -133,7 +158,7 @@ public final class LaminaServer implements AutoCloseable {
                 case "/v1/models" -> {
                     allow(method, "GET");
                     ObjectNode list = JSON.createObjectNode().put("object", "list");
-                    list.putArray("data").add(api.modelObject());
+                    list.putArray("data").addAll(api.modelObjects());
                     sendJson(ex, 200, list);
                 }
                 case "/v1/completions" -> {
@@ -148,10 +173,9 @@ public final class LaminaServer implements AutoCloseable {
                     if (path.startsWith("/v1/models/")) {
                         allow(method, "GET");
                         String id = path.substring("/v1/models/".length());
-                        if (!id.equals(options.modelName()))
-                            throw new ApiException(404, "invalid_request_error", "model_not_found", "model",
-                                    "The model '" + id + "' does not exist; this server serves '" + options.modelName() + "'.");
-                        sendJson(ex, 200, api.modelObject());
+                        ObjectNode m = api.modelObject(id);
+                        if (m == null) throw api.modelNotFound(id);
+                        sendJson(ex, 200, m);
                         return;
                     }
                     throw new ApiException(404, "invalid_request_error", "unknown_url", null, "Unknown request URL: " + method + " " + path + ".");

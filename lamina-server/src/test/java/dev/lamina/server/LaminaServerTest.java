@@ -275,7 +275,7 @@ class LaminaServerTest {
     void invalidRequestsAre400() throws Exception {
         assertError(post(server, "/v1/completions", "{not json"), 400, "invalid_request_error", null);
         assertError(post(server, "/v1/completions", "[1,2]"), 400, "invalid_request_error", null);
-        assertError(post(server, "/v1/completions", "{\"model\":\"gpt-4\",\"prompt\":\"x\"}"), 400, "invalid_request_error", "model_not_found");
+        assertError(post(server, "/v1/completions", "{\"model\":\"gpt-4\",\"prompt\":\"x\"}"), 404, "invalid_request_error", "model_not_found");
         assertError(post(server, "/v1/completions", "{\"prompt\":\"x\"}"), 400, "invalid_request_error", null);
         for (String bad : List.of("\"temperature\":3", "\"temperature\":\"hot\"", "\"top_p\":0", "\"top_p\":1.5", "\"n\":0", "\"n\":99",
                 "\"max_tokens\":-1", "\"max_tokens\":100000", "\"logprobs\":9", "\"presence_penalty\":5", "\"stop\":[1]",
