@@ -27,8 +27,9 @@ import java.util.concurrent.Callable;
 final class EvalCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "M", description = "Run directory, Hugging Face directory or FILE.gguf.")
     Path model;
-    @Option(names = "--adapter", paramLabel = "DIR", description = "A LoRA adapter directory (PEFT files) to apply to the model.")
-    Path adapter;
+    @Option(names = "--adapter", paramLabel = "DIR", description = "A LoRA adapter directory (PEFT files) to apply to the model; "
+            + "repeatable, as for generate.")
+    List<Path> adapters = new ArrayList<>();
     @Option(names = "--text", arity = "1..*", paramLabel = "FILE", description = "UTF-8 text files to score (each on its own).")
     List<Path> texts = new ArrayList<>();
     @Option(names = "--data", paramLabel = "DIR", description = "A prepared data directory: score its token file (see --split).")
@@ -73,11 +74,10 @@ final class EvalCommand implements Callable<Integer> {
         List<Task> taskList = new ArrayList<>();
         for (String t : tasks) taskList.addAll(Task.load(t));           // bad task files fail before the model loads
         Lamina.Model m = Lamina.load(model, Main.kernels(threads));
-        if (adapter != null)
-            m = new Lamina.Model(m.decoder().withAdapter(dev.lamina.hf.PeftAdapter.load(adapter, m.decoder())), m.tokenizer(), m.weights(), m.chatTemplate());
+        GenerateCommand.foldAdapters(m, adapters);
         ObjectNode report = Json.MAPPER.createObjectNode();
         report.put("model", model.toString());
-        if (adapter != null) report.put("adapter", adapter.toString());
+        for (Path a : adapters) report.withArray("adapters").add(a.toString());
 
         Perplexity.Result total = null;
         if (!texts.isEmpty() || data != null) {

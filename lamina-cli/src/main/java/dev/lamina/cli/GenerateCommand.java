@@ -51,10 +51,7 @@ final class GenerateCommand implements Callable<Integer> {
             throw new dev.lamina.io.LaminaException("--" + e.getMessage().replace('_', '-'));
         }
         Lamina.Model m = Lamina.load(model, Main.kernels(threads), WeightFormat.parse(weights));
-        // loaded, every adapter checked against the base, then folded in before the weights are prepared
-        List<dev.lamina.model.Lora.Adapter> loaded = new java.util.ArrayList<>();
-        for (Path dir : adapters == null ? List.<Path>of() : adapters) loaded.add(dev.lamina.hf.PeftAdapter.load(dir, m.decoder()));
-        for (dev.lamina.model.Lora.Adapter a : loaded) dev.lamina.infer.PreparedModel.fold(m.decoder(), a);
+        foldAdapters(m, adapters);
         System.out.print(prompt);
         m.generator().generate(prompt, maxTokens, sampler, stop == null ? List.of() : stop, text -> {
             System.out.print(text);
@@ -62,5 +59,15 @@ final class GenerateCommand implements Callable<Integer> {
         });
         System.out.println();
         return 0;
+    }
+
+    /**
+     * Folds LoRA adapters (PEFT directories) into a loaded model's weights: every adapter is read
+     * and checked against the base first, then W + Σ sᵢ·Bᵢ·Aᵢ, as PEFT sums active adapters.
+     */
+    static void foldAdapters(Lamina.Model m, List<Path> dirs) {
+        List<dev.lamina.model.Lora.Adapter> loaded = new java.util.ArrayList<>();
+        for (Path dir : dirs == null ? List.<Path>of() : dirs) loaded.add(dev.lamina.hf.PeftAdapter.load(dir, m.decoder()));
+        for (dev.lamina.model.Lora.Adapter a : loaded) dev.lamina.infer.PreparedModel.fold(m.decoder(), a);
     }
 }
