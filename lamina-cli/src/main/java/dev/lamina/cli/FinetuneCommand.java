@@ -42,7 +42,7 @@ final class FinetuneCommand implements Callable<Integer> {
     int rank;
     @Option(names = "--alpha", defaultValue = "16", description = "LoRA alpha; the update is scaled by alpha/r (default ${DEFAULT-VALUE}).")
     double alpha;
-    @Option(names = "--dropout", defaultValue = "0", description = "LoRA dropout (only 0 for now).")
+    @Option(names = "--dropout", defaultValue = "0", description = "LoRA dropout on the adapter's input, training only, as PEFT's lora_dropout (default ${DEFAULT-VALUE}).")
     double dropout;
     @Option(names = "--targets", defaultValue = "all-linear", description = "q,k,v,o,gate,up,down or all-linear (default ${DEFAULT-VALUE}).")
     String targets;
@@ -54,8 +54,10 @@ final class FinetuneCommand implements Callable<Integer> {
     Integer steps;
     @Option(names = "--epochs", defaultValue = "1", description = "Passes over the data when --steps is not given (default ${DEFAULT-VALUE}).")
     int epochs;
-    @Option(names = "--batch", defaultValue = "8", description = "Examples per step (default ${DEFAULT-VALUE}).")
+    @Option(names = "--batch", defaultValue = "8", description = "Examples per micro-batch (default ${DEFAULT-VALUE}).")
     int batch;
+    @Option(names = "--accum", defaultValue = "1", description = "Micro-batches per step; a step equals one batch this many times larger (default ${DEFAULT-VALUE}).")
+    int accum;
     @Option(names = "--seq", defaultValue = "256", description = "Longest example in tokens; longer ones are truncated (default ${DEFAULT-VALUE}).")
     int seq;
     @Option(names = "--warmup", description = "Warm-up steps (default: 5%% of the steps).")
@@ -85,7 +87,7 @@ final class FinetuneCommand implements Callable<Integer> {
         if (batch < 1) throw new LaminaException("--batch must be >= 1, got " + batch);
         if (epochs < 1) throw new LaminaException("--epochs must be >= 1, got " + epochs);
         Lora.Config lc = m == FineTune.Method.LORA ? new Lora.Config(rank, alpha, dropout, Lora.Config.parseTargets(targets), rslora) : null;
-        if (lc != null && dropout > 0) throw new LaminaException("--dropout > 0 is not supported yet; use 0");
+        if (accum < 1) throw new LaminaException("--accum must be >= 1, got " + accum);
         if (evalFraction != null && evalData != null) throw new LaminaException("give --eval-data or --eval-fraction, not both");
         FineTuneRun run = new FineTuneRun(out, model.toAbsolutePath().toString(), null, data.toAbsolutePath().toString());
         if (run.resumable() && !resume)
@@ -110,14 +112,15 @@ final class FinetuneCommand implements Callable<Integer> {
             train = train.packed(seq);
             if (eval != null) eval = eval.packed(seq);
         }
-        int n = steps != null ? steps : epochs * ((train.examples().size() + batch - 1) / batch);
+        int perStep = batch * accum;
+        int n = steps != null ? steps : epochs * ((train.examples().size() + perStep - 1) / perStep);
         TrainConfig c = TrainConfig.builder(n, batch, seq).lr(lr != null ? lr : m == FineTune.Method.LORA ? 2e-4 : 2e-5)
-                .warmup(warmup != null ? warmup : Math.max(1, n / 20)).weightDecay(weightDecay).clip(clip).evalEvery(evalEvery)
+                .warmup(warmup != null ? warmup : Math.max(1, n / 20)).weightDecay(weightDecay).clip(clip).accum(accum).evalEvery(evalEvery)
                 .seed(seed).build();
-        System.err.printf("finetune: %s, %s, %d examples (%d truncated to %d tokens%s)%s, %d steps of %d%s%n", model.getFileName(),
+        System.err.printf("finetune: %s, %s, %d examples (%d truncated to %d tokens%s)%s, %d steps of %d%s%s%n", model.getFileName(),
                 m == FineTune.Method.LORA ? "LoRA r=" + rank + " alpha=" + alpha + " on " + lc.targets() : "all parameters",
                 examples, train.truncated(), seq, pack ? ", packed into " + train.examples().size() + " sequences" : "",
-                eval == null ? "" : ", " + heldOut + " held out", n, batch,
+                eval == null ? "" : ", " + heldOut + " held out", n, batch, accum > 1 ? " x " + accum + " micro-batches" : "",
                 resume ? ", resuming from step " + Checkpoint.readState(out).step() : "");
         FineTune.Result r;
         try (ConsoleProgress p = new ConsoleProgress("finetune", n, System.err)) {

@@ -121,7 +121,9 @@ class FinetuneCommandTest {
         assertThat(r.err()).contains("--targets").contains("lm_head");
         r = run("finetune", "--model", base.toString(), "--data", data.toString(), "--out", dir.resolve("o").toString(), "--method", "qlora");
         assertThat(r.err()).contains("qlora is not supported yet");
-        r = run("finetune", "--model", base.toString(), "--data", data.toString(), "--out", dir.resolve("o").toString(), "--dropout", "0.05");
-        assertThat(r.err().strip()).isEqualTo("lamina: error: --dropout > 0 is not supported yet; use 0");
+        r = run("finetune", "--model", base.toString(), "--data", data.toString(), "--out", dir.resolve("o").toString(), "--dropout", "1");
+        assertThat(r.err().strip()).doesNotContain("\n").contains("--dropout").contains("[0, 1)");
+        r = run("finetune", "--model", base.toString(), "--data", data.toString(), "--out", dir.resolve("o").toString(), "--accum", "0");
+        assertThat(r.err().strip()).isEqualTo("lamina: error: --accum must be >= 1, got 0");
     }
 }

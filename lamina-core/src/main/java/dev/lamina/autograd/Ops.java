@@ -250,6 +250,42 @@ public final class Ops {
         }
     }
 
+    /**
+     * Inverted dropout: y = x · mask / (1 − p), each element kept with probability 1 − p (masks from
+     * the tape's seeded generator). Only on a recording tape; on an inference tape, or with p = 0, x itself.
+     */
+    public static Var dropout(Tape tape, Var x, float p) {
+        if (!tape.recording() || p == 0f) return x;
+        int n = x.size();
+        Var y = tape.var(x.value().dim(0), n / x.value().dim(0));
+        Tensor mask = tape.alloc(n);
+        long t0 = tape.start();
+        dev.lamina.tensor.Rng rng = tape.dropoutRng();
+        float keep = 1f / (1f - p);
+        float[] m = mask.data(), xs = x.value().data(), ys = y.value().data();
+        int mo = mask.offset(), xo = x.value().offset(), yo = y.value().offset();
+        for (int i = 0; i < n; i++) {
+            m[mo + i] = rng.nextDouble() < p ? 0f : keep;
+            ys[yo + i] = xs[xo + i] * m[mo + i];
+        }
+        tape.forward("dropout", t0);
+        Dropout op = tape.op(Dropout.class, Dropout::new);
+        op.x = x; op.y = y; op.mask = mask;
+        return y;
+    }
+
+    private static final class Dropout extends Tape.Op {
+        Var x, y; Tensor mask;
+        Dropout() { super("dropout"); }
+        @Override protected void backward() {
+            if (x.grad() == null) return;
+            Tensor g = y.grad();                  // y's gradient is read by no one after this op
+            float[] gs = g.data(), m = mask.data();
+            for (int i = 0, n = x.size(), go = g.offset(), mo = mask.offset(); i < n; i++) gs[go + i] *= m[mo + i];
+            addGradient(kernels, x, y, g);
+        }
+    }
+
     /** to.grad += g, where g is the gradient of from, the output of the op running backward: taken over when to has none yet. */
     private static void addGradient(KernelSet k, Var to, Var from, Tensor g) {
         if (!to.adoptGradientOf(from)) k.accumulate(to.grad(), g);

@@ -72,6 +72,20 @@ public final class Tape {
 
     public boolean recording() { return recording; }
 
+    private dev.lamina.tensor.Rng dropout;
+
+    /** Seeds the masks of {@link Ops#dropout} for the ops recorded from now on (a training tape's only). */
+    public Tape dropoutSeed(long seed) {
+        dropout = new dev.lamina.tensor.Rng(seed);
+        return this;
+    }
+
+    /** Where dropout masks come from: set by {@link #dropoutSeed}, else a fixed seed. */
+    dev.lamina.tensor.Rng dropoutRng() {
+        if (dropout == null) dropout = new dev.lamina.tensor.Rng(0x0D0DL);
+        return dropout;
+    }
+
     /** The kernels every op on this tape runs. */
     public KernelSet kernels() { return kernels; }
 

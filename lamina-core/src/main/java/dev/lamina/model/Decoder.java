@@ -33,7 +33,7 @@ public final class Decoder {
     public record Linear(int id, ParamKey key, Var weight, Var bias, LowRank lowRank) {}
 
     /** A LoRA update beside a linear map: + s·(x·Aᵀ)·Bᵀ, A [r, in], B [out, r]. */
-    public record LowRank(Var a, Var b, float scale) {}
+    public record LowRank(Var a, Var b, float scale, float dropout) {}
 
     /** A norm's gain [d] and bias [d] (null for RMSNorm). */
     public record Norm(ParamKey key, Var weight, Var bias) {}
@@ -89,7 +89,7 @@ public final class Decoder {
         ParamKey key = ParamKey.of(role, layer);
         LowRank lr = adapter != null && adapter.covers(key)
                 ? new LowRank(adapter.params().var(key.lora(ParamKey.Factor.LORA_A)), adapter.params().var(key.lora(ParamKey.Factor.LORA_B)),
-                        adapter.config().scale())
+                        adapter.config().scale(), (float) adapter.config().dropout())
                 : null;
         Linear lin = new Linear(all.size(), key, base(key), base(key.biasOf()), lr);
         all.add(lin);

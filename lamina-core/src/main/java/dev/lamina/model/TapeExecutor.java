@@ -95,11 +95,12 @@ public final class TapeExecutor implements Executor<Var> {
     @Override
     public Var residual(Var r, Var h, Decoder.Linear w) { return lowRank(h, Ops.residualLinear(tape, r, h, w.weight(), w.bias()), w); }
 
-    /** y + s·(x·Aᵀ)·Bᵀ when w carries a LoRA update, else y. */
+    /** y + s·(dropout(x)·Aᵀ)·Bᵀ when w carries a LoRA update, else y (dropout: training tapes only, as PEFT's). */
     private Var lowRank(Var x, Var y, Decoder.Linear w) {
         Decoder.LowRank lr = w.lowRank();
         if (lr == null) return y;
-        return Ops.residualLinear(tape, y, Ops.scale(tape, Ops.linear(tape, x, lr.a(), null), lr.scale()), lr.b(), null);
+        Var in = Ops.dropout(tape, x, lr.dropout());
+        return Ops.residualLinear(tape, y, Ops.scale(tape, Ops.linear(tape, in, lr.a(), null), lr.scale()), lr.b(), null);
     }
 
     @Override

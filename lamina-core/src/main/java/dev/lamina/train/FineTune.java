@@ -248,8 +248,6 @@ public final class FineTune {
      */
     public static Result run(Decoder base, Method method, Lora.Config lora, Data train, Data eval, TrainConfig c, FineTuneRun out,
                              Consumer<Step> onStep) {
-        if (method == Method.LORA && lora.dropout() > 0)
-            throw LaminaException.field("dropout", "dropout > 0 is not supported yet; use 0");
         long t0 = System.nanoTime();
         Decoder model;
         Lora.Adapter adapter = null;
@@ -268,7 +266,7 @@ public final class FineTune {
         if (out != null && out.resumable()) {
             Checkpoint.State st = out.restore(method, adapter, model, opt, c);
             start = st.step();
-            for (int step = 0; step < start; step++) order.batch(c.batch());   // the data order is replayed, not stored
+            for (int step = 0; step < start; step++) order.batch(c.batch() * c.accum());   // the data order is replayed, not stored
             if (order.rng.state() != st.rngState())
                 throw new LaminaException(out.dir() + ": the training data differs from the run's (" + train.examples().size()
                         + " examples now); continue with the same data or write to a new directory");
@@ -281,12 +279,7 @@ public final class FineTune {
         double evalLoss = Double.NaN, best = prior.evalLoss();
         int bestStep = prior.step();
         for (int step = start; step < c.steps(); step++) {
-            List<Example> batch = new ArrayList<>();
-            for (int i : order.batch(c.batch())) batch.add(ex.get(i));
-            trainable.zeroGrad();
-            Tape tape = Tape.training(model.kernels());
-            double loss = loss(model, tape, batch);
-            tape.backward();
+            double loss = accumulate(model, trainable, ex, order.batch(c.batch() * c.accum()), c, step);
             double norm = opt.clip(c.clip());
             double lr = c.lrAt(step);
             opt.step(lr, c);
@@ -307,6 +300,38 @@ public final class FineTune {
             if (onStep != null) onStep.accept(s);
         }
         return new Result(model, adapter, log, evalLoss, trainable.count(), (System.nanoTime() - t0) / 1e9, best, bestStep);
+    }
+
+    /**
+     * One step's gradients in trainable: c.accum() micro-batches of c.batch() examples (the drawn
+     * indices, in order), each micro-batch's mean loss weighted by its share of the step's counted
+     * tokens, so the step equals one batch c.accum() times larger (padding aside, which is ignored).
+     * Weighting happens on the accumulated buffer: before micro-batch i adds its gradient, the sum so
+     * far is scaled by w(i−1)/w(i), and at the end by the last w. Returns the step's mean loss.
+     */
+    private static double accumulate(Decoder model, Parameters trainable, List<Example> ex, int[] drawn, TrainConfig c, int step) {
+        int micro = c.accum(), B = c.batch();
+        long[] counted = new long[micro];
+        long total = 0;
+        for (int m = 0; m < micro; m++) {
+            for (int i = 0; i < B; i++) counted[m] += ex.get(drawn[m * B + i]).counted();
+            total += counted[m];
+        }
+        trainable.zeroGrad();
+        double loss = 0, prior = 0;
+        for (int m = 0; m < micro; m++) {
+            double w = (double) counted[m] / total;
+            if (m > 0) model.kernels().scale(trainable.flatGrad(), (float) (prior / w));
+            List<Example> batch = new ArrayList<>(B);
+            for (int i = 0; i < B; i++) batch.add(ex.get(drawn[m * B + i]));
+            // LoRA dropout masks: a function of (seed, step, micro-batch), so a resumed run draws the same ones
+            Tape tape = Tape.training(model.kernels()).dropoutSeed(c.seed() * 0x9E3779B97F4A7C15L + step * 1_000_003L + m);
+            loss += w * loss(model, tape, batch);
+            tape.backward();
+            prior = w;
+        }
+        if (micro > 1) model.kernels().scale(trainable.flatGrad(), (float) prior);
+        return loss;
     }
 
     /** The data order: a seeded shuffle of every example, drawn batch by batch, reshuffled after each pass. */

@@ -206,4 +206,28 @@ class TapeTest {
         for (int i = 0; i < all.size(); i++) assertArrayEquals(expected.get(i), all.get(i).grad().toArray(), "gradient " + i);
         assertTrue(fused.bytes() < plain.bytes(), fused.bytes() + " against " + plain.bytes() + " bytes: x·wᵀ is not kept");
     }
+
+    @Test
+    void dropoutKeepsEachElementWithProbabilityOneMinusPScaledAndPassesGradientsThroughTheSameMask() {
+        Rng rng = new Rng(9);
+        Var x = param(rng, 200, 50);
+        Tape tape = Tape.training().dropoutSeed(4);
+        Var y = Ops.dropout(tape, x, 0.25f);
+        Var z = Ops.scale(tape, y, 1f);                 // an op whose input gradient flows back into the dropout
+        int kept = 0;
+        for (int i = 0; i < x.size(); i++) {
+            float v = y.value().get(i);
+            if (v != 0f) { kept++; assertEquals(x.value().get(i) / 0.75f, v, 1e-6f * Math.abs(v)); }
+        }
+        assertEquals(0.75, kept / (double) x.size(), 0.02);   // 10,000 draws: 4.3 standard deviations
+        z.grad().fill(1f);
+        tape.backward();
+        for (int i = 0; i < x.size(); i++)
+            assertEquals(y.value().get(i) == 0f ? 0f : 1f / 0.75f, x.grad().get(i), 1e-6f, "element " + i);
+        // the same seed draws the same mask; an inference tape and p = 0 are the identity
+        Var again = Ops.dropout(Tape.training().dropoutSeed(4), x, 0.25f);
+        assertArrayEquals(y.value().toArray(), again.value().toArray());
+        assertSame(x, Ops.dropout(Tape.inference(), x, 0.25f));
+        assertSame(x, Ops.dropout(Tape.training(), x, 0f));
+    }
 }

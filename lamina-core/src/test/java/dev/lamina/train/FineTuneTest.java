@@ -133,8 +133,10 @@ class FineTuneTest {
     void anInterruptedRunResumedFromItsDirectoryEqualsTheUninterruptedRunBitwise(FineTune.Method method, @TempDir Path dir) throws Exception {
         FineTune.Split data = arithmetic(dir, 12).split(0.25, 4);
         ModelConfig mc = Presets.get("tiny").config().apply(TOK.vocabSize());
-        Lora.Config lc = method == FineTune.Method.LORA ? new Lora.Config(4, 8, 0, Lora.Config.parseTargets("q,v,down"), false) : null;
-        TrainConfig c = TrainConfig.builder(10, 3, 32).lr(method == FineTune.Method.LORA ? 1e-2 : 1e-3).warmup(2).evalEvery(4).seed(5).build();
+        // with LoRA dropout and two micro-batches a step, whose masks and order a resumed run must draw again
+        Lora.Config lc = method == FineTune.Method.LORA ? new Lora.Config(4, 8, 0.1, Lora.Config.parseTargets("q,v,down"), false) : null;
+        TrainConfig c = TrainConfig.builder(10, 3, 32).lr(method == FineTune.Method.LORA ? 1e-2 : 1e-3).warmup(2).evalEvery(4).seed(5)
+                .accum(2).build();
         FineTuneRun whole = new FineTuneRun(dir.resolve("whole"), "base", TOK, "t.jsonl"), cut = new FineTuneRun(dir.resolve("cut"), "base", TOK, "t.jsonl");
         FineTune.Result r = FineTune.run(Decoder.create(mc, 1), method, lc, data.train(), data.eval(), c, whole, null);
 
@@ -162,12 +164,53 @@ class FineTuneTest {
         assertThat(Files.readAllBytes(cut.dir().resolve("best").resolve(weights))).isEqualTo(Files.readAllBytes(whole.dir().resolve("best").resolve(weights)));
 
         // another setting, or other data, is refused rather than silently mixed in
-        TrainConfig other = TrainConfig.builder(10, 3, 32).lr(5e-3).warmup(2).evalEvery(4).seed(5).build();
+        TrainConfig other = TrainConfig.builder(10, 3, 32).lr(5e-3).warmup(2).evalEvery(4).seed(5).accum(2).build();
         assertThatThrownBy(() -> FineTune.run(Decoder.create(mc, 1), method, lc, data.train(), data.eval(), other, cut, null))
                 .isInstanceOf(LaminaException.class).hasMessageContaining("other settings");
         FineTune.Data fewer = new FineTune.Data(data.train().examples().subList(0, 5), 0);
         assertThatThrownBy(() -> FineTune.run(Decoder.create(mc, 1), method, lc, fewer, data.eval(), c, cut, null))
                 .isInstanceOf(LaminaException.class).hasMessageContaining("training data differs");
+    }
+
+    @ParameterizedTest
+    @EnumSource(FineTune.Method.class)
+    void microBatchesAccumulateToOneBatchTheirTotalSize(FineTune.Method method, @TempDir Path dir) throws Exception {
+        FineTune.Data data = arithmetic(dir, 24);                    // completions of 1 to 2 digits: micro-batches count unequal tokens
+        ModelConfig mc = Presets.get("tiny").config().apply(TOK.vocabSize());
+        Lora.Config lc = method == FineTune.Method.LORA ? new Lora.Config(4, 8, 0, Lora.Config.parseTargets("all-linear"), false) : null;
+        TrainConfig big = TrainConfig.builder(3, 8, 32).lr(1e-2).warmup(1).evalEvery(0).seed(2).build();
+        TrainConfig micro = TrainConfig.builder(3, 2, 32).lr(1e-2).warmup(1).evalEvery(0).seed(2).accum(4).build();
+        FineTune.Result a = FineTune.run(Decoder.create(mc, 1), method, lc, data, null, big, null);
+        FineTune.Result b = FineTune.run(Decoder.create(mc, 1), method, lc, data, null, micro, null);
+        for (int i = 0; i < 3; i++) {
+            assertThat(b.steps().get(i).loss()).isCloseTo(a.steps().get(i).loss(), org.assertj.core.data.Percentage.withPercentage(1e-3));   // float32 sums in another order
+            assertThat(b.steps().get(i).gradNorm()).isCloseTo(a.steps().get(i).gradNorm(), org.assertj.core.data.Percentage.withPercentage(1e-3));
+        }
+        float[] want = (lc != null ? a.adapter().params() : a.model().params()).data(), got = (lc != null ? b.adapter().params() : b.model().params()).data();
+        float[] start = (lc != null ? Lora.Adapter.create(Decoder.create(mc, 1), lc, 2).params() : Decoder.create(mc, 1).params()).data();
+        // AdamW divides by sqrt(v): where a gradient is near zero, float noise in it moves a weight by up
+        // to lr, so compare the whole update (L2) rather than its worst element
+        double moved = 0, off = 0;
+        for (int i = 0; i < want.length; i++) { moved += sq(want[i] - start[i]); off += sq(got[i] - want[i]); }
+        assertThat(Math.sqrt(moved)).isGreaterThan(1e-2);           // the steps did move the weights
+        assertThat(Math.sqrt(off / moved)).as("update's relative difference from one batch of 8").isLessThan(1e-3);
+    }
+
+    private static double sq(double v) { return v * v; }
+
+    @Test
+    void loraDropoutMasksTheAdaptersInputInTrainingOnly(@TempDir Path dir) throws Exception {
+        FineTune.Data data = arithmetic(dir, 8);
+        ModelConfig mc = Presets.get("tiny").config().apply(TOK.vocabSize());
+        TrainConfig c = TrainConfig.builder(4, 4, 32).lr(1e-2).warmup(1).evalEvery(0).seed(2).build();
+        java.util.function.DoubleFunction<FineTune.Result> run = p -> FineTune.run(Decoder.create(mc, 1), FineTune.Method.LORA,
+                new Lora.Config(4, 8, p, Lora.Config.parseTargets("all-linear"), false), data, null, c, null);
+        FineTune.Result none = run.apply(0), some = run.apply(0.3), again = run.apply(0.3);
+        assertThat(some.steps().getFirst().loss()).isEqualTo(none.steps().getFirst().loss());   // B = 0 at the start: no branch output
+        assertThat(some.adapter().params().data()).isNotEqualTo(none.adapter().params().data());
+        assertThat(again.adapter().params().data()).isEqualTo(some.adapter().params().data());  // masks come from the seed
+        // evaluation runs on an inference tape: no masks, the same loss every time
+        assertThat(FineTune.evaluate(some.model(), data, 4)).isEqualTo(FineTune.evaluate(some.model(), data, 4));
     }
 
     @Test
