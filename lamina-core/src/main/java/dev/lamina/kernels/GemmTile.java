@@ -101,6 +101,6 @@ public record GemmTile(int rows, int vectors) {
         String how = !t.equals(system()) ? ", not this machine's choice"
                 : Tuning.system().tile() != null ? ", set by -Dlamina.tile" : ", chosen for this machine";
         return FloatVector.SPECIES_PREFERRED.length() + " lanes, " + registers(arch, useAvx()) + " vector registers, GEMM tile "
-                + t + how;
+                + t + how + (VectorMatmul.PACK_TN ? ", column-major A packed" : "");
     }
 }

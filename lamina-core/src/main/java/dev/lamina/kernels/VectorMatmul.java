@@ -386,8 +386,17 @@ final class VectorMatmul {
         }
     }
 
-    /** Column-major A (dyᵀ in dw = dyᵀ·x) is packed into MR-row strips rather than read in place. */
-    static final boolean PACK_TN = Boolean.parseBoolean(System.getProperty("lamina.packTn", "false"));
+    /**
+     * Column-major A (dyᵀ in dw = dyᵀ·x) is packed into MR-row strips rather than read in place: by
+     * default with 16 vector registers, where JMH measured it 3-40% faster than reading in place (the
+     * AVX2 path, docs/BENCHMARKS.md); with 32 it measured level. -Dlamina.packTn=true|false overrides.
+     */
+    static final boolean PACK_TN = packTn(System.getProperty("lamina.packTn"),
+            GemmTile.registers(System.getProperty("os.arch"), GemmTile.useAvx()));
+
+    static boolean packTn(String override, int registers) {
+        return override != null && !override.isBlank() ? Boolean.parseBoolean(override.trim()) : registers < 32;
+    }
 
     /**
      * Copies column-major A(0..mc, 0..kc) (A(r, k) at off + r + k·cs) into strips of mr rows:

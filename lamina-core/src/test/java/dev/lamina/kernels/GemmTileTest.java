@@ -42,6 +42,16 @@ class GemmTileTest {
     }
 
     @Test
+    void columnMajorAIsPackedWithSixteenRegistersUnlessOverridden() {
+        assertThat(VectorMatmul.packTn(null, 16)).isTrue();          // AVX2: measured 3-40% faster packed
+        assertThat(VectorMatmul.packTn(null, 32)).isFalse();         // AVX-512, NEON: level, read in place
+        assertThat(VectorMatmul.packTn("false", 16)).isFalse();
+        assertThat(VectorMatmul.packTn(" true", 32)).isTrue();
+        assertThat(VectorMatmul.PACK_TN).isEqualTo(VectorMatmul.packTn(System.getProperty("lamina.packTn"),
+                GemmTile.registers(System.getProperty("os.arch"), GemmTile.useAvx())));
+    }
+
+    @Test
     void thisJvmsTileMatchesItsFlags() {
         int useAvx = GemmTile.useAvx();
         String arch = System.getProperty("os.arch");
