@@ -18,7 +18,7 @@ mkdir -p "$WORK"
 "$LAMINA" --version >/dev/null 2>&1 || true   # builds once, outside the timings
 
 scores() {   # eval output -> "add date extract reverse" exact-match figures
-  grep -E '^(add|date|extract|reverse) ' "$1" | sed -E 's/^([a-z]+) .*exact_match ([0-9.]+).*/\1=\2/' | sort | tr '\n' ' '
+  grep -E '^(add|date|extract|reverse) \(.*exact_match' "$1" | sed -E 's/^([a-z]+) .*exact_match ([0-9.]+).*/\1=\2/' | sort | tr '\n' ' '
 }
 row() {      # method seconds trainable rss_kb eval_log
   local s; s="$(scores "$5")"
