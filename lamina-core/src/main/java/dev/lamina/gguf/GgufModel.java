@@ -181,6 +181,9 @@ public final class GgufModel {
 
     /** llama for Pre-LN RMSNorm + RoPE + SwiGLU (with biases, a sliding window or both), else gpt2 where Hugging Face's gpt2 fits. */
     private static GgufArch archFor(ModelConfig c) {
+        if (c.ropeScaling() != null && c.ropeScaling().type() != dev.lamina.model.RopeScaling.Type.DYNAMIC)
+            throw new LaminaException("cannot export to GGUF: the model's RoPE scaling (" + c.ropeScaling().toJson().get("rope_type").asString()
+                    + ") is not written to GGUF yet; export it with `lamina export hf`");
         if (c.norm() == ModelConfig.Norm.RMSNORM && c.position() == ModelConfig.Position.ROPE && c.activation() == ModelConfig.Activation.SWIGLU
                 && c.normPlacement() == ModelConfig.Placement.PRE && !c.layernormScaling()) return GgufArch.LLAMA;
         try {

@@ -10,7 +10,9 @@ import java.util.stream.Collectors;
 public enum HfArch {
     GPT2("gpt2", "GPT2LMHeadModel", "transformer."),
     LLAMA("llama", "LlamaForCausalLM", "model."),
-    MISTRAL("mistral", "MistralForCausalLM", "model.");
+    MISTRAL("mistral", "MistralForCausalLM", "model."),
+    /** Llama with biases on q, k and v (none on o): imported with a zero o bias, exported as llama. */
+    QWEN2("qwen2", "Qwen2ForCausalLM", "model.");
 
     /** The config's {@code model_type}. */
     public final String modelType;

@@ -3,6 +3,7 @@ package dev.lamina.hf;
 import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
 import dev.lamina.model.ModelConfig;
+import dev.lamina.model.RopeScaling;
 import dev.lamina.model.ModelConfig.Activation;
 import dev.lamina.model.ModelConfig.Norm;
 import dev.lamina.model.ModelConfig.Placement;
@@ -134,21 +135,26 @@ public final class HfConfig {
             opt("summary_type", IGNORE), opt("summary_use_proj", IGNORE), opt("summary_activation", IGNORE),
             opt("summary_proj_to_labels", IGNORE), opt("summary_first_dropout", IGNORE));    // GPT2DoubleHeadsModel only
 
-    /** rope_scaling (transformers 4) or rope_parameters (transformers 5): only plain RoPE. */
+    /**
+     * rope_scaling (transformers 4) or rope_parameters (transformers 5): plain RoPE, or a scaling
+     * type (read once every field is known, since yarn may fall back on max_position_embeddings).
+     */
     private static final Handler ROPE = (r, f, v) -> {
         if (v.isNull()) return;
         if (!v.isObject()) throw r.bad(f + " must be an object or null, got " + v);
         String type = v.has("rope_type") ? v.get("rope_type").asString() : v.has("type") ? v.get("type").asString() : "default";
-        if (!type.equals("default"))
-            throw r.bad(f + " has rope_type '" + type + "': only plain RoPE (rope_type default) is implemented");
-        for (Map.Entry<String, JsonNode> e : v.properties()) {
-            switch (e.getKey()) {
-                case "rope_type", "type" -> { }
-                case "rope_theta" -> toNum("rope_theta").apply(r, f + ".rope_theta", e.getValue());
-                case "partial_rotary_factor" -> only("RoPE on part of the head is not implemented", "1").apply(r, f + ".partial_rotary_factor", e.getValue());
-                default -> throw r.bad(f + "." + e.getKey() + " is not supported with plain RoPE");
-            }
+        if (v.has("rope_theta")) toNum("rope_theta").apply(r, f + ".rope_theta", v.get("rope_theta"));
+        if (v.has("partial_rotary_factor"))
+            only("RoPE on part of the head is not implemented", "1").apply(r, f + ".partial_rotary_factor", v.get("partial_rotary_factor"));
+        if (!type.equals("default")) {
+            r.rope = v;
+            r.ropeType = type;
+            r.ropeField = f;
+            return;
         }
+        for (Map.Entry<String, JsonNode> e : v.properties())
+            if (!Set.of("rope_type", "type", "rope_theta", "partial_rotary_factor").contains(e.getKey()))
+                throw r.bad(f + "." + e.getKey() + " is not supported with plain RoPE");
     };
 
     private static List<Field> llamaLike(boolean mistral) {
@@ -183,13 +189,32 @@ public final class HfConfig {
         return List.copyOf(l);
     }
 
-    private static final List<Field> LLAMA = llamaLike(false), MISTRAL = llamaLike(true);
+    private static final List<Field> LLAMA = llamaLike(false), MISTRAL = llamaLike(true), QWEN2 = qwen2();
+
+    /** Qwen2/Qwen2.5: Llama's fields (its biases are implied), and a sliding window Lamina reads only when it is off. */
+    private static List<Field> qwen2() {
+        List<Field> l = new ArrayList<>(llamaLike(false));
+        l.removeIf(f -> f.name().equals("attention_bias") || f.name().equals("mlp_bias") || f.name().equals("pretraining_tp")
+                || f.name().equals("hidden_act"));
+        l.add(opt("hidden_act", only("qwen2 in Lamina uses SwiGLU with silu", "\"silu\"")));
+        l.add(opt("use_sliding_window", only("Qwen2's per-layer sliding window (max_window_layers) is not implemented", "false")));
+        l.add(opt("sliding_window", IGNORE));                     // read by transformers only with use_sliding_window
+        l.add(opt("max_window_layers", IGNORE));                  // likewise
+        l.add(opt("layer_types", (r, f, v) -> {
+            if (v.isNull()) return;
+            for (JsonNode t : v)
+                if (!t.isString() || !t.stringValue().equals("full_attention"))
+                    throw r.bad("layer_types has " + t + ": Lamina reads qwen2 with full attention in every layer");
+        }));
+        return List.copyOf(l);
+    }
 
     private static List<Field> table(HfArch arch) {
         return switch (arch) {
             case GPT2 -> GPT2;
             case LLAMA -> LLAMA;
             case MISTRAL -> MISTRAL;
+            case QWEN2 -> QWEN2;
         };
     }
 
@@ -205,6 +230,7 @@ public final class HfConfig {
             o.put("norm", "rmsnorm").put("position", "rope").put("activation", "swiglu").put("bias", false)
                     .put("norm_eps", 1e-6).put("rope_theta", 10000.0).put("tie_word_embeddings", false);
             if (arch == HfArch.MISTRAL) o.put("sliding_window", 4096);
+            if (arch == HfArch.QWEN2) o.put("bias", true);         // q, k, v (o's stays zero)
         }
         return o;
     }
@@ -213,7 +239,8 @@ public final class HfConfig {
     private static final class Reading {
         final String source;
         final ObjectNode out;
-        JsonNode headDim, layerTypes;
+        JsonNode headDim, layerTypes, rope;
+        String ropeType, ropeField;
 
         Reading(String source, ObjectNode out) {
             this.source = source;
@@ -247,7 +274,7 @@ public final class HfConfig {
         if (o == null || !o.isObject()) throw new LaminaException(source + ": expected a JSON object");
         JsonNode mt = o.get("model_type");
         if (mt == null || !mt.isString())
-            throw new LaminaException(source + ": no model_type; not a Hugging Face config (Lamina reads gpt2, llama, mistral)");
+            throw new LaminaException(source + ": no model_type; not a Hugging Face config (Lamina reads gpt2, llama, mistral, qwen2)");
         HfArch arch = HfArch.of(mt.stringValue(), source);
         Reading r = new Reading(source, defaults(arch));
         Map<String, Field> fields = new HashMap<>();
@@ -268,6 +295,9 @@ public final class HfConfig {
                     + " (Lamina cannot tell whether they change the model; see docs/INTEROP.md)");
 
         ObjectNode out = r.out;
+        if (r.rope != null)
+            out.set("rope_scaling", RopeScaling.fromJson(r.ropeType, r.rope, out.get("max_position_embeddings").intValue(),
+                    source + ": " + r.ropeField).toJson());
         int hidden = out.get("hidden_size").intValue(), heads = out.get("num_attention_heads").intValue();
         if (!out.has("num_key_value_heads")) out.put("num_key_value_heads", heads);
         if (arch == HfArch.GPT2 && !out.has("intermediate_size")) out.put("intermediate_size", 4 * hidden);
@@ -346,7 +376,8 @@ public final class HfConfig {
             o.put("hidden_act", "silu");
             o.put("rms_norm_eps", c.normEps());
             o.put("rope_theta", c.ropeTheta());
-            o.putNull("rope_scaling");
+            if (c.ropeScaling() == null) o.putNull("rope_scaling");
+            else o.set("rope_scaling", c.ropeScaling().toJson());
             o.put("attention_dropout", 0.0);
             if (arch == HfArch.LLAMA) {
                 o.put("attention_bias", c.bias());

@@ -94,8 +94,18 @@ public final class HfNames {
     private static final List<Pattern> GPT2_DROPPED = List.of(Pattern.compile("h\\.\\d+\\.attn\\.(bias|masked_bias)"));
     private static final List<Pattern> LLAMA_DROPPED = List.of(Pattern.compile("layers\\.\\d+\\.self_attn\\.rotary_emb\\.inv_freq"));
 
+    /** Qwen2's: Llama's without an o_proj bias. */
+    private static final List<Rule> QWEN2 = LLAMA.stream()
+            .filter(r -> !(r.canonical().size() == 1 && r.canonical().getFirst().role() == Role.O && r.canonical().getFirst().bias()))
+            .toList();
+
     /** The rule table of an architecture (Mistral shares Llama's names). */
-    public static List<Rule> rules(HfArch arch) { return arch == HfArch.GPT2 ? GPT2 : LLAMA; }
+    public static List<Rule> rules(HfArch arch) { return arch == HfArch.GPT2 ? GPT2 : arch == HfArch.QWEN2 ? QWEN2 : LLAMA; }
+
+    /** Canonical tensors an architecture does not have, which stay zero in Lamina (Qwen2's o_proj bias). */
+    private static boolean implicitZero(HfArch arch, String canonical) {
+        return arch == HfArch.QWEN2 && canonical.matches("layers\\.\\d+\\.self_attn\\.o_proj\\.bias");
+    }
 
     static List<Pattern> dropped(HfArch arch) { return arch == HfArch.GPT2 ? GPT2_DROPPED : LLAMA_DROPPED; }
 
@@ -130,7 +140,7 @@ public final class HfNames {
             }
         }
         for (String c : layout.slots().keySet())
-            if (!covered.containsKey(c))
+            if (!covered.containsKey(c) && !implicitZero(arch, c))
                 throw new LaminaException("the " + arch + " mapping has no Hugging Face name for " + c
                         + "; this config cannot be expressed as " + arch);
         return out;

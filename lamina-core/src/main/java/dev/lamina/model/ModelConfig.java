@@ -28,12 +28,13 @@ import java.util.Set;
  * @param mixAlpha               Post-LN share of layers for {@link Placement#MIX}
  * @param slidingWindow          null, or W: position i attends to j with i − W &lt; j ≤ i
  * @param layernormScaling       Pre-LN norm outputs times 1/sqrt(l+1) ("Curse of Depth")
+ * @param ropeScaling            null for plain RoPE, else how the rotary frequencies are stretched (Llama 3.1, YaRN, ...)
  */
 public record ModelConfig(
         int vocabSize, int hiddenSize, int numHiddenLayers, int numAttentionHeads, int numKeyValueHeads,
         int intermediateSize, int maxPositionEmbeddings, Norm norm, double normEps, Placement normPlacement,
         double mixAlpha, Position position, double ropeTheta, Activation activation, boolean bias,
-        boolean tieWordEmbeddings, Integer slidingWindow, boolean layernormScaling) {
+        boolean tieWordEmbeddings, Integer slidingWindow, boolean layernormScaling, RopeScaling ropeScaling) {
 
     public enum Norm { RMSNORM, LAYERNORM }
     public enum Placement { PRE, POST, MIX }
@@ -61,6 +62,8 @@ public record ModelConfig(
         if (!(normEps > 0) || normEps > 1) throw new LaminaException("model config: norm_eps must be in (0, 1], got " + normEps);
         if (!(mixAlpha >= 0 && mixAlpha <= 1)) throw new LaminaException("model config: mix_alpha must be in [0, 1], got " + mixAlpha);
         if (!(ropeTheta > 0)) throw new LaminaException("model config: rope_theta must be positive, got " + ropeTheta);
+        if (ropeScaling != null && position != Position.ROPE)
+            throw new LaminaException("model config: rope_scaling is set but position is " + position.name().toLowerCase(Locale.ROOT));
         if (slidingWindow != null && slidingWindow < 1)
             throw new LaminaException("model config: sliding_window must be null or >= 1, got " + slidingWindow);
     }
@@ -119,6 +122,7 @@ public record ModelConfig(
         b.maxPositionEmbeddings = maxPositionEmbeddings; b.norm = norm; b.normEps = normEps; b.normPlacement = normPlacement;
         b.mixAlpha = mixAlpha; b.position = position; b.ropeTheta = ropeTheta; b.activation = activation; b.bias = bias;
         b.tieWordEmbeddings = tieWordEmbeddings; b.slidingWindow = slidingWindow; b.layernormScaling = layernormScaling;
+        b.ropeScaling = ropeScaling;
         return b;
     }
 
@@ -133,6 +137,7 @@ public record ModelConfig(
         private Activation activation = Activation.SWIGLU;
         private boolean bias, tieWordEmbeddings, layernormScaling;
         private Integer slidingWindow;
+        private RopeScaling ropeScaling;
 
         private Builder() {}
 
@@ -154,6 +159,7 @@ public record ModelConfig(
         public Builder tieWordEmbeddings(boolean v) { tieWordEmbeddings = v; return this; }
         public Builder slidingWindow(Integer v) { slidingWindow = v; return this; }
         public Builder layernormScaling(boolean v) { layernormScaling = v; return this; }
+        public Builder ropeScaling(RopeScaling v) { ropeScaling = v; return this; }
 
         /** GPT-2's choices: LayerNorm, learned positions, GELU, biases and a head tied to the embeddings. */
         public Builder gpt2Style() {
@@ -164,7 +170,7 @@ public record ModelConfig(
             return new ModelConfig(vocabSize, hiddenSize, numHiddenLayers, numAttentionHeads,
                     numKeyValueHeads != null ? numKeyValueHeads : numAttentionHeads, intermediateSize, maxPositionEmbeddings,
                     norm, normEps, normPlacement, mixAlpha, position, ropeTheta, activation, bias, tieWordEmbeddings,
-                    slidingWindow, layernormScaling);
+                    slidingWindow, layernormScaling, ropeScaling);
         }
     }
 
@@ -173,7 +179,7 @@ public record ModelConfig(
     private static final Set<String> FIELDS = Set.of("vocab_size", "hidden_size", "num_hidden_layers",
             "num_attention_heads", "num_key_value_heads", "intermediate_size", "max_position_embeddings", "norm",
             "norm_eps", "norm_placement", "mix_alpha", "position", "rope_theta", "activation", "bias",
-            "tie_word_embeddings", "sliding_window", "layernorm_scaling");
+            "tie_word_embeddings", "sliding_window", "layernorm_scaling", "rope_scaling");
 
     public ObjectNode toJson() {
         ObjectNode o = Json.MAPPER.createObjectNode();
@@ -195,6 +201,7 @@ public record ModelConfig(
         o.put("tie_word_embeddings", tieWordEmbeddings);
         if (slidingWindow == null) o.putNull("sliding_window"); else o.put("sliding_window", slidingWindow);
         o.put("layernorm_scaling", layernormScaling);
+        if (ropeScaling != null) o.set("rope_scaling", ropeScaling.toJson());     // absent: plain RoPE (older files have none)
         return o;
     }
 
@@ -222,7 +229,7 @@ public record ModelConfig(
                     en(o, "activation", Activation.class, Activation.SWIGLU, source), optBool(o, "bias", false, source),
                     optBool(o, "tie_word_embeddings", false, source),
                     o.has("sliding_window") && !o.get("sliding_window").isNull() ? reqInt(o, "sliding_window", source) : null,
-                    optBool(o, "layernorm_scaling", false, source));
+                    optBool(o, "layernorm_scaling", false, source), ropeScaling(o, source));
         } catch (LaminaException e) {
             throw e.getMessage().startsWith("model config:")
                     ? new LaminaException(source + e.getMessage().substring("model config".length())) : e;
@@ -242,6 +249,14 @@ public record ModelConfig(
     }
 
     private static String lower(Enum<?> e) { return e.name().toLowerCase(Locale.ROOT); }
+
+    private static RopeScaling ropeScaling(JsonNode o, String src) {
+        JsonNode v = o.get("rope_scaling");
+        if (v == null || v.isNull()) return null;
+        if (!v.isObject() || !v.has("rope_type") || !v.get("rope_type").isString())
+            throw new LaminaException(src + ": field 'rope_scaling' must be an object with a rope_type, got " + v);
+        return RopeScaling.fromJson(v.get("rope_type").stringValue(), v, reqInt(o, "max_position_embeddings", src), src + ": rope_scaling");
+    }
 
     private static int reqInt(JsonNode o, String f, String src) {
         JsonNode v = o.get(f);

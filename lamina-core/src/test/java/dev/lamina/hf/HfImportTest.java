@@ -34,6 +34,50 @@ class HfImportTest {
         assertThat(HfFixtures.relativeError(logits, ref.logits())).as(name).isLessThanOrEqualTo(1e-4);
     }
 
+    /** Qwen2 and the RoPE scalings (make_arch_fixtures.py), through both executors: the tape and the KV-cache runner. */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"qwen2", "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn"})
+    void newerArchitecturesMatchTransformersInTrainingAndInference(String name) {
+        Path dir = HfFixtures.dir(name);
+        Decoder d = Checkpoint.loadModel(dir);
+        HfFixtures.Reference ref = HfFixtures.reference(dir);
+        float[] logits = HfFixtures.logits(d, ref.ids(), ref.batch(), ref.seq());
+        assertThat(HfFixtures.relativeError(logits, ref.logits())).as(name).isLessThanOrEqualTo(1e-4);
+        int T = ref.seq(), V = d.config().vocabSize(), half = T / 2;
+        try (var session = dev.lamina.infer.InferenceSession.forModel(d)) {      // first sequence: a prefill, then one token at a time
+            float[] got = new float[(T - half + 1) * V];              // logits after the prefill's last token, then each next one
+            System.arraycopy(session.forward(java.util.Arrays.copyOfRange(ref.ids(), 0, half)), 0, got, 0, V);
+            for (int t = half; t < T; t++) System.arraycopy(session.forward(ref.ids()[t]), 0, got, (t - half + 1) * V, V);
+            assertThat(HfFixtures.relativeError(got, java.util.Arrays.copyOfRange(ref.logits(), (half - 1) * V, T * V)))
+                    .as(name + " inference").isLessThanOrEqualTo(1e-4);
+        }
+    }
+
+    @Test
+    void ropeScalingAndQwen2ConfigsMapOntoLaminaAndBack(@TempDir Path out) {
+        ModelConfig llama3 = HfCheckpoint.config(HfFixtures.dir("llama-rope-llama3")).config();
+        assertThat(llama3.ropeScaling()).isEqualTo(dev.lamina.model.RopeScaling.llama3(8, 1, 4, 16));
+        ModelConfig yarn = HfCheckpoint.config(HfFixtures.dir("llama-rope-yarn")).config();
+        assertThat(yarn.ropeScaling().attentionScale()).isCloseTo(0.1 * Math.log(4) + 1, org.assertj.core.data.Offset.offset(1e-12));
+        assertThat(ModelConfig.fromJson(yarn.toJson(), "round trip")).isEqualTo(yarn);       // Lamina's own config.json
+        HfConfig.Imported qwen = HfCheckpoint.config(HfFixtures.dir("qwen2"));
+        assertThat(qwen.arch()).isEqualTo(HfArch.QWEN2);
+        assertThat(qwen.config().bias()).isTrue();
+        assertThat(HfConfig.archFor(qwen.config())).isEqualTo(HfArch.LLAMA);   // exported as a Llama with attention biases
+        assertThat(HfConfig.toJson(llama3, HfArch.LLAMA, "float32", -1).get("rope_scaling").get("rope_type").asString()).isEqualTo("llama3");
+        Decoder d = Checkpoint.loadModel(HfFixtures.dir("qwen2"));
+        for (int l = 0; l < 2; l++)                                              // Qwen2 has no o_proj bias: it stays zero
+            for (float v : d.params().value("layers." + l + ".self_attn.o_proj.bias").toArray()) assertThat(v).isZero();
+        String bad = "{\"model_type\": \"llama\", \"vocab_size\": 10, \"hidden_size\": 8, \"num_hidden_layers\": 1, "
+                + "\"num_attention_heads\": 2, \"intermediate_size\": 8, \"max_position_embeddings\": 16, ";
+        assertThatThrownBy(() -> HfConfig.fromJson(dev.lamina.io.Json.MAPPER.readTree(bad + "\"rope_scaling\": {\"rope_type\": \"longrope\", \"factor\": 2}}"), "c.json"))
+                .isInstanceOf(LaminaException.class).hasMessage("c.json: rope_scaling has rope_type 'longrope': Lamina implements default, linear, dynamic, llama3 and yarn");
+        assertThatThrownBy(() -> HfConfig.fromJson(dev.lamina.io.Json.MAPPER.readTree(bad + "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8}}"), "c.json"))
+                .isInstanceOf(LaminaException.class).hasMessageContaining("original_max_position_embeddings is required");
+        assertThatThrownBy(() -> HfConfig.fromJson(dev.lamina.io.Json.MAPPER.readTree(bad.replace("llama", "qwen2") + "\"use_sliding_window\": true}"), "c.json"))
+                .isInstanceOf(LaminaException.class).hasMessageContaining("use_sliding_window");
+    }
+
     @Test
     void shardedCheckpointThroughARelativePathWithDotDot() {
         Path dir = HfFixtures.dir("llama-sharded");

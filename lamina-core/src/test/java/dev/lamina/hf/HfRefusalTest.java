@@ -61,13 +61,15 @@ class HfRefusalTest {
     }
 
     @Test
-    void ropeScaling() {
-        refused(withConfig("llama", c -> c.putObject("rope_scaling").put("rope_type", "linear").put("factor", 2.0)),
-                "config.json", "rope_scaling", "rope_type 'linear'");
-        refused(withConfig("llama", c -> ((ObjectNode) c.get("rope_parameters")).put("rope_type", "yarn")),
-                "rope_parameters", "rope_type 'yarn'");
-        refused(withConfig("mistral", c -> c.putObject("rope_scaling").put("type", "dynamic").put("factor", 2.0)),
-                "rope_type 'dynamic'");
+    void ropeScalingOfAnUnimplementedKindOrWithoutItsFields() {
+        refused(withConfig("llama", c -> c.putObject("rope_scaling").put("rope_type", "longrope").put("factor", 2.0)),
+                "config.json", "rope_scaling", "rope_type 'longrope'", "default, linear, dynamic, llama3 and yarn");
+        refused(withConfig("llama", c -> ((ObjectNode) c.get("rope_parameters")).put("rope_type", "linear")),
+                "rope_parameters.factor is required for rope_type linear");
+        refused(withConfig("mistral", c -> c.putObject("rope_scaling").put("type", "dynamic").put("factor", 2.0).put("beta_fast", 3)),
+                "rope_scaling.beta_fast is not supported with rope_type dynamic");
+        refused(withConfig("llama", c -> c.putObject("rope_scaling").put("rope_type", "linear").put("factor", 0.5)),
+                "rope_scaling", "factor must be >= 1");
     }
 
     @ParameterizedTest(name = "{0}.{1}")
@@ -147,7 +149,7 @@ class HfRefusalTest {
 
     @Test
     void lambdaLoadOfABadDirectoryFailsTheSameWay() {
-        Path dir = withConfig("mistral", c -> c.put("model_type", "qwen2"));
-        assertThatThrownBy(() -> Lamina.load(dir)).isInstanceOf(LaminaException.class).hasMessageContaining("model_type 'qwen2'");
+        Path dir = withConfig("mistral", c -> c.put("model_type", "gemma2"));
+        assertThatThrownBy(() -> Lamina.load(dir)).isInstanceOf(LaminaException.class).hasMessageContaining("model_type 'gemma2'");
     }
 }

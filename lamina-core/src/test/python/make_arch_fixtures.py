@@ -1,0 +1,58 @@
+"""Tiny random transformers checkpoints of the architectures and RoPE scalings Lamina reads beyond
+plain Llama/Mistral/GPT-2, with reference logits, for HfImportTest (same layout as make_hf_fixtures.py:
+a save_pretrained directory plus reference.safetensors with input_ids [2, T] and logits [2, T, V]
+computed in float64 with eager attention).
+
+    /tmp/lamina-py/bin/python lamina-core/src/test/python/make_arch_fixtures.py
+
+    qwen2             Qwen2ForCausalLM: q/k/v biases, no o bias; hidden 32, 2 layers, 4 heads, 2 kv heads, tied head
+    llama-rope-linear  Llama with rope_scaling linear, factor 2
+    llama-rope-dynamic Llama with rope_scaling dynamic, factor 2 (plain RoPE within max_position_embeddings)
+    llama-rope-llama3  Llama 3.1's scaling: factor 8, low 1, high 4, original_max_position_embeddings 16
+                       (with head_dim 8, one frequency in each of the kept, smoothed and divided bands)
+    llama-rope-yarn    YaRN: factor 4, original_max_position_embeddings 16 (attention factor 0.1 ln 4 + 1)
+"""
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_hf_fixtures import fresh, randomize, reference, save_reference  # noqa: E402
+
+
+def llama(name, seed, rope_parameters):
+    from transformers import LlamaConfig, LlamaForCausalLM
+    path = fresh(name)
+    cfg = LlamaConfig(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                      num_key_value_heads=2, max_position_embeddings=64, rms_norm_eps=1e-5,
+                      rope_parameters=rope_parameters, tie_word_embeddings=False, attn_implementation="eager")
+    m = LlamaForCausalLM(cfg)
+    randomize(m, seed)
+    m.save_pretrained(path)
+    save_reference(path, *reference(m, 100, 12, seed + 10))
+
+
+def main():
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+    torch.manual_seed(0)
+    path = fresh("qwen2")
+    cfg = Qwen2Config(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                      num_key_value_heads=2, max_position_embeddings=64, rms_norm_eps=1e-6, rope_theta=1000000.0,
+                      tie_word_embeddings=True, use_sliding_window=False, attn_implementation="eager")
+    m = Qwen2ForCausalLM(cfg)
+    randomize(m, 21)
+    assert m.model.layers[0].self_attn.o_proj.bias is None and m.model.layers[0].self_attn.q_proj.bias is not None
+    m.save_pretrained(path)
+    save_reference(path, *reference(m, 100, 12, 31))
+
+    llama("llama-rope-linear", 22, {"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0})
+    llama("llama-rope-dynamic", 23, {"rope_type": "dynamic", "factor": 2.0, "rope_theta": 10000.0})
+    llama("llama-rope-llama3", 24, {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                    "original_max_position_embeddings": 16, "rope_theta": 10000.0})
+    llama("llama-rope-yarn", 25, {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 16,
+                                  "rope_theta": 10000.0})
+
+
+if __name__ == "__main__":
+    main()
