@@ -36,7 +36,7 @@ final class FinetuneCommand implements Callable<Integer> {
     boolean resume;
     @Option(names = "--pack", description = "Pack several examples into each --seq window (the loss still counts only what they count).")
     boolean pack;
-    @Option(names = "--method", defaultValue = "lora", description = "full or lora (default ${DEFAULT-VALUE}).")
+    @Option(names = "--method", defaultValue = "lora", description = "full, lora or qlora (LoRA over the base frozen in 4-bit NF4) (default ${DEFAULT-VALUE}).")
     String method;
     @Option(names = "--rank", defaultValue = "8", description = "LoRA rank r (default ${DEFAULT-VALUE}).")
     int rank;
@@ -80,23 +80,24 @@ final class FinetuneCommand implements Callable<Integer> {
         FineTune.Method m = switch (method.toLowerCase(Locale.ROOT)) {
             case "lora" -> FineTune.Method.LORA;
             case "full" -> FineTune.Method.FULL;
-            case "qlora" -> throw new LaminaException("--method qlora is not supported yet; use lora or full");
-            default -> throw new LaminaException("--method must be full or lora, got '" + method + "'");
+            case "qlora" -> FineTune.Method.QLORA;
+            default -> throw new LaminaException("--method must be full, lora or qlora, got '" + method + "'");
         };
         if (seq < 2) throw new LaminaException("--seq must be >= 2, got " + seq);
         if (batch < 1) throw new LaminaException("--batch must be >= 1, got " + batch);
         if (epochs < 1) throw new LaminaException("--epochs must be >= 1, got " + epochs);
-        Lora.Config lc = m == FineTune.Method.LORA ? new Lora.Config(rank, alpha, dropout, Lora.Config.parseTargets(targets), rslora) : null;
+        if (m == FineTune.Method.QLORA) refuseQuantized(model);
+        Lora.Config lc = m != FineTune.Method.FULL ? new Lora.Config(rank, alpha, dropout, Lora.Config.parseTargets(targets), rslora) : null;
         if (accum < 1) throw new LaminaException("--accum must be >= 1, got " + accum);
         if (evalFraction != null && evalData != null) throw new LaminaException("give --eval-data or --eval-fraction, not both");
         FineTuneRun run = new FineTuneRun(out, model.toAbsolutePath().toString(), null, data.toAbsolutePath().toString());
         if (run.resumable() && !resume)
             throw new LaminaException(out + " holds a fine-tuning run; add --resume to continue it, or choose a new --out");
         if (resume && !run.resumable()) throw new LaminaException(out + ": no checkpoint to resume (no state.json)");
-        Lamina.Model base = Lamina.load(model, Main.kernels(threads));
+        Base base = Base.load(model, threads, m == FineTune.Method.QLORA);
         run = new FineTuneRun(out, run.base(), base.tokenizer(), run.data());
-        FineTune.Data train = FineTune.read(data, base.tokenizer(), base.chatTemplate(), seq, trainOnPrompt);
-        FineTune.Data eval = evalData == null ? null : FineTune.read(evalData, base.tokenizer(), base.chatTemplate(), seq, trainOnPrompt);
+        FineTune.Data train = FineTune.read(data, base.tokenizer(), base.template(), seq, trainOnPrompt);
+        FineTune.Data eval = evalData == null ? null : FineTune.read(evalData, base.tokenizer(), base.template(), seq, trainOnPrompt);
         if (evalFraction != null) {
             FineTune.Split split;
             try {
@@ -114,11 +115,12 @@ final class FinetuneCommand implements Callable<Integer> {
         }
         int perStep = batch * accum;
         int n = steps != null ? steps : epochs * ((train.examples().size() + perStep - 1) / perStep);
-        TrainConfig c = TrainConfig.builder(n, batch, seq).lr(lr != null ? lr : m == FineTune.Method.LORA ? 2e-4 : 2e-5)
+        TrainConfig c = TrainConfig.builder(n, batch, seq).lr(lr != null ? lr : m != FineTune.Method.FULL ? 2e-4 : 2e-5)
                 .warmup(warmup != null ? warmup : Math.max(1, n / 20)).weightDecay(weightDecay).clip(clip).accum(accum).evalEvery(evalEvery)
                 .seed(seed).build();
         System.err.printf("finetune: %s, %s, %d examples (%d truncated to %d tokens%s)%s, %d steps of %d%s%s%n", model.getFileName(),
-                m == FineTune.Method.LORA ? "LoRA r=" + rank + " alpha=" + alpha + " on " + lc.targets() : "all parameters",
+                m == FineTune.Method.FULL ? "all parameters" : (m == FineTune.Method.QLORA ? "QLoRA (NF4 base) r=" : "LoRA r=")
+                        + rank + " alpha=" + alpha + " on " + lc.targets(),
                 examples, train.truncated(), seq, pack ? ", packed into " + train.examples().size() + " sequences" : "",
                 eval == null ? "" : ", " + heldOut + " held out", n, batch, accum > 1 ? " x " + accum + " micro-batches" : "",
                 resume ? ", resuming from step " + Checkpoint.readState(out).step() : "");
@@ -138,11 +140,45 @@ final class FinetuneCommand implements Callable<Integer> {
         if (r.bestStep() > 0) j.put("best_eval_loss", r.bestEvalLoss()).put("best_step", r.bestStep());
         j.put("seconds", r.seconds());
         AtomicFiles.writeString(out.resolve("finetune.json"), Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(j) + "\n");
-        System.out.printf(Locale.ROOT, "trainable parameters: %,d of %,d%n", r.trainable(), base.decoder().parameterCount());
+        System.out.printf(Locale.ROOT, "trainable parameters: %,d of %,d%n", r.trainable(), base.parameters());
         if (!Double.isNaN(r.evalLoss())) System.out.printf(Locale.ROOT, "eval loss %.4f%n", r.evalLoss());
         if (r.bestStep() > 0) System.out.printf(Locale.ROOT, "best eval loss %.4f at step %d (in %s)%n", r.bestEvalLoss(), r.bestStep(),
                 out.resolve(FineTuneRun.BEST));
         System.out.printf(Locale.ROOT, "final loss %.4f after %d steps in %.0fs; wrote %s%n", finalLoss, n, r.seconds(), out);
         return 0;
+    }
+
+    /**
+     * What fine-tuning needs of the base model. For QLoRA the decoder is quantized to NF4 here, so
+     * the float32 weights it came from are unreachable once this returns.
+     */
+    private record Base(dev.lamina.model.Decoder decoder, dev.lamina.tokenizer.Tokenizer tokenizer,
+                        dev.lamina.chat.ModelChatTemplate template, long parameters) {
+        static Base load(Path model, Integer threads, boolean nf4) {
+            Lamina.Model m = Lamina.load(model, Main.kernels(threads));
+            dev.lamina.model.Decoder d = m.decoder();
+            long count = d.parameterCount();
+            if (nf4) {
+                d = d.withNf4Base();
+                long weights = 0;
+                for (var l : d.linears()) if (l.nf4() != null) weights += l.nf4().size();
+                System.err.printf(Locale.ROOT, "finetune: base linear maps in NF4: %,d weights in %.1f MB (%.3f bits a weight)%n",
+                        weights, d.nf4Bytes() / 1e6, 8.0 * d.nf4Bytes() / weights);
+            }
+            return new Base(d, m.tokenizer(), m.chatTemplate(), count);
+        }
+    }
+
+    /** QLoRA quantizes a float base itself: a GGUF file with quantized tensors is refused. */
+    private static void refuseQuantized(Path model) {
+        if (!model.toString().toLowerCase(Locale.ROOT).endsWith(".gguf")) return;
+        try (var f = dev.lamina.gguf.GgufFile.open(model)) {
+            for (var t : f.tensors().values())
+                switch (t.type()) {
+                    case F32, F16, BF16 -> { }
+                    default -> throw new LaminaException(model + " is already quantized (" + t.name() + " is " + t.type()
+                            + "); QLoRA quantizes a float base to NF4 itself: give the float model (f32/f16/bf16), or use --method lora");
+                }
+        }
     }
 }

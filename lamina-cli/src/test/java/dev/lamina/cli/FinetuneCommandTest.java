@@ -108,6 +108,19 @@ class FinetuneCommandTest {
     }
 
     @Test
+    void qloraFinetunesOverAnNf4BaseAndWritesAnOrdinaryAdapter(@TempDir Path dir) throws Exception {
+        Path base = tinyRun(dir), data = dir.resolve("d.jsonl");
+        Files.writeString(data, "{\"prompt\": \"2+2=\", \"completion\": \"4\"}\n{\"prompt\": \"3+3=\", \"completion\": \"6\"}\n");
+        Result r = run("finetune", "--model", base.toString(), "--data", data.toString(), "--out", dir.resolve("q").toString(),
+                "--method", "qlora", "--steps", "4", "--batch", "2", "--lr", "1e-2", "--threads", "2");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.err()).contains("QLoRA (NF4 base) r=8").containsPattern("in NF4: [0-9,]+ weights in [0-9.]+ MB \\(4\\.1[0-9]+ bits a weight\\)");
+        assertThat(dir.resolve("q/adapter_model.safetensors")).isNotEmptyFile();
+        r = run("generate", "--model", base.toString(), "--adapter", dir.resolve("q").toString(), "--prompt", "2+2=", "--max-tokens", "2");
+        assertThat(r.code()).as(r.err()).isZero();
+    }
+
+    @Test
     void badInputIsOneLine(@TempDir Path dir) throws Exception {
         Path base = tinyRun(dir), data = dir.resolve("d.jsonl");
         Files.writeString(data, "{\"text\": \"ok\"}\n{\"messages\": [{\"role\": \"wizard\", \"content\": \"x\"}]}\n");
@@ -119,8 +132,10 @@ class FinetuneCommandTest {
         assertThat(r.err().strip()).isEqualTo("lamina: error: --rank must be >= 1, got 0");
         r = run("finetune", "--model", base.toString(), "--data", data.toString(), "--out", dir.resolve("o").toString(), "--targets", "q,lm_head");
         assertThat(r.err()).contains("--targets").contains("lm_head");
-        r = run("finetune", "--model", base.toString(), "--data", data.toString(), "--out", dir.resolve("o").toString(), "--method", "qlora");
-        assertThat(r.err()).contains("qlora is not supported yet");
+        Path q8 = dir.resolve("q8.gguf");
+        dev.lamina.gguf.GgufModel.write(Checkpoint.loadModel(base), ByteTokenizer.INSTANCE, q8, dev.lamina.gguf.GgufQuantType.Q8_0);
+        r = run("finetune", "--model", q8.toString(), "--data", data.toString(), "--out", dir.resolve("o").toString(), "--method", "qlora");
+        assertThat(r.err().strip()).doesNotContain("\n").contains("q8.gguf is already quantized").contains("Q8_0").contains("--method lora");
         r = run("finetune", "--model", base.toString(), "--data", data.toString(), "--out", dir.resolve("o").toString(), "--dropout", "1");
         assertThat(r.err().strip()).doesNotContain("\n").contains("--dropout").contains("[0, 1)");
         r = run("finetune", "--model", base.toString(), "--data", data.toString(), "--out", dir.resolve("o").toString(), "--accum", "0");

@@ -56,6 +56,32 @@ public final class Ops {
     }
 
     /**
+     * y[n,out] = x[n,in]·deq(w)ᵀ + b with w a frozen NF4 matrix (QLoRA's base): decoded into scratch
+     * [out·in] for the product and again for backward, which gives dx only (no gradient for w or b).
+     */
+    public static Var nf4Linear(Tape tape, Var x, dev.lamina.kernels.Nf4Weights w, Var b, Tensor scratch) {
+        Var y = tape.var(x.size() / w.cols, w.rows);
+        Tensor wt = new Tensor(scratch.data(), scratch.offset(), new int[] {w.rows, w.cols});
+        long t0 = tape.start();
+        tape.kernels().nf4Dequantize(w, wt);
+        tape.kernels().matmul(y.value(), x.value(), wt, valueOrNull(b));
+        tape.forward("nf4_linear", t0);
+        Nf4Linear op = tape.op(Nf4Linear.class, Nf4Linear::new);
+        op.x = x; op.w = w; op.y = y; op.wt = wt;
+        return y;
+    }
+
+    private static final class Nf4Linear extends Tape.Op {
+        Var x, y; dev.lamina.kernels.Nf4Weights w; Tensor wt;
+        Nf4Linear() { super("nf4_linear"); }
+        @Override protected void backward() {
+            if (x.grad() == null) return;
+            kernels.nf4Dequantize(w, wt);                  // the scratch held other matrices since forward
+            kernels.matmulBackwardInput(x.grad(), y.grad(), wt);
+        }
+    }
+
+    /**
      * y[n,out] = r + x[n,in]·wᵀ + b: the projection into a residual connection, fused with it. The
      * product x·wᵀ is not kept (nothing's backward needs it), and in backward r takes y's gradient
      * as its own. Same sums as linear then add: (x·wᵀ + b) + r.

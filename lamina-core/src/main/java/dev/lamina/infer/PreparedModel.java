@@ -25,6 +25,9 @@ public final class PreparedModel {
     private final Map<Decoder.Linear[], LinearWeights[]> groups = new IdentityHashMap<>();
 
     private PreparedModel(Decoder model, WeightFormat format) {
+        if (model.nf4Base())
+            throw new dev.lamina.io.LaminaException("an NF4 (QLoRA) base is for fine-tuning only; for inference load the float model "
+                    + "and its adapter (generate --adapter, serve --lora)");
         this.model = model;
         this.format = format;
         KernelSet k = model.kernels();

@@ -122,6 +122,9 @@ public interface KernelSet {
     /** y += x. */
     void accumulate(Tensor y, Tensor x);
 
+    /** out[rows·cols] = the NF4 matrix w, dequantized (QLoRA's frozen base, one matrix at a time). */
+    void nf4Dequantize(Nf4Weights w, Tensor out);
+
     /** y *= s. */
     void scale(Tensor y, float s);
 

@@ -376,6 +376,9 @@ public final class ScalarKernels implements KernelSet {
     }
 
     @Override
+    public void nf4Dequantize(Nf4Weights w, Tensor out) { w.dequantizeScalar(out.data(), out.offset(), 0, w.blocks()); }
+
+    @Override
     public void scale(Tensor y, float s) {
         for (int i = 0, n = y.size(); i < n; i++) y.data()[y.offset() + i] *= s;
     }

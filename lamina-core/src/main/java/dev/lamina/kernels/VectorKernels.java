@@ -485,6 +485,13 @@ public final class VectorKernels implements KernelSet {
     }
 
     @Override
+    public void nf4Dequantize(Nf4Weights w, Tensor out) {
+        float[] o = out.data();
+        int off = out.offset();
+        pool.forRange(w.blocks(), 64, (b0, b1) -> w.dequantizeVector(o, off, b0, b1));
+    }
+
+    @Override
     public void scale(Tensor y, float s) {
         float[] Y = y.data();
         int yo = y.offset();

@@ -5,6 +5,7 @@ import dev.lamina.autograd.Tape;
 import dev.lamina.autograd.Var;
 import dev.lamina.kernels.KernelSet;
 import dev.lamina.kernels.Kernels;
+import dev.lamina.kernels.Nf4Weights;
 import dev.lamina.model.ModelConfig.Activation;
 import dev.lamina.model.ModelConfig.Position;
 import dev.lamina.tensor.Rng;
@@ -25,12 +26,15 @@ public final class Decoder {
     private final KernelSet kernels;
     private final Rope rope;
     private final Lora.Adapter adapter;
+    private final java.util.Map<ParamKey, Nf4Weights> nf4;     // null unless the base is NF4 (QLoRA)
+    private final Tensor nf4Scratch;                           // one dequantized matrix at a time
 
     /**
      * A linear map's weight [out, in] and bias [out] (null when the config has none), and its LoRA
-     * update (null without an adapter); id numbers the model's linears from 0.
+     * update (null without an adapter); id numbers the model's linears from 0. A QLoRA base holds the
+     * weight as nf4 (4-bit NormalFloat, frozen) and weight is null.
      */
-    public record Linear(int id, ParamKey key, Var weight, Var bias, LowRank lowRank) {}
+    public record Linear(int id, ParamKey key, Var weight, Var bias, LowRank lowRank, Nf4Weights nf4) {}
 
     /** A LoRA update beside a linear map: + s·(x·Aᵀ)·Bᵀ, A [r, in], B [out, r]. */
     public record LowRank(Var a, Var b, float scale, float dropout) {}
@@ -53,18 +57,21 @@ public final class Decoder {
     public Decoder(ModelConfig config, Parameters params) { this(config, params, Kernels.defaults()); }
 
     /** A decoder over params that computes with the given kernels (and their threads). */
-    public Decoder(ModelConfig config, Parameters params, KernelSet kernels) { this(config, params, kernels, null); }
+    public Decoder(ModelConfig config, Parameters params, KernelSet kernels) { this(config, params, kernels, null, null, null); }
 
     /**
      * With an adapter, the base parameters are frozen: their nodes carry no gradient (norms get a
      * scratch one their kernels write and nobody reads), so backward computes only what the
      * adapter's factors and the activations need.
      */
-    private Decoder(ModelConfig config, Parameters params, KernelSet kernels, Lora.Adapter adapter) {
+    private Decoder(ModelConfig config, Parameters params, KernelSet kernels, Lora.Adapter adapter,
+                    java.util.Map<ParamKey, Nf4Weights> nf4, Tensor nf4Scratch) {
         this.config = config;
         this.params = params;
         this.kernels = kernels;
         this.adapter = adapter;
+        this.nf4 = nf4;
+        this.nf4Scratch = nf4Scratch;
         java.util.List<Linear> all = new java.util.ArrayList<>();
         embedTokens = base(ParamKey.of(Role.EMBEDDING));
         embedPositions = base(ParamKey.of(Role.POSITIONS));
@@ -79,7 +86,7 @@ public final class Decoder {
                     norm(ParamKey.of(Role.POST_NORM, l)), mlpIn, linear(all, Role.DOWN, l));
         }
         ParamKey headKey = ParamKey.of(config.tieWordEmbeddings() ? Role.EMBEDDING : Role.HEAD);
-        head = new Linear(all.size(), headKey, base(headKey), null, null);
+        head = new Linear(all.size(), headKey, base(headKey), null, null, null);
         all.add(head);
         linears = all.toArray(Linear[]::new);
         rope = config.position() == Position.ROPE ? Rope.of(config, config.maxPositionEmbeddings()) : null;
@@ -91,7 +98,8 @@ public final class Decoder {
                 ? new LowRank(adapter.params().var(key.lora(ParamKey.Factor.LORA_A)), adapter.params().var(key.lora(ParamKey.Factor.LORA_B)),
                         adapter.config().scale(), (float) adapter.config().dropout())
                 : null;
-        Linear lin = new Linear(all.size(), key, base(key), base(key.biasOf()), lr);
+        Nf4Weights q = nf4 == null ? null : nf4.get(key);
+        Linear lin = new Linear(all.size(), key, q != null ? null : base(key), base(key.biasOf()), lr, q);
         all.add(lin);
         return lin;
     }
@@ -114,13 +122,60 @@ public final class Decoder {
     }
 
     /** This model's parameters computing with other kernels (the parameters are shared, not copied). */
-    public Decoder withKernels(KernelSet k) { return k == kernels ? this : new Decoder(config, params, k, adapter); }
+    public Decoder withKernels(KernelSet k) { return k == kernels ? this : new Decoder(config, params, k, adapter, nf4, nf4Scratch); }
 
     /**
      * This model with a LoRA adapter on its targeted linear maps: the base parameters (shared, not
      * copied) frozen, the adapter's factors trainable. Null removes the adapter.
      */
-    public Decoder withAdapter(Lora.Adapter a) { return new Decoder(config, params, kernels, a); }
+    public Decoder withAdapter(Lora.Adapter a) { return new Decoder(config, params, kernels, a, nf4, nf4Scratch); }
+
+    /**
+     * This model with its linear maps (all but the head) quantized to NF4 for QLoRA: a new decoder
+     * whose parameters hold only the rest (embeddings, norms, biases, an untied head), so once this
+     * model is dropped no float32 copy of those weights remains. Frozen: use it with an adapter.
+     */
+    public Decoder withNf4Base() {
+        if (nf4 != null) return this;
+        java.util.Map<ParamKey, Nf4Weights> q = new java.util.LinkedHashMap<>();
+        int largest = 0;
+        for (Linear l : linears)
+            if (l != head) {
+                q.put(l.key(), Nf4Weights.quantize(l.weight().value()));
+                largest = Math.max(largest, l.weight().value().size());
+            }
+        Parameters.Layout rest = new Parameters.Layout();
+        for (Parameters.Slot s : params.slots().values()) if (!q.containsKey(s.key())) rest.add(s.key(), s.shape());
+        Parameters p = rest.build();
+        for (Parameters.Slot s : p.slots().values()) p.value(s.name()).copyFrom(params.value(s.name()));
+        return new Decoder(config, p, kernels, adapter, java.util.Map.copyOf(q), Tensor.zeros(largest));
+    }
+
+    /** Whether the linear maps are NF4 (a QLoRA base). */
+    public boolean nf4Base() { return nf4 != null; }
+
+    /** Bytes of the NF4 weights (0 unless {@link #nf4Base()}). */
+    public long nf4Bytes() {
+        long b = 0;
+        if (nf4 != null) for (Nf4Weights w : nf4.values()) b += w.bytes();
+        return b;
+    }
+
+    /** The buffer an NF4 linear map is decoded into for its product (the size of the largest). */
+    public Tensor nf4Scratch() { return nf4Scratch; }
+
+    /** The [out, in] shape of a linear map of a config, or null when the config has no such map (GELU models have no gate). */
+    public static int[] linearShape(ModelConfig c, Role role) {
+        int d = c.hiddenSize(), ff = c.intermediateSize();
+        return switch (role) {
+            case Q, O -> new int[] {d, d};
+            case K, V -> new int[] {c.kvDim(), d};
+            case GATE -> c.activation() == Activation.SWIGLU ? new int[] {ff, d} : null;
+            case UP -> new int[] {ff, d};
+            case DOWN -> new int[] {d, ff};
+            default -> null;
+        };
+    }
 
     /** The LoRA adapter this model carries, or null. */
     public Lora.Adapter adapter() { return adapter; }

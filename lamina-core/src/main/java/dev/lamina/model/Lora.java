@@ -64,15 +64,15 @@ public final class Lora {
 
         /**
          * The layout of an adapter on a model: for each layer, each targeted map the model has, A [r, in]
-         * then B [out, r] (shapes from the model's own weights).
+         * then B [out, r] (shapes from the model's config).
          */
         public static Parameters.Layout layout(Decoder model, Config c) {
             Parameters.Layout l = new Parameters.Layout();
             for (int layer = 0; layer < model.config().numHiddenLayers(); layer++)
                 for (Role role : TARGETABLE) {
                     ParamKey w = ParamKey.of(role, layer);
-                    if (!c.targets().contains(role) || !model.params().has(w.name())) continue;
-                    int[] shape = model.params().slot(w.name()).shape();     // [out, in]
+                    int[] shape = Decoder.linearShape(model.config(), role);     // [out, in]; from the config, as an NF4 base holds no float weight
+                    if (!c.targets().contains(role) || shape == null) continue;
                     l.add(w.lora(ParamKey.Factor.LORA_A), c.rank(), shape[1]);
                     l.add(w.lora(ParamKey.Factor.LORA_B), shape[0], c.rank());
                 }

@@ -76,7 +76,7 @@ public final class TapeExecutor implements Executor<Var> {
     @Override
     public Var[] project(Var x, Decoder.Linear[] ws) {
         Var[] out = ws.length == 1 ? outputs1 : ws.length == 2 ? outputs2 : ws.length == 3 ? outputs3 : new Var[ws.length];
-        for (int i = 0; i < ws.length; i++) out[i] = lowRank(x, Ops.linear(tape, x, ws[i].weight(), ws[i].bias()), ws[i]);
+        for (int i = 0; i < ws.length; i++) out[i] = lowRank(x, linear(x, ws[i]), ws[i]);
         return out;
     }
 
@@ -93,7 +93,15 @@ public final class TapeExecutor implements Executor<Var> {
     }
 
     @Override
-    public Var residual(Var r, Var h, Decoder.Linear w) { return lowRank(h, Ops.residualLinear(tape, r, h, w.weight(), w.bias()), w); }
+    public Var residual(Var r, Var h, Decoder.Linear w) {
+        Var y = w.nf4() != null ? Ops.add(tape, r, linear(h, w)) : Ops.residualLinear(tape, r, h, w.weight(), w.bias());
+        return lowRank(h, y, w);
+    }
+
+    /** x·wᵀ + b: float weights, or a frozen NF4 base decoded for the product (QLoRA). */
+    private Var linear(Var x, Decoder.Linear w) {
+        return w.nf4() != null ? Ops.nf4Linear(tape, x, w.nf4(), w.bias(), model.nf4Scratch()) : Ops.linear(tape, x, w.weight(), w.bias());
+    }
 
     /** y + s·(dropout(x)·Aᵀ)·Bᵀ when w carries a LoRA update, else y (dropout: training tapes only, as PEFT's). */
     private Var lowRank(Var x, Var y, Decoder.Linear w) {

@@ -32,7 +32,8 @@ import java.util.function.Consumer;
 public final class FineTune {
     private FineTune() {}
 
-    public enum Method { FULL, LORA }
+    /** FULL: every parameter; LORA: an adapter beside the frozen base; QLORA: the same over a base frozen in NF4. */
+    public enum Method { FULL, LORA, QLORA }
 
     /** One training sequence: ids[n] and the target of each position (the next id, or IGNORE). */
     public record Example(int[] ids, int[] targets) {
@@ -240,7 +241,8 @@ public final class FineTune {
 
     /**
      * Fine-tunes base: method LORA trains only the adapter (base frozen: no gradients, no optimizer
-     * state for it), FULL every parameter. Batches of c.batch() examples drawn in a seeded order,
+     * state for it), QLORA the same over the base's linear maps in NF4 ({@link Decoder#withNf4Base}),
+     * FULL every parameter. Batches of c.batch() examples drawn in a seeded order,
      * padded to the longest (padding is ignored). Eval (may be null) is scored every c.evalEvery()
      * steps and at the end. With a run directory (may be null) each of those steps is also a
      * checkpoint, the best eval loss's weights are kept in best/, and a directory holding a
@@ -252,9 +254,10 @@ public final class FineTune {
         Decoder model;
         Lora.Adapter adapter = null;
         Parameters trainable;
-        if (method == Method.LORA) {
+        if (method != Method.FULL) {
             adapter = Lora.Adapter.create(base, lora, c.seed());
-            model = base.withAdapter(adapter);
+            // QLoRA: the linear maps in NF4; the float ones are freed once the caller drops base (or passes an NF4 base)
+            model = (method == Method.QLORA ? base.withNf4Base() : base).withAdapter(adapter);
             trainable = adapter.params();
         } else {
             model = base;
