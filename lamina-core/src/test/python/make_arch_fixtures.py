@@ -6,6 +6,8 @@ computed in float64 with eager attention).
     /tmp/lamina-py/bin/python lamina-core/src/test/python/make_arch_fixtures.py
 
     qwen2             Qwen2ForCausalLM: q/k/v biases, no o bias; hidden 32, 2 layers, 4 heads, 2 kv heads, tied head
+    qwen3             Qwen3ForCausalLM: RMSNorm over each q and k head before RoPE, head_dim 16 (attention 64 wide
+                      on a hidden size of 32), 4 heads, 2 kv heads, untied
     llama-rope-linear  Llama with rope_scaling linear, factor 2
     llama-rope-dynamic Llama with rope_scaling dynamic, factor 2 (plain RoPE within max_position_embeddings)
     llama-rope-llama3  Llama 3.1's scaling: factor 8, low 1, high 4, original_max_position_embeddings 16
@@ -45,6 +47,16 @@ def main():
     assert m.model.layers[0].self_attn.o_proj.bias is None and m.model.layers[0].self_attn.q_proj.bias is not None
     m.save_pretrained(path)
     save_reference(path, *reference(m, 100, 12, 31))
+
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+    path = fresh("qwen3")
+    cfg = Qwen3Config(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                      num_key_value_heads=2, head_dim=16, max_position_embeddings=64, rms_norm_eps=1e-6,
+                      tie_word_embeddings=False, use_sliding_window=False, attn_implementation="eager")
+    m = Qwen3ForCausalLM(cfg)
+    randomize(m, 26)
+    m.save_pretrained(path)
+    save_reference(path, *reference(m, 100, 12, 36))
 
     llama("llama-rope-linear", 22, {"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0})
     llama("llama-rope-dynamic", 23, {"rope_type": "dynamic", "factor": 2.0, "rope_theta": 10000.0})

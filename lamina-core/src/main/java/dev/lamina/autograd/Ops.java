@@ -110,8 +110,8 @@ public final class Ops {
 
     /** y = scale · rmsnorm(x)·w over the last dimension. */
     public static Var rmsnorm(Tape tape, Var x, Var w, float eps, float scale) {
-        int d = w.size(), n = x.size() / d;
-        Var y = tape.var(n, d);
+        int d = w.size(), n = x.size() / d;                 // w narrower than x's rows: over each head of a row
+        Var y = tape.var(x.value().dim(0), x.size() / x.value().dim(0));
         Tensor rstd = tape.alloc(n);
         long t0 = tape.start();
         tape.kernels().rmsnorm(y.value(), rstd, x.value(), w.value(), eps, scale);

@@ -12,7 +12,9 @@ public enum HfArch {
     LLAMA("llama", "LlamaForCausalLM", "model."),
     MISTRAL("mistral", "MistralForCausalLM", "model."),
     /** Llama with biases on q, k and v (none on o): imported with a zero o bias, exported as llama. */
-    QWEN2("qwen2", "Qwen2ForCausalLM", "model.");
+    QWEN2("qwen2", "Qwen2ForCausalLM", "model."),
+    /** Llama with an RMSNorm over each query and key head before RoPE, and its own head_dim. */
+    QWEN3("qwen3", "Qwen3ForCausalLM", "model.");
 
     /** The config's {@code model_type}. */
     public final String modelType;

@@ -189,7 +189,16 @@ public final class HfConfig {
         return List.copyOf(l);
     }
 
-    private static final List<Field> LLAMA = llamaLike(false), MISTRAL = llamaLike(true), QWEN2 = qwen2();
+    private static final List<Field> LLAMA = llamaLike(false), MISTRAL = llamaLike(true), QWEN2 = qwen2(), QWEN3 = qwen3();
+
+    /** Qwen3: Qwen2's fields with attention_bias (q, k, v and o alike) instead of the implied q/k/v biases. */
+    private static List<Field> qwen3() {
+        List<Field> l = new ArrayList<>(qwen2());
+        l.removeIf(f -> f.name().equals("hidden_act"));
+        l.add(opt("hidden_act", only("qwen3 in Lamina uses SwiGLU with silu", "\"silu\"")));
+        l.add(opt("attention_bias", toBool("bias")));
+        return List.copyOf(l);
+    }
 
     /** Qwen2/Qwen2.5: Llama's fields (its biases are implied), and a sliding window Lamina reads only when it is off. */
     private static List<Field> qwen2() {
@@ -215,6 +224,7 @@ public final class HfConfig {
             case LLAMA -> LLAMA;
             case MISTRAL -> MISTRAL;
             case QWEN2 -> QWEN2;
+            case QWEN3 -> QWEN3;
         };
     }
 
@@ -231,6 +241,7 @@ public final class HfConfig {
                     .put("norm_eps", 1e-6).put("rope_theta", 10000.0).put("tie_word_embeddings", false);
             if (arch == HfArch.MISTRAL) o.put("sliding_window", 4096);
             if (arch == HfArch.QWEN2) o.put("bias", true);         // q, k, v (o's stays zero)
+            if (arch == HfArch.QWEN3) o.put("qk_norm", true);
         }
         return o;
     }
@@ -301,9 +312,10 @@ public final class HfConfig {
         int hidden = out.get("hidden_size").intValue(), heads = out.get("num_attention_heads").intValue();
         if (!out.has("num_key_value_heads")) out.put("num_key_value_heads", heads);
         if (arch == HfArch.GPT2 && !out.has("intermediate_size")) out.put("intermediate_size", 4 * hidden);
-        if (r.headDim != null && heads > 0 && (!r.headDim.isIntegralNumber() || hidden % heads != 0 || r.headDim.intValue() != hidden / heads))
-            throw r.bad("head_dim " + r.headDim + " differs from hidden_size / num_attention_heads = " + hidden + "/" + heads
-                    + "; Lamina needs head_dim = hidden_size / num_attention_heads");
+        if (r.headDim != null) {
+            if (!r.headDim.isIntegralNumber() || r.headDim.intValue() < 1) throw r.bad("head_dim must be a positive integer, got " + r.headDim);
+            if (hidden % heads != 0 || r.headDim.intValue() != hidden / heads) out.put("head_dim", r.headDim.intValue());   // attention H·hd wide
+        }
         if (r.layerTypes != null && !r.layerTypes.isNull()) {
             String want = out.get("sliding_window").isNull() ? "full_attention" : "sliding_attention";
             for (JsonNode t : r.layerTypes)
@@ -326,6 +338,10 @@ public final class HfConfig {
                     + "by 1/sqrt(layer+1)");
         String combo = "norm " + lower(c.norm()) + ", position " + lower(c.position()) + ", activation " + lower(c.activation());
         if (c.norm() == Norm.RMSNORM && c.position() == Position.ROPE && c.activation() == Activation.SWIGLU) {
+            if (c.qkNorm()) {
+                if (c.slidingWindow() != null) throw new LaminaException("the model has q/k norms and a sliding window: Lamina writes qwen3 without one");
+                return HfArch.QWEN3;
+            }
             if (c.slidingWindow() == null) return HfArch.LLAMA;
             if (c.bias()) throw new LaminaException("the model has a sliding window and biases: Mistral has no attention biases "
                     + "and Llama no sliding window");
@@ -382,6 +398,9 @@ public final class HfConfig {
             if (arch == HfArch.LLAMA) {
                 o.put("attention_bias", c.bias());
                 o.put("mlp_bias", false);
+            } else if (arch == HfArch.QWEN3) {
+                o.put("attention_bias", c.bias());
+                o.put("use_sliding_window", false);
             } else {
                 o.put("sliding_window", c.slidingWindow());
             }

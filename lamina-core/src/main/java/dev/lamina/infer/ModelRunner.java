@@ -54,7 +54,7 @@ public final class ModelRunner {
     private final Decoder model;
     private final ModelConfig c;
     private final KernelSet k;
-    private final int maxRows, maxSeqs, d, kvDim, H, KV, hd;
+    private final int maxRows, maxSeqs, d, qDim, kvDim, H, KV, hd;
     private final Exec exec = new Exec();
     private Rope rope;
 
@@ -88,6 +88,7 @@ public final class ModelRunner {
         this.maxSeqs = Math.min(maxSeqs, maxRows);
         d = c.hiddenSize();
         kvDim = c.kvDim();
+        qDim = c.qDim();
         H = c.numAttentionHeads();
         KV = c.numKeyValueHeads();
         hd = c.headDim();
@@ -96,7 +97,7 @@ public final class ModelRunner {
         lastX = Tensor.zeros(this.maxSeqs, d);
         logits = Tensor.zeros(this.maxSeqs, c.vocabSize());
         mean = Tensor.zeros(maxRows);
-        rstd = Tensor.zeros(maxRows);
+        rstd = Tensor.zeros(maxRows * Math.max(1, c.qkNorm() ? c.numAttentionHeads() : 1));
         start = new int[maxRows];
         len = new int[maxRows];
         pos = new int[maxRows];
@@ -252,6 +253,14 @@ public final class ModelRunner {
         }
 
         @Override
+        public Tensor headNorm(Decoder.Norm w, Tensor x) {
+            int rows = x.dim(0), width = x.size() / rows;
+            Tensor y = next(rows, width);
+            k.rmsnorm(y, new Tensor(rstd.data(), 0, new int[] {rows * width / w.weight().size()}), x, w.weight().value(), (float) c.normEps(), 1f);
+            return y;
+        }
+
+        @Override
         public Tensor[] project(Tensor x, Decoder.Linear[] ws) {
             Tensor[] ys = ws.length == 1 ? outputs1 : ws.length == 2 ? outputs2 : ws.length == 3 ? outputs3 : new Tensor[ws.length];
             for (int i = 0; i < ws.length; i++) ys[i] = next(n, ws[i].weight().value().dim(0));
@@ -296,7 +305,7 @@ public final class ModelRunner {
             this.q = q;
             this.kNew = kNew;
             this.vNew = vNew;
-            this.att = next(n, d);
+            this.att = next(n, qDim);
             this.layer = l;
             long work = 0;
             int window = c.window();
@@ -342,15 +351,15 @@ public final class ModelRunner {
                 if (j < cachedEnd) { K = Kc; off = sl[j - base] + koff; }
                 else { K = Kn; off = kno + (start[s] + j - cachedEnd) * kvDim + koff; }
                 for (int g = 0; g < group; g++)
-                    sc[g * span + j - lo] = k.dot(Q, qo + r * d + (kh * group + g) * hd, K, off, hd) * scale;
+                    sc[g * span + j - lo] = k.dot(Q, qo + r * qDim + (kh * group + g) * hd, K, off, hd) * scale;
             }
             for (int g = 0; g < group; g++) {
                 k.softmax(sc, g * span, span);
-                java.util.Arrays.fill(O, ao + r * d + (kh * group + g) * hd, ao + r * d + (kh * group + g + 1) * hd, 0f);
+                java.util.Arrays.fill(O, ao + r * qDim + (kh * group + g) * hd, ao + r * qDim + (kh * group + g + 1) * hd, 0f);
             }
             int cached = Math.max(0, cachedEnd - lo), fresh = span - cached, first = Math.max(lo, cachedEnd);
             for (int g = 0; g < group; g++) {
-                int oo = ao + r * d + (kh * group + g) * hd, so = g * span;
+                int oo = ao + r * qDim + (kh * group + g) * hd, so = g * span;
                 if (cached > 0) k.weightedRows(sc, so, cached, Vc, sl, lo - base, koff, 0, O, oo, hd);
                 k.weightedRows(sc, so + cached, fresh, Vn, null, 0, vno + (start[s] + first - cachedEnd) * kvDim + koff, kvDim, O, oo, hd);
             }

@@ -46,7 +46,8 @@ public final class Decoder {
      * One layer's weights, looked up once. qkv holds q, k, v; mlpIn holds gate and up (SwiGLU) or
      * up alone (GELU): the linears that read the same input, which the runner computes in one pass.
      */
-    public record Layer(int index, Norm inputNorm, Linear[] qkv, Linear o, Norm postNorm, Linear[] mlpIn, Linear down) {}
+    public record Layer(int index, Norm inputNorm, Linear[] qkv, Linear o, Norm postNorm, Linear[] mlpIn, Linear down,
+                        Norm qNorm, Norm kNorm) {}
 
     private final Var embedTokens, embedPositions;
     private final Linear head;
@@ -83,7 +84,8 @@ public final class Decoder {
                     ? new Linear[] {linear(all, Role.GATE, l), linear(all, Role.UP, l)}
                     : new Linear[] {linear(all, Role.UP, l)};
             layers[l] = new Layer(l, norm(ParamKey.of(Role.INPUT_NORM, l)), new Linear[] {q, k, v}, o,
-                    norm(ParamKey.of(Role.POST_NORM, l)), mlpIn, linear(all, Role.DOWN, l));
+                    norm(ParamKey.of(Role.POST_NORM, l)), mlpIn, linear(all, Role.DOWN, l),
+                    config.qkNorm() ? norm(ParamKey.of(Role.Q_NORM, l)) : null, config.qkNorm() ? norm(ParamKey.of(Role.K_NORM, l)) : null);
         }
         ParamKey headKey = ParamKey.of(config.tieWordEmbeddings() ? Role.EMBEDDING : Role.HEAD);
         head = new Linear(all.size(), headKey, base(headKey), null, null, null);
@@ -168,7 +170,8 @@ public final class Decoder {
     public static int[] linearShape(ModelConfig c, Role role) {
         int d = c.hiddenSize(), ff = c.intermediateSize();
         return switch (role) {
-            case Q, O -> new int[] {d, d};
+            case Q -> new int[] {c.qDim(), d};
+            case O -> new int[] {d, c.qDim()};
             case K, V -> new int[] {c.kvDim(), d};
             case GATE -> c.activation() == Activation.SWIGLU ? new int[] {ff, d} : null;
             case UP -> new int[] {ff, d};
@@ -209,10 +212,14 @@ public final class Decoder {
         if (c.position() == Position.LEARNED) l.add(ParamKey.of(Role.POSITIONS), c.maxPositionEmbeddings(), d);
         for (int i = 0; i < c.numHiddenLayers(); i++) {
             norm(l, ParamKey.of(Role.INPUT_NORM, i), d, ln);
-            linear(l, ParamKey.of(Role.Q, i), d, d, bias);
+            linear(l, ParamKey.of(Role.Q, i), c.qDim(), d, bias);
             linear(l, ParamKey.of(Role.K, i), kv, d, bias);
             linear(l, ParamKey.of(Role.V, i), kv, d, bias);
-            linear(l, ParamKey.of(Role.O, i), d, d, bias);
+            linear(l, ParamKey.of(Role.O, i), d, c.qDim(), bias);
+            if (c.qkNorm()) {
+                norm(l, ParamKey.of(Role.Q_NORM, i), c.headDim(), false);
+                norm(l, ParamKey.of(Role.K_NORM, i), c.headDim(), false);
+            }
             norm(l, ParamKey.of(Role.POST_NORM, i), d, ln);
             if (c.activation() == Activation.SWIGLU) {
                 linear(l, ParamKey.of(Role.GATE, i), ff, d, false);
@@ -278,6 +285,10 @@ public final class Decoder {
     private <X> X attention(Executor<X> ex, Layer w, X x) {
         X[] qkv = ex.project(x, w.qkv());
         X q = qkv[0], k = qkv[1], v = qkv[2];
+        if (config.qkNorm()) {                         // Qwen3: RMSNorm over each head, before RoPE
+            q = ex.headNorm(w.qNorm(), q);
+            k = ex.headNorm(w.kNorm(), k);
+        }
         if (config.position() == Position.ROPE) {
             q = ex.rope(q, config.numAttentionHeads());
             k = ex.rope(k, config.numKeyValueHeads());

@@ -29,12 +29,15 @@ import java.util.Set;
  * @param slidingWindow          null, or W: position i attends to j with i − W &lt; j ≤ i
  * @param layernormScaling       Pre-LN norm outputs times 1/sqrt(l+1) ("Curse of Depth")
  * @param ropeScaling            null for plain RoPE, else how the rotary frequencies are stretched (Llama 3.1, YaRN, ...)
+ * @param explicitHeadDim        null: hd = d / H; else hd, and the attention is H·hd wide (Qwen3, Gemma)
+ * @param qkNorm                 RMSNorm over each query and key head before RoPE (Qwen3)
  */
 public record ModelConfig(
         int vocabSize, int hiddenSize, int numHiddenLayers, int numAttentionHeads, int numKeyValueHeads,
         int intermediateSize, int maxPositionEmbeddings, Norm norm, double normEps, Placement normPlacement,
         double mixAlpha, Position position, double ropeTheta, Activation activation, boolean bias,
-        boolean tieWordEmbeddings, Integer slidingWindow, boolean layernormScaling, RopeScaling ropeScaling) {
+        boolean tieWordEmbeddings, Integer slidingWindow, boolean layernormScaling, RopeScaling ropeScaling,
+        Integer explicitHeadDim, boolean qkNorm) {
 
     public enum Norm { RMSNORM, LAYERNORM }
     public enum Placement { PRE, POST, MIX }
@@ -51,14 +54,18 @@ public record ModelConfig(
         positive("max_position_embeddings", maxPositionEmbeddings);
         if (norm == null || normPlacement == null || position == null || activation == null)
             throw new LaminaException("model config: norm, norm_placement, position and activation must be set");
-        if (hiddenSize % numAttentionHeads != 0)
+        if (explicitHeadDim != null && explicitHeadDim < 1)
+            throw new LaminaException("model config: head_dim must be a positive integer, got " + explicitHeadDim);
+        if (explicitHeadDim == null && hiddenSize % numAttentionHeads != 0)
             throw new LaminaException("model config: hidden_size " + hiddenSize + " is not divisible by num_attention_heads "
                     + numAttentionHeads + "; choose heads that divide it");
         if (numAttentionHeads % numKeyValueHeads != 0)
             throw new LaminaException("model config: num_key_value_heads " + numKeyValueHeads
                     + " must divide num_attention_heads " + numAttentionHeads);
-        if (position == Position.ROPE && (hiddenSize / numAttentionHeads) % 2 != 0)
-            throw new LaminaException("model config: rope needs an even head dimension, got " + hiddenSize / numAttentionHeads);
+        int hd = explicitHeadDim != null ? explicitHeadDim : hiddenSize / numAttentionHeads;
+        if (position == Position.ROPE && hd % 2 != 0)
+            throw new LaminaException("model config: rope needs an even head dimension, got " + hd);
+        if (qkNorm && norm != Norm.RMSNORM) throw new LaminaException("model config: qk_norm needs rmsnorm");
         if (!(normEps > 0) || normEps > 1) throw new LaminaException("model config: norm_eps must be in (0, 1], got " + normEps);
         if (!(mixAlpha >= 0 && mixAlpha <= 1)) throw new LaminaException("model config: mix_alpha must be in [0, 1], got " + mixAlpha);
         if (!(ropeTheta > 0)) throw new LaminaException("model config: rope_theta must be positive, got " + ropeTheta);
@@ -74,7 +81,9 @@ public record ModelConfig(
 
     // ---- derived sizes --------------------------------------------------------------------
 
-    public int headDim() { return hiddenSize / numAttentionHeads; }
+    public int headDim() { return explicitHeadDim != null ? explicitHeadDim : hiddenSize / numAttentionHeads; }
+    /** Width of the attention: H·hd (d unless head_dim is set otherwise). */
+    public int qDim() { return numAttentionHeads * headDim(); }
     public int kvDim() { return numKeyValueHeads * headDim(); }
     /** Sliding window as an int, 0 when there is none. */
     public int window() { return slidingWindow == null ? 0 : slidingWindow; }
@@ -122,7 +131,7 @@ public record ModelConfig(
         b.maxPositionEmbeddings = maxPositionEmbeddings; b.norm = norm; b.normEps = normEps; b.normPlacement = normPlacement;
         b.mixAlpha = mixAlpha; b.position = position; b.ropeTheta = ropeTheta; b.activation = activation; b.bias = bias;
         b.tieWordEmbeddings = tieWordEmbeddings; b.slidingWindow = slidingWindow; b.layernormScaling = layernormScaling;
-        b.ropeScaling = ropeScaling;
+        b.ropeScaling = ropeScaling; b.headDim = explicitHeadDim; b.qkNorm = qkNorm;
         return b;
     }
 
@@ -138,6 +147,8 @@ public record ModelConfig(
         private boolean bias, tieWordEmbeddings, layernormScaling;
         private Integer slidingWindow;
         private RopeScaling ropeScaling;
+        private Integer headDim;
+        private boolean qkNorm;
 
         private Builder() {}
 
@@ -160,6 +171,9 @@ public record ModelConfig(
         public Builder slidingWindow(Integer v) { slidingWindow = v; return this; }
         public Builder layernormScaling(boolean v) { layernormScaling = v; return this; }
         public Builder ropeScaling(RopeScaling v) { ropeScaling = v; return this; }
+        /** An explicit head dimension (null: hidden_size / num_attention_heads). */
+        public Builder headDim(Integer v) { headDim = v; return this; }
+        public Builder qkNorm(boolean v) { qkNorm = v; return this; }
 
         /** GPT-2's choices: LayerNorm, learned positions, GELU, biases and a head tied to the embeddings. */
         public Builder gpt2Style() {
@@ -170,7 +184,7 @@ public record ModelConfig(
             return new ModelConfig(vocabSize, hiddenSize, numHiddenLayers, numAttentionHeads,
                     numKeyValueHeads != null ? numKeyValueHeads : numAttentionHeads, intermediateSize, maxPositionEmbeddings,
                     norm, normEps, normPlacement, mixAlpha, position, ropeTheta, activation, bias, tieWordEmbeddings,
-                    slidingWindow, layernormScaling, ropeScaling);
+                    slidingWindow, layernormScaling, ropeScaling, headDim, qkNorm);
         }
     }
 
@@ -179,7 +193,7 @@ public record ModelConfig(
     private static final Set<String> FIELDS = Set.of("vocab_size", "hidden_size", "num_hidden_layers",
             "num_attention_heads", "num_key_value_heads", "intermediate_size", "max_position_embeddings", "norm",
             "norm_eps", "norm_placement", "mix_alpha", "position", "rope_theta", "activation", "bias",
-            "tie_word_embeddings", "sliding_window", "layernorm_scaling", "rope_scaling");
+            "tie_word_embeddings", "sliding_window", "layernorm_scaling", "rope_scaling", "head_dim", "qk_norm");
 
     public ObjectNode toJson() {
         ObjectNode o = Json.MAPPER.createObjectNode();
@@ -202,6 +216,8 @@ public record ModelConfig(
         if (slidingWindow == null) o.putNull("sliding_window"); else o.put("sliding_window", slidingWindow);
         o.put("layernorm_scaling", layernormScaling);
         if (ropeScaling != null) o.set("rope_scaling", ropeScaling.toJson());     // absent: plain RoPE (older files have none)
+        if (explicitHeadDim != null) o.put("head_dim", explicitHeadDim);          // absent: d / H
+        if (qkNorm) o.put("qk_norm", true);
         return o;
     }
 
@@ -229,7 +245,9 @@ public record ModelConfig(
                     en(o, "activation", Activation.class, Activation.SWIGLU, source), optBool(o, "bias", false, source),
                     optBool(o, "tie_word_embeddings", false, source),
                     o.has("sliding_window") && !o.get("sliding_window").isNull() ? reqInt(o, "sliding_window", source) : null,
-                    optBool(o, "layernorm_scaling", false, source), ropeScaling(o, source));
+                    optBool(o, "layernorm_scaling", false, source), ropeScaling(o, source),
+                    o.has("head_dim") && !o.get("head_dim").isNull() ? reqInt(o, "head_dim", source) : null,
+                    optBool(o, "qk_norm", false, source));
         } catch (LaminaException e) {
             throw e.getMessage().startsWith("model config:")
                     ? new LaminaException(source + e.getMessage().substring("model config".length())) : e;

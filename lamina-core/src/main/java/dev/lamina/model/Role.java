@@ -15,6 +15,9 @@ public enum Role {
     K("self_attn.k_proj", Part.ATTN, Kind.LINEAR, true),
     V("self_attn.v_proj", Part.ATTN, Kind.LINEAR, true),
     O("self_attn.o_proj", Part.ATTN, Kind.LINEAR, true),
+    /** Qwen3's RMSNorm over each query head and each key head [hd], before RoPE. */
+    Q_NORM("self_attn.q_norm", Part.NORMS, Kind.NORM, true),
+    K_NORM("self_attn.k_norm", Part.NORMS, Kind.NORM, true),
     POST_NORM("post_attention_layernorm", Part.NORMS, Kind.NORM, true),
     GATE("mlp.gate_proj", Part.MLP, Kind.LINEAR, true),
     UP("mlp.up_proj", Part.MLP, Kind.LINEAR, true),

@@ -74,6 +74,9 @@ public final class TapeExecutor implements Executor<Var> {
     }
 
     @Override
+    public Var headNorm(Decoder.Norm w, Var x) { return Ops.rmsnorm(tape, x, w.weight(), (float) c.normEps(), 1f); }
+
+    @Override
     public Var[] project(Var x, Decoder.Linear[] ws) {
         Var[] out = ws.length == 1 ? outputs1 : ws.length == 2 ? outputs2 : ws.length == 3 ? outputs3 : new Var[ws.length];
         for (int i = 0; i < ws.length; i++) out[i] = lowRank(x, linear(x, ws[i]), ws[i]);

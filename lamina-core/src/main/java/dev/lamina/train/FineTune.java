@@ -255,6 +255,7 @@ public final class FineTune {
         Lora.Adapter adapter = null;
         Parameters trainable;
         if (method != Method.FULL) {
+            if (lora == null) throw LaminaException.field("lora", "method " + method + " needs a LoRA config");
             adapter = Lora.Adapter.create(base, lora, c.seed());
             // QLoRA: the linear maps in NF4; the float ones are freed once the caller drops base (or passes an NF4 base)
             model = (method == Method.QLORA ? base.withNf4Base() : base).withAdapter(adapter);

@@ -81,7 +81,7 @@ class HfRefusalTest {
             "gpt2|add_cross_attention|true|cross-attention",
             "llama|hidden_act|\"gelu\"|silu",
             "llama|mlp_bias|true|no biases",
-            "llama|head_dim|16|head_dim 16 differs",
+            "llama|head_dim|0|head_dim must be a positive integer",
             "llama|partial_rotary_factor|0.5|part of the head",
             "llama|quantization_config|{\"quant_method\": \"gptq\"}|quantized",
             "llama|auto_map|{\"AutoModel\": \"x.Y\"}|custom modelling code",

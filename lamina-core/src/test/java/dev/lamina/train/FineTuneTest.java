@@ -134,8 +134,8 @@ class FineTuneTest {
         FineTune.Split data = arithmetic(dir, 12).split(0.25, 4);
         ModelConfig mc = Presets.get("tiny").config().apply(TOK.vocabSize());
         // with LoRA dropout and two micro-batches a step, whose masks and order a resumed run must draw again
-        Lora.Config lc = method == FineTune.Method.LORA ? new Lora.Config(4, 8, 0.1, Lora.Config.parseTargets("q,v,down"), false) : null;
-        TrainConfig c = TrainConfig.builder(10, 3, 32).lr(method == FineTune.Method.LORA ? 1e-2 : 1e-3).warmup(2).evalEvery(4).seed(5)
+        Lora.Config lc = method != FineTune.Method.FULL ? new Lora.Config(4, 8, 0.1, Lora.Config.parseTargets("q,v,down"), false) : null;
+        TrainConfig c = TrainConfig.builder(10, 3, 32).lr(method != FineTune.Method.FULL ? 1e-2 : 1e-3).warmup(2).evalEvery(4).seed(5)
                 .accum(2).build();
         FineTuneRun whole = new FineTuneRun(dir.resolve("whole"), "base", TOK, "t.jsonl"), cut = new FineTuneRun(dir.resolve("cut"), "base", TOK, "t.jsonl");
         FineTune.Result r = FineTune.run(Decoder.create(mc, 1), method, lc, data.train(), data.eval(), c, whole, null);
@@ -146,11 +146,11 @@ class FineTuneTest {
         })).hasMessage("killed");
         FineTune.Result resumed = FineTune.run(Decoder.create(mc, 1), method, lc, data.train(), data.eval(), c, cut, null);
         assertThat(resumed.steps().getFirst().step()).isEqualTo(5);
-        float[] want = (method == FineTune.Method.LORA ? r.adapter().params() : r.model().params()).data(),
-                got = (method == FineTune.Method.LORA ? resumed.adapter().params() : resumed.model().params()).data();
+        float[] want = (method != FineTune.Method.FULL ? r.adapter().params() : r.model().params()).data(),
+                got = (method != FineTune.Method.FULL ? resumed.adapter().params() : resumed.model().params()).data();
         assertThat(got).isEqualTo(want);
         assertThat(cut.metrics()).hasSize(10).isEqualTo(whole.metrics());       // every loss, grad norm and eval loss, bitwise
-        String weights = method == FineTune.Method.LORA ? "adapter_model.safetensors" : "model.safetensors";
+        String weights = method != FineTune.Method.FULL ? "adapter_model.safetensors" : "model.safetensors";
         assertThat(Files.readAllBytes(cut.dir().resolve(weights))).isEqualTo(Files.readAllBytes(whole.dir().resolve(weights)));
         // best/ holds the weights of the lowest eval loss
         double best = Double.MAX_VALUE;
@@ -177,7 +177,7 @@ class FineTuneTest {
     void microBatchesAccumulateToOneBatchTheirTotalSize(FineTune.Method method, @TempDir Path dir) throws Exception {
         FineTune.Data data = arithmetic(dir, 24);                    // completions of 1 to 2 digits: micro-batches count unequal tokens
         ModelConfig mc = Presets.get("tiny").config().apply(TOK.vocabSize());
-        Lora.Config lc = method == FineTune.Method.LORA ? new Lora.Config(4, 8, 0, Lora.Config.parseTargets("all-linear"), false) : null;
+        Lora.Config lc = method != FineTune.Method.FULL ? new Lora.Config(4, 8, 0, Lora.Config.parseTargets("all-linear"), false) : null;
         TrainConfig big = TrainConfig.builder(3, 8, 32).lr(1e-2).warmup(1).evalEvery(0).seed(2).build();
         TrainConfig micro = TrainConfig.builder(3, 2, 32).lr(1e-2).warmup(1).evalEvery(0).seed(2).accum(4).build();
         FineTune.Result a = FineTune.run(Decoder.create(mc, 1), method, lc, data, null, big, null);
