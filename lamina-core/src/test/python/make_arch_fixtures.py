@@ -8,6 +8,8 @@ computed in float64 with eager attention).
     qwen2             Qwen2ForCausalLM: q/k/v biases, no o bias; hidden 32, 2 layers, 4 heads, 2 kv heads, tied head
     qwen3             Qwen3ForCausalLM: RMSNorm over each q and k head before RoPE, head_dim 16 (attention 64 wide
                       on a hidden size of 32), 4 heads, 2 kv heads, untied
+    gemma             GemmaForCausalLM: GeGLU (tanh GELU), RMSNorm times (1 + w), embeddings times sqrt(32), tied
+                      head, head_dim 16 (attention 64 wide), 4 heads, 1 kv head
     llama-rope-linear  Llama with rope_scaling linear, factor 2
     llama-rope-dynamic Llama with rope_scaling dynamic, factor 2 (plain RoPE within max_position_embeddings)
     llama-rope-llama3  Llama 3.1's scaling: factor 8, low 1, high 4, original_max_position_embeddings 16
@@ -57,6 +59,16 @@ def main():
     randomize(m, 26)
     m.save_pretrained(path)
     save_reference(path, *reference(m, 100, 12, 36))
+
+    from transformers import GemmaConfig, GemmaForCausalLM
+    path = fresh("gemma")
+    cfg = GemmaConfig(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                      num_key_value_heads=1, head_dim=16, max_position_embeddings=64, rms_norm_eps=1e-6,
+                      attn_implementation="eager")
+    m = GemmaForCausalLM(cfg)
+    randomize(m, 27)   # norm weights around 1, so the (1 + w) gains are around 2
+    m.save_pretrained(path)
+    save_reference(path, *reference(m, 100, 12, 37))
 
     llama("llama-rope-linear", 22, {"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0})
     llama("llama-rope-dynamic", 23, {"rope_type": "dynamic", "factor": 2.0, "rope_theta": 10000.0})

@@ -233,6 +233,31 @@ public final class Ops {
         @Override protected void backward() { kernels.swigluBackward(gate.grad(), up.grad(), y.grad(), gate.value(), up.value()); }
     }
 
+    /** y = gelu(gate) ∘ up: Gemma's GeGLU (the tanh GELU), gate and up [n, ff]. */
+    public static Var geglu(Tape tape, Var gate, Var up) {
+        int n = gate.value().dim(0), ff = gate.size() / n;
+        Var y = tape.var(n, ff);
+        Tensor g = tape.alloc(gate.size());
+        long t0 = tape.start();
+        tape.kernels().gelu(g, gate.value());
+        tape.kernels().mul(y.value(), g, up.value());
+        tape.forward("geglu", t0);
+        GeGlu op = tape.op(GeGlu.class, GeGlu::new);
+        op.gate = gate; op.up = up; op.y = y; op.g = g;
+        return y;
+    }
+
+    private static final class GeGlu extends Tape.Op {
+        Var gate, up, y; Tensor g;
+        GeGlu() { super("geglu"); }
+        @Override protected void backward() {
+            Tensor dy = y.grad();
+            kernels.multiplyAdd(up.grad(), dy, g);                 // d up = dy ∘ gelu(gate)
+            kernels.mul(g, dy, up.value());                        // g is free now: dy ∘ up
+            kernels.geluBackward(gate.grad(), g, gate.value());    // d gate += (dy ∘ up) ∘ gelu'(gate)
+        }
+    }
+
     /** a + b (the residual connection), both [n,d]. */
     public static Var add(Tape tape, Var a, Var b) {
         Var y = tape.var(a.value().dim(0), a.value().dim(1));

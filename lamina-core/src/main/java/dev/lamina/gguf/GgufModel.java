@@ -181,6 +181,10 @@ public final class GgufModel {
 
     /** llama for Pre-LN RMSNorm + RoPE + SwiGLU (with biases, a sliding window or both), else gpt2 where Hugging Face's gpt2 fits. */
     private static GgufArch archFor(ModelConfig c) {
+        if (c.activation() == ModelConfig.Activation.GEGLU || c.scaleEmbeddings() || c.qkNorm() || c.explicitHeadDim() != null)
+            throw new LaminaException("cannot export to GGUF: Lamina writes GGUF's llama and gpt2 only, and this model is "
+                    + (c.qkNorm() ? "qwen3-like (q/k norms)" : c.activation() == ModelConfig.Activation.GEGLU ? "gemma-like" : "of another shape")
+                    + "; export it with `lamina export hf`");
         if (c.ropeScaling() != null && c.ropeScaling().type() != dev.lamina.model.RopeScaling.Type.DYNAMIC)
             throw new LaminaException("cannot export to GGUF: the model's RoPE scaling (" + c.ropeScaling().toJson().get("rope_type").asString()
                     + ") is not written to GGUF yet; export it with `lamina export hf`");

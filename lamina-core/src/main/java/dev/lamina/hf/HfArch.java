@@ -14,7 +14,12 @@ public enum HfArch {
     /** Llama with biases on q, k and v (none on o): imported with a zero o bias, exported as llama. */
     QWEN2("qwen2", "Qwen2ForCausalLM", "model."),
     /** Llama with an RMSNorm over each query and key head before RoPE, and its own head_dim. */
-    QWEN3("qwen3", "Qwen3ForCausalLM", "model.");
+    QWEN3("qwen3", "Qwen3ForCausalLM", "model."),
+    /** Llama's names with GeGLU, embeddings times sqrt(d), a tied head and RMSNorm weights stored as w − 1. */
+    GEMMA("gemma", "GemmaForCausalLM", "model.");
+
+    /** What Lamina's norm weight is to the file's: Gemma's RMSNorm multiplies by (1 + w). */
+    public float normOffset() { return this == GEMMA ? 1f : 0f; }
 
     /** The config's {@code model_type}. */
     public final String modelType;

@@ -135,7 +135,12 @@ public final class HfCheckpoint {
                 throw new LaminaException(where + ": tensor " + b.hfName() + " has shape " + Arrays.toString(shape)
                         + " but config.json (" + describe(c) + ") needs " + Arrays.toString(b.hfShape()));
         }
-        for (HfNames.Bound b : bound.values()) HfNames.unpack(b, r.floats(b.hfName()), p);
+        for (HfNames.Bound b : bound.values()) {
+            float[] v = r.floats(b.hfName());
+            if (arch.normOffset() != 0 && b.rule().canonical().getFirst().role().kind() == dev.lamina.model.Role.Kind.NORM)
+                for (int i = 0; i < v.length; i++) v[i] += arch.normOffset();           // Gemma: (1 + w) as Lamina's gain
+            HfNames.unpack(b, v, p);
+        }
         if (tiedHead) {
             int[] shape = r.shape("lm_head.weight");
             float[] head = r.floats("lm_head.weight");
@@ -231,6 +236,8 @@ public final class HfCheckpoint {
         SafeTensors.Writer w = new SafeTensors.Writer().metadata("format", "pt");
         for (HfNames.Bound b : bound.values()) {
             float[] v = HfNames.pack(b, model.params());
+            if (arch.normOffset() != 0 && b.rule().canonical().getFirst().role().kind() == dev.lamina.model.Role.Kind.NORM)
+                for (int i = 0; i < v.length; i++) v[i] -= arch.normOffset();
             switch (dtype) {
                 case F32 -> w.putFloats(b.hfName(), v, b.hfShape());
                 case F16 -> w.putF16(b.hfName(), v, b.hfShape());

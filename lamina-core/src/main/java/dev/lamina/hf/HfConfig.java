@@ -189,7 +189,18 @@ public final class HfConfig {
         return List.copyOf(l);
     }
 
-    private static final List<Field> LLAMA = llamaLike(false), MISTRAL = llamaLike(true), QWEN2 = qwen2(), QWEN3 = qwen3();
+    private static final List<Field> LLAMA = llamaLike(false), MISTRAL = llamaLike(true), QWEN2 = qwen2(), QWEN3 = qwen3(), GEMMA = gemma();
+
+    /** Gemma: Llama's fields with the tanh GELU gate (GeGLU) and no MLP bias or pretraining_tp. */
+    private static List<Field> gemma() {
+        List<Field> l = new ArrayList<>(llamaLike(false));
+        l.removeIf(f -> f.name().equals("hidden_act") || f.name().equals("mlp_bias") || f.name().equals("pretraining_tp"));
+        String why = "gemma in Lamina uses GeGLU with the tanh GELU (gelu_pytorch_tanh)";
+        l.add(opt("hidden_act", only(why, "\"gelu_pytorch_tanh\"", "\"gelu_new\"")));
+        l.add(opt("hidden_activation", only(why, "\"gelu_pytorch_tanh\"", "\"gelu_new\"", "null")));
+        l.add(opt("use_bidirectional_attention", only("Lamina's attention is causal", "false", "null")));
+        return List.copyOf(l);
+    }
 
     /** Qwen3: Qwen2's fields with attention_bias (q, k, v and o alike) instead of the implied q/k/v biases. */
     private static List<Field> qwen3() {
@@ -225,6 +236,7 @@ public final class HfConfig {
             case MISTRAL -> MISTRAL;
             case QWEN2 -> QWEN2;
             case QWEN3 -> QWEN3;
+            case GEMMA -> GEMMA;
         };
     }
 
@@ -242,6 +254,7 @@ public final class HfConfig {
             if (arch == HfArch.MISTRAL) o.put("sliding_window", 4096);
             if (arch == HfArch.QWEN2) o.put("bias", true);         // q, k, v (o's stays zero)
             if (arch == HfArch.QWEN3) o.put("qk_norm", true);
+            if (arch == HfArch.GEMMA) o.put("activation", "geglu").put("scale_embeddings", true).put("tie_word_embeddings", true);
         }
         return o;
     }
@@ -337,6 +350,13 @@ public final class HfConfig {
             throw new LaminaException("the model uses LayerNorm Scaling: no Hugging Face architecture scales the norm outputs "
                     + "by 1/sqrt(layer+1)");
         String combo = "norm " + lower(c.norm()) + ", position " + lower(c.position()) + ", activation " + lower(c.activation());
+        if (c.norm() == Norm.RMSNORM && c.position() == Position.ROPE && c.activation() == Activation.GEGLU) {
+            if (!c.scaleEmbeddings() || c.qkNorm() || c.slidingWindow() != null || c.ropeScaling() != null)
+                throw new LaminaException("the model has GeGLU but not the rest of Gemma (embeddings scaled by sqrt(d), no q/k norms, "
+                        + "no sliding window, plain RoPE): no Hugging Face architecture matches");
+            return HfArch.GEMMA;
+        }
+        if (c.scaleEmbeddings()) throw new LaminaException("the model scales its embeddings by sqrt(d) without GeGLU: only gemma does that");
         if (c.norm() == Norm.RMSNORM && c.position() == Position.ROPE && c.activation() == Activation.SWIGLU) {
             if (c.qkNorm()) {
                 if (c.slidingWindow() != null) throw new LaminaException("the model has q/k norms and a sliding window: Lamina writes qwen3 without one");
@@ -389,7 +409,7 @@ public final class HfConfig {
             o.put("head_dim", c.headDim());
             o.put("intermediate_size", c.intermediateSize());
             o.put("max_position_embeddings", c.maxPositionEmbeddings());
-            o.put("hidden_act", "silu");
+            o.put("hidden_act", arch == HfArch.GEMMA ? "gelu_pytorch_tanh" : "silu");
             o.put("rms_norm_eps", c.normEps());
             o.put("rope_theta", c.ropeTheta());
             if (c.ropeScaling() == null) o.putNull("rope_scaling");
@@ -398,6 +418,8 @@ public final class HfConfig {
             if (arch == HfArch.LLAMA) {
                 o.put("attention_bias", c.bias());
                 o.put("mlp_bias", false);
+            } else if (arch == HfArch.GEMMA) {
+                o.put("attention_bias", c.bias());
             } else if (arch == HfArch.QWEN3) {
                 o.put("attention_bias", c.bias());
                 o.put("use_sliding_window", false);

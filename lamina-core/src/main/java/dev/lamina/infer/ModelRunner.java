@@ -229,6 +229,7 @@ public final class ModelRunner {
                 Tensor posRows = positions == null ? null : positions.value().rows(pos[s], pos[s] + len[s]);
                 k.embedding(stream.rows(start[s], start[s] + len[s]), ids, tokens.value(), posRows, len[s]);
             }
+            if (c.scaleEmbeddings()) k.scale(stream.rows(0, n), c.embeddingScale());
             return stream.rows(0, n);
         }
 
@@ -379,6 +380,14 @@ public final class ModelRunner {
         public Tensor swiglu(Tensor gate, Tensor up) {
             Tensor y = next(n, gate.dim(1));
             k.swiglu(y, gate, up);
+            return y;
+        }
+
+        @Override
+        public Tensor geglu(Tensor gate, Tensor up) {
+            Tensor y = next(n, gate.dim(1));
+            k.gelu(y, gate);
+            k.mul(y, y, up);
             return y;
         }
 

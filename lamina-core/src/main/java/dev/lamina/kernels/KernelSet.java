@@ -128,6 +128,12 @@ public interface KernelSet {
     /** y *= s. */
     void scale(Tensor y, float s);
 
+    /** y = a ∘ b, elementwise (y may alias a or b). */
+    void mul(Tensor y, Tensor a, Tensor b);
+
+    /** y += a ∘ b, elementwise. */
+    void multiplyAdd(Tensor y, Tensor a, Tensor b);
+
     /** Σ x², accumulated in double. */
     double sumOfSquares(Tensor x);
 

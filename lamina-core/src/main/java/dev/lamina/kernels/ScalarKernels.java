@@ -379,6 +379,18 @@ public final class ScalarKernels implements KernelSet {
     public void nf4Dequantize(Nf4Weights w, Tensor out) { w.dequantizeScalar(out.data(), out.offset(), 0, w.blocks()); }
 
     @Override
+    public void mul(Tensor y, Tensor a, Tensor b) {
+        for (int i = 0, n = y.size(); i < n; i++)
+            y.data()[y.offset() + i] = a.data()[a.offset() + i] * b.data()[b.offset() + i];
+    }
+
+    @Override
+    public void multiplyAdd(Tensor y, Tensor a, Tensor b) {
+        for (int i = 0, n = y.size(); i < n; i++)
+            y.data()[y.offset() + i] += a.data()[a.offset() + i] * b.data()[b.offset() + i];
+    }
+
+    @Override
     public void scale(Tensor y, float s) {
         for (int i = 0, n = y.size(); i < n; i++) y.data()[y.offset() + i] *= s;
     }

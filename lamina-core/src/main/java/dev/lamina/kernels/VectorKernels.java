@@ -492,6 +492,31 @@ public final class VectorKernels implements KernelSet {
     }
 
     @Override
+    public void mul(Tensor y, Tensor a, Tensor b) {
+        float[] Y = y.data(), A = a.data(), Bv = b.data();
+        int yo = y.offset(), ao = a.offset(), bo = b.offset();
+        elementwise(y.size(), (i0, i1) -> {
+            for (int i = i0; i < i1; i += L) {
+                VectorMask<Float> m = S.indexInRange(i, i1);
+                FloatVector.fromArray(S, A, ao + i, m).mul(FloatVector.fromArray(S, Bv, bo + i, m)).intoArray(Y, yo + i, m);
+            }
+        });
+    }
+
+    @Override
+    public void multiplyAdd(Tensor y, Tensor a, Tensor b) {
+        float[] Y = y.data(), A = a.data(), Bv = b.data();
+        int yo = y.offset(), ao = a.offset(), bo = b.offset();
+        elementwise(y.size(), (i0, i1) -> {
+            for (int i = i0; i < i1; i += L) {     // a·b rounded, then added: the scalar reference's two roundings, not an FMA
+                VectorMask<Float> m = S.indexInRange(i, i1);
+                FloatVector p = FloatVector.fromArray(S, A, ao + i, m).mul(FloatVector.fromArray(S, Bv, bo + i, m));
+                FloatVector.fromArray(S, Y, yo + i, m).add(p).intoArray(Y, yo + i, m);
+            }
+        });
+    }
+
+    @Override
     public void scale(Tensor y, float s) {
         float[] Y = y.data();
         int yo = y.offset();

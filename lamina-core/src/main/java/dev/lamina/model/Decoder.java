@@ -80,7 +80,7 @@ public final class Decoder {
         layers = new Layer[config.numHiddenLayers()];
         for (int l = 0; l < layers.length; l++) {
             Linear q = linear(all, Role.Q, l), k = linear(all, Role.K, l), v = linear(all, Role.V, l), o = linear(all, Role.O, l);
-            Linear[] mlpIn = config.activation() == Activation.SWIGLU
+            Linear[] mlpIn = config.activation() != Activation.GELU
                     ? new Linear[] {linear(all, Role.GATE, l), linear(all, Role.UP, l)}
                     : new Linear[] {linear(all, Role.UP, l)};
             layers[l] = new Layer(l, norm(ParamKey.of(Role.INPUT_NORM, l)), new Linear[] {q, k, v}, o,
@@ -173,7 +173,7 @@ public final class Decoder {
             case Q -> new int[] {c.qDim(), d};
             case O -> new int[] {d, c.qDim()};
             case K, V -> new int[] {c.kvDim(), d};
-            case GATE -> c.activation() == Activation.SWIGLU ? new int[] {ff, d} : null;
+            case GATE -> c.activation() != Activation.GELU ? new int[] {ff, d} : null;
             case UP -> new int[] {ff, d};
             case DOWN -> new int[] {d, ff};
             default -> null;
@@ -221,7 +221,7 @@ public final class Decoder {
                 norm(l, ParamKey.of(Role.K_NORM, i), c.headDim(), false);
             }
             norm(l, ParamKey.of(Role.POST_NORM, i), d, ln);
-            if (c.activation() == Activation.SWIGLU) {
+            if (c.activation() != Activation.GELU) {
                 linear(l, ParamKey.of(Role.GATE, i), ff, d, false);
                 linear(l, ParamKey.of(Role.UP, i), ff, d, false);
                 linear(l, ParamKey.of(Role.DOWN, i), d, ff, false);
@@ -299,7 +299,11 @@ public final class Decoder {
     /** The MLP's hidden activation [n, ff], before w.down(). */
     private <X> X mlp(Executor<X> ex, Layer w, X x) {
         X[] h = ex.project(x, w.mlpIn());
-        return config.activation() == Activation.SWIGLU ? ex.swiglu(h[0], h[1]) : ex.gelu(h[0]);
+        return switch (config.activation()) {
+            case SWIGLU -> ex.swiglu(h[0], h[1]);
+            case GEGLU -> ex.geglu(h[0], h[1]);
+            case GELU -> ex.gelu(h[0]);
+        };
     }
 
     // ---- training and evaluation on a tape ------------------------------------------------------

@@ -30,6 +30,9 @@ public interface Executor<X> {
     /** scale · norm(x) with the norm's weight (and bias), the config's kind of norm (RMSNorm or LayerNorm). */
     X norm(Decoder.Norm w, X x, float scale);
 
+    /** gelu(gate) ∘ up (Gemma's MLP). */
+    X geglu(X gate, X up);
+
     /** RMSNorm over each head of x [rows, heads·hd], with the norm's weight [hd] (Qwen3's q/k norms). */
     X headNorm(Decoder.Norm w, X x);
 

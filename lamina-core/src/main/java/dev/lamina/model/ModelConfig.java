@@ -31,18 +31,20 @@ import java.util.Set;
  * @param ropeScaling            null for plain RoPE, else how the rotary frequencies are stretched (Llama 3.1, YaRN, ...)
  * @param explicitHeadDim        null: hd = d / H; else hd, and the attention is H·hd wide (Qwen3, Gemma)
  * @param qkNorm                 RMSNorm over each query and key head before RoPE (Qwen3)
+ * @param scaleEmbeddings        token embeddings times sqrt(d), rounded to float32, as Gemma does
  */
 public record ModelConfig(
         int vocabSize, int hiddenSize, int numHiddenLayers, int numAttentionHeads, int numKeyValueHeads,
         int intermediateSize, int maxPositionEmbeddings, Norm norm, double normEps, Placement normPlacement,
         double mixAlpha, Position position, double ropeTheta, Activation activation, boolean bias,
         boolean tieWordEmbeddings, Integer slidingWindow, boolean layernormScaling, RopeScaling ropeScaling,
-        Integer explicitHeadDim, boolean qkNorm) {
+        Integer explicitHeadDim, boolean qkNorm, boolean scaleEmbeddings) {
 
     public enum Norm { RMSNORM, LAYERNORM }
     public enum Placement { PRE, POST, MIX }
     public enum Position { LEARNED, ROPE }
-    public enum Activation { GELU, SWIGLU }
+    /** GELU (tanh approximation); SwiGLU: silu(gate)·up; GeGLU: gelu(gate)·up (Gemma). */
+    public enum Activation { GELU, SWIGLU, GEGLU }
 
     public ModelConfig {
         positive("vocab_size", vocabSize);
@@ -82,6 +84,9 @@ public record ModelConfig(
     // ---- derived sizes --------------------------------------------------------------------
 
     public int headDim() { return explicitHeadDim != null ? explicitHeadDim : hiddenSize / numAttentionHeads; }
+    /** What token embeddings are multiplied by: sqrt(d) in float32 with scaleEmbeddings (Gemma), else 1. */
+    public float embeddingScale() { return scaleEmbeddings ? (float) Math.sqrt(hiddenSize) : 1f; }
+
     /** Width of the attention: H·hd (d unless head_dim is set otherwise). */
     public int qDim() { return numAttentionHeads * headDim(); }
     public int kvDim() { return numKeyValueHeads * headDim(); }
@@ -131,7 +136,7 @@ public record ModelConfig(
         b.maxPositionEmbeddings = maxPositionEmbeddings; b.norm = norm; b.normEps = normEps; b.normPlacement = normPlacement;
         b.mixAlpha = mixAlpha; b.position = position; b.ropeTheta = ropeTheta; b.activation = activation; b.bias = bias;
         b.tieWordEmbeddings = tieWordEmbeddings; b.slidingWindow = slidingWindow; b.layernormScaling = layernormScaling;
-        b.ropeScaling = ropeScaling; b.headDim = explicitHeadDim; b.qkNorm = qkNorm;
+        b.ropeScaling = ropeScaling; b.headDim = explicitHeadDim; b.qkNorm = qkNorm; b.scaleEmbeddings = scaleEmbeddings;
         return b;
     }
 
@@ -148,7 +153,7 @@ public record ModelConfig(
         private Integer slidingWindow;
         private RopeScaling ropeScaling;
         private Integer headDim;
-        private boolean qkNorm;
+        private boolean qkNorm, scaleEmbeddings;
 
         private Builder() {}
 
@@ -174,6 +179,7 @@ public record ModelConfig(
         /** An explicit head dimension (null: hidden_size / num_attention_heads). */
         public Builder headDim(Integer v) { headDim = v; return this; }
         public Builder qkNorm(boolean v) { qkNorm = v; return this; }
+        public Builder scaleEmbeddings(boolean v) { scaleEmbeddings = v; return this; }
 
         /** GPT-2's choices: LayerNorm, learned positions, GELU, biases and a head tied to the embeddings. */
         public Builder gpt2Style() {
@@ -184,7 +190,7 @@ public record ModelConfig(
             return new ModelConfig(vocabSize, hiddenSize, numHiddenLayers, numAttentionHeads,
                     numKeyValueHeads != null ? numKeyValueHeads : numAttentionHeads, intermediateSize, maxPositionEmbeddings,
                     norm, normEps, normPlacement, mixAlpha, position, ropeTheta, activation, bias, tieWordEmbeddings,
-                    slidingWindow, layernormScaling, ropeScaling, headDim, qkNorm);
+                    slidingWindow, layernormScaling, ropeScaling, headDim, qkNorm, scaleEmbeddings);
         }
     }
 
@@ -193,7 +199,7 @@ public record ModelConfig(
     private static final Set<String> FIELDS = Set.of("vocab_size", "hidden_size", "num_hidden_layers",
             "num_attention_heads", "num_key_value_heads", "intermediate_size", "max_position_embeddings", "norm",
             "norm_eps", "norm_placement", "mix_alpha", "position", "rope_theta", "activation", "bias",
-            "tie_word_embeddings", "sliding_window", "layernorm_scaling", "rope_scaling", "head_dim", "qk_norm");
+            "tie_word_embeddings", "sliding_window", "layernorm_scaling", "rope_scaling", "head_dim", "qk_norm", "scale_embeddings");
 
     public ObjectNode toJson() {
         ObjectNode o = Json.MAPPER.createObjectNode();
@@ -218,6 +224,7 @@ public record ModelConfig(
         if (ropeScaling != null) o.set("rope_scaling", ropeScaling.toJson());     // absent: plain RoPE (older files have none)
         if (explicitHeadDim != null) o.put("head_dim", explicitHeadDim);          // absent: d / H
         if (qkNorm) o.put("qk_norm", true);
+        if (scaleEmbeddings) o.put("scale_embeddings", true);
         return o;
     }
 
@@ -247,7 +254,7 @@ public record ModelConfig(
                     o.has("sliding_window") && !o.get("sliding_window").isNull() ? reqInt(o, "sliding_window", source) : null,
                     optBool(o, "layernorm_scaling", false, source), ropeScaling(o, source),
                     o.has("head_dim") && !o.get("head_dim").isNull() ? reqInt(o, "head_dim", source) : null,
-                    optBool(o, "qk_norm", false, source));
+                    optBool(o, "qk_norm", false, source), optBool(o, "scale_embeddings", false, source));
         } catch (LaminaException e) {
             throw e.getMessage().startsWith("model config:")
                     ? new LaminaException(source + e.getMessage().substring("model config".length())) : e;

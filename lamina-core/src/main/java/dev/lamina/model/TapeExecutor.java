@@ -63,7 +63,13 @@ public final class TapeExecutor implements Executor<Var> {
     public Tape tape() { return tape; }
 
     @Override
-    public Var embed(Var tokens, Var positions) { return Ops.embedding(tape, ids, tokens, positions, T); }
+    public Var embed(Var tokens, Var positions) {
+        Var x = Ops.embedding(tape, ids, tokens, positions, T);
+        return c.scaleEmbeddings() ? Ops.scale(tape, x, c.embeddingScale()) : x;
+    }
+
+    @Override
+    public Var geglu(Var gate, Var up) { return Ops.geglu(tape, gate, up); }
 
     @Override
     public Var norm(Decoder.Norm w, Var x, float scale) {

@@ -230,4 +230,43 @@ class TapeTest {
         assertSame(x, Ops.dropout(Tape.inference(), x, 0.25f));
         assertSame(x, Ops.dropout(Tape.training(), x, 0f));
     }
+
+    @Test
+    void geglusGradientsMatchFiniteDifferencesAndItsKernelsAgreeVectorAndScalar() {
+        Rng rng = new Rng(5);
+        Var gate = param(rng, 3, 7), up = param(rng, 3, 7);
+        Tape tape = Tape.training();
+        Var y = Ops.geglu(tape, gate, up);
+        float[] dy = new float[y.size()];
+        for (int i = 0; i < dy.length; i++) { dy[i] = (float) rng.nextGaussian(); y.grad().set(i, dy[i]); }
+        tape.backward();
+        double h = 1e-3;
+        for (Var v : new Var[] {gate, up})
+            for (int i = 0; i < v.size(); i++) {
+                float keep = v.value().get(i);
+                v.value().set(i, (float) (keep + h));
+                double plus = dot(Ops.geglu(Tape.inference(), gate, up), dy);
+                v.value().set(i, (float) (keep - h));
+                double minus = dot(Ops.geglu(Tape.inference(), gate, up), dy);
+                v.value().set(i, keep);
+                assertEquals((plus - minus) / (2 * h), v.grad().get(i), 2e-3, "d/d" + (v == gate ? "gate" : "up") + "[" + i + "]");
+            }
+        for (int n : new int[] {1, 7, 16, 33, 1000}) {
+            Tensor a = Tensor.zeros(n), b = Tensor.zeros(n), ys = Tensor.zeros(n), yv = Tensor.zeros(n);
+            for (int i = 0; i < n; i++) { a.set(i, (float) rng.nextGaussian()); b.set(i, (float) rng.nextGaussian()); ys.set(i, i); yv.set(i, i); }
+            dev.lamina.kernels.Kernels.scalar(1).multiplyAdd(ys, a, b);
+            dev.lamina.kernels.Kernels.vector(2).multiplyAdd(yv, a, b);
+            assertArrayEquals(ys.toArray(), yv.toArray(), "multiplyAdd " + n);
+            dev.lamina.kernels.Kernels.scalar(1).mul(ys, a, b);
+            dev.lamina.kernels.Kernels.vector(2).mul(yv, a, b);
+            assertArrayEquals(ys.toArray(), yv.toArray(), "mul " + n);
+            for (int i = 0; i < n; i++) assertEquals(a.get(i) * b.get(i), ys.get(i));
+        }
+    }
+
+    private static double dot(Var y, float[] w) {
+        double s = 0;
+        for (int i = 0; i < w.length; i++) s += (double) y.value().get(i) * w[i];
+        return s;
+    }
 }
