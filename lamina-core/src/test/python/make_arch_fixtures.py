@@ -10,6 +10,7 @@ computed in float64 with eager attention).
                       on a hidden size of 32), 4 heads, 2 kv heads, untied
     gemma             GemmaForCausalLM: GeGLU (tanh GELU), RMSNorm times (1 + w), embeddings times sqrt(32), tied
                       head, head_dim 16 (attention 64 wide), 4 heads, 1 kv head
+    phi3              Phi3ForCausalLM: fused qkv_proj and gate_up_proj, sliding_window 4 (T = 12), 4 heads, 2 kv heads
     llama-rope-linear  Llama with rope_scaling linear, factor 2
     llama-rope-dynamic Llama with rope_scaling dynamic, factor 2 (plain RoPE within max_position_embeddings)
     llama-rope-llama3  Llama 3.1's scaling: factor 8, low 1, high 4, original_max_position_embeddings 16
@@ -69,6 +70,16 @@ def main():
     randomize(m, 27)   # norm weights around 1, so the (1 + w) gains are around 2
     m.save_pretrained(path)
     save_reference(path, *reference(m, 100, 12, 37))
+
+    from transformers import Phi3Config, Phi3ForCausalLM
+    path = fresh("phi3")
+    cfg = Phi3Config(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                     num_key_value_heads=2, max_position_embeddings=64, sliding_window=4, bos_token_id=1, eos_token_id=2,
+                     pad_token_id=0, attn_implementation="eager")
+    m = Phi3ForCausalLM(cfg)
+    randomize(m, 28)
+    m.save_pretrained(path)
+    save_reference(path, *reference(m, 100, 12, 38))
 
     llama("llama-rope-linear", 22, {"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0})
     llama("llama-rope-dynamic", 23, {"rope_type": "dynamic", "factor": 2.0, "rope_theta": 10000.0})

@@ -16,7 +16,9 @@ public enum HfArch {
     /** Llama with an RMSNorm over each query and key head before RoPE, and its own head_dim. */
     QWEN3("qwen3", "Qwen3ForCausalLM", "model."),
     /** Llama's names with GeGLU, embeddings times sqrt(d), a tied head and RMSNorm weights stored as w − 1. */
-    GEMMA("gemma", "GemmaForCausalLM", "model.");
+    GEMMA("gemma", "GemmaForCausalLM", "model."),
+    /** Llama with q, k, v in one qkv_proj and gate, up in one gate_up_proj (split on import, fused on export). */
+    PHI3("phi3", "Phi3ForCausalLM", "model.");
 
     /** What Lamina's norm weight is to the file's: Gemma's RMSNorm multiplies by (1 + w). */
     public float normOffset() { return this == GEMMA ? 1f : 0f; }

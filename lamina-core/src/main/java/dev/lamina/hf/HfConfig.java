@@ -189,7 +189,19 @@ public final class HfConfig {
         return List.copyOf(l);
     }
 
-    private static final List<Field> LLAMA = llamaLike(false), MISTRAL = llamaLike(true), QWEN2 = qwen2(), QWEN3 = qwen3(), GEMMA = gemma();
+    private static final List<Field> LLAMA = llamaLike(false), MISTRAL = llamaLike(true), QWEN2 = qwen2(), QWEN3 = qwen3(), GEMMA = gemma(),
+            PHI3 = phi3();
+
+    /** Phi-3: Mistral's fields (a sliding window) and its dropout rates; original_max_position_embeddings serves only longrope. */
+    private static List<Field> phi3() {
+        List<Field> l = new ArrayList<>(llamaLike(true));
+        l.removeIf(f -> f.name().equals("hidden_act") || f.name().equals("layer_types"));
+        l.add(opt("hidden_act", only("phi3 in Lamina uses SwiGLU with silu", "\"silu\"")));
+        l.add(opt("resid_pdrop", IGNORE));
+        l.add(opt("embd_pdrop", IGNORE));
+        l.add(opt("original_max_position_embeddings", IGNORE));   // read by longrope, which is refused
+        return List.copyOf(l);
+    }
 
     /** Gemma: Llama's fields with the tanh GELU gate (GeGLU) and no MLP bias or pretraining_tp. */
     private static List<Field> gemma() {
@@ -237,6 +249,7 @@ public final class HfConfig {
             case QWEN2 -> QWEN2;
             case QWEN3 -> QWEN3;
             case GEMMA -> GEMMA;
+            case PHI3 -> PHI3;
         };
     }
 
@@ -252,6 +265,7 @@ public final class HfConfig {
             o.put("norm", "rmsnorm").put("position", "rope").put("activation", "swiglu").put("bias", false)
                     .put("norm_eps", 1e-6).put("rope_theta", 10000.0).put("tie_word_embeddings", false);
             if (arch == HfArch.MISTRAL) o.put("sliding_window", 4096);
+            if (arch == HfArch.PHI3) o.put("norm_eps", 1e-5);
             if (arch == HfArch.QWEN2) o.put("bias", true);         // q, k, v (o's stays zero)
             if (arch == HfArch.QWEN3) o.put("qk_norm", true);
             if (arch == HfArch.GEMMA) o.put("activation", "geglu").put("scale_embeddings", true).put("tie_word_embeddings", true);

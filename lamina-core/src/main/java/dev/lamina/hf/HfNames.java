@@ -99,8 +99,27 @@ public final class HfNames {
             .filter(r -> !(r.canonical().size() == 1 && r.canonical().getFirst().role() == Role.O && r.canonical().getFirst().bias()))
             .toList();
 
-    /** The rule table of an architecture (Mistral shares Llama's names). */
-    public static List<Rule> rules(HfArch arch) { return arch == HfArch.GPT2 ? GPT2 : arch == HfArch.QWEN2 ? QWEN2 : LLAMA; }
+    /** Phi-3's: Llama's with q, k, v fused into qkv_proj and gate, up into gate_up_proj (stacked along dim 0). */
+    private static final List<Rule> PHI3 = phi3();
+
+    private static List<Rule> phi3() {
+        java.util.Set<Role> fused = java.util.EnumSet.of(Role.Q, Role.K, Role.V, Role.GATE, Role.UP);
+        List<Rule> rules = new java.util.ArrayList<>(LLAMA.stream()
+                .filter(r -> !(r.canonical().size() == 1 && fused.contains(r.canonical().getFirst().role()))).toList());
+        rules.add(r("layers.{l}.self_attn.qkv_proj.weight", w(Role.Q), w(Role.K), w(Role.V)));
+        rules.add(r("layers.{l}.mlp.gate_up_proj.weight", w(Role.GATE), w(Role.UP)));
+        return List.copyOf(rules);
+    }
+
+    /** The rule table of an architecture (Mistral, Qwen3 and Gemma share Llama's names). */
+    public static List<Rule> rules(HfArch arch) {
+        return switch (arch) {
+            case GPT2 -> GPT2;
+            case QWEN2 -> QWEN2;
+            case PHI3 -> PHI3;
+            default -> LLAMA;
+        };
+    }
 
     /** Canonical tensors an architecture does not have, which stay zero in Lamina (Qwen2's o_proj bias). */
     private static boolean implicitZero(HfArch arch, String canonical) {

@@ -36,7 +36,7 @@ class HfImportTest {
 
     /** Qwen2 and the RoPE scalings (make_arch_fixtures.py), through both executors: the tape and the KV-cache runner. */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"qwen2", "qwen3", "gemma", "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn"})
+    @ValueSource(strings = {"qwen2", "qwen3", "gemma", "phi3", "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn"})
     void newerArchitecturesMatchTransformersInTrainingAndInference(String name) {
         Path dir = HfFixtures.dir(name);
         Decoder d = Checkpoint.loadModel(dir);
