@@ -17,6 +17,7 @@ computed in float64 with eager attention).
                        (with head_dim 8, one frequency in each of the kept, smoothed and divided bands)
     llama-rope-yarn    YaRN: factor 4, original_max_position_embeddings 16 (attention factor 0.1 ln 4 + 1)
 """
+import json
 import os
 import sys
 
@@ -24,6 +25,17 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_hf_fixtures import fresh, randomize, reference, save_reference  # noqa: E402
+
+
+def greedy(m, path, seed):
+    """transformers' greedy continuation (float32, up to 8 new tokens) of a 5-token prompt, into greedy.json."""
+    g = torch.Generator().manual_seed(seed)
+    prompt = torch.randint(3, 100, (1, 5), generator=g)
+    m = m.float().eval()
+    with torch.no_grad():
+        out = m.generate(prompt, max_new_tokens=8, do_sample=False, attention_mask=torch.ones_like(prompt))
+    with open(os.path.join(path, "greedy.json"), "w") as f:
+        json.dump({"prompt": prompt[0].tolist(), "output": out[0, 5:].tolist()}, f)
 
 
 def llama(name, seed, rope_parameters):
@@ -36,6 +48,7 @@ def llama(name, seed, rope_parameters):
     randomize(m, seed)
     m.save_pretrained(path)
     save_reference(path, *reference(m, 100, 12, seed + 10))
+    greedy(m, path, 7)
 
 
 def main():
@@ -50,6 +63,7 @@ def main():
     assert m.model.layers[0].self_attn.o_proj.bias is None and m.model.layers[0].self_attn.q_proj.bias is not None
     m.save_pretrained(path)
     save_reference(path, *reference(m, 100, 12, 31))
+    greedy(m, path, 7)
 
     from transformers import Qwen3Config, Qwen3ForCausalLM
     path = fresh("qwen3")
@@ -60,6 +74,7 @@ def main():
     randomize(m, 26)
     m.save_pretrained(path)
     save_reference(path, *reference(m, 100, 12, 36))
+    greedy(m, path, 7)
 
     from transformers import GemmaConfig, GemmaForCausalLM
     path = fresh("gemma")
@@ -70,6 +85,7 @@ def main():
     randomize(m, 27)   # norm weights around 1, so the (1 + w) gains are around 2
     m.save_pretrained(path)
     save_reference(path, *reference(m, 100, 12, 37))
+    greedy(m, path, 7)
 
     from transformers import Phi3Config, Phi3ForCausalLM
     path = fresh("phi3")
@@ -80,6 +96,7 @@ def main():
     randomize(m, 28)
     m.save_pretrained(path)
     save_reference(path, *reference(m, 100, 12, 38))
+    greedy(m, path, 7)
 
     llama("llama-rope-linear", 22, {"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0})
     llama("llama-rope-dynamic", 23, {"rope_type": "dynamic", "factor": 2.0, "rope_theta": 10000.0})

@@ -53,6 +53,28 @@ class HfImportTest {
         }
     }
 
+    /** Greedy decoding over the KV cache gives transformers' generate() tokens (greedy.json, make_arch_fixtures.py). */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"qwen2", "qwen3", "gemma", "phi3", "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn"})
+    void greedyContinuationsEqualTransformersGenerate(String name) throws Exception {
+        Path dir = HfFixtures.dir(name);
+        var g = dev.lamina.io.Json.MAPPER.readTree(Files.readString(dir.resolve("greedy.json")));
+        int[] prompt = new int[g.get("prompt").size()], want = new int[g.get("output").size()];
+        for (int i = 0; i < prompt.length; i++) prompt[i] = g.get("prompt").get(i).intValue();
+        for (int i = 0; i < want.length; i++) want[i] = g.get("output").get(i).intValue();
+        int[] got = new int[want.length];
+        try (var session = dev.lamina.infer.InferenceSession.forModel(Checkpoint.loadModel(dir))) {
+            float[] logits = session.forward(prompt);
+            for (int i = 0; i < want.length; i++) {
+                int best = 0;
+                for (int v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
+                got[i] = best;
+                if (i + 1 < want.length) logits = session.forward(best);
+            }
+        }
+        assertThat(got).as(name).containsExactly(want);
+    }
+
     @Test
     void ropeScalingAndQwen2ConfigsMapOntoLaminaAndBack(@TempDir Path out) {
         ModelConfig llama3 = HfCheckpoint.config(HfFixtures.dir("llama-rope-llama3")).config();
