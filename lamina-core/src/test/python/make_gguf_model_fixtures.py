@@ -8,6 +8,9 @@ compares the logits of each loaded file with the fixture's reference.safetensors
     gguf/models/gpt2-q8_0.gguf      the same, --outtype q8_0 (the converter's own Q8_0 quantization)
     gguf/models/llama-f32.gguf      from hf/models/llama (GQA, untied head)
     gguf/models/llama-f16.gguf      from hf/models/llama-f16 (attention biases, tied head), --outtype f16
+    gguf/models/llama3-rope-f32.gguf from hf/models/llama-rope-llama3: Llama 3.1 RoPE scaling, which the converter
+                                    stores as the tensor rope_freqs (a divisor per frequency)
+    gguf/models/qwen2-f32.gguf      from hf/models/qwen2: llama.cpp's qwen2 architecture (q/k/v biases, q/k unpermuted)
     gguf/models/mistral-f32.gguf    from hf/models/mistral: the converter drops the sliding window,
                                     as llama.cpp runs Mistral-7B, so only positions below the window
                                     match the reference
@@ -44,11 +47,16 @@ from conversion.llama import LlamaModel
 TextModel.get_vocab_base_pre = lambda self, tokenizer: "gpt-2"
 if not os.path.exists(os.path.join(model, "tokenizer.json")):
     LlamaModel.set_vocab = lambda self: None
+    import conversion.qwen as qwen
+    for cls in vars(qwen).values():
+        if isinstance(cls, type) and issubclass(cls, TextModel):
+            cls.set_vocab = lambda self: None
 convert_hf_to_gguf.main()
 """
 
 FIXTURES = [("gpt2-f32", "gpt2", "f32"), ("gpt2-q8_0", "gpt2", "q8_0"), ("llama-f32", "llama", "f32"),
-            ("llama-f16", "llama-f16", "f16"), ("mistral-f32", "mistral", "f32")]
+            ("llama-f16", "llama-f16", "f16"), ("mistral-f32", "mistral", "f32"),
+            ("llama3-rope-f32", "llama-rope-llama3", "f32"), ("qwen2-f32", "qwen2", "f32")]
 
 
 def main():

@@ -91,8 +91,15 @@ public final class GgufModel {
             String scaling = arch.key("rope.scaling.type");
             if (f.hasValue(scaling) && !f.string(scaling).equals("none"))
                 throw new LaminaException(f.file() + ": metadata '" + scaling + "' is '" + f.string(scaling) + "'; only plain RoPE is supported");
-            if (f.has("rope_freqs.weight"))
-                throw new LaminaException(f.file() + ": tensor 'rope_freqs.weight' scales the rotary frequencies (Llama 3 style); only plain RoPE is supported");
+            if (f.has("rope_freqs.weight")) {                    // Llama 3's scaling, as llama.cpp's converter stores it
+                float[] factors = f.floats("rope_freqs.weight");
+                if (factors.length != hd / 2)
+                    throw new LaminaException(f.file() + ": tensor 'rope_freqs.weight' has " + factors.length + " values for heads of "
+                            + hd + " dimensions (needs " + hd / 2 + ")");
+                java.util.List<Double> list = new java.util.ArrayList<>();
+                for (float v : factors) list.add((double) v);
+                b.ropeScaling(dev.lamina.model.RopeScaling.factors(list));
+            }
             String window = arch.key("attention.sliding_window");
             if (f.hasValue(window) && f.integer(window) > 0) b.slidingWindow(f.intValue(window, 1));
         }
@@ -134,7 +141,7 @@ public final class GgufModel {
         Parameters p = Decoder.layout(c).build();
         Map<String, GgufNames.Bound> bound = GgufNames.bind(arch, c, p);
         List<String> unexpected = new ArrayList<>(), missing = new ArrayList<>();
-        for (String n : f.names()) if (!bound.containsKey(n)) unexpected.add(n);
+        for (String n : f.names()) if (!bound.containsKey(n) && !n.equals("rope_freqs.weight")) unexpected.add(n);   // read into the config
         for (String n : bound.keySet()) if (!f.has(n)) missing.add(n);
         if (!unexpected.isEmpty())
             throw new LaminaException(f.file() + ": tensor(s) " + list(unexpected) + " are not part of a " + arch + " model with this metadata");

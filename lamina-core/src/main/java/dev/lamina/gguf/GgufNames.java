@@ -63,7 +63,17 @@ final class GgufNames {
             r("output_norm", Role.FINAL_NORM),
             r("output", Role.HEAD));
 
-    static List<Rule> rules(GgufArch arch) { return arch == GgufArch.GPT2 ? GPT2 : LLAMA; }
+    /** qwen2: llama's rules with q and k unpermuted (llama.cpp rotates qwen2 in the NeoX order, as Hugging Face does). */
+    static final List<Rule> QWEN2 = LLAMA.stream()
+            .map(r -> r.permute() == Permute.NONE ? r : new Rule(r.name(), Permute.NONE, r.roles())).toList();
+
+    static List<Rule> rules(GgufArch arch) {
+        return switch (arch) {
+            case GPT2 -> GPT2;
+            case QWEN2 -> QWEN2;
+            case LLAMA -> LLAMA;
+        };
+    }
 
     /** The active rules for a layout, keyed by GGUF name; every canonical tensor is covered exactly once. */
     static Map<String, Bound> bind(GgufArch arch, ModelConfig c, Parameters layout) {
@@ -79,6 +89,10 @@ final class GgufNames {
                     }
                     if (slots.isEmpty()) continue;
                     if (slots.size() != rule.roles().size()) throw new IllegalStateException("rule " + rule + " is partly active");
+                    if (arch == GgufArch.QWEN2 && bias && rule.roles().equals(List.of(Role.O))) {   // qwen2 has no o bias: it stays zero
+                        covered += slots.size();
+                        continue;
+                    }
                     String name = rule.name().replace("{l}", Integer.toString(l)) + (bias ? ".bias" : ".weight");
                     int[] shape = slots.getFirst().shape().clone();
                     for (int i = 1; i < slots.size(); i++) shape[0] += slots.get(i).shape()[0];

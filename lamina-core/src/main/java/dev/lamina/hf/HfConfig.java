@@ -357,6 +357,9 @@ public final class HfConfig {
 
     /** The Hugging Face architecture that computes exactly this model, or a LaminaException saying why none does. */
     public static HfArch archFor(ModelConfig c) {
+        if (c.ropeScaling() != null && c.ropeScaling().type() == dev.lamina.model.RopeScaling.Type.FREQ_FACTORS)
+            throw new LaminaException("the model's RoPE scaling came from a GGUF file's rope_freqs tensor (one divisor per frequency), "
+                    + "which has no Hugging Face form; export it with `lamina export gguf`");
         if (c.normPlacement() != Placement.PRE)
             throw new LaminaException("the model is " + (c.normPlacement() == Placement.POST ? "Post-LN" : "Mix-LN")
                     + ": no Hugging Face architecture normalises after the residual add (gpt2, llama and mistral are Pre-LN)");

@@ -25,9 +25,15 @@ import java.util.Set;
  */
 public record RopeScaling(Type type, double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositionEmbeddings,
                           Double attentionFactor, double betaFast, double betaSlow, Double mscale, Double mscaleAllDim,
-                          boolean truncate) {
+                          boolean truncate, java.util.List<Double> freqFactors) {
 
-    public enum Type { LINEAR, DYNAMIC, LLAMA3, YARN }
+    /** FREQ_FACTORS: each frequency divided by its own factor, as llama.cpp stores Llama 3's scaling (rope_freqs). */
+    public enum Type { LINEAR, DYNAMIC, LLAMA3, YARN, FREQ_FACTORS }
+
+    /** The divisors of llama.cpp's rope_freqs tensor, one per frequency. */
+    public static RopeScaling factors(java.util.List<Double> divisors) {
+        return new RopeScaling(Type.FREQ_FACTORS, 1, 0, 0, 0, null, 32, 1, null, null, true, java.util.List.copyOf(divisors));
+    }
 
     public RopeScaling {
         if (type == null) throw new LaminaException("rope_scaling: rope_type must be set");
@@ -40,10 +46,10 @@ public record RopeScaling(Type type, double factor, double lowFreqFactor, double
                     "rope_scaling.original_max_position_embeddings must be a positive integer for " + lower(type));
     }
 
-    public static RopeScaling linear(double factor) { return new RopeScaling(Type.LINEAR, factor, 0, 0, 0, null, 32, 1, null, null, true); }
+    public static RopeScaling linear(double factor) { return new RopeScaling(Type.LINEAR, factor, 0, 0, 0, null, 32, 1, null, null, true, null); }
 
     public static RopeScaling llama3(double factor, double low, double high, int originalMax) {
-        return new RopeScaling(Type.LLAMA3, factor, low, high, originalMax, null, 32, 1, null, null, true);
+        return new RopeScaling(Type.LLAMA3, factor, low, high, originalMax, null, 32, 1, null, null, true, null);
     }
 
     /** inv_freq[i] = the rotation per position of pair i of a head of hd dimensions, for base theta. */
@@ -53,6 +59,11 @@ public record RopeScaling(Type type, double factor, double lowFreqFactor, double
         for (int i = 0; i < half; i++) inv[i] = Math.pow(theta, -2.0 * i / hd);
         switch (type) {
             case DYNAMIC -> { }                                        // plain within max_position_embeddings
+            case FREQ_FACTORS -> {
+                if (freqFactors.size() != half)
+                    throw new LaminaException("rope_scaling: " + freqFactors.size() + " frequency factors for heads of " + hd + " dimensions");
+                for (int i = 0; i < half; i++) inv[i] /= freqFactors.get(i);
+            }
             case LINEAR -> { for (int i = 0; i < half; i++) inv[i] /= factor; }
             case LLAMA3 -> {
                 double lowWavelen = originalMaxPositionEmbeddings / lowFreqFactor, highWavelen = originalMaxPositionEmbeddings / highFreqFactor;
@@ -103,6 +114,7 @@ public record RopeScaling(Type type, double factor, double lowFreqFactor, double
         o.put("factor", factor);
         switch (type) {
             case LINEAR, DYNAMIC -> { }
+            case FREQ_FACTORS -> { o.remove("factor"); var a = o.putArray("freq_factors"); freqFactors.forEach(a::add); }
             case LLAMA3 -> o.put("low_freq_factor", lowFreqFactor).put("high_freq_factor", highFreqFactor)
                     .put("original_max_position_embeddings", originalMaxPositionEmbeddings);
             case YARN -> {
@@ -122,7 +134,8 @@ public record RopeScaling(Type type, double factor, double lowFreqFactor, double
             Type.DYNAMIC, Set.of("factor", "original_max_position_embeddings"),
             Type.LLAMA3, Set.of("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"),
             Type.YARN, Set.of("factor", "original_max_position_embeddings", "attention_factor", "beta_fast", "beta_slow",
-                    "mscale", "mscale_all_dim", "truncate"));
+                    "mscale", "mscale_all_dim", "truncate"),
+            Type.FREQ_FACTORS, Set.of("freq_factors"));
 
     /**
      * Reads a rope_scaling object (without its rope_type/type and rope_theta, which the caller reads);
@@ -141,6 +154,16 @@ public record RopeScaling(Type type, double factor, double lowFreqFactor, double
             if (k.equals("rope_type") || k.equals("type") || k.equals("rope_theta") || k.equals("partial_rotary_factor")) continue;
             if (!FIELDS.get(t).contains(k)) throw new LaminaException(where + "." + k + " is not supported with rope_type " + type);
         }
+        if (t == Type.FREQ_FACTORS) {                                  // Lamina's own config.json (from a GGUF's rope_freqs)
+            JsonNode a = o.get("freq_factors");
+            if (a == null || !a.isArray() || a.isEmpty()) throw new LaminaException(where + ".freq_factors must be a list of numbers");
+            java.util.List<Double> l = new java.util.ArrayList<>();
+            for (JsonNode v : a) {
+                if (!v.isNumber() || !(v.doubleValue() > 0)) throw new LaminaException(where + ".freq_factors must hold positive numbers, got " + v);
+                l.add(v.doubleValue());
+            }
+            return factors(l);
+        }
         double factor = num(o, "factor", Double.NaN, where);
         if (Double.isNaN(factor)) throw new LaminaException(where + ".factor is required for rope_type " + type);
         int original = o.has("original_max_position_embeddings") && !o.get("original_max_position_embeddings").isNull()
@@ -155,7 +178,7 @@ public record RopeScaling(Type type, double factor, double lowFreqFactor, double
         try {
             return new RopeScaling(t, factor, num(o, "low_freq_factor", 0, where), num(o, "high_freq_factor", 0, where), original,
                     attention, betaFast == 0 ? 32 : betaFast, betaSlow == 0 ? 1 : betaSlow, mscale, mscaleAll,   // transformers: `or 32`, `or 1`
-                    tr == null || tr.isNull() || tr.booleanValue());
+                    tr == null || tr.isNull() || tr.booleanValue(), null);
         } catch (LaminaException e) {
             throw new LaminaException(where + ": " + e.getMessage().replaceFirst("^rope_scaling[.a-z_]*: ", ""));
         }

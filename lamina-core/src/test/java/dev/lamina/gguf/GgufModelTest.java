@@ -55,7 +55,8 @@ class GgufModelTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"gpt2-f32, gpt2, 1e-4", "llama-f32, llama, 1e-4", "llama-f16, llama-f16, 1e-4", "gpt2-q8_0, gpt2, 3e-2"})
+    @CsvSource({"gpt2-f32, gpt2, 1e-4", "llama-f32, llama, 1e-4", "llama-f16, llama-f16, 1e-4", "gpt2-q8_0, gpt2, 3e-2",
+            "llama3-rope-f32, llama-rope-llama3, 1e-4", "qwen2-f32, qwen2, 1e-4"})
     void convertedFilesGiveTheReferenceLogits(String gguf, String hf, double tolerance) {
         Reference ref = reference(hf);
         Decoder d = GgufModel.load(MODELS.resolve(gguf + ".gguf")).decoder();
