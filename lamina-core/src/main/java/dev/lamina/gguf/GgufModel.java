@@ -192,9 +192,9 @@ public final class GgufModel {
             throw new LaminaException("cannot export to GGUF: Lamina writes GGUF's llama and gpt2 only, and this model is "
                     + (c.qkNorm() ? "qwen3-like (q/k norms)" : c.activation() == ModelConfig.Activation.GEGLU ? "gemma-like" : "of another shape")
                     + "; export it with `lamina export hf`");
-        if (c.ropeScaling() != null && c.ropeScaling().type() != dev.lamina.model.RopeScaling.Type.DYNAMIC)
-            throw new LaminaException("cannot export to GGUF: the model's RoPE scaling (" + c.ropeScaling().toJson().get("rope_type").asString()
-                    + ") is not written to GGUF yet; export it with `lamina export hf`");
+        if (c.ropeScaling() != null && c.ropeScaling().type() == dev.lamina.model.RopeScaling.Type.YARN)
+            throw new LaminaException("cannot export to GGUF: the model's RoPE scaling (yarn) is not written to GGUF yet; "
+                    + "export it with `lamina export hf`");
         if (c.norm() == ModelConfig.Norm.RMSNORM && c.position() == ModelConfig.Position.ROPE && c.activation() == ModelConfig.Activation.SWIGLU
                 && c.normPlacement() == ModelConfig.Placement.PRE && !c.layernormScaling()) return GgufArch.LLAMA;
         try {
@@ -202,6 +202,21 @@ public final class GgufModel {
         } catch (LaminaException e) {
             throw new LaminaException("cannot export to GGUF: " + e.getMessage());
         }
+    }
+
+    /**
+     * llama.cpp's rope_freqs for a scaled model: each frequency's divisor (plain θ^(−2i/hd) over the
+     * scaled one), as its converter writes Llama 3's; linear scaling is the same divisor everywhere.
+     * Null for plain (and dynamic, plain within the context) RoPE.
+     */
+    private static float[] ropeFreqs(ModelConfig c) {
+        var s = c.ropeScaling();
+        if (s == null || s.type() == dev.lamina.model.RopeScaling.Type.DYNAMIC) return null;
+        int hd = c.headDim();
+        double[] scaled = s.invFreq(c.ropeTheta(), hd);
+        float[] f = new float[hd / 2];
+        for (int i = 0; i < f.length; i++) f[i] = (float) (Math.pow(c.ropeTheta(), -2.0 * i / hd) / scaled[i]);
+        return f;
     }
 
     /** Writes model (and tok, may be null) as a GGUF file in llama.cpp's layout, atomically. */
@@ -234,6 +249,11 @@ public final class GgufModel {
         if (tok != null) GgufVocab.write(tok, c.vocabSize(), w);
 
         Map<String, GgmlType> types = new java.util.LinkedHashMap<>();
+        float[] freqs = ropeFreqs(c);
+        if (freqs != null) {
+            w.addTensor("rope_freqs.weight", GgmlType.F32, freqs, freqs.length);
+            types.put("rope_freqs.weight", GgmlType.F32);
+        }
         for (GgufNames.Bound b : GgufNames.bind(arch, c, model.params()).values()) {
             int layer = b.slots().getFirst().layer();
             GgmlType t = type.typeFor(b.name(), b.shape(), layer, c.numHiddenLayers(), c.tieWordEmbeddings());

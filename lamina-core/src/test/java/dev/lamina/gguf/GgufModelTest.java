@@ -65,6 +65,23 @@ class GgufModelTest {
         if (gguf.endsWith("q8_0")) assertThat(err).as("q8_0 is lossy").isGreaterThan(1e-6);
     }
 
+    /** A RoPE-scaled model written by Lamina carries rope_freqs, as llama.cpp's converter writes it, and reads back to the same logits. */
+    @ParameterizedTest
+    @CsvSource({"llama-rope-llama3", "llama-rope-linear"})
+    void ropeScaledModelsRoundTripThroughRopeFreqs(String hf, @TempDir Path dir) {
+        Reference ref = reference(hf);
+        Path out = dir.resolve(hf + ".gguf");
+        GgufModel.write(dev.lamina.train.Checkpoint.loadModel(HF.resolve(hf)), null, out, GgufQuantType.F32);
+        Decoder d = GgufModel.load(out).decoder();
+        assertThat(d.config().ropeScaling().type()).isEqualTo(dev.lamina.model.RopeScaling.Type.FREQ_FACTORS);
+        assertThat(relativeError(logits(d, ref.ids(), ref.batch(), ref.seq()), ref.logits())).as(hf).isLessThanOrEqualTo(1e-4);
+        if (hf.equals("llama-rope-llama3"))        // the same divisors as llama.cpp's converter wrote from the Hugging Face config
+            try (GgufFile mine = GgufFile.open(out); GgufFile theirs = GgufFile.open(MODELS.resolve("llama3-rope-f32.gguf"))) {
+                float[] a = mine.floats("rope_freqs.weight"), b = theirs.floats("rope_freqs.weight");
+                for (int i = 0; i < a.length; i++) assertThat(a[i]).isCloseTo(b[i], org.assertj.core.data.Percentage.withPercentage(1e-4));
+            }
+    }
+
     /** The converter drops Mistral's window, as llama.cpp runs it: positions before the window binds still match. */
     @Test
     void mistralWithoutItsWindowMatchesBeforeTheWindow() {
