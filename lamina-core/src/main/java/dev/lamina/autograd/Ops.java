@@ -258,6 +258,34 @@ public final class Ops {
         }
     }
 
+    /**
+     * y += h[n,r]·bᵀ in place (a LoRA branch's second factor added into the base output): y keeps its
+     * node, so no [n, out] tensor is kept per adapted map; scratch [≥ n·out] holds the product only
+     * during this call. Backward gives h and b their gradients from y's; y's own passes through to
+     * its producer unchanged (d(y + h·bᵀ)/dy = 1), whose backward needs its inputs, not y.
+     */
+    public static Var addLinearInPlace(Tape tape, Var y, Var h, Var b, Tensor scratch) {
+        int n = y.value().dim(0), out = b.value().dim(0);
+        Tensor p = new Tensor(scratch.data(), scratch.offset(), new int[] {n, out});
+        long t0 = tape.start();
+        tape.kernels().matmul(p, h.value(), b.value(), null);
+        tape.kernels().accumulate(y.value(), p);
+        tape.forward("lowRankAdd", t0);
+        AddLinearInPlace op = tape.op(AddLinearInPlace.class, AddLinearInPlace::new);
+        op.y = y; op.h = h; op.b = b;
+        return y;
+    }
+
+    private static final class AddLinearInPlace extends Tape.Op {
+        Var y, h, b;
+        AddLinearInPlace() { super("lowRankAdd"); }
+        @Override protected void backward() {
+            Tensor g = y.grad();
+            if (h.grad() != null) kernels.matmulBackwardInput(h.grad(), g, b.value());
+            if (b.grad() != null) kernels.matmulBackwardWeight(b.grad(), null, g, h.value());
+        }
+    }
+
     /** a + b (the residual connection), both [n,d]. */
     public static Var add(Tape tape, Var a, Var b) {
         Var y = tape.var(a.value().dim(0), a.value().dim(1));

@@ -23,6 +23,7 @@ public final class TapeExecutor implements Executor<Var> {
     private int B, T;
     private final Var[] outputs1 = new Var[1], outputs2 = new Var[2], outputs3 = new Var[3];
     private IntPredicate skip;
+    private Tensor loraScratch;                   // the product h·Bᵀ of the LoRA branch being added, one map at a time
     private HiddenProbe hiddenProbe;
     private AttentionProbe attentionProbe;
 
@@ -117,7 +118,10 @@ public final class TapeExecutor implements Executor<Var> {
         Decoder.LowRank lr = w.lowRank();
         if (lr == null) return y;
         Var in = Ops.dropout(tape, x, lr.dropout());
-        return Ops.residualLinear(tape, y, Ops.scale(tape, Ops.linear(tape, in, lr.a(), null), lr.scale()), lr.b(), null);
+        Var h = Ops.scale(tape, Ops.linear(tape, in, lr.a(), null), lr.scale());
+        int need = y.size();
+        if (loraScratch == null || loraScratch.size() < need) loraScratch = Tensor.zeros(need);
+        return Ops.addLinearInPlace(tape, y, h, lr.b(), loraScratch);
     }
 
     @Override
