@@ -67,7 +67,7 @@ final class BenchMemoryCommand implements Callable<Integer> {
             model = null;                                                 // the prepared weights are the model now
             try (InferenceSession s = new InferenceSession(prepared, new dev.lamina.infer.ContiguousKvCache(prepared.model().config(), seq))) {
                 s.forward(java.util.Arrays.copyOf(ids, seq));
-                report("prepared weights + KV cache of " + seq + " positions", -1);
+                report("prepared weights + KV cache of " + seq + " positions");
             }
             return 0;
         }
@@ -97,7 +97,7 @@ final class BenchMemoryCommand implements Callable<Integer> {
                         weights / 1e6, 4e-6 * model.params().count(), nf4Bytes / 1e6, adapterBytes / 1e6, grads / 1e6, moments / 1e6,
                         tape.bytes() / 1e6, model.nf4Scratch() == null ? 0 : 4e-6 * model.nf4Scratch().size(),
                         (weights + adapterBytes + grads + moments + tape.bytes() + (model.nf4Scratch() == null ? 0 : 4L * model.nf4Scratch().size())) / 1e6);
-                report("after backward, before the optimizer step", 0);
+                report("after backward, before the optimizer step");
             }
             opt.stepAllDecay(tc.lr(), tc);
         }
@@ -105,7 +105,7 @@ final class BenchMemoryCommand implements Callable<Integer> {
     }
 
     /** Heap in use after a full collection: what is reachable now. */
-    private static void report(String when, long unused) {
+    private static void report(String when) {
         for (int i = 0; i < 2; i++) System.gc();
         long used = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
         System.out.printf(Locale.ROOT, "live heap %s: %.0f MB%n", when, used / 1e6);

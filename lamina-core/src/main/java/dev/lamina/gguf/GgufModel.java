@@ -213,9 +213,9 @@ public final class GgufModel {
         var s = c.ropeScaling();
         if (s == null || s.type() == dev.lamina.model.RopeScaling.Type.DYNAMIC) return null;
         int hd = c.headDim();
-        double[] scaled = s.invFreq(c.ropeTheta(), hd);
+        double[] plain = dev.lamina.model.RopeScaling.plain(c.ropeTheta(), hd), scaled = s.invFreq(c.ropeTheta(), hd);
         float[] f = new float[hd / 2];
-        for (int i = 0; i < f.length; i++) f[i] = (float) (Math.pow(c.ropeTheta(), -2.0 * i / hd) / scaled[i]);
+        for (int i = 0; i < f.length; i++) f[i] = (float) (plain[i] / scaled[i]);
         return f;
     }
 

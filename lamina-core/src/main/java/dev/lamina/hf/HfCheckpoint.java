@@ -137,8 +137,7 @@ public final class HfCheckpoint {
         }
         for (HfNames.Bound b : bound.values()) {
             float[] v = r.floats(b.hfName());
-            if (arch.normOffset() != 0 && b.rule().canonical().getFirst().role().kind() == dev.lamina.model.Role.Kind.NORM)
-                for (int i = 0; i < v.length; i++) v[i] += arch.normOffset();           // Gemma: (1 + w) as Lamina's gain
+            shiftNorm(arch, b, v, 1);                                   // Gemma: (1 + w) as Lamina's gain
             HfNames.unpack(b, v, p);
         }
         if (tiedHead) {
@@ -149,6 +148,12 @@ public final class HfCheckpoint {
                 throw new LaminaException(where + ": lm_head.weight differs from the token embeddings but config.json says "
                         + "tie_word_embeddings true; set it to false if the head is separate");
         }
+    }
+
+    /** Adds sign · the architecture's norm offset to a norm weight's values (Gemma stores w for a gain of 1 + w). */
+    private static void shiftNorm(HfArch arch, HfNames.Bound b, float[] v, int sign) {
+        if (arch.normOffset() == 0 || b.rule().canonical().getFirst().role().kind() != dev.lamina.model.Role.Kind.NORM) return;
+        for (int i = 0; i < v.length; i++) v[i] += sign * arch.normOffset();
     }
 
     private static String list(List<String> names) {
@@ -236,8 +241,7 @@ public final class HfCheckpoint {
         SafeTensors.Writer w = new SafeTensors.Writer().metadata("format", "pt");
         for (HfNames.Bound b : bound.values()) {
             float[] v = HfNames.pack(b, model.params());
-            if (arch.normOffset() != 0 && b.rule().canonical().getFirst().role().kind() == dev.lamina.model.Role.Kind.NORM)
-                for (int i = 0; i < v.length; i++) v[i] -= arch.normOffset();
+            shiftNorm(arch, b, v, -1);
             switch (dtype) {
                 case F32 -> w.putFloats(b.hfName(), v, b.hfShape());
                 case F16 -> w.putF16(b.hfName(), v, b.hfShape());

@@ -97,7 +97,7 @@ public final class ModelRunner {
         lastX = Tensor.zeros(this.maxSeqs, d);
         logits = Tensor.zeros(this.maxSeqs, c.vocabSize());
         mean = Tensor.zeros(maxRows);
-        rstd = Tensor.zeros(maxRows * Math.max(1, c.qkNorm() ? c.numAttentionHeads() : 1));
+        rstd = Tensor.zeros(maxRows * (c.qkNorm() ? c.numAttentionHeads() : 1));     // q/k norms: one per head
         start = new int[maxRows];
         len = new int[maxRows];
         pos = new int[maxRows];

@@ -136,11 +136,11 @@ public final class Nf4Weights {
                 out[k] = PAIRS[c];
                 out[k + 1] = PAIRS[c + 1];
             }
-            FloatVector a = FloatVector.broadcast(S, absmax(b));
+            float s = absmax(b);
+            FloatVector a = FloatVector.broadcast(S, s);
             int i = 0;
             for (int bound = S.loopBound(BLOCK); i < bound; i += S.length())
                 FloatVector.fromArray(S, out, o + i).mul(a).intoArray(out, o + i);
-            float s = absmax(b);
             for (; i < BLOCK; i++) out[o + i] *= s;
         }
     }

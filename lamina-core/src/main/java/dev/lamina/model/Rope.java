@@ -12,9 +12,7 @@ public record Rope(int positions, float[] cos, float[] sin) {
         if (scaling != null && scaling.type() == RopeScaling.Type.DYNAMIC && positions > c.maxPositionEmbeddings())
             throw new dev.lamina.io.LaminaException("dynamic RoPE scaling past max_position_embeddings (" + c.maxPositionEmbeddings()
                     + ") changes the frequencies with the sequence length, which Lamina does not implement");
-        double[] inv = new double[half];
-        if (scaling == null) for (int i = 0; i < half; i++) inv[i] = Math.pow(c.ropeTheta(), -2.0 * i / hd);
-        else inv = scaling.invFreq(c.ropeTheta(), hd);
+        double[] inv = scaling == null ? RopeScaling.plain(c.ropeTheta(), hd) : scaling.invFreq(c.ropeTheta(), hd);
         double scale = scaling == null ? 1 : scaling.attentionScale();
         float[] cos = new float[positions * half], sin = new float[positions * half];
         for (int p = 0; p < positions; p++)

@@ -55,8 +55,7 @@ public record RopeScaling(Type type, double factor, double lowFreqFactor, double
     /** inv_freq[i] = the rotation per position of pair i of a head of hd dimensions, for base theta. */
     public double[] invFreq(double theta, int hd) {
         int half = hd / 2;
-        double[] inv = new double[half];
-        for (int i = 0; i < half; i++) inv[i] = Math.pow(theta, -2.0 * i / hd);
+        double[] inv = plain(theta, hd);
         switch (type) {
             case DYNAMIC -> { }                                        // plain within max_position_embeddings
             case FREQ_FACTORS -> {
@@ -89,6 +88,13 @@ public record RopeScaling(Type type, double factor, double lowFreqFactor, double
                 }
             }
         }
+        return inv;
+    }
+
+    /** Plain RoPE's inv_freq[i] = θ^(−2i/hd), i < hd/2: what every scaling starts from. */
+    public static double[] plain(double theta, int hd) {
+        double[] inv = new double[hd / 2];
+        for (int i = 0; i < inv.length; i++) inv[i] = Math.pow(theta, -2.0 * i / hd);
         return inv;
     }
 
