@@ -3,8 +3,8 @@
 # shape (110M parameters, vocab 16,384, float32 weights), 128-token prefill and 128-token decode,
 # 2 threads, alternating the two programs for ROUNDS rounds.
 #   bench/infer.sh [--isa avx2]      float32 weights (Lamina's preset with random weights, llama.cpp the same shape)
-#   WEIGHTS=q8_0 bench/infer.sh      both on one Q8_0 GGUF file (llama-quantize of the f32 file): Lamina loads it
-#                                    with --weights q8_0, whose blocks equal the file's bit for bit
+#   WEIGHTS=q8_0|q4_0|q4_k_m bench/infer.sh   both on one quantized GGUF file (llama-quantize of the f32 file):
+#                                    Lamina computes with the file's blocks as they are (--weights stored)
 #   --isa avx2: Lamina with -XX:UseAVX=2 beside a llama.cpp built for AVX2 without AVX-512 (build-avx2/)
 # Env: ROUNDS (default 3), THREADS (default 2), PEER_DIR (default /tmp/lamina-llamacpp).
 # The peer is built once from source: llama.cpp v0.5.0 (commit de3ff81) as bundled in the npm
@@ -38,14 +38,17 @@ if [ ! -f "$MODEL" ]; then
 fi
 WEIGHTS="${WEIGHTS:-f32}"
 LAMINA_MODEL=(--preset llama-m)
-if [ "$WEIGHTS" = q8_0 ]; then
-  Q="$DIR/llama-m-q8_0.gguf"
-  if [ ! -f "$Q" ]; then
-    [ -x "$BUILD/bin/llama-quantize" ] || cmake --build "$BUILD" -j2 --target llama-quantize >"$DIR/build.log" 2>&1
-    "$BUILD/bin/llama-quantize" "$MODEL" "$Q.tmp" Q8_0 >/dev/null 2>&1 && mv "$Q.tmp" "$Q"
-  fi
-  MODEL="$Q"; LAMINA_MODEL=(--model "$Q" --weights q8_0)
-fi
+case "$WEIGHTS" in
+  f32) ;;
+  q8_0|q4_0|q4_k_m)
+    Q="$DIR/llama-m-$WEIGHTS.gguf"
+    if [ ! -f "$Q" ]; then
+      [ -x "$BUILD/bin/llama-quantize" ] || cmake --build "$BUILD" -j2 --target llama-quantize >"$DIR/build.log" 2>&1
+      "$BUILD/bin/llama-quantize" "$MODEL" "$Q.tmp" "${WEIGHTS^^}" >/dev/null 2>&1 && mv "$Q.tmp" "$Q"
+    fi
+    MODEL="$Q"; LAMINA_MODEL=(--model "$Q");;   # Lamina keeps the file's blocks (--weights stored, the default)
+  *) echo "WEIGHTS must be f32, q8_0, q4_0 or q4_k_m, got '$WEIGHTS'" >&2; exit 2;;
+esac
 "$ROOT/bin/lamina" --version >/dev/null
 source "$ROOT/bench/steal.sh"
 

@@ -124,17 +124,17 @@ public final class Lamina {
      * Loads a run directory (config.json, model.safetensors, tokenizer/), or a Hugging Face
      * directory (config.json with a model_type, safetensors weights, tokenizer.json; without a
      * usable tokenizer.json the model loads but text operations fail with the reason), or a GGUF
-     * file (llama or gpt2; weights dequantized to float32 for now).
+     * file (its Q8_0/Q4_0/Q4_K/Q6_K linear maps kept in their blocks with {@link WeightFormat#STORED}).
      */
     public static Model load(Path run) { return load(run, Kernels.defaults()); }
 
     /** As {@link #load(Path)}, the model computing with kernels (and their threads). */
-    public static Model load(Path run, KernelSet kernels) { return load(run, kernels, WeightFormat.F32); }
+    public static Model load(Path run, KernelSet kernels) { return load(run, kernels, WeightFormat.STORED); }
 
     /** As {@link #load(Path, KernelSet)}, inference storing the linear weights in the given format. */
     public static Model load(Path run, KernelSet kernels, WeightFormat weights) {
         if (GgufModel.isGguf(run)) {
-            GgufModel.Loaded g = GgufModel.load(run);
+            GgufModel.Loaded g = GgufModel.load(run, weights == WeightFormat.STORED);
             return new Model(g.decoder().withKernels(kernels), g.tokenizer(), weights, ModelChatTemplate.ofGguf(run));
         }
         if (HfCheckpoint.isHfDirectory(run))

@@ -1,5 +1,6 @@
 package dev.lamina.cli;
 
+import dev.lamina.Lamina;
 import dev.lamina.infer.PreparedModel;
 import dev.lamina.kernels.WeightFormat;
 import dev.lamina.infer.InferenceBenchmark;
@@ -23,7 +24,7 @@ final class BenchInferCommand implements Callable<Integer> {
     java.nio.file.Path modelPath;
     @Option(names = "--vocab", description = "Vocabulary size (default: 8192 for small, else 16384).")
     Integer vocab;
-    @Option(names = "--weights", defaultValue = "f32", description = "How inference stores the linear weights: f32, or q8_0 (8-bit blocks, a quarter of the bytes; default ${DEFAULT-VALUE}).")
+    @Option(names = "--weights", defaultValue = "stored", description = "How inference stores the linear weights: stored (a GGUF file's Q8_0/Q4_0/Q4_K/Q6_K blocks as they are, else float32), f32, or q8_0 (8-bit blocks, a quarter of float32's bytes); default ${DEFAULT-VALUE}.")
     String weights;
     @Option(names = "--threads", description = "Worker threads (default: all cores).")
     Integer threads;
@@ -45,9 +46,9 @@ final class BenchInferCommand implements Callable<Integer> {
         for (int c : concurrency) if (c < 1) throw new LaminaException("--concurrency values must be >= 1, got " + c);
         int v = vocab != null ? vocab : preset.equals("small") ? 8192 : 16384;
         WeightFormat format = WeightFormat.parse(weights);
-        Decoder model = modelPath != null ? Checkpoint.loadModel(modelPath).withKernels(Main.kernels(threads))
+        Decoder model = modelPath != null ? Lamina.load(modelPath, Main.kernels(threads), format).decoder()
                 : Decoder.create(Presets.get(preset).config().apply(v), 1, Main.kernels(threads));
-        String name = (modelPath != null ? modelPath.getFileName().toString() : preset) + (format == WeightFormat.F32 ? "" : " " + format);
+        String name = (modelPath != null ? modelPath.getFileName().toString() : preset) + (format == WeightFormat.F32 || format == WeightFormat.STORED ? "" : " " + format);
         System.err.printf("bench infer: %s, vocab %d, %d threads, kernels %s%n", name, model.config().vocabSize(), model.kernels().threads(),
                 model.kernels().describe());
         InferenceBenchmark.Report r = InferenceBenchmark.run(name, PreparedModel.of(model, format),

@@ -95,8 +95,8 @@ final class BenchMemoryCommand implements Callable<Integer> {
                 System.out.printf(Locale.ROOT, "accounted: weights %.0f MB (float32 %.0f + NF4 %.0f) + adapter %.0f MB + gradients %.0f MB "
                                 + "+ AdamW moments %.0f MB + activations %.0f MB + NF4 scratch %.0f MB = %.0f MB%n",
                         weights / 1e6, 4e-6 * model.params().count(), nf4Bytes / 1e6, adapterBytes / 1e6, grads / 1e6, moments / 1e6,
-                        tape.bytes() / 1e6, model.nf4Scratch() == null ? 0 : 4e-6 * model.nf4Scratch().size(),
-                        (weights + adapterBytes + grads + moments + tape.bytes() + (model.nf4Scratch() == null ? 0 : 4L * model.nf4Scratch().size())) / 1e6);
+                        tape.bytes() / 1e6, model.frozenScratch() == null ? 0 : 4e-6 * model.frozenScratch().size(),
+                        (weights + adapterBytes + grads + moments + tape.bytes() + (model.frozenScratch() == null ? 0 : 4L * model.frozenScratch().size())) / 1e6);
                 report("after backward, before the optimizer step");
             }
             opt.stepAllDecay(tc.lr(), tc);

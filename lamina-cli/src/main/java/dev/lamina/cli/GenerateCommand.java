@@ -38,7 +38,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--adapter", description = "A LoRA adapter directory (PEFT files) to apply to the model; repeatable: "
             + "several adapters act together, their updates summed as PEFT sums active adapters.")
     List<Path> adapters;
-    @Option(names = "--weights", defaultValue = "f32", description = "How inference stores the linear weights: f32, or q8_0 (8-bit blocks, a quarter of the bytes; default ${DEFAULT-VALUE}).")
+    @Option(names = "--weights", defaultValue = "stored", description = "How inference stores the linear weights: stored (a GGUF file's Q8_0/Q4_0/Q4_K/Q6_K blocks as they are, else float32), f32, or q8_0 (8-bit blocks, a quarter of float32's bytes); default ${DEFAULT-VALUE}.")
     String weights;
 
     @Override

@@ -60,23 +60,33 @@ public final class Ops {
      * [out·in] for the product and again for backward, which gives dx only (no gradient for w or b).
      */
     public static Var nf4Linear(Tape tape, Var x, dev.lamina.kernels.Nf4Weights w, Var b, Tensor scratch) {
-        Var y = tape.var(x.size() / w.cols, w.rows);
-        Tensor wt = new Tensor(scratch.data(), scratch.offset(), new int[] {w.rows, w.cols});
+        KernelSet k = tape.kernels();
+        return frozenLinear(tape, x, w.rows, w.cols, wt -> k.nf4Dequantize(w, wt), b, scratch);
+    }
+
+    /**
+     * y[n,out] = x[n,in]·deq(w)ᵀ + b with w [out, in] frozen in a compact form (a GGUF file's
+     * quantized blocks, an NF4 base): decode writes the float weights into the scratch (as the
+     * inference kernels compute with them) for the product, and again for backward.
+     */
+    public static Var frozenLinear(Tape tape, Var x, int out, int in, java.util.function.Consumer<Tensor> decode, Var b, Tensor scratch) {
+        Var y = tape.var(x.size() / in, out);
+        Tensor wt = new Tensor(scratch.data(), scratch.offset(), new int[] {out, in});
         long t0 = tape.start();
-        tape.kernels().nf4Dequantize(w, wt);
+        decode.accept(wt);
         tape.kernels().matmul(y.value(), x.value(), wt, valueOrNull(b));
-        tape.forward("nf4_linear", t0);
-        Nf4Linear op = tape.op(Nf4Linear.class, Nf4Linear::new);
-        op.x = x; op.w = w; op.y = y; op.wt = wt;
+        tape.forward("frozen_linear", t0);
+        FrozenLinear op = tape.op(FrozenLinear.class, FrozenLinear::new);
+        op.x = x; op.decode = decode; op.y = y; op.wt = wt;
         return y;
     }
 
-    private static final class Nf4Linear extends Tape.Op {
-        Var x, y; dev.lamina.kernels.Nf4Weights w; Tensor wt;
-        Nf4Linear() { super("nf4_linear"); }
+    private static final class FrozenLinear extends Tape.Op {
+        Var x, y; java.util.function.Consumer<Tensor> decode; Tensor wt;
+        FrozenLinear() { super("frozen_linear"); }
         @Override protected void backward() {
             if (x.grad() == null) return;
-            kernels.nf4Dequantize(w, wt);                  // the scratch held other matrices since forward
+            decode.accept(wt);                             // the scratch held other matrices since forward
             kernels.matmulBackwardInput(x.grad(), y.grad(), wt);
         }
     }

@@ -14,6 +14,7 @@ public final class Var {
     private final Tensor value;
     private final Tape tape;
     private Tensor grad;
+    private java.util.function.Supplier<Tensor> leafGrad;   // a parameter's gradient, allocated when first asked for
     /** Index of the op that produced this node on its tape (its gradient is returned after that op's backward). */
     int producer;
 
@@ -22,6 +23,16 @@ public final class Var {
         this.value = value;
         this.grad = grad;
         this.tape = null;
+    }
+
+    /**
+     * A leaf whose gradient buffer is made on first use: a model's parameters, so that a model loaded
+     * only to run inference never holds a gradient buffer as large as its weights.
+     */
+    public static Var leaf(Tensor value, java.util.function.Supplier<Tensor> grad) {
+        Var v = new Var(value, (Tensor) null);
+        v.leafGrad = grad;
+        return v;
     }
 
     /** An op output whose gradient the tape lends on first use. */
@@ -35,12 +46,13 @@ public final class Var {
     /** The gradient; an op output's is borrowed from its tape (zeroed) when first asked for. */
     public Tensor grad() {
         if (grad == null && tape != null) grad = tape.lendGradient(value);
+        else if (grad == null && leafGrad != null) grad = leafGrad.get();
         return grad;
     }
 
     public int size() { return value.size(); }
 
-    public boolean requiresGrad() { return grad != null || tape != null; }
+    public boolean requiresGrad() { return grad != null || tape != null || leafGrad != null; }
 
     boolean ownedBy(Tape t) { return tape == t; }
 
@@ -51,7 +63,7 @@ public final class Var {
      * residual connection's input then gets its gradient with no zeroed buffer and no add.
      */
     boolean adoptGradientOf(Var from) {
-        if (grad != null || tape == null || from.tape != tape || from.grad == null) return false;
+        if (grad != null || tape == null || from.tape != tape || from.grad == null) return false;   // never a leaf: leaves have no tape
         grad = from.takeGradient();
         return true;
     }

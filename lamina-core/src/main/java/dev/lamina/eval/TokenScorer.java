@@ -53,7 +53,7 @@ public final class TokenScorer {
         int[] input = Arrays.copyOf(ids, T - 1);
         Var hidden = model.hidden(new TapeExecutor(model, tape, input, 1, T - 1));   // [T-1, d]
         if (logits == null) logits = Tensor.zeros(ROWS, V);
-        Tensor head = model.head().weight().value();                               // [V, d]
+        Tensor head = model.headWeight().value();                                  // [V, d]
         // row t-1 of the logits predicts token t
         for (int r0 = from - 1; r0 < T - 1; r0 += ROWS) {
             int r1 = Math.min(T - 1, r0 + ROWS);

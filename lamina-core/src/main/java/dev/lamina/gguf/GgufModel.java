@@ -5,7 +5,12 @@ import dev.lamina.hf.HfCheckpoint;
 import dev.lamina.hf.HfConfig;
 import dev.lamina.io.LaminaException;
 import dev.lamina.model.Decoder;
+import dev.lamina.kernels.KernelSet;
+import dev.lamina.kernels.Kernels;
+import dev.lamina.kernels.LinearWeights;
 import dev.lamina.model.ModelConfig;
+import dev.lamina.model.ParamKey;
+import dev.lamina.model.Role;
 import dev.lamina.model.Parameters;
 import dev.lamina.tokenizer.Tokenizer;
 import dev.lamina.tokenizer.Tokenizers;
@@ -24,8 +29,8 @@ import java.util.Map;
  * Models in GGUF files: llama.cpp's {@code llama} architecture (which also carries Mistral-style
  * sliding windows) and {@code gpt2}. Hyper-parameters come from the {@code {arch}.*} metadata,
  * tensors through the name table of {@link GgufNames}, the tokenizer from {@link GgufVocab}.
- * Loading dequantizes every weight to float32 (the file's block bytes stay available through
- * {@link GgufFile#raw}). Writing follows llama.cpp's converter: the same keys, names and layouts.
+ * For inference the linear maps in Q8_0, Q6_K, Q4_0 and Q4_K stay in their blocks ({@link GgufWeights});
+ * everything else, and every weight when loading for training, is dequantized to float32. Writing follows llama.cpp's converter: the same keys, names and layouts.
  */
 public final class GgufModel {
     private GgufModel() {}
@@ -44,9 +49,16 @@ public final class GgufModel {
         }
     }
 
-    public static Loaded load(Path file) {
+    /** The model with every weight dequantized to float32 (to train or convert it). */
+    public static Loaded load(Path file) { return load(file, false); }
+
+    /**
+     * The model; with keepBlocks (for inference) the linear maps stored in a type the kernels read
+     * ({@link GgufWeights#kept}) keep their blocks and no float32 copy of them is made.
+     */
+    public static Loaded load(Path file, boolean keepBlocks) {
         try (GgufFile f = GgufFile.open(file)) {
-            return new Loaded(decoder(f), GgufVocab.read(f), GgufVocab.specials(f));
+            return new Loaded(decoder(f, keepBlocks), GgufVocab.read(f), GgufVocab.specials(f));
         }
     }
 
@@ -135,11 +147,14 @@ public final class GgufModel {
     }
 
     /** The file's model with every weight dequantized to float32. */
-    public static Decoder decoder(GgufFile f) {
+    public static Decoder decoder(GgufFile f) { return decoder(f, false); }
+
+    /** The file's model, its kept linear maps in their blocks when keepBlocks. */
+    public static Decoder decoder(GgufFile f, boolean keepBlocks) {
         ModelConfig c = config(f);
         GgufArch arch = GgufArch.of(f.string("general.architecture"), f.file());
-        Parameters p = Decoder.layout(c).build();
-        Map<String, GgufNames.Bound> bound = GgufNames.bind(arch, c, p);
+        Parameters.Layout layout = Decoder.layout(c);
+        Map<String, GgufNames.Bound> bound = GgufNames.bind(arch, c, layout.slots());
         List<String> unexpected = new ArrayList<>(), missing = new ArrayList<>();
         for (String n : f.names()) if (!bound.containsKey(n) && !n.equals("rope_freqs.weight")) unexpected.add(n);   // read into the config
         for (String n : bound.keySet()) if (!f.has(n)) missing.add(n);
@@ -153,8 +168,44 @@ public final class GgufModel {
                 throw new LaminaException(f.file() + ": tensor '" + b.name() + "' has shape " + Arrays.toString(shape)
                         + " but the metadata implies " + Arrays.toString(b.shape()));
         }
-        for (GgufNames.Bound b : bound.values()) GgufNames.unpack(b, f.floats(b.name()), c, p);
-        return new Decoder(c, p);
+        List<GgufNames.Bound> blocks = new ArrayList<>();
+        if (keepBlocks)
+            for (GgufNames.Bound b : bound.values())
+                if (!b.bias() && linear(b, c) && GgufWeights.kept(f.info(b.name()).type())) blocks.add(b);
+        if (blocks.isEmpty()) {
+            Parameters p = layout.build();
+            for (GgufNames.Bound b : bound.values()) GgufNames.unpack(b, f.floats(b.name()), c, p);
+            return new Decoder(c, p);
+        }
+        java.util.Set<ParamKey> kept = new java.util.HashSet<>();
+        for (GgufNames.Bound b : blocks) for (Parameters.Slot s : b.slots()) if (s.role() != Role.EMBEDDING) kept.add(s.key());
+        Parameters.Layout restLayout = new Parameters.Layout();           // a tied table stays float too: lookups read it
+        for (Parameters.Slot s : layout.slots().values()) if (!kept.contains(s.key())) restLayout.add(s.key(), s.shape());
+        Parameters rest = restLayout.build();
+        for (GgufNames.Bound b : bound.values())
+            if (!b.slots().stream().allMatch(s -> kept.contains(s.key()))) GgufNames.unpack(b, f.floats(b.name()), c, rest);
+        KernelSet kernels = Kernels.defaults();
+        Map<ParamKey, LinearWeights> stored = new java.util.LinkedHashMap<>();
+        for (GgufNames.Bound b : blocks) {
+            GgmlType type = f.info(b.name()).type();
+            for (int i = 0; i < b.slots().size(); i++) {
+                Parameters.Slot s = b.slots().get(i);
+                int slot = i;
+                String bias = s.key().biasOf().name();
+                stored.put(s.key(), GgufWeights.of(kernels.parallel(), type, f.raw(b.name()), s.shape()[0], s.shape()[1],
+                        r -> GgufNames.fileRow(b, slot, r, c), rest.has(bias) ? rest.value(bias) : null));
+            }
+        }
+        return Decoder.withStored(c, rest, stored, kernels);
+    }
+
+    /** Whether a bound tensor is a linear map's weight: a layer's projections, the head, or a tied head's table. */
+    private static boolean linear(GgufNames.Bound b, ModelConfig c) {
+        return b.slots().stream().allMatch(s -> switch (s.role()) {
+            case Q, K, V, O, GATE, UP, DOWN, HEAD -> true;
+            case EMBEDDING -> c.tieWordEmbeddings();
+            default -> false;
+        });
     }
 
     private static String list(List<String> names) {

@@ -76,7 +76,10 @@ final class GgufNames {
     }
 
     /** The active rules for a layout, keyed by GGUF name; every canonical tensor is covered exactly once. */
-    static Map<String, Bound> bind(GgufArch arch, ModelConfig c, Parameters layout) {
+    static Map<String, Bound> bind(GgufArch arch, ModelConfig c, Parameters layout) { return bind(arch, c, layout.slots()); }
+
+    /** As {@link #bind(GgufArch, ModelConfig, Parameters)} over a layout's slots (nothing allocated). */
+    static Map<String, Bound> bind(GgufArch arch, ModelConfig c, Map<String, Parameters.Slot> layout) {
         Map<String, Bound> out = new LinkedHashMap<>();
         int covered = 0;
         for (Rule rule : rules(arch)) {
@@ -85,7 +88,7 @@ final class GgufNames {
                     List<Parameters.Slot> slots = new ArrayList<>();
                     for (Role role : rule.roles()) {
                         ParamKey k = new ParamKey(role, role.perLayer() ? l : -1, bias);
-                        if (layout.has(k)) slots.add(layout.slot(k.name()));
+                        if (layout.containsKey(k.name())) slots.add(layout.get(k.name()));
                     }
                     if (slots.isEmpty()) continue;
                     if (slots.size() != rule.roles().size()) throw new IllegalStateException("rule " + rule + " is partly active");
@@ -101,7 +104,7 @@ final class GgufNames {
                 }
             }
         }
-        if (covered != layout.slots().size())
+        if (covered != layout.size())
             throw new LaminaException("the GGUF " + arch + " mapping does not cover every parameter of this model; it cannot be written as " + arch);
         return out;
     }
@@ -111,9 +114,25 @@ final class GgufNames {
         float[] rows = permuted(b, values, c, false);
         int at = 0;
         for (Parameters.Slot s : b.slots()) {
-            System.arraycopy(rows, at, p.data(), s.offset(), s.size());
+            dev.lamina.tensor.Tensor dst = p.value(s.name());          // by name: p may hold only some of the layout's slots
+            System.arraycopy(rows, at, dst.data(), dst.offset(), s.size());
             at += s.size();
         }
+    }
+
+    /**
+     * The file's row of canonical row r of one slot of a bound tensor: past the rows of the slots
+     * before it (a fused tensor), through llama.cpp's q/k permutation when the rule has one.
+     */
+    static int fileRow(Bound b, int slot, int r, ModelConfig c) {
+        int first = 0;
+        for (int i = 0; i < slot; i++) first += b.slots().get(i).shape()[0];
+        int hd = c.headDim(), half = hd / 2;
+        int fr = switch (b.rule().permute()) {
+            case NONE -> r;
+            case QUERY_HEADS, KV_HEADS -> (r / hd) * hd + 2 * (r % hd % half) + (r % hd) / half;   // inverse of unpermute
+        };
+        return first + fr;
     }
 
     /** The GGUF tensor's values from the canonical slots. */

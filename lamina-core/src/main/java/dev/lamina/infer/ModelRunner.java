@@ -264,7 +264,7 @@ public final class ModelRunner {
         @Override
         public Tensor[] project(Tensor x, Decoder.Linear[] ws) {
             Tensor[] ys = ws.length == 1 ? outputs1 : ws.length == 2 ? outputs2 : ws.length == 3 ? outputs3 : new Tensor[ws.length];
-            for (int i = 0; i < ws.length; i++) ys[i] = next(n, ws[i].weight().value().dim(0));
+            for (int i = 0; i < ws.length; i++) ys[i] = next(n, ws[i].out());
             k.project(n, x, prepared.group(ws), ys);
             if (anyAdapter) for (int i = 0; i < ws.length; i++) lowRank(x, ws[i], ys[i]);
             return ys;

@@ -29,13 +29,14 @@ public final class PreparedModel {
             throw new dev.lamina.io.LaminaException("an NF4 (QLoRA) base is for fine-tuning only; for inference load the float model "
                     + "and its adapter (generate --adapter, serve --lora)");
         this.model = model;
-        this.format = format;
+        this.format = model.hasStored() ? WeightFormat.STORED : format;   // a file's blocks are used as they are
         KernelSet k = model.kernels();
         Decoder.Linear[] linears = model.linears();
         weights = new LinearWeights[linears.length];
         singles = new LinearWeights[linears.length][];
         for (Decoder.Linear lin : linears) {
-            weights[lin.id()] = k.prepare(merged(k, lin), lin.bias() == null ? null : lin.bias().value(), format);
+            weights[lin.id()] = lin.stored() != null && lin.lowRank() == null ? lin.stored()    // a file's blocks, as they are
+                    : k.prepare(merged(k, lin), lin.bias() == null ? null : lin.bias().value(), format);
             singles[lin.id()] = new LinearWeights[] {weights[lin.id()]};
         }
         for (int l = 0; l < model.config().numHiddenLayers(); l++) {
@@ -49,8 +50,9 @@ public final class PreparedModel {
      * (folded in once here, so decoding with an adapter costs what decoding without one does).
      */
     public static Tensor merged(KernelSet k, Decoder.Linear lin) {
-        Tensor w = lin.weight().value();
         Decoder.LowRank lr = lin.lowRank();
+        Tensor w = lin.weight() != null ? lin.weight().value() : Tensor.zeros(lin.out(), lin.stored().in());
+        if (lin.weight() == null) lin.stored().dequantizeInto(w.data(), 0);
         if (lr == null) return w;
         Tensor a = lr.a().value(), b = lr.b().value();          // A [r, in], B [out, r]
         int r = a.dim(0), in = a.dim(1), out = b.dim(0);
@@ -113,10 +115,11 @@ public final class PreparedModel {
     public long weightBytesPerToken() {
         long linearFloats = 0, prepared = 0;
         for (Decoder.Linear lin : model.linears()) {
-            linearFloats += lin.weight().value().size() + (lin.bias() == null ? 0 : lin.bias().value().size());
             LinearWeights w = weights[lin.id()];
-            prepared += w.extraBytes() > 0 ? w.extraBytes()
-                    : (long) Float.BYTES * (lin.weight().value().size() + (lin.bias() == null ? 0 : lin.bias().value().size()));
+            long bias = lin.bias() == null ? 0 : lin.bias().value().size(), floats = (long) w.out() * w.in() + bias;
+            boolean inParams = lin.stored() == null || lin.key().role() == dev.lamina.model.Role.EMBEDDING;  // a tied head's table stays for lookup
+            linearFloats += (inParams ? (long) w.out() * w.in() : 0) + bias;
+            prepared += w.extraBytes() > 0 ? w.extraBytes() : (long) Float.BYTES * floats;
         }
         return InferenceBenchmark.weightBytesPerToken(model) - linearFloats * Float.BYTES + prepared;
     }

@@ -158,7 +158,7 @@ public interface KernelSet {
      */
     default LinearWeights prepare(Tensor w, Tensor bias, WeightFormat format) {
         return switch (format) {
-            case F32 -> prepare(w, bias);
+            case F32, STORED -> prepare(w, bias);
             case Q8_0 -> Q8Weights.quantize(parallel(), w, bias);
         };
     }

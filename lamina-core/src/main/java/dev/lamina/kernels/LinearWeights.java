@@ -3,8 +3,8 @@ package dev.lamina.kernels;
 /**
  * A linear layer's weight w[out, in] (and bias[out]) as a kernel set prepared it for inference
  * products ({@link KernelSet#prepare}, {@link KernelSet#project}): the vector kernels repack it
- * into panels, the scalar reference reads the tensors in place, and {@link Q8Weights} holds them in
- * 8-bit blocks for either. A new weight storage is one more implementation here and one more
+ * into panels, the scalar reference reads the tensors in place, and {@link Q8Weights} and
+ * {@link Q4Weights} hold them in 8- and 4-bit blocks for either. A new weight storage is one more implementation here and one more
  * branch in each kernel set's project.
  */
 public sealed interface LinearWeights permits DenseWeights, PanelWeights {
@@ -14,4 +14,7 @@ public sealed interface LinearWeights permits DenseWeights, PanelWeights {
 
     /** Bytes held beyond the model's own parameters (a packed copy; 0 when the weights are read in place). */
     long extraBytes();
+
+    /** The weights w[out, in] as float32 into dst[off..off + out·in), row-major: for a quantized store, what its product computes with. */
+    void dequantizeInto(float[] dst, int off);
 }

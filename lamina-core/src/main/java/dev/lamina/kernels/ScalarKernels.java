@@ -450,6 +450,10 @@ public final class ScalarKernels implements KernelSet {
                     Q8Weights.multiplyScalar(n, X, xOff, in, q8, y.data(), y.offset(), out, o0, o1);
                     continue;
                 }
+                if (ws[m] instanceof Q4Weights q4) {
+                    Q4Weights.multiplyScalar(n, X, xOff, in, q4, y.data(), y.offset(), out, o0, o1);
+                    continue;
+                }
                 DenseWeights dw = (DenseWeights) ws[m];
                 Tensor w = dw.weight(), bias = dw.bias();
                 for (int i = 0; i < n; i++)

@@ -6,15 +6,20 @@ import java.util.Locale;
 
 /** How inference stores a linear layer's weights ({@link KernelSet#prepare(dev.lamina.tensor.Tensor, dev.lamina.tensor.Tensor, WeightFormat)}). */
 public enum WeightFormat {
-    /** float32, as trained (packed into panels by the vector kernels). */
+    /**
+     * As the model file stores them: a GGUF file's Q8_0, Q4_0, Q4_K and Q6_K blocks kept as they are
+     * (no float32 copy), everything else float32. For a float model, the same as {@link #F32}.
+     */
+    STORED,
+    /** float32, as trained (packed into panels by the vector kernels); a quantized file is dequantized. */
     F32,
     /** 8-bit blocks of 32 with a float16 scale, llama.cpp's Q8_0 ({@link Q8Weights}). */
     Q8_0;
 
-    /** The format named s: "f32" or "q8_0" (any case). */
+    /** The format named s: "stored", "f32" or "q8_0" (any case). */
     public static WeightFormat parse(String s) {
         for (WeightFormat f : values()) if (f.name().equalsIgnoreCase(s.trim())) return f;
-        throw LaminaException.field("weights", "weights format '" + s + "' is not one of f32, q8_0");
+        throw LaminaException.field("weights", "weights format '" + s + "' is not one of stored, f32, q8_0");
     }
 
     @Override public String toString() { return name().toLowerCase(Locale.ROOT); }

@@ -5,6 +5,7 @@ import dev.lamina.autograd.Tape;
 import dev.lamina.autograd.Var;
 import dev.lamina.kernels.KernelSet;
 import dev.lamina.kernels.Kernels;
+import dev.lamina.kernels.LinearWeights;
 import dev.lamina.kernels.Nf4Weights;
 import dev.lamina.model.ModelConfig.Activation;
 import dev.lamina.model.ModelConfig.Position;
@@ -27,14 +28,22 @@ public final class Decoder {
     private final Rope rope;
     private final Lora.Adapter adapter;
     private final java.util.Map<ParamKey, Nf4Weights> nf4;     // null unless the base is NF4 (QLoRA)
-    private final Tensor nf4Scratch;                           // one dequantized matrix at a time
+    private final java.util.Map<ParamKey, LinearWeights> stored; // null unless linears are kept as a file stores them (GGUF blocks)
+    private final Tensor frozenScratch;                        // one dequantized matrix at a time (NF4 or stored)
 
     /**
      * A linear map's weight [out, in] and bias [out] (null when the config has none), and its LoRA
      * update (null without an adapter); id numbers the model's linears from 0. A QLoRA base holds the
-     * weight as nf4 (4-bit NormalFloat, frozen) and weight is null.
+     * weight as nf4 (4-bit NormalFloat, frozen), a quantized GGUF file's as stored (its blocks, as
+     * inference computes with them; frozen); then weight is null.
      */
-    public record Linear(int id, ParamKey key, Var weight, Var bias, LowRank lowRank, Nf4Weights nf4) {}
+    public record Linear(int id, ParamKey key, Var weight, Var bias, LowRank lowRank, Nf4Weights nf4, LinearWeights stored) {
+        /** Whether the weight is held frozen in a quantized form rather than as a float parameter. */
+        public boolean frozenForm() { return nf4 != null || stored != null; }
+
+        /** Output width: rows of the weight. */
+        public int out() { return weight != null ? weight.value().dim(0) : nf4 != null ? nf4.rows : stored.out(); }
+    }
 
     /** A LoRA update beside a linear map: + s·(x·Aᵀ)·Bᵀ, A [r, in], B [out, r]. */
     public record LowRank(Var a, Var b, float scale, float dropout) {}
@@ -58,7 +67,18 @@ public final class Decoder {
     public Decoder(ModelConfig config, Parameters params) { this(config, params, Kernels.defaults()); }
 
     /** A decoder over params that computes with the given kernels (and their threads). */
-    public Decoder(ModelConfig config, Parameters params, KernelSet kernels) { this(config, params, kernels, null, null, null); }
+    public Decoder(ModelConfig config, Parameters params, KernelSet kernels) { this(config, params, kernels, null, null, null, null); }
+
+    /**
+     * A decoder whose linear maps in stored are kept in that form (a GGUF file's quantized blocks,
+     * which inference computes with directly) and whose params hold only the rest: no float32 copy
+     * of those weights exists. The tape executor decodes one at a time into a scratch (frozen).
+     */
+    public static Decoder withStored(ModelConfig config, Parameters rest, java.util.Map<ParamKey, LinearWeights> stored, KernelSet kernels) {
+        int largest = 0;
+        for (LinearWeights w : stored.values()) largest = Math.max(largest, w.out() * w.in());
+        return new Decoder(config, rest, kernels, null, null, java.util.Map.copyOf(stored), Tensor.zeros(largest));
+    }
 
     /**
      * With an adapter, the base parameters are frozen: their nodes carry no gradient (norms get a
@@ -66,13 +86,14 @@ public final class Decoder {
      * adapter's factors and the activations need.
      */
     private Decoder(ModelConfig config, Parameters params, KernelSet kernels, Lora.Adapter adapter,
-                    java.util.Map<ParamKey, Nf4Weights> nf4, Tensor nf4Scratch) {
+                    java.util.Map<ParamKey, Nf4Weights> nf4, java.util.Map<ParamKey, LinearWeights> stored, Tensor frozenScratch) {
         this.config = config;
         this.params = params;
         this.kernels = kernels;
         this.adapter = adapter;
         this.nf4 = nf4;
-        this.nf4Scratch = nf4Scratch;
+        this.stored = stored;
+        this.frozenScratch = frozenScratch;
         java.util.List<Linear> all = new java.util.ArrayList<>();
         embedTokens = base(ParamKey.of(Role.EMBEDDING));
         embedPositions = base(ParamKey.of(Role.POSITIONS));
@@ -88,7 +109,8 @@ public final class Decoder {
                     config.qkNorm() ? norm(ParamKey.of(Role.Q_NORM, l)) : null, config.qkNorm() ? norm(ParamKey.of(Role.K_NORM, l)) : null);
         }
         ParamKey headKey = ParamKey.of(config.tieWordEmbeddings() ? Role.EMBEDDING : Role.HEAD);
-        head = new Linear(all.size(), headKey, base(headKey), null, null, null);
+        LinearWeights storedHead = stored == null ? null : stored.get(headKey);
+        head = new Linear(all.size(), headKey, storedHead != null ? null : base(headKey), null, null, null, storedHead);
         all.add(head);
         linears = all.toArray(Linear[]::new);
         rope = config.position() == Position.ROPE ? Rope.of(config, config.maxPositionEmbeddings()) : null;
@@ -101,7 +123,8 @@ public final class Decoder {
                         adapter.config().scale(), (float) adapter.config().dropout())
                 : null;
         Nf4Weights q = nf4 == null ? null : nf4.get(key);
-        Linear lin = new Linear(all.size(), key, q != null ? null : base(key), base(key.biasOf()), lr, q);
+        LinearWeights st = stored == null ? null : stored.get(key);
+        Linear lin = new Linear(all.size(), key, q != null || st != null ? null : base(key), base(key.biasOf()), lr, q, st);
         all.add(lin);
         return lin;
     }
@@ -124,13 +147,13 @@ public final class Decoder {
     }
 
     /** This model's parameters computing with other kernels (the parameters are shared, not copied). */
-    public Decoder withKernels(KernelSet k) { return k == kernels ? this : new Decoder(config, params, k, adapter, nf4, nf4Scratch); }
+    public Decoder withKernels(KernelSet k) { return k == kernels ? this : new Decoder(config, params, k, adapter, nf4, stored, frozenScratch); }
 
     /**
      * This model with a LoRA adapter on its targeted linear maps: the base parameters (shared, not
      * copied) frozen, the adapter's factors trainable. Null removes the adapter.
      */
-    public Decoder withAdapter(Lora.Adapter a) { return new Decoder(config, params, kernels, a, nf4, nf4Scratch); }
+    public Decoder withAdapter(Lora.Adapter a) { return new Decoder(config, params, kernels, a, nf4, stored, frozenScratch); }
 
     /**
      * This model with its linear maps (all but the head) quantized to NF4 for QLoRA: a new decoder
@@ -139,6 +162,7 @@ public final class Decoder {
      */
     public Decoder withNf4Base() {
         if (nf4 != null) return this;
+        if (stored != null) throw new IllegalStateException("a model with stored (quantized) weights cannot be re-quantized to NF4");
         java.util.Map<ParamKey, Nf4Weights> q = new java.util.LinkedHashMap<>();
         int largest = 0;
         for (Linear l : linears)
@@ -150,7 +174,7 @@ public final class Decoder {
         for (Parameters.Slot s : params.slots().values()) if (!q.containsKey(s.key())) rest.add(s.key(), s.shape());
         Parameters p = rest.build();
         for (Parameters.Slot s : p.slots().values()) p.value(s.name()).copyFrom(params.value(s.name()));
-        return new Decoder(config, p, kernels, adapter, java.util.Map.copyOf(q), Tensor.zeros(largest));
+        return new Decoder(config, p, kernels, adapter, java.util.Map.copyOf(q), null, Tensor.zeros(largest));
     }
 
     /** Whether the linear maps are NF4 (a QLoRA base). */
@@ -163,8 +187,26 @@ public final class Decoder {
         return b;
     }
 
-    /** The buffer an NF4 linear map is decoded into for its product (the size of the largest). */
-    public Tensor nf4Scratch() { return nf4Scratch; }
+    /** Whether some linear maps are held as stored (a quantized GGUF file's blocks). */
+    public boolean hasStored() { return stored != null; }
+
+    /** Bytes of the stored linear weights (0 unless {@link #hasStored()}). */
+    public long storedBytes() {
+        long b = 0;
+        if (stored != null) for (LinearWeights w : stored.values()) b += w.extraBytes();
+        return b;
+    }
+
+    /** The buffer a frozen (NF4 or stored) linear map is decoded into for its product on a tape (the size of the largest). */
+    public Tensor frozenScratch() { return frozenScratch; }
+
+    /** The head's weight [V, d] on a tape: the parameter, or a stored head decoded into the scratch (frozen). */
+    public Var headWeight() {
+        if (head.stored() == null) return head.weight();
+        Tensor w = new Tensor(frozenScratch.data(), 0, new int[] {head.stored().out(), head.stored().in()});
+        head.stored().dequantizeInto(w.data(), 0);
+        return new Var(w, (Tensor) null);
+    }
 
     /** The [out, in] shape of a linear map of a config, or null when the config has no such map (GELU models have no gate). */
     public static int[] linearShape(ModelConfig c, Role role) {
@@ -312,7 +354,10 @@ public final class Decoder {
     public Var forward(Tape tape, int[] ids, int B, int T) { return forward(new TapeExecutor(this, tape, ids, B, T)); }
 
     /** logits[n,V] of the executor's input (research executors skip layers and probe). */
-    public Var forward(TapeExecutor ex) { return Ops.linear(ex.tape(), hidden(ex), head.weight(), null); }
+    public Var forward(TapeExecutor ex) {
+        Var h = hidden(ex);
+        return Ops.linear(ex.tape(), h, headWeight(), null);
+    }
 
     /** Forward plus mean cross-entropy against targets; on a training tape, backward() then fills every gradient. */
     public float loss(Tape tape, int[] ids, int[] targets, int B, int T) {
@@ -321,7 +366,8 @@ public final class Decoder {
 
     /** As {@link #loss(Tape, int[], int[], int, int)} on an executor the caller keeps (a trainer: one per run). */
     public float loss(TapeExecutor ex, int[] targets) {
-        return Ops.linearCrossEntropy(ex.tape(), hidden(ex), head.weight(), targets);
+        Var h = hidden(ex);
+        return Ops.linearCrossEntropy(ex.tape(), h, headWeight(), targets);
     }
 
     /** Number of parameters. */

@@ -10,8 +10,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * All parameters in one flat float32 buffer, gradients in a second buffer of the same layout, and a
- * named view per tensor (canonical names, e.g. {@code layers.0.self_attn.q_proj.weight}). Zeroing,
+ * All parameters in one flat float32 buffer, gradients in a second buffer of the same layout (made
+ * when a gradient is first asked for, so inference never holds it), and a named view per tensor (canonical names, e.g. {@code layers.0.self_attn.q_proj.weight}). Zeroing,
  * AdamW, clipping and checkpoint I/O are therefore each one loop over a flat array.
  */
 public final class Parameters {
@@ -28,15 +28,14 @@ public final class Parameters {
 
     private final Map<String, Slot> slots;
     private final float[] data;
-    private final float[] grad;
-    private final Tensor flatData, flatGrad;
+    private float[] grad;
+    private Tensor flatGrad;
+    private final Tensor flatData;
 
     private Parameters(Map<String, Slot> slots, int total) {
         this.slots = Collections.unmodifiableMap(slots);
         this.data = new float[total];
-        this.grad = new float[total];
         this.flatData = Tensor.of(data, total);
-        this.flatGrad = Tensor.of(grad, total);
     }
 
     /** Collects slot declarations in order, then allocates the two buffers once. */
@@ -54,6 +53,9 @@ public final class Parameters {
         }
 
         public Parameters build() { return new Parameters(slots, (int) total); }
+
+        /** The slots declared so far, by name (offsets in this layout). */
+        public Map<String, Slot> slots() { return Collections.unmodifiableMap(slots); }
     }
 
     public Map<String, Slot> slots() { return slots; }
@@ -63,14 +65,23 @@ public final class Parameters {
     /** The flat value buffer (all parameters). */
     public float[] data() { return data; }
 
-    /** The flat gradient buffer. */
-    public float[] gradData() { return grad; }
+    /** The flat gradient buffer (allocated, zeroed, on the first call). */
+    public synchronized float[] gradData() {
+        if (grad == null) {
+            grad = new float[data.length];
+            flatGrad = Tensor.of(grad, grad.length);
+        }
+        return grad;
+    }
+
+    /** Whether the gradient buffer exists (a model only run for inference never makes it). */
+    public synchronized boolean hasGradients() { return grad != null; }
 
     /** All values as one vector [count] (a view kept for the model's life). */
     public Tensor flatData() { return flatData; }
 
     /** All gradients as one vector [count]. */
-    public Tensor flatGrad() { return flatGrad; }
+    public Tensor flatGrad() { gradData(); return flatGrad; }
 
     public Slot slot(String name) {
         Slot s = slots.get(name);
@@ -79,14 +90,18 @@ public final class Parameters {
     }
 
     public Tensor value(String name) { Slot s = slot(name); return new Tensor(data, s.offset(), s.shape()); }
-    public Tensor grad(String name) { Slot s = slot(name); return new Tensor(grad, s.offset(), s.shape()); }
+    public Tensor grad(String name) { Slot s = slot(name); return new Tensor(gradData(), s.offset(), s.shape()); }
     public boolean has(ParamKey key) { return has(key.name()); }
     public Tensor value(ParamKey key) { return value(key.name()); }
 
     /** Value and gradient as one autograd node; null when the model has no such parameter. */
-    public Var var(ParamKey key) { return has(key) ? new Var(value(key.name()), grad(key.name())) : null; }
+    public Var var(ParamKey key) {
+        if (!has(key)) return null;
+        String name = key.name();
+        return Var.leaf(value(name), () -> grad(name));
+    }
 
-    public void zeroGrad() { Arrays.fill(grad, 0f); }
+    public synchronized void zeroGrad() { if (grad != null) Arrays.fill(grad, 0f); }
 
     /** Copies values from another Parameters with the same slot names and shapes. */
     public void copyFrom(Parameters other) {

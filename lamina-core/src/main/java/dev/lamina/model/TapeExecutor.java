@@ -104,13 +104,17 @@ public final class TapeExecutor implements Executor<Var> {
 
     @Override
     public Var residual(Var r, Var h, Decoder.Linear w) {
-        Var y = w.nf4() != null ? Ops.add(tape, r, linear(h, w)) : Ops.residualLinear(tape, r, h, w.weight(), w.bias());
+        Var y = w.frozenForm() ? Ops.add(tape, r, linear(h, w)) : Ops.residualLinear(tape, r, h, w.weight(), w.bias());
         return lowRank(h, y, w);
     }
 
     /** x·wᵀ + b: float weights, or a frozen NF4 base decoded for the product (QLoRA). */
     private Var linear(Var x, Decoder.Linear w) {
-        return w.nf4() != null ? Ops.nf4Linear(tape, x, w.nf4(), w.bias(), model.nf4Scratch()) : Ops.linear(tape, x, w.weight(), w.bias());
+        if (w.nf4() != null) return Ops.nf4Linear(tape, x, w.nf4(), w.bias(), model.frozenScratch());
+        if (w.stored() != null)
+            return Ops.frozenLinear(tape, x, w.stored().out(), w.stored().in(), wt -> w.stored().dequantizeInto(wt.data(), wt.offset()),
+                    w.bias(), model.frozenScratch());
+        return Ops.linear(tape, x, w.weight(), w.bias());
     }
 
     /** y + s·(dropout(x)·Aᵀ)·Bᵀ when w carries a LoRA update, else y (dropout: training tapes only, as PEFT's). */

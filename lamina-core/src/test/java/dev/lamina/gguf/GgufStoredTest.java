@@ -1,0 +1,78 @@
+package dev.lamina.gguf;
+
+import dev.lamina.autograd.Tape;
+import dev.lamina.infer.ContiguousKvCache;
+import dev.lamina.infer.InferenceSession;
+import dev.lamina.infer.PreparedModel;
+import dev.lamina.kernels.KernelSet;
+import dev.lamina.kernels.Kernels;
+import dev.lamina.kernels.WeightFormat;
+import dev.lamina.model.Decoder;
+import dev.lamina.model.ModelConfig;
+import dev.lamina.tokenizer.ByteTokenizer;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * A quantized GGUF file loaded for inference keeps its Q8_0, Q6_K, Q4_0 and Q4_K blocks: no float32
+ * copy of those weights, and the same logits as the model dequantized to float32, through the
+ * inference executor (bit for bit with the vector kernels) and through the tape.
+ */
+class GgufStoredTest {
+    @TempDir Path dir;
+
+    static ModelConfig config(String arch, boolean tied) {
+        ModelConfig c = arch.equals("gpt2") ? GgufModelTest.gpt2(tied) : GgufModelTest.llama(true, tied, null);
+        return c.toBuilder().hiddenSize(256).intermediateSize(512).build();    // whole K-quant super-blocks
+    }
+
+    @ParameterizedTest
+    @CsvSource({"llama,false,q8_0", "llama,false,q4_0", "llama,true,q4_k", "llama,false,q6_k", "llama,false,q4_k_m",
+                "llama,true,q4_k_m", "gpt2,false,q4_0", "gpt2,true,q4_k_m", "gpt2,false,q8_0"})
+    void keptBlocksGiveTheLogitsOfTheDequantizedModel(String arch, boolean tied, String type) {
+        Path file = dir.resolve(arch + "-" + type + ".gguf");
+        GgufModel.write(Decoder.create(config(arch, tied), 7), ByteTokenizer.INSTANCE, file, GgufQuantType.parse(type));
+        Decoder stored = GgufModel.load(file, true).decoder(), flat = GgufModel.load(file, false).decoder();
+        assertThat(stored.hasStored()).isTrue();
+        assertThat(flat.hasStored()).isFalse();
+        long linearFloats = flat.params().count() - stored.params().count();      // the float32 weights not held
+        assertThat(linearFloats).isGreaterThan(flat.params().count() / 2);
+        double bitsPerWeight = 8.0 * stored.storedBytes() / (linearFloats + (tied ? (long) config(arch, tied).vocabSize() * 256 : 0));
+        assertThat(bitsPerWeight).as("bits per stored weight").isLessThan(type.equals("q4_0") || type.equals("q4_k") ? 5.5 : 10.5);
+
+        int[] ids = GgufModelTest.ids(12, 3);
+        for (KernelSet k : new KernelSet[] {Kernels.vector(2), Kernels.scalar(2)}) {
+            Decoder s = stored.withKernels(k), f = flat.withKernels(k);
+            float[] ls = decode(PreparedModel.of(s), ids), lf = decode(PreparedModel.of(f), ids);
+            assertThat(PreparedModel.of(s).format()).isEqualTo(WeightFormat.STORED);
+            if (k == Kernels.vector(2) || Kernels.kind(k) == Kernels.Kind.VECTOR) assertThat(ls).isEqualTo(lf);   // the same chains
+            else assertThat(relativeError(ls, lf)).isLessThan(1e-5);                                             // the reference sums differently
+            // the tape decodes each stored weight into a scratch: the float model's products exactly
+            float[] ts = s.forward(Tape.inference(k), ids, 1, ids.length).value().toArray();
+            float[] tf = f.forward(Tape.inference(k), ids, 1, ids.length).value().toArray();
+            assertThat(ts).isEqualTo(tf);
+        }
+        assertThat(stored.params().hasGradients()).as("inference made no gradient buffer").isFalse();
+        assertThat(flat.params().hasGradients()).isFalse();
+    }
+
+    /** The logits of the last token, fed one at a time over a cache. */
+    private static float[] decode(PreparedModel m, int[] ids) {
+        try (InferenceSession s = new InferenceSession(m, new ContiguousKvCache(m.model().config(), ids.length + 1))) {
+            float[] last = null;
+            for (int id : ids) last = s.forward(new int[] {id});
+            return last;
+        }
+    }
+
+    private static double relativeError(float[] a, float[] b) {
+        double diff = 0, ref = 0;
+        for (int i = 0; i < a.length; i++) { diff += (a[i] - b[i]) * (double) (a[i] - b[i]); ref += b[i] * (double) b[i]; }
+        return Math.sqrt(diff / ref);
+    }
+}
