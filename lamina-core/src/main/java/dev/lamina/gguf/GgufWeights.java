@@ -17,9 +17,10 @@ import static dev.lamina.gguf.Dequantize.u8;
 /**
  * A GGUF tensor's quantized blocks as inference weights, without a float32 copy: Q8_0 and Q6_K as
  * 8-bit quants with a scale per block of 32 or 16 ({@link Q8Weights}), Q4_0 and Q4_K as 4-bit quants
- * with a scale per 32 or Q4_K's super-blocks ({@link Q4Weights}). The kernels compute the scales
- * with the float32 operations of ggml's dequantize (Q6_K's d·sc here, Q4_K's d·sc and dmin·min in
- * registers), so their weights equal the file's dequantized values bit for bit. Other types are dequantized to float32 by the caller.
+ * with a scale per 32 or Q4_K's super-blocks ({@link Q4Weights}). The scales are the float32 values
+ * ggml's dequantize computes (Q6_K's d·sc here, Q4_K's d·sc and dmin·min in the kernels): Q8Weights'
+ * products equal those with the file's dequantized weights bit for bit, Q4Weights' (block by block,
+ * as llama.cpp computes them) agree to float rounding. Other types are dequantized to float32 by the caller.
  */
 final class GgufWeights {
     private GgufWeights() {}
@@ -42,7 +43,7 @@ final class GgufWeights {
         return switch (t) {
             case Q8_0 -> Q8Weights.pack(pool, out, in, 32, (o, q, d) -> q8_0(data, row.applyAsInt(o) * rowBytes, in, q, d), bias);
             case Q6_K -> Q8Weights.pack(pool, out, in, 16, (o, q, d) -> q6_k(data, row.applyAsInt(o) * rowBytes, in, q, d), bias);
-            case Q4_0 -> Q4Weights.pack(pool, out, in, 8f, false, (o, q, d, m) -> q4_0(data, row.applyAsInt(o) * rowBytes, in, q, d), bias);
+            case Q4_0 -> Q4Weights.pack(pool, out, in, (o, q, d) -> q4_0(data, row.applyAsInt(o) * rowBytes, in, q, d), bias);
             case Q4_K -> Q4Weights.packSuper(pool, out, in,
                     (o, q, sc, mn, ds, ms) -> q4_k(data, row.applyAsInt(o) * rowBytes, in, q, sc, mn, ds, ms), bias);
             default -> throw new IllegalArgumentException(t + " blocks are not kept; dequantize them");

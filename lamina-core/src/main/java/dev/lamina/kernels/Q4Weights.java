@@ -8,21 +8,24 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * A weight matrix w[out, in] in 4-bit blocks of 32 inputs: a quant q in 0..15 per weight and, per
- * block of an output row, a scale d and an offset m, w = (q − zero)·d − m. That one form holds
- * llama.cpp's Q4_0 (zero 8, no offset: d·(q − 8), d per block: 5 bits a weight) and Q4_K (zero 0,
- * super-blocks of 256 whose 8 blocks have d = d_s·sc and m = m_s·mn from 6-bit multipliers sc, mn
- * and the super-block's d_s, m_s: 4.75 bits a weight), so a GGUF file's 4-bit tensors are used as
- * they are rather than as float32's 32 bits.
+ * A weight matrix w[out, in] in 4-bit blocks of 32 inputs, llama.cpp's Q4_0 and Q4_K kept as they
+ * are: a quant q in 0..15 per weight, two per byte, and per block of an output row a scale d and an
+ * offset c, w = d·q − c. Q4_0 has d per block and c = 8·d (5 bits a weight); Q4_K has super-blocks
+ * of 256 whose 8 blocks take d = d_s·sc and c = m_s·mn from 6-bit multipliers and the super-block's
+ * two bases (4.75 bits a weight). {@link #dequantizeInto} gives ggml's (and the gguf package's)
+ * dequantized values.
  *
- * <p>Laid out like {@link Q8Weights}: panels of NR = 2 vectors of output columns, two inputs per
- * byte (k even in the low nibble, k + 1 in the high one: {@code q[p][k / 2][c]}), the scales per
- * block ({@code d[p][k / 32][c]}) or their multipliers per block and bases per super-block, zero
- * past out. The product dequantizes in registers with the float32 operations of ggml's (and the
- * gguf package's) dequantize (d_s·sc, then (q − zero)·d, then − m) and keeps the chain
- * fma(x[k], w, acc) over k = 0, 1, ... from 0: every output is exactly the float32 product with the
- * dequantized weights ({@link #dequantizeInto}), whatever the number of rows, and the scalar
- * reference computes the same chain.
+ * <p>The product is computed block by block, as llama.cpp's vec_dot does: per block the quants'
+ * dot product with the inputs, s = Σ x[k]·q[k] (a chain of fused multiply-adds over k from 0), then
+ * y ← d·s + y and y ← −c·Σx + y, with Σx the block's input sum (added in k order). So a weight costs
+ * one widening and one multiply-add, not a dequantization, and the result is within float rounding
+ * of the product with the dequantized weights, not bit-equal to it. Every kernel shape (one row,
+ * four rows in registers, six rows on a panel widened once for a prompt) and the scalar reference
+ * compute these same chains, so an output does not depend on the rows beside it.
+ *
+ * <p>Laid out like {@link Q8Weights}: panels of NR = 2 vectors of output columns, k even in the low
+ * nibble and k + 1 in the high one ({@code q[p][k / 2][c]}), the scales per block ({@code
+ * d[p][k / 32][c]}) or the multipliers per block and bases per super-block, zero past out.
  */
 public final class Q4Weights implements PanelWeights {
     /** Inputs per block. */
@@ -32,13 +35,13 @@ public final class Q4Weights implements PanelWeights {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     private static final VectorSpecies<Byte> B = L >= 16 ? ByteVector.SPECIES_128 : ByteVector.SPECIES_64;
-    /** Output columns per panel: 2 vectors (4-row kernel: 8 accumulators, 2 weights, 4 scales, 1 input: 15 registers). */
+    /** Output columns per panel: 2 vectors. */
     static final int NR = 2 * L;
 
-    /** One output row of a format with a scale (and, with offsets, an offset) per block: Q4_0. */
+    /** One output row of Q4_0: w = d·(q − 8). */
     public interface Rows {
-        /** Fills q[in] (0..15), d[blocks] and m[blocks] for output row o. */
-        void row(int o, byte[] q, float[] d, float[] m);
+        /** Fills q[in] (0..15) and d[blocks] for output row o. */
+        void row(int o, byte[] q, float[] d);
     }
 
     /** One output row of a format with super-blocks: Q4_K. */
@@ -47,25 +50,25 @@ public final class Q4Weights implements PanelWeights {
         void row(int o, byte[] q, byte[] sc, byte[] mn, float[] ds, float[] ms);
     }
 
+    /** Q4_0's quant offset: c = 8·d. */
+    static final float ZERO = 8f;
+
     final int out, in, panels, blocks, supers, pairs;
-    final float zero;
     final byte[] q;          // [panels][pairs][NR] (+ slack for the narrowest byte load)
-    final float[] d, m;      // per block [panels][blocks][NR]; m null without offsets; both null with super-blocks
+    final float[] d;         // per block [panels][blocks][NR] (Q4_0); null with super-blocks
     final byte[] sc, mn;     // per block multipliers [panels][blocks][NR] (+ slack), super-blocks only
     final float[] ds, ms;    // per super-block bases [panels][supers][NR], super-blocks only
     final Tensor bias;       // [out] or null
 
-    private Q4Weights(int out, int in, float zero, byte[] q, float[] d, float[] m, byte[] sc, byte[] mn, float[] ds, float[] ms, Tensor bias) {
+    private Q4Weights(int out, int in, byte[] q, float[] d, byte[] sc, byte[] mn, float[] ds, float[] ms, Tensor bias) {
         this.out = out;
         this.in = in;
-        this.zero = zero;
         this.panels = (out + NR - 1) / NR;
         this.blocks = (in + BLOCK - 1) / BLOCK;
         this.supers = (in + SUPER - 1) / SUPER;
         this.pairs = (in + 1) / 2;
         this.q = q;
         this.d = d;
-        this.m = m;
         this.sc = sc;
         this.mn = mn;
         this.ds = ds;
@@ -73,28 +76,22 @@ public final class Q4Weights implements PanelWeights {
         this.bias = bias;
     }
 
-    /**
-     * Packs out rows of in inputs from rows (read on the pool's threads, each row once) with the quant
-     * offset zero (8 for Q4_0), offsets per block when offsets, and bias[out] (may be null; shared).
-     */
-    public static Q4Weights pack(Parallel pool, int out, int in, float zero, boolean offsets, Rows rows, Tensor bias) {
+    /** Packs out rows of in inputs in Q4_0's form from rows (each read once, on the pool's threads); bias[out] may be null (shared). */
+    public static Q4Weights pack(Parallel pool, int out, int in, Rows rows, Tensor bias) {
         int panels = (out + NR - 1) / NR, blocks = (in + BLOCK - 1) / BLOCK;
         byte[] q = quants(out, in);
-        float[] d = new float[panels * blocks * NR], m = offsets ? new float[panels * blocks * NR] : null;
+        float[] d = new float[panels * blocks * NR];
         pool.forRange(panels, (p0, p1) -> {
             byte[] rq = new byte[in];
-            float[] rd = new float[blocks], rm = new float[blocks];
+            float[] rd = new float[blocks];
             for (int p = p0; p < p1; p++)
                 for (int c = 0, cols = Math.min(NR, out - p * NR); c < cols; c++) {
-                    rows.row(p * NR + c, rq, rd, rm);
+                    rows.row(p * NR + c, rq, rd);
                     putQuants(q, in, p, c, rq);
-                    for (int b = 0, at = p * blocks * NR + c; b < blocks; b++, at += NR) {
-                        d[at] = rd[b];
-                        if (m != null) m[at] = rm[b];
-                    }
+                    for (int b = 0, at = p * blocks * NR + c; b < blocks; b++, at += NR) d[at] = rd[b];
                 }
         });
-        return new Q4Weights(out, in, zero, q, d, m, null, null, null, null, bias);
+        return new Q4Weights(out, in, q, d, null, null, null, null, bias);
     }
 
     /** Packs out rows of in inputs (a multiple of 256) in Q4_K's super-blocks: w = (d_s·sc)·q − m_s·mn. */
@@ -120,7 +117,7 @@ public final class Q4Weights implements PanelWeights {
                     }
                 }
         });
-        return new Q4Weights(out, in, 0f, q, null, null, sc, mn, ds, ms, bias);
+        return new Q4Weights(out, in, q, null, sc, mn, ds, ms, bias);
     }
 
     private static byte[] quants(int out, int in) {
@@ -143,24 +140,35 @@ public final class Q4Weights implements PanelWeights {
     @Override public int panelWidth() { return NR; }
     @Override public long extraBytes() {
         if (sc != null) return (long) q.length + sc.length + mn.length + (long) (ds.length + ms.length) * Float.BYTES;
-        return (long) q.length + (long) (d.length + (m == null ? 0 : m.length)) * Float.BYTES;
+        return (long) q.length + (long) d.length * Float.BYTES;
     }
 
-    /** The dequantized weight of column c of panel p at input k: (q − zero)·d − m, as ggml computes it. */
-    float weight(int p, int c, int k) {
+    /** Quant q (0..15) of column c of panel p at input k. */
+    int quant(int p, int c, int k) {
         int b = q[p * pairs * NR + (k >> 1) * NR + c] & 0xFF;
-        int v = (k & 1) == 0 ? b & 0xF : b >>> 4;
-        int s = p * blocks * NR + (k / BLOCK) * NR + c;
-        if (sc != null) {
-            int su = p * supers * NR + (k / SUPER) * NR + c;
-            float dk = ds[su] * sc[s], mk = ms[su] * mn[s];
-            return v * dk - mk;
-        }
-        float w = zero != 0 ? (v - zero) * d[s] : v * d[s];
-        return m == null ? w : w - m[s];
+        return (k & 1) == 0 ? b & 0xF : b >>> 4;
     }
 
-    /** The weights as float32 into dst[off..off + out·in), row-major: what the product computes with. */
+    /** Block b's scale d of column c of panel p. */
+    float scaleOf(int p, int c, int b) {
+        int s = p * blocks * NR + b * NR + c;
+        if (sc == null) return d[s];
+        return ds[p * supers * NR + (b * BLOCK / SUPER) * NR + c] * sc[s];
+    }
+
+    /** Block b's offset c (Q4_0: 8·d; Q4_K: m_s·mn) of column c of panel p. */
+    float offsetOf(int p, int c, int b) {
+        int s = p * blocks * NR + b * NR + c;
+        if (sc == null) return d[s] * ZERO;
+        return ms[p * supers * NR + (b * BLOCK / SUPER) * NR + c] * mn[s];
+    }
+
+    /** The dequantized weight of column c of panel p at input k, as ggml computes it: (q − 8)·d, or (d_s·sc)·q − m_s·mn. */
+    float weight(int p, int c, int k) {
+        int v = quant(p, c, k), b = k / BLOCK;
+        return sc == null ? (v - ZERO) * d[p * blocks * NR + b * NR + c] : scaleOf(p, c, b) * v - offsetOf(p, c, b);
+    }
+
     @Override
     public void dequantizeInto(float[] dst, int off) {
         for (int o = 0; o < out; o++)
@@ -169,67 +177,78 @@ public final class Q4Weights implements PanelWeights {
 
     // ---- the product ------------------------------------------------------------------------
 
-    private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[4 * NR]);
+    /** From this many rows each panel's quants are widened to float once and the 6-row panel kernel runs. */
+    static final int PANEL_ROWS = 6;
+
+    private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[PANEL_ROWS * NR]);
+    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[4][0]);
+
+    private static float[] buffer(int which, int size) {
+        float[][] b = BUFFERS.get();
+        if (b[which].length < size) b[which] = new float[size];
+        return b[which];
+    }
+
+    /** Each row's input sum per block, sx[i·blocks + b] = ((x[k0] + x[k0 + 1]) + ...) from 0. */
+    private float[] blockSums(int n, float[] X, int xOff, int ldx) {
+        float[] sx = buffer(0, n * blocks);
+        for (int i = 0; i < n; i++)
+            for (int b = 0; b < blocks; b++) {
+                float t = 0;
+                for (int k = b * BLOCK, end = Math.min(in, k + BLOCK); k < end; k++) t += X[xOff + i * ldx + k];
+                sx[i * blocks + b] = t;
+            }
+        return sx;
+    }
 
     /**
-     * Panels [p0, p1) for all rows, on the calling thread. From {@link Q8Weights#FLOAT_PANEL_ROWS} rows
-     * (prefill) each panel is dequantized once into float32 and multiplied by the float kernels;
-     * fewer rows (decode) dequantize in registers, four rows at a time, then one. The chains, and so
-     * the results, are the same either way.
+     * Panels [p0, p1) for all rows, on the calling thread: from {@link #PANEL_ROWS} rows (a prompt)
+     * each panel's quants are widened to float once and six rows at a time run on it; the other rows
+     * widen the quants in registers, four rows at a time, then one. The chains are the same.
      */
     @Override
     public void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
-        if (n >= Q8Weights.FLOAT_PANEL_ROWS) {
-            float[] panel = PackedWeights.panelBuffer(in * NR);
-            for (int p = p0; p < p1; p++) {
-                dequantizePanel(p, panel);
-                PackedWeights.multiplyPanel(n, in, panel, X, xOff, ldx, Y, yOff, ldy, p * NR, Math.min(NR, out - p * NR));
-            }
-            addBias(n, Y, yOff, ldy, p0, p1);
-            return;
+        float[] sx = blockSums(n, X, xOff, ldx), tile = TILE.get();
+        float[] panel = null, pd = null, pc = null;
+        int six = n >= PANEL_ROWS ? n - n % PANEL_ROWS : 0;
+        if (six > 0) {
+            panel = buffer(1, in * NR);
+            pd = buffer(2, blocks * NR);
+            pc = buffer(3, blocks * NR);
         }
-        float[] tile = TILE.get();
         for (int p = p0; p < p1; p++) {
             boolean full = (p + 1) * NR <= out;
             int i = 0;
+            if (six > 0) {
+                widenPanel(p, panel, pd, pc);
+                for (; i < six; i += PANEL_ROWS) {
+                    if (full) k6(panel, pd, pc, X, xOff + i * ldx, ldx, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
+                    else {
+                        k6(panel, pd, pc, X, xOff + i * ldx, ldx, sx, i * blocks, tile, 0, NR);
+                        for (int r = 0; r < PANEL_ROWS; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
+                    }
+                }
+            }
             for (; i + 4 <= n; i += 4) {
-                if (full) k4(p, X, xOff + i * ldx, ldx, Y, yOff + i * ldy + p * NR, ldy);
+                if (full) k4(p, X, xOff + i * ldx, ldx, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
                 else {
-                    k4(p, X, xOff + i * ldx, ldx, tile, 0, NR);
+                    k4(p, X, xOff + i * ldx, ldx, sx, i * blocks, tile, 0, NR);
                     for (int r = 0; r < 4; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
                 }
             }
             for (; i < n; i++) {
-                if (full) k1(p, X, xOff + i * ldx, Y, yOff + i * ldy + p * NR);
+                if (full) k1(p, X, xOff + i * ldx, sx, i * blocks, Y, yOff + i * ldy + p * NR);
                 else {
-                    k1(p, X, xOff + i * ldx, tile, 0);
+                    k1(p, X, xOff + i * ldx, sx, i * blocks, tile, 0);
                     store(tile, 0, Y, yOff + i * ldy, p);
                 }
             }
         }
-        addBias(n, Y, yOff, ldy, p0, p1);
-    }
-
-    private void addBias(int n, float[] Y, int yOff, int ldy, int p0, int p1) {
-        if (bias == null) return;
-        float[] Bv = bias.data();
-        int bo = bias.offset(), o0 = p0 * NR, o1 = Math.min(out, p1 * NR);
-        for (int i = 0; i < n; i++)
-            for (int o = o0; o < o1; o++) Y[yOff + i * ldy + o] += Bv[bo + o];
-    }
-
-    /** Panel p's weights as float32 [in][NR], as the kernels dequantize them. */
-    private void dequantizePanel(int p, float[] panel) {
-        int qb = p * pairs * NR;
-        for (int k0 = 0; k0 < in; k0 += BLOCK) {
-            FloatVector d0 = scale(p, k0, 0, false), d1 = scale(p, k0, L, false);
-            FloatVector m0 = scale(p, k0, 0, true), m1 = scale(p, k0, L, true);
-            for (int k = k0, end = Math.min(in, k0 + BLOCK); k < end; k++) {
-                int at = qb + (k >> 1) * NR;
-                boolean high = (k & 1) != 0;
-                w(at, high, d0, m0).intoArray(panel, k * NR);
-                w(at + L, high, d1, m1).intoArray(panel, k * NR + L);
-            }
+        if (bias != null) {
+            float[] Bv = bias.data();
+            int bo = bias.offset(), o0 = p0 * NR, o1 = Math.min(out, p1 * NR);
+            for (int i = 0; i < n; i++)
+                for (int o = o0; o < o1; o++) Y[yOff + i * ldy + o] += Bv[bo + o];
         }
     }
 
@@ -238,65 +257,92 @@ public final class Q4Weights implements PanelWeights {
         if (cols > 0) System.arraycopy(tile, t, Y, y0 + o, cols);
     }
 
-    /** The L weights at byte offset at, low (k even) or high (k odd) nibble: (q − zero)·d − m (m null: no offset). */
-    private FloatVector w(int at, boolean high, FloatVector dv, FloatVector mv) {
+    /** The L quants at byte offset at as floats: the low nibbles (k even) or the high ones (k odd). */
+    private FloatVector quants(int at, boolean high) {
         ByteVector b = ByteVector.fromArray(B, q, at);
         b = high ? b.lanewise(VectorOperators.LSHR, 4) : b.and((byte) 0xF);
-        FloatVector f = (FloatVector) b.convertShape(VectorOperators.B2F, S, 0);
-        if (zero != 0) f = f.sub(zero);
-        f = f.mul(dv);
-        return mv == null ? f : f.sub(mv);
+        return (FloatVector) b.convertShape(VectorOperators.B2F, S, 0);
     }
 
-    /** Block k0's scales (i = 0) or offsets (i = 1) for the columns from c: loaded, or d_s·sc from a super-block. */
-    private FloatVector scale(int p, int k0, int c, boolean offset) {
-        int s = p * blocks * NR + (k0 / BLOCK) * NR + c;
-        if (sc == null) return offset ? (m == null ? null : FloatVector.fromArray(S, m, s)) : FloatVector.fromArray(S, d, s);
-        int su = p * supers * NR + (k0 / SUPER) * NR + c;
-        FloatVector mult = (FloatVector) ByteVector.fromArray(B, offset ? mn : sc, s).convertShape(VectorOperators.B2F, S, 0);
-        return FloatVector.fromArray(S, offset ? ms : ds, su).mul(mult);
+    /** Block b's scales for the L columns from c of panel p: loaded (Q4_0), or d_s·sc (Q4_K). */
+    private FloatVector scales(int p, int b, int c) {
+        int s = p * blocks * NR + b * NR + c;
+        if (sc == null) return FloatVector.fromArray(S, d, s);
+        FloatVector mult = (FloatVector) ByteVector.fromArray(B, sc, s).convertShape(VectorOperators.B2F, S, 0);
+        return FloatVector.fromArray(S, ds, p * supers * NR + (b * BLOCK / SUPER) * NR + c).mul(mult);
     }
 
-    /** One row × panel p: per k one byte load per vector of columns, dequantized, into 2 accumulators. */
-    private void k1(int p, float[] X, int x0, float[] Y, int y0) {
-        FloatVector c0 = FloatVector.zero(S), c1 = c0;
+    /** Block b's offsets, negated, for the L columns from c: −(d·8) (Q4_0, dv its scales), or −(m_s·mn) (Q4_K). */
+    private FloatVector negOffsets(int p, int b, int c, FloatVector dv) {
+        if (sc == null) return dv.mul(ZERO).neg();
+        int s = p * blocks * NR + b * NR + c;
+        FloatVector mult = (FloatVector) ByteVector.fromArray(B, mn, s).convertShape(VectorOperators.B2F, S, 0);
+        return FloatVector.fromArray(S, ms, p * supers * NR + (b * BLOCK / SUPER) * NR + c).mul(mult).neg();
+    }
+
+    /** Panel p's quants as floats [in][NR], its scales and negated offsets [blocks][NR]. */
+    private void widenPanel(int p, float[] panel, float[] pd, float[] pc) {
         int qb = p * pairs * NR;
-        for (int k0 = 0; k0 < in; k0 += BLOCK) {
-            FloatVector d0 = scale(p, k0, 0, false), d1 = scale(p, k0, L, false);
-            FloatVector m0 = scale(p, k0, 0, true), m1 = scale(p, k0, L, true);
+        for (int k = 0; k < in; k++) {
+            int at = qb + (k >> 1) * NR;
+            boolean high = (k & 1) != 0;
+            quants(at, high).intoArray(panel, k * NR);
+            quants(at + L, high).intoArray(panel, k * NR + L);
+        }
+        for (int b = 0; b < blocks; b++) {
+            FloatVector d0 = scales(p, b, 0), d1 = scales(p, b, L);
+            d0.intoArray(pd, b * NR);
+            d1.intoArray(pd, b * NR + L);
+            negOffsets(p, b, 0, d0).intoArray(pc, b * NR);
+            negOffsets(p, b, L, d1).intoArray(pc, b * NR + L);
+        }
+    }
+
+    /** One row × panel p: per block the quants' dot product in 2 accumulators, then scaled into the 2 totals. */
+    private void k1(int p, float[] X, int x0, float[] sx, int s0, float[] Y, int y0) {
+        FloatVector z = FloatVector.zero(S), t0 = z, t1 = z;
+        int qb = p * pairs * NR;
+        for (int b = 0, k0 = 0; k0 < in; b++, k0 += BLOCK) {
+            FloatVector a0 = z, a1 = z;
             int end = Math.min(in, k0 + BLOCK), k = k0;
             for (; k + 1 < end; k += 2) {                  // a byte holds k (low nibble) and k + 1 (high)
                 int at = qb + (k >> 1) * NR;
-                FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
-                c0 = a.fma(w(at, false, d0, m0), c0);
-                c1 = a.fma(w(at + L, false, d1, m1), c1);
-                a = FloatVector.broadcast(S, X[x0 + k + 1]);
-                c0 = a.fma(w(at, true, d0, m0), c0);
-                c1 = a.fma(w(at + L, true, d1, m1), c1);
+                FloatVector x = FloatVector.broadcast(S, X[x0 + k]);
+                a0 = x.fma(quants(at, false), a0);
+                a1 = x.fma(quants(at + L, false), a1);
+                x = FloatVector.broadcast(S, X[x0 + k + 1]);
+                a0 = x.fma(quants(at, true), a0);
+                a1 = x.fma(quants(at + L, true), a1);
             }
             if (k < end) {                                 // an odd input count: the last k alone
                 int at = qb + (k >> 1) * NR;
-                FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
-                c0 = a.fma(w(at, false, d0, m0), c0);
-                c1 = a.fma(w(at + L, false, d1, m1), c1);
+                FloatVector x = FloatVector.broadcast(S, X[x0 + k]);
+                a0 = x.fma(quants(at, false), a0);
+                a1 = x.fma(quants(at + L, false), a1);
             }
+            FloatVector d0 = scales(p, b, 0), d1 = scales(p, b, L), sum = FloatVector.broadcast(S, sx[s0 + b]);
+            t0 = negOffsets(p, b, 0, d0).fma(sum, d0.fma(a0, t0));
+            t1 = negOffsets(p, b, L, d1).fma(sum, d1.fma(a1, t1));
         }
-        c0.intoArray(Y, y0);
-        c1.intoArray(Y, y0 + L);
+        t0.intoArray(Y, y0);
+        t1.intoArray(Y, y0 + L);
     }
 
-    /** Four rows × panel p: the dequantized weights of each k serve four rows (8 accumulators). */
-    private void k4(int p, float[] X, int x0, int ldx, float[] Y, int y0, int ldy) {
+    /**
+     * Four rows × panel p: the widened quants of each k serve four rows (8 block accumulators); the
+     * totals live in Y, read and written once per block (−c·Σx + (d·s + total)), so the loop fits 16
+     * vector registers. (Written out: a helper taking vectors would box them unless inlined.)
+     */
+    private void k4(int p, float[] X, int x0, int ldx, float[] sx, int s0, float[] Y, int y0, int ldy) {
         int x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx, qb = p * pairs * NR;
         FloatVector z = FloatVector.zero(S);
-        FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
-        for (int k0 = 0; k0 < in; k0 += BLOCK) {
-            FloatVector d0 = scale(p, k0, 0, false), d1 = scale(p, k0, L, false);
-            FloatVector m0 = scale(p, k0, 0, true), m1 = scale(p, k0, L, true);
+        for (int r = 0; r < 4; r++) { z.intoArray(Y, y0 + r * ldy); z.intoArray(Y, y0 + r * ldy + L); }
+        for (int b = 0, k0 = 0; k0 < in; b++, k0 += BLOCK) {
+            FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
             for (int k = k0, end = Math.min(in, k0 + BLOCK); k < end; k++) {
                 int at = qb + (k >> 1) * NR;
                 boolean high = (k & 1) != 0;             // low nibble for k even, high for k odd
-                FloatVector w0 = w(at, high, d0, m0), w1 = w(at + L, high, d1, m1);
+                FloatVector w0 = quants(at, high), w1 = quants(at + L, high);
                 FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
                 c00 = a.fma(w0, c00); c01 = a.fma(w1, c01);
                 a = FloatVector.broadcast(S, X[x1 + k]);
@@ -306,21 +352,83 @@ public final class Q4Weights implements PanelWeights {
                 a = FloatVector.broadcast(S, X[x3 + k]);
                 c30 = a.fma(w0, c30); c31 = a.fma(w1, c31);
             }
+            FloatVector d0 = scales(p, b, 0), d1 = scales(p, b, L), n0 = negOffsets(p, b, 0, d0), n1 = negOffsets(p, b, L, d1);
+            FloatVector m = FloatVector.broadcast(S, sx[s0 + b]);
+            n0.fma(m, d0.fma(c00, FloatVector.fromArray(S, Y, y0))).intoArray(Y, y0);
+            n1.fma(m, d1.fma(c01, FloatVector.fromArray(S, Y, y0 + L))).intoArray(Y, y0 + L);
+            m = FloatVector.broadcast(S, sx[s0 + blocks + b]);
+            n0.fma(m, d0.fma(c10, FloatVector.fromArray(S, Y, y0 + ldy))).intoArray(Y, y0 + ldy);
+            n1.fma(m, d1.fma(c11, FloatVector.fromArray(S, Y, y0 + ldy + L))).intoArray(Y, y0 + ldy + L);
+            m = FloatVector.broadcast(S, sx[s0 + 2 * blocks + b]);
+            n0.fma(m, d0.fma(c20, FloatVector.fromArray(S, Y, y0 + 2 * ldy))).intoArray(Y, y0 + 2 * ldy);
+            n1.fma(m, d1.fma(c21, FloatVector.fromArray(S, Y, y0 + 2 * ldy + L))).intoArray(Y, y0 + 2 * ldy + L);
+            m = FloatVector.broadcast(S, sx[s0 + 3 * blocks + b]);
+            n0.fma(m, d0.fma(c30, FloatVector.fromArray(S, Y, y0 + 3 * ldy))).intoArray(Y, y0 + 3 * ldy);
+            n1.fma(m, d1.fma(c31, FloatVector.fromArray(S, Y, y0 + 3 * ldy + L))).intoArray(Y, y0 + 3 * ldy + L);
         }
-        c00.intoArray(Y, y0); c01.intoArray(Y, y0 + L);
-        c10.intoArray(Y, y0 + ldy); c11.intoArray(Y, y0 + ldy + L);
-        c20.intoArray(Y, y0 + 2 * ldy); c21.intoArray(Y, y0 + 2 * ldy + L);
-        c30.intoArray(Y, y0 + 3 * ldy); c31.intoArray(Y, y0 + 3 * ldy + L);
     }
 
-    /** The scalar reference's product: the same chain per output, one float at a time. */
+    /** Six rows × a widened panel: 12 block accumulators over float quants (two loads per k); totals in Y, per block. */
+    private void k6(float[] P, float[] pd, float[] pc, float[] X, int x0, int ldx, float[] sx, int s0, float[] Y, int y0, int ldy) {
+        int x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx, x4 = x3 + ldx, x5 = x4 + ldx;
+        FloatVector z = FloatVector.zero(S);
+        for (int r = 0; r < PANEL_ROWS; r++) { z.intoArray(Y, y0 + r * ldy); z.intoArray(Y, y0 + r * ldy + L); }
+        for (int b = 0, k0 = 0; k0 < in; b++, k0 += BLOCK) {
+            FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+            for (int k = k0, end = Math.min(in, k0 + BLOCK), pb = k0 * NR; k < end; k++, pb += NR) {
+                FloatVector w0 = FloatVector.fromArray(S, P, pb), w1 = FloatVector.fromArray(S, P, pb + L);
+                FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
+                c00 = a.fma(w0, c00); c01 = a.fma(w1, c01);
+                a = FloatVector.broadcast(S, X[x1 + k]);
+                c10 = a.fma(w0, c10); c11 = a.fma(w1, c11);
+                a = FloatVector.broadcast(S, X[x2 + k]);
+                c20 = a.fma(w0, c20); c21 = a.fma(w1, c21);
+                a = FloatVector.broadcast(S, X[x3 + k]);
+                c30 = a.fma(w0, c30); c31 = a.fma(w1, c31);
+                a = FloatVector.broadcast(S, X[x4 + k]);
+                c40 = a.fma(w0, c40); c41 = a.fma(w1, c41);
+                a = FloatVector.broadcast(S, X[x5 + k]);
+                c50 = a.fma(w0, c50); c51 = a.fma(w1, c51);
+            }
+            FloatVector d0 = FloatVector.fromArray(S, pd, b * NR), d1 = FloatVector.fromArray(S, pd, b * NR + L);
+            FloatVector n0 = FloatVector.fromArray(S, pc, b * NR), n1 = FloatVector.fromArray(S, pc, b * NR + L);
+            FloatVector m = FloatVector.broadcast(S, sx[s0 + b]);
+            n0.fma(m, d0.fma(c00, FloatVector.fromArray(S, Y, y0))).intoArray(Y, y0);
+            n1.fma(m, d1.fma(c01, FloatVector.fromArray(S, Y, y0 + L))).intoArray(Y, y0 + L);
+            m = FloatVector.broadcast(S, sx[s0 + blocks + b]);
+            n0.fma(m, d0.fma(c10, FloatVector.fromArray(S, Y, y0 + ldy))).intoArray(Y, y0 + ldy);
+            n1.fma(m, d1.fma(c11, FloatVector.fromArray(S, Y, y0 + ldy + L))).intoArray(Y, y0 + ldy + L);
+            m = FloatVector.broadcast(S, sx[s0 + 2 * blocks + b]);
+            n0.fma(m, d0.fma(c20, FloatVector.fromArray(S, Y, y0 + 2 * ldy))).intoArray(Y, y0 + 2 * ldy);
+            n1.fma(m, d1.fma(c21, FloatVector.fromArray(S, Y, y0 + 2 * ldy + L))).intoArray(Y, y0 + 2 * ldy + L);
+            m = FloatVector.broadcast(S, sx[s0 + 3 * blocks + b]);
+            n0.fma(m, d0.fma(c30, FloatVector.fromArray(S, Y, y0 + 3 * ldy))).intoArray(Y, y0 + 3 * ldy);
+            n1.fma(m, d1.fma(c31, FloatVector.fromArray(S, Y, y0 + 3 * ldy + L))).intoArray(Y, y0 + 3 * ldy + L);
+            m = FloatVector.broadcast(S, sx[s0 + 4 * blocks + b]);
+            n0.fma(m, d0.fma(c40, FloatVector.fromArray(S, Y, y0 + 4 * ldy))).intoArray(Y, y0 + 4 * ldy);
+            n1.fma(m, d1.fma(c41, FloatVector.fromArray(S, Y, y0 + 4 * ldy + L))).intoArray(Y, y0 + 4 * ldy + L);
+            m = FloatVector.broadcast(S, sx[s0 + 5 * blocks + b]);
+            n0.fma(m, d0.fma(c50, FloatVector.fromArray(S, Y, y0 + 5 * ldy))).intoArray(Y, y0 + 5 * ldy);
+            n1.fma(m, d1.fma(c51, FloatVector.fromArray(S, Y, y0 + 5 * ldy + L))).intoArray(Y, y0 + 5 * ldy + L);
+        }
+    }
+
+    /** The scalar reference's product: the same chains per output, one float at a time. */
     static void multiplyScalar(int n, float[] X, int xOff, int ldx, Q4Weights w, float[] Y, int yOff, int ldy, int o0, int o1) {
         for (int i = 0; i < n; i++)
             for (int o = o0; o < o1; o++) {
-                int p = o / NR, c = o % NR;
-                float acc = 0;
-                for (int k = 0; k < w.in; k++) acc = Math.fma(X[xOff + i * ldx + k], w.weight(p, c, k), acc);
-                Y[yOff + i * ldy + o] = w.bias == null ? acc : acc + w.bias.get(o);
+                int p = o / NR, c = o % NR, x0 = xOff + i * ldx;
+                float total = 0;
+                for (int b = 0; b < w.blocks; b++) {
+                    int k0 = b * BLOCK, k1 = Math.min(w.in, k0 + BLOCK);
+                    float s = 0, sum = 0;
+                    for (int k = k0; k < k1; k++) {
+                        s = Math.fma(X[x0 + k], (float) w.quant(p, c, k), s);
+                        sum += X[x0 + k];
+                    }
+                    total = Math.fma(-w.offsetOf(p, c, b), sum, Math.fma(w.scaleOf(p, c, b), s, total));
+                }
+                Y[yOff + i * ldy + o] = w.bias == null ? total : total + w.bias.get(o);
             }
     }
 }
