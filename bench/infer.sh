@@ -57,10 +57,12 @@ echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
 for r in $(seq 1 "$ROUNDS"); do
   t=$(date -u +%H:%M)
   m=$(cpu_mark)
-  peer=$("$BENCH" -m "$MODEL" -p 128 -n 128 -t "$THREADS" -r 5 -o csv 2>/dev/null)
-  # csv: avg_ts of the row with n_prompt 128 (prefill) and of the row with n_gen 128 (decode)
+  # prefill of 128 tokens from an empty cache; decode of 128 tokens after 128 (-d 128), as Lamina's
+  # bench infer decodes after its 128-token prompt: the same positions, the same attention work
+  peer=$("$BENCH" -m "$MODEL" -p 128 -n 128 -d 0,128 -t "$THREADS" -r 5 -o csv 2>/dev/null)
   read -r pp tg < <(awk -F, 'NR==1{for(i=1;i<=NF;i++){gsub(/"/,"",$i); c[$i]=i}; next}
-      {gsub(/"/,""); if ($c["n_prompt"]>0) pp=$c["avg_ts"]; if ($c["n_gen"]>0) tg=$c["avg_ts"]} END{print pp, tg}' <<<"$peer")
+      {gsub(/"/,""); if ($c["n_prompt"]>0 && $c["n_depth"]==0) pp=$c["avg_ts"]; if ($c["n_gen"]>0 && $c["n_depth"]==128) tg=$c["avg_ts"]}
+      END{print pp, tg}' <<<"$peer")
   ps=$(steal_pct "$m"); m=$(cpu_mark)
   lam=$("$ROOT/bin/lamina" bench infer "${LAMINA_MODEL[@]}" --threads "$THREADS" --concurrency 1 --repeats 5 --warmup 5 2>/dev/null)
   lp=$(sed -n 's/^prefill: \([0-9.]*\) tok\/s.*/\1/p' <<<"$lam"); ld=$(sed -n 's/^decode, batch 1: \([0-9.]*\) tok\/s.*/\1/p' <<<"$lam")

@@ -370,6 +370,11 @@ public final class Decoder {
         return Ops.linearCrossEntropy(ex.tape(), h, headWeight(), targets);
     }
 
-    /** Number of parameters. */
-    public long parameterCount() { return params.count(); }
+    /** Number of parameters (the stored linear maps' weights included; a tied head's table counted once). */
+    public long parameterCount() {
+        long n = params.count();
+        if (stored != null)
+            for (var e : stored.entrySet()) if (e.getKey().role() != Role.EMBEDDING) n += (long) e.getValue().out() * e.getValue().in();
+        return n;
+    }
 }
