@@ -126,50 +126,6 @@ public final class PackedWeights implements PanelWeights {
         }
     }
 
-    private static final ThreadLocal<float[]> TILE2 = ThreadLocal.withInitial(() -> new float[MR * 2 * L]);
-
-    /**
-     * y[i, o0 .. o0 + cols) = x[i]·panel for all n rows, where panel is one 2-vector panel of float
-     * weights [in][2L] (a quantized panel dequantized once for a batch of rows): 6 rows at a time,
-     * then 2, then 1, each output the chain fma(x[k], w[k], acc) over k in order (as every kernel here).
-     */
-    static void multiplyPanel(int n, int in, float[] panel, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int o0, int cols) {
-        int nr = 2 * L;
-        boolean full = cols == nr;
-        float[] tile = TILE2.get();
-        int i = 0;
-        for (; i + MR <= n; i += MR) {
-            if (full) k6x2(in, X, xOff + i * ldx, ldx, panel, 0, nr, Y, yOff + i * ldy + o0, ldy);
-            else {
-                k6x2(in, X, xOff + i * ldx, ldx, panel, 0, nr, tile, 0, nr);
-                for (int r = 0; r < MR; r++) System.arraycopy(tile, r * nr, Y, yOff + (i + r) * ldy + o0, cols);
-            }
-        }
-        for (; i + 2 <= n; i += 2) {
-            if (full) k2x2(in, X, xOff + i * ldx, ldx, panel, 0, nr, Y, yOff + i * ldy + o0, ldy);
-            else {
-                k2x2(in, X, xOff + i * ldx, ldx, panel, 0, nr, tile, 0, nr);
-                for (int r = 0; r < 2; r++) System.arraycopy(tile, r * nr, Y, yOff + (i + r) * ldy + o0, cols);
-            }
-        }
-        if (i < n) {
-            if (full) k1x2(in, X, xOff + i * ldx, panel, 0, nr, Y, yOff + i * ldy + o0);
-            else {
-                k1x2(in, X, xOff + i * ldx, panel, 0, nr, tile, 0);
-                System.arraycopy(tile, 0, Y, yOff + i * ldy + o0, cols);
-            }
-        }
-    }
-
-    /** A thread's buffer of at least size floats for a dequantized panel. */
-    static float[] panelBuffer(int size) {
-        float[] b = PANEL.get();
-        if (b.length < size) PANEL.set(b = new float[size]);
-        return b;
-    }
-
-    private static final ThreadLocal<float[]> PANEL = ThreadLocal.withInitial(() -> new float[0]);
-
     /** Copies the valid columns of tile floats [t, t + len) (panels from p on) into row y0 of Y. */
     private void store(float[] tile, int t, int len, float[] Y, int y0, int p) {
         int o = p * NR, cols = Math.min(len, out - o);
@@ -180,17 +136,17 @@ public final class PackedWeights implements PanelWeights {
 
     private static void k6(int in, float[] X, int x0, int ldx, float[] P, int b, float[] Y, int y0, int ldy) {
         if (VECS == 4) k6x4(in, X, x0, ldx, P, b, Y, y0, ldy);
-        else k6x2(in, X, x0, ldx, P, b, NR, Y, y0, ldy);
+        else k6x2(in, X, x0, ldx, P, b, Y, y0, ldy);
     }
 
     private static void k2(int in, float[] X, int x0, int ldx, float[] P, int b, float[] Y, int y0, int ldy) {
         if (VECS == 4) k2x4(in, X, x0, ldx, P, b, Y, y0, ldy);
-        else k2x2(in, X, x0, ldx, P, b, NR, Y, y0, ldy);
+        else k2x2(in, X, x0, ldx, P, b, Y, y0, ldy);
     }
 
     private static void k1(int in, float[] X, int x0, float[] P, int b, float[] Y, int y0) {
         if (VECS == 4) k1x4(in, X, x0, P, b, Y, y0);
-        else k1x2(in, X, x0, P, b, NR, Y, y0);
+        else k1x2(in, X, x0, P, b, Y, y0);
     }
 
     /** 6 rows × a 4-vector panel: 24 accumulators, 4 loads and 6 broadcasts per 24 multiply-adds. */
@@ -254,12 +210,12 @@ public final class PackedWeights implements PanelWeights {
         c0.intoArray(Y, y0); c1.intoArray(Y, y0 + L); c2.intoArray(Y, y0 + 2 * L); c3.intoArray(Y, y0 + 3 * L);
     }
 
-    /** 6 rows × a 2-vector panel (8 lanes: 12 accumulators of 16 registers); float weights [k][stride] from b, also the dequantized panels of {@link Q8Weights} and {@link Q4Weights}. */
-    static void k6x2(int in, float[] X, int x0, int ldx, float[] P, int b, int stride, float[] Y, int y0, int ldy) {
+    /** 6 rows × a 2-vector panel (8 lanes: 12 accumulators of 16 registers). */
+    private static void k6x2(int in, float[] X, int x0, int ldx, float[] P, int b, float[] Y, int y0, int ldy) {
         int x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx, x4 = x3 + ldx, x5 = x4 + ldx;
         FloatVector z = FloatVector.zero(S);
         FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
-        for (int k = 0, pb = b; k < in; k++, pb += stride) {
+        for (int k = 0, pb = b; k < in; k++, pb += NR) {
             FloatVector b0 = FloatVector.fromArray(S, P, pb), b1 = FloatVector.fromArray(S, P, pb + L);
             FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
             c00 = a.fma(b0, c00); c01 = a.fma(b1, c01);
@@ -283,11 +239,11 @@ public final class PackedWeights implements PanelWeights {
         c50.intoArray(Y, o); c51.intoArray(Y, o + L);
     }
 
-    static void k2x2(int in, float[] X, int x0, int ldx, float[] P, int b, int stride, float[] Y, int y0, int ldy) {
+    private static void k2x2(int in, float[] X, int x0, int ldx, float[] P, int b, float[] Y, int y0, int ldy) {
         int x1 = x0 + ldx;
         FloatVector z = FloatVector.zero(S);
         FloatVector c00 = z, c01 = z, c10 = z, c11 = z;
-        for (int k = 0, pb = b; k < in; k++, pb += stride) {
+        for (int k = 0, pb = b; k < in; k++, pb += NR) {
             FloatVector b0 = FloatVector.fromArray(S, P, pb), b1 = FloatVector.fromArray(S, P, pb + L);
             FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
             c00 = a.fma(b0, c00); c01 = a.fma(b1, c01);
@@ -298,9 +254,9 @@ public final class PackedWeights implements PanelWeights {
         c10.intoArray(Y, y0 + ldy); c11.intoArray(Y, y0 + ldy + L);
     }
 
-    static void k1x2(int in, float[] X, int x0, float[] P, int b, int stride, float[] Y, int y0) {
+    private static void k1x2(int in, float[] X, int x0, float[] P, int b, float[] Y, int y0) {
         FloatVector c0 = FloatVector.zero(S), c1 = c0;
-        for (int k = 0, pb = b; k < in; k++, pb += stride) {
+        for (int k = 0, pb = b; k < in; k++, pb += NR) {
             FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
             c0 = a.fma(FloatVector.fromArray(S, P, pb), c0);
             c1 = a.fma(FloatVector.fromArray(S, P, pb + L), c1);

@@ -177,10 +177,7 @@ public final class Q4Weights implements PanelWeights {
 
     // ---- the product ------------------------------------------------------------------------
 
-    /** From this many rows each panel's quants are widened to float once and the 6-row panel kernel runs. */
-    static final int PANEL_ROWS = 6;
-
-    private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[PANEL_ROWS * NR]);
+    private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[BlockKernels.ROWS * NR]);
     private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[4][0]);
 
     private static float[] buffer(int which, int size) {
@@ -202,7 +199,7 @@ public final class Q4Weights implements PanelWeights {
     }
 
     /**
-     * Panels [p0, p1) for all rows, on the calling thread: from {@link #PANEL_ROWS} rows (a prompt)
+     * Panels [p0, p1) for all rows, on the calling thread: from {@link BlockKernels#ROWS} rows (a prompt)
      * each panel's quants are widened to float once and six rows at a time run on it; the other rows
      * widen the quants in registers, four rows at a time, then one. The chains are the same.
      */
@@ -210,7 +207,7 @@ public final class Q4Weights implements PanelWeights {
     public void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
         float[] sx = blockSums(n, X, xOff, ldx), tile = TILE.get();
         float[] panel = null, pd = null, pc = null;
-        int six = n >= PANEL_ROWS ? n - n % PANEL_ROWS : 0;
+        int six = n >= BlockKernels.ROWS ? n - n % BlockKernels.ROWS : 0;
         if (six > 0) {
             panel = buffer(1, in * NR);
             pd = buffer(2, blocks * NR);
@@ -221,11 +218,11 @@ public final class Q4Weights implements PanelWeights {
             int i = 0;
             if (six > 0) {
                 widenPanel(p, panel, pd, pc);
-                for (; i < six; i += PANEL_ROWS) {
-                    if (full) k6(panel, pd, pc, X, xOff + i * ldx, ldx, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
+                for (; i < six; i += BlockKernels.ROWS) {
+                    if (full) BlockKernels.k6(in, BLOCK, blocks, panel, pd, pc, X, xOff + i * ldx, ldx, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
                     else {
-                        k6(panel, pd, pc, X, xOff + i * ldx, ldx, sx, i * blocks, tile, 0, NR);
-                        for (int r = 0; r < PANEL_ROWS; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
+                        BlockKernels.k6(in, BLOCK, blocks, panel, pd, pc, X, xOff + i * ldx, ldx, sx, i * blocks, tile, 0, NR);
+                        for (int r = 0; r < BlockKernels.ROWS; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
                     }
                 }
             }
@@ -365,51 +362,6 @@ public final class Q4Weights implements PanelWeights {
             m = FloatVector.broadcast(S, sx[s0 + 3 * blocks + b]);
             n0.fma(m, d0.fma(c30, FloatVector.fromArray(S, Y, y0 + 3 * ldy))).intoArray(Y, y0 + 3 * ldy);
             n1.fma(m, d1.fma(c31, FloatVector.fromArray(S, Y, y0 + 3 * ldy + L))).intoArray(Y, y0 + 3 * ldy + L);
-        }
-    }
-
-    /** Six rows × a widened panel: 12 block accumulators over float quants (two loads per k); totals in Y, per block. */
-    private void k6(float[] P, float[] pd, float[] pc, float[] X, int x0, int ldx, float[] sx, int s0, float[] Y, int y0, int ldy) {
-        int x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx, x4 = x3 + ldx, x5 = x4 + ldx;
-        FloatVector z = FloatVector.zero(S);
-        for (int r = 0; r < PANEL_ROWS; r++) { z.intoArray(Y, y0 + r * ldy); z.intoArray(Y, y0 + r * ldy + L); }
-        for (int b = 0, k0 = 0; k0 < in; b++, k0 += BLOCK) {
-            FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
-            for (int k = k0, end = Math.min(in, k0 + BLOCK), pb = k0 * NR; k < end; k++, pb += NR) {
-                FloatVector w0 = FloatVector.fromArray(S, P, pb), w1 = FloatVector.fromArray(S, P, pb + L);
-                FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
-                c00 = a.fma(w0, c00); c01 = a.fma(w1, c01);
-                a = FloatVector.broadcast(S, X[x1 + k]);
-                c10 = a.fma(w0, c10); c11 = a.fma(w1, c11);
-                a = FloatVector.broadcast(S, X[x2 + k]);
-                c20 = a.fma(w0, c20); c21 = a.fma(w1, c21);
-                a = FloatVector.broadcast(S, X[x3 + k]);
-                c30 = a.fma(w0, c30); c31 = a.fma(w1, c31);
-                a = FloatVector.broadcast(S, X[x4 + k]);
-                c40 = a.fma(w0, c40); c41 = a.fma(w1, c41);
-                a = FloatVector.broadcast(S, X[x5 + k]);
-                c50 = a.fma(w0, c50); c51 = a.fma(w1, c51);
-            }
-            FloatVector d0 = FloatVector.fromArray(S, pd, b * NR), d1 = FloatVector.fromArray(S, pd, b * NR + L);
-            FloatVector n0 = FloatVector.fromArray(S, pc, b * NR), n1 = FloatVector.fromArray(S, pc, b * NR + L);
-            FloatVector m = FloatVector.broadcast(S, sx[s0 + b]);
-            n0.fma(m, d0.fma(c00, FloatVector.fromArray(S, Y, y0))).intoArray(Y, y0);
-            n1.fma(m, d1.fma(c01, FloatVector.fromArray(S, Y, y0 + L))).intoArray(Y, y0 + L);
-            m = FloatVector.broadcast(S, sx[s0 + blocks + b]);
-            n0.fma(m, d0.fma(c10, FloatVector.fromArray(S, Y, y0 + ldy))).intoArray(Y, y0 + ldy);
-            n1.fma(m, d1.fma(c11, FloatVector.fromArray(S, Y, y0 + ldy + L))).intoArray(Y, y0 + ldy + L);
-            m = FloatVector.broadcast(S, sx[s0 + 2 * blocks + b]);
-            n0.fma(m, d0.fma(c20, FloatVector.fromArray(S, Y, y0 + 2 * ldy))).intoArray(Y, y0 + 2 * ldy);
-            n1.fma(m, d1.fma(c21, FloatVector.fromArray(S, Y, y0 + 2 * ldy + L))).intoArray(Y, y0 + 2 * ldy + L);
-            m = FloatVector.broadcast(S, sx[s0 + 3 * blocks + b]);
-            n0.fma(m, d0.fma(c30, FloatVector.fromArray(S, Y, y0 + 3 * ldy))).intoArray(Y, y0 + 3 * ldy);
-            n1.fma(m, d1.fma(c31, FloatVector.fromArray(S, Y, y0 + 3 * ldy + L))).intoArray(Y, y0 + 3 * ldy + L);
-            m = FloatVector.broadcast(S, sx[s0 + 4 * blocks + b]);
-            n0.fma(m, d0.fma(c40, FloatVector.fromArray(S, Y, y0 + 4 * ldy))).intoArray(Y, y0 + 4 * ldy);
-            n1.fma(m, d1.fma(c41, FloatVector.fromArray(S, Y, y0 + 4 * ldy + L))).intoArray(Y, y0 + 4 * ldy + L);
-            m = FloatVector.broadcast(S, sx[s0 + 5 * blocks + b]);
-            n0.fma(m, d0.fma(c50, FloatVector.fromArray(S, Y, y0 + 5 * ldy))).intoArray(Y, y0 + 5 * ldy);
-            n1.fma(m, d1.fma(c51, FloatVector.fromArray(S, Y, y0 + 5 * ldy + L))).intoArray(Y, y0 + 5 * ldy + L);
         }
     }
 

@@ -18,10 +18,14 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Laid out like {@link PackedWeights}: panels of NR = 2 vectors of output columns, the bytes
  * interleaved along k ({@code q[p][k][c]}) and the scales per block ({@code d[p][k / 32][c]}), zero
- * past out. The product dequantizes in registers and keeps float32 arithmetic: every output is the
- * chain fma(x[k], q·d, acc) over k = 0, 1, ... from 0, the same whatever the number of rows, and
- * exactly the float32 product with the dequantized weights ({@link #dequantize}). The scalar
- * reference computes the same chain, so the two agree bit for bit.
+ * past out. Blocks of 16 hold Q6_K ({@link #pack}).
+ *
+ * <p>The product is summed block by block, as llama.cpp's vec_dot does: per block the quants' dot
+ * product with the inputs, s = Σ x[k]·q[k] (a chain of fused multiply-adds over k from 0), then
+ * y ← d·s + y. A weight costs one widening and one multiply-add; the result is within float
+ * rounding of the product with the dequantized weights ({@link #dequantize}). Every kernel shape
+ * (one row, four rows, six rows on a panel widened once for a prompt) and the scalar reference
+ * compute these same chains, so an output does not depend on the rows beside it.
  */
 public final class Q8Weights implements PanelWeights {
     /** Inputs per block. */
@@ -143,33 +147,43 @@ public final class Q8Weights implements PanelWeights {
 
     // ---- the product ------------------------------------------------------------------------
 
-    private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[4 * NR]);
+    private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[BlockKernels.ROWS * NR]);
+    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[2][0]);
 
-    /** From this many rows a quantized panel is dequantized once and multiplied by the float kernels. */
-    static final int FLOAT_PANEL_ROWS = 6;
+    private static float[] buffer(int which, int size) {
+        float[][] b = BUFFERS.get();
+        if (b[which].length < size) b[which] = new float[size];
+        return b[which];
+    }
 
     /**
-     * Panels [p0, p1) for all rows, on the calling thread. From {@link #FLOAT_PANEL_ROWS} rows
-     * (prefill) each panel is dequantized once into float32 and multiplied by the float kernels;
-     * fewer rows (decode) dequantize in registers, four rows at a time, then one. The chains, and so
-     * the results, are the same either way.
+     * Panels [p0, p1) for all rows, on the calling thread: from {@link BlockKernels#ROWS} rows (a
+     * prompt) each panel's quants are widened to float once and six rows at a time run on it; the
+     * other rows widen the quants in registers, four rows at a time, then one. The chains are the same.
      */
     @Override
     public void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
-        if (n >= FLOAT_PANEL_ROWS) {
-            float[] panel = PackedWeights.panelBuffer(in * NR);
-            for (int p = p0; p < p1; p++) {
-                dequantizePanel(p, panel);
-                PackedWeights.multiplyPanel(n, in, panel, X, xOff, ldx, Y, yOff, ldy, p * NR, Math.min(NR, out - p * NR));
-            }
-            addBias(n, Y, yOff, ldy, p0, p1);
-            return;
+        float[] tile = TILE.get(), panel = null, pd = null;
+        int six = n >= BlockKernels.ROWS ? n - n % BlockKernels.ROWS : 0;
+        if (six > 0) {
+            panel = buffer(0, in * NR);
+            pd = buffer(1, blocks * NR);
         }
-        float[] tile = TILE.get();
         for (int p = p0; p < p1; p++) {
             int qb = p * in * NR, db = p * blocks * NR;
             boolean full = (p + 1) * NR <= out;
             int i = 0;
+            if (six > 0) {
+                widenPanel(p, panel);
+                System.arraycopy(d, db, pd, 0, blocks * NR);
+                for (; i < six; i += BlockKernels.ROWS) {
+                    if (full) BlockKernels.k6(in, block, blocks, panel, pd, null, X, xOff + i * ldx, ldx, null, 0, Y, yOff + i * ldy + p * NR, ldy);
+                    else {
+                        BlockKernels.k6(in, block, blocks, panel, pd, null, X, xOff + i * ldx, ldx, null, 0, tile, 0, NR);
+                        for (int r = 0; r < BlockKernels.ROWS; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
+                    }
+                }
+            }
             for (; i + 4 <= n; i += 4) {
                 if (full) k4(in, block, X, xOff + i * ldx, ldx, q, qb, d, db, Y, yOff + i * ldy + p * NR, ldy);
                 else {
@@ -185,26 +199,19 @@ public final class Q8Weights implements PanelWeights {
                 }
             }
         }
-        addBias(n, Y, yOff, ldy, p0, p1);
+        if (bias != null) {
+            float[] Bv = bias.data();
+            int bo = bias.offset(), o0 = p0 * NR, o1 = Math.min(out, p1 * NR);
+            for (int i = 0; i < n; i++)
+                for (int o = o0; o < o1; o++) Y[yOff + i * ldy + o] += Bv[bo + o];
+        }
     }
 
-    private void addBias(int n, float[] Y, int yOff, int ldy, int p0, int p1) {
-        if (bias == null) return;
-        float[] Bv = bias.data();
-        int bo = bias.offset(), o0 = p0 * NR, o1 = Math.min(out, p1 * NR);
-        for (int i = 0; i < n; i++)
-            for (int o = o0; o < o1; o++) Y[yOff + i * ldy + o] += Bv[bo + o];
-    }
-
-    /** Panel p's weights as float32 [in][NR], as the kernels dequantize them (q·d). */
-    private void dequantizePanel(int p, float[] panel) {
-        int qb = p * in * NR;
-        for (int k0 = 0, dq = p * blocks * NR; k0 < in; k0 += block, dq += NR) {
-            FloatVector d0 = FloatVector.fromArray(S, d, dq), d1 = FloatVector.fromArray(S, d, dq + L);
-            for (int k = k0, end = Math.min(in, k0 + block), qk = qb + k0 * NR; k < end; k++, qk += NR) {
-                ((FloatVector) ByteVector.fromArray(B, q, qk).convertShape(VectorOperators.B2F, S, 0)).mul(d0).intoArray(panel, k * NR);
-                ((FloatVector) ByteVector.fromArray(B, q, qk + L).convertShape(VectorOperators.B2F, S, 0)).mul(d1).intoArray(panel, k * NR + L);
-            }
+    /** Panel p's quants as floats [in][NR]. */
+    private void widenPanel(int p, float[] panel) {
+        for (int k = 0, qk = p * in * NR; k < in; k++, qk += NR) {
+            ((FloatVector) ByteVector.fromArray(B, q, qk).convertShape(VectorOperators.B2F, S, 0)).intoArray(panel, k * NR);
+            ((FloatVector) ByteVector.fromArray(B, q, qk + L).convertShape(VectorOperators.B2F, S, 0)).intoArray(panel, k * NR + L);
         }
     }
 
@@ -213,33 +220,33 @@ public final class Q8Weights implements PanelWeights {
         if (cols > 0) System.arraycopy(tile, t, Y, y0 + o, cols);
     }
 
-    /** One row × a panel: per k two byte loads, widened, scaled and multiplied into 2 accumulators. */
+    /** One row × a panel: per block the quants' dot product in 2 accumulators, then scaled into the 2 totals. */
     private static void k1(int in, int block, float[] X, int x0, byte[] Q, int qb, float[] D, int db, float[] Y, int y0) {
-        FloatVector c0 = FloatVector.zero(S), c1 = c0;
+        FloatVector z = FloatVector.zero(S), t0 = z, t1 = z;
         for (int k0 = 0, dq = db; k0 < in; k0 += block, dq += NR) {
-            FloatVector d0 = FloatVector.fromArray(S, D, dq), d1 = FloatVector.fromArray(S, D, dq + L);
+            FloatVector c0 = z, c1 = z;
             for (int k = k0, end = Math.min(in, k0 + block), qk = qb + k0 * NR; k < end; k++, qk += NR) {
                 FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
-                FloatVector w0 = ((FloatVector) ByteVector.fromArray(B, Q, qk).convertShape(VectorOperators.B2F, S, 0)).mul(d0);
-                FloatVector w1 = ((FloatVector) ByteVector.fromArray(B, Q, qk + L).convertShape(VectorOperators.B2F, S, 0)).mul(d1);
-                c0 = a.fma(w0, c0);
-                c1 = a.fma(w1, c1);
+                c0 = a.fma((FloatVector) ByteVector.fromArray(B, Q, qk).convertShape(VectorOperators.B2F, S, 0), c0);
+                c1 = a.fma((FloatVector) ByteVector.fromArray(B, Q, qk + L).convertShape(VectorOperators.B2F, S, 0), c1);
             }
+            t0 = FloatVector.fromArray(S, D, dq).fma(c0, t0);
+            t1 = FloatVector.fromArray(S, D, dq + L).fma(c1, t1);
         }
-        c0.intoArray(Y, y0);
-        c1.intoArray(Y, y0 + L);
+        t0.intoArray(Y, y0);
+        t1.intoArray(Y, y0 + L);
     }
 
-    /** Four rows × a panel: the widened weights of each k serve four rows (8 accumulators). */
+    /** Four rows × a panel: the widened quants of each k serve four rows (8 block accumulators; totals in Y). */
     private static void k4(int in, int block, float[] X, int x0, int ldx, byte[] Q, int qb, float[] D, int db, float[] Y, int y0, int ldy) {
         int x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx;
         FloatVector z = FloatVector.zero(S);
-        FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+        for (int r = 0; r < 4; r++) { z.intoArray(Y, y0 + r * ldy); z.intoArray(Y, y0 + r * ldy + L); }
         for (int k0 = 0, dq = db; k0 < in; k0 += block, dq += NR) {
-            FloatVector d0 = FloatVector.fromArray(S, D, dq), d1 = FloatVector.fromArray(S, D, dq + L);
+            FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
             for (int k = k0, end = Math.min(in, k0 + block), qk = qb + k0 * NR; k < end; k++, qk += NR) {
-                FloatVector w0 = ((FloatVector) ByteVector.fromArray(B, Q, qk).convertShape(VectorOperators.B2F, S, 0)).mul(d0);
-                FloatVector w1 = ((FloatVector) ByteVector.fromArray(B, Q, qk + L).convertShape(VectorOperators.B2F, S, 0)).mul(d1);
+                FloatVector w0 = (FloatVector) ByteVector.fromArray(B, Q, qk).convertShape(VectorOperators.B2F, S, 0);
+                FloatVector w1 = (FloatVector) ByteVector.fromArray(B, Q, qk + L).convertShape(VectorOperators.B2F, S, 0);
                 FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
                 c00 = a.fma(w0, c00); c01 = a.fma(w1, c01);
                 a = FloatVector.broadcast(S, X[x1 + k]);
@@ -249,21 +256,31 @@ public final class Q8Weights implements PanelWeights {
                 a = FloatVector.broadcast(S, X[x3 + k]);
                 c30 = a.fma(w0, c30); c31 = a.fma(w1, c31);
             }
+            FloatVector d0 = FloatVector.fromArray(S, D, dq), d1 = FloatVector.fromArray(S, D, dq + L);
+            d0.fma(c00, FloatVector.fromArray(S, Y, y0)).intoArray(Y, y0);
+            d1.fma(c01, FloatVector.fromArray(S, Y, y0 + L)).intoArray(Y, y0 + L);
+            d0.fma(c10, FloatVector.fromArray(S, Y, y0 + ldy)).intoArray(Y, y0 + ldy);
+            d1.fma(c11, FloatVector.fromArray(S, Y, y0 + ldy + L)).intoArray(Y, y0 + ldy + L);
+            d0.fma(c20, FloatVector.fromArray(S, Y, y0 + 2 * ldy)).intoArray(Y, y0 + 2 * ldy);
+            d1.fma(c21, FloatVector.fromArray(S, Y, y0 + 2 * ldy + L)).intoArray(Y, y0 + 2 * ldy + L);
+            d0.fma(c30, FloatVector.fromArray(S, Y, y0 + 3 * ldy)).intoArray(Y, y0 + 3 * ldy);
+            d1.fma(c31, FloatVector.fromArray(S, Y, y0 + 3 * ldy + L)).intoArray(Y, y0 + 3 * ldy + L);
         }
-        c00.intoArray(Y, y0); c01.intoArray(Y, y0 + L);
-        c10.intoArray(Y, y0 + ldy); c11.intoArray(Y, y0 + ldy + L);
-        c20.intoArray(Y, y0 + 2 * ldy); c21.intoArray(Y, y0 + 2 * ldy + L);
-        c30.intoArray(Y, y0 + 3 * ldy); c31.intoArray(Y, y0 + 3 * ldy + L);
     }
 
-    /** The scalar reference's product: the same chain per output, one float at a time. */
+    /** The scalar reference's product: the same chains per output, one float at a time. */
     static void multiplyScalar(int n, float[] X, int xOff, int ldx, Q8Weights w, float[] Y, int yOff, int ldy, int o0, int o1) {
         for (int i = 0; i < n; i++)
             for (int o = o0; o < o1; o++) {
-                int p = o / NR, c = o % NR;
-                float acc = 0;
-                for (int k = 0; k < w.in; k++) acc = Math.fma(X[xOff + i * ldx + k], w.weight(p, c, k), acc);
-                Y[yOff + i * ldy + o] = w.bias == null ? acc : acc + w.bias.get(o);
+                int p = o / NR, c = o % NR, x0 = xOff + i * ldx;
+                float total = 0;
+                for (int b = 0; b < w.blocks; b++) {
+                    float s = 0;
+                    for (int k = b * w.block, end = Math.min(w.in, k + w.block); k < end; k++)
+                        s = Math.fma(X[x0 + k], (float) w.q[p * w.in * NR + k * NR + c], s);
+                    total = Math.fma(w.d[p * w.blocks * NR + b * NR + c], s, total);
+                }
+                Y[yOff + i * ldy + o] = w.bias == null ? total : total + w.bias.get(o);
             }
     }
 }

@@ -21,7 +21,7 @@ class QuantizedInferenceTest {
 
     @ParameterizedTest
     @MethodSource("names")
-    void q8LogitsAreTheFloatLogitsOfTheDequantizedWeights(String name) {
+    void q8LogitsAreCloseToTheFloatLogitsOfTheDequantizedWeights(String name) {
         Decoder model = TestModels.load(name);
         int[] ids = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5};
         PreparedModel q8 = PreparedModel.of(model, WeightFormat.Q8_0), f32 = PreparedModel.of(model);
@@ -31,7 +31,7 @@ class QuantizedInferenceTest {
         assertThat(q8.weightBytesPerToken()).isLessThan(f32.weightBytesPerToken());
 
         if (model.config().tieWordEmbeddings()) return;      // the head's table is also the embedding: no float twin
-        // the float32 model holding the dequantized weights computes the same logits
+        // the float32 model holding the dequantized weights computes the same logits, to float rounding
         Parameters twin = Decoder.layout(model.config()).build();
         System.arraycopy(model.params().data(), 0, twin.data(), 0, twin.count());
         Decoder deq = new Decoder(model.config(), twin, model.kernels());
@@ -40,8 +40,7 @@ class QuantizedInferenceTest {
             twin.value(lin.key().name()).copyFrom(((Q8Weights) w).dequantize());
         }
         float[] ld = logits(PreparedModel.of(deq), ids);
-        if (Kernels.kind(model.kernels()) == Kernels.Kind.VECTOR) assertThat(lq).isEqualTo(ld);  // same chain of multiply-adds
-        else assertThat(relativeError(lq, ld)).isLessThan(1e-5);                                // the reference sums differently
+        assertThat(relativeError(lq, ld)).isLessThan(1e-5);      // 8-bit products are summed block by block
     }
 
     private static float[] logits(PreparedModel m, int[] ids) {
