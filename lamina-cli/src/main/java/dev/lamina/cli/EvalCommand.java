@@ -73,7 +73,8 @@ final class EvalCommand implements Callable<Integer> {
         if (!split.equals("val") && !split.equals("train")) throw new LaminaException("--split must be val or train, got " + split);
         List<Task> taskList = new ArrayList<>();
         for (String t : tasks) taskList.addAll(Task.load(t));           // bad task files fail before the model loads
-        Lamina.Model m = Lamina.load(model, Main.kernels(threads));
+        Lamina.Model m = Lamina.load(model, Main.kernels(threads),
+                GenerateCommand.formatWith(dev.lamina.kernels.WeightFormat.STORED, adapters));
         GenerateCommand.foldAdapters(m, adapters);
         ObjectNode report = Json.MAPPER.createObjectNode();
         report.put("model", model.toString());

@@ -50,7 +50,7 @@ final class GenerateCommand implements Callable<Integer> {
         } catch (dev.lamina.io.LaminaException e) {
             throw new dev.lamina.io.LaminaException("--" + e.getMessage().replace('_', '-'));
         }
-        Lamina.Model m = Lamina.load(model, Main.kernels(threads), WeightFormat.parse(weights));
+        Lamina.Model m = Lamina.load(model, Main.kernels(threads), formatWith(WeightFormat.parse(weights), adapters));
         foldAdapters(m, adapters);
         System.out.print(prompt);
         m.generator().generate(prompt, maxTokens, sampler, stop == null ? List.of() : stop, text -> {
@@ -59,6 +59,11 @@ final class GenerateCommand implements Callable<Integer> {
         });
         System.out.println();
         return 0;
+    }
+
+    /** Adapters are folded into float weights: a quantized file kept as stored is dequantized for them. */
+    static WeightFormat formatWith(WeightFormat f, List<Path> adapters) {
+        return f == WeightFormat.STORED && adapters != null && !adapters.isEmpty() ? WeightFormat.F32 : f;
     }
 
     /**

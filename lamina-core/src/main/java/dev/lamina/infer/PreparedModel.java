@@ -73,6 +73,8 @@ public final class PreparedModel {
      */
     public static int fold(Decoder base, Lora.Adapter adapter) {
         if (base.adapter() != null) throw new IllegalArgumentException("fold into the plain base, not a model carrying an adapter");
+        if (base.hasStored())
+            throw new IllegalArgumentException("fold into float weights: load the quantized model with WeightFormat.F32 to fold an adapter");
         int changed = 0;
         for (Decoder.Linear lin : base.withAdapter(adapter).linears()) {
             if (lin.lowRank() == null) continue;
