@@ -44,12 +44,13 @@ public final class Lamina {
      * trained further through this object.
      */
     public static final class Model {
-        private final Decoder decoder;
+        private volatile Decoder decoder;
         private final Tokenizer tokenizer;
         private final WeightFormat weights;
         private final ModelChatTemplate chatTemplate;
         private volatile PreparedModel prepared;
         private volatile Generator generator;
+        private boolean inferenceOnly;
 
         public Model(Decoder decoder, Tokenizer tokenizer) { this(decoder, tokenizer, WeightFormat.F32); }
 
@@ -66,7 +67,17 @@ public final class Lamina {
             this.chatTemplate = chatTemplate;
         }
 
+        /** The decoder; once {@link #prepared()} has run on a model loaded for inference, the one holding the prepared weights. */
         public Decoder decoder() { return decoder; }
+
+        /**
+         * Marks a model loaded only to run (by {@link Lamina#load}): when its weights are prepared, the
+         * decoder's float copies of the linear maps are dropped and the prepared ones are its weights.
+         */
+        Model inferenceOnly() {
+            inferenceOnly = true;
+            return this;
+        }
         public Tokenizer tokenizer() { return tokenizer; }
         public WeightFormat weights() { return weights; }
         /** The model's chat template: its own, or Lamina's built-in one when it ships none. */
@@ -77,7 +88,15 @@ public final class Lamina {
             PreparedModel p = prepared;
             if (p == null) {
                 synchronized (this) {
-                    if ((p = prepared) == null) prepared = p = PreparedModel.of(decoder, weights);
+                    if ((p = prepared) == null) {
+                        p = PreparedModel.of(decoder, weights);
+                        PreparedModel lean = inferenceOnly ? p.withoutFloatCopies() : null;
+                        if (lean != null) {
+                            p = lean;
+                            decoder = lean.model();
+                        }
+                        prepared = p;
+                    }
                 }
             }
             return p;
@@ -135,11 +154,12 @@ public final class Lamina {
     public static Model load(Path run, KernelSet kernels, WeightFormat weights) {
         if (GgufModel.isGguf(run)) {
             GgufModel.Loaded g = GgufModel.load(run, weights == WeightFormat.STORED);
-            return new Model(g.decoder().withKernels(kernels), g.tokenizer(), weights, ModelChatTemplate.ofGguf(run));
+            return new Model(g.decoder().withKernels(kernels), g.tokenizer(), weights, ModelChatTemplate.ofGguf(run)).inferenceOnly();
         }
         if (HfCheckpoint.isHfDirectory(run))
-            return new Model(HfCheckpoint.load(run).withKernels(kernels), HfCheckpoint.tokenizer(run), weights, ModelChatTemplate.of(run));
+            return new Model(HfCheckpoint.load(run).withKernels(kernels), HfCheckpoint.tokenizer(run), weights, ModelChatTemplate.of(run))
+                    .inferenceOnly();
         return new Model(Checkpoint.loadModel(run).withKernels(kernels), Tokenizers.load(run.resolve(Checkpoint.TOKENIZER)), weights,
-                ModelChatTemplate.of(run.resolve(Checkpoint.TOKENIZER)));
+                ModelChatTemplate.of(run.resolve(Checkpoint.TOKENIZER))).inferenceOnly();
     }
 }

@@ -11,6 +11,7 @@ import dev.lamina.kernels.LinearWeights;
 import dev.lamina.model.ModelConfig;
 import dev.lamina.model.ParamKey;
 import dev.lamina.model.Role;
+import dev.lamina.tensor.Tensor;
 import dev.lamina.model.Parameters;
 import dev.lamina.tokenizer.Tokenizer;
 import dev.lamina.tokenizer.Tokenizers;
@@ -193,7 +194,7 @@ public final class GgufModel {
                 int slot = i;
                 String bias = s.key().biasOf().name();
                 stored.put(s.key(), GgufWeights.of(kernels.parallel(), type, f.raw(b.name()), s.shape()[0], s.shape()[1],
-                        r -> GgufNames.fileRow(b, slot, r, c), rest.has(bias) ? rest.value(bias) : null));
+                        r -> GgufNames.fileRow(b, slot, r, c), rest.has(bias) ? Tensor.of(rest.value(bias).toArray(), s.shape()[0]) : null));
             }
         }
         return Decoder.withStored(c, rest, stored, kernels);

@@ -92,6 +92,21 @@ public final class PreparedModel {
 
     public WeightFormat format() { return format; }
 
+    /**
+     * This model's weights held by its decoder for inference only ({@link Decoder#storing}): the
+     * float copies of the linear maps dropped. Null when that cannot be done: a model with an
+     * adapter, or weights read in place (the scalar kernels' {@link dev.lamina.kernels.DenseWeights}).
+     */
+    public PreparedModel withoutFloatCopies() {
+        if (model.adapter() != null || model.nf4Base()) return null;
+        Map<dev.lamina.model.ParamKey, LinearWeights> byKey = new java.util.LinkedHashMap<>();
+        for (Decoder.Linear lin : model.linears()) {
+            if (weights[lin.id()] instanceof dev.lamina.kernels.DenseWeights) return null;
+            byKey.put(lin.key(), weights[lin.id()]);
+        }
+        return new PreparedModel(model.storing(byKey), format);
+    }
+
     private void addGroup(Decoder.Linear[] ws) {
         LinearWeights[] g = new LinearWeights[ws.length];
         for (int i = 0; i < ws.length; i++) g[i] = weights[ws[i].id()];

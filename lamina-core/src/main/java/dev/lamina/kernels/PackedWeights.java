@@ -45,7 +45,7 @@ public final class PackedWeights implements PanelWeights {
         this.bias = bias;
     }
 
-    /** Packs w[out, in] (and keeps a view of bias[out], may be null), on the pool's threads. */
+    /** Packs w[out, in] (and a copy of bias[out], may be null: nothing refers back to w's buffer), on the pool's threads. */
     static PackedWeights pack(Parallel pool, Tensor w, Tensor bias) {
         int out = w.dim(0), in = w.dim(1), panels = (out + NR - 1) / NR;
         long size = (long) panels * in * NR;
@@ -62,7 +62,7 @@ public final class PackedWeights implements PanelWeights {
                 }
             }
         });
-        return new PackedWeights(out, in, d, bias);
+        return new PackedWeights(out, in, d, bias == null ? null : Tensor.of(bias.toArray(), out));
     }
 
     @Override public int out() { return out; }

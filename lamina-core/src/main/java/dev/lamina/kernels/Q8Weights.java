@@ -53,7 +53,7 @@ public final class Q8Weights implements PanelWeights {
         this.bias = bias;
     }
 
-    /** Quantizes w[out, in] (bias[out] kept as float, may be null), on the pool's threads. */
+    /** Quantizes w[out, in] (a copy of bias[out] kept as float, may be null), on the pool's threads. */
     public static Q8Weights quantize(Parallel pool, Tensor w, Tensor bias) {
         int out = w.dim(0), in = w.dim(1), panels = (out + NR - 1) / NR, blocks = (in + BLOCK - 1) / BLOCK;
         long bytes = (long) panels * in * NR;
@@ -78,7 +78,7 @@ public final class Q8Weights implements PanelWeights {
                 }
             }
         });
-        return new Q8Weights(out, in, BLOCK, q, d, bias);
+        return new Q8Weights(out, in, BLOCK, q, d, bias == null ? null : Tensor.of(bias.toArray(), out));
     }
 
     /** One output row's quants and block scales, as a source holds them (a GGUF tensor). */

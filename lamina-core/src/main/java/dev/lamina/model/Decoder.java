@@ -187,6 +187,21 @@ public final class Decoder {
         return b;
     }
 
+    /**
+     * This model for inference only: the linear maps in prepared (every one, from a prepared model)
+     * held as stored and their float parameters dropped, so the prepared copy is the only one. The
+     * rest (norms, biases, the embedding table a lookup reads) is copied into new parameters.
+     */
+    public Decoder storing(java.util.Map<ParamKey, LinearWeights> prepared) {
+        if (adapter != null || nf4 != null) throw new IllegalStateException("only a plain model's weights can be stored prepared");
+        Parameters.Layout rest = new Parameters.Layout();
+        for (Parameters.Slot s : params.slots().values())
+            if (!prepared.containsKey(s.key()) || s.role() == Role.EMBEDDING) rest.add(s.key(), s.shape());
+        Parameters p = rest.build();
+        for (Parameters.Slot s : p.slots().values()) p.value(s.name()).copyFrom(params.value(s.name()));
+        return withStored(config, p, prepared, kernels);
+    }
+
     /** Whether some linear maps are held as stored (a quantized GGUF file's blocks). */
     public boolean hasStored() { return stored != null; }
 

@@ -139,6 +139,22 @@ class HfImportTest {
     }
 
     @Test
+    void aLoadedModelKeepsOnlyItsPreparedWeightsAndComputesTheSame() {
+        Lamina.Model m = Lamina.load(HfFixtures.dir("gpt2"), dev.lamina.kernels.Kernels.vector(2));
+        dev.lamina.model.Decoder before = m.decoder();
+        String expect = new dev.lamina.infer.Generator(dev.lamina.infer.PreparedModel.of(before), m.tokenizer())
+                .generate("The jury", 8, Sampler.greedy(), null);
+        assertThat(m.generate("The jury", 8, Sampler.greedy(), null)).isEqualTo(expect);
+        dev.lamina.model.Decoder after = m.decoder();
+        assertThat(after).isNotSameAs(before);
+        assertThat(after.hasStored()).isTrue();
+        assertThat(after.params().count()).isLessThan(before.params().count() / 2);   // the float linear maps are gone
+        assertThat(after.parameterCount()).isEqualTo(before.parameterCount());
+        HfFixtures.Reference ref = HfFixtures.reference(HfFixtures.dir("gpt2"));          // the tape runs it too
+        assertThat(HfFixtures.logits(after, ref.ids(), ref.batch(), ref.seq())).isEqualTo(HfFixtures.logits(before, ref.ids(), ref.batch(), ref.seq()));
+    }
+
+    @Test
     void withoutTokenizerJsonTheModelLoadsButGenerationSaysWhy() {
         Lamina.Model m = Lamina.load(HfFixtures.dir("llama"));
         assertThat(m.decoder().config().vocabSize()).isEqualTo(100);
