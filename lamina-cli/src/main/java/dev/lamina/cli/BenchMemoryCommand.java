@@ -63,7 +63,8 @@ final class BenchMemoryCommand implements Callable<Integer> {
         Rng rng = new Rng(1);
         for (int i = 0; i < ids.length; i++) { ids[i] = (int) rng.nextLong(mc.vocabSize()); targets[i] = (int) rng.nextLong(mc.vocabSize()); }
         if (m.equals("inference")) {
-            PreparedModel prepared = PreparedModel.of(model);
+            PreparedModel prepared = PreparedModel.of(model), lean = prepared.withoutFloatCopies();
+            if (lean != null) prepared = lean;                            // as Lamina.load's models: one copy of the weights
             model = null;                                                 // the prepared weights are the model now
             try (InferenceSession s = new InferenceSession(prepared, new dev.lamina.infer.ContiguousKvCache(prepared.model().config(), seq))) {
                 s.forward(java.util.Arrays.copyOf(ids, seq));
