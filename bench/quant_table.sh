@@ -3,14 +3,15 @@
 # validation perplexity and decode speed, as one Markdown table (docs/experiments/quantization.md).
 #   bench/quant_table.sh RUN DATA [TYPES...]
 # RUN: a run directory (lamina train or quickstart's RUN/model); DATA: its prepared data directory
-# (perplexity on DATA's val split, the windows of the model's context). TYPES default: f32 q8_0
-# q4_k_m q4_0. Each is written by `lamina export gguf` into $OUT (default /tmp/lamina-quant) and
-# loaded the way inference loads it (--weights stored: the file's blocks kept). Env: THREADS (2).
+# (perplexity on DATA's val split: windows of the model's context starting every STRIDE tokens,
+# default 256). TYPES default: f32 q8_0 q4_k_m q4_0. Each is written by `lamina export gguf` into
+# $OUT (default /tmp/lamina-quant) and loaded the way inference loads it (--weights stored: the
+# file's blocks kept). Env: THREADS (2), STRIDE.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 RUN="${1:?usage: bench/quant_table.sh RUN DATA [TYPES...]}"; DATA="${2:?usage: bench/quant_table.sh RUN DATA [TYPES...]}"; shift 2
 TYPES=("$@"); [ ${#TYPES[@]} -gt 0 ] || TYPES=(f32 q8_0 q4_k_m q4_0)
-OUT="${OUT:-/tmp/lamina-quant}"; THREADS="${THREADS:-2}"
+OUT="${OUT:-/tmp/lamina-quant}"; THREADS="${THREADS:-2}"; STRIDE="${STRIDE:-256}"
 L="$ROOT/bin/lamina"
 mkdir -p "$OUT"
 "$L" --version >/dev/null
@@ -21,6 +22,7 @@ rss_serving() {   # resident memory (MB) of `lamina serve` on $1 after it answer
   pid=$!
   for _ in $(seq 1 240); do
     curl -sf "http://127.0.0.1:$port/v1/models" >/dev/null 2>&1 && break
+    kill -0 "$pid" 2>/dev/null || { echo "serve failed: $(cat "$log")" >&2; echo "?"; return; }
     sleep 0.5
   done
   curl -sf "http://127.0.0.1:$port/v1/completions" -H 'Content-Type: application/json' \
@@ -38,7 +40,7 @@ for t in "${TYPES[@]}"; do
   f="$OUT/model-$t.gguf"
   "$L" export gguf "$RUN" --out "$f" --type "$t" >/dev/null 2>&1
   mb=$(awk -v b="$(stat -c %s "$f")" 'BEGIN{printf "%.1f", b/1e6}')
-  ppl=$("$L" eval --model "$f" --data "$DATA" --split val --threads "$THREADS" 2>/dev/null | sed -n 's/.*perplexity \([0-9.]*\),.*/\1/p' | tail -1)
+  ppl=$("$L" eval --model "$f" --data "$DATA" --split val --stride "$STRIDE" --threads "$THREADS" 2>/dev/null | sed -n 's/.*perplexity \([0-9.]*\),.*/\1/p' | tail -1)
   [ -n "$base" ] || base="$ppl"
   dec=$("$L" bench infer --model "$f" --threads "$THREADS" --prompt 128 --tokens 128 --concurrency 1 --repeats 3 --warmup 3 2>/dev/null \
         | sed -n 's/^decode, batch 1: \([0-9.]*\) tok\/s.*/\1/p')

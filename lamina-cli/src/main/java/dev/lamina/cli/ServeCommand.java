@@ -48,7 +48,8 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        if (!Files.isDirectory(model)) throw new LaminaException(model + ": no such run directory");
+        if (!Files.isDirectory(model) && !dev.lamina.gguf.GgufModel.isGguf(model))
+            throw new LaminaException(model + ": not a run directory, Hugging Face directory or GGUF file");
         KernelSet kernels = Main.kernels(threads);
         WeightFormat format = WeightFormat.parse(weights);
         String key = apiKey != null ? apiKey : System.getenv("LAMINA_API_KEY");
