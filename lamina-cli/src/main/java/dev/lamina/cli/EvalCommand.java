@@ -3,6 +3,7 @@ package dev.lamina.cli;
 import dev.lamina.Lamina;
 import dev.lamina.data.Dataset;
 import dev.lamina.eval.Comparison;
+import dev.lamina.eval.Divergence;
 import dev.lamina.eval.Perplexity;
 import dev.lamina.eval.Task;
 import dev.lamina.eval.TaskEval;
@@ -36,6 +37,9 @@ final class EvalCommand implements Callable<Integer> {
     Path data;
     @Option(names = "--split", paramLabel = "val|train", defaultValue = "val", description = "Which token file of --data: val or train (default ${DEFAULT-VALUE}).")
     String split;
+    @Option(names = "--reference", paramLabel = "M", description = "With --text or --data: also the divergence from this model's "
+            + "next-token distributions (mean KL per token, same top token), e.g. the float32 original of a quantized model.")
+    Path reference;
     @Option(names = "--context", paramLabel = "N", description = "Tokens per window (default: the model's context).")
     Integer context;
     @Option(names = "--stride", paramLabel = "S", description = "Start a window every this many tokens (sliding window); without it a text must fit in one window.")
@@ -110,6 +114,7 @@ final class EvalCommand implements Callable<Integer> {
             if (!json) lines.forEach(System.out::println);
             figures(report.putObject("total"), total);
             if (!json && inputs.size() > 1) System.out.println(line("all", total));
+            if (reference != null) divergence(scorer, inputs, ctx, step, all, report);
         }
 
         if (!taskList.isEmpty()) {
@@ -134,6 +139,31 @@ final class EvalCommand implements Callable<Integer> {
         if (json) System.out.println(report);
         else if (total != null) System.out.println("perplexity=" + total.perplexity());
         return 0;
+    }
+
+    /** --reference: each text under the reference model and this one, their distributions compared. */
+    private void divergence(TokenScorer scorer, List<Perplexity.Text> inputs, int ctx, int step, long all, ObjectNode report) {
+        Lamina.Model ref = Lamina.load(reference, Main.kernels(threads));
+        if (ref.decoder().config().vocabSize() != scorer.model().config().vocabSize())
+            throw new LaminaException("--reference " + reference + " has a vocabulary of " + ref.decoder().config().vocabSize()
+                    + " tokens, the model " + scorer.model().config().vocabSize() + ": compare models that share a tokenizer");
+        TokenScorer refScorer = new TokenScorer(ref.decoder());
+        long tokens = 0, same = 0;
+        double kl = 0, refNll = 0, nll = 0;
+        try (ConsoleProgress bar = new ConsoleProgress("divergence", all, System.err)) {
+            for (Perplexity.Text t : inputs) {
+                long before = tokens;
+                Divergence.Result r = Divergence.of(refScorer, scorer, t.ids(), ctx, step == 0 ? ctx : step, n -> bar.update(before + n, ""));
+                tokens += r.tokens(); same += r.sameTop(); kl += r.kl(); refNll += r.referenceNll(); nll += r.nll();
+            }
+        }
+        Divergence.Result r = new Divergence.Result(tokens, kl, same, refNll, nll);
+        report.putObject("divergence").put("reference", reference.toString()).put("tokens", tokens).put("mean_kl", r.meanKl())
+                .put("same_top", r.sameTopFraction()).put("reference_perplexity", r.referencePerplexity()).put("perplexity", r.perplexity());
+        if (!json)
+            System.out.printf(java.util.Locale.ROOT, "divergence from %s: %d tokens, mean KL %.6f nats/token, same top token %.2f%%, "
+                    + "perplexity %.4f (reference %.4f)%n", reference, tokens, r.meanKl(), 100 * r.sameTopFraction(), r.perplexity(),
+                    r.referencePerplexity());
     }
 
     /** --compare: every prompt through every model, one HTML page. */

@@ -65,6 +65,23 @@ public final class TokenScorer {
         return out;
     }
 
+    /**
+     * The logits predicting ids[t] for t in [from, ids.length), row after row: [(ids.length − from)·V].
+     * One pass, as {@link #score}; for comparing whole distributions (a quantized model against its original).
+     */
+    public synchronized float[] logits(int[] ids, int from) {
+        int T = ids.length;
+        if (from < 1 || from > T) throw new IllegalArgumentException("from must be in [1, " + T + "], got " + from);
+        if (T - 1 > contextLimit()) throw new IllegalArgumentException(T + " tokens exceed the model's context of " + contextLimit() + " + 1");
+        float[] out = new float[(T - from) * V];
+        if (out.length == 0) return out;
+        tape.reset();
+        Var hidden = model.hidden(new TapeExecutor(model, tape, Arrays.copyOf(ids, T - 1), 1, T - 1));   // [T-1, d]
+        Tensor head = model.headWeight().value();                                                      // [V, d]
+        model.kernels().matmul(Tensor.of(out, T - from, V), hidden.value().rows(from - 1, T - 1), head, null);
+        return out;
+    }
+
     /** log P(ids[t] | ids[0..t)) for t in [from, ids.length). */
     public double[] logprobs(int[] ids, int from) {
         Logprobs.Choice[] s = score(ids, from, 1);

@@ -75,6 +75,29 @@ class PerplexityTest {
     }
 
     @Test
+    void divergenceIsZeroAgainstItselfAndGrowsWithNoise() {
+        Lamina.Model m = EvalFixtures.model("gpt2");
+        TokenScorer scorer = new TokenScorer(m.decoder());
+        int[] ids = new int[40];
+        for (int i = 0; i < ids.length; i++) ids[i] = (i * 37 + 11) % m.decoder().config().vocabSize();
+        Divergence.Result self = Divergence.of(scorer, scorer, ids, 16, 8, null);
+        assertThat(self.tokens()).isEqualTo(ids.length - 1);
+        assertThat(self.meanKl()).isCloseTo(0.0, org.assertj.core.api.Assertions.within(1e-9));
+        assertThat(self.sameTopFraction()).isEqualTo(1.0);
+        assertThat(self.perplexity()).isEqualTo(self.referencePerplexity())
+                .isCloseTo(Perplexity.of(scorer, ids, 16, 8, null).perplexity(), org.assertj.core.api.Assertions.within(1e-6));
+
+        dev.lamina.model.Decoder noisy = dev.lamina.model.Decoder.create(m.decoder().config(), 1);   // the same shape
+        noisy.params().copyFrom(m.decoder().params());
+        float[] w = noisy.params().data();
+        java.util.Random r = new java.util.Random(3);
+        for (int i = 0; i < w.length; i++) w[i] += (float) (0.05 * r.nextGaussian() * Math.abs(w[i]));
+        Divergence.Result d = Divergence.of(scorer, new TokenScorer(noisy), ids, 16, 8, null);
+        assertThat(d.meanKl()).isGreaterThan(1e-6);
+        assertThat(d.referencePerplexity()).isCloseTo(self.referencePerplexity(), org.assertj.core.api.Assertions.within(1e-9));
+    }
+
+    @Test
     void refusesEmptyTextsAndTextsLongerThanTheContextWithoutStride(@TempDir Path dir) throws Exception {
         Lamina.Model m = EvalFixtures.model("gpt2");
         TokenScorer scorer = new TokenScorer(m.decoder());

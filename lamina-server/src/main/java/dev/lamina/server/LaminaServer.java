@@ -76,6 +76,7 @@ public final class LaminaServer implements AutoCloseable {
                 }
                 BatchEngine e = new BatchEngine(m.prepared(), m.tokenizer(), new BatchEngine.Options(
                         options.maxConcurrent(), options.maxQueue(), 256, options.kvBlocks(), true));
+                System.gc();   // loading leaves the weights' float copies behind: collect them once, so the heap is what serving holds
                 completions = new Completions(options, e, m.chatTemplate(), created, adapters);
                 engine = e;
             } catch (RuntimeException | Error e) {
