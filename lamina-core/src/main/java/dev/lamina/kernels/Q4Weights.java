@@ -200,24 +200,35 @@ public final class Q4Weights implements PanelWeights {
 
     /**
      * Panels [p0, p1) for all rows, on the calling thread: from {@link BlockKernels#ROWS} rows (a prompt)
-     * each panel's quants are widened to float once and six rows at a time run on it; the other rows
-     * widen the quants in registers, four rows at a time, then one. The chains are the same.
+     * each panel's quants are widened to float once and six rows at a time run on it (two panels side
+     * by side with 32 vector registers, {@link BlockKernels#WIDE}); the other rows widen the quants
+     * in registers, four rows at a time, then one. The chains are the same.
      */
     @Override
     public void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
         float[] sx = blockSums(n, X, xOff, ldx), tile = TILE.get();
         float[] panel = null, pd = null, pc = null;
-        int six = n >= BlockKernels.ROWS ? n - n % BlockKernels.ROWS : 0;
+        int six = n >= BlockKernels.ROWS ? n - n % BlockKernels.ROWS : 0, wide = BlockKernels.WIDE ? 2 * NR : NR;
         if (six > 0) {
-            panel = buffer(1, in * NR);
-            pd = buffer(2, blocks * NR);
-            pc = buffer(3, blocks * NR);
+            panel = buffer(1, in * wide);
+            pd = buffer(2, blocks * wide);
+            pc = buffer(3, blocks * wide);
         }
+        boolean done = false;                     // panel p's prompt rows came with p − 1's, two panels wide
         for (int p = p0; p < p1; p++) {
             boolean full = (p + 1) * NR <= out;
             int i = 0;
-            if (six > 0) {
-                widenPanel(p, panel, pd, pc);
+            if (six > 0 && done) {
+                i = six;
+                done = false;
+            } else if (six > 0 && BlockKernels.WIDE && p + 1 < p1 && (p + 2) * NR <= out) {
+                widenPanel(p, panel, pd, pc, wide, 0);
+                widenPanel(p + 1, panel, pd, pc, wide, NR);
+                for (; i < six; i += BlockKernels.ROWS)
+                    BlockKernels.k6x4(in, BLOCK, blocks, panel, pd, pc, X, xOff + i * ldx, ldx, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
+                done = true;
+            } else if (six > 0) {
+                widenPanel(p, panel, pd, pc, NR, 0);
                 for (; i < six; i += BlockKernels.ROWS) {
                     if (full) BlockKernels.k6(in, BLOCK, blocks, panel, pd, pc, X, xOff + i * ldx, ldx, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
                     else {
@@ -277,21 +288,21 @@ public final class Q4Weights implements PanelWeights {
         return FloatVector.fromArray(S, ms, p * supers * NR + (b * BLOCK / SUPER) * NR + c).mul(mult).neg();
     }
 
-    /** Panel p's quants as floats [in][NR], its scales and negated offsets [blocks][NR]. */
-    private void widenPanel(int p, float[] panel, float[] pd, float[] pc) {
+    /** Panel p's quants as floats, row k at k·stride + off of panel; its scales and negated offsets likewise (row b). */
+    private void widenPanel(int p, float[] panel, float[] pd, float[] pc, int stride, int off) {
         int qb = p * pairs * NR;
         for (int k = 0; k < in; k++) {
             int at = qb + (k >> 1) * NR;
             boolean high = (k & 1) != 0;
-            quants(at, high).intoArray(panel, k * NR);
-            quants(at + L, high).intoArray(panel, k * NR + L);
+            quants(at, high).intoArray(panel, k * stride + off);
+            quants(at + L, high).intoArray(panel, k * stride + off + L);
         }
         for (int b = 0; b < blocks; b++) {
             FloatVector d0 = scales(p, b, 0), d1 = scales(p, b, L);
-            d0.intoArray(pd, b * NR);
-            d1.intoArray(pd, b * NR + L);
-            negOffsets(p, b, 0, d0).intoArray(pc, b * NR);
-            negOffsets(p, b, L, d1).intoArray(pc, b * NR + L);
+            d0.intoArray(pd, b * stride + off);
+            d1.intoArray(pd, b * stride + off + L);
+            negOffsets(p, b, 0, d0).intoArray(pc, b * stride + off);
+            negOffsets(p, b, L, d1).intoArray(pc, b * stride + off + L);
         }
     }
 

@@ -158,24 +158,34 @@ public final class Q8Weights implements PanelWeights {
 
     /**
      * Panels [p0, p1) for all rows, on the calling thread: from {@link BlockKernels#ROWS} rows (a
-     * prompt) each panel's quants are widened to float once and six rows at a time run on it; the
-     * other rows widen the quants in registers, four rows at a time, then one. The chains are the same.
+     * prompt) each panel's quants are widened to float once and six rows at a time run on it (two
+     * panels side by side with 32 vector registers, {@link BlockKernels#WIDE}); the other rows widen
+     * the quants in registers, four rows at a time, then one. The chains are the same.
      */
     @Override
     public void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
         float[] tile = TILE.get(), panel = null, pd = null;
-        int six = n >= BlockKernels.ROWS ? n - n % BlockKernels.ROWS : 0;
+        int six = n >= BlockKernels.ROWS ? n - n % BlockKernels.ROWS : 0, wide = BlockKernels.WIDE ? 2 * NR : NR;
         if (six > 0) {
-            panel = buffer(0, in * NR);
-            pd = buffer(1, blocks * NR);
+            panel = buffer(0, in * wide);
+            pd = buffer(1, blocks * wide);
         }
+        boolean done = false;                     // panel p's prompt rows came with p − 1's, two panels wide
         for (int p = p0; p < p1; p++) {
             int qb = p * in * NR, db = p * blocks * NR;
             boolean full = (p + 1) * NR <= out;
             int i = 0;
-            if (six > 0) {
-                widenPanel(p, panel);
-                System.arraycopy(d, db, pd, 0, blocks * NR);
+            if (six > 0 && done) {
+                i = six;
+                done = false;
+            } else if (six > 0 && BlockKernels.WIDE && p + 1 < p1 && (p + 2) * NR <= out) {
+                widenPanel(p, panel, pd, wide, 0);
+                widenPanel(p + 1, panel, pd, wide, NR);
+                for (; i < six; i += BlockKernels.ROWS)
+                    BlockKernels.k6x4(in, block, blocks, panel, pd, null, X, xOff + i * ldx, ldx, null, 0, Y, yOff + i * ldy + p * NR, ldy);
+                done = true;
+            } else if (six > 0) {
+                widenPanel(p, panel, pd, NR, 0);
                 for (; i < six; i += BlockKernels.ROWS) {
                     if (full) BlockKernels.k6(in, block, blocks, panel, pd, null, X, xOff + i * ldx, ldx, null, 0, Y, yOff + i * ldy + p * NR, ldy);
                     else {
@@ -207,12 +217,13 @@ public final class Q8Weights implements PanelWeights {
         }
     }
 
-    /** Panel p's quants as floats [in][NR]. */
-    private void widenPanel(int p, float[] panel) {
+    /** Panel p's quants as floats, row k at k·stride + off of panel; its scales likewise (row b) into pd. */
+    private void widenPanel(int p, float[] panel, float[] pd, int stride, int off) {
         for (int k = 0, qk = p * in * NR; k < in; k++, qk += NR) {
-            ((FloatVector) ByteVector.fromArray(B, q, qk).convertShape(VectorOperators.B2F, S, 0)).intoArray(panel, k * NR);
-            ((FloatVector) ByteVector.fromArray(B, q, qk + L).convertShape(VectorOperators.B2F, S, 0)).intoArray(panel, k * NR + L);
+            ((FloatVector) ByteVector.fromArray(B, q, qk).convertShape(VectorOperators.B2F, S, 0)).intoArray(panel, k * stride + off);
+            ((FloatVector) ByteVector.fromArray(B, q, qk + L).convertShape(VectorOperators.B2F, S, 0)).intoArray(panel, k * stride + off + L);
         }
+        for (int b = 0; b < blocks; b++) System.arraycopy(d, p * blocks * NR + b * NR, pd, b * stride + off, NR);
     }
 
     private void store(float[] tile, int t, float[] Y, int y0, int p) {
