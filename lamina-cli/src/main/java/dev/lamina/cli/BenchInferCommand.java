@@ -20,7 +20,7 @@ final class BenchInferCommand implements Callable<Integer> {
     @Option(names = "--preset", defaultValue = "small", description = "Model preset (default ${DEFAULT-VALUE}).")
     String preset;
     @Option(names = "--model", description = "Measure this model instead of a preset: run directory, Hugging Face directory or "
-            + "FILE.gguf (GGUF weights are dequantized to float32 for now).")
+            + "FILE.gguf (its blocks kept as they are, see --weights).")
     java.nio.file.Path modelPath;
     @Option(names = "--vocab", description = "Vocabulary size (default: 8192 for small, else 16384).")
     Integer vocab;
