@@ -4,6 +4,7 @@ import dev.lamina.tensor.Parallel;
 import dev.lamina.tensor.Tensor;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -35,6 +36,13 @@ public final class Q4Weights implements PanelWeights {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     private static final VectorSpecies<Byte> B = L >= 16 ? ByteVector.SPECIES_128 : ByteVector.SPECIES_64;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    /**
+     * The one-row kernel widens a byte pair's vector to ints once and takes both nibbles from it
+     * (one widening where there were two) with 16 lanes: decode 1 × 2048 × 768 on one AVX-512 thread
+     * 53 → 68 GFLOP/s. On AVX2 the same code measured 30 → 24, so 8 lanes keep two byte widenings.
+     */
+    private static final boolean WIDEN_ONCE = L >= 16;
     /** Output columns per panel: 2 vectors. */
     static final int NR = 2 * L;
 
@@ -266,6 +274,21 @@ public final class Q4Weights implements PanelWeights {
     }
 
     /** The L quants at byte offset at as floats: the low nibbles (k even) or the high ones (k odd). */
+    /** L bytes from at, each widened once to an int (sign-extended: the nibbles are masked after). */
+    private IntVector bytes(int at) {
+        return (IntVector) ByteVector.fromArray(B, q, at).convertShape(VectorOperators.B2I, I, 0);
+    }
+
+    /** The low nibbles of widened bytes as floats. */
+    private static FloatVector low(IntVector v) {
+        return (FloatVector) v.and(0xF).convert(VectorOperators.I2F, 0);
+    }
+
+    /** The high nibbles of widened bytes as floats. */
+    private static FloatVector high(IntVector v) {
+        return (FloatVector) v.lanewise(VectorOperators.LSHR, 4).and(0xF).convert(VectorOperators.I2F, 0);
+    }
+
     private FloatVector quants(int at, boolean high) {
         ByteVector b = ByteVector.fromArray(B, q, at);
         b = high ? b.lanewise(VectorOperators.LSHR, 4) : b.and((byte) 0xF);
@@ -315,12 +338,22 @@ public final class Q4Weights implements PanelWeights {
             int end = Math.min(in, k0 + BLOCK), k = k0;
             for (; k + 1 < end; k += 2) {                  // a byte holds k (low nibble) and k + 1 (high)
                 int at = qb + (k >> 1) * NR;
-                FloatVector x = FloatVector.broadcast(S, X[x0 + k]);
-                a0 = x.fma(quants(at, false), a0);
-                a1 = x.fma(quants(at + L, false), a1);
-                x = FloatVector.broadcast(S, X[x0 + k + 1]);
-                a0 = x.fma(quants(at, true), a0);
-                a1 = x.fma(quants(at + L, true), a1);
+                if (WIDEN_ONCE) {
+                    IntVector v0 = bytes(at), v1 = bytes(at + L);
+                    FloatVector x = FloatVector.broadcast(S, X[x0 + k]);
+                    a0 = x.fma(low(v0), a0);
+                    a1 = x.fma(low(v1), a1);
+                    x = FloatVector.broadcast(S, X[x0 + k + 1]);
+                    a0 = x.fma(high(v0), a0);
+                    a1 = x.fma(high(v1), a1);
+                } else {
+                    FloatVector x = FloatVector.broadcast(S, X[x0 + k]);
+                    a0 = x.fma(quants(at, false), a0);
+                    a1 = x.fma(quants(at + L, false), a1);
+                    x = FloatVector.broadcast(S, X[x0 + k + 1]);
+                    a0 = x.fma(quants(at, true), a0);
+                    a1 = x.fma(quants(at + L, true), a1);
+                }
             }
             if (k < end) {                                 // an odd input count: the last k alone
                 int at = qb + (k >> 1) * NR;
