@@ -291,7 +291,8 @@ public final class Q4Weights implements PanelWeights {
 
     private FloatVector quants(int at, boolean high) {
         ByteVector b = ByteVector.fromArray(B, q, at);
-        b = high ? b.lanewise(VectorOperators.LSHR, 4) : b.and((byte) 0xF);
+        // the high nibble by a 16-bit shift (x86 has no byte shift: C2 widens bytes to shift them)
+        b = high ? b.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().and((byte) 0xF) : b.and((byte) 0xF);
         return (FloatVector) b.convertShape(VectorOperators.B2F, S, 0);
     }
 
