@@ -23,104 +23,13 @@ final class BlockKernels {
      * Six rows × a panel of quants widened to float ([in][NR], two vectors): 12 block accumulators
      * (two loads per k), then per block each total ← d·s + total, and with offsets (pc, the negated
      * offsets, and sx, the rows' input sums per block) ← −c·Σx + that. The totals live in Y.
+     *
+     * <p>The loop is written two k per pass: with 8-lane vectors (AVX2) C2 ran it written one k per
+     * pass at about half the rate of the float32 tile of the same shape without blocks (53-57
+     * against 110 GFLOP/s, one thread, 128 × 768 × 2048), and two k per pass at 90-94. With 32
+     * registers most panels go through {@link #k6x4}.
      */
     static void k6(int in, int block, int blocks, float[] P, float[] pd, float[] pc, float[] X, int x0, int ldx, float[] sx, int s0,
-                   float[] Y, int y0, int ldy) {
-        if (PAIRED) k6Paired(in, block, blocks, P, pd, pc, X, x0, ldx, sx, s0, Y, y0, ldy);
-        else k6Single(in, block, blocks, P, pd, pc, X, x0, ldx, sx, s0, Y, y0, ldy);
-    }
-
-    /**
-     * Two forms of one loop, the same FMAs in the same order. With 8-lane vectors (AVX2) C2 ran the
-     * loop written one k per pass at about half the rate of the float32 tile of the same shape
-     * without blocks (53-57 against 110 GFLOP/s, one thread, 128 × 768 × 2048), written two k per
-     * pass at 90-94; with 16 lanes the pair was no faster (docs/BENCHMARKS.md).
-     */
-    private static final boolean PAIRED = L < 16;
-
-    /** {@link #k6} one k per pass. */
-    private static void k6Single(int in, int block, int blocks, float[] P, float[] pd, float[] pc, float[] X, int x0, int ldx, float[] sx, int s0,
-                   float[] Y, int y0, int ldy) {
-        int x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx, x4 = x3 + ldx, x5 = x4 + ldx;
-        FloatVector z = FloatVector.zero(S);
-        for (int r = 0; r < ROWS; r++) { z.intoArray(Y, y0 + r * ldy); z.intoArray(Y, y0 + r * ldy + L); }
-        for (int b = 0, k0 = 0; k0 < in; b++, k0 += block) {
-            FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
-            for (int k = k0, end = Math.min(in, k0 + block), pb = k0 * NR; k < end; k++, pb += NR) {
-                FloatVector w0 = FloatVector.fromArray(S, P, pb), w1 = FloatVector.fromArray(S, P, pb + L);
-                FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
-                c00 = a.fma(w0, c00); c01 = a.fma(w1, c01);
-                a = FloatVector.broadcast(S, X[x1 + k]);
-                c10 = a.fma(w0, c10); c11 = a.fma(w1, c11);
-                a = FloatVector.broadcast(S, X[x2 + k]);
-                c20 = a.fma(w0, c20); c21 = a.fma(w1, c21);
-                a = FloatVector.broadcast(S, X[x3 + k]);
-                c30 = a.fma(w0, c30); c31 = a.fma(w1, c31);
-                a = FloatVector.broadcast(S, X[x4 + k]);
-                c40 = a.fma(w0, c40); c41 = a.fma(w1, c41);
-                a = FloatVector.broadcast(S, X[x5 + k]);
-                c50 = a.fma(w0, c50); c51 = a.fma(w1, c51);
-            }
-            FloatVector d0 = FloatVector.fromArray(S, pd, b * NR), d1 = FloatVector.fromArray(S, pd, b * NR + L);
-            if (pc == null) {
-                d0.fma(c00, FloatVector.fromArray(S, Y, y0)).intoArray(Y, y0);
-                d1.fma(c01, FloatVector.fromArray(S, Y, y0 + L)).intoArray(Y, y0 + L);
-            } else {
-                FloatVector n0 = FloatVector.fromArray(S, pc, b * NR), n1 = FloatVector.fromArray(S, pc, b * NR + L);
-                FloatVector m = FloatVector.broadcast(S, sx[s0 + b]);
-                n0.fma(m, d0.fma(c00, FloatVector.fromArray(S, Y, y0))).intoArray(Y, y0);
-                n1.fma(m, d1.fma(c01, FloatVector.fromArray(S, Y, y0 + L))).intoArray(Y, y0 + L);
-            }
-            if (pc == null) {
-                d0.fma(c10, FloatVector.fromArray(S, Y, y0 + ldy)).intoArray(Y, y0 + ldy);
-                d1.fma(c11, FloatVector.fromArray(S, Y, y0 + ldy + L)).intoArray(Y, y0 + ldy + L);
-            } else {
-                FloatVector n0 = FloatVector.fromArray(S, pc, b * NR), n1 = FloatVector.fromArray(S, pc, b * NR + L);
-                FloatVector m = FloatVector.broadcast(S, sx[s0 + blocks + b]);
-                n0.fma(m, d0.fma(c10, FloatVector.fromArray(S, Y, y0 + ldy))).intoArray(Y, y0 + ldy);
-                n1.fma(m, d1.fma(c11, FloatVector.fromArray(S, Y, y0 + ldy + L))).intoArray(Y, y0 + ldy + L);
-            }
-            if (pc == null) {
-                d0.fma(c20, FloatVector.fromArray(S, Y, y0 + 2 * ldy)).intoArray(Y, y0 + 2 * ldy);
-                d1.fma(c21, FloatVector.fromArray(S, Y, y0 + 2 * ldy + L)).intoArray(Y, y0 + 2 * ldy + L);
-            } else {
-                FloatVector n0 = FloatVector.fromArray(S, pc, b * NR), n1 = FloatVector.fromArray(S, pc, b * NR + L);
-                FloatVector m = FloatVector.broadcast(S, sx[s0 + 2 * blocks + b]);
-                n0.fma(m, d0.fma(c20, FloatVector.fromArray(S, Y, y0 + 2 * ldy))).intoArray(Y, y0 + 2 * ldy);
-                n1.fma(m, d1.fma(c21, FloatVector.fromArray(S, Y, y0 + 2 * ldy + L))).intoArray(Y, y0 + 2 * ldy + L);
-            }
-            if (pc == null) {
-                d0.fma(c30, FloatVector.fromArray(S, Y, y0 + 3 * ldy)).intoArray(Y, y0 + 3 * ldy);
-                d1.fma(c31, FloatVector.fromArray(S, Y, y0 + 3 * ldy + L)).intoArray(Y, y0 + 3 * ldy + L);
-            } else {
-                FloatVector n0 = FloatVector.fromArray(S, pc, b * NR), n1 = FloatVector.fromArray(S, pc, b * NR + L);
-                FloatVector m = FloatVector.broadcast(S, sx[s0 + 3 * blocks + b]);
-                n0.fma(m, d0.fma(c30, FloatVector.fromArray(S, Y, y0 + 3 * ldy))).intoArray(Y, y0 + 3 * ldy);
-                n1.fma(m, d1.fma(c31, FloatVector.fromArray(S, Y, y0 + 3 * ldy + L))).intoArray(Y, y0 + 3 * ldy + L);
-            }
-            if (pc == null) {
-                d0.fma(c40, FloatVector.fromArray(S, Y, y0 + 4 * ldy)).intoArray(Y, y0 + 4 * ldy);
-                d1.fma(c41, FloatVector.fromArray(S, Y, y0 + 4 * ldy + L)).intoArray(Y, y0 + 4 * ldy + L);
-            } else {
-                FloatVector n0 = FloatVector.fromArray(S, pc, b * NR), n1 = FloatVector.fromArray(S, pc, b * NR + L);
-                FloatVector m = FloatVector.broadcast(S, sx[s0 + 4 * blocks + b]);
-                n0.fma(m, d0.fma(c40, FloatVector.fromArray(S, Y, y0 + 4 * ldy))).intoArray(Y, y0 + 4 * ldy);
-                n1.fma(m, d1.fma(c41, FloatVector.fromArray(S, Y, y0 + 4 * ldy + L))).intoArray(Y, y0 + 4 * ldy + L);
-            }
-            if (pc == null) {
-                d0.fma(c50, FloatVector.fromArray(S, Y, y0 + 5 * ldy)).intoArray(Y, y0 + 5 * ldy);
-                d1.fma(c51, FloatVector.fromArray(S, Y, y0 + 5 * ldy + L)).intoArray(Y, y0 + 5 * ldy + L);
-            } else {
-                FloatVector n0 = FloatVector.fromArray(S, pc, b * NR), n1 = FloatVector.fromArray(S, pc, b * NR + L);
-                FloatVector m = FloatVector.broadcast(S, sx[s0 + 5 * blocks + b]);
-                n0.fma(m, d0.fma(c50, FloatVector.fromArray(S, Y, y0 + 5 * ldy))).intoArray(Y, y0 + 5 * ldy);
-                n1.fma(m, d1.fma(c51, FloatVector.fromArray(S, Y, y0 + 5 * ldy + L))).intoArray(Y, y0 + 5 * ldy + L);
-            }
-        }
-    }
-
-    /** {@link #k6Single} two k per pass. */
-    private static void k6Paired(int in, int block, int blocks, float[] P, float[] pd, float[] pc, float[] X, int x0, int ldx, float[] sx, int s0,
                    float[] Y, int y0, int ldy) {
         int x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx, x4 = x3 + ldx, x5 = x4 + ldx;
         FloatVector z = FloatVector.zero(S);
