@@ -148,16 +148,14 @@ final class EvalCommand implements Callable<Integer> {
             throw new LaminaException("--reference " + reference + " has a vocabulary of " + ref.decoder().config().vocabSize()
                     + " tokens, the model " + scorer.model().config().vocabSize() + ": compare models that share a tokenizer");
         TokenScorer refScorer = new TokenScorer(ref.decoder());
-        long tokens = 0, same = 0;
-        double kl = 0, refNll = 0, nll = 0;
+        Divergence.Result r = Divergence.Result.NONE;
         try (ConsoleProgress bar = new ConsoleProgress("divergence", all, System.err)) {
             for (Perplexity.Text t : inputs) {
-                long before = tokens;
-                Divergence.Result r = Divergence.of(refScorer, scorer, t.ids(), ctx, step == 0 ? ctx : step, n -> bar.update(before + n, ""));
-                tokens += r.tokens(); same += r.sameTop(); kl += r.kl(); refNll += r.referenceNll(); nll += r.nll();
+                long before = r.tokens();
+                r = r.plus(Divergence.of(refScorer, scorer, t.ids(), ctx, step == 0 ? ctx : step, n -> bar.update(before + n, "")));
             }
         }
-        Divergence.Result r = new Divergence.Result(tokens, kl, same, refNll, nll);
+        long tokens = r.tokens();
         report.putObject("divergence").put("reference", reference.toString()).put("tokens", tokens).put("mean_kl", r.meanKl())
                 .put("same_top", r.sameTopFraction()).put("reference_perplexity", r.referencePerplexity()).put("perplexity", r.perplexity());
         if (!json)

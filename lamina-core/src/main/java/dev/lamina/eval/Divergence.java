@@ -14,6 +14,13 @@ public final class Divergence {
 
     /** Totals over the scored tokens: KL in nats, same-top-token count, and the two NLLs in nats. */
     public record Result(long tokens, double kl, long sameTop, double referenceNll, double nll) {
+        public static final Result NONE = new Result(0, 0, 0, 0, 0);
+
+        /** The totals of this and r (two texts scored one after the other). */
+        public Result plus(Result r) {
+            return new Result(tokens + r.tokens, kl + r.kl, sameTop + r.sameTop, referenceNll + r.referenceNll, nll + r.nll);
+        }
+
         public double meanKl() { return kl / tokens; }
         public double sameTopFraction() { return (double) sameTop / tokens; }
         public double referencePerplexity() { return Math.exp(referenceNll / tokens); }

@@ -45,13 +45,10 @@ public final class TokenScorer {
      */
     public synchronized Logprobs.Choice[] score(int[] ids, int from, int top) {
         int T = ids.length;
-        if (from < 1 || from > T) throw new IllegalArgumentException("from must be in [1, " + T + "], got " + from);
-        if (T - 1 > contextLimit()) throw new IllegalArgumentException(T + " tokens exceed the model's context of " + contextLimit() + " + 1");
+        check(T, from);
         Logprobs.Choice[] out = new Logprobs.Choice[T - from];
         if (out.length == 0) return out;
-        tape.reset();
-        int[] input = Arrays.copyOf(ids, T - 1);
-        Var hidden = model.hidden(new TapeExecutor(model, tape, input, 1, T - 1));   // [T-1, d]
+        Var hidden = hidden(ids);                                                 // [T-1, d]
         if (logits == null) logits = Tensor.zeros(ROWS, V);
         Tensor head = model.headWeight().value();                                  // [V, d]
         // row t-1 of the logits predicts token t
@@ -71,15 +68,25 @@ public final class TokenScorer {
      */
     public synchronized float[] logits(int[] ids, int from) {
         int T = ids.length;
-        if (from < 1 || from > T) throw new IllegalArgumentException("from must be in [1, " + T + "], got " + from);
-        if (T - 1 > contextLimit()) throw new IllegalArgumentException(T + " tokens exceed the model's context of " + contextLimit() + " + 1");
+        check(T, from);
         float[] out = new float[(T - from) * V];
         if (out.length == 0) return out;
-        tape.reset();
-        Var hidden = model.hidden(new TapeExecutor(model, tape, Arrays.copyOf(ids, T - 1), 1, T - 1));   // [T-1, d]
+        Var hidden = hidden(ids);                                                                      // [T-1, d]
         Tensor head = model.headWeight().value();                                                      // [V, d]
         model.kernels().matmul(Tensor.of(out, T - from, V), hidden.value().rows(from - 1, T - 1), head, null);
         return out;
+    }
+
+    private void check(int T, int from) {
+        if (from < 1 || from > T) throw new IllegalArgumentException("from must be in [1, " + T + "], got " + from);
+        if (T - 1 > contextLimit()) throw new IllegalArgumentException(T + " tokens exceed the model's context of " + contextLimit() + " + 1");
+    }
+
+    /** The final hidden states of every token but the last, on a reset tape: [T-1, d]. */
+    private Var hidden(int[] ids) {
+        tape.reset();
+        int n = ids.length - 1;
+        return model.hidden(new TapeExecutor(model, tape, Arrays.copyOf(ids, n), 1, n));
     }
 
     /** log P(ids[t] | ids[0..t)) for t in [from, ids.length). */
