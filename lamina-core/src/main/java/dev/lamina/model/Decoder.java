@@ -170,10 +170,7 @@ public final class Decoder {
                 q.put(l.key(), Nf4Weights.quantize(l.weight().value()));
                 largest = Math.max(largest, l.weight().value().size());
             }
-        Parameters.Layout rest = new Parameters.Layout();
-        for (Parameters.Slot s : params.slots().values()) if (!q.containsKey(s.key())) rest.add(s.key(), s.shape());
-        Parameters p = rest.build();
-        for (Parameters.Slot s : p.slots().values()) p.value(s.name()).copyFrom(params.value(s.name()));
+        Parameters p = copyOf(s -> !q.containsKey(s.key()));
         return new Decoder(config, p, kernels, adapter, java.util.Map.copyOf(q), null, Tensor.zeros(largest));
     }
 
@@ -194,12 +191,17 @@ public final class Decoder {
      */
     public Decoder storing(java.util.Map<ParamKey, LinearWeights> prepared) {
         if (adapter != null || nf4 != null) throw new IllegalStateException("only a plain model's weights can be stored prepared");
+        Parameters p = copyOf(s -> !prepared.containsKey(s.key()) || s.role() == Role.EMBEDDING);
+        return withStored(config, p, prepared, kernels);
+    }
+
+    /** New parameters holding a copy of the slots kept (the others are left to a frozen form). */
+    private Parameters copyOf(java.util.function.Predicate<Parameters.Slot> keep) {
         Parameters.Layout rest = new Parameters.Layout();
-        for (Parameters.Slot s : params.slots().values())
-            if (!prepared.containsKey(s.key()) || s.role() == Role.EMBEDDING) rest.add(s.key(), s.shape());
+        for (Parameters.Slot s : params.slots().values()) if (keep.test(s)) rest.add(s.key(), s.shape());
         Parameters p = rest.build();
         for (Parameters.Slot s : p.slots().values()) p.value(s.name()).copyFrom(params.value(s.name()));
-        return withStored(config, p, prepared, kernels);
+        return p;
     }
 
     /** Whether some linear maps are held as stored (a quantized GGUF file's blocks). */
@@ -370,7 +372,7 @@ public final class Decoder {
 
     /** logits[n,V] of the executor's input (research executors skip layers and probe). */
     public Var forward(TapeExecutor ex) {
-        Var h = hidden(ex);
+        Var h = hidden(ex);       // first: a stored head is decoded into the scratch the layers' frozen maps use
         return Ops.linear(ex.tape(), h, headWeight(), null);
     }
 
@@ -381,7 +383,7 @@ public final class Decoder {
 
     /** As {@link #loss(Tape, int[], int[], int, int)} on an executor the caller keeps (a trainer: one per run). */
     public float loss(TapeExecutor ex, int[] targets) {
-        Var h = hidden(ex);
+        Var h = hidden(ex);       // first: a stored head is decoded into the scratch the layers' frozen maps use
         return Ops.linearCrossEntropy(ex.tape(), h, headWeight(), targets);
     }
 
