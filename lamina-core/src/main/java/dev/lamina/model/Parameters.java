@@ -11,7 +11,8 @@ import java.util.Map;
 
 /**
  * All parameters in one flat float32 buffer, gradients in a second buffer of the same layout (made
- * when a gradient is first asked for, so inference never holds it), and a named view per tensor (canonical names, e.g. {@code layers.0.self_attn.q_proj.weight}). Zeroing,
+ * when a gradient is first asked for, so inference never holds it), and a named view per tensor
+ * (canonical names, e.g. {@code layers.0.self_attn.q_proj.weight}). Zeroing,
  * AdamW, clipping and checkpoint I/O are therefore each one loop over a flat array.
  */
 public final class Parameters {
