@@ -361,9 +361,14 @@ class LaminaServerTest {
 
     // ---- a slow model with a long context: queue limits and disconnects --------------------
 
+    /**
+     * The small preset four times as deep, with a long context: slow enough per token that the tokens
+     * made while the server notices a disconnect stay a small count even on a loaded 2-core machine
+     * (with the preset's depth, 1,623 of them in one full-suite run).
+     */
     static Lamina.Model slowModel() {
         ModelConfig small = Presets.get("small").config().apply(257);
-        ModelConfig longCtx = ModelConfig.builder().vocabSize(257).hiddenSize(small.hiddenSize()).numHiddenLayers(small
+        ModelConfig longCtx = ModelConfig.builder().vocabSize(257).hiddenSize(small.hiddenSize()).numHiddenLayers(4 * small
                 .numHiddenLayers()).numAttentionHeads(small.numAttentionHeads()).numKeyValueHeads(small.numKeyValueHeads())
                 .intermediateSize(small.intermediateSize()).maxPositionEmbeddings(4096).norm(small.norm()).normEps(small
                 .normEps()).normPlacement(small.normPlacement()).mixAlpha(small.mixAlpha()).position(small.position())
