@@ -10,6 +10,10 @@ computed in float64 with eager attention).
                       on a hidden size of 32), 4 heads, 2 kv heads, untied
     gemma             GemmaForCausalLM: GeGLU (tanh GELU), RMSNorm times (1 + w), embeddings times sqrt(32), tied
                       head, head_dim 16 (attention 64 wide), 4 heads, 1 kv head
+    gemma2            Gemma2ForCausalLM: gemma's parts plus sandwich norms, 3 layers (sliding window 4, global,
+                      sliding), query_pre_attn_scalar 24 (not head_dim 16), attention scores soft-capped at 10 and
+                      logits at 5 (both bite on these weights); also grads.safetensors: the float64 gradient
+                      of every parameter for the mean next-token loss over the reference ids
     phi3              Phi3ForCausalLM: fused qkv_proj and gate_up_proj, sliding_window 4 (T = 12), 4 heads, 2 kv heads
     llama-rope-linear  Llama with rope_scaling linear, factor 2
     llama-rope-dynamic Llama with rope_scaling dynamic, factor 2 (plain RoPE within max_position_embeddings)
@@ -38,6 +42,21 @@ def greedy(m, path, seed):
         json.dump({"prompt": prompt[0].tolist(), "output": out[0, 5:].tolist()}, f)
 
 
+def save_grads(m, ids, path):
+    """grads.safetensors: loss (the mean cross-entropy of each next token) and every parameter's gradient, in float64."""
+    from safetensors.torch import save_file
+    m = m.double().train()
+    m.zero_grad()
+    logits = m(input_ids=ids).logits
+    loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+    loss.backward()
+    out = {"loss": loss.detach().float().reshape(1)}
+    for name, p in m.named_parameters():
+        out["grad." + name] = p.grad.float().contiguous()
+    save_file(out, os.path.join(path, "grads.safetensors"))
+    m.float().eval()
+
+
 def llama(name, seed, rope_parameters):
     from transformers import LlamaConfig, LlamaForCausalLM
     path = fresh(name)
@@ -48,6 +67,23 @@ def llama(name, seed, rope_parameters):
     randomize(m, seed)
     m.save_pretrained(path)
     save_reference(path, *reference(m, 100, 12, seed + 10))
+    greedy(m, path, 7)
+
+
+def gemma2():
+    from transformers import Gemma2Config, Gemma2ForCausalLM
+    path = fresh("gemma2")
+    cfg = Gemma2Config(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
+                       num_key_value_heads=2, head_dim=16, max_position_embeddings=64, rms_norm_eps=1e-6,
+                       sliding_window=4, query_pre_attn_scalar=24, attn_logit_softcapping=10.0,
+                       final_logit_softcapping=5.0, attn_implementation="eager")
+    m = Gemma2ForCausalLM(cfg)
+    randomize(m, 29)
+    assert m.config.layer_types == ["sliding_attention", "full_attention", "sliding_attention"]
+    m.save_pretrained(path)
+    ids, logits = reference(m, 100, 12, 39)
+    save_reference(path, ids, logits)
+    save_grads(m, ids, path)
     greedy(m, path, 7)
 
 
@@ -86,6 +122,8 @@ def main():
     m.save_pretrained(path)
     save_reference(path, *reference(m, 100, 12, 37))
     greedy(m, path, 7)
+
+    gemma2()
 
     from transformers import Phi3Config, Phi3ForCausalLM
     path = fresh("phi3")

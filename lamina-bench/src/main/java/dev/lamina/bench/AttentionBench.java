@@ -1,5 +1,6 @@
 package dev.lamina.bench;
 
+import dev.lamina.kernels.AttentionScores;
 import dev.lamina.kernels.KernelSet;
 import dev.lamina.tensor.Tensor;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -57,7 +58,7 @@ public class AttentionBench {
         dq = Tensor.zeros(B, T, H, HD);
         dk = Tensor.zeros(B, T, kv, HD);
         dv = Tensor.zeros(B, T, kv, HD);
-        k.attention(out, att, q, kk, v, B, T, H, kv, HD, window);
+        k.attention(out, att, q, kk, v, B, T, H, kv, HD, AttentionScores.causal(HD, window));
         long pairs = 0;
         for (int i = 0; i < T; i++) pairs += window > 0 ? Math.min(i + 1, window) : i + 1;
         fwdGflop = 2.0 * 2 * B * H * pairs * HD / 1e9;
@@ -65,14 +66,14 @@ public class AttentionBench {
 
     @Benchmark
     public Tensor forward(Flops flops) {
-        k.attention(out, att, q, kk, v, B, T, H, kv, HD, window);
+        k.attention(out, att, q, kk, v, B, T, H, kv, HD, AttentionScores.causal(HD, window));
         flops.gflop += fwdGflop;
         return out;
     }
 
     @Benchmark
     public Tensor backward(Flops flops) {
-        k.attentionBackward(dq, dk, dv, dout, q, kk, v, att, B, T, H, kv, HD, window);
+        k.attentionBackward(dq, dk, dv, dout, q, kk, v, att, B, T, H, kv, HD, AttentionScores.causal(HD, window));
         flops.gflop += 2 * fwdGflop;
         return dq;
     }

@@ -1,5 +1,6 @@
 package dev.lamina.autograd;
 
+import dev.lamina.kernels.AttentionScores;
 import dev.lamina.kernels.KernelSet;
 import dev.lamina.tensor.Tensor;
 
@@ -180,32 +181,54 @@ public final class Ops {
         @Override protected void backward() { kernels.rope(x.grad(), T, heads, hd, 0, cos, sin, true); }
     }
 
-    /** Causal (sliding-window) grouped-query attention; q[B,T,H,hd], k/v[B,T,KV,hd] → [B,T,H,hd]. */
-    public static Var attention(Tape tape, Var q, Var kk, Var v, int B, int T, int H, int KV, int hd, int window) {
-        return attention(tape, q, kk, v, B, T, H, KV, hd, window, null);
+    /** Causal (sliding-window, soft-capped: as scores says) grouped-query attention; q[B,T,H,hd], k/v[B,T,KV,hd] → [B,T,H,hd]. */
+    public static Var attention(Tape tape, Var q, Var kk, Var v, int B, int T, int H, int KV, int hd, AttentionScores scores) {
+        return attention(tape, q, kk, v, B, T, H, KV, hd, scores, null);
     }
 
     /** As above; probe (may be null) sees the softmax probabilities att[B,H,T,T] (research diagnostics). */
-    public static Var attention(Tape tape, Var q, Var kk, Var v, int B, int T, int H, int KV, int hd, int window,
+    public static Var attention(Tape tape, Var q, Var kk, Var v, int B, int T, int H, int KV, int hd, AttentionScores scores,
                                 java.util.function.Consumer<Tensor> probe) {
         Var out = tape.var(B * T, H * hd);
         Tensor att = tape.alloc(B, H, T, T);
         long t0 = tape.start();
-        tape.kernels().attention(out.value(), att, q.value(), kk.value(), v.value(), B, T, H, KV, hd, window);
+        tape.kernels().attention(out.value(), att, q.value(), kk.value(), v.value(), B, T, H, KV, hd, scores);
         tape.forward("attention", t0);
         if (probe != null) probe.accept(att);
         Attention op = tape.op(Attention.class, Attention::new);
         op.q = q; op.k = kk; op.v = v; op.out = out; op.att = att;
-        op.B = B; op.T = T; op.H = H; op.KV = KV; op.hd = hd; op.window = window;
+        op.B = B; op.T = T; op.H = H; op.KV = KV; op.hd = hd; op.scores = scores;
         return out;
     }
 
     private static final class Attention extends Tape.Op {
-        Var q, k, v, out; Tensor att; int B, T, H, KV, hd, window;
+        Var q, k, v, out; Tensor att; int B, T, H, KV, hd; AttentionScores scores;
         Attention() { super("attention"); }
         @Override protected void backward() {
             kernels.attentionBackward(q.grad(), k.grad(), v.grad(), out.grad(), q.value(), k.value(), v.value(), att,
-                    B, T, H, KV, hd, window);
+                    B, T, H, KV, hd, scores);
+        }
+    }
+
+    /** y = cap·tanh(x/cap) of x[n, m] (Gemma 2's soft-capped logits). */
+    public static Var softcap(Tape tape, Var x, float cap) {
+        Var y = tape.var(x.value().dim(0), x.size() / x.value().dim(0));
+        long t0 = tape.start();
+        System.arraycopy(x.value().data(), x.value().offset(), y.value().data(), y.value().offset(), x.size());
+        tape.kernels().softcap(y.value().data(), y.value().offset(), y.size(), cap);
+        tape.forward("softcap", t0);
+        Softcap op = tape.op(Softcap.class, Softcap::new);
+        op.x = x; op.y = y; op.cap = cap;
+        return y;
+    }
+
+    private static final class Softcap extends Tape.Op {
+        Var x, y; float cap;
+        Softcap() { super("softcap"); }
+        @Override protected void backward() {
+            Tensor g = y.grad();
+            kernels.softcapBackward(g, y.value(), cap);     // y's gradient is read by no one after this op
+            addGradient(kernels, x, y, g);
         }
     }
 
@@ -424,20 +447,29 @@ public final class Ops {
      * dw += dlogitsᵀ·x. Computing the gradient in the forward pass is valid because the loss is the
      * root of the graph; nothing is recorded for backward. x is [n,d], w [V,d].
      */
-    public static float linearCrossEntropy(Tape tape, Var x, Var w, int[] targets) {
+    public static float linearCrossEntropy(Tape tape, Var x, Var w, int[] targets) { return linearCrossEntropy(tape, x, w, targets, 0f); }
+
+    /** As above with the logits soft-capped first, cap·tanh(z/cap) (Gemma 2; cap 0: none). */
+    public static float linearCrossEntropy(Tape tape, Var x, Var w, int[] targets, float cap) {
         int n = targets.length, V = w.value().dim(0);
         int chunk = Math.min(headChunk(V), n), counted = counted(targets);
-        Tensor logits = tape.alloc(chunk, V), losses = tape.alloc(n);
+        Tensor logits = tape.alloc(chunk, V), losses = tape.alloc(n), capped = cap > 0 ? tape.alloc(chunk, V) : null;
         long t0 = tape.start();
         boolean grad = tape.recording();
         for (int r = 0; r < n; r += chunk) {
             int m = Math.min(chunk, n - r);
             Tensor xc = tape.rows(x.value(), r, r + m), lc = tape.rows(logits, 0, m);
             tape.kernels().matmul(lc, xc, w.value(), null);
+            Tensor cc = null;
+            if (cap > 0) {
+                tape.kernels().softcap(lc.data(), lc.offset(), lc.size(), cap);
+                if (grad) (cc = tape.rows(capped, 0, m)).copyFrom(lc);     // the crossEntropy below overwrites lc
+            }
             int[] tc = tape.ints(m);
             System.arraycopy(targets, r, tc, 0, m);
             tape.kernels().crossEntropy(tape.rows(losses, r, r + m), grad ? lc : null, lc, tc, 1f / counted);
             if (grad) {
+                if (cc != null) tape.kernels().softcapBackward(lc, cc, cap);
                 tape.kernels().matmulBackwardInput(tape.rows(x.grad(), r, r + m), lc, w.value());
                 if (w.grad() != null) tape.kernels().matmulBackwardWeight(w.grad(), null, lc, xc);
             }

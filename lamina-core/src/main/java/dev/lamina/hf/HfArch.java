@@ -17,11 +17,17 @@ public enum HfArch {
     QWEN3("qwen3", "Qwen3ForCausalLM", "model."),
     /** Llama's names with GeGLU, embeddings times sqrt(d), a tied head and RMSNorm weights stored as w − 1. */
     GEMMA("gemma", "GemmaForCausalLM", "model."),
+    /**
+     * Gemma with sandwich norms (its post_attention_layernorm is on the attention's output, pre_ and
+     * post_feedforward_layernorm around the MLP), sliding and global attention alternating, soft-capped
+     * attention scores and logits, and scores scaled by 1/sqrt(query_pre_attn_scalar).
+     */
+    GEMMA2("gemma2", "Gemma2ForCausalLM", "model."),
     /** Llama with q, k, v in one qkv_proj and gate, up in one gate_up_proj (split on import, fused on export). */
     PHI3("phi3", "Phi3ForCausalLM", "model.");
 
     /** What Lamina's norm weight is to the file's: Gemma's RMSNorm multiplies by (1 + w). */
-    public float normOffset() { return this == GEMMA ? 1f : 0f; }
+    public float normOffset() { return this == GEMMA || this == GEMMA2 ? 1f : 0f; }
 
     /** The config's {@code model_type}. */
     public final String modelType;

@@ -190,7 +190,7 @@ public final class HfConfig {
     }
 
     private static final List<Field> LLAMA = llamaLike(false), MISTRAL = llamaLike(true), QWEN2 = qwen2(), QWEN3 = qwen3(), GEMMA = gemma(),
-            PHI3 = phi3();
+            GEMMA2 = gemma2(), PHI3 = phi3();
 
     /** Phi-3: Mistral's fields (a sliding window) and its dropout rates; original_max_position_embeddings serves only longrope. */
     private static List<Field> phi3() {
@@ -212,6 +212,32 @@ public final class HfConfig {
         l.add(opt("hidden_activation", only(why, "\"gelu_pytorch_tanh\"", "\"gelu_new\"", "null")));
         l.add(opt("use_bidirectional_attention", only("Lamina's attention is causal", "false", "null")));
         return List.copyOf(l);
+    }
+
+    /**
+     * Gemma 2: Gemma's fields with the sliding window and which layers use it (layer_types, or
+     * transformers' default: every other layer from the first), the scores' scale and both soft caps.
+     */
+    private static List<Field> gemma2() {
+        List<Field> l = new ArrayList<>(gemma());
+        l.add(opt("query_pre_attn_scalar", toNum("query_pre_attn_scalar")));
+        l.add(opt("attn_logit_softcapping", nullableNum("attn_logit_softcapping")));
+        l.add(opt("final_logit_softcapping", nullableNum("final_logit_softcapping")));
+        l.add(opt("sliding_window", (r, f, v) -> {
+            if (v.isNull()) r.out.putNull("sliding_window");
+            else toInt("sliding_window").apply(r, f, v);
+        }));
+        l.add(opt("layer_types", (r, f, v) -> r.layerTypes = v));
+        l.add(opt("cache_implementation", IGNORE));               // how transformers caches keys (hybrid); the same function
+        return List.copyOf(l);
+    }
+
+    /** A number, or null (which sets the Lamina field to null). */
+    private static Handler nullableNum(String lamina) {
+        return (r, f, v) -> {
+            if (v.isNull()) r.out.putNull(lamina);
+            else toNum(lamina).apply(r, f, v);
+        };
     }
 
     /** Qwen3: Qwen2's fields with attention_bias (q, k, v and o alike) instead of the implied q/k/v biases. */
@@ -249,6 +275,7 @@ public final class HfConfig {
             case QWEN2 -> QWEN2;
             case QWEN3 -> QWEN3;
             case GEMMA -> GEMMA;
+            case GEMMA2 -> GEMMA2;
             case PHI3 -> PHI3;
         };
     }
@@ -268,7 +295,11 @@ public final class HfConfig {
             if (arch == HfArch.PHI3) o.put("norm_eps", 1e-5);
             if (arch == HfArch.QWEN2) o.put("bias", true);         // q, k, v (o's stays zero)
             if (arch == HfArch.QWEN3) o.put("qk_norm", true);
-            if (arch == HfArch.GEMMA) o.put("activation", "geglu").put("scale_embeddings", true).put("tie_word_embeddings", true);
+            if (arch == HfArch.GEMMA || arch == HfArch.GEMMA2)
+                o.put("activation", "geglu").put("scale_embeddings", true).put("tie_word_embeddings", true);
+            if (arch == HfArch.GEMMA2)                             // transformers' Gemma2Config defaults
+                o.put("sandwich_norms", true).put("sliding_window", 4096).put("query_pre_attn_scalar", 256.0)
+                        .put("attn_logit_softcapping", 50.0).put("final_logit_softcapping", 30.0);
         }
         return o;
     }
@@ -343,7 +374,8 @@ public final class HfConfig {
             if (!r.headDim.isIntegralNumber() || r.headDim.intValue() < 1) throw r.bad("head_dim must be a positive integer, got " + r.headDim);
             if (hidden % heads != 0 || r.headDim.intValue() != hidden / heads) out.put("head_dim", r.headDim.intValue());   // attention H·hd wide
         }
-        if (r.layerTypes != null && !r.layerTypes.isNull()) {
+        if (arch == HfArch.GEMMA2) slidingPattern(r, out);
+        else if (r.layerTypes != null && !r.layerTypes.isNull()) {
             String want = out.get("sliding_window").isNull() ? "full_attention" : "sliding_attention";
             for (JsonNode t : r.layerTypes)
                 if (!t.isString() || !t.stringValue().equals(want))
@@ -351,6 +383,42 @@ public final class HfConfig {
                             + want + " as sliding_window is " + out.get("sliding_window"));
         }
         return new Imported(arch, ModelConfig.fromJson(out, source));
+    }
+
+    /**
+     * Gemma 2's layer_types as Lamina's sliding_window_pattern n (layer l global when l + 1 is a
+     * multiple of n); absent, transformers' default of alternating layers, n = 2. Types that follow
+     * no such pattern are refused.
+     */
+    private static void slidingPattern(Reading r, ObjectNode out) {
+        int L = out.get("num_hidden_layers").intValue();
+        boolean[] global = new boolean[L];
+        if (r.layerTypes == null || r.layerTypes.isNull()) for (int l = 0; l < L; l++) global[l] = (l + 1) % 2 == 0;
+        else {
+            if (!r.layerTypes.isArray() || r.layerTypes.size() != L)
+                throw r.bad("layer_types must list one type for each of the " + L + " layers, got " + r.layerTypes);
+            for (int l = 0; l < L; l++) {
+                JsonNode t = r.layerTypes.get(l);
+                if (!t.isString() || !Set.of("sliding_attention", "full_attention").contains(t.stringValue()))
+                    throw r.bad("layer_types[" + l + "] is " + t + "; Lamina implements sliding_attention and full_attention");
+                global[l] = t.stringValue().equals("full_attention");
+            }
+        }
+        int firstGlobal = 0;
+        while (firstGlobal < L && !global[firstGlobal]) firstGlobal++;
+        boolean anySliding = false;
+        for (boolean g : global) anySliding |= !g;
+        if (!anySliding || out.get("sliding_window").isNull()) {      // no layer uses a window
+            out.putNull("sliding_window");
+            return;
+        }
+        if (firstGlobal == L) return;                                 // every layer uses the window
+        int n = firstGlobal + 1;
+        for (int l = 0; l < L; l++)
+            if (global[l] != ((l + 1) % n == 0))
+                throw r.bad("layer_types " + r.layerTypes + " has no period: Lamina implements a global layer every n-th layer "
+                        + "(layer l global when l + 1 is a multiple of n), the others sliding");
+        out.put("sliding_window_pattern", n);
     }
 
     // ---- export ---------------------------------------------------------------------------
@@ -367,6 +435,17 @@ public final class HfConfig {
             throw new LaminaException("the model uses LayerNorm Scaling: no Hugging Face architecture scales the norm outputs "
                     + "by 1/sqrt(layer+1)");
         String combo = "norm " + lower(c.norm()) + ", position " + lower(c.position()) + ", activation " + lower(c.activation());
+        if (c.sandwichNorms()) {
+            if (c.norm() != Norm.RMSNORM || c.position() != Position.ROPE || c.activation() != Activation.GEGLU || !c.scaleEmbeddings()
+                    || c.qkNorm() || c.ropeScaling() != null)
+                throw new LaminaException("the model has sandwich norms but not the rest of Gemma 2 (rmsnorm, rope, geglu, embeddings "
+                        + "scaled by sqrt(d), no q/k norms, plain RoPE): no Hugging Face architecture matches");
+            return HfArch.GEMMA2;
+        }
+        if (c.slidingWindowPattern() != null || c.queryPreAttnScalar() != null || c.attnLogitSoftcapping() != null
+                || c.finalLogitSoftcapping() != null)
+            throw new LaminaException("the model has Gemma 2's attention (alternating windows, query_pre_attn_scalar or soft caps) "
+                    + "without its sandwich norms: no Hugging Face architecture matches");
         if (c.norm() == Norm.RMSNORM && c.position() == Position.ROPE && c.activation() == Activation.GEGLU) {
             if (!c.scaleEmbeddings() || c.qkNorm() || c.slidingWindow() != null || c.ropeScaling() != null)
                 throw new LaminaException("the model has GeGLU but not the rest of Gemma (embeddings scaled by sqrt(d), no q/k norms, "
@@ -426,7 +505,7 @@ public final class HfConfig {
             o.put("head_dim", c.headDim());
             o.put("intermediate_size", c.intermediateSize());
             o.put("max_position_embeddings", c.maxPositionEmbeddings());
-            o.put("hidden_act", arch == HfArch.GEMMA ? "gelu_pytorch_tanh" : "silu");
+            o.put("hidden_act", arch == HfArch.GEMMA || arch == HfArch.GEMMA2 ? "gelu_pytorch_tanh" : "silu");
             o.put("rms_norm_eps", c.normEps());
             o.put("rope_theta", c.ropeTheta());
             if (c.ropeScaling() == null) o.putNull("rope_scaling");
@@ -437,6 +516,15 @@ public final class HfConfig {
                 o.put("mlp_bias", false);
             } else if (arch == HfArch.GEMMA) {
                 o.put("attention_bias", c.bias());
+            } else if (arch == HfArch.GEMMA2) {
+                o.put("attention_bias", c.bias());
+                o.put("query_pre_attn_scalar", c.queryPreAttnScalar() != null ? c.queryPreAttnScalar() : c.headDim());
+                putOrNull(o, "attn_logit_softcapping", c.attnLogitSoftcapping());
+                putOrNull(o, "final_logit_softcapping", c.finalLogitSoftcapping());
+                o.put("sliding_window", c.slidingWindow());
+                var types = o.putArray("layer_types");
+                for (int l = 0; l < c.numHiddenLayers(); l++)
+                    types.add(c.window(l) == 0 ? "full_attention" : "sliding_attention");
             } else if (arch == HfArch.QWEN3) {
                 o.put("attention_bias", c.bias());
                 o.put("use_sliding_window", false);
@@ -450,6 +538,10 @@ public final class HfConfig {
         else o.putNull("bos_token_id").putNull("eos_token_id");   // not transformers' defaults (gpt2: 50256)
         o.put("use_cache", true);
         return o;
+    }
+
+    private static void putOrNull(ObjectNode o, String field, Double v) {
+        if (v == null) o.putNull(field); else o.put(field, v);
     }
 
     private static String lower(Enum<?> e) { return e.name().toLowerCase(java.util.Locale.ROOT); }

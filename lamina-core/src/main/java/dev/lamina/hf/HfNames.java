@@ -111,12 +111,29 @@ public final class HfNames {
         return List.copyOf(rules);
     }
 
+    /**
+     * Gemma 2's: Llama's, except that its post_attention_layernorm is the norm on the attention's
+     * output, and the MLP's input norm is pre_feedforward_layernorm (post_feedforward_layernorm on its output).
+     */
+    private static final List<Rule> GEMMA2 = gemma2();
+
+    private static List<Rule> gemma2() {
+        java.util.Set<Role> renamed = java.util.EnumSet.of(Role.POST_NORM, Role.ATTN_OUT_NORM, Role.MLP_OUT_NORM);
+        List<Rule> rules = new java.util.ArrayList<>(LLAMA.stream()
+                .filter(r -> !renamed.contains(r.canonical().getFirst().role())).toList());
+        rules.add(r("layers.{l}.post_attention_layernorm.weight", w(Role.ATTN_OUT_NORM)));
+        rules.add(r("layers.{l}.pre_feedforward_layernorm.weight", w(Role.POST_NORM)));
+        rules.add(r("layers.{l}.post_feedforward_layernorm.weight", w(Role.MLP_OUT_NORM)));
+        return List.copyOf(rules);
+    }
+
     /** The rule table of an architecture (Mistral, Qwen3 and Gemma share Llama's names). */
     public static List<Rule> rules(HfArch arch) {
         return switch (arch) {
             case GPT2 -> GPT2;
             case QWEN2 -> QWEN2;
             case PHI3 -> PHI3;
+            case GEMMA2 -> GEMMA2;
             default -> LLAMA;
         };
     }

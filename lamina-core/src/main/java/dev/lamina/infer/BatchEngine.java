@@ -207,7 +207,7 @@ public final class BatchEngine implements AutoCloseable {
         this.options = options;
         this.contextLimit = InferenceSession.contextLimit(c);
         int B = BlockPool.DEFAULT_BLOCK_SIZE;
-        int perSeq = c.window() > 0 ? PagedKvCache.blocksFor(c.window(), B) + 2
+        int perSeq = c.cacheWindow() > 0 ? PagedKvCache.blocksFor(c.cacheWindow(), B) + 2
                 : PagedKvCache.blocksFor(c.maxPositionEmbeddings(), B);
         this.maxBlocksPerSequence = perSeq;
         int blocks = options.kvBlocks() > 0 ? options.kvBlocks() : options.maxConcurrent() * perSeq;

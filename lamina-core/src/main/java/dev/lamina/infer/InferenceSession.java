@@ -46,13 +46,13 @@ public final class InferenceSession implements AutoCloseable {
     /** {@link #forModel(Decoder)} on weights prepared once. */
     public static InferenceSession forModel(PreparedModel model) {
         ModelConfig c = model.model().config();
-        KvCache cache = c.window() > 0 ? new RollingKvCache(c) : new ContiguousKvCache(c, c.maxPositionEmbeddings());
+        KvCache cache = c.cacheWindow() > 0 ? new RollingKvCache(c) : new ContiguousKvCache(c, c.maxPositionEmbeddings());
         return new InferenceSession(model, cache);
     }
 
     /** The longest sequence a model can decode with its default cache (Integer.MAX_VALUE: unbounded). */
     public static int contextLimit(ModelConfig c) {
-        return c.window() > 0 && c.position() == Position.ROPE ? Integer.MAX_VALUE : c.maxPositionEmbeddings();
+        return c.cacheWindow() > 0 && c.position() == Position.ROPE ? Integer.MAX_VALUE : c.maxPositionEmbeddings();
     }
 
     public int position() { return cache.length(); }

@@ -158,7 +158,7 @@ public final class ModelRunner {
         }
         for (int s = 0; s < C; s++) caches[s].reserve(len[s]);
         ensureRope(maxEnd(C));
-        int window = c.window();
+        int window = c.cacheWindow();
         for (int s = 0; s < C; s++) {                     // slot offsets of the cached positions each chunk reads
             int lo = KernelSet.firstVisible(pos[s], window), count = pos[s] - lo;
             if (slots[s] == null || slots[s].length < count) slots[s] = new int[Math.max(count, 16) * 2];
@@ -171,7 +171,10 @@ public final class ModelRunner {
         this.wanted = wanted;
         try {
             Tensor h = model.hidden(exec);
-            if (wanted > 0) k.project(wanted, h, prepared.single(model.head()), exec.outputs(logits));
+            if (wanted > 0) {
+                k.project(wanted, h, prepared.single(model.head()), exec.outputs(logits));
+                if (c.logitSoftcap() > 0) k.softcap(logits.data(), logits.offset(), wanted * c.vocabSize(), c.logitSoftcap());
+            }
         } finally {
             for (int s = 0; s < C; s++) { caches[s] = null; adapters[s] = null; }
             this.chunks = null;
@@ -309,7 +312,7 @@ public final class ModelRunner {
             this.att = next(n, qDim);
             this.layer = l;
             long work = 0;
-            int window = c.window();
+            int window = c.window(l);
             for (int s = 0; s < C; s++) {
                 long span = window > 0 ? Math.min(window, pos[s] + len[s]) : pos[s] + len[s];
                 work += len[s] * span;
@@ -336,11 +339,11 @@ public final class ModelRunner {
          */
         private void attendGroup(int r, int kh) {
             int s = rowChunk[r], t = r - start[s], at = pos[s] + t;
-            int lo = KernelSet.firstVisible(at, c.window()), span = at - lo + 1;
+            int lo = KernelSet.firstVisible(at, c.window(layer)), span = at - lo + 1;
             int group = H / KV;
             float[] sc = SCORES.get();
             if (sc.length < group * span) SCORES.set(sc = new float[Math.max(group * span, sc.length * 2)]);
-            float scale = (float) (1.0 / Math.sqrt(hd));
+            float scale = c.attentionScale(), cap = c.attentionSoftcap();
             float[] Q = q.data(), O = att.data(), Kc = caches[s].keys(layer), Vc = caches[s].values(layer);
             float[] Kn = kNew.data(), Vn = vNew.data();
             int qo = q.offset(), ao = att.offset(), kno = kNew.offset(), vno = vNew.offset();
@@ -354,6 +357,7 @@ public final class ModelRunner {
                 for (int g = 0; g < group; g++)
                     sc[g * span + j - lo] = k.dot(Q, qo + r * qDim + (kh * group + g) * hd, K, off, hd) * scale;
             }
+            if (cap > 0) k.softcap(sc, 0, group * span, cap);
             for (int g = 0; g < group; g++) {
                 k.softmax(sc, g * span, span);
                 java.util.Arrays.fill(O, ao + r * qDim + (kh * group + g) * hd, ao + r * qDim + (kh * group + g + 1) * hd, 0f);
@@ -373,6 +377,21 @@ public final class ModelRunner {
             k.project(n, h, prepared.single(w), outputs(o));
             if (anyAdapter) lowRank(h, w, o);
             k.accumulate(r, o);
+            return r;
+        }
+
+        @Override
+        public Tensor linear(Tensor x, Decoder.Linear w) {
+            Tensor y = next(n, w.out());
+            k.project(n, x, prepared.single(w), outputs(y));
+            if (anyAdapter) lowRank(x, w, y);
+            return y;
+        }
+
+        /** r += y, in place on the residual stream. */
+        @Override
+        public Tensor add(Tensor r, Tensor y) {
+            k.accumulate(r, y);
             return r;
         }
 

@@ -42,7 +42,7 @@ public final class PagedKvCache implements KvCache {
         this.pool = pool;
         this.B = pool.blockSize();
         this.kvDim = c.kvDim();
-        this.window = c.window();
+        this.window = c.cacheWindow();
         int limit = window > 0 && c.position() == Position.ROPE ? Integer.MAX_VALUE : c.maxPositionEmbeddings();
         this.maxLength = Math.min(maxLength, limit);
         this.table = new int[8];

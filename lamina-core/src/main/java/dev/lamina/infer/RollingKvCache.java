@@ -16,9 +16,9 @@ public final class RollingKvCache implements KvCache {
 
     /** A rolling cache of the model's window W (the model must have a sliding window). */
     public RollingKvCache(ModelConfig c) {
-        if (c.window() <= 0)
+        if (c.cacheWindow() <= 0)
             throw new IllegalArgumentException("a rolling KV cache needs a sliding-window model (sliding_window is null)");
-        this.slots = c.window();
+        this.slots = c.cacheWindow();
         this.kvDim = c.kvDim();
         this.maxLength = c.position() == Position.ROPE ? Integer.MAX_VALUE : c.maxPositionEmbeddings();
         keys = new float[c.numHiddenLayers()][slots * kvDim];

@@ -73,14 +73,20 @@ public interface KernelSet {
     /**
      * Causal (optionally sliding-window) multi-head attention with grouped-query heads.
      * q[B,T,H,hd], k/v[B,T,KV,hd] → out[B,T,H,hd]; att[B,H,T,T] receives the softmax probabilities
-     * (zeros where masked). Query head h reads KV head h / (H/KV). window ≤ 0 means no window;
-     * otherwise position i attends to j with i − window < j ≤ i. Scores scaled by 1/sqrt(hd).
+     * (zeros where masked). Query head h reads KV head h / (H/KV). The scores are formed as
+     * {@link AttentionScores} says: scaled, soft-capped when it has a cap, masked to its window.
      */
-    void attention(Tensor out, Tensor att, Tensor q, Tensor k, Tensor v, int B, int T, int H, int KV, int hd, int window);
+    void attention(Tensor out, Tensor att, Tensor q, Tensor k, Tensor v, int B, int T, int H, int KV, int hd, AttentionScores scores);
 
-    /** dq, dk, dv += gradients of attention, given dout and the saved att. */
+    /** dq, dk, dv += gradients of attention, given dout and the saved att (a soft cap's derivative from the recomputed scores). */
     void attentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor att,
-                           int B, int T, int H, int KV, int hd, int window);
+                           int B, int T, int H, int KV, int hd, AttentionScores scores);
+
+    /** In place: a[off + i] = cap·tanh(a[off + i]/cap) for i < len (Gemma 2's soft cap of logits and scores). */
+    void softcap(float[] a, int off, int len, float cap);
+
+    /** In place: g *= 1 − (y/cap)², the derivative of a soft cap whose output was y (g: dy in, dx out). */
+    void softcapBackward(Tensor g, Tensor y, float cap);
 
     // ---- activations ------------------------------------------------------------------------
 

@@ -178,8 +178,9 @@ public final class ScalarKernels implements KernelSet {
 
     @Override
     public void attention(Tensor out, Tensor att, Tensor q, Tensor k, Tensor v, int B, int T, int H, int KV, int hd,
-                          int window) {
-        float scale = (float) (1.0 / Math.sqrt(hd));
+                          AttentionScores scores) {
+        float scale = scores.scale(), cap = scores.softcap();
+        int window = scores.window();
         int group = H / KV;
         float[] Q = q.data(), K = k.data(), Vv = v.data(), O = out.data(), A = att.data();
         for (int b = 0; b < B; b++)
@@ -196,6 +197,7 @@ public final class ScalarKernels implements KernelSet {
                         float s = 0;
                         for (int c = 0; c < hd; c++) s += Q[qi + c] * K[kj + c];
                         s *= scale;
+                        if (cap > 0) s = cap * (float) Math.tanh(s / cap);
                         A[ai + j] = s;
                         max = Math.max(max, s);
                     }
@@ -216,8 +218,9 @@ public final class ScalarKernels implements KernelSet {
 
     @Override
     public void attentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor att,
-                                  int B, int T, int H, int KV, int hd, int window) {
-        float scale = (float) (1.0 / Math.sqrt(hd));
+                                  int B, int T, int H, int KV, int hd, AttentionScores scores) {
+        float scale = scores.scale(), cap = scores.softcap();
+        int window = scores.window();
         int group = H / KV;
         float[] Q = q.data(), K = k.data(), Vv = v.data(), A = att.data(), DO = dout.data();
         float[] DQ = dq.data(), DK = dk.data(), DV = dv.data();
@@ -243,10 +246,17 @@ public final class ScalarKernels implements KernelSet {
                         for (int c = 0; c < hd; c++) DV[dvj + c] += a * DO[oi + c];
                     }
                     // dS_ij = P_ij (dP_ij − Σ_j P_ij dP_ij); dq_i += dS·k·scale; dk_j += dS·q_i·scale
+                    // (with a soft cap, times 1 − tanh²(s/cap) of the score s = scale·q·k, recomputed)
                     int dqi = dq.offset() + ((b * T + i) * H + h) * hd;
                     for (int j = lo; j <= i; j++) {
                         float ds = A[ai + j] * (dp[j] - rowDot) * scale;
                         int kj = k.offset() + ((b * T + j) * KV + kh) * hd;
+                        if (cap > 0) {
+                            float s = 0;
+                            for (int c = 0; c < hd; c++) s += Q[qi + c] * K[kj + c];
+                            float t = (float) Math.tanh(s * scale / cap);
+                            ds *= 1f - t * t;
+                        }
                         int dkj = dk.offset() + ((b * T + j) * KV + kh) * hd;
                         for (int c = 0; c < hd; c++) {
                             DQ[dqi + c] += ds * K[kj + c];
@@ -255,6 +265,20 @@ public final class ScalarKernels implements KernelSet {
                     }
                 }
             }
+    }
+
+    @Override
+    public void softcap(float[] a, int off, int len, float cap) {
+        for (int i = off; i < off + len; i++) a[i] = cap * (float) Math.tanh(a[i] / cap);
+    }
+
+    @Override
+    public void softcapBackward(Tensor g, Tensor y, float cap) {
+        float[] G = g.data(), Y = y.data();
+        for (int i = 0; i < g.size(); i++) {
+            float t = Y[y.offset() + i] / cap;
+            G[g.offset() + i] *= 1f - t * t;
+        }
     }
 
     // ---- activations ------------------------------------------------------------------------

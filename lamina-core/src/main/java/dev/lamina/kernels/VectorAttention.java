@@ -8,7 +8,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Causal (optionally sliding-window) grouped-query attention over the Vector API.
+ * Causal (optionally sliding-window, optionally soft-capped) grouped-query attention over the Vector API.
  * Shapes: q[B,T,H,hd], k/v[B,T,KV,hd], out[B,T,H,hd], att[B,H,T,T]; query head h reads KV head
  * h / (H/KV); row i attends to j in [lo(i), i], lo(i) = {@link KernelSet#firstVisible} (max(0, i − window + 1) when window > 0).
  *
@@ -33,8 +33,8 @@ final class VectorAttention {
 
     private VectorAttention() {}
 
-    /** Per-thread R×T blocks for dP/dS and for the masked copy of P, grown on demand and kept. */
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[2][0]);
+    /** Per-thread R×T blocks for dP/dS, the masked copy of P and a soft cap's recomputed scores, grown on demand and kept. */
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[3][0]);
 
     private static float[][] scratch(int n) {
         float[][] s = SCRATCH.get();
@@ -44,8 +44,9 @@ final class VectorAttention {
 
 
     static void forward(Parallel pool, VectorMatmul mm, Tensor out, Tensor att, Tensor q, Tensor k, Tensor v, int B, int T, int H, int KV, int hd,
-                        int window) {
-        float scale = (float) (1.0 / Math.sqrt(hd));
+                        AttentionScores scores) {
+        float scale = scores.scale(), cap = scores.softcap();
+        int window = scores.window();
         int group = H / KV, tasks = B * H;
         float[] Q = q.data(), K = k.data(), Vv = v.data(), O = out.data(), A = att.data();
         int qo = q.offset(), ko = k.offset(), vo = v.offset(), oo = out.offset(), ao = att.offset();
@@ -62,7 +63,11 @@ final class VectorAttention {
                             K, ko + kvHead + c0 * kvStride, 1, kvStride, A, aHead + i0 * T + c0, T, false);
                     for (int i = i0; i < i1; i++) {
                         int ai = aHead + i * T, lo = KernelSet.firstVisible(i, window);
-                        softmaxInPlace(A, ai, lo, i + 1, scale);
+                        if (cap > 0) {
+                            scaleRow(A, ai, lo, i + 1, scale);
+                            softcap(A, ai, lo, i + 1, cap);
+                            softmaxInPlace(A, ai, lo, i + 1, 1f);
+                        } else softmaxInPlace(A, ai, lo, i + 1, scale);
                         java.util.Arrays.fill(A, ai, ai + lo, 0f);
                         java.util.Arrays.fill(A, ai + i + 1, ai + T, 0f);
                     }
@@ -76,8 +81,9 @@ final class VectorAttention {
     }
 
     static void backward(Parallel pool, VectorMatmul mm, Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor att,
-                         int B, int T, int H, int KV, int hd, int window) {
-        float scale = (float) (1.0 / Math.sqrt(hd));
+                         int B, int T, int H, int KV, int hd, AttentionScores scores) {
+        float scale = scores.scale(), cap = scores.softcap();
+        int window = scores.window();
         int group = H / KV, tasks = B * KV;
         float[] Q = q.data(), K = k.data(), Vv = v.data(), A = att.data(), DO = dout.data();
         float[] DQ = dq.data(), DK = dk.data(), DV = dv.data();
@@ -87,7 +93,7 @@ final class VectorAttention {
         long fma = (long) B * H * T * T * hd;
         pool.forRange(tasks, fma < PARALLEL_MIN_FMA ? tasks : 1, (t0, t1) -> {
             float[][] buffers = scratch(R * T);
-            float[] ds = buffers[0], p = buffers[1];
+            float[] ds = buffers[0], p = buffers[1], raw = cap > 0 ? buffers[2] : null;
             for (int task = t0; task < t1; task++) {
                 int b = task / KV, kh = task % KV, kvHead = (b * T * KV + kh) * hd;
                 for (int h = kh * group; h < (kh + 1) * group; h++) {
@@ -98,6 +104,9 @@ final class VectorAttention {
                         // dP[rows, cols] = dO·Vᵀ into ds (row r at r·T)
                         mm.gemmSerial(rows, cols, hd, DO, doo + qRows, qStride, 1,
                                 Vv, vo + kvCols, 1, kvStride, ds, 0, T, false);
+                        if (raw != null)        // the scores Q·Kᵀ again, for the soft cap's derivative
+                            mm.gemmSerial(rows, cols, hd, Q, qo + qRows, qStride, 1,
+                                    K, ko + kvCols, 1, kvStride, raw, 0, T, false);
                         // P block copied with exact zeros outside [lo(i), i] (att is only read there);
                         // dS = P ⊙ (dP − Σ_j P dP)·scale on [lo(i), i], zero elsewhere in the block
                         for (int r = 0; r < rows; r++) {
@@ -105,6 +114,7 @@ final class VectorAttention {
                             java.util.Arrays.fill(p, di + c0, di + i1, 0f);
                             System.arraycopy(A, aBlock + r * T - c0 + lo, p, di + lo, i + 1 - lo);
                             dsRow(ds, di, p, di, lo, i + 1, scale);
+                            if (raw != null) softcapGradRow(ds, di, raw, di, lo, i + 1, scale, cap);
                             java.util.Arrays.fill(ds, di + c0, di + lo, 0f);
                             java.util.Arrays.fill(ds, di + i + 1, di + i1, 0f);
                         }
@@ -134,6 +144,31 @@ final class VectorAttention {
         for (int j = j0; j < j1; j += L) {
             VectorMask<Float> m = S.indexInRange(j, j1);
             FloatVector.fromArray(S, a, off + j, m).mul(inv).intoArray(a, off + j, m);
+        }
+    }
+
+    /** a[off + j] *= scale for j in [j0, j1). */
+    private static void scaleRow(float[] a, int off, int j0, int j1, float scale) {
+        for (int j = j0; j < j1; j += L) {
+            VectorMask<Float> m = S.indexInRange(j, j1);
+            FloatVector.fromArray(S, a, off + j, m).mul(scale).intoArray(a, off + j, m);
+        }
+    }
+
+    /** a[off + j] = cap·tanh(a[off + j]/cap) for j in [j0, j1). */
+    static void softcap(float[] a, int off, int j0, int j1, float cap) {
+        for (int j = j0; j < j1; j += L) {
+            VectorMask<Float> m = S.indexInRange(j, j1);
+            VectorMath.tanh(FloatVector.fromArray(S, a, off + j, m).div(cap)).mul(cap).intoArray(a, off + j, m);
+        }
+    }
+
+    /** ds[dOff + j] *= 1 − tanh²(scale·raw[rOff + j]/cap) for j in [j0, j1): the soft cap's derivative at the forward's score. */
+    private static void softcapGradRow(float[] ds, int dOff, float[] raw, int rOff, int j0, int j1, float scale, float cap) {
+        for (int j = j0; j < j1; j += L) {
+            VectorMask<Float> m = S.indexInRange(j, j1);
+            FloatVector t = VectorMath.tanh(FloatVector.fromArray(S, raw, rOff + j, m).mul(scale).div(cap));
+            FloatVector.fromArray(S, ds, dOff + j, m).mul(FloatVector.broadcast(S, 1f).sub(t.mul(t))).intoArray(ds, dOff + j, m);
         }
     }
 

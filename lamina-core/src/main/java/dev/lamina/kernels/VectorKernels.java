@@ -280,14 +280,28 @@ public final class VectorKernels implements KernelSet {
 
     @Override
     public void attention(Tensor out, Tensor att, Tensor q, Tensor k, Tensor v, int B, int T, int H, int KV, int hd,
-                          int window) {
-        VectorAttention.forward(pool, mm, out, att, q, k, v, B, T, H, KV, hd, window);
+                          AttentionScores scores) {
+        VectorAttention.forward(pool, mm, out, att, q, k, v, B, T, H, KV, hd, scores);
     }
 
     @Override
     public void attentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor att,
-                                  int B, int T, int H, int KV, int hd, int window) {
-        VectorAttention.backward(pool, mm, dq, dk, dv, dout, q, k, v, att, B, T, H, KV, hd, window);
+                                  int B, int T, int H, int KV, int hd, AttentionScores scores) {
+        VectorAttention.backward(pool, mm, dq, dk, dv, dout, q, k, v, att, B, T, H, KV, hd, scores);
+    }
+
+    @Override
+    public void softcap(float[] a, int off, int len, float cap) { VectorAttention.softcap(a, off, 0, len, cap); }
+
+    @Override
+    public void softcapBackward(Tensor g, Tensor y, float cap) {
+        float[] G = g.data(), Y = y.data();
+        int go = g.offset(), yo = y.offset(), n = g.size();
+        for (int i = 0; i < n; i += L) {
+            VectorMask<Float> m = S.indexInRange(i, n);
+            FloatVector t = FloatVector.fromArray(S, Y, yo + i, m).div(cap);
+            FloatVector.fromArray(S, G, go + i, m).mul(ONE.sub(t.mul(t))).intoArray(G, go + i, m);
+        }
     }
 
     // ---- activations ------------------------------------------------------------------------

@@ -72,6 +72,25 @@ final class VectorMath {
         return e.mul(s1).mul(s2);
     }
 
+    private static final float T1 = -5.70498872745e-3f, T2 = 2.06390887954e-2f, T3 = -5.37397155531e-2f,
+            T4 = 1.33314422036e-1f, T5 = -3.33332819422e-1f;                       // Cephes tanhf, |x| < 0.625
+
+    /**
+     * tanh per lane, within a few float ulps of {@link Math#tanh}: an odd polynomial below |x| = 0.625
+     * (where 1 − 2/(e^2|x| + 1) would cancel), that form above it; ±1 beyond |x| = 44.
+     */
+    static FloatVector tanh(FloatVector x) {
+        FloatVector z = x.abs(), z2 = x.mul(x);
+        FloatVector p = z2.fma(FloatVector.broadcast(S, T1), FloatVector.broadcast(S, T2));
+        p = p.fma(z2, FloatVector.broadcast(S, T3));
+        p = p.fma(z2, FloatVector.broadcast(S, T4));
+        p = p.fma(z2, FloatVector.broadcast(S, T5));
+        FloatVector small = p.mul(z2).fma(x, x);
+        FloatVector big = FloatVector.broadcast(S, 1f).sub(FloatVector.broadcast(S, 2f).div(exp(z.min(44f).add(z.min(44f))).add(1f)));
+        big = big.blend(big.neg(), x.compare(VectorOperators.LT, 0f));
+        return big.blend(small, z.compare(VectorOperators.LT, 0.625f));
+    }
+
     /**
      * Σ_i e^(src[srcOff + i] − shift) over i < n, in a fixed order; each term is also stored in
      * dst[dstOff + i] unless dst is null (dst may be src). A method of its own, with scalar

@@ -13,7 +13,8 @@ import dev.lamina.tensor.Rng;
 import dev.lamina.tensor.Tensor;
 
 /**
- * The one configurable decoder (GPT-2, Llama, Mistral; Pre-LN, Post-LN, Mix-LN, LayerNorm Scaling).
+ * The one configurable decoder (GPT-2, Llama, Mistral, Qwen, Phi-3, Gemma 1 and 2; Pre-LN, Post-LN, Mix-LN,
+ * LayerNorm Scaling, sandwich norms).
  * Its structure is written once, in {@link #hidden} and {@link #layer}, against an {@link Executor}:
  * training runs it on a tape ({@link TapeExecutor}), inference on KV caches (infer.ModelRunner).
  * Semantics: docs/ARCHITECTURE.md and the PyTorch test vectors.
@@ -54,9 +55,11 @@ public final class Decoder {
     /**
      * One layer's weights, looked up once. qkv holds q, k, v; mlpIn holds gate and up (SwiGLU) or
      * up alone (GELU): the linears that read the same input, which the runner computes in one pass.
+     * postNorm is the MLP's input norm; qNorm, kNorm (Qwen3) and attnOutNorm, mlpOutNorm (sandwich
+     * norms) are null when the config has none.
      */
     public record Layer(int index, Norm inputNorm, Linear[] qkv, Linear o, Norm postNorm, Linear[] mlpIn, Linear down,
-                        Norm qNorm, Norm kNorm) {}
+                        Norm qNorm, Norm kNorm, Norm attnOutNorm, Norm mlpOutNorm) {}
 
     private final Var embedTokens, embedPositions;
     private final Linear head;
@@ -106,7 +109,9 @@ public final class Decoder {
                     : new Linear[] {linear(all, Role.UP, l)};
             layers[l] = new Layer(l, norm(ParamKey.of(Role.INPUT_NORM, l)), new Linear[] {q, k, v}, o,
                     norm(ParamKey.of(Role.POST_NORM, l)), mlpIn, linear(all, Role.DOWN, l),
-                    config.qkNorm() ? norm(ParamKey.of(Role.Q_NORM, l)) : null, config.qkNorm() ? norm(ParamKey.of(Role.K_NORM, l)) : null);
+                    config.qkNorm() ? norm(ParamKey.of(Role.Q_NORM, l)) : null, config.qkNorm() ? norm(ParamKey.of(Role.K_NORM, l)) : null,
+                    config.sandwichNorms() ? norm(ParamKey.of(Role.ATTN_OUT_NORM, l)) : null,
+                    config.sandwichNorms() ? norm(ParamKey.of(Role.MLP_OUT_NORM, l)) : null);
         }
         ParamKey headKey = ParamKey.of(config.tieWordEmbeddings() ? Role.EMBEDDING : Role.HEAD);
         LinearWeights storedHead = stored == null ? null : stored.get(headKey);
@@ -279,6 +284,7 @@ public final class Decoder {
                 norm(l, ParamKey.of(Role.Q_NORM, i), c.headDim(), false);
                 norm(l, ParamKey.of(Role.K_NORM, i), c.headDim(), false);
             }
+            if (c.sandwichNorms()) norm(l, ParamKey.of(Role.ATTN_OUT_NORM, i), d, ln);
             norm(l, ParamKey.of(Role.POST_NORM, i), d, ln);
             if (c.activation() != Activation.GELU) {
                 linear(l, ParamKey.of(Role.GATE, i), ff, d, false);
@@ -288,6 +294,7 @@ public final class Decoder {
                 linear(l, ParamKey.of(Role.UP, i), ff, d, bias);
                 linear(l, ParamKey.of(Role.DOWN, i), d, ff, bias);
             }
+            if (c.sandwichNorms()) norm(l, ParamKey.of(Role.MLP_OUT_NORM, i), d, ln);
         }
         norm(l, ParamKey.of(Role.FINAL_NORM), d, ln);
         if (!c.tieWordEmbeddings()) l.add(ParamKey.of(Role.HEAD), V, d);
@@ -335,6 +342,10 @@ public final class Decoder {
             x = ex.norm(w.inputNorm(), ex.residual(x, attention(ex, w, x), w.o()), 1f);
             return ex.norm(w.postNorm(), ex.residual(x, mlp(ex, w, x), w.down()), 1f);
         }
+        if (config.sandwichNorms()) {                  // x = x + Nao(Attn(N1(x))); x = x + Nmo(MLP(N2(x)))
+            x = ex.add(x, ex.norm(w.attnOutNorm(), ex.linear(attention(ex, w, ex.norm(w.inputNorm(), x, 1f)), w.o()), 1f));
+            return ex.add(x, ex.norm(w.mlpOutNorm(), ex.linear(mlp(ex, w, ex.norm(w.postNorm(), x, 1f)), w.down()), 1f));
+        }
         float s = config.normScale(l);                 // x = x + Attn(s·N1(x)); x = x + MLP(s·N2(x))
         x = ex.residual(x, attention(ex, w, ex.norm(w.inputNorm(), x, s)), w.o());
         return ex.residual(x, mlp(ex, w, ex.norm(w.postNorm(), x, s)), w.down());
@@ -373,7 +384,8 @@ public final class Decoder {
     /** logits[n,V] of the executor's input (research executors skip layers and probe). */
     public Var forward(TapeExecutor ex) {
         Var h = hidden(ex);       // first: a stored head is decoded into the scratch the layers' frozen maps use
-        return Ops.linear(ex.tape(), h, headWeight(), null);
+        Var logits = Ops.linear(ex.tape(), h, headWeight(), null);
+        return config.logitSoftcap() > 0 ? Ops.softcap(ex.tape(), logits, config.logitSoftcap()) : logits;
     }
 
     /** Forward plus mean cross-entropy against targets; on a training tape, backward() then fills every gradient. */
@@ -384,7 +396,7 @@ public final class Decoder {
     /** As {@link #loss(Tape, int[], int[], int, int)} on an executor the caller keeps (a trainer: one per run). */
     public float loss(TapeExecutor ex, int[] targets) {
         Var h = hidden(ex);       // first: a stored head is decoded into the scratch the layers' frozen maps use
-        return Ops.linearCrossEntropy(ex.tape(), h, headWeight(), targets);
+        return Ops.linearCrossEntropy(ex.tape(), h, headWeight(), targets, config.logitSoftcap());
     }
 
     /** Number of parameters (the stored linear maps' weights included; a tied head's table counted once). */

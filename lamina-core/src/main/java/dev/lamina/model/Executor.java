@@ -42,11 +42,17 @@ public interface Executor<X> {
     /** Rotary positions applied to x [n, heads·hd], at the positions of this executor's rows. */
     X rope(X x, int heads);
 
-    /** Causal (sliding-window) grouped-query attention of layer l: q [n, H·hd], k and v [n, KV·hd] → [n, H·hd]. */
+    /** Causal grouped-query attention of layer l (its window, the config's scale and soft cap): q [n, H·hd], k and v [n, KV·hd] → [n, H·hd]. */
     X attention(int layer, X q, X k, X v);
 
     /** r + h·wᵀ + b: an output projection into the residual stream. */
     X residual(X r, X h, Decoder.Linear w);
+
+    /** x·wᵀ + b of one linear map (an output projection that is normed before the residual add). */
+    X linear(X x, Decoder.Linear w);
+
+    /** r + y into the residual stream. */
+    X add(X r, X y);
 
     /** silu(gate) ⊙ up. */
     X swiglu(X gate, X up);

@@ -32,13 +32,21 @@ import java.util.Set;
  * @param explicitHeadDim        null: hd = d / H; else hd, and the attention is H·hd wide (Qwen3, Gemma)
  * @param qkNorm                 RMSNorm over each query and key head before RoPE (Qwen3)
  * @param scaleEmbeddings        token embeddings times sqrt(d), rounded to float32, as Gemma does
+ * @param slidingWindowPattern   null: every layer attends through slidingWindow; n: layer l attends to everything when
+ *                               (l + 1) is a multiple of n, through the window otherwise (Gemma 2: 2, Gemma 3: 6)
+ * @param queryPreAttnScalar     null: scores scaled by 1/sqrt(hd); else by 1/sqrt(this) (Gemma 2)
+ * @param attnLogitSoftcapping   null, or c: attention scores become c·tanh(s/c) before the mask and softmax (Gemma 2)
+ * @param finalLogitSoftcapping  null, or c: logits become c·tanh(z/c) (Gemma 2)
+ * @param sandwichNorms          Pre-LN with a second norm on each sublayer's output before the residual add (Gemma 2):
+ *                               x + N_ao(Attn(N1(x))), then x + N_mo(MLP(N2(x)))
  */
 public record ModelConfig(
         int vocabSize, int hiddenSize, int numHiddenLayers, int numAttentionHeads, int numKeyValueHeads,
         int intermediateSize, int maxPositionEmbeddings, Norm norm, double normEps, Placement normPlacement,
         double mixAlpha, Position position, double ropeTheta, Activation activation, boolean bias,
         boolean tieWordEmbeddings, Integer slidingWindow, boolean layernormScaling, RopeScaling ropeScaling,
-        Integer explicitHeadDim, boolean qkNorm, boolean scaleEmbeddings) {
+        Integer explicitHeadDim, boolean qkNorm, boolean scaleEmbeddings, Integer slidingWindowPattern,
+        Double queryPreAttnScalar, Double attnLogitSoftcapping, Double finalLogitSoftcapping, boolean sandwichNorms) {
 
     public enum Norm { RMSNORM, LAYERNORM }
     public enum Placement { PRE, POST, MIX }
@@ -75,6 +83,19 @@ public record ModelConfig(
             throw new LaminaException("model config: rope_scaling is set but position is " + position.name().toLowerCase(Locale.ROOT));
         if (slidingWindow != null && slidingWindow < 1)
             throw new LaminaException("model config: sliding_window must be null or >= 1, got " + slidingWindow);
+        if (slidingWindowPattern != null && (slidingWindowPattern < 2 || slidingWindow == null))
+            throw new LaminaException("model config: sliding_window_pattern must be null or >= 2, with a sliding_window, got "
+                    + slidingWindowPattern + " (sliding_window " + slidingWindow + ")");
+        positiveOrNull("query_pre_attn_scalar", queryPreAttnScalar);
+        positiveOrNull("attn_logit_softcapping", attnLogitSoftcapping);
+        positiveOrNull("final_logit_softcapping", finalLogitSoftcapping);
+        if (sandwichNorms && normPlacement != Placement.PRE)
+            throw new LaminaException("model config: sandwich_norms needs norm_placement pre");
+    }
+
+    private static void positiveOrNull(String field, Double v) {
+        if (v != null && !(v > 0 && v < Double.POSITIVE_INFINITY))
+            throw new LaminaException("model config: " + field + " must be null or a positive number, got " + v);
     }
 
     private static void positive(String field, int v) {
@@ -90,8 +111,26 @@ public record ModelConfig(
     /** Width of the attention: H·hd (d unless head_dim is set otherwise). */
     public int qDim() { return numAttentionHeads * headDim(); }
     public int kvDim() { return numKeyValueHeads * headDim(); }
-    /** Sliding window as an int, 0 when there is none. */
-    public int window() { return slidingWindow == null ? 0 : slidingWindow; }
+    /**
+     * The window every layer attends through, 0 when some layer sees the whole context: how much of
+     * a sequence a KV cache must keep (a rolling cache needs it positive).
+     */
+    public int cacheWindow() { return slidingWindow == null || slidingWindowPattern != null ? 0 : slidingWindow; }
+
+    /** The window layer l attends through, 0 for none. */
+    public int window(int layer) {
+        if (slidingWindow == null || slidingWindowPattern != null && (layer + 1) % slidingWindowPattern == 0) return 0;
+        return slidingWindow;
+    }
+
+    /** What attention scores q·k are multiplied by: 1/sqrt(query_pre_attn_scalar), else 1/sqrt(hd), in float32. */
+    public float attentionScale() { return (float) (1.0 / Math.sqrt(queryPreAttnScalar != null ? queryPreAttnScalar : headDim())); }
+
+    /** The attention scores' soft cap as a float, 0 for none. */
+    public float attentionSoftcap() { return attnLogitSoftcapping == null ? 0f : attnLogitSoftcapping.floatValue(); }
+
+    /** The logits' soft cap as a float, 0 for none. */
+    public float logitSoftcap() { return finalLogitSoftcapping == null ? 0f : finalLogitSoftcapping.floatValue(); }
 
     /** Number of leading Post-LN layers: L for post, floor(mix_alpha·L) for mix, 0 for pre. */
     public int postLayers() {
@@ -137,6 +176,8 @@ public record ModelConfig(
         b.mixAlpha = mixAlpha; b.position = position; b.ropeTheta = ropeTheta; b.activation = activation; b.bias = bias;
         b.tieWordEmbeddings = tieWordEmbeddings; b.slidingWindow = slidingWindow; b.layernormScaling = layernormScaling;
         b.ropeScaling = ropeScaling; b.headDim = explicitHeadDim; b.qkNorm = qkNorm; b.scaleEmbeddings = scaleEmbeddings;
+        b.slidingWindowPattern = slidingWindowPattern; b.queryPreAttnScalar = queryPreAttnScalar;
+        b.attnLogitSoftcapping = attnLogitSoftcapping; b.finalLogitSoftcapping = finalLogitSoftcapping; b.sandwichNorms = sandwichNorms;
         return b;
     }
 
@@ -153,7 +194,9 @@ public record ModelConfig(
         private Integer slidingWindow;
         private RopeScaling ropeScaling;
         private Integer headDim;
-        private boolean qkNorm, scaleEmbeddings;
+        private boolean qkNorm, scaleEmbeddings, sandwichNorms;
+        private Integer slidingWindowPattern;
+        private Double queryPreAttnScalar, attnLogitSoftcapping, finalLogitSoftcapping;
 
         private Builder() {}
 
@@ -180,6 +223,11 @@ public record ModelConfig(
         public Builder headDim(Integer v) { headDim = v; return this; }
         public Builder qkNorm(boolean v) { qkNorm = v; return this; }
         public Builder scaleEmbeddings(boolean v) { scaleEmbeddings = v; return this; }
+        public Builder slidingWindowPattern(Integer v) { slidingWindowPattern = v; return this; }
+        public Builder queryPreAttnScalar(Double v) { queryPreAttnScalar = v; return this; }
+        public Builder attnLogitSoftcapping(Double v) { attnLogitSoftcapping = v; return this; }
+        public Builder finalLogitSoftcapping(Double v) { finalLogitSoftcapping = v; return this; }
+        public Builder sandwichNorms(boolean v) { sandwichNorms = v; return this; }
 
         /** GPT-2's choices: LayerNorm, learned positions, GELU, biases and a head tied to the embeddings. */
         public Builder gpt2Style() {
@@ -190,7 +238,8 @@ public record ModelConfig(
             return new ModelConfig(vocabSize, hiddenSize, numHiddenLayers, numAttentionHeads,
                     numKeyValueHeads != null ? numKeyValueHeads : numAttentionHeads, intermediateSize, maxPositionEmbeddings,
                     norm, normEps, normPlacement, mixAlpha, position, ropeTheta, activation, bias, tieWordEmbeddings,
-                    slidingWindow, layernormScaling, ropeScaling, headDim, qkNorm, scaleEmbeddings);
+                    slidingWindow, layernormScaling, ropeScaling, headDim, qkNorm, scaleEmbeddings, slidingWindowPattern,
+                    queryPreAttnScalar, attnLogitSoftcapping, finalLogitSoftcapping, sandwichNorms);
         }
     }
 
@@ -199,7 +248,8 @@ public record ModelConfig(
     private static final Set<String> FIELDS = Set.of("vocab_size", "hidden_size", "num_hidden_layers",
             "num_attention_heads", "num_key_value_heads", "intermediate_size", "max_position_embeddings", "norm",
             "norm_eps", "norm_placement", "mix_alpha", "position", "rope_theta", "activation", "bias",
-            "tie_word_embeddings", "sliding_window", "layernorm_scaling", "rope_scaling", "head_dim", "qk_norm", "scale_embeddings");
+            "tie_word_embeddings", "sliding_window", "layernorm_scaling", "rope_scaling", "head_dim", "qk_norm", "scale_embeddings",
+            "sliding_window_pattern", "query_pre_attn_scalar", "attn_logit_softcapping", "final_logit_softcapping", "sandwich_norms");
 
     public ObjectNode toJson() {
         ObjectNode o = Json.MAPPER.createObjectNode();
@@ -225,6 +275,11 @@ public record ModelConfig(
         if (explicitHeadDim != null) o.put("head_dim", explicitHeadDim);          // absent: d / H
         if (qkNorm) o.put("qk_norm", true);
         if (scaleEmbeddings) o.put("scale_embeddings", true);
+        if (slidingWindowPattern != null) o.put("sliding_window_pattern", slidingWindowPattern);
+        if (queryPreAttnScalar != null) o.put("query_pre_attn_scalar", queryPreAttnScalar);
+        if (attnLogitSoftcapping != null) o.put("attn_logit_softcapping", attnLogitSoftcapping);
+        if (finalLogitSoftcapping != null) o.put("final_logit_softcapping", finalLogitSoftcapping);
+        if (sandwichNorms) o.put("sandwich_norms", true);
         return o;
     }
 
@@ -254,7 +309,10 @@ public record ModelConfig(
                     o.has("sliding_window") && !o.get("sliding_window").isNull() ? reqInt(o, "sliding_window", source) : null,
                     optBool(o, "layernorm_scaling", false, source), ropeScaling(o, source),
                     o.has("head_dim") && !o.get("head_dim").isNull() ? reqInt(o, "head_dim", source) : null,
-                    optBool(o, "qk_norm", false, source), optBool(o, "scale_embeddings", false, source));
+                    optBool(o, "qk_norm", false, source), optBool(o, "scale_embeddings", false, source),
+                    o.has("sliding_window_pattern") && !o.get("sliding_window_pattern").isNull() ? reqInt(o, "sliding_window_pattern", source) : null,
+                    optNum(o, "query_pre_attn_scalar", source), optNum(o, "attn_logit_softcapping", source),
+                    optNum(o, "final_logit_softcapping", source), optBool(o, "sandwich_norms", false, source));
         } catch (LaminaException e) {
             throw e.getMessage().startsWith("model config:")
                     ? new LaminaException(source + e.getMessage().substring("model config".length())) : e;
@@ -300,6 +358,11 @@ public record ModelConfig(
         if (v == null || v.isNull()) return def;
         if (!v.isNumber()) throw new LaminaException(src + ": field '" + f + "' must be a number, got " + v);
         return v.doubleValue();
+    }
+
+    private static Double optNum(JsonNode o, String f, String src) {
+        JsonNode v = o.get(f);
+        return v == null || v.isNull() ? null : optDouble(o, f, 0, src);
     }
 
     private static boolean optBool(JsonNode o, String f, boolean def, String src) {

@@ -18,10 +18,15 @@ public enum Role {
     /** Qwen3's RMSNorm over each query head and each key head [hd], before RoPE. */
     Q_NORM("self_attn.q_norm", Part.NORMS, Kind.NORM, true),
     K_NORM("self_attn.k_norm", Part.NORMS, Kind.NORM, true),
+    /** Sandwich norms (Gemma 2): on the attention's output, before the residual add. */
+    ATTN_OUT_NORM("attn_output_layernorm", Part.NORMS, Kind.NORM, true),
+    /** The MLP's input norm (Llama's name; Gemma 2's pre_feedforward_layernorm). */
     POST_NORM("post_attention_layernorm", Part.NORMS, Kind.NORM, true),
     GATE("mlp.gate_proj", Part.MLP, Kind.LINEAR, true),
     UP("mlp.up_proj", Part.MLP, Kind.LINEAR, true),
     DOWN("mlp.down_proj", Part.MLP, Kind.LINEAR, true),
+    /** Sandwich norms (Gemma 2): on the MLP's output, before the residual add. */
+    MLP_OUT_NORM("mlp_output_layernorm", Part.NORMS, Kind.NORM, true),
     FINAL_NORM("norm", Part.FINAL_NORM, Kind.NORM, false),
     HEAD("lm_head", Part.HEAD, Kind.LINEAR, false);
 

@@ -3,6 +3,7 @@ package dev.lamina.model;
 import dev.lamina.autograd.Ops;
 import dev.lamina.autograd.Tape;
 import dev.lamina.autograd.Var;
+import dev.lamina.kernels.AttentionScores;
 import dev.lamina.tensor.Tensor;
 
 import java.util.function.IntPredicate;
@@ -86,7 +87,7 @@ public final class TapeExecutor implements Executor<Var> {
     @Override
     public Var[] project(Var x, Decoder.Linear[] ws) {
         Var[] out = ws.length == 1 ? outputs1 : ws.length == 2 ? outputs2 : ws.length == 3 ? outputs3 : new Var[ws.length];
-        for (int i = 0; i < ws.length; i++) out[i] = lowRank(x, linear(x, ws[i]), ws[i]);
+        for (int i = 0; i < ws.length; i++) out[i] = lowRank(x, product(x, ws[i]), ws[i]);
         return out;
     }
 
@@ -99,17 +100,24 @@ public final class TapeExecutor implements Executor<Var> {
     @Override
     public Var attention(int layer, Var q, Var k, Var v) {
         java.util.function.Consumer<Tensor> probe = attentionProbe == null ? null : att -> attentionProbe.accept(layer, att);
-        return Ops.attention(tape, q, k, v, B, T, c.numAttentionHeads(), c.numKeyValueHeads(), c.headDim(), c.window(), probe);
+        return Ops.attention(tape, q, k, v, B, T, c.numAttentionHeads(), c.numKeyValueHeads(), c.headDim(),
+                new AttentionScores(c.window(layer), c.attentionScale(), c.attentionSoftcap()), probe);
     }
 
     @Override
     public Var residual(Var r, Var h, Decoder.Linear w) {
-        Var y = w.frozenForm() ? Ops.add(tape, r, linear(h, w)) : Ops.residualLinear(tape, r, h, w.weight(), w.bias());
+        Var y = w.frozenForm() ? Ops.add(tape, r, product(h, w)) : Ops.residualLinear(tape, r, h, w.weight(), w.bias());
         return lowRank(h, y, w);
     }
 
+    @Override
+    public Var linear(Var x, Decoder.Linear w) { return lowRank(x, product(x, w), w); }
+
+    @Override
+    public Var add(Var r, Var y) { return Ops.add(tape, r, y); }
+
     /** x·wᵀ + b: float weights, or a frozen NF4 base decoded for the product (QLoRA). */
-    private Var linear(Var x, Decoder.Linear w) {
+    private Var product(Var x, Decoder.Linear w) {
         if (w.nf4() != null) return Ops.nf4Linear(tape, x, w.nf4(), w.bias(), model.frozenScratch());
         if (w.stored() != null)
             return Ops.frozenLinear(tape, x, w.stored().out(), w.stored().in(), wt -> w.stored().dequantizeInto(wt.data(), wt.offset()),

@@ -36,7 +36,7 @@ class HfImportTest {
 
     /** Qwen2 and the RoPE scalings (make_arch_fixtures.py), through both executors: the tape and the KV-cache runner. */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"qwen2", "qwen3", "gemma", "phi3", "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn"})
+    @ValueSource(strings = {"qwen2", "qwen3", "gemma", "gemma2", "phi3", "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn"})
     void newerArchitecturesMatchTransformersInTrainingAndInference(String name) {
         Path dir = HfFixtures.dir(name);
         Decoder d = Checkpoint.loadModel(dir);
@@ -55,7 +55,7 @@ class HfImportTest {
 
     /** Greedy decoding over the KV cache gives transformers' generate() tokens (greedy.json, make_arch_fixtures.py). */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"qwen2", "qwen3", "gemma", "phi3", "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn"})
+    @ValueSource(strings = {"qwen2", "qwen3", "gemma", "gemma2", "phi3", "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn"})
     void greedyContinuationsEqualTransformersGenerate(String name) throws Exception {
         Path dir = HfFixtures.dir(name);
         var g = dev.lamina.io.Json.MAPPER.readTree(Files.readString(dir.resolve("greedy.json")));
@@ -73,6 +73,38 @@ class HfImportTest {
             }
         }
         assertThat(got).as(name).containsExactly(want);
+    }
+
+    /**
+     * Gemma 2 trains as transformers computes it: the loss and every parameter's gradient (through
+     * both soft caps, the sandwich norms and the alternating windows) match float64 PyTorch.
+     */
+    @Test
+    void gemma2GradientsMatchTransformersPerTensor() {
+        Path dir = HfFixtures.dir("gemma2");
+        Decoder d = Checkpoint.loadModel(dir);
+        ModelConfig c = d.config();
+        assertThat(c.sandwichNorms()).isTrue();
+        assertThat(c.slidingWindowPattern()).isEqualTo(2);
+        assertThat(new int[] {c.window(0), c.window(1), c.window(2), c.cacheWindow()}).containsExactly(4, 0, 4, 0);
+        assertThat(c.attentionScale()).isEqualTo((float) (1 / Math.sqrt(24)));
+        HfFixtures.Reference ref = HfFixtures.reference(dir);
+        int B = ref.batch(), T = ref.seq();
+        int[] targets = new int[B * T];
+        for (int i = 0; i < B * T; i++) targets[i] = (i + 1) % T == 0 ? dev.lamina.kernels.KernelSet.IGNORE : ref.ids()[i + 1];
+        dev.lamina.autograd.Tape tape = dev.lamina.autograd.Tape.training(d.kernels());
+        float loss = d.loss(tape, ref.ids(), targets, B, T);
+        tape.backward();
+        try (SafeTensors g = SafeTensors.open(dir.resolve("grads.safetensors"))) {
+            assertThat((double) loss).isCloseTo(g.floats("loss")[0], org.assertj.core.data.Offset.offset(1e-5));
+            var bound = HfNames.bind(HfArch.GEMMA2, c, d.params(), "model.");
+            assertThat(bound).hasSize(2 + 11 * 3);
+            for (HfNames.Bound b : bound.values()) {
+                String canonical = b.slots().getFirst().name();
+                double err = HfFixtures.relativeError(d.params().grad(canonical).toArray(), g.floats("grad." + b.hfName()));
+                assertThat(err).as(b.hfName()).isLessThanOrEqualTo(1e-4);
+            }
+        }
     }
 
     @Test

@@ -149,7 +149,28 @@ class HfRefusalTest {
 
     @Test
     void lambdaLoadOfABadDirectoryFailsTheSameWay() {
-        Path dir = withConfig("mistral", c -> c.put("model_type", "gemma2"));
-        assertThatThrownBy(() -> Lamina.load(dir)).isInstanceOf(LaminaException.class).hasMessageContaining("model_type 'gemma2'");
+        Path dir = withConfig("mistral", c -> c.put("model_type", "phi3small"));
+        assertThatThrownBy(() -> Lamina.load(dir)).isInstanceOf(LaminaException.class).hasMessageContaining("model_type 'phi3small'");
+    }
+
+    @Test
+    void gemma2LayerKindsLaminaCannotExpressAreRefused() {
+        refused(withConfig("gemma2", c -> c.putArray("layer_types").add("full_attention").add("sliding_attention").add("sliding_attention")),
+                "config.json: layer_types", "has no period");
+        refused(withConfig("gemma2", c -> c.putArray("layer_types").add("sliding_attention").add("chunked_attention").add("full_attention")),
+                "layer_types[1] is \"chunked_attention\"");
+        refused(withConfig("gemma2", c -> c.putArray("layer_types").add("sliding_attention")), "one type for each of the 3 layers");
+        refused(withConfig("gemma2", c -> c.put("attn_logit_softcapping", -1.0)), "attn_logit_softcapping must be null or a positive number");
+        refused(withConfig("gemma2", c -> c.put("hidden_activation", "gelu")), "hidden_activation", "tanh GELU");
+    }
+
+    @Test
+    void gemma2WithEveryLayerGlobalOrEverySlidingReadsAsOneKind() {
+        var global = Checkpoint.loadModel(withConfig("gemma2", c -> c.putArray("layer_types").add("full_attention").add("full_attention").add("full_attention")));
+        assertThat(global.config().slidingWindow()).isNull();
+        var sliding = Checkpoint.loadModel(withConfig("gemma2", c -> c.putArray("layer_types").add("sliding_attention").add("sliding_attention").add("sliding_attention")));
+        assertThat(sliding.config().cacheWindow()).isEqualTo(4);
+        var absent = Checkpoint.loadModel(withConfig("gemma2", c -> c.remove("layer_types")));       // transformers' default: alternating
+        assertThat(absent.config().slidingWindowPattern()).isEqualTo(2);
     }
 }

@@ -87,7 +87,7 @@ class KvCacheTest {
         Decoder model = TestModels.load(name);
         int T = Math.min(20, model.config().maxPositionEmbeddings());
         int[] ids = tokens(T, model.config().vocabSize(), 7);
-        for (Function<Decoder, KvCache> cache : caches(model.config().window() > 0)) {
+        for (Function<Decoder, KvCache> cache : caches(model.config().cacheWindow() > 0)) {
             check(model, cache.apply(model), ids, new int[]{5, 1}, name + " prefill 5");
             check(model, cache.apply(model), ids, new int[]{1}, name + " token by token");
             check(model, cache.apply(model), ids, new int[]{7, 3, 1}, name + " chunks 7, 3");
@@ -98,7 +98,7 @@ class KvCacheTest {
     void everyCacheMatchesFullForwardOnRandomModels() {
         for (Decoder model : List.of(randomTiny(3), randomGpt2(4), randomSwa(40, 5))) {
             int[] ids = tokens(Math.min(40, model.config().maxPositionEmbeddings()), model.config().vocabSize(), 11);
-            for (Function<Decoder, KvCache> cache : caches(model.config().window() > 0)) {
+            for (Function<Decoder, KvCache> cache : caches(model.config().cacheWindow() > 0)) {
                 check(model, cache.apply(model), ids, new int[]{9, 1}, model.config().toJsonString());
                 check(model, cache.apply(model), ids, new int[]{17, 2, 1}, model.config().toJsonString());
             }
@@ -108,7 +108,7 @@ class KvCacheTest {
     @Test
     void rollingBufferHoldsOnlyTheWindowAndMatchesFullForwardPastIt() {
         Decoder model = TestModels.load("llama_gqa_swa");               // window 5, max positions 32
-        assertThat(model.config().window()).isEqualTo(5);
+        assertThat(model.config().cacheWindow()).isEqualTo(5);
         int[] ids = tokens(30, model.config().vocabSize(), 13);          // six times the window
         RollingKvCache cache = new RollingKvCache(model.config());
         assertThat(cache.slots()).isEqualTo(5);

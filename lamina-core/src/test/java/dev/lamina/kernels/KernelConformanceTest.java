@@ -322,26 +322,65 @@ class KernelConformanceTest {
         return shapes;
     }
 
+    /** The score rules a shape is tested with: plain causal; on some shapes also another scale with a soft cap (Gemma 2) that bites. */
+    static List<AttentionScores> scoreRules(int T, int hd, int window) {
+        AttentionScores plain = AttentionScores.causal(hd, window);
+        return hd == 12 || T >= 40 ? List.of(plain, new AttentionScores(window, 0.3f, 1.5f)) : List.of(plain);
+    }
+
     @TestFactory
     Stream<DynamicTest> attention() {
         int B = 2;
         return attentionShapes().stream().flatMap(s -> {
             int T = s[0], H = s[1], KV = s[2], hd = s[3], window = s[4];
-            String dims = "B=" + B + " T=" + T + " H=" + H + " KV=" + KV + " hd=" + hd + " window=" + window;
-            return Stream.of(
-                    overwrite("attention " + dims, g -> new Tensor[] {g.t(B, T, H, hd), g.t(B, H, T, T),
-                                    g.t(2f, B, T, H, hd), g.t(2f, B, T, KV, hd), g.t(B, T, KV, hd)},
-                            (k, t) -> k.attention(t[0], t[1], t[2], t[3], t[4], B, T, H, KV, hd, window), 0, 1),
-                    accumulate("attentionBackward " + dims, g -> {
-                        Tensor q = g.t(2f, B, T, H, hd), kk = g.t(2f, B, T, KV, hd), v = g.t(B, T, KV, hd);
-                        Tensor att = g.t(B, H, T, T), out = g.t(B, T, H, hd);
-                        REF.attention(out, att, q, kk, v, B, T, H, KV, hd, window);
-                        return new Tensor[] {g.t(B, T, H, hd), g.t(B, T, KV, hd), g.t(B, T, KV, hd), g.t(B, T, H, hd),
-                                q, kk, v, att};
-                    }, (k, t) -> k.attentionBackward(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7],
-                            B, T, H, KV, hd, window), 0, 1, 2))
-                    .map(Case::test);
+            return scoreRules(T, hd, window).stream().flatMap(sc -> {
+                String dims = "B=" + B + " T=" + T + " H=" + H + " KV=" + KV + " hd=" + hd + " window=" + window
+                        + (sc.softcap() > 0 ? " scale=" + sc.scale() + " softcap=" + sc.softcap() : "");
+                return Stream.of(
+                        overwrite("attention " + dims, g -> new Tensor[] {g.t(B, T, H, hd), g.t(B, H, T, T),
+                                        g.t(2f, B, T, H, hd), g.t(2f, B, T, KV, hd), g.t(B, T, KV, hd)},
+                                (k, t) -> k.attention(t[0], t[1], t[2], t[3], t[4], B, T, H, KV, hd, sc), 0, 1),
+                        accumulate("attentionBackward " + dims, g -> {
+                            Tensor q = g.t(2f, B, T, H, hd), kk = g.t(2f, B, T, KV, hd), v = g.t(B, T, KV, hd);
+                            Tensor att = g.t(B, H, T, T), out = g.t(B, T, H, hd);
+                            REF.attention(out, att, q, kk, v, B, T, H, KV, hd, sc);
+                            return new Tensor[] {g.t(B, T, H, hd), g.t(B, T, KV, hd), g.t(B, T, KV, hd), g.t(B, T, H, hd),
+                                    q, kk, v, att};
+                        }, (k, t) -> k.attentionBackward(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7],
+                                B, T, H, KV, hd, sc), 0, 1, 2))
+                        .map(Case::test);
+            });
         });
+    }
+
+    /** The soft cap saturates: the scores' derivative vanishes far out, so the gradient flows only through scores near 0. */
+    @Test
+    void softCappedAttentionBackwardIsTheDerivativeOfItsForward() {
+        int B = 1, T = 6, H = 2, KV = 1, hd = 4;
+        AttentionScores sc = new AttentionScores(0, 0.5f, 1.2f);
+        Gen g = new Gen(5);
+        Tensor q = g.t(2f, B, T, H, hd), kk = g.t(2f, B, T, KV, hd), v = g.t(B, T, KV, hd), w = g.t(B, T, H, hd);
+        for (KernelSet k : List.of(REF, Kernels.vector(1, GemmTile.system()))) {
+            Tensor out = Tensor.zeros(B, T, H, hd), att = Tensor.zeros(B, H, T, T);
+            Tensor dq = Tensor.zeros(B, T, H, hd), dk = Tensor.zeros(B, T, KV, hd), dv = Tensor.zeros(B, T, KV, hd);
+            k.attention(out, att, q, kk, v, B, T, H, KV, hd, sc);
+            k.attentionBackward(dq, dk, dv, Tensor.of(w.toArray(), w.shape()), q, kk, v, att, B, T, H, KV, hd, sc);
+            for (int i = 0; i < q.size(); i += 3) {           // loss Σ w·out, central differences in float64 of the float32 forward
+                double eps = 1e-2, up = weighted(k, q, kk, v, w, i, eps, sc), down = weighted(k, q, kk, v, w, i, -eps, sc);
+                assertThat((double) dq.get(i)).as("dq[%d] %s", i, k).isCloseTo((up - down) / (2 * eps), org.assertj.core.data.Offset.offset(2e-3));
+            }
+        }
+    }
+
+    private static double weighted(KernelSet k, Tensor q, Tensor kk, Tensor v, Tensor w, int i, double eps, AttentionScores sc) {
+        Tensor qq = Tensor.of(q.toArray(), q.shape());
+        qq.set(i, (float) (qq.get(i) + eps));
+        int[] s = q.shape(), sv = kk.shape();
+        Tensor out = Tensor.zeros(s), att = Tensor.zeros(s[0], s[2], s[1], s[1]);
+        k.attention(out, att, qq, kk, v, s[0], s[1], s[2], sv[2], s[3], sc);
+        double sum = 0;
+        for (int j = 0; j < out.size(); j++) sum += (double) out.get(j) * w.get(j);
+        return sum;
     }
 
     // ---- activations and elementwise --------------------------------------------------------
@@ -358,6 +397,10 @@ class KernelConformanceTest {
                         (k, t) -> k.gelu(t[0], t[1]), 0),
                 accumulate("geluBackward n=" + n, g -> new Tensor[] {g.t(n), g.t(n), g.t(n == 1 ? 2f : 5f, n)},
                         (k, t) -> k.geluBackward(t[0], t[1], t[2]), 0),
+                overwrite("softcap n=" + n, g -> new Tensor[] {g.t(12f, n)},
+                        (k, t) -> k.softcap(t[0].data(), t[0].offset(), t[0].size(), 3f), 0),
+                overwrite("softcapBackward n=" + n, g -> new Tensor[] {g.t(n), g.t(2.9f, n)},
+                        (k, t) -> k.softcapBackward(t[0], t[1], 3f), 0),
                 overwrite("swiglu n=" + n, g -> new Tensor[] {g.t(n), withExtremes(g.t(8f, n)), g.t(n)},
                         (k, t) -> k.swiglu(t[0], t[1], t[2]), 0),
                 accumulate("swigluBackward n=" + n,

@@ -8,7 +8,7 @@ import java.util.SplittableRandom;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Accuracy of the reproducible exp and lane sum against java.lang.Math. */
+/** Accuracy of the reproducible exp, tanh and lane sum against java.lang.Math. */
 class VectorMathTest {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
 
@@ -45,6 +45,25 @@ class VectorMathTest {
         assertThat(y[8]).isEqualTo(Float.POSITIVE_INFINITY);
         assertThat(y[9]).isNaN();
         assertThat((double) y[10]).isCloseTo(Math.E, org.assertj.core.data.Offset.offset(1e-6));
+    }
+
+    @Test
+    void tanhMatchesMathTanhOnEitherSideOfItsSwitchAndSaturates() {
+        SplittableRandom r = new SplittableRandom(8);
+        float[] x = new float[200_000];
+        for (int i = 0; i < x.length; i++) x[i] = (float) ((r.nextDouble() * 2 - 1) * (i % 2 == 0 ? 1.5 : 20));
+        x[0] = 0f; x[1] = 0.625f; x[2] = -0.625f; x[3] = 1e-30f; x[4] = 100f; x[5] = -1000f; x[6] = Math.nextDown(0.625f);
+        float[] y = apply(x, VectorMath::tanh);
+        double worst = 0;
+        for (int i = 0; i < x.length; i++) {
+            double t = Math.tanh(x[i]);
+            worst = Math.max(worst, Math.abs(y[i] - t) / Math.max(Math.abs(t), 1e-30));
+        }
+        assertThat(worst).isLessThan(5e-7);
+        assertThat(y[0]).isEqualTo(0f);
+        assertThat(y[3]).isEqualTo(1e-30f);
+        assertThat(y[4]).isEqualTo(1f);
+        assertThat(y[5]).isEqualTo(-1f);
     }
 
     @Test

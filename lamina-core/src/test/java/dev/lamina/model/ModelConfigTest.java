@@ -32,7 +32,7 @@ class ModelConfigTest {
         ModelConfig lns = ModelConfig.read(TestModels.vector("llama_lns"));
         assertThat(lns.normScale(3)).isEqualTo((float) (1 / Math.sqrt(4)));
         ModelConfig gqa = ModelConfig.read(TestModels.vector("llama_gqa_swa"));
-        assertThat(gqa.window()).isEqualTo(5);
+        assertThat(gqa.cacheWindow()).isEqualTo(5);
         assertThat(gqa.kvDim()).isEqualTo(16);
     }
 
