@@ -22,8 +22,8 @@ final class ExportCommand implements Runnable {
 
     @Command(name = "hf", mixinStandardHelpOptions = true,
             description = "Export a run as a Hugging Face directory that transformers loads with AutoModelForCausalLM "
-                    + "(llama for rmsnorm+rope+swiglu, mistral with a sliding window, gpt2 for layernorm+learned+gelu with biases; "
-                    + "Pre-LN models only).")
+                    + "(llama for rmsnorm+rope+swiglu, mistral with a sliding window, qwen3 with q/k norms, gemma and gemma2 for "
+                    + "geglu with scaled embeddings, gpt2 for layernorm+learned+gelu with biases; Pre-LN models only; docs/INTEROP.md).")
     static final class Hf implements Callable<Integer> {
         @Parameters(paramLabel = "RUN", description = "Run directory (or a Hugging Face directory).")
         Path run;

@@ -56,6 +56,7 @@ public final class TokenScorer {
             int r1 = Math.min(T - 1, r0 + ROWS);
             Tensor block = logits.rows(0, r1 - r0);
             model.kernels().matmul(block, hidden.value().rows(r0, r1), head, null);
+            softcap(block.data(), block.offset(), block.size());
             for (int r = r0; r < r1; r++)
                 out[r + 1 - from] = Logprobs.of(block.data(), block.offset() + (r - r0) * V, V, ids[r + 1], top);
         }
@@ -74,7 +75,14 @@ public final class TokenScorer {
         Var hidden = hidden(ids);                                                                      // [T-1, d]
         Tensor head = model.headWeight().value();                                                      // [V, d]
         model.kernels().matmul(Tensor.of(out, T - from, V), hidden.value().rows(from - 1, T - 1), head, null);
+        softcap(out, 0, out.length);
         return out;
+    }
+
+    /** The model's logit soft cap (Gemma 2), in place; nothing without one. */
+    private void softcap(float[] a, int off, int len) {
+        float cap = model.config().logitSoftcap();
+        if (cap > 0) model.kernels().softcap(a, off, len, cap);
     }
 
     private void check(int T, int from) {

@@ -518,7 +518,9 @@ public final class HfConfig {
                 o.put("attention_bias", c.bias());
             } else if (arch == HfArch.GEMMA2) {
                 o.put("attention_bias", c.bias());
-                o.put("query_pre_attn_scalar", c.queryPreAttnScalar() != null ? c.queryPreAttnScalar() : c.headDim());
+                double scalar = c.queryPreAttnScalar() != null ? c.queryPreAttnScalar() : c.headDim();
+                if (scalar == Math.rint(scalar)) o.put("query_pre_attn_scalar", (long) scalar);   // transformers wants an int
+                else o.put("query_pre_attn_scalar", scalar);
                 putOrNull(o, "attn_logit_softcapping", c.attnLogitSoftcapping());
                 putOrNull(o, "final_logit_softcapping", c.finalLogitSoftcapping());
                 o.put("sliding_window", c.slidingWindow());

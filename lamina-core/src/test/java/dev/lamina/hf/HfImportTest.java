@@ -107,6 +107,16 @@ class HfImportTest {
         }
     }
 
+    /** Evaluation scores with the soft-capped logits too (lm-eval style log-likelihoods read them). */
+    @Test
+    void gemma2ScoringUsesTheCappedLogits() {
+        Path dir = HfFixtures.dir("gemma2");
+        HfFixtures.Reference ref = HfFixtures.reference(dir);
+        int T = ref.seq(), V = 100;
+        float[] got = new dev.lamina.eval.TokenScorer(Checkpoint.loadModel(dir)).logits(java.util.Arrays.copyOf(ref.ids(), T), 1);
+        assertThat(HfFixtures.relativeError(got, java.util.Arrays.copyOf(ref.logits(), (T - 1) * V))).isLessThanOrEqualTo(1e-4);
+    }
+
     @Test
     void ropeScalingAndQwen2ConfigsMapOntoLaminaAndBack(@TempDir Path out) {
         ModelConfig llama3 = HfCheckpoint.config(HfFixtures.dir("llama-rope-llama3")).config();

@@ -145,6 +145,29 @@ class BatchEngineTest {
         }
     }
 
+    /** Alternating sliding and global layers keep every position in the paged cache, and batched greedy equals the session's. */
+    @Test
+    void gemma2ShapedModelsDecodeInBatchesAsAlone() throws Exception {
+        Decoder g = KvCacheTest.randomGemma2(42);
+        int[][] prompts = {KvCacheTest.tokens(10, 50, 3), KvCacheTest.tokens(7, 50, 4)};
+        int[][] want = new int[2][30];
+        for (int p = 0; p < 2; p++)
+            try (InferenceSession s = InferenceSession.forModel(g)) {
+                assertThat(s.capacity()).isEqualTo(48);                    // a global layer: no rolling buffer, the model's limit
+                float[] logits = s.forward(prompts[p]);
+                for (int i = 0; i < 30; i++) {
+                    want[p][i] = Sampler.argmax(logits, 0, logits.length);
+                    if (i + 1 < 30) logits = s.forward(want[p][i]);
+                }
+            }
+        try (BatchEngine e = new BatchEngine(g, idsOnly(50), BatchEngine.Options.defaults(2).withPrefixCaching(false))) {
+            var a = e.submit(new Request(prompts[0], 30, SamplingParams.GREEDY, 1, List.of(), -1, true), new BatchEngine.Listener() {});
+            var b = e.submit(new Request(prompts[1], 30, SamplingParams.GREEDY, 1, List.of(), -1, true), new BatchEngine.Listener() {});
+            assertThat(a.result().get(30, TimeUnit.SECONDS).choices().get(0).tokens()).isEqualTo(want[0]);
+            assertThat(b.result().get(30, TimeUnit.SECONDS).choices().get(0).tokens()).isEqualTo(want[1]);
+        }
+    }
+
     @Test
     void slidingWindowModelsRunPastMaxPositionsInBoundedMemory() throws Exception {
         Decoder swa = KvCacheTest.randomSwa(16, 41);                 // window 6, 16 positions, RoPE

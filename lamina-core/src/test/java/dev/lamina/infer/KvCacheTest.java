@@ -30,6 +30,14 @@ class KvCacheTest {
                 .numKeyValueHeads(2).intermediateSize(64).maxPositionEmbeddings(maxPos).slidingWindow(6).build(), seed);
     }
 
+    /** Gemma 2's shape: sandwich norms, layers alternating window 6 and global, soft-capped scores and logits, its own score scale. */
+    static Decoder randomGemma2(long seed) {
+        return Decoder.create(ModelConfig.builder().vocabSize(50).hiddenSize(32).numHiddenLayers(3).numAttentionHeads(4)
+                .numKeyValueHeads(2).headDim(16).intermediateSize(64).maxPositionEmbeddings(48).activation(ModelConfig.Activation.GEGLU)
+                .scaleEmbeddings(true).tieWordEmbeddings(true).sandwichNorms(true).slidingWindow(6).slidingWindowPattern(2)
+                .queryPreAttnScalar(24.0).attnLogitSoftcapping(2.0).finalLogitSoftcapping(1.5).build(), seed);
+    }
+
     static Decoder randomGpt2(long seed) {
         return Decoder.create(ModelConfig.builder().gpt2Style().vocabSize(40).hiddenSize(32).numHiddenLayers(2)
                 .numAttentionHeads(4).intermediateSize(64).maxPositionEmbeddings(48).build(), seed);
@@ -96,7 +104,7 @@ class KvCacheTest {
 
     @Test
     void everyCacheMatchesFullForwardOnRandomModels() {
-        for (Decoder model : List.of(randomTiny(3), randomGpt2(4), randomSwa(40, 5))) {
+        for (Decoder model : List.of(randomTiny(3), randomGpt2(4), randomSwa(40, 5), randomGemma2(6))) {
             int[] ids = tokens(Math.min(40, model.config().maxPositionEmbeddings()), model.config().vocabSize(), 11);
             for (Function<Decoder, KvCache> cache : caches(model.config().cacheWindow() > 0)) {
                 check(model, cache.apply(model), ids, new int[]{9, 1}, model.config().toJsonString());
