@@ -14,6 +14,9 @@ computed in float64 with eager attention).
                       sliding), query_pre_attn_scalar 24 (not head_dim 16), attention scores soft-capped at 10 and
                       logits at 5 (both bite on these weights); also grads.safetensors: the float64 gradient
                       of every parameter for the mean next-token loss over the reference ids
+    gemma3            Gemma3ForCausalLM (gemma3_text): Gemma 2's layers with q/k norms, 4 layers (window 4, window 4,
+                      global, window 4), the global layer's RoPE base 1e6 with linear scaling 2, the windowed
+                      layers' 10000 unscaled, query_pre_attn_scalar 24, no soft caps; grads.safetensors as gemma2
     phi3              Phi3ForCausalLM: fused qkv_proj and gate_up_proj, sliding_window 4 (T = 12), 4 heads, 2 kv heads
     llama-rope-linear  Llama with rope_scaling linear, factor 2
     llama-rope-dynamic Llama with rope_scaling dynamic, factor 2 (plain RoPE within max_position_embeddings)
@@ -87,6 +90,25 @@ def gemma2():
     greedy(m, path, 7)
 
 
+def gemma3():
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+    path = fresh("gemma3")
+    cfg = Gemma3TextConfig(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=4, num_attention_heads=4,
+                           num_key_value_heads=2, head_dim=16, max_position_embeddings=64, rms_norm_eps=1e-6,
+                           sliding_window=4, query_pre_attn_scalar=24,
+                           layer_types=["sliding_attention", "sliding_attention", "full_attention", "sliding_attention"],
+                           rope_parameters={"full_attention": {"rope_type": "linear", "factor": 2.0, "rope_theta": 1000000.0},
+                                            "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}},
+                           attn_implementation="eager")
+    m = Gemma3ForCausalLM(cfg)
+    randomize(m, 30)
+    m.save_pretrained(path)
+    ids, logits = reference(m, 100, 12, 40)
+    save_reference(path, ids, logits)
+    save_grads(m, ids, path)
+    greedy(m, path, 7)
+
+
 def main():
     from transformers import Qwen2Config, Qwen2ForCausalLM
     torch.manual_seed(0)
@@ -124,6 +146,7 @@ def main():
     greedy(m, path, 7)
 
     gemma2()
+    gemma3()
 
     from transformers import Phi3Config, Phi3ForCausalLM
     path = fresh("phi3")

@@ -22,7 +22,7 @@ final class ExportCommand implements Runnable {
 
     @Command(name = "hf", mixinStandardHelpOptions = true,
             description = "Export a run as a Hugging Face directory that transformers loads with AutoModelForCausalLM "
-                    + "(llama for rmsnorm+rope+swiglu, mistral with a sliding window, qwen3 with q/k norms, gemma and gemma2 for "
+                    + "(llama for rmsnorm+rope+swiglu, mistral with a sliding window, qwen3 with q/k norms, gemma, gemma2 and gemma3_text for "
                     + "geglu with scaled embeddings, gpt2 for layernorm+learned+gelu with biases; Pre-LN models only; docs/INTEROP.md).")
     static final class Hf implements Callable<Integer> {
         @Parameters(paramLabel = "RUN", description = "Run directory (or a Hugging Face directory).")

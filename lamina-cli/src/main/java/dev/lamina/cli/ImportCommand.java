@@ -21,7 +21,7 @@ final class ImportCommand implements Runnable {
     }
 
     @Command(name = "hf", mixinStandardHelpOptions = true,
-            description = "Import a Hugging Face gpt2, llama, mistral, qwen2, qwen3, gemma, gemma2 or phi3 checkpoint directory (config.json, model.safetensors or "
+            description = "Import a Hugging Face gpt2, llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text or phi3 checkpoint directory (config.json, model.safetensors or "
                     + "shards with model.safetensors.index.json, tokenizer.json) into a new run directory.")
     static final class Hf implements Callable<Integer> {
         @Parameters(paramLabel = "DIR", description = "The Hugging Face directory.")

@@ -240,7 +240,7 @@ public final class GgufModel {
 
     /** llama for Pre-LN RMSNorm + RoPE + SwiGLU (with biases, a sliding window or both), else gpt2 where Hugging Face's gpt2 fits. */
     private static GgufArch archFor(ModelConfig c) {
-        if (c.sandwichNorms() || c.slidingWindowPattern() != null || c.queryPreAttnScalar() != null
+        if (c.sandwichNorms() || c.slidingWindowPattern() != null || c.queryPreAttnScalar() != null || c.ropeLocalBaseFreq() != null
                 || c.attnLogitSoftcapping() != null || c.finalLogitSoftcapping() != null)
             throw new LaminaException("cannot export to GGUF: Lamina writes GGUF's llama and gpt2 only, and this model has Gemma 2's "
                     + "parts (sandwich norms, alternating windows, soft caps or query_pre_attn_scalar); export it with `lamina export hf`");

@@ -23,11 +23,16 @@ public enum HfArch {
      * attention scores and logits, and scores scaled by 1/sqrt(query_pre_attn_scalar).
      */
     GEMMA2("gemma2", "Gemma2ForCausalLM", "model."),
+    /**
+     * Gemma 3's text model (270M, 1B; the text tower of the larger ones): Gemma 2's layers with q/k
+     * norms, no soft caps by default, one global layer in six, and the windowed layers' own RoPE base.
+     */
+    GEMMA3("gemma3_text", "Gemma3ForCausalLM", "model."),
     /** Llama with q, k, v in one qkv_proj and gate, up in one gate_up_proj (split on import, fused on export). */
     PHI3("phi3", "Phi3ForCausalLM", "model.");
 
     /** What Lamina's norm weight is to the file's: Gemma's RMSNorm multiplies by (1 + w). */
-    public float normOffset() { return this == GEMMA || this == GEMMA2 ? 1f : 0f; }
+    public float normOffset() { return this == GEMMA || this == GEMMA2 || this == GEMMA3 ? 1f : 0f; }
 
     /** The config's {@code model_type}. */
     public final String modelType;
@@ -45,6 +50,9 @@ public enum HfArch {
     /** The architecture of a model_type; source names the file in the error. */
     public static HfArch of(String modelType, String source) {
         for (HfArch a : values()) if (a.modelType.equals(modelType)) return a;
+        if (modelType.equals("gemma3"))
+            throw new LaminaException(source + ": model_type 'gemma3' is Gemma 3 with its vision tower (Gemma3ForConditionalGeneration), "
+                    + "which Lamina does not run; it reads text-only Gemma 3 checkpoints (model_type gemma3_text: Gemma 3 270M and 1B)");
         throw new LaminaException(source + ": model_type '" + modelType + "' is not supported; Lamina reads "
                 + Arrays.stream(values()).map(a -> a.modelType).collect(Collectors.joining(", ")));
     }

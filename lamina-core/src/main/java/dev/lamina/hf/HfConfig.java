@@ -190,7 +190,7 @@ public final class HfConfig {
     }
 
     private static final List<Field> LLAMA = llamaLike(false), MISTRAL = llamaLike(true), QWEN2 = qwen2(), QWEN3 = qwen3(), GEMMA = gemma(),
-            GEMMA2 = gemma2(), PHI3 = phi3();
+            GEMMA2 = gemma2(), GEMMA3 = gemma3(), PHI3 = phi3();
 
     /** Phi-3: Mistral's fields (a sliding window) and its dropout rates; original_max_position_embeddings serves only longrope. */
     private static List<Field> phi3() {
@@ -229,6 +229,44 @@ public final class HfConfig {
         }));
         l.add(opt("layer_types", (r, f, v) -> r.layerTypes = v));
         l.add(opt("cache_implementation", IGNORE));               // how transformers caches keys (hybrid); the same function
+        return List.copyOf(l);
+    }
+
+    /**
+     * Gemma 3: Gemma 2's fields with q/k norms (implied) and RoPE per kind of layer: rope_parameters
+     * {full_attention: {...}, sliding_attention: {...}} (transformers 5), or rope_theta, rope_scaling
+     * and rope_local_base_freq (older files); sliding_window_pattern is the older form of layer_types.
+     */
+    private static List<Field> gemma3() {
+        List<Field> l = new ArrayList<>(gemma2());
+        l.removeIf(f -> f.name().equals("rope_parameters"));
+        l.add(opt("rope_parameters", (r, f, v) -> {
+            if (v.isNull()) return;
+            if (!v.isObject()) throw r.bad(f + " must be an object or null, got " + v);
+            if (!v.has("full_attention") && !v.has("sliding_attention")) { ROPE.apply(r, f, v); return; }   // one for all layers
+            for (Map.Entry<String, JsonNode> e : v.properties())
+                switch (e.getKey()) {
+                    case "full_attention" -> ROPE.apply(r, f + ".full_attention", e.getValue());
+                    case "sliding_attention" -> {
+                        JsonNode s = e.getValue();
+                        String type = s.has("rope_type") ? s.get("rope_type").asString() : "default";
+                        if (!type.equals("default"))
+                            throw r.bad(f + ".sliding_attention has rope_type '" + type + "': Lamina gives the sliding layers plain RoPE");
+                        for (Map.Entry<String, JsonNode> x : s.properties())
+                            if (!Set.of("rope_type", "rope_theta").contains(x.getKey()))
+                                throw r.bad(f + ".sliding_attention." + x.getKey() + " is not supported with plain RoPE");
+                        if (s.has("rope_theta")) toNum("rope_local_base_freq").apply(r, f + ".sliding_attention.rope_theta", s.get("rope_theta"));
+                    }
+                    default -> throw r.bad(f + "." + e.getKey() + " is not a kind of layer Lamina knows (full_attention, sliding_attention)");
+                }
+        }));
+        l.add(opt("rope_local_base_freq", toNum("rope_local_base_freq")));
+        Handler pattern = (r, f, v) -> {
+            if (!v.isNull() && (!v.isIntegralNumber() || v.intValue() < 1)) throw r.bad(f + " must be a positive integer, got " + v);
+            if (!v.isNull()) r.slidingWindowPattern = v.intValue();
+        };
+        l.add(opt("sliding_window_pattern", pattern));     // read only without layer_types, as transformers does
+        l.add(opt("_sliding_window_pattern", pattern));    // what transformers 5 writes beside layer_types
         return List.copyOf(l);
     }
 
@@ -276,6 +314,7 @@ public final class HfConfig {
             case QWEN3 -> QWEN3;
             case GEMMA -> GEMMA;
             case GEMMA2 -> GEMMA2;
+            case GEMMA3 -> GEMMA3;
             case PHI3 -> PHI3;
         };
     }
@@ -295,8 +334,11 @@ public final class HfConfig {
             if (arch == HfArch.PHI3) o.put("norm_eps", 1e-5);
             if (arch == HfArch.QWEN2) o.put("bias", true);         // q, k, v (o's stays zero)
             if (arch == HfArch.QWEN3) o.put("qk_norm", true);
-            if (arch == HfArch.GEMMA || arch == HfArch.GEMMA2)
+            if (arch == HfArch.GEMMA || arch == HfArch.GEMMA2 || arch == HfArch.GEMMA3)
                 o.put("activation", "geglu").put("scale_embeddings", true).put("tie_word_embeddings", true);
+            if (arch == HfArch.GEMMA3)                             // transformers' Gemma3TextConfig defaults
+                o.put("sandwich_norms", true).put("qk_norm", true).put("sliding_window", 4096).put("query_pre_attn_scalar", 256.0)
+                        .put("rope_theta", 1_000_000.0).put("rope_local_base_freq", 10_000.0);
             if (arch == HfArch.GEMMA2)                             // transformers' Gemma2Config defaults
                 o.put("sandwich_norms", true).put("sliding_window", 4096).put("query_pre_attn_scalar", 256.0)
                         .put("attn_logit_softcapping", 50.0).put("final_logit_softcapping", 30.0);
@@ -310,6 +352,7 @@ public final class HfConfig {
         final ObjectNode out;
         JsonNode headDim, layerTypes, rope;
         String ropeType, ropeField;
+        int slidingWindowPattern = 2;          // Gemma 2's alternation; Gemma 3's files say 6 (or list layer_types)
 
         Reading(String source, ObjectNode out) {
             this.source = source;
@@ -374,7 +417,9 @@ public final class HfConfig {
             if (!r.headDim.isIntegralNumber() || r.headDim.intValue() < 1) throw r.bad("head_dim must be a positive integer, got " + r.headDim);
             if (hidden % heads != 0 || r.headDim.intValue() != hidden / heads) out.put("head_dim", r.headDim.intValue());   // attention H·hd wide
         }
-        if (arch == HfArch.GEMMA2) slidingPattern(r, out);
+        if (arch == HfArch.GEMMA3 && !o.has("sliding_window_pattern") && !o.has("_sliding_window_pattern"))
+            r.slidingWindowPattern = 6;                                                            // Gemma3TextConfig's default
+        if (arch == HfArch.GEMMA2 || arch == HfArch.GEMMA3) slidingPattern(r, out);
         else if (r.layerTypes != null && !r.layerTypes.isNull()) {
             String want = out.get("sliding_window").isNull() ? "full_attention" : "sliding_attention";
             for (JsonNode t : r.layerTypes)
@@ -382,18 +427,23 @@ public final class HfConfig {
                     throw r.bad("layer_types mixes attention kinds (" + t + "); Lamina applies one kind to every layer, here "
                             + want + " as sliding_window is " + out.get("sliding_window"));
         }
+        if (out.has("rope_local_base_freq")) {
+            boolean noWindow = out.get("sliding_window").isNull();
+            boolean same = out.get("rope_local_base_freq").doubleValue() == out.get("rope_theta").doubleValue() && r.rope == null;
+            if (noWindow || same) out.remove("rope_local_base_freq");   // no windowed layer, or its RoPE is every layer's: one table
+        }
         return new Imported(arch, ModelConfig.fromJson(out, source));
     }
 
     /**
-     * Gemma 2's layer_types as Lamina's sliding_window_pattern n (layer l global when l + 1 is a
-     * multiple of n); absent, transformers' default of alternating layers, n = 2. Types that follow
-     * no such pattern are refused.
+     * Gemma 2's and 3's layer_types as Lamina's sliding_window_pattern n (layer l global when l + 1 is
+     * a multiple of n); absent, transformers' default (Gemma 2: alternating, n = 2; Gemma 3:
+     * sliding_window_pattern, 6). Types that follow no such pattern are refused.
      */
     private static void slidingPattern(Reading r, ObjectNode out) {
         int L = out.get("num_hidden_layers").intValue();
         boolean[] global = new boolean[L];
-        if (r.layerTypes == null || r.layerTypes.isNull()) for (int l = 0; l < L; l++) global[l] = (l + 1) % 2 == 0;
+        if (r.layerTypes == null || r.layerTypes.isNull()) for (int l = 0; l < L; l++) global[l] = (l + 1) % r.slidingWindowPattern == 0;
         else {
             if (!r.layerTypes.isArray() || r.layerTypes.size() != L)
                 throw r.bad("layer_types must list one type for each of the " + L + " layers, got " + r.layerTypes);
@@ -436,16 +486,26 @@ public final class HfConfig {
                     + "by 1/sqrt(layer+1)");
         String combo = "norm " + lower(c.norm()) + ", position " + lower(c.position()) + ", activation " + lower(c.activation());
         if (c.sandwichNorms()) {
-            if (c.norm() != Norm.RMSNORM || c.position() != Position.ROPE || c.activation() != Activation.GEGLU || !c.scaleEmbeddings()
-                    || c.qkNorm() || c.ropeScaling() != null)
-                throw new LaminaException("the model has sandwich norms but not the rest of Gemma 2 (rmsnorm, rope, geglu, embeddings "
-                        + "scaled by sqrt(d), no q/k norms, plain RoPE): no Hugging Face architecture matches");
+            if (c.norm() != Norm.RMSNORM || c.position() != Position.ROPE || c.activation() != Activation.GEGLU || !c.scaleEmbeddings())
+                throw new LaminaException("the model has sandwich norms but not the rest of Gemma 2/3 (rmsnorm, rope, geglu, embeddings "
+                        + "scaled by sqrt(d)): no Hugging Face architecture matches");
+            if (c.qkNorm()) {
+                boolean windowed = false;
+                for (int l = 0; l < c.numHiddenLayers(); l++) windowed |= c.window(l) > 0;
+                if (c.ropeLocalBaseFreq() == null && c.ropeScaling() != null && windowed)
+                    throw new LaminaException("the model scales the RoPE of its windowed layers: Gemma 3 scales only its global layers' "
+                            + "(set rope_local_base_freq for the windowed ones)");
+                return HfArch.GEMMA3;
+            }
+            if (c.ropeScaling() != null || c.ropeLocalBaseFreq() != null)
+                throw new LaminaException("the model has Gemma 2's sandwich norms with RoPE scaling or a local RoPE base: Gemma 2 has "
+                        + "plain RoPE (Gemma 3 has both, with q/k norms)");
             return HfArch.GEMMA2;
         }
         if (c.slidingWindowPattern() != null || c.queryPreAttnScalar() != null || c.attnLogitSoftcapping() != null
-                || c.finalLogitSoftcapping() != null)
-            throw new LaminaException("the model has Gemma 2's attention (alternating windows, query_pre_attn_scalar or soft caps) "
-                    + "without its sandwich norms: no Hugging Face architecture matches");
+                || c.finalLogitSoftcapping() != null || c.ropeLocalBaseFreq() != null)
+            throw new LaminaException("the model has Gemma 2/3's attention (alternating windows, query_pre_attn_scalar, soft caps or "
+                    + "a local RoPE base) without their sandwich norms: no Hugging Face architecture matches");
         if (c.norm() == Norm.RMSNORM && c.position() == Position.ROPE && c.activation() == Activation.GEGLU) {
             if (!c.scaleEmbeddings() || c.qkNorm() || c.slidingWindow() != null || c.ropeScaling() != null)
                 throw new LaminaException("the model has GeGLU but not the rest of Gemma (embeddings scaled by sqrt(d), no q/k norms, "
@@ -505,7 +565,8 @@ public final class HfConfig {
             o.put("head_dim", c.headDim());
             o.put("intermediate_size", c.intermediateSize());
             o.put("max_position_embeddings", c.maxPositionEmbeddings());
-            o.put("hidden_act", arch == HfArch.GEMMA || arch == HfArch.GEMMA2 ? "gelu_pytorch_tanh" : "silu");
+            boolean gemma = arch == HfArch.GEMMA || arch == HfArch.GEMMA2 || arch == HfArch.GEMMA3;
+            o.put("hidden_act", gemma ? "gelu_pytorch_tanh" : "silu");
             o.put("rms_norm_eps", c.normEps());
             o.put("rope_theta", c.ropeTheta());
             if (c.ropeScaling() == null) o.putNull("rope_scaling");
@@ -516,8 +577,10 @@ public final class HfConfig {
                 o.put("mlp_bias", false);
             } else if (arch == HfArch.GEMMA) {
                 o.put("attention_bias", c.bias());
-            } else if (arch == HfArch.GEMMA2) {
+            } else if (arch == HfArch.GEMMA2 || arch == HfArch.GEMMA3) {
                 o.put("attention_bias", c.bias());
+                if (arch == HfArch.GEMMA3)
+                    o.put("rope_local_base_freq", c.ropeLocalBaseFreq() != null ? c.ropeLocalBaseFreq() : c.ropeTheta());
                 double scalar = c.queryPreAttnScalar() != null ? c.queryPreAttnScalar() : c.headDim();
                 if (scalar == Math.rint(scalar)) o.put("query_pre_attn_scalar", (long) scalar);   // transformers wants an int
                 else o.put("query_pre_attn_scalar", scalar);

@@ -112,7 +112,7 @@ public final class HfNames {
     }
 
     /**
-     * Gemma 2's: Llama's, except that its post_attention_layernorm is the norm on the attention's
+     * Gemma 2's and Gemma 3's: Llama's, except that its post_attention_layernorm is the norm on the attention's
      * output, and the MLP's input norm is pre_feedforward_layernorm (post_feedforward_layernorm on its output).
      */
     private static final List<Rule> GEMMA2 = gemma2();
@@ -133,7 +133,7 @@ public final class HfNames {
             case GPT2 -> GPT2;
             case QWEN2 -> QWEN2;
             case PHI3 -> PHI3;
-            case GEMMA2 -> GEMMA2;
+            case GEMMA2, GEMMA3 -> GEMMA2;
             default -> LLAMA;
         };
     }

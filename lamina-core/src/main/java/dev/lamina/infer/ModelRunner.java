@@ -56,7 +56,7 @@ public final class ModelRunner {
     private final KernelSet k;
     private final int maxRows, maxSeqs, d, qDim, kvDim, H, KV, hd;
     private final Exec exec = new Exec();
-    private Rope rope;
+    private Rope rope, localRope;                   // localRope: the windowed layers' own (Gemma 3), else null
 
     // the residual stream x [maxRows, d], the rows that get logits [maxSeqs, d] and the logits [maxSeqs, V]
     private final Tensor stream, lastX, logits, mean, rstd;
@@ -93,6 +93,7 @@ public final class ModelRunner {
         KV = c.numKeyValueHeads();
         hd = c.headDim();
         rope = model.rope();
+        localRope = model.localRope();
         stream = Tensor.zeros(maxRows, d);
         lastX = Tensor.zeros(this.maxSeqs, d);
         logits = Tensor.zeros(this.maxSeqs, c.vocabSize());
@@ -193,6 +194,7 @@ public final class ModelRunner {
     private void ensureRope(int positions) {
         if (rope == null || positions <= rope.positions()) return;
         rope = Rope.of(c, Math.max(positions, rope.positions() * 2));
+        if (localRope != null) localRope = Rope.local(c, rope.positions());
     }
 
     /**
@@ -297,9 +299,10 @@ public final class ModelRunner {
         }
 
         @Override
-        public Tensor rope(Tensor x, int heads) {
+        public Tensor rope(int l, Tensor x, int heads) {
+            Rope r = c.localRope(l) ? localRope : rope;
             for (int s = 0; s < C; s++)
-                k.rope(x.rows(start[s], start[s] + len[s]), len[s], heads, hd, pos[s], rope.cos(), rope.sin(), false);
+                k.rope(x.rows(start[s], start[s] + len[s]), len[s], heads, hd, pos[s], r.cos(), r.sin(), false);
             return x;
         }
 

@@ -26,7 +26,7 @@ public final class Decoder {
     private final ModelConfig config;
     private final Parameters params;
     private final KernelSet kernels;
-    private final Rope rope;
+    private final Rope rope, localRope;                      // localRope: the windowed layers' own (Gemma 3), else null
     private final Lora.Adapter adapter;
     private final java.util.Map<ParamKey, Nf4Weights> nf4;     // null unless the base is NF4 (QLoRA)
     private final java.util.Map<ParamKey, LinearWeights> stored; // null unless linears are kept as a file stores them (GGUF blocks)
@@ -119,6 +119,7 @@ public final class Decoder {
         all.add(head);
         linears = all.toArray(Linear[]::new);
         rope = config.position() == Position.ROPE ? Rope.of(config, config.maxPositionEmbeddings()) : null;
+        localRope = config.position() == Position.ROPE ? Rope.local(config, config.maxPositionEmbeddings()) : null;
     }
 
     private Linear linear(java.util.List<Linear> all, Role role, int layer) {
@@ -314,8 +315,12 @@ public final class Decoder {
     public ModelConfig config() { return config; }
     public Parameters params() { return params; }
     public KernelSet kernels() { return kernels; }
-    /** The rotary tables of max_position_embeddings positions (null without rotary positions). */
+    /** Layer l's rotary tables of max_position_embeddings positions (null without rotary positions). */
+    public Rope rope(int layer) { return config.localRope(layer) ? localRope : rope; }
+    /** The rotary tables of the layers without their own (null without rotary positions). */
     public Rope rope() { return rope; }
+    /** The windowed layers' own rotary tables (Gemma 3's rope_local_base_freq), or null. */
+    public Rope localRope() { return localRope; }
     /** Every linear map, indexed by {@link Linear#id()}: the layers' in order, then the head. */
     public Linear[] linears() { return linears.clone(); }
     public Layer layer(int l) { return layers[l]; }
@@ -360,8 +365,8 @@ public final class Decoder {
             k = ex.headNorm(w.kNorm(), k);
         }
         if (config.position() == Position.ROPE) {
-            q = ex.rope(q, config.numAttentionHeads());
-            k = ex.rope(k, config.numKeyValueHeads());
+            q = ex.rope(w.index(), q, config.numAttentionHeads());
+            k = ex.rope(w.index(), k, config.numKeyValueHeads());
         }
         return ex.attention(w.index(), q, k, v);
     }

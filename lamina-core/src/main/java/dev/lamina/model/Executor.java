@@ -39,8 +39,8 @@ public interface Executor<X> {
     /** x·wᵀ + b for each linear of ws on the same input (q, k and v; gate and up): an array of the executor's, in ws's order. */
     X[] project(X x, Decoder.Linear[] ws);
 
-    /** Rotary positions applied to x [n, heads·hd], at the positions of this executor's rows. */
-    X rope(X x, int heads);
+    /** Layer l's rotary positions applied to x [n, heads·hd], at the positions of this executor's rows. */
+    X rope(int layer, X x, int heads);
 
     /** Causal grouped-query attention of layer l (its window, the config's scale and soft cap): q [n, H·hd], k and v [n, KV·hd] → [n, H·hd]. */
     X attention(int layer, X q, X k, X v);

@@ -39,6 +39,8 @@ import java.util.Set;
  * @param finalLogitSoftcapping  null, or c: logits become c·tanh(z/c) (Gemma 2)
  * @param sandwichNorms          Pre-LN with a second norm on each sublayer's output before the residual add (Gemma 2):
  *                               x + N_ao(Attn(N1(x))), then x + N_mo(MLP(N2(x)))
+ * @param ropeLocalBaseFreq      null: every layer's RoPE is ropeTheta with ropeScaling; else the windowed layers use
+ *                               plain RoPE with this base (Gemma 3: 10000, while its global layers have 1e6 and a scaling)
  */
 public record ModelConfig(
         int vocabSize, int hiddenSize, int numHiddenLayers, int numAttentionHeads, int numKeyValueHeads,
@@ -46,7 +48,8 @@ public record ModelConfig(
         double mixAlpha, Position position, double ropeTheta, Activation activation, boolean bias,
         boolean tieWordEmbeddings, Integer slidingWindow, boolean layernormScaling, RopeScaling ropeScaling,
         Integer explicitHeadDim, boolean qkNorm, boolean scaleEmbeddings, Integer slidingWindowPattern,
-        Double queryPreAttnScalar, Double attnLogitSoftcapping, Double finalLogitSoftcapping, boolean sandwichNorms) {
+        Double queryPreAttnScalar, Double attnLogitSoftcapping, Double finalLogitSoftcapping, boolean sandwichNorms,
+        Double ropeLocalBaseFreq) {
 
     public enum Norm { RMSNORM, LAYERNORM }
     public enum Placement { PRE, POST, MIX }
@@ -89,6 +92,9 @@ public record ModelConfig(
         positiveOrNull("query_pre_attn_scalar", queryPreAttnScalar);
         positiveOrNull("attn_logit_softcapping", attnLogitSoftcapping);
         positiveOrNull("final_logit_softcapping", finalLogitSoftcapping);
+        positiveOrNull("rope_local_base_freq", ropeLocalBaseFreq);
+        if (ropeLocalBaseFreq != null && (position != Position.ROPE || slidingWindow == null))
+            throw new LaminaException("model config: rope_local_base_freq needs rotary positions and a sliding_window");
         if (sandwichNorms && normPlacement != Placement.PRE)
             throw new LaminaException("model config: sandwich_norms needs norm_placement pre");
     }
@@ -122,6 +128,9 @@ public record ModelConfig(
         if (slidingWindow == null || slidingWindowPattern != null && (layer + 1) % slidingWindowPattern == 0) return 0;
         return slidingWindow;
     }
+
+    /** Whether layer l has a RoPE table of its own: a windowed layer of a model with rope_local_base_freq (Gemma 3). */
+    public boolean localRope(int layer) { return ropeLocalBaseFreq != null && window(layer) > 0; }
 
     /** What attention scores q·k are multiplied by: 1/sqrt(query_pre_attn_scalar), else 1/sqrt(hd), in float32. */
     public float attentionScale() { return (float) (1.0 / Math.sqrt(queryPreAttnScalar != null ? queryPreAttnScalar : headDim())); }
@@ -178,6 +187,7 @@ public record ModelConfig(
         b.ropeScaling = ropeScaling; b.headDim = explicitHeadDim; b.qkNorm = qkNorm; b.scaleEmbeddings = scaleEmbeddings;
         b.slidingWindowPattern = slidingWindowPattern; b.queryPreAttnScalar = queryPreAttnScalar;
         b.attnLogitSoftcapping = attnLogitSoftcapping; b.finalLogitSoftcapping = finalLogitSoftcapping; b.sandwichNorms = sandwichNorms;
+        b.ropeLocalBaseFreq = ropeLocalBaseFreq;
         return b;
     }
 
@@ -196,7 +206,7 @@ public record ModelConfig(
         private Integer headDim;
         private boolean qkNorm, scaleEmbeddings, sandwichNorms;
         private Integer slidingWindowPattern;
-        private Double queryPreAttnScalar, attnLogitSoftcapping, finalLogitSoftcapping;
+        private Double queryPreAttnScalar, attnLogitSoftcapping, finalLogitSoftcapping, ropeLocalBaseFreq;
 
         private Builder() {}
 
@@ -228,6 +238,7 @@ public record ModelConfig(
         public Builder attnLogitSoftcapping(Double v) { attnLogitSoftcapping = v; return this; }
         public Builder finalLogitSoftcapping(Double v) { finalLogitSoftcapping = v; return this; }
         public Builder sandwichNorms(boolean v) { sandwichNorms = v; return this; }
+        public Builder ropeLocalBaseFreq(Double v) { ropeLocalBaseFreq = v; return this; }
 
         /** GPT-2's choices: LayerNorm, learned positions, GELU, biases and a head tied to the embeddings. */
         public Builder gpt2Style() {
@@ -239,7 +250,7 @@ public record ModelConfig(
                     numKeyValueHeads != null ? numKeyValueHeads : numAttentionHeads, intermediateSize, maxPositionEmbeddings,
                     norm, normEps, normPlacement, mixAlpha, position, ropeTheta, activation, bias, tieWordEmbeddings,
                     slidingWindow, layernormScaling, ropeScaling, headDim, qkNorm, scaleEmbeddings, slidingWindowPattern,
-                    queryPreAttnScalar, attnLogitSoftcapping, finalLogitSoftcapping, sandwichNorms);
+                    queryPreAttnScalar, attnLogitSoftcapping, finalLogitSoftcapping, sandwichNorms, ropeLocalBaseFreq);
         }
     }
 
@@ -249,7 +260,8 @@ public record ModelConfig(
             "num_attention_heads", "num_key_value_heads", "intermediate_size", "max_position_embeddings", "norm",
             "norm_eps", "norm_placement", "mix_alpha", "position", "rope_theta", "activation", "bias",
             "tie_word_embeddings", "sliding_window", "layernorm_scaling", "rope_scaling", "head_dim", "qk_norm", "scale_embeddings",
-            "sliding_window_pattern", "query_pre_attn_scalar", "attn_logit_softcapping", "final_logit_softcapping", "sandwich_norms");
+            "sliding_window_pattern", "query_pre_attn_scalar", "attn_logit_softcapping", "final_logit_softcapping", "sandwich_norms",
+            "rope_local_base_freq");
 
     public ObjectNode toJson() {
         ObjectNode o = Json.MAPPER.createObjectNode();
@@ -280,6 +292,7 @@ public record ModelConfig(
         if (attnLogitSoftcapping != null) o.put("attn_logit_softcapping", attnLogitSoftcapping);
         if (finalLogitSoftcapping != null) o.put("final_logit_softcapping", finalLogitSoftcapping);
         if (sandwichNorms) o.put("sandwich_norms", true);
+        if (ropeLocalBaseFreq != null) o.put("rope_local_base_freq", ropeLocalBaseFreq);
         return o;
     }
 
@@ -312,7 +325,8 @@ public record ModelConfig(
                     optBool(o, "qk_norm", false, source), optBool(o, "scale_embeddings", false, source),
                     o.has("sliding_window_pattern") && !o.get("sliding_window_pattern").isNull() ? reqInt(o, "sliding_window_pattern", source) : null,
                     optNum(o, "query_pre_attn_scalar", source), optNum(o, "attn_logit_softcapping", source),
-                    optNum(o, "final_logit_softcapping", source), optBool(o, "sandwich_norms", false, source));
+                    optNum(o, "final_logit_softcapping", source), optBool(o, "sandwich_norms", false, source),
+                    optNum(o, "rope_local_base_freq", source));
         } catch (LaminaException e) {
             throw e.getMessage().startsWith("model config:")
                     ? new LaminaException(source + e.getMessage().substring("model config".length())) : e;

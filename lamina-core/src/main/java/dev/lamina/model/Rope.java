@@ -6,14 +6,24 @@ package dev.lamina.model;
  * a longer one when a sliding-window model runs past it.
  */
 public record Rope(int positions, float[] cos, float[] sin) {
+    /** The table of the layers without one of their own (every layer in most models). */
     public static Rope of(ModelConfig c, int positions) {
-        int hd = c.headDim(), half = hd / 2;
+        int hd = c.headDim();
         RopeScaling scaling = c.ropeScaling();
         if (scaling != null && scaling.type() == RopeScaling.Type.DYNAMIC && positions > c.maxPositionEmbeddings())
             throw new dev.lamina.io.LaminaException("dynamic RoPE scaling past max_position_embeddings (" + c.maxPositionEmbeddings()
                     + ") changes the frequencies with the sequence length, which Lamina does not implement");
         double[] inv = scaling == null ? RopeScaling.plain(c.ropeTheta(), hd) : scaling.invFreq(c.ropeTheta(), hd);
-        double scale = scaling == null ? 1 : scaling.attentionScale();
+        return table(inv, scaling == null ? 1 : scaling.attentionScale(), positions);
+    }
+
+    /** The windowed layers' own table, plain RoPE of base rope_local_base_freq (Gemma 3); null when the config has none. */
+    public static Rope local(ModelConfig c, int positions) {
+        return c.ropeLocalBaseFreq() == null ? null : table(RopeScaling.plain(c.ropeLocalBaseFreq(), c.headDim()), 1, positions);
+    }
+
+    private static Rope table(double[] inv, double scale, int positions) {
+        int half = inv.length;
         float[] cos = new float[positions * half], sin = new float[positions * half];
         for (int p = 0; p < positions; p++)
             for (int i = 0; i < half; i++) {

@@ -92,8 +92,8 @@ public final class TapeExecutor implements Executor<Var> {
     }
 
     @Override
-    public Var rope(Var x, int heads) {
-        Rope r = model.rope();
+    public Var rope(int layer, Var x, int heads) {
+        Rope r = model.rope(layer);
         return Ops.rope(tape, x, T, heads, c.headDim(), r.cos(), r.sin());
     }
 

@@ -36,7 +36,7 @@ class HfImportTest {
 
     /** Qwen2 and the RoPE scalings (make_arch_fixtures.py), through both executors: the tape and the KV-cache runner. */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"qwen2", "qwen3", "gemma", "gemma2", "phi3", "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn"})
+    @ValueSource(strings = {"qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn"})
     void newerArchitecturesMatchTransformersInTrainingAndInference(String name) {
         Path dir = HfFixtures.dir(name);
         Decoder d = Checkpoint.loadModel(dir);
@@ -55,7 +55,7 @@ class HfImportTest {
 
     /** Greedy decoding over the KV cache gives transformers' generate() tokens (greedy.json, make_arch_fixtures.py). */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"qwen2", "qwen3", "gemma", "gemma2", "phi3", "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn"})
+    @ValueSource(strings = {"qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn"})
     void greedyContinuationsEqualTransformersGenerate(String name) throws Exception {
         Path dir = HfFixtures.dir(name);
         var g = dev.lamina.io.Json.MAPPER.readTree(Files.readString(dir.resolve("greedy.json")));
@@ -76,18 +76,15 @@ class HfImportTest {
     }
 
     /**
-     * Gemma 2 trains as transformers computes it: the loss and every parameter's gradient (through
-     * both soft caps, the sandwich norms and the alternating windows) match float64 PyTorch.
+     * Gemma 2 and 3 train as transformers computes them: the loss and every parameter's gradient
+     * (through both soft caps, the sandwich norms, the alternating windows and RoPE tables, the
+     * q/k norms) match float64 PyTorch.
      */
-    @Test
-    void gemma2GradientsMatchTransformersPerTensor() {
-        Path dir = HfFixtures.dir("gemma2");
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"gemma2", "gemma3"})
+    void gemmaGradientsMatchTransformersPerTensor(String name) {
+        Path dir = HfFixtures.dir(name);
         Decoder d = Checkpoint.loadModel(dir);
-        ModelConfig c = d.config();
-        assertThat(c.sandwichNorms()).isTrue();
-        assertThat(c.slidingWindowPattern()).isEqualTo(2);
-        assertThat(new int[] {c.window(0), c.window(1), c.window(2), c.cacheWindow()}).containsExactly(4, 0, 4, 0);
-        assertThat(c.attentionScale()).isEqualTo((float) (1 / Math.sqrt(24)));
         HfFixtures.Reference ref = HfFixtures.reference(dir);
         int B = ref.batch(), T = ref.seq();
         int[] targets = new int[B * T];
@@ -95,16 +92,50 @@ class HfImportTest {
         dev.lamina.autograd.Tape tape = dev.lamina.autograd.Tape.training(d.kernels());
         float loss = d.loss(tape, ref.ids(), targets, B, T);
         tape.backward();
+        HfArch arch = HfCheckpoint.config(dir).arch();
         try (SafeTensors g = SafeTensors.open(dir.resolve("grads.safetensors"))) {
             assertThat((double) loss).isCloseTo(g.floats("loss")[0], org.assertj.core.data.Offset.offset(1e-5));
-            var bound = HfNames.bind(HfArch.GEMMA2, c, d.params(), "model.");
-            assertThat(bound).hasSize(2 + 11 * 3);
+            var bound = HfNames.bind(arch, d.config(), d.params(), "model.");
+            int perLayer = arch == HfArch.GEMMA3 ? 13 : 11;                       // + q_norm, k_norm
+            assertThat(bound).hasSize(2 + perLayer * d.config().numHiddenLayers());
             for (HfNames.Bound b : bound.values()) {
                 String canonical = b.slots().getFirst().name();
                 double err = HfFixtures.relativeError(d.params().grad(canonical).toArray(), g.floats("grad." + b.hfName()));
                 assertThat(err).as(b.hfName()).isLessThanOrEqualTo(1e-4);
             }
         }
+    }
+
+    @Test
+    void gemma2And3ConfigsMapOntoLamina() {
+        ModelConfig c = Checkpoint.loadModel(HfFixtures.dir("gemma2")).config();
+        assertThat(c.sandwichNorms()).isTrue();
+        assertThat(c.slidingWindowPattern()).isEqualTo(2);
+        assertThat(new int[] {c.window(0), c.window(1), c.window(2), c.cacheWindow()}).containsExactly(4, 0, 4, 0);
+        assertThat(c.attentionScale()).isEqualTo((float) (1 / Math.sqrt(24)));
+        assertThat(new double[] {c.attnLogitSoftcapping(), c.finalLogitSoftcapping()}).containsExactly(10, 5);
+        ModelConfig g3 = Checkpoint.loadModel(HfFixtures.dir("gemma3")).config();
+        assertThat(g3.qkNorm()).isTrue();
+        assertThat(g3.slidingWindowPattern()).isEqualTo(3);
+        assertThat(new boolean[] {g3.localRope(0), g3.localRope(1), g3.localRope(2), g3.localRope(3)}).containsExactly(true, true, false, true);
+        assertThat(g3.ropeTheta()).isEqualTo(1e6);
+        assertThat(g3.ropeLocalBaseFreq()).isEqualTo(1e4);
+        assertThat(g3.ropeScaling()).isEqualTo(dev.lamina.model.RopeScaling.linear(2));
+        assertThat(g3.attnLogitSoftcapping()).isNull();
+    }
+
+    /** The older Gemma 3 config (rope_theta, rope_scaling, rope_local_base_freq, sliding_window_pattern) reads as the same model. */
+    @Test
+    void gemma3OlderConfigFieldsGiveTheSameModel(@TempDir Path tmp) throws Exception {
+        Path dir = HfFixtures.copy("gemma3", tmp.resolve("g3"));
+        var cfg = (tools.jackson.databind.node.ObjectNode) dev.lamina.io.Json.MAPPER.readTree(Files.readString(dir.resolve("config.json")));
+        cfg.remove("rope_parameters");
+        cfg.remove("layer_types");
+        cfg.remove("_sliding_window_pattern");
+        cfg.put("rope_theta", 1e6).put("rope_local_base_freq", 1e4).put("sliding_window_pattern", 3);
+        cfg.putObject("rope_scaling").put("rope_type", "linear").put("factor", 2.0);
+        Files.writeString(dir.resolve("config.json"), cfg.toString());
+        assertThat(Checkpoint.loadModel(dir).config()).isEqualTo(Checkpoint.loadModel(HfFixtures.dir("gemma3")).config());
     }
 
     /** Evaluation scores with the soft-capped logits too (lm-eval style log-likelihoods read them). */

@@ -165,6 +165,18 @@ class HfRefusalTest {
     }
 
     @Test
+    void gemma3PartsLaminaCannotRunAreRefused() {
+        refused(withConfig("gemma3", c -> c.put("model_type", "gemma3")), "Gemma3ForConditionalGeneration", "gemma3_text");
+        refused(withConfig("gemma3", c -> ((tools.jackson.databind.node.ObjectNode) c.get("rope_parameters").get("sliding_attention"))
+                .put("rope_type", "linear").put("factor", 2.0)), "rope_parameters.sliding_attention has rope_type 'linear'");
+        refused(withConfig("gemma3", c -> ((tools.jackson.databind.node.ObjectNode) c.get("rope_parameters")).putObject("chunked_attention")),
+                "rope_parameters.chunked_attention is not a kind of layer");
+        refused(withConfig("gemma3", c -> ((tools.jackson.databind.node.ObjectNode) c.get("rope_parameters").get("full_attention"))
+                .put("rope_type", "longrope")), "longrope");
+        refused(withConfig("gemma3", c -> c.put("use_bidirectional_attention", true)), "use_bidirectional_attention", "causal");
+    }
+
+    @Test
     void gemma2WithEveryLayerGlobalOrEverySlidingReadsAsOneKind() {
         var global = Checkpoint.loadModel(withConfig("gemma2", c -> c.putArray("layer_types").add("full_attention").add("full_attention").add("full_attention")));
         assertThat(global.config().slidingWindow()).isNull();

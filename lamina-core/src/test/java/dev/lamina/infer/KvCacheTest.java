@@ -38,6 +38,13 @@ class KvCacheTest {
                 .queryPreAttnScalar(24.0).attnLogitSoftcapping(2.0).finalLogitSoftcapping(1.5).build(), seed);
     }
 
+    /** Gemma 3's shape: q/k norms, one global layer in three with a scaled RoPE of its own base, the windowed layers' plain RoPE. */
+    static Decoder randomGemma3(long seed) {
+        return Decoder.create(randomGemma2(seed).config().toBuilder().numHiddenLayers(4).qkNorm(true).slidingWindowPattern(3)
+                .attnLogitSoftcapping(null).finalLogitSoftcapping(null).ropeTheta(1e6).ropeLocalBaseFreq(1e4)
+                .ropeScaling(dev.lamina.model.RopeScaling.linear(2)).build(), seed);
+    }
+
     static Decoder randomGpt2(long seed) {
         return Decoder.create(ModelConfig.builder().gpt2Style().vocabSize(40).hiddenSize(32).numHiddenLayers(2)
                 .numAttentionHeads(4).intermediateSize(64).maxPositionEmbeddings(48).build(), seed);
@@ -104,7 +111,7 @@ class KvCacheTest {
 
     @Test
     void everyCacheMatchesFullForwardOnRandomModels() {
-        for (Decoder model : List.of(randomTiny(3), randomGpt2(4), randomSwa(40, 5), randomGemma2(6))) {
+        for (Decoder model : List.of(randomTiny(3), randomGpt2(4), randomSwa(40, 5), randomGemma2(6), randomGemma3(7))) {
             int[] ids = tokens(Math.min(40, model.config().maxPositionEmbeddings()), model.config().vocabSize(), 11);
             for (Function<Decoder, KvCache> cache : caches(model.config().cacheWindow() > 0)) {
                 check(model, cache.apply(model), ids, new int[]{9, 1}, model.config().toJsonString());
