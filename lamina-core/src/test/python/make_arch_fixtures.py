@@ -18,6 +18,8 @@ computed in float64 with eager attention).
                       global, window 4), the global layer's RoPE base 1e6 with linear scaling 2, the windowed
                       layers' 10000 unscaled, query_pre_attn_scalar 24, no soft caps; grads.safetensors as gemma2
     phi3              Phi3ForCausalLM: fused qkv_proj and gate_up_proj, sliding_window 4 (T = 12), 4 heads, 2 kv heads
+    phi3-longrope     Phi3ForCausalLM with longrope (Phi-3 128k, Phi-3.5): short and long factors per frequency,
+                      original_max_position_embeddings 16 of 64 (attention factor sqrt(1 + ln 4 / ln 16)), no window
     llama-rope-linear  Llama with rope_scaling linear, factor 2
     llama-rope-dynamic Llama with rope_scaling dynamic, factor 2 (plain RoPE within max_position_embeddings)
     llama-rope-llama3  Llama 3.1's scaling: factor 8, low 1, high 4, original_max_position_embeddings 16
@@ -109,6 +111,20 @@ def gemma3():
     greedy(m, path, 7)
 
 
+def phi3_longrope():
+    from transformers import Phi3Config, Phi3ForCausalLM
+    path = fresh("phi3-longrope")
+    cfg = Phi3Config(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                     num_key_value_heads=2, max_position_embeddings=64, original_max_position_embeddings=16, sliding_window=None,
+                     rope_scaling={"rope_type": "longrope", "short_factor": [1.0, 1.3, 2.1, 3.5], "long_factor": [1.5, 2.0, 4.0, 9.0]},
+                     bos_token_id=1, eos_token_id=2, pad_token_id=0, attn_implementation="eager")
+    m = Phi3ForCausalLM(cfg)
+    randomize(m, 31)
+    m.save_pretrained(path)
+    save_reference(path, *reference(m, 100, 12, 41))
+    greedy(m, path, 7)
+
+
 def main():
     from transformers import Qwen2Config, Qwen2ForCausalLM
     torch.manual_seed(0)
@@ -147,6 +163,7 @@ def main():
 
     gemma2()
     gemma3()
+    phi3_longrope()
 
     from transformers import Phi3Config, Phi3ForCausalLM
     path = fresh("phi3")

@@ -36,7 +36,7 @@ public final class TokenScorer {
     public Decoder model() { return model; }
 
     /** The most tokens one pass reads (max_position_embeddings); a sequence may have one more, its last token only a target. */
-    public int contextLimit() { return model.config().maxPositionEmbeddings(); }
+    public int contextLimit() { return Math.min(model.config().maxPositionEmbeddings(), model.config().contextLimit()); }
 
     /**
      * For each t in [from, ids.length): log P(ids[t] | ids[0..t)) with the top most likely tokens at

@@ -248,8 +248,10 @@ public final class GgufModel {
             throw new LaminaException("cannot export to GGUF: Lamina writes GGUF's llama and gpt2 only, and this model is "
                     + (c.qkNorm() ? "qwen3-like (q/k norms)" : c.activation() == ModelConfig.Activation.GEGLU ? "gemma-like" : "of another shape")
                     + "; export it with `lamina export hf`");
-        if (c.ropeScaling() != null && c.ropeScaling().type() == dev.lamina.model.RopeScaling.Type.YARN)
-            throw new LaminaException("cannot export to GGUF: the model's RoPE scaling (yarn) is not written to GGUF yet; "
+        if (c.ropeScaling() != null && (c.ropeScaling().type() == dev.lamina.model.RopeScaling.Type.YARN
+                || c.ropeScaling().type() == dev.lamina.model.RopeScaling.Type.LONGROPE))
+            throw new LaminaException("cannot export to GGUF: the model's RoPE scaling ("
+                    + c.ropeScaling().type().name().toLowerCase(java.util.Locale.ROOT) + ") is not written to GGUF yet; "
                     + "export it with `lamina export hf`");
         if (c.norm() == ModelConfig.Norm.RMSNORM && c.position() == ModelConfig.Position.ROPE && c.activation() == ModelConfig.Activation.SWIGLU
                 && c.normPlacement() == ModelConfig.Placement.PRE && !c.layernormScaling()) return GgufArch.LLAMA;

@@ -199,7 +199,7 @@ public final class HfConfig {
         l.add(opt("hidden_act", only("phi3 in Lamina uses SwiGLU with silu", "\"silu\"")));
         l.add(opt("resid_pdrop", IGNORE));
         l.add(opt("embd_pdrop", IGNORE));
-        l.add(opt("original_max_position_embeddings", IGNORE));   // read by longrope, which is refused
+        l.add(opt("original_max_position_embeddings", (r, f, v) -> r.originalMax = v));   // longrope's, when its dict has none
         return List.copyOf(l);
     }
 
@@ -350,7 +350,7 @@ public final class HfConfig {
     private static final class Reading {
         final String source;
         final ObjectNode out;
-        JsonNode headDim, layerTypes, rope;
+        JsonNode headDim, layerTypes, rope, originalMax;
         String ropeType, ropeField;
         int slidingWindowPattern = 2;          // Gemma 2's alternation; Gemma 3's files say 6 (or list layer_types)
 
@@ -407,9 +407,16 @@ public final class HfConfig {
                     + " (Lamina cannot tell whether they change the model; see docs/INTEROP.md)");
 
         ObjectNode out = r.out;
-        if (r.rope != null)
-            out.set("rope_scaling", RopeScaling.fromJson(r.ropeType, r.rope, out.get("max_position_embeddings").intValue(),
+        if (r.rope != null) {
+            JsonNode rope = r.rope;
+            if (r.ropeType.equals("longrope") && !rope.has("original_max_position_embeddings") && r.originalMax != null)
+                rope = ((ObjectNode) rope.deepCopy()).set("original_max_position_embeddings", r.originalMax);   // transformers 4 files
+            out.set("rope_scaling", RopeScaling.fromJson(r.ropeType, rope, out.get("max_position_embeddings").intValue(),
                     source + ": " + r.ropeField).toJson());
+        }
+        if (out.has("sliding_window") && !out.get("sliding_window").isNull()
+                && out.get("sliding_window").intValue() >= out.get("max_position_embeddings").intValue())
+            out.putNull("sliding_window");           // a window as long as the context masks nothing (Phi-3.5's 262144)
         int hidden = out.get("hidden_size").intValue(), heads = out.get("num_attention_heads").intValue();
         if (!out.has("num_key_value_heads")) out.put("num_key_value_heads", heads);
         if (arch == HfArch.GPT2 && !out.has("intermediate_size")) out.put("intermediate_size", 4 * hidden);

@@ -208,7 +208,7 @@ public final class BatchEngine implements AutoCloseable {
         this.contextLimit = InferenceSession.contextLimit(c);
         int B = BlockPool.DEFAULT_BLOCK_SIZE;
         int perSeq = c.cacheWindow() > 0 ? PagedKvCache.blocksFor(c.cacheWindow(), B) + 2
-                : PagedKvCache.blocksFor(c.maxPositionEmbeddings(), B);
+                : PagedKvCache.blocksFor(c.contextLimit(), B);
         this.maxBlocksPerSequence = perSeq;
         int blocks = options.kvBlocks() > 0 ? options.kvBlocks() : options.maxConcurrent() * perSeq;
         this.pool = new BlockPool(c, blocks, B, options.prefixCaching());

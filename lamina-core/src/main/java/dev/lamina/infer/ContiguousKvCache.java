@@ -11,7 +11,7 @@ public final class ContiguousKvCache implements KvCache {
     /** A cache for up to capacity positions (at most max_position_embeddings). */
     public ContiguousKvCache(ModelConfig c, int capacity) {
         if (capacity < 1) throw new IllegalArgumentException("capacity must be >= 1, got " + capacity);
-        this.capacity = Math.min(capacity, c.maxPositionEmbeddings());
+        this.capacity = Math.min(capacity, c.contextLimit());
         this.kvDim = c.kvDim();
         keys = new float[c.numHiddenLayers()][this.capacity * kvDim];
         values = new float[c.numHiddenLayers()][this.capacity * kvDim];

@@ -98,8 +98,8 @@ public final class InferenceBenchmark {
         Decoder model = prepared.model();
         String loadBefore = loadAverage();
         ModelConfig c = model.config();
-        if (st.prompt() + 1 > c.maxPositionEmbeddings() || 16 + st.decodeTokens() > c.maxPositionEmbeddings())
-            throw new IllegalArgumentException("prompt and decode lengths exceed the model's context " + c.maxPositionEmbeddings());
+        if (st.prompt() + 1 > c.contextLimit() || 16 + st.decodeTokens() > c.contextLimit())
+            throw new IllegalArgumentException("prompt and decode lengths exceed the model's context " + c.contextLimit());
         Rng rng = new Rng(1);
         int V = c.vocabSize();
         int[] prompt = new int[st.prompt()];

@@ -2,7 +2,6 @@ package dev.lamina.infer;
 
 import dev.lamina.model.Decoder;
 import dev.lamina.model.ModelConfig;
-import dev.lamina.model.ModelConfig.Position;
 import dev.lamina.tensor.Tensor;
 
 /**
@@ -46,13 +45,14 @@ public final class InferenceSession implements AutoCloseable {
     /** {@link #forModel(Decoder)} on weights prepared once. */
     public static InferenceSession forModel(PreparedModel model) {
         ModelConfig c = model.model().config();
-        KvCache cache = c.cacheWindow() > 0 ? new RollingKvCache(c) : new ContiguousKvCache(c, c.maxPositionEmbeddings());
+        KvCache cache = c.cacheWindow() > 0 && c.cacheWindow() < c.contextLimit() ? new RollingKvCache(c)
+                : new ContiguousKvCache(c, c.contextLimit());
         return new InferenceSession(model, cache);
     }
 
     /** The longest sequence a model can decode with its default cache (Integer.MAX_VALUE: unbounded). */
     public static int contextLimit(ModelConfig c) {
-        return c.cacheWindow() > 0 && c.position() == Position.ROPE ? Integer.MAX_VALUE : c.maxPositionEmbeddings();
+        return c.contextLimit();
     }
 
     public int position() { return cache.length(); }

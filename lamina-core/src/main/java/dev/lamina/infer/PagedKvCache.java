@@ -2,7 +2,6 @@ package dev.lamina.infer;
 
 import dev.lamina.kernels.KernelSet;
 import dev.lamina.model.ModelConfig;
-import dev.lamina.model.ModelConfig.Position;
 
 import java.util.Arrays;
 
@@ -43,7 +42,7 @@ public final class PagedKvCache implements KvCache {
         this.B = pool.blockSize();
         this.kvDim = c.kvDim();
         this.window = c.cacheWindow();
-        int limit = window > 0 && c.position() == Position.ROPE ? Integer.MAX_VALUE : c.maxPositionEmbeddings();
+        int limit = c.contextLimit();
         this.maxLength = Math.min(maxLength, limit);
         this.table = new int[8];
         this.pending = new int[B];

@@ -1,7 +1,6 @@
 package dev.lamina.infer;
 
 import dev.lamina.model.ModelConfig;
-import dev.lamina.model.ModelConfig.Position;
 
 /**
  * The rolling buffer of sliding-window models (Mistral): W slots per layer, position p in slot
@@ -20,7 +19,7 @@ public final class RollingKvCache implements KvCache {
             throw new IllegalArgumentException("a rolling KV cache needs a sliding-window model (sliding_window is null)");
         this.slots = c.cacheWindow();
         this.kvDim = c.kvDim();
-        this.maxLength = c.position() == Position.ROPE ? Integer.MAX_VALUE : c.maxPositionEmbeddings();
+        this.maxLength = c.contextLimit();
         keys = new float[c.numHiddenLayers()][slots * kvDim];
         values = new float[c.numHiddenLayers()][slots * kvDim];
     }

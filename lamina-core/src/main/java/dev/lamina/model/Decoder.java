@@ -118,8 +118,9 @@ public final class Decoder {
         head = new Linear(all.size(), headKey, storedHead != null ? null : base(headKey), null, null, null, storedHead);
         all.add(head);
         linears = all.toArray(Linear[]::new);
-        rope = config.position() == Position.ROPE ? Rope.of(config, config.maxPositionEmbeddings()) : null;
-        localRope = config.position() == Position.ROPE ? Rope.local(config, config.maxPositionEmbeddings()) : null;
+        int positions = Math.min(config.maxPositionEmbeddings(), config.contextLimit());
+        rope = config.position() == Position.ROPE ? Rope.of(config, positions) : null;
+        localRope = config.position() == Position.ROPE ? Rope.local(config, positions) : null;
     }
 
     private Linear linear(java.util.List<Linear> all, Role role, int layer) {
@@ -315,7 +316,7 @@ public final class Decoder {
     public ModelConfig config() { return config; }
     public Parameters params() { return params; }
     public KernelSet kernels() { return kernels; }
-    /** Layer l's rotary tables of max_position_embeddings positions (null without rotary positions). */
+    /** Layer l's rotary tables of max_position_embeddings positions (or the shorter context limit; null without rotary positions). */
     public Rope rope(int layer) { return config.localRope(layer) ? localRope : rope; }
     /** The rotary tables of the layers without their own (null without rotary positions). */
     public Rope rope() { return rope; }

@@ -123,6 +123,21 @@ public record ModelConfig(
      */
     public int cacheWindow() { return slidingWindow == null || slidingWindowPattern != null ? 0 : slidingWindow; }
 
+    /**
+     * The longest sequence the model runs: max_position_embeddings; unbounded for a RoPE model whose
+     * every layer is windowed (a rolling cache keeps the window, positions are computed; not with
+     * dynamic scaling, whose frequencies change past the context); with longrope, its
+     * original_max_position_embeddings (past it transformers switches every position to the long
+     * factors, which a KV cache cannot follow).
+     */
+    public int contextLimit() {
+        if (ropeScaling != null && ropeScaling.type() == RopeScaling.Type.LONGROPE)
+            return Math.min(maxPositionEmbeddings, ropeScaling.originalMaxPositionEmbeddings());
+        if (cacheWindow() > 0 && position == Position.ROPE && (ropeScaling == null || ropeScaling.type() != RopeScaling.Type.DYNAMIC))
+            return Integer.MAX_VALUE;
+        return maxPositionEmbeddings;
+    }
+
     /** The window layer l attends through, 0 for none. */
     public int window(int layer) {
         if (slidingWindow == null || slidingWindowPattern != null && (layer + 1) % slidingWindowPattern == 0) return 0;

@@ -10,9 +10,10 @@ public record Rope(int positions, float[] cos, float[] sin) {
     public static Rope of(ModelConfig c, int positions) {
         int hd = c.headDim();
         RopeScaling scaling = c.ropeScaling();
-        if (scaling != null && scaling.type() == RopeScaling.Type.DYNAMIC && positions > c.maxPositionEmbeddings())
-            throw new dev.lamina.io.LaminaException("dynamic RoPE scaling past max_position_embeddings (" + c.maxPositionEmbeddings()
-                    + ") changes the frequencies with the sequence length, which Lamina does not implement");
+        if (positions > c.contextLimit())
+            throw new dev.lamina.io.LaminaException("the model runs up to " + c.contextLimit() + " positions: its RoPE scaling ("
+                    + scaling.type().name().toLowerCase(java.util.Locale.ROOT) + ") changes every position's frequencies past that length, "
+                    + "which a KV cache cannot follow");
         double[] inv = scaling == null ? RopeScaling.plain(c.ropeTheta(), hd) : scaling.invFreq(c.ropeTheta(), hd);
         return table(inv, scaling == null ? 1 : scaling.attentionScale(), positions);
     }

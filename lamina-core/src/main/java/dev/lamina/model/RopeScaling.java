@@ -20,19 +20,27 @@ import java.util.Set;
  *   <li>{@code llama3}: Llama 3.1's: low frequencies divided by factor, high ones kept, a smooth ramp between</li>
  *   <li>{@code yarn}: a ramp between interpolated and extrapolated frequencies over [β_fast, β_slow]
  *       rotations, and cos/sin multiplied by an attention factor (0.1·ln(factor) + 1 by default)</li>
+ *   <li>{@code longrope} (Phi-3 128k, Phi-3.5): each frequency divided by its short factor, cos/sin
+ *       multiplied by sqrt(1 + ln(factor)/ln(original)) by default. Past original_max_position_embeddings
+ *       transformers switches every position to the long factors, which a KV cache cannot follow, so
+ *       Lamina runs such a model up to that length ({@link ModelConfig#contextLimit()}) and keeps the
+ *       long factors only to write them back.</li>
  * </ul>
- * Other types (longrope, ...) are refused by name.
+ * Other types are refused by name.
  */
 public record RopeScaling(Type type, double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositionEmbeddings,
                           Double attentionFactor, double betaFast, double betaSlow, Double mscale, Double mscaleAllDim,
-                          boolean truncate, java.util.List<Double> freqFactors) {
+                          boolean truncate, java.util.List<Double> freqFactors, java.util.List<Double> longFactors) {
 
-    /** FREQ_FACTORS: each frequency divided by its own factor, as llama.cpp stores Llama 3's scaling (rope_freqs). */
-    public enum Type { LINEAR, DYNAMIC, LLAMA3, YARN, FREQ_FACTORS }
+    /**
+     * FREQ_FACTORS: each frequency divided by its own factor, as llama.cpp stores Llama 3's scaling
+     * (rope_freqs). LONGROPE: freqFactors holds the short factors, longFactors the long ones.
+     */
+    public enum Type { LINEAR, DYNAMIC, LLAMA3, YARN, FREQ_FACTORS, LONGROPE }
 
     /** The divisors of llama.cpp's rope_freqs tensor, one per frequency. */
     public static RopeScaling factors(java.util.List<Double> divisors) {
-        return new RopeScaling(Type.FREQ_FACTORS, 1, 0, 0, 0, null, 32, 1, null, null, true, java.util.List.copyOf(divisors));
+        return new RopeScaling(Type.FREQ_FACTORS, 1, 0, 0, 0, null, 32, 1, null, null, true, java.util.List.copyOf(divisors), null);
     }
 
     public RopeScaling {
@@ -41,15 +49,15 @@ public record RopeScaling(Type type, double factor, double lowFreqFactor, double
         if (type == Type.LLAMA3 && !(highFreqFactor > lowFreqFactor && lowFreqFactor > 0))
             throw LaminaException.field("rope_scaling", "rope_scaling needs high_freq_factor > low_freq_factor > 0, got "
                     + highFreqFactor + " and " + lowFreqFactor);
-        if ((type == Type.LLAMA3 || type == Type.YARN) && originalMaxPositionEmbeddings < 1)
+        if ((type == Type.LLAMA3 || type == Type.YARN || type == Type.LONGROPE) && originalMaxPositionEmbeddings < 1)
             throw LaminaException.field("rope_scaling.original_max_position_embeddings",
                     "rope_scaling.original_max_position_embeddings must be a positive integer for " + lower(type));
     }
 
-    public static RopeScaling linear(double factor) { return new RopeScaling(Type.LINEAR, factor, 0, 0, 0, null, 32, 1, null, null, true, null); }
+    public static RopeScaling linear(double factor) { return new RopeScaling(Type.LINEAR, factor, 0, 0, 0, null, 32, 1, null, null, true, null, null); }
 
     public static RopeScaling llama3(double factor, double low, double high, int originalMax) {
-        return new RopeScaling(Type.LLAMA3, factor, low, high, originalMax, null, 32, 1, null, null, true, null);
+        return new RopeScaling(Type.LLAMA3, factor, low, high, originalMax, null, 32, 1, null, null, true, null, null);
     }
 
     /** inv_freq[i] = the rotation per position of pair i of a head of hd dimensions, for base theta. */
@@ -64,6 +72,11 @@ public record RopeScaling(Type type, double factor, double lowFreqFactor, double
                 for (int i = 0; i < half; i++) inv[i] /= freqFactors.get(i);
             }
             case LINEAR -> { for (int i = 0; i < half; i++) inv[i] /= factor; }
+            case LONGROPE -> {
+                if (freqFactors.size() != half)
+                    throw new LaminaException("rope_scaling: " + freqFactors.size() + " short factors for heads of " + hd + " dimensions (needs " + half + ")");
+                for (int i = 0; i < half; i++) inv[i] /= freqFactors.get(i);
+            }
             case LLAMA3 -> {
                 double lowWavelen = originalMaxPositionEmbeddings / lowFreqFactor, highWavelen = originalMaxPositionEmbeddings / highFreqFactor;
                 for (int i = 0; i < half; i++) {
@@ -104,6 +117,10 @@ public record RopeScaling(Type type, double factor, double lowFreqFactor, double
 
     /** What cos and sin are multiplied by: yarn's attention factor, 1 for the others. */
     public double attentionScale() {
+        if (type == Type.LONGROPE) {
+            if (attentionFactor != null) return attentionFactor;
+            return factor <= 1 ? 1 : Math.sqrt(1 + Math.log(factor) / Math.log(originalMaxPositionEmbeddings));
+        }
         if (type != Type.YARN) return 1;
         if (attentionFactor != null) return attentionFactor;
         if (mscale != null && mscaleAllDim != null && mscale != 0 && mscaleAllDim != 0)
@@ -121,6 +138,12 @@ public record RopeScaling(Type type, double factor, double lowFreqFactor, double
         switch (type) {
             case LINEAR, DYNAMIC -> { }
             case FREQ_FACTORS -> { o.remove("factor"); var a = o.putArray("freq_factors"); freqFactors.forEach(a::add); }
+            case LONGROPE -> {
+                freqFactors.forEach(o.putArray("short_factor")::add);
+                longFactors.forEach(o.putArray("long_factor")::add);
+                o.put("original_max_position_embeddings", originalMaxPositionEmbeddings);
+                if (attentionFactor != null) o.put("attention_factor", attentionFactor);
+            }
             case LLAMA3 -> o.put("low_freq_factor", lowFreqFactor).put("high_freq_factor", highFreqFactor)
                     .put("original_max_position_embeddings", originalMaxPositionEmbeddings);
             case YARN -> {
@@ -141,7 +164,8 @@ public record RopeScaling(Type type, double factor, double lowFreqFactor, double
             Type.LLAMA3, Set.of("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"),
             Type.YARN, Set.of("factor", "original_max_position_embeddings", "attention_factor", "beta_fast", "beta_slow",
                     "mscale", "mscale_all_dim", "truncate"),
-            Type.FREQ_FACTORS, Set.of("freq_factors"));
+            Type.FREQ_FACTORS, Set.of("freq_factors"),
+            Type.LONGROPE, Set.of("factor", "original_max_position_embeddings", "attention_factor", "short_factor", "long_factor"));
 
     /**
      * Reads a rope_scaling object (without its rope_type/type and rope_theta, which the caller reads);
@@ -153,7 +177,7 @@ public record RopeScaling(Type type, double factor, double lowFreqFactor, double
         try {
             t = Type.valueOf(type.toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new LaminaException(where + " has rope_type '" + type + "': Lamina implements default, linear, dynamic, llama3 and yarn");
+            throw new LaminaException(where + " has rope_type '" + type + "': Lamina implements default, linear, dynamic, llama3, yarn and longrope");
         }
         for (var e : o.properties()) {
             String k = e.getKey();
@@ -170,6 +194,20 @@ public record RopeScaling(Type type, double factor, double lowFreqFactor, double
             }
             return factors(l);
         }
+        if (t == Type.LONGROPE) {
+            JsonNode om = o.get("original_max_position_embeddings");
+            if (om == null || !om.isIntegralNumber() || om.intValue() < 1)
+                throw new LaminaException(where + ".original_max_position_embeddings must be a positive integer for rope_type longrope, got " + om);
+            int original = om.intValue();
+            double factor = num(o, "factor", (double) maxPositions / original, where);
+            Double attention = o.has("attention_factor") && !o.get("attention_factor").isNull() ? num(o, "attention_factor", 1, where) : null;
+            try {
+                return new RopeScaling(Type.LONGROPE, Math.max(1, factor), 0, 0, original, attention, 32, 1, null, null, true,
+                        numbers(o, "short_factor", where), numbers(o, "long_factor", where));
+            } catch (LaminaException e) {
+                throw new LaminaException(where + ": " + e.getMessage().replaceFirst("^rope_scaling[.a-z_]*: ", ""));
+            }
+        }
         double factor = num(o, "factor", Double.NaN, where);
         if (Double.isNaN(factor)) throw new LaminaException(where + ".factor is required for rope_type " + type);
         int original = o.has("original_max_position_embeddings") && !o.get("original_max_position_embeddings").isNull()
@@ -184,10 +222,21 @@ public record RopeScaling(Type type, double factor, double lowFreqFactor, double
         try {
             return new RopeScaling(t, factor, num(o, "low_freq_factor", 0, where), num(o, "high_freq_factor", 0, where), original,
                     attention, betaFast == 0 ? 32 : betaFast, betaSlow == 0 ? 1 : betaSlow, mscale, mscaleAll,   // transformers: `or 32`, `or 1`
-                    tr == null || tr.isNull() || tr.booleanValue(), null);
+                    tr == null || tr.isNull() || tr.booleanValue(), null, null);
         } catch (LaminaException e) {
             throw new LaminaException(where + ": " + e.getMessage().replaceFirst("^rope_scaling[.a-z_]*: ", ""));
         }
+    }
+
+    private static java.util.List<Double> numbers(JsonNode o, String f, String where) {
+        JsonNode a = o.get(f);
+        if (a == null || !a.isArray() || a.isEmpty()) throw new LaminaException(where + "." + f + " must be a list of numbers, got " + a);
+        java.util.List<Double> l = new java.util.ArrayList<>();
+        for (JsonNode v : a) {
+            if (!v.isNumber() || !(v.doubleValue() > 0)) throw new LaminaException(where + "." + f + " must hold positive numbers, got " + v);
+            l.add(v.doubleValue());
+        }
+        return java.util.List.copyOf(l);
     }
 
     private static double num(JsonNode o, String f, double def, String where) {

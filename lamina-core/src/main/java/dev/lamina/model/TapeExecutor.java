@@ -46,8 +46,9 @@ public final class TapeExecutor implements Executor<Var> {
     /** The tokens of the next pass: ids[B·T]. */
     public TapeExecutor input(int[] ids, int B, int T) {
         if (ids.length != B * T) throw new IllegalArgumentException("ids has " + ids.length + " tokens, expected B·T = " + B * T);
-        if (T > c.maxPositionEmbeddings())
-            throw new IllegalArgumentException("sequence length " + T + " exceeds max_position_embeddings " + c.maxPositionEmbeddings());
+        if (T > Math.min(c.maxPositionEmbeddings(), c.contextLimit()))
+            throw new IllegalArgumentException("sequence length " + T + " exceeds the model's context of "
+                    + Math.min(c.maxPositionEmbeddings(), c.contextLimit()));
         this.ids = ids;
         this.B = B;
         this.T = T;

@@ -92,8 +92,8 @@ public final class LayerDiagnostics {
     public static Report run(Decoder model, TokenFile val, Options o, String name, Progress progress) {
         ModelConfig c = model.config();
         int B = o.batch(), T = o.seq(), L = c.numHiddenLayers();
-        if (T > c.maxPositionEmbeddings())
-            throw LaminaException.field("seq", "seq " + T + " exceeds the model's max_position_embeddings " + c.maxPositionEmbeddings());
+        if (T > Math.min(c.maxPositionEmbeddings(), c.contextLimit()))
+            throw LaminaException.field("seq", "seq " + T + " exceeds the model's context of " + Math.min(c.maxPositionEmbeddings(), c.contextLimit()));
         if (val.size() < T + 2) throw LaminaException.field("seq", val.file() + ": " + val.size() + " validation tokens, fewer than seq + 2 = " + (T + 2));
         if (progress == null) progress = (t, d, n) -> {};
         int[] ids = new int[B * T], tg = new int[B * T];

@@ -62,9 +62,10 @@ public final class Trainer {
         if (data.tokenizer().vocabSize() > model.config().vocabSize())
             throw new LaminaException("the data's tokenizer has " + data.tokenizer().vocabSize() + " tokens but the model's vocab_size is "
                     + model.config().vocabSize() + "; set vocab_size >= " + data.tokenizer().vocabSize());
-        if (cfg.seq() > model.config().maxPositionEmbeddings())
-            throw LaminaException.field("seq", "seq " + cfg.seq() + " exceeds the model's max_position_embeddings "
-                    + model.config().maxPositionEmbeddings());
+        int context = Math.min(model.config().maxPositionEmbeddings(), model.config().contextLimit());
+        if (cfg.seq() > context)
+            throw LaminaException.field("seq", "seq " + cfg.seq() + " exceeds the model's " + (context < model.config().maxPositionEmbeddings()
+                    ? "context of " + context + " (its RoPE scaling's original_max_position_embeddings)" : "max_position_embeddings " + context));
         this.model = model;
         this.data = data;
         this.dataName = dataName;

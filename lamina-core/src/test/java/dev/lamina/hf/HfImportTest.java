@@ -36,7 +36,7 @@ class HfImportTest {
 
     /** Qwen2 and the RoPE scalings (make_arch_fixtures.py), through both executors: the tape and the KV-cache runner. */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn"})
+    @ValueSource(strings = {"qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "phi3-longrope", "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn"})
     void newerArchitecturesMatchTransformersInTrainingAndInference(String name) {
         Path dir = HfFixtures.dir(name);
         Decoder d = Checkpoint.loadModel(dir);
@@ -55,7 +55,7 @@ class HfImportTest {
 
     /** Greedy decoding over the KV cache gives transformers' generate() tokens (greedy.json, make_arch_fixtures.py). */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn"})
+    @ValueSource(strings = {"qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "phi3-longrope", "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn"})
     void greedyContinuationsEqualTransformersGenerate(String name) throws Exception {
         Path dir = HfFixtures.dir(name);
         var g = dev.lamina.io.Json.MAPPER.readTree(Files.readString(dir.resolve("greedy.json")));
@@ -138,6 +138,36 @@ class HfImportTest {
         assertThat(Checkpoint.loadModel(dir).config()).isEqualTo(Checkpoint.loadModel(HfFixtures.dir("gemma3")).config());
     }
 
+    /**
+     * Phi-3's longrope within original_max_position_embeddings (short factors, attention factor
+     * sqrt(1 + ln 4 / ln 16)); the older rope_scaling form with a top-level original length reads
+     * the same; past it (where transformers switches every position to the long factors) Lamina
+     * refuses with the reason.
+     */
+    @Test
+    void phi3LongropeRunsUpToItsOriginalContext(@TempDir Path tmp) throws Exception {
+        ModelConfig c = HfCheckpoint.config(HfFixtures.dir("phi3-longrope")).config();
+        assertThat(c.ropeScaling().type()).isEqualTo(dev.lamina.model.RopeScaling.Type.LONGROPE);
+        assertThat(c.ropeScaling().attentionScale()).isCloseTo(Math.sqrt(1 + Math.log(4) / Math.log(16)), org.assertj.core.data.Offset.offset(1e-12));
+        assertThat(c.contextLimit()).isEqualTo(16);
+        Path dir = HfFixtures.copy("phi3-longrope", tmp.resolve("old"));
+        var cfg = (tools.jackson.databind.node.ObjectNode) dev.lamina.io.Json.MAPPER.readTree(Files.readString(dir.resolve("config.json")));
+        var rope = (tools.jackson.databind.node.ObjectNode) cfg.remove("rope_parameters");
+        rope.remove("original_max_position_embeddings");
+        rope.remove("partial_rotary_factor");
+        rope.put("type", rope.remove("rope_type").asString());
+        cfg.set("rope_scaling", rope);
+        cfg.put("rope_theta", 10000.0).put("sliding_window", 262144);     // as Phi-3.5's file: a window longer than the context
+        Files.writeString(dir.resolve("config.json"), cfg.toString());
+        assertThat(HfCheckpoint.config(dir).config()).isEqualTo(c);
+        Decoder d = Checkpoint.loadModel(HfFixtures.dir("phi3-longrope"));
+        try (var session = dev.lamina.infer.InferenceSession.forModel(d)) {
+            assertThat(session.capacity()).isEqualTo(16);
+            assertThatThrownBy(() -> session.forward(new int[17])).hasMessageContaining("capacity 16");
+        }
+        assertThatThrownBy(() -> d.forward(dev.lamina.autograd.Tape.inference(), new int[17], 1, 17)).hasMessageContaining("context of 16");
+    }
+
     /** Evaluation scores with the soft-capped logits too (lm-eval style log-likelihoods read them). */
     @Test
     void gemma2ScoringUsesTheCappedLogits() {
@@ -165,8 +195,8 @@ class HfImportTest {
             for (float v : d.params().value("layers." + l + ".self_attn.o_proj.bias").toArray()) assertThat(v).isZero();
         String bad = "{\"model_type\": \"llama\", \"vocab_size\": 10, \"hidden_size\": 8, \"num_hidden_layers\": 1, "
                 + "\"num_attention_heads\": 2, \"intermediate_size\": 8, \"max_position_embeddings\": 16, ";
-        assertThatThrownBy(() -> HfConfig.fromJson(dev.lamina.io.Json.MAPPER.readTree(bad + "\"rope_scaling\": {\"rope_type\": \"longrope\", \"factor\": 2}}"), "c.json"))
-                .isInstanceOf(LaminaException.class).hasMessage("c.json: rope_scaling has rope_type 'longrope': Lamina implements default, linear, dynamic, llama3 and yarn");
+        assertThatThrownBy(() -> HfConfig.fromJson(dev.lamina.io.Json.MAPPER.readTree(bad + "\"rope_scaling\": {\"rope_type\": \"mrope\", \"factor\": 2}}"), "c.json"))
+                .isInstanceOf(LaminaException.class).hasMessage("c.json: rope_scaling has rope_type 'mrope': Lamina implements default, linear, dynamic, llama3, yarn and longrope");
         assertThatThrownBy(() -> HfConfig.fromJson(dev.lamina.io.Json.MAPPER.readTree(bad + "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8}}"), "c.json"))
                 .isInstanceOf(LaminaException.class).hasMessageContaining("original_max_position_embeddings is required");
         assertThatThrownBy(() -> HfConfig.fromJson(dev.lamina.io.Json.MAPPER.readTree(bad.replace("llama", "qwen2") + "\"use_sliding_window\": true}"), "c.json"))

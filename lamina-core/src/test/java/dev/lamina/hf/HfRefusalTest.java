@@ -62,8 +62,12 @@ class HfRefusalTest {
 
     @Test
     void ropeScalingOfAnUnimplementedKindOrWithoutItsFields() {
+        refused(withConfig("llama", c -> c.putObject("rope_scaling").put("rope_type", "mrope").put("factor", 2.0)),
+                "config.json", "rope_scaling", "rope_type 'mrope'", "default, linear, dynamic, llama3, yarn and longrope");
         refused(withConfig("llama", c -> c.putObject("rope_scaling").put("rope_type", "longrope").put("factor", 2.0)),
-                "config.json", "rope_scaling", "rope_type 'longrope'", "default, linear, dynamic, llama3 and yarn");
+                "rope_scaling.original_max_position_embeddings must be a positive integer for rope_type longrope");
+        refused(withConfig("phi3-longrope", c -> ((ObjectNode) c.get("rope_parameters")).putArray("short_factor").add(1.0)),
+                "1 short factors for heads of 8 dimensions (needs 4)");
         refused(withConfig("llama", c -> ((ObjectNode) c.get("rope_parameters")).put("rope_type", "linear")),
                 "rope_parameters.factor is required for rope_type linear");
         refused(withConfig("mistral", c -> c.putObject("rope_scaling").put("type", "dynamic").put("factor", 2.0).put("beta_fast", 3)),
@@ -172,7 +176,7 @@ class HfRefusalTest {
         refused(withConfig("gemma3", c -> ((tools.jackson.databind.node.ObjectNode) c.get("rope_parameters")).putObject("chunked_attention")),
                 "rope_parameters.chunked_attention is not a kind of layer");
         refused(withConfig("gemma3", c -> ((tools.jackson.databind.node.ObjectNode) c.get("rope_parameters").get("full_attention"))
-                .put("rope_type", "longrope")), "longrope");
+                .put("rope_type", "mrope")), "mrope");
         refused(withConfig("gemma3", c -> c.put("use_bidirectional_attention", true)), "use_bidirectional_attention", "causal");
     }
 
