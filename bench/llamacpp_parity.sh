@@ -4,7 +4,9 @@
 #     `lamina export gguf` as f32, f16, q8_0, q4_0 and q4_k_m: llama.cpp's llama-simple and
 #     `lamina generate --temperature 0` continue each prompt from the same file;
 #  2. a tiny random Hugging Face Llama converted by llama.cpp's convert_hf_to_gguf.py and quantized by
-#     llama-quantize to q8_0 and q4_k_m: the same comparison.
+#     llama-quantize to q8_0 and q4_k_m: the same comparison;
+#  3. tiny random Qwen3 and Gemma 3 (text) models the same way, f32 and q8_0 (GPT-2's vocabulary; Gemma 1/2
+#     need a SentencePiece tokenizer.model for the converter and are checked by GgufModelTest's logits).
 # Prints a Markdown table (match: the same continuation text). llama.cpp computes Q8_0 and the
 # K-quants against 8-bit quantized activations and Lamina against float32 ones, so on near-ties a
 # quantized continuation may part ways; f32 and f16 should agree.
@@ -86,4 +88,48 @@ row "$WORK/hf-f32.gguf" "convert_hf_to_gguf.py, f32"
 for type in Q8_0 Q4_K_M; do
   "$BUILD/bin/llama-quantize" "$WORK/hf-f32.gguf" "$WORK/hf-$type.gguf" "$type" >/dev/null 2>&1
   row "$WORK/hf-$type.gguf" "llama-quantize, $type"
+done
+
+# 3. other architectures through the same converter: Qwen3 (q/k norms, head size 32 on hidden 64) and Gemma 3
+#    (GeGLU, sandwich norms, q/k norms, 6 layers: five windowed of 8 tokens and a global one, two RoPE bases)
+for arch in qwen3 gemma3; do
+  "$PY" - "$WORK/$arch" "$ROOT/../shared/data/gpt2" "$arch" <<'PY'
+import sys, torch
+out, gpt2, arch = sys.argv[1], sys.argv[2], sys.argv[3]
+torch.manual_seed(1)
+common = dict(vocab_size=50257, hidden_size=64, intermediate_size=128, num_attention_heads=4, num_key_value_heads=2,
+              head_dim=32, max_position_embeddings=128, bos_token_id=50256, eos_token_id=50256, tie_word_embeddings=True)
+if arch == "qwen3":
+    from transformers import Qwen3Config as C, Qwen3ForCausalLM as M
+    cfg = C(num_hidden_layers=2, **common)
+else:
+    from transformers import Gemma3TextConfig as C, Gemma3ForCausalLM as M
+    cfg = C(num_hidden_layers=6, sliding_window=8, query_pre_attn_scalar=32, pad_token_id=0, **common)
+m = M(cfg)
+with torch.no_grad():
+    for n, p in m.named_parameters():
+        if p.dim() == 2: p.mul_(4.0)
+        elif "norm" in n: p.copy_(0.2 * torch.randn(p.shape))
+m.save_pretrained(out, safe_serialization=True)
+from tokenizers import Tokenizer, models, pre_tokenizers, decoders
+from transformers import PreTrainedTokenizerFast
+tok = Tokenizer(models.BPE.from_file(f"{gpt2}/encoder.json", f"{gpt2}/vocab.bpe"))
+tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+tok.decoder = decoders.ByteLevel()
+PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>").save_pretrained(out)
+PY
+  "$PY" - "$DIR/llama.cpp" "$WORK/$arch" --outfile "$WORK/$arch-f32.gguf" --outtype f32 >/dev/null 2>&1 <<'PY' \
+    || { echo "| convert_hf_to_gguf.py ($arch) | failed: see $WORK (kept) |"; trap - EXIT; exit 1; }
+import os, sys
+llamacpp = sys.argv[1]
+sys.path.insert(0, llamacpp)
+sys.argv = [os.path.join(llamacpp, "convert_hf_to_gguf.py")] + sys.argv[2:]
+import convert_hf_to_gguf
+from conversion.base import TextModel
+TextModel.get_vocab_base_pre = lambda self, tokenizer: "gpt-2"
+convert_hf_to_gguf.main()
+PY
+  row "$WORK/$arch-f32.gguf" "convert_hf_to_gguf.py, $arch f32"
+  "$BUILD/bin/llama-quantize" "$WORK/$arch-f32.gguf" "$WORK/$arch-q8_0.gguf" Q8_0 >/dev/null 2>&1
+  row "$WORK/$arch-q8_0.gguf" "llama-quantize, $arch Q8_0"
 done

@@ -371,6 +371,16 @@ public final class GgufFile implements TensorReader {
         return a;
     }
 
+    /** Whether the value is an array. */
+    public boolean isArray(String key) { return need(key).value() instanceof GgufValue.Array; }
+
+    @SuppressWarnings("unchecked")
+    public List<Boolean> booleans(String key) {
+        GgufValue.Array a = array(key, "an array of BOOL");
+        if (a.elementType() != GgufValueType.BOOL) throw new LaminaException(file + ": metadata '" + key + "' is an array of " + a.elementType() + ", expected an array of BOOL");
+        return (List<Boolean>) a.items();
+    }
+
     @SuppressWarnings("unchecked")
     public List<String> strings(String key) {
         GgufValue.Array a = array(key, "an array of STRING");

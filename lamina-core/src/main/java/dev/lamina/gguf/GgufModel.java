@@ -77,17 +77,21 @@ public final class GgufModel {
             throw new LaminaException(f.file() + ": tensor 'token_embd.weight' has shape " + Arrays.toString(embd) + " but metadata '"
                     + arch.key("embedding_length") + "' is " + d);
         int kv = f.hasValue(arch.key("attention.head_count_kv")) ? f.intValue(arch.key("attention.head_count_kv"), 1) : heads;
-        if (d % heads != 0)
+        String keyLength = arch.key("attention.key_length"), valueLength = arch.key("attention.value_length");
+        Integer explicitHd = null;
+        if (f.hasValue(keyLength)) {                          // a head size of its own (Qwen3, Gemma: 128 or 256 on any width)
+            int k = f.intValue(keyLength, 1);
+            if (f.hasValue(valueLength) && f.integer(valueLength) != k)
+                throw new LaminaException(f.file() + ": metadata '" + valueLength + "' is " + f.integer(valueLength) + " but '" + keyLength
+                        + "' is " + k + "; Lamina needs keys and values of one head size");
+            if (d % heads != 0 || k != d / heads) explicitHd = k;
+        } else if (d % heads != 0)
             throw new LaminaException(f.file() + ": metadata '" + arch.key("embedding_length") + "' " + d + " is not a multiple of '"
-                    + arch.key("attention.head_count") + "' " + heads);
-        int hd = d / heads;
-        for (String k : List.of("attention.key_length", "attention.value_length"))
-            if (f.hasValue(arch.key(k)) && f.integer(arch.key(k)) != hd)
-                throw new LaminaException(f.file() + ": metadata '" + arch.key(k) + "' is " + f.integer(arch.key(k))
-                        + " but embedding_length / head_count is " + hd + "; Lamina needs heads of that size");
+                    + arch.key("attention.head_count") + "' " + heads + " and there is no '" + keyLength + "'");
+        int hd = explicitHd != null ? explicitHd : d / heads;
         ModelConfig.Builder b = ModelConfig.builder()
                 .vocabSize(embd[0]).hiddenSize(d).numHiddenLayers(f.intValue(arch.key("block_count"), 1))
-                .numAttentionHeads(heads).numKeyValueHeads(kv)
+                .numAttentionHeads(heads).numKeyValueHeads(kv).headDim(explicitHd)
                 .intermediateSize(f.intValue(arch.key("feed_forward_length"), 1))
                 .maxPositionEmbeddings(f.intValue(arch.key("context_length"), 1))
                 .tieWordEmbeddings(!f.has("output.weight"));
@@ -102,8 +106,10 @@ public final class GgufModel {
                 throw new LaminaException(f.file() + ": metadata '" + dims + "' is " + f.integer(dims) + " but heads have " + hd
                         + " dimensions; rotary embeddings on part of a head are not supported");
             String scaling = arch.key("rope.scaling.type");
-            if (f.hasValue(scaling) && !f.string(scaling).equals("none"))
-                throw new LaminaException(f.file() + ": metadata '" + scaling + "' is '" + f.string(scaling) + "'; only plain RoPE is supported");
+            if (f.hasValue(scaling) && f.string(scaling).equals("linear"))      // Gemma 3's global layers
+                b.ropeScaling(dev.lamina.model.RopeScaling.linear(f.number(arch.key("rope.scaling.factor"))));
+            else if (f.hasValue(scaling) && !f.string(scaling).equals("none"))
+                throw new LaminaException(f.file() + ": metadata '" + scaling + "' is '" + f.string(scaling) + "'; Lamina reads none and linear");
             if (f.has("rope_freqs.weight")) {                    // Llama 3's scaling, as llama.cpp's converter stores it
                 float[] factors = f.floats("rope_freqs.weight");
                 if (factors.length != hd / 2)
@@ -114,7 +120,9 @@ public final class GgufModel {
                 b.ropeScaling(dev.lamina.model.RopeScaling.factors(list));
             }
             String window = arch.key("attention.sliding_window");
-            if (f.hasValue(window) && f.integer(window) > 0) b.slidingWindow(f.intValue(window, 1));
+            if (arch.gemma()) gemma(f, arch, b, d, heads, hd);
+            else if (f.hasValue(window) && f.integer(window) > 0) b.slidingWindow(f.intValue(window, 1));
+            if (arch == GgufArch.QWEN3) b.qkNorm(true);
         }
         ModelConfig c;
         try {
@@ -124,6 +132,59 @@ public final class GgufModel {
         }
         checkAgainstTensors(f, arch, c);
         return c;
+    }
+
+    /**
+     * The Gemma family as llama.cpp runs it: GeGLU, embeddings times sqrt(d), a tied head; Gemma 2
+     * and 3 with sandwich norms and windowed layers (llama.cpp's default pattern 2 and 6 unless the
+     * file says), Gemma 2's soft caps (defaults 50 and 30), Gemma 3's q/k norms, its optional logit
+     * cap and the windowed layers' RoPE base (freq_base_swa, default 10000). Scores are scaled as
+     * llama.cpp does, the file carrying no query_pre_attn_scalar: 1/sqrt(head size), or
+     * 1/sqrt(d/heads) for the 27B models (46 and 62 layers).
+     */
+    private static void gemma(GgufFile f, GgufArch arch, ModelConfig.Builder b, int d, int heads, int hd) {
+        b.activation(ModelConfig.Activation.GEGLU).scaleEmbeddings(true).tieWordEmbeddings(true);
+        if (arch == GgufArch.GEMMA) return;
+        b.sandwichNorms(true);
+        int layers = f.intValue(arch.key("block_count"), 1);
+        String windowKey = arch.key("attention.sliding_window");
+        int window = f.hasValue(windowKey) ? f.intValue(windowKey, 0) : arch == GgufArch.GEMMA2 ? 4096 : 0;
+        if (window > 0) {
+            b.slidingWindow(window);
+            int pattern = slidingPattern(f, arch.key("attention.sliding_window_pattern"), arch == GgufArch.GEMMA2 ? 2 : 6, layers);
+            if (pattern > 1 && pattern <= layers) b.slidingWindowPattern(pattern);
+            if (arch == GgufArch.GEMMA3)
+                b.ropeLocalBaseFreq(f.hasValue(arch.key("rope.freq_base_swa")) ? f.number(arch.key("rope.freq_base_swa")) : 10000.0);
+        }
+        String attnCap = arch.key("attn_logit_softcapping"), finalCap = arch.key("final_logit_softcapping");
+        if (arch == GgufArch.GEMMA2) {
+            b.attnLogitSoftcapping(f.hasValue(attnCap) ? f.number(attnCap) : 50.0);
+            b.finalLogitSoftcapping(f.hasValue(finalCap) ? f.number(finalCap) : 30.0);
+        } else {
+            b.qkNorm(true);
+            if (f.hasValue(finalCap) && f.number(finalCap) > 0) b.finalLogitSoftcapping(f.number(finalCap));
+        }
+        boolean large = layers == (arch == GgufArch.GEMMA2 ? 46 : 62);
+        if (large && d / heads != hd) b.queryPreAttnScalar((double) (d / heads));
+    }
+
+    /**
+     * A window pattern n from metadata: an integer, or a list of booleans (true: windowed) that must
+     * repeat with a global layer every n-th; absent, the default.
+     */
+    private static int slidingPattern(GgufFile f, String key, int fallback, int layers) {
+        if (!f.hasValue(key)) return fallback;
+        if (f.isArray(key)) {
+            List<Boolean> windowed = f.booleans(key);
+            int n = 1;
+            while (n <= windowed.size() && windowed.get(n - 1)) n++;
+            for (int l = 0; l < windowed.size(); l++)
+                if (windowed.get(l) != ((l + 1) % n != 0))
+                    throw new LaminaException(f.file() + ": metadata '" + key + "' " + windowed + " has no period: Lamina implements a "
+                            + "global layer every n-th layer, the others windowed");
+            return n;
+        }
+        return f.intValue(key, 1);
     }
 
     /** Rotary tables are computed for the whole context up front, so a larger one is refused rather than allocated. */

@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The tensor names of llama.cpp's {@code llama} and {@code gpt2} architectures, mapped onto
+ * The tensor names of llama.cpp's {@code llama}, {@code gpt2}, {@code qwen2/3} and {@code gemma/2/3} architectures, mapped onto
  * parameter roles: one table of rules per architecture, each rule naming a GGUF tensor
  * ({@code blk.{l}.attn_q}, with {@code .weight} and {@code .bias}) and the canonical tensors it
  * holds, stacked along the rows (GPT-2's {@code attn_qkv} is q, k and v).
@@ -67,10 +67,28 @@ final class GgufNames {
     static final List<Rule> QWEN2 = LLAMA.stream()
             .map(r -> r.permute() == Permute.NONE ? r : new Rule(r.name(), Permute.NONE, r.roles())).toList();
 
+    /** qwen3: qwen2's rules and the q/k norms. */
+    static final List<Rule> QWEN3 = with(QWEN2, r("blk.{l}.attn_q_norm", Role.Q_NORM), r("blk.{l}.attn_k_norm", Role.K_NORM));
+
+    /** gemma: qwen2's (unpermuted) rules; its head is the token table. gemma2 adds the sandwich norms, gemma3 also the q/k norms. */
+    static final List<Rule> GEMMA = QWEN2;
+    static final List<Rule> GEMMA2 = with(GEMMA, r("blk.{l}.post_attention_norm", Role.ATTN_OUT_NORM), r("blk.{l}.post_ffw_norm", Role.MLP_OUT_NORM));
+    static final List<Rule> GEMMA3 = with(GEMMA2, r("blk.{l}.attn_q_norm", Role.Q_NORM), r("blk.{l}.attn_k_norm", Role.K_NORM));
+
+    private static List<Rule> with(List<Rule> base, Rule... more) {
+        List<Rule> l = new ArrayList<>(base);
+        l.addAll(List.of(more));
+        return List.copyOf(l);
+    }
+
     static List<Rule> rules(GgufArch arch) {
         return switch (arch) {
             case GPT2 -> GPT2;
             case QWEN2 -> QWEN2;
+            case QWEN3 -> QWEN3;
+            case GEMMA -> GEMMA;
+            case GEMMA2 -> GEMMA2;
+            case GEMMA3 -> GEMMA3;
             case LLAMA -> LLAMA;
         };
     }

@@ -65,6 +65,76 @@ class GgufModelTest {
         if (gguf.endsWith("q8_0")) assertThat(err).as("q8_0 is lossy").isGreaterThan(1e-6);
     }
 
+    /**
+     * Qwen3 and the Gemma family as llama.cpp's converter writes them: q/k norms and key_length,
+     * norms stored as gains, post norms, soft caps, windows and the windowed layers' RoPE base.
+     * Gemma 2/3 files carry no query_pre_attn_scalar (nor Gemma 3's pattern), so Lamina reads them
+     * as llama.cpp runs them, against the reference transformers gives with those settings; both
+     * executors, the tape and the KV-cache runner (a prefill, then one token at a time).
+     */
+    @ParameterizedTest
+    @CsvSource({"qwen3-f32, qwen3", "gemma-f32, gemma", "gemma2-f32, ", "gemma3-f32, "})
+    void qwen3AndGemmaFilesGiveTheReferenceLogits(String gguf, String hf) {
+        Reference ref = hf != null ? reference(hf) : reference(MODELS.resolve(gguf + ".reference.safetensors"));
+        Decoder d = GgufModel.load(MODELS.resolve(gguf + ".gguf")).decoder();
+        assertThat(relativeError(logits(d, ref.ids(), ref.batch(), ref.seq()), ref.logits())).as(gguf).isLessThanOrEqualTo(1e-4);
+        int T = ref.seq(), V = d.config().vocabSize(), half = T / 2;
+        try (var session = dev.lamina.infer.InferenceSession.forModel(d)) {
+            float[] got = new float[(T - half + 1) * V];
+            System.arraycopy(session.forward(java.util.Arrays.copyOfRange(ref.ids(), 0, half)), 0, got, 0, V);
+            for (int t = half; t < T; t++) System.arraycopy(session.forward(ref.ids()[t]), 0, got, (t - half + 1) * V, V);
+            assertThat(relativeError(got, java.util.Arrays.copyOfRange(ref.logits(), (half - 1) * V, T * V))).as(gguf + " inference")
+                    .isLessThanOrEqualTo(1e-4);
+        }
+        var c = d.config();
+        switch (gguf) {
+            case "qwen3-f32" -> assertThat(c.qkNorm() && c.headDim() == 16 && c.qDim() == 64).isTrue();
+            case "gemma2-f32" -> assertThat(new Object[] {c.slidingWindowPattern(), c.attnLogitSoftcapping(), c.finalLogitSoftcapping(), c.window(1)})
+                    .containsExactly(2, 10.0, 5.0, 0);
+            case "gemma3-f32" -> assertThat(new Object[] {c.qkNorm(), c.cacheWindow(), c.ropeLocalBaseFreq(), c.ropeScaling()})  // 4 layers: all windowed
+                    .containsExactly(true, 4, 10000.0, dev.lamina.model.RopeScaling.linear(2));
+            default -> assertThat(c.activation()).isEqualTo(dev.lamina.model.ModelConfig.Activation.GEGLU);
+        }
+    }
+
+    /** Gemma metadata beyond the converter's defaults: a window pattern as a list of booleans (llama.cpp's other form), refusals. */
+    @Test
+    void gemmaWindowPatternsFromMetadata(@TempDir Path tmp) {
+        var windowed = GgufValue.array(GgufValueType.BOOL, List.of(true, false, true));
+        ModelConfig c = changed(tmp, "gemma2-f32", "bools", w -> w.put("gemma2.attention.sliding_window_pattern", windowed)).config();
+        assertThat(c.slidingWindowPattern()).isEqualTo(2);
+        assertThat(changed(tmp, "gemma2-f32", "int", w -> w.putUint32("gemma2.attention.sliding_window_pattern", 3)).config()
+                .slidingWindowPattern()).isEqualTo(3);
+        assertThat(changed(tmp, "gemma2-f32", "none", w -> w.putUint32("gemma2.attention.sliding_window", 0)).config().slidingWindow()).isNull();
+        assertThatThrownBy(() -> changed(tmp, "gemma2-f32", "aperiodic", w -> w.put("gemma2.attention.sliding_window_pattern",
+                GgufValue.array(GgufValueType.BOOL, List.of(false, true, true)))))
+                .hasMessageContaining("'gemma2.attention.sliding_window_pattern' [false, true, true] has no period");
+        assertThatThrownBy(() -> changed(tmp, "gemma2-f32", "vlen", w -> w.putUint32("gemma2.attention.value_length", 8)))
+                .hasMessageContaining("'gemma2.attention.value_length' is 8 but 'gemma2.attention.key_length' is 16");
+        assertThatThrownBy(() -> changed(tmp, "gemma3-f32", "yarn", w -> w.putString("gemma3.rope.scaling.type", "yarn")))
+                .hasMessageContaining("'gemma3.rope.scaling.type' is 'yarn'; Lamina reads none and linear");
+    }
+
+    /** A fixture file with its metadata changed, loaded. */
+    private static Decoder changed(Path tmp, String fixture, String name, java.util.function.Consumer<GgufWriter> change) {
+        GgufWriter w = new GgufWriter();
+        try (GgufFile src = GgufFile.open(MODELS.resolve(fixture + ".gguf"))) {
+            src.values().forEach(w::put);
+            change.accept(w);
+            for (GgufFile.Tensor t : src.tensors().values()) w.addTensor(t.name(), GgmlType.F32, src.floats(t.name()), t.shape());
+        }
+        Path g = tmp.resolve(name + ".gguf");
+        w.write(g);
+        return GgufModel.load(g).decoder();
+    }
+
+    static Reference reference(Path file) {
+        try (SafeTensors st = SafeTensors.open(file)) {
+            int[] shape = st.shape("input_ids");
+            return new Reference(st.ints("input_ids"), shape[0], shape[1], st.floats("logits"));
+        }
+    }
+
     /** A RoPE-scaled model written by Lamina carries rope_freqs, as llama.cpp's converter writes it, and reads back to the same logits. */
     @ParameterizedTest
     @CsvSource({"llama-rope-llama3", "llama-rope-linear"})
