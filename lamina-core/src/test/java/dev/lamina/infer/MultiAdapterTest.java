@@ -69,8 +69,30 @@ class MultiAdapterTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"llama_gqa_swa", "gpt2_pre", "mqa_rope_gelu_bias", "llama_post"})
-    void oneBatchWithTwoAdaptersAndTheBaseEqualsEachMergedModelAlone(String name) {
-        Decoder base = TestModels.load(name);
+    void oneBatchWithTwoAdaptersAndTheBaseEqualsEachMergedModelAlone(String name) { batchedEqualsMerged(name, TestModels.load(name)); }
+
+    /**
+     * The same on Gemma 2 and 3 shaped models, whose o and down outputs pass a norm before the
+     * residual add (Executor.linear); and on the tape: the adapter unmerged gives the merged model's logits.
+     */
+    @Test
+    void sandwichNormModelsWithAdaptersEqualTheirMergedModels() {
+        for (Decoder base : List.of(KvCacheTest.randomGemma2(5), KvCacheTest.randomGemma3(6))) {
+            batchedEqualsMerged(base.config().qkNorm() ? "gemma3-shaped" : "gemma2-shaped", base);
+            Lora.Adapter a = twoAdapters(base).get(1);
+            int[] ids = {1, 5, 9, 2, 7, 3, 3, 8, 0, 4, 6, 2};
+            float[] unmerged = base.withAdapter(a).forward(dev.lamina.autograd.Tape.inference(), ids, 1, ids.length).value().toArray();
+            Parameters copy = Decoder.layout(base.config()).build();
+            copy.copyFrom(base.params());
+            Decoder folded = new Decoder(base.config(), copy);
+            PreparedModel.fold(folded, a);
+            float[] merged = folded.forward(dev.lamina.autograd.Tape.inference(), ids, 1, ids.length).value().toArray();
+            for (int i = 0; i < merged.length; i++)
+                assertThat((double) unmerged[i]).as("logit %d", i).isCloseTo(merged[i], org.assertj.core.data.Offset.offset(TOL));
+        }
+    }
+
+    private void batchedEqualsMerged(String name, Decoder base) {
         int V = base.config().vocabSize();
         List<Lora.Adapter> adapters = twoAdapters(base);
         PreparedModel prepared = PreparedModel.of(base);

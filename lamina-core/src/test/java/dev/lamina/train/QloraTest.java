@@ -23,7 +23,22 @@ class QloraTest {
 
     @Test
     void anNf4BaseComputesWhatTheFloatModelOfItsDequantizedWeightsComputesAndHoldsNoFloatCopy() {
-        ModelConfig mc = Presets.get("tiny").config().apply(TOK.vocabSize());
+        nf4BaseComputesItsDequantizedModel(Presets.get("tiny").config().apply(TOK.vocabSize()));
+    }
+
+    /** The same on Gemma 2 and 3 shapes (o and down pass a norm before the residual add; soft caps; q/k norms, two RoPE tables). */
+    @Test
+    void anNf4BaseOfGemmaShapesToo() {
+        ModelConfig g2 = ModelConfig.builder().vocabSize(TOK.vocabSize()).hiddenSize(32).numHiddenLayers(3).numAttentionHeads(4)
+                .numKeyValueHeads(2).headDim(16).intermediateSize(64).maxPositionEmbeddings(48).activation(ModelConfig.Activation.GEGLU)
+                .scaleEmbeddings(true).tieWordEmbeddings(true).sandwichNorms(true).slidingWindow(6).slidingWindowPattern(2)
+                .queryPreAttnScalar(24.0).attnLogitSoftcapping(2.0).finalLogitSoftcapping(1.5).build();
+        nf4BaseComputesItsDequantizedModel(g2);
+        nf4BaseComputesItsDequantizedModel(g2.toBuilder().qkNorm(true).attnLogitSoftcapping(null).finalLogitSoftcapping(null)
+                .ropeTheta(1e6).ropeLocalBaseFreq(1e4).build());
+    }
+
+    private static void nf4BaseComputesItsDequantizedModel(ModelConfig mc) {
         Decoder base = Decoder.create(mc, 3);
         Decoder nf4 = base.withNf4Base();
         // the float model of the dequantized weights
