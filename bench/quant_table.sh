@@ -42,7 +42,7 @@ for t in "${TYPES[@]}"; do
   mb=$(awk -v b="$(stat -c %s "$f")" 'BEGIN{printf "%.1f", b/1e6}')
   ppl=$("$L" eval --model "$f" --data "$DATA" --split val --stride "$STRIDE" --threads "$THREADS" 2>/dev/null | sed -n 's/.*perplexity \([0-9.]*\),.*/\1/p' | tail -1)
   [ -n "$base" ] || base="$ppl"
-  dec=$("$L" bench infer --model "$f" --threads "$THREADS" --prompt 128 --tokens 128 --concurrency 1 --repeats 3 --warmup 3 2>/dev/null \
+  dec=$("$L" bench infer --model "$f" --threads "$THREADS" --prompt 128 --tokens 128 --concurrency 1 --repeats 5 --warmup 10 2>/dev/null \
         | sed -n 's/^decode, batch 1: \([0-9.]*\) tok\/s.*/\1/p')
   rss=$(rss_serving "$f")
   awk -v t="$t" -v mb="$mb" -v rss="$rss" -v p="$ppl" -v b="$base" -v d="$dec" \
