@@ -28,6 +28,28 @@ public final class Ops {
         return y;
     }
 
+    /**
+     * x[n,d] = rows ids of a token table held in blocks (a quantized file's tied head or token
+     * table, frozen: nothing flows back to it) (+ positions[t], which does get its gradient).
+     */
+    public static Var storedEmbedding(Tape tape, int[] ids, dev.lamina.kernels.LinearWeights table, Var positions, int T) {
+        int d = table.in();
+        Var y = tape.var(ids.length, d);
+        long t0 = tape.start();
+        float[] Y = y.value().data();
+        int off = y.value().offset();
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= table.out())
+                throw new IllegalArgumentException("token id " + ids[i] + " outside the vocabulary of " + table.out());
+            table.dequantizeRow(ids[i], Y, off + i * d);
+        }
+        tape.forward("embedding", t0);
+        if (positions == null) return y;
+        int[] at = tape.ints(ids.length);
+        for (int i = 0; i < at.length; i++) at[i] = i % T;
+        return add(tape, y, embedding(tape, at, positions, null, T));
+    }
+
     private static final class Embedding extends Tape.Op {
         int[] ids; Var table, positions, y; int T;
         Embedding() { super("embedding"); }

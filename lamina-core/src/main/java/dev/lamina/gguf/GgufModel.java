@@ -240,8 +240,8 @@ public final class GgufModel {
             return new Decoder(c, p);
         }
         java.util.Set<ParamKey> kept = new java.util.HashSet<>();
-        for (GgufNames.Bound b : blocks) for (Parameters.Slot s : b.slots()) if (s.role() != Role.EMBEDDING) kept.add(s.key());
-        Parameters.Layout restLayout = new Parameters.Layout();           // a tied table stays float too: lookups read it
+        for (GgufNames.Bound b : blocks) for (Parameters.Slot s : b.slots()) kept.add(s.key());
+        Parameters.Layout restLayout = new Parameters.Layout();           // the table's lookups read rows of its blocks
         for (Parameters.Slot s : layout.slots().values()) if (!kept.contains(s.key())) restLayout.add(s.key(), s.shape());
         Parameters rest = restLayout.build();
         for (GgufNames.Bound b : bound.values())
@@ -261,11 +261,10 @@ public final class GgufModel {
         return Decoder.withStored(c, rest, stored, kernels);
     }
 
-    /** Whether a bound tensor is a linear map's weight: a layer's projections, the head, or a tied head's table. */
+    /** Whether a bound tensor is kept in its blocks: a layer's projections, the head, and the token table (rows read on lookup). */
     private static boolean linear(GgufNames.Bound b, ModelConfig c) {
         return b.slots().stream().allMatch(s -> switch (s.role()) {
-            case Q, K, V, O, GATE, UP, DOWN, HEAD -> true;
-            case EMBEDDING -> c.tieWordEmbeddings();
+            case Q, K, V, O, GATE, UP, DOWN, HEAD, EMBEDDING -> true;
             default -> false;
         });
     }

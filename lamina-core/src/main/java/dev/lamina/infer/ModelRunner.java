@@ -2,6 +2,7 @@ package dev.lamina.infer;
 
 import dev.lamina.autograd.Var;
 import dev.lamina.kernels.KernelSet;
+import dev.lamina.kernels.LinearWeights;
 import dev.lamina.model.Decoder;
 import dev.lamina.model.Executor;
 import dev.lamina.model.ModelConfig;
@@ -232,7 +233,17 @@ public final class ModelRunner {
                 Chunk ch = chunks.get(s);
                 int[] ids = java.util.Arrays.copyOfRange(ch.tokens(), ch.from(), ch.to());
                 Tensor posRows = positions == null ? null : positions.value().rows(pos[s], pos[s] + len[s]);
-                k.embedding(stream.rows(start[s], start[s] + len[s]), ids, tokens.value(), posRows, len[s]);
+                Tensor rows = stream.rows(start[s], start[s] + len[s]);
+                if (tokens != null) k.embedding(rows, ids, tokens.value(), posRows, len[s]);
+                else {                                      // the table's rows read from its blocks (a quantized file's)
+                    LinearWeights table = model.storedTable();
+                    for (int t = 0; t < ids.length; t++) {
+                        if (ids[t] < 0 || ids[t] >= table.out())
+                            throw new IllegalArgumentException("token id " + ids[t] + " outside the vocabulary of " + table.out());
+                        table.dequantizeRow(ids[t], rows.data(), rows.offset() + t * d);
+                    }
+                    if (posRows != null) k.accumulate(rows, posRows);
+                }
             }
             if (c.scaleEmbeddings()) k.scale(stream.rows(0, n), c.embeddingScale());
             return stream.rows(0, n);

@@ -134,7 +134,8 @@ public final class PreparedModel {
         for (Decoder.Linear lin : model.linears()) {
             LinearWeights w = weights[lin.id()];
             long bias = lin.bias() == null ? 0 : lin.bias().value().size(), floats = (long) w.out() * w.in() + bias;
-            boolean inParams = lin.stored() == null || lin.key().role() == dev.lamina.model.Role.EMBEDDING;  // a tied head's table stays for lookup
+            boolean inParams = lin.stored() == null                                     // a tied head's float table, when one is kept
+                    || lin.key().role() == dev.lamina.model.Role.EMBEDDING && model.params().has(lin.key());
             linearFloats += (inParams ? (long) w.out() * w.in() : 0) + bias;
             prepared += w.extraBytes() > 0 ? w.extraBytes() : (long) Float.BYTES * floats;
         }

@@ -17,4 +17,7 @@ public sealed interface LinearWeights permits DenseWeights, PanelWeights {
 
     /** The weights w[out, in] as float32 into dst[off..off + out·in), row-major: for a quantized store, what its product computes with. */
     void dequantizeInto(float[] dst, int off);
+
+    /** Row o, w[o, 0..in), as float32 into dst[off..off + in): a token's embedding when the table is the stored head. */
+    void dequantizeRow(int o, float[] dst, int off);
 }

@@ -75,6 +75,11 @@ public final class PackedWeights implements PanelWeights {
         for (int o = 0; o < out; o++)
             for (int k = 0, src = (o / NR) * in * NR + o % NR; k < in; k++, src += NR) dst[off + o * in + k] = data[src];
     }
+    @Override
+    public void dequantizeRow(int o, float[] dst, int off) {
+        for (int k = 0, src = (o / NR) * in * NR + o % NR; k < in; k++, src += NR) dst[off + k] = data[src];
+    }
+
     @Override public long extraBytes() { return (long) data.length * Float.BYTES; }
 
     /**

@@ -183,6 +183,11 @@ public final class Q4Weights implements PanelWeights {
             for (int k = 0; k < in; k++) dst[off + o * in + k] = weight(o / NR, o % NR, k);
     }
 
+    @Override
+    public void dequantizeRow(int o, float[] dst, int off) {
+        for (int k = 0; k < in; k++) dst[off + k] = weight(o / NR, o % NR, k);
+    }
+
     // ---- the product ------------------------------------------------------------------------
 
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[BlockKernels.ROWS * NR]);

@@ -140,6 +140,11 @@ public final class Q8Weights implements PanelWeights {
         }
     }
 
+    @Override
+    public void dequantizeRow(int o, float[] dst, int off) {
+        for (int k = 0; k < in; k++) dst[off + k] = weight(o / NR, o % NR, k);
+    }
+
     /** The dequantized weight of column c of panel p at input k. */
     float weight(int p, int c, int k) {
         return q[p * in * NR + k * NR + c] * d[p * blocks * NR + (k / block) * NR + c];

@@ -31,6 +31,7 @@ public final class Decoder {
     private final java.util.Map<ParamKey, Nf4Weights> nf4;     // null unless the base is NF4 (QLoRA)
     private final java.util.Map<ParamKey, LinearWeights> stored; // null unless linears are kept as a file stores them (GGUF blocks)
     private final Tensor frozenScratch;                        // one dequantized matrix at a time (NF4 or stored)
+    private final LinearWeights storedTable;                   // the token table as stored blocks when params hold none, else null
 
     /**
      * A linear map's weight [out, in] and bias [out] (null when the config has none), and its LoRA
@@ -98,7 +99,10 @@ public final class Decoder {
         this.stored = stored;
         this.frozenScratch = frozenScratch;
         java.util.List<Linear> all = new java.util.ArrayList<>();
-        embedTokens = base(ParamKey.of(Role.EMBEDDING));
+        ParamKey table = ParamKey.of(Role.EMBEDDING);
+        embedTokens = params.has(table) ? base(table) : null;      // else read row by row from its blocks
+        storedTable = embedTokens == null && stored != null ? stored.get(table) : null;
+        if (embedTokens == null && storedTable == null) throw new IllegalStateException("the model has no token table");
         embedPositions = base(ParamKey.of(Role.POSITIONS));
         finalNorm = norm(ParamKey.of(Role.FINAL_NORM));
         layers = new Layer[config.numHiddenLayers()];
@@ -193,13 +197,16 @@ public final class Decoder {
 
     /**
      * This model for inference only: the linear maps in prepared (every one, from a prepared model)
-     * held as stored and their float parameters dropped, so the prepared copy is the only one. The
-     * rest (norms, biases, the embedding table a lookup reads) is copied into new parameters.
+     * held as stored and their float parameters dropped, so the prepared copy is the only one (a
+     * tied head's table too: lookups read its rows from the prepared head). The rest (norms,
+     * biases, an untied embedding table) is copied into new parameters.
      */
     public Decoder storing(java.util.Map<ParamKey, LinearWeights> prepared) {
         if (adapter != null || nf4 != null) throw new IllegalStateException("only a plain model's weights can be stored prepared");
-        Parameters p = copyOf(s -> !prepared.containsKey(s.key()) || s.role() == Role.EMBEDDING);
-        return withStored(config, p, prepared, kernels);
+        Parameters p = copyOf(s -> !prepared.containsKey(s.key()));
+        java.util.Map<ParamKey, LinearWeights> all = new java.util.LinkedHashMap<>(prepared);
+        if (storedTable != null) all.putIfAbsent(ParamKey.of(Role.EMBEDDING), storedTable);   // an untied table kept in blocks
+        return withStored(config, p, all, kernels);
     }
 
     /** New parameters holding a copy of the slots kept (the others are left to a frozen form). */
@@ -326,7 +333,10 @@ public final class Decoder {
     public Linear[] linears() { return linears.clone(); }
     public Layer layer(int l) { return layers[l]; }
     public Linear head() { return head; }
+    /** The token table [V, d] as a parameter, or null when it is read from stored blocks ({@link #storedTable()}). */
     public Var embedTokens() { return embedTokens; }
+    /** The token table held as stored blocks (a quantized file's tied head or token table; frozen), or null. */
+    public LinearWeights storedTable() { return storedTable; }
 
     // ---- the structure, once for both executors -------------------------------------------------
 
@@ -409,7 +419,8 @@ public final class Decoder {
     public long parameterCount() {
         long n = params.count();
         if (stored != null)
-            for (var e : stored.entrySet()) if (e.getKey().role() != Role.EMBEDDING) n += (long) e.getValue().out() * e.getValue().in();
+            for (var e : stored.entrySet())
+                if (e.getKey().role() != Role.EMBEDDING || embedTokens == null) n += (long) e.getValue().out() * e.getValue().in();
         return n;
     }
 }

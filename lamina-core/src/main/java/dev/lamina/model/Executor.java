@@ -24,7 +24,10 @@ import dev.lamina.autograd.Var;
  * {@link #residual}, and reads the arrays {@link #project} returns before the next call.
  */
 public interface Executor<X> {
-    /** x[n, d]: rows of the token table for this executor's tokens (+ the learned position rows when positions != null). */
+    /**
+     * x[n, d]: rows of the token table for this executor's tokens (+ the learned position rows when
+     * positions != null); tokens is null when the table is held in blocks ({@link Decoder#storedTable()}).
+     */
     X embed(Var tokens, Var positions);
 
     /** scale · norm(x) with the norm's weight (and bias), the config's kind of norm (RMSNorm or LayerNorm). */

@@ -67,7 +67,7 @@ public final class TapeExecutor implements Executor<Var> {
 
     @Override
     public Var embed(Var tokens, Var positions) {
-        Var x = Ops.embedding(tape, ids, tokens, positions, T);
+        Var x = tokens != null ? Ops.embedding(tape, ids, tokens, positions, T) : Ops.storedEmbedding(tape, ids, model.storedTable(), positions, T);
         return c.scaleEmbeddings() ? Ops.scale(tape, x, c.embeddingScale()) : x;
     }
 

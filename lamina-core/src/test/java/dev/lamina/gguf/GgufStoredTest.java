@@ -43,13 +43,19 @@ class GgufStoredTest {
         assertThat(flat.hasStored()).isFalse();
         long linearFloats = flat.params().count() - stored.params().count();      // the float32 weights not held
         assertThat(linearFloats).isGreaterThan(flat.params().count() / 2);
-        double bitsPerWeight = 8.0 * stored.storedBytes() / (linearFloats + (tied ? (long) config(arch, tied).vocabSize() * 256 : 0));
+        // the token table too: lookups read its rows from the blocks (a tied head's, or its own), no float copy
+        assertThat(stored.params().has("embed_tokens.weight")).isFalse();
+        assertThat(stored.storedTable()).isNotNull();
+        assertThat(stored.parameterCount()).isEqualTo(flat.parameterCount());
+        double bitsPerWeight = 8.0 * stored.storedBytes() / linearFloats;
         assertThat(bitsPerWeight).as("bits per stored weight").isLessThan(type.equals("q4_0") || type.equals("q4_k") ? 5.5 : 10.5);
 
         int[] ids = GgufModelTest.ids(12, 3);
         for (KernelSet k : new KernelSet[] {Kernels.vector(2), Kernels.scalar(2)}) {
             Decoder s = stored.withKernels(k), f = flat.withKernels(k);
             float[] ls = decode(PreparedModel.of(s), ids), lf = decode(PreparedModel.of(f), ids);
+            PreparedModel lean = PreparedModel.of(s).withoutFloatCopies();     // as serve and generate hold it
+            if (lean != null) assertThat(decode(lean, ids)).containsExactly(ls);
             assertThat(PreparedModel.of(s).format()).isEqualTo(WeightFormat.STORED);
             assertThat(relativeError(ls, lf)).isLessThan(1e-5);      // summed block by block, as llama.cpp does
             // the tape decodes each stored weight into a scratch: the float model's products exactly

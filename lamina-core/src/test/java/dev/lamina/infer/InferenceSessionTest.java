@@ -35,6 +35,27 @@ class InferenceSessionTest {
         assertThat(s.position()).isEqualTo(T);
     }
 
+    /**
+     * A model prepared for inference only keeps one copy of its weights: with a tied head, the
+     * token table too, whose lookups then read rows of the prepared head; the logits do not move.
+     */
+    @org.junit.jupiter.api.Test
+    void inferenceOnlyModelsDropTheTiedTableAndReadItsRowsFromTheHead() {
+        for (Decoder m : java.util.List.of(KvCacheTest.randomGpt2(3), KvCacheTest.randomGemma2(4))) {
+            assertThat(m.config().tieWordEmbeddings()).isTrue();
+            PreparedModel lean = PreparedModel.of(m).withoutFloatCopies();
+            if (lean == null) continue;                                     // the scalar kernels read weights in place
+            assertThat(lean.model().params().has("embed_tokens.weight")).isFalse();
+            assertThat(lean.model().storedTable()).isNotNull();
+            int[] ids = {1, 7, 3, 9, 2, 5};
+            try (InferenceSession a = new InferenceSession(PreparedModel.of(m), new ContiguousKvCache(m.config(), 16));
+                 InferenceSession b = new InferenceSession(lean, new ContiguousKvCache(m.config(), 16))) {
+                assertThat(b.forward(ids)).containsExactly(a.forward(ids));
+                assertThat(b.forward(4)).containsExactly(a.forward(4));
+            }
+        }
+    }
+
     private static void assertClose(float[] got, Tensor want) {
         double diff = 0, ref = 0;
         for (int i = 0; i < got.length; i++) {
