@@ -50,66 +50,31 @@ for type in f32 f16 q8_0 q4_0 q4_k_m; do
   row "$WORK/lamina-$type.gguf" "Lamina export, $type"
 done
 
-# 2. llama.cpp's own converter and quantizer on a tiny random transformers Llama (trained vocabulary: GPT-2's)
-"$PY" - "$WORK/hf" "$ROOT/../shared/data/gpt2" <<'PY'
-import sys, torch
-from transformers import LlamaConfig, LlamaForCausalLM
-out, gpt2 = sys.argv[1], sys.argv[2]
-torch.manual_seed(0)
-cfg = LlamaConfig(vocab_size=50257, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                  num_key_value_heads=2, max_position_embeddings=128, bos_token_id=50256, eos_token_id=50256,
-                  tie_word_embeddings=False)
-m = LlamaForCausalLM(cfg)
-with torch.no_grad():
-    for p in m.parameters():
-        if p.dim() == 2: p.mul_(4.0)        # sharper logits than the default init: fewer greedy near-ties
-m.save_pretrained(out, safe_serialization=True)
-from tokenizers import Tokenizer, models, pre_tokenizers, decoders
-from transformers import PreTrainedTokenizerFast
-tok = Tokenizer(models.BPE.from_file(f"{gpt2}/encoder.json", f"{gpt2}/vocab.bpe"))
-tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-tok.decoder = decoders.ByteLevel()
-PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>").save_pretrained(out)
-PY
-# the converter recognises pre-tokenizers by a hash of its test encodings, and this GPT-2 vocabulary rebuilt by
-# transformers 5 is not in its table: declare it "gpt-2" (it is GPT-2's), the one patch, about the vocabulary only
-"$PY" - "$DIR/llama.cpp" "$WORK/hf" --outfile "$WORK/hf-f32.gguf" --outtype f32 >/dev/null 2>&1 <<'PY' \
-  || { echo "| convert_hf_to_gguf.py | failed: see $WORK (kept) |"; trap - EXIT; exit 1; }
-import os, sys
-llamacpp = sys.argv[1]
-sys.path.insert(0, llamacpp)
-sys.argv = [os.path.join(llamacpp, "convert_hf_to_gguf.py")] + sys.argv[2:]
-import convert_hf_to_gguf
-from conversion.base import TextModel
-TextModel.get_vocab_base_pre = lambda self, tokenizer: "gpt-2"
-convert_hf_to_gguf.main()
-PY
-row "$WORK/hf-f32.gguf" "convert_hf_to_gguf.py, f32"
-for type in Q8_0 Q4_K_M; do
-  "$BUILD/bin/llama-quantize" "$WORK/hf-f32.gguf" "$WORK/hf-$type.gguf" "$type" >/dev/null 2>&1
-  row "$WORK/hf-$type.gguf" "llama-quantize, $type"
-done
-
-# 3. other architectures through the same converter: Qwen3 (q/k norms, head size 32 on hidden 64) and Gemma 3
-#    (GeGLU, sandwich norms, q/k norms, 6 layers: five windowed of 8 tokens and a global one, two RoPE bases)
-for arch in qwen3 gemma3; do
-  "$PY" - "$WORK/$arch" "$ROOT/../shared/data/gpt2" "$arch" <<'PY'
+# 2-3. llama.cpp's own converter and quantizer on tiny random transformers models with GPT-2's vocabulary:
+#    a Llama (f32, Q8_0, Q4_K_M), a Qwen3 (q/k norms, head size 32 on hidden 64) and a Gemma 3 (GeGLU, sandwich
+#    and q/k norms, 6 layers: five windowed of 8 tokens and a global one, two RoPE bases), f32 and Q8_0
+hf_model() {  # arch out: save a random model and GPT-2's tokenizer
+  "$PY" - "$2" "$ROOT/../shared/data/gpt2" "$1" <<'PY'
 import sys, torch
 out, gpt2, arch = sys.argv[1], sys.argv[2], sys.argv[3]
-torch.manual_seed(1)
+torch.manual_seed(0 if arch == "llama" else 1)
 common = dict(vocab_size=50257, hidden_size=64, intermediate_size=128, num_attention_heads=4, num_key_value_heads=2,
-              head_dim=32, max_position_embeddings=128, bos_token_id=50256, eos_token_id=50256, tie_word_embeddings=True)
-if arch == "qwen3":
+              max_position_embeddings=128, bos_token_id=50256, eos_token_id=50256)
+if arch == "llama":
+    from transformers import LlamaConfig as C, LlamaForCausalLM as M
+    cfg = C(num_hidden_layers=2, tie_word_embeddings=False, **common)
+elif arch == "qwen3":
     from transformers import Qwen3Config as C, Qwen3ForCausalLM as M
-    cfg = C(num_hidden_layers=2, **common)
+    cfg = C(num_hidden_layers=2, head_dim=32, tie_word_embeddings=True, **common)
 else:
     from transformers import Gemma3TextConfig as C, Gemma3ForCausalLM as M
-    cfg = C(num_hidden_layers=6, sliding_window=8, query_pre_attn_scalar=32, pad_token_id=0, **common)
+    cfg = C(num_hidden_layers=6, head_dim=32, sliding_window=8, query_pre_attn_scalar=32, pad_token_id=0,
+            tie_word_embeddings=True, **common)
 m = M(cfg)
 with torch.no_grad():
     for n, p in m.named_parameters():
-        if p.dim() == 2: p.mul_(4.0)
-        elif "norm" in n: p.copy_(0.2 * torch.randn(p.shape))
+        if p.dim() == 2: p.mul_(4.0)        # sharper logits than the default init: fewer greedy near-ties
+        elif "norm" in n and arch != "llama": p.copy_(0.2 * torch.randn(p.shape))
 m.save_pretrained(out, safe_serialization=True)
 from tokenizers import Tokenizer, models, pre_tokenizers, decoders
 from transformers import PreTrainedTokenizerFast
@@ -118,8 +83,11 @@ tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
 tok.decoder = decoders.ByteLevel()
 PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>").save_pretrained(out)
 PY
-  "$PY" - "$DIR/llama.cpp" "$WORK/$arch" --outfile "$WORK/$arch-f32.gguf" --outtype f32 >/dev/null 2>&1 <<'PY' \
-    || { echo "| convert_hf_to_gguf.py ($arch) | failed: see $WORK (kept) |"; trap - EXIT; exit 1; }
+}
+# the converter recognises pre-tokenizers by a hash of its test encodings, and this GPT-2 vocabulary rebuilt by
+# transformers 5 is not in its table: declare it "gpt-2" (it is GPT-2's), the one patch, about the vocabulary only
+convert() {  # model-dir out.gguf
+  "$PY" - "$DIR/llama.cpp" "$1" --outfile "$2" --outtype f32 >/dev/null 2>&1 <<'PY'
 import os, sys
 llamacpp = sys.argv[1]
 sys.path.insert(0, llamacpp)
@@ -129,7 +97,14 @@ from conversion.base import TextModel
 TextModel.get_vocab_base_pre = lambda self, tokenizer: "gpt-2"
 convert_hf_to_gguf.main()
 PY
+}
+for arch in llama qwen3 gemma3; do
+  hf_model "$arch" "$WORK/$arch"
+  convert "$WORK/$arch" "$WORK/$arch-f32.gguf" || { echo "| convert_hf_to_gguf.py ($arch) | failed: see $WORK (kept) |"; trap - EXIT; exit 1; }
   row "$WORK/$arch-f32.gguf" "convert_hf_to_gguf.py, $arch f32"
-  "$BUILD/bin/llama-quantize" "$WORK/$arch-f32.gguf" "$WORK/$arch-q8_0.gguf" Q8_0 >/dev/null 2>&1
-  row "$WORK/$arch-q8_0.gguf" "llama-quantize, $arch Q8_0"
+  types=(Q8_0); [ "$arch" = llama ] && types=(Q8_0 Q4_K_M)
+  for type in "${types[@]}"; do
+    "$BUILD/bin/llama-quantize" "$WORK/$arch-f32.gguf" "$WORK/$arch-$type.gguf" "$type" >/dev/null 2>&1
+    row "$WORK/$arch-$type.gguf" "llama-quantize, $arch $type"
+  done
 done
