@@ -14,9 +14,9 @@ import java.util.concurrent.Callable;
 
 /** {@code lamina export gguf} and its alias {@code lamina quantize}: one model as one GGUF file. */
 @Command(name = "gguf", mixinStandardHelpOptions = true,
-        description = "Write a model as a GGUF file that llama.cpp loads (llama for rmsnorm+rope+swiglu, gpt2 for "
-                + "layernorm+learned+gelu with biases; Pre-LN models only). Vectors stay f32; the _m mixes follow "
-                + "llama.cpp's recipe (docs/INTEROP.md).")
+        description = "Write a model as a GGUF file that llama.cpp loads (llama for rmsnorm+rope+swiglu, qwen3 with q/k "
+                + "norms, gemma/gemma2/gemma3 for the Gemmas, gpt2 for layernorm+learned+gelu with biases; Pre-LN models only). "
+                + "Vectors stay f32; the _m mixes follow llama.cpp's recipe (docs/INTEROP.md).")
 final class GgufExportCommand implements Callable<Integer> {
     @Parameters(paramLabel = "MODEL", description = "Run directory, Hugging Face directory or GGUF file.")
     Path model;
@@ -34,6 +34,7 @@ final class GgufExportCommand implements Callable<Integer> {
         Map<GgmlType, Integer> counts = new TreeMap<>();
         r.tensorTypes().values().forEach(g -> counts.merge(g, 1, Integer::sum));
         System.out.printf("exported %s as GGUF %s (%s), tensors %s -> %s%n", model, r.arch(), t.label(), counts, out);
+        if (r.vocabularyNote() != null) System.err.println("note: " + r.vocabularyNote());
         return 0;
     }
 }

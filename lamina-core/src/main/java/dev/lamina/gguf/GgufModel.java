@@ -277,13 +277,17 @@ public final class GgufModel {
     // ---- writing -------------------------------------------------------------------------------
 
     /** What an export wrote: the architecture, the format, and the block type of each tensor. */
-    public record Exported(String arch, GgufQuantType type, Map<String, GgmlType> tensorTypes) {}
+    /** vocabularyNote: null when the file holds the tokenizer, else why it does not (llama.cpp needs one to run the file). */
+    public record Exported(String arch, GgufQuantType type, Map<String, GgmlType> tensorTypes, String vocabularyNote) {
+        Exported withNote(String note) { return new Exported(arch, type, tensorTypes, note); }
+    }
 
     /** Exports the model of a run directory or Hugging Face directory (or a GGUF file) as one GGUF file. */
     public static Exported export(Path model, Path out, GgufQuantType type) {
         if (isGguf(model)) {
             Loaded l = load(model);
-            return write(l.decoder(), GgufVocab.writable(l.tokenizer()) ? l.tokenizer() : null, out, type);
+            if (GgufVocab.writable(l.tokenizer())) return write(l.decoder(), l.tokenizer(), out, type);
+            return write(l.decoder(), null, out, type).withNote(unwritable(l.tokenizer()));
         }
         Decoder d = Checkpoint.loadModel(model);
         Tokenizer tok;
@@ -294,20 +298,30 @@ public final class GgufModel {
         } catch (LaminaException e) {
             tok = null;   // a Hugging Face directory without a readable tokenizer.json: the weights alone
         }
-        if (tok != null && !GgufVocab.writable(tok)) tok = null;   // e.g. a SentencePiece tokenizer.json: GGUF's gpt2 vocabulary cannot hold it
+        if (tok != null && !GgufVocab.writable(tok)) return write(d, null, out, type).withNote(unwritable(tok));
         return write(d, tok, out, type);
+    }
+
+    private static String unwritable(Tokenizer tok) {
+        return "the tokenizer (" + tok.getClass().getSimpleName() + ") is not plain byte-level BPE, the one kind Lamina writes as a "
+                + "GGUF vocabulary yet: the file holds the weights alone (llama.cpp cannot run it; for text with Lamina, use the "
+                + "model's directory, or `lamina export hf`)";
     }
 
     /** llama for Pre-LN RMSNorm + RoPE + SwiGLU (with biases, a sliding window or both), else gpt2 where Hugging Face's gpt2 fits. */
     private static GgufArch archFor(ModelConfig c) {
-        if (c.sandwichNorms() || c.slidingWindowPattern() != null || c.queryPreAttnScalar() != null || c.ropeLocalBaseFreq() != null
-                || c.attnLogitSoftcapping() != null || c.finalLogitSoftcapping() != null)
-            throw new LaminaException("cannot export to GGUF: Lamina writes GGUF's llama and gpt2 only, and this model has Gemma 2's "
-                    + "parts (sandwich norms, alternating windows, soft caps or query_pre_attn_scalar); export it with `lamina export hf`");
-        if (c.activation() == ModelConfig.Activation.GEGLU || c.scaleEmbeddings() || c.qkNorm() || c.explicitHeadDim() != null)
-            throw new LaminaException("cannot export to GGUF: Lamina writes GGUF's llama and gpt2 only, and this model is "
-                    + (c.qkNorm() ? "qwen3-like (q/k norms)" : c.activation() == ModelConfig.Activation.GEGLU ? "gemma-like" : "of another shape")
-                    + "; export it with `lamina export hf`");
+        if (c.activation() == ModelConfig.Activation.GEGLU || c.sandwichNorms()) return gemmaArch(c);
+        if (c.slidingWindowPattern() != null || c.queryPreAttnScalar() != null || c.ropeLocalBaseFreq() != null
+                || c.attnLogitSoftcapping() != null || c.finalLogitSoftcapping() != null || c.scaleEmbeddings())
+            throw new LaminaException("cannot export to GGUF: the model has Gemma's attention or embedding parts without the rest of "
+                    + "a Gemma; no llama.cpp architecture computes it; export it with `lamina export hf`");
+        if (c.qkNorm()) {
+            if (c.bias() || c.slidingWindow() != null || c.ropeScaling() != null || c.norm() != ModelConfig.Norm.RMSNORM
+                    || c.activation() != ModelConfig.Activation.SWIGLU || c.normPlacement() != ModelConfig.Placement.PRE || c.layernormScaling())
+                throw new LaminaException("cannot export to GGUF: the model has q/k norms but not the rest of Qwen3 (rmsnorm, swiglu, "
+                        + "Pre-LN, no biases, no window, plain RoPE); export it with `lamina export hf`");
+            return GgufArch.QWEN3;
+        }
         if (c.ropeScaling() != null && (c.ropeScaling().type() == dev.lamina.model.RopeScaling.Type.YARN
                 || c.ropeScaling().type() == dev.lamina.model.RopeScaling.Type.LONGROPE))
             throw new LaminaException("cannot export to GGUF: the model's RoPE scaling ("
@@ -320,6 +334,37 @@ public final class GgufModel {
         } catch (LaminaException e) {
             throw new LaminaException("cannot export to GGUF: " + e.getMessage());
         }
+    }
+
+    /** gemma, gemma2 or gemma3 for a model llama.cpp computes as one of them, else a refusal naming what differs. */
+    private static GgufArch gemmaArch(ModelConfig c) {
+        String why = null;
+        if (c.activation() != ModelConfig.Activation.GEGLU || !c.scaleEmbeddings() || !c.tieWordEmbeddings() || c.bias()
+                || c.norm() != ModelConfig.Norm.RMSNORM || c.position() != ModelConfig.Position.ROPE
+                || c.normPlacement() != ModelConfig.Placement.PRE || c.layernormScaling())
+            why = "it is not a Gemma (geglu, embeddings scaled by sqrt(d), a tied head, rmsnorm, rope, Pre-LN, no biases)";
+        GgufArch arch = !c.sandwichNorms() ? GgufArch.GEMMA : c.qkNorm() ? GgufArch.GEMMA3 : GgufArch.GEMMA2;
+        if (why == null && arch == GgufArch.GEMMA && (c.qkNorm() || c.slidingWindow() != null || c.ropeScaling() != null
+                || c.attnLogitSoftcapping() != null || c.finalLogitSoftcapping() != null || c.queryPreAttnScalar() != null))
+            why = "llama.cpp's gemma has no q/k norms, window, RoPE scaling, soft caps or score scalar";
+        if (why == null && arch == GgufArch.GEMMA2 && (c.ropeScaling() != null || c.ropeLocalBaseFreq() != null
+                || c.attnLogitSoftcapping() == null || c.finalLogitSoftcapping() == null || c.slidingWindow() == null))
+            why = "llama.cpp's gemma2 has plain RoPE, a sliding window and always soft-caps scores and logits";
+        if (why == null && arch == GgufArch.GEMMA3 && (c.attnLogitSoftcapping() != null
+                || c.ropeScaling() != null && c.ropeScaling().type() != dev.lamina.model.RopeScaling.Type.LINEAR
+                || c.slidingWindow() != null && c.ropeLocalBaseFreq() == null && c.ropeScaling() != null))
+            why = "llama.cpp's gemma3 has no score soft cap, only linear RoPE scaling, and its windowed layers' RoPE unscaled";
+        if (why == null && arch != GgufArch.GEMMA && c.attentionScale() != llamaCppScale(c, arch))
+            why = "its scores are scaled by 1/sqrt(" + (c.queryPreAttnScalar() != null ? c.queryPreAttnScalar() : c.headDim())
+                    + "), not as llama.cpp scales a GGUF file's (the head size, or d/heads for the 27B models), and the file has no place for it";
+        if (why != null) throw new LaminaException("cannot export to GGUF as " + arch + ": " + why + "; export it with `lamina export hf`");
+        return arch;
+    }
+
+    /** The score scale llama.cpp gives a Gemma 2/3 GGUF file: 1/sqrt(head size), 1/sqrt(d/heads) for the 27B models. */
+    private static float llamaCppScale(ModelConfig c, GgufArch arch) {
+        boolean large = c.numHiddenLayers() == (arch == GgufArch.GEMMA2 ? 46 : 62);
+        return (float) (1.0 / Math.sqrt(large ? c.hiddenSize() / c.numAttentionHeads() : c.headDim()));
     }
 
     /**
@@ -351,14 +396,31 @@ public final class GgufModel {
         w.putUint32(arch.key("feed_forward_length"), c.intermediateSize());
         w.putUint32(arch.key("attention.head_count"), c.numAttentionHeads());
         w.putUint32(arch.key("attention.head_count_kv"), c.numKeyValueHeads());
-        if (arch == GgufArch.LLAMA) {
+        if (arch != GgufArch.GPT2) {
             w.putFloat32(arch.key("rope.freq_base"), c.ropeTheta());
             w.putFloat32(arch.key("attention.layer_norm_rms_epsilon"), c.normEps());
             w.putUint32(arch.key("attention.key_length"), c.headDim());
             w.putUint32(arch.key("attention.value_length"), c.headDim());
             if (c.slidingWindow() != null) w.putUint32(arch.key("attention.sliding_window"), c.slidingWindow());
-            w.putUint32(arch.key("vocab_size"), c.vocabSize());
-            w.putUint32(arch.key("rope.dimension_count"), c.headDim());
+            if (arch == GgufArch.LLAMA) {
+                w.putUint32(arch.key("vocab_size"), c.vocabSize());
+                w.putUint32(arch.key("rope.dimension_count"), c.headDim());
+            }
+            if (arch == GgufArch.GEMMA2 || arch == GgufArch.GEMMA3) {
+                if (c.slidingWindow() != null)           // one global layer every n-th (1: none), as llama.cpp reads it
+                    w.putUint32(arch.key("attention.sliding_window_pattern"),
+                            c.slidingWindowPattern() != null ? c.slidingWindowPattern() : c.numHiddenLayers() + 1);
+                if (c.attnLogitSoftcapping() != null) w.putFloat32(arch.key("attn_logit_softcapping"), c.attnLogitSoftcapping());
+                if (c.finalLogitSoftcapping() != null) w.putFloat32(arch.key("final_logit_softcapping"), c.finalLogitSoftcapping());
+            }
+            if (arch == GgufArch.GEMMA3) {
+                if (c.slidingWindow() != null)
+                    w.putFloat32(arch.key("rope.freq_base_swa"), c.ropeLocalBaseFreq() != null ? c.ropeLocalBaseFreq() : c.ropeTheta());
+                if (c.ropeScaling() != null) {
+                    w.putString(arch.key("rope.scaling.type"), "linear");
+                    w.putFloat32(arch.key("rope.scaling.factor"), c.ropeScaling().factor());
+                }
+            }
         } else {
             w.putFloat32(arch.key("attention.layer_norm_epsilon"), c.normEps());
         }
@@ -367,7 +429,7 @@ public final class GgufModel {
         if (tok != null) GgufVocab.write(tok, c.vocabSize(), w);
 
         Map<String, GgmlType> types = new java.util.LinkedHashMap<>();
-        float[] freqs = ropeFreqs(c);
+        float[] freqs = arch == GgufArch.GEMMA3 ? null : ropeFreqs(c);    // gemma3 keeps its scaling in metadata
         if (freqs != null) {
             w.addTensor("rope_freqs.weight", GgmlType.F32, freqs, freqs.length);
             types.put("rope_freqs.weight", GgmlType.F32);
@@ -379,6 +441,7 @@ public final class GgufModel {
             types.put(b.name(), t);
         }
         w.write(out);
-        return new Exported(arch.name, type, types);
+        return new Exported(arch.name, type, types, tok != null ? null
+                : "no tokenizer was found beside the model: the file holds the weights alone, which llama.cpp cannot run");
     }
 }

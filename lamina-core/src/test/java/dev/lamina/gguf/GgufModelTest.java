@@ -115,6 +115,31 @@ class GgufModelTest {
                 .hasMessageContaining("'gemma3.rope.scaling.type' is 'yarn'; Lamina reads none and linear");
     }
 
+    /**
+     * Gemma 2 and 3 written by Lamina read back to the same model (window patterns, soft caps, the
+     * windowed layers' RoPE base and the global layers' linear scaling in metadata); a model whose
+     * score scale llama.cpp would not apply to the file is refused, naming it.
+     */
+    @Test
+    void gemma2And3RoundTripThroughGguf(@TempDir Path tmp) {
+        ModelConfig g2 = dev.lamina.hf.HfCheckpoint.config(HF.resolve("gemma2")).config().toBuilder().queryPreAttnScalar(16.0).build();
+        ModelConfig g3 = dev.lamina.hf.HfCheckpoint.config(HF.resolve("gemma3")).config().toBuilder().queryPreAttnScalar(null).build();
+        for (ModelConfig c : List.of(g2, g3, g3.toBuilder().slidingWindow(null).slidingWindowPattern(null).ropeLocalBaseFreq(null).build())) {
+            Decoder m = Decoder.create(c, 5);
+            Path f = tmp.resolve("m.gguf");
+            assertThat(GgufModel.write(m, null, f, GgufQuantType.F32).vocabularyNote()).contains("llama.cpp cannot run");
+            Decoder back = GgufModel.load(f).decoder();
+            int[] ids = java.util.Arrays.stream(ids(12, 3)).map(i -> i % c.vocabSize()).toArray();
+            assertThat(logits(back, ids, 1, ids.length)).as(c.toJsonString()).containsExactly(logits(m, ids, 1, ids.length));
+            assertThat(back.config().slidingWindow()).isEqualTo(c.slidingWindow());
+            for (int l = 0; l < c.numHiddenLayers(); l++) assertThat(back.config().window(l)).isEqualTo(c.window(l));
+        }
+        Decoder fixture = dev.lamina.train.Checkpoint.loadModel(HF.resolve("gemma2"));      // query_pre_attn_scalar 24, head size 16
+        assertThatThrownBy(() -> GgufModel.write(fixture, null, tmp.resolve("x.gguf"), GgufQuantType.F32))
+                .hasMessageContaining("cannot export to GGUF as gemma2: its scores are scaled by 1/sqrt(24.0)");
+        assertThat(tmp.resolve("x.gguf")).doesNotExist();
+    }
+
     /** A fixture file with its metadata changed, loaded. */
     private static Decoder changed(Path tmp, String fixture, String name, java.util.function.Consumer<GgufWriter> change) {
         GgufWriter w = new GgufWriter();
@@ -197,7 +222,7 @@ class GgufModelTest {
      * descriptive keys (name, size label) and the vocabulary the Llama fixtures lack.
      */
     @ParameterizedTest
-    @CsvSource({"gpt2, gpt2-f32", "llama, llama-f32", "llama-f16, llama-f16"})
+    @CsvSource({"gpt2, gpt2-f32", "llama, llama-f32", "llama-f16, llama-f16", "qwen3, qwen3-f32", "gemma, gemma-f32"})
     void exportMatchesLlamaCppsConverter(String hf, String gguf, @TempDir Path tmp) {
         Path ours = tmp.resolve(gguf + ".gguf");
         GgufModel.export(HF.resolve(hf), ours, hf.endsWith("f16") ? GgufQuantType.F16 : GgufQuantType.F32);
