@@ -13,7 +13,7 @@ import dev.lamina.tensor.Rng;
 import dev.lamina.tensor.Tensor;
 
 /**
- * The one configurable decoder (GPT-2, Llama, Mistral, Qwen, Phi-3, Gemma 1 and 2; Pre-LN, Post-LN, Mix-LN,
+ * The one configurable decoder (GPT-2, Llama, Mistral, Qwen, Phi-3, Gemma 1, 2 and 3; Pre-LN, Post-LN, Mix-LN,
  * LayerNorm Scaling, sandwich norms).
  * Its structure is written once, in {@link #hidden} and {@link #layer}, against an {@link Executor}:
  * training runs it on a tape ({@link TapeExecutor}), inference on KV caches (infer.ModelRunner).

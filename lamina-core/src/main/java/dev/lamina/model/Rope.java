@@ -11,9 +11,9 @@ public record Rope(int positions, float[] cos, float[] sin) {
         int hd = c.headDim();
         RopeScaling scaling = c.ropeScaling();
         if (positions > c.contextLimit())
-            throw new dev.lamina.io.LaminaException("the model runs up to " + c.contextLimit() + " positions: its RoPE scaling ("
-                    + scaling.type().name().toLowerCase(java.util.Locale.ROOT) + ") changes every position's frequencies past that length, "
-                    + "which a KV cache cannot follow");
+            throw new dev.lamina.io.LaminaException("the model runs up to " + c.contextLimit() + " positions" + (scaling == null ? ""
+                    : ": its RoPE scaling (" + scaling.type().name().toLowerCase(java.util.Locale.ROOT)
+                    + ") changes every position's frequencies past that length, which a KV cache cannot follow"));
         double[] inv = scaling == null ? RopeScaling.plain(c.ropeTheta(), hd) : scaling.invFreq(c.ropeTheta(), hd);
         return table(inv, scaling == null ? 1 : scaling.attentionScale(), positions);
     }
