@@ -36,13 +36,7 @@ public final class Ops {
         int d = table.in();
         Var y = tape.var(ids.length, d);
         long t0 = tape.start();
-        float[] Y = y.value().data();
-        int off = y.value().offset();
-        for (int i = 0; i < ids.length; i++) {
-            if (ids[i] < 0 || ids[i] >= table.out())
-                throw new IllegalArgumentException("token id " + ids[i] + " outside the vocabulary of " + table.out());
-            table.dequantizeRow(ids[i], Y, off + i * d);
-        }
+        table.rows(ids, y.value().data(), y.value().offset());
         tape.forward("embedding", t0);
         if (positions == null) return y;
         int[] at = tape.ints(ids.length);

@@ -79,6 +79,20 @@ public final class InferenceBenchmark {
         return n * Float.BYTES;
     }
 
+    /**
+     * Batch-1 greedy decoding on a fresh cache: first, then up to steps tokens (sampling included)
+     * while System.nanoTime() is before deadline; returns the timed steps' tokens a second.
+     */
+    private static double decode(ModelRunner runner, int first, int steps, long deadline) {
+        InferenceSession s = new InferenceSession(runner, new ContiguousKvCache(runner.model().config(), steps + 2));
+        Sampler sampler = Sampler.greedy();
+        float[] logits = s.forward(first);
+        long t0 = System.nanoTime();
+        int done = 0;
+        for (; done < steps && System.nanoTime() < deadline; done++) logits = s.forward(sampler.sample(logits));
+        return done / ((System.nanoTime() - t0) / 1e9);
+    }
+
     /** The first three fields of /proc/loadavg, or "n/a". */
     static String loadAverage() {
         try {
@@ -115,10 +129,7 @@ public final class InferenceBenchmark {
         while (System.nanoTime() < warm) {
             KvCache cache = new ContiguousKvCache(c, st.prompt() + 1);
             runner.forward(new ModelRunner.Chunk(cache, prompt, 0, prompt.length, true));
-            InferenceSession s = new InferenceSession(runner, new ContiguousKvCache(c, st.decodeTokens() + 2));
-            Sampler sampler = Sampler.greedy();
-            float[] logits = s.forward(prompt[0]);
-            for (int i = 0; i < st.decodeTokens() && System.nanoTime() < warm; i++) logits = s.forward(sampler.sample(logits));
+            decode(runner, prompt[0], st.decodeTokens(), warm);
         }
 
         // prefill: a fresh cache each time, logits of the last token only
@@ -135,16 +146,7 @@ public final class InferenceBenchmark {
 
         // batch-1 decode: one token, then decodeTokens greedy steps (sampling included)
         double[] decode = new double[st.repeats()];
-        for (int r = 0; r < st.repeats(); r++) {
-            KvCache cache = new ContiguousKvCache(c, st.decodeTokens() + 2);
-            InferenceSession s = new InferenceSession(runner, cache);
-            Sampler sampler = Sampler.greedy();
-            float[] logits = s.forward(prompt[0]);
-            long t0 = System.nanoTime();
-            for (int i = 0; i < st.decodeTokens(); i++) logits = s.forward(sampler.sample(logits));
-            long t1 = System.nanoTime();
-            decode[r] = st.decodeTokens() / ((t1 - t0) / 1e9);
-        }
+        for (int r = 0; r < st.repeats(); r++) decode[r] = decode(runner, prompt[0], st.decodeTokens(), Long.MAX_VALUE);
         double decodeTps = median(decode);
         long bytes = prepared.weightBytesPerToken();
         progress.accept(String.format(Locale.ROOT, "decode batch 1: %.1f tok/s", decodeTps));

@@ -1,8 +1,8 @@
 package dev.lamina.infer;
 
 import dev.lamina.autograd.Var;
+import dev.lamina.kernels.AttentionScores;
 import dev.lamina.kernels.KernelSet;
-import dev.lamina.kernels.LinearWeights;
 import dev.lamina.model.Decoder;
 import dev.lamina.model.Executor;
 import dev.lamina.model.ModelConfig;
@@ -209,6 +209,7 @@ public final class ModelRunner {
         private final Tensor[] outputs1 = new Tensor[1], outputs2 = new Tensor[2], outputs3 = new Tensor[3];
         private Tensor q, kNew, vNew, att;            // the attention call in flight (read by attendGroup)
         private int layer;
+        private AttentionScores scores;
 
         /** The next arena buffer as rows [rows, width]. */
         private Tensor next(int rows, int width) {
@@ -236,12 +237,7 @@ public final class ModelRunner {
                 Tensor rows = stream.rows(start[s], start[s] + len[s]);
                 if (tokens != null) k.embedding(rows, ids, tokens.value(), posRows, len[s]);
                 else {                                      // the table's rows read from its blocks (a quantized file's)
-                    LinearWeights table = model.storedTable();
-                    for (int t = 0; t < ids.length; t++) {
-                        if (ids[t] < 0 || ids[t] >= table.out())
-                            throw new IllegalArgumentException("token id " + ids[t] + " outside the vocabulary of " + table.out());
-                        table.dequantizeRow(ids[t], rows.data(), rows.offset() + t * d);
-                    }
+                    model.storedTable().rows(ids, rows.data(), rows.offset());
                     if (posRows != null) k.accumulate(rows, posRows);
                 }
             }
@@ -325,8 +321,9 @@ public final class ModelRunner {
             this.vNew = vNew;
             this.att = next(n, qDim);
             this.layer = l;
+            this.scores = model.scores(l);
             long work = 0;
-            int window = c.window(l);
+            int window = scores.window();
             for (int s = 0; s < C; s++) {
                 long span = window > 0 ? Math.min(window, pos[s] + len[s]) : pos[s] + len[s];
                 work += len[s] * span;
@@ -353,11 +350,11 @@ public final class ModelRunner {
          */
         private void attendGroup(int r, int kh) {
             int s = rowChunk[r], t = r - start[s], at = pos[s] + t;
-            int lo = KernelSet.firstVisible(at, c.window(layer)), span = at - lo + 1;
+            int lo = KernelSet.firstVisible(at, scores.window()), span = at - lo + 1;
             int group = H / KV;
             float[] sc = SCORES.get();
             if (sc.length < group * span) SCORES.set(sc = new float[Math.max(group * span, sc.length * 2)]);
-            float scale = c.attentionScale(), cap = c.attentionSoftcap();
+            float scale = scores.scale(), cap = scores.softcap();
             float[] Q = q.data(), O = att.data(), Kc = caches[s].keys(layer), Vc = caches[s].values(layer);
             float[] Kn = kNew.data(), Vn = vNew.data();
             int qo = q.offset(), ao = att.offset(), kno = kNew.offset(), vno = vNew.offset();

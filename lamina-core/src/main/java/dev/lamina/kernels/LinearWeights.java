@@ -20,4 +20,12 @@ public sealed interface LinearWeights permits DenseWeights, PanelWeights {
 
     /** Row o, w[o, 0..in), as float32 into dst[off..off + in): a token's embedding when the table is the stored head. */
     void dequantizeRow(int o, float[] dst, int off);
+
+    /** Rows ids[i] into dst from off, one after the other (token embeddings read from a stored table); an id outside [0, out) is refused. */
+    default void rows(int[] ids, float[] dst, int off) {
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= out()) throw new IllegalArgumentException("token id " + ids[i] + " outside the vocabulary of " + out());
+            dequantizeRow(ids[i], dst, off + i * in());
+        }
+    }
 }

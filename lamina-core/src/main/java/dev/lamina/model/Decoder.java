@@ -32,6 +32,7 @@ public final class Decoder {
     private final java.util.Map<ParamKey, LinearWeights> stored; // null unless linears are kept as a file stores them (GGUF blocks)
     private final Tensor frozenScratch;                        // one dequantized matrix at a time (NF4 or stored)
     private final LinearWeights storedTable;                   // the token table as stored blocks when params hold none, else null
+    private final dev.lamina.kernels.AttentionScores[] scores; // per layer: its window, the config's scale and soft cap
 
     /**
      * A linear map's weight [out, in] and bias [out] (null when the config has none), and its LoRA
@@ -122,6 +123,9 @@ public final class Decoder {
         head = new Linear(all.size(), headKey, storedHead != null ? null : base(headKey), null, null, null, storedHead);
         all.add(head);
         linears = all.toArray(Linear[]::new);
+        scores = new dev.lamina.kernels.AttentionScores[config.numHiddenLayers()];
+        for (int l = 0; l < scores.length; l++)
+            scores[l] = new dev.lamina.kernels.AttentionScores(config.window(l), config.attentionScale(), config.attentionSoftcap());
         int positions = Math.min(config.maxPositionEmbeddings(), config.contextLimit());
         rope = config.position() == Position.ROPE ? Rope.of(config, positions) : null;
         localRope = config.position() == Position.ROPE ? Rope.local(config, positions) : null;
@@ -327,6 +331,8 @@ public final class Decoder {
     public Rope rope(int layer) { return config.localRope(layer) ? localRope : rope; }
     /** The rotary tables of the layers without their own (null without rotary positions). */
     public Rope rope() { return rope; }
+    /** How layer l's attention scores are formed: its window, the config's scale and soft cap (both executors read this). */
+    public dev.lamina.kernels.AttentionScores scores(int layer) { return scores[layer]; }
     /** The windowed layers' own rotary tables (Gemma 3's rope_local_base_freq), or null. */
     public Rope localRope() { return localRope; }
     /** Every linear map, indexed by {@link Linear#id()}: the layers' in order, then the head. */

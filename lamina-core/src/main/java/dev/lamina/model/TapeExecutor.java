@@ -3,7 +3,6 @@ package dev.lamina.model;
 import dev.lamina.autograd.Ops;
 import dev.lamina.autograd.Tape;
 import dev.lamina.autograd.Var;
-import dev.lamina.kernels.AttentionScores;
 import dev.lamina.tensor.Tensor;
 
 import java.util.function.IntPredicate;
@@ -101,8 +100,7 @@ public final class TapeExecutor implements Executor<Var> {
     @Override
     public Var attention(int layer, Var q, Var k, Var v) {
         java.util.function.Consumer<Tensor> probe = attentionProbe == null ? null : att -> attentionProbe.accept(layer, att);
-        return Ops.attention(tape, q, k, v, B, T, c.numAttentionHeads(), c.numKeyValueHeads(), c.headDim(),
-                new AttentionScores(c.window(layer), c.attentionScale(), c.attentionSoftcap()), probe);
+        return Ops.attention(tape, q, k, v, B, T, c.numAttentionHeads(), c.numKeyValueHeads(), c.headDim(), model.scores(layer), probe);
     }
 
     @Override
