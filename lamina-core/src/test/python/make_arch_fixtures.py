@@ -20,6 +20,10 @@ computed in float64 with eager attention).
     phi3              Phi3ForCausalLM: fused qkv_proj and gate_up_proj, sliding_window 4 (T = 12), 4 heads, 2 kv heads
     phi3-longrope     Phi3ForCausalLM with longrope (Phi-3 128k, Phi-3.5): short and long factors per frequency,
                       original_max_position_embeddings 16 of 64 (attention factor sqrt(1 + ln 4 / ln 16)), no window
+    mixtral           MixtralForCausalLM: every layer's MLP 4 SwiGLU experts (intermediate 48) behind a top-2 router,
+                      GQA 4/2, no window; saved as transformers writes it (block_sparse_moe.experts.E.w1/w3/w2)
+    mixtral-bf16      the same with other weights, sliding_window 4, saved in bfloat16 (the reference is computed
+                      from the bfloat16 weights)
     llama-rope-linear  Llama with rope_scaling linear, factor 2
     llama-rope-dynamic Llama with rope_scaling dynamic, factor 2 (plain RoPE within max_position_embeddings)
     llama-rope-llama3  Llama 3.1's scaling: factor 8, low 1, high 4, original_max_position_embeddings 16
@@ -111,6 +115,24 @@ def gemma3():
     greedy(m, path, 7)
 
 
+def mixtral():
+    from transformers import MixtralConfig, MixtralForCausalLM
+    for name, dtype, window, seed in (("mixtral", torch.float32, None, 32), ("mixtral-bf16", torch.bfloat16, 4, 33)):
+        path = fresh(name)
+        cfg = MixtralConfig(vocab_size=100, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+                            num_key_value_heads=2, max_position_embeddings=64, rms_norm_eps=1e-5, rope_theta=1000000.0,
+                            num_local_experts=4, num_experts_per_tok=2, sliding_window=window, tie_word_embeddings=False,
+                            attn_implementation="eager", experts_implementation="eager")
+        m = MixtralForCausalLM(cfg)
+        randomize(m, seed)
+        m = m.to(dtype)
+        m.save_pretrained(path)
+        # the reference from the file as saved (in memory, m.to(bfloat16) need not round every tensor as the file does)
+        m = MixtralForCausalLM.from_pretrained(path, attn_implementation="eager", experts_implementation="eager")
+        save_reference(path, *reference(m, 100, 12, seed + 10))
+        greedy(m, path, 7)
+
+
 def phi3_longrope():
     from transformers import Phi3Config, Phi3ForCausalLM
     path = fresh("phi3-longrope")
@@ -164,6 +186,7 @@ def main():
     gemma2()
     gemma3()
     phi3_longrope()
+    mixtral()
 
     from transformers import Phi3Config, Phi3ForCausalLM
     path = fresh("phi3")

@@ -50,6 +50,9 @@ public final class Var {
         return grad;
     }
 
+    /** The gradient if one is held now, without lending one (null otherwise). */
+    Tensor gradIfAny() { return grad; }
+
     public int size() { return value.size(); }
 
     public boolean requiresGrad() { return grad != null || tape != null || leafGrad != null; }

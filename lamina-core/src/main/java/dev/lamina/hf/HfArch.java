@@ -29,7 +29,9 @@ public enum HfArch {
      */
     GEMMA3("gemma3_text", "Gemma3ForCausalLM", "model."),
     /** Llama with q, k, v in one qkv_proj and gate, up in one gate_up_proj (split on import, fused on export). */
-    PHI3("phi3", "Phi3ForCausalLM", "model.");
+    PHI3("phi3", "Phi3ForCausalLM", "model."),
+    /** Mistral with every layer's MLP a mixture of experts (block_sparse_moe: a router and experts w1, w3, w2). */
+    MIXTRAL("mixtral", "MixtralForCausalLM", "model.");
 
     /** What Lamina's norm weight is to the file's: Gemma's RMSNorm multiplies by (1 + w). */
     public float normOffset() { return this == GEMMA || this == GEMMA2 || this == GEMMA3 ? 1f : 0f; }

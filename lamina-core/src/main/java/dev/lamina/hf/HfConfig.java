@@ -190,7 +190,20 @@ public final class HfConfig {
     }
 
     private static final List<Field> LLAMA = llamaLike(false), MISTRAL = llamaLike(true), QWEN2 = qwen2(), QWEN3 = qwen3(), GEMMA = gemma(),
-            GEMMA2 = gemma2(), GEMMA3 = gemma3(), PHI3 = phi3();
+            GEMMA2 = gemma2(), GEMMA3 = gemma3(), PHI3 = phi3(), MIXTRAL = mixtral();
+
+    /** Mixtral: Mistral's fields and the experts: how many, how many per token, the load-balancing loss's weight. */
+    private static List<Field> mixtral() {
+        List<Field> l = new ArrayList<>(llamaLike(true));
+        l.removeIf(f -> f.name().equals("hidden_act"));
+        l.add(opt("hidden_act", only("mixtral in Lamina uses SwiGLU experts with silu", "\"silu\"")));
+        l.add(req("num_local_experts", toInt("num_experts")));
+        l.add(req("num_experts_per_tok", toInt("experts_per_token")));
+        l.add(opt("router_aux_loss_coef", toNum("router_aux_loss_coef")));
+        l.add(opt("output_router_logits", IGNORE));              // whether transformers adds the aux loss; Lamina always does in training
+        l.add(opt("router_jitter_noise", IGNORE));               // multiplicative noise on the router's input in training only
+        return List.copyOf(l);
+    }
 
     /** Phi-3: Mistral's fields (a sliding window) and its dropout rates; original_max_position_embeddings serves only longrope. */
     private static List<Field> phi3() {
@@ -316,6 +329,7 @@ public final class HfConfig {
             case GEMMA2 -> GEMMA2;
             case GEMMA3 -> GEMMA3;
             case PHI3 -> PHI3;
+            case MIXTRAL -> MIXTRAL;
         };
     }
 
@@ -331,6 +345,7 @@ public final class HfConfig {
             o.put("norm", "rmsnorm").put("position", "rope").put("activation", "swiglu").put("bias", false)
                     .put("norm_eps", 1e-6).put("rope_theta", 10000.0).put("tie_word_embeddings", false);
             if (arch == HfArch.MISTRAL) o.put("sliding_window", 4096);
+            if (arch == HfArch.MIXTRAL) o.put("rope_theta", 1_000_000.0).putNull("sliding_window").put("router_aux_loss_coef", 0.001);
             if (arch == HfArch.PHI3) o.put("norm_eps", 1e-5);
             if (arch == HfArch.QWEN2) o.put("bias", true);         // q, k, v (o's stays zero)
             if (arch == HfArch.QWEN3) o.put("qk_norm", true);
@@ -492,6 +507,16 @@ public final class HfConfig {
             throw new LaminaException("the model uses LayerNorm Scaling: no Hugging Face architecture scales the norm outputs "
                     + "by 1/sqrt(layer+1)");
         String combo = "norm " + lower(c.norm()) + ", position " + lower(c.position()) + ", activation " + lower(c.activation());
+        if (c.moe()) {
+            if (c.moeEvery() != 1)
+                throw new LaminaException("the model has sparse layers every " + c.moeEvery() + " layers: Mixtral's are all sparse "
+                        + "(moe_every 1); no Hugging Face architecture Lamina writes alternates them");
+            if (c.norm() != Norm.RMSNORM || c.position() != Position.ROPE || c.activation() != Activation.SWIGLU || c.bias()
+                    || c.qkNorm() || c.sandwichNorms() || c.scaleEmbeddings() || c.slidingWindowPattern() != null)
+                throw new LaminaException("the model has experts but not the rest of Mixtral (rmsnorm, rope, swiglu, no biases, "
+                        + "no q/k or sandwich norms): no Hugging Face architecture matches");
+            return HfArch.MIXTRAL;
+        }
         if (c.sandwichNorms()) {
             if (c.norm() != Norm.RMSNORM || c.position() != Position.ROPE || c.activation() != Activation.GEGLU || !c.scaleEmbeddings())
                 throw new LaminaException("the model has sandwich norms but not the rest of Gemma 2/3 (rmsnorm, rope, geglu, embeddings "
@@ -597,6 +622,13 @@ public final class HfConfig {
                 var types = o.putArray("layer_types");
                 for (int l = 0; l < c.numHiddenLayers(); l++)
                     types.add(c.window(l) == 0 ? "full_attention" : "sliding_attention");
+            } else if (arch == HfArch.MIXTRAL) {
+                o.put("sliding_window", c.slidingWindow());
+                o.put("num_local_experts", c.numExperts());
+                o.put("num_experts_per_tok", c.expertsPerToken());
+                o.put("router_aux_loss_coef", c.routerAuxLossCoef());
+                o.put("output_router_logits", false);
+                o.put("router_jitter_noise", 0.0);
             } else if (arch == HfArch.QWEN3) {
                 o.put("attention_bias", c.bias());
                 o.put("use_sliding_window", false);

@@ -31,6 +31,11 @@ public final class HfNames {
     /** A canonical tensor of a rule: a role's weight or bias, in layer l for per-layer roles. */
     public record Target(Role role, boolean bias) {
         public ParamKey at(int layer) { return new ParamKey(role, role.perLayer() ? layer : -1, bias); }
+
+        /** An expert's tensor of a per-expert role (the plain one otherwise). */
+        public ParamKey at(int layer, int expert) {
+            return role.perExpert() ? ParamKey.expert(role, layer, expert) : at(layer);
+        }
     }
 
     /**
@@ -43,6 +48,8 @@ public final class HfNames {
      */
     public record Rule(String hf, boolean prefixed, boolean transposed, List<Target> canonical) {
         boolean perLayer() { return hf.contains("{l}"); }
+        /** Whether the rule names one tensor per expert ({e} in its name). */
+        boolean perExpert() { return hf.contains("{e}"); }
     }
 
     /** A rule instantiated for one layer of one config, with shapes. */
@@ -79,7 +86,7 @@ public final class HfNames {
     private static List<Rule> llama() {
         List<Rule> rules = new java.util.ArrayList<>();
         for (Role role : Role.values()) {
-            if (role == Role.POSITIONS || role == Role.HEAD) continue;
+            if (role == Role.POSITIONS || role == Role.HEAD || role == Role.ROUTER || role.perExpert()) continue;
             for (Target target : List.of(w(role), b(role))) {
                 if (target.bias() && role.kind() != Role.Kind.LINEAR) continue;     // Llama's norms have no bias
                 if (target.bias() && (role == Role.GATE || role == Role.UP || role == Role.DOWN)) continue;
@@ -127,6 +134,18 @@ public final class HfNames {
         return List.copyOf(rules);
     }
 
+    /** Mixtral's: Llama's with each layer's MLP a block_sparse_moe of a router (gate) and experts w1 (gate), w3 (up), w2 (down). */
+    private static final List<Rule> MIXTRAL = mixtral();
+
+    private static List<Rule> mixtral() {
+        List<Rule> rules = new java.util.ArrayList<>(LLAMA);
+        rules.add(r("layers.{l}.block_sparse_moe.gate.weight", w(Role.ROUTER)));
+        rules.add(r("layers.{l}.block_sparse_moe.experts.{e}.w1.weight", w(Role.EXPERT_GATE)));
+        rules.add(r("layers.{l}.block_sparse_moe.experts.{e}.w3.weight", w(Role.EXPERT_UP)));
+        rules.add(r("layers.{l}.block_sparse_moe.experts.{e}.w2.weight", w(Role.EXPERT_DOWN)));
+        return List.copyOf(rules);
+    }
+
     /** The rule table of an architecture (Mistral, Qwen3 and Gemma share Llama's names). */
     public static List<Rule> rules(HfArch arch) {
         return switch (arch) {
@@ -134,6 +153,7 @@ public final class HfNames {
             case QWEN2 -> QWEN2;
             case PHI3 -> PHI3;
             case GEMMA2, GEMMA3 -> GEMMA2;
+            case MIXTRAL -> MIXTRAL;
             default -> LLAMA;
         };
     }
@@ -159,21 +179,21 @@ public final class HfNames {
         Map<String, Bound> out = new LinkedHashMap<>();
         Map<String, String> covered = new LinkedHashMap<>();
         for (Rule rule : rules(arch)) {
-            int n = rule.perLayer() ? config.numHiddenLayers() : 1;
-            for (int l = 0; l < n; l++) {
-                String layer = Integer.toString(l);
-                int li = l;
-                List<String> names = rule.canonical().stream().map(c -> c.at(li).name()).toList();
-                long present = names.stream().filter(layout::has).count();
-                if (present == 0) continue;
-                if (present != names.size())
-                    throw new IllegalStateException("rule " + rule.hf() + " is partly active: " + names);
-                List<Parameters.Slot> slots = names.stream().map(layout::slot).toList();
-                String hfName = (rule.prefixed() ? prefix : "") + rule.hf().replace("{l}", layer);
-                out.put(hfName, new Bound(hfName, rule, slots, hfShape(rule, slots)));
-                for (String c : names)
-                    if (covered.put(c, hfName) != null) throw new IllegalStateException(c + " is mapped twice");
-            }
+            int n = rule.perLayer() ? config.numHiddenLayers() : 1, experts = rule.perExpert() ? config.numExperts() : 1;
+            for (int l = 0; l < n; l++)
+                for (int e = 0; e < experts; e++) {
+                    int li = l, ei = e;
+                    List<String> names = rule.canonical().stream().map(c -> c.at(li, ei).name()).toList();
+                    long present = names.stream().filter(layout::has).count();
+                    if (present == 0) continue;
+                    if (present != names.size())
+                        throw new IllegalStateException("rule " + rule.hf() + " is partly active: " + names);
+                    List<Parameters.Slot> slots = names.stream().map(layout::slot).toList();
+                    String hfName = (rule.prefixed() ? prefix : "") + rule.hf().replace("{l}", Integer.toString(l)).replace("{e}", Integer.toString(e));
+                    out.put(hfName, new Bound(hfName, rule, slots, hfShape(rule, slots)));
+                    for (String c : names)
+                        if (covered.put(c, hfName) != null) throw new IllegalStateException(c + " is mapped twice");
+                }
         }
         for (String c : layout.slots().keySet())
             if (!covered.containsKey(c) && !implicitZero(arch, c))

@@ -56,6 +56,7 @@ public final class ModelRunner {
     private final ModelConfig c;
     private final KernelSet k;
     private final int maxRows, maxSeqs, d, qDim, kvDim, H, KV, hd;
+    private final int arenaRows;                    // maxRows, times k for a sparse model (its rows grouped by expert)
     private final Exec exec = new Exec();
     private Rope rope, localRope;                   // localRope: the windowed layers' own (Gemma 3), else null
 
@@ -87,6 +88,7 @@ public final class ModelRunner {
         this.k = model.kernels();
         this.maxRows = maxRows;
         this.maxSeqs = Math.min(maxSeqs, maxRows);
+        arenaRows = maxRows * Math.max(1, c.expertsPerToken());
         d = c.hiddenSize();
         kvDim = c.kvDim();
         qDim = c.qDim();
@@ -215,7 +217,7 @@ public final class ModelRunner {
         private Tensor next(int rows, int width) {
             Tensor t = cursor < arena.size() ? arena.get(cursor) : null;
             if (t == null || t.dim(1) != width) {
-                t = Tensor.zeros(maxRows, width);
+                t = Tensor.zeros(arenaRows, width);
                 if (cursor < arena.size()) arena.set(cursor, t); else arena.add(t);
             }
             cursor++;
@@ -406,16 +408,82 @@ public final class ModelRunner {
             return r;
         }
 
+        // ---- a sparse layer: the routing of the rows of this call, held from route to combine ----
+        private int[] chosen = new int[0], slotOf = new int[0], offsets = new int[0];   // [n·k], [n·k], [E + 1]
+        private float[] gateWeights = new float[0], probs = new float[0];              // [n·k], [E]
+
+        /** Softmax over the experts, top k renormalised (as the tape's route, never dropping), rows grouped by expert. */
+        @Override
+        public Tensor route(int l, Tensor logits, Tensor x) {
+            int E = c.numExperts(), kk = c.expertsPerToken(), rows = n * kk;
+            if (chosen.length < rows) { chosen = new int[maxRows * kk]; slotOf = new int[maxRows * kk]; gateWeights = new float[maxRows * kk]; }
+            if (offsets.length < E + 1) { offsets = new int[E + 1]; probs = new float[E]; }
+            java.util.Arrays.fill(offsets, 0);
+            float[] z = logits.data();
+            for (int r = 0; r < n; r++) {
+                System.arraycopy(z, logits.offset() + r * E, probs, 0, E);
+                k.softmax(probs, 0, E);
+                dev.lamina.autograd.MoeOps.topK(probs, 0, E, kk, chosen, r * kk);
+                float kept = 0;
+                for (int j = 0; j < kk; j++) kept += probs[chosen[r * kk + j]];
+                for (int j = 0; j < kk; j++) {
+                    gateWeights[r * kk + j] = probs[chosen[r * kk + j]] / kept;
+                    offsets[chosen[r * kk + j] + 1]++;
+                }
+            }
+            for (int e = 0; e < E; e++) offsets[e + 1] += offsets[e];
+            int[] fill = new int[E];
+            Tensor grouped = next(rows, d);
+            for (int r = 0; r < n; r++)
+                for (int j = 0; j < kk; j++) {
+                    int e = chosen[r * kk + j], at = offsets[e] + fill[e]++;
+                    slotOf[r * kk + j] = at;
+                    System.arraycopy(x.data(), x.offset() + r * d, grouped.data(), grouped.offset() + at * d, d);
+                }
+            return grouped;
+        }
+
+        /** Each expert's group of rows through its prepared maps: only the experts some row chose are read. */
+        @Override
+        public Tensor[] experts(Tensor grouped, Decoder.Linear[][] ws) {
+            int rows = grouped.dim(0), maps = ws[0].length;
+            Tensor[] ys = new Tensor[maps], part = new Tensor[maps];
+            for (int j = 0; j < maps; j++) ys[j] = next(rows, ws[0][j].out());
+            for (int e = 0; e < ws.length; e++) {
+                int from = offsets[e], to = offsets[e + 1];
+                if (to == from) continue;
+                for (int j = 0; j < maps; j++) part[j] = ys[j].rows(from, to);
+                k.project(to - from, grouped.rows(from, to), prepared.group(ws[e]), part);
+            }
+            return ys;
+        }
+
+        /** Each row's experts' outputs weighted by the router, in the order of the choices. */
+        @Override
+        public Tensor combine(Tensor y) {
+            int kk = c.expertsPerToken();
+            Tensor out = next(n, d);
+            float[] o = out.data(), ys = y.data();
+            java.util.Arrays.fill(o, out.offset(), out.offset() + n * d, 0f);
+            for (int r = 0; r < n; r++)
+                for (int j = 0; j < kk; j++) {
+                    float w = gateWeights[r * kk + j];
+                    int a = out.offset() + r * d, b = y.offset() + slotOf[r * kk + j] * d;
+                    for (int i = 0; i < d; i++) o[a + i] += w * ys[b + i];
+                }
+            return out;
+        }
+
         @Override
         public Tensor swiglu(Tensor gate, Tensor up) {
-            Tensor y = next(n, gate.dim(1));
+            Tensor y = next(gate.dim(0), gate.dim(1));       // n rows, or n·k grouped by expert
             k.swiglu(y, gate, up);
             return y;
         }
 
         @Override
         public Tensor geglu(Tensor gate, Tensor up) {
-            Tensor y = next(n, gate.dim(1));
+            Tensor y = next(gate.dim(0), gate.dim(1));
             k.gelu(y, gate);
             k.mul(y, y, up);
             return y;
@@ -423,7 +491,7 @@ public final class ModelRunner {
 
         @Override
         public Tensor gelu(Tensor x) {
-            Tensor y = next(n, x.dim(1));
+            Tensor y = next(x.dim(0), x.dim(1));
             k.gelu(y, x);
             return y;
         }

@@ -40,8 +40,13 @@ public final class PreparedModel {
             singles[lin.id()] = new LinearWeights[] {weights[lin.id()]};
         }
         for (int l = 0; l < model.config().numHiddenLayers(); l++) {
-            addGroup(model.layer(l).qkv());
-            addGroup(model.layer(l).mlpIn());
+            Decoder.Layer layer = model.layer(l);
+            addGroup(layer.qkv());
+            if (layer.moe() == null) addGroup(layer.mlpIn());
+            else for (int e = 0; e < layer.moe().experts(); e++) {
+                addGroup(layer.moe().in()[e]);
+                addGroup(layer.moe().down()[e]);
+            }
         }
     }
 

@@ -61,7 +61,16 @@ public final class Decoder {
      * norms) are null when the config has none.
      */
     public record Layer(int index, Norm inputNorm, Linear[] qkv, Linear o, Norm postNorm, Linear[] mlpIn, Linear down,
-                        Norm qNorm, Norm kNorm, Norm attnOutNorm, Norm mlpOutNorm) {}
+                        Norm qNorm, Norm kNorm, Norm attnOutNorm, Norm mlpOutNorm, Moe moe) {}
+
+    /**
+     * A sparse layer's MLP (then the layer's mlpIn and down are null): the router [E, d] and each
+     * expert e's maps, in[e] = {gate, up} (or {up} with GELU) and down[e] = {down}, each array a
+     * group the executors compute over that expert's rows.
+     */
+    public record Moe(Linear router, Linear[][] in, Linear[][] down) {
+        public int experts() { return down.length; }
+    }
 
     private final Var embedTokens, embedPositions;
     private final Linear head;
@@ -109,14 +118,28 @@ public final class Decoder {
         layers = new Layer[config.numHiddenLayers()];
         for (int l = 0; l < layers.length; l++) {
             Linear q = linear(all, Role.Q, l), k = linear(all, Role.K, l), v = linear(all, Role.V, l), o = linear(all, Role.O, l);
-            Linear[] mlpIn = config.activation() != Activation.GELU
+            boolean gated = config.activation() != Activation.GELU, sparse = config.sparse(l);
+            Linear[] mlpIn = sparse ? null : gated
                     ? new Linear[] {linear(all, Role.GATE, l), linear(all, Role.UP, l)}
                     : new Linear[] {linear(all, Role.UP, l)};
+            Linear down = sparse ? null : linear(all, Role.DOWN, l);
+            Moe moe = null;
+            if (sparse) {
+                int E = config.numExperts();
+                Linear router = linear(all, ParamKey.of(Role.ROUTER, l));
+                Linear[][] in = new Linear[E][], out = new Linear[E][];
+                for (int e = 0; e < E; e++) {
+                    in[e] = gated ? new Linear[] {linear(all, ParamKey.expert(Role.EXPERT_GATE, l, e)), linear(all, ParamKey.expert(Role.EXPERT_UP, l, e))}
+                            : new Linear[] {linear(all, ParamKey.expert(Role.EXPERT_UP, l, e))};
+                    out[e] = new Linear[] {linear(all, ParamKey.expert(Role.EXPERT_DOWN, l, e))};
+                }
+                moe = new Moe(router, in, out);
+            }
             layers[l] = new Layer(l, norm(ParamKey.of(Role.INPUT_NORM, l)), new Linear[] {q, k, v}, o,
-                    norm(ParamKey.of(Role.POST_NORM, l)), mlpIn, linear(all, Role.DOWN, l),
+                    norm(ParamKey.of(Role.POST_NORM, l)), mlpIn, down,
                     config.qkNorm() ? norm(ParamKey.of(Role.Q_NORM, l)) : null, config.qkNorm() ? norm(ParamKey.of(Role.K_NORM, l)) : null,
                     config.sandwichNorms() ? norm(ParamKey.of(Role.ATTN_OUT_NORM, l)) : null,
-                    config.sandwichNorms() ? norm(ParamKey.of(Role.MLP_OUT_NORM, l)) : null);
+                    config.sandwichNorms() ? norm(ParamKey.of(Role.MLP_OUT_NORM, l)) : null, moe);
         }
         ParamKey headKey = ParamKey.of(config.tieWordEmbeddings() ? Role.EMBEDDING : Role.HEAD);
         LinearWeights storedHead = stored == null ? null : stored.get(headKey);
@@ -131,8 +154,9 @@ public final class Decoder {
         localRope = config.position() == Position.ROPE ? Rope.local(config, positions) : null;
     }
 
-    private Linear linear(java.util.List<Linear> all, Role role, int layer) {
-        ParamKey key = ParamKey.of(role, layer);
+    private Linear linear(java.util.List<Linear> all, Role role, int layer) { return linear(all, ParamKey.of(role, layer)); }
+
+    private Linear linear(java.util.List<Linear> all, ParamKey key) {
         LowRank lr = adapter != null && adapter.covers(key)
                 ? new LowRank(adapter.params().var(key.lora(ParamKey.Factor.LORA_A)), adapter.params().var(key.lora(ParamKey.Factor.LORA_B)),
                         adapter.config().scale(), (float) adapter.config().dropout())
@@ -253,6 +277,10 @@ public final class Decoder {
             case GATE -> c.activation() != Activation.GELU ? new int[] {ff, d} : null;
             case UP -> new int[] {ff, d};
             case DOWN -> new int[] {d, ff};
+            case ROUTER -> c.moe() ? new int[] {c.numExperts(), d} : null;
+            case EXPERT_GATE -> c.moe() && c.activation() != Activation.GELU ? new int[] {ff, d} : null;
+            case EXPERT_UP -> c.moe() ? new int[] {ff, d} : null;
+            case EXPERT_DOWN -> c.moe() ? new int[] {d, ff} : null;
             default -> null;
         };
     }
@@ -299,7 +327,12 @@ public final class Decoder {
             }
             if (c.sandwichNorms()) norm(l, ParamKey.of(Role.ATTN_OUT_NORM, i), d, ln);
             norm(l, ParamKey.of(Role.POST_NORM, i), d, ln);
-            if (c.activation() != Activation.GELU) {
+            if (c.sparse(i)) {                          // router, then each role's experts in order (stacks as GGUF keeps them)
+                l.add(ParamKey.of(Role.ROUTER, i), c.numExperts(), d);
+                for (Role r : c.activation() != Activation.GELU ? new Role[] {Role.EXPERT_GATE, Role.EXPERT_UP} : new Role[] {Role.EXPERT_UP})
+                    for (int e = 0; e < c.numExperts(); e++) l.add(ParamKey.expert(r, i, e), ff, d);
+                for (int e = 0; e < c.numExperts(); e++) l.add(ParamKey.expert(Role.EXPERT_DOWN, i, e), d, ff);
+            } else if (c.activation() != Activation.GELU) {
                 linear(l, ParamKey.of(Role.GATE, i), ff, d, false);
                 linear(l, ParamKey.of(Role.UP, i), ff, d, false);
                 linear(l, ParamKey.of(Role.DOWN, i), d, ff, false);
@@ -362,15 +395,21 @@ public final class Decoder {
         int l = w.index();
         if (config.isPostLn(l)) {                      // x = N1(x + Attn(x)); x = N2(x + MLP(x))
             x = ex.norm(w.inputNorm(), ex.residual(x, attention(ex, w, x), w.o()), 1f);
-            return ex.norm(w.postNorm(), ex.residual(x, mlp(ex, w, x), w.down()), 1f);
+            return ex.norm(w.postNorm(), mlpInto(ex, w, x, x), 1f);
         }
         if (config.sandwichNorms()) {                  // x = x + Nao(Attn(N1(x))); x = x + Nmo(MLP(N2(x)))
             x = ex.add(x, ex.norm(w.attnOutNorm(), ex.linear(attention(ex, w, ex.norm(w.inputNorm(), x, 1f)), w.o()), 1f));
-            return ex.add(x, ex.norm(w.mlpOutNorm(), ex.linear(mlp(ex, w, ex.norm(w.postNorm(), x, 1f)), w.down()), 1f));
+            X h = ex.norm(w.postNorm(), x, 1f);
+            return ex.add(x, ex.norm(w.mlpOutNorm(), w.moe() != null ? moe(ex, w, h) : ex.linear(mlp(ex, w, h), w.down()), 1f));
         }
         float s = config.normScale(l);                 // x = x + Attn(s·N1(x)); x = x + MLP(s·N2(x))
         x = ex.residual(x, attention(ex, w, ex.norm(w.inputNorm(), x, s)), w.o());
-        return ex.residual(x, mlp(ex, w, ex.norm(w.postNorm(), x, s)), w.down());
+        return mlpInto(ex, w, x, ex.norm(w.postNorm(), x, s));
+    }
+
+    /** r + MLP(h): the dense MLP's down projection fused with the residual add, or a sparse layer's experts added. */
+    private <X> X mlpInto(Executor<X> ex, Layer w, X r, X h) {
+        return w.moe() != null ? ex.add(r, moe(ex, w, h)) : ex.residual(r, mlp(ex, w, h), w.down());
     }
 
     /** The attention heads' output [n, H·hd], before w.o(). */
@@ -389,13 +428,25 @@ public final class Decoder {
     }
 
     /** The MLP's hidden activation [n, ff], before w.down(). */
-    private <X> X mlp(Executor<X> ex, Layer w, X x) {
-        X[] h = ex.project(x, w.mlpIn());
+    private <X> X mlp(Executor<X> ex, Layer w, X x) { return activation(ex, ex.project(x, w.mlpIn())); }
+
+    private <X> X activation(Executor<X> ex, X[] h) {
         return switch (config.activation()) {
             case SWIGLU -> ex.swiglu(h[0], h[1]);
             case GEGLU -> ex.geglu(h[0], h[1]);
             case GELU -> ex.gelu(h[0]);
         };
+    }
+
+    /**
+     * A sparse layer's output [n, d]: the router picks k experts per row, the rows are grouped by
+     * expert [n·k, d] (permute), each expert's MLP runs on its group only, and each row sums its
+     * experts' outputs weighted by the router (unpermute).
+     */
+    private <X> X moe(Executor<X> ex, Layer w, X x) {
+        Moe m = w.moe();
+        X grouped = ex.route(w.index(), ex.linear(x, m.router()), x);
+        return ex.combine(ex.experts(activation(ex, ex.experts(grouped, m.in())), m.down())[0]);
     }
 
     // ---- training and evaluation on a tape ------------------------------------------------------
@@ -410,7 +461,10 @@ public final class Decoder {
         return config.logitSoftcap() > 0 ? Ops.softcap(ex.tape(), logits, config.logitSoftcap()) : logits;
     }
 
-    /** Forward plus mean cross-entropy against targets; on a training tape, backward() then fills every gradient. */
+    /**
+     * Forward plus mean cross-entropy against targets; on a training tape, backward() then fills every
+     * gradient, and a sparse model's loss includes its router losses (auxCoef·aux + zCoef·z).
+     */
     public float loss(Tape tape, int[] ids, int[] targets, int B, int T) {
         return loss(new TapeExecutor(this, tape, ids, B, T), targets);
     }
@@ -418,7 +472,8 @@ public final class Decoder {
     /** As {@link #loss(Tape, int[], int[], int, int)} on an executor the caller keeps (a trainer: one per run). */
     public float loss(TapeExecutor ex, int[] targets) {
         Var h = hidden(ex);       // first: a stored head is decoded into the scratch the layers' frozen maps use
-        return Ops.linearCrossEntropy(ex.tape(), h, headWeight(), targets, config.logitSoftcap());
+        float ce = Ops.linearCrossEntropy(ex.tape(), h, headWeight(), targets, config.logitSoftcap());
+        return ex.routerLosses() == null || !ex.tape().recording() ? ce : (float) (ce + ex.routerLosses().weighted());
     }
 
     /** Number of parameters (the stored linear maps' weights included; a tied head's table counted once). */

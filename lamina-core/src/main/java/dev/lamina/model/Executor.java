@@ -57,6 +57,24 @@ public interface Executor<X> {
     /** r + y into the residual stream. */
     X add(X r, X y);
 
+    /**
+     * Routes the rows of x [n, d] of sparse layer l by its router logits [n, E] (softmax over all
+     * experts, the top k kept and renormalised; in training at most the capacity per expert) and
+     * returns x's rows grouped by expert [n·k, d]: the rows of expert 0, then of expert 1, ... The
+     * routing holds until {@link #combine}.
+     */
+    X route(int layer, X logits, X x);
+
+    /**
+     * For each expert e, its group of rows of grouped (as {@link #route} grouped them) times each
+     * linear of ws[e]: an array, in ws[e]'s order, of [n·k, out] whose rows are grouped alike.
+     * Experts that received no rows do no work.
+     */
+    X[] experts(X grouped, Decoder.Linear[][] ws);
+
+    /** [n, d]: for each row, its experts' rows of y [n·k, d] weighted by the router's weights (the routing of the last {@link #route}). */
+    X combine(X y);
+
     /** silu(gate) ⊙ up. */
     X swiglu(X gate, X up);
 

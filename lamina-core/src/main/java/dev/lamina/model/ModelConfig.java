@@ -41,6 +41,13 @@ import java.util.Set;
  *                               x + N_ao(Attn(N1(x))), then x + N_mo(MLP(N2(x)))
  * @param ropeLocalBaseFreq      null: every layer's RoPE is ropeTheta with ropeScaling; else the windowed layers use
  *                               plain RoPE with this base (Gemma 3: 10000, while its global layers have 1e6 and a scaling)
+ * @param numExperts             0: dense MLPs; E: the MLP of each sparse layer is E expert MLPs behind a router (Mixtral: 8)
+ * @param expertsPerToken        k of a sparse layer's top-k routing (softmax over all experts, top k, renormalised; 1 = Switch)
+ * @param moeEvery               layer l is sparse when (l + 1) is a multiple of this: 1 every layer, 2 GLaM's alternation
+ * @param routerAuxLossCoef      the load-balancing loss's weight in the training loss (transformers' load_balancing_loss_func)
+ * @param routerZLossCoef        the router z-loss's weight (ST-MoE: mean squared log-sum-exp of the router logits)
+ * @param capacityFactor         null: every routed token is computed; c: in training an expert takes at most
+ *                               ceil(c·rows·k/E) of a layer's tokens, in order, the rest dropped (they keep the residual)
  */
 public record ModelConfig(
         int vocabSize, int hiddenSize, int numHiddenLayers, int numAttentionHeads, int numKeyValueHeads,
@@ -49,7 +56,8 @@ public record ModelConfig(
         boolean tieWordEmbeddings, Integer slidingWindow, boolean layernormScaling, RopeScaling ropeScaling,
         Integer explicitHeadDim, boolean qkNorm, boolean scaleEmbeddings, Integer slidingWindowPattern,
         Double queryPreAttnScalar, Double attnLogitSoftcapping, Double finalLogitSoftcapping, boolean sandwichNorms,
-        Double ropeLocalBaseFreq) {
+        Double ropeLocalBaseFreq, int numExperts, int expertsPerToken, int moeEvery, double routerAuxLossCoef,
+        double routerZLossCoef, Double capacityFactor) {
 
     public enum Norm { RMSNORM, LAYERNORM }
     public enum Placement { PRE, POST, MIX }
@@ -97,6 +105,18 @@ public record ModelConfig(
             throw new LaminaException("model config: rope_local_base_freq needs rotary positions and a sliding_window");
         if (sandwichNorms && normPlacement != Placement.PRE)
             throw new LaminaException("model config: sandwich_norms needs norm_placement pre");
+        if (numExperts < 0) throw new LaminaException("model config: num_experts must be 0 (dense) or a positive integer, got " + numExperts);
+        if (numExperts > 0 && (expertsPerToken < 1 || expertsPerToken > numExperts))
+            throw new LaminaException("model config: experts_per_token must be between 1 and num_experts " + numExperts
+                    + ", got " + expertsPerToken);
+        if (numExperts == 0 && expertsPerToken != 0)
+            throw new LaminaException("model config: experts_per_token " + expertsPerToken + " needs num_experts > 0");
+        if (moeEvery < 1) throw new LaminaException("model config: moe_every must be a positive integer, got " + moeEvery);
+        if (!(routerAuxLossCoef >= 0 && routerAuxLossCoef < Double.POSITIVE_INFINITY))
+            throw new LaminaException("model config: router_aux_loss_coef must be a finite number >= 0, got " + routerAuxLossCoef);
+        if (!(routerZLossCoef >= 0 && routerZLossCoef < Double.POSITIVE_INFINITY))
+            throw new LaminaException("model config: router_z_loss_coef must be a finite number >= 0, got " + routerZLossCoef);
+        positiveOrNull("capacity_factor", capacityFactor);
     }
 
     private static void positiveOrNull(String field, Double v) {
@@ -156,6 +176,38 @@ public record ModelConfig(
     /** The logits' soft cap as a float, 0 for none. */
     public float logitSoftcap() { return finalLogitSoftcapping == null ? 0f : finalLogitSoftcapping.floatValue(); }
 
+    /** Parameters of this config, computed (no weights needed: Mixtral-8x7B's and Grok-1's counts on paper). */
+    public long parameterCount() { return count(false); }
+
+    /** Parameters one token computes with: a sparse layer's router and k of its E experts (the total for a dense model). */
+    public long activeParameterCount() { return count(true); }
+
+    private long count(boolean active) {
+        long d = hiddenSize, ff = intermediateSize, hd = headDim(), n = 0;
+        boolean ln = norm == Norm.LAYERNORM, gated = activation != Activation.GELU;
+        long normSize = ln ? 2 * d : d;
+        n += (long) vocabSize * d;
+        if (position == Position.LEARNED) n += (long) maxPositionEmbeddings * d;
+        for (int l = 0; l < numHiddenLayers; l++) {
+            n += 2 * normSize + d * qDim() + 2 * d * kvDim() + (long) qDim() * d;
+            if (bias) n += qDim() + 2L * kvDim() + d;
+            if (qkNorm) n += 2 * hd;
+            if (sandwichNorms) n += 2 * normSize;
+            long expert = (gated ? 3 : 2) * d * ff;
+            if (sparse(l)) n += numExperts * d + (active ? expertsPerToken : numExperts) * expert;
+            else n += expert + (bias && !gated ? ff + d : 0);
+        }
+        n += normSize;
+        if (!tieWordEmbeddings) n += (long) vocabSize * d;
+        return n;
+    }
+
+    /** Whether layer l's MLP is a mixture of experts. */
+    public boolean sparse(int layer) { return numExperts > 0 && (layer + 1) % moeEvery == 0; }
+
+    /** Whether any layer is a mixture of experts. */
+    public boolean moe() { return numExperts > 0; }
+
     /** Number of leading Post-LN layers: L for post, floor(mix_alpha·L) for mix, 0 for pre. */
     public int postLayers() {
         return switch (normPlacement) {
@@ -203,6 +255,8 @@ public record ModelConfig(
         b.slidingWindowPattern = slidingWindowPattern; b.queryPreAttnScalar = queryPreAttnScalar;
         b.attnLogitSoftcapping = attnLogitSoftcapping; b.finalLogitSoftcapping = finalLogitSoftcapping; b.sandwichNorms = sandwichNorms;
         b.ropeLocalBaseFreq = ropeLocalBaseFreq;
+        b.numExperts = numExperts; b.expertsPerToken = expertsPerToken; b.moeEvery = moeEvery;
+        b.routerAuxLossCoef = routerAuxLossCoef; b.routerZLossCoef = routerZLossCoef; b.capacityFactor = capacityFactor;
         return b;
     }
 
@@ -222,6 +276,9 @@ public record ModelConfig(
         private boolean qkNorm, scaleEmbeddings, sandwichNorms;
         private Integer slidingWindowPattern;
         private Double queryPreAttnScalar, attnLogitSoftcapping, finalLogitSoftcapping, ropeLocalBaseFreq;
+        private int numExperts, expertsPerToken, moeEvery = 1;
+        private double routerAuxLossCoef, routerZLossCoef;
+        private Double capacityFactor;
 
         private Builder() {}
 
@@ -254,6 +311,12 @@ public record ModelConfig(
         public Builder finalLogitSoftcapping(Double v) { finalLogitSoftcapping = v; return this; }
         public Builder sandwichNorms(boolean v) { sandwichNorms = v; return this; }
         public Builder ropeLocalBaseFreq(Double v) { ropeLocalBaseFreq = v; return this; }
+        public Builder numExperts(int v) { numExperts = v; return this; }
+        public Builder expertsPerToken(int v) { expertsPerToken = v; return this; }
+        public Builder moeEvery(int v) { moeEvery = v; return this; }
+        public Builder routerAuxLossCoef(double v) { routerAuxLossCoef = v; return this; }
+        public Builder routerZLossCoef(double v) { routerZLossCoef = v; return this; }
+        public Builder capacityFactor(Double v) { capacityFactor = v; return this; }
 
         /** GPT-2's choices: LayerNorm, learned positions, GELU, biases and a head tied to the embeddings. */
         public Builder gpt2Style() {
@@ -265,7 +328,8 @@ public record ModelConfig(
                     numKeyValueHeads != null ? numKeyValueHeads : numAttentionHeads, intermediateSize, maxPositionEmbeddings,
                     norm, normEps, normPlacement, mixAlpha, position, ropeTheta, activation, bias, tieWordEmbeddings,
                     slidingWindow, layernormScaling, ropeScaling, headDim, qkNorm, scaleEmbeddings, slidingWindowPattern,
-                    queryPreAttnScalar, attnLogitSoftcapping, finalLogitSoftcapping, sandwichNorms, ropeLocalBaseFreq);
+                    queryPreAttnScalar, attnLogitSoftcapping, finalLogitSoftcapping, sandwichNorms, ropeLocalBaseFreq,
+                    numExperts, expertsPerToken, moeEvery, routerAuxLossCoef, routerZLossCoef, capacityFactor);
         }
     }
 
@@ -276,7 +340,8 @@ public record ModelConfig(
             "norm_eps", "norm_placement", "mix_alpha", "position", "rope_theta", "activation", "bias",
             "tie_word_embeddings", "sliding_window", "layernorm_scaling", "rope_scaling", "head_dim", "qk_norm", "scale_embeddings",
             "sliding_window_pattern", "query_pre_attn_scalar", "attn_logit_softcapping", "final_logit_softcapping", "sandwich_norms",
-            "rope_local_base_freq");
+            "rope_local_base_freq", "num_experts", "experts_per_token", "moe_every", "router_aux_loss_coef", "router_z_loss_coef",
+            "capacity_factor");
 
     public ObjectNode toJson() {
         ObjectNode o = Json.MAPPER.createObjectNode();
@@ -308,6 +373,14 @@ public record ModelConfig(
         if (finalLogitSoftcapping != null) o.put("final_logit_softcapping", finalLogitSoftcapping);
         if (sandwichNorms) o.put("sandwich_norms", true);
         if (ropeLocalBaseFreq != null) o.put("rope_local_base_freq", ropeLocalBaseFreq);
+        if (numExperts > 0) {                                                       // absent: dense
+            o.put("num_experts", numExperts);
+            o.put("experts_per_token", expertsPerToken);
+            o.put("moe_every", moeEvery);
+            o.put("router_aux_loss_coef", routerAuxLossCoef);
+            o.put("router_z_loss_coef", routerZLossCoef);
+            if (capacityFactor != null) o.put("capacity_factor", capacityFactor);
+        }
         return o;
     }
 
@@ -341,7 +414,10 @@ public record ModelConfig(
                     o.has("sliding_window_pattern") && !o.get("sliding_window_pattern").isNull() ? reqInt(o, "sliding_window_pattern", source) : null,
                     optNum(o, "query_pre_attn_scalar", source), optNum(o, "attn_logit_softcapping", source),
                     optNum(o, "final_logit_softcapping", source), optBool(o, "sandwich_norms", false, source),
-                    optNum(o, "rope_local_base_freq", source));
+                    optNum(o, "rope_local_base_freq", source), optInt(o, "num_experts", 0, source),
+                    optInt(o, "experts_per_token", 0, source), optInt(o, "moe_every", 1, source),
+                    optDouble(o, "router_aux_loss_coef", 0, source), optDouble(o, "router_z_loss_coef", 0, source),
+                    optNum(o, "capacity_factor", source));
         } catch (LaminaException e) {
             throw e.getMessage().startsWith("model config:")
                     ? new LaminaException(source + e.getMessage().substring("model config".length())) : e;

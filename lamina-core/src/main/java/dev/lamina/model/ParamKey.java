@@ -5,7 +5,7 @@ package dev.lamina.model;
  * the bias, and for a LoRA adapter which low-rank factor of that linear map it is. Its canonical
  * name, initialisation and weight decay follow from these.
  */
-public record ParamKey(Role role, int layer, boolean bias, Factor factor) {
+public record ParamKey(Role role, int layer, boolean bias, Factor factor, int expert) {
 
     /** The tensor of a linear map itself, or one of a LoRA adapter's factors beside it: A [r, in], B [out, r]. */
     public enum Factor { BASE, LORA_A, LORA_B }
@@ -15,9 +15,16 @@ public record ParamKey(Role role, int layer, boolean bias, Factor factor) {
             throw new IllegalArgumentException(role + (role.perLayer() ? " needs a layer" : " has no layer") + ", got " + layer);
         if (factor != Factor.BASE && (role.kind() != Role.Kind.LINEAR || bias))
             throw new IllegalArgumentException("LoRA factors belong to a linear map's weight, not " + role + (bias ? " bias" : ""));
+        if (role.perExpert() != (expert >= 0))
+            throw new IllegalArgumentException(role + (role.perExpert() ? " needs an expert" : " has no expert") + ", got " + expert);
     }
 
+    public ParamKey(Role role, int layer, boolean bias, Factor factor) { this(role, layer, bias, factor, -1); }
+
     public ParamKey(Role role, int layer, boolean bias) { this(role, layer, bias, Factor.BASE); }
+
+    /** Expert e's weight of a per-expert role in layer l. */
+    public static ParamKey expert(Role role, int layer, int e) { return new ParamKey(role, layer, false, Factor.BASE, e); }
 
     /** The weight (gain, table) of a model-wide role. */
     public static ParamKey of(Role role) { return new ParamKey(role, -1, false); }
@@ -26,10 +33,10 @@ public record ParamKey(Role role, int layer, boolean bias, Factor factor) {
     public static ParamKey of(Role role, int layer) { return new ParamKey(role, layer, false); }
 
     /** This parameter's bias. */
-    public ParamKey biasOf() { return new ParamKey(role, layer, true); }
+    public ParamKey biasOf() { return new ParamKey(role, layer, true, Factor.BASE, expert); }
 
     /** This linear weight's LoRA factor A or B. */
-    public ParamKey lora(Factor f) { return new ParamKey(role, layer, false, f); }
+    public ParamKey lora(Factor f) { return new ParamKey(role, layer, false, f, expert); }
 
     /**
      * {@code layers.3.self_attn.q_proj.weight}: the name in checkpoints, test vectors and Hugging Face
@@ -37,7 +44,7 @@ public record ParamKey(Role role, int layer, boolean bias, Factor factor) {
      */
     public String name() {
         String f = switch (factor) { case BASE -> ""; case LORA_A -> ".lora_A"; case LORA_B -> ".lora_B"; };
-        return role.module(layer) + f + (bias ? ".bias" : ".weight");
+        return role.module(layer, expert) + f + (bias ? ".bias" : ".weight");
     }
 
     /** AdamW decays the weights of linear maps (the head and LoRA factors included), never biases, norms or embeddings. */

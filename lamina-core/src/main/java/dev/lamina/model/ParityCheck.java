@@ -82,10 +82,12 @@ public final class ParityCheck {
             int[] ids = st.ints("input_ids"), targets = st.ints("target_ids");
             Decoder model = new Decoder(config, params);
             Tape tape = Tape.training();
-            Var logits = model.forward(tape, ids, B, T);
+            TapeExecutor ex = new TapeExecutor(model, tape, ids, B, T);
+            Var logits = model.forward(ex);
             List<TensorResult> results = new ArrayList<>();
             results.add(compare("logits", logits.value(), st.tensor("logits")));
             float loss = dev.lamina.autograd.Ops.crossEntropy(tape, logits, targets);
+            if (ex.routerLosses() != null) loss += (float) ex.routerLosses().weighted();   // a sparse model's aux and z losses
             results.add(new TensorResult("loss", Math.abs(loss - st.floats("loss")[0]), LOSS_TOLERANCE));
             tape.backward();
             for (Parameters.Slot s : params.slots().values())

@@ -25,6 +25,12 @@ public enum Role {
     GATE("mlp.gate_proj", Part.MLP, Kind.LINEAR, true),
     UP("mlp.up_proj", Part.MLP, Kind.LINEAR, true),
     DOWN("mlp.down_proj", Part.MLP, Kind.LINEAR, true),
+    /** A sparse layer's router [E, d]: one logit per expert. */
+    ROUTER("mlp.gate", Part.MLP, Kind.LINEAR, true),
+    /** Expert e's SwiGLU/GeGLU gate [ff, d], up [ff, d] and down [d, ff] in a sparse layer (a ParamKey names the expert). */
+    EXPERT_GATE("gate_proj", Part.MLP, Kind.LINEAR, true),
+    EXPERT_UP("up_proj", Part.MLP, Kind.LINEAR, true),
+    EXPERT_DOWN("down_proj", Part.MLP, Kind.LINEAR, true),
     /** Sandwich norms (Gemma 2): on the MLP's output, before the residual add. */
     MLP_OUT_NORM("mlp_output_layernorm", Part.NORMS, Kind.NORM, true),
     FINAL_NORM("norm", Part.FINAL_NORM, Kind.NORM, false),
@@ -55,6 +61,14 @@ public enum Role {
     /** The canonical module name, as Hugging Face's Llama writes it: {@code layers.3.self_attn.q_proj}, {@code norm}. */
     public String module(int layer) { return perLayer ? "layers." + layer + "." + path : path; }
 
+    /** An expert's module: {@code layers.3.mlp.experts.5.gate_proj}. */
+    public String module(int layer, int expert) {
+        return expert < 0 ? module(layer) : "layers." + layer + ".mlp.experts." + expert + "." + path;
+    }
+
+    /** Whether each expert of a sparse layer has its own tensor of this role. */
+    public boolean perExpert() { return this == EXPERT_GATE || this == EXPERT_UP || this == EXPERT_DOWN; }
+
     /** Whether the role writes into the residual stream (attention's and the MLP's output projections). */
-    public boolean residualOutput() { return this == O || this == DOWN; }
+    public boolean residualOutput() { return this == O || this == DOWN || this == EXPERT_DOWN; }
 }

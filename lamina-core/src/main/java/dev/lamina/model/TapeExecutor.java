@@ -26,6 +26,8 @@ public final class TapeExecutor implements Executor<Var> {
     private Tensor loraScratch;                   // the product h·Bᵀ of the LoRA branch being added, one map at a time
     private HiddenProbe hiddenProbe;
     private AttentionProbe attentionProbe;
+    private final dev.lamina.autograd.MoeOps.RouterLosses routerLosses;   // null for a dense model
+    private dev.lamina.autograd.MoeOps.Route route;                       // the sparse layer in flight
 
     /** Called with the hidden state x[n,d] entering each layer l (and l = L for the final norm's input). */
     @FunctionalInterface
@@ -39,6 +41,7 @@ public final class TapeExecutor implements Executor<Var> {
         this.model = model;
         this.c = model.config();
         this.tape = tape;
+        routerLosses = c.moe() ? new dev.lamina.autograd.MoeOps.RouterLosses(c.numExperts(), c.numHiddenLayers(), c.routerAuxLossCoef(), c.routerZLossCoef()) : null;
         input(ids, B, T);
     }
 
@@ -64,8 +67,15 @@ public final class TapeExecutor implements Executor<Var> {
 
     public Tape tape() { return tape; }
 
+    /**
+     * The router losses of the last forward pass (null for a dense model): their weighted sum is
+     * part of the training loss, and each sparse layer's backward adds their gradient.
+     */
+    public dev.lamina.autograd.MoeOps.RouterLosses routerLosses() { return routerLosses; }
+
     @Override
     public Var embed(Var tokens, Var positions) {
+        if (routerLosses != null) routerLosses.reset();
         Var x = tokens != null ? Ops.embedding(tape, ids, tokens, positions, T) : Ops.storedEmbedding(tape, ids, model.storedTable(), positions, T);
         return c.scaleEmbeddings() ? Ops.scale(tape, x, c.embeddingScale()) : x;
     }
@@ -134,6 +144,32 @@ public final class TapeExecutor implements Executor<Var> {
         if (loraScratch == null || loraScratch.size() < need) loraScratch = Tensor.zeros(need);
         return Ops.addLinearInPlace(tape, y, h, lr.b(), loraScratch);
     }
+
+    @Override
+    public Var route(int layer, Var logits, Var x) {
+        double capacity = c.capacityFactor() == null ? 0 : c.capacityFactor();
+        route = dev.lamina.autograd.MoeOps.route(tape, logits, c.expertsPerToken(), capacity, routerLosses, layer);
+        return dev.lamina.autograd.MoeOps.permute(tape, x, route);
+    }
+
+    @Override
+    public Var[] experts(Var grouped, Decoder.Linear[][] ws) {
+        int maps = ws[0].length;
+        Var[] out = new Var[maps];
+        for (int j = 0; j < maps; j++) {
+            Var[] w = new Var[ws.length];
+            for (int e = 0; e < ws.length; e++) {
+                if (ws[e][j].weight() == null)
+                    throw new dev.lamina.io.LaminaException("experts held quantized run for inference only; load the model in float32 to train or score it on a tape");
+                w[e] = ws[e][j].weight();
+            }
+            out[j] = dev.lamina.autograd.MoeOps.groupedLinear(tape, grouped, w, route);
+        }
+        return out;
+    }
+
+    @Override
+    public Var combine(Var y) { return dev.lamina.autograd.MoeOps.combine(tape, y, route); }
 
     @Override
     public Var swiglu(Var gate, Var up) { return Ops.swiglu(tape, gate, up); }

@@ -151,11 +151,13 @@ public final class Trainer {
             double lr = cfg.lrAt(step);
             model.params().zeroGrad();
             float loss = 0;
+            moe = executor.routerLosses() == null ? null : new MoeStep();
             for (int micro = 0; micro < cfg.accum(); micro++) {
                 batcher.next(ids, targets);
                 tape.reset();
                 loss += model.loss(executor, targets) / cfg.accum();
                 tape.backward();
+                if (moe != null) moe.add(executor.routerLosses(), cfg.accum());
             }
             if (cfg.accum() > 1)
                 model.kernels().scale(model.params().flatGrad(), 1f / cfg.accum());
@@ -217,10 +219,37 @@ public final class Trainer {
         Checkpoint.saveTraining(run, opt, model.params(), new Checkpoint.State(step, batcher.rng().state(), cfg, dataName));
     }
 
+    /** A sparse model's router figures over one step's micro-batches: the losses' means, the tokens dropped, the last load per layer. */
+    private static final class MoeStep {
+        double aux, z;
+        long dropped, routed;
+        dev.lamina.autograd.MoeOps.RouterLosses last;
+
+        void add(dev.lamina.autograd.MoeOps.RouterLosses r, int micro) {
+            aux += r.aux() / micro;
+            z += r.z() / micro;
+            dropped += r.dropped();
+            routed += r.routed();
+            last = r;
+        }
+    }
+
+    private MoeStep moe;
+
     private void log(Progress p) {
         var o = Json.MAPPER.createObjectNode();
         o.put("step", p.step()).put("loss", p.loss()).put("lr", p.lr()).put("grad_norm", p.gradNorm())
                 .put("tokens_per_s", p.tokensPerSec());
+        if (moe != null) {                     // the loss above includes the weighted router losses
+            o.put("aux_loss", moe.aux).put("z_loss", moe.z).put("dropped", moe.dropped).put("routed", moe.routed);
+            var load = o.putArray("expert_load");
+            for (int l = 0; l < model.config().numHiddenLayers(); l++) {
+                double[] share = moe.last.load(l);
+                if (share == null) continue;
+                var row = load.addArray();
+                for (double v : share) row.add(Math.round(v * 1e4) / 1e4);
+            }
+        }
         if (Double.isFinite(p.mfu())) o.put("mfu", p.mfu());
         if (!Double.isNaN(p.valLoss())) o.put("val_loss", p.valLoss()).put("val_ppl", Math.exp(p.valLoss()));
         p.tasks().forEach(o::put);
@@ -254,7 +283,7 @@ public final class Trainer {
      */
     public static double flopsPerToken(Decoder model, int T) {
         ModelConfig c = model.config();
-        long n = model.parameterCount();
+        long n = model.parameterCount() - (c.parameterCount() - c.activeParameterCount());   // a sparse model: the active experts'
         if (!c.tieWordEmbeddings()) n -= (long) c.vocabSize() * c.hiddenSize();
         if (c.position() == ModelConfig.Position.LEARNED) n -= (long) c.maxPositionEmbeddings() * c.hiddenSize();
         return 6.0 * n + 12.0 * c.numHiddenLayers() * c.hiddenSize() * T;

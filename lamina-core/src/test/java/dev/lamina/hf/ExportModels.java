@@ -33,7 +33,11 @@ final class ExportModels {
             new Case("llama-bias-tied-bf16", llama(4, true, true, null), HfCheckpoint.DType.BF16, HfArch.LLAMA),
             new Case("mistral-mqa-f16", llama(1, false, false, 3), HfCheckpoint.DType.F16, HfArch.MISTRAL),
             new Case("gpt2-f32", gpt2(true), HfCheckpoint.DType.F32, HfArch.GPT2),
-            new Case("gpt2-untied-f32", gpt2(false), HfCheckpoint.DType.F32, HfArch.GPT2));
+            new Case("gpt2-untied-f32", gpt2(false), HfCheckpoint.DType.F32, HfArch.GPT2),
+            new Case("mixtral-top2-bf16", llama(2, false, false, null).toBuilder().numExperts(4).expertsPerToken(2)
+                    .routerAuxLossCoef(0.01).build(), HfCheckpoint.DType.BF16, HfArch.MIXTRAL),
+            new Case("mixtral-top1-window-f32", llama(2, false, false, 4).toBuilder().numExperts(3).expertsPerToken(1).build(),
+                    HfCheckpoint.DType.F32, HfArch.MIXTRAL));
 
     static Decoder random(ModelConfig c, long seed) {
         Parameters p = Decoder.layout(c).build();

@@ -107,6 +107,8 @@ class HfRefusalTest {
         refused(withWeights("llama", n -> !n.equals("model.layers.1.mlp.up_proj.weight"), null),
                 "model.safetensors", "missing tensor model.layers.1.mlp.up_proj.weight", "needed by config.json");
         refused(withWeights("gpt2", n -> !n.contains("c_attn"), null), "missing tensors transformer.h.0.attn.c_attn.weight");
+        refused(withWeights("mixtral", n -> !n.startsWith("model.layers.1.block_sparse_moe.experts.3."), null),
+                "model.safetensors", "missing tensors model.layers.1.block_sparse_moe.experts.3.w1.weight");
     }
 
     @Test
