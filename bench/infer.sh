@@ -5,6 +5,7 @@
 #   bench/infer.sh [--isa avx2]      float32 weights (Lamina's preset with random weights, llama.cpp the same shape)
 #   WEIGHTS=q8_0|q4_0|q4_k_m bench/infer.sh   both on one quantized GGUF file (llama-quantize of the f32 file):
 #                                    Lamina computes with the file's blocks as they are (--weights stored)
+#   SHAPE=moe-s bench/infer.sh      a mixture of experts: both on one random moe-s GGUF file (8 experts, 2 per token)
 #   --isa avx2: Lamina with -XX:UseAVX=2 beside a llama.cpp built for AVX2 without AVX-512 (build-avx2/)
 # Env: ROUNDS (default 3), THREADS (default 2), PEER_DIR (default /tmp/lamina-llamacpp).
 # The peer is built once from source: llama.cpp v0.5.0 (commit de3ff81) as bundled in the npm
@@ -20,7 +21,8 @@ if [ "$ISA" = avx2 ]; then
   BUILD="$DIR/llama.cpp/build-avx2"
   CPU_FLAGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF"
 fi
-BENCH="$BUILD/bin/llama-bench"; MODEL="$DIR/llama-m-f32.gguf"
+SHAPE="${SHAPE:-llama-m}"          # or moe-s: Lamina's moe-s preset (8 experts, 2 per token), Mixtral's GGUF layout
+BENCH="$BUILD/bin/llama-bench"; MODEL="$DIR/$SHAPE-f32.gguf"
 mkdir -p "$DIR"
 
 if [ ! -x "$BENCH" ]; then
@@ -34,14 +36,15 @@ if [ ! -x "$BENCH" ]; then
 fi
 if [ ! -f "$MODEL" ]; then
   [ -x "$DIR/venv/bin/python" ] || { python3 -m venv "$DIR/venv" && "$DIR/venv/bin/pip" install -q gguf numpy; }
-  "$DIR/venv/bin/python" "$ROOT/bench/make_gguf.py" "$MODEL.tmp" >&2 && mv "$MODEL.tmp" "$MODEL"
+  "$DIR/venv/bin/python" "$ROOT/bench/make_gguf.py" "$MODEL.tmp" "$SHAPE" >&2 && mv "$MODEL.tmp" "$MODEL"
 fi
 WEIGHTS="${WEIGHTS:-f32}"
 LAMINA_MODEL=(--preset llama-m)
+[ "$SHAPE" = llama-m ] || LAMINA_MODEL=(--model "$MODEL")      # the same file for both
 case "$WEIGHTS" in
   f32) ;;
   q8_0|q4_0|q4_k_m)
-    Q="$DIR/llama-m-$WEIGHTS.gguf"
+    Q="$DIR/$SHAPE-$WEIGHTS.gguf"
     if [ ! -f "$Q" ]; then
       [ -x "$BUILD/bin/llama-quantize" ] || cmake --build "$BUILD" -j2 --target llama-quantize >"$DIR/build.log" 2>&1
       "$BUILD/bin/llama-quantize" "$MODEL" "$Q.tmp" "${WEIGHTS^^}" >/dev/null 2>&1 && mv "$Q.tmp" "$Q"

@@ -6,7 +6,10 @@ Shape: vocab 16384, hidden 768, 12 layers, 12 heads, 12 KV heads (head dim 64),
 FFN 2048 (SwiGLU gate/up/down), RMSNorm eps 1e-5, RoPE theta 10000, ctx 256,
 untied output head, no biases. All tensors F32. Weights ~ N(0, 0.02), norms 1.0.
 
-Usage: python make_gguf.py OUT.gguf     (needs the gguf and numpy packages)
+With SHAPE moe-s: Lamina's `moe-s` preset, Mixtral's layout: vocab 8192, hidden 384, 6 layers, 6 heads,
+8 experts of FFN 1024 per layer, 2 per token (router ffn_gate_inp, experts stacked in ffn_*_exps).
+
+Usage: python make_gguf.py OUT.gguf [llama-m|moe-s]    (needs the gguf and numpy packages)
 """
 import sys
 
@@ -14,6 +17,7 @@ import numpy as np
 import gguf
 
 OUT = sys.argv[1]
+SHAPE = sys.argv[2] if len(sys.argv) > 2 else "llama-m"
 
 N_VOCAB = 16384
 N_EMBD = 768
@@ -26,6 +30,12 @@ RMS_EPS = 1e-5
 ROPE_THETA = 10000.0
 N_CTX = 256
 STD = 0.02
+N_EXPERT, N_USED = 0, 0
+if SHAPE == "moe-s":
+    N_VOCAB, N_EMBD, N_LAYER, N_HEAD, N_HEAD_KV, N_FF, N_EXPERT, N_USED = 8192, 384, 6, 6, 6, 1024, 8, 2
+    HEAD_DIM = N_EMBD // N_HEAD
+elif SHAPE != "llama-m":
+    sys.exit(f"SHAPE must be llama-m or moe-s, got {SHAPE}")
 
 rng = np.random.default_rng(0)
 
@@ -44,7 +54,7 @@ def ones(n):
 w = gguf.GGUFWriter(OUT, "llama")
 
 # --- hyper-parameters ---
-w.add_name("llama-m-random-f32")
+w.add_name(f"{SHAPE}-random-f32")
 w.add_context_length(N_CTX)
 w.add_embedding_length(N_EMBD)
 w.add_block_count(N_LAYER)
@@ -55,6 +65,9 @@ w.add_rope_dimension_count(HEAD_DIM)
 w.add_rope_freq_base(ROPE_THETA)
 w.add_layer_norm_rms_eps(RMS_EPS)
 w.add_vocab_size(N_VOCAB)
+if N_EXPERT:
+    w.add_expert_count(N_EXPERT)
+    w.add_expert_used_count(N_USED)
 w.add_file_type(gguf.LlamaFileType.ALL_F32)
 
 # --- dummy SentencePiece ("llama") vocab ---
@@ -90,9 +103,15 @@ for i in range(N_LAYER):
     w.add_tensor(p + "attn_v.weight", rnd(N_HEAD_KV * HEAD_DIM, N_EMBD))
     w.add_tensor(p + "attn_output.weight", rnd(N_EMBD, N_HEAD * HEAD_DIM))
     w.add_tensor(p + "ffn_norm.weight", ones(N_EMBD))
-    w.add_tensor(p + "ffn_gate.weight", rnd(N_FF, N_EMBD))
-    w.add_tensor(p + "ffn_up.weight", rnd(N_FF, N_EMBD))
-    w.add_tensor(p + "ffn_down.weight", rnd(N_EMBD, N_FF))
+    if N_EXPERT:
+        w.add_tensor(p + "ffn_gate_inp.weight", rnd(N_EXPERT, N_EMBD))
+        w.add_tensor(p + "ffn_gate_exps.weight", rnd(N_EXPERT, N_FF, N_EMBD))
+        w.add_tensor(p + "ffn_up_exps.weight", rnd(N_EXPERT, N_FF, N_EMBD))
+        w.add_tensor(p + "ffn_down_exps.weight", rnd(N_EXPERT, N_EMBD, N_FF))
+    else:
+        w.add_tensor(p + "ffn_gate.weight", rnd(N_FF, N_EMBD))
+        w.add_tensor(p + "ffn_up.weight", rnd(N_FF, N_EMBD))
+        w.add_tensor(p + "ffn_down.weight", rnd(N_EMBD, N_FF))
 w.add_tensor("output_norm.weight", ones(N_EMBD))
 w.add_tensor("output.weight", rnd(N_VOCAB, N_EMBD))
 
@@ -102,6 +121,6 @@ w.write_tensors_to_file()
 w.close()
 
 n_params = (2 * N_VOCAB * N_EMBD
-            + N_LAYER * (2 * N_EMBD + 4 * N_EMBD * N_EMBD + 3 * N_EMBD * N_FF)
+            + N_LAYER * (2 * N_EMBD + 4 * N_EMBD * N_EMBD + 3 * N_EMBD * N_FF * max(1, N_EXPERT) + N_EXPERT * N_EMBD)
             + N_EMBD)
 print(f"wrote {OUT}: {n_params} params ({n_params * 4 / 1e6:.1f} MB of f32 weights)")

@@ -4,7 +4,9 @@
 #   --isa avx2 caps Lamina (-XX:UseAVX=2) and PyTorch (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA) to AVX2.
 # Env: STEPS (timed steps, default 10), THREADS (default 2), TORCH_VENV (default /tmp/lamina-torch),
 #      OLD_TORCH=0 to skip Debian's PyTorch 1.13 (slow on llama-m).
-# The peer script is ../shared/bench/torch_train.py; PyTorch comes from the machine image's offline wheel.
+# The peer script is ../shared/bench/torch_train.py; PyTorch comes from the machine image's offline wheel. For moe-*
+# presets it is bench/torch_moe_train.py (transformers' MixtralForCausalLM), run by HF_PYTHON (default
+# /tmp/lamina-py/bin/python, a venv with torch and transformers).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 source "$ROOT/bench/isa.sh"
@@ -36,7 +38,9 @@ head="$head CPU stolen |"; rule="$rule --- |"
 echo "$head"; echo "$rule"
 for p in "${presets[@]}"; do
   m=$(cpu_mark); lam=$("$ROOT/bin/lamina" bench train --preset "$p" --steps "$STEPS" --threads "$THREADS"); stolen=$(steal_pct "$m")
-  m=$(cpu_mark); tor=$("$VENV/bin/python" "$PEER" "$p" "$STEPS"); stolen="$stolen / $(steal_pct "$m")"
+  peer="$PEER"; py="$VENV/bin/python"
+  case "$p" in moe-*) peer="$ROOT/bench/torch_moe_train.py"; py="${HF_PYTHON:-/tmp/lamina-py/bin/python}";; esac   # transformers' Mixtral
+  m=$(cpu_mark); tor=$("$py" "$peer" "$p" "$STEPS" 2>/dev/null); stolen="$stolen / $(steal_pct "$m")"
   lt=$(sed -n 's/^tokens_per_s=//p' <<<"$lam"); mfu=$(sed -n 's/^MFU \([0-9.]*%\).*/\1/p' <<<"$lam")
   tt=$(sed -n 's/.*tokens_per_s=//p' <<<"$tor")
   row="| $p | $lt | $mfu | $tt | $(ratio "$lt" "$tt") |"

@@ -17,6 +17,9 @@ compares the logits of each loaded file with the fixture's reference.safetensors
     gguf/models/qwen3-f32.gguf      from hf/models/qwen3: q/k norms, head size 16 on hidden 32 (key_length)
     gguf/models/gemma-f32.gguf      from hf/models/gemma: norms stored as their gains (w + 1), tied head
     gguf/models/gemma2-f32.gguf     from hf/models/gemma2: post norms, soft caps, window 4 on alternate layers
+    gguf/models/mixtral-f32.gguf    from hf/models/mixtral: llama with expert_count 4, expert_used_count 2, the router
+                                    ffn_gate_inp and the experts stacked [E, out, in] in ffn_{gate,up,down}_exps
+    gguf/models/mixtral-q8_0.gguf   the same, --outtype q8_0 (the router stays F32)
     gguf/models/gemma3-f32.gguf     from hf/models/gemma3: q/k norms, linear RoPE scaling on the global
                                     layer, freq_base_swa 10000 on the windowed ones
     The GGUF files carry no query_pre_attn_scalar, and llama.cpp scales Gemma 2/3 scores by
@@ -33,7 +36,7 @@ converter reads the legacy n_ctx field, which transformers 5 no longer saves: th
 gets n_ctx = n_positions, as older GPT-2 configs have.
 
 Needs the llama.cpp source (default /tmp/lamina-llamacpp/llama.cpp, or $LAMINA_LLAMACPP) and
-torch, transformers, numpy. Usage: python make_gguf_model_fixtures.py
+torch, transformers, numpy. Usage: python make_gguf_model_fixtures.py [NAME ...] (default: all)
 """
 import json
 import os
@@ -69,7 +72,8 @@ convert_hf_to_gguf.main()
 FIXTURES = [("gpt2-f32", "gpt2", "f32"), ("gpt2-q8_0", "gpt2", "q8_0"), ("llama-f32", "llama", "f32"),
             ("llama-f16", "llama-f16", "f16"), ("mistral-f32", "mistral", "f32"),
             ("llama3-rope-f32", "llama-rope-llama3", "f32"), ("qwen2-f32", "qwen2", "f32"), ("qwen3-f32", "qwen3", "f32"),
-            ("gemma-f32", "gemma", "f32"), ("gemma2-f32", "gemma2", "f32"), ("gemma3-f32", "gemma3", "f32")]
+            ("gemma-f32", "gemma", "f32"), ("gemma2-f32", "gemma2", "f32"), ("gemma3-f32", "gemma3", "f32"),
+            ("mixtral-f32", "mixtral", "f32"), ("mixtral-q8_0", "mixtral", "q8_0")]
 
 
 def llamacpp_reference(src, out):
@@ -99,7 +103,10 @@ def llamacpp_reference(src, out):
 def main():
     out_dir = os.path.join(RES, "gguf", "models")
     os.makedirs(out_dir, exist_ok=True)
+    only = sys.argv[1:]
     for name, src, outtype in FIXTURES:
+        if only and name not in only:
+            continue
         out = os.path.join(out_dir, name + ".gguf")
         with tempfile.TemporaryDirectory() as tmp:
             model = shutil.copytree(os.path.join(RES, "hf", "models", src), os.path.join(tmp, src))

@@ -32,13 +32,13 @@ final class BenchCommand implements Runnable {
     @Override public void run() { new picocli.CommandLine(this).usage(System.out); }
 
     /** Vocabulary of each benchmark preset, as in the PyTorch peer script. */
-    static final Map<String, Integer> VOCAB = Map.of("llama-s", 8192, "gpt2-s", 8192, "llama-m", 16384);
+    static final Map<String, Integer> VOCAB = Map.of("llama-s", 8192, "gpt2-s", 8192, "llama-m", 16384, "moe-s", 8192, "moe-s-dense", 8192);
 
     @Command(name = "train", mixinStandardHelpOptions = true,
             description = "Time training steps on random token ids with exactly the configuration, batch, sequence length "
                     + "and optimizer of the PyTorch peer (AdamW lr 3e-4, weight decay 0.01, betas 0.9/0.999).")
     static final class Train implements Callable<Integer> {
-        @Option(names = "--preset", required = true, description = "llama-s, gpt2-s or llama-m.") String preset;
+        @Option(names = "--preset", required = true, description = "llama-s, gpt2-s, llama-m, moe-s (llama-s with 8 experts, top 2) or moe-s-dense (its dense twin of the same active size).") String preset;
         @Option(names = "--steps", defaultValue = "10", description = "Timed steps after 2 warm-up steps (default ${DEFAULT-VALUE}).") int steps;
         @Option(names = "--threads", description = "Worker threads (default: all cores).") Integer threads;
         @Option(names = "--profile", description = "Print time per op, forward and backward.") boolean profile;
@@ -107,8 +107,9 @@ final class BenchCommand implements Runnable {
             double tps = B * T / median;
             double mfu = Trainer.flopsPerToken(model, T) * tps / peakFlops;
             long n = model.parameterCount();
-            System.out.printf("%s: %,d parameters, batch %d x %d, %d threads, kernels %s%n", preset, n, B, T,
-                    model.kernels().threads(), model.kernels().describe());
+            System.out.printf("%s: %,d parameters%s, batch %d x %d, %d threads, kernels %s%n", preset, n,
+                    mc.moe() ? String.format(" (%,d active per token: %d of %d experts)", mc.activeParameterCount(), mc.expertsPerToken(), mc.numExperts()) : "",
+                    B, T, model.kernels().threads(), model.kernels().describe());
             System.out.printf("median step %.1f ms (min %.1f, max %.1f over %d steps)%n", 1e3 * median, 1e3 * timed[0],
                     1e3 * timed[timed.length - 1], steps);
             if (loraRank == null) {

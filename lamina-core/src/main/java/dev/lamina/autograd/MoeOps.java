@@ -261,32 +261,51 @@ public final class MoeOps {
      * no bias); an expert with no rows does nothing, so its weight's gradient stays zero.
      */
     public static Var groupedLinear(Tape tape, Var x, Var[] w, Route route) {
-        int rows = x.value().dim(0), out = w[0].value().dim(0);
+        return groupedLinear(tape, x, w[0].value().dim(0), w, null, null, route);
+    }
+
+    /**
+     * As {@link #groupedLinear(Tape, Var, Var[], Route)} where some experts' weights are frozen in a
+     * compact form (a quantized file's blocks): decode[e] writes expert e's float weights [out, in]
+     * into scratch for its product, forward and again backward (no gradient for them); w[e] is then null.
+     */
+    public static Var groupedLinear(Tape tape, Var x, int out, Var[] w, java.util.function.Consumer<Tensor>[] decode, Tensor scratch,
+                                    Route route) {
+        int rows = x.value().dim(0), in = x.value().dim(1);
         Var y = tape.var(rows, out);
         long t0 = tape.start();
         Tensor xv = x.value(), yv = y.value();
+        GroupedLinear op = tape.op(GroupedLinear.class, GroupedLinear::new);
+        op.x = x; op.y = y; op.w = w; op.route = route; op.decode = decode;
+        op.frozen = scratch == null ? null : new Tensor(scratch.data(), scratch.offset(), new int[] {out, in});
         for (int e = 0; e < w.length; e++) {
             int from = route.offsets[e], to = route.offsets[e + 1];
-            if (to > from) tape.kernels().matmul(tape.rows(yv, from, to), tape.rows(xv, from, to), w[e].value(), null);
+            if (to > from) tape.kernels().matmul(tape.rows(yv, from, to), tape.rows(xv, from, to), op.weight(e), null);
         }
         java.util.Arrays.fill(yv.data(), yv.offset() + route.total * out, yv.offset() + rows * out, 0f);
         tape.forward("moe_linear", t0);
-        GroupedLinear op = tape.op(GroupedLinear.class, GroupedLinear::new);
-        op.x = x; op.y = y; op.w = w; op.route = route;
         return y;
     }
 
     private static final class GroupedLinear extends Tape.Op {
-        Var x, y; Var[] w; Route route;
+        Var x, y; Var[] w; Route route; java.util.function.Consumer<Tensor>[] decode; Tensor frozen;
         GroupedLinear() { super("moe_linear"); }
+
+        /** Expert e's weight: its parameter, or its frozen blocks decoded into the scratch. */
+        Tensor weight(int e) {
+            if (decode == null || decode[e] == null) return w[e].value();
+            decode[e].accept(frozen);
+            return frozen;
+        }
+
         @Override protected void backward() {
             Tensor dy = y.grad(), dx = x.grad(), xv = x.value();
             for (int e = 0; e < w.length; e++) {
                 int from = route.offsets[e], to = route.offsets[e + 1];
                 if (to == from) continue;
                 Tensor g = dy.rows(from, to);
-                if (dx != null) kernels.matmulBackwardInput(dx.rows(from, to), g, w[e].value());
-                if (w[e].grad() != null) kernels.matmulBackwardWeight(w[e].grad(), null, g, xv.rows(from, to));
+                if (dx != null) kernels.matmulBackwardInput(dx.rows(from, to), g, weight(e));
+                if (w[e] != null && w[e].grad() != null) kernels.matmulBackwardWeight(w[e].grad(), null, g, xv.rows(from, to));
             }
         }
     }

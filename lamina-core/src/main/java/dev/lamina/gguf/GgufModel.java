@@ -66,10 +66,13 @@ public final class GgufModel {
     /** The Lamina config of a GGUF model, from its metadata (and, for sizes metadata may omit, its tensors). */
     public static ModelConfig config(GgufFile f) {
         GgufArch arch = GgufArch.of(f.string("general.architecture"), f.file());
-        String expert = arch.key("expert_count");
-        if (f.hasValue(expert) && f.integer(expert) > 0)
-            throw new LaminaException(f.file() + ": metadata '" + expert + "' is " + f.integer(expert)
-                    + ": mixture-of-experts models are not supported yet");
+        String expert = arch.key("expert_count"), used = arch.key("expert_used_count");
+        int experts = f.hasValue(expert) ? f.intValue(expert, 0) : 0;
+        if (experts > 0 && arch != GgufArch.LLAMA)
+            throw new LaminaException(f.file() + ": metadata '" + expert + "' is " + experts + ": Lamina reads experts in llama files "
+                    + "(Mixtral's layout), not " + arch.name);
+        if (experts > 0 && !f.hasValue(used))
+            throw new LaminaException(f.file() + ": metadata '" + expert + "' is " + experts + " but '" + used + "' is missing");
         if (!f.has("token_embd.weight")) throw new LaminaException(f.file() + ": no tensor 'token_embd.weight'; not a complete model");
         int[] embd = f.shape("token_embd.weight");
         int d = f.intValue(arch.key("embedding_length"), 1), heads = f.intValue(arch.key("attention.head_count"), 1);
@@ -95,6 +98,7 @@ public final class GgufModel {
                 .intermediateSize(f.intValue(arch.key("feed_forward_length"), 1))
                 .maxPositionEmbeddings(f.intValue(arch.key("context_length"), 1))
                 .tieWordEmbeddings(!f.has("output.weight"));
+        if (experts > 0) b.numExperts(experts).expertsPerToken(f.intValue(used, 1));
         if (arch == GgufArch.GPT2) {
             b.gpt2Style().tieWordEmbeddings(!f.has("output.weight")).normEps(f.number(arch.key("attention.layer_norm_epsilon")));
         } else {
@@ -264,7 +268,7 @@ public final class GgufModel {
     /** Whether a bound tensor is kept in its blocks: a layer's projections, the head, and the token table (rows read on lookup). */
     private static boolean linear(GgufNames.Bound b, ModelConfig c) {
         return b.slots().stream().allMatch(s -> switch (s.role()) {
-            case Q, K, V, O, GATE, UP, DOWN, HEAD, EMBEDDING -> true;
+            case Q, K, V, O, GATE, UP, DOWN, HEAD, EMBEDDING, ROUTER, EXPERT_GATE, EXPERT_UP, EXPERT_DOWN -> true;
             default -> false;
         });
     }
@@ -310,6 +314,10 @@ public final class GgufModel {
 
     /** llama for Pre-LN RMSNorm + RoPE + SwiGLU (with biases, a sliding window or both), else gpt2 where Hugging Face's gpt2 fits. */
     private static GgufArch archFor(ModelConfig c) {
+        if (c.moe() && (c.moeEvery() != 1 || c.activation() != ModelConfig.Activation.SWIGLU || c.sandwichNorms() || c.qkNorm()
+                || c.norm() != ModelConfig.Norm.RMSNORM || c.position() != ModelConfig.Position.ROPE || c.normPlacement() != ModelConfig.Placement.PRE))
+            throw new LaminaException("cannot export to GGUF: llama.cpp reads experts in llama files (Mixtral's layout: every layer sparse, "
+                    + "swiglu, rmsnorm, rope, Pre-LN); this model differs; export it with `lamina export hf`");
         if (c.activation() == ModelConfig.Activation.GEGLU || c.sandwichNorms()) return gemmaArch(c);
         if (c.slidingWindowPattern() != null || c.queryPreAttnScalar() != null || c.ropeLocalBaseFreq() != null
                 || c.attnLogitSoftcapping() != null || c.finalLogitSoftcapping() != null || c.scaleEmbeddings())
@@ -405,6 +413,10 @@ public final class GgufModel {
             if (arch == GgufArch.LLAMA) {
                 w.putUint32(arch.key("vocab_size"), c.vocabSize());
                 w.putUint32(arch.key("rope.dimension_count"), c.headDim());
+                if (c.moe()) {
+                    w.putUint32(arch.key("expert_count"), c.numExperts());
+                    w.putUint32(arch.key("expert_used_count"), c.expertsPerToken());
+                }
             }
             if (arch == GgufArch.GEMMA2 || arch == GgufArch.GEMMA3) {
                 if (c.slidingWindow() != null)           // one global layer every n-th (1: none), as llama.cpp reads it

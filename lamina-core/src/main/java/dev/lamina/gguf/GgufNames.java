@@ -48,6 +48,10 @@ final class GgufNames {
             r("blk.{l}.ffn_gate", Role.GATE),
             r("blk.{l}.ffn_up", Role.UP),
             r("blk.{l}.ffn_down", Role.DOWN),
+            r("blk.{l}.ffn_gate_inp", Role.ROUTER),          // a sparse layer's router [E, d] and its experts stacked [E, out, in]
+            r("blk.{l}.ffn_gate_exps", Role.EXPERT_GATE),
+            r("blk.{l}.ffn_up_exps", Role.EXPERT_UP),
+            r("blk.{l}.ffn_down_exps", Role.EXPERT_DOWN),
             r("output_norm", Role.FINAL_NORM),
             r("output", Role.HEAD));
 
@@ -104,12 +108,21 @@ final class GgufNames {
             for (int l = 0; l < (rule.perLayer() ? c.numHiddenLayers() : 1); l++) {
                 for (boolean bias : new boolean[] {false, true}) {
                     List<Parameters.Slot> slots = new ArrayList<>();
+                    boolean experts = rule.roles().getFirst().perExpert();
                     for (Role role : rule.roles()) {
+                        if (experts) {                       // every expert's tensor, stacked: [E, out, in]
+                            for (int e = 0; e < c.numExperts() && !bias; e++) {
+                                ParamKey k = ParamKey.expert(role, l, e);
+                                if (layout.containsKey(k.name())) slots.add(layout.get(k.name()));
+                            }
+                            continue;
+                        }
                         ParamKey k = new ParamKey(role, role.perLayer() ? l : -1, bias);
                         if (layout.containsKey(k.name())) slots.add(layout.get(k.name()));
                     }
                     if (slots.isEmpty()) continue;
-                    if (slots.size() != rule.roles().size()) throw new IllegalStateException("rule " + rule + " is partly active");
+                    if (slots.size() != (experts ? c.numExperts() : rule.roles().size()))
+                        throw new IllegalStateException("rule " + rule + " is partly active");
                     if (arch == GgufArch.QWEN2 && bias && rule.roles().equals(List.of(Role.O))) {   // qwen2 has no o bias: it stays zero
                         covered += slots.size();
                         continue;
@@ -117,6 +130,7 @@ final class GgufNames {
                     String name = rule.name().replace("{l}", Integer.toString(l)) + (bias ? ".bias" : ".weight");
                     int[] shape = slots.getFirst().shape().clone();
                     for (int i = 1; i < slots.size(); i++) shape[0] += slots.get(i).shape()[0];
+                    if (experts) shape = new int[] {slots.size(), slots.getFirst().shape()[0], slots.getFirst().shape()[1]};
                     out.put(name, new Bound(name, rule, List.copyOf(slots), shape, bias));
                     covered += slots.size();
                 }

@@ -53,12 +53,14 @@ public enum GgufQuantType {
      */
     GgmlType typeFor(String name, int[] shape, int layer, int layers, boolean tiedHead) {
         if (shape.length < 2 || name.startsWith("position_embd.") || !name.endsWith(".weight")) return GgmlType.F32;
+        if (name.endsWith(".ffn_gate_inp.weight")) return GgmlType.F32;      // the router, kept as llama-quantize keeps it
         if (!base.canQuantize() || base.blockSize == 1) return base;
         GgmlType t = base;
         if (isMix()) {
             boolean head = name.equals("output.weight") || (tiedHead && name.equals("token_embd.weight"));
             if (head) t = shape[shape.length - 1] % base.blockSize != 0 ? GgmlType.Q8_0 : GgmlType.Q6_K;
-            else if ((name.endsWith(".attn_v.weight") || name.endsWith(".ffn_down.weight")) && moreBits(layer, layers)) t = GgmlType.Q6_K;
+            else if ((name.endsWith(".attn_v.weight") || name.endsWith(".ffn_down.weight") || name.endsWith(".ffn_down_exps.weight"))
+                    && moreBits(layer, layers)) t = GgmlType.Q6_K;
             else if (name.endsWith(".attn_qkv.weight")) t = this == Q4_K_M ? GgmlType.Q5_K : GgmlType.Q6_K;
         }
         return fallback(t, shape[shape.length - 1]);

@@ -41,7 +41,7 @@ public final class InferenceBenchmark {
 
     public record Aggregate(int streams, double tokensPerSecond, double meanTtftMs, double maxTtftMs) {}
 
-    public record Report(String model, long parameters, long weightBytesPerToken, double prefillTokensPerSecond,
+    public record Report(String model, long parameters, long activeParameters, long weightBytesPerToken, double prefillTokensPerSecond,
                          double decodeTokensPerSecond, double decodeBandwidth, List<Aggregate> aggregates,
                          double bestPrefill, double bestDecode, double machineBandwidth, String loadBefore, String loadAfter) {
 
@@ -50,8 +50,9 @@ public final class InferenceBenchmark {
 
         public String format() {
             StringBuilder s = new StringBuilder();
-            s.append(String.format(Locale.ROOT, "model %s: %,d parameters, %.1f MB of weights streamed per decoded token%n",
-                    model, parameters, weightBytesPerToken / 1e6));
+            s.append(String.format(Locale.ROOT, "model %s: %,d parameters%s, %.1f MB of weights streamed per decoded token%n",
+                    model, parameters, activeParameters == parameters ? "" : String.format(Locale.ROOT, " (%,d active per token)", activeParameters),
+                    weightBytesPerToken / 1e6));
             s.append(String.format(Locale.ROOT, "prefill: %.0f tok/s (median; best %.0f)%n", prefillTokensPerSecond, bestPrefill));
             s.append(String.format(Locale.ROOT, "decode, batch 1: %.1f tok/s (median; best %.1f) = %.1f GB/s of weights",
                     decodeTokensPerSecond, bestDecode, decodeBandwidth / 1e9));
@@ -67,16 +68,24 @@ public final class InferenceBenchmark {
 
     private InferenceBenchmark() {}
 
-    /** Bytes of weights a decode step reads: every matrix and vector except the embedding table (unless tied) and learned positions. */
+    /**
+     * Bytes of weights a decode step reads: every matrix and vector except the embedding table (unless
+     * tied) and learned positions; of a sparse layer's experts, the k a token uses.
+     */
     public static long weightBytesPerToken(Decoder model) {
         Parameters p = model.params();
         long n = 0;
         for (Parameters.Slot s : p.slots().values()) {
             if (s.name().equals("embed_positions.weight")) continue;
             if (s.name().equals("embed_tokens.weight") && !model.config().tieWordEmbeddings()) continue;
-            n += s.size();
+            n += activeShare(model.config(), s.role(), s.size());
         }
         return n * Float.BYTES;
+    }
+
+    /** What one decoded token reads of a tensor of n values: all of it, or k/E of an expert's (k of E experts read). */
+    static long activeShare(dev.lamina.model.ModelConfig c, dev.lamina.model.Role role, long n) {
+        return role.perExpert() ? n * c.expertsPerToken() / c.numExperts() : n;
     }
 
     /**
@@ -172,7 +181,8 @@ public final class InferenceBenchmark {
             aggs.add(best);
             progress.accept(String.format(Locale.ROOT, "%d streams: %.1f tok/s", streams, med));
         }
-        return new Report(name, model.parameterCount(), bytes, prefillTps, decodeTps, bytes * decodeTps, aggs,
+        return new Report(name, model.parameterCount(),
+                model.parameterCount() - (model.config().parameterCount() - model.config().activeParameterCount()), bytes, prefillTps, decodeTps, bytes * decodeTps, aggs,
                 Arrays.stream(prefill).max().orElse(0), Arrays.stream(decode).max().orElse(0), machineBandwidth,
                 loadBefore, loadAverage());
     }

@@ -141,8 +141,10 @@ public final class PreparedModel {
             long bias = lin.bias() == null ? 0 : lin.bias().value().size(), floats = (long) w.out() * w.in() + bias;
             boolean inParams = lin.stored() == null                                     // a tied head's float table, when one is kept
                     || lin.key().role() == dev.lamina.model.Role.EMBEDDING && model.params().has(lin.key());
-            linearFloats += (inParams ? (long) w.out() * w.in() : 0) + bias;
-            prepared += w.extraBytes() > 0 ? w.extraBytes() : (long) Float.BYTES * floats;
+            var c = model.config();
+            var role = lin.key().role();                                                // of k of E experts, one token reads k
+            linearFloats += InferenceBenchmark.activeShare(c, role, (inParams ? (long) w.out() * w.in() : 0) + bias);
+            prepared += InferenceBenchmark.activeShare(c, role, w.extraBytes() > 0 ? w.extraBytes() : (long) Float.BYTES * floats);
         }
         return InferenceBenchmark.weightBytesPerToken(model) - linearFloats * Float.BYTES + prepared;
     }

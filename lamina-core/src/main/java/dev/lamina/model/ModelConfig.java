@@ -177,29 +177,37 @@ public record ModelConfig(
     public float logitSoftcap() { return finalLogitSoftcapping == null ? 0f : finalLogitSoftcapping.floatValue(); }
 
     /** Parameters of this config, computed (no weights needed: Mixtral-8x7B's and Grok-1's counts on paper). */
-    public long parameterCount() { return count(false); }
+    public long parameterCount() { return parameterCounts().total(); }
 
     /** Parameters one token computes with: a sparse layer's router and k of its E experts (the total for a dense model). */
-    public long activeParameterCount() { return count(true); }
+    public long activeParameterCount() { return parameterCounts().active(); }
 
-    private long count(boolean active) {
-        long d = hiddenSize, ff = intermediateSize, hd = headDim(), n = 0;
+    /**
+     * A config's parameters by part. experts holds every expert of the sparse layers, activeExperts the
+     * k of them a token uses; a tied head counts in embeddings only.
+     */
+    public record ParameterCounts(long embeddings, long attention, long mlp, long experts, long activeExperts, long routers,
+                                  long norms, long head) {
+        public long total() { return embeddings + attention + mlp + experts + routers + norms + head; }
+        public long active() { return total() - experts + activeExperts; }
+    }
+
+    public ParameterCounts parameterCounts() {
+        long d = hiddenSize, ff = intermediateSize, hd = headDim();
         boolean ln = norm == Norm.LAYERNORM, gated = activation != Activation.GELU;
-        long normSize = ln ? 2 * d : d;
-        n += (long) vocabSize * d;
-        if (position == Position.LEARNED) n += (long) maxPositionEmbeddings * d;
+        long normSize = ln ? 2 * d : d, attention = 0, mlp = 0, experts = 0, active = 0, routers = 0, norms = normSize;
+        long embeddings = (long) vocabSize * d + (position == Position.LEARNED ? (long) maxPositionEmbeddings * d : 0);
         for (int l = 0; l < numHiddenLayers; l++) {
-            n += 2 * normSize + d * qDim() + 2 * d * kvDim() + (long) qDim() * d;
-            if (bias) n += qDim() + 2L * kvDim() + d;
-            if (qkNorm) n += 2 * hd;
-            if (sandwichNorms) n += 2 * normSize;
+            attention += d * qDim() + 2 * d * kvDim() + (long) qDim() * d + (bias ? qDim() + 2L * kvDim() + d : 0);
+            norms += 2 * normSize + (qkNorm ? 2 * hd : 0) + (sandwichNorms ? 2 * normSize : 0);
             long expert = (gated ? 3 : 2) * d * ff;
-            if (sparse(l)) n += numExperts * d + (active ? expertsPerToken : numExperts) * expert;
-            else n += expert + (bias && !gated ? ff + d : 0);
+            if (sparse(l)) {
+                routers += numExperts * d;
+                experts += numExperts * expert;
+                active += expertsPerToken * expert;
+            } else mlp += expert + (bias && !gated ? ff + d : 0);
         }
-        n += normSize;
-        if (!tieWordEmbeddings) n += (long) vocabSize * d;
-        return n;
+        return new ParameterCounts(embeddings, attention, mlp, experts, active, routers, norms, tieWordEmbeddings ? 0 : (long) vocabSize * d);
     }
 
     /** Whether layer l's MLP is a mixture of experts. */

@@ -25,6 +25,10 @@ public final class Presets {
         add("gpt2-s", "benchmark: GPT-2-style, d 384, 6 layers, 6 heads, ff 1536, T 256", 8, 256,
                 v -> ModelConfig.builder().gpt2Style().tieWordEmbeddings(false).vocabSize(v).hiddenSize(384).numHiddenLayers(6)
                         .numAttentionHeads(6).intermediateSize(1536).maxPositionEmbeddings(256).build());
+        add("moe-s", "benchmark: llama-s with 8 SwiGLU experts per layer, top 2 (6 layers, d 384, ff 1024 per expert, T 256)", 8, 256,
+                v -> llama(v, 384, 6, 6, 1024, 256).numExperts(8).expertsPerToken(2).routerAuxLossCoef(0.01).build());
+        add("moe-s-dense", "benchmark: moe-s's dense twin of the same active size (llama-s with ff 2048: two experts' width)", 8, 256,
+                v -> llama(v, 384, 6, 6, 2048, 256).build());
         add("llama-m", "benchmark: Llama-style, d 768, 12 layers, 12 heads, ff 2048, T 256 (~110M with 16k vocabulary)", 4, 256,
                 v -> llama(v, 768, 12, 12, 2048, 256).build());
     }

@@ -158,12 +158,18 @@ public final class TapeExecutor implements Executor<Var> {
         Var[] out = new Var[maps];
         for (int j = 0; j < maps; j++) {
             Var[] w = new Var[ws.length];
+            @SuppressWarnings("unchecked")
+            java.util.function.Consumer<Tensor>[] decode = new java.util.function.Consumer[ws.length];
+            boolean frozen = false;
             for (int e = 0; e < ws.length; e++) {
-                if (ws[e][j].weight() == null)
-                    throw new dev.lamina.io.LaminaException("experts held quantized run for inference only; load the model in float32 to train or score it on a tape");
-                w[e] = ws[e][j].weight();
+                Decoder.Linear lin = ws[e][j];
+                w[e] = lin.weight();
+                if (lin.stored() != null) decode[e] = t -> lin.stored().dequantizeInto(t.data(), t.offset());
+                else if (lin.nf4() != null) decode[e] = t -> tape.kernels().nf4Dequantize(lin.nf4(), t);
+                frozen |= decode[e] != null;
             }
-            out[j] = dev.lamina.autograd.MoeOps.groupedLinear(tape, grouped, w, route);
+            out[j] = dev.lamina.autograd.MoeOps.groupedLinear(tape, grouped, ws[0][j].out(), w, frozen ? decode : null,
+                    frozen ? model.frozenScratch() : null, route);
         }
         return out;
     }

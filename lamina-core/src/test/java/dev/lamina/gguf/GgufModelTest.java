@@ -56,7 +56,7 @@ class GgufModelTest {
 
     @ParameterizedTest
     @CsvSource({"gpt2-f32, gpt2, 1e-4", "llama-f32, llama, 1e-4", "llama-f16, llama-f16, 1e-4", "gpt2-q8_0, gpt2, 3e-2",
-            "llama3-rope-f32, llama-rope-llama3, 1e-4", "qwen2-f32, qwen2, 1e-4"})
+            "llama3-rope-f32, llama-rope-llama3, 1e-4", "qwen2-f32, qwen2, 1e-4", "mixtral-f32, mixtral, 1e-4", "mixtral-q8_0, mixtral, 5e-2"})
     void convertedFilesGiveTheReferenceLogits(String gguf, String hf, double tolerance) {
         Reference ref = reference(hf);
         Decoder d = GgufModel.load(MODELS.resolve(gguf + ".gguf")).decoder();
@@ -222,7 +222,7 @@ class GgufModelTest {
      * descriptive keys (name, size label) and the vocabulary the Llama fixtures lack.
      */
     @ParameterizedTest
-    @CsvSource({"gpt2, gpt2-f32", "llama, llama-f32", "llama-f16, llama-f16", "qwen3, qwen3-f32", "gemma, gemma-f32"})
+    @CsvSource({"gpt2, gpt2-f32", "llama, llama-f32", "llama-f16, llama-f16", "qwen3, qwen3-f32", "gemma, gemma-f32", "mixtral, mixtral-f32"})
     void exportMatchesLlamaCppsConverter(String hf, String gguf, @TempDir Path tmp) {
         Path ours = tmp.resolve(gguf + ".gguf");
         GgufModel.export(HF.resolve(hf), ours, hf.endsWith("f16") ? GgufQuantType.F16 : GgufQuantType.F32);
@@ -321,7 +321,11 @@ class GgufModelTest {
     @Test
     void refusesWhatItCannotRunByName(@TempDir Path tmp) {
         assertThatThrownBy(() -> load(tmp, "moe", w -> w.putUint32("llama.expert_count", 8)))
-                .hasMessageContaining("llama.expert_count").hasMessageContaining("mixture-of-experts");
+                .hasMessageContaining("metadata 'llama.expert_count' is 8 but 'llama.expert_used_count' is missing");
+        assertThatThrownBy(() -> load(tmp, "moe-dense", w -> { w.putUint32("llama.expert_count", 8); w.putUint32("llama.expert_used_count", 2); }))
+                .hasMessageContaining("blk.0.ffn_gate.weight").hasMessageContaining("are not part of a llama model with this metadata");
+        assertThatThrownBy(() -> load(tmp, "moe-k", w -> { w.putUint32("llama.expert_count", 2); w.putUint32("llama.expert_used_count", 3); }))
+                .hasMessageContaining("experts_per_token must be between 1 and num_experts 2, got 3");
         assertThatThrownBy(() -> load(tmp, "arch", w -> w.putString("general.architecture", "falcon")))
                 .hasMessageContaining("general.architecture").hasMessageContaining("falcon");
         assertThatThrownBy(() -> load(tmp, "type", w -> w.putString("llama.block_count", "two")))

@@ -28,13 +28,14 @@ class GgufStoredTest {
     @TempDir Path dir;
 
     static ModelConfig config(String arch, boolean tied) {
-        ModelConfig c = arch.equals("gpt2") ? GgufModelTest.gpt2(tied) : GgufModelTest.llama(true, tied, null);
+        ModelConfig c = arch.equals("gpt2") ? GgufModelTest.gpt2(tied) : GgufModelTest.llama(!arch.equals("moe"), tied, null);
+        if (arch.equals("moe")) c = c.toBuilder().numExperts(4).expertsPerToken(2).build();     // Mixtral's layout, experts stacked
         return c.toBuilder().hiddenSize(256).intermediateSize(512).build();    // whole K-quant super-blocks
     }
 
     @ParameterizedTest
     @CsvSource({"llama,false,q8_0", "llama,false,q4_0", "llama,true,q4_k", "llama,false,q6_k", "llama,false,q4_k_m",
-                "llama,true,q4_k_m", "gpt2,false,q4_0", "gpt2,true,q4_k_m", "gpt2,false,q8_0"})
+                "llama,true,q4_k_m", "gpt2,false,q4_0", "gpt2,true,q4_k_m", "gpt2,false,q8_0", "moe,false,q8_0", "moe,true,q4_k_m"})
     void keptBlocksGiveTheLogitsOfTheDequantizedModel(String arch, boolean tied, String type) {
         Path file = dir.resolve(arch + "-" + type + ".gguf");
         GgufModel.write(Decoder.create(config(arch, tied), 7), ByteTokenizer.INSTANCE, file, GgufQuantType.parse(type));

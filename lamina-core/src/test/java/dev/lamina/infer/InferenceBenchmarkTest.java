@@ -8,7 +8,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 class InferenceBenchmarkTest {
     static InferenceBenchmark.Report report(double machineBandwidth) {
-        return new InferenceBenchmark.Report("m", 10, 400_000_000L, 100, 50, 20e9, List.of(), 110, 55,
+        return new InferenceBenchmark.Report("m", 10, 10, 400_000_000L, 100, 50, 20e9, List.of(), 110, 55,
                 machineBandwidth, "0 0 0", "0 0 0");
     }
 

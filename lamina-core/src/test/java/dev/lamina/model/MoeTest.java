@@ -147,6 +147,18 @@ class MoeTest {
     }
 
     @Test
+    void decodeStreamsTheActiveExpertsOnly() {
+        ModelConfig c = ModelConfig.builder().vocabSize(64).hiddenSize(32).numHiddenLayers(2).numAttentionHeads(4).intermediateSize(64)
+                .maxPositionEmbeddings(16).numExperts(8).expertsPerToken(2).build();
+        Decoder m = Decoder.create(c, 1);
+        long active = c.activeParameterCount() - 64L * 32;              // the untied token table is looked up, not streamed
+        assertThat(c.parameterCount() - c.activeParameterCount()).isEqualTo(2L * 6 * 3 * 32 * 64);   // 6 idle experts in 2 layers
+        assertThat(dev.lamina.infer.InferenceBenchmark.weightBytesPerToken(m)).isEqualTo(4 * active);
+        assertThat(dev.lamina.infer.PreparedModel.of(m.withKernels(dev.lamina.kernels.Kernels.scalar(1))).weightBytesPerToken())
+                .isEqualTo(4 * active);
+    }
+
+    @Test
     void parameterCountsOfTheBigConfigurationsOnPaper() {
         // Mixtral-8x7B: 46.7B parameters, 12.9B active (Mistral AI's figures)
         ModelConfig mixtral = ModelConfig.builder().vocabSize(32000).hiddenSize(4096).numHiddenLayers(32).numAttentionHeads(32)
