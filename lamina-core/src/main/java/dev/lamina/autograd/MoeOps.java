@@ -91,6 +91,7 @@ public final class MoeOps {
     /** One sparse layer's routing of n rows to k of E experts: the op whose backward takes the router's gradient. */
     public static final class Route extends Tape.Op {
         int n, k, E, total;
+        boolean renormalize;                 // weights p_j / Σ_chosen p (Mixtral), else p_j (Grok-1)
         Var logits, weights;                 // [n, E], [n, k]
         Tensor probs;                        // softmax(logits) [n, E]
         int[] expert;                        // [n·k]: the j-th expert of row r at r·k + j (descending probability)
@@ -118,12 +119,19 @@ public final class MoeOps {
             double zScale = losses == null || losses.zCoef == 0 ? 0 : losses.scale * losses.zCoef * 2 / rowsAll;
             for (int r = 0; r < n; r++) {
                 int zo = dzo + r * E, po = r * E;
-                if (dw != null) {                          // w_j = p_j / Σ_sel p: a softmax over the selected logits
+                if (dw != null && renormalize) {           // w_j = p_j / Σ_sel p: a softmax over the selected logits
                     float[] g = dw.data();
                     int go = dw.offset() + r * k;
                     double dot = 0;
                     for (int j = 0; j < k; j++) dot += (double) w[r * k + j] * g[go + j];
                     for (int j = 0; j < k; j++) dz[zo + expert[r * k + j]] += (float) (w[r * k + j] * (g[go + j] - dot));
+                } else if (dw != null) {                   // w_j = p_j: through the softmax over all experts
+                    float[] g = dw.data();
+                    int go = dw.offset() + r * k;
+                    double dot = 0;
+                    for (int j = 0; j < k; j++) dot += (double) w[r * k + j] * g[go + j];
+                    for (int e = 0; e < E; e++) dz[zo + e] -= (float) (p[po + e] * dot);
+                    for (int j = 0; j < k; j++) dz[zo + expert[r * k + j]] += (float) (w[r * k + j] * g[go + j]);
                 }
                 if (auxScale != 0) {                       // d aux / d p_e = E·C_e/N², through the softmax
                     double dot = 0;
@@ -144,12 +152,18 @@ public final class MoeOps {
      * losses (may be null) accumulates the pass's router statistics, under layer.
      */
     public static Route route(Tape tape, Var logits, int k, double capacity, RouterLosses losses, int layer) {
+        return route(tape, logits, k, true, capacity, losses, layer);
+    }
+
+    /** As {@link #route(Tape, Var, int, double, RouterLosses, int)}; renormalize false keeps the chosen probabilities as they are (Grok-1). */
+    public static Route route(Tape tape, Var logits, int k, boolean renormalize, double capacity, RouterLosses losses, int layer) {
         int n = logits.value().dim(0), E = logits.value().dim(1);
         Var weights = tape.var(n, k);
         Tensor probs = tape.alloc(n, E);
         long t0 = tape.start();
         Route op = tape.op(Route.class, Route::new);
         op.n = n; op.k = k; op.E = E; op.logits = logits; op.weights = weights; op.probs = probs; op.losses = losses;
+        op.renormalize = renormalize;
         op.expert = tape.ints(n * k);
         op.slot = tape.ints(n * k);
         op.rowOf = tape.ints(n * k);
@@ -167,6 +181,7 @@ public final class MoeOps {
             topK(p, r * E, E, k, op.expert, r * k);
             double kept = 0;
             for (int j = 0; j < k; j++) kept += p[r * E + op.expert[r * k + j]];
+            if (!renormalize) kept = 1;
             for (int j = 0; j < k; j++) w[r * k + j] = (float) (p[r * E + op.expert[r * k + j]] / kept);
         }
         int cap = capacity > 0 && tape.recording() ? (int) Math.ceil(capacity * n * k / E) : n * k;

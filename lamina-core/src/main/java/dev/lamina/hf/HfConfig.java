@@ -511,6 +511,9 @@ public final class HfConfig {
             if (c.moeEvery() != 1)
                 throw new LaminaException("the model has sparse layers every " + c.moeEvery() + " layers: Mixtral's are all sparse "
                         + "(moe_every 1); no Hugging Face architecture Lamina writes alternates them");
+            if (!c.normTopkProb())
+                throw new LaminaException("the model keeps its experts' probabilities unnormalised (norm_topk_prob false): Mixtral "
+                        + "renormalises the chosen ones; no Hugging Face architecture Lamina writes matches");
             if (c.norm() != Norm.RMSNORM || c.position() != Position.ROPE || c.activation() != Activation.SWIGLU || c.bias()
                     || c.qkNorm() || c.sandwichNorms() || c.scaleEmbeddings() || c.slidingWindowPattern() != null)
                 throw new LaminaException("the model has experts but not the rest of Mixtral (rmsnorm, rope, swiglu, no biases, "

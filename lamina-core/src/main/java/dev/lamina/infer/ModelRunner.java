@@ -426,6 +426,7 @@ public final class ModelRunner {
                 dev.lamina.autograd.MoeOps.topK(probs, 0, E, kk, chosen, r * kk);
                 float kept = 0;
                 for (int j = 0; j < kk; j++) kept += probs[chosen[r * kk + j]];
+                if (!c.normTopkProb()) kept = 1;                 // Grok-1: the chosen probabilities as they are
                 for (int j = 0; j < kk; j++) {
                     gateWeights[r * kk + j] = probs[chosen[r * kk + j]] / kept;
                     offsets[chosen[r * kk + j] + 1]++;

@@ -48,6 +48,8 @@ import java.util.Set;
  * @param routerZLossCoef        the router z-loss's weight (ST-MoE: mean squared log-sum-exp of the router logits)
  * @param capacityFactor         null: every routed token is computed; c: in training an expert takes at most
  *                               ceil(c·rows·k/E) of a layer's tokens, in order, the rest dropped (they keep the residual)
+ * @param normTopkProb           the k chosen experts' probabilities renormalised to sum to 1 (Mixtral, true), or used as
+ *                               the softmax over all experts gave them (Grok-1, false: the weights sum to less than 1)
  */
 public record ModelConfig(
         int vocabSize, int hiddenSize, int numHiddenLayers, int numAttentionHeads, int numKeyValueHeads,
@@ -57,7 +59,7 @@ public record ModelConfig(
         Integer explicitHeadDim, boolean qkNorm, boolean scaleEmbeddings, Integer slidingWindowPattern,
         Double queryPreAttnScalar, Double attnLogitSoftcapping, Double finalLogitSoftcapping, boolean sandwichNorms,
         Double ropeLocalBaseFreq, int numExperts, int expertsPerToken, int moeEvery, double routerAuxLossCoef,
-        double routerZLossCoef, Double capacityFactor) {
+        double routerZLossCoef, Double capacityFactor, boolean normTopkProb) {
 
     public enum Norm { RMSNORM, LAYERNORM }
     public enum Placement { PRE, POST, MIX }
@@ -265,6 +267,7 @@ public record ModelConfig(
         b.ropeLocalBaseFreq = ropeLocalBaseFreq;
         b.numExperts = numExperts; b.expertsPerToken = expertsPerToken; b.moeEvery = moeEvery;
         b.routerAuxLossCoef = routerAuxLossCoef; b.routerZLossCoef = routerZLossCoef; b.capacityFactor = capacityFactor;
+        b.normTopkProb = normTopkProb;
         return b;
     }
 
@@ -287,6 +290,7 @@ public record ModelConfig(
         private int numExperts, expertsPerToken, moeEvery = 1;
         private double routerAuxLossCoef, routerZLossCoef;
         private Double capacityFactor;
+        private boolean normTopkProb = true;
 
         private Builder() {}
 
@@ -325,6 +329,7 @@ public record ModelConfig(
         public Builder routerAuxLossCoef(double v) { routerAuxLossCoef = v; return this; }
         public Builder routerZLossCoef(double v) { routerZLossCoef = v; return this; }
         public Builder capacityFactor(Double v) { capacityFactor = v; return this; }
+        public Builder normTopkProb(boolean v) { normTopkProb = v; return this; }
 
         /** GPT-2's choices: LayerNorm, learned positions, GELU, biases and a head tied to the embeddings. */
         public Builder gpt2Style() {
@@ -337,7 +342,7 @@ public record ModelConfig(
                     norm, normEps, normPlacement, mixAlpha, position, ropeTheta, activation, bias, tieWordEmbeddings,
                     slidingWindow, layernormScaling, ropeScaling, headDim, qkNorm, scaleEmbeddings, slidingWindowPattern,
                     queryPreAttnScalar, attnLogitSoftcapping, finalLogitSoftcapping, sandwichNorms, ropeLocalBaseFreq,
-                    numExperts, expertsPerToken, moeEvery, routerAuxLossCoef, routerZLossCoef, capacityFactor);
+                    numExperts, expertsPerToken, moeEvery, routerAuxLossCoef, routerZLossCoef, capacityFactor, normTopkProb);
         }
     }
 
@@ -349,7 +354,7 @@ public record ModelConfig(
             "tie_word_embeddings", "sliding_window", "layernorm_scaling", "rope_scaling", "head_dim", "qk_norm", "scale_embeddings",
             "sliding_window_pattern", "query_pre_attn_scalar", "attn_logit_softcapping", "final_logit_softcapping", "sandwich_norms",
             "rope_local_base_freq", "num_experts", "experts_per_token", "moe_every", "router_aux_loss_coef", "router_z_loss_coef",
-            "capacity_factor");
+            "capacity_factor", "norm_topk_prob");
 
     public ObjectNode toJson() {
         ObjectNode o = Json.MAPPER.createObjectNode();
@@ -388,6 +393,7 @@ public record ModelConfig(
             o.put("router_aux_loss_coef", routerAuxLossCoef);
             o.put("router_z_loss_coef", routerZLossCoef);
             if (capacityFactor != null) o.put("capacity_factor", capacityFactor);
+            if (!normTopkProb) o.put("norm_topk_prob", false);
         }
         return o;
     }
@@ -425,7 +431,7 @@ public record ModelConfig(
                     optNum(o, "rope_local_base_freq", source), optInt(o, "num_experts", 0, source),
                     optInt(o, "experts_per_token", 0, source), optInt(o, "moe_every", 1, source),
                     optDouble(o, "router_aux_loss_coef", 0, source), optDouble(o, "router_z_loss_coef", 0, source),
-                    optNum(o, "capacity_factor", source));
+                    optNum(o, "capacity_factor", source), optBool(o, "norm_topk_prob", true, source));
         } catch (LaminaException e) {
             throw e.getMessage().startsWith("model config:")
                     ? new LaminaException(source + e.getMessage().substring("model config".length())) : e;

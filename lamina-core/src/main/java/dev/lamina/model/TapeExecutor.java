@@ -148,7 +148,7 @@ public final class TapeExecutor implements Executor<Var> {
     @Override
     public Var route(int layer, Var logits, Var x) {
         double capacity = c.capacityFactor() == null ? 0 : c.capacityFactor();
-        route = dev.lamina.autograd.MoeOps.route(tape, logits, c.expertsPerToken(), capacity, routerLosses, layer);
+        route = dev.lamina.autograd.MoeOps.route(tape, logits, c.expertsPerToken(), c.normTopkProb(), capacity, routerLosses, layer);
         return dev.lamina.autograd.MoeOps.permute(tape, x, route);
     }
 

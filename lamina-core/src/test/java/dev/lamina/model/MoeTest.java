@@ -165,6 +165,13 @@ class MoeTest {
                 .numKeyValueHeads(8).intermediateSize(14336).maxPositionEmbeddings(32768).numExperts(8).expertsPerToken(2).build();
         assertThat(mixtral.parameterCount() / 1e9).isCloseTo(46.7, org.assertj.core.data.Offset.offset(0.05));
         assertThat(mixtral.activeParameterCount() / 1e9).isCloseTo(12.9, org.assertj.core.data.Offset.offset(0.05));
+        // the shipped configs: Grok-1 is 314B (xAI) with about a quarter active; our count includes its 0.8B token table
+        ModelConfig grok = ModelConfig.read(java.nio.file.Path.of("..", "configs", "grok-1.json"));
+        assertThat(grok.parameterCount() / 314e9).isCloseTo(1.0, org.assertj.core.data.Offset.offset(0.01));
+        assertThat((double) grok.activeParameterCount() / grok.parameterCount()).isBetween(0.25, 0.27);
+        assertThat(grok.normTopkProb()).as("Grok-1 does not renormalise its two experts' weights").isFalse();
+        assertThat(ModelConfig.read(java.nio.file.Path.of("..", "configs", "mixtral-8x7b.json"))).isEqualTo(mixtral.toBuilder()
+                .ropeTheta(1e6).routerAuxLossCoef(0.02).build());
         // a dense config: the computed count is the layout's
         for (java.nio.file.Path p : TestModels.cases()) {
             ModelConfig tc = ModelConfig.read(p);
