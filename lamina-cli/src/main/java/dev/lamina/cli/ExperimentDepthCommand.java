@@ -1,8 +1,6 @@
 package dev.lamina.cli;
 
 import dev.lamina.kernels.KernelSet;
-import dev.lamina.data.BundledCorpus;
-import dev.lamina.data.DataPrep;
 import dev.lamina.data.Dataset;
 import dev.lamina.io.LaminaException;
 import dev.lamina.model.Decoder;
@@ -10,13 +8,11 @@ import dev.lamina.model.ModelConfig;
 import dev.lamina.model.Presets;
 import dev.lamina.research.DepthExperiment;
 import dev.lamina.research.LayerDiagnostics;
-import dev.lamina.tokenizer.Tokenizer;
 import dev.lamina.train.TrainConfig;
 import dev.lamina.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
@@ -58,7 +54,7 @@ final class ExperimentDepthCommand implements Callable<Integer> {
         if (layers < 1) throw new LaminaException("--layers must be >= 1, got " + layers);
         Path dir = out != null ? out : Path.of("runs", "depth-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         long t0 = System.nanoTime();
-        Path dataDir = data != null ? data : prepareBrown(dir);
+        Path dataDir = data != null ? data : ExperimentCommand.prepareBrown(dir, vocabSize);
         try (Dataset d = Dataset.open(dataDir)) {
             int v = d.tokenizer().vocabSize();
             ModelConfig base = (preset != null ? Presets.get(preset).config().apply(v) : depthModel(v, layers)).withLayers(layers);
@@ -93,19 +89,6 @@ final class ExperimentDepthCommand implements Callable<Integer> {
                 tc.clip(), tc.seed(), tc.evalBatches(), threads, minutes);
     }
 
-    /** Brown with a trained 8k byte-level BPE tokenizer into OUT/data (reused when already there). */
-    private Path prepareBrown(Path dir) {
-        Path dataDir = dir.resolve("data");
-        if (Files.isRegularFile(dataDir.resolve(DataPrep.INFO))) {
-            System.err.println("reusing " + dataDir);
-            return dataDir;
-        }
-        System.err.println("preparing the bundled Brown corpus with a " + vocabSize + "-token byte-level BPE tokenizer");
-        Path corpus = BundledCorpus.unpack(dir.resolve("corpus"));
-        Tokenizer tok = QuickstartTokenizer.train(List.of(corpus), vocabSize, dir.resolve("tokenizer"));
-        DataPrep.prepare(List.of(corpus), tok, dataDir, 0.05, 0);
-        return dataDir;
-    }
 
     /** Progress: one bar per variant, evaluations and diagnostics as lines. */
     private static final class Listener implements DepthExperiment.Listener {

@@ -409,7 +409,7 @@ public final class ModelRunner {
         }
 
         // ---- a sparse layer: the routing of the rows of this call, held from route to combine ----
-        private int[] chosen = new int[0], slotOf = new int[0], offsets = new int[0];   // [n·k], [n·k], [E + 1]
+        private int[] chosen = new int[0], slotOf = new int[0], offsets = new int[0], fill = new int[0];   // [n·k], [n·k], [E + 1], [E]
         private float[] gateWeights = new float[0], probs = new float[0];              // [n·k], [E]
 
         /** Softmax over the experts, top k renormalised (as the tape's route, never dropping), rows grouped by expert. */
@@ -417,7 +417,7 @@ public final class ModelRunner {
         public Tensor route(int l, Tensor logits, Tensor x) {
             int E = c.numExperts(), kk = c.expertsPerToken(), rows = n * kk;
             if (chosen.length < rows) { chosen = new int[maxRows * kk]; slotOf = new int[maxRows * kk]; gateWeights = new float[maxRows * kk]; }
-            if (offsets.length < E + 1) { offsets = new int[E + 1]; probs = new float[E]; }
+            if (offsets.length < E + 1) { offsets = new int[E + 1]; probs = new float[E]; fill = new int[E]; }
             java.util.Arrays.fill(offsets, 0);
             float[] z = logits.data();
             for (int r = 0; r < n; r++) {
@@ -433,7 +433,7 @@ public final class ModelRunner {
                 }
             }
             for (int e = 0; e < E; e++) offsets[e + 1] += offsets[e];
-            int[] fill = new int[E];
+            java.util.Arrays.fill(fill, 0);
             Tensor grouped = next(rows, d);
             for (int r = 0; r < n; r++)
                 for (int j = 0; j < kk; j++) {

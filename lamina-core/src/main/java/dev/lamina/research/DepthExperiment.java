@@ -183,15 +183,9 @@ public final class DepthExperiment {
                                    dev.lamina.kernels.KernelSet kernels, Figure.Plotter plotter) {
         List<Integer> steps = new ArrayList<>();
         List<Double> val = new ArrayList<>(), train = new ArrayList<>();
-        try {
-            for (String line : Files.readAllLines(run.resolve(Checkpoint.METRICS))) {
-                if (line.isBlank()) continue;
-                JsonNode o = Json.MAPPER.readTree(line);
-                train.add(o.get("loss").doubleValue());
-                if (o.has("val_loss")) { steps.add(o.get("step").intValue()); val.add(o.get("val_loss").doubleValue()); }
-            }
-        } catch (IOException e) {
-            throw new LaminaException(run.resolve(Checkpoint.METRICS) + ": unreadable (" + e.getMessage() + ")");
+        for (JsonNode o : Checkpoint.readMetrics(run)) {
+            train.add(o.get("loss").doubleValue());
+            if (o.has("val_loss")) { steps.add(o.get("step").intValue()); val.add(o.get("val_loss").doubleValue()); }
         }
         List<LayerGradLog.Entry> grads = LayerGradLog.read(run);
         LayerDiagnostics.Report diag = null;

@@ -136,4 +136,16 @@ public final class Checkpoint {
             return s == null ? -1 : Integer.parseInt(s);
         }
     }
+
+    /** The lines of a run's metrics.jsonl, one JSON object per logged step. */
+    public static java.util.List<tools.jackson.databind.JsonNode> readMetrics(java.nio.file.Path run) {
+        java.nio.file.Path f = run.resolve(METRICS);
+        java.util.List<tools.jackson.databind.JsonNode> out = new java.util.ArrayList<>();
+        try {
+            for (String line : java.nio.file.Files.readAllLines(f)) if (!line.isBlank()) out.add(dev.lamina.io.Json.MAPPER.readTree(line));
+        } catch (java.io.IOException | tools.jackson.core.JacksonException e) {
+            throw new dev.lamina.io.LaminaException(f + ": unreadable (" + e.getMessage() + ")");
+        }
+        return out;
+    }
 }

@@ -120,6 +120,9 @@ public final class Trainer {
     }
 
     public int step() { return step; }
+
+    /** Bytes of the training tape's activations and activation gradients (the live set beyond parameters, gradients and moments). */
+    public long activationBytes() { return tape.bytes(); }
     public Decoder model() { return model; }
     public TrainConfig config() { return cfg; }
     public Path run() { return run; }
