@@ -3,6 +3,7 @@ package dev.lamina.infer;
 import dev.lamina.autograd.Var;
 import dev.lamina.kernels.AttentionScores;
 import dev.lamina.kernels.KernelSet;
+import dev.lamina.kernels.LinearWeights;
 import dev.lamina.model.Decoder;
 import dev.lamina.model.Executor;
 import dev.lamina.model.ModelConfig;
@@ -444,18 +445,31 @@ public final class ModelRunner {
             return grouped;
         }
 
-        /** Each expert's group of rows through its prepared maps: only the experts some row chose are read. */
+        /**
+         * Each expert's group of rows through its prepared maps, all in one call (one parallel
+         * region): only the experts some row chose are read.
+         */
         @Override
         public Tensor[] experts(Tensor grouped, Decoder.Linear[][] ws) {
-            int rows = grouped.dim(0), maps = ws[0].length;
-            Tensor[] ys = new Tensor[maps], part = new Tensor[maps];
+            int rows = grouped.dim(0), maps = ws[0].length, used = 0;
+            Tensor[] ys = new Tensor[maps];
             for (int j = 0; j < maps; j++) ys[j] = next(rows, ws[0][j].out());
-            for (int e = 0; e < ws.length; e++) {
+            for (int e = 0; e < ws.length; e++) if (offsets[e + 1] > offsets[e]) used++;
+            int[] n = new int[used * maps];
+            Tensor[] xs = new Tensor[used * maps], outs = new Tensor[used * maps];
+            LinearWeights[] lw = new LinearWeights[used * maps];
+            for (int e = 0, at = 0; e < ws.length; e++) {
                 int from = offsets[e], to = offsets[e + 1];
                 if (to == from) continue;
-                for (int j = 0; j < maps; j++) part[j] = ys[j].rows(from, to);
-                k.project(to - from, grouped.rows(from, to), prepared.group(ws[e]), part);
+                LinearWeights[] group = prepared.group(ws[e]);
+                for (int j = 0; j < maps; j++, at++) {
+                    n[at] = to - from;
+                    xs[at] = grouped.rows(from, to);
+                    outs[at] = ys[j].rows(from, to);
+                    lw[at] = group[j];
+                }
             }
+            k.projectEach(n, xs, lw, outs);
             return ys;
         }
 

@@ -177,6 +177,16 @@ public interface KernelSet {
      */
     void project(int n, Tensor x, LinearWeights[] ws, Tensor[] ys);
 
+    /**
+     * ys[m] = xs[m]·ws[m]ᵀ (+ bias) for n[m] rows of each, every map with its own input rows (a
+     * mixture of experts: each expert's group of rows through its own maps), in one parallel region;
+     * each output equals {@link #project} of that map alone. A map with n[m] = 0 does nothing.
+     */
+    default void projectEach(int[] n, Tensor[] xs, LinearWeights[] ws, Tensor[] ys) {
+        for (int m = 0; m < ws.length; m++)
+            if (n[m] > 0) project(n[m], xs[m], new LinearWeights[] {ws[m]}, new Tensor[] {ys[m]});
+    }
+
     /** In place: a[off, off+len) = softmax(a[off, off+len)). len >= 1. */
     void softmax(float[] a, int off, int len);
 

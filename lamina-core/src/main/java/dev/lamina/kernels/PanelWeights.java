@@ -38,4 +38,28 @@ sealed interface PanelWeights extends LinearWeights permits PackedWeights, Q8Wei
             }
         });
     }
+
+    /**
+     * ys[m] = xs[m]·ws[m]ᵀ (+ bias) for n[m] rows of each map's own input, in one parallel region over
+     * all their panels (the experts of a sparse layer: one handoff to the workers, not one per expert).
+     */
+    static void multiplyEach(Parallel pool, int[] n, Tensor[] xs, PanelWeights[] ws, Tensor[] ys) {
+        int[] start = new int[ws.length + 1];
+        long fma = 0;
+        for (int m = 0; m < ws.length; m++) {
+            start[m + 1] = start[m] + (n[m] > 0 ? ws[m].panels() : 0);
+            fma += (long) n[m] * ws[m].in() * ws[m].panelWidth() * (n[m] > 0 ? ws[m].panels() : 0);
+        }
+        int total = start[ws.length];
+        if (total == 0) return;
+        int minChunk = (int) Math.max(1, Math.min(total, PARALLEL_MIN_FMA * total / Math.max(1, fma)));
+        pool.forRange(total, minChunk, (g0, g1) -> {
+            for (int m = 0; m < ws.length; m++) {
+                int lo = Math.max(g0, start[m]), hi = Math.min(g1, start[m + 1]);
+                if (lo < hi)
+                    ws[m].range(n[m], xs[m].data(), xs[m].offset(), ws[m].in(), ys[m].data(), ys[m].offset(), ws[m].out(),
+                            lo - start[m], hi - start[m]);
+            }
+        });
+    }
 }

@@ -637,6 +637,17 @@ public final class VectorKernels implements KernelSet {
         PanelWeights.multiply(pool, n, x, panels, ys);
     }
 
+    @Override
+    public void projectEach(int[] n, Tensor[] xs, LinearWeights[] ws, Tensor[] ys) {
+        PanelWeights[] panels = new PanelWeights[ws.length];
+        for (int m = 0; m < ws.length; m++) {
+            if (ws[m].in() != xs[m].dim(-1) || !(ws[m] instanceof PanelWeights p))
+                throw new IllegalArgumentException("weight " + m + " was not prepared by the vector kernels for input width " + xs[m].dim(-1));
+            panels[m] = p;
+        }
+        PanelWeights.multiplyEach(pool, n, xs, panels, ys);
+    }
+
     /** max, then e^(a − max) summed in the fixed order of {@link VectorMath#expSum}, then a scale. */
     @Override
     public void softmax(float[] a, int off, int len) {

@@ -146,6 +146,30 @@ class MoeTest {
         assertThat(ParityCheck.relativeError(runner, tapeLogits.value())).isLessThan(1e-5);
     }
 
+    /** The experts' products in one region equal each map's own product bit for bit: odd sizes, an empty group, both formats. */
+    @Test
+    void projectEachEqualsEachMapAlone() {
+        Rng rng = new Rng(9);
+        int in = 40;
+        int[] outs = {24, 37, 24, 8}, rows = {5, 0, 13, 1};
+        for (var k : new dev.lamina.kernels.KernelSet[] {dev.lamina.kernels.Kernels.vector(2), dev.lamina.kernels.Kernels.scalar(2)})
+            for (var format : new dev.lamina.kernels.WeightFormat[] {dev.lamina.kernels.WeightFormat.F32, dev.lamina.kernels.WeightFormat.Q8_0}) {
+                int m = outs.length;
+                dev.lamina.kernels.LinearWeights[] ws = new dev.lamina.kernels.LinearWeights[m];
+                Tensor[] xs = new Tensor[m], ys = new Tensor[m], alone = new Tensor[m];
+                for (int i = 0; i < m; i++) {
+                    Tensor w = random(rng, outs[i], in, 0.3).value(), b = random(rng, 1, outs[i], 0.1).value();
+                    ws[i] = k.prepare(w, new Tensor(b.data(), 0, new int[] {outs[i]}), format);
+                    xs[i] = random(rng, Math.max(1, rows[i]), in, 1).value().rows(0, rows[i]);
+                    ys[i] = Tensor.zeros(Math.max(1, rows[i]), outs[i]).rows(0, rows[i]);
+                    alone[i] = Tensor.zeros(Math.max(1, rows[i]), outs[i]).rows(0, rows[i]);
+                    if (rows[i] > 0) k.project(rows[i], xs[i], new dev.lamina.kernels.LinearWeights[] {ws[i]}, new Tensor[] {alone[i]});
+                }
+                k.projectEach(rows, xs, ws, ys);
+                for (int i = 0; i < m; i++) assertThat(ys[i].toArray()).as(k.describe() + " " + format + " map " + i).containsExactly(alone[i].toArray());
+            }
+    }
+
     @Test
     void decodeStreamsTheActiveExpertsOnly() {
         ModelConfig c = ModelConfig.builder().vocabSize(64).hiddenSize(32).numHiddenLayers(2).numAttentionHeads(4).intermediateSize(64)
