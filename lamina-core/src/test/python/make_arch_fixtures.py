@@ -24,6 +24,8 @@ computed in float64 with eager attention).
                       GQA 4/2, no window; saved as transformers writes it (block_sparse_moe.experts.E.w1/w3/w2)
     mixtral-bf16      the same with other weights, sliding_window 4, saved in bfloat16 (the reference is computed
                       from the bfloat16 weights)
+    qwen2-moe         Qwen2MoeForCausalLM: q/k/v biases, sparse layers 1 and 3 of 4 (decoder_sparse_step 2, dense
+                      ones intermediate 40), 4 experts of width 16, top 2 unnormalised, a shared expert of width 24
     llama-rope-linear  Llama with rope_scaling linear, factor 2
     llama-rope-dynamic Llama with rope_scaling dynamic, factor 2 (plain RoPE within max_position_embeddings)
     llama-rope-llama3  Llama 3.1's scaling: factor 8, low 1, high 4, original_max_position_embeddings 16
@@ -133,6 +135,22 @@ def mixtral():
         greedy(m, path, 7)
 
 
+def qwen2_moe():
+    from transformers import Qwen2MoeConfig, Qwen2MoeForCausalLM
+    path = fresh("qwen2-moe")
+    cfg = Qwen2MoeConfig(vocab_size=100, hidden_size=32, intermediate_size=40, num_hidden_layers=4, num_attention_heads=4,
+                         num_key_value_heads=2, max_position_embeddings=64, rms_norm_eps=1e-6, num_experts=4, num_experts_per_tok=2,
+                         moe_intermediate_size=16, shared_expert_intermediate_size=24, norm_topk_prob=False, decoder_sparse_step=2,
+                         mlp_only_layers=[], use_sliding_window=False, tie_word_embeddings=False,
+                         attn_implementation="eager", experts_implementation="eager")
+    m = Qwen2MoeForCausalLM(cfg)
+    randomize(m, 34)
+    m.save_pretrained(path)
+    m = Qwen2MoeForCausalLM.from_pretrained(path, attn_implementation="eager", experts_implementation="eager")
+    save_reference(path, *reference(m, 100, 12, 44))
+    greedy(m, path, 7)
+
+
 def phi3_longrope():
     from transformers import Phi3Config, Phi3ForCausalLM
     path = fresh("phi3-longrope")
@@ -187,6 +205,7 @@ def main():
     gemma3()
     phi3_longrope()
     mixtral()
+    qwen2_moe()
 
     from transformers import Phi3Config, Phi3ForCausalLM
     path = fresh("phi3")

@@ -372,4 +372,43 @@ public final class MoeOps {
                 }
         }
     }
+
+    /** out [n, d] = y + sigmoid(gate) ⊙ s, gate [n, 1] (a shared expert added with its own weight, Qwen-MoE). */
+    public static Var gatedAdd(Tape tape, Var y, Var gate, Var s) {
+        int n = y.value().dim(0), d = y.value().dim(1);
+        Var out = tape.var(n, d);
+        long t0 = tape.start();
+        float[] o = out.value().data(), ys = y.value().data(), ss = s.value().data(), g = gate.value().data();
+        int oo = out.value().offset(), yo = y.value().offset(), so = s.value().offset(), go = gate.value().offset();
+        for (int r = 0; r < n; r++) {
+            float w = (float) (1 / (1 + Math.exp(-g[go + r])));
+            for (int i = 0; i < d; i++) o[oo + r * d + i] = ys[yo + r * d + i] + w * ss[so + r * d + i];
+        }
+        tape.forward("moe_shared", t0);
+        GatedAdd op = tape.op(GatedAdd.class, GatedAdd::new);
+        op.y = y; op.gate = gate; op.s = s; op.out = out;
+        return out;
+    }
+
+    private static final class GatedAdd extends Tape.Op {
+        Var y, gate, s, out;
+        GatedAdd() { super("moe_shared"); }
+        @Override protected void backward() {
+            int n = out.value().dim(0), d = out.value().dim(1);
+            float[] dout = out.grad().data(), ss = s.value().data(), g = gate.value().data();
+            int go = out.grad().offset(), so = s.value().offset(), gg = gate.value().offset();
+            Tensor dy = y.grad(), ds = s.grad(), dg = gate.grad();
+            for (int r = 0; r < n; r++) {
+                float w = (float) (1 / (1 + Math.exp(-g[gg + r])));
+                double dot = 0;
+                for (int i = 0; i < d; i++) {
+                    float gi = dout[go + r * d + i];
+                    if (dy != null) dy.data()[dy.offset() + r * d + i] += gi;
+                    if (ds != null) ds.data()[ds.offset() + r * d + i] += w * gi;
+                    dot += (double) gi * ss[so + r * d + i];
+                }
+                if (dg != null) dg.data()[dg.offset() + r] += (float) (dot * w * (1 - w));
+            }
+        }
+    }
 }

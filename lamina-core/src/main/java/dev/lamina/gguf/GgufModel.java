@@ -314,7 +314,8 @@ public final class GgufModel {
 
     /** llama for Pre-LN RMSNorm + RoPE + SwiGLU (with biases, a sliding window or both), else gpt2 where Hugging Face's gpt2 fits. */
     private static GgufArch archFor(ModelConfig c) {
-        if (c.moe() && (c.moeEvery() != 1 || !c.normTopkProb() || c.activation() != ModelConfig.Activation.SWIGLU || c.sandwichNorms() || c.qkNorm()
+        if (c.moe() && (c.moeEvery() != 1 || !c.normTopkProb() || c.sharedExpertIntermediateSize() > 0 || c.moeIntermediateSize() != null
+                || c.activation() != ModelConfig.Activation.SWIGLU || c.sandwichNorms() || c.qkNorm()
                 || c.norm() != ModelConfig.Norm.RMSNORM || c.position() != ModelConfig.Position.ROPE || c.normPlacement() != ModelConfig.Placement.PRE))
             throw new LaminaException("cannot export to GGUF: llama.cpp reads experts in llama files (Mixtral's layout: every layer sparse, "
                     + "renormalised top-k, swiglu, rmsnorm, rope, Pre-LN); this model differs; export it with `lamina export hf`");

@@ -31,7 +31,13 @@ public enum HfArch {
     /** Llama with q, k, v in one qkv_proj and gate, up in one gate_up_proj (split on import, fused on export). */
     PHI3("phi3", "Phi3ForCausalLM", "model."),
     /** Mistral with every layer's MLP a mixture of experts (block_sparse_moe: a router and experts w1, w3, w2). */
-    MIXTRAL("mixtral", "MixtralForCausalLM", "model.");
+    MIXTRAL("mixtral", "MixtralForCausalLM", "model."),
+    /**
+     * Qwen2's attention with sparse layers every decoder_sparse_step-th layer (the others dense):
+     * experts of moe_intermediate_size, top-k optionally renormalised, and a shared expert weighted by
+     * sigmoid(x·g) (Qwen1.5-MoE, Qwen2-MoE).
+     */
+    QWEN2_MOE("qwen2_moe", "Qwen2MoeForCausalLM", "model.");
 
     /** What Lamina's norm weight is to the file's: Gemma's RMSNorm multiplies by (1 + w). */
     public float normOffset() { return this == GEMMA || this == GEMMA2 || this == GEMMA3 ? 1f : 0f; }

@@ -237,6 +237,13 @@ public final class HfCheckpoint {
             throw new LaminaException("cannot export to Hugging Face: " + e.getMessage());
         }
         checkFreshTarget(out);
+        if (arch == HfArch.QWEN2_MOE && c.bias())           // q/k/v biases only: an o bias the file cannot hold must be zero
+            for (int l = 0; l < c.numHiddenLayers(); l++) {
+                String name = dev.lamina.model.ParamKey.of(dev.lamina.model.Role.O, l).biasOf().name();
+                for (float v : model.params().value(name).toArray())
+                    if (v != 0) throw new LaminaException("cannot export to Hugging Face: " + name + " is not zero, and qwen2_moe has "
+                            + "biases on q, k and v only; no Hugging Face architecture with experts holds it");
+            }
         Map<String, HfNames.Bound> bound = HfNames.bind(arch, c, model.params(), arch.prefix);
         SafeTensors.Writer w = new SafeTensors.Writer().metadata("format", "pt");
         for (HfNames.Bound b : bound.values()) {

@@ -190,7 +190,28 @@ public final class HfConfig {
     }
 
     private static final List<Field> LLAMA = llamaLike(false), MISTRAL = llamaLike(true), QWEN2 = qwen2(), QWEN3 = qwen3(), GEMMA = gemma(),
-            GEMMA2 = gemma2(), GEMMA3 = gemma3(), PHI3 = phi3(), MIXTRAL = mixtral();
+            GEMMA2 = gemma2(), GEMMA3 = gemma3(), PHI3 = phi3(), MIXTRAL = mixtral(), QWEN2_MOE = qwen2Moe();
+
+    /** Qwen2-MoE: Qwen2's fields (q/k/v biases as qkv_bias) and the sparse layers', the shared expert's included. */
+    private static List<Field> qwen2Moe() {
+        List<Field> l = new ArrayList<>(qwen2());
+        l.removeIf(f -> f.name().equals("hidden_act"));
+        l.add(opt("hidden_act", only("qwen2_moe in Lamina uses SwiGLU with silu", "\"silu\"")));
+        l.add(opt("qkv_bias", toBool("bias")));
+        l.add(req("num_experts", toInt("num_experts")));
+        l.add(req("num_experts_per_tok", toInt("experts_per_token")));
+        l.add(opt("moe_intermediate_size", toInt("moe_intermediate_size")));
+        l.add(opt("shared_expert_intermediate_size", toInt("shared_expert_intermediate_size")));
+        l.add(opt("norm_topk_prob", toBool("norm_topk_prob")));
+        l.add(opt("decoder_sparse_step", toInt("moe_every")));
+        l.add(opt("mlp_only_layers", (r, f, v) -> {
+            if (!v.isNull() && !v.isEmpty())
+                throw r.bad("mlp_only_layers is " + v + ": Lamina places sparse layers by decoder_sparse_step alone");
+        }));
+        l.add(opt("router_aux_loss_coef", toNum("router_aux_loss_coef")));
+        l.add(opt("output_router_logits", IGNORE));
+        return List.copyOf(l);
+    }
 
     /** Mixtral: Mistral's fields and the experts: how many, how many per token, the load-balancing loss's weight. */
     private static List<Field> mixtral() {
@@ -330,6 +351,7 @@ public final class HfConfig {
             case GEMMA3 -> GEMMA3;
             case PHI3 -> PHI3;
             case MIXTRAL -> MIXTRAL;
+            case QWEN2_MOE -> QWEN2_MOE;
         };
     }
 
@@ -348,6 +370,8 @@ public final class HfConfig {
             if (arch == HfArch.MIXTRAL) o.put("rope_theta", 1_000_000.0).putNull("sliding_window").put("router_aux_loss_coef", 0.001);
             if (arch == HfArch.PHI3) o.put("norm_eps", 1e-5);
             if (arch == HfArch.QWEN2) o.put("bias", true);         // q, k, v (o's stays zero)
+            if (arch == HfArch.QWEN2_MOE) o.put("bias", true).put("rope_theta", 1_000_000.0).put("norm_eps", 1e-6)
+                    .put("norm_topk_prob", false).put("moe_every", 1).put("router_aux_loss_coef", 0.001);
             if (arch == HfArch.QWEN3) o.put("qk_norm", true);
             if (arch == HfArch.GEMMA || arch == HfArch.GEMMA2 || arch == HfArch.GEMMA3)
                 o.put("activation", "geglu").put("scale_embeddings", true).put("tie_word_embeddings", true);
@@ -507,6 +531,17 @@ public final class HfConfig {
             throw new LaminaException("the model uses LayerNorm Scaling: no Hugging Face architecture scales the norm outputs "
                     + "by 1/sqrt(layer+1)");
         String combo = "norm " + lower(c.norm()) + ", position " + lower(c.position()) + ", activation " + lower(c.activation());
+        if (c.moe() && (c.sharedExpertIntermediateSize() > 0 || !c.normTopkProb() || c.moeEvery() != 1 || c.moeIntermediateSize() != null)) {
+            if (c.norm() != Norm.RMSNORM || c.position() != Position.ROPE || c.activation() != Activation.SWIGLU || c.qkNorm()
+                    || c.sandwichNorms() || c.scaleEmbeddings() || c.slidingWindow() != null || c.ropeScaling() != null)
+                throw new LaminaException("the model has Qwen-MoE's experts but not the rest of Qwen2 (rmsnorm, rope, swiglu, no window, "
+                        + "plain RoPE): no Hugging Face architecture matches");
+            if (c.sharedExpertIntermediateSize() == 0)
+                throw new LaminaException("the model has sparse layers that only qwen2_moe describes (" + (c.moeEvery() != 1 ? "moe_every "
+                        + c.moeEvery() : !c.normTopkProb() ? "unnormalised top-k" : "moe_intermediate_size") + ") but no shared expert, "
+                        + "which qwen2_moe always has");
+            return HfArch.QWEN2_MOE;
+        }
         if (c.moe()) {
             if (c.moeEvery() != 1)
                 throw new LaminaException("the model has sparse layers every " + c.moeEvery() + " layers: Mixtral's are all sparse "
@@ -632,6 +667,18 @@ public final class HfConfig {
                 o.put("router_aux_loss_coef", c.routerAuxLossCoef());
                 o.put("output_router_logits", false);
                 o.put("router_jitter_noise", 0.0);
+            } else if (arch == HfArch.QWEN2_MOE) {
+                o.put("qkv_bias", c.bias());
+                o.put("use_sliding_window", false);
+                o.put("num_experts", c.numExperts());
+                o.put("num_experts_per_tok", c.expertsPerToken());
+                o.put("moe_intermediate_size", c.expertSize());
+                o.put("shared_expert_intermediate_size", c.sharedExpertIntermediateSize());
+                o.put("norm_topk_prob", c.normTopkProb());
+                o.put("decoder_sparse_step", c.moeEvery());
+                o.putArray("mlp_only_layers");
+                o.put("router_aux_loss_coef", c.routerAuxLossCoef());
+                o.put("output_router_logits", false);
             } else if (arch == HfArch.QWEN3) {
                 o.put("attention_bias", c.bias());
                 o.put("use_sliding_window", false);

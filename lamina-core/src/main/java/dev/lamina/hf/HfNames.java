@@ -86,7 +86,7 @@ public final class HfNames {
     private static List<Rule> llama() {
         List<Rule> rules = new java.util.ArrayList<>();
         for (Role role : Role.values()) {
-            if (role == Role.POSITIONS || role == Role.HEAD || role == Role.ROUTER || role.perExpert()) continue;
+            if (role == Role.POSITIONS || role == Role.HEAD || role.sparse()) continue;
             for (Target target : List.of(w(role), b(role))) {
                 if (target.bias() && role.kind() != Role.Kind.LINEAR) continue;     // Llama's norms have no bias
                 if (target.bias() && (role == Role.GATE || role == Role.UP || role == Role.DOWN)) continue;
@@ -146,6 +146,19 @@ public final class HfNames {
         return List.copyOf(rules);
     }
 
+    /** Qwen2-MoE's: Qwen2's, and the sparse layers' tensors under Lamina's own names (the router mlp.gate, experts, shared expert). */
+    private static final List<Rule> QWEN2_MOE = qwen2Moe();
+
+    private static List<Rule> qwen2Moe() {
+        List<Rule> rules = new java.util.ArrayList<>(QWEN2);
+        rules.add(r("layers.{l}.mlp.gate.weight", w(Role.ROUTER)));
+        for (Role role : List.of(Role.EXPERT_GATE, Role.EXPERT_UP, Role.EXPERT_DOWN))
+            rules.add(r("layers.{l}.mlp.experts.{e}." + role.module(0, 0).substring(role.module(0, 0).lastIndexOf('.') + 1) + ".weight", w(role)));
+        for (Role role : List.of(Role.SHARED_GATE, Role.SHARED_UP, Role.SHARED_DOWN, Role.SHARED_EXPERT_GATE))
+            rules.add(r("layers.{l}." + role.module(0).substring("layers.0.".length()) + ".weight", w(role)));
+        return List.copyOf(rules);
+    }
+
     /** The rule table of an architecture (Mistral, Qwen3 and Gemma share Llama's names). */
     public static List<Rule> rules(HfArch arch) {
         return switch (arch) {
@@ -154,13 +167,14 @@ public final class HfNames {
             case PHI3 -> PHI3;
             case GEMMA2, GEMMA3 -> GEMMA2;
             case MIXTRAL -> MIXTRAL;
+            case QWEN2_MOE -> QWEN2_MOE;
             default -> LLAMA;
         };
     }
 
     /** Canonical tensors an architecture does not have, which stay zero in Lamina (Qwen2's o_proj bias). */
     private static boolean implicitZero(HfArch arch, String canonical) {
-        return arch == HfArch.QWEN2 && canonical.matches("layers\\.\\d+\\.self_attn\\.o_proj\\.bias");
+        return (arch == HfArch.QWEN2 || arch == HfArch.QWEN2_MOE) && canonical.matches("layers\\.\\d+\\.self_attn\\.o_proj\\.bias");
     }
 
     static List<Pattern> dropped(HfArch arch) { return arch == HfArch.GPT2 ? GPT2_DROPPED : LLAMA_DROPPED; }

@@ -489,6 +489,19 @@ public final class ModelRunner {
             return out;
         }
 
+        /** y += sigmoid(gate) ⊙ s, in place on y. */
+        @Override
+        public Tensor gatedAdd(Tensor y, Tensor gate, Tensor s) {
+            int rows = y.dim(0);
+            float[] ys = y.data(), ss = s.data(), g = gate.data();
+            for (int r = 0; r < rows; r++) {
+                float w = (float) (1 / (1 + Math.exp(-g[gate.offset() + r])));
+                int a = y.offset() + r * d, b = s.offset() + r * d;
+                for (int i = 0; i < d; i++) ys[a + i] += w * ss[b + i];
+            }
+            return y;
+        }
+
         @Override
         public Tensor swiglu(Tensor gate, Tensor up) {
             Tensor y = next(gate.dim(0), gate.dim(1));       // n rows, or n·k grouped by expert

@@ -43,9 +43,12 @@ public final class PreparedModel {
             Decoder.Layer layer = model.layer(l);
             addGroup(layer.qkv());
             if (layer.moe() == null) addGroup(layer.mlpIn());
-            else for (int e = 0; e < layer.moe().experts(); e++) {
-                addGroup(layer.moe().in()[e]);
-                addGroup(layer.moe().down()[e]);
+            else {
+                for (int e = 0; e < layer.moe().experts(); e++) {
+                    addGroup(layer.moe().in()[e]);
+                    addGroup(layer.moe().down()[e]);
+                }
+                if (layer.moe().sharedIn() != null) addGroup(layer.moe().sharedIn());
             }
         }
     }

@@ -66,9 +66,10 @@ public final class Decoder {
     /**
      * A sparse layer's MLP (then the layer's mlpIn and down are null): the router [E, d] and each
      * expert e's maps, in[e] = {gate, up} (or {up} with GELU) and down[e] = {down}, each array a
-     * group the executors compute over that expert's rows.
+     * group the executors compute over that expert's rows; and, with a shared expert (Qwen-MoE),
+     * its {gate, up}, down and the gate [1, d] of its sigmoid weight (else null).
      */
-    public record Moe(Linear router, Linear[][] in, Linear[][] down) {
+    public record Moe(Linear router, Linear[][] in, Linear[][] down, Linear[] sharedIn, Linear sharedDown, Linear sharedGate) {
         public int experts() { return down.length; }
     }
 
@@ -133,7 +134,14 @@ public final class Decoder {
                             : new Linear[] {linear(all, ParamKey.expert(Role.EXPERT_UP, l, e))};
                     out[e] = new Linear[] {linear(all, ParamKey.expert(Role.EXPERT_DOWN, l, e))};
                 }
-                moe = new Moe(router, in, out);
+                Linear[] sharedIn = null;
+                Linear sharedDown = null, sharedGate = null;
+                if (config.sharedExpertIntermediateSize() > 0) {
+                    sharedIn = new Linear[] {linear(all, Role.SHARED_GATE, l), linear(all, Role.SHARED_UP, l)};
+                    sharedDown = linear(all, Role.SHARED_DOWN, l);
+                    sharedGate = linear(all, Role.SHARED_EXPERT_GATE, l);
+                }
+                moe = new Moe(router, in, out, sharedIn, sharedDown, sharedGate);
             }
             layers[l] = new Layer(l, norm(ParamKey.of(Role.INPUT_NORM, l)), new Linear[] {q, k, v}, o,
                     norm(ParamKey.of(Role.POST_NORM, l)), mlpIn, down,
@@ -278,9 +286,12 @@ public final class Decoder {
             case UP -> new int[] {ff, d};
             case DOWN -> new int[] {d, ff};
             case ROUTER -> c.moe() ? new int[] {c.numExperts(), d} : null;
-            case EXPERT_GATE -> c.moe() && c.activation() != Activation.GELU ? new int[] {ff, d} : null;
-            case EXPERT_UP -> c.moe() ? new int[] {ff, d} : null;
-            case EXPERT_DOWN -> c.moe() ? new int[] {d, ff} : null;
+            case EXPERT_GATE -> c.moe() && c.activation() != Activation.GELU ? new int[] {c.expertSize(), d} : null;
+            case EXPERT_UP -> c.moe() ? new int[] {c.expertSize(), d} : null;
+            case EXPERT_DOWN -> c.moe() ? new int[] {d, c.expertSize()} : null;
+            case SHARED_GATE, SHARED_UP -> c.sharedExpertIntermediateSize() > 0 ? new int[] {c.sharedExpertIntermediateSize(), d} : null;
+            case SHARED_DOWN -> c.sharedExpertIntermediateSize() > 0 ? new int[] {d, c.sharedExpertIntermediateSize()} : null;
+            case SHARED_EXPERT_GATE -> c.sharedExpertIntermediateSize() > 0 ? new int[] {1, d} : null;
             default -> null;
         };
     }
@@ -328,10 +339,17 @@ public final class Decoder {
             if (c.sandwichNorms()) norm(l, ParamKey.of(Role.ATTN_OUT_NORM, i), d, ln);
             norm(l, ParamKey.of(Role.POST_NORM, i), d, ln);
             if (c.sparse(i)) {                          // router, then each role's experts in order (stacks as GGUF keeps them)
+                int ffe = c.expertSize(), s = c.sharedExpertIntermediateSize();
                 l.add(ParamKey.of(Role.ROUTER, i), c.numExperts(), d);
                 for (Role r : c.activation() != Activation.GELU ? new Role[] {Role.EXPERT_GATE, Role.EXPERT_UP} : new Role[] {Role.EXPERT_UP})
-                    for (int e = 0; e < c.numExperts(); e++) l.add(ParamKey.expert(r, i, e), ff, d);
-                for (int e = 0; e < c.numExperts(); e++) l.add(ParamKey.expert(Role.EXPERT_DOWN, i, e), d, ff);
+                    for (int e = 0; e < c.numExperts(); e++) l.add(ParamKey.expert(r, i, e), ffe, d);
+                for (int e = 0; e < c.numExperts(); e++) l.add(ParamKey.expert(Role.EXPERT_DOWN, i, e), d, ffe);
+                if (s > 0) {
+                    l.add(ParamKey.of(Role.SHARED_GATE, i), s, d);
+                    l.add(ParamKey.of(Role.SHARED_UP, i), s, d);
+                    l.add(ParamKey.of(Role.SHARED_DOWN, i), d, s);
+                    l.add(ParamKey.of(Role.SHARED_EXPERT_GATE, i), 1, d);
+                }
             } else if (c.activation() != Activation.GELU) {
                 linear(l, ParamKey.of(Role.GATE, i), ff, d, false);
                 linear(l, ParamKey.of(Role.UP, i), ff, d, false);
@@ -446,7 +464,10 @@ public final class Decoder {
     private <X> X moe(Executor<X> ex, Layer w, X x) {
         Moe m = w.moe();
         X grouped = ex.route(w.index(), ex.linear(x, m.router()), x);
-        return ex.combine(ex.experts(activation(ex, ex.experts(grouped, m.in())), m.down())[0]);
+        X routed = ex.combine(ex.experts(activation(ex, ex.experts(grouped, m.in())), m.down())[0]);
+        if (m.sharedIn() == null) return routed;       // Qwen-MoE: + sigmoid(x·g) ⊙ the shared expert's MLP of x
+        X shared = ex.linear(activation(ex, ex.project(x, m.sharedIn())), m.sharedDown());
+        return ex.gatedAdd(routed, ex.linear(x, m.sharedGate()), shared);
     }
 
     // ---- training and evaluation on a tape ------------------------------------------------------

@@ -75,6 +75,9 @@ public interface Executor<X> {
     /** [n, d]: for each row, its experts' rows of y [n·k, d] weighted by the router's weights (the routing of the last {@link #route}). */
     X combine(X y);
 
+    /** y + sigmoid(gate) ⊙ s: gate [n, 1] weighs each row of s [n, d] (a shared expert's output); y may be updated in place. */
+    X gatedAdd(X y, X gate, X s);
+
     /** silu(gate) ⊙ up. */
     X swiglu(X gate, X up);
 

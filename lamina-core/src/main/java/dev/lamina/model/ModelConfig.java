@@ -49,7 +49,11 @@ import java.util.Set;
  * @param capacityFactor         null: every routed token is computed; c: in training an expert takes at most
  *                               ceil(c·rows·k/E) of a layer's tokens, in order, the rest dropped (they keep the residual)
  * @param normTopkProb           the k chosen experts' probabilities renormalised to sum to 1 (Mixtral, true), or used as
- *                               the softmax over all experts gave them (Grok-1, false: the weights sum to less than 1)
+ *                               the softmax over all experts gave them (Grok-1, Qwen-MoE: false; the weights sum to less than 1)
+ * @param moeIntermediateSize    null: each expert is intermediate_size wide; else its own width (Qwen-MoE: dense layers
+ *                               keep intermediate_size)
+ * @param sharedExpertIntermediateSize 0: none; s: a sparse layer also runs a shared SwiGLU expert of width s on every
+ *                               token, added with the weight sigmoid(x·g) (Qwen-MoE)
  */
 public record ModelConfig(
         int vocabSize, int hiddenSize, int numHiddenLayers, int numAttentionHeads, int numKeyValueHeads,
@@ -59,7 +63,8 @@ public record ModelConfig(
         Integer explicitHeadDim, boolean qkNorm, boolean scaleEmbeddings, Integer slidingWindowPattern,
         Double queryPreAttnScalar, Double attnLogitSoftcapping, Double finalLogitSoftcapping, boolean sandwichNorms,
         Double ropeLocalBaseFreq, int numExperts, int expertsPerToken, int moeEvery, double routerAuxLossCoef,
-        double routerZLossCoef, Double capacityFactor, boolean normTopkProb) {
+        double routerZLossCoef, Double capacityFactor, boolean normTopkProb, Integer moeIntermediateSize,
+        int sharedExpertIntermediateSize) {
 
     public enum Norm { RMSNORM, LAYERNORM }
     public enum Placement { PRE, POST, MIX }
@@ -119,7 +124,18 @@ public record ModelConfig(
         if (!(routerZLossCoef >= 0 && routerZLossCoef < Double.POSITIVE_INFINITY))
             throw new LaminaException("model config: router_z_loss_coef must be a finite number >= 0, got " + routerZLossCoef);
         positiveOrNull("capacity_factor", capacityFactor);
+        if (moeIntermediateSize != null && moeIntermediateSize < 1)
+            throw new LaminaException("model config: moe_intermediate_size must be null or a positive integer, got " + moeIntermediateSize);
+        if (sharedExpertIntermediateSize < 0)
+            throw new LaminaException("model config: shared_expert_intermediate_size must be 0 (none) or positive, got " + sharedExpertIntermediateSize);
+        if ((moeIntermediateSize != null || sharedExpertIntermediateSize > 0) && numExperts == 0)
+            throw new LaminaException("model config: moe_intermediate_size and shared_expert_intermediate_size need num_experts > 0");
+        if (sharedExpertIntermediateSize > 0 && activation == Activation.GELU)
+            throw new LaminaException("model config: a shared expert needs a gated activation (swiglu or geglu)");
     }
+
+    /** The width of one expert's MLP: moe_intermediate_size, else intermediate_size. */
+    public int expertSize() { return moeIntermediateSize != null ? moeIntermediateSize : intermediateSize; }
 
     private static void positiveOrNull(String field, Double v) {
         if (v != null && !(v > 0 && v < Double.POSITIVE_INFINITY))
@@ -202,12 +218,13 @@ public record ModelConfig(
         for (int l = 0; l < numHiddenLayers; l++) {
             attention += d * qDim() + 2 * d * kvDim() + (long) qDim() * d + (bias ? qDim() + 2L * kvDim() + d : 0);
             norms += 2 * normSize + (qkNorm ? 2 * hd : 0) + (sandwichNorms ? 2 * normSize : 0);
-            long expert = (gated ? 3 : 2) * d * ff;
+            long dense = (gated ? 3 : 2) * d * ff, expert = (gated ? 3 : 2) * d * expertSize();
             if (sparse(l)) {
+                long shared = sharedExpertIntermediateSize > 0 ? 3 * d * sharedExpertIntermediateSize + d : 0;   // and its gate [1, d]
                 routers += numExperts * d;
-                experts += numExperts * expert;
-                active += expertsPerToken * expert;
-            } else mlp += expert + (bias && !gated ? ff + d : 0);
+                experts += numExperts * expert + shared;
+                active += expertsPerToken * expert + shared;
+            } else mlp += dense + (bias && !gated ? ff + d : 0);
         }
         return new ParameterCounts(embeddings, attention, mlp, experts, active, routers, norms, tieWordEmbeddings ? 0 : (long) vocabSize * d);
     }
@@ -268,6 +285,7 @@ public record ModelConfig(
         b.numExperts = numExperts; b.expertsPerToken = expertsPerToken; b.moeEvery = moeEvery;
         b.routerAuxLossCoef = routerAuxLossCoef; b.routerZLossCoef = routerZLossCoef; b.capacityFactor = capacityFactor;
         b.normTopkProb = normTopkProb;
+        b.moeIntermediateSize = moeIntermediateSize; b.sharedExpertIntermediateSize = sharedExpertIntermediateSize;
         return b;
     }
 
@@ -291,6 +309,8 @@ public record ModelConfig(
         private double routerAuxLossCoef, routerZLossCoef;
         private Double capacityFactor;
         private boolean normTopkProb = true;
+        private Integer moeIntermediateSize;
+        private int sharedExpertIntermediateSize;
 
         private Builder() {}
 
@@ -330,6 +350,8 @@ public record ModelConfig(
         public Builder routerZLossCoef(double v) { routerZLossCoef = v; return this; }
         public Builder capacityFactor(Double v) { capacityFactor = v; return this; }
         public Builder normTopkProb(boolean v) { normTopkProb = v; return this; }
+        public Builder moeIntermediateSize(Integer v) { moeIntermediateSize = v; return this; }
+        public Builder sharedExpertIntermediateSize(int v) { sharedExpertIntermediateSize = v; return this; }
 
         /** GPT-2's choices: LayerNorm, learned positions, GELU, biases and a head tied to the embeddings. */
         public Builder gpt2Style() {
@@ -342,7 +364,8 @@ public record ModelConfig(
                     norm, normEps, normPlacement, mixAlpha, position, ropeTheta, activation, bias, tieWordEmbeddings,
                     slidingWindow, layernormScaling, ropeScaling, headDim, qkNorm, scaleEmbeddings, slidingWindowPattern,
                     queryPreAttnScalar, attnLogitSoftcapping, finalLogitSoftcapping, sandwichNorms, ropeLocalBaseFreq,
-                    numExperts, expertsPerToken, moeEvery, routerAuxLossCoef, routerZLossCoef, capacityFactor, normTopkProb);
+                    numExperts, expertsPerToken, moeEvery, routerAuxLossCoef, routerZLossCoef, capacityFactor, normTopkProb,
+                    moeIntermediateSize, sharedExpertIntermediateSize);
         }
     }
 
@@ -354,7 +377,7 @@ public record ModelConfig(
             "tie_word_embeddings", "sliding_window", "layernorm_scaling", "rope_scaling", "head_dim", "qk_norm", "scale_embeddings",
             "sliding_window_pattern", "query_pre_attn_scalar", "attn_logit_softcapping", "final_logit_softcapping", "sandwich_norms",
             "rope_local_base_freq", "num_experts", "experts_per_token", "moe_every", "router_aux_loss_coef", "router_z_loss_coef",
-            "capacity_factor", "norm_topk_prob");
+            "capacity_factor", "norm_topk_prob", "moe_intermediate_size", "shared_expert_intermediate_size");
 
     public ObjectNode toJson() {
         ObjectNode o = Json.MAPPER.createObjectNode();
@@ -394,6 +417,8 @@ public record ModelConfig(
             o.put("router_z_loss_coef", routerZLossCoef);
             if (capacityFactor != null) o.put("capacity_factor", capacityFactor);
             if (!normTopkProb) o.put("norm_topk_prob", false);
+            if (moeIntermediateSize != null) o.put("moe_intermediate_size", moeIntermediateSize);
+            if (sharedExpertIntermediateSize > 0) o.put("shared_expert_intermediate_size", sharedExpertIntermediateSize);
         }
         return o;
     }
@@ -431,7 +456,9 @@ public record ModelConfig(
                     optNum(o, "rope_local_base_freq", source), optInt(o, "num_experts", 0, source),
                     optInt(o, "experts_per_token", 0, source), optInt(o, "moe_every", 1, source),
                     optDouble(o, "router_aux_loss_coef", 0, source), optDouble(o, "router_z_loss_coef", 0, source),
-                    optNum(o, "capacity_factor", source), optBool(o, "norm_topk_prob", true, source));
+                    optNum(o, "capacity_factor", source), optBool(o, "norm_topk_prob", true, source),
+                    o.has("moe_intermediate_size") && !o.get("moe_intermediate_size").isNull() ? reqInt(o, "moe_intermediate_size", source) : null,
+                    optInt(o, "shared_expert_intermediate_size", 0, source));
         } catch (LaminaException e) {
             throw e.getMessage().startsWith("model config:")
                     ? new LaminaException(source + e.getMessage().substring("model config".length())) : e;

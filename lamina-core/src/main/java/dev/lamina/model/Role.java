@@ -31,6 +31,11 @@ public enum Role {
     EXPERT_GATE("gate_proj", Part.MLP, Kind.LINEAR, true),
     EXPERT_UP("up_proj", Part.MLP, Kind.LINEAR, true),
     EXPERT_DOWN("down_proj", Part.MLP, Kind.LINEAR, true),
+    /** A sparse layer's shared expert (Qwen-MoE): every token's SwiGLU of width s, weighted by sigmoid(x·g) with g [1, d]. */
+    SHARED_GATE("mlp.shared_expert.gate_proj", Part.MLP, Kind.LINEAR, true),
+    SHARED_UP("mlp.shared_expert.up_proj", Part.MLP, Kind.LINEAR, true),
+    SHARED_DOWN("mlp.shared_expert.down_proj", Part.MLP, Kind.LINEAR, true),
+    SHARED_EXPERT_GATE("mlp.shared_expert_gate", Part.MLP, Kind.LINEAR, true),
     /** Sandwich norms (Gemma 2): on the MLP's output, before the residual add. */
     MLP_OUT_NORM("mlp_output_layernorm", Part.NORMS, Kind.NORM, true),
     FINAL_NORM("norm", Part.FINAL_NORM, Kind.NORM, false),
@@ -66,9 +71,12 @@ public enum Role {
         return expert < 0 ? module(layer) : "layers." + layer + ".mlp.experts." + expert + "." + path;
     }
 
+    /** Whether the role belongs to a sparse layer's MLP (router, experts, shared expert). */
+    public boolean sparse() { return this == ROUTER || perExpert() || this == SHARED_GATE || this == SHARED_UP || this == SHARED_DOWN || this == SHARED_EXPERT_GATE; }
+
     /** Whether each expert of a sparse layer has its own tensor of this role. */
     public boolean perExpert() { return this == EXPERT_GATE || this == EXPERT_UP || this == EXPERT_DOWN; }
 
     /** Whether the role writes into the residual stream (attention's and the MLP's output projections). */
-    public boolean residualOutput() { return this == O || this == DOWN || this == EXPERT_DOWN; }
+    public boolean residualOutput() { return this == O || this == DOWN || this == EXPERT_DOWN || this == SHARED_DOWN; }
 }

@@ -178,6 +178,9 @@ public final class TapeExecutor implements Executor<Var> {
     public Var combine(Var y) { return dev.lamina.autograd.MoeOps.combine(tape, y, route); }
 
     @Override
+    public Var gatedAdd(Var y, Var gate, Var s) { return dev.lamina.autograd.MoeOps.gatedAdd(tape, y, gate, s); }
+
+    @Override
     public Var swiglu(Var gate, Var up) { return Ops.swiglu(tape, gate, up); }
 
     @Override

@@ -37,7 +37,10 @@ final class ExportModels {
             new Case("mixtral-top2-bf16", llama(2, false, false, null).toBuilder().numExperts(4).expertsPerToken(2)
                     .routerAuxLossCoef(0.01).build(), HfCheckpoint.DType.BF16, HfArch.MIXTRAL),
             new Case("mixtral-top1-window-f32", llama(2, false, false, 4).toBuilder().numExperts(3).expertsPerToken(1).build(),
-                    HfCheckpoint.DType.F32, HfArch.MIXTRAL));
+                    HfCheckpoint.DType.F32, HfArch.MIXTRAL),
+            new Case("qwen2-moe-shared-f32", llama(2, false, false, null).toBuilder().numHiddenLayers(4).numExperts(4).expertsPerToken(2)
+                    .moeEvery(2).normTopkProb(false).moeIntermediateSize(16).sharedExpertIntermediateSize(24).build(),
+                    HfCheckpoint.DType.F32, HfArch.QWEN2_MOE));
 
     static Decoder random(ModelConfig c, long seed) {
         Parameters p = Decoder.layout(c).build();

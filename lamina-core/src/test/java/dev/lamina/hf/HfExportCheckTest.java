@@ -39,7 +39,7 @@ class HfExportCheckTest {
             Decoder m = ExportModels.random(config, seed++);
             write(k.name(), HfCheckpoint.export(m, tok, OUT.resolve(k.name()), k.dtype()), OUT.resolve(k.name()));
         }
-        for (String name : new String[] {"mistral", "gpt2-bf16", "mixtral-bf16"}) {
+        for (String name : new String[] {"mistral", "gpt2-bf16", "mixtral-bf16", "qwen2-moe"}) {
             Path out = OUT.resolve("from-" + name);
             write(name, HfCheckpoint.export(HfFixtures.dir(name), out, HfCheckpoint.DType.F32), out);
         }

@@ -17,7 +17,7 @@ final class HfFixtures {
     private HfFixtures() {}
 
     static final String[] NAMES = {"gpt2", "gpt2-bf16", "llama", "llama-f16", "llama-sharded", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "phi3-longrope",
-            "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn", "mixtral", "mixtral-bf16"};
+            "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn", "mixtral", "mixtral-bf16", "qwen2-moe"};
 
     static Path dir(String name) {
         try {

@@ -36,7 +36,7 @@ class HfImportTest {
 
     /** Qwen2 and the RoPE scalings (make_arch_fixtures.py), through both executors: the tape and the KV-cache runner. */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "phi3-longrope", "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn", "mixtral", "mixtral-bf16"})
+    @ValueSource(strings = {"qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "phi3-longrope", "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn", "mixtral", "mixtral-bf16", "qwen2-moe"})
     void newerArchitecturesMatchTransformersInTrainingAndInference(String name) {
         Path dir = HfFixtures.dir(name);
         Decoder d = Checkpoint.loadModel(dir);
@@ -55,7 +55,7 @@ class HfImportTest {
 
     /** Greedy decoding over the KV cache gives transformers' generate() tokens (greedy.json, make_arch_fixtures.py). */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "phi3-longrope", "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn", "mixtral", "mixtral-bf16"})
+    @ValueSource(strings = {"qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "phi3-longrope", "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn", "mixtral", "mixtral-bf16", "qwen2-moe"})
     void greedyContinuationsEqualTransformersGenerate(String name) throws Exception {
         Path dir = HfFixtures.dir(name);
         var g = dev.lamina.io.Json.MAPPER.readTree(Files.readString(dir.resolve("greedy.json")));
