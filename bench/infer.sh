@@ -7,14 +7,15 @@
 #                                    Lamina computes with the file's blocks as they are (--weights stored)
 #   SHAPE=moe-s bench/infer.sh      a mixture of experts: both on one random moe-s GGUF file (8 experts, 2 per token)
 #   --isa avx2: Lamina with -XX:UseAVX=2 beside a llama.cpp built for AVX2 without AVX-512 (build-avx2/)
-# Env: ROUNDS (default 3), THREADS (default 2), PEER_DIR (default /tmp/lamina-llamacpp).
+# Env: ROUNDS (default 3), THREADS (default 2), PEER_DIR (default /tmp/lamina-llamacpp), WARMUP (Lamina's warm-up
+#      seconds, default 5; a mixture of experts needs about 20 to reach its steady state).
 # The peer is built once from source: llama.cpp v0.5.0 (commit de3ff81) as bundled in the npm
 # package node-llama-cpp 3.22.1, CPU only, -march=native, OpenMP; the model file is written by
 # bench/make_gguf.py with the gguf Python package. Needs npm, git, cmake, a C++ compiler.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 source "$ROOT/bench/isa.sh"
-ROUNDS="${ROUNDS:-3}"; THREADS="${THREADS:-2}"
+ROUNDS="${ROUNDS:-3}"; THREADS="${THREADS:-2}"; WARMUP="${WARMUP:-5}"   # seconds of Lamina's warm-up before timing
 DIR="${PEER_DIR:-/tmp/lamina-llamacpp}"
 BUILD="$DIR/llama.cpp/build"; CPU_FLAGS="-DGGML_NATIVE=ON"
 if [ "$ISA" = avx2 ]; then
@@ -67,7 +68,7 @@ for r in $(seq 1 "$ROUNDS"); do
       {gsub(/"/,""); if ($c["n_prompt"]>0 && $c["n_depth"]==0) pp=$c["avg_ts"]; if ($c["n_gen"]>0 && $c["n_depth"]==128) tg=$c["avg_ts"]}
       END{print pp, tg}' <<<"$peer")
   ps=$(steal_pct "$m"); m=$(cpu_mark)
-  lam=$("$ROOT/bin/lamina" bench infer "${LAMINA_MODEL[@]}" --threads "$THREADS" --concurrency 1 --repeats 5 --warmup 5 2>/dev/null)
+  lam=$("$ROOT/bin/lamina" bench infer "${LAMINA_MODEL[@]}" --threads "$THREADS" --concurrency 1 --repeats 5 --warmup "$WARMUP" 2>/dev/null)
   lp=$(sed -n 's/^prefill: \([0-9.]*\) tok\/s.*/\1/p' <<<"$lam"); ld=$(sed -n 's/^decode, batch 1: \([0-9.]*\) tok\/s.*/\1/p' <<<"$lam")
   ls=$(steal_pct "$m")
   awk -v t="$t" -v pp="$pp" -v lp="$lp" -v tg="$tg" -v ld="$ld" -v st="$ps / $ls" \
