@@ -178,35 +178,11 @@ public final class MoeOps {
             for (int e = 0; e < E; e++) sum += Math.exp(z[zo + r * E + e] - max);
             op.lse[r] = (float) (max + Math.log(sum));
             for (int e = 0; e < E; e++) p[r * E + e] = (float) (Math.exp(z[zo + r * E + e] - max) / sum);
-            topK(p, r * E, E, k, op.expert, r * k);
-            double kept = 0;
-            for (int j = 0; j < k; j++) kept += p[r * E + op.expert[r * k + j]];
-            if (!renormalize) kept = 1;
-            for (int j = 0; j < k; j++) w[r * k + j] = (float) (p[r * E + op.expert[r * k + j]] / kept);
+            choose(p, r * E, E, k, renormalize, op.expert, w, r * k);
         }
         int cap = capacity > 0 && tape.recording() ? (int) Math.ceil(capacity * n * k / E) : n * k;
-        int[] count = op.offsets, slot = op.slot;
-        java.util.Arrays.fill(count, 0);
-        int dropped = 0;
-        for (int j = 0; j < k; j++)                        // first choices claim capacity before second ones
-            for (int r = 0; r < n; r++) {
-                int e = op.expert[r * k + j];
-                if (count[e] < cap) { count[e]++; slot[r * k + j] = 0; }
-                else { slot[r * k + j] = -1; dropped++; }
-            }
-        int acc = 0;                                       // counts → start offsets, then fill in row order
-        for (int e = 0; e <= E; e++) { int c = e < E ? count[e] : 0; count[e] = acc; acc += c; }
-        op.total = acc;
-        int[] fill = tape.ints(E);
-        java.util.Arrays.fill(fill, 0);
-        java.util.Arrays.fill(op.rowOf, -1);
-        for (int r = 0; r < n; r++)
-            for (int j = 0; j < k; j++) {
-                if (slot[r * k + j] < 0) continue;
-                int e = op.expert[r * k + j], at = count[e] + fill[e]++;
-                slot[r * k + j] = at;
-                op.rowOf[at] = r;
-            }
+        int dropped = group(n, k, E, op.expert, cap, op.offsets, op.slot, op.rowOf, tape.ints(E));
+        op.total = op.offsets[E];
         if (losses != null) {
             if (losses.layerCounts[layer] == null) losses.layerCounts[layer] = new double[E];
             for (int r = 0; r < n; r++) {
@@ -223,6 +199,48 @@ public final class MoeOps {
         }
         tape.forward("moe_route", t0);
         return op;
+    }
+
+    /**
+     * Row r's choice: the k most probable experts of p[off, off+E) into expert[at, at+k) and their
+     * weights into w[at, at+k): p_j / Σ_chosen p (renormalize, Mixtral) or p_j (Grok-1, Qwen-MoE).
+     * Both executors route with it.
+     */
+    public static void choose(float[] p, int off, int E, int k, boolean renormalize, int[] expert, float[] w, int at) {
+        topK(p, off, E, k, expert, at);
+        double kept = 0;
+        for (int j = 0; j < k; j++) kept += p[off + expert[at + j]];
+        if (!renormalize) kept = 1;
+        for (int j = 0; j < k; j++) w[at + j] = (float) (p[off + expert[at + j]] / kept);
+    }
+
+    /**
+     * Groups n rows' k choices (expert[r·k + j]) by expert, at most cap rows per expert: first
+     * choices claim capacity before second ones, each in row order, and within a group the rows keep
+     * their order. offsets [E + 1] gets each group's start, slot[r·k + j] the grouped position of row
+     * r's j-th choice (−1 when dropped), rowOf[position] its row (−1 past the used ones; rowOf may be
+     * null). fill [E] is scratch. Returns how many choices were dropped. Both executors group with it.
+     */
+    public static int group(int n, int k, int E, int[] expert, int cap, int[] offsets, int[] slot, int[] rowOf, int[] fill) {
+        java.util.Arrays.fill(offsets, 0, E + 1, 0);
+        int dropped = 0;
+        for (int j = 0; j < k; j++)
+            for (int r = 0; r < n; r++) {
+                int e = expert[r * k + j];
+                if (offsets[e] < cap) { offsets[e]++; slot[r * k + j] = 0; }
+                else { slot[r * k + j] = -1; dropped++; }
+            }
+        for (int e = 0, acc = 0; e <= E; e++) { int c = e < E ? offsets[e] : 0; offsets[e] = acc; acc += c; }   // counts → starts
+        java.util.Arrays.fill(fill, 0, E, 0);
+        if (rowOf != null) java.util.Arrays.fill(rowOf, 0, n * k, -1);
+        for (int r = 0; r < n; r++)
+            for (int j = 0; j < k; j++) {
+                if (slot[r * k + j] < 0) continue;
+                int e = expert[r * k + j], at = offsets[e] + fill[e]++;
+                slot[r * k + j] = at;
+                if (rowOf != null) rowOf[at] = r;
+            }
+        return dropped;
     }
 
     /** The k largest of p[off, off+E) into out[at, at+k), largest first; equal values: the lower index first. */

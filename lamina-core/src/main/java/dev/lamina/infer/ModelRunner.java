@@ -1,5 +1,6 @@
 package dev.lamina.infer;
 
+import dev.lamina.autograd.MoeOps;
 import dev.lamina.autograd.Var;
 import dev.lamina.kernels.AttentionScores;
 import dev.lamina.kernels.KernelSet;
@@ -413,35 +414,23 @@ public final class ModelRunner {
         private int[] chosen = new int[0], slotOf = new int[0], offsets = new int[0], fill = new int[0];   // [n·k], [n·k], [E + 1], [E]
         private float[] gateWeights = new float[0], probs = new float[0];              // [n·k], [E]
 
-        /** Softmax over the experts, top k renormalised (as the tape's route, never dropping), rows grouped by expert. */
+        /** Softmax over the experts and the tape's choice and grouping ({@link MoeOps#choose}, {@link MoeOps#group}), never dropping. */
         @Override
         public Tensor route(int l, Tensor logits, Tensor x) {
             int E = c.numExperts(), kk = c.expertsPerToken(), rows = n * kk;
             if (chosen.length < rows) { chosen = new int[maxRows * kk]; slotOf = new int[maxRows * kk]; gateWeights = new float[maxRows * kk]; }
             if (offsets.length < E + 1) { offsets = new int[E + 1]; probs = new float[E]; fill = new int[E]; }
-            java.util.Arrays.fill(offsets, 0);
             float[] z = logits.data();
             for (int r = 0; r < n; r++) {
                 System.arraycopy(z, logits.offset() + r * E, probs, 0, E);
                 k.softmax(probs, 0, E);
-                dev.lamina.autograd.MoeOps.topK(probs, 0, E, kk, chosen, r * kk);
-                float kept = 0;
-                for (int j = 0; j < kk; j++) kept += probs[chosen[r * kk + j]];
-                if (!c.normTopkProb()) kept = 1;                 // Grok-1: the chosen probabilities as they are
-                for (int j = 0; j < kk; j++) {
-                    gateWeights[r * kk + j] = probs[chosen[r * kk + j]] / kept;
-                    offsets[chosen[r * kk + j] + 1]++;
-                }
+                MoeOps.choose(probs, 0, E, kk, c.normTopkProb(), chosen, gateWeights, r * kk);
             }
-            for (int e = 0; e < E; e++) offsets[e + 1] += offsets[e];
-            java.util.Arrays.fill(fill, 0);
+            MoeOps.group(n, kk, E, chosen, rows, offsets, slotOf, null, fill);
             Tensor grouped = next(rows, d);
             for (int r = 0; r < n; r++)
-                for (int j = 0; j < kk; j++) {
-                    int e = chosen[r * kk + j], at = offsets[e] + fill[e]++;
-                    slotOf[r * kk + j] = at;
-                    System.arraycopy(x.data(), x.offset() + r * d, grouped.data(), grouped.offset() + at * d, d);
-                }
+                for (int j = 0; j < kk; j++)
+                    System.arraycopy(x.data(), x.offset() + r * d, grouped.data(), grouped.offset() + slotOf[r * kk + j] * d, d);
             return grouped;
         }
 

@@ -44,6 +44,12 @@ public final class Decoder {
         /** Whether the weight is held frozen in a quantized form rather than as a float parameter. */
         public boolean frozenForm() { return nf4 != null || stored != null; }
 
+        /** Writes a frozen weight's float values [out, in] into t (its NF4 or stored blocks decoded), as a tape's product uses them. */
+        public void decodeInto(KernelSet k, Tensor t) {
+            if (nf4 != null) k.nf4Dequantize(nf4, t);
+            else stored.dequantizeInto(t.data(), t.offset());
+        }
+
         /** Output width: rows of the weight. */
         public int out() { return weight != null ? weight.value().dim(0) : nf4 != null ? nf4.rows : stored.out(); }
     }

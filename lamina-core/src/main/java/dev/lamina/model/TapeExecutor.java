@@ -129,8 +129,7 @@ public final class TapeExecutor implements Executor<Var> {
     private Var product(Var x, Decoder.Linear w) {
         if (w.nf4() != null) return Ops.nf4Linear(tape, x, w.nf4(), w.bias(), model.frozenScratch());
         if (w.stored() != null)
-            return Ops.frozenLinear(tape, x, w.stored().out(), w.stored().in(), wt -> w.stored().dequantizeInto(wt.data(), wt.offset()),
-                    w.bias(), model.frozenScratch());
+            return Ops.frozenLinear(tape, x, w.stored().out(), w.stored().in(), wt -> w.decodeInto(tape.kernels(), wt), w.bias(), model.frozenScratch());
         return Ops.linear(tape, x, w.weight(), w.bias());
     }
 
@@ -164,8 +163,7 @@ public final class TapeExecutor implements Executor<Var> {
             for (int e = 0; e < ws.length; e++) {
                 Decoder.Linear lin = ws[e][j];
                 w[e] = lin.weight();
-                if (lin.stored() != null) decode[e] = t -> lin.stored().dequantizeInto(t.data(), t.offset());
-                else if (lin.nf4() != null) decode[e] = t -> tape.kernels().nf4Dequantize(lin.nf4(), t);
+                if (lin.frozenForm()) decode[e] = t -> lin.decodeInto(tape.kernels(), t);
                 frozen |= decode[e] != null;
             }
             out[j] = dev.lamina.autograd.MoeOps.groupedLinear(tape, grouped, ws[0][j].out(), w, frozen ? decode : null,
