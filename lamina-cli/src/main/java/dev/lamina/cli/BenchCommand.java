@@ -44,6 +44,10 @@ final class BenchCommand implements Runnable {
         @Option(names = "--profile", description = "Print time per op, forward and backward.") boolean profile;
         @Option(names = "--lora", paramLabel = "R", description = "Train a LoRA adapter of rank R (alpha 2R, every linear map) "
                 + "over the frozen model instead, as bench/peft_lora.py does with PEFT.") Integer loraRank;
+        @Option(names = "--checkpoint-activations", arity = "0..1", fallbackValue = "1", paramLabel = "N",
+                description = "Keep only every N-th block input (default N 1: each block's) and recompute the blocks in backward.")
+        int checkpointEvery;
+        @Option(names = "--layers", description = "Override the preset's number of layers (a deep narrow model: llama-s with 24).") Integer layers;
 
         @Override
         public Integer call() {
@@ -52,6 +56,11 @@ final class BenchCommand implements Runnable {
             if (steps < 1) throw new LaminaException("--steps must be >= 1, got " + steps);
             Presets.Preset p = Presets.get(preset);
             ModelConfig mc = p.config().apply(vocab);
+            if (layers != null) {
+                if (layers < 1) throw new LaminaException("--layers must be >= 1, got " + layers);
+                mc = mc.withLayers(layers);
+            }
+            if (checkpointEvery < 0) throw new LaminaException("--checkpoint-activations must be >= 1 layer, got " + checkpointEvery);
             int B = p.batch(), T = p.seq();
             if (loraRank != null && loraRank < 1) throw new LaminaException("--lora must be >= 1, got " + loraRank);
             Decoder model = Decoder.create(mc, 0, Main.kernels(threads));
@@ -71,7 +80,7 @@ final class BenchCommand implements Runnable {
                 System.arraycopy(window, b * (T + 1), ids, b * T, T);
                 System.arraycopy(window, b * (T + 1) + 1, targets, b * T, T);
             }
-            Tape tape = Tape.training(model.kernels());
+            Tape tape = Tape.training(model.kernels()).checkpointEvery(checkpointEvery);
             TapeExecutor ex = new TapeExecutor(model, tape, ids, B, T);
             double peakFlops = FmaPeak.flopsPerSecond(model.kernels().parallel());   // measured (or a bad override refused) before the steps
             Profile prof = new Profile();
@@ -107,14 +116,17 @@ final class BenchCommand implements Runnable {
             double tps = B * T / median;
             double mfu = Trainer.flopsPerToken(model, T) * tps / peakFlops;
             long n = model.parameterCount();
-            System.out.printf("%s: %,d parameters%s, batch %d x %d, %d threads, kernels %s%n", preset, n,
+            System.out.printf("%s%s: %,d parameters%s, batch %d x %d, %d threads, kernels %s%n", preset,
+                    (layers != null ? " with " + mc.numHiddenLayers() + " layers" : "")
+                            + (checkpointEvery > 0 ? ", activation checkpointing every " + checkpointEvery + " layer" + (checkpointEvery > 1 ? "s" : "") : ""), n,
                     mc.moe() ? String.format(" (%,d active per token: %d of %d experts)", mc.activeParameterCount(), mc.expertsPerToken(), mc.numExperts()) : "",
                     B, T, model.kernels().threads(), model.kernels().describe());
             System.out.printf("median step %.1f ms (min %.1f, max %.1f over %d steps)%n", 1e3 * median, 1e3 * timed[0],
                     1e3 * timed[timed.length - 1], steps);
             if (loraRank == null) {
-                System.out.printf("MFU %.1f%% (%.1f GFLOP/s of model FLOPs vs %.0f GFLOP/s peak, %s)%n", 100 * mfu,
-                        Trainer.flopsPerToken(model, T) * tps / 1e9, peakFlops / 1e9, FmaPeak.source(model.kernels().parallel()));
+                System.out.printf("MFU %.1f%% (%.1f GFLOP/s of model FLOPs vs %.0f GFLOP/s peak, %s)%s%n", 100 * mfu,
+                        Trainer.flopsPerToken(model, T) * tps / 1e9, peakFlops / 1e9, FmaPeak.source(model.kernels().parallel()),
+                        checkpointEvery > 0 ? "; the recomputed forward is not counted" : "");
             } else {        // (MFU's 6N FLOPs per token count weight gradients a frozen base does not have)
                 System.out.printf("LoRA rank %d on every linear map: %,d trainable parameters over the frozen %,d%n", loraRank,
                         trainable.count(), n);
@@ -127,6 +139,9 @@ final class BenchCommand implements Runnable {
                             + "+ activation gradients (lent during backward) %.0f MB = %.0f MB live; JVM peak heap %.0f MB "
                             + "(includes garbage not yet collected)%n",
                     4e-6 * n, 4e-6 * n, 8e-6 * n, acts / 1e6, grads / 1e6, 16e-6 * n + tape.bytes() / 1e6, peak / 1e6);
+            System.out.printf("activations kept: %d buffers, %.1f MB%s%n", tape.activationTensors(), tape.activationBytes() / 1e6,
+                    checkpointEvery > 0 ? " (" + (mc.numHiddenLayers() + checkpointEvery - 1) / checkpointEvery + " segment inputs, one segment's buffers)" : "");
+            System.out.printf("activation_bytes=%d%n", tape.activationBytes());
             System.out.printf("allocated per step (all threads): %.1f KB at least, %.1f KB median over the %d timed steps; %.0f parallel "
                             + "calls per step (each hands its workers a closure, except the gradient fills); garbage collections during the timed steps: %d%n",
                     allocated[0] / 1e3, allocated[steps / 2] / 1e3, steps, callsPerStep, gcs);

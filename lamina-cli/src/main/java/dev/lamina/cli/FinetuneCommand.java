@@ -74,6 +74,10 @@ final class FinetuneCommand implements Callable<Integer> {
     boolean trainOnPrompt;
     @Option(names = "--threads", description = "Worker threads (default: every core).")
     Integer threads;
+    @Option(names = "--checkpoint-activations", arity = "0..1", fallbackValue = "1", paramLabel = "N",
+            description = "Activation checkpointing: keep only every N-th block input (default N 1) and recompute the blocks "
+                    + "during backward; less memory, about one more forward of time, the same gradients bit for bit.")
+    Integer checkpointEvery;
 
     @Override
     public Integer call() {
@@ -89,6 +93,8 @@ final class FinetuneCommand implements Callable<Integer> {
         if (m == FineTune.Method.QLORA) refuseQuantized(model);
         Lora.Config lc = m != FineTune.Method.FULL ? new Lora.Config(rank, alpha, dropout, Lora.Config.parseTargets(targets), rslora) : null;
         if (accum < 1) throw new LaminaException("--accum must be >= 1, got " + accum);
+        if (checkpointEvery != null && checkpointEvery < 1)
+            throw new LaminaException("--checkpoint-activations must be >= 1 layer, got " + checkpointEvery);
         if (evalFraction != null && evalData != null) throw new LaminaException("give --eval-data or --eval-fraction, not both");
         FineTuneRun run = new FineTuneRun(out, model.toAbsolutePath().toString(), null, data.toAbsolutePath().toString());
         if (run.resumable() && !resume)
@@ -117,7 +123,7 @@ final class FinetuneCommand implements Callable<Integer> {
         int n = steps != null ? steps : epochs * ((train.examples().size() + perStep - 1) / perStep);
         TrainConfig c = TrainConfig.builder(n, batch, seq).lr(lr != null ? lr : m != FineTune.Method.FULL ? 2e-4 : 2e-5)
                 .warmup(warmup != null ? warmup : Math.max(1, n / 20)).weightDecay(weightDecay).clip(clip).accum(accum).evalEvery(evalEvery)
-                .seed(seed).build();
+                .seed(seed).checkpointEvery(checkpointEvery == null ? 0 : checkpointEvery).build();
         System.err.printf("finetune: %s, %s, %d examples (%d truncated to %d tokens%s)%s, %d steps of %d%s%s%n", model.getFileName(),
                 m == FineTune.Method.FULL ? "all parameters" : (m == FineTune.Method.QLORA ? "QLoRA (NF4 base) r=" : "LoRA r=")
                         + rank + " alpha=" + alpha + " on " + lc.targets(),

@@ -47,6 +47,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--eval-every", description = "Steps between evaluations and checkpoints (default: 10%% of steps).") Integer evalEvery;
     @Option(names = "--eval-batches", defaultValue = "8", description = "Batches in the fixed val sample (default ${DEFAULT-VALUE}).") int evalBatches;
     @Option(names = "--threads", description = "Worker threads (default: all cores).") Integer threads;
+    @Option(names = "--checkpoint-activations", arity = "0..1", fallbackValue = "1", paramLabel = "N",
+            description = "Activation checkpointing: keep only every N-th block input (default N 1) and recompute the blocks "
+                    + "during backward; less memory, about one more forward of time, the same gradients bit for bit.")
+    Integer checkpointEvery;
     @Option(names = "--log-layer-grads", arity = "0..1", fallbackValue = "1", paramLabel = "N",
             description = "Write per-layer gradient norms to RUN/layer_grads.jsonl every N steps (default N: 1).") Integer layerGrads;
     @Option(names = "--eval-tasks", paramLabel = "FILE.jsonl|DIR|NAME",
@@ -55,6 +59,8 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (checkpointEvery != null && checkpointEvery < 1)
+            throw new LaminaException("--checkpoint-activations must be >= 1 layer, got " + checkpointEvery);
         KernelSet kernels = Main.kernels(threads);
         Trainer trainer;
         if (model.resume != null) {
@@ -64,6 +70,7 @@ final class TrainCommand implements Callable<Integer> {
             Path dataDir = data != null ? data : Path.of(Checkpoint.readState(run).data());
             Dataset d = Dataset.open(dataDir);
             trainer = Trainer.resume(run, d, dataDir.toString(), steps == null ? 0 : steps, kernels);
+            if (checkpointEvery != null) trainer.checkpointEvery(checkpointEvery);
             System.err.printf("resuming %s at step %d of %d%n", run, trainer.step(), trainer.config().steps());
         } else {
             if (data == null) throw new LaminaException("--data is required (a directory made by `lamina prepare`)");
@@ -92,7 +99,7 @@ final class TrainCommand implements Callable<Integer> {
             TrainConfig tc = TrainConfig.builder(n, batch == null ? defBatch : batch, seq == null ? defSeq : seq).lr(lr)
                     .warmup(warmup == null ? Math.max(1, n / 10) : warmup).weightDecay(weightDecay).clip(clip).accum(accum)
                     .seed(seed).evalEvery(evalEvery == null ? Math.max(1, n / 10) : evalEvery).evalBatches(evalBatches)
-                    .build();
+                    .checkpointEvery(checkpointEvery == null ? 0 : checkpointEvery).build();
             Decoder m = initial != null ? initial : Decoder.create(mc, seed, kernels);
             System.err.printf("model: %s, %,d parameters; data: %s (%,d train / %,d val tokens, %s)%n",
                     model.preset != null ? model.preset : model.init != null ? "weights of " + model.init : model.config,

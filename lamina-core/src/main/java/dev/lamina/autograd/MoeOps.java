@@ -183,7 +183,7 @@ public final class MoeOps {
         int cap = capacity > 0 && tape.recording() ? (int) Math.ceil(capacity * n * k / E) : n * k;
         int dropped = group(n, k, E, op.expert, cap, op.offsets, op.slot, op.rowOf, tape.ints(E));
         op.total = op.offsets[E];
-        if (losses != null) {
+        if (losses != null && !tape.recomputing()) {          // a checkpointed segment run again counted its rows the first time
             if (losses.layerCounts[layer] == null) losses.layerCounts[layer] = new double[E];
             for (int r = 0; r < n; r++) {
                 for (int j = 0; j < k; j++) {

@@ -6,8 +6,11 @@ import java.util.Map;
 
 /** Time spent per op and phase, summed over the steps a {@link Tape} was profiled. */
 public final class Profile {
-    /** Where in a training step the time went: the tape's two passes, or the update after them. */
-    public enum Phase { FORWARD, BACKWARD, UPDATE }
+    /**
+     * Where in a training step the time went: the tape's two passes, the forward of checkpointed
+     * segments run again during backward, or the update after them.
+     */
+    public enum Phase { FORWARD, BACKWARD, RECOMPUTE, UPDATE }
 
     /** Nanoseconds and calls of one op in one phase. */
     public record Entry(String op, Phase phase, long nanos, long calls) {}

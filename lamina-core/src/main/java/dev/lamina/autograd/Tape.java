@@ -37,11 +37,18 @@ public final class Tape {
 
         /** Accumulates the gradients of the op's inputs from the gradient of its output. */
         protected abstract void backward();
+
+        /** Whether a profiled backward times this op (not one whose inner ops are timed on their own tape). */
+        boolean timed() { return true; }
     }
 
     private final boolean recording;
     private final KernelSet kernels;
     private Profile profile;
+    /** Activation checkpointing: layers per segment (0: off), the tape segments run on, and whether one is being run again. */
+    private int checkpointEvery;
+    private Tape segments;
+    private boolean recomputing;
     private final List<Op> ops = new ArrayList<>();
     private final List<Tensor> tensors = new ArrayList<>();
     private final List<Var> vars = new ArrayList<>();
@@ -86,6 +93,36 @@ public final class Tape {
         return dropout;
     }
 
+    /**
+     * Activation checkpointing every n layers (0 turns it off): the decoder's layers then run in
+     * segments of n on a second tape that holds one segment's activations at a time; this tape keeps
+     * only each segment's input and output, and backward runs each segment's forward again before
+     * its backward ({@link Ops#checkpoint}). Gradients are bitwise those of a run without it.
+     */
+    public Tape checkpointEvery(int n) {
+        if (n < 0) throw new IllegalArgumentException("checkpoint every n layers needs n >= 0, got " + n);
+        checkpointEvery = recording ? n : 0;
+        if (checkpointEvery > 0 && segments == null) {
+            segments = new Tape(true, kernels);
+            segments.profile = profile;
+        }
+        return this;
+    }
+
+    /** Layers per checkpointed segment, 0 when checkpointing is off (always 0 on an inference tape). */
+    public int checkpointEvery() { return checkpointEvery; }
+
+    /** The tape checkpointed segments run on, rewound for each (null when checkpointing is off). */
+    public Tape segmentTape() { return checkpointEvery > 0 ? segments : null; }
+
+    /** Whether this tape is running a checkpointed segment's forward again, in backward (ops with side effects skip them). */
+    public boolean recomputing() { return recomputing; }
+
+    void recomputing(boolean on) { recomputing = on; }
+
+    /** Dropout draws from r from now on (a segment run again draws the masks it drew the first time). */
+    void dropoutRng(dev.lamina.tensor.Rng r) { dropout = r; }
+
     /** The kernels every op on this tape runs. */
     public KernelSet kernels() { return kernels; }
 
@@ -96,7 +133,10 @@ public final class Tape {
     }
 
     /** Times every op of this tape into profile from now on (null stops it). */
-    public void profile(Profile p) { profile = p; }
+    public void profile(Profile p) {
+        profile = p;
+        if (segments != null) segments.profile = p;
+    }
 
     /** Start of a timed forward section: pair with {@link #forward(String, long)}. */
     long start() {
@@ -107,7 +147,8 @@ public final class Tape {
 
     /** Ends a forward section started at t0 under the op's name (gradient zeroing inside it is timed apart). */
     void forward(String op, long t0) {
-        if (profile != null) profile.add(op, Profile.Phase.FORWARD, System.nanoTime() - t0 - (zeroNanos - zeroAtStart));
+        if (profile != null) profile.add(op, recomputing ? Profile.Phase.RECOMPUTE : Profile.Phase.FORWARD,
+                System.nanoTime() - t0 - (zeroNanos - zeroAtStart));
     }
 
     /**
@@ -138,7 +179,7 @@ public final class Tape {
         int v = varCursor - 1;                       // vars are in creation order, so producers descend with v
         for (int i = opCursor - 1; i >= backwardFrom; i--) {
             Op op = ops.get(i);
-            if (p == null) {
+            if (p == null || !op.timed()) {
                 op.backward();
             } else {
                 long t0 = System.nanoTime(), z0 = zeroNanos;
@@ -284,11 +325,17 @@ public final class Tape {
         if (at < list.size()) list.set(at, x); else list.add(x);
     }
 
-    /** Bytes held in activation buffers and gradient buffers (for memory reports). */
-    public long bytes() { return bytes(tensors) + gradientBytes(); }
+    /** Bytes held in activation buffers and gradient buffers, a checkpointing tape's segment tape included (for memory reports). */
+    public long bytes() { return activationBytes() + gradientBytes(); }
+
+    /** Bytes held in activation buffers (op outputs and what ops keep for backward). */
+    public long activationBytes() { return bytes(tensors) + (segments != null ? segments.activationBytes() : 0); }
 
     /** Bytes held in the pool of node gradients (at most what was lent at one time). */
-    public long gradientBytes() { return bytes(gradients); }
+    public long gradientBytes() { return bytes(gradients) + (segments != null ? segments.gradientBytes() : 0); }
+
+    /** Activation buffers held now (op outputs and saved tensors), a segment tape's included. */
+    public int activationTensors() { return tensors.size() + (segments != null ? segments.activationTensors() : 0); }
 
     private static long bytes(List<Tensor> ts) {
         long b = 0;

@@ -406,12 +406,22 @@ public final class Decoder {
     /** The final normalised hidden states [rows, d] the head reads: embeddings, every layer, the final norm. */
     public <X> X hidden(Executor<X> ex) {
         X x = ex.embed(embedTokens, embedPositions);
-        for (Layer w : layers) {
-            x = ex.enter(w.index(), x);
-            if (ex.runs(w.index())) x = layer(ex, w, x);
+        int span = ex.segmentLayers() > 0 ? ex.segmentLayers() : Math.max(1, layers.length);
+        for (int from = 0; from < layers.length; from += span) {      // segments of layers (activation checkpointing)
+            int lo = from, hi = Math.min(layers.length, from + span);
+            x = ex.segment(x, (e, y) -> layers(e, lo, hi, y));
         }
         x = ex.enter(layers.length, x);
         return ex.norm(finalNorm, ex.outputRows(x), 1f);
+    }
+
+    /** Layers [from, to) on x. */
+    private <X> X layers(Executor<X> ex, int from, int to, X x) {
+        for (int l = from; l < to; l++) {
+            x = ex.enter(l, x);
+            if (ex.runs(l)) x = layer(ex, layers[l], x);
+        }
+        return x;
     }
 
     /** One decoder layer. */

@@ -95,4 +95,14 @@ public interface Executor<X> {
 
     /** Whether layer l runs (false makes it the identity, for layer-removal studies). */
     default boolean runs(int layer) { return true; }
+
+    /** Layers per segment of {@link #segment}: 0 runs the whole stack as one (a training tape with activation checkpointing sets it). */
+    default int segmentLayers() { return 0; }
+
+    /**
+     * x after a run of consecutive layers: layers.apply(executor, x) with the executor to run them on.
+     * A training tape with activation checkpointing keeps only x and the result and runs the layers
+     * again during backward; every other executor runs them once, on itself.
+     */
+    default X segment(X x, java.util.function.BiFunction<Executor<X>, X, X> layers) { return layers.apply(this, x); }
 }

@@ -28,6 +28,7 @@ public final class TapeExecutor implements Executor<Var> {
     private AttentionProbe attentionProbe;
     private final dev.lamina.autograd.MoeOps.RouterLosses routerLosses;   // null for a dense model
     private dev.lamina.autograd.MoeOps.Route route;                       // the sparse layer in flight
+    private TapeExecutor segments;                // on the tape's segment tape (activation checkpointing), made on first use
 
     /** Called with the hidden state x[n,d] entering each layer l (and l = L for the final norm's input). */
     @FunctionalInterface
@@ -66,6 +67,28 @@ public final class TapeExecutor implements Executor<Var> {
     }
 
     public Tape tape() { return tape; }
+
+    /** An executor like parent on another tape (the one checkpointed segments run on). */
+    private TapeExecutor(TapeExecutor parent, Tape tape) {
+        this.model = parent.model;
+        this.c = parent.c;
+        this.tape = tape;
+        this.routerLosses = parent.routerLosses;
+    }
+
+    @Override
+    public int segmentLayers() { return tape.checkpointEvery(); }
+
+    @Override
+    public Var segment(Var x, java.util.function.BiFunction<Executor<Var>, Var, Var> layers) {
+        if (tape.checkpointEvery() == 0) return layers.apply(this, x);
+        Tape seg = tape.segmentTape();
+        if (segments == null || segments.tape != seg) segments = new TapeExecutor(this, seg);
+        TapeExecutor inner = segments;
+        inner.ids = ids; inner.B = B; inner.T = T;
+        inner.skip = skip; inner.hiddenProbe = hiddenProbe; inner.attentionProbe = attentionProbe;
+        return Ops.checkpoint(tape, x, in -> layers.apply(inner, in));
+    }
 
     /**
      * The router losses of the last forward pass (null for a dense model): their weighted sum is

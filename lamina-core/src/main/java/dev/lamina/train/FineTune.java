@@ -329,7 +329,8 @@ public final class FineTune {
             List<Example> batch = new ArrayList<>(B);
             for (int i = 0; i < B; i++) batch.add(ex.get(drawn[m * B + i]));
             // LoRA dropout masks: a function of (seed, step, micro-batch), so a resumed run draws the same ones
-            Tape tape = Tape.training(model.kernels()).dropoutSeed(c.seed() * 0x9E3779B97F4A7C15L + step * 1_000_003L + m);
+            Tape tape = Tape.training(model.kernels()).dropoutSeed(c.seed() * 0x9E3779B97F4A7C15L + step * 1_000_003L + m)
+                    .checkpointEvery(c.checkpointEvery());
             loss += w * loss(model, tape, batch);
             tape.backward();
             prior = w;

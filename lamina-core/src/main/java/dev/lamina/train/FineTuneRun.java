@@ -48,7 +48,7 @@ public record FineTuneRun(Path dir, String base, Tokenizer tokenizer, String dat
      */
     Checkpoint.State restore(FineTune.Method method, Lora.Adapter adapter, Decoder model, AdamW opt, TrainConfig c) {
         Checkpoint.State st = Checkpoint.readState(dir);
-        if (!st.train().equals(c))
+        if (!st.train().withCheckpointEvery(c.checkpointEvery()).equals(c))      // checkpointing may change: it changes no number
             throw new LaminaException(dir + ": the run was started with other settings (" + st.train().toJson() + "); continue it with "
                     + "those or write to a new directory");
         boolean lora = PeftAdapter.isAdapter(dir);

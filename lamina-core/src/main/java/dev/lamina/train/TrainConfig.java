@@ -13,10 +13,11 @@ import dev.lamina.io.LaminaException;
  * @param clip        global gradient-norm bound (0 disables)
  * @param evalEvery   steps between validation evaluations (0: only at the end)
  * @param evalBatches micro-batches in the fixed validation sample
+ * @param checkpointEvery activation checkpointing: layers per recomputed segment (0: keep every activation)
  */
 public record TrainConfig(int steps, int batch, int seq, double lr, double minLrRatio, int warmup, double weightDecay,
                           double beta1, double beta2, double eps, double clip, int accum, long seed, int evalEvery,
-                          int evalBatches) {
+                          int evalBatches, int checkpointEvery) {
 
     public TrainConfig {
         if (steps < 1) throw LaminaException.field("steps", "steps must be >= 1, got " + steps);
@@ -29,6 +30,7 @@ public record TrainConfig(int steps, int batch, int seq, double lr, double minLr
         if (accum < 1) throw LaminaException.field("accum", "accum must be >= 1, got " + accum);
         if (evalEvery < 0) throw LaminaException.field("evalEvery", "evalEvery must be >= 0, got " + evalEvery);
         if (evalBatches < 1) throw new LaminaException("eval batches must be >= 1, got " + evalBatches);
+        if (checkpointEvery < 0) throw LaminaException.field("checkpoint-activations", "checkpoint-activations must be >= 1 layer (or 0: off), got " + checkpointEvery);
     }
 
     /** Defaults for a small run: lr 1e-3, 10% warm-up, wd 0.1, betas (0.9, 0.95), clip 1. */
@@ -44,7 +46,7 @@ public record TrainConfig(int steps, int batch, int seq, double lr, double minLr
     /** A builder holding this config's values. */
     public Builder toBuilder() {
         return new Builder(steps, batch, seq).lr(lr).minLrRatio(minLrRatio).warmup(warmup).weightDecay(weightDecay)
-                .betas(beta1, beta2).eps(eps).clip(clip).accum(accum).seed(seed).evalEvery(evalEvery).evalBatches(evalBatches);
+                .betas(beta1, beta2).eps(eps).clip(clip).accum(accum).seed(seed).evalEvery(evalEvery).evalBatches(evalBatches).checkpointEvery(checkpointEvery);
     }
 
     /** Named values for a {@link TrainConfig}; build() validates. */
@@ -52,7 +54,7 @@ public record TrainConfig(int steps, int batch, int seq, double lr, double minLr
         private final int steps, batch, seq;
         private double lr = 1e-3, minLrRatio = 0.1, weightDecay = 0.1, beta1 = 0.9, beta2 = 0.95, eps = 1e-8, clip = 1.0;
         private Integer warmup, evalEvery;
-        private int accum = 1, evalBatches = 8;
+        private int accum = 1, evalBatches = 8, checkpointEvery;
         private long seed = 1234;
 
         private Builder(int steps, int batch, int seq) {
@@ -75,11 +77,13 @@ public record TrainConfig(int steps, int batch, int seq, double lr, double minLr
         /** Steps between evaluations (0: only at the end). */
         public Builder evalEvery(int v) { evalEvery = v; return this; }
         public Builder evalBatches(int v) { evalBatches = v; return this; }
+        /** Activation checkpointing in segments of n layers (0: off). */
+        public Builder checkpointEvery(int n) { checkpointEvery = n; return this; }
 
         public TrainConfig build() {
             int tenth = Math.max(1, steps / 10);
             return new TrainConfig(steps, batch, seq, lr, minLrRatio, warmup != null ? warmup : tenth, weightDecay, beta1, beta2,
-                    eps, clip, accum, seed, evalEvery != null ? evalEvery : tenth, evalBatches);
+                    eps, clip, accum, seed, evalEvery != null ? evalEvery : tenth, evalBatches, checkpointEvery);
         }
     }
 
@@ -91,9 +95,15 @@ public record TrainConfig(int steps, int batch, int seq, double lr, double minLr
         return min + 0.5 * (lr - min) * (1 + Math.cos(Math.PI * progress));
     }
 
+    /** This config with activation checkpointing every n layers (it changes memory and time, never the numbers). */
+    public TrainConfig withCheckpointEvery(int n) {
+        return new TrainConfig(steps, batch, seq, lr, minLrRatio, warmup, weightDecay, beta1, beta2, eps, clip, accum, seed,
+                evalEvery, evalBatches, n);
+    }
+
     public TrainConfig withSteps(int n) {
         return new TrainConfig(n, batch, seq, lr, minLrRatio, warmup, weightDecay, beta1, beta2, eps, clip, accum, seed,
-                evalEvery, evalBatches);
+                evalEvery, evalBatches, checkpointEvery);
     }
 
     /**
@@ -110,7 +120,7 @@ public record TrainConfig(int steps, int batch, int seq, double lr, double minLr
         o.put("steps", steps).put("batch", batch).put("seq", seq).put("lr", lr).put("min_lr_ratio", minLrRatio)
                 .put("warmup", warmup).put("weight_decay", weightDecay).put("beta1", beta1).put("beta2", beta2)
                 .put("eps", eps).put("clip", clip).put("accum", accum).put("seed", seed).put("eval_every", evalEvery)
-                .put("eval_batches", evalBatches);
+                .put("eval_batches", evalBatches).put("checkpoint_activations", checkpointEvery);
         return o;
     }
 
@@ -119,6 +129,7 @@ public record TrainConfig(int steps, int batch, int seq, double lr, double minLr
                 o.get("lr").doubleValue(), o.get("min_lr_ratio").doubleValue(), o.get("warmup").intValue(),
                 o.get("weight_decay").doubleValue(), o.get("beta1").doubleValue(), o.get("beta2").doubleValue(),
                 o.get("eps").doubleValue(), o.get("clip").doubleValue(), o.get("accum").intValue(),
-                o.get("seed").longValue(), o.get("eval_every").intValue(), o.get("eval_batches").intValue());
+                o.get("seed").longValue(), o.get("eval_every").intValue(), o.get("eval_batches").intValue(),
+                o.has("checkpoint_activations") ? o.get("checkpoint_activations").intValue() : 0);
     }
 }

@@ -41,7 +41,7 @@ public final class Trainer {
     private final Decoder model;
     private final Dataset data;
     private final String dataName;
-    private final TrainConfig cfg;
+    private TrainConfig cfg;
     private final Path run;
     private final AdamW opt;
     private final Batcher batcher;
@@ -76,7 +76,7 @@ public final class Trainer {
         if (rngState != Long.MIN_VALUE) batcher.rng().setState(rngState);
         this.ids = new int[cfg.batch() * cfg.seq()];
         this.targets = new int[cfg.batch() * cfg.seq()];
-        this.tape = Tape.training(model.kernels());
+        this.tape = Tape.training(model.kernels()).checkpointEvery(cfg.checkpointEvery());
         this.executor = new TapeExecutor(model, tape, ids, cfg.batch(), cfg.seq());
         this.step = step;
     }
@@ -125,6 +125,13 @@ public final class Trainer {
     public long activationBytes() { return tape.bytes(); }
     public Decoder model() { return model; }
     public TrainConfig config() { return cfg; }
+
+    /** Activation checkpointing every n layers from now on (0: off); a resumed run may change it, as it changes no number. */
+    public Trainer checkpointEvery(int n) {
+        cfg = cfg.withCheckpointEvery(n);
+        tape.checkpointEvery(n);
+        return this;
+    }
     public Path run() { return run; }
 
     /**
