@@ -30,7 +30,7 @@ for s in "${shapes[@]}"; do
     lbuf=$(sed -n 's/^activations kept: \([0-9]*\) buffers.*/\1/p' <<<"$lam")
     tms=$(sed -n 's/.*step_median=\([0-9.]*\)ms.*/\1/p' <<<"$tor"); tmb=$(sed -n 's/.*saved_activation_mb=\([0-9.]*\).*/\1/p' <<<"$tor")
     if [ "$every" = 0 ]; then base_l=$lms; base_t=$tms; lc="-"; tc="-"; what=none
-    else lc="+$(awk -v a="$lms" -v b="$base_l" 'BEGIN{printf "%.0f%%", 100 * (a / b - 1)}')"; tc="+$(awk -v a="$tms" -v b="$base_t" 'BEGIN{printf "%.0f%%", 100 * (a / b - 1)}')"; what="every $every"; fi
+    else lc=$(awk -v a="$lms" -v b="$base_l" 'BEGIN{printf "%+.0f%%", 100 * (a / b - 1)}'); tc=$(awk -v a="$tms" -v b="$base_t" 'BEGIN{printf "%+.0f%%", 100 * (a / b - 1)}'); what="every $every"; fi
     echo "| $p${layers:+ ($layers layers)} | $what | $lmb ($lbuf) | $lms | $lc | $tmb | $tms | $tc | $(ratio "$tms" "$lms") | $stolen |"
   done
 done

@@ -37,6 +37,8 @@ final class BenchMemoryCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "1", description = "Sequences per step (default ${DEFAULT-VALUE}).") int batch;
     @Option(names = "--seq", defaultValue = "256", description = "Tokens per sequence (default ${DEFAULT-VALUE}).") int seq;
     @Option(names = "--threads", description = "Worker threads (default: all cores).") Integer threads;
+    @Option(names = "--checkpoint-activations", arity = "0..1", fallbackValue = "1", paramLabel = "N",
+            description = "Activation checkpointing every N layers (default N 1).") int checkpointEvery;
 
     static ModelConfig shape(String preset) {
         return switch (preset) {
@@ -83,7 +85,7 @@ final class BenchMemoryCommand implements Callable<Integer> {
             nf4Bytes = model.nf4Bytes();
         }
         AdamW opt = new AdamW(trainable, model.kernels());
-        Tape tape = Tape.training(model.kernels());
+        Tape tape = Tape.training(model.kernels()).checkpointEvery(checkpointEvery);
         TapeExecutor ex = new TapeExecutor(model, tape, ids, batch, seq);
         TrainConfig tc = TrainConfig.peerBenchmark(2, batch, seq);
         for (int step = 0; step < 2; step++) {

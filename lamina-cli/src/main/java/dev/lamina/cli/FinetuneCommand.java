@@ -5,6 +5,8 @@ import dev.lamina.io.AtomicFiles;
 import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
 import dev.lamina.model.Lora;
+import dev.lamina.model.ModelConfig;
+import dev.lamina.plan.MemoryPlan;
 import dev.lamina.train.Checkpoint;
 import dev.lamina.train.FineTune;
 import dev.lamina.train.FineTuneRun;
@@ -78,6 +80,8 @@ final class FinetuneCommand implements Callable<Integer> {
             description = "Activation checkpointing: keep only every N-th block input (default N 1) and recompute the blocks "
                     + "during backward; less memory, about one more forward of time, the same gradients bit for bit.")
     Integer checkpointEvery;
+    @Option(names = "--force", description = "Start even when the memory plan exceeds the JVM's heap or the machine's memory.")
+    boolean force;
 
     @Override
     public Integer call() {
@@ -100,6 +104,13 @@ final class FinetuneCommand implements Callable<Integer> {
         if (run.resumable() && !resume)
             throw new LaminaException(out + " holds a fine-tuning run; add --resume to continue it, or choose a new --out");
         if (resume && !run.resumable()) throw new LaminaException(out + ": no checkpoint to resume (no state.json)");
+        {   // the plan, before the base is loaded: --seq is the longest example, so this is the step's peak
+            ModelConfig mc = Main.configOf(model);
+            MemoryPlan.Task task = m == FineTune.Method.FULL ? MemoryPlan.Task.TRAIN : m == FineTune.Method.LORA ? MemoryPlan.Task.LORA : MemoryPlan.Task.QLORA;
+            PlanMemoryCommand.guard("fine-tuning", MemoryPlan.plan(new MemoryPlan.Request(mc, task, MemoryPlan.Precision.FP32, batch,
+                    Math.min(seq, mc.maxPositionEmbeddings()), accum, checkpointEvery == null ? 0 : checkpointEvery, MemoryPlan.Optimizer.ADAMW, 0, 1,
+                    MemoryPlan.Strategy.DP, MemoryPlan.Target.LAMINA, rank, lc == null ? java.util.Set.of() : lc.targets())), force);
+        }
         Base base = Base.load(model, threads, m == FineTune.Method.QLORA);
         run = new FineTuneRun(out, run.base(), base.tokenizer(), run.data());
         FineTune.Data train = FineTune.read(data, base.tokenizer(), base.template(), seq, trainOnPrompt);

@@ -32,6 +32,19 @@ public final class Main implements Runnable {
         return threads == null ? k : Kernels.withThreads(k, threads);
     }
 
+    /** The config of a run directory, Hugging Face directory or GGUF file, read without its weights. */
+    static dev.lamina.model.ModelConfig configOf(java.nio.file.Path model) {
+        if (dev.lamina.gguf.GgufModel.isGguf(model))
+            try (dev.lamina.gguf.GgufFile f = dev.lamina.gguf.GgufFile.open(model)) {
+                return dev.lamina.gguf.GgufModel.config(f);
+            }
+        if (dev.lamina.hf.HfCheckpoint.isHfDirectory(model)) return dev.lamina.hf.HfCheckpoint.config(model).config();
+        java.nio.file.Path json = model.resolve(dev.lamina.train.Checkpoint.CONFIG);
+        if (!java.nio.file.Files.isRegularFile(json))
+            throw new LaminaException(model + ": not a run directory, Hugging Face directory or GGUF file (no " + json.getFileName() + ")");
+        return dev.lamina.model.ModelConfig.read(json);
+    }
+
     /**
      * The error's message in the command's words: a library error about a setting (weightDecay) names
      * the flag that sets it (--weight-decay) when the command has one.
@@ -63,6 +76,13 @@ public final class Main implements Runnable {
             cmd.getErr().println("Run '" + cmd.getCommandSpec().qualifiedName() + " --help' for usage.");
             return 2;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError e) {
+            if (debug) e.printStackTrace();
+            System.err.printf("lamina: error: out of memory (this JVM may use %.1f GB); `lamina plan memory` shows what the task needs; "
+                    + "give the JVM more with LAMINA_JAVA_OPTS=-Xmx<N>g, or use a smaller --batch or --seq%n", Runtime.getRuntime().maxMemory() / 1e9);
+            return 1;
+        }
     }
 }

@@ -12,7 +12,7 @@ import java.util.concurrent.Callable;
 
 /** What a model configuration needs, on paper: no weights are made or read. */
 @Command(name = "plan", mixinStandardHelpOptions = true, description = "What a model configuration needs, computed without weights.",
-        subcommands = {PlanCommand.Params.class})
+        subcommands = {PlanCommand.Params.class, PlanMemoryCommand.class})
 final class PlanCommand implements Runnable {
     @Override public void run() { new picocli.CommandLine(this).usage(System.out); }
 

@@ -42,6 +42,8 @@ final class ServeCommand implements Callable<Integer> {
     String weights;
     @Option(names = "--threads", description = "Worker threads for the model (default: all cores).")
     Integer threads;
+    @Option(names = "--force", description = "Start even when the memory plan exceeds the JVM's heap or the machine's memory.")
+    boolean force;
     @Option(names = "--lora", paramLabel = "NAME=DIR", description = "Serve a LoRA adapter (PEFT files in DIR) as model NAME beside the base; "
             + "repeatable. Every adapter shares the one base model and its batches.")
     java.util.List<String> loras;
@@ -70,6 +72,7 @@ final class ServeCommand implements Callable<Integer> {
             if (!Files.isDirectory(dir)) throw new LaminaException("--lora " + n + ": " + dir + " is not a directory");
             if (adapters.put(n, dir) != null) throw new LaminaException("--lora: the name '" + n + "' is given twice");
         }
+        guard(format);
         LaminaServer server = LaminaServer.start(o, () -> Lamina.load(model, kernels, format), adapters);
         System.err.printf("lamina: listening on %s (model '%s' loading from %s)%n", server.baseUrl(), name, model);
         CountDownLatch stopped = new CountDownLatch(1);
@@ -84,5 +87,31 @@ final class ServeCommand implements Callable<Integer> {
                 key != null ? "; API key required" : "");
         stopped.await();
         return 0;
+    }
+
+    /**
+     * Prints the planned peak of serving: the weights (a GGUF file's stored blocks as the file holds
+     * them, memory-mapped), the KV cache of every slot's full context (or --kv-blocks), one call's
+     * buffers; refuses when it cannot fit, unless --force.
+     */
+    private void guard(WeightFormat format) {
+        dev.lamina.model.ModelConfig c = Main.configOf(model);
+        int context = Math.min(c.maxPositionEmbeddings(), c.contextLimit());
+        boolean blocks = kvBlocks > 0;
+        var plan = dev.lamina.plan.MemoryPlan.plan(new dev.lamina.plan.MemoryPlan.Request(c, dev.lamina.plan.MemoryPlan.Task.INFERENCE,
+                dev.lamina.plan.MemoryPlan.Precision.FP32, blocks ? 1 : maxConcurrent, Math.min(256, context), 1, 0,
+                dev.lamina.plan.MemoryPlan.Optimizer.ADAMW, blocks ? kvBlocks * 16 : context, 1, dev.lamina.plan.MemoryPlan.Strategy.DP,
+                dev.lamina.plan.MemoryPlan.Target.LAMINA, 0, java.util.Set.of()));
+        long mapped = 0;
+        if (dev.lamina.gguf.GgufModel.isGguf(model) && format == WeightFormat.STORED) {
+            try {
+                mapped = Files.size(model);
+            } catch (java.io.IOException e) {
+                throw new LaminaException(model + ": cannot read (" + e.getMessage() + ")");
+            }
+            plan = plan.replacing(dev.lamina.plan.MemoryPlan.WEIGHTS, mapped, "the file's blocks, memory-mapped")
+                    .replacing(dev.lamina.plan.MemoryPlan.LOADING, 0, "none: the file's blocks are used as they are");
+        }
+        PlanMemoryCommand.guard("serving " + model.getFileName(), plan, mapped, force);
     }
 }

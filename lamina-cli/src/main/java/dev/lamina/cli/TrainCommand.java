@@ -51,6 +51,7 @@ final class TrainCommand implements Callable<Integer> {
             description = "Activation checkpointing: keep only every N-th block input (default N 1) and recompute the blocks "
                     + "during backward; less memory, about one more forward of time, the same gradients bit for bit.")
     Integer checkpointEvery;
+    @Option(names = "--force", description = "Start even when the memory plan exceeds the JVM's heap or the machine's memory.") boolean force;
     @Option(names = "--log-layer-grads", arity = "0..1", fallbackValue = "1", paramLabel = "N",
             description = "Write per-layer gradient norms to RUN/layer_grads.jsonl every N steps (default N: 1).") Integer layerGrads;
     @Option(names = "--eval-tasks", paramLabel = "FILE.jsonl|DIR|NAME",
@@ -69,6 +70,8 @@ final class TrainCommand implements Callable<Integer> {
                 throw new LaminaException(run + ": nothing to resume (no state.json); start with `lamina train --preset ... --out " + run + "`");
             Path dataDir = data != null ? data : Path.of(Checkpoint.readState(run).data());
             Dataset d = Dataset.open(dataDir);
+            TrainConfig saved = Checkpoint.readState(run).train();
+            guard(ModelConfig.read(run.resolve(Checkpoint.CONFIG)), checkpointEvery != null ? saved.withCheckpointEvery(checkpointEvery) : saved);
             trainer = Trainer.resume(run, d, dataDir.toString(), steps == null ? 0 : steps, kernels);
             if (checkpointEvery != null) trainer.checkpointEvery(checkpointEvery);
             System.err.printf("resuming %s at step %d of %d%n", run, trainer.step(), trainer.config().steps());
@@ -100,6 +103,7 @@ final class TrainCommand implements Callable<Integer> {
                     .warmup(warmup == null ? Math.max(1, n / 10) : warmup).weightDecay(weightDecay).clip(clip).accum(accum)
                     .seed(seed).evalEvery(evalEvery == null ? Math.max(1, n / 10) : evalEvery).evalBatches(evalBatches)
                     .checkpointEvery(checkpointEvery == null ? 0 : checkpointEvery).build();
+            guard(mc, tc);
             Decoder m = initial != null ? initial : Decoder.create(mc, seed, kernels);
             System.err.printf("model: %s, %,d parameters; data: %s (%,d train / %,d val tokens, %s)%n",
                     model.preset != null ? model.preset : model.init != null ? "weights of " + model.init : model.config,
@@ -114,6 +118,14 @@ final class TrainCommand implements Callable<Integer> {
         }
         run(trainer);
         return 0;
+    }
+
+    /** Prints the planned peak; refuses (unless --force) when it exceeds the heap or the machine. */
+    private void guard(ModelConfig mc, TrainConfig tc) {
+        PlanMemoryCommand.guard("training", dev.lamina.plan.MemoryPlan.plan(new dev.lamina.plan.MemoryPlan.Request(mc,
+                dev.lamina.plan.MemoryPlan.Task.TRAIN, dev.lamina.plan.MemoryPlan.Precision.FP32, tc.batch(), tc.seq(), tc.accum(),
+                tc.checkpointEvery(), dev.lamina.plan.MemoryPlan.Optimizer.ADAMW, 0, 1, dev.lamina.plan.MemoryPlan.Strategy.DP,
+                dev.lamina.plan.MemoryPlan.Target.LAMINA, 0, java.util.Set.of())), force);
     }
 
     /** Runs the loop with a progress bar (or log lines) and prints evaluations; returns the last val loss. */

@@ -497,7 +497,8 @@ public final class Ops {
     /**
      * y = body(x), keeping only x and y on this tape (activation checkpointing): body's ops run on the
      * tape's segment tape, rewound for every segment, so their activations are held for one segment
-     * at a time. Backward runs body again from x (drawing the same dropout masks), hands it y's
+     * at a time. Backward runs body again from x (drawing the same dropout masks; the last segment,
+     * whose buffers are still on the segment tape, is not run again), hands it y's
      * gradient and runs the segment's backward, which adds into x's gradient and the parameters'
      * in the order a run without checkpointing adds them.
      */
@@ -508,28 +509,32 @@ public final class Ops {
         long rngState = rng.state();
         seg.reset();
         seg.dropoutRng(rng);                                   // the segment's masks continue this tape's sequence
-        Var out = body.apply(Var.leaf(x.value(), x::grad));
+        Var in = Var.leaf(x.value(), x::grad), out = body.apply(in);
         Var y = tape.var(out.value().dim(0), out.size() / out.value().dim(0));
         System.arraycopy(out.value().data(), out.value().offset(), y.value().data(), y.value().offset(), y.size());
         Checkpoint op = tape.op(Checkpoint.class, Checkpoint::new);
         op.x = x; op.y = y; op.body = body; op.rngState = rngState; op.seg = seg;
+        op.in = in; op.out = out; op.run = seg.resets();
         return y;
     }
 
     private static final class Checkpoint extends Tape.Op {
-        Var x, y; java.util.function.UnaryOperator<Var> body; long rngState; Tape seg;
+        Var x, y, in, out; java.util.function.UnaryOperator<Var> body; long rngState, run; Tape seg;
         Checkpoint() { super("checkpoint"); }
         @Override boolean timed() { return false; }        // the segment's ops are timed on its tape
         @Override protected void backward() {
-            seg.reset();
-            seg.dropoutRng(new dev.lamina.tensor.Rng(rngState));
-            seg.recomputing(true);
-            Var in = Var.leaf(x.value(), x::grad), out;   // the segment's input gradient is x's: added to in place
-            try {
-                out = body.apply(in);
-            } finally {
-                seg.recomputing(false);
-            }
+            Var in = this.in, out = this.out;              // the segment's input gradient is x's: added to in place
+            if (seg.resets() != run) {                     // the segment tape has run another since: run this one again
+                seg.reset();
+                seg.dropoutRng(new dev.lamina.tensor.Rng(rngState));
+                seg.recomputing(true);
+                in = Var.leaf(x.value(), x::grad);
+                try {
+                    out = body.apply(in);
+                } finally {
+                    seg.recomputing(false);
+                }
+            }                                              // else (the last segment) its buffers are still those of its forward
             Tensor g = y.grad();
             if (out == in) {                                   // every layer of the segment skipped
                 kernels.accumulate(x.grad(), g);

@@ -49,6 +49,8 @@ public final class Tape {
     private int checkpointEvery;
     private Tape segments;
     private boolean recomputing;
+    /** Times this tape was rewound: a checkpointed segment whose run is the segment tape's latest needs no second run. */
+    private long resets;
     private final List<Op> ops = new ArrayList<>();
     private final List<Tensor> tensors = new ArrayList<>();
     private final List<Var> vars = new ArrayList<>();
@@ -120,6 +122,8 @@ public final class Tape {
 
     void recomputing(boolean on) { recomputing = on; }
 
+    long resets() { return resets; }
+
     /** Dropout draws from r from now on (a segment run again draws the masks it drew the first time). */
     void dropoutRng(dev.lamina.tensor.Rng r) { dropout = r; }
 
@@ -128,6 +132,7 @@ public final class Tape {
 
     /** Rewinds for the next step; buffers, nodes and ops are kept for reuse, lent gradients come back. */
     public void reset() {
+        resets++;
         for (int i = 0; i < varCursor; i++) giveBack(vars.get(i));
         opCursor = backwardFrom = cursor = varCursor = viewCursor = intCursor = 0;
     }

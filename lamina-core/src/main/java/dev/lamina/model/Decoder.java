@@ -30,7 +30,7 @@ public final class Decoder {
     private final Lora.Adapter adapter;
     private final java.util.Map<ParamKey, Nf4Weights> nf4;     // null unless the base is NF4 (QLoRA)
     private final java.util.Map<ParamKey, LinearWeights> stored; // null unless linears are kept as a file stores them (GGUF blocks)
-    private final Tensor frozenScratch;                        // one dequantized matrix at a time (NF4 or stored)
+    private final Scratch frozenScratch;                       // one dequantized matrix at a time (NF4 or stored), made on first use
     private final LinearWeights storedTable;                   // the token table as stored blocks when params hold none, else null
     private final dev.lamina.kernels.AttentionScores[] scores; // per layer: its window, the config's scale and soft cap
 
@@ -98,7 +98,7 @@ public final class Decoder {
     public static Decoder withStored(ModelConfig config, Parameters rest, java.util.Map<ParamKey, LinearWeights> stored, KernelSet kernels) {
         int largest = 0;
         for (LinearWeights w : stored.values()) largest = Math.max(largest, w.out() * w.in());
-        return new Decoder(config, rest, kernels, null, null, java.util.Map.copyOf(stored), Tensor.zeros(largest));
+        return new Decoder(config, rest, kernels, null, null, java.util.Map.copyOf(stored), new Scratch(largest));
     }
 
     /**
@@ -107,7 +107,7 @@ public final class Decoder {
      * adapter's factors and the activations need.
      */
     private Decoder(ModelConfig config, Parameters params, KernelSet kernels, Lora.Adapter adapter,
-                    java.util.Map<ParamKey, Nf4Weights> nf4, java.util.Map<ParamKey, LinearWeights> stored, Tensor frozenScratch) {
+                    java.util.Map<ParamKey, Nf4Weights> nf4, java.util.Map<ParamKey, LinearWeights> stored, Scratch frozenScratch) {
         this.config = config;
         this.params = params;
         this.kernels = kernels;
@@ -224,7 +224,7 @@ public final class Decoder {
                 largest = Math.max(largest, l.weight().value().size());
             }
         Parameters p = copyOf(s -> !q.containsKey(s.key()));
-        return new Decoder(config, p, kernels, adapter, java.util.Map.copyOf(q), null, Tensor.zeros(largest));
+        return new Decoder(config, p, kernels, adapter, java.util.Map.copyOf(q), null, new Scratch(largest));
     }
 
     /** Whether the linear maps are NF4 (a QLoRA base). */
@@ -270,13 +270,30 @@ public final class Decoder {
         return b;
     }
 
-    /** The buffer a frozen (NF4 or stored) linear map is decoded into for its product on a tape (the size of the largest). */
-    public Tensor frozenScratch() { return frozenScratch; }
+    /**
+     * The buffer a frozen (NF4 or stored) linear map is decoded into for its product on a tape (the
+     * size of the largest), null for a model without frozen maps. Made on first use: a model loaded
+     * only for inference (whose kernels read the blocks directly) never holds it.
+     */
+    public Tensor frozenScratch() { return frozenScratch == null ? null : frozenScratch.get(); }
+
+    /** A buffer of a fixed size, allocated when first asked for (shared by the copies of a model). */
+    private static final class Scratch {
+        private final int size;
+        private Tensor buffer;
+
+        Scratch(int size) { this.size = size; }
+
+        synchronized Tensor get() {
+            if (buffer == null) buffer = Tensor.zeros(size);
+            return buffer;
+        }
+    }
 
     /** The head's weight [V, d] on a tape: the parameter, or a stored head decoded into the scratch (frozen). */
     public Var headWeight() {
         if (head.stored() == null) return head.weight();
-        Tensor w = new Tensor(frozenScratch.data(), 0, new int[] {head.stored().out(), head.stored().in()});
+        Tensor w = new Tensor(frozenScratch().data(), 0, new int[] {head.stored().out(), head.stored().in()});
         head.stored().dequantizeInto(w.data(), 0);
         return new Var(w, (Tensor) null);
     }

@@ -72,7 +72,8 @@ public final class Lora {
                 for (Role role : TARGETABLE) {
                     ParamKey w = ParamKey.of(role, layer);
                     int[] shape = Decoder.linearShape(model.config(), role);     // [out, in]; from the config, as an NF4 base holds no float weight
-                    if (!c.targets().contains(role) || shape == null) continue;
+                    boolean denseMlp = role == Role.GATE || role == Role.UP || role == Role.DOWN;
+                    if (!c.targets().contains(role) || shape == null || denseMlp && model.config().sparse(layer)) continue;   // a sparse layer has experts instead
                     l.add(w.lora(ParamKey.Factor.LORA_A), c.rank(), shape[1]);
                     l.add(w.lora(ParamKey.Factor.LORA_B), shape[0], c.rank());
                 }

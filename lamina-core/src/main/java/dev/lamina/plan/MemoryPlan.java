@@ -1,0 +1,520 @@
+package dev.lamina.plan;
+
+import dev.lamina.io.LaminaException;
+import dev.lamina.model.Lora;
+import dev.lamina.model.ModelConfig;
+import dev.lamina.model.Role;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The peak memory of a task, computed from a config before anything runs (LLMem's purpose: pick the
+ * method, precision and batch that fit, then run).
+ *
+ * <p>Target {@link Target#LAMINA} counts what Lamina allocates: the weights and, in training, the
+ * gradients and AdamW's two moments (float32); the buffers the training tape keeps for backward, op
+ * by op as {@code autograd.Ops} allocates them (so a layer is a list of buffers, and activation
+ * checkpointing keeps each segment's input plus one segment's buffers, position by position as the
+ * segment tape reuses them); the gradients lent during backward (the largest set alive at once, by
+ * shape, as the tape's pool reuses them); the fused head's logits chunk; a QLoRA base's NF4 codes and
+ * its decode scratch; an inference run's KV cache and per-call buffers. {@code MemoryPlanTest} holds
+ * it to the allocations Lamina makes, over a grid of configs, tasks and shapes.
+ *
+ * <p>Target {@link Target#PYTORCH_GPU} follows LLMem (Kim et al., IJCAI 2024) for PyTorch on CUDA:
+ * 16-bit weights and activations with float32 master weights and moments under mixed precision, the
+ * outputs of every linear and embedding and every layer input saved for backward, float32 logits
+ * counted as the loss computes them, every tensor rounded up to the caching allocator's 2 MiB
+ * blocks, and the CUDA context and cuBLAS workspace.
+ */
+public final class MemoryPlan {
+    private MemoryPlan() {}
+
+    public enum Task { INFERENCE, TRAIN, LORA, QLORA }
+    public enum Precision { FP32, BF16, FP16 }
+    public enum Optimizer { ADAMW, SGD }
+    public enum Strategy { DP, ZERO1, ZERO2, ZERO3, TP, PP }
+    public enum Target { LAMINA, PYTORCH_GPU }
+
+    /**
+     * What to plan. batch is the global batch of sequences (split across workers by dp and zero*),
+     * seq its length, checkpointEvery the layers per checkpointed segment (0: none), kvTokens the KV
+     * cache's positions per sequence (inference; 0: seq), loraRank and loraTargets the adapter
+     * (lora, qlora).
+     */
+    public record Request(ModelConfig config, Task task, Precision precision, int batch, int seq, int accum, int checkpointEvery,
+                          Optimizer optimizer, int kvTokens, int workers, Strategy strategy, Target target, int loraRank,
+                          Set<Role> loraTargets) {
+        public Request {
+            if (batch < 1) throw new LaminaException("--batch must be >= 1, got " + batch);
+            if (seq < 1) throw new LaminaException("--seq must be >= 1, got " + seq);
+            if (accum < 1) throw new LaminaException("--accum must be >= 1, got " + accum);
+            if (checkpointEvery < 0) throw new LaminaException("--checkpoint-activations must be >= 1, got " + checkpointEvery);
+            if (kvTokens < 0) throw new LaminaException("--kv-cache-tokens must be >= 0, got " + kvTokens);
+            if (workers < 1) throw new LaminaException("--workers must be >= 1, got " + workers);
+            if (loraRank < 1 && (task == Task.LORA || task == Task.QLORA)) throw new LaminaException("--rank must be >= 1, got " + loraRank);
+            if (seq > config.maxPositionEmbeddings())
+                throw new LaminaException("--seq " + seq + " exceeds the model's max_position_embeddings " + config.maxPositionEmbeddings());
+            boolean splitsBatch = strategy == Strategy.DP || strategy.name().startsWith("ZERO");
+            if (splitsBatch && batch % workers != 0)
+                throw new LaminaException("--batch " + batch + " does not divide over " + workers + " workers (" + strategy.name().toLowerCase(Locale.ROOT)
+                        + " gives each worker batch/workers sequences); use a multiple of " + workers);
+            if (strategy == Strategy.TP && (config.numAttentionHeads() % workers != 0 || config.numKeyValueHeads() % workers != 0))
+                throw new LaminaException("tensor parallelism splits the heads: " + config.numAttentionHeads() + " attention and "
+                        + config.numKeyValueHeads() + " key/value heads do not divide over " + workers + " workers");
+            if (strategy == Strategy.PP && workers > config.numHiddenLayers())
+                throw new LaminaException("pipeline parallelism over " + workers + " workers needs at least as many layers; the model has "
+                        + config.numHiddenLayers());
+            if (target == Target.LAMINA && precision != Precision.FP32)
+                throw new LaminaException("Lamina computes in float32; plan --precision " + precision.name().toLowerCase(Locale.ROOT)
+                        + " with --target pytorch-gpu");
+            if (target == Target.LAMINA && optimizer == Optimizer.SGD && task != Task.INFERENCE)
+                throw new LaminaException("Lamina trains with AdamW; plan --optimizer sgd with --target pytorch-gpu");
+        }
+
+        /** Sequences each worker runs at a time. */
+        public int localBatch() { return strategy == Strategy.DP || strategy.name().startsWith("ZERO") ? batch / workers : batch; }
+
+        public boolean training() { return task != Task.INFERENCE; }
+    }
+
+    /** One line of the breakdown. */
+    public record Item(String part, long bytes, String note) {}
+
+    /** The breakdown, each layer's activations, and the peak (their sum) per worker. */
+    public record Plan(Request request, List<Item> items, long[] layerBytes, long peak) {
+        /** This plan with part's items replaced by one (what a loaded file says, where the config alone cannot). */
+        public Plan replacing(String part, long bytes, String note) {
+            List<Item> kept = new ArrayList<>();
+            for (Item i : items) if (!i.part().equals(part)) kept.add(i);
+            kept.add(0, new Item(part, bytes, note));
+            return finish(request, kept, layerBytes);
+        }
+
+        /** The peak once loaded: without the load's transient (what a server holds while it serves). */
+        public long steady() { return peak - bytes(LOADING); }
+
+        public long bytes(String part) {
+            long b = 0;
+            for (Item i : items) if (i.part().equals(part)) b += i.bytes();
+            return b;
+        }
+    }
+
+    public static final String WEIGHTS = "weights", GRADIENTS = "gradients", OPTIMIZER = "optimizer states", ACTIVATIONS = "activations",
+            HEAD = "LM head logits", KV_CACHE = "KV cache", TEMPORARIES = "temporaries", OVERHEAD = "allocator and runtime",
+            LOADING = "loading";
+
+    /** The plan, for Lamina on this JVM's heap (its G1 region size) or for PyTorch on a GPU. */
+    public static Plan plan(Request r) { return plan(r, heapRegion()); }
+
+    /** As {@link #plan(Request)} for a heap of G1 regions of this many bytes (0: no region rounding). */
+    public static Plan plan(Request r, long region) {
+        return r.target() == Target.LAMINA ? lamina(r, region) : PytorchGpu.plan(r);
+    }
+
+    // ---- Lamina ----------------------------------------------------------------------------------
+
+    /**
+     * Heap a Lamina process holds beside the model's arrays (the JVM's own objects, classes' statics,
+     * the command's small objects): measured as bench memory's live heap beyond the arrays it
+     * accounts for, 9-10 MB above a 6 MiB first guess on every case of bench/memory_plan.sh.
+     */
+    static final long LAMINA_RUNTIME = 15L << 20;
+
+    private static Plan lamina(Request r, long region) {
+        ModelConfig c = r.config();
+        List<Item> items = new ArrayList<>();
+        int B = r.localBatch(), T = r.seq(), L = c.numHiddenLayers();
+        long n = (long) B * T, P = c.parameterCount();
+        double share = sharedFraction(r);            // the part of the weights each worker holds (tp, pp, zero3)
+        if (r.task() == Task.INFERENCE) {
+            Heap heap = new Heap(region);
+            int tokens = r.kvTokens() > 0 ? r.kvTokens() : T;
+            long weights = 0;
+            for (long[] m : linearMaps(c)) for (int i = 0; i < m[0]; i++) weights += heap.floats((long) (m[1] * m[2] * share));
+            long rest = P;
+            for (long[] m : linearMaps(c)) rest -= m[0] * m[1] * m[2];
+            weights += heap.floats(rest);
+            items.add(new Item(WEIGHTS, weights, "float32, prepared once for the kernels"));
+            long kv = 0;
+            for (int l = 0; l < L; l++) kv += 2 * heap.floats((long) ((long) c.kvDim() * tokens * B * share));
+            items.add(new Item(KV_CACHE, kv, B + " x " + tokens + " positions, " + L + " layers, K and V in float32"));
+            long rows = n, wide = Math.max(c.intermediateSize(), c.moe() ? (long) c.expertSize() * c.expertsPerToken() : 0);
+            long perCall = rows * (3L * c.hiddenSize() + c.qDim() + 2L * c.kvDim() + 3 * wide) + (long) B * c.vocabSize()
+                    + (long) c.numAttentionHeads() * tokens * 4;
+            items.add(new Item(ACTIVATIONS, heap.floats(perCall), "one forward call over " + rows + " rows (buffers reused layer to layer)"));
+            items.add(overhead(heap));
+            // loading a float32 model: its weights and their packed copy are both alive until packing ends
+            long steady = 0;
+            for (Item i : items) steady += i.bytes();
+            long load = 2 * weights + LAMINA_RUNTIME;
+            if (load > steady) items.add(new Item(LOADING, load - steady, "while loading, the float32 weights beside their packed copy (not for a GGUF file's stored blocks)"));
+            return finish(r, items, new long[0]);
+        }
+        boolean adapter = r.task() != Task.TRAIN;
+        long trainable = adapter ? loraParameters(c, r.loraRank(), r.loraTargets()) : P;
+        Heap heap = new Heap(region);
+        if (r.task() == Task.QLORA) {
+            long linear = 0, nf4 = 0, largest = 0;
+            for (long[] m : linearMaps(c)) {
+                long w = m[1] * m[2];                    // each of m[0] matrices [out, in]
+                linear += m[0] * w;
+                largest = Math.max(largest, w);
+                for (int i = 0; i < m[0]; i++)
+                    nf4 += heap.bytes(ceilDiv(w, 2)) + heap.bytes(ceilDiv(w, 64)) + heap.bytes(4 * ceilDiv(ceilDiv(w, 64), 256)) + 4;
+            }
+            items.add(new Item(WEIGHTS, heap.floats(P - linear), "float32: embeddings, norms, head"));
+            items.add(new Item(WEIGHTS, nf4, "the linear maps in NF4 (4.127 bits a weight)"));
+            items.add(new Item(TEMPORARIES, heap.floats(largest), "the largest NF4 map decoded for its product"));
+        } else {
+            items.add(new Item(WEIGHTS, heap.floats((long) (P * share)), "float32" + (adapter ? ", frozen" : "")));
+        }
+        if (adapter) items.add(new Item(WEIGHTS, heap.floats(trainable), "LoRA adapter, rank " + r.loraRank()));
+        double gradShare = r.strategy() == Strategy.ZERO2 || r.strategy() == Strategy.ZERO3 ? 1.0 / r.workers() : adapter ? 1 : share;
+        double momentShare = r.strategy().name().startsWith("ZERO") ? 1.0 / r.workers() : adapter ? 1 : share;
+        items.add(new Item(GRADIENTS, heap.floats((long) (trainable * gradShare)), "float32, one per trainable parameter"));
+        long moment = (long) (trainable * momentShare);
+        items.add(new Item(OPTIMIZER, heap.floats(moment) + heap.floats(moment), "AdamW's two moments, float32"));
+
+        Tape tape = tape(c, B, T, r.checkpointEvery(), adapter ? r.loraRank() : 0, adapter ? r.loraTargets() : Set.of(), r.task() == Task.QLORA);
+        long[] layers = new long[L];
+        for (int l = 0; l < L; l++) layers[l] = 4 * sum(tape.layers().get(l));
+        double layerShare = r.strategy() == Strategy.PP ? share : 1;
+        items.add(new Item(ACTIVATIONS, (long) (heap.all(tape.kept()) * layerShare), r.checkpointEvery() > 0
+                ? "block inputs of " + ceilDiv(L, r.checkpointEvery()) + " segments + one segment's buffers, embeddings, final norm"
+                : "every layer's buffers kept for backward, embeddings, final norm"));
+        items.add(new Item(HEAD, heap.all(tape.head()), "the fused head's logits, " + tape.chunk() + " rows at a time"));
+        items.add(new Item(TEMPORARIES, heap.all(tape.lent()), "gradients of activations, lent during backward"));
+        if (adapter) items.add(new Item(TEMPORARIES, heap.floats(n * maxOut(c)), "the LoRA branch's product"));
+        items.add(overhead(heap));
+        return finish(r, items, layers);
+    }
+
+    /** The allocator's share: G1's rounding of large arrays to whole regions, and the JVM's heap before the model. */
+    private static Item overhead(Heap heap) {
+        return new Item(OVERHEAD, heap.waste + LAMINA_RUNTIME, heap.region > 0
+                ? String.format(Locale.ROOT, "G1 gives an array of half a region (%d MiB here) or more whole regions: %,d bytes; the JVM's heap before the model",
+                heap.region >> 20, heap.waste)
+                : "the JVM's heap before the model");
+    }
+
+    /**
+     * The Java heap's arrays: their bytes, and what the G1 collector adds to them. An array of half
+     * a region or more is "humongous" and takes whole regions (as CUDA's caching allocator rounds to
+     * 2 MiB blocks, LLMem's point); smaller ones share regions.
+     */
+    static final class Heap {
+        final long region;
+        long waste;
+
+        Heap(long region) { this.region = region; }
+
+        /** An array of this many bytes: returns them, and counts the region rounding. */
+        long bytes(long b) {
+            long with = b + 16;                          // the array's header
+            if (region > 0 && with >= region / 2) waste += ceilDiv(with, region) * region - b;
+            return b;
+        }
+
+        long floats(long n) { return bytes(4 * n); }
+
+        long all(List<Long> floats) {
+            long b = 0;
+            for (long n : floats) b += floats(n);
+            return b;
+        }
+    }
+
+    /** The G1 region size of this JVM (0 under another collector): plan with the heap the run will have. */
+    public static long heapRegion() {
+        try {
+            var bean = java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
+            if (!Boolean.parseBoolean(bean.getVMOption("UseG1GC").getValue())) return 0;
+            return Long.parseLong(bean.getVMOption("G1HeapRegionSize").getValue());
+        } catch (RuntimeException e) {
+            return 0;
+        }
+    }
+
+    static Plan finish(Request r, List<Item> items, long[] layers) {
+        long peak = 0;
+        for (Item i : items) peak += i.bytes();
+        return new Plan(r, List.copyOf(items), layers, peak);
+    }
+
+    /** The share of the weights a worker holds: 1/N of the layers (pp) or of every matrix (tp, zero3). */
+    static double sharedFraction(Request r) {
+        return switch (r.strategy()) {
+            case DP, ZERO1, ZERO2 -> 1;
+            case ZERO3, TP -> 1.0 / r.workers();
+            case PP -> (double) ceilDiv(r.config().numHiddenLayers(), r.workers()) / r.config().numHiddenLayers();
+        };
+    }
+
+    static long ceilDiv(long a, long b) { return (a + b - 1) / b; }
+
+    private static long sum(List<Long> xs) {
+        long s = 0;
+        for (long x : xs) s += x;
+        return s;
+    }
+
+    /** Bytes of one matrix of w weights in NF4: codes, 8-bit block scales, their float32 scales, the mean. */
+    static long nf4Bytes(long w) {
+        long blocks = ceilDiv(w, 64);
+        return ceilDiv(w, 2) + blocks + 4 * ceilDiv(blocks, 256) + 4;
+    }
+
+    /** Every linear map but the head as {count, out, in}: what QLoRA holds in NF4. */
+    static List<long[]> linearMaps(ModelConfig c) {
+        List<long[]> maps = new ArrayList<>();
+        for (int l = 0; l < c.numHiddenLayers(); l++)
+            for (Role role : new Role[] {Role.Q, Role.K, Role.V, Role.O, Role.GATE, Role.UP, Role.DOWN, Role.ROUTER, Role.EXPERT_GATE,
+                    Role.EXPERT_UP, Role.EXPERT_DOWN, Role.SHARED_GATE, Role.SHARED_UP, Role.SHARED_DOWN, Role.SHARED_EXPERT_GATE}) {
+                int[] s = dev.lamina.model.Decoder.linearShape(c, role);
+                if (s == null) continue;
+                boolean sparse = c.sparse(l);
+                boolean expert = role.name().startsWith("EXPERT"), moeOnly = expert || role == Role.ROUTER || role.name().startsWith("SHARED");
+                boolean dense = role == Role.GATE || role == Role.UP || role == Role.DOWN;
+                if (moeOnly && !sparse || dense && sparse) continue;
+                maps.add(new long[] {expert ? c.numExperts() : 1, s[0], s[1]});
+            }
+        return maps;
+    }
+
+    /** LoRA parameters: r·(in + out) for each targeted map of each layer (dense maps only: experts carry none). */
+    static long loraParameters(ModelConfig c, int rank, Set<Role> targets) {
+        long n = 0;
+        for (int l = 0; l < c.numHiddenLayers(); l++)
+            for (Role role : Lora.TARGETABLE) {
+                int[] s = dev.lamina.model.Decoder.linearShape(c, role);
+                if (s == null || !targets.contains(role) || c.sparse(l) && (role == Role.GATE || role == Role.UP || role == Role.DOWN)) continue;
+                n += (long) rank * (s[0] + s[1]);
+            }
+        return n;
+    }
+
+    private static long maxOut(ModelConfig c) {
+        return Math.max(Math.max(c.qDim(), c.hiddenSize()), c.intermediateSize());
+    }
+
+    /** Rows per chunk of the fused head (as Ops.headChunk: 512 while the chunk stays within 16 MiB, else 256). */
+    static int headChunk(int V) { return (long) 512 * V * Float.BYTES <= 16 << 20 ? 512 : 256; }
+
+    // ---- the training tape, op by op ---------------------------------------------------------------
+
+    /**
+     * The training tape's buffers, in floats: each layer's in op order; every buffer it keeps (kept),
+     * the head's (head) and the lent gradients' pool (lent), one entry per array.
+     */
+    record Tape(List<List<Long>> layers, List<Long> kept, List<Long> head, int chunk, List<Long> lent) {
+        long keptFloats() { return sum(kept); }
+        long headFloats() { return sum(head); }
+        long lentFloats() { return sum(lent); }
+    }
+
+    /** The tape of one training step of B x T tokens (rank 0: no adapter), as Decoder and Ops allocate it. */
+    static Tape tape(ModelConfig c, int B, int T, int every, int rank, Set<Role> targets, boolean frozen) {
+        long n = (long) B * T, d = c.hiddenSize();
+        int L = c.numHiddenLayers();
+        List<List<Long>> layers = new ArrayList<>();
+        for (int l = 0; l < L; l++) layers.add(layer(c, l, B, T, rank, targets, frozen));
+        List<Long> kept = new ArrayList<>();
+        kept.add(n * d);                                 // the embeddings (and their scaled copy)
+        if (c.scaleEmbeddings()) kept.add(n * d);
+        kept.addAll(norm(c, n, d));                      // the final norm
+        if (every == 0) {
+            for (List<Long> layer : layers) kept.addAll(layer);
+        } else {
+            // the segment tape: position p holds the buffer of the last segment run that reached p, and backward runs segment 0 last
+            List<List<Long>> segments = new ArrayList<>();
+            for (int s = 0; s < L; s += every) {
+                List<Long> seg = new ArrayList<>();
+                for (int l = s; l < Math.min(L, s + every); l++) seg.addAll(layers.get(l));
+                segments.add(seg);
+                kept.add(n * d);                         // the segment's output, on the main tape
+            }
+            int longest = segments.stream().mapToInt(List::size).max().orElse(0);
+            for (int p = 0; p < longest; p++)
+                for (List<Long> seg : segments)
+                    if (seg.size() > p) { kept.add(seg.get(p)); break; }
+        }
+        int V = c.vocabSize(), chunk = (int) Math.min(headChunk(V), n);
+        List<Long> head = new ArrayList<>(List.of((long) chunk * V, n));
+        if (c.logitSoftcap() > 0) head.add((long) chunk * V);
+        Map<Shape, Integer> most = new HashMap<>();
+        for (int l = 0; l < L; l++)
+            for (Map<Shape, Integer> phase : lentPhases(c, l, n, rank, targets))
+                phase.forEach((shape, k) -> most.merge(shape, k, Math::max));
+        if (every > 0) most.merge(new Shape(n, d), 1, Integer::sum);    // a segment's output gradient, beside its input's
+        List<Long> lent = new ArrayList<>();
+        most.forEach((shape, k) -> { for (int i = 0; i < k; i++) lent.add(shape.rows() * shape.width()); });
+        return new Tape(layers, kept, head, chunk, lent);
+    }
+
+    /** A norm's buffers over rows of width w: the output and its statistics (RMSNorm: 1/rms; LayerNorm: mean and 1/std). */
+    private static List<Long> norm(ModelConfig c, long rows, long w) {
+        return c.norm() == ModelConfig.Norm.RMSNORM ? List.of(rows * w, rows) : List.of(rows * w, rows, rows);
+    }
+
+    /**
+     * Layer l's buffers in the order the ops allocate them (Decoder.layer and what it calls; Ops's
+     * tape.var and tape.alloc). A frozen base (QLoRA's NF4) computes a residual projection as a
+     * product and an add: one buffer more than the fused residual.
+     */
+    static List<Long> layer(ModelConfig c, int l, int B, int T, int rank, Set<Role> targets, boolean frozen) {
+        long n = (long) B * T, d = c.hiddenSize();
+        List<Long> b = new ArrayList<>();
+        if (c.isPostLn(l)) {                        // N1(x + Attn(x)); N2(x + MLP(x))
+            attention(c, b, n, B, T, rank, targets);
+            linear(b, n, d, c.qDim(), Role.O, rank, targets);
+            if (frozen) b.add(n * d);
+            b.addAll(norm(c, n, d));
+            mlpInto(c, l, b, n, rank, targets, frozen);
+            b.addAll(norm(c, n, d));
+        } else if (c.sandwichNorms()) {             // x + Nao(Attn(N1(x))); x + Nmo(MLP(N2(x)))
+            b.addAll(norm(c, n, d));
+            attention(c, b, n, B, T, rank, targets);
+            linear(b, n, d, c.qDim(), Role.O, rank, targets);
+            b.addAll(norm(c, n, d));
+            b.add(n * d);
+            b.addAll(norm(c, n, d));
+            if (c.sparse(l)) moe(c, b, n);
+            else {
+                mlp(c, b, n, rank, targets);
+                linear(b, n, d, c.intermediateSize(), Role.DOWN, rank, targets);
+            }
+            b.addAll(norm(c, n, d));
+            b.add(n * d);
+        } else {                                    // x + Attn(N1(x)); x + MLP(N2(x))
+            b.addAll(norm(c, n, d));
+            attention(c, b, n, B, T, rank, targets);
+            linear(b, n, d, c.qDim(), Role.O, rank, targets);
+            if (frozen) b.add(n * d);
+            b.addAll(norm(c, n, d));
+            mlpInto(c, l, b, n, rank, targets, frozen);
+        }
+        return b;
+    }
+
+    private static void attention(ModelConfig c, List<Long> b, long n, int B, int T, int rank, Set<Role> targets) {
+        long d = c.hiddenSize();
+        linear(b, n, c.qDim(), d, Role.Q, rank, targets);
+        linear(b, n, c.kvDim(), d, Role.K, rank, targets);
+        linear(b, n, c.kvDim(), d, Role.V, rank, targets);
+        if (c.qkNorm()) {                           // RMSNorm over each head of q and k
+            b.add(n * c.qDim());
+            b.add(n * c.numAttentionHeads());
+            b.add(n * c.kvDim());
+            b.add(n * c.numKeyValueHeads());
+        }                                           // RoPE works in place
+        b.add(n * c.qDim());
+        b.add((long) B * c.numAttentionHeads() * T * T);   // the attention probabilities, kept for backward
+    }
+
+    /** A linear map's output [n, out] (the residual add fused or not: one buffer), and its LoRA branch's when targeted. */
+    private static void linear(List<Long> b, long n, long out, long in, Role role, int rank, Set<Role> targets) {
+        b.add(n * out);
+        if (rank > 0 && targets.contains(role)) {   // x·Aᵀ, then scaled; the B product is added in place (dropout 0)
+            b.add(n * rank);
+            b.add(n * rank);
+        }
+    }
+
+    private static void mlpInto(ModelConfig c, int l, List<Long> b, long n, int rank, Set<Role> targets, boolean frozen) {
+        if (c.sparse(l)) {
+            moe(c, b, n);
+            b.add(n * c.hiddenSize());              // + the residual
+        } else {
+            mlp(c, b, n, rank, targets);
+            linear(b, n, c.hiddenSize(), c.intermediateSize(), Role.DOWN, rank, targets);
+            if (frozen) b.add(n * c.hiddenSize());
+        }
+    }
+
+    private static void mlp(ModelConfig c, List<Long> b, long n, int rank, Set<Role> targets) {
+        long d = c.hiddenSize(), ff = c.intermediateSize();
+        if (c.activation() != ModelConfig.Activation.GELU) linear(b, n, ff, d, Role.GATE, rank, targets);
+        linear(b, n, ff, d, Role.UP, rank, targets);
+        activation(c, b, n, ff);
+    }
+
+    private static void activation(ModelConfig c, List<Long> b, long rows, long ff) {
+        b.add(rows * ff);
+        if (c.activation() == ModelConfig.Activation.GEGLU) b.add(rows * ff);   // gelu(gate), kept for backward
+    }
+
+    /** A sparse layer: router logits, routing weights and probabilities, rows grouped by expert, the experts' MLPs, the combine, a shared expert. */
+    private static void moe(ModelConfig c, List<Long> b, long n) {
+        long d = c.hiddenSize(), E = c.numExperts(), k = c.expertsPerToken(), fe = c.expertSize(), nk = n * k;
+        b.add(n * E);
+        b.add(n * k);
+        b.add(n * E);
+        b.add(nk * d);
+        if (c.activation() != ModelConfig.Activation.GELU) b.add(nk * fe);
+        b.add(nk * fe);
+        activation(c, b, nk, fe);
+        b.add(nk * d);
+        b.add(n * d);
+        long s = c.sharedExpertIntermediateSize();
+        if (s > 0) {
+            if (c.activation() != ModelConfig.Activation.GELU) b.add(n * s);
+            b.add(n * s);
+            activation(c, b, n, s);
+            b.add(n * d);
+            b.add(n);
+            b.add(n * d);
+        }
+    }
+
+    /** A gradient buffer's shape, [rows, width]: the tape's pool reuses a buffer for a node of the same shape. */
+    record Shape(long rows, long width) {}
+
+    /**
+     * The activation gradients alive together at the busiest moments of layer l's backward, as
+     * {shape: count} per moment (the tape's pool keeps, for each shape, as many as were ever lent at
+     * once): in the MLP, the residual stream's, the MLP input's and the gate, up and product
+     * gradients (a sparse layer's: over the grouped rows, with the router's and a shared expert's);
+     * in attention, the stream's and those of the output, q, k and v.
+     */
+    static List<Map<Shape, Integer>> lentPhases(ModelConfig c, int l, long n, int rank, Set<Role> targets) {
+        long d = c.hiddenSize();
+        boolean gated = c.activation() != ModelConfig.Activation.GELU;
+        List<Map<Shape, Integer>> phases = new ArrayList<>();
+        Map<Shape, Integer> mlp = new HashMap<>();
+        if (c.sparse(l)) {
+            long nk = n * c.expertsPerToken(), s = c.sharedExpertIntermediateSize();
+            mlp.merge(new Shape(n, d), s > 0 ? 4 : 3, Integer::sum);
+            mlp.merge(new Shape(nk, d), 1, Integer::sum);
+            mlp.merge(new Shape(nk, c.expertSize()), gated ? 3 : 2, Integer::sum);
+            mlp.merge(new Shape(n, c.numExperts()), 1, Integer::sum);
+            mlp.merge(new Shape(n, c.expertsPerToken()), 1, Integer::sum);
+            if (s > 0) {
+                mlp.merge(new Shape(n, s), gated ? 3 : 2, Integer::sum);
+                mlp.merge(new Shape(n, 1), 1, Integer::sum);
+            }
+        } else {
+            mlp.merge(new Shape(n, d), 2, Integer::sum);
+            mlp.merge(new Shape(n, c.intermediateSize()), gated ? 3 : 2, Integer::sum);
+        }
+        if (rank > 0) mlp.merge(new Shape(n, rank), 2, Integer::sum);
+        phases.add(mlp);
+        Map<Shape, Integer> attention = new HashMap<>();
+        attention.merge(new Shape(n, d), 1, Integer::sum);
+        attention.merge(new Shape(n, c.qDim()), 2, Integer::sum);
+        attention.merge(new Shape(n, c.kvDim()), 2, Integer::sum);
+        if (rank > 0) attention.merge(new Shape(n, rank), 2, Integer::sum);
+        phases.add(attention);
+        Map<Shape, Integer> qkv = new HashMap<>();
+        qkv.merge(new Shape(n, d), 2, Integer::sum);
+        qkv.merge(new Shape(n, c.qDim()), 1, Integer::sum);
+        qkv.merge(new Shape(n, c.kvDim()), 2, Integer::sum);
+        phases.add(qkv);
+        return phases;
+    }
+}

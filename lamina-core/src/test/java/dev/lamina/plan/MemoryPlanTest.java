@@ -1,0 +1,133 @@
+package dev.lamina.plan;
+
+import dev.lamina.autograd.Tape;
+import dev.lamina.io.LaminaException;
+import dev.lamina.model.Decoder;
+import dev.lamina.model.Lora;
+import dev.lamina.model.ModelConfig;
+import dev.lamina.model.Parameters;
+import dev.lamina.model.Presets;
+import dev.lamina.model.TapeExecutor;
+import dev.lamina.model.TestModels;
+import dev.lamina.tensor.Rng;
+import dev.lamina.train.AdamW;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The planner against what Lamina allocates: on every parity config (dense, GQA, sliding windows,
+ * Post-LN, Mix-LN, LayerNorm scaling, GELU and SwiGLU, MoE with and without a shared expert), for
+ * full training, LoRA and QLoRA, with and without activation checkpointing, at two shapes, the
+ * planned bytes must be within 3% of the bytes the step held after backward: weights, adapter,
+ * gradients, AdamW moments, the NF4 codes and their decode scratch, and every buffer of the tape
+ * (activations, the head's logits, the lent gradients).
+ */
+class MemoryPlanTest {
+
+    private static MemoryPlan.Request request(ModelConfig c, MemoryPlan.Task task, int B, int T, int every, int rank) {
+        return new MemoryPlan.Request(c, task, MemoryPlan.Precision.FP32, B, T, 1, every, MemoryPlan.Optimizer.ADAMW, 0, 1,
+                MemoryPlan.Strategy.DP, MemoryPlan.Target.LAMINA, rank, Lora.TARGETABLE);
+    }
+
+    /** One step's bytes, after backward (the peak: everything but the optimizer's update is alive). */
+    private static long measured(Decoder base, MemoryPlan.Task task, int B, int T, int every, int rank) {
+        ModelConfig c = base.config();
+        Decoder m = base;
+        Parameters trainable = m.params();
+        if (task != MemoryPlan.Task.TRAIN) {
+            Lora.Adapter a = Lora.Adapter.create(base, new Lora.Config(rank, 2.0 * rank, 0, Lora.TARGETABLE, false), 1);
+            m = (task == MemoryPlan.Task.QLORA ? base.withNf4Base() : base).withAdapter(a);
+            trainable = a.params();
+        }
+        new AdamW(trainable, m.kernels());
+        Tape tape = Tape.training(m.kernels()).checkpointEvery(every);
+        int[] ids = new int[B * T];
+        Rng rng = new Rng(2);
+        for (int i = 0; i < ids.length; i++) ids[i] = (int) rng.nextLong(c.vocabSize());
+        m.loss(new TapeExecutor(m, tape, ids, B, T), ids);
+        tape.backward();
+        long bytes = 4L * m.params().count() + m.nf4Bytes() + (m.frozenScratch() == null ? 0 : 4L * m.frozenScratch().size());
+        if (task != MemoryPlan.Task.TRAIN) bytes += 4L * trainable.count();                  // the adapter's values
+        return bytes + 12L * trainable.count() + tape.bytes();                               // gradients, two moments, the tape
+    }
+
+    private static long planned(MemoryPlan.Plan p) {
+        long b = p.peak() - p.bytes(MemoryPlan.OVERHEAD);
+        for (MemoryPlan.Item i : p.items()) if (i.note().startsWith("the LoRA branch")) b -= i.bytes();   // the executor's, not the tape's
+        return b;
+    }
+
+    @Test
+    void withinThreePercentOfWhatEveryConfigAllocates() {
+        List<String> rows = new ArrayList<>();
+        double worst = 0;
+        for (String name : TestModels.names()) {
+            Decoder m = TestModels.load(name);
+            for (MemoryPlan.Task task : MemoryPlan.Task.values()) {
+                if (task == MemoryPlan.Task.INFERENCE) continue;
+                for (int every : new int[] {0, 1, 2})
+                    for (int[] shape : new int[][] {{2, 9}, {3, 16}}) {
+                        int T = Math.min(shape[1], m.config().maxPositionEmbeddings());
+                        long got = measured(m, task, shape[0], T, every, 4);
+                        long want = planned(MemoryPlan.plan(request(m.config(), task, shape[0], T, every, 4)));
+                        double err = (double) want / got - 1;
+                        worst = Math.max(worst, Math.abs(err));
+                        if (Math.abs(err) > 0.03)
+                            rows.add(String.format(Locale.ROOT, "%s %s every %d, %dx%d: planned %d, allocated %d (%+.1f%%)",
+                                    name, task, every, shape[0], T, want, got, 100 * err));
+                    }
+            }
+        }
+        System.out.printf(Locale.ROOT, "memory plan against allocations: %d configs x 3 tasks x 3 checkpointings x 2 shapes, worst %.2f%%%n",
+                TestModels.names().size(), 100 * worst);
+        assertThat(rows).as("worst %.2f%%", 100 * worst).isEmpty();
+    }
+
+    @Test
+    void checkpointingAndBatchMoveThePlanAsTheyMoveTheTape() {
+        ModelConfig c = Presets.get("llama-s").config().apply(512).withLayers(24);
+        MemoryPlan.Plan plain = MemoryPlan.plan(request(c, MemoryPlan.Task.TRAIN, 2, 64, 0, 0));
+        MemoryPlan.Plan every = MemoryPlan.plan(request(c, MemoryPlan.Task.TRAIN, 2, 64, 1, 0));
+        assertThat(every.bytes(MemoryPlan.ACTIVATIONS)).isLessThan(plain.bytes(MemoryPlan.ACTIVATIONS) / 8);
+        assertThat(every.bytes(MemoryPlan.WEIGHTS)).isEqualTo(plain.bytes(MemoryPlan.WEIGHTS));
+        MemoryPlan.Plan twice = MemoryPlan.plan(request(c, MemoryPlan.Task.TRAIN, 4, 64, 0, 0));
+        assertThat(twice.bytes(MemoryPlan.ACTIVATIONS)).isEqualTo(2 * plain.bytes(MemoryPlan.ACTIVATIONS));
+        assertThat(plain.layerBytes()).hasSize(24);
+    }
+
+    @Test
+    void zeroShardsTheOptimizerAndTensorParallelismTheWeights() {
+        ModelConfig c = Presets.get("llama-m").config().apply(16384);
+        MemoryPlan.Request one = request(c, MemoryPlan.Task.TRAIN, 8, 128, 0, 0);
+        MemoryPlan.Plan single = MemoryPlan.plan(one);
+        MemoryPlan.Plan zero1 = MemoryPlan.plan(new MemoryPlan.Request(c, MemoryPlan.Task.TRAIN, MemoryPlan.Precision.FP32, 8, 128, 1, 0,
+                MemoryPlan.Optimizer.ADAMW, 0, 4, MemoryPlan.Strategy.ZERO1, MemoryPlan.Target.LAMINA, 0, Set.of()));
+        assertThat(zero1.bytes(MemoryPlan.OPTIMIZER)).isEqualTo(single.bytes(MemoryPlan.OPTIMIZER) / 4);
+        assertThat(zero1.bytes(MemoryPlan.GRADIENTS)).isEqualTo(single.bytes(MemoryPlan.GRADIENTS));
+        assertThat(zero1.bytes(MemoryPlan.ACTIVATIONS)).isLessThan(single.bytes(MemoryPlan.ACTIVATIONS));   // 2 sequences a worker, not 8
+    }
+
+    @Test
+    void badRequestsGetOneLineErrors() {
+        ModelConfig c = Presets.get("llama-s").config().apply(512);
+        assertThatThrownBy(() -> new MemoryPlan.Request(c, MemoryPlan.Task.TRAIN, MemoryPlan.Precision.FP32, 6, 64, 1, 0,
+                MemoryPlan.Optimizer.ADAMW, 0, 4, MemoryPlan.Strategy.DP, MemoryPlan.Target.LAMINA, 0, Set.of()))
+                .isInstanceOf(LaminaException.class).hasMessageContaining("--batch 6 does not divide over 4 workers");
+        assertThatThrownBy(() -> new MemoryPlan.Request(c, MemoryPlan.Task.TRAIN, MemoryPlan.Precision.FP32, 8, 64, 1, 0,
+                MemoryPlan.Optimizer.ADAMW, 0, 4, MemoryPlan.Strategy.TP, MemoryPlan.Target.LAMINA, 0, Set.of()))
+                .isInstanceOf(LaminaException.class).hasMessageContaining("6 attention and 6 key/value heads do not divide over 4 workers");
+        assertThatThrownBy(() -> new MemoryPlan.Request(c, MemoryPlan.Task.TRAIN, MemoryPlan.Precision.FP32, 8, 64, 1, 0,
+                MemoryPlan.Optimizer.ADAMW, 0, 0, MemoryPlan.Strategy.DP, MemoryPlan.Target.LAMINA, 0, Set.of()))
+                .isInstanceOf(LaminaException.class).hasMessageContaining("--workers must be >= 1");
+        assertThatThrownBy(() -> new MemoryPlan.Request(c, MemoryPlan.Task.TRAIN, MemoryPlan.Precision.BF16, 8, 64, 1, 0,
+                MemoryPlan.Optimizer.ADAMW, 0, 1, MemoryPlan.Strategy.DP, MemoryPlan.Target.LAMINA, 0, Set.of()))
+                .isInstanceOf(LaminaException.class).hasMessageContaining("--target pytorch-gpu");
+    }
+}
