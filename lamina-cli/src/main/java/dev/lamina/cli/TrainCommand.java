@@ -134,8 +134,8 @@ final class TrainCommand implements Callable<Integer> {
         TrainConfig c = trainer.config();
         KernelSet k = trainer.model().kernels();
         trainer.withMeasuredPeak(k.parallel());     // measured at the start (again if a step beats it), for the MFU column
-        System.err.printf("training %d steps of %d x %d tokens on %d threads (kernels: %s)%n", c.steps(), c.batch(), c.seq(),
-                k.threads(), k.name());
+        System.err.printf("training %d steps of %d x %d tokens on %d threads (kernels: %s)%s%n", c.steps(), c.batch(), c.seq(),
+                k.threads(), k.name(), c.checkpointEvery() > 0 ? ", activation checkpointing every " + c.checkpointEvery() + " layer(s)" : "");
         try (ConsoleProgress bar = new ConsoleProgress("train", c.steps(), System.err)) {
             trainer.train(c.steps(), p -> {
                 bar.update(p.step(), String.format("loss %.3f lr %.2e | %.0f tok/s | MFU %.1f%%", p.loss(), p.lr(),
