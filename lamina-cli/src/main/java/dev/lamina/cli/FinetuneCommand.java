@@ -104,10 +104,11 @@ final class FinetuneCommand implements Callable<Integer> {
         if (run.resumable() && !resume)
             throw new LaminaException(out + " holds a fine-tuning run; add --resume to continue it, or choose a new --out");
         if (resume && !run.resumable()) throw new LaminaException(out + ": no checkpoint to resume (no state.json)");
+        String plan;
         {   // the plan, before the base is loaded: --seq is the longest example, so this is the step's peak
             ModelConfig mc = Main.configOf(model);
             MemoryPlan.Task task = m == FineTune.Method.FULL ? MemoryPlan.Task.TRAIN : m == FineTune.Method.LORA ? MemoryPlan.Task.LORA : MemoryPlan.Task.QLORA;
-            PlanMemoryCommand.guard("fine-tuning", MemoryPlan.plan(new MemoryPlan.Request(mc, task, MemoryPlan.Precision.FP32, batch,
+            plan = PlanMemoryCommand.guard("fine-tuning", MemoryPlan.plan(new MemoryPlan.Request(mc, task, MemoryPlan.Precision.FP32, batch,
                     Math.min(seq, mc.maxPositionEmbeddings()), accum, checkpointEvery == null ? 0 : checkpointEvery, MemoryPlan.Optimizer.ADAMW, 0, 1,
                     MemoryPlan.Strategy.DP, MemoryPlan.Target.LAMINA, rank, lc == null ? java.util.Set.of() : lc.targets())), force);
         }
@@ -135,6 +136,7 @@ final class FinetuneCommand implements Callable<Integer> {
         TrainConfig c = TrainConfig.builder(n, batch, seq).lr(lr != null ? lr : m != FineTune.Method.FULL ? 2e-4 : 2e-5)
                 .warmup(warmup != null ? warmup : Math.max(1, n / 20)).weightDecay(weightDecay).clip(clip).accum(accum).evalEvery(evalEvery)
                 .seed(seed).checkpointEvery(checkpointEvery == null ? 0 : checkpointEvery).build();
+        System.err.println(plan);
         System.err.printf("finetune: %s, %s, %d examples (%d truncated to %d tokens%s)%s, %d steps of %d%s%s%n", model.getFileName(),
                 m == FineTune.Method.FULL ? "all parameters" : (m == FineTune.Method.QLORA ? "QLoRA (NF4 base) r=" : "LoRA r=")
                         + rank + " alpha=" + alpha + " on " + lc.targets(),

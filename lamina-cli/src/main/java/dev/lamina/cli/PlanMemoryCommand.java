@@ -178,20 +178,22 @@ final class PlanMemoryCommand implements Callable<Integer> {
     }
 
     /**
-     * Prints the planned peak of what is about to run and, unless force, refuses to start when it
-     * exceeds the heap this JVM may use (or the machine's memory), naming settings that would fit.
+     * Refuses (unless force) to start what plan describes when its peak exceeds the heap this JVM
+     * may use (or the machine's memory), naming settings that would fit; returns the one line to
+     * print when it starts (printed by the caller once its input has been checked, so that a bad
+     * input's error stays one line).
      */
-    static void guard(String what, MemoryPlan.Plan plan, boolean force) { guard(what, plan, 0, force); }
+    static String guard(String what, MemoryPlan.Plan plan, boolean force) { return guard(what, plan, 0, force); }
 
     /** As above, offHeap of the peak being memory-mapped (a GGUF file's blocks), outside the heap. */
-    static void guard(String what, MemoryPlan.Plan plan, long offHeap, boolean force) {
+    static String guard(String what, MemoryPlan.Plan plan, long offHeap, boolean force) {
         long machine = machineMemory(), heap = maxHeap() + offHeap;
         MemoryPlan.Request r = plan.request();
-        System.err.printf(Locale.ROOT, "memory plan: peak %s (weights %s, gradients and optimizer %s, activations and logits %s); "
-                        + "this JVM may use %s of the machine's %s%n", human(plan.peak()), human(plan.bytes(MemoryPlan.WEIGHTS)),
+        String line = String.format(Locale.ROOT, "memory plan: peak %s (weights %s, gradients and optimizer %s, activations and logits %s); "
+                        + "this JVM may use %s of the machine's %s", human(plan.peak()), human(plan.bytes(MemoryPlan.WEIGHTS)),
                 human(plan.bytes(MemoryPlan.GRADIENTS) + plan.bytes(MemoryPlan.OPTIMIZER)),
-                human(plan.bytes(MemoryPlan.ACTIVATIONS) + plan.bytes(MemoryPlan.HEAD) + plan.bytes(MemoryPlan.KV_CACHE)), human(heap), human(machine));
-        if (plan.peak() <= heap && plan.peak() <= machine) return;
+                human(plan.bytes(MemoryPlan.ACTIVATIONS) + plan.bytes(MemoryPlan.HEAD) + plan.bytes(MemoryPlan.KV_CACHE)), human(heap - offHeap), human(machine));
+        if (plan.peak() <= heap && plan.peak() <= machine) return line;
         List<String> fixes = new ArrayList<>();
         if (r.training() && r.checkpointEvery() == 0) {
             MemoryPlan.Plan ck = MemoryPlan.plan(with(r, r.batch(), 1));
@@ -210,8 +212,8 @@ final class PlanMemoryCommand implements Callable<Integer> {
         String msg = what + " needs about " + human(plan.peak()) + " at its peak but "
                 + (plan.peak() > machine ? "the machine has " + human(machine) : "this JVM may use " + human(heap))
                 + (fixes.isEmpty() ? "" : "; try " + String.join(", or ", fixes)) + " (or --force to start anyway; `lamina plan memory` shows the breakdown)";
-        if (force) System.err.println("warning: " + msg);
-        else throw new LaminaException(msg);
+        if (!force) throw new LaminaException(msg);
+        return line + "\nwarning: " + msg;
     }
 
     private static MemoryPlan.Request with(MemoryPlan.Request r, int batch, int every) {

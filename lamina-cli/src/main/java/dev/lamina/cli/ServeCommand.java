@@ -72,7 +72,7 @@ final class ServeCommand implements Callable<Integer> {
             if (!Files.isDirectory(dir)) throw new LaminaException("--lora " + n + ": " + dir + " is not a directory");
             if (adapters.put(n, dir) != null) throw new LaminaException("--lora: the name '" + n + "' is given twice");
         }
-        guard(format);
+        String plan = guard(format);
         LaminaServer server = LaminaServer.start(o, () -> Lamina.load(model, kernels, format), adapters);
         System.err.printf("lamina: listening on %s (model '%s' loading from %s)%n", server.baseUrl(), name, model);
         CountDownLatch stopped = new CountDownLatch(1);
@@ -81,6 +81,7 @@ final class ServeCommand implements Callable<Integer> {
             server.close();
             throw new LaminaException("cannot load " + model + ": " + server.loadError());
         }
+        System.err.println(plan);
         System.err.printf("lamina: ready: %s/v1 serves '%s'%s (%d concurrent sequences, context %s tokens)%s%n", server.baseUrl(), name,
                 adapters.isEmpty() ? "" : " with adapters " + String.join(", ", adapters.keySet()),
                 maxConcurrent, server.engine().contextLimit() == Integer.MAX_VALUE ? "unbounded" : server.engine().contextLimit(),
@@ -94,7 +95,7 @@ final class ServeCommand implements Callable<Integer> {
      * them, memory-mapped), the KV cache of every slot's full context (or --kv-blocks), one call's
      * buffers; refuses when it cannot fit, unless --force.
      */
-    private void guard(WeightFormat format) {
+    private String guard(WeightFormat format) {
         dev.lamina.model.ModelConfig c = Main.configOf(model);
         int context = Math.min(c.maxPositionEmbeddings(), c.contextLimit());
         boolean blocks = kvBlocks > 0;
@@ -112,6 +113,6 @@ final class ServeCommand implements Callable<Integer> {
             plan = plan.replacing(dev.lamina.plan.MemoryPlan.WEIGHTS, mapped, "the file's blocks, memory-mapped")
                     .replacing(dev.lamina.plan.MemoryPlan.LOADING, 0, "none: the file's blocks are used as they are");
         }
-        PlanMemoryCommand.guard("serving " + model.getFileName(), plan, mapped, force);
+        return PlanMemoryCommand.guard("serving " + model.getFileName(), plan, mapped, force);
     }
 }

@@ -116,13 +116,16 @@ final class TrainCommand implements Callable<Integer> {
             for (String t : evalTasks) tasks.addAll(Task.load(t));
             trainer.withEvalTasks(tasks);
         }
+        if (plan != null) System.err.println(plan);
         run(trainer);
         return 0;
     }
 
-    /** Prints the planned peak; refuses (unless --force) when it exceeds the heap or the machine. */
+    /** The memory plan's line, printed as training starts; refuses (unless --force) a run that exceeds the heap or the machine. */
+    private String plan;
+
     private void guard(ModelConfig mc, TrainConfig tc) {
-        PlanMemoryCommand.guard("training", dev.lamina.plan.MemoryPlan.plan(new dev.lamina.plan.MemoryPlan.Request(mc,
+        plan = PlanMemoryCommand.guard("training", dev.lamina.plan.MemoryPlan.plan(new dev.lamina.plan.MemoryPlan.Request(mc,
                 dev.lamina.plan.MemoryPlan.Task.TRAIN, dev.lamina.plan.MemoryPlan.Precision.FP32, tc.batch(), tc.seq(), tc.accum(),
                 tc.checkpointEvery(), dev.lamina.plan.MemoryPlan.Optimizer.ADAMW, 0, 1, dev.lamina.plan.MemoryPlan.Strategy.DP,
                 dev.lamina.plan.MemoryPlan.Target.LAMINA, 0, java.util.Set.of())), force);

@@ -1,0 +1,64 @@
+package dev.lamina.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+
+import static dev.lamina.cli.FinetuneCommandTest.run;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** plan memory's breakdown and --fit, its one-line errors, and the check train and finetune make before they start. */
+class PlanMemoryCommandTest {
+
+    @Test
+    void printsTheBreakdownThePeakAndWhatFits() {
+        var r = run("plan", "memory", "--preset", "llama-s", "--vocab", "8192", "--batch", "8", "--seq", "256");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("| weights | 67,653,120 |").contains("| activations |").contains("| temporaries |")
+                .contains("| allocator and runtime |").containsPattern("peak_bytes=[0-9]{9}\\n");
+        long plain = Long.parseLong(r.out().replaceAll("(?s).*peak_bytes=([0-9]+).*", "$1"));
+        r = run("plan", "memory", "--preset", "llama-s", "--vocab", "8192", "--batch", "8", "--seq", "256", "--checkpoint-activations");
+        long ck = Long.parseLong(r.out().replaceAll("(?s).*peak_bytes=([0-9]+).*", "$1"));
+        assertThat(ck).isLessThan(plain - 250_000_000L);             // 401 MB of activations become 105
+        r = run("plan", "memory", "--preset", "llama-s", "--vocab", "8192", "--seq", "256", "--fit", "600MB");
+        assertThat(r.out()).containsPattern("\\| train \\| fp32 \\| dp \\| none \\| [1-7] \\|").contains("| train | fp32 | dp | every layer |")
+                .contains("fitting_combinations=");
+        r = run("plan", "memory", "--config", "../configs/llama-2-7b.json", "--task", "train", "--precision", "bf16", "--target", "pytorch-gpu",
+                "--batch", "1", "--seq", "512");
+        assertThat(r.out()).contains("float32 master weights").contains("cuBLAS workspace");
+    }
+
+    @Test
+    void badInputIsOneLine() {
+        for (String[] args : new String[][] {
+                {"--preset", "llama-s", "--strategy", "zero4"},
+                {"--preset", "llama-s", "--workers", "0"},
+                {"--preset", "llama-s", "--workers", "4", "--batch", "6"},
+                {"--preset", "llama-s", "--workers", "4", "--strategy", "tp"},
+                {"--preset", "llama-s", "--precision", "bf16"},
+                {"--preset", "llama-s", "--fit", "12XB"},
+                {"--model", "/nonexistent"}}) {
+            String[] all = new String[args.length + 2];
+            all[0] = "plan";
+            all[1] = "memory";
+            System.arraycopy(args, 0, all, 2, args.length);
+            var r = run(all);
+            assertThat(r.code()).as(String.join(" ", args)).isEqualTo(1);
+            assertThat(r.err().strip()).as(String.join(" ", args)).startsWith("lamina: error: ").doesNotContain("\n");
+        }
+    }
+
+    @Test
+    void trainingThatCannotFitIsRefusedWithWhatWouldFit(@TempDir Path dir) {
+        Path data = dir.resolve("data");
+        assertThat(run("prepare", "--corpus", "brown", "--tokenizer", "bytes", "--out", data.toString()).code()).isZero();
+        // llama-m at 4096 sequences of 256: terabytes of activations, more than any heap or machine here
+        var r = run("train", "--preset", "llama-m", "--data", data.toString(), "--out", dir.resolve("run").toString(), "--batch", "4096",
+                "--seq", "256", "--steps", "1");
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err().strip()).doesNotContain("\n").startsWith("lamina: error: training needs about").contains("--force")
+                .contains("lamina plan memory");
+        assertThat(dir.resolve("run")).doesNotExist();
+    }
+}
