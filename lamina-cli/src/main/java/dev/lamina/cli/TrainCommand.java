@@ -23,13 +23,13 @@ import java.util.concurrent.Callable;
 
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = "Train a model on prepared data (see `lamina prepare`), or resume a run.")
-final class TrainCommand implements Callable<Integer> {
+class TrainCommand implements Callable<Integer> {
 
     static final class ModelChoice {
         @Option(names = "--preset", description = "Model preset: tiny, small, llama-s, gpt2-s, llama-m.") String preset;
         @Option(names = "--config", description = "Model config JSON (field names as the test vectors).") Path config;
         @Option(names = "--resume", description = "Continue the run in this directory from its last checkpoint.") Path resume;
-        @Option(names = "--init", description = "Fine-tune: start from the weights of a run or Hugging Face directory.") Path init;
+        @Option(names = {"--init", "--student"}, description = "Start from the weights of a run or Hugging Face directory.") Path init;
     }
 
     @ArgGroup(exclusive = true, multiplicity = "1") ModelChoice model;
@@ -52,6 +52,16 @@ final class TrainCommand implements Callable<Integer> {
                     + "during backward; less memory, about one more forward of time, the same gradients bit for bit.")
     Integer checkpointEvery;
     @Option(names = "--force", description = "Start even when the memory plan exceeds the JVM's heap or the machine's memory.") boolean force;
+    @Option(names = "--teacher", description = "Distill: a run, Hugging Face directory or GGUF file whose logits the student learns from (same tokenizer).")
+    Path teacher;
+    @Option(names = "--alpha", description = "Distill: weight of the teacher's term, in [0, 1] (default 0.5; the rest is cross-entropy).") Double alpha;
+    @Option(names = "--temperature", description = "Distill: softmax temperature of both models in the teacher's term, > 0 (default 2).") Double temperature;
+
+    /** The file a distillation run keeps its teacher and weights in, so that --resume goes on distilling. */
+    static final String DISTILL_FILE = "distill.json";
+
+    /** Whether this command distills (lamina distill needs a teacher). */
+    boolean distills() { return false; }
     @Option(names = "--log-layer-grads", arity = "0..1", fallbackValue = "1", paramLabel = "N",
             description = "Write per-layer gradient norms to RUN/layer_grads.jsonl every N steps (default N: 1).") Integer layerGrads;
     @Option(names = "--eval-tasks", paramLabel = "FILE.jsonl|DIR|NAME",
@@ -62,16 +72,24 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() {
         if (checkpointEvery != null && checkpointEvery < 1)
             throw new LaminaException("--checkpoint-activations must be >= 1 layer, got " + checkpointEvery);
+        if (alpha != null && !(alpha >= 0 && alpha <= 1)) throw new LaminaException("--alpha must be in [0, 1] (the teacher's term's weight), got " + alpha);
+        if (temperature != null && !(temperature > 0)) throw new LaminaException("--temperature must be > 0, got " + temperature);
+        if (teacher == null && model.resume == null) {
+            if (distills()) throw new LaminaException("--teacher is required: the model whose logits the student learns from");
+            if (alpha != null || temperature != null) throw new LaminaException("--alpha and --temperature weigh a teacher's term; give --teacher");
+        }
         KernelSet kernels = Main.kernels(threads);
         Trainer trainer;
+        Teacher dist = null;
         if (model.resume != null) {
             Path run = model.resume;
             if (!Checkpoint.hasTrainingState(run))
                 throw new LaminaException(run + ": nothing to resume (no state.json); start with `lamina train --preset ... --out " + run + "`");
             Path dataDir = data != null ? data : Path.of(Checkpoint.readState(run).data());
             Dataset d = Dataset.open(dataDir);
+            dist = teacherOnResume(run, d, ModelConfig.read(run.resolve(Checkpoint.CONFIG)).vocabSize(), kernels);
             TrainConfig saved = Checkpoint.readState(run).train();
-            guard(ModelConfig.read(run.resolve(Checkpoint.CONFIG)), checkpointEvery != null ? saved.withCheckpointEvery(checkpointEvery) : saved);
+            guard(ModelConfig.read(run.resolve(Checkpoint.CONFIG)), checkpointEvery != null ? saved.withCheckpointEvery(checkpointEvery) : saved, dist);
             trainer = Trainer.resume(run, d, dataDir.toString(), steps == null ? 0 : steps, kernels);
             if (checkpointEvery != null) trainer.checkpointEvery(checkpointEvery);
             System.err.printf("resuming %s at step %d of %d%n", run, trainer.step(), trainer.config().steps());
@@ -83,9 +101,10 @@ final class TrainCommand implements Callable<Integer> {
             ModelConfig mc;
             Decoder initial = null;
             int defBatch = 8, defSeq = 128;
+            dev.lamina.Lamina.Model tm = teacher == null ? null : dev.lamina.Lamina.load(teacher, kernels);
             if (model.preset != null) {
                 Presets.Preset p = Presets.get(model.preset);
-                mc = p.config().apply(v);
+                mc = p.config().apply(tm != null ? Math.max(v, tm.decoder().config().vocabSize()) : v);   // a student speaks the teacher's vocabulary
                 defBatch = p.batch();
                 defSeq = p.seq();
             } else {
@@ -103,12 +122,22 @@ final class TrainCommand implements Callable<Integer> {
                     .warmup(warmup == null ? Math.max(1, n / 10) : warmup).weightDecay(weightDecay).clip(clip).accum(accum)
                     .seed(seed).evalEvery(evalEvery == null ? Math.max(1, n / 10) : evalEvery).evalBatches(evalBatches)
                     .checkpointEvery(checkpointEvery == null ? 0 : checkpointEvery).build();
-            guard(mc, tc);
+            if (tm != null) dist = new Teacher(teacher, tm.decoder().parameterCount(), dev.lamina.train.Distillation.of(tm.decoder(), tm.tokenizer(),
+                    d.tokenizer(), mc.vocabSize(), alpha != null ? alpha : 0.5, temperature != null ? temperature : 2.0));
+            guard(mc, tc, dist);
             Decoder m = initial != null ? initial : Decoder.create(mc, seed, kernels);
             System.err.printf("model: %s, %,d parameters; data: %s (%,d train / %,d val tokens, %s)%n",
                     model.preset != null ? model.preset : model.init != null ? "weights of " + model.init : model.config,
                     m.parameterCount(), data, d.train().size(), d.val().size(), d.tokenizer().describe());
             trainer = Trainer.start(m, d, data.toString(), tc, out);
+        }
+        if (dist != null) {
+            trainer.distilling(dist.distillation());
+            var j = dev.lamina.io.Json.MAPPER.createObjectNode().put("teacher", dist.path().toAbsolutePath().toString())
+                    .put("alpha", dist.distillation().alpha()).put("temperature", dist.distillation().tau());
+            dev.lamina.io.AtomicFiles.writeString(trainer.run().resolve(DISTILL_FILE), j.toPrettyString());
+            System.err.printf(java.util.Locale.ROOT, "distilling from %s (%,d parameters): loss = %.2f·%.2f²·KL + %.2f·CE%n", dist.path(),
+                    dist.parameters(), dist.distillation().alpha(), dist.distillation().tau(), 1 - dist.distillation().alpha());
         }
         if (layerGrads != null) dev.lamina.research.LayerGradLog.attach(trainer, layerGrads);
         if (!evalTasks.isEmpty()) {
@@ -121,14 +150,52 @@ final class TrainCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** A teacher, where it was loaded from and its size (for the log line). */
+    private record Teacher(Path path, long parameters, dev.lamina.train.Distillation distillation) {}
+
+    /** On --resume: --teacher if given, else the teacher (and weights) the run's distill.json recorded; null for a plain run. */
+    private Teacher teacherOnResume(Path run, Dataset d, int vocab, KernelSet kernels) {
+        Path saved = run.resolve(DISTILL_FILE), from = teacher;
+        double a = alpha != null ? alpha : 0.5, t = temperature != null ? temperature : 2.0;
+        if (from == null && java.nio.file.Files.isRegularFile(saved)) {
+            tools.jackson.databind.JsonNode j;
+            try {
+                j = dev.lamina.io.Json.MAPPER.readTree(java.nio.file.Files.readString(saved));
+            } catch (java.io.IOException | RuntimeException e) {
+                throw new LaminaException(saved + ": cannot read the run's teacher (" + e.getMessage() + ")");
+            }
+            from = Path.of(j.path("teacher").asString());
+            if (alpha == null) a = j.path("alpha").asDouble(0.5);
+            if (temperature == null) t = j.path("temperature").asDouble(2.0);
+        }
+        if (from == null) {
+            if (distills()) throw new LaminaException(run + " was not distilled (no " + DISTILL_FILE + "); give --teacher");
+            if (alpha != null || temperature != null) throw new LaminaException("--alpha and --temperature weigh a teacher's term; give --teacher");
+            return null;
+        }
+        dev.lamina.Lamina.Model m = dev.lamina.Lamina.load(from, kernels);
+        return new Teacher(from, m.decoder().parameterCount(), dev.lamina.train.Distillation.of(m.decoder(), m.tokenizer(), d.tokenizer(), vocab, a, t));
+    }
+
     /** The memory plan's line, printed as training starts; refuses (unless --force) a run that exceeds the heap or the machine. */
     private String plan;
 
-    private void guard(ModelConfig mc, TrainConfig tc) {
-        plan = PlanMemoryCommand.guard("training", dev.lamina.plan.MemoryPlan.plan(new dev.lamina.plan.MemoryPlan.Request(mc,
+    private void guard(ModelConfig mc, TrainConfig tc, Teacher dist) {
+        var plan = dev.lamina.plan.MemoryPlan.plan(new dev.lamina.plan.MemoryPlan.Request(mc,
                 dev.lamina.plan.MemoryPlan.Task.TRAIN, dev.lamina.plan.MemoryPlan.Precision.FP32, tc.batch(), tc.seq(), tc.accum(),
                 tc.checkpointEvery(), dev.lamina.plan.MemoryPlan.Optimizer.ADAMW, 0, 1, dev.lamina.plan.MemoryPlan.Strategy.DP,
-                dev.lamina.plan.MemoryPlan.Target.LAMINA, 0, java.util.Set.of())), force);
+                dev.lamina.plan.MemoryPlan.Target.LAMINA, 0, java.util.Set.of()));
+        if (dist != null) {       // the teacher: its weights, the buffers of its forward (kept by its tape) and its logits [n, V]
+            var t = dev.lamina.plan.MemoryPlan.plan(new dev.lamina.plan.MemoryPlan.Request(dist.distillation().teacher().config(),
+                    dev.lamina.plan.MemoryPlan.Task.TRAIN, dev.lamina.plan.MemoryPlan.Precision.FP32, tc.batch(), tc.seq(), 1, 0,
+                    dev.lamina.plan.MemoryPlan.Optimizer.ADAMW, 0, 1, dev.lamina.plan.MemoryPlan.Strategy.DP, dev.lamina.plan.MemoryPlan.Target.LAMINA,
+                    0, java.util.Set.of()));
+            long logits = 4L * tc.batch() * tc.seq() * mc.vocabSize();
+            plan = plan.adding(new dev.lamina.plan.MemoryPlan.Item(dev.lamina.plan.MemoryPlan.WEIGHTS, t.bytes(dev.lamina.plan.MemoryPlan.WEIGHTS), "the teacher's"))
+                    .adding(new dev.lamina.plan.MemoryPlan.Item(dev.lamina.plan.MemoryPlan.ACTIVATIONS, t.bytes(dev.lamina.plan.MemoryPlan.ACTIVATIONS) + logits,
+                            "the teacher's forward and its logits"));
+        }
+        this.plan = PlanMemoryCommand.guard(dist != null ? "distillation" : "training", plan, force);
     }
 
     /** Runs the loop with a progress bar (or log lines) and prints evaluations; returns the last val loss. */

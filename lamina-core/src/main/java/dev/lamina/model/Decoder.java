@@ -530,6 +530,18 @@ public final class Decoder {
         return ex.routerLosses() == null || !ex.tape().recording() ? ce : (float) (ce + ex.routerLosses().weighted());
     }
 
+    /**
+     * Forward plus the distillation loss against the teacher's logits [n, V] (Ops.linearDistill: α·τ²·KL
+     * + (1−α)·CE); on a training tape, backward() then fills every gradient. A sparse model's router
+     * losses are added to the total, as in {@link #loss(TapeExecutor, int[])}.
+     */
+    public Ops.Distilled distillLoss(TapeExecutor ex, int[] targets, Tensor teacher, float alpha, float tau) {
+        Var h = hidden(ex);
+        Ops.Distilled d = Ops.linearDistill(ex.tape(), h, headWeight(), teacher, targets, alpha, tau, config.logitSoftcap());
+        if (ex.routerLosses() == null || !ex.tape().recording()) return d;
+        return new Ops.Distilled((float) (d.loss() + ex.routerLosses().weighted()), d.kl(), d.ce());
+    }
+
     /** Number of parameters (the stored linear maps' weights included; a tied head's table counted once). */
     public long parameterCount() {
         long n = params.count();

@@ -95,6 +95,13 @@ public final class MemoryPlan {
             return finish(request, kept, layerBytes);
         }
 
+        /** This plan with one more item (a teacher beside a student). */
+        public Plan adding(Item item) {
+            List<Item> all = new ArrayList<>(items);
+            all.add(item);
+            return finish(request, all, layerBytes);
+        }
+
         /** The peak once loaded: without the load's transient (what a server holds while it serves). */
         public long steady() { return peak - bytes(LOADING); }
 

@@ -124,6 +124,9 @@ public final class Trainer {
     /** Bytes of the training tape's activations and activation gradients (the live set beyond parameters, gradients and moments). */
     public long activationBytes() { return tape.bytes(); }
     public Decoder model() { return model; }
+
+    /** The data the run trains on (its tokenizer is the model's). */
+    public Dataset dataset() { return data; }
     public TrainConfig config() { return cfg; }
 
     /** Activation checkpointing every n layers from now on (0: off); a resumed run may change it, as it changes no number. */
@@ -148,6 +151,17 @@ public final class Trainer {
     /** Tasks scored (zero-shot) at every evaluation; their metrics go beside the loss as "task/metric". */
     public Trainer withEvalTasks(List<Task> tasks) { this.evalTasks = List.copyOf(tasks); return this; }
 
+    private Distillation distillation;
+    private double stepKl, stepCe;
+
+    /** Trains against a teacher from now on: the loss becomes α·τ²·KL + (1−α)·CE; metrics.jsonl adds "kl" and "ce". */
+    public Trainer distilling(Distillation d) {
+        if (d != null && d.teacher().config().maxPositionEmbeddings() < cfg.seq())
+            throw LaminaException.field("seq", "seq " + cfg.seq() + " exceeds the teacher's max_position_embeddings " + d.teacher().config().maxPositionEmbeddings());
+        this.distillation = d;
+        return this;
+    }
+
     /** Installs a gradient hook (e.g. per-layer gradient norms for depth studies); null removes it. */
     public Trainer onGradients(GradientHook hook) { this.gradientHook = hook; return this; }
 
@@ -161,11 +175,18 @@ public final class Trainer {
             double lr = cfg.lrAt(step);
             model.params().zeroGrad();
             float loss = 0;
+            stepKl = stepCe = 0;
             moe = executor.routerLosses() == null ? null : new MoeStep();
             for (int micro = 0; micro < cfg.accum(); micro++) {
                 batcher.next(ids, targets);
                 tape.reset();
-                loss += model.loss(executor, targets) / cfg.accum();
+                if (distillation == null) loss += model.loss(executor, targets) / cfg.accum();
+                else {
+                    var d = model.distillLoss(executor, targets, distillation.logits(ids, cfg.batch(), cfg.seq()), distillation.alpha(), distillation.tau());
+                    loss += d.loss() / cfg.accum();
+                    stepKl += d.kl() / cfg.accum();
+                    stepCe += d.ce() / cfg.accum();
+                }
                 tape.backward();
                 if (moe != null) moe.add(executor.routerLosses(), cfg.accum());
             }
@@ -250,6 +271,7 @@ public final class Trainer {
         var o = Json.MAPPER.createObjectNode();
         o.put("step", p.step()).put("loss", p.loss()).put("lr", p.lr()).put("grad_norm", p.gradNorm())
                 .put("tokens_per_s", p.tokensPerSec());
+        if (distillation != null) o.put("kl", stepKl).put("ce", stepCe);   // the loss is alpha·tau²·kl + (1 - alpha)·ce
         if (moe != null) {                     // the loss above includes the weighted router losses
             o.put("aux_loss", moe.aux).put("z_loss", moe.z).put("dropped", moe.dropped).put("routed", moe.routed);
             var load = o.putArray("expert_load");

@@ -24,7 +24,8 @@ import java.util.TreeMap;
  */
 public final class TrainingCurves {
     /** Per-step fields that are not task metrics. */
-    private static final Set<String> STEP_FIELDS = Set.of("step", "loss", "lr", "grad_norm", "tokens_per_s", "mfu", "val_loss", "val_ppl");
+    private static final Set<String> STEP_FIELDS = Set.of("step", "loss", "lr", "grad_norm", "tokens_per_s", "mfu", "val_loss", "val_ppl",
+            "kl", "ce", "aux_loss", "z_loss", "dropped", "routed", "expert_load");     // distillation's and a sparse model's figures per step
 
     private TrainingCurves() {}
 
@@ -55,6 +56,12 @@ public final class TrainingCurves {
         loss.add(series("train", byStep, "loss"));
         Figure.Series val = series("validation", byStep, "val_loss");
         if (val.x().length > 0) loss.add(val);
+        Figure.Series ce = series("train cross-entropy", byStep, "ce"), kl = series("train KL to the teacher", byStep, "kl");
+        if (ce.x().length > 0) {                      // a distillation run: its loss mixes the two
+            loss.set(0, series("train (alpha·tau²·KL + (1 - alpha)·CE)", byStep, "loss"));
+            loss.add(ce);
+            loss.add(kl);
+        }
         figures.add(new Figure.Lines("loss", "Loss", "step", "cross-entropy (nats/token)", loss, false, false));
         Map<String, Boolean> taskNames = new LinkedHashMap<>();
         for (JsonNode o : byStep.values())
