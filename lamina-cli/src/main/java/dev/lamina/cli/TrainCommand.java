@@ -56,6 +56,12 @@ class TrainCommand implements Callable<Integer> {
     Path teacher;
     @Option(names = "--alpha", description = "Distill: weight of the teacher's term, in [0, 1] (default 0.5; the rest is cross-entropy).") Double alpha;
     @Option(names = "--temperature", description = "Distill: softmax temperature of both models in the teacher's term, > 0 (default 2).") Double temperature;
+    @Option(names = "--cache-teacher", paramLabel = "K", description = "Distill: run the teacher once over every batch of the run first, keep "
+            + "its top K logits a position in RUN/" + TEACHER_CACHE + ", and train from them (the rest of its mass as one outcome).")
+    Integer cacheTeacher;
+
+    /** The teacher's cached top-K of a distillation run made with --cache-teacher. */
+    static final String TEACHER_CACHE = "teacher-topk.bin";
 
     /** The file a distillation run keeps its teacher and weights in, so that --resume goes on distilling. */
     static final String DISTILL_FILE = "distill.json";
@@ -74,6 +80,9 @@ class TrainCommand implements Callable<Integer> {
             throw new LaminaException("--checkpoint-activations must be >= 1 layer, got " + checkpointEvery);
         if (alpha != null && !(alpha >= 0 && alpha <= 1)) throw new LaminaException("--alpha must be in [0, 1] (the teacher's term's weight), got " + alpha);
         if (temperature != null && !(temperature > 0)) throw new LaminaException("--temperature must be > 0, got " + temperature);
+        if (cacheTeacher != null && cacheTeacher < 1) throw new LaminaException("--cache-teacher must be >= 1 (logits kept a position), got " + cacheTeacher);
+        if (cacheTeacher != null && (teacher == null || model.resume != null))
+            throw new LaminaException("--cache-teacher caches a new run's --teacher; a resumed run reads the cache it made");
         if (teacher == null && model.resume == null) {
             if (distills()) throw new LaminaException("--teacher is required: the model whose logits the student learns from");
             if (alpha != null || temperature != null) throw new LaminaException("--alpha and --temperature weigh a teacher's term; give --teacher");
@@ -89,6 +98,10 @@ class TrainCommand implements Callable<Integer> {
             Dataset d = Dataset.open(dataDir);
             dist = teacherOnResume(run, d, ModelConfig.read(run.resolve(Checkpoint.CONFIG)).vocabSize(), kernels);
             TrainConfig saved = Checkpoint.readState(run).train();
+            long need = (long) (steps != null ? steps : saved.steps()) * saved.accum();
+            if (dist != null && dist.cached() > 0 && dist.distillation().cachedBatches() < need)
+                throw new LaminaException(run.resolve(TEACHER_CACHE) + ": the teacher cache holds " + dist.distillation().cachedBatches()
+                        + " batches and the run needs " + need + "; distill again with --cache-teacher over the full --steps, or from the live teacher");
             guard(ModelConfig.read(run.resolve(Checkpoint.CONFIG)), checkpointEvery != null ? saved.withCheckpointEvery(checkpointEvery) : saved, dist);
             trainer = Trainer.resume(run, d, dataDir.toString(), steps == null ? 0 : steps, kernels);
             if (checkpointEvery != null) trainer.checkpointEvery(checkpointEvery);
@@ -131,13 +144,16 @@ class TrainCommand implements Callable<Integer> {
                     m.parameterCount(), data, d.train().size(), d.val().size(), d.tokenizer().describe());
             trainer = Trainer.start(m, d, data.toString(), tc, out);
         }
+        if (dist != null && cacheTeacher != null) dist = cacheTeacher(trainer, dist, cacheTeacher);
         if (dist != null) {
             trainer.distilling(dist.distillation());
             var j = dev.lamina.io.Json.MAPPER.createObjectNode().put("teacher", dist.path().toAbsolutePath().toString())
                     .put("alpha", dist.distillation().alpha()).put("temperature", dist.distillation().tau());
+            if (dist.cached() > 0) j.put("cache_teacher", dist.cached());
             dev.lamina.io.AtomicFiles.writeString(trainer.run().resolve(DISTILL_FILE), j.toPrettyString());
-            System.err.printf(java.util.Locale.ROOT, "distilling from %s (%,d parameters): loss = %.2f·%.2f²·KL + %.2f·CE%n", dist.path(),
-                    dist.parameters(), dist.distillation().alpha(), dist.distillation().tau(), 1 - dist.distillation().alpha());
+            System.err.printf(java.util.Locale.ROOT, "distilling from %s (%s): loss = %.2f·%.2f²·KL + %.2f·CE%n", dist.path(),
+                    dist.cached() > 0 ? "its top " + dist.cached() + " logits, cached" : String.format(java.util.Locale.ROOT, "%,d parameters", dist.parameters()),
+                    dist.distillation().alpha(), dist.distillation().tau(), 1 - dist.distillation().alpha());
         }
         if (layerGrads != null) dev.lamina.research.LayerGradLog.attach(trainer, layerGrads);
         if (!evalTasks.isEmpty()) {
@@ -150,8 +166,28 @@ class TrainCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** A teacher, where it was loaded from and its size (for the log line). */
-    private record Teacher(Path path, long parameters, dev.lamina.train.Distillation distillation) {}
+    /** A teacher, where it was loaded from, its size (for the log line) and its top-K cached (0: live). */
+    private record Teacher(Path path, long parameters, dev.lamina.train.Distillation distillation, int cached) {
+        Teacher(Path path, long parameters, dev.lamina.train.Distillation distillation) { this(path, parameters, distillation, 0); }
+    }
+
+    /** Runs the teacher over every batch of the run once (a progress bar), keeps its top K, and distills from the cache. */
+    private static Teacher cacheTeacher(Trainer trainer, Teacher live, int k) {
+        TrainConfig c = trainer.config();
+        long batches = (long) c.steps() * c.accum();
+        Path file = trainer.run().resolve(TEACHER_CACHE);
+        var d = live.distillation();
+        long t0 = System.nanoTime();
+        try (ConsoleProgress bar = new ConsoleProgress("teacher", batches, System.err)) {
+            dev.lamina.train.TeacherCache.write(file, d::logits, d.teacher().config().vocabSize(), d.tau(), trainer.dataset().train(), c, k,
+                    batches, b -> bar.update(b, "top " + k + " logits a position"));
+        }
+        System.err.printf(java.util.Locale.ROOT, "cached the teacher's top %d over %,d batches in %.1f s: %s (%.1f MB)%n", k, batches,
+                (System.nanoTime() - t0) / 1e9, file, file.toFile().length() / 1e6);
+        var cache = dev.lamina.train.TeacherCache.open(file);
+        return new Teacher(live.path(), live.parameters(),
+                dev.lamina.train.Distillation.cached(cache, trainer.model().config().vocabSize(), d.alpha(), d.tau()), k);
+    }
 
     /** On --resume: --teacher if given, else the teacher (and weights) the run's distill.json recorded; null for a plain run. */
     private Teacher teacherOnResume(Path run, Dataset d, int vocab, KernelSet kernels) {
@@ -173,6 +209,10 @@ class TrainCommand implements Callable<Integer> {
             if (alpha != null || temperature != null) throw new LaminaException("--alpha and --temperature weigh a teacher's term; give --teacher");
             return null;
         }
+        if (teacher == null && java.nio.file.Files.isRegularFile(run.resolve(TEACHER_CACHE))) {   // made with --cache-teacher: no teacher to load
+            var cache = dev.lamina.train.TeacherCache.open(run.resolve(TEACHER_CACHE));
+            return new Teacher(from, 0, dev.lamina.train.Distillation.cached(cache, vocab, a, t), cache.k());
+        }
         dev.lamina.Lamina.Model m = dev.lamina.Lamina.load(from, kernels);
         return new Teacher(from, m.decoder().parameterCount(), dev.lamina.train.Distillation.of(m.decoder(), m.tokenizer(), d.tokenizer(), vocab, a, t));
     }
@@ -185,7 +225,7 @@ class TrainCommand implements Callable<Integer> {
                 dev.lamina.plan.MemoryPlan.Task.TRAIN, dev.lamina.plan.MemoryPlan.Precision.FP32, tc.batch(), tc.seq(), tc.accum(),
                 tc.checkpointEvery(), dev.lamina.plan.MemoryPlan.Optimizer.ADAMW, 0, 1, dev.lamina.plan.MemoryPlan.Strategy.DP,
                 dev.lamina.plan.MemoryPlan.Target.LAMINA, 0, java.util.Set.of()));
-        if (dist != null) {       // the teacher: its weights, the buffers of its forward (kept by its tape) and its logits [n, V]
+        if (dist != null && dist.distillation().teacher() != null) {   // a live teacher: its weights, its forward's buffers (kept by its tape), its logits [n, V]
             var t = dev.lamina.plan.MemoryPlan.plan(new dev.lamina.plan.MemoryPlan.Request(dist.distillation().teacher().config(),
                     dev.lamina.plan.MemoryPlan.Task.TRAIN, dev.lamina.plan.MemoryPlan.Precision.FP32, tc.batch(), tc.seq(), 1, 0,
                     dev.lamina.plan.MemoryPlan.Optimizer.ADAMW, 0, 1, dev.lamina.plan.MemoryPlan.Strategy.DP, dev.lamina.plan.MemoryPlan.Target.LAMINA,

@@ -49,4 +49,38 @@ class DistillCommandTest {
             assertThat(dir.resolve("bad")).doesNotExist();
         }
     }
+
+    @Test
+    void aCachedTeacherIsRunOnceAndNotNeededToResume(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("data"), teacher = dir.resolve("teacher"), student = dir.resolve("student"), live = dir.resolve("live");
+        assertThat(run("prepare", "--corpus", "brown", "--tokenizer", "bytes", "--out", data.toString()).code()).isZero();
+        assertThat(run("train", "--preset", "tiny", "--data", data.toString(), "--out", teacher.toString(), "--steps", "3", "--batch", "2",
+                "--seq", "32").code()).isZero();
+        // every logit cached (K = V = 257): the same run as the live teacher's
+        var r = run("distill", "--teacher", teacher.toString(), "--preset", "tiny", "--data", data.toString(), "--out", student.toString(),
+                "--steps", "4", "--eval-every", "2", "--batch", "2", "--seq", "32", "--cache-teacher", "257");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.err()).contains("cached the teacher's top 257 over 4 batches").contains("its top 257 logits, cached");
+        assertThat(student.resolve("teacher-topk.bin")).isNotEmptyFile();
+        r = run("distill", "--teacher", teacher.toString(), "--preset", "tiny", "--data", data.toString(), "--out", live.toString(),
+                "--steps", "4", "--eval-every", "2", "--batch", "2", "--seq", "32");
+        assertThat(r.code()).as(r.err()).isZero();
+        var cached = Files.readAllLines(student.resolve("metrics.jsonl")).stream().map(l -> Double.parseDouble(l.replaceAll(".*\"loss\":([-0-9.E]+).*", "$1"))).toList();
+        var direct = Files.readAllLines(live.resolve("metrics.jsonl")).stream().map(l -> Double.parseDouble(l.replaceAll(".*\"loss\":([-0-9.E]+).*", "$1"))).toList();
+        for (int i = 0; i < direct.size(); i++) assertThat(cached.get(i)).isCloseTo(direct.get(i), org.assertj.core.data.Offset.offset(1e-4));
+        // a resume reads the cache: the teacher itself may be gone; beyond the cached batches it says so
+        try (var files = Files.walk(teacher)) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+        Path moved = dir.resolve("student2");
+        Files.move(student, moved);
+        r = run("distill", "--resume", moved.toString(), "--steps", "4");
+        assertThat(r.code()).as(r.err()).isZero();
+        r = run("distill", "--resume", moved.toString(), "--steps", "6");
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err().strip()).contains("the teacher cache holds 4 batches").doesNotContain("\n");
+        r = run("distill", "--teacher", teacher.toString(), "--preset", "tiny", "--data", data.toString(), "--out", dir.resolve("bad").toString(),
+                "--cache-teacher", "0");
+        assertThat(r.err().strip()).isEqualTo("lamina: error: --cache-teacher must be >= 1 (logits kept a position), got 0");
+    }
 }

@@ -498,23 +498,54 @@ public final class Ops {
     public record Distilled(float loss, float kl, float ce) {}
 
     /**
-     * Knowledge distillation fused with the head, as {@link #linearCrossEntropy}: per chunk of rows,
-     * the student's logits z = x·wᵀ, then
-     * loss = α·τ²·KL(softmax(t/τ) ‖ softmax(z/τ)) + (1−α)·CE(z, target) against the teacher's
-     * logits t [n, V], both terms means over the counted positions (a target of
-     * {@link KernelSet#IGNORE} counts for neither). The gradient of z,
-     * ((1−α)(softmax(z) − onehot) + α·τ·(softmax(z/τ) − softmax(t/τ)))/N, goes straight into dx and dw.
-     * The τ² keeps the soft term's gradient the same size across temperatures (Hinton et al.).
+     * The teacher's side of distillation: for row r of the batch, its log-probabilities at
+     * temperature τ over the vocabulary, written into logP[V]. ls[V] holds the student's
+     * log-probabilities at τ for that row, for a teacher that knows only its top tokens and spreads
+     * the rest of its mass as the student does ({@code train.TeacherCache}).
      */
+    public interface SoftTargets {
+        void logProbs(int row, float tau, double[] ls, double[] logP);
+    }
+
+    /** A teacher's full logits [n, V] as soft targets: log softmax(t/τ). */
+    public static SoftTargets logits(Tensor teacher) {
+        int V = teacher.dim(1);
+        return (row, tau, ls, logP) -> {
+            float[] t = teacher.data();
+            int to = teacher.offset() + row * V;
+            double inv = 1.0 / tau, max = Double.NEGATIVE_INFINITY, sum = 0;
+            for (int j = 0; j < V; j++) max = Math.max(max, t[to + j] * inv);
+            for (int j = 0; j < V; j++) sum += Math.exp(t[to + j] * inv - max);
+            double lse = max + Math.log(sum);
+            for (int j = 0; j < V; j++) logP[j] = t[to + j] * inv - lse;
+        };
+    }
+
+    /** As {@link #linearDistill(Tape, Var, Var, SoftTargets, int[], float, float, float)} against a teacher's full logits [n, V]. */
     public static Distilled linearDistill(Tape tape, Var x, Var w, Tensor teacher, int[] targets, float alpha, float tau, float cap) {
         int n = targets.length, V = w.value().dim(0);
         if (teacher.size() != (long) n * V)
             throw new IllegalArgumentException("teacher logits hold " + teacher.size() + " values, expected " + n + " x " + V);
+        return linearDistill(tape, x, w, logits(teacher), targets, alpha, tau, cap);
+    }
+
+    /**
+     * Knowledge distillation fused with the head, as {@link #linearCrossEntropy}: per chunk of rows,
+     * the student's logits z = x·wᵀ, then
+     * loss = α·τ²·KL(p ‖ softmax(z/τ)) + (1−α)·CE(z, target) against the teacher's distribution p
+     * at τ (softmax(t/τ) of its logits, or a cached top-K's), both terms means over the counted
+     * positions (a target of {@link KernelSet#IGNORE} counts for neither). The gradient of z,
+     * ((1−α)(softmax(z) − onehot) + α·τ·(softmax(z/τ) − p))/N, goes straight into dx and dw. The τ²
+     * keeps the soft term's gradient the same size across temperatures (Hinton et al.).
+     */
+    public static Distilled linearDistill(Tape tape, Var x, Var w, SoftTargets teacher, int[] targets, float alpha, float tau, float cap) {
+        int n = targets.length, V = w.value().dim(0);
         int chunk = Math.min(headChunk(V), n), counted = counted(targets);
         Tensor logits = tape.alloc(chunk, V), soft = tape.alloc(chunk, V), losses = tape.alloc(n), capped = cap > 0 ? tape.alloc(chunk, V) : null;
         long t0 = tape.start();
         boolean grad = tape.recording();
         double kl = 0;
+        double[] ls = new double[V], lp = new double[V];
         for (int r = 0; r < n; r += chunk) {
             int m = Math.min(chunk, n - r);
             Tensor xc = tape.rows(x.value(), r, r + m), lc = tape.rows(logits, 0, m);
@@ -524,12 +555,12 @@ public final class Ops {
                 tape.kernels().softcap(lc.data(), lc.offset(), lc.size(), cap);
                 if (grad) (cc = tape.rows(capped, 0, m)).copyFrom(lc);
             }
-            kl += softTargets(lc, teacher, r, m, V, targets, tau, grad ? alpha * tau / counted : 0f, soft);
+            kl += softTargets(lc, teacher, r, m, V, targets, tau, grad ? alpha * tau / counted : 0f, soft, ls, lp);
             int[] tc = tape.ints(m);
             System.arraycopy(targets, r, tc, 0, m);
             tape.kernels().crossEntropy(tape.rows(losses, r, r + m), grad ? lc : null, lc, tc, (1f - alpha) / counted);
             if (grad) {
-                tape.kernels().accumulate(lc, tape.rows(soft, 0, m));   // + α·τ·(softmax(z/τ) − softmax(t/τ))/N
+                tape.kernels().accumulate(lc, tape.rows(soft, 0, m));   // + α·τ·(softmax(z/τ) − p)/N
                 if (cc != null) tape.kernels().softcapBackward(lc, cc, cap);
                 tape.kernels().matmulBackwardInput(tape.rows(x.grad(), r, r + m), lc, w.value());
                 if (w.grad() != null) tape.kernels().matmulBackwardWeight(w.grad(), null, lc, xc);
@@ -541,34 +572,30 @@ public final class Ops {
     }
 
     /**
-     * Σ over rows [r, r+m) of KL(softmax(t/τ) ‖ softmax(z/τ)) for the student's logits z (rows of lc)
-     * and the teacher's t; with scale ≠ 0, soft's rows get scale·(softmax(z/τ) − softmax(t/τ)) (zero
-     * for an ignored row). Sums in double; a plain loop, O(m·V) beside the head's O(m·V·d) product.
+     * Σ over rows [r, r+m) of KL(p ‖ softmax(z/τ)) for the student's logits z (rows of lc) and the
+     * teacher's p; with scale ≠ 0, soft's rows get scale·(softmax(z/τ) − p) (zero for an ignored
+     * row). Sums in double; a plain loop, O(m·V) beside the head's O(m·V·d) product.
      */
-    private static double softTargets(Tensor lc, Tensor teacher, int r, int m, int V, int[] targets, float tau, float scale, Tensor soft) {
-        float[] z = lc.data(), t = teacher.data(), g = soft.data();
+    private static double softTargets(Tensor lc, SoftTargets teacher, int r, int m, int V, int[] targets, float tau, float scale, Tensor soft,
+                                      double[] ls, double[] lp) {
+        float[] z = lc.data(), g = soft.data();
         double sum = 0, inv = 1.0 / tau;
         for (int i = 0; i < m; i++) {
-            int zo = lc.offset() + i * V, to = teacher.offset() + (r + i) * V, go = soft.offset() + i * V;
+            int zo = lc.offset() + i * V, go = soft.offset() + i * V;
             if (targets[r + i] == KernelSet.IGNORE) {
                 if (scale != 0) java.util.Arrays.fill(g, go, go + V, 0f);
                 continue;
             }
-            double zmax = Double.NEGATIVE_INFINITY, tmax = Double.NEGATIVE_INFINITY;
+            double max = Double.NEGATIVE_INFINITY, s = 0;
+            for (int j = 0; j < V; j++) max = Math.max(max, z[zo + j] * inv);
+            for (int j = 0; j < V; j++) s += Math.exp(z[zo + j] * inv - max);
+            double lse = max + Math.log(s), row = 0;
+            for (int j = 0; j < V; j++) ls[j] = z[zo + j] * inv - lse;
+            teacher.logProbs(r + i, tau, ls, lp);
             for (int j = 0; j < V; j++) {
-                zmax = Math.max(zmax, z[zo + j] * inv);
-                tmax = Math.max(tmax, t[to + j] * inv);
-            }
-            double zs = 0, ts = 0;
-            for (int j = 0; j < V; j++) {
-                zs += Math.exp(z[zo + j] * inv - zmax);
-                ts += Math.exp(t[to + j] * inv - tmax);
-            }
-            double zl = zmax + Math.log(zs), tl = tmax + Math.log(ts), row = 0;
-            for (int j = 0; j < V; j++) {
-                double lt = t[to + j] * inv - tl, ls = z[zo + j] * inv - zl, pt = Math.exp(lt);
-                row += pt * (lt - ls);
-                if (scale != 0) g[go + j] = (float) (scale * (Math.exp(ls) - pt));
+                double pt = Math.exp(lp[j]);
+                if (pt > 0) row += pt * (lp[j] - ls[j]);
+                if (scale != 0) g[go + j] = (float) (scale * (Math.exp(ls[j]) - pt));
             }
             sum += row;
         }

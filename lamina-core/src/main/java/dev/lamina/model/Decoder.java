@@ -531,11 +531,11 @@ public final class Decoder {
     }
 
     /**
-     * Forward plus the distillation loss against the teacher's logits [n, V] (Ops.linearDistill: α·τ²·KL
+     * Forward plus the distillation loss against the teacher's soft targets (Ops.linearDistill: α·τ²·KL
      * + (1−α)·CE); on a training tape, backward() then fills every gradient. A sparse model's router
      * losses are added to the total, as in {@link #loss(TapeExecutor, int[])}.
      */
-    public Ops.Distilled distillLoss(TapeExecutor ex, int[] targets, Tensor teacher, float alpha, float tau) {
+    public Ops.Distilled distillLoss(TapeExecutor ex, int[] targets, Ops.SoftTargets teacher, float alpha, float tau) {
         Var h = hidden(ex);
         Ops.Distilled d = Ops.linearDistill(ex.tape(), h, headWeight(), teacher, targets, alpha, tau, config.logitSoftcap());
         if (ex.routerLosses() == null || !ex.tape().recording()) return d;

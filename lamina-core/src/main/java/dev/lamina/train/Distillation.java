@@ -12,15 +12,33 @@ import dev.lamina.tokenizer.Tokenizer;
  * teacher is frozen and runs forward only, on a tape of its own reused every step.
  */
 public final class Distillation {
-    private final Decoder teacher;
+    private final Decoder teacher;              // null when the teacher's top-K come from a cache
+    private final TeacherCache cache;
+    private final int vocab;
     private final float alpha, tau;
     private final Tape tape;
 
-    private Distillation(Decoder teacher, float alpha, float tau) {
+    private Distillation(Decoder teacher, TeacherCache cache, int vocab, float alpha, float tau) {
         this.teacher = teacher;
+        this.cache = cache;
+        this.vocab = vocab;
         this.alpha = alpha;
         this.tau = tau;
-        this.tape = Tape.inference(teacher.kernels());
+        this.tape = teacher == null ? null : Tape.inference(teacher.kernels());
+    }
+
+    /** Distillation from a teacher's top-K cached on disk (TeacherCache), made at temperature tau; α as {@link #of}. */
+    public static Distillation cached(TeacherCache cache, int studentVocab, double alpha, double tau) {
+        check(alpha, tau);
+        if ((float) tau != cache.tau())
+            throw LaminaException.field("temperature", "temperature " + tau + " differs from the teacher cache's " + cache.tau()
+                    + " (its probabilities were taken at that temperature); use " + cache.tau() + " or cache the teacher again");
+        return new Distillation(null, cache, studentVocab, (float) alpha, (float) tau);
+    }
+
+    private static void check(double alpha, double tau) {
+        if (!(alpha >= 0 && alpha <= 1)) throw LaminaException.field("alpha", "alpha must be in [0, 1] (the soft term's weight), got " + alpha);
+        if (!(tau > 0)) throw LaminaException.field("temperature", "temperature must be > 0, got " + tau);
     }
 
     /**
@@ -29,8 +47,7 @@ public final class Distillation {
      * τ be positive.
      */
     public static Distillation of(Decoder teacher, Tokenizer teacherTokens, Tokenizer studentTokens, int studentVocab, double alpha, double tau) {
-        if (!(alpha >= 0 && alpha <= 1)) throw LaminaException.field("alpha", "alpha must be in [0, 1] (the soft term's weight), got " + alpha);
-        if (!(tau > 0)) throw LaminaException.field("temperature", "temperature must be > 0, got " + tau);
+        check(alpha, tau);
         String differs = differs(teacherTokens, studentTokens);
         if (differs != null)
             throw new LaminaException("the teacher's tokenizer is not the student's (" + differs + "); distill from a teacher with the same "
@@ -38,7 +55,7 @@ public final class Distillation {
         if (teacher.config().vocabSize() != studentVocab)
             throw new LaminaException("the teacher has " + teacher.config().vocabSize() + " logits a position and the student " + studentVocab
                     + "; give the student the teacher's vocab_size");
-        return new Distillation(teacher, (float) alpha, (float) tau);
+        return new Distillation(teacher, null, studentVocab, (float) alpha, (float) tau);
     }
 
     /** Why two tokenizers differ (null when they agree on every id and on how a probe text splits). */
@@ -55,13 +72,23 @@ public final class Distillation {
         return null;
     }
 
+    /** Batches the teacher's cache holds (-1 for a live teacher). */
+    public long cachedBatches() { return cache == null ? -1 : cache.batches(); }
+
+    /** The teacher model (null when its top-K come from a cache). */
     public Decoder teacher() { return teacher; }
     public float alpha() { return alpha; }
     public float tau() { return tau; }
 
-    /** The teacher's logits [B·T, V] for ids (valid until the next call). */
+    /** The teacher's logits [B·T, V] for ids (valid until the next call); a live teacher's only. */
     public Tensor logits(int[] ids, int B, int T) {
+        if (teacher == null) throw new IllegalStateException("a cached teacher has no logits, only its top-K");
         tape.reset();
         return teacher.forward(tape, ids, B, T).value();
+    }
+
+    /** The teacher's soft targets for the run's micro-batch number `batch`, of tokens ids (B x T). */
+    public dev.lamina.autograd.Ops.SoftTargets targets(int[] ids, int B, int T, long batch) {
+        return cache != null ? cache.targets(batch, B * T, vocab) : dev.lamina.autograd.Ops.logits(logits(ids, B, T));
     }
 }

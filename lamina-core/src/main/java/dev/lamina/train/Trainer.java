@@ -156,7 +156,7 @@ public final class Trainer {
 
     /** Trains against a teacher from now on: the loss becomes α·τ²·KL + (1−α)·CE; metrics.jsonl adds "kl" and "ce". */
     public Trainer distilling(Distillation d) {
-        if (d != null && d.teacher().config().maxPositionEmbeddings() < cfg.seq())
+        if (d != null && d.teacher() != null && d.teacher().config().maxPositionEmbeddings() < cfg.seq())
             throw LaminaException.field("seq", "seq " + cfg.seq() + " exceeds the teacher's max_position_embeddings " + d.teacher().config().maxPositionEmbeddings());
         this.distillation = d;
         return this;
@@ -182,7 +182,8 @@ public final class Trainer {
                 tape.reset();
                 if (distillation == null) loss += model.loss(executor, targets) / cfg.accum();
                 else {
-                    var d = model.distillLoss(executor, targets, distillation.logits(ids, cfg.batch(), cfg.seq()), distillation.alpha(), distillation.tau());
+                    var soft = distillation.targets(ids, cfg.batch(), cfg.seq(), (long) step * cfg.accum() + micro);
+                    var d = model.distillLoss(executor, targets, soft, distillation.alpha(), distillation.tau());
                     loss += d.loss() / cfg.accum();
                     stepKl += d.kl() / cfg.accum();
                     stepCe += d.ce() / cfg.accum();

@@ -16,8 +16,9 @@ import static org.assertj.core.api.Assertions.within;
 /**
  * The fused distillation head against PyTorch (resources/distill/kd.json, made by
  * make_kd_vectors.py): the loss, its KL and cross-entropy terms, and the gradients of the hidden
- * states and the head, for α and τ at both ends and between, an ignored position among them; on the
- * scalar and the vector kernels. Also across chunk boundaries against the plain head at α = 0.
+ * states and the head, for α and τ at both ends and between, an ignored position among them, with
+ * the teacher's full logits and with its top-k through a TeacherCache file (k = 1, 3 and all 11);
+ * on the scalar and the vector kernels. Also across chunk boundaries against the plain head at α = 0.
  */
 class DistillTest {
 
@@ -25,6 +26,20 @@ class DistillTest {
         float[] f = new float[a.size()];
         for (int i = 0; i < f.length; i++) f[i] = (float) a.get(i).doubleValue();
         return f;
+    }
+
+    @org.junit.jupiter.api.io.TempDir static Path dir;
+
+    /** Soft targets of the case's teacher: its full logits, or (k > 0) its top-k through a TeacherCache file. */
+    private static Ops.SoftTargets teacher(JsonNode c, int n, int V, float tau) {
+        Tensor logits = Tensor.of(floats(c.get("teacher")), n, V);
+        int k = c.path("k").intValue();
+        if (k == 0) return Ops.logits(logits);
+        Path tokens = dir.resolve("tokens.bin"), cache = dir.resolve("cache-" + k + "-" + tau + ".bin");
+        dev.lamina.data.TokenFile.write(tokens, new int[4 * n], V);
+        dev.lamina.train.TrainConfig cfg = dev.lamina.train.TrainConfig.builder(1, 1, n).build();
+        dev.lamina.train.TeacherCache.write(cache, (ids, B, T) -> logits, V, tau, dev.lamina.data.TokenFile.open(tokens), cfg, k, 1, null);
+        return dev.lamina.train.TeacherCache.open(cache).targets(0, n, V);
     }
 
     @Test
@@ -39,8 +54,8 @@ class DistillTest {
                 int[] targets = new int[n];
                 for (int i = 0; i < n; i++) targets[i] = c.get("targets").get(i).intValue();
                 Tape tape = Tape.training(k);
-                Ops.Distilled got = Ops.linearDistill(tape, x, w, Tensor.of(floats(c.get("teacher")), n, V), targets, alpha, tau, 0f);
-                String what = k.name() + " alpha " + alpha + " tau " + tau;
+                Ops.Distilled got = Ops.linearDistill(tape, x, w, teacher(c, n, V, tau), targets, alpha, tau, 0f);
+                String what = k.name() + " alpha " + alpha + " tau " + tau + " top " + c.path("k").intValue();
                 assertThat(got.loss()).as(what).isCloseTo((float) c.get("loss").doubleValue(), within(2e-5f));
                 assertThat(got.kl()).as(what).isCloseTo((float) c.get("kl").doubleValue(), within(2e-5f));
                 assertThat(got.ce()).as(what).isCloseTo((float) c.get("ce").doubleValue(), within(2e-5f));
