@@ -467,9 +467,25 @@ public final class Ops {
 
     /** As above with the logits soft-capped first, cap·tanh(z/cap) (Gemma 2; cap 0: none). */
     public static float linearCrossEntropy(Tape tape, Var x, Var w, int[] targets, float cap) {
+        return fusedHead(tape, x, w, targets, cap, 1f, null, "linearCrossEntropy", null);
+    }
+
+    /** The soft term of a fused head's chunk (distillation's): returns its sum over the chunk's rows, and writes its gradient into soft when asked. */
+    @FunctionalInterface
+    private interface SoftTerm { double chunk(Tensor logits, int row, int rows, Tensor soft, boolean grad); }
+
+    /**
+     * The fused head: per chunk of rows, logits = x·wᵀ (soft-capped when cap > 0), the mean
+     * cross-entropy's gradient scaled by ceScale, plus a soft term's (may be null), then right away
+     * dx = dlogits·w and dw += dlogitsᵀ·x. Returns the mean cross-entropy; the soft term's sum goes
+     * into softSum[0].
+     */
+    private static float fusedHead(Tape tape, Var x, Var w, int[] targets, float cap, float ceScale, SoftTerm softTerm, String name,
+                                   double[] softSum) {
         int n = targets.length, V = w.value().dim(0);
         int chunk = Math.min(headChunk(V), n), counted = counted(targets);
         Tensor logits = tape.alloc(chunk, V), losses = tape.alloc(n), capped = cap > 0 ? tape.alloc(chunk, V) : null;
+        Tensor soft = softTerm != null ? tape.alloc(chunk, V) : null;
         long t0 = tape.start();
         boolean grad = tape.recording();
         for (int r = 0; r < n; r += chunk) {
@@ -481,16 +497,18 @@ public final class Ops {
                 tape.kernels().softcap(lc.data(), lc.offset(), lc.size(), cap);
                 if (grad) (cc = tape.rows(capped, 0, m)).copyFrom(lc);     // the crossEntropy below overwrites lc
             }
+            if (softTerm != null) softSum[0] += softTerm.chunk(lc, r, m, tape.rows(soft, 0, m), grad);
             int[] tc = tape.ints(m);
             System.arraycopy(targets, r, tc, 0, m);
-            tape.kernels().crossEntropy(tape.rows(losses, r, r + m), grad ? lc : null, lc, tc, 1f / counted);
+            tape.kernels().crossEntropy(tape.rows(losses, r, r + m), grad ? lc : null, lc, tc, ceScale / counted);
             if (grad) {
+                if (softTerm != null) tape.kernels().accumulate(lc, tape.rows(soft, 0, m));
                 if (cc != null) tape.kernels().softcapBackward(lc, cc, cap);
                 tape.kernels().matmulBackwardInput(tape.rows(x.grad(), r, r + m), lc, w.value());
                 if (w.grad() != null) tape.kernels().matmulBackwardWeight(w.grad(), null, lc, xc);
             }
         }
-        tape.forward("linearCrossEntropy", t0);
+        tape.forward(name, t0);
         return mean(losses, counted);
     }
 
@@ -539,35 +557,12 @@ public final class Ops {
      * keeps the soft term's gradient the same size across temperatures (Hinton et al.).
      */
     public static Distilled linearDistill(Tape tape, Var x, Var w, SoftTargets teacher, int[] targets, float alpha, float tau, float cap) {
-        int n = targets.length, V = w.value().dim(0);
-        int chunk = Math.min(headChunk(V), n), counted = counted(targets);
-        Tensor logits = tape.alloc(chunk, V), soft = tape.alloc(chunk, V), losses = tape.alloc(n), capped = cap > 0 ? tape.alloc(chunk, V) : null;
-        long t0 = tape.start();
-        boolean grad = tape.recording();
-        double kl = 0;
-        double[] ls = new double[V], lp = new double[V];
-        for (int r = 0; r < n; r += chunk) {
-            int m = Math.min(chunk, n - r);
-            Tensor xc = tape.rows(x.value(), r, r + m), lc = tape.rows(logits, 0, m);
-            tape.kernels().matmul(lc, xc, w.value(), null);
-            Tensor cc = null;
-            if (cap > 0) {
-                tape.kernels().softcap(lc.data(), lc.offset(), lc.size(), cap);
-                if (grad) (cc = tape.rows(capped, 0, m)).copyFrom(lc);
-            }
-            kl += softTargets(lc, teacher, r, m, V, targets, tau, grad ? alpha * tau / counted : 0f, soft, ls, lp);
-            int[] tc = tape.ints(m);
-            System.arraycopy(targets, r, tc, 0, m);
-            tape.kernels().crossEntropy(tape.rows(losses, r, r + m), grad ? lc : null, lc, tc, (1f - alpha) / counted);
-            if (grad) {
-                tape.kernels().accumulate(lc, tape.rows(soft, 0, m));   // + α·τ·(softmax(z/τ) − p)/N
-                if (cc != null) tape.kernels().softcapBackward(lc, cc, cap);
-                tape.kernels().matmulBackwardInput(tape.rows(x.grad(), r, r + m), lc, w.value());
-                if (w.grad() != null) tape.kernels().matmulBackwardWeight(w.grad(), null, lc, xc);
-            }
-        }
-        tape.forward("linearDistill", t0);
-        float ce = mean(losses, counted), klMean = (float) (kl / counted);
+        int V = w.value().dim(0), counted = counted(targets);
+        double[] ls = new double[V], lp = new double[V], kl = new double[1];
+        float scale = alpha * tau / counted;                               // + α·τ·(softmax(z/τ) − p)/N
+        float ce = fusedHead(tape, x, w, targets, cap, 1f - alpha,
+                (lc, r, m, soft, grad) -> softTargets(lc, teacher, r, m, V, targets, tau, grad ? scale : 0f, soft, ls, lp), "linearDistill", kl);
+        float klMean = (float) (kl[0] / counted);
         return new Distilled((float) (alpha * tau * tau * klMean + (1 - alpha) * ce), klMean, ce);
     }
 
