@@ -108,9 +108,8 @@ final class FinetuneCommand implements Callable<Integer> {
         {   // the plan, before the base is loaded: --seq is the longest example, so this is the step's peak
             ModelConfig mc = Main.configOf(model);
             MemoryPlan.Task task = m == FineTune.Method.FULL ? MemoryPlan.Task.TRAIN : m == FineTune.Method.LORA ? MemoryPlan.Task.LORA : MemoryPlan.Task.QLORA;
-            plan = PlanMemoryCommand.guard("fine-tuning", MemoryPlan.plan(new MemoryPlan.Request(mc, task, MemoryPlan.Precision.FP32, batch,
-                    Math.min(seq, mc.maxPositionEmbeddings()), accum, checkpointEvery == null ? 0 : checkpointEvery, MemoryPlan.Optimizer.ADAMW, 0, 1,
-                    MemoryPlan.Strategy.DP, MemoryPlan.Target.LAMINA, rank, lc == null ? java.util.Set.of() : lc.targets())), force);
+            plan = PlanMemoryCommand.guard("fine-tuning", MemoryPlan.plan(MemoryPlan.Request.lamina(mc, task, batch, Math.min(seq, mc.maxPositionEmbeddings()),
+                    accum, checkpointEvery == null ? 0 : checkpointEvery, rank, lc == null ? java.util.Set.of() : lc.targets())), force);
         }
         Base base = Base.load(model, threads, m == FineTune.Method.QLORA);
         run = new FineTuneRun(out, run.base(), base.tokenizer(), run.data());

@@ -78,8 +78,7 @@ class TrainCommand implements Callable<Integer> {
     public Integer call() {
         if (checkpointEvery != null && checkpointEvery < 1)
             throw new LaminaException("--checkpoint-activations must be >= 1 layer, got " + checkpointEvery);
-        if (alpha != null && !(alpha >= 0 && alpha <= 1)) throw new LaminaException("--alpha must be in [0, 1] (the teacher's term's weight), got " + alpha);
-        if (temperature != null && !(temperature > 0)) throw new LaminaException("--temperature must be > 0, got " + temperature);
+        dev.lamina.train.Distillation.check(alpha != null ? alpha : 0.5, temperature != null ? temperature : 2.0);
         if (cacheTeacher != null && cacheTeacher < 1) throw new LaminaException("--cache-teacher must be >= 1 (logits kept a position), got " + cacheTeacher);
         if (cacheTeacher != null && (teacher == null || model.resume != null))
             throw new LaminaException("--cache-teacher caches a new run's --teacher; a resumed run reads the cache it made");
@@ -94,15 +93,17 @@ class TrainCommand implements Callable<Integer> {
             Path run = model.resume;
             if (!Checkpoint.hasTrainingState(run))
                 throw new LaminaException(run + ": nothing to resume (no state.json); start with `lamina train --preset ... --out " + run + "`");
-            Path dataDir = data != null ? data : Path.of(Checkpoint.readState(run).data());
+            Checkpoint.State state = Checkpoint.readState(run);
+            ModelConfig mc = ModelConfig.read(run.resolve(Checkpoint.CONFIG));
+            Path dataDir = data != null ? data : Path.of(state.data());
             Dataset d = Dataset.open(dataDir);
-            dist = teacherOnResume(run, d, ModelConfig.read(run.resolve(Checkpoint.CONFIG)).vocabSize(), kernels);
-            TrainConfig saved = Checkpoint.readState(run).train();
+            dist = teacherOnResume(run, d, mc.vocabSize(), kernels);
+            TrainConfig saved = state.train();
             long need = (long) (steps != null ? steps : saved.steps()) * saved.accum();
             if (dist != null && dist.cached() > 0 && dist.distillation().cachedBatches() < need)
                 throw new LaminaException(run.resolve(TEACHER_CACHE) + ": the teacher cache holds " + dist.distillation().cachedBatches()
                         + " batches and the run needs " + need + "; distill again with --cache-teacher over the full --steps, or from the live teacher");
-            guard(ModelConfig.read(run.resolve(Checkpoint.CONFIG)), checkpointEvery != null ? saved.withCheckpointEvery(checkpointEvery) : saved, dist);
+            guard(mc, checkpointEvery != null ? saved.withCheckpointEvery(checkpointEvery) : saved, dist);
             trainer = Trainer.resume(run, d, dataDir.toString(), steps == null ? 0 : steps, kernels);
             if (checkpointEvery != null) trainer.checkpointEvery(checkpointEvery);
             System.err.printf("resuming %s at step %d of %d%n", run, trainer.step(), trainer.config().steps());
@@ -221,15 +222,11 @@ class TrainCommand implements Callable<Integer> {
     private String plan;
 
     private void guard(ModelConfig mc, TrainConfig tc, Teacher dist) {
-        var plan = dev.lamina.plan.MemoryPlan.plan(new dev.lamina.plan.MemoryPlan.Request(mc,
-                dev.lamina.plan.MemoryPlan.Task.TRAIN, dev.lamina.plan.MemoryPlan.Precision.FP32, tc.batch(), tc.seq(), tc.accum(),
-                tc.checkpointEvery(), dev.lamina.plan.MemoryPlan.Optimizer.ADAMW, 0, 1, dev.lamina.plan.MemoryPlan.Strategy.DP,
-                dev.lamina.plan.MemoryPlan.Target.LAMINA, 0, java.util.Set.of()));
+        var plan = dev.lamina.plan.MemoryPlan.plan(dev.lamina.plan.MemoryPlan.Request.lamina(mc, dev.lamina.plan.MemoryPlan.Task.TRAIN,
+                tc.batch(), tc.seq(), tc.accum(), tc.checkpointEvery(), 0, java.util.Set.of()));
         if (dist != null && dist.distillation().teacher() != null) {   // a live teacher: its weights, its forward's buffers (kept by its tape), its logits [n, V]
-            var t = dev.lamina.plan.MemoryPlan.plan(new dev.lamina.plan.MemoryPlan.Request(dist.distillation().teacher().config(),
-                    dev.lamina.plan.MemoryPlan.Task.TRAIN, dev.lamina.plan.MemoryPlan.Precision.FP32, tc.batch(), tc.seq(), 1, 0,
-                    dev.lamina.plan.MemoryPlan.Optimizer.ADAMW, 0, 1, dev.lamina.plan.MemoryPlan.Strategy.DP, dev.lamina.plan.MemoryPlan.Target.LAMINA,
-                    0, java.util.Set.of()));
+            var t = dev.lamina.plan.MemoryPlan.plan(dev.lamina.plan.MemoryPlan.Request.lamina(dist.distillation().teacher().config(),
+                    dev.lamina.plan.MemoryPlan.Task.TRAIN, tc.batch(), tc.seq(), 1, 0, 0, java.util.Set.of()));
             long logits = 4L * tc.batch() * tc.seq() * mc.vocabSize();
             plan = plan.adding(new dev.lamina.plan.MemoryPlan.Item(dev.lamina.plan.MemoryPlan.WEIGHTS, t.bytes(dev.lamina.plan.MemoryPlan.WEIGHTS), "the teacher's"))
                     .adding(new dev.lamina.plan.MemoryPlan.Item(dev.lamina.plan.MemoryPlan.ACTIVATIONS, t.bytes(dev.lamina.plan.MemoryPlan.ACTIVATIONS) + logits,

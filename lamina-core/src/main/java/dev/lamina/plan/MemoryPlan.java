@@ -76,6 +76,13 @@ public final class MemoryPlan {
                 throw new LaminaException("Lamina trains with AdamW; plan --optimizer sgd with --target pytorch-gpu");
         }
 
+        /** A Lamina run on one machine: float32, AdamW, no KV cache beyond --seq (the plan train, finetune and distill check). */
+        public static Request lamina(ModelConfig config, Task task, int batch, int seq, int accum, int checkpointEvery, int loraRank,
+                                     Set<Role> loraTargets) {
+            return new Request(config, task, Precision.FP32, batch, seq, accum, checkpointEvery, Optimizer.ADAMW, 0, 1, Strategy.DP,
+                    Target.LAMINA, loraRank, loraTargets);
+        }
+
         /** Sequences each worker runs at a time. */
         public int localBatch() { return strategy == Strategy.DP || strategy.name().startsWith("ZERO") ? batch / workers : batch; }
 

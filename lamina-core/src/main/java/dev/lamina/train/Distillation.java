@@ -36,7 +36,8 @@ public final class Distillation {
         return new Distillation(null, cache, studentVocab, (float) alpha, (float) tau);
     }
 
-    private static void check(double alpha, double tau) {
+    /** Refuses α outside [0, 1] and τ ≤ 0 (callers check before they write anything). */
+    public static void check(double alpha, double tau) {
         if (!(alpha >= 0 && alpha <= 1)) throw LaminaException.field("alpha", "alpha must be in [0, 1] (the soft term's weight), got " + alpha);
         if (!(tau > 0)) throw LaminaException.field("temperature", "temperature must be > 0, got " + tau);
     }

@@ -32,8 +32,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class MemoryPlanTest {
 
     private static MemoryPlan.Request request(ModelConfig c, MemoryPlan.Task task, int B, int T, int every, int rank) {
-        return new MemoryPlan.Request(c, task, MemoryPlan.Precision.FP32, B, T, 1, every, MemoryPlan.Optimizer.ADAMW, 0, 1,
-                MemoryPlan.Strategy.DP, MemoryPlan.Target.LAMINA, rank, Lora.TARGETABLE);
+        return MemoryPlan.Request.lamina(c, task, B, T, 1, every, rank, Lora.TARGETABLE);
     }
 
     /** One step's bytes, after backward (the peak: everything but the optimizer's update is alive). */
