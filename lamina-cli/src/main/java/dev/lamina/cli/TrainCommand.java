@@ -145,6 +145,12 @@ class TrainCommand implements Callable<Integer> {
                     m.parameterCount(), data, d.train().size(), d.val().size(), d.tokenizer().describe());
             trainer = Trainer.start(m, d, data.toString(), tc, out);
         }
+        Path weightsFrom = model.resume != null ? model.resume : model.init;      // a sparse model's zeros stay zeros (lamina prune --sparsity)
+        var mask = weightsFrom == null ? null : dev.lamina.train.SparsityMask.read(weightsFrom, trainer.model());
+        if (mask != null) {
+            trainer.masked(mask);
+            System.err.printf("holding %,d pruned weights at zero (%s, from %s)%n", mask.count(), mask.describe(), weightsFrom);
+        }
         if (dist != null && cacheTeacher != null) dist = cacheTeacher(trainer, dist, cacheTeacher);
         if (dist != null) {
             trainer.distilling(dist.distillation());

@@ -26,6 +26,7 @@ public final class TapeExecutor implements Executor<Var> {
     private Tensor loraScratch;                   // the product h·Bᵀ of the LoRA branch being added, one map at a time
     private HiddenProbe hiddenProbe;
     private AttentionProbe attentionProbe;
+    private InputProbe inputProbe;
     private final dev.lamina.autograd.MoeOps.RouterLosses routerLosses;   // null for a dense model
     private dev.lamina.autograd.MoeOps.Route route;                       // the sparse layer in flight
     private TapeExecutor segments;                // on the tape's segment tape (activation checkpointing), made on first use
@@ -37,6 +38,10 @@ public final class TapeExecutor implements Executor<Var> {
     /** Called in each layer with its softmax attention probabilities att[B,H,T,T] (valid only during the call). */
     @FunctionalInterface
     public interface AttentionProbe { void accept(int layer, Tensor att); }
+
+    /** Called with every linear map's input x[n, in] as the map is applied (valid only during the call): what width pruning scores. */
+    @FunctionalInterface
+    public interface InputProbe { void accept(Decoder.Linear w, Tensor x); }
 
     public TapeExecutor(Decoder model, Tape tape, int[] ids, int B, int T) {
         this.model = model;
@@ -66,6 +71,12 @@ public final class TapeExecutor implements Executor<Var> {
         return this;
     }
 
+    /** The probe that sees each linear map's input (null for none). */
+    public TapeExecutor inputs(InputProbe probe) {
+        this.inputProbe = probe;
+        return this;
+    }
+
     public Tape tape() { return tape; }
 
     /** An executor like parent on another tape (the one checkpointed segments run on). */
@@ -86,7 +97,7 @@ public final class TapeExecutor implements Executor<Var> {
         if (segments == null || segments.tape != seg) segments = new TapeExecutor(this, seg);
         TapeExecutor inner = segments;
         inner.ids = ids; inner.B = B; inner.T = T;
-        inner.skip = skip; inner.hiddenProbe = hiddenProbe; inner.attentionProbe = attentionProbe;
+        inner.skip = skip; inner.hiddenProbe = hiddenProbe; inner.attentionProbe = attentionProbe; inner.inputProbe = inputProbe;
         return Ops.checkpoint(tape, x, in -> layers.apply(inner, in));
     }
 
@@ -138,6 +149,7 @@ public final class TapeExecutor implements Executor<Var> {
 
     @Override
     public Var residual(Var r, Var h, Decoder.Linear w) {
+        if (inputProbe != null && !w.frozenForm()) inputProbe.accept(w, h.value());
         Var y = w.frozenForm() ? Ops.add(tape, r, product(h, w)) : Ops.residualLinear(tape, r, h, w.weight(), w.bias());
         return lowRank(h, y, w);
     }
@@ -150,6 +162,7 @@ public final class TapeExecutor implements Executor<Var> {
 
     /** x·wᵀ + b: float weights, or a frozen NF4 base decoded for the product (QLoRA). */
     private Var product(Var x, Decoder.Linear w) {
+        if (inputProbe != null) inputProbe.accept(w, x.value());
         if (w.nf4() != null) return Ops.nf4Linear(tape, x, w.nf4(), w.bias(), model.frozenScratch());
         if (w.stored() != null)
             return Ops.frozenLinear(tape, x, w.stored().out(), w.stored().in(), wt -> w.decodeInto(tape.kernels(), wt), w.bias(), model.frozenScratch());

@@ -52,6 +52,7 @@ public final class Trainer {
     private Parallel peakPool;
     private int step;
     private GradientHook gradientHook;
+    private SparsityMask mask;
     private List<Task> evalTasks = List.of();
 
     /** Sees each step's gradients (after accumulation, before clipping); step is 1-based. */
@@ -120,6 +121,16 @@ public final class Trainer {
     }
 
     public int step() { return step; }
+
+    /** Holds the mask's weights at zero from now on (a sparse model's pruned weights); recorded in the run's {@value SparsityMask#FILE}. */
+    public Trainer masked(SparsityMask mask) {
+        this.mask = mask;
+        mask.write(run);
+        return this;
+    }
+
+    /** The sparsity mask held, or null. */
+    public SparsityMask mask() { return mask; }
 
     /** Bytes of the training tape's activations and activation gradients (the live set beyond parameters, gradients and moments). */
     public long activationBytes() { return tape.bytes(); }
@@ -195,9 +206,11 @@ public final class Trainer {
                 model.kernels().scale(model.params().flatGrad(), 1f / cfg.accum());
             if (!Float.isFinite(loss))
                 throw new LaminaException("loss became " + loss + " at step " + (step + 1) + "; lower the learning rate or lengthen the warm-up");
+            if (mask != null) mask.maskGradients(model.params());
             if (gradientHook != null) gradientHook.accept(step + 1, model.params());
             double norm = opt.clip(cfg.clip());
             opt.step(lr, cfg);
+            if (mask != null) mask.maskWeights(model.params());
             step++;
             losses.add(loss);
             double seconds = (System.nanoTime() - t0) / 1e9;
