@@ -11,7 +11,7 @@ import picocli.CommandLine.Option;
 @Command(name = "lamina", mixinStandardHelpOptions = true, version = "Lamina 0.1.0",
         description = "Train, study and serve small decoder-only language models on the JVM.",
         subcommands = {CommandLine.HelpCommand.class, QuickstartCommand.class, TokenizerCommand.class, PrepareCommand.class,
-                TrainCommand.class, DistillCommand.class, PruneCommand.class, GenerateCommand.class, VerifyCommand.class, ImportCommand.class, ExportCommand.class,
+                TrainCommand.class, DistillCommand.class, PruneCommand.class, RightsizeCommand.class, GenerateCommand.class, VerifyCommand.class, ImportCommand.class, ExportCommand.class,
                 EvalCommand.class, DiagnoseCommand.class, ExperimentCommand.class, InheritCommand.class, BenchCommand.class, ServeCommand.class, FinetuneCommand.class, MergeCommand.class, PlanCommand.class})
 public final class Main implements Runnable {
 

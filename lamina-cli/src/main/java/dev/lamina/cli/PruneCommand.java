@@ -2,13 +2,13 @@ package dev.lamina.cli;
 
 import dev.lamina.Lamina;
 import dev.lamina.data.Dataset;
-import dev.lamina.infer.InferenceBenchmark;
 import dev.lamina.io.AtomicFiles;
 import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
 import dev.lamina.model.Decoder;
 import dev.lamina.model.ModelConfig;
 import dev.lamina.research.LayerDiagnostics;
+import dev.lamina.research.ModelCost;
 import dev.lamina.research.Pruning;
 import dev.lamina.train.Batcher;
 import dev.lamina.train.Checkpoint;
@@ -38,8 +38,8 @@ final class PruneCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "Run directory for the pruned model.") Path out;
     @Option(names = "--data", required = true, description = "Prepared data (its validation tokens score the parts and the result).") Path data;
     @Option(names = "--drop-layers", paramLabel = "N", description = "Layers to remove.") Integer dropLayers;
-    @Option(names = "--by", defaultValue = "angular", description = "With --drop-layers: angular (the block of N layers whose input and output differ least) "
-            + "or removal-cost (the N layers whose removal raises perplexity least) (default ${DEFAULT-VALUE}).") String by;
+    @Option(names = "--by", defaultValue = "angular", description = "With --drop-layers: angular (the block of N layers whose input and output differ least), "
+            + "removal-cost (the N layers whose removal raises perplexity least) or last (the last N: Inheritune's cut) (default ${DEFAULT-VALUE}).") String by;
     @Option(names = "--heads", paramLabel = "FRACTION", description = "Share of the attention heads to remove in every layer, the least active first "
             + "(mean L2 norm of a head's output); with grouped queries, the same number from each KV group.") Double heads;
     @Option(names = "--mlp", paramLabel = "FRACTION", description = "Share of the MLP channels to remove in every layer, the least active first "
@@ -59,7 +59,8 @@ final class PruneCommand implements Callable<Integer> {
         String rule = by.toLowerCase(Locale.ROOT);
         if (dropLayers == null && heads == null && mlp == null && sparsity == null)
             throw new LaminaException("say what to prune: --drop-layers N, --heads FRACTION, --mlp FRACTION or --sparsity FRACTION");
-        if (!rule.equals("angular") && !rule.equals("removal-cost")) throw new LaminaException("--by must be angular or removal-cost, got '" + by + "'");
+        if (!rule.equals("angular") && !rule.equals("removal-cost") && !rule.equals("last"))
+            throw new LaminaException("--by must be angular, removal-cost or last, got '" + by + "'");
         Pruning.Pattern pat = switch (pattern.toLowerCase(Locale.ROOT)) {
             case "unstructured" -> Pruning.Pattern.UNSTRUCTURED;
             case "2:4" -> Pruning.Pattern.TWO_FOUR;
@@ -97,8 +98,11 @@ final class PruneCommand implements Callable<Integer> {
         if (dropLayers != null) {
             int[] drop = dropLayers(p, d, T, batches, before, rule, j);
             p = Pruning.dropLayers(p, drop);
-            steps.add("removed layers " + Arrays.toString(drop) + " of " + L + " (" + (rule.equals("angular")
-                    ? "the block whose input and output are closest in angle" : "the cheapest single layers by perplexity increase") + ")");
+            steps.add("removed layers " + Arrays.toString(drop) + " of " + L + " (" + switch (rule) {
+                case "angular" -> "the block whose input and output are closest in angle";
+                case "last" -> "the last ones, the first " + (L - dropLayers) + " kept";
+                default -> "the cheapest single layers by perplexity increase";
+            } + ")");
         }
         Pruning.Activations acts = heads != null || mlp != null || sparsity != null && sc == Pruning.Score.WANDA
                 ? Pruning.activations(p, d.val(), batch, T, batches) : null;
@@ -130,11 +134,8 @@ final class PruneCommand implements Callable<Integer> {
         Checkpoint.saveModel(out, p, 0);
         loaded.tokenizer().save(out.resolve(Checkpoint.TOKENIZER));
         if (sparsity != null) SparsityMask.of(p, pattern.toLowerCase(Locale.ROOT), sparsity).write(out);
-        Size sb = Size.of(m), sa = Size.of(p);
-        if (!noSpeed) {
-            sb = sb.timed(m);
-            sa = sa.timed(p);
-        }
+        if (!noSpeed) ModelCost.timed(m);             // a first run compiles the kernels, so neither model is timed cold
+        ModelCost sb = noSpeed ? ModelCost.of(m) : ModelCost.timed(m), sa = noSpeed ? ModelCost.of(p) : ModelCost.timed(p);
         j.put("val_loss_before", before).put("val_loss_after", after).put("parameters_before", m.parameterCount())
                 .put("parameters_after", p.parameterCount()).put("eval_tokens", (long) batches * batch * T);
         j.set("before", sb.json());
@@ -144,8 +145,8 @@ final class PruneCommand implements Callable<Integer> {
         System.out.printf("%s: %s%n%n", model.getFileName(), String.join("; ", steps));
         System.out.println("| model | layers | heads | MLP width | parameters | weights MB | KV cache KB/token | prefill tok/s | decode tok/s | val perplexity |");
         System.out.println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-        System.out.println(sb.row("before", m, Math.exp(before)));
-        System.out.println(sa.row("pruned", p, Math.exp(after)));
+        System.out.println(row("before", m, sb, Math.exp(before)));
+        System.out.println(row("pruned", p, sa, Math.exp(after)));
         if (sparsity != null)
             System.out.printf("%nthe zeros are stored and computed as dense float32 weights: sparsity makes the model neither lighter nor faster "
                     + "on these kernels; they stay zero when it trains on%n");
@@ -159,7 +160,10 @@ final class PruneCommand implements Callable<Integer> {
         int L = m.config().numHiddenLayers();
         double[] scores = new double[L];
         int[] drop;
-        if (rule.equals("angular")) {
+        if (rule.equals("last")) {
+            drop = Pruning.last(L, dropLayers);
+            Arrays.fill(scores, Double.NaN);
+        } else if (rule.equals("angular")) {
             int[] ids = new int[batch * T], tg = new int[batch * T];
             Batcher.fixed(d.val(), 0, 1, batch, T, ids, tg);
             double[][] angular = LayerDiagnostics.hidden(Pruning.states(m, ids, batch, T), m.config().hiddenSize()).angular();
@@ -179,37 +183,17 @@ final class PruneCommand implements Callable<Integer> {
         j.put("by", rule).put("drop_layers", dropLayers);
         var dropped = j.putArray("dropped");
         for (int l : drop) dropped.add(l);
-        var sc = j.putArray(rule.equals("angular") ? "angular_distance_by_start" : "removal_cost_by_layer");
-        for (double s : scores) { if (Double.isNaN(s)) sc.addNull(); else sc.add(s); }
+        if (!rule.equals("last")) {
+            var sc = j.putArray(rule.equals("angular") ? "angular_distance_by_start" : "removal_cost_by_layer");
+            for (double s : scores) { if (Double.isNaN(s)) sc.addNull(); else sc.add(s); }
+        }
         return drop;
     }
 
-    /** What a model costs: float32 weights, KV cache per token, and (when measured) prefill and batch-1 decode speed. */
-    private record Size(long weightBytes, long kvBytesPerToken, double prefill, double decode) {
-        static Size of(Decoder m) {
-            ModelConfig c = m.config();
-            return new Size(4L * m.parameterCount(), 2L * 4 * c.numHiddenLayers() * c.kvDim(), Double.NaN, Double.NaN);
-        }
-
-        /** With the inference benchmark's median prefill and decode of one stream (64-token prompt, 64 decoded, 3 repeats). */
-        Size timed(Decoder m) {
-            int ctx = Math.min(m.config().contextLimit(), m.config().maxPositionEmbeddings());
-            int n = Math.max(8, Math.min(64, ctx / 2 - 16));
-            var r = InferenceBenchmark.run("", m, new InferenceBenchmark.Settings(n, n, 3, new int[] {1}, 2), s -> { });
-            return new Size(weightBytes, kvBytesPerToken, r.prefillTokensPerSecond(), r.decodeTokensPerSecond());
-        }
-
-        ObjectNode json() {
-            ObjectNode o = Json.MAPPER.createObjectNode().put("weight_bytes", weightBytes).put("kv_cache_bytes_per_token", kvBytesPerToken);
-            if (!Double.isNaN(prefill)) o.put("prefill_tokens_per_s", prefill).put("decode_tokens_per_s", decode);
-            return o;
-        }
-
-        String row(String name, Decoder m, double ppl) {
-            ModelConfig c = m.config();
-            return String.format(Locale.ROOT, "| %s | %d | %d | %d | %,d | %.1f | %.2f | %s | %s | %.2f |", name, c.numHiddenLayers(), c.numAttentionHeads(),
-                    c.intermediateSize(), m.parameterCount(), weightBytes / 1e6, kvBytesPerToken / 1024.0,
-                    Double.isNaN(prefill) ? "-" : String.format(Locale.ROOT, "%.0f", prefill), Double.isNaN(decode) ? "-" : String.format(Locale.ROOT, "%.1f", decode), ppl);
-        }
+    private static String row(String name, Decoder m, ModelCost cost, double ppl) {
+        ModelConfig c = m.config();
+        return String.format(Locale.ROOT, "| %s | %d | %d | %d | %,d | %.1f | %.2f | %s | %s | %.2f |", name, c.numHiddenLayers(), c.numAttentionHeads(),
+                c.intermediateSize(), cost.parameters(), cost.weightBytes() / 1e6, cost.kvBytesPerToken() / 1024.0,
+                cost.measured() ? String.format(Locale.ROOT, "%.0f", cost.prefill()) : "-", cost.measured() ? String.format(Locale.ROOT, "%.1f", cost.decode()) : "-", ppl);
     }
 }

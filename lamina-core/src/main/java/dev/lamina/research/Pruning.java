@@ -70,6 +70,14 @@ public final class Pruning {
         return drop;
     }
 
+    /** The last n layers: Inheritune's cut (the first L − n layers kept). */
+    public static int[] last(int L, int n) {
+        check(L, n);
+        int[] drop = new int[n];
+        for (int i = 0; i < n; i++) drop[i] = L - n + i;
+        return drop;
+    }
+
     private static void check(int L, int n) {
         if (n < 1 || n >= L)
             throw LaminaException.field("drop-layers", "drop-layers must be between 1 and " + (L - 1) + " (the model has " + L + " layers), got " + n);
