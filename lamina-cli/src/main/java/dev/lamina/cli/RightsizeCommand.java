@@ -67,6 +67,12 @@ final class RightsizeCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         Lamina.Model ref = Lamina.load(reference, kernels);
         if (ref.decoder().hasStored()) throw new LaminaException(reference + ": quantized weights; give a float reference (a run or Hugging Face directory)");
+        int L = ref.decoder().config().numHiddenLayers();
+        for (double share : shares) {
+            long keep = Math.round(L * share);
+            if (keep < 1 || keep >= L)
+                throw new LaminaException("--sizes: " + share + " keeps " + keep + " of the reference's " + L + " layers; choose shares that keep between 1 and " + (L - 1));
+        }
         try (Dataset d = Dataset.open(dataDir)) {
             int evalBatches = (int) Math.max(1, evalTokens / ((long) B * T));
             TrainConfig tc = TrainConfig.builder(steps, B, T).lr(rate).warmup(Math.max(1, steps / 10)).seed(seed)

@@ -1,5 +1,7 @@
 package dev.lamina.gguf;
 
+import java.lang.foreign.MemorySegment;
+
 import dev.lamina.hf.HfArch;
 import dev.lamina.hf.HfCheckpoint;
 import dev.lamina.hf.HfConfig;
@@ -283,15 +285,23 @@ public final class GgufModel {
     /** What an export wrote: the architecture, the format, and the block type of each tensor. */
     /** vocabularyNote: null when the file holds the tokenizer, else why it does not (llama.cpp needs one to run the file). */
     public record Exported(String arch, GgufQuantType type, Map<String, GgmlType> tensorTypes, String vocabularyNote) {
-        Exported withNote(String note) { return new Exported(arch, type, tensorTypes, note); }
+        public Exported withNote(String note) { return note == null ? this : new Exported(arch, type, tensorTypes, note); }
     }
 
     /** Exports the model of a run directory or Hugging Face directory (or a GGUF file) as one GGUF file. */
     public static Exported export(Path model, Path out, GgufQuantType type) {
+        Source src = source(model);
+        return write(src.decoder(), src.tokenizer(), out, type).withNote(src.note());
+    }
+
+    /** A model to export: its weights, the tokenizer a GGUF file can hold (null when none can be written), and why not. */
+    public record Source(Decoder decoder, Tokenizer tokenizer, String note) {}
+
+    /** The model of a run directory, Hugging Face directory or GGUF file, with its writable tokenizer. */
+    public static Source source(Path model) {
         if (isGguf(model)) {
             Loaded l = load(model);
-            if (GgufVocab.writable(l.tokenizer())) return write(l.decoder(), l.tokenizer(), out, type);
-            return write(l.decoder(), null, out, type).withNote(unwritable(l.tokenizer()));
+            return GgufVocab.writable(l.tokenizer()) ? new Source(l.decoder(), l.tokenizer(), null) : new Source(l.decoder(), null, unwritable(l.tokenizer()));
         }
         Decoder d = Checkpoint.loadModel(model);
         Tokenizer tok;
@@ -302,8 +312,18 @@ public final class GgufModel {
         } catch (LaminaException e) {
             tok = null;   // a Hugging Face directory without a readable tokenizer.json: the weights alone
         }
-        if (tok != null && !GgufVocab.writable(tok)) return write(d, null, out, type).withNote(unwritable(tok));
-        return write(d, tok, out, type);
+        if (tok != null && !GgufVocab.writable(tok)) return new Source(d, null, unwritable(tok));
+        return new Source(d, tok, null);
+    }
+
+    /** The GGUF type {@link #write} gives each parameter of a model of config c written as type. */
+    public static Map<dev.lamina.model.ParamKey, GgmlType> types(ModelConfig c, dev.lamina.model.Parameters p, GgufQuantType type) {
+        Map<dev.lamina.model.ParamKey, GgmlType> m = new java.util.HashMap<>();
+        for (GgufNames.Bound b : GgufNames.bind(archFor(c), c, p).values()) {
+            GgmlType t = type.typeFor(b.name(), b.shape(), b.slots().getFirst().layer(), c.numHiddenLayers(), c.tieWordEmbeddings());
+            for (var s : b.slots()) m.put(s.key(), t);
+        }
+        return m;
     }
 
     private static String unwritable(Tokenizer tok) {
@@ -392,7 +412,15 @@ public final class GgufModel {
     }
 
     /** Writes model (and tok, may be null) as a GGUF file in llama.cpp's layout, atomically. */
-    public static Exported write(Decoder model, Tokenizer tok, Path out, GgufQuantType type) {
+    public static Exported write(Decoder model, Tokenizer tok, Path out, GgufQuantType type) { return write(model, tok, out, type, Map.of()); }
+
+    /**
+     * As above, with calibrated weights (quant.Ptq: the model holds ŵ, calibrated their grids): a
+     * tensor whose type has that 32-weight grid is packed from the calibration's scales and levels
+     * instead of being rounded again; every other tensor is quantized as usual.
+     */
+    public static Exported write(Decoder model, Tokenizer tok, Path out, GgufQuantType type,
+                                 Map<dev.lamina.model.ParamKey, dev.lamina.quant.Calibrate.Quantized> calibrated) {
         ModelConfig c = model.config();
         GgufArch arch = archFor(c);
         GgufWriter w = new GgufWriter();
@@ -450,11 +478,35 @@ public final class GgufModel {
         for (GgufNames.Bound b : GgufNames.bind(arch, c, model.params()).values()) {
             int layer = b.slots().getFirst().layer();
             GgmlType t = type.typeFor(b.name(), b.shape(), layer, c.numHiddenLayers(), c.tieWordEmbeddings());
-            w.addTensor(b.name(), t, GgufNames.pack(b, c, model.params()), b.shape());
+            float[] values = GgufNames.pack(b, c, model.params());
+            MemorySegment blocks = packCalibrated(b, c, t, values, calibrated);
+            if (blocks != null) w.addRaw(b.name(), t, blocks, b.shape());
+            else w.addTensor(b.name(), t, values, b.shape());
             types.put(b.name(), t);
         }
         w.write(out);
         return new Exported(arch.name, type, types, tok != null ? null
                 : "no tokenizer was found beside the model: the file holds the weights alone, which llama.cpp cannot run");
+    }
+
+    /** The calibrated blocks of b packed as t, or null when b is not (wholly) calibrated on t's grid. */
+    private static MemorySegment packCalibrated(GgufNames.Bound b, ModelConfig c, GgmlType t, float[] values,
+                                                Map<dev.lamina.model.ParamKey, dev.lamina.quant.Calibrate.Quantized> calibrated) {
+        dev.lamina.quant.Grid grid = dev.lamina.quant.Grid.of(t);
+        if (grid == null || calibrated.isEmpty() || b.bias()) return null;
+        int blocks = values.length / 32, at = 0;
+        float[] d = new float[blocks], m = new float[blocks];
+        for (var s : b.slots()) {
+            var z = calibrated.get(s.key());
+            if (z == null || !z.grid().equals(grid)) return null;
+            System.arraycopy(z.d(), 0, d, at, z.d().length);
+            System.arraycopy(z.m(), 0, m, at, z.m().length);
+            at += z.d().length;
+        }
+        d = GgufNames.packRows(b, c, d);
+        m = GgufNames.packRows(b, c, m);
+        MemorySegment seg = java.lang.foreign.Arena.ofAuto().allocate(t.bytes(values.length), 16);
+        Quantize.pack(t, values, 0, values.length, d, m, 0, seg);
+        return seg;
     }
 }

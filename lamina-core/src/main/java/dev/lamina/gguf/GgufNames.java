@@ -180,6 +180,9 @@ final class GgufNames {
         return permuted(b, rows, c, true);
     }
 
+    /** Row-major arrays in the slots' order (one row per output, any width: a calibrated tensor's scales) in the GGUF tensor's row order. */
+    static float[] packRows(Bound b, ModelConfig c, float[] rows) { return permuted(b, rows, c, true); }
+
     private static float[] permuted(Bound b, float[] v, ModelConfig c, boolean toGguf) {
         return switch (b.rule().permute()) {
             case NONE -> v;

@@ -44,6 +44,31 @@ final class Quantize {
         }
     }
 
+    /**
+     * Packs weights already on a 32-weight block grid (quant.Grid.of(t)): w[off, off + n) with each
+     * block's scale d[k] and offset m[k] as calibration chose them (PTQ's MSE, ACIQ, GPTQ). The levels
+     * are recovered as round((w − m)/d), exact for values the grid produced, so a reader's d·q + m
+     * gives back w bit for bit.
+     */
+    static void pack(GgmlType t, float[] w, int off, int n, float[] d, float[] m, int blockOff, MemorySegment dst) {
+        dev.lamina.quant.Grid g = dev.lamina.quant.Grid.of(t);
+        if (g == null) throw new IllegalArgumentException("cannot pack calibrated blocks as " + t);
+        int[] q = new int[32];
+        for (int k = 0; k < n / 32; k++) {
+            float dk = d[blockOff + k], mk = m[blockOff + k];
+            for (int i = 0; i < 32; i++) q[i] = g.level(w[off + k * 32 + i], dk, mk);
+            long b = (long) k * t.typeSize;
+            switch (t) {
+                case Q8_0 -> { putF16(dst, b, dk); for (int i = 0; i < 32; i++) put8(dst, b + 2 + i, q[i]); }
+                case Q4_0 -> { putF16(dst, b, dk); for (int i = 0; i < 16; i++) put8(dst, b + 2 + i, (q[i] + 8) | (q[16 + i] + 8) << 4); }
+                case Q4_1 -> { putF16(dst, b, dk); putF16(dst, b + 2, mk); for (int i = 0; i < 16; i++) put8(dst, b + 4 + i, q[i] | q[16 + i] << 4); }
+                case Q5_0 -> { putF16(dst, b, dk); for (int i = 0; i < 32; i++) q[i] += 16; packQ5(q, dst, b + 2); }
+                case Q5_1 -> { putF16(dst, b, dk); putF16(dst, b + 2, mk); packQ5(q, dst, b + 4); }
+                default -> throw new IllegalArgumentException("cannot pack calibrated blocks as " + t);
+            }
+        }
+    }
+
     /** float32 → bfloat16 bits, round to nearest even; NaN stays a quiet NaN (ggml_compute_fp32_to_bf16). */
     static short bf16(float f) {
         int bits = Float.floatToRawIntBits(f);

@@ -52,7 +52,9 @@ public final class Rightsize {
         LAYER_PRUNED("layer-pruned", "angular block removed, distilled"),
         WIDTH_PRUNED("width-pruned", "heads and MLP channels removed, distilled"),
         DISTILLED("distilled", "layer-pruned shape from scratch, distilled"),
-        SCRATCH("scratch", "layer-pruned shape from scratch, trained");
+        SCRATCH("scratch", "layer-pruned shape from scratch, trained"),
+        /** The control: the reference itself trained on the budget too (how much of a healed candidate's gain is the extra tokens). */
+        CONTINUED("reference-continued", "control: the reference trained on the budget too");
 
         public final String id, what;
 
@@ -117,8 +119,7 @@ public final class Rightsize {
         keep = Arrays.stream(keep).distinct().sorted().toArray();
         double refLoss = Trainer.evaluate(reference, data.val(), B, T, s.evalBatches());
         listener.note(String.format(Locale.ROOT, "reference: %d layers, %,d parameters, val loss %.4f", L, reference.parameterCount(), refLoss));
-        ModelCost refCost = s.speed() ? ModelCost.timed(warm(reference)) : ModelCost.of(reference);
-        Outcome ref = new Outcome("reference", null, L, shape(rc), refLoss, Double.NaN, Double.NaN, refCost, "");
+        Outcome ref = new Outcome("reference", null, L, shape(rc), refLoss, Double.NaN, Double.NaN, ModelCost.of(reference), "");
 
         // what the diagnostics predicted, against what removing each block measures
         int[] ids = new int[B * T], tg = new int[B * T];
@@ -161,15 +162,25 @@ public final class Rightsize {
                     "lamina train --config CONFIG"));
         }
 
+        plan.add(new Candidate(Family.CONTINUED.id, Family.CONTINUED, L, () -> copy(reference), false,
+                "lamina train --init " + paths.reference()));
         List<Outcome> outcomes = new ArrayList<>();
         for (int i = 0; i < plan.size(); i++) {
             Candidate c = plan.get(i);
             outcomes.add(train(c, reference, referenceTokens, data, s, paths, listener, i + 1, plan.size()));
         }
+        if (s.speed()) {                    // one pass at the end, the reference first, so every model is timed in the same conditions
+            listener.note("measuring prefill and decode speed of the reference and the " + outcomes.size() + " candidates");
+            ref = withCost(ref, ModelCost.timed(warm(reference)));
+            for (int i = 0; i < outcomes.size(); i++) {
+                Outcome o = outcomes.get(i);
+                outcomes.set(i, withCost(o, ModelCost.timed(Checkpoint.loadModel(paths.out().resolve("candidates").resolve(o.name())).withKernels(reference.kernels()))));
+            }
+        }
         double limit = refLoss * (1 + s.tolerance());
-        Outcome smallest = outcomes.stream().filter(o -> o.valLoss() <= limit)
+        Outcome smallest = outcomes.stream().filter(o -> o.family() != Family.CONTINUED && o.valLoss() <= limit)
                 .min(Comparator.comparingLong((Outcome o) -> o.cost().parameters()).thenComparingDouble(Outcome::valLoss)).orElse(null);
-        return new Result(ref, outcomes, predictions, smallest);
+        return new Result(ref, List.copyOf(outcomes), predictions, smallest);
     }
 
     /** A candidate to build (make) and train, with or without the reference as teacher; command: how the CLI does the same. */
@@ -184,7 +195,7 @@ public final class Rightsize {
         listener.candidate(index, count, c.name(), c.family().what, tc.steps(), reuse);
         if (!reuse) {
             Decoder model = c.make().get();
-            double unhealed = c.family() == Family.DISTILLED || c.family() == Family.SCRATCH ? Double.NaN
+            double unhealed = c.family() == Family.DISTILLED || c.family() == Family.SCRATCH || c.family() == Family.CONTINUED ? Double.NaN
                     : Trainer.evaluate(model, data.val(), tc.batch(), tc.seq(), s.evalBatches());
             Trainer t = Trainer.start(model, data, data.dir().toString(), tc, run);
             if (c.distill()) t.distilling(Distillation.of(reference, referenceTokens, data.tokenizer(), model.config().vocabSize(), s.alpha(), s.tau()));
@@ -196,7 +207,7 @@ public final class Rightsize {
             double[] sorted = stepSeconds.clone();         // the median step: neither the JIT's warm-up nor the evaluations
             Arrays.sort(sorted);
             double val = Trainer.evaluate(model, data.val(), tc.batch(), tc.seq(), s.evalBatches());
-            ModelCost cost = s.speed() ? ModelCost.timed(model) : ModelCost.of(model);
+            ModelCost cost = ModelCost.of(model);
             String cmd = command(c, paths, s, run);
             ObjectNode o = Json.MAPPER.createObjectNode().put("name", c.name()).put("family", c.family().id).put("layers", c.layers())
                     .put("shape", shape(model.config())).put("val_loss", val).put("seconds", sorted[sorted.length / 2] * tc.steps()).put("command", cmd);
@@ -240,6 +251,16 @@ public final class Rightsize {
         return new double[] {heads, ff == ffKept ? 0 : (double) (ff - ffKept) / ff};
     }
 
+    private static Outcome withCost(Outcome o, ModelCost c) {
+        return new Outcome(o.name(), o.family(), o.layers(), o.shape(), o.valLoss(), o.unhealed(), o.seconds(), c, o.command());
+    }
+
+    private static Decoder copy(Decoder m) {
+        dev.lamina.model.Parameters p = Decoder.layout(m.config()).build();
+        p.copyFrom(m.params());
+        return new Decoder(m.config(), p, m.kernels());
+    }
+
     private static Decoder warm(Decoder m) {
         ModelCost.timed(m);             // a first run compiles the kernels
         return m;
@@ -275,6 +296,11 @@ public final class Rightsize {
                     w.valLoss(), tps(w.cost().decode()), tps(ref.cost().decode()), w.command()));
         } else md.append(String.format(Locale.ROOT, "**No candidate came within %s of the reference's validation loss (%.4f, so at most %.4f)** "
                 + "at this budget; the closest is listed first below. Give a larger --budget or --tolerance.%n%n", pct(s.tolerance()), ref.valLoss(), limit));
+        Outcome control = r.candidates().stream().filter(o -> o.family() == Family.CONTINUED).findFirst().orElse(null);
+        if (control != null)
+            md.append(String.format(Locale.ROOT, "The control, the reference itself trained on the same %,d tokens, reaches %.4f: a healed candidate "
+                    + "starts from the reference's training and adds the budget to it, so compare it with this row as well as with the reference.%n%n",
+                    s.budget(), control.valLoss()));
         md.append("| candidate | how | shape | parameters | weights MB | KV KB/token | prefill tok/s | decode tok/s | val loss after pruning | val loss | vs reference | within |\n");
         md.append("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |\n");
         md.append(row(ref, "trained reference", ref.valLoss(), limit));
@@ -326,7 +352,7 @@ public final class Rightsize {
 
     /** The candidates no other beats on both parameters and val loss, by parameters, with the reference. */
     static List<Outcome> pareto(List<Outcome> candidates, Outcome ref) {
-        List<Outcome> all = new ArrayList<>(candidates);
+        List<Outcome> all = new ArrayList<>(candidates.stream().filter(o -> o.family() != Family.CONTINUED).toList());
         all.add(ref);
         all.sort(Comparator.comparingLong((Outcome o) -> o.cost().parameters()).thenComparingDouble(Outcome::valLoss));
         List<Outcome> front = new ArrayList<>();

@@ -1,0 +1,62 @@
+package dev.lamina.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static dev.lamina.cli.FinetuneCommandTest.run;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** lamina quantize --method: calibrated GGUF files that load and score; the low-bit study's report; bad input is one line and writes nothing. */
+class QuantizeCommandTest {
+
+    @Test
+    void calibratesWritesAndStudies(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("data"), run = dir.resolve("run");
+        assertThat(run("prepare", "--corpus", "brown", "--tokenizer", "bytes", "--out", data.toString()).code()).isZero();
+        assertThat(run("train", "--preset", "tiny", "--data", data.toString(), "--out", run.toString(), "--steps", "30", "--batch", "4",
+                "--seq", "64").code()).isZero();
+        Path text = dir.resolve("calib.txt");
+        Files.writeString(text, "The jury further said in term-end presentments that the City Executive Committee, which had over-all charge "
+                .repeat(20));
+        for (String[] how : new String[][] {{"--method", "gptq", "--calib", data.toString(), "--act-order"}, {"--method", "gptq", "--calib", text.toString()},
+                {"--method", "mse"}, {"--method", "aciq", "--aciq-fit", "gaussian"}}) {
+            Path f = dir.resolve(how[1] + how.length + ".gguf");
+            String[] args = new String[how.length + 8];
+            System.arraycopy(new String[] {"quantize", run.toString(), "--out", f.toString(), "--type", "q4_0", "--eval", data.toString()}, 0, args, 0, 8);
+            System.arraycopy(how, 0, args, 8, how.length);
+            var r = run(args);
+            assertThat(r.code()).as(String.join(" ", how) + r.err()).isZero();
+            assertThat(r.err()).contains("calibrated 24 tensors by " + how[1]);
+            assertThat(r.out()).contains("validation perplexity on").contains("q4_0 layers by " + how[1]);
+            var g = run("generate", "--model", f.toString(), "--prompt", "The jury", "--max-tokens", "8");
+            assertThat(g.code()).as(g.err()).isZero();
+        }
+        Path study = dir.resolve("lowbit");
+        var r = run("experiment", "lowbit", "--model", run.toString(), "--data", data.toString(), "--bits", "4,2", "--groups", "32,channel",
+                "--formats", "q4_1", "--calib-tokens", "512", "--eval-tokens", "512", "--out", study.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("| 4-bit g32 |").contains("| 2-bit channel |").contains("| q4_1 |");
+        assertThat(study.resolve("ppl_vs_bits_g32.png")).exists();
+        assertThat(dev.lamina.io.Json.MAPPER.readTree(Files.readString(study.resolve("lowbit.json"))).get("cells").size()).isEqualTo(5 * 4);
+
+        Path empty = dir.resolve("empty.txt");
+        Files.writeString(empty, "");
+        for (String[] bad : new String[][] {{"--type", "q4_0", "--method", "gptq"}, {"--type", "q4_k", "--method", "mse"}, {"--type", "q4_0", "--method", "best"},
+                {"--type", "q4_0", "--method", "gptq", "--calib", empty.toString()}, {"--type", "q4_0", "--method", "gptq", "--calib", dir.resolve("nope").toString()},
+                {"--type", "q4_0", "--method", "mse", "--calib", text.toString()}}) {
+            String[] args = new String[bad.length + 4];
+            System.arraycopy(new String[] {"quantize", run.toString(), "--out", dir.resolve("bad.gguf").toString()}, 0, args, 0, 4);
+            System.arraycopy(bad, 0, args, 4, bad.length);
+            r = run(args);
+            assertThat(r.code()).as(String.join(" ", bad)).isEqualTo(1);
+            assertThat(r.err().strip()).startsWith("lamina: error: ").doesNotContain("\n");
+            assertThat(dir.resolve("bad.gguf")).doesNotExist();
+        }
+        r = run("experiment", "lowbit", "--model", run.toString(), "--data", data.toString(), "--bits", "5", "--out", dir.resolve("bad").toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("--bits must be among 2, 3, 4 and 8");
+    }
+}
