@@ -279,13 +279,20 @@ public final class Pruning {
 
     /** The keep indices in [from, to) with the highest scores (ties: the lower index), ascending. */
     private static int[] top(double[] score, int from, int to, int keep) {
-        Integer[] order = new Integer[to - from];
-        for (int i = 0; i < order.length; i++) order[i] = from + i;
-        Arrays.sort(order, (a, b) -> score[a] != score[b] ? Double.compare(score[b], score[a]) : Integer.compare(a, b));
-        int[] kept = new int[keep];
-        for (int i = 0; i < keep; i++) kept[i] = order[i];
+        int[] kept = ranked(score, from, to, keep, true);
         Arrays.sort(kept);
         return kept;
+    }
+
+    /** The n indices in [from, to) with the highest (or lowest) scores, best first; ties go to the lower index. */
+    private static int[] ranked(double[] score, int from, int to, int n, boolean highest) {
+        Integer[] order = new Integer[to - from];
+        for (int i = 0; i < order.length; i++) order[i] = from + i;
+        Arrays.sort(order, (a, b) -> score[a] != score[b] ? (highest ? Double.compare(score[b], score[a]) : Double.compare(score[a], score[b]))
+                : Integer.compare(a, b));
+        int[] r = new int[n];
+        for (int i = 0; i < n; i++) r[i] = order[i];
+        return r;
     }
 
     private static void checkFraction(String field, double f) {
@@ -334,21 +341,11 @@ public final class Pruning {
             for (int r = 0; r < out; r++) {
                 for (int j = 0; j < in; j++) sc[j] = Math.abs(w.get(r * in + j)) * (norm == null ? 1 : norm[j]);
                 if (pattern == Pattern.TWO_FOUR) {
-                    for (int g = 0; g < in; g += 4) for (int j : lowest(sc, g, g + 4, 2)) w.set(r * in + j, 0f);
-                } else for (int j : lowest(sc, 0, in, (int) Math.rint(in * sparsity))) w.set(r * in + j, 0f);
+                    for (int g = 0; g < in; g += 4) for (int j : ranked(sc, g, g + 4, 2, false)) w.set(r * in + j, 0f);
+                } else for (int j : ranked(sc, 0, in, (int) Math.rint(in * sparsity), false)) w.set(r * in + j, 0f);
             }
         }
         return new Decoder(model.config(), p, model.kernels());
-    }
-
-    /** The n indices in [from, to) with the lowest scores (ties: the higher index first). */
-    private static int[] lowest(double[] score, int from, int to, int n) {
-        Integer[] order = new Integer[to - from];
-        for (int i = 0; i < order.length; i++) order[i] = from + i;
-        Arrays.sort(order, (a, b) -> score[a] != score[b] ? Double.compare(score[a], score[b]) : Integer.compare(b, a));
-        int[] low = new int[n];
-        for (int i = 0; i < n; i++) low[i] = order[i];
-        return low;
     }
 
     /** The fraction of the sparsifiable weights that are exactly zero. */
