@@ -32,7 +32,7 @@ final class RightsizeCommand implements Callable<Integer> {
     @Option(names = "--reference", required = true, description = "The reference: a run or Hugging Face directory (float weights).") Path reference;
     @Option(names = "--data", description = "Prepared data (default: the data the reference run trained on).") Path data;
     @Option(names = "--budget", required = true, paramLabel = "TOKENS", description = "Training tokens of every candidate (e.g. 2000000 or 2M).") String budget;
-    @Option(names = "--tolerance", defaultValue = "1%", description = "How far above the reference's val loss a match may be: 1% or 0.01 (default ${DEFAULT-VALUE}).") String tolerance;
+    @Option(names = "--tolerance", defaultValue = "1%", description = "How far above the reference's val loss a match may be: 1%% or 0.01 (default ${DEFAULT-VALUE}).") String tolerance;
     @Option(names = "--sizes", defaultValue = "0.5,0.75", description = "Shares of the reference's layers (or, for width pruning, of its layer "
             + "parameters) the candidates keep (default ${DEFAULT-VALUE}).") String sizes;
     @Option(names = "--batch", description = "Sequences per step (default: the reference run's, else 16).") Integer batch;
