@@ -35,12 +35,12 @@ class QuantizeCommandTest {
             assertThat(g.code()).as(g.err()).isZero();
         }
         Path study = dir.resolve("lowbit");
-        var r = run("experiment", "lowbit", "--model", run.toString(), "--data", data.toString(), "--bits", "4,2", "--groups", "32,channel",
-                "--formats", "q4_1", "--calib-tokens", "512", "--eval-tokens", "512", "--out", study.toString());
+        var r = run("experiment", "lowbit", "--model", run.toString(), "--data", data.toString(), "--bits", "4,2", "--groups", "16,channel",
+                "--formats", "none", "--calib-tokens", "512", "--eval-tokens", "512", "--out", study.toString());
         assertThat(r.code()).as(r.err()).isZero();
-        assertThat(r.out()).contains("| 4-bit g32 |").contains("| 2-bit channel |").contains("| q4_1 |");
-        assertThat(study.resolve("ppl_vs_bits_g32.png")).exists();
-        assertThat(dev.lamina.io.Json.MAPPER.readTree(Files.readString(study.resolve("lowbit.json"))).get("cells").size()).isEqualTo(5 * 4);
+        assertThat(r.out()).contains("| 4-bit g16 |").contains("| 2-bit channel |").doesNotContain("| q4_1 |");
+        assertThat(study.resolve("ppl_vs_bits_g16.png")).exists();
+        assertThat(dev.lamina.io.Json.MAPPER.readTree(Files.readString(study.resolve("lowbit.json"))).get("cells").size()).isEqualTo(4 * 4);
 
         Path empty = dir.resolve("empty.txt");
         Files.writeString(empty, "");
@@ -58,5 +58,8 @@ class QuantizeCommandTest {
         r = run("experiment", "lowbit", "--model", run.toString(), "--data", data.toString(), "--bits", "5", "--out", dir.resolve("bad").toString());
         assertThat(r.code()).isEqualTo(1);
         assertThat(r.err()).contains("--bits must be among 2, 3, 4 and 8");
+        r = run("experiment", "lowbit", "--model", run.toString(), "--data", data.toString(), "--groups", "48", "--out", dir.resolve("bad").toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err().strip()).startsWith("lamina: error: 8-bit g48: a group of 48 does not divide the 64 inputs of").doesNotContain("\n");
     }
 }

@@ -4,6 +4,7 @@ import dev.lamina.data.Dataset;
 import dev.lamina.gguf.GgmlType;
 import dev.lamina.io.AtomicFiles;
 import dev.lamina.io.Json;
+import dev.lamina.io.LaminaException;
 import dev.lamina.model.Decoder;
 import dev.lamina.quant.Calibrate;
 import dev.lamina.quant.Grid;
@@ -36,17 +37,22 @@ public final class LowBitStudy {
      */
     public static Result run(Decoder model, Dataset data, int[] bits, int[] groups, List<Calibrate.Method> methods, List<GgmlType> formats,
                              Ptq.Calibration calib, int evalB, int evalT, int evalBatches, Consumer<String> log) {
-        double base = LayerDiagnostics.loss(model, data.val(), evalB, evalT, evalBatches, l -> false);
-        log.accept(String.format(Locale.ROOT, "float32: val perplexity %.3f", Math.exp(base)));
         List<Cell> cells = new ArrayList<>();
         List<Object[]> grids = new ArrayList<>();
         for (int b : bits) for (int g : groups) grids.add(new Object[] {b + "-bit " + (g == 0 ? "channel" : "g" + g), Grid.of(b, g, false)});
         for (GgmlType t : formats) grids.add(new Object[] {t.name().toLowerCase(Locale.ROOT), Grid.of(t)});
+        for (Object[] gr : grids)                  // every grid must cover every layer map: a cell with a map left in float would flatter it
+            for (var slot : model.params().slots().values())
+                if (Ptq.calibrated(slot.key()) && ((Grid) gr[1]).group() > 0 && slot.shape()[1] % ((Grid) gr[1]).group() != 0)
+                    throw LaminaException.field("groups", gr[0] + ": a group of " + ((Grid) gr[1]).group() + " does not divide the " + slot.shape()[1]
+                            + " inputs of " + slot.name() + "; choose groups that divide every layer map's rows, or channel");
+        double base = LayerDiagnostics.loss(model, data.val(), evalB, evalT, evalBatches, l -> false);
+        log.accept(String.format(Locale.ROOT, "float32: val perplexity %.3f", Math.exp(base)));
         for (Object[] gr : grids) {
             Grid grid = (Grid) gr[1];
             for (Calibrate.Method m : methods) {
                 Ptq.Options o = Ptq.Options.of(m);
-                Ptq.Result r = Ptq.run(model, k -> fits(grid, model, k) ? grid : null, o, m == Calibrate.Method.GPTQ ? calib : null, null);
+                Ptq.Result r = Ptq.run(model, k -> grid, o, m == Calibrate.Method.GPTQ ? calib : null, null);
                 double loss = LayerDiagnostics.loss(r.model(), data.val(), evalB, evalT, evalBatches, l -> false);
                 Cell c = new Cell((String) gr[0], grid.bits(), grid.group(), m, loss, r.seconds());
                 cells.add(c);
@@ -55,12 +61,6 @@ public final class LowBitStudy {
             }
         }
         return new Result(base, cells, (long) evalB * evalT * evalBatches, calib == null ? 0 : calib.size());
-    }
-
-    /** Whether the grid's group divides the tensor's rows (a tensor it does not stays in float32, and the report says so). */
-    private static boolean fits(Grid g, Decoder model, dev.lamina.model.ParamKey k) {
-        int in = model.params().value(k).dim(1);
-        return g.group() == 0 || in % g.group() == 0;
     }
 
     /** OUT/lowbit.md, lowbit.json and the figures (perplexity against bits per method, one per group). */
