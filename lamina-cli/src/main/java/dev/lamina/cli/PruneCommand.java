@@ -122,7 +122,7 @@ final class PruneCommand implements Callable<Integer> {
             }
         }
         if (sparsity != null) {
-            if (acts != null && (heads != null || mlp != null)) acts = Pruning.activations(p, d.val(), batch, T, batches);   // the pruned maps' inputs
+            if (sc == Pruning.Score.WANDA && (heads != null || mlp != null)) acts = Pruning.activations(p, d.val(), batch, T, batches);   // the pruned maps' inputs
             p = Pruning.sparsify(p, sparsity, pat, sc, acts);
             j.put("sparsity", sparsity).put("pattern", pattern.toLowerCase(Locale.ROOT)).put("score", sc.name().toLowerCase(Locale.ROOT))
                     .put("zero_share", Pruning.sparsity(p));
@@ -131,11 +131,11 @@ final class PruneCommand implements Callable<Integer> {
         }
         double after = LayerDiagnostics.loss(p, d.val(), batch, T, batches, l -> false);
 
-        Checkpoint.saveModel(out, p, 0);
-        loaded.tokenizer().save(out.resolve(Checkpoint.TOKENIZER));
-        if (sparsity != null) SparsityMask.of(p, pattern.toLowerCase(Locale.ROOT), sparsity).write(out);
         if (!noSpeed) ModelCost.timed(m);             // a first run compiles the kernels, so neither model is timed cold
         ModelCost sb = noSpeed ? ModelCost.of(m) : ModelCost.timed(m), sa = noSpeed ? ModelCost.of(p) : ModelCost.timed(p);
+        Checkpoint.saveModel(out, p, 0);              // written once everything is measured
+        loaded.tokenizer().save(out.resolve(Checkpoint.TOKENIZER));
+        if (sparsity != null) SparsityMask.of(p, pattern.toLowerCase(Locale.ROOT), sparsity).write(out);
         j.put("val_loss_before", before).put("val_loss_after", after).put("parameters_before", m.parameterCount())
                 .put("parameters_after", p.parameterCount()).put("eval_tokens", (long) batches * batch * T);
         j.set("before", sb.json());
