@@ -50,7 +50,7 @@ public record Grid(int bits, int group, boolean symmetric, boolean f16Scales, in
 
     /** The grid point nearest x for a group with scale d and offset m: q clamped to [qmin, qmax]. */
     public int level(float x, float d, float m) {
-        if (d == 0) return symmetric ? 0 : 0;
+        if (d == 0) return 0;                              // a constant group: every weight is m
         long q = Math.round((double) (x - m) / d);
         return (int) Math.max(qmin, Math.min(qmax, q));
     }

@@ -33,7 +33,7 @@ public final class LowBitStudy {
     public record Result(double floatLoss, List<Cell> cells, long evalTokens, long calibTokens) {}
 
     /**
-     * @param evalB,evalT,evalBatches the validation batches every model is scored on
+     * Scores every grid × method on evalBatches batches of evalB x evalT validation tokens; GPTQ calibrates on calib.
      */
     public static Result run(Decoder model, Dataset data, int[] bits, int[] groups, List<Calibrate.Method> methods, List<GgmlType> formats,
                              Ptq.Calibration calib, int evalB, int evalT, int evalBatches, Consumer<String> log) {
