@@ -2,6 +2,7 @@ package dev.lamina.autograd;
 
 import dev.lamina.kernels.AttentionScores;
 import dev.lamina.kernels.KernelSet;
+import dev.lamina.model.Qat;
 import dev.lamina.tensor.Tensor;
 
 /**
@@ -69,6 +70,30 @@ public final class Ops {
         @Override protected void backward() {
             if (x.grad() != null) kernels.matmulBackwardInput(x.grad(), y.grad(), w.value());
             if (w.grad() != null) kernels.matmulBackwardWeight(w.grad(), gradOrNull(b), y.grad(), x.value());  // frozen: no dw
+        }
+    }
+
+    /**
+     * ŵ[out,in] = the fake-quantized weight of w (quantization-aware training, {@link Qat}): forward
+     * onto the grid, backward the straight-through gradient to w and, with LSQ, the scaled step gradient.
+     */
+    public static Var fakeQuant(Tape tape, Var w, Qat.Weight q) {
+        Tensor wv = w.value();
+        Var y = tape.var(wv.dim(0), wv.dim(1));
+        long t0 = tape.start();
+        Qat.forward(q.config(), wv, q.step() == null ? null : q.step().value(), y.value());
+        tape.forward("fake_quant", t0);
+        FakeQuant op = tape.op(FakeQuant.class, FakeQuant::new);
+        op.w = w; op.q = q; op.y = y;
+        return y;
+    }
+
+    private static final class FakeQuant extends Tape.Op {
+        Var w, y; Qat.Weight q;
+        FakeQuant() { super("fake_quant"); }
+        @Override protected void backward() {
+            Var s = q.step();
+            Qat.backward(q.config(), w.value(), s == null ? null : s.value(), y.grad(), w.grad(), s == null ? null : s.grad());
         }
     }
 

@@ -4,6 +4,7 @@ import dev.lamina.kernels.KernelSet;
 import dev.lamina.kernels.LinearWeights;
 import dev.lamina.kernels.WeightFormat;
 import dev.lamina.model.Decoder;
+import dev.lamina.model.Qat;
 import dev.lamina.model.Lora;
 import dev.lamina.tensor.Tensor;
 
@@ -54,13 +55,19 @@ public final class PreparedModel {
     }
 
     /**
-     * The weight inference computes with: W, or W + s·B·A when the linear carries a LoRA update
-     * (folded in once here, so decoding with an adapter costs what decoding without one does).
+     * The weight inference computes with: W, W + s·B·A when the linear carries a LoRA update
+     * (folded in once here, so decoding with an adapter costs what decoding without one does), or
+     * its fake-quantized ŵ in quantization-aware training.
      */
     public static Tensor merged(KernelSet k, Decoder.Linear lin) {
         Decoder.LowRank lr = lin.lowRank();
         Tensor w = lin.weight() != null ? lin.weight().value() : Tensor.zeros(lin.out(), lin.stored().in());
         if (lin.weight() == null) lin.stored().dequantizeInto(w.data(), 0);
+        if (lin.quant() != null) {                              // quantization-aware training: the grid's ŵ, as the tape computes it
+            Tensor q = Tensor.zeros(w.shape());
+            Qat.forward(lin.quant().config(), w, lin.quant().step() == null ? null : lin.quant().step().value(), q);
+            return q;
+        }
         if (lr == null) return w;
         Tensor a = lr.a().value(), b = lr.b().value();          // A [r, in], B [out, r]
         int r = a.dim(0), in = a.dim(1), out = b.dim(0);

@@ -28,6 +28,7 @@ public final class Decoder {
     private final KernelSet kernels;
     private final Rope rope, localRope;                      // localRope: the windowed layers' own (Gemma 3), else null
     private final Lora.Adapter adapter;
+    private final Qat.Config qat;                               // null unless the layer maps train fake-quantized (QAT)
     private final java.util.Map<ParamKey, Nf4Weights> nf4;     // null unless the base is NF4 (QLoRA)
     private final java.util.Map<ParamKey, LinearWeights> stored; // null unless linears are kept as a file stores them (GGUF blocks)
     private final Scratch frozenScratch;                       // one dequantized matrix at a time (NF4 or stored), made on first use
@@ -38,9 +39,11 @@ public final class Decoder {
      * A linear map's weight [out, in] and bias [out] (null when the config has none), and its LoRA
      * update (null without an adapter); id numbers the model's linears from 0. A QLoRA base holds the
      * weight as nf4 (4-bit NormalFloat, frozen), a quantized GGUF file's as stored (its blocks, as
-     * inference computes with them; frozen); then weight is null.
+     * inference computes with them; frozen); then weight is null. In quantization-aware training
+     * quant is the layer map's quantizer (null otherwise): the map computes with its ŵ.
      */
-    public record Linear(int id, ParamKey key, Var weight, Var bias, LowRank lowRank, Nf4Weights nf4, LinearWeights stored) {
+    public record Linear(int id, ParamKey key, Var weight, Var bias, LowRank lowRank, Nf4Weights nf4, LinearWeights stored,
+                         Qat.Weight quant) {
         /** Whether the weight is held frozen in a quantized form rather than as a float parameter. */
         public boolean frozenForm() { return nf4 != null || stored != null; }
 
@@ -88,7 +91,7 @@ public final class Decoder {
     public Decoder(ModelConfig config, Parameters params) { this(config, params, Kernels.defaults()); }
 
     /** A decoder over params that computes with the given kernels (and their threads). */
-    public Decoder(ModelConfig config, Parameters params, KernelSet kernels) { this(config, params, kernels, null, null, null, null); }
+    public Decoder(ModelConfig config, Parameters params, KernelSet kernels) { this(config, params, kernels, null, null, null, null, null); }
 
     /**
      * A decoder whose linear maps in stored are kept in that form (a GGUF file's quantized blocks,
@@ -98,7 +101,7 @@ public final class Decoder {
     public static Decoder withStored(ModelConfig config, Parameters rest, java.util.Map<ParamKey, LinearWeights> stored, KernelSet kernels) {
         int largest = 0;
         for (LinearWeights w : stored.values()) largest = Math.max(largest, w.out() * w.in());
-        return new Decoder(config, rest, kernels, null, null, java.util.Map.copyOf(stored), new Scratch(largest));
+        return new Decoder(config, rest, kernels, null, null, java.util.Map.copyOf(stored), new Scratch(largest), null);
     }
 
     /**
@@ -107,8 +110,10 @@ public final class Decoder {
      * adapter's factors and the activations need.
      */
     private Decoder(ModelConfig config, Parameters params, KernelSet kernels, Lora.Adapter adapter,
-                    java.util.Map<ParamKey, Nf4Weights> nf4, java.util.Map<ParamKey, LinearWeights> stored, Scratch frozenScratch) {
+                    java.util.Map<ParamKey, Nf4Weights> nf4, java.util.Map<ParamKey, LinearWeights> stored, Scratch frozenScratch,
+                    Qat.Config qat) {
         this.config = config;
+        this.qat = qat;
         this.params = params;
         this.kernels = kernels;
         this.adapter = adapter;
@@ -157,7 +162,7 @@ public final class Decoder {
         }
         ParamKey headKey = ParamKey.of(config.tieWordEmbeddings() ? Role.EMBEDDING : Role.HEAD);
         LinearWeights storedHead = stored == null ? null : stored.get(headKey);
-        head = new Linear(all.size(), headKey, storedHead != null ? null : base(headKey), null, null, null, storedHead);
+        head = new Linear(all.size(), headKey, storedHead != null ? null : base(headKey), null, null, null, storedHead, null);
         all.add(head);
         linears = all.toArray(Linear[]::new);
         scores = new dev.lamina.kernels.AttentionScores[config.numHiddenLayers()];
@@ -177,7 +182,8 @@ public final class Decoder {
                 : null;
         Nf4Weights q = nf4 == null ? null : nf4.get(key);
         LinearWeights st = stored == null ? null : stored.get(key);
-        Linear lin = new Linear(all.size(), key, q != null || st != null ? null : base(key), base(key.biasOf()), lr, q, st);
+        Qat.Weight fq = qat != null && key.layerMap() ? new Qat.Weight(qat, qat.lsq() ? params.var(key.step()) : null) : null;
+        Linear lin = new Linear(all.size(), key, q != null || st != null ? null : base(key), base(key.biasOf()), lr, q, st, fq);
         all.add(lin);
         return lin;
     }
@@ -200,13 +206,50 @@ public final class Decoder {
     }
 
     /** This model's parameters computing with other kernels (the parameters are shared, not copied). */
-    public Decoder withKernels(KernelSet k) { return k == kernels ? this : new Decoder(config, params, k, adapter, nf4, stored, frozenScratch); }
+    public Decoder withKernels(KernelSet k) { return k == kernels ? this : new Decoder(config, params, k, adapter, nf4, stored, frozenScratch, qat); }
 
     /**
      * This model with a LoRA adapter on its targeted linear maps: the base parameters (shared, not
      * copied) frozen, the adapter's factors trainable. Null removes the adapter.
      */
-    public Decoder withAdapter(Lora.Adapter a) { return new Decoder(config, params, kernels, a, nf4, stored, frozenScratch); }
+    public Decoder withAdapter(Lora.Adapter a) {
+        if (a != null && qat != null) throw new IllegalStateException("a model in quantization-aware training cannot carry a LoRA adapter");
+        return new Decoder(config, params, kernels, a, nf4, stored, frozenScratch, qat);
+    }
+
+    /**
+     * This model training quantization-aware (q) on its layer maps: the same weights (with LSQ, new
+     * parameters holding them and the steps after them, {@link Qat#withSteps}). Refuses a model whose
+     * weights are already quantized (a GGUF file's blocks, NF4) or that carries an adapter.
+     */
+    public Decoder withQat(Qat.Config q) {
+        if (stored != null || nf4 != null)
+            throw new dev.lamina.io.LaminaException("the model's weights are already quantized; quantization-aware training starts from "
+                    + "float weights (a run, Hugging Face or f32/f16/bf16 GGUF model)");
+        if (adapter != null) throw new IllegalStateException("quantization-aware training tunes the weights themselves, not an adapter");
+        if (qat != null) throw new IllegalStateException("the model already trains quantization-aware (" + qat + ")");
+        return new Decoder(config, q.lsq() ? Qat.withSteps(params, q) : params, kernels, null, null, null, null, q);
+    }
+
+    /** The quantization-aware training this model runs (null: none). */
+    public Qat.Config qat() { return qat; }
+
+    /**
+     * The model inference computes with, as plain weights: each layer map's ŵ in place of w (steps
+     * dropped). Itself without QAT.
+     */
+    public Decoder quantized() {
+        if (qat == null) return this;
+        Parameters.Layout l = new Parameters.Layout();
+        for (Parameters.Slot s : params.slots().values()) if (s.key().factor() != ParamKey.Factor.STEP) l.add(s.key(), s.shape());
+        Parameters p = l.build();
+        for (Parameters.Slot s : p.slots().values()) p.value(s.name()).copyFrom(params.value(s.name()));
+        for (Linear lin : linears)
+            if (lin.quant() != null) Qat.forward(qat, lin.weight().value(), step(lin), p.value(lin.key().name()));
+        return new Decoder(config, p, kernels);
+    }
+
+    private static Tensor step(Linear lin) { return lin.quant().step() == null ? null : lin.quant().step().value(); }
 
     /**
      * This model with its linear maps (all but the head) quantized to NF4 for QLoRA: a new decoder
@@ -216,6 +259,7 @@ public final class Decoder {
     public Decoder withNf4Base() {
         if (nf4 != null) return this;
         if (stored != null) throw new IllegalStateException("a model with stored (quantized) weights cannot be re-quantized to NF4");
+        if (qat != null) throw new IllegalStateException("a model in quantization-aware training cannot be quantized to NF4");
         java.util.Map<ParamKey, Nf4Weights> q = new java.util.LinkedHashMap<>();
         int largest = 0;
         for (Linear l : linears)
@@ -224,7 +268,7 @@ public final class Decoder {
                 largest = Math.max(largest, l.weight().value().size());
             }
         Parameters p = copyOf(s -> !q.containsKey(s.key()));
-        return new Decoder(config, p, kernels, adapter, java.util.Map.copyOf(q), null, new Scratch(largest));
+        return new Decoder(config, p, kernels, adapter, java.util.Map.copyOf(q), null, new Scratch(largest), null);
     }
 
     /** Whether the linear maps are NF4 (a QLoRA base). */

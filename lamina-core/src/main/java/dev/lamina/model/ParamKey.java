@@ -7,14 +7,17 @@ package dev.lamina.model;
  */
 public record ParamKey(Role role, int layer, boolean bias, Factor factor, int expert) {
 
-    /** The tensor of a linear map itself, or one of a LoRA adapter's factors beside it: A [r, in], B [out, r]. */
-    public enum Factor { BASE, LORA_A, LORA_B }
+    /**
+     * The tensor of a linear map itself, one of a LoRA adapter's factors beside it (A [r, in], B [out, r]),
+     * or the LSQ step sizes of its quantization-aware training ([out, groups], {@link Qat}).
+     */
+    public enum Factor { BASE, LORA_A, LORA_B, STEP }
 
     public ParamKey {
         if (role.perLayer() != (layer >= 0))
             throw new IllegalArgumentException(role + (role.perLayer() ? " needs a layer" : " has no layer") + ", got " + layer);
         if (factor != Factor.BASE && (role.kind() != Role.Kind.LINEAR || bias))
-            throw new IllegalArgumentException("LoRA factors belong to a linear map's weight, not " + role + (bias ? " bias" : ""));
+            throw new IllegalArgumentException("LoRA factors and LSQ steps belong to a linear map's weight, not " + role + (bias ? " bias" : ""));
         if (role.perExpert() != (expert >= 0))
             throw new IllegalArgumentException(role + (role.perExpert() ? " needs an expert" : " has no expert") + ", got " + expert);
     }
@@ -38,17 +41,32 @@ public record ParamKey(Role role, int layer, boolean bias, Factor factor, int ex
     /** This linear weight's LoRA factor A or B. */
     public ParamKey lora(Factor f) { return new ParamKey(role, layer, false, f, expert); }
 
+    /** This linear weight's LSQ step sizes. */
+    public ParamKey step() { return new ParamKey(role, layer, false, Factor.STEP, expert); }
+
     /**
      * {@code layers.3.self_attn.q_proj.weight}: the name in checkpoints, test vectors and Hugging Face
-     * Llama files; a LoRA factor is {@code layers.3.self_attn.q_proj.lora_A.weight}, as PEFT names it.
+     * Llama files; a LoRA factor is {@code layers.3.self_attn.q_proj.lora_A.weight}, as PEFT names it;
+     * LSQ steps are {@code layers.3.self_attn.q_proj.weight_step}.
      */
     public String name() {
-        String f = switch (factor) { case BASE -> ""; case LORA_A -> ".lora_A"; case LORA_B -> ".lora_B"; };
+        if (factor == Factor.STEP) return role.module(layer, expert) + ".weight_step";
+        String f = switch (factor) { case BASE, STEP -> ""; case LORA_A -> ".lora_A"; case LORA_B -> ".lora_B"; };
         return role.module(layer, expert) + f + (bias ? ".bias" : ".weight");
     }
 
-    /** AdamW decays the weights of linear maps (the head and LoRA factors included), never biases, norms or embeddings. */
-    public boolean decays() { return role.kind() == Role.Kind.LINEAR && !bias; }
+    /**
+     * Whether this is a layer map: the weight of a per-layer linear map that computes on the hidden
+     * state (attention, MLP and expert maps; not a router or a shared expert's gate). These are what
+     * pruning sparsifies and quantization calibrates or trains.
+     */
+    public boolean layerMap() {
+        return role.perLayer() && role.kind() == Role.Kind.LINEAR && !bias && factor == Factor.BASE
+                && role != Role.ROUTER && role != Role.SHARED_EXPERT_GATE;
+    }
+
+    /** AdamW decays the weights of linear maps (the head and LoRA factors included), never biases, norms, embeddings or LSQ steps. */
+    public boolean decays() { return role.kind() == Role.Kind.LINEAR && !bias && factor != Factor.STEP; }
 
     @Override public String toString() { return name(); }
 }

@@ -150,7 +150,7 @@ public final class TapeExecutor implements Executor<Var> {
     @Override
     public Var residual(Var r, Var h, Decoder.Linear w) {
         if (inputProbe != null && !w.frozenForm()) inputProbe.accept(w, h.value());
-        Var y = w.frozenForm() ? Ops.add(tape, r, product(h, w)) : Ops.residualLinear(tape, r, h, w.weight(), w.bias());
+        Var y = w.frozenForm() ? Ops.add(tape, r, product(h, w)) : Ops.residualLinear(tape, r, h, weight(w), w.bias());
         return lowRank(h, y, w);
     }
 
@@ -166,8 +166,11 @@ public final class TapeExecutor implements Executor<Var> {
         if (w.nf4() != null) return Ops.nf4Linear(tape, x, w.nf4(), w.bias(), model.frozenScratch());
         if (w.stored() != null)
             return Ops.frozenLinear(tape, x, w.stored().out(), w.stored().in(), wt -> w.decodeInto(tape.kernels(), wt), w.bias(), model.frozenScratch());
-        return Ops.linear(tape, x, w.weight(), w.bias());
+        return Ops.linear(tape, x, weight(w), w.bias());
     }
+
+    /** A float weight as the map computes with it: w, or in quantization-aware training its fake-quantized ŵ. */
+    private Var weight(Decoder.Linear w) { return w.quant() == null ? w.weight() : Ops.fakeQuant(tape, w.weight(), w.quant()); }
 
     /** y + s·(dropout(x)·Aᵀ)·Bᵀ when w carries a LoRA update, else y (dropout: training tapes only, as PEFT's). */
     private Var lowRank(Var x, Var y, Decoder.Linear w) {
@@ -198,7 +201,7 @@ public final class TapeExecutor implements Executor<Var> {
             boolean frozen = false;
             for (int e = 0; e < ws.length; e++) {
                 Decoder.Linear lin = ws[e][j];
-                w[e] = lin.weight();
+                w[e] = lin.frozenForm() ? null : weight(lin);
                 if (lin.frozenForm()) decode[e] = t -> lin.decodeInto(tape.kernels(), t);
                 frozen |= decode[e] != null;
             }

@@ -311,8 +311,7 @@ public final class Pruning {
 
     /** Whether sparsity applies to this parameter: the layers' linear maps' weights (not the embeddings, the head, biases or routers). */
     public static boolean sparsifiable(ParamKey k) {
-        return k.role().perLayer() && k.role().kind() == Role.Kind.LINEAR && !k.bias() && k.factor() == ParamKey.Factor.BASE
-                && k.role() != Role.ROUTER && k.role() != Role.SHARED_EXPERT_GATE;
+        return k.layerMap();
     }
 
     /**
