@@ -415,9 +415,11 @@ public final class GgufModel {
     public static Exported write(Decoder model, Tokenizer tok, Path out, GgufQuantType type) { return write(model, tok, out, type, Map.of()); }
 
     /**
-     * As above, with calibrated weights (quant.Ptq: the model holds ŵ, calibrated their grids): a
-     * tensor whose type has that 32-weight grid is packed from the calibration's scales and levels
-     * instead of being rounded again; every other tensor is quantized as usual.
+     * As above, with calibrated weights (quant.Ptq, or quantization-aware training: the model holds ŵ,
+     * calibrated their grids): a tensor calibrated on a 32-weight block type's grid is written in that
+     * type, packed from the calibration's scales and levels instead of being rounded again; every
+     * other tensor gets its type from type as usual. general.file_type names the calibrated type
+     * when every calibrated tensor has the same one (the file is mostly that type).
      */
     public static Exported write(Decoder model, Tokenizer tok, Path out, GgufQuantType type,
                                  Map<dev.lamina.model.ParamKey, dev.lamina.quant.Calibrate.Quantized> calibrated) {
@@ -465,7 +467,7 @@ public final class GgufModel {
         } else {
             w.putFloat32(arch.key("attention.layer_norm_epsilon"), c.normEps());
         }
-        w.putUint32("general.file_type", type.fileType);
+        w.putUint32("general.file_type", mostly(type, calibrated).fileType);
         w.putUint32("general.quantization_version", 2);
         if (tok != null) GgufVocab.write(tok, c.vocabSize(), w);
 
@@ -478,6 +480,8 @@ public final class GgufModel {
         for (GgufNames.Bound b : GgufNames.bind(arch, c, model.params()).values()) {
             int layer = b.slots().getFirst().layer();
             GgmlType t = type.typeFor(b.name(), b.shape(), layer, c.numHiddenLayers(), c.tieWordEmbeddings());
+            GgmlType own = b.bias() ? null : typeOf(calibrated.get(b.slots().getFirst().key()));
+            if (own != null) t = own;
             float[] values = GgufNames.pack(b, c, model.params());
             MemorySegment blocks = packCalibrated(b, c, t, values, calibrated);
             if (blocks != null) w.addRaw(b.name(), t, blocks, b.shape());
@@ -487,6 +491,22 @@ public final class GgufModel {
         w.write(out);
         return new Exported(arch.name, type, types, tok != null ? null
                 : "no tokenizer was found beside the model: the file holds the weights alone, which llama.cpp cannot run");
+    }
+
+    /** The 32-weight block type whose grid z was calibrated on (null: z null, or a grid of no such type). */
+    private static GgmlType typeOf(dev.lamina.quant.Calibrate.Quantized z) {
+        if (z == null) return null;
+        for (GgmlType t : GgmlType.values()) if (z.grid().equals(dev.lamina.quant.Grid.of(t))) return t;
+        return null;
+    }
+
+    /** The plain format of the calibrated tensors' one block type, else type. */
+    private static GgufQuantType mostly(GgufQuantType type, Map<dev.lamina.model.ParamKey, dev.lamina.quant.Calibrate.Quantized> calibrated) {
+        java.util.Set<GgmlType> ts = new java.util.HashSet<>();
+        for (var z : calibrated.values()) ts.add(typeOf(z));
+        if (ts.size() != 1 || ts.contains(null)) return type;
+        for (GgufQuantType q : GgufQuantType.values()) if (q.base == ts.iterator().next() && !q.isMix()) return q;
+        return type;
     }
 
     /** The calibrated blocks of b packed as t, or null when b is not (wholly) calibrated on t's grid. */

@@ -104,6 +104,15 @@ public final class Qat {
             }
     }
 
+    /**
+     * The step group k of row r of w [out, in] computes with, as {@link #forward} uses it (what a GGUF
+     * block of that group stores as its scale).
+     */
+    public static float stepOf(Config c, Tensor w, Tensor step, int r, int k) {
+        int in = w.dim(1), g = c.groupOf(in);
+        return stepOf(c, w.data(), w.offset() + r * in + k * g, g, step, r * (in / g) + k);
+    }
+
     /** The step a group computes with: LSQ's (held at least {@link #MIN_STEP}), or the static one of its weights, in half precision. */
     static float stepOf(Config c, float[] w, int off, int n, Tensor step, int k) {
         if (step != null) return half(Math.max(step.get(k), MIN_STEP));

@@ -10,6 +10,7 @@ import dev.lamina.kernels.KernelSet;
 import dev.lamina.model.Decoder;
 import dev.lamina.model.Lora;
 import dev.lamina.model.Parameters;
+import dev.lamina.model.Qat;
 import dev.lamina.tensor.Rng;
 import dev.lamina.tokenizer.Tokenizer;
 import tools.jackson.databind.JsonNode;
@@ -32,8 +33,12 @@ import java.util.function.Consumer;
 public final class FineTune {
     private FineTune() {}
 
-    /** FULL: every parameter; LORA: an adapter beside the frozen base; QLORA: the same over a base frozen in NF4. */
-    public enum Method { FULL, LORA, QLORA }
+    /**
+     * FULL: every parameter; LORA: an adapter beside the frozen base; QLORA: the same over a base frozen
+     * in NF4; QAT: every parameter, the layer maps computing fake-quantized ({@link Qat}; with LSQ their
+     * steps train too).
+     */
+    public enum Method { FULL, LORA, QLORA, QAT }
 
     /** One training sequence: ids[n] and the target of each position (the next id, or IGNORE). */
     public record Example(int[] ids, int[] targets) {
@@ -250,11 +255,21 @@ public final class FineTune {
      */
     public static Result run(Decoder base, Method method, Lora.Config lora, Data train, Data eval, TrainConfig c, FineTuneRun out,
                              Consumer<Step> onStep) {
+        return run(base, method, lora, null, train, eval, c, out, onStep);
+    }
+
+    /** As above; method QAT trains base quantization-aware with qat (its grid, and whether steps are learned). */
+    public static Result run(Decoder base, Method method, Lora.Config lora, Qat.Config qat, Data train, Data eval, TrainConfig c,
+                             FineTuneRun out, Consumer<Step> onStep) {
         long t0 = System.nanoTime();
         Decoder model;
         Lora.Adapter adapter = null;
         Parameters trainable;
-        if (method != Method.FULL) {
+        if (method == Method.QAT) {
+            if (qat == null) throw LaminaException.field("qat", "method QAT needs its bits and group");
+            model = base.withQat(qat);
+            trainable = model.params();
+        } else if (method != Method.FULL) {
             if (lora == null) throw LaminaException.field("lora", "method " + method + " needs a LoRA config");
             adapter = Lora.Adapter.create(base, lora, c.seed());
             // QLoRA: the linear maps in NF4; the float ones are freed once the caller drops base (or passes an NF4 base)

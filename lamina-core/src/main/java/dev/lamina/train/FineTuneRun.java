@@ -20,7 +20,8 @@ import java.util.Locale;
 
 /**
  * A fine-tuning run directory, kept like {@code train}'s: at each checkpoint the tuned weights (PEFT
- * adapter files for LoRA, config.json + model.safetensors + tokenizer/ for full tuning),
+ * adapter files for LoRA, config.json + model.safetensors + tokenizer/ for full tuning; for QAT the
+ * weights on their grid, an ordinary model, and {@code qat.safetensors}, the float weights and steps),
  * {@code optimizer.safetensors} (AdamW moments) and {@code state.json} (step, the data order's RNG
  * state, the settings); {@code metrics.jsonl} (a line per step, eval losses on their step); and
  * {@code best/}, the weights of the lowest eval loss so far. Every file is written atomically and
@@ -51,9 +52,9 @@ public record FineTuneRun(Path dir, String base, Tokenizer tokenizer, String dat
         if (!st.train().withCheckpointEvery(c.checkpointEvery()).equals(c))      // checkpointing may change: it changes no number
             throw new LaminaException(dir + ": the run was started with other settings (" + st.train().toJson() + "); continue it with "
                     + "those or write to a new directory");
-        boolean lora = PeftAdapter.isAdapter(dir);
-        if (lora != (adapter != null))
-            throw new LaminaException(dir + ": holds a " + (lora ? "LoRA adapter" : "fully tuned model") + ", not a "
+        boolean lora = PeftAdapter.isAdapter(dir), qat = Files.exists(dir.resolve(QAT_STATE));
+        if (lora != (adapter != null) || qat != (model.qat() != null))
+            throw new LaminaException(dir + ": holds a " + (lora ? "LoRA adapter" : qat ? "quantization-aware run" : "fully tuned model") + ", not a "
                     + method.name().toLowerCase(Locale.ROOT) + " run; write to a new directory");
         Path weights = dir.resolve(lora ? PeftAdapter.WEIGHTS : Checkpoint.MODEL);
         int saved = stepOf(weights);
@@ -68,6 +69,9 @@ public record FineTuneRun(Path dir, String base, Tokenizer tokenizer, String dat
                         + ", not " + adapter.config() + "; continue with those settings or write to a new directory");
             System.arraycopy(last.params().data(), 0, adapter.params().data(), 0, last.params().count());
             trainable = adapter.params();
+        } else if (qat) {
+            restoreQat(model, st.step());
+            trainable = model.params();
         } else {
             Decoder last = Checkpoint.loadModel(dir);
             if (!last.config().equals(model.config()))
@@ -78,6 +82,27 @@ public record FineTuneRun(Path dir, String base, Tokenizer tokenizer, String dat
         Checkpoint.loadOptimizer(dir, opt, trainable, st.step());
         truncateMetrics(st.step());
         return st;
+    }
+
+    /** A quantization-aware run's float weights and LSQ steps (model.safetensors holds the quantized weights a reader uses). */
+    public static final String QAT_STATE = "qat.safetensors";
+
+    /** Loads qat.safetensors into model's parameters, checking its step and that it was made with the same grid. */
+    private void restoreQat(Decoder model, int step) {
+        Path f = dir.resolve(QAT_STATE);
+        Parameters p = model.params();
+        try (SafeTensors st = SafeTensors.open(f)) {
+            String saved = st.metadata().get("qat");
+            if (!model.qat().toString().equals(saved))
+                throw new LaminaException(f + ": the run trains " + saved + ", not " + model.qat() + "; continue with those settings or write to a new directory");
+            String s = st.metadata().get("step");
+            if (s == null || Integer.parseInt(s) != step)
+                throw new LaminaException(f + ": written at step " + s + " but state.json says " + step + " (an interrupted save); the run cannot be resumed exactly");
+            for (Parameters.Slot slot : p.slots().values()) {
+                if (!st.has(slot.name())) throw new LaminaException(f + ": missing tensor " + slot.name() + "; the run cannot be resumed");
+                st.floatsInto(slot.name(), p.data(), slot.offset());
+            }
+        }
     }
 
     /** Starts a new run: the directory created, earlier metrics dropped. */
@@ -93,6 +118,12 @@ public record FineTuneRun(Path dir, String base, Tokenizer tokenizer, String dat
     /** Writes the checkpoint of a step: the weights, then the optimizer and state.json last. */
     void save(int step, Lora.Adapter adapter, Decoder model, AdamW opt, TrainConfig c, long rngState) {
         saveWeights(dir, step, adapter, model);
+        if (model.qat() != null) {                    // the float weights and steps training continues from
+            SafeTensors.Writer w = new SafeTensors.Writer().metadata("format", "lamina").metadata("step", Integer.toString(step))
+                    .metadata("qat", model.qat().toString());
+            for (Parameters.Slot s : model.params().slots().values()) w.putTensor(s.name(), model.params().value(s.name()));
+            w.write(dir.resolve(QAT_STATE));
+        }
         Checkpoint.saveTraining(dir, opt, adapter != null ? adapter.params() : model.params(), new Checkpoint.State(step, rngState, c, data));
     }
 
@@ -114,7 +145,7 @@ public record FineTuneRun(Path dir, String base, Tokenizer tokenizer, String dat
             PeftAdapter.save(adapter, to, base, step);
             return;
         }
-        Checkpoint.saveModel(to, model, step);
+        Checkpoint.saveModel(to, model.quantized(), step);     // QAT: the weights on their grid, an ordinary model
         tokenizer.save(to.resolve(Checkpoint.TOKENIZER));
     }
 
