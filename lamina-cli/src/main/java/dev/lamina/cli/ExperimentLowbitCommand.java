@@ -33,6 +33,10 @@ final class ExperimentLowbitCommand implements Callable<Integer> {
     @Option(names = "--calib-tokens", defaultValue = "16384", description = "GPTQ calibration tokens (default ${DEFAULT-VALUE}).") long calibTokens;
     @Option(names = "--eval-tokens", defaultValue = "65536", description = "Validation tokens scored (default ${DEFAULT-VALUE}).") long evalTokens;
     @Option(names = "--seq", defaultValue = "128", description = "Tokens per sequence (default ${DEFAULT-VALUE}).") int seq;
+    @Option(names = "--qat-steps", defaultValue = "0", description = "Also fine-tune each bits × group grid with LSQ quantization-aware "
+            + "training for this many steps (and the float model as their control); 0 for none (default ${DEFAULT-VALUE}).") int qatSteps;
+    @Option(names = "--qat-batch", defaultValue = "8", description = "Sequences of --seq training tokens per LSQ step (default ${DEFAULT-VALUE}).") int qatBatch;
+    @Option(names = "--qat-lr", defaultValue = "1e-4", description = "Peak learning rate of the LSQ fine-tuning and its control (default ${DEFAULT-VALUE}).") double qatLr;
     @Option(names = "--out", description = "Output directory (default: runs/lowbit-<time>).") Path out;
     @Option(names = "--threads", description = "Worker threads (default: all cores).") Integer threads;
 
@@ -62,13 +66,22 @@ final class ExperimentLowbitCommand implements Callable<Integer> {
             int calibBatches = (int) Math.max(1, calibTokens / ((long) B * T));
             if (d.train().size() < (long) B * T + 1) throw new LaminaException(data + ": too few training tokens to calibrate with");
             var calib = new Ptq.Calibration(d.train(), B, T, calibBatches);
-            LowBitStudy.Result r = LowBitStudy.run(m, d, b, g, ms, fs, calib, B, T, evalBatches, System.err::println);
-            String setup = String.format(Locale.ROOT, "# Low-bit weights: PTQ methods side by side%n%nModel: %s (%,d parameters). Every layer's linear maps "
+            if (qatSteps < 0 || qatBatch < 1 || !(qatLr > 0))
+                throw new LaminaException("--qat-steps must be >= 0, --qat-batch >= 1 and --qat-lr > 0");
+            var qat = qatSteps > 0 ? new LowBitStudy.QatRun(qatSteps, qatBatch, T, qatLr) : null;
+            LowBitStudy.Result r = LowBitStudy.run(m, d, b, g, ms, fs, calib, B, T, evalBatches, qat, System.err::println);
+            String setup = String.format(Locale.ROOT, "# Low-bit weights: PTQ methods%s side by side%n%nModel: %s (%,d parameters). Every layer's linear maps "
                             + "are quantized (the embeddings and head stay float32); grids are asymmetric (ŵ = d·q + m, float32 d and m) per group of "
                             + "inputs, and the GGUF rows use their block type's grid with half-precision scales. GPTQ: %,d calibration tokens from the "
-                            + "training split, damping 0.01, no act-order, layer by layer. Scored on %,d validation tokens of %s. %d threads, %.1f min. "
-                            + "Command: `lamina experiment lowbit --model %s --data %s`.",
-                    model, m.parameterCount(), calib.size(), r.evalTokens(), data, m.kernels().threads(), (System.nanoTime() - t0) / 60e9, model, data);
+                            + "training split, damping 0.01, no act-order, layer by layer.%s Scored on %,d validation tokens of %s. %d threads, %.1f min. "
+                            + "Command: `lamina experiment lowbit --model %s --data %s%s`.",
+                    qat == null ? "" : " and LSQ", model, m.parameterCount(), calib.size(), qat == null ? "" : String.format(Locale.ROOT, " LSQ: quantization-aware fine-tuning of "
+                            + "the float model on each bits × group grid (symmetric, −2^(b−1)..2^(b−1)−1, −127..127 at 8 bits, half-precision steps "
+                            + "learned with the weights), %d steps of %d × %d training tokens, AdamW, peak lr %.0e, cosine, 10%% warm-up.",
+                            qat.steps(), qat.batch(), qat.seq(), qat.lr()),
+                    r.evalTokens(), data, m.kernels().threads(), (System.nanoTime() - t0) / 60e9, model, data,
+                    " --bits " + bits + " --groups " + groups + " --methods " + methods + " --formats " + formats + " --eval-tokens " + evalTokens
+                            + (qat == null ? "" : " --qat-steps " + qatSteps + " --qat-batch " + qatBatch + " --qat-lr " + qatLr));
             System.out.println(LowBitStudy.writeReport(r, b, g, ms, dir, setup, Plots.INSTANCE));
         }
         System.out.printf(Locale.ROOT, "done in %.1f min; report: %s%n", (System.nanoTime() - t0) / 60e9, dir.resolve("lowbit.md"));

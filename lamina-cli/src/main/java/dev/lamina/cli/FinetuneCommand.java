@@ -6,6 +6,8 @@ import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
 import dev.lamina.model.Lora;
 import dev.lamina.model.ModelConfig;
+import dev.lamina.model.Qat;
+import dev.lamina.quant.QatExport;
 import dev.lamina.plan.MemoryPlan;
 import dev.lamina.train.Checkpoint;
 import dev.lamina.train.FineTune;
@@ -38,8 +40,15 @@ final class FinetuneCommand implements Callable<Integer> {
     boolean resume;
     @Option(names = "--pack", description = "Pack several examples into each --seq window (the loss still counts only what they count).")
     boolean pack;
-    @Option(names = "--method", defaultValue = "lora", description = "full, lora or qlora (LoRA over the base frozen in 4-bit NF4) (default ${DEFAULT-VALUE}).")
+    @Option(names = "--method", defaultValue = "lora", description = "full, lora, qlora (LoRA over the base frozen in 4-bit NF4) or qat "
+            + "(quantization-aware: every weight trains, the layer maps compute on a --bits grid) (default ${DEFAULT-VALUE}).")
     String method;
+    @Option(names = "--bits", defaultValue = "4", description = "qat: 2, 3, 4 or 8 bits a weight (default ${DEFAULT-VALUE}).")
+    int bits;
+    @Option(names = "--group", defaultValue = "32", description = "qat: inputs sharing a step, 32, 64, 128 or channel (default ${DEFAULT-VALUE}).")
+    String group;
+    @Option(names = "--lsq", description = "qat: learn the steps (LSQ, Esser et al.), else each step follows its group's largest weight.")
+    boolean lsq;
     @Option(names = "--rank", defaultValue = "8", description = "LoRA rank r (default ${DEFAULT-VALUE}).")
     int rank;
     @Option(names = "--alpha", defaultValue = "16", description = "LoRA alpha; the update is scaled by alpha/r (default ${DEFAULT-VALUE}).")
@@ -89,13 +98,16 @@ final class FinetuneCommand implements Callable<Integer> {
             case "lora" -> FineTune.Method.LORA;
             case "full" -> FineTune.Method.FULL;
             case "qlora" -> FineTune.Method.QLORA;
-            default -> throw new LaminaException("--method must be full, lora or qlora, got '" + method + "'");
+            case "qat" -> FineTune.Method.QAT;
+            default -> throw new LaminaException("--method must be full, lora, qlora or qat, got '" + method + "'");
         };
+        boolean qat = m == FineTune.Method.QAT, adapter = m == FineTune.Method.LORA || m == FineTune.Method.QLORA;
+        Qat.Config qc = qat ? new Qat.Config(bits, Qat.Config.parseGroup(group), lsq) : null;
         if (seq < 2) throw new LaminaException("--seq must be >= 2, got " + seq);
         if (batch < 1) throw new LaminaException("--batch must be >= 1, got " + batch);
         if (epochs < 1) throw new LaminaException("--epochs must be >= 1, got " + epochs);
-        if (m == FineTune.Method.QLORA) refuseQuantized(model);
-        Lora.Config lc = m != FineTune.Method.FULL ? new Lora.Config(rank, alpha, dropout, Lora.Config.parseTargets(targets), rslora) : null;
+        if (m == FineTune.Method.QLORA || qat) refuseQuantized(model, m);
+        Lora.Config lc = adapter ? new Lora.Config(rank, alpha, dropout, Lora.Config.parseTargets(targets), rslora) : null;
         if (accum < 1) throw new LaminaException("--accum must be >= 1, got " + accum);
         if (checkpointEvery != null && checkpointEvery < 1)
             throw new LaminaException("--checkpoint-activations must be >= 1 layer, got " + checkpointEvery);
@@ -107,7 +119,7 @@ final class FinetuneCommand implements Callable<Integer> {
         String plan;
         {   // the plan, before the base is loaded: --seq is the longest example, so this is the step's peak
             ModelConfig mc = Main.configOf(model);
-            MemoryPlan.Task task = m == FineTune.Method.FULL ? MemoryPlan.Task.TRAIN : m == FineTune.Method.LORA ? MemoryPlan.Task.LORA : MemoryPlan.Task.QLORA;
+            MemoryPlan.Task task = !adapter ? MemoryPlan.Task.TRAIN : m == FineTune.Method.LORA ? MemoryPlan.Task.LORA : MemoryPlan.Task.QLORA;
             plan = PlanMemoryCommand.guard("fine-tuning", MemoryPlan.plan(MemoryPlan.Request.lamina(mc, task, batch, Math.min(seq, mc.maxPositionEmbeddings()),
                     accum, checkpointEvery == null ? 0 : checkpointEvery, rank, lc == null ? java.util.Set.of() : lc.targets())), force);
         }
@@ -132,19 +144,29 @@ final class FinetuneCommand implements Callable<Integer> {
         }
         int perStep = batch * accum;
         int n = steps != null ? steps : epochs * ((train.examples().size() + perStep - 1) / perStep);
-        TrainConfig c = TrainConfig.builder(n, batch, seq).lr(lr != null ? lr : m != FineTune.Method.FULL ? 2e-4 : 2e-5)
+        TrainConfig c = TrainConfig.builder(n, batch, seq).lr(lr != null ? lr : adapter ? 2e-4 : 2e-5)
                 .warmup(warmup != null ? warmup : Math.max(1, n / 20)).weightDecay(weightDecay).clip(clip).accum(accum).evalEvery(evalEvery)
                 .seed(seed).checkpointEvery(checkpointEvery == null ? 0 : checkpointEvery).build();
         System.err.println(plan);
         System.err.printf("finetune: %s, %s, %d examples (%d truncated to %d tokens%s)%s, %d steps of %d%s%s%n", model.getFileName(),
-                m == FineTune.Method.FULL ? "all parameters" : (m == FineTune.Method.QLORA ? "QLoRA (NF4 base) r=" : "LoRA r=")
+                qat ? "all parameters, quantization-aware " + qc : m == FineTune.Method.FULL ? "all parameters" : (m == FineTune.Method.QLORA ? "QLoRA (NF4 base) r=" : "LoRA r=")
                         + rank + " alpha=" + alpha + " on " + lc.targets(),
                 examples, train.truncated(), seq, pack ? ", packed into " + train.examples().size() + " sequences" : "",
                 eval == null ? "" : ", " + heldOut + " held out", n, batch, accum > 1 ? " x " + accum + " micro-batches" : "",
                 resume ? ", resuming from step " + Checkpoint.readState(out).step() : "");
         FineTune.Result r;
         try (ConsoleProgress p = new ConsoleProgress("finetune", n, System.err)) {
-            r = FineTune.run(base.decoder(), m, lc, train, eval, c, run, s -> p.update(s.step(), String.format(Locale.ROOT, "loss %.4f", s.loss())));
+            r = FineTune.run(base.decoder(), m, lc, qc, train, eval, c, run, s -> p.update(s.step(), String.format(Locale.ROOT, "loss %.4f", s.loss())));
+        }
+        String gguf = null;
+        if (qat) {                    // the learned steps as the blocks' scales: what llama.cpp and every GGUF reader run
+            Path f = out.resolve("model-" + QatExport.type(qc).name().toLowerCase(Locale.ROOT) + ".gguf");
+            try {
+                QatExport.write(r.model(), dev.lamina.gguf.GgufVocab.writable(base.tokenizer()) ? base.tokenizer() : null, f);
+                gguf = f.toString();
+            } catch (LaminaException e) {
+                System.err.println("finetune: no GGUF file: " + e.getMessage());
+            }
         }
         var metrics = run.metrics();
         double finalLoss = metrics.isEmpty() ? Double.NaN : metrics.getLast().get("loss").doubleValue();
@@ -157,11 +179,16 @@ final class FinetuneCommand implements Callable<Integer> {
         if (!Double.isNaN(r.evalLoss())) j.put("eval_loss", r.evalLoss());
         if (r.bestStep() > 0) j.put("best_eval_loss", r.bestEvalLoss()).put("best_step", r.bestStep());
         j.put("seconds", r.seconds());
+        if (qat) {
+            j.put("bits", qc.bits()).put("group", qc.group() == 0 ? "channel" : Integer.toString(qc.group())).put("lsq", qc.lsq());
+            if (gguf != null) j.put("gguf", gguf);
+        }
         AtomicFiles.writeString(out.resolve("finetune.json"), Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(j) + "\n");
         System.out.printf(Locale.ROOT, "trainable parameters: %,d of %,d%n", r.trainable(), base.parameters());
         if (!Double.isNaN(r.evalLoss())) System.out.printf(Locale.ROOT, "eval loss %.4f%n", r.evalLoss());
         if (r.bestStep() > 0) System.out.printf(Locale.ROOT, "best eval loss %.4f at step %d (in %s)%n", r.bestEvalLoss(), r.bestStep(),
                 out.resolve(FineTuneRun.BEST));
+        if (gguf != null) System.out.printf(Locale.ROOT, "quantized model with its learned scales: %s%n", gguf);
         System.out.printf(Locale.ROOT, "final loss %.4f after %d steps in %.0fs; wrote %s%n", finalLoss, n, r.seconds(), out);
         return 0;
     }
@@ -187,15 +214,16 @@ final class FinetuneCommand implements Callable<Integer> {
         }
     }
 
-    /** QLoRA quantizes a float base itself: a GGUF file with quantized tensors is refused. */
-    private static void refuseQuantized(Path model) {
+    /** QLoRA and QAT quantize a float base themselves: a GGUF file with quantized tensors is refused. */
+    private static void refuseQuantized(Path model, FineTune.Method m) {
         if (!model.toString().toLowerCase(Locale.ROOT).endsWith(".gguf")) return;
         try (var f = dev.lamina.gguf.GgufFile.open(model)) {
             for (var t : f.tensors().values())
                 switch (t.type()) {
                     case F32, F16, BF16 -> { }
-                    default -> throw new LaminaException(model + " is already quantized (" + t.name() + " is " + t.type()
-                            + "); QLoRA quantizes a float base to NF4 itself: give the float model (f32/f16/bf16), or use --method lora");
+                    default -> throw new LaminaException(model + " is already quantized (" + t.name() + " is " + t.type() + "); "
+                            + (m == FineTune.Method.QAT ? "quantization-aware training starts from float weights: give the float model (f32/f16/bf16)"
+                            : "QLoRA quantizes a float base to NF4 itself: give the float model (f32/f16/bf16), or use --method lora"));
                 }
         }
     }

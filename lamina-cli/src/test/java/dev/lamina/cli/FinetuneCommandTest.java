@@ -74,6 +74,44 @@ class FinetuneCommandTest {
         assertThat(perplexity(evalAdapter)).isNotCloseTo(perplexity(evalPlain), org.assertj.core.data.Percentage.withPercentage(1e-2));
     }
 
+    @Test
+    void qatWithLsqTrainsOnTheGridAndExportsItsLearnedScalesToGguf(@TempDir Path dir) throws Exception {
+        Decoder d = Decoder.create(Presets.get("tiny").config().apply(ByteTokenizer.INSTANCE.vocabSize()).toBuilder().intermediateSize(192).build(), 7);
+        Path base = dir.resolve("base"), data = dir.resolve("d.jsonl"), out = dir.resolve("qat");
+        Checkpoint.saveModel(base, d, 0);
+        ByteTokenizer.INSTANCE.save(base.resolve(Checkpoint.TOKENIZER));
+        Files.writeString(data, "{\"text\": \"the cat sat on the mat\"}\n{\"prompt\": \"2+2=\", \"completion\": \"4\"}\n");
+        Result r = run("finetune", "--model", base.toString(), "--data", data.toString(), "--method", "qat", "--bits", "4", "--group", "32",
+                "--lsq", "--out", out.toString(), "--steps", "4", "--batch", "2", "--lr", "1e-3", "--threads", "2");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.err()).contains("quantization-aware 4-bit g32 LSQ");
+        assertThat(r.out()).contains("quantized model with its learned scales: " + out.resolve("model-q4_0.gguf"));
+        for (String f : new String[] {"model.safetensors", "qat.safetensors", "optimizer.safetensors", "model-q4_0.gguf", "finetune.json"})
+            assertThat(out.resolve(f)).isNotEmptyFile();
+        assertThat(Files.readString(out.resolve("finetune.json"))).contains("\"bits\" : 4").contains("\"lsq\" : true");
+        // the run's model holds the weights on their grid; the GGUF file holds the same numbers in Q4_0 blocks
+        Decoder trained = Checkpoint.loadModel(out), gguf = dev.lamina.gguf.GgufModel.load(out.resolve("model-q4_0.gguf")).decoder();
+        var key = dev.lamina.model.ParamKey.of(dev.lamina.model.Role.DOWN, 3);
+        assertThat(gguf.params().value(key).toArray()).isEqualTo(trained.params().value(key).toArray());
+        assertThat(trained.params().value(key).toArray()).isNotEqualTo(d.params().value(key).toArray());
+        assertThat(perplexity(run("eval", "--model", out.resolve("model-q4_0.gguf").toString(), "--text", data.toString())))
+                .isCloseTo(perplexity(run("eval", "--model", out.toString(), "--text", data.toString())), org.assertj.core.data.Percentage.withPercentage(2));
+
+        // bad settings, and a model that is already quantized, are one-line errors
+        for (String[] bad : new String[][] {{"--bits", "5"}, {"--group", "48"}, {"--group", "rows"}}) {
+            String[] args = {"finetune", "--model", base.toString(), "--data", data.toString(), "--method", "qat", "--out", dir.resolve("x").toString(),
+                    "--steps", "1", bad[0], bad[1]};
+            Result e = run(args);
+            assertThat(e.code()).isNotZero();
+            assertThat(e.err().strip()).doesNotContain("\n").contains(bad[0]).doesNotContain("Exception");
+        }
+        Result q = run("finetune", "--model", out.resolve("model-q4_0.gguf").toString(), "--data", data.toString(), "--method", "qat",
+                "--out", dir.resolve("y").toString(), "--steps", "1");
+        assertThat(q.code()).isNotZero();
+        assertThat(q.err()).contains("is already quantized").contains("quantization-aware training starts from float weights");
+        assertThat(dir.resolve("y")).doesNotExist();
+    }
+
     private static double perplexity(Result r) {
         assertThat(r.code()).as(r.err()).isZero();
         return Double.parseDouble(r.out().lines().filter(l -> l.startsWith("perplexity=")).findFirst().orElseThrow().substring(11));

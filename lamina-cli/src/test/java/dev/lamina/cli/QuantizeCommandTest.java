@@ -41,6 +41,20 @@ class QuantizeCommandTest {
         assertThat(r.out()).contains("| 4-bit g16 |").contains("| 2-bit channel |").doesNotContain("| q4_1 |");
         assertThat(study.resolve("ppl_vs_bits_g16.png")).exists();
         assertThat(dev.lamina.io.Json.MAPPER.readTree(Files.readString(study.resolve("lowbit.json"))).get("cells").size()).isEqualTo(4 * 4);
+        // with LSQ cells: quantization-aware fine-tuning per grid, beside the float model fine-tuned the same way
+        Path qat = dir.resolve("lowbit-qat");
+        r = run("experiment", "lowbit", "--model", run.toString(), "--data", data.toString(), "--bits", "4", "--groups", "channel", "--methods", "rtn",
+                "--formats", "none", "--eval-tokens", "512", "--qat-steps", "2", "--qat-batch", "2", "--out", qat.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("| grid | rtn | lsq |").contains("fine-tuned in float32 as the LSQ cells are (2 steps of 2 × 128 tokens");
+        var qj = dev.lamina.io.Json.MAPPER.readTree(Files.readString(qat.resolve("lowbit.json")));
+        assertThat(qj.get("cells").size()).isEqualTo(2);
+        assertThat(qj.get("cells").get(1).get("method").asString()).isEqualTo("lsq");
+        assertThat(qj.get("tuned_float_val_loss").doubleValue()).isPositive();
+        r = run("experiment", "lowbit", "--model", run.toString(), "--data", data.toString(), "--groups", "16", "--qat-steps", "2", "--out", dir.resolve("bad").toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err().strip()).contains("LSQ cells need groups that are multiples of 32").doesNotContain("\n");
+        assertThat(dir.resolve("bad")).doesNotExist();
 
         Path empty = dir.resolve("empty.txt");
         Files.writeString(empty, "");

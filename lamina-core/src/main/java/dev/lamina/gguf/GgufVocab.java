@@ -111,7 +111,7 @@ public final class GgufVocab {
     }
 
     /** Whether tok is of a kind {@link #write} handles (byte-level BPE, which it may still refuse, or the byte tokenizer). */
-    static boolean writable(Tokenizer tok) { return tok instanceof BpeTokenizer || tok instanceof ByteTokenizer; }
+    public static boolean writable(Tokenizer tok) { return tok instanceof BpeTokenizer || tok instanceof ByteTokenizer; }
 
     /** The tokenizer.ggml.* entries for tok as convert_hf_to_gguf.py writes a gpt2 vocabulary; vocabSize pads with unused tokens. */
     static void write(Tokenizer tok, int vocabSize, GgufWriter w) {
