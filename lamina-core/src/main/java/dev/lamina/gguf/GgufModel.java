@@ -320,10 +320,15 @@ public final class GgufModel {
     public static Map<dev.lamina.model.ParamKey, GgmlType> types(ModelConfig c, dev.lamina.model.Parameters p, GgufQuantType type) {
         Map<dev.lamina.model.ParamKey, GgmlType> m = new java.util.HashMap<>();
         for (GgufNames.Bound b : GgufNames.bind(archFor(c), c, p).values()) {
-            GgmlType t = type.typeFor(b.name(), b.shape(), b.slots().getFirst().layer(), c.numHiddenLayers(), c.tieWordEmbeddings());
+            GgmlType t = typeOf(b, c, type);
             for (var s : b.slots()) m.put(s.key(), t);
         }
         return m;
+    }
+
+    /** The block type of one GGUF tensor of a model of config c written as type. */
+    private static GgmlType typeOf(GgufNames.Bound b, ModelConfig c, GgufQuantType type) {
+        return type.typeFor(b.name(), b.shape(), b.slots().getFirst().layer(), c.numHiddenLayers(), c.tieWordEmbeddings());
     }
 
     private static String unwritable(Tokenizer tok) {
@@ -478,8 +483,7 @@ public final class GgufModel {
             types.put("rope_freqs.weight", GgmlType.F32);
         }
         for (GgufNames.Bound b : GgufNames.bind(arch, c, model.params()).values()) {
-            int layer = b.slots().getFirst().layer();
-            GgmlType t = type.typeFor(b.name(), b.shape(), layer, c.numHiddenLayers(), c.tieWordEmbeddings());
+            GgmlType t = typeOf(b, c, type);
             GgmlType own = b.bias() ? null : typeOf(calibrated.get(b.slots().getFirst().key()));
             if (own != null) t = own;
             float[] values = GgufNames.pack(b, c, model.params());
@@ -526,7 +530,7 @@ public final class GgufModel {
         d = GgufNames.packRows(b, c, d);
         m = GgufNames.packRows(b, c, m);
         MemorySegment seg = java.lang.foreign.Arena.ofAuto().allocate(t.bytes(values.length), 16);
-        Quantize.pack(t, values, 0, values.length, d, m, 0, seg);
+        Quantize.pack(t, values, d, m, seg);
         return seg;
     }
 }

@@ -45,28 +45,41 @@ final class Quantize {
     }
 
     /**
-     * Packs weights already on a 32-weight block grid (quant.Grid.of(t)): w[off, off + n) with each
-     * block's scale d[k] and offset m[k] as calibration chose them (PTQ's MSE, ACIQ, GPTQ). The levels
-     * are recovered as round((w − m)/d), exact for values the grid produced, so a reader's d·q + m
-     * gives back w bit for bit.
+     * Packs weights already on a 32-weight block grid (quant.Grid.of(t)): w with each block's scale
+     * d[k] and offset m[k] as calibration chose them (PTQ's MSE, ACIQ, GPTQ; QAT's learned steps). The
+     * levels are recovered as round((w − m)/d), exact for values the grid produced, so a reader's
+     * d·q + m gives back w bit for bit.
      */
-    static void pack(GgmlType t, float[] w, int off, int n, float[] d, float[] m, int blockOff, MemorySegment dst) {
+    static void pack(GgmlType t, float[] w, float[] d, float[] m, MemorySegment dst) {
         dev.lamina.quant.Grid g = dev.lamina.quant.Grid.of(t);
         if (g == null) throw new IllegalArgumentException("cannot pack calibrated blocks as " + t);
+        int stored = t == GgmlType.Q4_0 ? 8 : t == GgmlType.Q5_0 ? 16 : 0;     // the symmetric 4- and 5-bit types store q + 8, q + 16
         int[] q = new int[32];
-        for (int k = 0; k < n / 32; k++) {
-            float dk = d[blockOff + k], mk = m[blockOff + k];
-            for (int i = 0; i < 32; i++) q[i] = g.level(w[off + k * 32 + i], dk, mk);
-            long b = (long) k * t.typeSize;
-            switch (t) {
-                case Q8_0 -> { putF16(dst, b, dk); for (int i = 0; i < 32; i++) put8(dst, b + 2 + i, q[i]); }
-                case Q4_0 -> { putF16(dst, b, dk); for (int i = 0; i < 16; i++) put8(dst, b + 2 + i, (q[i] + 8) | (q[16 + i] + 8) << 4); }
-                case Q4_1 -> { putF16(dst, b, dk); putF16(dst, b + 2, mk); for (int i = 0; i < 16; i++) put8(dst, b + 4 + i, q[i] | q[16 + i] << 4); }
-                case Q5_0 -> { putF16(dst, b, dk); for (int i = 0; i < 32; i++) q[i] += 16; packQ5(q, dst, b + 2); }
-                case Q5_1 -> { putF16(dst, b, dk); putF16(dst, b + 2, mk); packQ5(q, dst, b + 4); }
-                default -> throw new IllegalArgumentException("cannot pack calibrated blocks as " + t);
-            }
+        for (int k = 0; k < w.length / 32; k++) {
+            for (int i = 0; i < 32; i++) q[i] = g.level(w[k * 32 + i], d[k], m[k]) + stored;
+            block(t, d[k], m[k], q, dst, (long) k * t.typeSize);
         }
+    }
+
+    /**
+     * One 32-weight block: the half-precision scale d (and offset m for Q4_1, Q5_1), then the stored
+     * levels q (int8 for Q8_0; unsigned 4 or 5 bits for the others).
+     */
+    private static void block(GgmlType t, float d, float m, int[] q, MemorySegment s, long b) {
+        putF16(s, b, d);
+        switch (t) {
+            case Q8_0 -> { for (int i = 0; i < 32; i++) put8(s, b + 2 + i, q[i]); }
+            case Q4_0 -> nibbles(q, s, b + 2);
+            case Q4_1 -> { putF16(s, b + 2, m); nibbles(q, s, b + 4); }
+            case Q5_0 -> packQ5(q, s, b + 2);
+            case Q5_1 -> { putF16(s, b + 2, m); packQ5(q, s, b + 4); }
+            default -> throw new IllegalArgumentException("not a 32-weight block type: " + t);
+        }
+    }
+
+    /** qs[16]: q[i] in the low nibble, q[16 + i] in the high one. */
+    private static void nibbles(int[] q, MemorySegment s, long at) {
+        for (int i = 0; i < 16; i++) put8(s, at + i, q[i] | q[16 + i] << 4);
     }
 
     /** float32 → bfloat16 bits, round to nearest even; NaN stays a quiet NaN (ggml_compute_fp32_to_bf16). */
@@ -94,8 +107,9 @@ final class Quantize {
         for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[o + i]));
         float d = amax / 127;
         float id = d == 0 ? 0 : 1 / d;
-        putF16(s, b, d);
-        for (int i = 0; i < 32; i++) put8(s, b + 2 + i, (byte) (int) roundf(x[o + i] * id));
+        int[] q = new int[32];
+        for (int i = 0; i < 32; i++) q[i] = (int) roundf(x[o + i] * id);
+        block(GgmlType.Q8_0, d, 0, q, s, b);
     }
 
     /** The value of largest magnitude, the first one among ties (numpy's argmax of abs). */
@@ -108,11 +122,9 @@ final class Quantize {
     private static void q4_0(float[] x, int o, MemorySegment s, long b) {
         float d = absMax(x, o) / -8;
         float id = d == 0 ? 0 : 1 / d;
-        putF16(s, b, d);
-        for (int i = 0; i < 16; i++) {
-            int lo = Math.min(15, (int) (x[o + i] * id + 8.5f)), hi = Math.min(15, (int) (x[o + 16 + i] * id + 8.5f));
-            put8(s, b + 2 + i, lo | hi << 4);
-        }
+        int[] q = new int[32];
+        for (int i = 0; i < 32; i++) q[i] = Math.min(15, (int) (x[o + i] * id + 8.5f));
+        block(GgmlType.Q4_0, d, 0, q, s, b);
     }
 
     private static void q4_1(float[] x, int o, MemorySegment s, long b) {
@@ -120,12 +132,9 @@ final class Quantize {
         for (int i = 1; i < 32; i++) { max = Math.max(max, x[o + i]); min = Math.min(min, x[o + i]); }
         float d = (max - min) / 15;
         float id = d == 0 ? 0 : 1 / d;
-        putF16(s, b, d);
-        putF16(s, b + 2, min);
-        for (int i = 0; i < 16; i++) {
-            int lo = Math.min(15, (int) ((x[o + i] - min) * id + 0.5f)), hi = Math.min(15, (int) ((x[o + 16 + i] - min) * id + 0.5f));
-            put8(s, b + 4 + i, lo | hi << 4);
-        }
+        int[] q = new int[32];
+        for (int i = 0; i < 32; i++) q[i] = Math.min(15, (int) ((x[o + i] - min) * id + 0.5f));
+        block(GgmlType.Q4_1, d, min, q, s, b);
     }
 
     private static void q5_0(float[] x, int o, MemorySegment s, long b) {
@@ -133,8 +142,7 @@ final class Quantize {
         float id = d == 0 ? 0 : 1 / d;
         int[] q = new int[32];
         for (int i = 0; i < 32; i++) q[i] = Math.min(31, (int) (x[o + i] * id + 16.5f));
-        putF16(s, b, d);
-        packQ5(q, s, b + 2);
+        block(GgmlType.Q5_0, d, 0, q, s, b);
     }
 
     private static void q5_1(float[] x, int o, MemorySegment s, long b) {
@@ -144,9 +152,7 @@ final class Quantize {
         float id = d == 0 ? 0 : 1 / d;
         int[] q = new int[32];
         for (int i = 0; i < 32; i++) q[i] = Math.min(31, (int) ((x[o + i] - min) * id + 0.5f));
-        putF16(s, b, d);
-        putF16(s, b + 2, min);
-        packQ5(q, s, b + 4);
+        block(GgmlType.Q5_1, d, min, q, s, b);
     }
 
     /** qh u32 (bit i: bit 4 of q[i]) then qs[16] (q[i] low nibble, q[16+i] high nibble). */
