@@ -119,6 +119,14 @@ public final class BpeTokenizer implements Tokenizer {
     boolean addPrefixSpace() { return addPrefixSpace; }
     boolean useRegex() { return useRegex; }
 
+    /** A model token's bytes (byte-level: exact, partial characters included); null for added tokens. */
+    @Override
+    public byte[] tokenBytes(int id) {
+        if (id < 0 || id >= bytesOf.length || bytesOf[id] == null) return null;
+        for (AddedToken t : added.all()) if (t.id() == id) return null;
+        return bytesOf[id].clone();
+    }
+
     /** The added tokens (special or not), in file order. */
     public List<AddedToken> addedTokens() { return added.all(); }
 

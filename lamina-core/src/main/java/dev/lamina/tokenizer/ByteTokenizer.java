@@ -18,6 +18,7 @@ public final class ByteTokenizer implements Tokenizer {
     @Override public int vocabSize() { return 257; }
     @Override public int eotId() { return 256; }
     @Override public String describe() { return "bytes"; }
+    @Override public byte[] tokenBytes(int id) { return id >= 0 && id < 256 ? new byte[] {(byte) id} : null; }
 
     @Override
     public int[] encode(String text) {

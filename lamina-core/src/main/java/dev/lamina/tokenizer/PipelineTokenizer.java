@@ -134,6 +134,13 @@ public final class PipelineTokenizer implements Tokenizer {
     /** Text of ids, special tokens included. */
     @Override public String decode(int[] ids) { return decode(ids, false); }
 
+    /** Added tokens (special or not) have no fixed bytes in text; the others as {@link Tokenizer#tokenBytes}. */
+    @Override
+    public byte[] tokenBytes(int id) {
+        if (id < 0 || id >= special.length || special[id] || addedText[id] != null) return null;
+        return Tokenizer.super.tokenBytes(id);
+    }
+
     /** Text of ids through the decoder chain; special tokens left out when skipSpecial. */
     public String decode(int[] ids, boolean skipSpecial) {
         List<String> tokens = new ArrayList<>(ids.length);

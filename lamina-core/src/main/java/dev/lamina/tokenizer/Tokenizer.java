@@ -29,4 +29,27 @@ public interface Tokenizer {
 
     /** A short description for logs, e.g. "bpe(8192)" or "bytes". */
     String describe();
+
+    /**
+     * The UTF-8 bytes token id adds to decoded text wherever it stands, or null when that is not a
+     * fixed byte string (a special or added token, a piece that is not whole characters): what
+     * constrained decoding may choose from. By default the text it adds after a one-token reference
+     * text ("a"), so a SentencePiece piece keeps its leading space.
+     */
+    default byte[] tokenBytes(int id) {
+        int[] ref = encode("a");
+        String s;
+        try {
+            if (ref.length == 1) {
+                String a = decode(ref), both = decode(new int[] {ref[0], id});
+                if (!both.startsWith(a)) return null;
+                s = both.substring(a.length());
+            } else {
+                s = decode(new int[] {id});
+            }
+        } catch (IllegalArgumentException e) {
+            return null;                                   // an id the vocabulary leaves unused
+        }
+        return s.isEmpty() || s.indexOf('\uFFFD') >= 0 ? null : s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
 }
