@@ -2,6 +2,7 @@ package dev.lamina.infer;
 
 import dev.lamina.model.Decoder;
 import dev.lamina.model.ModelConfig;
+import dev.lamina.structured.JsonConstraint;
 import dev.lamina.tensor.Tensor;
 import dev.lamina.tokenizer.Tokenizer;
 
@@ -68,7 +69,7 @@ public final class BatchEngine implements AutoCloseable {
      * @param adapter    the LoRA adapter to generate with, prepared beside the engine's model (null: the base alone)
      */
     public record Request(int[] prompt, int maxTokens, SamplingParams sampling, int n, List<String> stop, int logprobs,
-                          boolean ignoreEos, PreparedAdapter adapter) {
+                          boolean ignoreEos, PreparedAdapter adapter, JsonConstraint json) {
         public Request {
             if (prompt == null || prompt.length == 0) throw new IllegalArgumentException("the prompt has no tokens");
             if (maxTokens < 1) throw new IllegalArgumentException("max_tokens must be >= 1, got " + maxTokens);
@@ -83,11 +84,18 @@ public final class BatchEngine implements AutoCloseable {
 
         /** A request of the base model alone. */
         public Request(int[] prompt, int maxTokens, SamplingParams sampling, int n, List<String> stop, int logprobs, boolean ignoreEos) {
-            this(prompt, maxTokens, sampling, n, stop, logprobs, ignoreEos, null);
+            this(prompt, maxTokens, sampling, n, stop, logprobs, ignoreEos, null, null);
         }
 
         /** This request with a LoRA adapter (null: none). */
-        public Request withAdapter(PreparedAdapter a) { return new Request(prompt, maxTokens, sampling, n, stop, logprobs, ignoreEos, a); }
+        public Request withAdapter(PreparedAdapter a) { return new Request(prompt, maxTokens, sampling, n, stop, logprobs, ignoreEos, a, json); }
+
+        /**
+         * This request with its output constrained to json's schema (null: free text): every sequence
+         * ends as a complete valid value, within max_tokens; stop sequences are not applied (they could
+         * cut the value).
+         */
+        public Request withJson(JsonConstraint json) { return new Request(prompt, maxTokens, sampling, n, stop, logprobs, ignoreEos, adapter, json); }
     }
 
     public enum FinishReason {
@@ -180,6 +188,7 @@ public final class BatchEngine implements AutoCloseable {
         final int index;
         final Sampler sampler;
         final TextStream text;
+        final JsonConstraint json;                     // null: free text
         PagedKvCache cache;
         int[] tokens = new int[16];
         int count, last;
@@ -191,6 +200,7 @@ public final class BatchEngine implements AutoCloseable {
             this.index = index;
             this.sampler = sampler;
             this.text = text;
+            this.json = g.request.json() == null ? null : g.request.json().sharing();   // its own state, the request's mask cache
             if (g.request.logprobs() >= 0) logprobs = new ArrayList<>();
         }
     }
@@ -367,7 +377,7 @@ public final class BatchEngine implements AutoCloseable {
             for (int i = 0; i < r.n(); i++) {
                 Sampler s = new Sampler(r.sampling().withSeed(seed + i));
                 s.prompt(r.prompt());
-                g.seqs[i] = new Seq(g, i, s, new TextStream(tokenizer, r.stop()));
+                g.seqs[i] = new Seq(g, i, s, new TextStream(tokenizer, r.json() != null ? List.of() : r.stop()));
             }
             Seq lead = g.seqs[0];
             lead.cache = new PagedKvCache(pool, c, contextLimit, r.adapter());   // cached prefixes are per adapter
@@ -431,7 +441,9 @@ public final class BatchEngine implements AutoCloseable {
         Group g = s.group;
         Request r = g.request;
         int V = c.vocabSize();
+        if (s.json != null) s.json.mask(L, off, V, Math.min(r.maxTokens() - s.count, s.cache.maxLength() - s.cache.length() + 1));
         int token = s.sampler.sample(L, off, V);
+        if (s.json != null) s.json.accept(token);
         generatedTokens++;
         if (g.firstToken == 0) g.firstToken = System.nanoTime();
         if (s.count == s.tokens.length) s.tokens = Arrays.copyOf(s.tokens, s.count * 2);
@@ -444,7 +456,7 @@ public final class BatchEngine implements AutoCloseable {
         if (lp != null) s.logprobs.add(lp);
         String delta = s.text.add(token);
         safe(() -> g.listener.onToken(s.index, token, delta, lp));
-        if (s.text.stopped()) finishSeq(s, FinishReason.STOP);
+        if (s.text.stopped() || s.json != null && s.json.done()) finishSeq(s, FinishReason.STOP);
         else if (s.count >= r.maxTokens() || s.cache.length() >= s.cache.maxLength()) finishSeq(s, FinishReason.LENGTH);
         else s.last = token;
     }

@@ -170,7 +170,7 @@ public final class JsonConstraint {
         return out;
     }
 
-    /** A fresh constraint (start state) of the same schema sharing this one's mask cache. */
+    /** A fresh constraint (start state) of the same schema sharing this one's mask cache: one per sequence of a request. */
     public JsonConstraint sharing() { return new JsonConstraint(schema, vocab, endIds, cache); }
 
     private static Map<JsonMachine.State, Allowed> boundedCache() {
@@ -181,6 +181,9 @@ public final class JsonConstraint {
 
     /** The fewest tokens a valid response takes (one byte a token): max_tokens must be at least this. */
     public static int minTokens(Schema s) { return Schema.minLength(s); }
+
+    /** The schema this constraint enforces. */
+    public Schema schema() { return schema; }
 
     /** Whether the value is complete and nothing may follow it: the response should end now. */
     public boolean done() { return state.done(); }

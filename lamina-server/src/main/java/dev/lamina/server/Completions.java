@@ -10,6 +10,8 @@ import dev.lamina.infer.Logprobs;
 import dev.lamina.infer.PreparedAdapter;
 import dev.lamina.infer.SamplingParams;
 import dev.lamina.io.LaminaException;
+import dev.lamina.structured.JsonConstraint;
+import dev.lamina.structured.Schema;
 import dev.lamina.tokenizer.Tokenizer;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ArrayNode;
@@ -83,7 +85,7 @@ final class Completions {
 
     /** Everything both endpoints share, validated. */
     private record Common(String model, PreparedAdapter adapter, int maxTokens, boolean explicitMaxTokens, SamplingParams sampling,
-                          int n, boolean stream, boolean includeUsage, List<String> stop, int logprobs, boolean ignoreEos) {}
+                          int n, boolean stream, boolean includeUsage, List<String> stop, int logprobs, boolean ignoreEos, JsonConstraint json) {}
 
     private Common common(JsonNode body, boolean chat) {
         for (String f : UNSUPPORTED)
@@ -93,10 +95,7 @@ final class Completions {
         if (model == null) throw ApiException.invalid("model", "you must provide a model parameter");
         PreparedAdapter adapter = adapters.get(model);         // the base's own name picks no adapter
         if (adapter == null && !model.equals(options.modelName())) throw modelNotFound(model);
-        if (chat && body.has("response_format") && !body.get("response_format").isNull()) {
-            String type = Params.string(body.get("response_format"), "type", "text");
-            if (!type.equals("text")) throw ApiException.invalid("response_format", "only response_format type 'text' is supported");
-        }
+        JsonConstraint json = chat ? responseFormat(body.get("response_format")) : null;
         Integer maxTokens = Params.integer(body, chat && body.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens", null);
         int least = chat ? 1 : 0;                       // a completion may ask for none: the prompt's log-probabilities only (echo)
         if (maxTokens != null && maxTokens < least) throw ApiException.invalid("max_tokens", "max_tokens must be at least " + least + ", got " + maxTokens);
@@ -147,8 +146,44 @@ final class Completions {
         } catch (LaminaException e) {
             throw ApiException.invalid(null, e.getMessage());
         }
+        if (json != null && maxTokens != null && maxTokens < JsonConstraint.minTokens(json.schema()))
+            throw ApiException.invalid("max_tokens", "max_tokens " + maxTokens + " cannot hold the shortest response the response_format allows ("
+                    + JsonConstraint.minTokens(json.schema()) + " tokens)");
         return new Common(model, adapter, maxTokens == null ? options.maxTokens() : maxTokens, maxTokens != null, sampling, n, stream,
-                includeUsage, stop, logprobs, ignoreEos);
+                includeUsage, stop, logprobs, ignoreEos, json);
+    }
+
+    /**
+     * response_format: text (null), json_object or json_schema ({"json_schema": {"name", "schema", "strict"}}),
+     * compiled to a constraint the decoder enforces; a schema it cannot enforce, or text the model's
+     * vocabulary cannot spell, is a 400 naming the field.
+     */
+    private JsonConstraint responseFormat(JsonNode rf) {
+        if (rf == null || rf.isNull()) return null;
+        if (!rf.isObject()) throw ApiException.invalid("response_format", "response_format must be an object");
+        String type = Params.string(rf, "type", "text");
+        Schema schema = switch (type) {
+            case "text" -> null;
+            case "json_object" -> Schema.anyObject();
+            case "json_schema" -> {
+                JsonNode js = rf.get("json_schema");
+                if (js == null || !js.isObject()) throw ApiException.invalid("response_format", "response_format json_schema needs a \"json_schema\" object");
+                JsonNode sc = js.get("schema");
+                if (sc == null) throw ApiException.invalid("response_format", "response_format.json_schema needs a \"schema\"");
+                try {
+                    yield Schema.compile(sc);
+                } catch (LaminaException e) {
+                    throw ApiException.invalid("response_format", "response_format.json_schema." + e.getMessage());
+                }
+            }
+            default -> throw ApiException.invalid("response_format", "response_format type must be text, json_object or json_schema, got '" + type + "'");
+        };
+        if (schema == null) return null;
+        try {
+            return new JsonConstraint(schema, JsonConstraint.Vocabulary.of(tokenizer), tokenizer.eotId() >= 0 ? new int[] {tokenizer.eotId()} : new int[0]);
+        } catch (LaminaException e) {
+            throw ApiException.invalid("response_format", e.getMessage());
+        }
     }
 
     /** Prompt ids checked against the context; max_tokens defaulted to what fits. */
@@ -169,7 +204,10 @@ final class Completions {
         }
         List<String> stops = new ArrayList<>(c.stop());
         stops.addAll(extraStops);
-        return new BatchEngine.Request(ids, max, c.sampling(), c.n(), stops, c.logprobs(), c.ignoreEos(), c.adapter());
+        if (c.json() != null && max < JsonConstraint.minTokens(c.json().schema()))
+            throw ApiException.invalid("max_tokens", "only " + max + " tokens fit after the prompt; the response_format needs at least "
+                    + JsonConstraint.minTokens(c.json().schema()));
+        return new BatchEngine.Request(ids, max, c.sampling(), c.n(), stops, c.logprobs(), c.ignoreEos(), c.adapter(), c.json());
     }
 
     /** An empty prompt stands for end-of-text (the start of a document). */

@@ -129,6 +129,50 @@ class LaminaServerTest {
     }
 
     @Test
+    void responseFormatGivesValidJsonFromAnUntrainedModel() throws Exception {
+        String schema = """
+                {"type":"object","properties":{"name":{"type":"string","maxLength":12},"age":{"type":"integer"},
+                 "tags":{"type":"array","items":{"enum":["a","b"]},"minItems":1,"maxItems":3}},"required":["name","age","tags"]}""";
+        for (int seed = 1; seed <= 6; seed++)
+            for (String format : new String[] {"{\"type\":\"json_object\"}",
+                    "{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"person\",\"strict\":true,\"schema\":" + schema + "}}"}) {
+                int max = seed % 2 == 0 ? 200 : 40;                // an untrained model does not stop: the budget makes it finish
+                Reply r = post(server, "/v1/chat/completions", """
+                        {"model":"tiny-test","messages":[{"role":"user","content":"who?"}],"max_tokens":%d,"temperature":1.2,"seed":%d,
+                         "n":2,"response_format":%s}""".formatted(max, seed, format));
+                assertThat(r.status()).as(r.body()).isEqualTo(200);
+                for (JsonNode c : r.json().get("choices")) {
+                    String text = c.get("message").get("content").stringValue();
+                    JsonNode v = LaminaServer.JSON.readTree(text);
+                    assertThat(v.isObject()).as(text).isTrue();
+                    if (format.contains("json_schema")) {
+                        assertThat(v.get("name").stringValue().codePoints().count()).as(text).isLessThanOrEqualTo(12);
+                        assertThat(v.get("age").isIntegralNumber()).as(text).isTrue();
+                        assertThat(v.get("tags").size()).as(text).isBetween(1, 3);
+                    }
+                    assertThat(c.get("finish_reason").stringValue()).isEqualTo("stop");
+                }
+            }
+        // schemas it cannot enforce, a budget too small for any valid answer, unknown types: 400 naming response_format
+        for (String[] bad : new String[][] {
+                {"{\"type\":\"json_schema\",\"json_schema\":{\"schema\":{\"type\":\"string\",\"pattern\":\"x\"}}}", "response_format", "pattern"},
+                {"{\"type\":\"json_schema\",\"json_schema\":{\"schema\":{\"type\":\"array\",\"minItems\":2,\"maxItems\":1}}}", "response_format", "exceeds"},
+                {"{\"type\":\"xml\"}", "response_format", "json_object or json_schema"},
+                {"{\"type\":\"json_schema\"}", "response_format", "json_schema"}}) {
+            Reply r = post(server, "/v1/chat/completions", """
+                    {"model":"tiny-test","messages":[{"role":"user","content":"x"}],"response_format":%s}""".formatted(bad[0]));
+            assertError(r, 400, "invalid_request_error", null);
+            assertThat(r.json().get("error").get("param").stringValue()).isEqualTo(bad[1]);
+            assertThat(r.json().get("error").get("message").stringValue()).contains(bad[2]);
+        }
+        Reply tight = post(server, "/v1/chat/completions", """
+                {"model":"tiny-test","messages":[{"role":"user","content":"x"}],"max_tokens":5,"response_format":
+                 {"type":"json_schema","json_schema":{"schema":%s}}}""".formatted(schema));
+        assertError(tight, 400, "invalid_request_error", null);
+        assertThat(tight.json().get("error").get("message").stringValue()).contains("cannot hold the shortest response");
+    }
+
+    @Test
     void ignoreEosGeneratesPastEndOfText() throws Exception {
         String ask = """
                 {"model":"tiny-test","prompt":"a","max_tokens":200,"temperature":1.5,"seed":%d,"ignore_eos":%b}""";
