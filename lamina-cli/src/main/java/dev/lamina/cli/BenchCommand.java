@@ -27,7 +27,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
-        subcommands = {BenchCommand.Train.class, BenchInferCommand.class, BenchMemoryCommand.class})
+        subcommands = {BenchCommand.Train.class, BenchInferCommand.class, BenchMemoryCommand.class, BenchJsonCommand.class})
 final class BenchCommand implements Runnable {
     @Override public void run() { new picocli.CommandLine(this).usage(System.out); }
 

@@ -161,6 +161,9 @@ public final class LowBitStudy {
                 series.add(new Figure.Series(m, java.util.Arrays.copyOf(x, n), java.util.Arrays.copyOf(y, n)));
             }
             series.add(new Figure.Series("float32", new double[] {bits[bits.length - 1], bits[0]}, new double[] {Math.exp(r.floatLoss()), Math.exp(r.floatLoss())}));
+            if (r.qat() != null)                       // LSQ's baseline: the float model fine-tuned as its cells were
+                series.add(new Figure.Series("float32 fine-tuned", new double[] {bits[bits.length - 1], bits[0]},
+                        new double[] {Math.exp(r.tunedFloatLoss()), Math.exp(r.tunedFloatLoss())}));
             String name = "ppl_vs_bits_" + (g == 0 ? "channel" : "g" + g);
             figures.add(new Figure.Lines(name, "Validation perplexity against bits, " + (g == 0 ? "per channel" : "groups of " + g), "bits", "perplexity",
                     series, true, true));
