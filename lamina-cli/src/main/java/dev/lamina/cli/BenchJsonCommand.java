@@ -39,10 +39,12 @@ final class BenchJsonCommand implements Callable<Integer> {
         int[] ids = m.tokenizer().encode(prompt);
         if (ids.length == 0) throw new LaminaException("--prompt encodes to no tokens");
         JsonBenchmark.Result r = JsonBenchmark.run(m.decoder(), m.tokenizer(), s, ids, tokens, repeats, System.err::println);
-        System.out.printf(Locale.ROOT, "| model | schema | free ms/token | constrained ms/token | constraint's share | mean constrained tokens |%n");
-        System.out.printf(Locale.ROOT, "| --- | --- | ---: | ---: | ---: | ---: |%n");
-        System.out.printf(Locale.ROOT, "| %s | %s | %.2f | %.2f | %+.1f%% | %.1f |%n", model.getFileName(), schema == null ? "json_object" : schema.getFileName(),
-                r.freeMsPerToken(), r.constrainedMsPerToken(), 100 * r.overhead(), r.meanConstrainedTokens());
+        System.out.printf(Locale.ROOT, "| model | schema | free ms/token | constrained ms/token | difference | masks alone, cold cache | masks alone, warm | mean constrained tokens |%n");
+        System.out.printf(Locale.ROOT, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |%n");
+        System.out.printf(Locale.ROOT, "| %s | %s | %.2f | %.2f | %+.1f%% | %.3f ms (%.1f%%) | %.3f ms (%.1f%%) | %.1f |%n", model.getFileName(),
+                schema == null ? "json_object" : schema.getFileName(), r.freeMsPerToken(), r.constrainedMsPerToken(), 100 * r.overhead(),
+                r.coldMaskMs(), 100 * r.coldMaskMs() / r.freeMsPerToken(), r.warmMaskMs(), 100 * r.warmMaskMs() / r.freeMsPerToken(),
+                r.meanConstrainedTokens());
         return 0;
     }
 }

@@ -228,6 +228,14 @@ public final class Decoder {
                     + "float weights (a run, Hugging Face or f32/f16/bf16 GGUF model)");
         if (adapter != null) throw new IllegalStateException("quantization-aware training tunes the weights themselves, not an adapter");
         if (qat != null) throw new IllegalStateException("the model already trains quantization-aware (" + qat + ")");
+        for (Parameters.Slot s : params.slots().values())
+            if (s.key().layerMap()) {
+                try {
+                    q.groupOf(s.shape()[1]);             // every layer map's rows must be whole groups, checked before any work
+                } catch (dev.lamina.io.LaminaException e) {
+                    throw new dev.lamina.io.LaminaException(s.name() + ": " + e.getMessage());
+                }
+            }
         return new Decoder(config, q.lsq() ? Qat.withSteps(params, q) : params, kernels, null, null, null, null, q);
     }
 

@@ -19,17 +19,23 @@ import java.util.function.Consumer;
 public final class JsonBenchmark {
     private JsonBenchmark() {}
 
-    /** Median milliseconds per decoded token, free and constrained, and the constrained responses' mean length. */
-    public record Result(double freeMsPerToken, double constrainedMsPerToken, double meanConstrainedTokens, int repeats) {
+    /**
+     * Median milliseconds per decoded token, free and constrained, the constrained responses' mean
+     * length, and the masks alone per token replaying those responses: with a new mask cache (cold)
+     * and with the cache they left (warm).
+     */
+    public record Result(double freeMsPerToken, double constrainedMsPerToken, double meanConstrainedTokens, int repeats,
+                         double coldMaskMs, double warmMaskMs) {
         /** The constraint's share of a constrained token's time. */
         public double overhead() { return constrainedMsPerToken / freeMsPerToken - 1; }
     }
 
     public static Result run(Decoder model, Tokenizer tok, Schema schema, int[] prompt, int tokens, int repeats, Consumer<String> log) {
         double[] free = new double[repeats], constrained = new double[repeats];
-        long produced = 0;
+        long produced = 0, coldNanos = 0, warmNanos = 0, masks = 0;
+        int[] ends = tok.eotId() >= 0 ? new int[] {tok.eotId()} : new int[0];
         try (BatchEngine engine = new BatchEngine(PreparedModel.of(model), tok, BatchEngine.Options.defaults(1))) {
-            JsonConstraint json = new JsonConstraint(schema, JsonConstraint.Vocabulary.of(tok), tok.eotId() >= 0 ? new int[] {tok.eotId()} : new int[0]);
+            JsonConstraint json = new JsonConstraint(schema, JsonConstraint.Vocabulary.of(tok), ends);
             for (int i = -1; i < repeats; i++) {                      // i = −1: warm-up
                 SamplingParams p = SamplingParams.of(1.0, 0, 1.0, 100 + Math.max(i, 0));
                 BatchEngine.Result f = run(engine, new BatchEngine.Request(prompt, tokens, p, 1, List.of(), -1, true));
@@ -38,11 +44,26 @@ public final class JsonBenchmark {
                 free[i] = perToken(f);
                 constrained[i] = perToken(c);
                 produced += c.completionTokens();
+                int[] out = c.choices().getFirst().tokens();
+                JsonConstraint cold = new JsonConstraint(schema, JsonConstraint.Vocabulary.of(tok), ends), warm = cold.sharing();
+                coldNanos += replay(cold, out, tokens, tok.vocabSize());
+                warmNanos += replay(warm, out, tokens, tok.vocabSize());
+                masks += out.length;
                 log.accept(String.format(java.util.Locale.ROOT, "repeat %d: free %.2f ms/token, constrained %.2f ms/token (%d tokens: %s)", i + 1,
                         free[i], constrained[i], c.completionTokens(), abbreviate(c.choices().getFirst().text())));
             }
         }
-        return new Result(median(free), median(constrained), (double) produced / repeats, repeats);
+        return new Result(median(free), median(constrained), (double) produced / repeats, repeats, coldNanos / 1e6 / masks, warmNanos / 1e6 / masks);
+    }
+
+    /** Nanoseconds c spends masking while the tokens of a response are fed through it. */
+    private static long replay(JsonConstraint c, int[] tokens, int budget, int V) {
+        float[] logits = new float[V];
+        for (int i = 0; i < tokens.length; i++) {
+            c.mask(logits, 0, V, budget - i);
+            c.accept(tokens[i]);
+        }
+        return c.maskNanos();
     }
 
     private static BatchEngine.Result run(BatchEngine e, BatchEngine.Request r) {

@@ -124,6 +124,10 @@ class QatTest {
         assertThatThrownBy(() -> new Qat.Config(4, 48, true)).hasMessageContaining("--group must be 32, 64, 128");
         assertThatThrownBy(() -> Qat.Config.parseGroup("rows")).hasMessageContaining("--group must be");
         assertThatThrownBy(() -> new Qat.Config(4, 128, false).groupOf(64)).hasMessageContaining("does not divide rows of 64");
+        Decoder tiny = Decoder.create(Presets.get("tiny").config().apply(257), 1);      // an MLP 176 wide
+        for (boolean lsq : new boolean[] {true, false})
+            assertThatThrownBy(() -> tiny.withQat(new Qat.Config(4, 64, lsq))).isInstanceOf(LaminaException.class)
+                    .hasMessageContaining("does not divide rows of 176 inputs").hasMessageContaining("down_proj");
         Decoder nf4 = HfCheckpoint.load(dir("llama_4bit_g32_lsq").resolve("hf")).withNf4Base();
         assertThatThrownBy(() -> nf4.withQat(new Qat.Config(4, 32, true))).isInstanceOf(LaminaException.class)
                 .hasMessageContaining("already quantized");
