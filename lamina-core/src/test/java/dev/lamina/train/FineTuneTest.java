@@ -187,9 +187,10 @@ class FineTuneTest {
         TrainConfig micro = TrainConfig.builder(3, 2, 32).lr(1e-2).warmup(1).evalEvery(0).seed(2).accum(4).build();
         FineTune.Result a = FineTune.run(Decoder.create(mc, 1), method, lc, qc, data, null, big, null, null);
         FineTune.Result b = FineTune.run(Decoder.create(mc, 1), method, lc, qc, data, null, micro, null, null);
-        // float32 sums in another order; LSQ's step gradients, Σ dy·(q − w/s) over a row, cancel and so keep less of it
-        var close = org.assertj.core.data.Percentage.withPercentage(qc != null ? 1e-2 : 1e-3);
+        // float32 sums in another order. QAT keeps less of it: LSQ's step gradients, Σ dy·(q − w/s) over a row, cancel;
+        // and after the first update a weight that lands on the other side of a rounding edge moves its ŵ by a whole step
         for (int i = 0; i < 3; i++) {
+            var close = org.assertj.core.data.Percentage.withPercentage(qc == null ? 1e-3 : i == 0 ? 1e-2 : 1e-1);
             assertThat(b.steps().get(i).loss()).isCloseTo(a.steps().get(i).loss(), close);
             assertThat(b.steps().get(i).gradNorm()).isCloseTo(a.steps().get(i).gradNorm(), close);
         }
@@ -201,7 +202,7 @@ class FineTuneTest {
         double moved = 0, off = 0;
         for (int i = 0; i < want.length; i++) { moved += sq(want[i] - start[i]); off += sq(got[i] - want[i]); }
         assertThat(Math.sqrt(moved)).isGreaterThan(1e-2);           // the steps did move the weights
-        assertThat(Math.sqrt(off / moved)).as("update's relative difference from one batch of 8").isLessThan(1e-3);
+        assertThat(Math.sqrt(off / moved)).as("update's relative difference from one batch of 8").isLessThan(qc == null ? 1e-3 : 1e-2);
     }
 
     private static double sq(double v) { return v * v; }

@@ -33,7 +33,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 /** POST /v1/completions and /v1/chat/completions, plain and streamed (Server-Sent Events). */
 final class Completions {
     private static final SecureRandom RANDOM = new SecureRandom();
-    private static final Set<String> UNSUPPORTED = Set.of("tools", "functions", "tool_choice", "function_call", "suffix",
+    private static final Set<String> UNSUPPORTED = Set.of("functions", "function_call", "suffix",
             "logit_bias", "audio", "prediction");
 
     private final ServerOptions options;
@@ -85,7 +85,11 @@ final class Completions {
 
     /** Everything both endpoints share, validated. */
     private record Common(String model, PreparedAdapter adapter, int maxTokens, boolean explicitMaxTokens, SamplingParams sampling,
-                          int n, boolean stream, boolean includeUsage, List<String> stop, int logprobs, boolean ignoreEos, JsonConstraint json) {}
+                          int n, boolean stream, boolean includeUsage, List<String> stop, int logprobs, boolean ignoreEos, JsonConstraint json) {
+        Common withJson(JsonConstraint j) {
+            return new Common(model, adapter, maxTokens, explicitMaxTokens, sampling, n, stream, includeUsage, stop, logprobs, ignoreEos, j);
+        }
+    }
 
     private Common common(JsonNode body, boolean chat) {
         for (String f : UNSUPPORTED)
@@ -236,7 +240,7 @@ final class Completions {
             echoes = new ArrayList<>();
             for (BatchEngine.Request r : requests) echoes.add(echo(r.prompt(), c));
         }
-        run(ex, requests, c, false, "cmpl-", echoes);
+        run(ex, requests, c, false, "cmpl-", echoes, null);
     }
 
     // ---- echo: the prompt's text and log-probabilities (what lm-evaluation-harness scores with) ----
@@ -315,18 +319,31 @@ final class Completions {
 
     void chat(HttpExchange ex, JsonNode body) throws IOException {
         Common c = common(body, true);
+        Tools tools = Tools.of(body);
+        if (tools != null && tools.choice() == Tools.Choice.NONE) tools = null;      // described to no one: a plain reply
+        if (tools != null && c.json() != null) throw ApiException.invalid("response_format", "response_format cannot be combined with tools");
         String prompt;
         if (chatTemplate.isBuiltIn()) {
-            prompt = ChatTemplate.render(Params.messages(body));
+            prompt = ChatTemplate.render(tools != null ? tools.builtIn(body) : Params.messages(body));
         } else {
             try {
-                prompt = chatTemplate.render(Params.templateMessages(body), null, true, Map.of()); // tools stay refused: replies are not parsed into tool_calls
+                prompt = chatTemplate.render(Params.templateMessages(body), tools == null ? null : tools.forTemplate(), true, Map.of());
             } catch (LaminaException e) {
                 throw ApiException.invalid("messages", e.getMessage());
             }
         }
+        if (tools != null && (tools.choice() == Tools.Choice.REQUIRED || tools.choice() == Tools.Choice.NAMED)) {
+            boolean hermes = Tools.hermes(prompt);                // the call in the form the prompt asks for, constrained
+            if (hermes) prompt += "<tool_call>\n";
+            try {
+                c = c.withJson(new JsonConstraint(tools.callSchema(hermes), JsonConstraint.Vocabulary.of(tokenizer),
+                        tokenizer.eotId() >= 0 ? new int[] {tokenizer.eotId()} : new int[0]));
+            } catch (LaminaException e) {
+                throw ApiException.invalid("tools", e.getMessage());
+            }
+        }
         int[] ids = tokenizer.encode(prompt);
-        run(ex, List.of(request(ids, c, chatTemplate.stop(), "messages")), c, true, "chatcmpl-", null);
+        run(ex, List.of(request(ids, c, chatTemplate.stop(), "messages")), c, true, "chatcmpl-", null, tools);
     }
 
     /** One engine event for a stream. */
@@ -336,7 +353,8 @@ final class Completions {
     }
 
     /** Submits the requests and answers; echoes (null: none) are the completions' prompts, one per request. */
-    private void run(HttpExchange ex, List<BatchEngine.Request> requests, Common c, boolean chat, String idPrefix, List<Echo> echoes)
+    /** Generates requests and answers: a response, or a stream. With tools (may be null) replies become tool calls where they are. */
+    private void run(HttpExchange ex, List<BatchEngine.Request> requests, Common c, boolean chat, String idPrefix, List<Echo> echoes, Tools tools)
             throws IOException {
         String id = idPrefix + HexFormat.of().formatHex(RANDOM.generateSeed(12));
         long now = System.currentTimeMillis() / 1000;
@@ -345,7 +363,8 @@ final class Completions {
         try {
             for (int p = 0; p < requests.size(); p++) {
                 int base = p * c.n();
-                BatchEngine.Listener listener = !c.stream() ? null : new BatchEngine.Listener() {
+                // with tools a reply is parsed whole before anything is sent: a stream gets it at the end, in OpenAI's chunks
+                BatchEngine.Listener listener = !c.stream() || tools != null ? null : new BatchEngine.Listener() {
                     @Override public void onToken(int choice, int token, String text, Logprobs.Choice lp) { events.add(new Event(base + choice, text, lp, null)); }
                     @Override public void onText(int choice, String text) { events.add(new Event(base + choice, text, null, null)); }
                     @Override public void onChoiceFinished(int choice, FinishReason r) { events.add(new Event(base + choice, null, null, r)); }
@@ -362,34 +381,74 @@ final class Completions {
             handles.forEach(BatchEngine.Handle::cancel);
             throw ApiException.invalid(null, e.getMessage());
         }
-        if (c.stream()) stream(ex, events, handles, requests, c, chat, id, now);
-        else respond(ex, handles, requests, c, chat, id, now, echoes);
+        if (c.stream() && tools != null) streamToolReplies(ex, handles, c, id, now, tools);
+        else if (c.stream()) stream(ex, events, handles, requests, c, chat, id, now);
+        else respond(ex, handles, requests, c, chat, id, now, echoes, tools);
+    }
+
+    private static BatchEngine.Result await(List<BatchEngine.Handle> handles, int p) throws IOException {
+        try {
+            return handles.get(p).result().get();
+        } catch (InterruptedException e) {
+            handles.forEach(BatchEngine.Handle::cancel);
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        } catch (ExecutionException e) {
+            throw new ApiException(500, "server_error", null, null, "Generation failed: " + e.getCause());
+        }
+    }
+
+    /** A stream of replies that may be tool calls: each choice's role, then its content or its calls, then its finish, in one go. */
+    private void streamToolReplies(HttpExchange ex, List<BatchEngine.Handle> handles, Common c, String id, long now, Tools tools) throws IOException {
+        BatchEngine.Result r = await(handles, 0);
+        ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
+        ex.getResponseHeaders().set("Cache-Control", "no-cache");
+        ex.sendResponseHeaders(200, 0);
+        try (OutputStream out = ex.getResponseBody()) {
+            for (BatchEngine.ChoiceResult cr : r.choices()) {
+                List<Tools.Call> calls = tools.parse(cr.text());
+                for (int part = 0; part < 3; part++) {
+                    ObjectNode chunk = chunk(id, now, true, c.model());
+                    ObjectNode ch = chunk.putArray("choices").addObject();
+                    ch.put("index", cr.index());
+                    ObjectNode delta = ch.putObject("delta");
+                    if (part == 0) delta.put("role", "assistant").put("content", "");
+                    else if (part == 1 && calls.isEmpty()) delta.put("content", cr.text());
+                    else if (part == 1) Tools.json(calls, delta.putArray("tool_calls"), true);
+                    ch.putNull("logprobs");
+                    if (part < 2) ch.putNull("finish_reason");
+                    else ch.put("finish_reason", !calls.isEmpty() ? "tool_calls" : cr.finish() == FinishReason.CANCELLED ? "stop" : cr.finish().openAi());
+                    send(out, chunk);
+                }
+            }
+            if (c.includeUsage()) {
+                ObjectNode chunk = chunk(id, now, true, c.model());
+                chunk.putArray("choices");
+                usage(chunk.putObject("usage"), r.promptTokens(), r.completionTokens());
+                send(out, chunk);
+            }
+            out.write("data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII));
+        }
     }
 
     private void respond(HttpExchange ex, List<BatchEngine.Handle> handles, List<BatchEngine.Request> requests, Common c,
-                         boolean chat, String id, long now, List<Echo> echoes) throws IOException {
+                         boolean chat, String id, long now, List<Echo> echoes, Tools tools) throws IOException {
         ObjectNode o = LaminaServer.JSON.createObjectNode();
         o.put("id", id).put("object", chat ? "chat.completion" : "text_completion").put("created", now).put("model", c.model());
         ArrayNode choices = o.putArray("choices");
         int promptTokens = 0, completionTokens = 0;
         for (int p = 0; p < handles.size(); p++) {
-            BatchEngine.Result r;
-            try {
-                r = handles.get(p).result().get();
-            } catch (InterruptedException e) {
-                handles.forEach(BatchEngine.Handle::cancel);
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted");
-            } catch (ExecutionException e) {
-                throw new ApiException(500, "server_error", null, null, "Generation failed: " + e.getCause());
-            }
+            BatchEngine.Result r = await(handles, p);
             promptTokens += r.promptTokens();
             completionTokens += r.completionTokens();
             for (BatchEngine.ChoiceResult cr : r.choices()) {
                 ObjectNode ch = choices.addObject();
                 ch.put("index", p * c.n() + cr.index());
+                List<Tools.Call> calls = tools == null ? List.of() : tools.parse(cr.text());
                 if (chat) {
-                    ch.putObject("message").put("role", "assistant").put("content", cr.text());
+                    ObjectNode msg = ch.putObject("message").put("role", "assistant");
+                    if (calls.isEmpty()) msg.put("content", cr.text());
+                    else Tools.json(calls, msg.putNull("content").putArray("tool_calls"), false);
                     if (cr.logprobs() != null) chatLogprobs(ch.putObject("logprobs"), cr.logprobs());
                     else ch.putNull("logprobs");
                 } else {
@@ -398,7 +457,7 @@ final class Completions {
                     if (cr.logprobs() != null) echoLogprobs(ch.putObject("logprobs"), e, cr.logprobs());
                     else ch.putNull("logprobs");
                 }
-                ch.put("finish_reason", cr.finish().openAi());
+                ch.put("finish_reason", !calls.isEmpty() ? "tool_calls" : cr.finish().openAi());
             }
         }
         usage(o.putObject("usage"), promptTokens, completionTokens);

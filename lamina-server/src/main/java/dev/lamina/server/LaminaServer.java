@@ -33,6 +33,7 @@ import java.util.function.Supplier;
  * thread per exchange, in front of a {@link BatchEngine}.
  *
  * <pre>
+ * GET  /                       a chat page (streaming, model picker, sampling settings, tokens per second), from the jar
  * GET  /health                 200 {"status":"ok"} once the model is loaded, 503 while loading
  * GET  /v1/models              the model and each LoRA adapter served beside it
  * POST /v1/completions         prompt (string, strings, token ids), stream, n, stop, seed, logprobs, ...
@@ -147,6 +148,7 @@ public final class LaminaServer implements AutoCloseable {
             String path = ex.getRequestURI().getPath(), method = ex.getRequestMethod();
             if (path.length() > 1 && path.endsWith("/")) path = path.substring(0, path.length() - 1);
             if (path.equals("/health")) { health(ex, method); return; }
+            if (path.equals("/") || path.equals("/index.html")) { page(ex, method); return; }
             if (!path.startsWith("/v1/")) throw new ApiException(404, "invalid_request_error", "unknown_url", null,
                     "Unknown request URL: " + method + " " + path + ". Endpoints: /v1/models, /v1/completions, /v1/chat/completions, /health.");
             authorize(ex);
@@ -188,6 +190,22 @@ public final class LaminaServer implements AutoCloseable {
             // the client went away; nothing to answer
         } catch (RuntimeException e) {
             sendError(ex, new ApiException(500, "server_error", null, null, "Internal error: " + e));
+        }
+    }
+
+    /** The chat page, shipped in the jar (no CDN: it works offline); it calls the API itself, with the key its user gives. */
+    private static void page(HttpExchange ex, String method) throws IOException {
+        allow(method, "GET");
+        byte[] html;
+        try (InputStream in = LaminaServer.class.getResourceAsStream("chat.html")) {
+            if (in == null) throw new ApiException(500, "server_error", null, null, "the chat page is missing from the jar");
+            html = in.readAllBytes();
+        }
+        ex.getResponseHeaders().set("Content-Type", "text/html; charset=utf-8");
+        ex.getResponseHeaders().set("Cache-Control", "no-cache");
+        ex.sendResponseHeaders(200, html.length);
+        try (OutputStream out = ex.getResponseBody()) {
+            out.write(html);
         }
     }
 

@@ -31,16 +31,25 @@ class LaminaServerTest {
     static final String NAME = "tiny-test";
     static final Lamina.Model TINY = new Lamina.Model(Decoder.create(Presets.get("tiny").config().apply(257), 3), ByteTokenizer.INSTANCE);
     static LaminaServer server;
+    /** The same kind of model with a context of 2048 bytes, for prompts that carry tool definitions. */
+    static final Lamina.Model WIDE = new Lamina.Model(Decoder.create(Presets.get("tiny").config().apply(257).toBuilder()
+            .maxPositionEmbeddings(2048).build(), 3), ByteTokenizer.INSTANCE);
+    static LaminaServer wide;
     static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
     @BeforeAll
     static void start() {
         server = LaminaServer.start(ServerOptions.defaults(NAME).withPort(0).withMaxConcurrent(4).withMaxTokens(200), () -> TINY);
         assertThat(server.awaitReady(Duration.ofSeconds(30))).as("load error: %s", server.loadError()).isTrue();
+        wide = LaminaServer.start(ServerOptions.defaults(NAME).withPort(0).withMaxConcurrent(4).withMaxTokens(200), () -> WIDE);
+        assertThat(wide.awaitReady(Duration.ofSeconds(30))).as("load error: %s", wide.loadError()).isTrue();
     }
 
     @AfterAll
-    static void stop() { server.close(); }
+    static void stop() {
+        server.close();
+        wide.close();
+    }
 
     record Reply(int status, String body, HttpResponse<String> raw) {
         JsonNode json() { return LaminaServer.JSON.readTree(body); }
@@ -170,6 +179,160 @@ class LaminaServerTest {
                  {"type":"json_schema","json_schema":{"schema":%s}}}""".formatted(schema));
         assertError(tight, 400, "invalid_request_error", null);
         assertThat(tight.json().get("error").get("message").stringValue()).contains("cannot hold the shortest response");
+    }
+
+    static final String WEATHER = """
+            {"type":"function","function":{"name":"get_weather","description":"the forecast","parameters":{"type":"object",
+             "properties":{"city":{"type":"string","maxLength":10},"days":{"type":"integer"}},"required":["city","days"]}}}""";
+    static final String TIME = """
+            {"type":"function","function":{"name":"get_time","parameters":{"type":"object","properties":{"zone":{"type":"string"}}}}}""";
+
+    @Test
+    void toolChoiceNamedOrRequiredAlwaysGivesAValidCallEvenFromAnUntrainedModel() throws Exception {
+        for (int seed = 1; seed <= 4; seed++) {
+            Reply r = post(wide, "/v1/chat/completions", """
+                    {"model":"tiny-test","messages":[{"role":"user","content":"weather in Oslo?"}],"tools":[%s,%s],
+                     "tool_choice":{"type":"function","function":{"name":"get_weather"}},"max_tokens":80,"temperature":1,"seed":%d}"""
+                    .formatted(WEATHER, TIME, seed));
+            assertThat(r.status()).as(r.body()).isEqualTo(200);
+            JsonNode ch = r.json().get("choices").get(0);
+            assertThat(ch.get("finish_reason").stringValue()).isEqualTo("tool_calls");
+            assertThat(ch.get("message").get("content").isNull()).isTrue();
+            JsonNode call = ch.get("message").get("tool_calls").get(0);
+            assertThat(call.get("id").stringValue()).startsWith("call_");
+            assertThat(call.get("type").stringValue()).isEqualTo("function");
+            assertThat(call.get("function").get("name").stringValue()).isEqualTo("get_weather");
+            JsonNode args = LaminaServer.JSON.readTree(call.get("function").get("arguments").stringValue());
+            assertThat(args.get("city").stringValue().codePoints().count()).isLessThanOrEqualTo(10);
+            assertThat(args.get("days").isIntegralNumber()).as(args.toString()).isTrue();
+
+            Reply req = post(wide, "/v1/chat/completions", """
+                    {"model":"tiny-test","messages":[{"role":"user","content":"time?"}],"tools":[%s,%s],"tool_choice":"required",
+                     "max_tokens":60,"temperature":1,"seed":%d}""".formatted(WEATHER, TIME, seed));
+            JsonNode rc = req.json().get("choices").get(0).get("message").get("tool_calls").get(0).get("function");
+            assertThat(rc.get("name").stringValue()).isIn("get_weather", "get_time");
+            assertThat(LaminaServer.JSON.readTree(rc.get("arguments").stringValue()).isObject()).isTrue();
+        }
+        // streamed: the role, the call as a tool_calls delta, the finish
+        Reply s = post(wide, "/v1/chat/completions", """
+                {"model":"tiny-test","messages":[{"role":"user","content":"weather?"}],"tools":[%s],"tool_choice":"required",
+                 "max_tokens":60,"seed":5,"stream":true,"stream_options":{"include_usage":true}}""".formatted(WEATHER));
+        assertThat(s.status()).isEqualTo(200);
+        List<String> ev = events(s.body());
+        JsonNode delta = LaminaServer.JSON.readTree(ev.get(1)).get("choices").get(0).get("delta").get("tool_calls").get(0);
+        assertThat(delta.get("index").intValue()).isZero();
+        assertThat(delta.get("function").get("name").stringValue()).isEqualTo("get_weather");
+        assertThat(LaminaServer.JSON.readTree(ev.get(2)).get("choices").get(0).get("finish_reason").stringValue()).isEqualTo("tool_calls");
+        assertThat(LaminaServer.JSON.readTree(ev.get(3)).get("usage").get("completion_tokens").intValue()).isPositive();
+        // a conversation carrying a call and its result is accepted
+        Reply back = post(wide, "/v1/chat/completions", """
+                {"model":"tiny-test","max_tokens":5,"tools":[%s],"messages":[{"role":"user","content":"weather?"},
+                 {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\\"city\\":\\"Oslo\\",\\"days\\":1}"}}]},
+                 {"role":"tool","tool_call_id":"call_1","content":"rain"}]}""".formatted(WEATHER));
+        assertThat(back.status()).as(back.body()).isEqualTo(200);
+    }
+
+    @Test
+    void malformedToolsAreRefusedNamingTheField() throws Exception {
+        for (String[] bad : new String[][] {
+                {"\"tools\":[{\"type\":\"function\",\"function\":{\"description\":\"no name\"}}]", "tools", "name"},
+                {"\"tools\":[{\"type\":\"retrieval\"}]", "tools", "function"},
+                {"\"tools\":[" + WEATHER + "],\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"nope\"}}", "tool_choice", "not among the tools"},
+                {"\"tool_choice\":\"required\"", "tool_choice", "needs tools"},
+                {"\"tools\":[" + WEATHER + "],\"tool_choice\":\"sometimes\"", "tool_choice", "must be none, auto, required"},
+                {"\"tools\":[" + WEATHER + "],\"response_format\":{\"type\":\"json_object\"}", "response_format", "cannot be combined"},
+                {"\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"pattern\":\"x\"}}}}}],"
+                        + "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"f\"}}", "tools", "pattern"}}) {
+            Reply r = post(server, "/v1/chat/completions", "{\"model\":\"tiny-test\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]," + bad[0] + "}");
+            assertError(r, 400, "invalid_request_error", null);
+            assertThat(r.json().get("error").get("param").stringValue()).as(bad[0]).isEqualTo(bad[1]);
+            assertThat(r.json().get("error").get("message").stringValue()).contains(bad[2]);
+        }
+    }
+
+    @Test
+    void theChatPageIsServedAtTheRoot() throws Exception {
+        for (String path : new String[] {"/", "/index.html"}) {
+            Reply r = get(server, path);
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(r.raw().headers().firstValue("Content-Type")).hasValue("text/html; charset=utf-8");
+            assertThat(r.body()).contains("/v1/chat/completions").contains("stream: true").contains("id=\"model\"")
+                    .doesNotContain("https://").doesNotContain("http://");             // nothing fetched from elsewhere: works offline
+        }
+        assertError(post(server, "/", "{}"), 405, "invalid_request_error", "method_not_allowed");
+    }
+
+    /**
+     * The page in a real browser: headless Chromium, driven over the DevTools protocol, opens the
+     * page with ?q= (which types the message and presses Send), and the streamed reply must land on
+     * the page with its token count and speed.
+     */
+    @Test
+    void theChatPageStreamsAReplyInHeadlessChromium() throws Exception {
+        String chromium = java.util.stream.Stream.of("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+                .filter(p -> java.nio.file.Files.isExecutable(java.nio.file.Path.of(p))).findFirst().orElse(null);
+        org.junit.jupiter.api.Assumptions.assumeTrue(chromium != null, "no Chromium on this machine (bin/test installs it where it can)");
+        java.nio.file.Path profile = java.nio.file.Files.createTempDirectory("chromium");
+        Process p = new ProcessBuilder(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--remote-debugging-port=0", "--user-data-dir=" + profile, "about:blank").redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            java.io.BufferedReader err = new java.io.BufferedReader(new java.io.InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8));
+            String ws = null;
+            for (String line; ws == null && (line = err.readLine()) != null; )
+                if (line.startsWith("DevTools listening on ")) ws = line.substring("DevTools listening on ".length()).trim();
+            assertThat(ws).as("Chromium's DevTools address").isNotNull();
+            Thread.ofVirtual().start(() -> { try { err.transferTo(java.io.Writer.nullWriter()); } catch (java.io.IOException ignored) { } });
+            try (Cdp cdp = new Cdp(ws)) {
+                String target = cdp.call(null, "Target.createTarget", "{\"url\":\"" + server.baseUrl() + "/?q=Hello%20there&seed=3\"}").get("targetId").stringValue();
+                String session = cdp.call(null, "Target.attachToTarget", "{\"targetId\":\"" + target + "\",\"flatten\":true}").get("sessionId").stringValue();
+                String page = "";
+                for (long end = System.nanoTime() + 60_000_000_000L; System.nanoTime() < end && !page.startsWith("done|"); Thread.sleep(200))
+                    page = cdp.call(session, "Runtime.evaluate", "{\"expression\":\"(document.getElementById('status') || {}).textContent + '|' + "
+                            + "(document.getElementById('log') || {}).innerHTML\",\"returnByValue\":true}").path("result").path("value").asString("");   // "" while loading
+                assertThat(page).startsWith("done|").contains("<div class=\"msg user\">Hello there</div>");
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile("<div class=\"msg assistant\">(.*?)<div class=\"meta\">(\\d+) tokens, ([0-9.]+) tok/s",
+                        java.util.regex.Pattern.DOTALL).matcher(page);
+                assertThat(m.find()).as(page).isTrue();
+                assertThat(Integer.parseInt(m.group(2))).isGreaterThan(1);
+                assertThat(Double.parseDouble(m.group(3))).isPositive();
+            }
+        } finally {
+            p.destroyForcibly().waitFor();
+        }
+    }
+
+    /** A minimal Chrome DevTools protocol client: a call sends one command and waits for its answer. */
+    static final class Cdp implements AutoCloseable, java.net.http.WebSocket.Listener {
+        private final java.net.http.WebSocket socket;
+        private final java.util.Map<Integer, CompletableFuture<JsonNode>> waiting = new java.util.concurrent.ConcurrentHashMap<>();
+        private final StringBuilder partial = new StringBuilder();
+        private int next;
+
+        Cdp(String url) throws Exception { socket = HTTP.newWebSocketBuilder().buildAsync(URI.create(url), this).get(); }
+
+        JsonNode call(String session, String method, String params) throws Exception {
+            int id = ++next;
+            CompletableFuture<JsonNode> f = new CompletableFuture<>();
+            waiting.put(id, f);
+            socket.sendText("{\"id\":" + id + (session == null ? "" : ",\"sessionId\":\"" + session + "\"") + ",\"method\":\"" + method
+                    + "\",\"params\":" + params + "}", true).get();
+            JsonNode r = f.get(30, java.util.concurrent.TimeUnit.SECONDS);
+            if (r.has("error")) throw new AssertionError(method + ": " + r.get("error"));
+            return r.get("result");
+        }
+
+        @Override public java.util.concurrent.CompletionStage<?> onText(java.net.http.WebSocket ws, CharSequence data, boolean last) {
+            partial.append(data);
+            if (last) {
+                JsonNode m = LaminaServer.JSON.readTree(partial.toString());
+                partial.setLength(0);
+                if (m.has("id")) { CompletableFuture<JsonNode> f = waiting.remove(m.get("id").intValue()); if (f != null) f.complete(m); }
+            }
+            ws.request(1);
+            return null;
+        }
+
+        @Override public void close() { socket.abort(); }
     }
 
     @Test

@@ -1,0 +1,236 @@
+package dev.lamina.server;
+
+import dev.lamina.chat.ModelChatTemplate;
+import dev.lamina.io.Json;
+import dev.lamina.io.LaminaException;
+import dev.lamina.structured.Schema;
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.SerializationFeature;
+import tools.jackson.databind.node.ArrayNode;
+import tools.jackson.databind.node.ObjectNode;
+
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * OpenAI tool calling on /v1/chat/completions: the request's {@code tools}, {@code tool_choice} and
+ * {@code parallel_tool_calls}, checked; the prompt's tool section (the model's chat template renders
+ * the tools itself; Lamina's built-in template gets a system message in the Hermes format); and the
+ * model's reply parsed into {@code tool_calls}, from Hermes/Qwen {@code <tool_call>{...}</tool_call>}
+ * blocks or a Llama 3.1 JSON object ({@code {"name": ..., "parameters": {...}}}). With
+ * tool_choice {@code required} or a named function the reply is constrained decoding of the call
+ * itself, so it is always a call with valid JSON arguments (a named function's arguments follow its
+ * parameters' schema).
+ *
+ * @param tools    the function definitions, in order (name → its "function" object)
+ * @param choice   NONE, AUTO, REQUIRED or NAMED
+ * @param named    the function tool_choice names (NAMED only)
+ * @param parallel whether a reply may hold several calls
+ */
+record Tools(Map<String, JsonNode> tools, Choice choice, String named, boolean parallel) {
+    enum Choice { NONE, AUTO, REQUIRED, NAMED }
+
+    private static final Pattern NAME = Pattern.compile("[a-zA-Z0-9_-]{1,64}");
+    private static final Pattern HERMES = Pattern.compile("<tool_call>\\s*(\\{.*?})\\s*</tool_call>", Pattern.DOTALL);
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    /** The request's tools, or null when it has none (or tool_choice none with none given). */
+    static Tools of(JsonNode body) {
+        JsonNode ts = body.get("tools");
+        JsonNode tc = body.get("tool_choice");
+        if (ts == null || ts.isNull() || ts.isArray() && ts.isEmpty()) {
+            if (tc != null && !tc.isNull() && !(tc.isString() && tc.asString().equals("none")))
+                throw ApiException.invalid("tool_choice", "tool_choice needs tools");
+            return null;
+        }
+        if (!ts.isArray()) throw ApiException.invalid("tools", "tools must be an array of {\"type\": \"function\", \"function\": {...}}");
+        Map<String, JsonNode> fns = new LinkedHashMap<>();
+        for (int i = 0; i < ts.size(); i++) {
+            JsonNode t = ts.get(i);
+            String at = "tools[" + i + "]";
+            if (!t.isObject() || !"function".equals(t.path("type").asString(null)) || !t.path("function").isObject())
+                throw ApiException.invalid("tools", at + " must be {\"type\": \"function\", \"function\": {...}}");
+            JsonNode f = t.get("function");
+            String name = f.path("name").asString(null);
+            if (name == null || !NAME.matcher(name).matches())
+                throw ApiException.invalid("tools", at + ".function.name must be 1 to 64 letters, digits, _ or -");
+            if (fns.containsKey(name)) throw ApiException.invalid("tools", at + ".function.name '" + name + "' is declared twice");
+            JsonNode p = f.get("parameters");
+            if (p != null && !p.isNull() && !(p.isObject() && "object".equals(p.path("type").asString("object"))))
+                throw ApiException.invalid("tools", at + ".function.parameters must be a JSON Schema of an object");
+            fns.put(name, f);
+        }
+        Choice choice = Choice.AUTO;
+        String named = null;
+        if (tc != null && !tc.isNull()) {
+            if (tc.isString()) {
+                choice = switch (tc.asString()) {
+                    case "none" -> Choice.NONE;
+                    case "auto" -> Choice.AUTO;
+                    case "required" -> Choice.REQUIRED;
+                    default -> throw ApiException.invalid("tool_choice", "tool_choice must be none, auto, required or {\"type\": \"function\", \"function\": {\"name\": ...}}");
+                };
+            } else {
+                named = tc.path("function").path("name").asString(null);
+                if (!"function".equals(tc.path("type").asString(null)) || named == null)
+                    throw ApiException.invalid("tool_choice", "tool_choice must be none, auto, required or {\"type\": \"function\", \"function\": {\"name\": ...}}");
+                if (!fns.containsKey(named)) throw ApiException.invalid("tool_choice", "tool_choice names '" + named + "', which is not among the tools");
+                choice = Choice.NAMED;
+            }
+        }
+        boolean parallel = !body.has("parallel_tool_calls") || body.get("parallel_tool_calls").isNull() || body.get("parallel_tool_calls").asBoolean();
+        return new Tools(fns, choice, named, parallel);
+    }
+
+    /** The tools as the chat template receives them ({"type": "function", "function": {...}} maps). */
+    List<Map<String, Object>> forTemplate() {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (JsonNode f : tools.values()) {
+            ObjectNode t = Json.MAPPER.createObjectNode().put("type", "function");
+            t.set("function", f);
+            @SuppressWarnings("unchecked") Map<String, Object> m = (Map<String, Object>) ModelChatTemplate.plain(t);
+            out.add(m);
+        }
+        return out;
+    }
+
+    /** The system text that tells a model without its own tool template what it may call and how (Hermes' format). */
+    String builtInSystem() {
+        StringBuilder s = new StringBuilder("You may call functions to help with the user's request. The functions, as JSON schemas:\n<tools>\n");
+        for (JsonNode f : tools.values()) s.append(compact(f)).append('\n');
+        return s.append("</tools>\nTo call one, reply with <tool_call>{\"name\": <function name>, \"arguments\": <arguments object>}</tool_call>.")
+                .toString();
+    }
+
+    /**
+     * The conversation for Lamina's built-in template with tools: the tool section as (the start of)
+     * the system message, assistant calls as their tags, tool results as user turns in
+     * {@code <tool_response>} tags.
+     */
+    List<dev.lamina.infer.ChatTemplate.Message> builtIn(JsonNode body) {
+        List<dev.lamina.infer.ChatTemplate.Message> out = new ArrayList<>();
+        JsonNode ms = body.get("messages");
+        if (ms == null || !ms.isArray() || ms.isEmpty()) throw ApiException.invalid("messages", "messages must be a non-empty array");
+        String system = builtInSystem();
+        int i = 0;
+        if ("system".equals(ms.get(0).path("role").asString(null)) || "developer".equals(ms.get(0).path("role").asString(null))) {
+            system = text(ms.get(0), 0) + "\n\n" + system;
+            i = 1;
+        }
+        out.add(new dev.lamina.infer.ChatTemplate.Message("system", system));
+        for (; i < ms.size(); i++) {
+            JsonNode m = ms.get(i);
+            String role = m.path("role").asString(null);
+            if (role == null) throw ApiException.invalid("messages[" + i + "].role", "messages[" + i + "] has no role");
+            switch (role) {
+                case "tool" -> out.add(new dev.lamina.infer.ChatTemplate.Message("user", "<tool_response>\n" + text(m, i) + "\n</tool_response>"));
+                case "assistant" -> {
+                    StringBuilder s = new StringBuilder(m.path("content").isString() ? m.get("content").asString() : "");
+                    for (JsonNode call : m.path("tool_calls")) {
+                        JsonNode f = call.path("function");
+                        String args = f.path("arguments").isString() ? f.get("arguments").asString() : compact(f.path("arguments"));
+                        s.append("<tool_call>{\"name\": ").append(compact(f.path("name"))).append(", \"arguments\": ").append(args).append("}</tool_call>");
+                    }
+                    out.add(new dev.lamina.infer.ChatTemplate.Message("assistant", s.toString()));
+                }
+                case "system", "developer", "user" -> out.add(new dev.lamina.infer.ChatTemplate.Message(role, text(m, i)));
+                default -> throw ApiException.invalid("messages[" + i + "].role", "unsupported message role '" + role + "'");
+            }
+        }
+        return out;
+    }
+
+    private static String text(JsonNode m, int i) {
+        JsonNode c = m.get("content");
+        if (c != null && c.isString()) return c.asString();
+        if (c != null && c.isArray()) {
+            StringBuilder s = new StringBuilder();
+            for (JsonNode part : c) s.append(part.path("text").asString(""));
+            return s.toString();
+        }
+        throw ApiException.invalid("messages[" + i + "].content", "messages[" + i + "] needs text content");
+    }
+
+    /** Whether the prompt tells the model to write calls in Hermes' tags (else the Llama 3.1 JSON form is forced). */
+    static boolean hermes(String prompt) { return prompt.contains("<tool_call>"); }
+
+    /** What the reply must be under tool_choice required or named: the call's JSON, with its arguments' schema when named. */
+    Schema callSchema(boolean hermes) {
+        List<byte[]> names = new ArrayList<>();
+        for (String n : choice == Choice.NAMED ? List.of(named) : tools.keySet()) names.add(Schema.compact(Json.MAPPER.getNodeFactory().stringNode(n)));
+        Schema args = Schema.anyObject();
+        if (choice == Choice.NAMED) {
+            JsonNode p = tools.get(named).get("parameters");
+            if (p != null && !p.isNull()) {
+                try {
+                    args = Schema.compile(p);
+                } catch (LaminaException e) {
+                    throw ApiException.invalid("tools", "function '" + named + "': parameters: " + e.getMessage());
+                }
+            }
+        }
+        String key = hermes ? "arguments" : "parameters";
+        return new Schema.Obj(List.of(prop("name", new Schema.Literals(names)), prop(key, args)), false);
+    }
+
+    private static Schema.Prop prop(String name, Schema value) {
+        return new Schema.Prop(name, ("\"" + name + "\"").getBytes(StandardCharsets.UTF_8), value, true);
+    }
+
+    /** A call parsed from a reply: the function's name and its arguments as compact JSON text. */
+    record Call(String id, String name, String arguments) {}
+
+    /**
+     * The calls in a reply: Hermes tags, else the whole reply as one Llama-style JSON object, else (a
+     * constrained reply) the call's JSON itself. A call to a function that was not declared, or whose
+     * arguments are not a JSON object, is not a call: the reply stays text.
+     */
+    List<Call> parse(String text) {
+        List<Call> calls = new ArrayList<>();
+        Matcher m = HERMES.matcher(text);
+        while (m.find()) add(calls, m.group(1));
+        if (calls.isEmpty()) {
+            String t = text.strip();
+            if (t.startsWith("<|python_tag|>")) t = t.substring("<|python_tag|>".length()).strip();
+            if (t.startsWith("{") && t.endsWith("}")) add(calls, t);
+        }
+        return parallel || calls.size() <= 1 ? calls : List.of(calls.getFirst());
+    }
+
+    private void add(List<Call> calls, String json) {
+        JsonNode j;
+        try {
+            j = Json.MAPPER.readTree(json);
+        } catch (JacksonException e) {
+            return;
+        }
+        String name = j.path("name").asString(null);
+        JsonNode args = j.has("arguments") ? j.get("arguments") : j.get("parameters");
+        if (name == null || !tools.containsKey(name) || args == null || !args.isObject()) return;
+        calls.add(new Call("call_" + HexFormat.of().formatHex(RANDOM.generateSeed(12)), name, compact(args)));
+    }
+
+    /** OpenAI's tool_calls array; with index fields for a stream's delta. */
+    static ArrayNode json(List<Call> calls, ArrayNode into, boolean indexed) {
+        for (int i = 0; i < calls.size(); i++) {
+            Call c = calls.get(i);
+            ObjectNode o = into.addObject();
+            if (indexed) o.put("index", i);
+            o.put("id", c.id()).put("type", "function");
+            o.putObject("function").put("name", c.name()).put("arguments", c.arguments());
+        }
+        return into;
+    }
+
+    private static String compact(JsonNode n) {
+        return Json.MAPPER.writer().without(SerializationFeature.INDENT_OUTPUT).writeValueAsString(n);
+    }
+}
