@@ -38,6 +38,25 @@ class LangChain4jClientTest {
     @AfterAll
     static void stop() { server.close(); }
 
+    /** Tools the LangChain4j way: a ToolSpecification, tool_choice required; the reply is a tool execution request with JSON arguments. */
+    @Test
+    void requiredToolChoiceComesBackAsAToolExecutionRequest() {
+        OpenAiChatModel chat = OpenAiChatModel.builder().baseUrl(url).apiKey("unused").modelName(CompatModel.NAME)
+                .temperature(1.0).seed(2).maxTokens(60).build();
+        var spec = dev.langchain4j.agent.tool.ToolSpecification.builder().name("get_weather").description("the forecast")
+                .parameters(dev.langchain4j.model.chat.request.json.JsonObjectSchema.builder()
+                        .addStringProperty("city").addIntegerProperty("days").required("city", "days").build())
+                .build();
+        ChatResponse r = chat.chat(dev.langchain4j.model.chat.request.ChatRequest.builder().messages(UserMessage.from("Weather in Oslo?"))
+                .toolSpecifications(spec).toolChoice(dev.langchain4j.model.chat.request.ToolChoice.REQUIRED).build());
+        assertThat(r.aiMessage().hasToolExecutionRequests()).isTrue();
+        var call = r.aiMessage().toolExecutionRequests().getFirst();
+        assertThat(call.name()).isEqualTo("get_weather");
+        var args = tools.jackson.databind.json.JsonMapper.builder().build().readTree(call.arguments());
+        assertThat(args.get("city").isString()).isTrue();
+        assertThat(args.get("days").isIntegralNumber()).isTrue();
+    }
+
     @Test
     void chatPlainAndStreamedAgree() throws Exception {
         OpenAiChatModel chat = OpenAiChatModel.builder().baseUrl(url).apiKey("unused").modelName(CompatModel.NAME)

@@ -3,7 +3,6 @@ package dev.lamina.compat;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.http.StreamResponse;
-import com.openai.errors.BadRequestException;
 import com.openai.errors.UnauthorizedException;
 import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionChunk;
@@ -99,6 +98,64 @@ class OpenAiJavaClientTest {
         assertThat(chunks[0]).isGreaterThan(1);
     }
 
+    /** A type the client turns into a JSON schema (response_format) and parses the reply into. */
+    public static class Person {
+        public String name;
+        public long age;
+        public List<String> tags;
+    }
+
+    /** A function the client declares from a type (its fields are the parameters). */
+    public static class GetWeather {
+        public String city;
+        public long days;
+    }
+
+    @Test
+    void structuredOutputsParseIntoTheRequestedTypeEvenFromAnUntrainedModel() {
+        for (long seed = 1; seed <= 3; seed++) {
+            var p = ChatCompletionCreateParams.builder().model(CompatModel.NAME).addUserMessage("Who is it?")
+                    .maxCompletionTokens(120).temperature(1.0).seed(seed).responseFormat(Person.class).build();
+            var c = client.chat().completions().create(p);
+            Person person = c.choices().getFirst().message().content().orElseThrow();
+            assertThat(person.name).isNotNull();
+            assertThat(person.tags).isNotNull();
+        }
+    }
+
+    @Test
+    void aNamedToolAlwaysComesBackAsACallWithTypedArguments() {
+        var p = ChatCompletionCreateParams.builder().model(CompatModel.NAME).addUserMessage("Weather in Oslo?").addTool(GetWeather.class)
+                .toolChoice(com.openai.models.chat.completions.ChatCompletionNamedToolChoice.builder()
+                        .function(com.openai.models.chat.completions.ChatCompletionNamedToolChoice.Function.builder().name("GetWeather").build()).build())
+                .maxCompletionTokens(100).temperature(1.0).seed(4L).build();
+        ChatCompletion c = client.chat().completions().create(p);
+        assertThat(c.choices().getFirst().finishReason().asString()).isEqualTo("tool_calls");
+        var call = c.choices().getFirst().message().toolCalls().orElseThrow().getFirst().asFunction();
+        assertThat(call.id()).startsWith("call_");
+        assertThat(call.function().name()).isEqualTo("GetWeather");
+        GetWeather args = call.function().arguments(GetWeather.class);
+        assertThat(args.city).isNotNull();
+
+        // the call and its result go back in the conversation
+        var next = ChatCompletionCreateParams.builder().model(CompatModel.NAME).addUserMessage("Weather in Oslo?").addTool(GetWeather.class)
+                .addMessage(c.choices().getFirst().message())
+                .addMessage(com.openai.models.chat.completions.ChatCompletionToolMessageParam.builder().toolCallId(call.id()).content("rain").build())
+                .maxCompletionTokens(8).build();
+        assertThat(client.chat().completions().create(next).choices()).hasSize(1);
+
+        // streamed: the call arrives as tool_calls deltas
+        StringBuilder name = new StringBuilder(), arguments = new StringBuilder();
+        try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(p)) {
+            s.stream().forEach(chunk -> chunk.choices().forEach(ch -> ch.delta().toolCalls().ifPresent(tcs -> tcs.forEach(tc -> {
+                tc.function().flatMap(f -> f.name()).ifPresent(name::append);
+                tc.function().flatMap(f -> f.arguments()).ifPresent(arguments::append);
+            }))));
+        }
+        assertThat(name.toString()).isEqualTo("GetWeather");
+        assertThat(arguments.toString()).isEqualTo(call.function().arguments());      // the same seed, the same call
+    }
+
     @Test
     void errorsMapToTheClientsExceptions() {
         OpenAIClient wrongKey = OpenAIOkHttpClient.builder().baseUrl(server.baseUrl() + "/v1").apiKey("nope").maxRetries(0).build();
@@ -109,6 +166,6 @@ class OpenAiJavaClientTest {
         }
         assertThatThrownBy(() -> client.chat().completions().create(ChatCompletionCreateParams.builder().model("gpt-4o")
                 .addUserMessage("hi").build()))
-                .isInstanceOf(BadRequestException.class).hasMessageContaining("does not exist");
+                .isInstanceOf(com.openai.errors.NotFoundException.class).hasMessageContaining("does not exist");   // 404 model_not_found, as OpenAI answers
     }
 }

@@ -26,8 +26,15 @@ public final class JsonMachine {
     /** In a string after its opening quote: chars so far, its bounds, an escape pending, UTF-8 continuation bytes due and the range of the next. */
     record InStr(int chars, int min, int max, boolean escape, int due, int lo, int hi) implements Frame {}
 
-    /** In a number: phase (see {@link #number}) and whether it must stay an integer. */
-    record InNum(int phase, boolean integer) implements Frame {}
+    /** In a number: phase (see {@link #number}), whether it must stay an integer, and the digits of the part being written. */
+    record InNum(int phase, boolean integer, int digits) implements Frame {}
+
+    /**
+     * Digits a number's parts may have: 18 in the integer part (every such integer fits a signed
+     * 64-bit one, what clients parse an integer into), 18 in the fraction, 2 in the exponent (a
+     * double holds every such value).
+     */
+    static final int INT_DIGITS = 18, FRAC_DIGITS = 18, EXP_DIGITS = 2;
 
     /** In one of literal texts: the candidates still matching and the bytes matched. */
     record InLit(List<byte[]> candidates, int pos) implements Frame {
@@ -84,8 +91,8 @@ public final class JsonMachine {
             case Start s -> begin(s.s(), b, st.below());
             case InStr s -> string(s, b, st.below());
             case InNum n -> {
-                int p = number(n, b);
-                if (p >= 0) yield new State(new InNum(p, n.integer()), st.below(), false);
+                InNum next = grown(n, b);
+                if (next != null) yield new State(next, st.below(), false);
                 yield ends(n) && st.below() != null ? feed(finished(st.below()), b) : null;
             }
             case InLit l -> {
@@ -115,8 +122,8 @@ public final class JsonMachine {
         return switch (s) {
             case Schema.Str x -> b == '"' ? new State(new InStr(0, x.min(), x.max(), false, 0, 0, 0), below, false) : null;
             case Schema.Num n -> {
-                int p = number(new InNum(START, n.integer()), b);
-                yield p < 0 ? null : new State(new InNum(p, n.integer()), below, false);
+                InNum first = grown(new InNum(START, n.integer(), 0), b);
+                yield first == null ? null : new State(first, below, false);
             }
             case Schema.Literals l -> feed(new State(new InLit(l.values(), 0), below, false), b);
             case Schema.Obj o -> b == '{' ? new State(new InObj(o, 0, OPEN, -1), below, false) : null;
@@ -172,6 +179,16 @@ public final class JsonMachine {
     private static int counted(InStr s) { return s.max() < 0 ? Math.min(s.chars() + 1, s.min()) : s.chars() + 1; }
 
     static final int START = 0, MINUS = 1, ZERO = 2, INT = 3, DOT = 4, FRAC = 5, E = 6, ESIGN = 7, EXP = 8;
+
+    /** The number after byte b, or null when b does not continue it (or would give a part more digits than it may have). */
+    private static InNum grown(InNum n, int b) {
+        int p = number(n, b);
+        if (p < 0) return null;
+        boolean digitPart = p == ZERO || p == INT || p == FRAC || p == EXP;
+        int digits = !digitPart ? 0 : p == n.phase() ? n.digits() + 1 : 1;
+        int most = p == FRAC ? FRAC_DIGITS : p == EXP ? EXP_DIGITS : INT_DIGITS;
+        return digits > most ? null : new InNum(p, n.integer(), digits);
+    }
 
     /** The number phase after byte b, or −1 when b does not continue the number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
     private static int number(InNum n, int b) {

@@ -124,6 +124,10 @@ class JsonConstraintTest {
         assertThat(accepts(any, "{\"a\":[1,-0.5e+3,true,null,{\"b\":\"x\"}],\"\":{}}")).isTrue();
         assertThat(accepts(any, "{\"a\":01}")).isFalse();
         assertThat(accepts(any, "[1]")).isFalse();                                          // json_object: an object
+        assertThat(accepts(any, "{\"n\":-123456789012345678}")).isTrue();                 // 18 digits: every one fits a long
+        assertThat(accepts(any, "{\"n\":1234567890123456789}")).isFalse();
+        assertThat(accepts(any, "{\"n\":1.5e-99}")).isTrue();
+        assertThat(accepts(any, "{\"n\":1.5e100}")).isFalse();                             // beyond what a double holds
         JsonMachine.State st = JsonMachine.start(s);
         for (byte b : "{\"name\":\"A".getBytes()) st = JsonMachine.feed(st, b);
         assertThat(JsonMachine.remaining(st)).isEqualTo("\",\"tags\":[\"a\"]}".length());
@@ -234,7 +238,7 @@ class JsonConstraintTest {
                 if (n < schema.path("minLength").asInt(0)) return at + ": too short";
                 if (schema.has("maxLength") && n > schema.get("maxLength").asInt()) return at + ": too long";
             }
-            case "integer" -> { if (!value.isIntegralNumber()) return at + ": not an integer"; }
+            case "integer" -> { if (!value.isIntegralNumber() || !value.canConvertToLong()) return at + ": not an integer a long holds"; }
             case "number" -> { if (!value.isNumber()) return at + ": not a number"; }
             case "boolean" -> { if (!value.isBoolean()) return at + ": not a boolean"; }
             case "null" -> { if (!value.isNull()) return at + ": not null"; }

@@ -162,18 +162,22 @@ record Tools(Map<String, JsonNode> tools, Choice choice, String named, boolean p
     /** Whether the prompt tells the model to write calls in Hermes' tags (else the Llama 3.1 JSON form is forced). */
     static boolean hermes(String prompt) { return prompt.contains("<tool_call>"); }
 
-    /** What the reply must be under tool_choice required or named: the call's JSON, with its arguments' schema when named. */
+    /**
+     * What the reply must be under tool_choice required or named: the call's JSON, with the function's
+     * arguments schema when one function is possible (named, or the only one); with several, any object.
+     */
     Schema callSchema(boolean hermes) {
+        String only = choice == Choice.NAMED ? named : tools.size() == 1 ? tools.keySet().iterator().next() : null;   // one function: its schema
         List<byte[]> names = new ArrayList<>();
-        for (String n : choice == Choice.NAMED ? List.of(named) : tools.keySet()) names.add(Schema.compact(Json.MAPPER.getNodeFactory().stringNode(n)));
+        for (String n : only != null ? List.of(only) : tools.keySet()) names.add(Schema.compact(Json.MAPPER.getNodeFactory().stringNode(n)));
         Schema args = Schema.anyObject();
-        if (choice == Choice.NAMED) {
-            JsonNode p = tools.get(named).get("parameters");
+        if (only != null) {
+            JsonNode p = tools.get(only).get("parameters");
             if (p != null && !p.isNull()) {
                 try {
                     args = Schema.compile(p);
                 } catch (LaminaException e) {
-                    throw ApiException.invalid("tools", "function '" + named + "': parameters: " + e.getMessage());
+                    throw ApiException.invalid("tools", "function '" + only + "': parameters: " + e.getMessage());
                 }
             }
         }
