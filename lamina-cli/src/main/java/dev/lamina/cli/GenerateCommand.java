@@ -41,6 +41,12 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--weights", defaultValue = "stored", description = "How inference stores the linear weights: stored (a GGUF file's Q8_0/Q4_0/Q4_K/Q6_K blocks as they are, else float32), f32, or q8_0 (8-bit blocks, a quarter of float32's bytes); default ${DEFAULT-VALUE}.")
     String weights;
 
+    @Option(names = "--json", description = "Constrain the output to any JSON object (as response_format json_object).")
+    boolean json;
+    @Option(names = "--json-schema", paramLabel = "FILE", description = "Constrain the output to this JSON Schema (the subset the server's "
+            + "response_format json_schema enforces): it ends complete and valid within --max-tokens.")
+    Path jsonSchema;
+
     @Override
     public Integer call() {
         if (maxTokens < 1) throw new dev.lamina.io.LaminaException("--max-tokens must be >= 1, got " + maxTokens);
@@ -52,8 +58,26 @@ final class GenerateCommand implements Callable<Integer> {
         }
         Lamina.Model m = Lamina.load(model, Main.kernels(threads), formatWith(WeightFormat.parse(weights), adapters));
         foldAdapters(m, adapters);
+        dev.lamina.structured.JsonConstraint constraint = null;
+        if (json || jsonSchema != null) {
+            dev.lamina.structured.Schema schema = dev.lamina.structured.Schema.anyObject();
+            if (jsonSchema != null) {
+                try {
+                    schema = dev.lamina.structured.Schema.compile(dev.lamina.io.Json.MAPPER.readTree(dev.lamina.io.TextFiles.read(jsonSchema)));
+                } catch (tools.jackson.core.JacksonException e) {
+                    throw new dev.lamina.io.LaminaException(jsonSchema + ": not JSON (" + e.getOriginalMessage() + ")");
+                } catch (dev.lamina.io.LaminaException e) {
+                    throw new dev.lamina.io.LaminaException(jsonSchema + ": " + e.getMessage());
+                }
+            }
+            if (maxTokens < dev.lamina.structured.JsonConstraint.minTokens(schema))
+                throw new dev.lamina.io.LaminaException("--max-tokens " + maxTokens + " cannot hold the shortest valid output ("
+                        + dev.lamina.structured.JsonConstraint.minTokens(schema) + " tokens)");
+            constraint = new dev.lamina.structured.JsonConstraint(schema, dev.lamina.structured.JsonConstraint.Vocabulary.of(m.tokenizer()),
+                    m.tokenizer().eotId() >= 0 ? new int[] {m.tokenizer().eotId()} : new int[0]);
+        }
         System.out.print(prompt);
-        m.generator().generate(prompt, maxTokens, sampler, stop == null ? List.of() : stop, text -> {
+        m.generator().generate(prompt, maxTokens, sampler, stop == null ? List.of() : stop, constraint, text -> {
             System.out.print(text);
             System.out.flush();
         });

@@ -112,6 +112,30 @@ class FinetuneCommandTest {
         assertThat(dir.resolve("y")).doesNotExist();
     }
 
+    @Test
+    void generateWithAJsonSchemaPrintsValidJsonFromAnUntrainedModel(@TempDir Path dir) throws Exception {
+        Path base = tinyRun(dir), schema = dir.resolve("s.json");
+        Files.writeString(schema, "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\",\"maxLength\":8},"
+                + "\"days\":{\"type\":\"integer\"}},\"required\":[\"city\",\"days\"]}");
+        for (String seed : new String[] {"1", "2", "3"}) {
+            Result r = run("generate", "--model", base.toString(), "--prompt", "Forecast:", "--json-schema", schema.toString(),
+                    "--max-tokens", "40", "--temperature", "1", "--seed", seed);
+            assertThat(r.code()).as(r.err()).isZero();
+            var j = dev.lamina.io.Json.MAPPER.readTree(r.out().strip().substring("Forecast:".length()));
+            assertThat(j.get("city").asString().codePoints().count()).isLessThanOrEqualTo(8);
+            assertThat(j.get("days").isIntegralNumber()).isTrue();
+        }
+        Result any = run("generate", "--model", base.toString(), "--prompt", "{", "--json", "--max-tokens", "30", "--temperature", "1");
+        assertThat(dev.lamina.io.Json.MAPPER.readTree(any.out().strip().substring(1)).isObject()).isTrue();
+        Result tight = run("generate", "--model", base.toString(), "--prompt", "x", "--json-schema", schema.toString(), "--max-tokens", "5");
+        assertThat(tight.code()).isNotZero();
+        assertThat(tight.err()).contains("cannot hold the shortest valid output");
+        Files.writeString(schema, "{\"type\":\"string\",\"format\":\"email\"}");
+        Result bad = run("generate", "--model", base.toString(), "--prompt", "x", "--json-schema", schema.toString());
+        assertThat(bad.code()).isNotZero();
+        assertThat(bad.err().strip()).contains("unsupported schema keyword 'format'").doesNotContain("\n");
+    }
+
     private static double perplexity(Result r) {
         assertThat(r.code()).as(r.err()).isZero();
         return Double.parseDouble(r.out().lines().filter(l -> l.startsWith("perplexity=")).findFirst().orElseThrow().substring(11));

@@ -39,23 +39,36 @@ public final class Generator {
      * sequences (which is not included). A prompt longer than the context keeps its end.
      */
     public Result generate(String prompt, int maxTokens, Sampler sampler, List<String> stop, Consumer<String> onText) {
+        return generate(prompt, maxTokens, sampler, stop, null, onText);
+    }
+
+    /**
+     * As above; with json (may be null) the output is constrained to its schema (a fresh constraint,
+     * {@link dev.lamina.structured.JsonConstraint#sharing}): it ends, complete and valid, as soon as
+     * the value is, and stop sequences do not apply.
+     */
+    public Result generate(String prompt, int maxTokens, Sampler sampler, List<String> stop, dev.lamina.structured.JsonConstraint json,
+                           Consumer<String> onText) {
+        dev.lamina.structured.JsonConstraint c = json == null ? null : json.sharing();
         int[] ids = tokenizer.encode(prompt);
         if (ids.length == 0) ids = new int[]{tokenizer.eotId() >= 0 ? tokenizer.eotId() : 0};
         try (InferenceSession session = InferenceSession.forModel(model)) {
             int ctx = session.capacity();
             if (ids.length >= ctx) ids = Arrays.copyOfRange(ids, ids.length - ctx + 1, ids.length);
             sampler.prompt(ids);
-            TextStream text = new TextStream(tokenizer, stop);
+            TextStream text = new TextStream(tokenizer, c != null ? List.of() : stop);
             float[] logits = session.forward(ids);
             int n = 0;
             Finish finish = Finish.LENGTH;
             while (n < maxTokens) {
+                if (c != null) c.mask(logits, 0, logits.length, Math.min(maxTokens - n, session.capacity() - session.position() + 1));
                 int next = sampler.sample(logits);
+                if (c != null) c.accept(next);
                 if (next == tokenizer.eotId()) { finish = Finish.STOP; break; }
                 n++;
                 String delta = text.add(next);
                 if (onText != null && !delta.isEmpty()) onText.accept(delta);
-                if (text.stopped()) { finish = Finish.STOP; break; }
+                if (text.stopped() || c != null && c.done()) { finish = Finish.STOP; break; }
                 if (n == maxTokens || session.position() >= session.capacity()) break;
                 logits = session.forward(next);
             }
