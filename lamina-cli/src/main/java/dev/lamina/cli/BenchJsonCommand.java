@@ -1,9 +1,7 @@
 package dev.lamina.cli;
 
 import dev.lamina.Lamina;
-import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
-import dev.lamina.io.TextFiles;
 import dev.lamina.structured.JsonBenchmark;
 import dev.lamina.structured.Schema;
 import picocli.CommandLine.Command;
@@ -27,14 +25,7 @@ final class BenchJsonCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (tokens < 2 || repeats < 1) throw new LaminaException("--tokens must be >= 2 and --repeats >= 1");
-        Schema s;
-        try {
-            s = schema == null ? Schema.anyObject() : Schema.compile(Json.MAPPER.readTree(TextFiles.read(schema)));
-        } catch (tools.jackson.core.JacksonException e) {
-            throw new LaminaException(schema + ": not JSON (" + e.getOriginalMessage() + ")");
-        } catch (LaminaException e) {
-            throw new LaminaException(schema + ": " + e.getMessage());
-        }
+        Schema s = schema == null ? Schema.anyObject() : Schema.read(schema);
         Lamina.Model m = Lamina.load(model, Main.kernels(threads));
         int[] ids = m.tokenizer().encode(prompt);
         if (ids.length == 0) throw new LaminaException("--prompt encodes to no tokens");

@@ -61,20 +61,11 @@ final class GenerateCommand implements Callable<Integer> {
         dev.lamina.structured.JsonConstraint constraint = null;
         if (json || jsonSchema != null) {
             dev.lamina.structured.Schema schema = dev.lamina.structured.Schema.anyObject();
-            if (jsonSchema != null) {
-                try {
-                    schema = dev.lamina.structured.Schema.compile(dev.lamina.io.Json.MAPPER.readTree(dev.lamina.io.TextFiles.read(jsonSchema)));
-                } catch (tools.jackson.core.JacksonException e) {
-                    throw new dev.lamina.io.LaminaException(jsonSchema + ": not JSON (" + e.getOriginalMessage() + ")");
-                } catch (dev.lamina.io.LaminaException e) {
-                    throw new dev.lamina.io.LaminaException(jsonSchema + ": " + e.getMessage());
-                }
-            }
+            if (jsonSchema != null) schema = dev.lamina.structured.Schema.read(jsonSchema);
             if (maxTokens < dev.lamina.structured.JsonConstraint.minTokens(schema))
                 throw new dev.lamina.io.LaminaException("--max-tokens " + maxTokens + " cannot hold the shortest valid output ("
                         + dev.lamina.structured.JsonConstraint.minTokens(schema) + " tokens)");
-            constraint = new dev.lamina.structured.JsonConstraint(schema, dev.lamina.structured.JsonConstraint.Vocabulary.of(m.tokenizer()),
-                    m.tokenizer().eotId() >= 0 ? new int[] {m.tokenizer().eotId()} : new int[0]);
+            constraint = dev.lamina.structured.JsonConstraint.of(schema, m.tokenizer());
         }
         System.out.print(prompt);
         m.generator().generate(prompt, maxTokens, sampler, stop == null ? List.of() : stop, constraint, text -> {

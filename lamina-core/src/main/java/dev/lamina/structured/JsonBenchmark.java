@@ -33,9 +33,8 @@ public final class JsonBenchmark {
     public static Result run(Decoder model, Tokenizer tok, Schema schema, int[] prompt, int tokens, int repeats, Consumer<String> log) {
         double[] free = new double[repeats], constrained = new double[repeats];
         long produced = 0, coldNanos = 0, warmNanos = 0, masks = 0;
-        int[] ends = tok.eotId() >= 0 ? new int[] {tok.eotId()} : new int[0];
         try (BatchEngine engine = new BatchEngine(PreparedModel.of(model), tok, BatchEngine.Options.defaults(1))) {
-            JsonConstraint json = new JsonConstraint(schema, JsonConstraint.Vocabulary.of(tok), ends);
+            JsonConstraint json = JsonConstraint.of(schema, tok);
             for (int i = -1; i < repeats; i++) {                      // i = −1: warm-up
                 SamplingParams p = SamplingParams.of(1.0, 0, 1.0, 100 + Math.max(i, 0));
                 BatchEngine.Result f = run(engine, new BatchEngine.Request(prompt, tokens, p, 1, List.of(), -1, true));
@@ -45,7 +44,7 @@ public final class JsonBenchmark {
                 constrained[i] = perToken(c);
                 produced += c.completionTokens();
                 int[] out = c.choices().getFirst().tokens();
-                JsonConstraint cold = new JsonConstraint(schema, JsonConstraint.Vocabulary.of(tok), ends), warm = cold.sharing();
+                JsonConstraint cold = JsonConstraint.of(schema, tok), warm = cold.sharing();
                 coldNanos += replay(cold, out, tokens, tok.vocabSize());
                 warmNanos += replay(warm, out, tokens, tok.vocabSize());
                 masks += out.length;

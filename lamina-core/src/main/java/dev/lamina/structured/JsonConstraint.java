@@ -36,17 +36,18 @@ public final class JsonConstraint {
             record Build(TreeMap<Integer, Build> kids, List<Integer> ids) {}
             Build root = new Build(new TreeMap<>(), new ArrayList<>());
             int count = 1;
-            bytes = new byte[tok.vocabSize()][];
+            byte[][] all = new byte[tok.vocabSize()][];
             boolean[] single = new boolean[256];
-            for (int id = 0; id < tok.vocabSize(); id++) {
-                byte[] b = tok.tokenBytes(id);
-                if (b != null && b.length == 1) single[b[0] & 0xFF] = true;
+            for (int id = 0; id < all.length; id++) {
+                all[id] = tok.tokenBytes(id);
+                if (all[id] != null && all[id].length == 1) single[all[id][0] & 0xFF] = true;
             }
-            boolean all = true;
-            for (boolean x : single) all &= x;
-            everyByte = all;
-            for (int id = 0; id < tok.vocabSize(); id++) {
-                byte[] b = tok.tokenBytes(id);
+            boolean every = true;
+            for (boolean x : single) every &= x;
+            everyByte = every;
+            bytes = new byte[all.length][];
+            for (int id = 0; id < all.length; id++) {
+                byte[] b = all[id];
                 // without every byte as a token, a token that stops inside a character might leave it unfinishable: not used
                 if (b == null || b.length == 0 || !everyByte && !wholeCharacters(b)) continue;
                 bytes[id] = b;
@@ -124,7 +125,7 @@ public final class JsonConstraint {
     }
 
     /** The tokens allowed in a state, and the bytes each leaves to finish (for the budget test). */
-    private record Allowed(int[] ids, int[] remaining, int most) {}
+    private record Allowed(int[] ids, int[] remaining) {}
 
     private final Schema schema;
     private final Vocabulary vocab;
@@ -140,9 +141,6 @@ public final class JsonConstraint {
      */
     public JsonConstraint(Schema schema, Vocabulary vocab, int[] endIds) {
         this(schema, vocab, endIds, boundedCache());
-    }
-
-    private JsonConstraint(Schema schema, Vocabulary vocab, int[] endIds, Map<JsonMachine.State, Allowed> cache) {
         if (!vocab.hasEveryAsciiByte())
             throw new dev.lamina.io.LaminaException("the model's vocabulary lacks single-character tokens for some of JSON's characters; "
                     + "constrained output needs them to finish any text within max_tokens");
@@ -150,6 +148,14 @@ public final class JsonConstraint {
             if (!vocab.canWrite(lit))
                 throw new dev.lamina.io.LaminaException("the schema's text " + new String(lit, java.nio.charset.StandardCharsets.UTF_8)
                         + " cannot be written with the model's vocabulary");
+    }
+
+    /** A constraint of schema for a model's tokenizer: its vocabulary, and its end-of-text (when it has one) ending a response. */
+    public static JsonConstraint of(Schema schema, Tokenizer tok) {
+        return new JsonConstraint(schema, Vocabulary.of(tok), tok.eotId() >= 0 ? new int[] {tok.eotId()} : new int[0]);
+    }
+
+    private JsonConstraint(Schema schema, Vocabulary vocab, int[] endIds, Map<JsonMachine.State, Allowed> cache) {
         this.schema = schema;
         this.vocab = vocab;
         this.endIds = endIds.clone();
@@ -237,9 +243,7 @@ public final class JsonConstraint {
         int[] n = {0};
         int[][] out = {ids, rem};
         walk(0, s, out, n);
-        int most = 0;
-        for (int i = 0; i < n[0]; i++) most = Math.max(most, out[1][i]);
-        return new Allowed(Arrays.copyOf(out[0], n[0]), Arrays.copyOf(out[1], n[0]), most);
+        return new Allowed(Arrays.copyOf(out[0], n[0]), Arrays.copyOf(out[1], n[0]));
     }
 
     /** Whether a literal in progress (without every byte as a token) can still be written to its end by some candidate. */

@@ -58,6 +58,17 @@ public sealed interface Schema {
      */
     static Schema compile(JsonNode s) { return compile(s, "schema"); }
 
+    /** The schema in file, compiled; a file that is not JSON or a schema it cannot enforce is an error naming the file. */
+    static Schema read(java.nio.file.Path file) {
+        try {
+            return compile(Json.MAPPER.readTree(dev.lamina.io.TextFiles.read(file)));
+        } catch (tools.jackson.core.JacksonException e) {
+            throw new LaminaException(file + ": not JSON (" + e.getOriginalMessage() + ")");
+        } catch (LaminaException e) {
+            throw new LaminaException(file + ": " + e.getMessage());
+        }
+    }
+
     private static Schema compile(JsonNode s, String at) {
         if (s == null || !s.isObject()) throw new LaminaException(at + ": a schema must be a JSON object");
         for (String k : s.propertyNames())

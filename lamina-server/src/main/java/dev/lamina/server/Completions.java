@@ -184,7 +184,7 @@ final class Completions {
         };
         if (schema == null) return null;
         try {
-            return new JsonConstraint(schema, JsonConstraint.Vocabulary.of(tokenizer), tokenizer.eotId() >= 0 ? new int[] {tokenizer.eotId()} : new int[0]);
+            return JsonConstraint.of(schema, tokenizer);
         } catch (LaminaException e) {
             throw ApiException.invalid("response_format", e.getMessage());
         }
@@ -336,8 +336,7 @@ final class Completions {
             boolean hermes = Tools.hermes(prompt);                // the call in the form the prompt asks for, constrained
             if (hermes) prompt += "<tool_call>\n";
             try {
-                c = c.withJson(new JsonConstraint(tools.callSchema(hermes), JsonConstraint.Vocabulary.of(tokenizer),
-                        tokenizer.eotId() >= 0 ? new int[] {tokenizer.eotId()} : new int[0]));
+                c = c.withJson(JsonConstraint.of(tools.callSchema(hermes), tokenizer));
             } catch (LaminaException e) {
                 throw ApiException.invalid("tools", e.getMessage());
             }
