@@ -162,7 +162,7 @@ final class FinetuneCommand implements Callable<Integer> {
         if (qat) {                    // the learned steps as the blocks' scales: what llama.cpp and every GGUF reader run
             Path f = out.resolve("model-" + QatExport.type(qc).name().toLowerCase(Locale.ROOT) + ".gguf");
             try {
-                QatExport.write(r.model(), dev.lamina.gguf.GgufVocab.writable(base.tokenizer()) ? base.tokenizer() : null, f);
+                QatExport.write(r.model(), dev.lamina.gguf.GgufVocab.writable(base.tokenizer(), r.model().config().vocabSize()) ? base.tokenizer() : null, f);
                 gguf = f.toString();
             } catch (LaminaException e) {
                 System.err.println("finetune: no GGUF file: " + e.getMessage());

@@ -96,7 +96,7 @@ final class GgufExportCommand implements Callable<Integer> {
                         Math.exp(before), t.label(), m.name().toLowerCase(Locale.ROOT), Math.exp(after));
             }
         }
-        GgufModel.Exported e = GgufModel.write(r.model(), src.tokenizer(), out, t, r.tensors()).withNote(src.note());
+        GgufModel.Exported e = GgufModel.write(r.model(), src.tokenizer(), src.chatTemplate(), out, t, r.tensors()).withNote(src.note());
         report(e, t);
         return 0;
     }

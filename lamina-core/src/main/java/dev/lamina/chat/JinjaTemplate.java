@@ -22,13 +22,17 @@ import java.util.Map;
  * and only using it further (an attribute, arithmetic, a call) is an error.
  */
 public final class JinjaTemplate {
-    private final String origin;
+    private final String origin, source;
     private final List<Node> body;
 
-    private JinjaTemplate(String origin, List<Node> body) {
+    private JinjaTemplate(String origin, String source, List<Node> body) {
         this.origin = origin;
+        this.source = source;
         this.body = body;
     }
+
+    /** The template's text, as parsed. */
+    public String source() { return source; }
 
     /**
      * Parses a template.
@@ -38,7 +42,7 @@ public final class JinjaTemplate {
      */
     public static JinjaTemplate parse(String source, String origin) {
         try {
-            return new JinjaTemplate(origin, JinjaParser.parse(source));
+            return new JinjaTemplate(origin, source, JinjaParser.parse(source));
         } catch (JinjaParser.SyntaxError e) {
             throw new LaminaException(origin + " line " + e.line + ": " + e.getMessage() + " (the Jinja template is not valid)");
         }

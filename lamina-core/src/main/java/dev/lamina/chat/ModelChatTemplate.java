@@ -68,7 +68,7 @@ public final class ModelChatTemplate {
     /** The template of a GGUF file (tokenizer.chat_template, with its bos and eos tokens); the built-in one when it has none. */
     public static ModelChatTemplate ofGguf(Path file) {
         try (GgufFile f = GgufFile.open(file)) {
-            if (!f.hasValue("tokenizer.chat_template")) return builtIn();
+            if (!f.hasValue("tokenizer.chat_template") || f.string("tokenizer.chat_template").equals(ChatTemplate.JINJA)) return builtIn();
             Map<String, String> tokens = new LinkedHashMap<>();
             List<String> vocab = f.hasValue("tokenizer.ggml.tokens") ? f.strings("tokenizer.ggml.tokens") : List.of();
             for (String name : List.of("bos", "eos", "unknown", "padding")) {
@@ -125,6 +125,16 @@ public final class ModelChatTemplate {
         if (templates.isEmpty()) return builtIn();
         String origin = Files.exists(file) ? file.toString() : where;
         return new ModelChatTemplate(Map.copyOf(templates), Map.copyOf(tokens), origin, Clock.systemDefaultZone());
+    }
+
+    /**
+     * The Jinja text of the default template, as a GGUF file's tokenizer.chat_template holds it:
+     * the model's own, or the built-in template written as Jinja ({@link ChatTemplate#JINJA}).
+     */
+    public String jinja() {
+        if (templates.isEmpty()) return ChatTemplate.JINJA;
+        JinjaTemplate t = templates.getOrDefault("default", templates.values().iterator().next());
+        return t.source();
     }
 
     /** The same template with strftime_now reading this clock. */

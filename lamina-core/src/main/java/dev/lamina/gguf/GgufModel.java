@@ -291,29 +291,48 @@ public final class GgufModel {
     /** Exports the model of a run directory or Hugging Face directory (or a GGUF file) as one GGUF file. */
     public static Exported export(Path model, Path out, GgufQuantType type) {
         Source src = source(model);
-        return write(src.decoder(), src.tokenizer(), out, type).withNote(src.note());
+        return write(src.decoder(), src.tokenizer(), src.chatTemplate(), out, type, Map.of()).withNote(src.note());
     }
 
-    /** A model to export: its weights, the tokenizer a GGUF file can hold (null when none can be written), and why not. */
-    public record Source(Decoder decoder, Tokenizer tokenizer, String note) {}
+    /**
+     * A model to export: its weights, the tokenizer a GGUF file can hold (null when none can be
+     * written), its chat template's Jinja text (null when it has none that can be read), and what
+     * the file will lack and why.
+     */
+    public record Source(Decoder decoder, Tokenizer tokenizer, String chatTemplate, String note) {}
 
-    /** The model of a run directory, Hugging Face directory or GGUF file, with its writable tokenizer. */
+    /** The model of a run directory, Hugging Face directory or GGUF file, with its writable tokenizer and chat template. */
     public static Source source(Path model) {
+        Decoder d;
+        Tokenizer tok;
+        String template = null, note = null;
         if (isGguf(model)) {
             Loaded l = load(model);
-            return GgufVocab.writable(l.tokenizer()) ? new Source(l.decoder(), l.tokenizer(), null) : new Source(l.decoder(), null, unwritable(l.tokenizer()));
+            d = l.decoder();
+            tok = l.tokenizer();
+            template = l.specials().chatTemplate();
+        } else {
+            d = Checkpoint.loadModel(model);
+            boolean hf = HfCheckpoint.isHfDirectory(model);
+            Path dir = hf ? model : model.resolve(Checkpoint.TOKENIZER);
+            tok = hf ? HfCheckpoint.tokenizer(model) : Files.isDirectory(dir) ? Tokenizers.load(dir) : null;
+            try {
+                var t = dev.lamina.chat.ModelChatTemplate.of(dir);
+                // a Hugging Face model without a template gets none; a run chats with the built-in one unless it has its own
+                template = hf && t.isBuiltIn() ? null : t.jinja();
+            } catch (LaminaException e) {
+                note = "the chat template is not written: " + e.getMessage();
+            }
         }
-        Decoder d = Checkpoint.loadModel(model);
-        Tokenizer tok;
-        if (HfCheckpoint.isHfDirectory(model)) tok = HfCheckpoint.tokenizer(model);
-        else tok = Files.isDirectory(model.resolve(Checkpoint.TOKENIZER)) ? Tokenizers.load(model.resolve(Checkpoint.TOKENIZER)) : null;
         try {
-            if (tok != null) tok.vocabSize();
+            if (tok != null) GgufVocab.vocabulary(tok, d.config().vocabSize());
         } catch (LaminaException e) {
-            tok = null;   // a Hugging Face directory without a readable tokenizer.json: the weights alone
+            // a Hugging Face directory without a readable tokenizer.json, or a tokenizer llama.cpp cannot express
+            note = e.getMessage() + ": the file holds the weights alone (llama.cpp cannot run it; for text with Lamina, use the "
+                    + "model's directory, or `lamina export hf`)";
+            tok = null;
         }
-        if (tok != null && !GgufVocab.writable(tok)) return new Source(d, null, unwritable(tok));
-        return new Source(d, tok, null);
+        return new Source(d, tok, template, note);
     }
 
     /** The GGUF type {@link #write} gives each parameter of a model of config c written as type. */
@@ -329,12 +348,6 @@ public final class GgufModel {
     /** The block type of one GGUF tensor of a model of config c written as type. */
     private static GgmlType typeOf(GgufNames.Bound b, ModelConfig c, GgufQuantType type) {
         return type.typeFor(b.name(), b.shape(), b.slots().getFirst().layer(), c.numHiddenLayers(), c.tieWordEmbeddings());
-    }
-
-    private static String unwritable(Tokenizer tok) {
-        return "the tokenizer (" + tok.getClass().getSimpleName() + ") is not plain byte-level BPE, the one kind Lamina writes as a "
-                + "GGUF vocabulary yet: the file holds the weights alone (llama.cpp cannot run it; for text with Lamina, use the "
-                + "model's directory, or `lamina export hf`)";
     }
 
     /** llama for Pre-LN RMSNorm + RoPE + SwiGLU (with biases, a sliding window or both), else gpt2 where Hugging Face's gpt2 fits. */
@@ -417,16 +430,17 @@ public final class GgufModel {
     }
 
     /** Writes model (and tok, may be null) as a GGUF file in llama.cpp's layout, atomically. */
-    public static Exported write(Decoder model, Tokenizer tok, Path out, GgufQuantType type) { return write(model, tok, out, type, Map.of()); }
+    public static Exported write(Decoder model, Tokenizer tok, Path out, GgufQuantType type) { return write(model, tok, null, out, type, Map.of()); }
 
     /**
      * As above, with calibrated weights (quant.Ptq, or quantization-aware training: the model holds ŵ,
      * calibrated their grids): a tensor calibrated on a 32-weight block type's grid is written in that
      * type, packed from the calibration's scales and levels instead of being rounded again; every
      * other tensor gets its type from type as usual. general.file_type names the calibrated type
-     * when every calibrated tensor has the same one (the file is mostly that type).
+     * when every calibrated tensor has the same one (the file is mostly that type). chatTemplate
+     * (may be null) becomes tokenizer.chat_template.
      */
-    public static Exported write(Decoder model, Tokenizer tok, Path out, GgufQuantType type,
+    public static Exported write(Decoder model, Tokenizer tok, String chatTemplate, Path out, GgufQuantType type,
                                  Map<dev.lamina.model.ParamKey, dev.lamina.quant.Calibrate.Quantized> calibrated) {
         ModelConfig c = model.config();
         GgufArch arch = archFor(c);
@@ -474,7 +488,8 @@ public final class GgufModel {
         }
         w.putUint32("general.file_type", mostly(type, calibrated).fileType);
         w.putUint32("general.quantization_version", 2);
-        if (tok != null) GgufVocab.write(tok, c.vocabSize(), w);
+        if (tok != null) GgufVocab.write(GgufVocab.vocabulary(tok, c.vocabSize()), w);
+        if (tok != null && chatTemplate != null) w.putString(GgufVocab.CHAT_TEMPLATE, chatTemplate);
 
         Map<String, GgmlType> types = new java.util.LinkedHashMap<>();
         float[] freqs = arch == GgufArch.GEMMA3 ? null : ropeFreqs(c);    // gemma3 keeps its scaling in metadata

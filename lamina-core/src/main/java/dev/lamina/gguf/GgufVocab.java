@@ -6,6 +6,7 @@ import dev.lamina.tokenizer.BpeTokenizer;
 import dev.lamina.tokenizer.ByteLevel;
 import dev.lamina.tokenizer.ByteTokenizer;
 import dev.lamina.tokenizer.MissingTokenizer;
+import dev.lamina.tokenizer.PipelineTokenizer;
 import dev.lamina.tokenizer.Tokenizer;
 import dev.lamina.tokenizer.Tokenizers;
 import dev.lamina.tokenizer.Vocabulary;
@@ -110,15 +111,18 @@ public final class GgufVocab {
         return BpeTokenizer.of(vocab, merges, added, file.toString());
     }
 
-    /** Whether tok is of a kind {@link #write} handles (byte-level BPE, which it may still refuse, or the byte tokenizer). */
-    public static boolean writable(Tokenizer tok) { return tok instanceof BpeTokenizer || tok instanceof ByteTokenizer; }
-
-    /** The tokenizer.ggml.* entries for tok as convert_hf_to_gguf.py writes a gpt2 vocabulary; vocabSize pads with unused tokens. */
-    static void write(Tokenizer tok, int vocabSize, GgufWriter w) {
+    /**
+     * The GGUF vocabulary lists of tok, padded with unused entries to vocabSize ids: Lamina's
+     * byte-level BPE and byte tokenizer as gpt2 vocabularies with GPT-2's pre-tokenizer; a
+     * tokenizer.json, tokenizer.model or GGUF tokenizer as {@link PipelineTokenizer#llamaCppVocabulary}
+     * gives it. Throws LaminaException saying why tok has no such form.
+     */
+    public static Vocabulary vocabulary(Tokenizer tok, int vocabSize) {
+        if (tok instanceof MissingTokenizer m) throw new LaminaException(m.reason());
+        if (tok instanceof PipelineTokenizer p) return p.llamaCppVocabulary(vocabSize);
         String[] tokens = new String[vocabSize];
         int[] types = new int[vocabSize];
         List<String> merges;
-        int eot = tok.eotId();
         if (tok instanceof BpeTokenizer bpe) {
             if (bpe.prefixSpace())
                 throw new LaminaException("the tokenizer adds a prefix space (add_prefix_space), which GGUF's gpt2 vocabulary cannot express");
@@ -140,15 +144,34 @@ public final class GgufVocab {
             throw new LaminaException("tokenizer " + tok.describe() + " has no GGUF form");
         }
         for (int id = 0; id < vocabSize; id++) if (tokens[id] == null) { tokens[id] = "[PAD" + id + "]"; types[id] = UNUSED; }
-        w.putString(MODEL, "gpt2");
-        w.putString(PRE, "gpt-2");
-        w.putStrings(TOKENS, Arrays.asList(tokens));
-        w.putInt32s(TYPES, types);
-        w.putStrings(MERGES, merges);
-        if (eot >= 0 && eot < vocabSize) {
-            w.putUint32(BOS, eot);
-            w.putUint32(EOS, eot);
+        int eot = tok.eotId() < vocabSize ? tok.eotId() : -1;
+        return new Vocabulary("gpt2", "gpt-2", Arrays.asList(tokens), null, types, merges, eot, eot, -1, false, false);
+    }
+
+    /** Whether tok has a GGUF vocabulary of vocabSize ids ({@link #vocabulary} gives it). */
+    public static boolean writable(Tokenizer tok, int vocabSize) {
+        try {
+            vocabulary(tok, vocabSize);
+            return true;
+        } catch (LaminaException e) {
+            return false;
         }
-        w.putBool(ADD_BOS, false);
+    }
+
+    /** The tokenizer.ggml.* entries of v, as convert_hf_to_gguf.py writes them. */
+    static void write(Vocabulary v, GgufWriter w) {
+        w.putString(MODEL, v.model());
+        if (v.pre() != null) w.putString(PRE, v.pre());
+        w.putStrings(TOKENS, v.tokens());
+        if (v.scores() != null) w.putFloat32s(SCORES, v.scores());
+        int[] types = new int[v.tokens().size()];
+        for (int id = 0; id < types.length; id++) types[id] = v.type(id);
+        w.putInt32s(TYPES, types);
+        if (v.merges() != null) w.putStrings(MERGES, v.merges());
+        if (v.bosId() >= 0) w.putUint32(BOS, v.bosId());
+        if (v.eosId() >= 0) w.putUint32(EOS, v.eosId());
+        if (v.unkId() >= 0) w.putUint32(UNK, v.unkId());
+        if (v.model().equals("llama")) w.putBool(ADD_SPACE_PREFIX, v.addSpacePrefix());
+        w.putBool(ADD_BOS, v.addBos());
     }
 }

@@ -50,7 +50,7 @@ public final class Generator {
     public Result generate(String prompt, int maxTokens, Sampler sampler, List<String> stop, dev.lamina.structured.JsonConstraint json,
                            Consumer<String> onText) {
         dev.lamina.structured.JsonConstraint c = json == null ? null : json.sharing();
-        int[] ids = tokenizer.encode(prompt);
+        int[] ids = tokenizer.encodePrompt(prompt);
         if (ids.length == 0) ids = new int[]{tokenizer.eotId() >= 0 ? tokenizer.eotId() : 0};
         try (InferenceSession session = InferenceSession.forModel(model)) {
             int ctx = session.capacity();

@@ -46,6 +46,6 @@ public final class QatExport {
             calibrated.put(lin.key(), new Calibrate.Quantized(grid, rows, in, plain.params().value(lin.key().name()).toArray(), d,
                     new float[rows * blocks]));
         }
-        return GgufModel.write(plain, tok, out, GgufQuantType.Q8_0, calibrated);
+        return GgufModel.write(plain, tok, null, out, GgufQuantType.Q8_0, calibrated);
     }
 }

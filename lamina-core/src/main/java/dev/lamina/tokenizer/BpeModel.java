@@ -113,7 +113,9 @@ final class BpeModel implements SubwordModel {
     /** The merge index of the pair (a, b), or -1. */
     private int merge(int a, int b) { return merges.get(LongIntMap.pair(a, b)); }
 
-    private int priority(int m) { return priority == null ? m : priority[m]; }
+    /** The rank of merge m: its index, or the rank it shares with others (SentencePiece's scores). */
+    int priority(int m) { return priority == null ? m : priority[m]; }
+    int mergeResult(int m) { return mergeResult[m]; }
 
     /** The ids of one pre-tokenized word given as UTF-8 bytes (byte-level BPE). */
     int[] encodeWord(byte[] bytes) {

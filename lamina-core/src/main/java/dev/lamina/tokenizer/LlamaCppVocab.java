@@ -104,7 +104,7 @@ final class LlamaCppVocab {
                 new TokenDecoder.ByteFallback(), new TokenDecoder.Fuse()));
         if (v.addSpacePrefix()) dec.add(new TokenDecoder.Strip(' ', 1, 0));
         var parts = new PipelineTokenizer.Parts(new Normalizer.Sequence(norm), null, model, new TokenDecoder.Sequence(dec), bos(v), added(v));
-        return new PipelineTokenizer(parts, v.eosId(), v.addBos() ? v.bosId() : -1, null, "llama.cpp-spm");
+        return new PipelineTokenizer(parts, v.eosId(), v.addBos() ? v.bosId() : -1, "llama.cpp-spm", v);
     }
 
     private static PipelineTokenizer byteLevel(Vocabulary v) {
@@ -116,7 +116,7 @@ final class LlamaCppVocab {
         steps.add(new PreTokenizer.ByteLevelSplit(false, false));
         BpeModel model = merged(v, pre.ignoreMerges(), false);
         var parts = new PipelineTokenizer.Parts(null, new PreTokenizer.Sequence(steps), model, new TokenDecoder.ByteLevel(), bos(v), added(v));
-        return new PipelineTokenizer(parts, v.eosId(), v.addBos() ? v.bosId() : -1, null, "llama.cpp-bpe");
+        return new PipelineTokenizer(parts, v.eosId(), v.addBos() ? v.bosId() : -1, "llama.cpp-bpe", v);
     }
 
     private static PipelineTokenizer gemma4(Vocabulary v) {
@@ -127,7 +127,7 @@ final class LlamaCppVocab {
         var dec = new TokenDecoder.Sequence(List.of(new TokenDecoder.Replace(TextPattern.literal("\u2581"), " "),
                 new TokenDecoder.ByteFallback(), new TokenDecoder.Fuse()));
         var parts = new PipelineTokenizer.Parts(norm, split, model, dec, bos(v), added(v));
-        return new PipelineTokenizer(parts, v.eosId(), v.addBos() ? v.bosId() : -1, null, "llama.cpp-gemma4");
+        return new PipelineTokenizer(parts, v.eosId(), v.addBos() ? v.bosId() : -1, "llama.cpp-gemma4", v);
     }
 
     /** BPE from "left right" merges (split at the first space after the first character, as llama.cpp does). */
@@ -148,6 +148,164 @@ final class LlamaCppVocab {
         }
         var options = new BpeModel.Options(-1, false, ignoreMerges, byteFallback, null, null);
         return new BpeModel(tokens, left.toArray(), right.toArray(), null, options);
+    }
+
+    // ---- the other way: the lists llama.cpp's converter writes for a tokenizer ----------------------
+
+    /**
+     * Texts both encodings must agree on before a derived vocabulary is written: spaces, tabs and
+     * newlines in runs, contractions, digits in runs, punctuation runs, code, accents, several
+     * scripts, emoji with joiners and bytes a vocabulary may lack. None starts with a space or holds
+     * a special token and all are in NFC: there llama.cpp tokenizes every GGUF file of a family its
+     * own way (it puts "▁" in front of SentencePiece text even before a space, matches control
+     * tokens in text, and does not normalize), whoever wrote the file.
+     */
+    static final List<String> CHECK_TEXTS = List.of(
+            "Hello world! It's 2026, and we've got 3.14159 apples; they'll last.",
+            "two spaces,  a tab,\ttwo tabs,\t\tnew lines\n\n three   and trailing  ",
+            "x\n \n\n \t\n   \n    x",
+            "I'll you'd they're we've she's 'RE 'M 'D 'Ve DON'T",
+            "1 22 333 4444 55555 666666 7777777 1,000,000.50 3..3 3...3",
+            "punctuation!!! ??? ... ''' \"\"\" ``` --- === ~~~ ((( ))) [[x]] {y} <z> @#$%^&*",
+            "for (int i = 0; i < n; i++) { x[i] += 1; } // done\n    return x;",
+            "Ünïcödé naïve café résumé Straße Ελληνικά русский текст עברית العربية हिन्दी",
+            "日本語のテキスト、中文文本。한국어 텍스트 ไทย",
+            "emoji 🚀🦙 ✅ 👩‍💻 😶‍🌫️ and a rare one 𓀀",
+            "The quick brown fox jumps over the lazy dog. THE QUICK BROWN FOX.");
+
+    /** v with unused entries appended up to vocabSize ids (a model may have more embedding rows than tokens). */
+    static Vocabulary padded(Vocabulary v, int vocabSize) {
+        int n = v.tokens().size();
+        if (vocabSize < n)
+            throw new LaminaException("the tokenizer has " + n + " tokens but the model only " + vocabSize + " embedding rows");
+        if (vocabSize == n) return v;
+        List<String> tokens = new ArrayList<>(v.tokens());
+        float[] scores = v.scores() == null ? null : java.util.Arrays.copyOf(v.scores(), vocabSize);
+        int[] types = new int[vocabSize];
+        for (int id = 0; id < vocabSize; id++) types[id] = id < n ? v.type(id) : Vocabulary.UNUSED;
+        for (int id = n; id < vocabSize; id++) tokens.add("[PAD" + id + "]");
+        return new Vocabulary(v.model(), v.pre(), tokens, scores, types, v.merges(), v.bosId(), v.eosId(), v.unkId(), v.addSpacePrefix(), v.addBos());
+    }
+
+    /**
+     * The lists llama.cpp's convert_hf_to_gguf.py writes for t: byte-level BPE as model "gpt2"
+     * with the pre-tokenizer named by its regex, tokens and merges; BPE with byte fallback over
+     * "▁"-escaped text (SentencePiece's, from a tokenizer.json or tokenizer.model) as model
+     * "llama" with scores that rank merged pieces as t ranks its merges. Then both encode
+     * {@link #CHECK_TEXTS} and every added token, and any difference refuses the export.
+     */
+    static Vocabulary derive(PipelineTokenizer t, int vocabSize) {
+        PipelineTokenizer.Parts p = t.parts();
+        if (!(p.model() instanceof BpeModel bpe))
+            throw new LaminaException(t.describe() + " is a Unigram model; llama.cpp reads those as \"t5\" vocabularies, which Lamina does not write");
+        if (vocabSize < t.vocabSize())
+            throw new LaminaException("the tokenizer has " + t.vocabSize() + " tokens but the model only " + vocabSize + " embedding rows");
+        String[] tokens = new String[vocabSize];
+        int[] types = new int[vocabSize];
+        for (int id = 0; id < bpe.size(); id++) if (bpe.token(id) != null) { tokens[id] = bpe.token(id); types[id] = Vocabulary.NORMAL; }
+        for (AddedToken a : p.addedTokens()) { tokens[a.id()] = a.content(); types[a.id()] = a.special() ? Vocabulary.CONTROL : Vocabulary.USER_DEFINED; }
+        for (int id : new int[] {t.bosId(), t.eotId()}) if (id >= 0 && id < vocabSize && types[id] == Vocabulary.NORMAL) types[id] = Vocabulary.CONTROL;
+        Vocabulary v = bpe.options().byteFallback() ? spmLists(t, bpe, tokens, types) : byteLevelLists(t, bpe, tokens, types);
+        check(t, v);
+        return v;
+    }
+
+    private static Vocabulary byteLevelLists(PipelineTokenizer t, BpeModel bpe, String[] tokens, int[] types) {
+        PipelineTokenizer.Parts p = t.parts();
+        if (p.normalizer() != null && p.normalizer() != Normalizer.Unicode.NFC)
+            throw new LaminaException(t.describe() + ": its normalizer (" + p.normalizer() + ") has no llama.cpp counterpart");
+        String pre = preName(p.preTokenizer(), bpe.ignoreMerges());
+        if (pre == null)
+            throw new LaminaException(t.describe() + ": its pre-tokenizer splits text in a way llama.cpp has no tokenizer.ggml.pre name for");
+        List<String> merges = new ArrayList<>(bpe.merges());
+        for (int m = 0; m < bpe.merges(); m++) {
+            if (bpe.priority(m) != m) throw new LaminaException(t.describe() + ": merges share ranks, which GGUF's merge list cannot express");
+            merges.add(bpe.token(bpe.mergeLeft(m)) + " " + bpe.token(bpe.mergeRight(m)));
+        }
+        fillUnused(tokens, types);
+        return new Vocabulary("gpt2", pre, List.of(tokens), null, types, merges, t.bosId(), t.eotId(), -1, false, t.bosId() >= 0);
+    }
+
+    /** The llama.cpp name of a byte-level pre-tokenizer: GPT-2's, or one Split regex followed by the byte-level step. */
+    private static String preName(PreTokenizer pt, boolean ignoreMerges) {
+        if (pt instanceof PreTokenizer.ByteLevelSplit(boolean prefix, boolean regex) && !prefix && regex) return ignoreMerges ? null : "gpt-2";
+        if (!(pt instanceof PreTokenizer.Sequence(List<PreTokenizer> steps)) || steps.size() != 2
+                || !(steps.get(0) instanceof PreTokenizer.Split(TextPattern pattern, PreTokenizer.Behavior behavior, boolean invert))
+                || !(steps.get(1) instanceof PreTokenizer.ByteLevelSplit(boolean prefix, boolean regex))
+                || prefix || regex || invert || behavior != PreTokenizer.Behavior.ISOLATED || !pattern.regex()) return null;
+        for (String name : WRITTEN_PRE) {
+            Pre pre = PRE.get(name);
+            if (pre.ignoreMerges() == ignoreMerges && pre.regexes().equals(List.of(pattern.source()))) return name;
+        }
+        return null;
+    }
+
+    /** The names written for each regex, in the order tried (llama.cpp accepts several names for one regex). */
+    private static final List<String> WRITTEN_PRE = List.of("llama-bpe", "smaug-bpe", "qwen2", "qwen35", "gpt-4o", "tekken", "gpt-2");
+
+    private static Vocabulary spmLists(PipelineTokenizer t, BpeModel bpe, String[] tokens, int[] types) {
+        PipelineTokenizer.Parts p = t.parts();
+        Boolean spacePrefix = spacePrefix(p.normalizer(), p.preTokenizer());
+        if (spacePrefix == null)
+            throw new LaminaException(t.describe() + ": BPE with byte fallback, but its text is not escaped with \"▁\" as SentencePiece's is, "
+                    + "so llama.cpp's \"llama\" vocabulary would split it differently");
+        int unk = bpe.unkId();
+        if (unk >= 0 && unk < types.length) types[unk] = Vocabulary.UNKNOWN;
+        for (int b = 0; b < 256; b++) {
+            int id = bpe.id(BpeModel.byteToken(b));
+            if (id >= 0 && types[id] == Vocabulary.NORMAL) types[id] = Vocabulary.BYTE;
+        }
+        // llama.cpp merges the adjacent pair whose joined piece scores highest: rank r scores −r
+        float[] scores = new float[tokens.length];
+        boolean[] merged = new boolean[tokens.length];
+        int worst = 0;
+        for (int m = 0; m < bpe.merges(); m++) {
+            int r = bpe.priority(m), id = bpe.mergeResult(m);
+            worst = Math.max(worst, r);
+            if (!merged[id] || -r > scores[id]) scores[id] = -r;
+            merged[id] = true;
+        }
+        for (int id = 0; id < tokens.length; id++)   // pieces no merge makes come last
+            if (!merged[id] && tokens[id] != null && types[id] == Vocabulary.NORMAL && tokens[id].codePointCount(0, tokens[id].length()) > 1)
+                scores[id] = -(worst + 1);
+        fillUnused(tokens, types);
+        return new Vocabulary("llama", "default", List.of(tokens), scores, types, null, t.bosId(), t.eotId(), unk, spacePrefix, t.bosId() >= 0);
+    }
+
+    /**
+     * Whether "▁" goes in front of the text (llama.cpp's add_space_prefix) for the ways a tokenizer
+     * escapes spaces as SentencePiece does; null when it does not escape them so.
+     */
+    private static Boolean spacePrefix(Normalizer n, PreTokenizer pt) {
+        boolean noSplit = pt == null || pt instanceof PreTokenizer.Split(TextPattern pattern, var b, var inv) && !pattern.regex() && pattern.source().equals(" ");
+        if (n instanceof Normalizer.SentencePiece(boolean dummy, boolean removeExtra, boolean escape) && escape && !removeExtra && pt == null) return dummy;
+        if (n instanceof Normalizer.Replace r && isSpaceEscape(r) && noSplit) return false;
+        if (n instanceof Normalizer.Sequence(List<Normalizer> steps) && steps.size() == 2 && steps.get(0) instanceof Normalizer.Prepend(String prefix)
+                && prefix.equals("\u2581") && steps.get(1) instanceof Normalizer.Replace r && isSpaceEscape(r) && noSplit) return true;
+        if (n == null && pt instanceof PreTokenizer.Metaspace(char c, PreTokenizer.PrependScheme scheme, boolean split) && c == '\u2581' && !split)
+            return scheme != PreTokenizer.PrependScheme.NEVER;
+        return null;
+    }
+
+    private static boolean isSpaceEscape(Normalizer.Replace r) {
+        return !r.pattern().regex() && r.pattern().source().equals(" ") && r.content().equals("\u2581");
+    }
+
+    private static void fillUnused(String[] tokens, int[] types) {
+        for (int id = 0; id < tokens.length; id++) if (tokens[id] == null) { tokens[id] = "[PAD" + id + "]"; types[id] = Vocabulary.UNUSED; }
+    }
+
+    /** Refuses v unless the tokenizer llama.cpp builds from it encodes the check texts and added tokens as t does. */
+    private static void check(PipelineTokenizer t, Vocabulary v) {
+        PipelineTokenizer copy = build(v);
+        List<String> texts = new ArrayList<>(CHECK_TEXTS);
+        for (AddedToken a : t.addedTokens()) texts.add(a.content());
+        for (String text : texts) {
+            int[] want = t.encode(text), got = copy.encode(text);
+            if (!java.util.Arrays.equals(want, got))
+                throw new LaminaException(t.describe() + ": llama.cpp's \"" + v.model() + "\" vocabulary would encode \"" + text.strip().lines().findFirst().orElse("")
+                        + "\" differently (" + got.length + " tokens against " + want.length + "), so it is not written");
+        }
     }
 
     static List<String> knownPreNames() { return List.copyOf(new java.util.TreeSet<>(PRE.keySet())); }

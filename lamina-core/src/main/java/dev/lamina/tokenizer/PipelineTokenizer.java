@@ -36,6 +36,8 @@ public final class PipelineTokenizer implements Tokenizer {
     private final int eotId, bosId;
     private final Source source;
     private final String kind;
+    private final Vocabulary vocabulary;  // the llama.cpp lists it was built from, or null
+    private volatile Vocabulary derived;  // llamaCppVocabulary's last result (deriving checks by encoding)
     private final ConcurrentHashMap<String, int[]> cache = new ConcurrentHashMap<>();
 
     /** eotId/bosId -1 when there is none; source null when the tokenizer has no file to write back. */
@@ -48,6 +50,15 @@ public final class PipelineTokenizer implements Tokenizer {
      * makes them (tokenizers), or as written (SentencePiece's user-defined pieces).
      */
     PipelineTokenizer(Parts parts, boolean normalizeAddedTokens, int eotId, int bosId, Source source, String kind) {
+        this(parts, normalizeAddedTokens, eotId, bosId, source, kind, null);
+    }
+
+    /** Built from a GGUF file's vocabulary, which {@link #llamaCppVocabulary} gives back as it was. */
+    PipelineTokenizer(Parts parts, int eotId, int bosId, String kind, Vocabulary vocabulary) {
+        this(parts, true, eotId, bosId, null, kind, vocabulary);
+    }
+
+    private PipelineTokenizer(Parts parts, boolean normalizeAddedTokens, int eotId, int bosId, Source source, String kind, Vocabulary vocabulary) {
         this.parts = parts;
         Normalizer n = parts.normalizer();
         this.added = new AddedTokens(parts.addedTokens(), n == null || !normalizeAddedTokens ? s -> s : n::normalize);
@@ -65,9 +76,24 @@ public final class PipelineTokenizer implements Tokenizer {
         this.bosId = bosId;
         this.source = source;
         this.kind = kind;
+        this.vocabulary = vocabulary;
     }
 
     Parts parts() { return parts; }
+
+    /**
+     * The tokenizer as llama.cpp's GGUF vocabulary lists ({@code tokenizer.ggml.*}) that encode
+     * text as this tokenizer does, padded with unused entries to vocabSize ids: the lists it was
+     * read from, or derived as llama.cpp's converter derives them from a tokenizer.json or
+     * tokenizer.model and checked by encoding sample texts both ways. Throws LaminaException
+     * saying why when there is no such form.
+     */
+    public Vocabulary llamaCppVocabulary(int vocabSize) {
+        if (vocabulary != null) return LlamaCppVocab.padded(vocabulary, vocabSize);
+        Vocabulary v = derived;
+        if (v == null || v.tokens().size() != vocabSize) derived = v = LlamaCppVocab.derive(this, vocabSize);
+        return v;
+    }
 
     @Override public int vocabSize() { return addedText.length; }
     @Override public int eotId() { return eotId; }
@@ -86,6 +112,16 @@ public final class PipelineTokenizer implements Tokenizer {
 
     /** The added tokens (special or not), in file order. */
     public List<AddedToken> addedTokens() { return parts.addedTokens(); }
+
+    @Override
+    public int[] encodePrompt(String text) {
+        int[] ids = encode(text);
+        if (bosId < 0 || (ids.length > 0 && ids[0] == bosId)) return ids;
+        int[] out = new int[ids.length + 1];
+        out[0] = bosId;
+        System.arraycopy(ids, 0, out, 1, ids.length);
+        return out;
+    }
 
     /** Ids of text, special tokens matched, no template tokens added. */
     @Override public int[] encode(String text) { return encode(text, false); }

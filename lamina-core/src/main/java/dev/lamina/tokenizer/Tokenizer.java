@@ -15,6 +15,14 @@ public interface Tokenizer {
     /** Ids of text; special tokens such as {@code <|endoftext|>} are matched when the tokenizer has them enabled. */
     int[] encode(String text);
 
+    /**
+     * The ids of a prompt to continue: as {@link #encode}, with the beginning-of-sequence token in
+     * front where the model's tokenizer puts one (Llama, Mistral, Gemma: their tokenizer.json
+     * post-processor, a GGUF file's add_bos_token), unless the text already starts with it (a chat
+     * template that writes it). transformers and llama.cpp prompt such models the same way.
+     */
+    default int[] encodePrompt(String text) { return encode(text); }
+
     /** Text of ids; invalid UTF-8 byte runs decode to U+FFFD. Throws IllegalArgumentException for an unknown id. */
     String decode(int[] ids);
 

@@ -39,7 +39,7 @@ class CalibratedGgufTest {
                 Ptq.Result r = Ptq.run(m, k -> Grid.of(types.get(k)), Ptq.Options.of(method), cal, null);
                 assertThat(r.tensors()).as(t + " " + method).hasSize(7 * c.numHiddenLayers());
                 Path f = dir.resolve(t.label() + "-" + method + ".gguf");
-                GgufModel.write(r.model(), null, f, t, r.tensors());
+                GgufModel.write(r.model(), null, null, f, t, r.tensors());
                 Decoder back = GgufModel.load(f).decoder();
                 for (ParamKey k : r.tensors().keySet())
                     assertThat(back.params().value(k).toArray()).as(t + " " + method + " " + k).isEqualTo(r.model().params().value(k).toArray());

@@ -341,7 +341,7 @@ final class Completions {
                 throw ApiException.invalid("tools", e.getMessage());
             }
         }
-        int[] ids = tokenizer.encode(prompt);
+        int[] ids = tokenizer.encodePrompt(prompt);
         run(ex, List.of(request(ids, c, chatTemplate.stop(), "messages")), c, true, "chatcmpl-", null, tools);
     }
 

@@ -83,12 +83,12 @@ final class Params {
         JsonNode v = get(o, "prompt");
         if (v == null) throw ApiException.invalid("prompt", "you must provide a prompt");
         List<int[]> out = new ArrayList<>();
-        if (v.isString()) out.add(tok.encode(v.stringValue()));
+        if (v.isString()) out.add(tok.encodePrompt(v.stringValue()));
         else if (v.isArray()) {
             if (v.isEmpty()) throw ApiException.invalid("prompt", "prompt must not be an empty array");
             if (v.get(0).isIntegralNumber()) out.add(ids(v, tok));
             else for (JsonNode p : v) {
-                if (p.isString()) out.add(tok.encode(p.stringValue()));
+                if (p.isString()) out.add(tok.encodePrompt(p.stringValue()));
                 else if (p.isArray()) out.add(ids(p, tok));
                 else throw ApiException.invalid("prompt", "prompt must be a string, an array of strings or of token ids");
             }
