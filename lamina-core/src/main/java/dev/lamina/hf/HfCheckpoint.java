@@ -13,6 +13,7 @@ import dev.lamina.model.Parameters;
 import dev.lamina.tokenizer.BpeTokenizer;
 import dev.lamina.tokenizer.ByteTokenizer;
 import dev.lamina.tokenizer.MissingTokenizer;
+import dev.lamina.tokenizer.PipelineTokenizer;
 import dev.lamina.tokenizer.Tokenizer;
 import dev.lamina.tokenizer.Tokenizers;
 import dev.lamina.train.Checkpoint;
@@ -224,11 +225,19 @@ public final class HfCheckpoint {
     public static Exported export(Path model, Path out, DType dtype) {
         checkFreshTarget(out);
         Decoder m = Checkpoint.loadModel(model);
-        return export(m, runTokenizer(model), out, dtype);
+        Path dir = isHfDirectory(model) ? model : model.resolve(Checkpoint.TOKENIZER);
+        return export(m, runTokenizer(model), dev.lamina.chat.ModelChatTemplate.of(dir).jinja(), out, dtype);
     }
 
-    /** Exports a loaded model; tok may be null (no tokenizer files). */
-    public static Exported export(Decoder model, Tokenizer tok, Path out, DType dtype) {
+    /** Exports a loaded model with Lamina's built-in chat template; tok may be null (no tokenizer files). */
+    public static Exported export(Decoder model, Tokenizer tok, Path out, DType dtype) { return export(model, tok, ChatTemplate.JINJA, out, dtype); }
+
+    /**
+     * Exports a loaded model; tok may be null (no tokenizer files). A tokenizer read from a
+     * tokenizer.json or tokenizer.model is written back as that file; chatTemplate is the Jinja
+     * text tokenizer_config.json gets.
+     */
+    public static Exported export(Decoder model, Tokenizer tok, String chatTemplate, Path out, DType dtype) {
         ModelConfig c = model.config();
         HfArch arch;
         try {
@@ -256,23 +265,28 @@ public final class HfCheckpoint {
             }
         }
         String note;
+        boolean fileOfItsOwn = tok instanceof PipelineTokenizer p && p.savable();   // read from a tokenizer.json or tokenizer.model
         if (tok == null) note = "the model has no tokenizer, so no tokenizer.json was written";
         else if (tok instanceof MissingTokenizer m) note = m.reason();
-        else if (tok instanceof BpeTokenizer || tok instanceof ByteTokenizer) note = null;
+        else if (tok instanceof BpeTokenizer || tok instanceof ByteTokenizer || fileOfItsOwn) note = null;
         else note = "tokenizer " + tok.describe() + " has no Hugging Face form, so no tokenizer.json was written";
         int eot = tok == null || tok instanceof MissingTokenizer ? -1 : tok.eotId();
-        ObjectNode config = HfConfig.toJson(c, arch, dtype.torch, eot);
+        int bos = fileOfItsOwn ? ((PipelineTokenizer) tok).bosId() : eot;
+        ObjectNode config = HfConfig.toJson(c, arch, dtype.torch, bos, eot);
         writeDirectory(out, tmp -> {
             AtomicFiles.writeString(tmp.resolve(HfConfig.FILE), Json.MAPPER.writeValueAsString(config));
             w.write(tmp.resolve(WEIGHTS));
             if (eot >= 0) {
-                ObjectNode g = Json.MAPPER.createObjectNode().put("bos_token_id", eot).put("eos_token_id", eot);
+                ObjectNode g = Json.MAPPER.createObjectNode();
+                if (bos >= 0) g.put("bos_token_id", bos);
+                g.put("eos_token_id", eot);
                 AtomicFiles.writeString(tmp.resolve(GENERATION_CONFIG), Json.MAPPER.writeValueAsString(g));
             }
             if (note == null) {
                 if (tok instanceof BpeTokenizer bpe) bpe.save(tmp);
+                else if (fileOfItsOwn) tok.save(tmp);
                 else AtomicFiles.writeString(tmp.resolve(TOKENIZER_JSON), ByteLevelJson.byteTokenizerJson());
-                AtomicFiles.writeString(tmp.resolve(TOKENIZER_CONFIG), Json.MAPPER.writeValueAsString(tokenizerConfig(tok, c)));
+                AtomicFiles.writeString(tmp.resolve(TOKENIZER_CONFIG), Json.MAPPER.writeValueAsString(tokenizerConfig(tok, c, chatTemplate)));
             }
         });
         return new Exported(arch, dtype, note);
@@ -285,16 +299,19 @@ public final class HfCheckpoint {
         return Files.isDirectory(dir) ? Tokenizers.load(dir) : null;
     }
 
-    private static ObjectNode tokenizerConfig(Tokenizer tok, ModelConfig c) {
+    private static ObjectNode tokenizerConfig(Tokenizer tok, ModelConfig c, String chatTemplate) {
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("tokenizer_class", "PreTrainedTokenizerFast");
-        if (tok.eotId() >= 0) {
+        if (tok instanceof PipelineTokenizer p) {
+            if (p.bosId() >= 0) o.put("bos_token", p.tokenString(p.bosId()));
+            if (p.eotId() >= 0) o.put("eos_token", p.tokenString(p.eotId()));
+        } else if (tok.eotId() >= 0) {
             String eot = tok instanceof BpeTokenizer b ? b.tokenString(tok.eotId()) : BpeTokenizer.EOT;
             o.put("bos_token", eot).put("eos_token", eot).put("unk_token", eot);
         }
         o.put("model_max_length", c.maxPositionEmbeddings());
         o.put("clean_up_tokenization_spaces", false);
-        o.put("chat_template", ChatTemplate.JINJA);       // the template serve and finetune use for this model
+        o.put("chat_template", chatTemplate);       // the template serve and finetune use for this model
         return o;
     }
 

@@ -610,7 +610,10 @@ public final class HfConfig {
      * The config.json of an export. torchDtype is float32, float16 or bfloat16; eot the
      * tokenizer's end-of-text id (bos and eos), or -1 for none.
      */
-    public static ObjectNode toJson(ModelConfig c, HfArch arch, String torchDtype, int eot) {
+    public static ObjectNode toJson(ModelConfig c, HfArch arch, String torchDtype, int eot) { return toJson(c, arch, torchDtype, eot, eot); }
+
+    /** As above, with bos and eos ids apart (-1: none). */
+    public static ObjectNode toJson(ModelConfig c, HfArch arch, String torchDtype, int bos, int eos) {
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.putArray("architectures").add(arch.causalLm);
         o.put("model_type", arch.modelType);
@@ -688,8 +691,9 @@ public final class HfConfig {
         }
         o.put("tie_word_embeddings", c.tieWordEmbeddings());
         o.put("torch_dtype", torchDtype);
-        if (eot >= 0) o.put("bos_token_id", eot).put("eos_token_id", eot);
-        else o.putNull("bos_token_id").putNull("eos_token_id");   // not transformers' defaults (gpt2: 50256)
+        // null, not transformers' defaults (gpt2: 50256), when there is none
+        if (bos >= 0) o.put("bos_token_id", bos); else o.putNull("bos_token_id");
+        if (eos >= 0) o.put("eos_token_id", eos); else o.putNull("eos_token_id");
         o.put("use_cache", true);
         return o;
     }

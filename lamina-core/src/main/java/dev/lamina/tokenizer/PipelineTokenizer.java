@@ -194,6 +194,9 @@ public final class PipelineTokenizer implements Tokenizer {
                 + " (valid ids: 0.." + (vocabSize() - 1) + ")");
     }
 
+    /** Whether {@link #save} can write the file this tokenizer was read from (not one built from a GGUF vocabulary). */
+    public boolean savable() { return source != null; }
+
     /** Writes the file this tokenizer was read from (tokenizer.json or tokenizer.model) into dir, atomically. */
     @Override
     public void save(Path dir) {

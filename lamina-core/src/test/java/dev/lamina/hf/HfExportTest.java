@@ -113,6 +113,31 @@ class HfExportTest {
         assertThat(Json.MAPPER.readTree(read(tmp.resolve("none/config.json"))).get("eos_token_id").isNull()).isTrue();
     }
 
+    /**
+     * A model whose tokenizer came from a tokenizer.json (Llama 2's form: bos &lt;s&gt;, eos &lt;/s&gt;)
+     * exports that file unchanged, with bos and eos apart in config.json, generation_config.json
+     * and tokenizer_config.json, and the chat template it is given.
+     */
+    @Test
+    void aTokenizerJsonIsWrittenBackWithItsOwnSpecialTokens() throws Exception {
+        Path src = Path.of(HfExportTest.class.getClassLoader().getResource("tokenizers/llama2/tokenizer.json").toURI());
+        Tokenizer tok = dev.lamina.tokenizer.Tokenizers.load(src);
+        Decoder m = ExportModels.random(ExportModels.llama(2, false, false, null).withVocabSize(tok.vocabSize()), 6);
+        HfCheckpoint.Exported e = HfCheckpoint.export(m, tok, "{{ messages[0].content }}", tmp.resolve("l2"), HfCheckpoint.DType.F32);
+        assertThat(e.tokenizerNote()).isNull();
+        assertThat(Files.readAllBytes(tmp.resolve("l2/tokenizer.json"))).isEqualTo(Files.readAllBytes(src));
+        JsonNode cfg = Json.MAPPER.readTree(read(tmp.resolve("l2/config.json"))), gen = Json.MAPPER.readTree(read(tmp.resolve("l2/generation_config.json")));
+        JsonNode tc = Json.MAPPER.readTree(read(tmp.resolve("l2/tokenizer_config.json")));
+        for (JsonNode n : List.of(cfg, gen)) {
+            assertThat(n.get("bos_token_id").asInt()).isEqualTo(1);
+            assertThat(n.get("eos_token_id").asInt()).isEqualTo(2);
+        }
+        assertThat(tc.get("bos_token").asString()).isEqualTo("<s>");
+        assertThat(tc.get("eos_token").asString()).isEqualTo("</s>");
+        assertThat(tc.get("chat_template").asString()).isEqualTo("{{ messages[0].content }}");
+        assertThat(HfCheckpoint.tokenizer(tmp.resolve("l2")).encodePrompt("The jury said")).containsExactly(tok.encodePrompt("The jury said"));
+    }
+
     @Test
     void exportOfAnImportedCheckpointRoundTrips() {
         for (String name : HfFixtures.NAMES) {
