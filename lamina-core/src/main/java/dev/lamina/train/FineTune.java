@@ -2,6 +2,7 @@ package dev.lamina.train;
 
 import dev.lamina.autograd.Tape;
 import dev.lamina.chat.ModelChatTemplate;
+import dev.lamina.chat.ToolPrompt;
 import dev.lamina.infer.ChatTemplate;
 import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
@@ -124,6 +125,9 @@ public final class FineTune {
             }
             if (!j.isObject()) throw new LaminaException(where + ": not a JSON object");
             boolean templated = !template.isBuiltIn() && j.has("messages") && !j.has("text") && !j.has("prompt") && !j.has("completion");
+            if (templated && j.has("tools"))
+                throw new LaminaException(where + ": a conversation with \"tools\" is trained in the built-in chat template's tool format "
+                        + "(Hermes tags), and this model has its own chat template; train it on that template's rendered text as {\"text\"} lines");
             List<Segment> segs = templated ? templated(j, template, where, trainOnPrompt) : segments(j, where, trainOnPrompt);
             List<Integer> ids = new ArrayList<>();
             List<Boolean> count = new ArrayList<>();
@@ -151,23 +155,36 @@ public final class FineTune {
         JsonNode ms = j.get("messages");
         if (ms == null) throw new LaminaException(where + ": needs \"text\", \"prompt\" and \"completion\", or \"messages\"");
         if (!ms.isArray() || ms.isEmpty()) throw new LaminaException(where + ": \"messages\" must be a non-empty list");
+        List<ChatTemplate.Message> messages = new ArrayList<>();
+        if (j.has("tools")) {                  // OpenAI's tools and tool calls, as the server prompts with them
+            try {
+                messages = ToolPrompt.messages(ms, functions(j.get("tools"), where));
+            } catch (ToolPrompt.Invalid e) {
+                throw new LaminaException(where + ": " + e.field + ": " + e.getMessage());
+            }
+        } else {
+            for (int i = 0; i < ms.size(); i++) {
+                JsonNode m = ms.get(i);
+                String role = m.has("role") && m.get("role").isString() ? m.get("role").asString() : null;
+                String content = m.has("content") && m.get("content").isString() ? m.get("content").asString() : null;
+                if (role == null || content == null)
+                    throw new LaminaException(where + ": messages[" + i + "] needs a string \"role\" and \"content\"");
+                messages.add(new ChatTemplate.Message(role, content));
+            }
+        }
         List<Segment> segs = new ArrayList<>();
         boolean reply = false;
-        for (int i = 0; i < ms.size(); i++) {
-            JsonNode m = ms.get(i);
-            String role = m.has("role") && m.get("role").isString() ? m.get("role").asString() : null;
-            String content = m.has("content") && m.get("content").isString() ? m.get("content").asString() : null;
-            if (role == null || content == null)
-                throw new LaminaException(where + ": messages[" + i + "] needs a string \"role\" and \"content\"");
+        for (int i = 0; i < messages.size(); i++) {
+            ChatTemplate.Message m = messages.get(i);
             String rendered;
             try {
-                rendered = ChatTemplate.render(List.of(new ChatTemplate.Message(role, content)));
+                rendered = ChatTemplate.render(List.of(m));
             } catch (LaminaException e) {
                 throw new LaminaException(where + ": messages[" + i + "]: " + e.getMessage());
             }
-            if (role.equals("assistant")) {
+            if (m.role().equals("assistant")) {
                 segs.add(new Segment("### Assistant:\n", all));
-                segs.add(new Segment(content + "\n\n", true));
+                segs.add(new Segment(m.content() + "\n\n", true));
                 reply = true;
             } else {
                 segs.add(new Segment(rendered.substring(0, rendered.length() - "### Assistant:\n".length()), all));
@@ -175,6 +192,19 @@ public final class FineTune {
         }
         if (!reply && !all) throw new LaminaException(where + ": no assistant message to learn from");
         return segs;
+    }
+
+    /** The "function" objects of a line's OpenAI-style "tools". */
+    private static List<JsonNode> functions(JsonNode tools, String where) {
+        if (!tools.isArray()) throw new LaminaException(where + ": \"tools\" must be a list of {\"type\": \"function\", \"function\": {...}}");
+        List<JsonNode> out = new ArrayList<>();
+        for (int i = 0; i < tools.size(); i++) {
+            JsonNode f = tools.get(i).get("function");
+            if (f == null || !f.isObject() || !f.path("name").isString())
+                throw new LaminaException(where + ": tools[" + i + "] must be {\"type\": \"function\", \"function\": {\"name\": ..., ...}}");
+            out.add(f);
+        }
+        return out;
     }
 
     /**

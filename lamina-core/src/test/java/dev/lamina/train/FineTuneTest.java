@@ -62,6 +62,34 @@ class FineTuneTest {
         return b.toString();
     }
 
+    /**
+     * A conversation with OpenAI's tools, an assistant tool call and a tool result trains on the text
+     * the server prompts with for the built-in template (ToolPrompt): the loss counts the call's tag
+     * and the final answer, not the tool section, the question or the tool's result.
+     */
+    @Test
+    void toolConversationsTrainOnTheServersToolPrompt(@TempDir Path dir) throws Exception {
+        String tools = "[{\"type\": \"function\", \"function\": {\"name\": \"calc\", \"parameters\": {\"type\": \"object\", "
+                + "\"properties\": {\"e\": {\"type\": \"string\"}}}}}]";
+        String messages = "[{\"role\": \"user\", \"content\": \"2*3?\"}, {\"role\": \"assistant\", \"content\": null, \"tool_calls\": "
+                + "[{\"id\": \"c1\", \"type\": \"function\", \"function\": {\"name\": \"calc\", \"arguments\": \"{\\\"e\\\": \\\"2*3\\\"}\"}}]}, "
+                + "{\"role\": \"tool\", \"tool_call_id\": \"c1\", \"content\": \"6\"}, {\"role\": \"assistant\", \"content\": \"6.\"}]";
+        Path f = write(dir, "t.jsonl", "{\"tools\": " + tools + ", \"messages\": " + messages + "}");
+        FineTune.Example e = FineTune.read(f, TOK, 2048, false).examples().getFirst();
+        var fns = java.util.List.of(dev.lamina.io.Json.MAPPER.readTree(tools).get(0).get("function"));
+        var question = dev.lamina.io.Json.MAPPER.createArrayNode().add(dev.lamina.io.Json.MAPPER.readTree(messages).get(0));
+        String prompt = dev.lamina.infer.ChatTemplate.render(dev.lamina.chat.ToolPrompt.messages(question, fns));
+        StringBuilder all = new StringBuilder();
+        for (int id : e.ids()) all.append((char) id);
+        assertThat(all.toString()).startsWith(prompt);               // the server's prompt for the question, byte for byte
+        assertThat(countedText(e)).isEqualTo("<tool_call>{\"name\": \"calc\", \"arguments\": {\"e\": \"2*3\"}}</tool_call>\n\n6.\n\n");
+        assertThat(all.toString()).contains("### User:\n<tool_response>\n6\n</tool_response>\n\n");
+        Path bad = write(dir, "b.jsonl", "{\"tools\": {}, \"messages\": " + messages + "}");
+        assertThatThrownBy(() -> FineTune.read(bad, TOK, 2048, false)).hasMessageContaining("b.jsonl:1: \"tools\" must be a list");
+        Path own = write(dir, "o.jsonl", "{\"tools\": " + tools + ", \"messages\": " + messages + "}");
+        assertThatThrownBy(() -> FineTune.read(own, TOK, CHATML, 2048, false)).hasMessageContaining("has its own chat template");
+    }
+
     @Test
     void chatLinesUseTheModelsOwnTemplateAndCountOnlyTheAssistantsTurns(@TempDir Path dir) throws Exception {
         Path f = write(dir, "c.jsonl",

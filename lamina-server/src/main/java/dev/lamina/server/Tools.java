@@ -1,6 +1,7 @@
 package dev.lamina.server;
 
 import dev.lamina.chat.ModelChatTemplate;
+import dev.lamina.chat.ToolPrompt;
 import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
 import dev.lamina.structured.Schema;
@@ -102,61 +103,13 @@ record Tools(Map<String, JsonNode> tools, Choice choice, String named, boolean p
         return out;
     }
 
-    /** The system text that tells a model without its own tool template what it may call and how (Hermes' format). */
-    String builtInSystem() {
-        StringBuilder s = new StringBuilder("You may call functions to help with the user's request. The functions, as JSON schemas:\n<tools>\n");
-        for (JsonNode f : tools.values()) s.append(compact(f)).append('\n');
-        return s.append("</tools>\nTo call one, reply with <tool_call>{\"name\": <function name>, \"arguments\": <arguments object>}</tool_call>.")
-                .toString();
-    }
-
-    /**
-     * The conversation for Lamina's built-in template with tools: the tool section as (the start of)
-     * the system message, assistant calls as their tags, tool results as user turns in
-     * {@code <tool_response>} tags.
-     */
+    /** The conversation for Lamina's built-in template with these tools ({@link ToolPrompt}). */
     List<dev.lamina.infer.ChatTemplate.Message> builtIn(JsonNode body) {
-        List<dev.lamina.infer.ChatTemplate.Message> out = new ArrayList<>();
-        JsonNode ms = body.get("messages");
-        if (ms == null || !ms.isArray() || ms.isEmpty()) throw ApiException.invalid("messages", "messages must be a non-empty array");
-        String system = builtInSystem();
-        int i = 0;
-        if ("system".equals(ms.get(0).path("role").asString(null)) || "developer".equals(ms.get(0).path("role").asString(null))) {
-            system = text(ms.get(0), 0) + "\n\n" + system;
-            i = 1;
+        try {
+            return ToolPrompt.messages(body.get("messages"), tools.values());
+        } catch (ToolPrompt.Invalid e) {
+            throw ApiException.invalid(e.field, e.getMessage());
         }
-        out.add(new dev.lamina.infer.ChatTemplate.Message("system", system));
-        for (; i < ms.size(); i++) {
-            JsonNode m = ms.get(i);
-            String role = m.path("role").asString(null);
-            if (role == null) throw ApiException.invalid("messages[" + i + "].role", "messages[" + i + "] has no role");
-            switch (role) {
-                case "tool" -> out.add(new dev.lamina.infer.ChatTemplate.Message("user", "<tool_response>\n" + text(m, i) + "\n</tool_response>"));
-                case "assistant" -> {
-                    StringBuilder s = new StringBuilder(m.path("content").isString() ? m.get("content").asString() : "");
-                    for (JsonNode call : m.path("tool_calls")) {
-                        JsonNode f = call.path("function");
-                        String args = f.path("arguments").isString() ? f.get("arguments").asString() : compact(f.path("arguments"));
-                        s.append("<tool_call>{\"name\": ").append(compact(f.path("name"))).append(", \"arguments\": ").append(args).append("}</tool_call>");
-                    }
-                    out.add(new dev.lamina.infer.ChatTemplate.Message("assistant", s.toString()));
-                }
-                case "system", "developer", "user" -> out.add(new dev.lamina.infer.ChatTemplate.Message(role, text(m, i)));
-                default -> throw ApiException.invalid("messages[" + i + "].role", "unsupported message role '" + role + "'");
-            }
-        }
-        return out;
-    }
-
-    private static String text(JsonNode m, int i) {
-        JsonNode c = m.get("content");
-        if (c != null && c.isString()) return c.asString();
-        if (c != null && c.isArray()) {
-            StringBuilder s = new StringBuilder();
-            for (JsonNode part : c) s.append(part.path("text").asString(""));
-            return s.toString();
-        }
-        throw ApiException.invalid("messages[" + i + "].content", "messages[" + i + "] needs text content");
     }
 
     /** Whether the prompt tells the model to write calls in Hermes' tags (else the Llama 3.1 JSON form is forced). */
