@@ -60,8 +60,10 @@ public final class McpTools implements AutoCloseable {
         McpSyncClient client = McpClient.sync(transport).requestTimeout(timeout)
                 .clientInfo(new McpSchema.Implementation("lamina-agent", "0.1.0")).build();
         clients.add(client);
+        String origin;
         try {
-            client.initialize();
+            var info = client.initialize().serverInfo();
+            origin = "mcp:" + (info != null && info.name() != null ? info.name() : spec);
         } catch (RuntimeException e) {
             throw new LaminaException("--mcp '" + spec + "': the server did not start or answer: " + message(e));
         }
@@ -71,7 +73,7 @@ public final class McpTools implements AutoCloseable {
             for (McpSchema.Tool t : page.tools()) {
                 boolean readOnly = t.annotations() != null && Boolean.TRUE.equals(t.annotations().readOnlyHint());
                 String name = t.name();
-                tools.add(new AgentTool(name, t.description(), t.inputSchema(), !readOnly, "mcp:" + spec, args -> {
+                tools.add(new AgentTool(name, t.description(), t.inputSchema(), !readOnly, origin, args -> {
                     McpSchema.CallToolResult r = client.callTool(new McpSchema.CallToolRequest(name, args));
                     String text = r.content().stream().map(c -> c instanceof McpSchema.TextContent tc ? tc.text() : Json.MAPPER.writeValueAsString(c))
                             .collect(Collectors.joining("\n"));

@@ -43,7 +43,7 @@ class McpToolsTest {
         assertThat(tools.keySet()).containsExactlyInAnyOrder("list_files", "read_file", "write_file", "calculate");
         assertThat(tools.get("write_file").sideEffects()).isTrue();
         assertThat(tools.get("read_file").sideEffects()).isFalse();
-        assertThat(tools.get("calculate").origin()).startsWith("mcp:");
+        assertThat(tools.get("calculate").origin()).isEqualTo("mcp:lamina-sandbox");
         assertThat(tools.get("calculate").call().call(Map.of("expression", "12*(3+4) - 2^3"))).isEqualTo("76");
         assertThat(tools.get("calculate").call().call(Map.of("expression", "1/0"))).startsWith("error:");
         assertThat(tools.get("read_file").call().call(Map.of("path", "note.txt"))).isEqualTo("hello from the sandbox");
@@ -69,6 +69,24 @@ class McpToolsTest {
             assertThat(tmp.resolve("box/answer.txt")).hasContent("84");
         }
         assertThat(Files.readAllLines(tmp.resolve("audit.jsonl"))).hasSize(7);   // task, 3 replies, 2 tools, answer
+    }
+
+    /** A server that dies mid-run: the call fails with a reason the model is told, and the run goes on to an answer. */
+    @Test
+    void aServerThatDiesMidRunFailsTheCallNotTheRun() throws Exception {
+        try (FakeChat chat = new FakeChat().calls("calculate", "{\"expression\": \"1+1\"}").answer("the calculator is gone");
+             AuditLog log = AuditLog.open(tmp.resolve("audit.jsonl"))) {
+            ProcessHandle.current().descendants().filter(p -> p.info().commandLine().orElse("").contains("SandboxServer"))
+                    .forEach(ProcessHandle::destroyForcibly);
+            Agent a = new Agent(new ChatEndpoint(chat.url(), null, null, Duration.ofSeconds(30)), mcp.tools(),
+                    new Agent.Options(3, false, Duration.ofSeconds(3), 0, 64, "auto"), (t, args) -> false, log, s -> {});
+            Agent.Result r = a.run("1+1?");
+            assertThat(r.stop()).isEqualTo(Agent.Stop.ANSWERED);
+            String told = chat.requests.get(1).get("messages").get(2).get("content").asString();
+            assertThat(told).startsWith("error:");
+        }
+        // the SDK notices the dead process (failed) or the call runs out of time (timeout): either way the model is told
+        assertThat(Files.readString(tmp.resolve("audit.jsonl"))).containsPattern("\"outcome\":\"(failed|timeout)\"");
     }
 
     @Test
