@@ -7,7 +7,6 @@ import dev.lamina.io.LaminaException;
 import dev.lamina.structured.Schema;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.SerializationFeature;
 import tools.jackson.databind.node.ArrayNode;
 import tools.jackson.databind.node.ObjectNode;
 
@@ -172,7 +171,7 @@ record Tools(Map<String, JsonNode> tools, Choice choice, String named, boolean p
         String name = j.path("name").asString(null);
         JsonNode args = j.has("arguments") ? j.get("arguments") : j.get("parameters");
         if (name == null || !tools.containsKey(name) || args == null || !args.isObject()) return;
-        calls.add(new Call("call_" + HexFormat.of().formatHex(RANDOM.generateSeed(12)), name, compact(args)));
+        calls.add(new Call("call_" + HexFormat.of().formatHex(RANDOM.generateSeed(12)), name, ToolPrompt.compact(args)));
     }
 
     /** OpenAI's tool_calls array; with index fields for a stream's delta. */
@@ -185,9 +184,5 @@ record Tools(Map<String, JsonNode> tools, Choice choice, String named, boolean p
             o.putObject("function").put("name", c.name()).put("arguments", c.arguments());
         }
         return into;
-    }
-
-    private static String compact(JsonNode n) {
-        return Json.MAPPER.writer().without(SerializationFeature.INDENT_OUTPUT).writeValueAsString(n);
     }
 }
