@@ -88,7 +88,8 @@ public final class Agent {
         audit.write("task", "task", task, "model", chat.model(), "tools", tools.values().stream()
                 .map(t -> Map.of("name", t.name(), "origin", t.origin(), "side_effects", t.sideEffects())).toList());
         String last = "";
-        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+        ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();   // not awaited at the end: a call cut at its limit may still run
+        try {
             for (int step = 1; step <= options.maxSteps(); step++) {
                 String choice = step == 1 ? options.firstToolChoice() : "auto";
                 ChatEndpoint.Reply reply = chat.chat(messages, List.copyOf(tools.values()), choice, options.temperature(), options.maxTokens());
@@ -106,6 +107,8 @@ public final class Agent {
                     messages.add(Json.MAPPER.createObjectNode().put("role", "tool").put("tool_call_id", call.id()).put("content", result));
                 }
             }
+        } finally {
+            pool.shutdownNow();
         }
         audit.write("stopped", "reason", "max_steps", "steps", options.maxSteps());
         return new Result(last, options.maxSteps(), Stop.MAX_STEPS);

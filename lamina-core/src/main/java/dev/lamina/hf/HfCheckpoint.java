@@ -226,7 +226,13 @@ public final class HfCheckpoint {
         checkFreshTarget(out);
         Decoder m = Checkpoint.loadModel(model);
         Path dir = isHfDirectory(model) ? model : model.resolve(Checkpoint.TOKENIZER);
-        return export(m, runTokenizer(model), dev.lamina.chat.ModelChatTemplate.of(dir).jinja(), out, dtype);
+        String template;
+        try {
+            template = dev.lamina.chat.ModelChatTemplate.of(dir).jinja();
+        } catch (LaminaException e) {
+            template = ChatTemplate.JINJA;     // a template that does not parse is not carried over; the built-in one serves
+        }
+        return export(m, runTokenizer(model), template, out, dtype);
     }
 
     /** Exports a loaded model with Lamina's built-in chat template; tok may be null (no tokenizer files). */
