@@ -362,8 +362,9 @@ final class Completions {
         try {
             for (int p = 0; p < requests.size(); p++) {
                 int base = p * c.n();
-                // with tools a reply is parsed whole before anything is sent: a stream gets it at the end, in OpenAI's chunks
-                BatchEngine.Listener listener = !c.stream() || tools != null ? null : new BatchEngine.Listener() {
+                // with tools a reply is parsed whole before anything is sent (a stream gets it at the end, in OpenAI's
+                // chunks), unless it is a constrained call, which streams its name and then its arguments as they come
+                BatchEngine.Listener listener = !c.stream() || tools != null && !tools.constrained() ? null : new BatchEngine.Listener() {
                     @Override public void onToken(int choice, int token, String text, Logprobs.Choice lp) { events.add(new Event(base + choice, text, lp, null)); }
                     @Override public void onText(int choice, String text) { events.add(new Event(base + choice, text, null, null)); }
                     @Override public void onChoiceFinished(int choice, FinishReason r) { events.add(new Event(base + choice, null, null, r)); }
@@ -380,8 +381,8 @@ final class Completions {
             handles.forEach(BatchEngine.Handle::cancel);
             throw ApiException.invalid(null, e.getMessage());
         }
-        if (c.stream() && tools != null) streamToolReplies(ex, handles, c, id, now, tools);
-        else if (c.stream()) stream(ex, events, handles, requests, c, chat, id, now);
+        if (c.stream() && tools != null && !tools.constrained()) streamToolReplies(ex, handles, c, id, now, tools);
+        else if (c.stream()) stream(ex, events, handles, requests, c, chat, id, now, tools != null);
         else respond(ex, handles, requests, c, chat, id, now, echoes, tools);
     }
 
@@ -463,14 +464,17 @@ final class Completions {
         LaminaServer.sendJson(ex, 200, o);
     }
 
+    /** A stream of text, or (calls: a constrained tool call's text) of each choice's call as OpenAI streams one. */
     private void stream(HttpExchange ex, LinkedBlockingQueue<Event> events, List<BatchEngine.Handle> handles,
-                        List<BatchEngine.Request> requests, Common c, boolean chat, String id, long now) throws IOException {
+                        List<BatchEngine.Request> requests, Common c, boolean chat, String id, long now, boolean calls) throws IOException {
         ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
         ex.getResponseHeaders().set("Cache-Control", "no-cache");
         ex.sendResponseHeaders(200, 0);
         OutputStream out = ex.getResponseBody();
         int total = requests.size() * c.n();
         int[] textOffset = new int[total];
+        Tools.CallStream[] callStreams = new Tools.CallStream[calls ? total : 0];
+        for (int i = 0; i < callStreams.length; i++) callStreams[i] = new Tools.CallStream();
         int pending = handles.size(), promptTokens = 0, completionTokens = 0;
         try {
             if (chat)
@@ -498,6 +502,22 @@ final class Completions {
                     continue;
                 }
                 if (e.finish() == null && e.text().isEmpty() && e.logprobs() == null) continue;
+                if (calls) {
+                    Tools.CallStream cs = callStreams[e.choice()];
+                    ArrayNode deltas = e.finish() == null ? cs.add(e.text()) : cs.finish();
+                    if (!deltas.isEmpty() || e.finish() != null) {
+                        ObjectNode chunk = chunk(id, now, true, c.model());
+                        ObjectNode ch = chunk.putArray("choices").addObject();
+                        ch.put("index", e.choice());
+                        ObjectNode delta = ch.putObject("delta");
+                        if (!deltas.isEmpty()) delta.set("tool_calls", deltas);
+                        ch.putNull("logprobs");
+                        if (e.finish() == null) ch.putNull("finish_reason");
+                        else ch.put("finish_reason", cs.started() ? "tool_calls" : e.finish() == FinishReason.CANCELLED ? "stop" : e.finish().openAi());
+                        send(out, chunk);
+                    }
+                    continue;
+                }
                 ObjectNode chunk = chunk(id, now, chat, c.model());
                 ObjectNode ch = chunk.putArray("choices").addObject();
                 ch.put("index", e.choice());

@@ -6,6 +6,8 @@ import dev.lamina.io.Json;
 import dev.lamina.io.LaminaException;
 import dev.lamina.structured.Schema;
 import tools.jackson.core.JacksonException;
+import tools.jackson.core.JsonParser;
+import tools.jackson.core.JsonToken;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ArrayNode;
 import tools.jackson.databind.node.ObjectNode;
@@ -111,6 +113,51 @@ record Tools(Map<String, JsonNode> tools, Choice choice, String named, boolean p
         }
     }
 
+    /** Whether replies are constrained to one call (tool_choice required or a named function). */
+    boolean constrained() { return choice == Choice.REQUIRED || choice == Choice.NAMED; }
+
+    /**
+     * A constrained call's text as it is generated, as OpenAI streams a tool call: once the name is
+     * complete, the call's id, type and name with empty arguments; then each new piece of the
+     * arguments' JSON. The reply's last character, the call object's closing brace, is held back
+     * until the end, so the pieces add up to the arguments' text exactly, as {@link #parse} gives it.
+     */
+    static final class CallStream {
+        private static final Pattern HEAD = Pattern.compile("^\\{\"name\":(\"(?:[^\"\\\\]|\\\\.)*\"),\"(?:arguments|parameters)\":");
+        private final StringBuilder text = new StringBuilder();
+        private int sent = -1;            // characters of text sent; -1 until the name went
+
+        boolean started() { return sent >= 0; }
+
+        /** The deltas that piece adds (none, the header, an arguments piece, or both). */
+        ArrayNode add(String piece) {
+            text.append(piece);
+            ArrayNode out = Json.MAPPER.createArrayNode();
+            if (sent < 0) {
+                Matcher m = HEAD.matcher(text);
+                if (!m.find()) return out;
+                ObjectNode call = out.addObject().put("index", 0).put("id", "call_" + HexFormat.of().formatHex(RANDOM.generateSeed(12))).put("type", "function");
+                call.putObject("function").put("name", Json.MAPPER.readTree(m.group(1)).asString()).put("arguments", "");
+                sent = m.end();
+            }
+            arguments(out, text.length() - 1);
+            return out;
+        }
+
+        /** The last arguments piece, at the end of the reply. */
+        ArrayNode finish() {
+            ArrayNode out = Json.MAPPER.createArrayNode();
+            if (sent >= 0 && text.length() > 0 && text.charAt(text.length() - 1) == '}') arguments(out, text.length() - 1);
+            return out;
+        }
+
+        private void arguments(ArrayNode out, int end) {
+            if (sent < 0 || end <= sent) return;
+            out.addObject().put("index", 0).putObject("function").put("arguments", text.substring(sent, end));
+            sent = end;
+        }
+    }
+
     /** Whether the prompt tells the model to write calls in Hermes' tags (else the Llama 3.1 JSON form is forced). */
     static boolean hermes(String prompt) { return prompt.contains("<tool_call>"); }
 
@@ -169,9 +216,25 @@ record Tools(Map<String, JsonNode> tools, Choice choice, String named, boolean p
             return;
         }
         String name = j.path("name").asString(null);
-        JsonNode args = j.has("arguments") ? j.get("arguments") : j.get("parameters");
+        String key = j.has("arguments") ? "arguments" : "parameters";
+        JsonNode args = j.get(key);
         if (name == null || !tools.containsKey(name) || args == null || !args.isObject()) return;
-        calls.add(new Call("call_" + HexFormat.of().formatHex(RANDOM.generateSeed(12)), name, ToolPrompt.compact(args)));
+        calls.add(new Call("call_" + HexFormat.of().formatHex(RANDOM.generateSeed(12)), name, rawValue(json, key)));
+    }
+
+    /** The text of json's top-level field key (an object) as written: a constrained stream sends exactly these characters. */
+    private static String rawValue(String json, String key) {
+        try (JsonParser p = Json.MAPPER.createParser(json)) {
+            p.nextToken();                                          // the call object
+            for (JsonToken t = p.nextToken(); t == JsonToken.PROPERTY_NAME; t = p.nextToken()) {
+                boolean wanted = p.currentName().equals(key);
+                p.nextToken();
+                int start = (int) p.currentTokenLocation().getCharOffset();
+                p.skipChildren();
+                if (wanted) return json.substring(start, (int) p.currentTokenLocation().getCharOffset() + 1);
+            }
+        }
+        throw new IllegalStateException("no " + key + " in " + json);
     }
 
     /** OpenAI's tool_calls array; with index fields for a stream's delta. */

@@ -213,17 +213,47 @@ class LaminaServerTest {
             assertThat(rc.get("name").stringValue()).isIn("get_weather", "get_time");
             assertThat(LaminaServer.JSON.readTree(rc.get("arguments").stringValue()).isObject()).isTrue();
         }
-        // streamed: the role, the call as a tool_calls delta, the finish
-        Reply s = post(wide, "/v1/chat/completions", """
+        // streamed as OpenAI streams a call: the role; the id, type and name with empty arguments once the name is
+        // complete; then the arguments piece by piece as they are generated; the finish; the usage. The pieces add up to
+        // the arguments of the same request unstreamed.
+        String request = """
                 {"model":"tiny-test","messages":[{"role":"user","content":"weather?"}],"tools":[%s],"tool_choice":"required",
-                 "max_tokens":60,"seed":5,"stream":true,"stream_options":{"include_usage":true}}""".formatted(WEATHER));
+                 "max_tokens":60,"seed":5%s}""";
+        Reply s = post(wide, "/v1/chat/completions", request.formatted(WEATHER, ",\"stream\":true,\"stream_options\":{\"include_usage\":true}"));
         assertThat(s.status()).isEqualTo(200);
         List<String> ev = events(s.body());
-        JsonNode delta = LaminaServer.JSON.readTree(ev.get(1)).get("choices").get(0).get("delta").get("tool_calls").get(0);
-        assertThat(delta.get("index").intValue()).isZero();
-        assertThat(delta.get("function").get("name").stringValue()).isEqualTo("get_weather");
-        assertThat(LaminaServer.JSON.readTree(ev.get(2)).get("choices").get(0).get("finish_reason").stringValue()).isEqualTo("tool_calls");
-        assertThat(LaminaServer.JSON.readTree(ev.get(3)).get("usage").get("completion_tokens").intValue()).isPositive();
+        assertThat(LaminaServer.JSON.readTree(ev.get(0)).get("choices").get(0).get("delta").get("role").stringValue()).isEqualTo("assistant");
+        JsonNode head = LaminaServer.JSON.readTree(ev.get(1)).get("choices").get(0).get("delta").get("tool_calls").get(0);
+        assertThat(head.get("index").intValue()).isZero();
+        assertThat(head.get("id").stringValue()).startsWith("call_");
+        assertThat(head.get("type").stringValue()).isEqualTo("function");
+        assertThat(head.get("function").get("name").stringValue()).isEqualTo("get_weather");
+        StringBuilder args = new StringBuilder(head.get("function").get("arguments").stringValue());
+        int pieces = 0;
+        String finish = null;
+        int completionTokens = 0;
+        for (String e : ev.subList(2, ev.size())) {
+            if (e.equals("[DONE]")) continue;
+            JsonNode chunk = LaminaServer.JSON.readTree(e), ch = chunk.get("choices").get(0);
+            if (ch == null) {                                   // the usage chunk
+                completionTokens = chunk.get("usage").get("completion_tokens").intValue();
+                continue;
+            }
+            JsonNode calls = ch.get("delta").get("tool_calls");
+            if (calls != null) {
+                assertThat(calls.get(0).has("id")).isFalse();
+                args.append(calls.get(0).get("function").get("arguments").stringValue());
+                pieces++;
+            }
+            if (!ch.get("finish_reason").isNull()) finish = ch.get("finish_reason").stringValue();
+        }
+        assertThat(pieces).as(s.body()).isGreaterThan(1);
+        assertThat(finish).isEqualTo("tool_calls");
+        assertThat(completionTokens).isPositive();
+        Reply whole = post(wide, "/v1/chat/completions", request.formatted(WEATHER, ""));
+        assertThat(whole.status()).as(whole.body()).isEqualTo(200);
+        assertThat(args.toString()).isEqualTo(whole.json().get("choices").get(0).get("message").get("tool_calls").get(0).get("function").get("arguments").stringValue());
+        assertThat(LaminaServer.JSON.readTree(args.toString()).get("days").isIntegralNumber()).isTrue();
         // a conversation carrying a call and its result is accepted
         Reply back = post(wide, "/v1/chat/completions", """
                 {"model":"tiny-test","max_tokens":5,"tools":[%s],"messages":[{"role":"user","content":"weather?"},

@@ -19,12 +19,12 @@ class ToolsTest {
         List<Tools.Call> two = t.parse("Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\", \"days\": 2}}\n</tool_call>"
                 + "<tool_call>{\"name\":\"get_time\",\"arguments\":{}}</tool_call>");
         assertThat(two).extracting(Tools.Call::name).containsExactly("get_weather", "get_time");
-        assertThat(two.getFirst().arguments()).isEqualTo("{\"city\":\"Oslo\",\"days\":2}");
+        assertThat(two.getFirst().arguments()).isEqualTo("{\"city\": \"Oslo\", \"days\": 2}");   // as the model wrote them
         assertThat(two.get(0).id()).isNotEqualTo(two.get(1).id());
         assertThat(tools(false).parse("<tool_call>{\"name\":\"get_time\",\"arguments\":{}}</tool_call><tool_call>{\"name\":\"get_time\",\"arguments\":{}}</tool_call>"))
                 .hasSize(1);                                                   // parallel_tool_calls false: the first
         assertThat(t.parse("<|python_tag|>{\"name\": \"get_time\", \"parameters\": {\"zone\": \"UTC\"}}")).singleElement()
-                .extracting(Tools.Call::arguments).isEqualTo("{\"zone\":\"UTC\"}");
+                .extracting(Tools.Call::arguments).isEqualTo("{\"zone\": \"UTC\"}");
         assertThat(t.parse("{\"name\": \"get_time\", \"parameters\": {\"zone\": \"UTC\"}}")).hasSize(1);
         assertThat(t.parse("<tool_call>{\"name\":\"launch_rocket\",\"arguments\":{}}</tool_call>")).isEmpty();   // not declared
         assertThat(t.parse("<tool_call>{\"name\":\"get_time\",\"arguments\":\"zone=UTC\"}</tool_call>")).isEmpty(); // arguments not an object
