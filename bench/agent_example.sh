@@ -37,20 +37,22 @@ conversations() {  # count seed
 }
 conversations "$N" 1 > "$WORK/train.jsonl"
 conversations "$TEST" 2 > "$WORK/test.jsonl"
-"$L" finetune --model "$MODEL" --data "$WORK/train.jsonl" --method full --steps "$STEPS" --batch 16 --lr 1e-3 --seq 384 \
-  --threads "$THREADS" --out "$WORK/tuned" > "$WORK/finetune.log" 2>&1
+[ -f "$WORK/tuned/config.json" ] || "$L" finetune --model "$MODEL" --data "$WORK/train.jsonl" --method full --steps "$STEPS" \
+  --batch 16 --lr 1e-3 --seq 384 --threads "$THREADS" --out "$WORK/tuned" > "$WORK/finetune.log" 2>&1   # kept: WORK=DIR reruns the questions only
 mkdir -p "$WORK/box"
-right=0; called=0; total=0
+right=0; called=0; exact=0; total=0
 while IFS= read -r line; do
   q=$(sed 's/.*"q": "\([^"]*\)".*/\1/' <<<"$line"); r=$(sed 's/.*"r": \(-\{0,1\}[0-9]*\)}$/\1/' <<<"$line")
+  e=$(sed 's/.*"e": "\([^"]*\)".*/\1/' <<<"$line")
   total=$((total + 1)); rm -f "$WORK/audit.jsonl"
   a=$("$L" agent --model "$WORK/tuned" --mcp "$L agent sandbox-server --root $WORK/box" --tools calculate --max-steps 3 \
-      --max-tokens 48 --yes --threads "$THREADS" --audit "$WORK/audit.jsonl" "$q" 2>/dev/null || true)
+      --max-tokens 128 --yes --threads "$THREADS" --audit "$WORK/audit.jsonl" "$q" 2>/dev/null || true)
   ok=$(grep -c '"event":"tool".*"name":"calculate".*"outcome":"ok"' "$WORK/audit.jsonl" || true)
   [ "$ok" -gt 0 ] && called=$((called + 1))
+  grep -qF "\"arguments\":{\"expression\":\"$e\"}" "$WORK/audit.jsonl" && exact=$((exact + 1))
   if [ "$ok" -gt 0 ] && grep -q -- "= $r\.\?\$\|= $r\b" <<<"$a"; then right=$((right + 1)); fi
   printf '    %s -> %s (calls ok: %s)\n' "$q" "$a" "$ok" >&2
 done < "$WORK/test.jsonl"
-echo "| model | held-out questions | a checked calculate call ran | answered right through it |"
-echo "| --- | ---: | ---: | ---: |"
-echo "| quickstart model fine-tuned ($STEPS steps on $N conversations) | $total | $called | $right |"
+echo "| model | held-out questions | a checked calculate call ran | its expression was the question's | answered right through it |"
+echo "| --- | ---: | ---: | ---: | ---: |"
+echo "| quickstart model fine-tuned ($STEPS steps on $N conversations) | $total | $called | $exact | $right |"
