@@ -271,7 +271,8 @@ public final class InferenceBenchmark {
         };
     }
 
-    private static double median(double[] v) {
+    /** The median of v (the mean of the middle two for an even count). */
+    public static double median(double[] v) {
         double[] s = v.clone();
         Arrays.sort(s);
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;

@@ -1,12 +1,12 @@
 package dev.lamina.structured;
 
 import dev.lamina.infer.BatchEngine;
+import dev.lamina.infer.InferenceBenchmark;
 import dev.lamina.infer.PreparedModel;
 import dev.lamina.infer.SamplingParams;
 import dev.lamina.model.Decoder;
 import dev.lamina.tokenizer.Tokenizer;
 
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -52,7 +52,7 @@ public final class JsonBenchmark {
                         free[i], constrained[i], c.completionTokens(), abbreviate(c.choices().getFirst().text())));
             }
         }
-        return new Result(median(free), median(constrained), (double) produced / repeats, repeats, coldNanos / 1e6 / masks, warmNanos / 1e6 / masks);
+        return new Result(InferenceBenchmark.median(free), InferenceBenchmark.median(constrained), (double) produced / repeats, repeats, coldNanos / 1e6 / masks, warmNanos / 1e6 / masks);
     }
 
     /** Nanoseconds c spends masking while the tokens of a response are fed through it. */
@@ -79,10 +79,4 @@ public final class JsonBenchmark {
     }
 
     private static String abbreviate(String s) { return s.length() <= 80 ? s : s.substring(0, 77) + "..."; }
-
-    private static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    }
 }
