@@ -16,7 +16,6 @@ import dev.lamina.model.Role;
 import dev.lamina.tensor.Tensor;
 import dev.lamina.model.Parameters;
 import dev.lamina.tokenizer.Tokenizer;
-import dev.lamina.tokenizer.Tokenizers;
 import dev.lamina.train.Checkpoint;
 
 import java.io.IOException;
@@ -315,7 +314,7 @@ public final class GgufModel {
             d = Checkpoint.loadModel(model);
             boolean hf = HfCheckpoint.isHfDirectory(model);
             Path dir = hf ? model : model.resolve(Checkpoint.TOKENIZER);
-            tok = hf ? HfCheckpoint.tokenizer(model) : Files.isDirectory(dir) ? Tokenizers.load(dir) : null;
+            tok = HfCheckpoint.runTokenizer(model);
             try {
                 var t = dev.lamina.chat.ModelChatTemplate.of(dir);
                 // a Hugging Face model without a template gets none; a run chats with the built-in one unless it has its own

@@ -143,7 +143,7 @@ public final class GgufVocab {
         } else {
             throw new LaminaException("tokenizer " + tok.describe() + " has no GGUF form");
         }
-        for (int id = 0; id < vocabSize; id++) if (tokens[id] == null) { tokens[id] = "[PAD" + id + "]"; types[id] = UNUSED; }
+        Vocabulary.markUnused(tokens, types);
         int eot = tok.eotId() < vocabSize ? tok.eotId() : -1;
         return new Vocabulary("gpt2", "gpt-2", Arrays.asList(tokens), null, types, merges, eot, eot, -1, false, false);
     }

@@ -299,7 +299,7 @@ public final class HfCheckpoint {
     }
 
     /** The tokenizer beside a model: tokenizer/ in a run directory, tokenizer.json in a Hugging Face one; null if none. */
-    static Tokenizer runTokenizer(Path model) {
+    public static Tokenizer runTokenizer(Path model) {
         if (isHfDirectory(model)) return tokenizer(model);
         Path dir = model.resolve(Checkpoint.TOKENIZER);
         return Files.isDirectory(dir) ? Tokenizers.load(dir) : null;

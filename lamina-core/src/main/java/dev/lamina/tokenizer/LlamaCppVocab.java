@@ -173,20 +173,6 @@ final class LlamaCppVocab {
             "emoji 🚀🦙 ✅ 👩‍💻 😶‍🌫️ and a rare one 𓀀",
             "The quick brown fox jumps over the lazy dog. THE QUICK BROWN FOX.");
 
-    /** v with unused entries appended up to vocabSize ids (a model may have more embedding rows than tokens). */
-    static Vocabulary padded(Vocabulary v, int vocabSize) {
-        int n = v.tokens().size();
-        if (vocabSize < n)
-            throw new LaminaException("the tokenizer has " + n + " tokens but the model only " + vocabSize + " embedding rows");
-        if (vocabSize == n) return v;
-        List<String> tokens = new ArrayList<>(v.tokens());
-        float[] scores = v.scores() == null ? null : java.util.Arrays.copyOf(v.scores(), vocabSize);
-        int[] types = new int[vocabSize];
-        for (int id = 0; id < vocabSize; id++) types[id] = id < n ? v.type(id) : Vocabulary.UNUSED;
-        for (int id = n; id < vocabSize; id++) tokens.add("[PAD" + id + "]");
-        return new Vocabulary(v.model(), v.pre(), tokens, scores, types, v.merges(), v.bosId(), v.eosId(), v.unkId(), v.addSpacePrefix(), v.addBos());
-    }
-
     /**
      * The lists llama.cpp's convert_hf_to_gguf.py writes for t: byte-level BPE as model "gpt2"
      * with the pre-tokenizer named by its regex, tokens and merges; BPE with byte fallback over
@@ -198,16 +184,15 @@ final class LlamaCppVocab {
         PipelineTokenizer.Parts p = t.parts();
         if (!(p.model() instanceof BpeModel bpe))
             throw new LaminaException(t.describe() + " is a Unigram model; llama.cpp reads those as \"t5\" vocabularies, which Lamina does not write");
-        if (vocabSize < t.vocabSize())
-            throw new LaminaException("the tokenizer has " + t.vocabSize() + " tokens but the model only " + vocabSize + " embedding rows");
-        String[] tokens = new String[vocabSize];
-        int[] types = new int[vocabSize];
+        int size = t.vocabSize();
+        String[] tokens = new String[size];
+        int[] types = new int[size];
         for (int id = 0; id < bpe.size(); id++) if (bpe.token(id) != null) { tokens[id] = bpe.token(id); types[id] = Vocabulary.NORMAL; }
         for (AddedToken a : p.addedTokens()) { tokens[a.id()] = a.content(); types[a.id()] = a.special() ? Vocabulary.CONTROL : Vocabulary.USER_DEFINED; }
-        for (int id : new int[] {t.bosId(), t.eotId()}) if (id >= 0 && id < vocabSize && types[id] == Vocabulary.NORMAL) types[id] = Vocabulary.CONTROL;
+        for (int id : new int[] {t.bosId(), t.eotId()}) if (id >= 0 && types[id] == Vocabulary.NORMAL) types[id] = Vocabulary.CONTROL;
         Vocabulary v = bpe.options().byteFallback() ? spmLists(t, bpe, tokens, types) : byteLevelLists(t, bpe, tokens, types);
         check(t, v);
-        return v;
+        return v.padded(vocabSize);
     }
 
     private static Vocabulary byteLevelLists(PipelineTokenizer t, BpeModel bpe, String[] tokens, int[] types) {
@@ -222,7 +207,7 @@ final class LlamaCppVocab {
             if (bpe.priority(m) != m) throw new LaminaException(t.describe() + ": merges share ranks, which GGUF's merge list cannot express");
             merges.add(bpe.token(bpe.mergeLeft(m)) + " " + bpe.token(bpe.mergeRight(m)));
         }
-        fillUnused(tokens, types);
+        Vocabulary.markUnused(tokens, types);
         return new Vocabulary("gpt2", pre, List.of(tokens), null, types, merges, t.bosId(), t.eotId(), -1, false, t.bosId() >= 0);
     }
 
@@ -268,7 +253,7 @@ final class LlamaCppVocab {
         for (int id = 0; id < tokens.length; id++)   // pieces no merge makes come last
             if (!merged[id] && tokens[id] != null && types[id] == Vocabulary.NORMAL && tokens[id].codePointCount(0, tokens[id].length()) > 1)
                 scores[id] = -(worst + 1);
-        fillUnused(tokens, types);
+        Vocabulary.markUnused(tokens, types);
         return new Vocabulary("llama", "default", List.of(tokens), scores, types, null, t.bosId(), t.eotId(), unk, spacePrefix, t.bosId() >= 0);
     }
 
@@ -289,10 +274,6 @@ final class LlamaCppVocab {
 
     private static boolean isSpaceEscape(Normalizer.Replace r) {
         return !r.pattern().regex() && r.pattern().source().equals(" ") && r.content().equals("\u2581");
-    }
-
-    private static void fillUnused(String[] tokens, int[] types) {
-        for (int id = 0; id < tokens.length; id++) if (tokens[id] == null) { tokens[id] = "[PAD" + id + "]"; types[id] = Vocabulary.UNUSED; }
     }
 
     /** Refuses v unless the tokenizer llama.cpp builds from it encodes the check texts and added tokens as t does. */

@@ -89,7 +89,7 @@ public final class PipelineTokenizer implements Tokenizer {
      * saying why when there is no such form.
      */
     public Vocabulary llamaCppVocabulary(int vocabSize) {
-        if (vocabulary != null) return LlamaCppVocab.padded(vocabulary, vocabSize);
+        if (vocabulary != null) return vocabulary.padded(vocabSize);
         Vocabulary v = derived;
         if (v == null || v.tokens().size() != vocabSize) derived = v = LlamaCppVocab.derive(this, vocabSize);
         return v;

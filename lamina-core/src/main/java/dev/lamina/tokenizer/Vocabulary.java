@@ -34,4 +34,22 @@ public record Vocabulary(String model, String pre, List<String> tokens, float[] 
 
     /** The type of id (NORMAL when the file gives none). */
     public int type(int id) { return types == null ? NORMAL : types[id]; }
+
+    /** Gaps (null tokens) become unused entries "[PADid]", as llama.cpp's converter fills them. */
+    public static void markUnused(String[] tokens, int[] types) {
+        for (int id = 0; id < tokens.length; id++) if (tokens[id] == null) { tokens[id] = "[PAD" + id + "]"; types[id] = UNUSED; }
+    }
+
+    /** These lists with unused entries appended up to vocabSize ids (a model may have more embedding rows than tokens). */
+    public Vocabulary padded(int vocabSize) {
+        int n = tokens.size();
+        if (vocabSize < n) throw new dev.lamina.io.LaminaException("the tokenizer has " + n + " tokens but the model only " + vocabSize + " embedding rows");
+        if (vocabSize == n) return this;
+        String[] t = tokens.toArray(new String[vocabSize]);
+        int[] ty = new int[vocabSize];
+        for (int id = 0; id < n; id++) ty[id] = type(id);
+        markUnused(t, ty);
+        return new Vocabulary(model, pre, List.of(t), scores == null ? null : java.util.Arrays.copyOf(scores, vocabSize), ty, merges, bosId, eosId, unkId,
+                addSpacePrefix, addBos);
+    }
 }

@@ -417,7 +417,7 @@ final class Completions {
                     else if (part == 1) Tools.json(calls, delta.putArray("tool_calls"), true);
                     ch.putNull("logprobs");
                     if (part < 2) ch.putNull("finish_reason");
-                    else ch.put("finish_reason", !calls.isEmpty() ? "tool_calls" : cr.finish() == FinishReason.CANCELLED ? "stop" : cr.finish().openAi());
+                    else ch.put("finish_reason", !calls.isEmpty() ? "tool_calls" : streamed(cr.finish()));
                     send(out, chunk);
                 }
             }
@@ -513,7 +513,7 @@ final class Completions {
                         if (!deltas.isEmpty()) delta.set("tool_calls", deltas);
                         ch.putNull("logprobs");
                         if (e.finish() == null) ch.putNull("finish_reason");
-                        else ch.put("finish_reason", cs.started() ? "tool_calls" : e.finish() == FinishReason.CANCELLED ? "stop" : e.finish().openAi());
+                        else ch.put("finish_reason", cs.started() ? "tool_calls" : streamed(e.finish()));
                         send(out, chunk);
                     }
                     continue;
@@ -533,7 +533,7 @@ final class Completions {
                     if (e.text() != null) textOffset[e.choice()] += e.text().length();
                 }
                 if (e.finish() == null) ch.putNull("finish_reason");
-                else ch.put("finish_reason", e.finish() == FinishReason.CANCELLED ? "stop" : e.finish().openAi());
+                else ch.put("finish_reason", streamed(e.finish()));
                 send(out, chunk);
             }
             if (c.includeUsage()) {
@@ -552,6 +552,9 @@ final class Completions {
             throw e instanceof IOException io ? io : new IOException(e);
         }
     }
+
+    /** A stream's finish_reason: OpenAI's, a cancelled sequence ending as "stop". */
+    private static String streamed(FinishReason f) { return f == FinishReason.CANCELLED ? "stop" : f.openAi(); }
 
     private ObjectNode chunk(String id, long now, boolean chat, String model) {
         ObjectNode o = LaminaServer.JSON.createObjectNode();
