@@ -12,7 +12,8 @@ import picocli.CommandLine.Option;
         description = "Train, study and serve small decoder-only language models on the JVM.",
         subcommands = {CommandLine.HelpCommand.class, QuickstartCommand.class, TokenizerCommand.class, PrepareCommand.class,
                 TrainCommand.class, DistillCommand.class, PruneCommand.class, RightsizeCommand.class, GenerateCommand.class, VerifyCommand.class, ImportCommand.class, ExportCommand.class,
-                EvalCommand.class, DiagnoseCommand.class, ExperimentCommand.class, InheritCommand.class, BenchCommand.class, ServeCommand.class, FinetuneCommand.class, MergeCommand.class, PlanCommand.class, AgentCommand.class})
+                EvalCommand.class, DiagnoseCommand.class, ExperimentCommand.class, InheritCommand.class, BenchCommand.class, ServeCommand.class, FinetuneCommand.class, MergeCommand.class, PlanCommand.class, AgentCommand.class,
+                CascadeCommand.class, RouterCommand.class})
 public final class Main implements Runnable {
 
     @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT, description = "Print stack traces on errors.")

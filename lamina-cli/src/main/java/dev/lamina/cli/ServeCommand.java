@@ -18,8 +18,12 @@ import java.util.concurrent.CountDownLatch;
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "Serve a trained model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models, /health).")
 final class ServeCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "Run directory (config.json, model.safetensors, tokenizer/), Hugging Face directory or FILE.gguf.")
+    @Option(names = "--model", description = "Run directory (config.json, model.safetensors, tokenizer/), Hugging Face directory or FILE.gguf.")
     Path model;
+    @Option(names = "--cascade", paramLabel = "FILE.yaml", description = "Also serve this FrugalGPT cascade (see `lamina cascade --help`) under its name; repeatable.")
+    java.util.List<Path> cascades;
+    @Option(names = "--router", paramLabel = "FILE.yaml", description = "Also serve this xLLM router (see `lamina router --help`) under its name; repeatable.")
+    java.util.List<Path> routers;
     @Option(names = "--host", defaultValue = "127.0.0.1", description = "Interface to listen on (default ${DEFAULT-VALUE}).")
     String host;
     @Option(names = "--port", defaultValue = "8080", description = "Port (default ${DEFAULT-VALUE}; 0: any free port).")
@@ -50,6 +54,8 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
+        if (model == null && cascades == null && routers == null) throw new LaminaException("give --model, --cascade or --router: there is nothing to serve");
+        if (model == null) return serveVirtual();
         if (!Files.isDirectory(model) && !dev.lamina.gguf.GgufModel.isGguf(model))
             throw new LaminaException(model + ": not a run directory, Hugging Face directory or GGUF file");
         KernelSet kernels = Main.kernels(threads);
@@ -73,10 +79,12 @@ final class ServeCommand implements Callable<Integer> {
             if (adapters.put(n, dir) != null) throw new LaminaException("--lora: the name '" + n + "' is given twice");
         }
         String plan = guard(format);
-        LaminaServer server = LaminaServer.start(o, () -> Lamina.load(model, kernels, format), adapters);
+        dev.lamina.cascade.Fleet fleet = CascadeCommand.fleet(threads);
+        java.util.List<dev.lamina.server.VirtualModel> virtual = virtualModels(fleet);
+        LaminaServer server = LaminaServer.start(o, () -> Lamina.load(model, kernels, format), adapters, virtual);
         System.err.printf("lamina: listening on %s (model '%s' loading from %s)%n", server.baseUrl(), name, model);
         CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> { server.close(); stopped.countDown(); }));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> { server.close(); fleet.close(); stopped.countDown(); }));
         if (!server.awaitReady(Duration.ofDays(1))) {
             server.close();
             throw new LaminaException("cannot load " + model + ": " + server.loadError());
@@ -86,6 +94,51 @@ final class ServeCommand implements Callable<Integer> {
                 adapters.isEmpty() ? "" : " with adapters " + String.join(", ", adapters.keySet()),
                 maxConcurrent, server.engine().contextLimit() == Integer.MAX_VALUE ? "unbounded" : server.engine().contextLimit(),
                 key != null ? "; API key required" : "");
+        stopped.await();
+        return 0;
+    }
+
+    /** The cascades and routers of --cascade and --router, their models loaded and served in-process. */
+    private java.util.List<dev.lamina.server.VirtualModel> virtualModels(dev.lamina.cascade.Fleet fleet) {
+        java.util.List<dev.lamina.server.VirtualModel> out = new java.util.ArrayList<>();
+        for (Path c : cascades == null ? java.util.List.<Path>of() : cascades) {
+            dev.lamina.cascade.Cascade k = dev.lamina.cascade.Cascade.open(dev.lamina.cascade.CascadeConfig.read(c), fleet);
+            System.err.printf("lamina: cascade '%s': tiers %s%n", k.name(), k.tiers().stream()
+                    .map(t -> t.name() + (t == k.tiers().getLast() ? "" : t.threshold() == dev.lamina.cascade.Thresholds.NEVER ? " (never kept)"
+                            : String.format(" (kept at P(right) >= %.3f)", t.threshold()))).toList());
+            out.add(k);
+        }
+        for (Path r : routers == null ? java.util.List.<Path>of() : routers) {
+            dev.lamina.cascade.Router k = dev.lamina.cascade.Router.open(dev.lamina.cascade.RouterConfig.read(r), fleet);
+            System.err.printf("lamina: router '%s': categories %s%n", k.name(), k.categories());
+            out.add(k);
+        }
+        return out;
+    }
+
+    /** Cascades and routers alone, without a model of the server's own. */
+    private Integer serveVirtual() throws InterruptedException {
+        if (loras != null) throw new LaminaException("--lora needs --model (the base the adapters sit on)");
+        String key = apiKey != null ? apiKey : System.getenv("LAMINA_API_KEY");
+        ServerOptions o;
+        try {
+            o = new ServerOptions(host, port, key, modelName != null ? modelName : "lamina", maxConcurrent, maxQueue != null ? maxQueue : 4 * maxConcurrent,
+                    maxTokens, maxBody, kvBlocks);
+        } catch (IllegalArgumentException e) {
+            throw new LaminaException("--" + e.getMessage());
+        }
+        dev.lamina.cascade.Fleet fleet = CascadeCommand.fleet(threads);
+        LaminaServer server;
+        try {
+            server = LaminaServer.start(o, null, java.util.Map.of(), virtualModels(fleet));
+        } catch (RuntimeException e) {
+            fleet.close();
+            throw e;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> { server.close(); fleet.close(); stopped.countDown(); }));
+        System.err.printf("lamina: ready: %s/v1 serves %s%s%n", server.baseUrl(),
+                String.join(", ", server.virtualModelNames()), key != null ? "; API key required" : "");
         stopped.await();
         return 0;
     }

@@ -97,6 +97,28 @@ public final class TokenScorer {
         return model.hidden(new TapeExecutor(model, tape, Arrays.copyOf(ids, n), 1, n));
     }
 
+    /**
+     * What the model makes of a whole text, as features for a small classifier (a cascade's scorer, a
+     * router): the mean of the final hidden states over every token, then the last token's, [2d]. Reads
+     * at most {@link #contextLimit()} tokens: the last ones of a longer text.
+     */
+    public synchronized float[] pooled(int[] ids) {
+        if (ids.length == 0) throw new IllegalArgumentException("no tokens to read");
+        int[] read = ids.length > contextLimit() ? Arrays.copyOfRange(ids, ids.length - contextLimit(), ids.length) : ids;
+        tape.reset();
+        Tensor h = model.hidden(new TapeExecutor(model, tape, read, 1, read.length)).value();       // [T, d]
+        int T = read.length, d = h.dim(1);
+        float[] out = new float[2 * d];
+        float[] a = h.data();
+        for (int t = 0; t < T; t++)
+            for (int j = 0; j < d; j++) out[j] += a[h.offset() + t * d + j];
+        for (int j = 0; j < d; j++) {
+            out[j] /= T;
+            out[d + j] = a[h.offset() + (T - 1) * d + j];
+        }
+        return out;
+    }
+
     /** log P(ids[t] | ids[0..t)) for t in [from, ids.length). */
     public double[] logprobs(int[] ids, int from) {
         Logprobs.Choice[] s = score(ids, from, 1);

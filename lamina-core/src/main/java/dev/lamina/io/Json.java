@@ -10,4 +10,9 @@ public final class Json {
     public static final JsonMapper MAPPER = JsonMapper.builder()
             .enable(SerializationFeature.INDENT_OUTPUT)
             .build();
+
+    private static final tools.jackson.databind.ObjectWriter COMPACT = MAPPER.writer().without(SerializationFeature.INDENT_OUTPUT);
+
+    /** value as JSON on one line (a JSONL record, a cache key). */
+    public static String compact(Object value) { return COMPACT.writeValueAsString(value); }
 }

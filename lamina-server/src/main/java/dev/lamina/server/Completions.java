@@ -44,7 +44,11 @@ final class Completions {
     private final Map<String, PreparedAdapter> adapters;      // LoRA adapters by the model name that picks them
     private final Map<String, TokenScorer> scorers = new ConcurrentHashMap<>();   // prompt scorers for echo, per model name, made on first use
 
-    Completions(ServerOptions options, BatchEngine engine, ModelChatTemplate chatTemplate, long created, Map<String, PreparedAdapter> adapters) {
+    private final Metrics metrics;
+
+    Completions(ServerOptions options, BatchEngine engine, ModelChatTemplate chatTemplate, long created, Map<String, PreparedAdapter> adapters,
+                Metrics metrics) {
+        this.metrics = metrics;
         this.chatTemplate = chatTemplate;
         this.adapters = Map.copyOf(adapters);
         this.options = options;
@@ -285,6 +289,7 @@ final class Completions {
             }
         }
         usage(o.putObject("usage"), promptTokens, 0);
+        count(false, c.model(), promptTokens, 0);
         LaminaServer.sendJson(ex, 200, o);
     }
 
@@ -401,6 +406,7 @@ final class Completions {
     /** A stream of replies that may be tool calls: each choice's role, then its content or its calls, then its finish, in one go. */
     private void streamToolReplies(HttpExchange ex, List<BatchEngine.Handle> handles, Common c, String id, long now, Tools tools) throws IOException {
         BatchEngine.Result r = await(handles, 0);
+        count(true, c.model(), r.promptTokens(), r.completionTokens());
         ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
         ex.getResponseHeaders().set("Cache-Control", "no-cache");
         ex.sendResponseHeaders(200, 0);
@@ -461,6 +467,7 @@ final class Completions {
             }
         }
         usage(o.putObject("usage"), promptTokens, completionTokens);
+        count(chat, c.model(), promptTokens, completionTokens);
         LaminaServer.sendJson(ex, 200, o);
     }
 
@@ -536,6 +543,7 @@ final class Completions {
                 else ch.put("finish_reason", streamed(e.finish()));
                 send(out, chunk);
             }
+            count(chat, c.model(), promptTokens, completionTokens);
             if (c.includeUsage()) {
                 ObjectNode chunk = chunk(id, now, chat, c.model());
                 chunk.putArray("choices");
@@ -571,6 +579,13 @@ final class Completions {
         frame[frame.length - 1] = '\n';
         out.write(frame);
         out.flush();
+    }
+
+    /** One answered request and its tokens, for /metrics. */
+    private void count(boolean chat, String model, long prompt, long completion) {
+        metrics.add("lamina_requests_total", 1, "endpoint", chat ? "chat/completions" : "completions", "model", model, "status", "200");
+        metrics.add("lamina_prompt_tokens_total", prompt, "model", model);
+        metrics.add("lamina_completion_tokens_total", completion, "model", model);
     }
 
     private static void usage(ObjectNode u, int prompt, int completion) {

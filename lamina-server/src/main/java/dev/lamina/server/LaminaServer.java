@@ -10,6 +10,7 @@ import dev.lamina.io.LaminaException;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ArrayNode;
 import tools.jackson.databind.node.ObjectNode;
 
 import java.io.ByteArrayOutputStream;
@@ -21,7 +22,9 @@ import java.nio.file.Path;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -38,7 +41,10 @@ import java.util.function.Supplier;
  * GET  /v1/models              the model and each LoRA adapter served beside it
  * POST /v1/completions         prompt (string, strings, token ids), stream, n, stop, seed, logprobs, ...
  * POST /v1/chat/completions    messages (and tools) through the model's own chat template, else {@link dev.lamina.infer.ChatTemplate}; logprobs, top_logprobs
+ * GET  /metrics                requests, tokens, and each virtual model's counters (cost per tier), in Prometheus' text format
  * </pre>
+ *
+ * Beside its own model (or instead of one) it answers {@link VirtualModel}s by name: a cascade, a router.
  *
  * Errors come in OpenAI's JSON shape: 400 invalid request, 401 missing or wrong API key, 404
  * unknown path, 405 wrong method, 413 body too large, 429 queue full, 503 model loading.
@@ -56,14 +62,25 @@ public final class LaminaServer implements AutoCloseable {
     private volatile BatchEngine engine;
     private volatile Completions completions;
     private volatile String loadError;
+    private final Map<String, VirtualModel> virtuals = new LinkedHashMap<>();
+    private final Metrics metrics = new Metrics()
+            .describe("lamina_requests_total", "Requests answered, by endpoint, model and HTTP status.")
+            .describe("lamina_prompt_tokens_total", "Prompt tokens read, by model.")
+            .describe("lamina_completion_tokens_total", "Tokens generated, by model.");
 
-    private LaminaServer(ServerOptions options, Supplier<Lamina.Model> model, Map<String, Path> loras) throws IOException {
+    private LaminaServer(ServerOptions options, Supplier<Lamina.Model> model, Map<String, Path> loras, List<VirtualModel> virtualModels)
+            throws IOException {
         this.options = options;
+        for (VirtualModel v : virtualModels) virtuals.put(v.name(), v);
         this.http = HttpServer.create(new InetSocketAddress(options.host(), options.port()), 128);
         this.executor = Executors.newVirtualThreadPerTaskExecutor();
         http.setExecutor(executor);
         http.createContext("/", this::handle);
         http.start();
+        if (model == null) {                       // virtual models only
+            loader = null;
+            return;
+        }
         loader = new Thread(() -> {
             try {
                 Lamina.Model m = model.get();
@@ -78,7 +95,7 @@ public final class LaminaServer implements AutoCloseable {
                 BatchEngine e = new BatchEngine(m.prepared(), m.tokenizer(), new BatchEngine.Options(
                         options.maxConcurrent(), options.maxQueue(), 256, options.kvBlocks(), true));
                 System.gc();   // loading leaves the weights' float copies behind: collect them once, so the heap is what serving holds
-                completions = new Completions(options, e, m.chatTemplate(), created, adapters);
+                completions = new Completions(options, e, m.chatTemplate(), created, adapters, metrics);
                 engine = e;
             } catch (RuntimeException | Error e) {
                 loadError = e.getMessage() == null ? e.toString() : e.getMessage();
@@ -97,12 +114,25 @@ public final class LaminaServer implements AutoCloseable {
      * shares the one base model and its batches.
      */
     public static LaminaServer start(ServerOptions options, Supplier<Lamina.Model> model, Map<String, Path> loras) {
+        return start(options, model, loras, List.of());
+    }
+
+    /**
+     * As {@link #start(ServerOptions, Supplier, Map)}, also answering virtual models (a cascade, a
+     * router) by their names; model may be null: the virtual models alone.
+     */
+    public static LaminaServer start(ServerOptions options, Supplier<Lamina.Model> model, Map<String, Path> loras, List<VirtualModel> virtualModels) {
         for (String name : loras.keySet())
             if (name.isBlank() || name.equals(options.modelName()))
                 throw new LaminaException("adapter name '" + name + "' must be non-empty and differ from the model's name '"
                         + options.modelName() + "'");
+        java.util.Set<String> names = new java.util.HashSet<>(loras.keySet());
+        if (model != null) names.add(options.modelName());
+        for (VirtualModel v : virtualModels)
+            if (!names.add(v.name())) throw new LaminaException("the model name '" + v.name() + "' is served twice");
+        if (model == null && virtualModels.isEmpty()) throw new LaminaException("nothing to serve: no model and no cascade or router");
         try {
-            return new LaminaServer(options, model, new LinkedHashMap<>(loras));
+            return new LaminaServer(options, model, new LinkedHashMap<>(loras), virtualModels);
         } catch (IOException e) {
             throw new LaminaException("cannot listen on " + options.host() + ":" + options.port() + " (" + e.getMessage() + ")");
         }
@@ -116,8 +146,15 @@ public final class LaminaServer implements AutoCloseable {
     /** The load failure message, or null. */
     public String loadError() { return loadError; }
 
-    /** Waits until the model is loaded (true) or failed / timed out (false). */
+    /** The names of the virtual models served (cascades, routers). */
+    public List<String> virtualModelNames() { return List.copyOf(virtuals.keySet()); }
+
+    /** The server's counters (what /metrics shows). */
+    public Metrics metrics() { return metrics; }
+
+    /** Waits until the model is loaded (true) or failed / timed out (false); true at once without a model of its own. */
     public boolean awaitReady(Duration timeout) {
+        if (loader == null) return true;
         try {
             loader.join(timeout);
         } catch (InterruptedException e) {
@@ -149,41 +186,23 @@ public final class LaminaServer implements AutoCloseable {
             if (path.length() > 1 && path.endsWith("/")) path = path.substring(0, path.length() - 1);
             if (path.equals("/health")) { health(ex, method); return; }
             if (path.equals("/") || path.equals("/index.html")) { page(ex, method); return; }
+            if (path.equals("/metrics")) { authorize(ex); metricsPage(ex, method); return; }
             if (!path.startsWith("/v1/")) throw new ApiException(404, "invalid_request_error", "unknown_url", null,
-                    "Unknown request URL: " + method + " " + path + ". Endpoints: /v1/models, /v1/completions, /v1/chat/completions, /health.");
+                    "Unknown request URL: " + method + " " + path + ". Endpoints: /v1/models, /v1/completions, /v1/chat/completions, /health, /metrics.");
             authorize(ex);
-            Completions api = completions;
-            if (api == null) {
-                if (loadError != null) throw new ApiException(503, "server_error", "model_load_failed", null, "The model failed to load: " + loadError);
-                throw new ApiException(503, "server_error", "model_loading", null, "The model is still loading; retry shortly.");
+            if ((path.equals("/v1/completions") || path.equals("/v1/chat/completions")) && method.equals("POST")) {
+                JsonNode body = readJson(ex);
+                VirtualModel v = virtuals.get(Params.string(body, "model", ""));
+                String endpoint = path.substring(4);
+                if (v != null) virtual(ex, v, endpoint, body);
+                else if (endpoint.equals("completions")) ready().completions(ex, body);
+                else ready().chat(ex, body);
+                return;
             }
-            switch (path) {
-                case "/v1/models" -> {
-                    allow(method, "GET");
-                    ObjectNode list = JSON.createObjectNode().put("object", "list");
-                    list.putArray("data").addAll(api.modelObjects());
-                    sendJson(ex, 200, list);
-                }
-                case "/v1/completions" -> {
-                    allow(method, "POST");
-                    api.completions(ex, readJson(ex));
-                }
-                case "/v1/chat/completions" -> {
-                    allow(method, "POST");
-                    api.chat(ex, readJson(ex));
-                }
-                default -> {
-                    if (path.startsWith("/v1/models/")) {
-                        allow(method, "GET");
-                        String id = path.substring("/v1/models/".length());
-                        ObjectNode m = api.modelObject(id);
-                        if (m == null) throw api.modelNotFound(id);
-                        sendJson(ex, 200, m);
-                        return;
-                    }
-                    throw new ApiException(404, "invalid_request_error", "unknown_url", null, "Unknown request URL: " + method + " " + path + ".");
-                }
-            }
+            if (path.equals("/v1/models") || path.startsWith("/v1/models/")) { models(ex, method, path); return; }
+            if (loader != null) ready();                    // while loading, every /v1 path answers 503 as before
+            if (path.equals("/v1/completions") || path.equals("/v1/chat/completions")) allow(method, "POST");
+            throw new ApiException(404, "invalid_request_error", "unknown_url", null, "Unknown request URL: " + method + " " + path + ".");
         } catch (ApiException e) {
             sendError(ex, e);
         } catch (IOException e) {
@@ -191,6 +210,115 @@ public final class LaminaServer implements AutoCloseable {
         } catch (RuntimeException e) {
             sendError(ex, new ApiException(500, "server_error", null, null, "Internal error: " + e));
         }
+    }
+
+    /** The completions of the model, once loaded; else a 503 saying why not. */
+    private Completions ready() {
+        Completions api = completions;
+        if (api != null) return api;
+        if (loader == null) throw new ApiException(404, "invalid_request_error", "model_not_found", "model",
+                "This server answers only " + String.join(", ", virtuals.keySet()) + "; name one as the model.");
+        if (loadError != null) throw new ApiException(503, "server_error", "model_load_failed", null, "The model failed to load: " + loadError);
+        throw new ApiException(503, "server_error", "model_loading", null, "The model is still loading; retry shortly.");
+    }
+
+    /** GET /v1/models and /v1/models/ID: the model, its adapters, the virtual models. */
+    private void models(HttpExchange ex, String method, String path) throws IOException {
+        allow(method, "GET");
+        List<ObjectNode> all = new ArrayList<>();
+        if (loader != null) all.addAll(ready().modelObjects());
+        for (VirtualModel v : virtuals.values())
+            all.add(JSON.createObjectNode().put("id", v.name()).put("object", "model").put("created", created).put("owned_by", "lamina"));
+        if (path.equals("/v1/models")) {
+            ObjectNode list = JSON.createObjectNode().put("object", "list");
+            list.putArray("data").addAll(all);
+            sendJson(ex, 200, list);
+            return;
+        }
+        String id = path.substring("/v1/models/".length());
+        for (ObjectNode m : all)
+            if (m.get("id").asString().equals(id)) { sendJson(ex, 200, m); return; }
+        List<String> names = all.stream().map(m -> "'" + m.get("id").asString() + "'").toList();
+        throw new ApiException(404, "invalid_request_error", "model_not_found", "model",
+                "The model '" + id + "' does not exist; this server serves " + String.join(", ", names) + ".");
+    }
+
+    /**
+     * A request to a virtual model: answered whole, then sent as one response or (stream) as OpenAI's
+     * chunks of it: the role, the content or tool calls, the finish, the usage when asked for.
+     */
+    private void virtual(HttpExchange ex, VirtualModel v, String endpoint, JsonNode body) throws IOException {
+        boolean stream = Params.bool(body, "stream", false);
+        boolean includeUsage = stream && body.path("stream_options").path("include_usage").asBoolean(false);
+        if (Params.integer(body, "n", 1) != 1) throw ApiException.invalid("n", "'" + v.name() + "' answers one choice at a time; n must be 1");
+        ObjectNode b = ((ObjectNode) body).deepCopy();
+        b.remove("stream");
+        b.remove("stream_options");
+        ObjectNode resp;
+        try {
+            resp = v.answer(endpoint, b);
+        } catch (ApiException e) {
+            metrics.add("lamina_requests_total", 1, "endpoint", endpoint, "model", v.name(), "status", String.valueOf(e.status()));
+            throw e;
+        }
+        metrics.add("lamina_requests_total", 1, "endpoint", endpoint, "model", v.name(), "status", "200");
+        JsonNode usage = resp.path("usage");
+        metrics.add("lamina_prompt_tokens_total", usage.path("prompt_tokens").asLong(0), "model", v.name());
+        metrics.add("lamina_completion_tokens_total", usage.path("completion_tokens").asLong(0), "model", v.name());
+        if (!stream) { sendJson(ex, 200, resp); return; }
+        boolean chat = endpoint.equals("chat/completions");
+        ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
+        ex.getResponseHeaders().set("Cache-Control", "no-cache");
+        ex.sendResponseHeaders(200, 0);
+        try (OutputStream out = ex.getResponseBody()) {
+            JsonNode choice = resp.path("choices").path(0);
+            for (int part = 0; part < (chat ? 3 : 2); part++) {
+                ObjectNode chunk = JSON.createObjectNode().put("id", resp.path("id").asString("")).put("object", chat ? "chat.completion.chunk" : "text_completion")
+                        .put("created", resp.path("created").asLong(0)).put("model", v.name());
+                ObjectNode ch = chunk.putArray("choices").addObject().put("index", 0);
+                boolean last = part == (chat ? 2 : 1);
+                if (chat) {
+                    ObjectNode delta = ch.putObject("delta");
+                    JsonNode msg = choice.path("message");
+                    if (part == 0) delta.put("role", "assistant").put("content", "");
+                    else if (part == 1 && msg.path("tool_calls").isArray() && !msg.path("tool_calls").isEmpty()) {
+                        ArrayNode calls = delta.putArray("tool_calls");
+                        int i = 0;
+                        for (JsonNode c : msg.get("tool_calls")) calls.add(((ObjectNode) c.deepCopy()).put("index", i++));
+                    } else if (part == 1) delta.put("content", msg.path("content").asString(""));
+                } else ch.put("text", part == 0 ? choice.path("text").asString("") : "");
+                ch.putNull("logprobs");
+                if (last) ch.set("finish_reason", choice.path("finish_reason").deepCopy());
+                else ch.putNull("finish_reason");
+                sendEvent(out, chunk);
+            }
+            if (includeUsage) {
+                ObjectNode chunk = JSON.createObjectNode().put("id", resp.path("id").asString("")).put("object", chat ? "chat.completion.chunk" : "text_completion")
+                        .put("created", resp.path("created").asLong(0)).put("model", v.name());
+                chunk.putArray("choices");
+                chunk.set("usage", usage.deepCopy());
+                sendEvent(out, chunk);
+            }
+            out.write("data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII));
+        }
+    }
+
+    /** One Server-Sent Event carrying a JSON object. */
+    static void sendEvent(OutputStream out, JsonNode event) throws IOException {
+        out.write(("data: " + JSON.writeValueAsString(event) + "\n\n").getBytes(StandardCharsets.UTF_8));
+        out.flush();
+    }
+
+    /** GET /metrics: the counters of the server and of each virtual model. */
+    private void metricsPage(HttpExchange ex, String method) throws IOException {
+        allow(method, "GET");
+        StringBuilder text = new StringBuilder();
+        metrics.write(text);
+        for (VirtualModel v : virtuals.values()) v.metrics(text);
+        byte[] bytes = text.toString().getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+        ex.sendResponseHeaders(200, bytes.length);
+        try (OutputStream out = ex.getResponseBody()) { out.write(bytes); }
     }
 
     /** The chat page, shipped in the jar (no CDN: it works offline); it calls the API itself, with the key its user gives. */
@@ -213,7 +341,10 @@ public final class LaminaServer implements AutoCloseable {
         allow(method, "GET");
         BatchEngine e = engine;
         ObjectNode o = JSON.createObjectNode();
-        if (e != null) {
+        if (loader == null) {
+            o.put("status", "ok").put("model", String.join(",", virtuals.keySet()));
+            sendJson(ex, 200, o);
+        } else if (e != null) {
             o.put("status", "ok").put("model", options.modelName()).put("active", e.activeSequences()).put("queued", e.queued());
             sendJson(ex, 200, o);
         } else {
