@@ -367,9 +367,8 @@ final class Completions {
         try {
             for (int p = 0; p < requests.size(); p++) {
                 int base = p * c.n();
-                // with tools a reply is parsed whole before anything is sent (a stream gets it at the end, in OpenAI's
-                // chunks), unless it is a constrained call, which streams its name and then its arguments as they come
-                BatchEngine.Listener listener = !c.stream() || tools != null && !tools.constrained() ? null : new BatchEngine.Listener() {
+                // a stream with tools sends text as it comes; a call goes out as OpenAI streams one (Tools.CallStream, ReplyStream)
+                BatchEngine.Listener listener = !c.stream() ? null : new BatchEngine.Listener() {
                     @Override public void onToken(int choice, int token, String text, Logprobs.Choice lp) { events.add(new Event(base + choice, text, lp, null)); }
                     @Override public void onText(int choice, String text) { events.add(new Event(base + choice, text, null, null)); }
                     @Override public void onChoiceFinished(int choice, FinishReason r) { events.add(new Event(base + choice, null, null, r)); }
@@ -386,8 +385,7 @@ final class Completions {
             handles.forEach(BatchEngine.Handle::cancel);
             throw ApiException.invalid(null, e.getMessage());
         }
-        if (c.stream() && tools != null && !tools.constrained()) streamToolReplies(ex, handles, c, id, now, tools);
-        else if (c.stream()) stream(ex, events, handles, requests, c, chat, id, now, tools != null);
+        if (c.stream()) stream(ex, events, handles, requests, c, chat, id, now, tools);
         else respond(ex, handles, requests, c, chat, id, now, echoes, tools);
     }
 
@@ -400,40 +398,6 @@ final class Completions {
             throw new IOException("interrupted");
         } catch (ExecutionException e) {
             throw new ApiException(500, "server_error", null, null, "Generation failed: " + e.getCause());
-        }
-    }
-
-    /** A stream of replies that may be tool calls: each choice's role, then its content or its calls, then its finish, in one go. */
-    private void streamToolReplies(HttpExchange ex, List<BatchEngine.Handle> handles, Common c, String id, long now, Tools tools) throws IOException {
-        BatchEngine.Result r = await(handles, 0);
-        count(true, c.model(), r.promptTokens(), r.completionTokens());
-        ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
-        ex.getResponseHeaders().set("Cache-Control", "no-cache");
-        ex.sendResponseHeaders(200, 0);
-        try (OutputStream out = ex.getResponseBody()) {
-            for (BatchEngine.ChoiceResult cr : r.choices()) {
-                List<Tools.Call> calls = tools.parse(cr.text());
-                for (int part = 0; part < 3; part++) {
-                    ObjectNode chunk = chunk(id, now, true, c.model());
-                    ObjectNode ch = chunk.putArray("choices").addObject();
-                    ch.put("index", cr.index());
-                    ObjectNode delta = ch.putObject("delta");
-                    if (part == 0) delta.put("role", "assistant").put("content", "");
-                    else if (part == 1 && calls.isEmpty()) delta.put("content", cr.text());
-                    else if (part == 1) Tools.json(calls, delta.putArray("tool_calls"), true);
-                    ch.putNull("logprobs");
-                    if (part < 2) ch.putNull("finish_reason");
-                    else ch.put("finish_reason", !calls.isEmpty() ? "tool_calls" : streamed(cr.finish()));
-                    send(out, chunk);
-                }
-            }
-            if (c.includeUsage()) {
-                ObjectNode chunk = chunk(id, now, true, c.model());
-                chunk.putArray("choices");
-                usage(chunk.putObject("usage"), r.promptTokens(), r.completionTokens());
-                send(out, chunk);
-            }
-            out.write("data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII));
         }
     }
 
@@ -471,9 +435,13 @@ final class Completions {
         LaminaServer.sendJson(ex, 200, o);
     }
 
-    /** A stream of text, or (calls: a constrained tool call's text) of each choice's call as OpenAI streams one. */
+    /**
+     * A stream of text; with tools (may be null), a constrained call's text as OpenAI streams a call, or
+     * an unconstrained reply's text as it comes and its calls at the end.
+     */
     private void stream(HttpExchange ex, LinkedBlockingQueue<Event> events, List<BatchEngine.Handle> handles,
-                        List<BatchEngine.Request> requests, Common c, boolean chat, String id, long now, boolean calls) throws IOException {
+                        List<BatchEngine.Request> requests, Common c, boolean chat, String id, long now, Tools tools) throws IOException {
+        boolean calls = tools != null && tools.constrained();
         ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
         ex.getResponseHeaders().set("Cache-Control", "no-cache");
         ex.sendResponseHeaders(200, 0);
@@ -482,6 +450,8 @@ final class Completions {
         int[] textOffset = new int[total];
         Tools.CallStream[] callStreams = new Tools.CallStream[calls ? total : 0];
         for (int i = 0; i < callStreams.length; i++) callStreams[i] = new Tools.CallStream();
+        Tools.ReplyStream[] replies = new Tools.ReplyStream[tools != null && !calls ? total : 0];
+        for (int i = 0; i < replies.length; i++) replies[i] = new Tools.ReplyStream();
         int pending = handles.size(), promptTokens = 0, completionTokens = 0;
         try {
             if (chat)
@@ -525,6 +495,10 @@ final class Completions {
                     }
                     continue;
                 }
+                if (replies.length > 0) {
+                    autoReply(out, replies[e.choice()], e, tools, id, now, c.model());
+                    continue;
+                }
                 ObjectNode chunk = chunk(id, now, chat, c.model());
                 ObjectNode ch = chunk.putArray("choices").addObject();
                 ch.put("index", e.choice());
@@ -559,6 +533,29 @@ final class Completions {
             if (e instanceof InterruptedException) Thread.currentThread().interrupt();
             throw e instanceof IOException io ? io : new IOException(e);
         }
+    }
+
+    /** One event of a reply under tool_choice auto: the content it releases; at its finish, the rest as content or as calls. */
+    private void autoReply(OutputStream out, Tools.ReplyStream r, Event e, Tools tools, String id, long now, String model) throws IOException {
+        List<Tools.Call> calls = e.finish() == null ? List.of() : tools.parse(r.text());
+        String content = e.finish() == null ? r.add(e.text()) : calls.isEmpty() ? r.rest() : "";
+        if (!content.isEmpty() || !calls.isEmpty()) {
+            ObjectNode chunk = chunk(id, now, true, model);
+            ObjectNode ch = chunk.putArray("choices").addObject().put("index", e.choice());
+            ObjectNode delta = ch.putObject("delta");
+            if (!content.isEmpty()) delta.put("content", content);
+            else Tools.json(calls, delta.putArray("tool_calls"), true);
+            ch.putNull("logprobs");
+            ch.putNull("finish_reason");
+            send(out, chunk);
+        }
+        if (e.finish() == null) return;
+        ObjectNode chunk = chunk(id, now, true, model);
+        ObjectNode ch = chunk.putArray("choices").addObject().put("index", e.choice());
+        ch.putObject("delta");
+        ch.putNull("logprobs");
+        ch.put("finish_reason", !calls.isEmpty() ? "tool_calls" : streamed(e.finish()));
+        send(out, chunk);
     }
 
     /** A stream's finish_reason: OpenAI's, a cancelled sequence ending as "stop". */

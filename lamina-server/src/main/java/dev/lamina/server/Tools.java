@@ -158,6 +158,51 @@ record Tools(Map<String, JsonNode> tools, Choice choice, String named, boolean p
         }
     }
 
+    /**
+     * A reply under tool_choice auto, streamed as it comes: it may be text, calls, or text then calls.
+     * Text goes out at once, except what could still be the start of a call: a reply that opens with
+     * "{" or "<|python_tag|>" (Llama 3.1's form) is held whole, and from a "<tool_call>" tag on (Hermes)
+     * the rest is held, as is a tail that could grow into one. At the end the held text becomes calls
+     * when it parses as calls ({@link #parse} of the whole reply), else it goes out as text.
+     */
+    static final class ReplyStream {
+        private static final String TAG = "<tool_call>", PYTHON = "<|python_tag|>";
+        private final StringBuilder text = new StringBuilder();
+        private int sent;                 // characters of text sent as content
+        private boolean held;             // from sent on, everything waits for the end
+
+        /** The content this piece releases (may be empty). */
+        String add(String piece) {
+            text.append(piece);
+            if (held) return "";
+            if (sent == 0) {                                  // the reply's start decides the Llama 3.1 form
+                String t = text.toString().stripLeading();
+                if (t.isEmpty()) return "";
+                if (t.startsWith("{") || t.startsWith(PYTHON)) { held = true; return ""; }
+                if (PYTHON.startsWith(t) || TAG.startsWith(t)) return "";
+            }
+            int tag = text.indexOf(TAG, Math.max(0, sent - TAG.length()));
+            int end = tag >= 0 ? tag : text.length() - partialTag();
+            if (tag >= 0) held = true;
+            if (end <= sent) return "";
+            String out = text.substring(sent, end);
+            sent = end;
+            return out;
+        }
+
+        /** The longest tail of the text that is a proper start of the tag. */
+        private int partialTag() {
+            for (int k = Math.min(TAG.length() - 1, text.length() - sent); k > 0; k--)
+                if (TAG.startsWith(text.substring(text.length() - k))) return k;
+            return 0;
+        }
+
+        String text() { return text.toString(); }
+
+        /** At the end: the text still held, which is content when the reply held no calls. */
+        String rest() { return text.substring(sent); }
+    }
+
     /** Whether the prompt tells the model to write calls in Hermes' tags (else the Llama 3.1 JSON form is forced). */
     static boolean hermes(String prompt) { return prompt.contains("<tool_call>"); }
 

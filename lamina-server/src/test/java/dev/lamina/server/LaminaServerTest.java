@@ -434,6 +434,33 @@ class LaminaServerTest {
     }
 
     @Test
+    void autoToolRepliesStreamTheirTextAsItComes() throws Exception {
+        // an untrained model writes text, not calls: under tool_choice auto it streams piece by piece, adding up to the
+        // unstreamed reply of the same seed
+        for (int seed = 1; seed <= 3; seed++) {
+            String request = """
+                    {"model":"tiny-test","messages":[{"role":"user","content":"hello"}],"tools":[%s],"max_tokens":24,"temperature":1,
+                     "seed":%d,"ignore_eos":true%s}""";
+            String whole = post(wide, "/v1/chat/completions", request.formatted(WEATHER, seed, "")).json()
+                    .get("choices").get(0).get("message").get("content").stringValue();
+            List<String> ev = events(post(wide, "/v1/chat/completions", request.formatted(WEATHER, seed, ",\"stream\":true")).body());
+            StringBuilder text = new StringBuilder();
+            int pieces = 0;
+            String finish = null;
+            for (String e : ev.subList(1, ev.size() - 1)) {
+                JsonNode ch = LaminaServer.JSON.readTree(e).get("choices").get(0);
+                JsonNode content = ch.get("delta").get("content");
+                if (content != null) { text.append(content.stringValue()); pieces++; }
+                if (!ch.get("finish_reason").isNull()) finish = ch.get("finish_reason").stringValue();
+            }
+            assertThat(text.toString()).isEqualTo(whole);
+            assertThat(finish).isEqualTo("length");
+            String start = whole.stripLeading();
+            if (!start.startsWith("{") && !start.startsWith("<")) assertThat(pieces).as(whole).isGreaterThan(3);
+        }
+    }
+
+    @Test
     void streamedChatIsServerSentEventsWithTheSameText() throws Exception {
         String req = """
                 {"model":"tiny-test","messages":[{"role":"user","content":"Tell me"}],"max_tokens":20,"temperature":0.8,
