@@ -167,7 +167,11 @@ final class CascadeCommand implements Callable<Integer> {
         for (int i = 0; i < r.auc().length; i++) s.append(String.format(" %s %.3f;", r.tiers().get(i), r.auc()[i]));
         s.append("\n\nAccuracy–cost curve (thresholds chosen on the held-out split for each budget, measured on the test split):\n\n");
         s.append("| budget ($/query) | accuracy | cost ($/query) |\n| ---: | ---: | ---: |\n");
-        for (double[] p : r.curve()) s.append(String.format("| %.6f | %.3f | %.6f |%n", p[0], p[1], p[2]));
+        double[] prev = null;
+        for (double[] p : r.curve()) {          // a larger budget the held-out split could not use: the same policy, one row
+            if (prev == null || p[1] != prev[1] || p[2] != prev[2]) s.append(String.format("| %.6f | %.3f | %.6f |%n", p[0], p[1], p[2]));
+            prev = p;
+        }
         return s.toString();
     }
 

@@ -8,7 +8,6 @@ import tools.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Random;
 import java.util.function.Consumer;
 
 /**
@@ -59,10 +58,7 @@ public final class CascadeTraining {
                 if (correct[q][i]) tierAccuracy[i] += 1.0 / n;
             }
         // splits
-        int[] order = new int[n];
-        for (int i = 0; i < n; i++) order[i] = i;
-        Random r = new Random(o.seed());
-        for (int i = n - 1; i > 0; i--) { int j = r.nextInt(i + 1), t = order[i]; order[i] = order[j]; order[j] = t; }
+        int[] order = Query.permutation(n, o.seed());
         int nTrain = (int) Math.round(n * o.split()[0]), nHold = (int) Math.round(n * o.split()[1]);
         if (nTrain < 1 || nHold < 1 || n - nTrain - nHold < 1) throw new LaminaException("--split leaves an empty split of " + n + " queries");
         int[] train = Arrays.copyOfRange(order, 0, nTrain), hold = Arrays.copyOfRange(order, nTrain, nTrain + nHold),

@@ -8,7 +8,6 @@ import tools.jackson.databind.node.ObjectNode;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 
 /**
  * A small classifier over standardised feature vectors: multinomial logistic regression (a binary
@@ -64,10 +63,7 @@ public record Classifier(Kind kind, List<String> labels, float[] mean, float[] s
             return new Classifier(kind, List.copyOf(labels), mean, std, c, new float[K]);
         }
         // choose the L2 weight on a held-out fifth
-        int[] order = new int[n];
-        for (int i = 0; i < n; i++) order[i] = i;
-        Random r = new Random(seed);
-        for (int i = n - 1; i > 0; i--) { int j = r.nextInt(i + 1), t = order[i]; order[i] = order[j]; order[j] = t; }
+        int[] order = Query.permutation(n, seed);
         int held = n >= 10 ? n / 5 : 0;
         double bestL2 = 1e-2, bestLoss = Double.POSITIVE_INFINITY;
         if (held > 0)

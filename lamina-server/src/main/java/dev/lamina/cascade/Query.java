@@ -77,6 +77,15 @@ public record Query(String prompt, JsonNode messages, String reference, List<Str
         return m.path("content").isString() ? m.get("content").asString() : "";
     }
 
+    /** 0..n-1 shuffled by seed (Fisher–Yates): the splits of a labelled set. */
+    static int[] permutation(int n, long seed) {
+        int[] order = new int[n];
+        for (int i = 0; i < n; i++) order[i] = i;
+        java.util.Random r = new java.util.Random(seed);
+        for (int i = n - 1; i > 0; i--) { int j = r.nextInt(i + 1), t = order[i]; order[i] = order[j]; order[j] = t; }
+        return order;
+    }
+
     /** Reads a JSONL set; every line needs a reference when references are required, a category when categories are. */
     public static List<Query> read(Path file, int defaultMaxTokens, boolean needReference, boolean needCategory) {
         List<Query> out = new ArrayList<>();

@@ -8,7 +8,6 @@ import tools.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Random;
 import java.util.function.Consumer;
 
 /**
@@ -36,10 +35,7 @@ public final class RouterTraining {
             if (!cats.contains(q.category()))
                 throw new LaminaException("a query's category '" + q.category() + "' has no route in " + config.file().getFileName() + " (routes: " + cats + ")");
         int n = queries.size();
-        int[] order = new int[n];
-        for (int i = 0; i < n; i++) order[i] = i;
-        Random r = new Random(seed);
-        for (int i = n - 1; i > 0; i--) { int j = r.nextInt(i + 1), t = order[i]; order[i] = order[j]; order[j] = t; }
+        int[] order = Query.permutation(n, seed);
         int nTrain = (int) Math.round(n * trainFraction);
         if (nTrain < cats.size() || n - nTrain < 1) throw new LaminaException("--train-fraction leaves too few queries to train on or to test with (" + n + " queries)");
         int[] train = Arrays.copyOfRange(order, 0, nTrain), test = Arrays.copyOfRange(order, nTrain, n);
