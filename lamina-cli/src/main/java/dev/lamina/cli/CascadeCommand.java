@@ -158,7 +158,8 @@ final class CascadeCommand implements Callable<Integer> {
         for (int i = 0; i < r.single().length; i++)
             s.append(String.format("| %s alone ($%.4g / $%.4g per 1k in/out) | %.3f | %.6f | %s |%n", r.tiers().get(i), r.costs().get(i).input(),
                     r.costs().get(i).output(), r.single()[i].accuracy(), r.single()[i].cost(), ratio(r.single()[i].cost(), bestCost)));
-        s.append(String.format("| **cascade** | **%.3f** | **%.6f** | **%s** |%n%n", r.cascade().accuracy(), r.cascade().cost(), ratio(r.cascade().cost(), bestCost)));
+        s.append(String.format("| **cascade** | **%.3f** | **%.6f** | **%s** |%n", r.cascade().accuracy(), r.cascade().cost(), ratio(r.cascade().cost(), bestCost)));
+        s.append(String.format("| cascade with a perfect scorer (the bound) | %.3f | %.6f | %s |%n%n", r.oracle().accuracy(), r.oracle().cost(), ratio(r.oracle().cost(), bestCost)));
         s.append("Thresholds (P(right) an answer needs to be kept):");
         for (int i = 0; i < r.thresholds().length; i++)
             s.append(String.format(" %s %s;", r.tiers().get(i), r.thresholds()[i] == Thresholds.NEVER ? "never kept" : String.format("%.3f", r.thresholds()[i])));

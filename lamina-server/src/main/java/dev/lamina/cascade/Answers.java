@@ -31,6 +31,20 @@ final class Answers {
 
     private Answers() {}
 
+    /**
+     * What an answer was kept under: the target's name and model (a local model's path and the time it
+     * was last written, so a model trained again is asked again; an endpoint's address and model).
+     */
+    private static String identity(Fleet.Endpoint e) {
+        Target t = e.target();
+        if (t.model() == null) return t.name() + "@" + t.url() + "#" + e.model();
+        try {
+            return t.name() + "@" + t.model().toAbsolutePath().normalize() + "#" + Files.getLastModifiedTime(t.model()).toMillis();
+        } catch (IOException x) {
+            return t.name() + "@" + t.model().toAbsolutePath().normalize();
+        }
+    }
+
     /** answers[q][t] for queries × targets; done(n) after each answer. */
     static Answer[][] collect(List<Query> queries, List<Fleet.Endpoint> targets, Path file, int concurrency, IntConsumer done) {
         Map<String, Answer> kept = new ConcurrentHashMap<>();
@@ -61,7 +75,7 @@ final class Answers {
                         int qi = q, ti = t;
                         Fleet.Endpoint e = targets.get(t);
                         ObjectNode body = queries.get(q).body();
-                        String key = e.target().name() + " " + queries.get(q).endpoint() + " " + Json.compact(body);
+                        String key = identity(e) + " " + queries.get(q).endpoint() + " " + Json.compact(body);
                         jobs.add(pool.submit(() -> {
                             Answer a = kept.get(key);
                             if (a == null) {

@@ -34,9 +34,10 @@ public final class CascadeTraining {
      * @param curve    the cascade's accuracy–cost curve: for each budget, thresholds chosen on the held-out split, measured on the test split
      * @param auc      per tier but the last: the scorer's ROC AUC on that tier's test answers
      * @param tierAccuracy per tier, how often its answer was right over all queries
+     * @param oracle   the cascade with a perfect scorer (an answer kept exactly when it is right), the bound a scorer approaches
      */
     public record Report(List<String> tiers, List<Target.Cost> costs, int train, int holdout, int test, String objective, double[] thresholds,
-                         Thresholds.Outcome cascadeHoldout, Thresholds.Outcome cascade, Thresholds.Outcome[] single,
+                         Thresholds.Outcome cascadeHoldout, Thresholds.Outcome cascade, Thresholds.Outcome oracle, Thresholds.Outcome[] single,
                          List<double[]> curve, double[] auc, double[] tierAccuracy) {}
 
     public static Report run(CascadeConfig config, List<Query> queries, Fleet fleet, Options o, Consumer<String> log) {
@@ -102,6 +103,11 @@ public final class CascadeTraining {
                     + "ask for less (--target-accuracy) or give a --budget", target, Arrays.stream(singleH).mapToDouble(Thresholds.Outcome::accuracy).max().orElse(0)));
         }
         Thresholds.Outcome chosenH = Thresholds.evaluate(t, cH, kH, sH), chosen = Thresholds.evaluate(t, cT, kT, sT);
+        double[][] perfect = new double[cT.length][k - 1];
+        for (int q = 0; q < cT.length; q++) for (int i = 0; i < k - 1; i++) perfect[q][i] = cT[q][i] ? 1 : 0;
+        double[] half = new double[k - 1];
+        Arrays.fill(half, 0.5);
+        Thresholds.Outcome oracle = Thresholds.evaluate(half, cT, kT, perfect);
 
         // the curve: budgets from the cheapest tier alone to every tier asked
         double lo = singleH[0].cost(), hi = Arrays.stream(kH).mapToDouble(row -> Arrays.stream(row).sum()).average().orElse(lo);
@@ -126,7 +132,7 @@ public final class CascadeTraining {
         th.putObject("test").put("queries", test.length).put("accuracy", chosen.accuracy()).put("cost_per_query", chosen.cost());
         AtomicFiles.writeString(config.dir().resolve(Cascade.THRESHOLDS), Json.MAPPER.writeValueAsString(th));
         return new Report(config.tiers().stream().map(Target::name).toList(), config.tiers().stream().map(Target::cost).toList(),
-                nTrain, nHold, test.length, objective, t, chosenH, chosen, single, curve, auc, tierAccuracy);
+                nTrain, nHold, test.length, objective, t, chosenH, chosen, oracle, single, curve, auc, tierAccuracy);
     }
 
     private static Thresholds.Outcome[] singles(boolean[][] correct, double[][] cost) {
