@@ -61,6 +61,6 @@ class AgentCommandTest {
         r = run("agent", "--url", "http://127.0.0.1:1", "--mcp", "/nonexistent/server", "--audit", dir.resolve("a.jsonl").toString(), "x");
         assertThat(r.err().strip()).isEqualTo("lamina: error: --mcp '/nonexistent/server': no program '/nonexistent/server' (not an executable file, nor found on PATH)");
         r = run("agent", "--url", "http://127.0.0.1:1", "--audit", dir.resolve("a.jsonl").toString(), "x");
-        assertThat(r.err().strip()).startsWith("lamina: error: GET /v1/models to http://127.0.0.1:1/ failed").doesNotContain("\n");
+        assertThat(r.err().strip()).isEqualTo("lamina: error: GET /v1/models to http://127.0.0.1:1/v1/ failed: cannot connect (is the server running?)").doesNotContain("\n");
     }
 }

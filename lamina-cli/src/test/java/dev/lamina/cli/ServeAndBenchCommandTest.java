@@ -19,8 +19,8 @@ class ServeAndBenchCommandTest extends CliTest {
         assertThat(Main.run("serve", "--model", dir.toString(), "--max-concurrent", "0")).isEqualTo(1);
         assertThat(err()).contains("max concurrent must be >= 1");
         clearOutput();
-        assertThat(Main.run("serve")).isEqualTo(2);
-        assertThat(err()).contains("--model");
+        assertThat(Main.run("serve")).isEqualTo(1);
+        assertThat(err()).contains("give --model, --cascade or --router");
     }
 
     @Test

@@ -76,7 +76,10 @@ public final class OpenAiClient {
         try {
             resp = http.send(req.build(), HttpResponse.BodyHandlers.ofString());
         } catch (IOException e) {
-            throw new LaminaException(what + " to " + base + " failed: " + (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName()));
+            String why = e instanceof java.net.ConnectException ? "cannot connect (is the server running?)"
+                    : e instanceof java.net.http.HttpTimeoutException ? "no answer within " + timeout.toSeconds() + " s"
+                    : e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+            throw new LaminaException(what + " to " + base + " failed: " + why);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new LaminaException(what + " to " + base + " was interrupted");
