@@ -47,6 +47,12 @@ class TrainCommand implements Callable<Integer> {
     @Option(names = "--eval-every", description = "Steps between evaluations and checkpoints (default: 10%% of steps).") Integer evalEvery;
     @Option(names = "--eval-batches", defaultValue = "8", description = "Batches in the fixed val sample (default ${DEFAULT-VALUE}).") int evalBatches;
     @Option(names = "--threads", description = "Worker threads (default: all cores).") Integer threads;
+    @Option(names = "--peers", split = ",", paramLabel = "HOST:PORT", description = "Data-parallel training: every worker's address, in rank order, "
+            + "the same list on each; each worker takes accum / workers micro-batches of every step and the gradients are summed over a TCP ring "
+            + "in rank order (bit for bit one worker's run when accum = workers). Rank 0 writes the run.") List<String> peers;
+    @Option(names = "--rank", defaultValue = "0", description = "This worker's place in --peers (default ${DEFAULT-VALUE}).") int rank;
+    @Option(names = "--ring-timeout", defaultValue = "300", description = "Seconds to wait for the other workers to join and for each of their messages (default ${DEFAULT-VALUE}).")
+    int ringTimeout;
     @Option(names = "--checkpoint-activations", arity = "0..1", fallbackValue = "1", paramLabel = "N",
             description = "Activation checkpointing: keep only every N-th block input (default N 1) and recompute the blocks "
                     + "during backward; less memory, about one more forward of time, the same gradients bit for bit.")
@@ -169,8 +175,38 @@ class TrainCommand implements Callable<Integer> {
             trainer.withEvalTasks(tasks);
         }
         if (plan != null) System.err.println(plan);
-        run(trainer);
+        try (dev.lamina.dist.Ring ring = joinRing()) {
+            trainer.distributed(ring);
+            if (ring.size() > 1) System.err.printf("data-parallel: worker %d of %d, %d micro-batch(es) of every step's %d%n",
+                    ring.rank(), ring.size(), trainer.config().accum() / ring.size(), trainer.config().accum());
+            run(trainer);
+        }
         return 0;
+    }
+
+    /** The ring of --peers, joined; a ring of one without them. */
+    private dev.lamina.dist.Ring joinRing() {
+        if (peers == null || peers.isEmpty()) {
+            if (rank != 0) throw new LaminaException("--rank needs --peers (every worker's HOST:PORT, in rank order)");
+            return dev.lamina.dist.Ring.single();
+        }
+        if (ringTimeout < 1) throw new LaminaException("--ring-timeout must be >= 1 second, got " + ringTimeout);
+        List<java.net.InetSocketAddress> addresses = new ArrayList<>();
+        for (String p : peers) {
+            int colon = p.lastIndexOf(':');
+            int port;
+            try {
+                port = colon < 1 ? -1 : Integer.parseInt(p.substring(colon + 1).trim());
+            } catch (NumberFormatException e) {
+                port = -1;
+            }
+            if (port < 1 || port > 65535) throw new LaminaException("--peers: '" + p + "' is not HOST:PORT");
+            addresses.add(java.net.InetSocketAddress.createUnresolved(p.substring(0, colon).trim(), port));
+        }
+        if (rank < 0 || rank >= addresses.size()) throw new LaminaException("--rank must be in [0, " + addresses.size() + "), got " + rank);
+        List<java.net.InetSocketAddress> resolved = addresses.stream().map(a -> new java.net.InetSocketAddress(a.getHostString(), a.getPort())).toList();
+        System.err.printf("data-parallel: joining the ring as worker %d of %d (listening on port %d)%n", rank, resolved.size(), resolved.get(rank).getPort());
+        return dev.lamina.dist.Ring.join(rank, resolved, java.time.Duration.ofSeconds(ringTimeout));
     }
 
     /** A teacher, where it was loaded from, its size (for the log line) and its top-K cached (0: live). */
@@ -262,6 +298,7 @@ class TrainCommand implements Callable<Integer> {
                 }
             });
         }
+        if (!trainer.writes()) return lastVal[0];          // rank 0 of a data-parallel run saves and draws
         System.err.println("saved " + trainer.run());
         List<Figure> curves = TrainingCurves.figures(trainer.run());
         if (!curves.isEmpty()) {

@@ -31,6 +31,11 @@ public final class Batcher {
         for (int b = 0; b < B; b++) fill(tokens, rng.nextLong(tokens.size() - T), ids, targets, b, T, window);
     }
 
+    /** Draws the next batch without reading it (another worker's share of a data-parallel step). */
+    public void skip() {
+        for (int b = 0; b < B; b++) rng.nextLong(tokens.size() - T);
+    }
+
     /** The k-th of `count` evenly spaced windows (the fixed evaluation sample). */
     public static void fixed(TokenFile tokens, int k, int count, int B, int T, int[] ids, int[] targets) {
         long span = tokens.size() - T - 1;

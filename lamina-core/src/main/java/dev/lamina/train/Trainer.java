@@ -54,6 +54,30 @@ public final class Trainer {
     private GradientHook gradientHook;
     private SparsityMask mask;
     private List<Task> evalTasks = List.of();
+    private dev.lamina.dist.Ring ring = dev.lamina.dist.Ring.single();
+    private dev.lamina.tensor.Tensor accumulated;         // the step's gradient while micro-batches add up, when there are several
+
+    /** Whether this trainer writes the run's files (one worker, or rank 0 of several). */
+    public boolean writes() { return ring.rank() == 0; }
+
+    /**
+     * Trains as one of ring.size() data-parallel workers: each step's accum micro-batches are split
+     * in equal shares in order (this worker takes share ring.rank()), every worker draws the same
+     * windows and reads only its own, and the gradients and the loss are summed in rank order before
+     * the update, so every replica stays identical and, with one micro-batch per worker, each step
+     * is bit for bit one worker's step with the same accum. Only rank 0 writes checkpoints and logs.
+     */
+    public Trainer distributed(dev.lamina.dist.Ring ring) {
+        if (ring.size() > 1) {
+            if (cfg.accum() % ring.size() != 0)
+                throw LaminaException.field("accum", "accum " + cfg.accum() + " must be a multiple of the " + ring.size()
+                        + " workers: each takes accum / workers micro-batches of every step");
+            if (distillation != null) throw new LaminaException("distillation does not run data-parallel yet; train with one worker");
+            if (model.config().numExperts() > 0) throw new LaminaException("a mixture of experts does not run data-parallel yet; train with one worker");
+        }
+        this.ring = ring;
+        return this;
+    }
 
     /** Sees each step's gradients (after accumulation, before clipping); step is 1-based. */
     @FunctionalInterface
@@ -188,7 +212,13 @@ public final class Trainer {
             float loss = 0;
             stepKl = stepCe = 0;
             moe = executor.routerLosses() == null ? null : new MoeStep();
+            int share = cfg.accum() / ring.size(), first = ring.rank() * share;
             for (int micro = 0; micro < cfg.accum(); micro++) {
+                if (micro < first || micro >= first + share) {   // another worker's micro-batch
+                    batcher.skip();
+                    continue;
+                }
+                if (micro > first) model.params().zeroGrad();    // each micro-batch's gradient from zero, then added: ((g0 + g1) + g2) ...
                 batcher.next(ids, targets);
                 tape.reset();
                 if (distillation == null) loss += model.loss(executor, targets) / cfg.accum();
@@ -201,6 +231,19 @@ public final class Trainer {
                 }
                 tape.backward();
                 if (moe != null) moe.add(executor.routerLosses(), cfg.accum());
+                if (share > 1) {
+                    if (accumulated == null) accumulated = dev.lamina.tensor.Tensor.zeros(model.params().flatGrad().size());
+                    if (micro == first) accumulated.copyFrom(model.params().flatGrad());
+                    else model.kernels().accumulate(accumulated, model.params().flatGrad());
+                }
+            }
+            if (share > 1) model.params().flatGrad().copyFrom(accumulated);
+            if (ring.size() > 1) {                                // the workers' sums, added in rank order
+                dev.lamina.tensor.Tensor g = model.params().flatGrad();
+                ring.allReduceSum(g.data(), g.offset(), g.size());
+                float[] l = {loss};
+                ring.allReduceSum(l, 0, 1);
+                loss = l[0];
             }
             if (cfg.accum() > 1)
                 model.kernels().scale(model.params().flatGrad(), 1f / cfg.accum());
@@ -222,8 +265,9 @@ public final class Trainer {
                 tasks = evaluateTasks();
             }
             double tps = cfg.batch() * cfg.seq() * cfg.accum() / seconds;
-            if (peakPool != null && flopsPerStep / seconds > peakFlops) peakFlops = FmaPeak.remeasure(peakPool);
-            Progress p = new Progress(step, cfg.steps(), loss, lr, norm, tps, flopsPerStep / seconds / peakFlops, valLoss, tasks);
+            if (peakPool != null && flopsPerStep / ring.size() / seconds > peakFlops) peakFlops = FmaPeak.remeasure(peakPool);
+            // tokens per second are the whole step's (every worker's); MFU is per worker, against this worker's measured peak
+            Progress p = new Progress(step, cfg.steps(), loss, lr, norm, tps, flopsPerStep / ring.size() / seconds / peakFlops, valLoss, tasks);
             log(p);
             if (evalNow) save();
             if (onStep != null) onStep.accept(p);
@@ -260,6 +304,7 @@ public final class Trainer {
 
     /** Writes the model, optimizer and state for the current step. */
     public void save() {
+        if (ring.rank() != 0) return;                       // data-parallel replicas are identical: rank 0 writes
         Checkpoint.saveModel(run, model, step);
         Checkpoint.saveTraining(run, opt, model.params(), new Checkpoint.State(step, batcher.rng().state(), cfg, dataName));
     }
@@ -282,6 +327,7 @@ public final class Trainer {
     private MoeStep moe;
 
     private void log(Progress p) {
+        if (ring.rank() != 0) return;
         var o = Json.MAPPER.createObjectNode();
         o.put("step", p.step()).put("loss", p.loss()).put("lr", p.lr()).put("grad_norm", p.gradNorm())
                 .put("tokens_per_s", p.tokensPerSec());

@@ -22,15 +22,7 @@ class TrainerTest {
 
     /** Repetitive byte-level text, written as token files once for all tests. */
     static synchronized Dataset data() {
-        if (data != null) return data;
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < 300; i++) sb.append("the cat sat on the mat. the dog ate the bone ").append(i % 7).append(". ");
-        int[] all = ByteTokenizer.INSTANCE.encode(sb.toString());
-        int split = all.length * 9 / 10;
-        TokenFile.write(dataDir.resolve("train.bin"), java.util.Arrays.copyOf(all, split), 257);
-        TokenFile.write(dataDir.resolve("val.bin"), java.util.Arrays.copyOfRange(all, split, all.length), 257);
-        data = new Dataset(dataDir, TokenFile.open(dataDir.resolve("train.bin")), TokenFile.open(dataDir.resolve("val.bin")),
-                ByteTokenizer.INSTANCE);
+        if (data == null) data = TrainerTestData.write(dataDir);
         return data;
     }
 

@@ -1,0 +1,181 @@
+package dev.lamina.dist;
+
+import dev.lamina.io.LaminaException;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The workers of a data-parallel run joined in a ring over TCP: each rank sends to the next and
+ * receives from the previous. Its all-reduce sums in rank order, ((x0 + x1) + x2) + ..., the order in
+ * which one worker accumulates the same micro-batches, so N workers reproduce one worker's gradients
+ * bit for bit. It runs in two passes over chunks, each a chain with no cycle (no deadlock on blocking
+ * sockets): the partial sums travel 0 → 1 → … → N−1, then the totals travel N−1 → 0 → … → N−2.
+ * Every link carries the data once each way: N/(N−1) times a classic ring all-reduce's traffic.
+ *
+ * <p>Every read and the connection itself have a time limit; a worker that dies or stalls makes
+ * the others fail with a one-line error naming the rank and the peer.
+ */
+public final class Ring implements AutoCloseable {
+    private static final int MAGIC = 0x4C4D4452;          // "LMDR"
+    private static final int CHUNK = 1 << 16;             // floats per message
+
+    private final int rank, size;
+    private final ServerSocket server;
+    private final Socket next, prev;
+    private final DataOutputStream out;
+    private final DataInputStream in;
+    private final byte[] bytes = new byte[CHUNK * 4];
+    private final float[] recv = new float[CHUNK];
+
+    private Ring(int rank, int size, ServerSocket server, Socket next, Socket prev) throws IOException {
+        this.rank = rank;
+        this.size = size;
+        this.server = server;
+        this.next = next;
+        this.prev = prev;
+        this.out = next == null ? null : new DataOutputStream(new BufferedOutputStream(next.getOutputStream(), 1 << 16));
+        this.in = prev == null ? null : new DataInputStream(new BufferedInputStream(prev.getInputStream(), 1 << 16));
+    }
+
+    /** A ring of one: every operation is the identity. */
+    public static Ring single() {
+        try {
+            return new Ring(0, 1, null, null, null);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * Joins the ring as rank of peers.size() workers: listens on peers[rank], connects to the next rank
+     * (retrying until timeout while it starts) and accepts the previous one. Each side checks the
+     * other's rank and ring size.
+     */
+    public static Ring join(int rank, List<InetSocketAddress> peers, Duration timeout) {
+        int n = peers.size();
+        if (rank < 0 || rank >= n) throw new LaminaException("rank must be in [0, " + n + "), got " + rank);
+        if (n == 1) return single();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        int ms = (int) Math.min(Integer.MAX_VALUE, timeout.toMillis());
+        ServerSocket server = null;
+        Socket next = null, prev = null;
+        try {
+            server = new ServerSocket();
+            server.setReuseAddress(true);
+            server.bind(new InetSocketAddress(peers.get(rank).getPort()));
+            server.setSoTimeout(ms);
+            InetSocketAddress to = peers.get((rank + 1) % n);
+            while (next == null) {
+                Socket s = new Socket();
+                try {
+                    s.connect(to, Math.max(1, (int) Math.min(ms, (deadline - System.nanoTime()) / 1_000_000)));
+                    next = s;
+                } catch (IOException e) {
+                    s.close();
+                    if (System.nanoTime() > deadline)
+                        throw new LaminaException("rank " + rank + ": rank " + (rank + 1) % n + " at " + to + " did not answer within " + timeout.toSeconds() + " s");
+                    Thread.sleep(100);
+                }
+            }
+            next.setTcpNoDelay(true);
+            DataOutputStream hello = new DataOutputStream(next.getOutputStream());
+            hello.writeInt(MAGIC);
+            hello.writeInt(rank);
+            hello.writeInt(n);
+            hello.flush();
+            try {
+                prev = server.accept();
+            } catch (SocketTimeoutException e) {
+                throw new LaminaException("rank " + rank + ": rank " + (rank + n - 1) % n + " did not connect within " + timeout.toSeconds() + " s");
+            }
+            prev.setSoTimeout(ms);
+            DataInputStream h = new DataInputStream(prev.getInputStream());
+            int magic = h.readInt(), from = h.readInt(), of = h.readInt();
+            if (magic != MAGIC || of != n || from != (rank + n - 1) % n)
+                throw new LaminaException("rank " + rank + ": the worker before it is not rank " + (rank + n - 1) % n + " of " + n
+                        + " (it says rank " + from + " of " + of + "); every worker needs the same --peers list");
+            return new Ring(rank, n, server, next, prev);
+        } catch (IOException e) {
+            closeQuietly(server, next, prev);
+            throw new LaminaException("rank " + rank + ": cannot join the ring on port " + peers.get(rank).getPort() + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            closeQuietly(server, next, prev);
+            Thread.currentThread().interrupt();
+            throw new LaminaException("rank " + rank + ": interrupted while joining the ring");
+        } catch (RuntimeException e) {
+            closeQuietly(server, next, prev);
+            throw e;
+        }
+    }
+
+    public int rank() { return rank; }
+    public int size() { return size; }
+
+    /**
+     * Replaces data[off, off+len) on every rank by the sum over ranks, added in rank order; every rank
+     * must call it with the same length.
+     */
+    public void allReduceSum(float[] data, int off, int len) {
+        if (size == 1) return;
+        try {
+            for (int c = 0; c < len; c += CHUNK) {                    // partial sums: 0 -> 1 -> ... -> N-1
+                int n = Math.min(CHUNK, len - c);
+                if (rank == 0) send(data, off + c, n);
+                else {
+                    receive(n);
+                    for (int i = 0; i < n; i++) recv[i] += data[off + c + i];
+                    System.arraycopy(recv, 0, data, off + c, n);
+                    if (rank < size - 1) send(data, off + c, n);
+                }
+            }
+            out.flush();
+            for (int c = 0; c < len; c += CHUNK) {                    // totals: N-1 -> 0 -> ... -> N-2
+                int n = Math.min(CHUNK, len - c);
+                if (rank == size - 1) send(data, off + c, n);
+                else {
+                    receive(n);
+                    System.arraycopy(recv, 0, data, off + c, n);
+                    if (rank < size - 2) send(data, off + c, n);
+                }
+            }
+            out.flush();
+        } catch (SocketTimeoutException e) {
+            throw new LaminaException("rank " + rank + ": rank " + (rank + size - 1) % size + " sent nothing within the time limit; it may have died");
+        } catch (IOException e) {
+            throw new LaminaException("rank " + rank + ": the ring broke (" + e.getMessage() + "); a worker may have died");
+        }
+    }
+
+    private void send(float[] a, int off, int n) throws IOException {
+        ByteBuffer.wrap(bytes, 0, n * 4).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(a, off, n);
+        out.write(bytes, 0, n * 4);
+        out.flush();                                         // the next rank is waiting for this chunk
+    }
+
+    private void receive(int n) throws IOException {
+        in.readFully(bytes, 0, n * 4);
+        ByteBuffer.wrap(bytes, 0, n * 4).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(recv, 0, n);
+    }
+
+    @Override
+    public void close() { closeQuietly(server, next, prev); }
+
+    private static void closeQuietly(AutoCloseable... cs) {
+        for (AutoCloseable c : cs) {
+            if (c == null) continue;
+            try { c.close(); } catch (Exception ignored) { /* closing */ }
+        }
+    }
+}
