@@ -37,5 +37,10 @@ a, b = losses(work + "/one"), losses(work + "/ring")
 same_w = filecmp.cmp(work + "/one/model.safetensors", work + "/ring/model.safetensors", shallow=False)
 print(f"one worker, accum {n}:      {t1 - t0:6.1f} s for {steps} steps (process start included)")
 print(f"{n} workers, one micro-batch each: {t2 - t1:6.1f} s")
+ar = [json.loads(l)["allreduce_ms"] for l in open(work + "/ring/metrics.jsonl") if '"allreduce_ms"' in l]
+tps = lambda run: [json.loads(l)["tokens_per_s"] for l in open(run + "/metrics.jsonl") if '"tokens_per_s"' in l][steps // 2:]
+med = lambda xs: sorted(xs)[len(xs) // 2]
+print(f"second half of the run, median: one worker {med(tps(work + '/one')):.0f} tok/s; {n} workers {med(tps(work + '/ring')):.0f} tok/s; "
+      f"all-reduce {med(ar[steps // 2:]):.1f} ms a step")
 print(f"losses equal bit for bit: {a == b} ({len(a)} steps; last {a[-1]!r} / {b[-1]!r}); model.safetensors identical: {same_w}")
 PY

@@ -55,6 +55,7 @@ public final class Trainer {
     private SparsityMask mask;
     private List<Task> evalTasks = List.of();
     private dev.lamina.dist.Ring ring = dev.lamina.dist.Ring.single();
+    private double allReduceMillis;                        // the last step's all-reduce, data-parallel
     private dev.lamina.tensor.Tensor accumulated;         // the step's gradient while micro-batches add up, when there are several
 
     /** Whether this trainer writes the run's files (one worker, or rank 0 of several). */
@@ -239,11 +240,13 @@ public final class Trainer {
             }
             if (share > 1) model.params().flatGrad().copyFrom(accumulated);
             if (ring.size() > 1) {                                // the workers' sums, added in rank order
+                long r0 = System.nanoTime();
                 dev.lamina.tensor.Tensor g = model.params().flatGrad();
                 ring.allReduceSum(g.data(), g.offset(), g.size());
                 float[] l = {loss};
                 ring.allReduceSum(l, 0, 1);
                 loss = l[0];
+                allReduceMillis = (System.nanoTime() - r0) / 1e6;
             }
             if (cfg.accum() > 1)
                 model.kernels().scale(model.params().flatGrad(), 1f / cfg.accum());
@@ -331,6 +334,7 @@ public final class Trainer {
         var o = Json.MAPPER.createObjectNode();
         o.put("step", p.step()).put("loss", p.loss()).put("lr", p.lr()).put("grad_norm", p.gradNorm())
                 .put("tokens_per_s", p.tokensPerSec());
+        if (ring.size() > 1) o.put("workers", ring.size()).put("allreduce_ms", allReduceMillis);
         if (distillation != null) o.put("kl", stepKl).put("ce", stepCe);   // the loss is alpha·tau²·kl + (1 - alpha)·ce
         if (moe != null) {                     // the loss above includes the weighted router losses
             o.put("aux_loss", moe.aux).put("z_loss", moe.z).put("dropped", moe.dropped).put("routed", moe.routed);
