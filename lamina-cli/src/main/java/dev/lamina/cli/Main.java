@@ -62,6 +62,11 @@ public final class Main implements Runnable {
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Main());
         cl.addSubcommand("quantize", new GgufExportCommand());   // llama.cpp's word for export gguf
+        try {                                                      // lamina spark, when lamina-spark is on the class path
+            cl.addSubcommand("spark", Class.forName("dev.lamina.spark.SparkCommand").getDeclaredConstructor().newInstance());
+        } catch (ReflectiveOperationException | LinkageError absent) {
+            // built without Spark: `bin/lamina spark` builds it
+        }
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             boolean user = ex instanceof LaminaException || ex instanceof IllegalArgumentException;
             if (debug || !user) {

@@ -1,0 +1,95 @@
+package dev.lamina.spark;
+
+import dev.lamina.io.LaminaException;
+import org.apache.spark.BarrierTaskContext;
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaSparkContext;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Unmatched;
+
+import java.io.IOException;
+import java.io.Serializable;
+import java.net.ServerSocket;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+@Command(name = "spark", mixinStandardHelpOptions = true, subcommands = SparkCommand.Train.class,
+        description = "Lamina on Apache Spark: data-parallel training as one barrier stage.")
+public final class SparkCommand implements Runnable {
+    @Override public void run() { new picocli.CommandLine(this).usage(System.out); }
+
+    @Command(name = "train", mixinStandardHelpOptions = true,
+            description = {"Data-parallel training as one Spark barrier stage: N tasks, each a full replica running `lamina train` on its",
+                    "share of every step's micro-batches; the tasks find each other through the barrier's allGather and sum their",
+                    "gradients over a TCP ring in rank order (one worker's run, bit for bit, when --accum equals --workers).",
+                    "Every other option is `lamina train`'s: e.g. lamina spark train --workers 2 --preset small --data D --out R --accum 2"})
+    public static final class Train implements Callable<Integer> {
+        @Option(names = "--master", description = "Spark master URL (default local[N]: N task threads in this JVM).") String master;
+        @Option(names = "--workers", required = true, description = "Tasks of the barrier stage: the data-parallel workers.") int workers;
+        @Unmatched List<String> trainArgs = new ArrayList<>();
+
+        @Override
+        public Integer call() {
+            if (workers < 1) throw new LaminaException("--workers must be >= 1, got " + workers);
+            for (String a : trainArgs)
+                if (a.equals("--peers") || a.startsWith("--peers=") || a.equals("--rank") || a.startsWith("--rank="))
+                    throw new LaminaException(a.split("=")[0] + " is set by the barrier stage; leave it out");
+            SparkConf conf = new SparkConf().setAppName("lamina train").setMaster(master != null ? master : "local[" + workers + "]")
+                    .set("spark.ui.enabled", "false");
+            long t0 = System.nanoTime();
+            try (JavaSparkContext sc = new JavaSparkContext(conf)) {
+                sc.setLogLevel("WARN");
+                List<Integer> ranks = new ArrayList<>();
+                for (int r = 0; r < workers; r++) ranks.add(r);
+                Object codes = sc.parallelize(ranks, workers).rdd().barrier()
+                        .mapPartitions(new Worker(List.copyOf(trainArgs)), false, scala.reflect.ClassTag$.MODULE$.apply(Integer.class)).collect();
+                System.err.printf("lamina: spark train: %d workers finished in %.1f s (codes %s)%n", workers, (System.nanoTime() - t0) / 1e9,
+                        Arrays.toString((Object[]) codes));
+            } catch (LaminaException e) {
+                throw e;
+            } catch (Exception e) {                 // Spark's own (checked, though Scala does not say so)
+                throw new LaminaException("the barrier stage failed: " + firstLine(e));
+            }
+            return 0;
+        }
+
+        private static String firstLine(Throwable e) {
+            Throwable t = e;
+            while (t.getCause() != null && t.getCause() != t) t = t.getCause();
+            String m = t.getMessage() == null ? t.toString() : t.getMessage();
+            return m.lines().findFirst().orElse(m);
+        }
+    }
+
+    /**
+     * One task of the barrier stage: picks a free port, learns every task's address through allGather
+     * (in partition order: the ranks), and runs `lamina train ... --peers ... --rank r` in its executor.
+     */
+    record Worker(List<String> trainArgs)
+            implements scala.Function1<scala.collection.Iterator<Integer>, scala.collection.Iterator<Integer>>, Serializable {
+        @Override
+        public scala.collection.Iterator<Integer> apply(scala.collection.Iterator<Integer> partition) {
+            BarrierTaskContext ctx = BarrierTaskContext.get();
+            int rank = ctx.partitionId();
+            int port;
+            try (ServerSocket s = new ServerSocket(0)) {
+                port = s.getLocalPort();
+            } catch (IOException e) {
+                throw new LaminaException("task " + rank + ": no free port (" + e.getMessage() + ")");
+            }
+            String address = ctx.getTaskInfos()[rank].address();
+            String host = address.contains(":") ? address.substring(0, address.lastIndexOf(':')) : address;
+            String[] all = ctx.allGather(host + ":" + port);
+            List<String> args = new ArrayList<>();
+            args.add("train");
+            args.addAll(trainArgs);
+            args.addAll(List.of("--peers", String.join(",", all), "--rank", String.valueOf(rank)));
+            int code = dev.lamina.cli.Main.run(args.toArray(String[]::new));
+            if (code != 0) throw new LaminaException("worker " + rank + ": lamina train exited with " + code);
+            return scala.jdk.javaapi.CollectionConverters.asScala(List.of(code).iterator());
+        }
+    }
+}

@@ -1,0 +1,43 @@
+package dev.lamina.spark;
+
+import dev.lamina.cli.Main;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** lamina spark train as a barrier stage of two tasks (local[2]) against one `lamina train` with the same global batch. */
+class SparkTrainTest {
+    static List<String> losses(Path run) throws Exception {
+        List<String> out = new ArrayList<>();
+        for (String line : Files.readAllLines(run.resolve("metrics.jsonl")))
+            if (line.contains("\"loss\"") && line.contains("\"step\"")) out.add(line.replaceAll(".*\"loss\" ?: ?([-0-9.eE]+).*", "$1"));
+        return out;
+    }
+
+    @Test
+    void twoTasksTrainAsOneWorkerBitForBit(@TempDir Path dir) throws Exception {
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < 400; i++) text.append("the cat sat on the mat. the dog ate the bone ").append(i % 7).append(i % 20 == 19 ? ".\n\n" : ". ");
+        Files.writeString(dir.resolve("corpus.txt"), text);
+        assertThat(Main.run("prepare", "--corpus", dir.resolve("corpus.txt").toString(), "--tokenizer", "bytes", "--out", dir.resolve("data").toString()))
+                .isZero();
+        String[] common = {"--preset", "tiny", "--data", dir.resolve("data").toString(), "--steps", "6", "--batch", "2", "--seq", "32",
+                "--accum", "2", "--eval-every", "3", "--threads", "1", "--seed", "3"};
+        List<String> one = new ArrayList<>(List.of("train", "--out", dir.resolve("one").toString()));
+        one.addAll(List.of(common));
+        assertThat(Main.run(one.toArray(String[]::new))).isZero();
+        List<String> spark = new ArrayList<>(List.of("spark", "train", "--workers", "2", "--out", dir.resolve("spark").toString()));
+        spark.addAll(List.of(common));
+        assertThat(Main.run(spark.toArray(String[]::new))).isZero();
+        assertThat(losses(dir.resolve("spark"))).hasSize(6).isEqualTo(losses(dir.resolve("one")));
+        assertThat(Files.readAllBytes(dir.resolve("spark/model.safetensors"))).isEqualTo(Files.readAllBytes(dir.resolve("one/model.safetensors")));
+        // the stage's own flags are refused
+        assertThat(Main.run("spark", "train", "--workers", "2", "--rank", "1")).isEqualTo(1);
+    }
+}
