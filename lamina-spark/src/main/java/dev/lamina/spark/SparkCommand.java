@@ -68,6 +68,30 @@ public final class SparkCommand implements Runnable {
      * One task of the barrier stage: picks a free port, learns every task's address through allGather
      * (in partition order: the ranks), and runs `lamina train ... --peers ... --rank r` in its executor.
      */
+    /**
+     * The run's arguments, or, when its --out directory already holds a checkpoint (a stage Spark
+     * retries after a task died, or the same command again with more --steps), the same run resumed
+     * from that checkpoint: nothing trained is lost, with any worker count.
+     */
+    static List<String> resumable(List<String> args) {
+        java.nio.file.Path out = null;
+        for (int i = 0; i < args.size(); i++) {
+            if (args.get(i).equals("--out") && i + 1 < args.size()) out = java.nio.file.Path.of(args.get(i + 1));
+            else if (args.get(i).startsWith("--out=")) out = java.nio.file.Path.of(args.get(i).substring(6));
+        }
+        if (out == null || !dev.lamina.train.Checkpoint.hasTrainingState(out)) return args;
+        List<String> resumed = new ArrayList<>(List.of("--resume", out.toString()));
+        for (int i = 0; i < args.size(); i++) {
+            String a = args.get(i), name = a.contains("=") ? a.substring(0, a.indexOf('=')) : a;
+            boolean valued = !a.contains("=") && i + 1 < args.size();
+            switch (name) {
+                case "--preset", "--config", "--init", "--student", "--out", "--resume" -> { if (valued) i++; }   // the checkpoint says
+                default -> resumed.add(a);
+            }
+        }
+        return resumed;
+    }
+
     record Worker(List<String> trainArgs)
             implements scala.Function1<scala.collection.Iterator<Integer>, scala.collection.Iterator<Integer>>, Serializable {
         @Override
@@ -85,7 +109,7 @@ public final class SparkCommand implements Runnable {
             String[] all = ctx.allGather(host + ":" + port);
             List<String> args = new ArrayList<>();
             args.add("train");
-            args.addAll(trainArgs);
+            args.addAll(resumable(trainArgs));
             args.addAll(List.of("--peers", String.join(",", all), "--rank", String.valueOf(rank)));
             int code = dev.lamina.cli.Main.run(args.toArray(String[]::new));
             if (code != 0) throw new LaminaException("worker " + rank + ": lamina train exited with " + code);

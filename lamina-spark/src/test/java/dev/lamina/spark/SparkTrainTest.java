@@ -37,6 +37,14 @@ class SparkTrainTest {
         assertThat(Main.run(spark.toArray(String[]::new))).isZero();
         assertThat(losses(dir.resolve("spark"))).hasSize(6).isEqualTo(losses(dir.resolve("one")));
         assertThat(Files.readAllBytes(dir.resolve("spark/model.safetensors"))).isEqualTo(Files.readAllBytes(dir.resolve("one/model.safetensors")));
+        // the same command again with more steps resumes from the checkpoint (as a retried stage does): steps 1-6 kept, 7-9 added,
+        // as one worker resumed to step 9
+        List<String> more = new ArrayList<>(spark);
+        more.set(more.indexOf("--steps") + 1, "9");
+        assertThat(Main.run(more.toArray(String[]::new))).isZero();
+        assertThat(Main.run("train", "--resume", dir.resolve("one").toString(), "--steps", "9", "--threads", "1")).isZero();
+        assertThat(losses(dir.resolve("spark"))).hasSize(9).isEqualTo(losses(dir.resolve("one")));
+        assertThat(Files.readAllBytes(dir.resolve("spark/model.safetensors"))).isEqualTo(Files.readAllBytes(dir.resolve("one/model.safetensors")));
         // the stage's own flags are refused
         assertThat(Main.run("spark", "train", "--workers", "2", "--rank", "1")).isEqualTo(1);
     }
