@@ -45,16 +45,22 @@ public final class PrepareCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Tokenizer tok = Tokenizers.load(tokenizer);
-        // a file named like the bundled corpus wins over it
-        List<Corpus.Source> sources = corpus.stream()
+        DataPrep.Stats s = DataPrep.prepareSources(sources(corpus), tok, out, valFraction, seed);
+        print(spec.commandLine().getOut(), s);
+        return 0;
+    }
+
+    /** The corpus arguments read: text files, or `brown` for the bundled corpus (a file of that name wins). */
+    public static List<Corpus.Source> sources(List<String> corpus) {
+        return corpus.stream()
                 .map(c -> c.equals(BundledCorpus.NAME) && !Files.exists(Path.of(c)) ? BundledCorpus.source() : Corpus.read(Path.of(c)))
                 .toList();
-        DataPrep.Stats s = DataPrep.prepareSources(sources, tok, out, valFraction, seed);
-        PrintWriter w = spec.commandLine().getOut();
+    }
+
+    public static void print(PrintWriter w, DataPrep.Stats s) {
         w.printf("prepared %s: tokenizer %s, vocab %d, from %s%n", s.dir(), s.tokenizer(), s.vocabSize(), String.join(", ", s.sources()));
         w.printf("  train: %,d documents, %,d tokens, %,d bytes%n", s.train().documents(), s.train().tokens(), s.train().bytes());
         w.printf("  val:   %,d documents, %,d tokens, %,d bytes%n", s.val().documents(), s.val().tokens(), s.val().bytes());
         w.flush();
-        return 0;
     }
 }

@@ -43,8 +43,26 @@ public final class DataPrep {
         return prepareSources(corpus.stream().map(Corpus::read).toList(), tok, outDir, valFraction, seed);
     }
 
+    /** Encodes documents, in order: ids[i] are document i's tokens (no eot). */
+    @FunctionalInterface
+    public interface Encoder { int[][] encode(List<String> documents); }
+
     /** As {@link #prepare} for sources already read (e.g. the bundled corpus). */
     public static Stats prepareSources(List<Corpus.Source> sources, Tokenizer tok, Path outDir, double valFraction, long seed) {
+        return prepareSources(sources, tok, outDir, valFraction, seed, docs -> {
+            int[][] ids = new int[docs.size()][];          // in parallel (the tokenizer is thread-safe); one thread writes each slot
+            Parallel.defaults().forRange(docs.size(), 4, (from, to) -> {
+                for (int i = from; i < to; i++) ids[i] = tok.encode(docs.get(i));
+            });
+            return ids;
+        });
+    }
+
+    /**
+     * As above, the documents encoded by encoder (e.g. across a Spark cluster); everything else, and
+     * so the files, is the same.
+     */
+    public static Stats prepareSources(List<Corpus.Source> sources, Tokenizer tok, Path outDir, double valFraction, long seed, Encoder encoder) {
         checkFraction(valFraction);
         List<String> docs = new ArrayList<>();
         for (Corpus.Source s : sources) docs.addAll(s.documents());
@@ -66,17 +84,14 @@ public final class DataPrep {
         boolean[] isVal = new boolean[n];
         for (int k = 0; k < nVal; k++) isVal[perm[k]] = true;
 
-        // encode in parallel (the tokenizer must be thread-safe); each slot is written by one thread
         int eot = tok.eotId();
+        int[][] ids = encoder.encode(docs);
+        if (ids.length != n) throw new IllegalStateException("the encoder returned " + ids.length + " documents of " + n);
         int[][] enc = new int[n][];
-        Parallel.defaults().forRange(n, 4, (from, to) -> {
-            for (int i = from; i < to; i++) {
-                int[] ids = tok.encode(docs.get(i));
-                int[] withEot = Arrays.copyOf(ids, ids.length + 1);
-                withEot[ids.length] = eot;
-                enc[i] = withEot;
-            }
-        });
+        for (int i = 0; i < n; i++) {
+            enc[i] = Arrays.copyOf(ids[i], ids[i].length + 1);
+            enc[i][ids[i].length] = eot;
+        }
 
         List<int[]> train = new ArrayList<>(), val = new ArrayList<>();
         long[] bytes = new long[2];

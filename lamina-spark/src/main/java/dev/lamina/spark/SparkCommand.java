@@ -16,7 +16,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-@Command(name = "spark", mixinStandardHelpOptions = true, subcommands = SparkCommand.Train.class,
+@Command(name = "spark", mixinStandardHelpOptions = true, subcommands = {SparkCommand.Train.class, SparkCommand.Prepare.class},
         description = "Lamina on Apache Spark: data-parallel training as one barrier stage.")
 public final class SparkCommand implements Runnable {
     @Override public void run() { new picocli.CommandLine(this).usage(System.out); }
@@ -68,6 +68,50 @@ public final class SparkCommand implements Runnable {
      * One task of the barrier stage: picks a free port, learns every task's address through allGather
      * (in partition order: the ranks), and runs `lamina train ... --peers ... --rank r` in its executor.
      */
+    @Command(name = "prepare", mixinStandardHelpOptions = true,
+            description = {"`lamina prepare` with the documents tokenized across Spark tasks: the same split and the same files,",
+                    "byte for byte. Every task loads the tokenizer once and encodes its slice of the documents, in order."})
+    public static final class Prepare implements Callable<Integer> {
+        @Option(names = "--corpus", required = true, arity = "1..*", paramLabel = "TEXT", description = "UTF-8 text files, or 'brown' for the bundled Brown Corpus.")
+        List<String> corpus;
+        @Option(names = "--tokenizer", required = true, paramLabel = "T", description = "'bytes', or a tokenizer directory or file (every task must see it).")
+        String tokenizer;
+        @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output directory.") java.nio.file.Path out;
+        @Option(names = "--val-fraction", defaultValue = "0.05", paramLabel = "F", description = "Share of documents held out for validation (default ${DEFAULT-VALUE}).")
+        double valFraction;
+        @Option(names = "--seed", defaultValue = "0", paramLabel = "N", description = "Seed of the split (default ${DEFAULT-VALUE}).") long seed;
+        @Option(names = "--master", defaultValue = "local[*]", description = "Spark master URL (default ${DEFAULT-VALUE}).") String master;
+        @Option(names = "--partitions", description = "Slices of the documents, each a task (default: Spark's parallelism).") Integer partitions;
+
+        @Override
+        public Integer call() {
+            dev.lamina.tokenizer.Tokenizer tok = dev.lamina.tokenizer.Tokenizers.load(tokenizer);
+            List<dev.lamina.data.Corpus.Source> sources = dev.lamina.cli.PrepareCommand.sources(corpus);
+            SparkConf conf = new SparkConf().setAppName("lamina prepare").setMaster(master).set("spark.ui.enabled", "false");
+            long t0 = System.nanoTime();
+            dev.lamina.data.DataPrep.Stats stats;
+            try (JavaSparkContext sc = new JavaSparkContext(conf)) {
+                sc.setLogLevel("ERROR");
+                String spec = tokenizer;
+                int slices = partitions != null ? partitions : sc.defaultParallelism();
+                if (slices < 1) throw new LaminaException("--partitions must be >= 1, got " + slices);
+                stats = dev.lamina.data.DataPrep.prepareSources(sources, tok, out, valFraction, seed, docs -> {
+                    List<int[]> ids = sc.parallelize(docs, Math.min(slices, docs.size())).mapPartitions(it -> {
+                        dev.lamina.tokenizer.Tokenizer t = dev.lamina.tokenizer.Tokenizers.load(spec);     // once a task
+                        List<int[]> enc = new ArrayList<>();
+                        while (it.hasNext()) enc.add(t.encode(it.next()));
+                        return enc.iterator();
+                    }).collect();
+                    return ids.toArray(int[][]::new);
+                });
+            }
+            dev.lamina.cli.PrepareCommand.print(new java.io.PrintWriter(System.out, true), stats);
+            System.err.printf("lamina: spark prepare: %d documents tokenized in %.1f s%n", stats.train().documents() + stats.val().documents(),
+                    (System.nanoTime() - t0) / 1e9);
+            return 0;
+        }
+    }
+
     /**
      * The run's arguments, or, when its --out directory already holds a checkpoint (a stage Spark
      * retries after a task died, or the same command again with more --steps), the same run resumed

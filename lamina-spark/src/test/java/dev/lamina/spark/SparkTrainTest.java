@@ -48,4 +48,21 @@ class SparkTrainTest {
         // the stage's own flags are refused
         assertThat(Main.run("spark", "train", "--workers", "2", "--rank", "1")).isEqualTo(1);
     }
+
+    @Test
+    void sparkPrepareWritesWhatPrepareWrites(@TempDir Path dir) throws Exception {
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < 300; i++) text.append("Document ").append(i).append(": the quick brown fox jumps ").append(i % 13).append(" times.\n\n");
+        Files.writeString(dir.resolve("corpus.txt"), text);
+        for (String tok : new String[]{"bytes", dir.resolve("bpe").toString()}) {
+            if (!tok.equals("bytes"))
+                assertThat(Main.run("tokenizer", "train", "--corpus", dir.resolve("corpus.txt").toString(), "--vocab-size", "300", "--out", tok)).isZero();
+            Path a = dir.resolve("a"), b = dir.resolve("b");
+            assertThat(Main.run("prepare", "--corpus", dir.resolve("corpus.txt").toString(), "--tokenizer", tok, "--out", a.toString(), "--seed", "4")).isZero();
+            assertThat(Main.run("spark", "prepare", "--master", "local[2]", "--partitions", "5", "--corpus", dir.resolve("corpus.txt").toString(),
+                    "--tokenizer", tok, "--out", b.toString(), "--seed", "4")).isZero();
+            for (String f : new String[]{"train.bin", "val.bin", "data.json"})
+                assertThat(Files.readAllBytes(b.resolve(f))).as(tok + " " + f).isEqualTo(Files.readAllBytes(a.resolve(f)));
+        }
+    }
 }
