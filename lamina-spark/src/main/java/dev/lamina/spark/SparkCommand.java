@@ -16,7 +16,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-@Command(name = "spark", mixinStandardHelpOptions = true, subcommands = {SparkCommand.Train.class, SparkCommand.Prepare.class},
+@Command(name = "spark", mixinStandardHelpOptions = true, subcommands = {SparkCommand.Train.class, SparkCommand.Prepare.class, SparkCommand.Generate.class},
         description = "Lamina on Apache Spark: data-parallel training as one barrier stage.")
 public final class SparkCommand implements Runnable {
     @Override public void run() { new picocli.CommandLine(this).usage(System.out); }
@@ -109,6 +109,88 @@ public final class SparkCommand implements Runnable {
             System.err.printf("lamina: spark prepare: %d documents tokenized in %.1f s%n", stats.train().documents() + stats.val().documents(),
                     (System.nanoTime() - t0) / 1e9);
             return 0;
+        }
+    }
+
+    @Command(name = "generate", mixinStandardHelpOptions = true,
+            description = {"Batch generation over a column of a JSONL file: each Spark task loads the model once (one per executor JVM)",
+                    "and completes its slice of the lines; every line comes back with its fields and a \"completion\", in input order."})
+    public static final class Generate implements Callable<Integer> {
+        @Option(names = "--model", required = true, description = "Run directory, Hugging Face directory or FILE.gguf (every task must see it).") String model;
+        @Option(names = "--input", required = true, description = "JSONL, one object a line.") java.nio.file.Path input;
+        @Option(names = "--column", defaultValue = "prompt", description = "The field holding the prompt (default ${DEFAULT-VALUE}).") String column;
+        @Option(names = "--out", required = true, description = "JSONL to write (written whole, then renamed).") java.nio.file.Path out;
+        @Option(names = "--max-tokens", defaultValue = "64", description = "Tokens per completion (default ${DEFAULT-VALUE}).") int maxTokens;
+        @Option(names = "--temperature", defaultValue = "0", description = "0 for greedy (default ${DEFAULT-VALUE}).") double temperature;
+        @Option(names = "--seed", defaultValue = "0", description = "Sampling seed; line i samples with seed + i (default ${DEFAULT-VALUE}).") long seed;
+        @Option(names = "--stop", description = "Cut each completion at the first of these strings; repeatable.") List<String> stop = new ArrayList<>();
+        @Option(names = "--threads", defaultValue = "1", description = "Threads per task (default ${DEFAULT-VALUE}).") int threads;
+        @Option(names = "--master", defaultValue = "local[*]", description = "Spark master URL (default ${DEFAULT-VALUE}).") String master;
+        @Option(names = "--partitions", description = "Slices of the input, each a task (default: Spark's parallelism).") Integer partitions;
+
+        @Override
+        public Integer call() {
+            if (maxTokens < 1) throw new LaminaException("--max-tokens must be >= 1, got " + maxTokens);
+            if (!java.nio.file.Files.isRegularFile(input)) throw new LaminaException(input + ": no such file");
+            List<String> lines;
+            try {
+                lines = java.nio.file.Files.readAllLines(input).stream().filter(l -> !l.isBlank()).toList();
+            } catch (IOException e) {
+                throw new LaminaException(input + ": cannot read (" + e.getMessage() + ")");
+            }
+            for (int i = 0; i < lines.size(); i++) {                  // bad lines are found before any model loads
+                tools.jackson.databind.JsonNode o;
+                try {
+                    o = dev.lamina.io.Json.MAPPER.readTree(lines.get(i));
+                } catch (RuntimeException e) {
+                    throw new LaminaException(input.getFileName() + ":" + (i + 1) + ": not JSON");
+                }
+                if (!o.path(column).isString()) throw new LaminaException(input.getFileName() + ":" + (i + 1) + ": no string field '" + column + "'");
+            }
+            SparkConf conf = new SparkConf().setAppName("lamina generate").setMaster(master).set("spark.ui.enabled", "false");
+            long t0 = System.nanoTime();
+            List<String> done;
+            try (JavaSparkContext sc = new JavaSparkContext(conf)) {
+                sc.setLogLevel("ERROR");
+                int slices = Math.max(1, Math.min(lines.size(), partitions != null ? partitions : sc.defaultParallelism()));
+                List<Object[]> indexed = new ArrayList<>();
+                for (int i = 0; i < lines.size(); i++) indexed.add(new Object[]{i, lines.get(i)});
+                String modelPath = model, field = column;
+                int max = maxTokens, th = threads;
+                double temp = temperature;
+                long sd = seed;
+                List<String> stops = List.copyOf(stop);
+                done = sc.parallelize(indexed, slices).mapPartitions(it -> {
+                    dev.lamina.infer.Generator g = new dev.lamina.infer.Generator(Models.get(modelPath, th).prepared(), Models.get(modelPath, th).tokenizer());
+                    List<String> outLines = new ArrayList<>();
+                    while (it.hasNext()) {
+                        Object[] row = it.next();
+                        int i = (Integer) row[0];
+                        tools.jackson.databind.node.ObjectNode o = (tools.jackson.databind.node.ObjectNode) dev.lamina.io.Json.MAPPER.readTree((String) row[1]);
+                        dev.lamina.infer.Sampler sampler = temp == 0 ? dev.lamina.infer.Sampler.greedy() : new dev.lamina.infer.Sampler(temp, 0, 1.0, sd + i);
+                        String text = g.generate(o.get(field).asString(), max, sampler, null);
+                        for (String s : stops) {
+                            int at = text.indexOf(s);
+                            if (at >= 0) text = text.substring(0, at);
+                        }
+                        outLines.add(dev.lamina.io.Json.compact(o.put("completion", text)));
+                    }
+                    return outLines.iterator();
+                }).collect();
+            }
+            dev.lamina.io.AtomicFiles.writeString(out, String.join("\n", done) + "\n");
+            System.err.printf("lamina: spark generate: %d completions in %.1f s; wrote %s%n", done.size(), (System.nanoTime() - t0) / 1e9, out);
+            return 0;
+        }
+    }
+
+    /** One model per JVM (per executor), loaded on first use by any task. */
+    static final class Models {
+        private static final java.util.Map<String, dev.lamina.Lamina.Model> LOADED = new java.util.concurrent.ConcurrentHashMap<>();
+
+        static dev.lamina.Lamina.Model get(String path, int threads) {
+            return LOADED.computeIfAbsent(path, p -> dev.lamina.Lamina.load(java.nio.file.Path.of(p),
+                    dev.lamina.kernels.Kernels.withThreads(dev.lamina.kernels.Kernels.defaults(), threads)));
         }
     }
 

@@ -45,6 +45,24 @@ class SparkTrainTest {
         assertThat(Main.run("train", "--resume", dir.resolve("one").toString(), "--steps", "9", "--threads", "1")).isZero();
         assertThat(losses(dir.resolve("spark"))).hasSize(9).isEqualTo(losses(dir.resolve("one")));
         assertThat(Files.readAllBytes(dir.resolve("spark/model.safetensors"))).isEqualTo(Files.readAllBytes(dir.resolve("one/model.safetensors")));
+        // batch generation with the trained model: every line back, in order, its completion the model's own
+        StringBuilder lines = new StringBuilder();
+        for (int i = 0; i < 7; i++) lines.append("{\"id\": ").append(i).append(", \"prompt\": \"the cat ").append(i).append("\"}\n");
+        Files.writeString(dir.resolve("prompts.jsonl"), lines);
+        assertThat(Main.run("spark", "generate", "--master", "local[2]", "--partitions", "3", "--model", dir.resolve("one").toString(),
+                "--input", dir.resolve("prompts.jsonl").toString(), "--out", dir.resolve("out.jsonl").toString(), "--max-tokens", "6")).isZero();
+        List<String> got = Files.readAllLines(dir.resolve("out.jsonl"));
+        assertThat(got).hasSize(7);
+        dev.lamina.Lamina.Model m = dev.lamina.Lamina.load(dir.resolve("one"));
+        for (int i = 0; i < 7; i++) {
+            var o = dev.lamina.io.Json.MAPPER.readTree(got.get(i));
+            assertThat(o.get("id").asInt()).isEqualTo(i);
+            assertThat(o.get("completion").asString()).isEqualTo(m.generate("the cat " + i, 6, dev.lamina.infer.Sampler.greedy(), null));
+        }
+        Files.writeString(dir.resolve("bad.jsonl"), "{\"id\": 1}\n");
+        assertThat(Main.run("spark", "generate", "--model", dir.resolve("one").toString(), "--input", dir.resolve("bad.jsonl").toString(),
+                "--out", dir.resolve("x.jsonl").toString())).isEqualTo(1);
+        assertThat(dir.resolve("x.jsonl")).doesNotExist();
         // the stage's own flags are refused
         assertThat(Main.run("spark", "train", "--workers", "2", "--rank", "1")).isEqualTo(1);
     }
