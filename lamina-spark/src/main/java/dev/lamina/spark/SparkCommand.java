@@ -37,8 +37,7 @@ public final class SparkCommand implements Runnable {
             for (String a : trainArgs)
                 if (a.equals("--peers") || a.startsWith("--peers=") || a.equals("--rank") || a.startsWith("--rank="))
                     throw new LaminaException(a.split("=")[0] + " is set by the barrier stage; leave it out");
-            SparkConf conf = new SparkConf().setAppName("lamina train").setMaster(master != null ? master : "local[" + workers + "]")
-                    .set("spark.ui.enabled", "false");
+            SparkConf conf = conf("lamina train", master != null ? master : "local[" + workers + "]");
             long t0 = System.nanoTime();
             try (JavaSparkContext sc = new JavaSparkContext(conf)) {
                 sc.setLogLevel("WARN");
@@ -87,7 +86,7 @@ public final class SparkCommand implements Runnable {
         public Integer call() {
             dev.lamina.tokenizer.Tokenizer tok = dev.lamina.tokenizer.Tokenizers.load(tokenizer);
             List<dev.lamina.data.Corpus.Source> sources = dev.lamina.cli.PrepareCommand.sources(corpus);
-            SparkConf conf = new SparkConf().setAppName("lamina prepare").setMaster(master).set("spark.ui.enabled", "false");
+            SparkConf conf = conf("lamina prepare", master);
             long t0 = System.nanoTime();
             dev.lamina.data.DataPrep.Stats stats;
             try (JavaSparkContext sc = new JavaSparkContext(conf)) {
@@ -147,7 +146,7 @@ public final class SparkCommand implements Runnable {
                 }
                 if (!o.path(column).isString()) throw new LaminaException(input.getFileName() + ":" + (i + 1) + ": no string field '" + column + "'");
             }
-            SparkConf conf = new SparkConf().setAppName("lamina generate").setMaster(master).set("spark.ui.enabled", "false");
+            SparkConf conf = conf("lamina generate", master);
             long t0 = System.nanoTime();
             List<String> done;
             try (JavaSparkContext sc = new JavaSparkContext(conf)) {
@@ -192,6 +191,27 @@ public final class SparkCommand implements Runnable {
             return LOADED.computeIfAbsent(path, p -> dev.lamina.Lamina.load(java.nio.file.Path.of(p),
                     dev.lamina.kernels.Kernels.withThreads(dev.lamina.kernels.Kernels.defaults(), threads)));
         }
+    }
+
+    /**
+     * A Spark configuration for master. A local-cluster master (executor JVMs on this machine, started
+     * through $SPARK_HOME, which bin/lamina provides) gives the executors this JVM's class path.
+     */
+    static SparkConf conf(String app, String master) {
+        SparkConf conf = new SparkConf().setAppName(app).setMaster(master).set("spark.ui.enabled", "false");
+        if (master.startsWith("local-cluster")) {
+            String home = System.getenv("SPARK_HOME");
+            if (home == null) throw new LaminaException("--master " + master + " starts executor JVMs through a Spark home: set SPARK_HOME");
+            try {                                       // what Spark's launcher looks for in a Spark home
+                java.nio.file.Files.createDirectories(java.nio.file.Path.of(home, "jars"));
+                java.nio.file.Files.createDirectories(java.nio.file.Path.of(home, "launcher", "target", "scala-2.13"));
+            } catch (IOException e) {
+                throw new LaminaException("SPARK_HOME " + home + ": cannot prepare it (" + e.getMessage() + ")");
+            }
+            conf.set("spark.executor.extraClassPath", System.getProperty("java.class.path"))
+                    .set("spark.executor.extraJavaOptions", "--enable-native-access=ALL-UNNAMED -Djava.awt.headless=true");
+        }
+        return conf;
     }
 
     /**

@@ -83,4 +83,25 @@ class SparkTrainTest {
                 assertThat(Files.readAllBytes(b.resolve(f))).as(tok + " " + f).isEqualTo(Files.readAllBytes(a.resolve(f)));
         }
     }
+
+    @Test
+    void workersInSeparateExecutorJvms(@TempDir Path dir) throws Exception {
+        // local-cluster[2,1,1024]: two executor processes of one core each, started by Spark on JDK 25
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < 200; i++) text.append("the cat sat on the mat ").append(i % 9).append(i % 20 == 19 ? ".\n\n" : ". ");
+        Files.writeString(dir.resolve("corpus.txt"), text);
+        assertThat(Main.run("prepare", "--corpus", dir.resolve("corpus.txt").toString(), "--tokenizer", "bytes", "--out", dir.resolve("data").toString()))
+                .isZero();
+        String[] common = {"--preset", "tiny", "--data", dir.resolve("data").toString(), "--steps", "4", "--batch", "2", "--seq", "32",
+                "--accum", "2", "--eval-every", "4", "--threads", "1", "--seed", "5"};
+        List<String> one = new ArrayList<>(List.of("train", "--out", dir.resolve("one").toString()));
+        one.addAll(List.of(common));
+        assertThat(Main.run(one.toArray(String[]::new))).isZero();
+        List<String> spark = new ArrayList<>(List.of("spark", "train", "--workers", "2", "--master", "local-cluster[2,1,1024]",
+                "--out", dir.resolve("cluster").toString()));
+        spark.addAll(List.of(common));
+        assertThat(Main.run(spark.toArray(String[]::new))).isZero();
+        assertThat(losses(dir.resolve("cluster"))).hasSize(4).isEqualTo(losses(dir.resolve("one")));
+        assertThat(Files.readAllBytes(dir.resolve("cluster/model.safetensors"))).isEqualTo(Files.readAllBytes(dir.resolve("one/model.safetensors")));
+    }
 }
