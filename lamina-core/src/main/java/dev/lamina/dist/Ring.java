@@ -154,7 +154,8 @@ public final class Ring implements AutoCloseable {
         } catch (SocketTimeoutException e) {
             throw new LaminaException("rank " + rank + ": rank " + (rank + size - 1) % size + " sent nothing within the time limit; it may have died");
         } catch (IOException e) {
-            throw new LaminaException("rank " + rank + ": the ring broke (" + e.getMessage() + "); a worker may have died");
+            String why = e instanceof java.io.EOFException ? "the connection closed" : e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+            throw new LaminaException("rank " + rank + ": the ring broke (" + why + "); a worker may have died");
         }
     }
 

@@ -43,10 +43,13 @@ public final class SparkCommand implements Runnable {
                 sc.setLogLevel("WARN");
                 List<Integer> ranks = new ArrayList<>();
                 for (int r = 0; r < workers; r++) ranks.add(r);
-                Object codes = sc.parallelize(ranks, workers).rdd().barrier()
-                        .mapPartitions(new Worker(List.copyOf(trainArgs)), false, scala.reflect.ClassTag$.MODULE$.apply(Integer.class)).collect();
+                scala.reflect.ClassTag<Integer> tag = scala.reflect.ClassTag$.MODULE$.apply(Integer.class);
+                // a shuffle after the barrier stage makes it a map stage, which Spark retries when a task or an executor dies
+                // (a failed barrier result stage is not retried); the retried tasks resume from the run's checkpoint
+                List<Integer> codes = org.apache.spark.api.java.JavaRDD.fromRDD(sc.parallelize(ranks, workers).rdd().barrier()
+                        .mapPartitions(new Worker(List.copyOf(trainArgs)), false, tag), tag).repartition(1).collect();
                 System.err.printf("lamina: spark train: %d workers finished in %.1f s (codes %s)%n", workers, (System.nanoTime() - t0) / 1e9,
-                        Arrays.toString((Object[]) codes));
+                        codes);
             } catch (LaminaException e) {
                 throw e;
             } catch (Exception e) {                 // Spark's own (checked, though Scala does not say so)

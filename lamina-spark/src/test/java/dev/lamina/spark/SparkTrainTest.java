@@ -104,4 +104,41 @@ class SparkTrainTest {
         assertThat(losses(dir.resolve("cluster"))).hasSize(4).isEqualTo(losses(dir.resolve("one")));
         assertThat(Files.readAllBytes(dir.resolve("cluster/model.safetensors"))).isEqualTo(Files.readAllBytes(dir.resolve("one/model.safetensors")));
     }
+
+    /** Whether a process is a Spark executor (its command line, from /proc: ProcessHandle's can be cut short). */
+    static boolean isExecutor(ProcessHandle p) {
+        try {
+            return Files.readString(Path.of("/proc", String.valueOf(p.pid()), "cmdline")).contains("CoarseGrainedExecutorBackend");
+        } catch (java.io.IOException e) {
+            return p.info().commandLine().orElse("").contains("CoarseGrainedExecutorBackend");
+        }
+    }
+
+    @Test
+    void aKilledExecutorFailsTheStageAndTheRetryResumes(@TempDir Path dir) throws Exception {
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < 200; i++) text.append("the cat sat on the mat ").append(i % 9).append(i % 20 == 19 ? ".\n\n" : ". ");
+        Files.writeString(dir.resolve("corpus.txt"), text);
+        assertThat(Main.run("prepare", "--corpus", dir.resolve("corpus.txt").toString(), "--tokenizer", "bytes", "--out", dir.resolve("data").toString()))
+                .isZero();
+        String[] common = {"--preset", "tiny", "--data", dir.resolve("data").toString(), "--steps", "40", "--batch", "2", "--seq", "32",
+                "--accum", "2", "--eval-every", "5", "--threads", "1", "--seed", "5", "--ring-timeout", "60"};
+        List<String> one = new ArrayList<>(List.of("train", "--out", dir.resolve("one").toString()));
+        one.addAll(List.of(common));
+        assertThat(Main.run(one.toArray(String[]::new))).isZero();
+        List<String> spark = new ArrayList<>(List.of("spark", "train", "--workers", "2", "--master", "local-cluster[2,1,1024]",
+                "--out", dir.resolve("cluster").toString()));
+        spark.addAll(List.of(common));
+        var run = java.util.concurrent.CompletableFuture.supplyAsync(() -> Main.run(spark.toArray(String[]::new)));
+        Path state = dir.resolve("cluster").resolve("state.json");
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        while (!Files.exists(state) && System.nanoTime() < deadline) Thread.sleep(50);     // a checkpoint exists: kill a worker
+        assertThat(state).exists();
+        ProcessHandle executor = ProcessHandle.current().descendants().filter(SparkTrainTest::isExecutor).findFirst()
+                .orElseThrow(() -> new AssertionError("no executor process among " + ProcessHandle.current().descendants().map(ProcessHandle::pid).toList()));
+        executor.destroyForcibly();
+        assertThat(run.get(300, java.util.concurrent.TimeUnit.SECONDS)).isZero();
+        assertThat(losses(dir.resolve("cluster"))).hasSize(40).isEqualTo(losses(dir.resolve("one")));
+        assertThat(Files.readAllBytes(dir.resolve("cluster/model.safetensors"))).isEqualTo(Files.readAllBytes(dir.resolve("one/model.safetensors")));
+    }
 }
