@@ -74,8 +74,11 @@ public final class SparkCommand implements Runnable {
             description = {"`lamina prepare` with the documents tokenized across Spark tasks: the same split and the same files,",
                     "byte for byte. Every task loads the tokenizer once and encodes its slice of the documents, in order."})
     public static final class Prepare implements Callable<Integer> {
-        @Option(names = "--corpus", required = true, arity = "1..*", paramLabel = "TEXT", description = "UTF-8 text files, or 'brown' for the bundled Brown Corpus.")
+        @Option(names = "--corpus", required = true, arity = "1..*", paramLabel = "FILE",
+                description = "UTF-8 text files (documents separated by blank lines), JSONL files (*.jsonl: one document a line, from --column), or 'brown'.")
         List<String> corpus;
+        @Option(names = "--column", defaultValue = "text", description = "The field of a JSONL line holding its document (default ${DEFAULT-VALUE}).")
+        String column;
         @Option(names = "--tokenizer", required = true, paramLabel = "T", description = "'bytes', or a tokenizer directory or file (every task must see it).")
         String tokenizer;
         @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output directory.") java.nio.file.Path out;
@@ -88,7 +91,9 @@ public final class SparkCommand implements Runnable {
         @Override
         public Integer call() {
             dev.lamina.tokenizer.Tokenizer tok = dev.lamina.tokenizer.Tokenizers.load(tokenizer);
-            List<dev.lamina.data.Corpus.Source> sources = dev.lamina.cli.PrepareCommand.sources(corpus);
+            List<dev.lamina.data.Corpus.Source> sources = new ArrayList<>();
+            for (String c : corpus)
+                sources.add(c.endsWith(".jsonl") ? jsonl(java.nio.file.Path.of(c), column) : dev.lamina.cli.PrepareCommand.sources(List.of(c)).getFirst());
             SparkConf conf = conf("lamina prepare", master);
             long t0 = System.nanoTime();
             dev.lamina.data.DataPrep.Stats stats;
@@ -184,6 +189,34 @@ public final class SparkCommand implements Runnable {
             System.err.printf("lamina: spark generate: %d completions in %.1f s; wrote %s%n", done.size(), (System.nanoTime() - t0) / 1e9, out);
             return 0;
         }
+    }
+
+    /** The documents of a JSONL file: each line's column (a line without it, or not JSON, is an error naming it). */
+    static dev.lamina.data.Corpus.Source jsonl(java.nio.file.Path file, String column) {
+        List<String> docs = new ArrayList<>();
+        long bytes = 0;
+        try (var lines = java.nio.file.Files.lines(file)) {
+            int n = 0;
+            for (String line : (Iterable<String>) lines::iterator) {
+                n++;
+                if (line.isBlank()) continue;
+                tools.jackson.databind.JsonNode o;
+                try {
+                    o = dev.lamina.io.Json.MAPPER.readTree(line);
+                } catch (RuntimeException e) {
+                    throw new LaminaException(file.getFileName() + ":" + n + ": not JSON");
+                }
+                if (!o.path(column).isString()) throw new LaminaException(file.getFileName() + ":" + n + ": no string field '" + column + "' (--column)");
+                String d = o.get(column).asString();
+                if (d.isBlank()) continue;
+                docs.add(d);
+                bytes += d.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+            }
+        } catch (IOException | java.io.UncheckedIOException e) {
+            throw new LaminaException(file + ": cannot read (" + e.getMessage() + ")");
+        }
+        if (docs.isEmpty()) throw new LaminaException(file + ": no documents in column '" + column + "'");
+        return new dev.lamina.data.Corpus.Source(file.toString(), docs, bytes);
     }
 
     /** One model per JVM (per executor), loaded on first use by any task. */

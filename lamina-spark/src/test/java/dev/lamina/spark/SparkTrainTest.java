@@ -82,6 +82,18 @@ class SparkTrainTest {
             for (String f : new String[]{"train.bin", "val.bin", "data.json"})
                 assertThat(Files.readAllBytes(b.resolve(f))).as(tok + " " + f).isEqualTo(Files.readAllBytes(a.resolve(f)));
         }
+        // the same documents as a JSONL column give the same token files
+        StringBuilder jsonl = new StringBuilder();
+        for (String doc : text.toString().split("\n\n")) jsonl.append(dev.lamina.io.Json.compact(java.util.Map.of("body", doc.strip()))).append('\n');
+        Files.writeString(dir.resolve("docs.jsonl"), jsonl);
+        Path c = dir.resolve("c");
+        assertThat(Main.run("spark", "prepare", "--master", "local[2]", "--corpus", dir.resolve("docs.jsonl").toString(), "--column", "body",
+                "--tokenizer", "bytes", "--out", c.toString(), "--seed", "4")).isZero();
+        Path a = dir.resolve("a2");
+        assertThat(Main.run("prepare", "--corpus", dir.resolve("corpus.txt").toString(), "--tokenizer", "bytes", "--out", a.toString(), "--seed", "4")).isZero();
+        for (String f : new String[]{"train.bin", "val.bin"}) assertThat(Files.readAllBytes(c.resolve(f))).as(f).isEqualTo(Files.readAllBytes(a.resolve(f)));
+        assertThat(Main.run("spark", "prepare", "--corpus", dir.resolve("docs.jsonl").toString(), "--column", "nope", "--tokenizer", "bytes",
+                "--out", dir.resolve("d").toString())).isEqualTo(1);
     }
 
     @Test
