@@ -20,31 +20,52 @@ class SparkTrainTest {
         return out;
     }
 
-    @Test
-    void twoTasksTrainAsOneWorkerBitForBit(@TempDir Path dir) throws Exception {
+    /** Byte-level token files of a repetitive text in dir/data. */
+    static void prepare(Path dir) throws Exception {
         StringBuilder text = new StringBuilder();
         for (int i = 0; i < 400; i++) text.append("the cat sat on the mat. the dog ate the bone ").append(i % 7).append(i % 20 == 19 ? ".\n\n" : ". ");
         Files.writeString(dir.resolve("corpus.txt"), text);
         assertThat(Main.run("prepare", "--corpus", dir.resolve("corpus.txt").toString(), "--tokenizer", "bytes", "--out", dir.resolve("data").toString()))
                 .isZero();
-        String[] common = {"--preset", "tiny", "--data", dir.resolve("data").toString(), "--steps", "6", "--batch", "2", "--seq", "32",
-                "--accum", "2", "--eval-every", "3", "--threads", "1", "--seed", "3"};
+    }
+
+    /** `lamina train` of the tiny preset on dir/data into dir/one: one worker, --accum 2; and the arguments it used. */
+    static List<String> oneWorker(Path dir, String... extra) {
+        List<String> common = new ArrayList<>(List.of("--preset", "tiny", "--data", dir.resolve("data").toString(), "--batch", "2", "--seq", "32",
+                "--accum", "2", "--threads", "1", "--seed", "3"));
+        common.addAll(List.of(extra));
         List<String> one = new ArrayList<>(List.of("train", "--out", dir.resolve("one").toString()));
-        one.addAll(List.of(common));
+        one.addAll(common);
         assertThat(Main.run(one.toArray(String[]::new))).isZero();
-        List<String> spark = new ArrayList<>(List.of("spark", "train", "--workers", "2", "--out", dir.resolve("spark").toString()));
-        spark.addAll(List.of(common));
+        return common;
+    }
+
+    /** `lamina spark train --workers 2` with the same arguments into dir/name; master may be null (local[2]). */
+    static List<String> sparkRun(Path dir, String name, String master, List<String> common) {
+        List<String> spark = new ArrayList<>(List.of("spark", "train", "--workers", "2", "--out", dir.resolve(name).toString()));
+        if (master != null) spark.addAll(List.of("--master", master));
+        spark.addAll(common);
+        return spark;
+    }
+
+    static void sameRun(Path a, Path b, int steps) throws Exception {
+        assertThat(losses(a)).hasSize(steps).isEqualTo(losses(b));
+        assertThat(Files.readAllBytes(a.resolve("model.safetensors"))).isEqualTo(Files.readAllBytes(b.resolve("model.safetensors")));
+    }
+
+    @Test
+    void twoTasksTrainAsOneWorkerBitForBit(@TempDir Path dir) throws Exception {
+        prepare(dir);
+        List<String> spark = sparkRun(dir, "spark", null, oneWorker(dir, "--steps", "6", "--eval-every", "3"));
         assertThat(Main.run(spark.toArray(String[]::new))).isZero();
-        assertThat(losses(dir.resolve("spark"))).hasSize(6).isEqualTo(losses(dir.resolve("one")));
-        assertThat(Files.readAllBytes(dir.resolve("spark/model.safetensors"))).isEqualTo(Files.readAllBytes(dir.resolve("one/model.safetensors")));
+        sameRun(dir.resolve("spark"), dir.resolve("one"), 6);
         // the same command again with more steps resumes from the checkpoint (as a retried stage does): steps 1-6 kept, 7-9 added,
         // as one worker resumed to step 9
         List<String> more = new ArrayList<>(spark);
         more.set(more.indexOf("--steps") + 1, "9");
         assertThat(Main.run(more.toArray(String[]::new))).isZero();
         assertThat(Main.run("train", "--resume", dir.resolve("one").toString(), "--steps", "9", "--threads", "1")).isZero();
-        assertThat(losses(dir.resolve("spark"))).hasSize(9).isEqualTo(losses(dir.resolve("one")));
-        assertThat(Files.readAllBytes(dir.resolve("spark/model.safetensors"))).isEqualTo(Files.readAllBytes(dir.resolve("one/model.safetensors")));
+        sameRun(dir.resolve("spark"), dir.resolve("one"), 9);
         // batch generation with the trained model: every line back, in order, its completion the model's own
         StringBuilder lines = new StringBuilder();
         for (int i = 0; i < 7; i++) lines.append("{\"id\": ").append(i).append(", \"prompt\": \"the cat ").append(i).append("\"}\n");
@@ -99,22 +120,10 @@ class SparkTrainTest {
     @Test
     void workersInSeparateExecutorJvms(@TempDir Path dir) throws Exception {
         // local-cluster[2,1,1024]: two executor processes of one core each, started by Spark on JDK 25
-        StringBuilder text = new StringBuilder();
-        for (int i = 0; i < 200; i++) text.append("the cat sat on the mat ").append(i % 9).append(i % 20 == 19 ? ".\n\n" : ". ");
-        Files.writeString(dir.resolve("corpus.txt"), text);
-        assertThat(Main.run("prepare", "--corpus", dir.resolve("corpus.txt").toString(), "--tokenizer", "bytes", "--out", dir.resolve("data").toString()))
-                .isZero();
-        String[] common = {"--preset", "tiny", "--data", dir.resolve("data").toString(), "--steps", "4", "--batch", "2", "--seq", "32",
-                "--accum", "2", "--eval-every", "4", "--threads", "1", "--seed", "5"};
-        List<String> one = new ArrayList<>(List.of("train", "--out", dir.resolve("one").toString()));
-        one.addAll(List.of(common));
-        assertThat(Main.run(one.toArray(String[]::new))).isZero();
-        List<String> spark = new ArrayList<>(List.of("spark", "train", "--workers", "2", "--master", "local-cluster[2,1,1024]",
-                "--out", dir.resolve("cluster").toString()));
-        spark.addAll(List.of(common));
+        prepare(dir);
+        List<String> spark = sparkRun(dir, "cluster", "local-cluster[2,1,1024]", oneWorker(dir, "--steps", "4", "--eval-every", "4"));
         assertThat(Main.run(spark.toArray(String[]::new))).isZero();
-        assertThat(losses(dir.resolve("cluster"))).hasSize(4).isEqualTo(losses(dir.resolve("one")));
-        assertThat(Files.readAllBytes(dir.resolve("cluster/model.safetensors"))).isEqualTo(Files.readAllBytes(dir.resolve("one/model.safetensors")));
+        sameRun(dir.resolve("cluster"), dir.resolve("one"), 4);
     }
 
     /** Whether a process is a Spark executor (its command line, from /proc: ProcessHandle's can be cut short). */
@@ -128,19 +137,9 @@ class SparkTrainTest {
 
     @Test
     void aKilledExecutorFailsTheStageAndTheRetryResumes(@TempDir Path dir) throws Exception {
-        StringBuilder text = new StringBuilder();
-        for (int i = 0; i < 200; i++) text.append("the cat sat on the mat ").append(i % 9).append(i % 20 == 19 ? ".\n\n" : ". ");
-        Files.writeString(dir.resolve("corpus.txt"), text);
-        assertThat(Main.run("prepare", "--corpus", dir.resolve("corpus.txt").toString(), "--tokenizer", "bytes", "--out", dir.resolve("data").toString()))
-                .isZero();
-        String[] common = {"--preset", "tiny", "--data", dir.resolve("data").toString(), "--steps", "40", "--batch", "2", "--seq", "32",
-                "--accum", "2", "--eval-every", "5", "--threads", "1", "--seed", "5", "--ring-timeout", "60"};
-        List<String> one = new ArrayList<>(List.of("train", "--out", dir.resolve("one").toString()));
-        one.addAll(List.of(common));
-        assertThat(Main.run(one.toArray(String[]::new))).isZero();
-        List<String> spark = new ArrayList<>(List.of("spark", "train", "--workers", "2", "--master", "local-cluster[2,1,1024]",
-                "--out", dir.resolve("cluster").toString()));
-        spark.addAll(List.of(common));
+        prepare(dir);
+        List<String> spark = sparkRun(dir, "cluster", "local-cluster[2,1,1024]",
+                oneWorker(dir, "--steps", "40", "--eval-every", "5", "--ring-timeout", "60"));
         var run = java.util.concurrent.CompletableFuture.supplyAsync(() -> Main.run(spark.toArray(String[]::new)));
         Path state = dir.resolve("cluster").resolve("state.json");
         long deadline = System.nanoTime() + 120_000_000_000L;
@@ -150,7 +149,6 @@ class SparkTrainTest {
                 .orElseThrow(() -> new AssertionError("no executor process among " + ProcessHandle.current().descendants().map(ProcessHandle::pid).toList()));
         executor.destroyForcibly();
         assertThat(run.get(300, java.util.concurrent.TimeUnit.SECONDS)).isZero();
-        assertThat(losses(dir.resolve("cluster"))).hasSize(40).isEqualTo(losses(dir.resolve("one")));
-        assertThat(Files.readAllBytes(dir.resolve("cluster/model.safetensors"))).isEqualTo(Files.readAllBytes(dir.resolve("one/model.safetensors")));
+        sameRun(dir.resolve("cluster"), dir.resolve("one"), 40);
     }
 }
