@@ -50,6 +50,9 @@ class TrainCommand implements Callable<Integer> {
     @Option(names = "--peers", split = ",", paramLabel = "HOST:PORT", description = "Data-parallel training: every worker's address, in rank order, "
             + "the same list on each; each worker takes accum / workers micro-batches of every step and the gradients are summed over a TCP ring "
             + "in rank order (bit for bit one worker's run when accum = workers). Rank 0 writes the run.") List<String> peers;
+    @Option(names = "--shard-optimizer", description = "With --peers (ZeRO-1): each worker keeps the AdamW moments of 1/N of the parameters and "
+            + "updates only those, then the workers exchange their slices; the same steps to the bit, an N-th of the moments' memory.")
+    boolean shardOptimizer;
     @Option(names = "--rank", defaultValue = "0", description = "This worker's place in --peers (default ${DEFAULT-VALUE}).") int rank;
     @Option(names = "--ring-timeout", defaultValue = "300", description = "Seconds to wait for the other workers to join and for each of their messages (default ${DEFAULT-VALUE}).")
     int ringTimeout;
@@ -176,9 +179,11 @@ class TrainCommand implements Callable<Integer> {
         }
         if (plan != null) System.err.println(plan);
         try (dev.lamina.dist.Ring ring = joinRing()) {
-            trainer.distributed(ring);
-            if (ring.size() > 1) System.err.printf("data-parallel: worker %d of %d, %d micro-batch(es) of every step's %d%n",
-                    ring.rank(), ring.size(), trainer.config().accum() / ring.size(), trainer.config().accum());
+            if (shardOptimizer && ring.size() == 1) throw new LaminaException("--shard-optimizer shards over data-parallel workers: give --peers");
+            trainer.distributed(ring, shardOptimizer);
+            if (ring.size() > 1) System.err.printf("data-parallel: worker %d of %d, %d micro-batch(es) of every step's %d; AdamW moments here: %.1f MB%s%n",
+                    ring.rank(), ring.size(), trainer.config().accum() / ring.size(), trainer.config().accum(),
+                    2.0 * 4 * trainer.optimizer().m().length / 1e6, shardOptimizer ? " (sharded, ZeRO-1)" : "");
             run(trainer);
         }
         return 0;

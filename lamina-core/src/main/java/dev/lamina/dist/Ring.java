@@ -151,12 +151,78 @@ public final class Ring implements AutoCloseable {
                 }
             }
             out.flush();
-        } catch (SocketTimeoutException e) {
-            throw new LaminaException("rank " + rank + ": rank " + (rank + size - 1) % size + " sent nothing within the time limit; it may have died");
         } catch (IOException e) {
-            String why = e instanceof java.io.EOFException ? "the connection closed" : e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
-            throw new LaminaException("rank " + rank + ": the ring broke (" + why + "); a worker may have died");
+            throw broken(e);
         }
+    }
+
+    /**
+     * Every rank's slice to every rank: slice r is data[bounds[r], bounds[r+1]) on rank r, and
+     * afterwards on all. Each slice travels from its owner along the ring, a path of N−1 hops (no
+     * cycle, so blocking sockets cannot deadlock); the owners take turns in rank order.
+     */
+    public void allGather(float[] data, int[] bounds) {
+        if (bounds.length != size + 1) throw new IllegalArgumentException("bounds must have " + (size + 1) + " entries, got " + bounds.length);
+        if (size == 1) return;
+        try {
+            for (int owner = 0; owner < size; owner++) {
+                boolean last = (rank + 1) % size == owner;                // the next rank is the owner: it has the slice
+                for (int c = bounds[owner]; c < bounds[owner + 1]; c += CHUNK) {
+                    int n = Math.min(CHUNK, bounds[owner + 1] - c);
+                    if (rank == owner) send(data, c, n);
+                    else {
+                        receive(n);
+                        System.arraycopy(recv, 0, data, c, n);
+                        if (!last) send(data, c, n);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw broken(e);
+        }
+    }
+
+    /**
+     * Every rank's slice to rank 0 alone: mine is rank r's slice [bounds[r], bounds[r+1]), full (rank 0
+     * only; null elsewhere) receives them all. Slice r travels r → r+1 → … → N−1 → 0, a path; the ranks
+     * on the way forward it chunk by chunk without keeping it.
+     */
+    public void gatherToFirst(float[] mine, float[] full, int[] bounds) {
+        if (bounds[rank + 1] - bounds[rank] != mine.length)
+            throw new IllegalArgumentException("rank " + rank + "'s slice has " + (bounds[rank + 1] - bounds[rank]) + " values, given " + mine.length);
+        if (rank == 0) System.arraycopy(mine, 0, full, bounds[0], mine.length);
+        if (size == 1) return;
+        try {
+            for (int owner = 1; owner < size; owner++) {
+                if (rank != 0 && rank < owner) continue;                   // not on this slice's path
+                for (int c = 0; c < bounds[owner + 1] - bounds[owner]; c += CHUNK) {
+                    int n = Math.min(CHUNK, bounds[owner + 1] - bounds[owner] - c);
+                    if (rank == owner) send(mine, c, n);
+                    else {
+                        receive(n);
+                        if (rank == 0) System.arraycopy(recv, 0, full, bounds[owner] + c, n);
+                        else send(recv, 0, n);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw broken(e);
+        }
+    }
+
+    /** A failed read or write, in one line: the previous rank silent, or the ring broken. */
+    private LaminaException broken(IOException e) {
+        if (e instanceof SocketTimeoutException)
+            return new LaminaException("rank " + rank + ": rank " + (rank + size - 1) % size + " sent nothing within the time limit; it may have died");
+        String why = e instanceof java.io.EOFException ? "the connection closed" : e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+        return new LaminaException("rank " + rank + ": the ring broke (" + why + "); a worker may have died");
+    }
+
+    /** [0, n) split into size slices as even as can be: bounds[r] to bounds[r+1] is rank r's. */
+    public int[] shards(int n) {
+        int[] b = new int[size + 1];
+        for (int r = 0; r <= size; r++) b[r] = (int) ((long) n * r / size);
+        return b;
     }
 
     private void send(float[] a, int off, int n) throws IOException {

@@ -75,11 +75,16 @@ public final class Checkpoint {
 
     /** Writes the optimizer moments and the training state (state.json last). */
     public static void saveTraining(Path dir, AdamW opt, Parameters p, State state) {
+        saveTraining(dir, opt.m(), opt.v(), opt.stepsTaken(), p, state);
+    }
+
+    /** As above with the moments of every parameter given (a sharded optimizer's, gathered). */
+    public static void saveTraining(Path dir, float[] m, float[] v, int adamSteps, Parameters p, State state) {
         SafeTensors.Writer w = new SafeTensors.Writer().metadata("step", Integer.toString(state.step()))
-                .metadata("adam_steps", Integer.toString(opt.stepsTaken()));
+                .metadata("adam_steps", Integer.toString(adamSteps));
         for (Parameters.Slot s : p.slots().values()) {
-            w.putTensor("m." + s.name(), new Tensor(opt.m(), s.offset(), s.shape()));
-            w.putTensor("v." + s.name(), new Tensor(opt.v(), s.offset(), s.shape()));
+            w.putTensor("m." + s.name(), new Tensor(m, s.offset(), s.shape()));
+            w.putTensor("v." + s.name(), new Tensor(v, s.offset(), s.shape()));
         }
         w.write(dir.resolve(OPTIMIZER));
         ObjectNode o = Json.MAPPER.createObjectNode();

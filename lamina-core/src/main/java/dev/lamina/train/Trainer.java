@@ -43,7 +43,7 @@ public final class Trainer {
     private final String dataName;
     private TrainConfig cfg;
     private final Path run;
-    private final AdamW opt;
+    private AdamW opt;                                      // one worker's shard of it with a sharded optimizer
     private final Batcher batcher;
     private final Tape tape;
     private final TapeExecutor executor;
@@ -55,6 +55,7 @@ public final class Trainer {
     private SparsityMask mask;
     private List<Task> evalTasks = List.of();
     private dev.lamina.dist.Ring ring = dev.lamina.dist.Ring.single();
+    private int[] shards;                                  // with a sharded optimizer (ZeRO-1): rank r updates [shards[r], shards[r+1])
     private double allReduceMillis;                        // the last step's all-reduce, data-parallel
     private dev.lamina.tensor.Tensor accumulated;         // the step's gradient while micro-batches add up, when there are several
 
@@ -68,7 +69,15 @@ public final class Trainer {
      * the update, so every replica stays identical and, with one micro-batch per worker, each step
      * is bit for bit one worker's step with the same accum. Only rank 0 writes checkpoints and logs.
      */
-    public Trainer distributed(dev.lamina.dist.Ring ring) {
+    public Trainer distributed(dev.lamina.dist.Ring ring) { return distributed(ring, false); }
+
+    /**
+     * As {@link #distributed(dev.lamina.dist.Ring)}; shardOptimizer (ZeRO-1): each worker keeps the AdamW
+     * moments of its 1/N of the parameters and updates only those, then the workers exchange their
+     * updated slices. The moments' memory falls N-fold; the steps are the same to the bit, since every
+     * worker clips with the whole gradient and the update is elementwise.
+     */
+    public Trainer distributed(dev.lamina.dist.Ring ring, boolean shardOptimizer) {
         if (ring.size() > 1) {
             if (cfg.accum() % ring.size() != 0)
                 throw LaminaException.field("accum", "accum " + cfg.accum() + " must be a multiple of the " + ring.size()
@@ -77,8 +86,20 @@ public final class Trainer {
             if (model.config().numExperts() > 0) throw new LaminaException("a mixture of experts does not run data-parallel yet; train with one worker");
         }
         this.ring = ring;
+        if (shardOptimizer && ring.size() > 1) {
+            shards = ring.shards(model.params().count());
+            int lo = shards[ring.rank()], hi = shards[ring.rank() + 1];
+            AdamW mine = new AdamW(model.params(), model.kernels(), lo, hi);
+            System.arraycopy(opt.m(), lo, mine.m(), 0, hi - lo);          // a resumed run's moments, or zeros
+            System.arraycopy(opt.v(), lo, mine.v(), 0, hi - lo);
+            mine.setStepsTaken(opt.stepsTaken());
+            opt = mine;
+        }
         return this;
     }
+
+    /** The optimizer (with a sharded one, this worker's shard). */
+    public AdamW optimizer() { return opt; }
 
     /** Sees each step's gradients (after accumulation, before clipping); step is 1-based. */
     @FunctionalInterface
@@ -256,6 +277,7 @@ public final class Trainer {
             if (gradientHook != null) gradientHook.accept(step + 1, model.params());
             double norm = opt.clip(cfg.clip());
             opt.step(lr, cfg);
+            if (shards != null) ring.allGather(model.params().data(), shards);     // every worker's updated slice to all
             if (mask != null) mask.maskWeights(model.params());
             step++;
             losses.add(loss);
@@ -307,9 +329,20 @@ public final class Trainer {
 
     /** Writes the model, optimizer and state for the current step. */
     public void save() {
+        Checkpoint.State state = new Checkpoint.State(step, batcher.rng().state(), cfg, dataName);
+        if (shards != null) {                               // the moments' slices gathered to rank 0, which writes them whole
+            int n = model.params().count();
+            float[] m = ring.rank() == 0 ? new float[n] : null, v = ring.rank() == 0 ? new float[n] : null;
+            ring.gatherToFirst(opt.m(), m, shards);
+            ring.gatherToFirst(opt.v(), v, shards);
+            if (ring.rank() != 0) return;
+            Checkpoint.saveModel(run, model, step);
+            Checkpoint.saveTraining(run, m, v, opt.stepsTaken(), model.params(), state);
+            return;
+        }
         if (ring.rank() != 0) return;                       // data-parallel replicas are identical: rank 0 writes
         Checkpoint.saveModel(run, model, step);
-        Checkpoint.saveTraining(run, opt, model.params(), new Checkpoint.State(step, batcher.rng().state(), cfg, dataName));
+        Checkpoint.saveTraining(run, opt, model.params(), state);
     }
 
     /** A sparse model's router figures over one step's micro-batches: the losses' means, the tokens dropped, the last load per layer. */

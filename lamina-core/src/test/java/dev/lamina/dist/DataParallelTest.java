@@ -95,9 +95,12 @@ class DataParallelTest {
     /** One worker's losses and final weights. */
     record Run(List<Float> losses, float[] weights) {}
 
-    static Run train(Dataset data, Path dir, int accum, Ring ring) {
+    static Run train(Dataset data, Path dir, int accum, Ring ring) { return train(data, dir, accum, ring, false); }
+
+    static Run train(Dataset data, Path dir, int accum, Ring ring, boolean shard) {
         Decoder model = Decoder.create(Presets.get("tiny").config().apply(257), 9).withKernels(Kernels.withThreads(Kernels.defaults(), 1));
-        Trainer t = Trainer.start(model, data, "test", config(accum), dir).distributed(ring);
+        Trainer t = Trainer.start(model, data, "test", config(accum), dir).distributed(ring, shard);
+        if (shard) assertThat(t.optimizer().m()).hasSize(ring.shards(model.params().count())[ring.rank() + 1] - ring.shards(model.params().count())[ring.rank()]);
         List<Float> losses = t.train(6, null);
         return new Run(losses, model.params().flatData().toArray());
     }
@@ -119,6 +122,35 @@ class DataParallelTest {
             assertThat(many.resolve("n" + n + "-0").resolve("model.safetensors")).exists();       // rank 0 writes
             assertThat(many.resolve("n" + n + "-1").resolve("model.safetensors")).doesNotExist();
         }
+    }
+
+    @Test
+    void aShardedOptimizerGivesTheSameStepsWithAnNthOfTheMoments(@TempDir Path one, @TempDir Path many, @TempDir Path back) throws Exception {
+        Dataset data = dev.lamina.train.TrainerTestData.write(dataDir);
+        for (int n : new int[]{2, 3}) {
+            Run single = train(data, one.resolve("n" + n), n, Ring.single());
+            List<Run> workers = onRing(n, Duration.ofSeconds(60), (ring, rank) -> train(data, many.resolve("n" + n + "-" + rank), n, ring, true));
+            for (Run w : workers) {
+                for (int i = 0; i < 6; i++)
+                    assertThat(Float.floatToRawIntBits(w.losses().get(i))).as("n %d, loss at step %d", n, i + 1)
+                            .isEqualTo(Float.floatToRawIntBits(single.losses().get(i)));
+                for (int i = 0; i < w.weights().length; i++)
+                    if (w.weights()[i] != single.weights()[i]) throw new AssertionError("n " + n + ": weight " + i + " differs");
+            }
+            // rank 0 wrote the whole moments (gathered): the checkpoint resumes on one worker as the straight run goes on
+            byte[] a = java.nio.file.Files.readAllBytes(one.resolve("n" + n).resolve("optimizer.safetensors"));
+            byte[] b = java.nio.file.Files.readAllBytes(many.resolve("n" + n + "-0").resolve("optimizer.safetensors"));
+            assertThat(b).isEqualTo(a);
+        }
+        // one worker's checkpoint taken on by two sharded workers: their moments are its slices, the steps go on as one worker's
+        List<Float> alone = Trainer.resume(one.resolve("n2"), data, "test", 9, Kernels.withThreads(Kernels.defaults(), 1)).train(9, null);
+        List<List<Float>> sharded = onRing(2, Duration.ofSeconds(60), (ring, rank) -> {
+            Trainer t = Trainer.resume(many.resolve("n2-0"), data, "test", 9, Kernels.withThreads(Kernels.defaults(), 1)).distributed(ring, true);
+            return t.train(9, null);
+        });
+        for (List<Float> l : sharded)
+            for (int i = 0; i < 3; i++)
+                assertThat(Float.floatToRawIntBits(l.get(i))).as("step %d", i + 7).isEqualTo(Float.floatToRawIntBits(alone.get(i)));
     }
 
     @Test
