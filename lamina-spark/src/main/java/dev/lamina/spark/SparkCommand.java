@@ -27,7 +27,7 @@ public final class SparkCommand implements Runnable {
                     "gradients over a TCP ring in rank order (one worker's run, bit for bit, when --accum equals --workers).",
                     "Every other option is `lamina train`'s: e.g. lamina spark train --workers 2 --preset small --data D --out R --accum 2"})
     public static final class Train implements Callable<Integer> {
-        @Option(names = "--master", description = "Spark master URL (default local[N]: N task threads in this JVM).") String master;
+        @Option(names = "--master", description = "Spark master URL (default: spark-submit's --master, else local[N]: N task threads in this JVM).") String master;
         @Option(names = "--workers", required = true, description = "Tasks of the barrier stage: the data-parallel workers.") int workers;
         @Unmatched List<String> trainArgs = new ArrayList<>();
 
@@ -37,7 +37,8 @@ public final class SparkCommand implements Runnable {
             for (String a : trainArgs)
                 if (a.equals("--peers") || a.startsWith("--peers=") || a.equals("--rank") || a.startsWith("--rank="))
                     throw new LaminaException(a.split("=")[0] + " is set by the barrier stage; leave it out");
-            SparkConf conf = conf("lamina train", master != null ? master : "local[" + workers + "]");
+            String submitted = System.getProperty("spark.master");          // set by spark-submit --master
+            SparkConf conf = conf("lamina train", master != null ? master : submitted != null ? submitted : "local[" + workers + "]");
             long t0 = System.nanoTime();
             try (JavaSparkContext sc = new JavaSparkContext(conf)) {
                 sc.setLogLevel("WARN");
