@@ -180,7 +180,7 @@ class DataParallelTest {
     }
 
     @Test
-    void aWorkerThatNeverComesOrDiesFailsTheOthersWithOneLine() throws Exception {
+    void aWorkerThatNeverComesOrDiesFailsTheOthersWithOneLine(@TempDir Path runs) throws Exception {
         List<InetSocketAddress> peers = freePorts(2);
         assertThatThrownBy(() -> Ring.join(0, peers, Duration.ofMillis(800)))
                 .isInstanceOf(LaminaException.class).hasMessageContaining("rank 0: rank 1 at").hasMessageContaining("did not answer");
@@ -195,7 +195,7 @@ class DataParallelTest {
         });
         assertThat(errors.get(0)).startsWith("rank 0: ").containsAnyOf("ring broke", "sent nothing");
         Dataset data = dev.lamina.train.TrainerTestData.write(dataDir);
-        assertThatThrownBy(() -> onRing(2, Duration.ofSeconds(10), (ring, rank) -> train(data, Path.of("unused"), 3, ring)))
+        assertThatThrownBy(() -> onRing(2, Duration.ofSeconds(10), (ring, rank) -> train(data, runs.resolve("r" + rank), 3, ring)))
                 .hasRootCauseInstanceOf(LaminaException.class).rootCause().hasMessageContaining("accum 3 must be a multiple of the 2 workers");
     }
 }

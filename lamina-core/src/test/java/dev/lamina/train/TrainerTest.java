@@ -1,10 +1,8 @@
 package dev.lamina.train;
 
 import dev.lamina.data.Dataset;
-import dev.lamina.data.TokenFile;
 import dev.lamina.model.Decoder;
 import dev.lamina.model.Presets;
-import dev.lamina.tokenizer.ByteTokenizer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
