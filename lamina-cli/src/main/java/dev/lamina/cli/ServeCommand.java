@@ -60,15 +60,9 @@ final class ServeCommand implements Callable<Integer> {
             throw new LaminaException(model + ": not a run directory, Hugging Face directory or GGUF file");
         KernelSet kernels = Main.kernels(threads);
         WeightFormat format = WeightFormat.parse(weights);
-        String key = apiKey != null ? apiKey : System.getenv("LAMINA_API_KEY");
         String name = modelName != null ? modelName : model.toAbsolutePath().normalize().getFileName().toString();
-        ServerOptions o;
-        try {
-            o = new ServerOptions(host, port, key, name, maxConcurrent, maxQueue != null ? maxQueue : 4 * maxConcurrent,
-                    maxTokens, maxBody, kvBlocks);
-        } catch (IllegalArgumentException e) {
-            throw new LaminaException("--" + e.getMessage());
-        }
+        ServerOptions o = options(name);
+        String key = o.apiKey();
         java.util.Map<String, Path> adapters = new java.util.LinkedHashMap<>();
         for (String spec : loras == null ? java.util.List.<String>of() : loras) {
             int eq = spec.indexOf('=');
@@ -116,17 +110,21 @@ final class ServeCommand implements Callable<Integer> {
         return out;
     }
 
-    /** Cascades and routers alone, without a model of the server's own. */
-    private Integer serveVirtual() throws InterruptedException {
-        if (loras != null) throw new LaminaException("--lora needs --model (the base the adapters sit on)");
+    /** The server's options from the flags (the key from $LAMINA_API_KEY when --api-key is absent); a bad value names its flag. */
+    private ServerOptions options(String name) {
         String key = apiKey != null ? apiKey : System.getenv("LAMINA_API_KEY");
-        ServerOptions o;
         try {
-            o = new ServerOptions(host, port, key, modelName != null ? modelName : "lamina", maxConcurrent, maxQueue != null ? maxQueue : 4 * maxConcurrent,
-                    maxTokens, maxBody, kvBlocks);
+            return new ServerOptions(host, port, key, name, maxConcurrent, maxQueue != null ? maxQueue : 4 * maxConcurrent, maxTokens, maxBody, kvBlocks);
         } catch (IllegalArgumentException e) {
             throw new LaminaException("--" + e.getMessage());
         }
+    }
+
+    /** Cascades and routers alone, without a model of the server's own. */
+    private Integer serveVirtual() throws InterruptedException {
+        if (loras != null) throw new LaminaException("--lora needs --model (the base the adapters sit on)");
+        ServerOptions o = options(modelName != null ? modelName : "lamina");
+        String key = o.apiKey();
         dev.lamina.cascade.Fleet fleet = CascadeCommand.fleet(threads);
         LaminaServer server;
         try {

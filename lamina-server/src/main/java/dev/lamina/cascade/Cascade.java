@@ -136,13 +136,8 @@ public final class Cascade implements VirtualModel {
             metrics.add("lamina_cascade_calls_total", 1, "cascade", name, "tier", t.name());
             try {
                 resp = t.endpoint().post(endpoint, request);
-            } catch (OpenAiClient.HttpError e) {
-                if (e.status() / 100 == 4) throw passOn(e);
-                if (last) throw new ApiException(502, "server_error", "tier_failed", null, "cascade '" + name + "': the last tier failed: " + e.getMessage());
-                metrics.add("lamina_cascade_errors_total", 1, "cascade", name, "tier", t.name());
-                entry.put("error", e.getMessage());
-                continue;
-            } catch (LaminaException e) {
+            } catch (LaminaException e) {                    // a 4xx is the request's fault; anything else, the tier's
+                if (e instanceof OpenAiClient.HttpError h && h.status() / 100 == 4) throw passOn(h);
                 if (last) throw new ApiException(502, "server_error", "tier_failed", null, "cascade '" + name + "': the last tier failed: " + e.getMessage());
                 metrics.add("lamina_cascade_errors_total", 1, "cascade", name, "tier", t.name());
                 entry.put("error", e.getMessage());
@@ -177,8 +172,8 @@ public final class Cascade implements VirtualModel {
         throw new IllegalStateException("unreachable: the last tier always answers");
     }
 
-    /** A tier's 4xx: the request's fault, answered as the tier answered it. */
-    private static ApiException passOn(OpenAiClient.HttpError e) {
+    /** A tier's or route's 4xx: the request's fault, answered as the tier answered it. */
+    static ApiException passOn(OpenAiClient.HttpError e) {
         String message = e.getMessage();
         try {
             JsonNode err = Json.MAPPER.readTree(e.body()).path("error");

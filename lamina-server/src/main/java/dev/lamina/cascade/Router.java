@@ -77,10 +77,8 @@ public final class Router implements VirtualModel {
         JsonNode resp;
         try {
             resp = e.post(endpoint, (ObjectNode) body);
-        } catch (OpenAiClient.HttpError x) {
-            throw new ApiException(x.status() / 100 == 4 ? x.status() : 502, x.status() / 100 == 4 ? "invalid_request_error" : "server_error", null, null,
-                    "router '" + name + "', category '" + r.getKey() + "': " + x.getMessage());
         } catch (LaminaException x) {
+            if (x instanceof OpenAiClient.HttpError h && h.status() / 100 == 4) throw Cascade.passOn(h);
             throw new ApiException(502, "server_error", "route_failed", null, "router '" + name + "', category '" + r.getKey() + "': " + x.getMessage());
         }
         ObjectNode out = ((ObjectNode) resp.deepCopy()).put("model", name);

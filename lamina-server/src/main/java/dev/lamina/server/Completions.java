@@ -567,7 +567,8 @@ final class Completions {
         return o;
     }
 
-    private static void send(OutputStream out, JsonNode event) throws IOException {
+    /** One Server-Sent Event carrying a JSON object, flushed. */
+    static void send(OutputStream out, JsonNode event) throws IOException {
         byte[] json = LaminaServer.JSON.writeValueAsBytes(event);
         byte[] frame = new byte[json.length + 8];
         System.arraycopy("data: ".getBytes(StandardCharsets.US_ASCII), 0, frame, 0, 6);

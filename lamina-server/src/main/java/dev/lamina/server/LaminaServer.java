@@ -290,23 +290,17 @@ public final class LaminaServer implements AutoCloseable {
                 ch.putNull("logprobs");
                 if (last) ch.set("finish_reason", choice.path("finish_reason").deepCopy());
                 else ch.putNull("finish_reason");
-                sendEvent(out, chunk);
+                Completions.send(out, chunk);
             }
             if (includeUsage) {
                 ObjectNode chunk = JSON.createObjectNode().put("id", resp.path("id").asString("")).put("object", chat ? "chat.completion.chunk" : "text_completion")
                         .put("created", resp.path("created").asLong(0)).put("model", v.name());
                 chunk.putArray("choices");
                 chunk.set("usage", usage.deepCopy());
-                sendEvent(out, chunk);
+                Completions.send(out, chunk);
             }
             out.write("data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII));
         }
-    }
-
-    /** One Server-Sent Event carrying a JSON object. */
-    static void sendEvent(OutputStream out, JsonNode event) throws IOException {
-        out.write(("data: " + JSON.writeValueAsString(event) + "\n\n").getBytes(StandardCharsets.UTF_8));
-        out.flush();
     }
 
     /** GET /metrics: the counters of the server and of each virtual model. */
