@@ -56,6 +56,9 @@ class TrainCommand implements Callable<Integer> {
     @Option(names = "--rank", defaultValue = "0", description = "This worker's place in --peers (default ${DEFAULT-VALUE}).") int rank;
     @Option(names = "--ring-timeout", defaultValue = "300", description = "Seconds to wait for the other workers to join and for each of their messages (default ${DEFAULT-VALUE}).")
     int ringTimeout;
+    @Option(names = "--bucket-mb", defaultValue = "4", paramLabel = "MB", description = "With --peers: the gradient is summed in buckets of at least "
+            + "this many MB while backward runs, each layer's as soon as backward has passed it; 0 sums it whole after backward (default ${DEFAULT-VALUE}).")
+    double bucketMb;
     @Option(names = "--checkpoint-activations", arity = "0..1", fallbackValue = "1", paramLabel = "N",
             description = "Activation checkpointing: keep only every N-th block input (default N 1) and recompute the blocks "
                     + "during backward; less memory, about one more forward of time, the same gradients bit for bit.")
@@ -180,10 +183,13 @@ class TrainCommand implements Callable<Integer> {
         if (plan != null) System.err.println(plan);
         try (dev.lamina.dist.Ring ring = joinRing()) {
             if (shardOptimizer && ring.size() == 1) throw new LaminaException("--shard-optimizer shards over data-parallel workers: give --peers");
-            trainer.distributed(ring, shardOptimizer);
-            if (ring.size() > 1) System.err.printf("data-parallel: worker %d of %d, %d micro-batch(es) of every step's %d; AdamW moments here: %.1f MB%s%n",
+            if (!(bucketMb >= 0) || bucketMb > 2048) throw new LaminaException("--bucket-mb must be in [0, 2048], got " + bucketMb);
+            trainer.distributed(ring, shardOptimizer, bucketMb > 0 ? (int) Math.max(1, Math.round(bucketMb * (1 << 20) / 4)) : 0);
+            if (ring.size() > 1) System.err.printf("data-parallel: worker %d of %d, %d micro-batch(es) of every step's %d; AdamW moments here: %.1f MB%s; "
+                            + "gradients summed %s%n",
                     ring.rank(), ring.size(), trainer.config().accum() / ring.size(), trainer.config().accum(),
-                    2.0 * 4 * trainer.optimizer().m().length / 1e6, shardOptimizer ? " (sharded, ZeRO-1)" : "");
+                    2.0 * 4 * trainer.optimizer().m().length / 1e6, shardOptimizer ? " (sharded, ZeRO-1)" : "",
+                    bucketMb > 0 ? "in " + bucketMb + " MB buckets during backward" : "whole after backward");
             run(trainer);
         }
         return 0;

@@ -61,6 +61,11 @@ public final class Tape {
     private int opCursor, backwardFrom, cursor, varCursor, viewCursor, intCursor;
     /** Time spent zeroing lent gradients, kept out of the op that asked for them. */
     private long zeroNanos, zeroAtStart;
+    /** Layer marks of this step: layer markLayers[k] starts at op markOps[k] ({@link #markLayer}). */
+    private int[] markOps = new int[16], markLayers = new int[16];
+    private int marks;
+    /** Told in backward when every op from a layer's first on has run ({@link #onLayerDone}); null: nobody listens. */
+    private java.util.function.IntConsumer layerDone;
 
     private Tape(boolean recording, KernelSet kernels) {
         this.recording = recording;
@@ -107,6 +112,7 @@ public final class Tape {
         if (checkpointEvery > 0 && segments == null) {
             segments = new Tape(true, kernels);
             segments.profile = profile;
+            segments.layerDone = layerDone;
         }
         return this;
     }
@@ -134,7 +140,29 @@ public final class Tape {
     public void reset() {
         resets++;
         for (int i = 0; i < varCursor; i++) giveBack(vars.get(i));
-        opCursor = backwardFrom = cursor = varCursor = viewCursor = intCursor = 0;
+        opCursor = backwardFrom = cursor = varCursor = viewCursor = intCursor = marks = 0;
+    }
+
+    /**
+     * Marks that decoder layer l starts with the op recorded next. Backward then tells the
+     * {@link #onLayerDone} listener, in descending order, when each marked layer's ops and every later
+     * op have run: the gradients of layer l's parameters are final from then on (data-parallel training
+     * starts summing them across workers while backward goes on below).
+     */
+    public void markLayer(int l) {
+        if (!recording) return;
+        if (marks == markOps.length) {
+            markOps = Arrays.copyOf(markOps, 2 * marks);
+            markLayers = Arrays.copyOf(markLayers, 2 * marks);
+        }
+        markOps[marks] = opCursor;
+        markLayers[marks++] = l;
+    }
+
+    /** Who hears that a marked layer's backward is done (null: nobody); a checkpointing tape's segment tape tells the same one. */
+    public void onLayerDone(java.util.function.IntConsumer listener) {
+        layerDone = listener;
+        if (segments != null) segments.layerDone = listener;
     }
 
     /** Times every op of this tape into profile from now on (null stops it). */
@@ -181,8 +209,11 @@ public final class Tape {
     public void backward() {
         if (!recording) return;
         Profile p = profile;
+        java.util.function.IntConsumer done = layerDone;
         int v = varCursor - 1;                       // vars are in creation order, so producers descend with v
+        int k = marks - 1;                           // the next mark to pass, going down
         for (int i = opCursor - 1; i >= backwardFrom; i--) {
+            for (; k >= 0 && markOps[k] > i; k--) if (done != null) done.accept(markLayers[k]);   // every op from the mark on has run
             Op op = ops.get(i);
             if (p == null || !op.timed()) {
                 op.backward();
@@ -193,6 +224,7 @@ public final class Tape {
             }
             for (; v >= 0 && vars.get(v).producer >= i; v--) giveBack(vars.get(v));
         }
+        for (; k >= 0 && markOps[k] >= backwardFrom; k--) if (done != null) done.accept(markLayers[k]);
         backwardFrom = opCursor;
     }
 

@@ -228,6 +228,7 @@ public final class TapeExecutor implements Executor<Var> {
 
     @Override
     public Var enter(int layer, Var x) {
+        tape.markLayer(layer);
         if (hiddenProbe != null) hiddenProbe.accept(layer, x.value());
         return x;
     }

@@ -56,7 +56,9 @@ public final class Trainer {
     private List<Task> evalTasks = List.of();
     private dev.lamina.dist.Ring ring = dev.lamina.dist.Ring.single();
     private int[] shards;                                  // with a sharded optimizer (ZeRO-1): rank r updates [shards[r], shards[r+1])
-    private double allReduceMillis;                        // the last step's all-reduce, data-parallel
+    private double allReduceMillis, allReduceWaitMillis;   // the last step's all-reduce (in the ring), and the wait for it after backward
+    private GradientBuckets buckets;                       // data-parallel: the all-reduce overlapped with backward (null: after it, whole)
+    private long bucketCount;
     private dev.lamina.tensor.Tensor accumulated;         // the step's gradient while micro-batches add up, when there are several
 
     /** Whether this trainer writes the run's files (one worker, or rank 0 of several). */
@@ -71,13 +73,24 @@ public final class Trainer {
      */
     public Trainer distributed(dev.lamina.dist.Ring ring) { return distributed(ring, false); }
 
+    /** Default floats per all-reduce bucket: 1M (4 MB), enough that a message's latency is small beside its bytes. */
+    public static final int BUCKET_FLOATS = 1 << 20;
+
+    /** As {@link #distributed(dev.lamina.dist.Ring, boolean, int)} with buckets of {@link #BUCKET_FLOATS}. */
+    public Trainer distributed(dev.lamina.dist.Ring ring, boolean shardOptimizer) { return distributed(ring, shardOptimizer, BUCKET_FLOATS); }
+
     /**
      * As {@link #distributed(dev.lamina.dist.Ring)}; shardOptimizer (ZeRO-1): each worker keeps the AdamW
      * moments of its 1/N of the parameters and updates only those, then the workers exchange their
      * updated slices. The moments' memory falls N-fold; the steps are the same to the bit, since every
      * worker clips with the whole gradient and the update is elementwise.
+     *
+     * <p>The gradient is summed in buckets of at least bucketFloats while backward runs: each layer's as
+     * soon as backward has passed it ({@link GradientBuckets}); 0 sums it whole after backward. The
+     * bucket size changes the time the workers wait, never the result.
      */
-    public Trainer distributed(dev.lamina.dist.Ring ring, boolean shardOptimizer) {
+    public Trainer distributed(dev.lamina.dist.Ring ring, boolean shardOptimizer, int bucketFloats) {
+        if (bucketFloats < 0) throw new IllegalArgumentException("bucket floats must be >= 0, got " + bucketFloats);
         if (ring.size() > 1) {
             if (cfg.accum() % ring.size() != 0)
                 throw LaminaException.field("accum", "accum " + cfg.accum() + " must be a multiple of the " + ring.size()
@@ -86,6 +99,8 @@ public final class Trainer {
             if (model.config().numExperts() > 0) throw new LaminaException("a mixture of experts does not run data-parallel yet; train with one worker");
         }
         this.ring = ring;
+        if (buckets != null) buckets.close();
+        buckets = ring.size() > 1 && bucketFloats > 0 ? GradientBuckets.of(model.params(), model.config().numHiddenLayers(), ring, bucketFloats) : null;
         if (shardOptimizer && ring.size() > 1) {
             shards = ring.shards(model.params().count());
             int lo = shards[ring.rank()], hi = shards[ring.rank() + 1];
@@ -241,6 +256,8 @@ public final class Trainer {
                     continue;
                 }
                 if (micro > first) model.params().zeroGrad();    // each micro-batch's gradient from zero, then added: ((g0 + g1) + g2) ...
+                boolean overlap = buckets != null && micro == first + share - 1;   // this worker's last: sum buckets as backward frees them
+                if (share > 1 && accumulated == null) accumulated = dev.lamina.tensor.Tensor.zeros(model.params().flatGrad().size());
                 batcher.next(ids, targets);
                 tape.reset();
                 if (distillation == null) loss += model.loss(executor, targets) / cfg.accum();
@@ -251,23 +268,38 @@ public final class Trainer {
                     stepKl += d.kl() / cfg.accum();
                     stepCe += d.ce() / cfg.accum();
                 }
-                tape.backward();
+                if (overlap) {
+                    buckets.begin(share > 1 ? accumulated.data() : null);
+                    tape.onLayerDone(buckets::layerDone);
+                }
+                try {
+                    tape.backward();
+                } finally {
+                    if (overlap) tape.onLayerDone(null);
+                }
                 if (moe != null) moe.add(executor.routerLosses(), cfg.accum());
+                if (overlap) continue;                            // the buckets add it to the earlier micro-batches
                 if (share > 1) {
-                    if (accumulated == null) accumulated = dev.lamina.tensor.Tensor.zeros(model.params().flatGrad().size());
                     if (micro == first) accumulated.copyFrom(model.params().flatGrad());
                     else model.kernels().accumulate(accumulated, model.params().flatGrad());
                 }
             }
-            if (share > 1) model.params().flatGrad().copyFrom(accumulated);
+            if (share > 1 && buckets == null) model.params().flatGrad().copyFrom(accumulated);
             if (ring.size() > 1) {                                // the workers' sums, added in rank order
                 long r0 = System.nanoTime();
-                dev.lamina.tensor.Tensor g = model.params().flatGrad();
-                ring.allReduceSum(g.data(), g.offset(), g.size());
+                if (buckets != null) {
+                    buckets.finish();
+                    allReduceWaitMillis = buckets.waitMillis();
+                    bucketCount = buckets.buckets();
+                } else {
+                    dev.lamina.tensor.Tensor g = model.params().flatGrad();
+                    ring.allReduceSum(g.data(), g.offset(), g.size());
+                }
                 float[] l = {loss};
                 ring.allReduceSum(l, 0, 1);
                 loss = l[0];
-                allReduceMillis = (System.nanoTime() - r0) / 1e6;
+                allReduceMillis = buckets != null ? buckets.ringMillis() : (System.nanoTime() - r0) / 1e6;
+                if (buckets == null) allReduceWaitMillis = allReduceMillis;
             }
             if (cfg.accum() > 1)
                 model.kernels().scale(model.params().flatGrad(), 1f / cfg.accum());
@@ -367,7 +399,8 @@ public final class Trainer {
         var o = Json.MAPPER.createObjectNode();
         o.put("step", p.step()).put("loss", p.loss()).put("lr", p.lr()).put("grad_norm", p.gradNorm())
                 .put("tokens_per_s", p.tokensPerSec());
-        if (ring.size() > 1) o.put("workers", ring.size()).put("allreduce_ms", allReduceMillis);
+        if (ring.size() > 1) o.put("workers", ring.size()).put("allreduce_ms", allReduceMillis).put("allreduce_wait_ms", allReduceWaitMillis)
+                .put("allreduce_buckets", buckets != null ? bucketCount : 1);
         if (distillation != null) o.put("kl", stepKl).put("ce", stepCe);   // the loss is alpha·tau²·kl + (1 - alpha)·ce
         if (moe != null) {                     // the loss above includes the weighted router losses
             o.put("aux_loss", moe.aux).put("z_loss", moe.z).put("dropped", moe.dropped).put("routed", moe.routed);

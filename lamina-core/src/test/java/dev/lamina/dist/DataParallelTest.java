@@ -124,6 +124,82 @@ class DataParallelTest {
         }
     }
 
+    /**
+     * The all-reduce overlapped with backward, every layer its own bucket (1 float at least), with and
+     * without activation checkpointing (the marks then come from the segment tape): with one micro-batch
+     * per worker the same steps as one worker, bit for bit; with two (the last one added to the first
+     * bucket by bucket) the same as the whole-gradient all-reduce after backward.
+     */
+    @Test
+    void bucketsSummedDuringBackwardChangeNothing(@TempDir Path one, @TempDir Path many) throws Exception {
+        Dataset data = dev.lamina.train.TrainerTestData.write(dataDir);
+        for (int every : new int[]{0, 2}) {
+            TrainConfig cfg2 = config(2).toBuilder().checkpointEvery(every).build(), cfg4 = config(4).toBuilder().checkpointEvery(every).build();
+            Decoder m1 = Decoder.create(Presets.get("tiny").config().apply(257), 9).withKernels(Kernels.withThreads(Kernels.defaults(), 1));
+            Run single = new Run(Trainer.start(m1, data, "test", cfg2, one.resolve("c" + every)).train(6, null), m1.params().flatData().toArray());
+            assertSame("c" + every + ", accum 2", bucketed(data, cfg2, many.resolve("a2-c" + every), 1), single);
+            Run whole = bucketed(data, cfg4, many.resolve("a4-c" + every + "-whole"), 0);
+            assertSame("c" + every + ", accum 4", bucketed(data, cfg4, many.resolve("a4-c" + every), 1), whole);
+            // tiny: 4 layers, each a bucket, then the embeddings and the final norm with the head: 4 + 2 sums a step
+            for (String run : new String[]{"a2-c" + every + "-0", "a4-c" + every + "-0", "a4-c" + every + "-whole-0"}) {
+                String last = java.nio.file.Files.readAllLines(many.resolve(run).resolve("metrics.jsonl")).getLast();
+                assertThat(dev.lamina.io.Json.MAPPER.readTree(last).path("allreduce_buckets").asInt()).as(run).isEqualTo(run.endsWith("whole-0") ? 1 : 6);
+            }
+        }
+    }
+
+    /** Rank 0's run of two workers with buckets of bucketFloats (both ranks' results checked equal). */
+    private static Run bucketed(Dataset data, TrainConfig cfg, Path dir, int bucketFloats) throws Exception {
+        List<Run> workers = onRing(2, Duration.ofSeconds(60), (ring, rank) -> {
+            Decoder m = Decoder.create(Presets.get("tiny").config().apply(257), 9).withKernels(Kernels.withThreads(Kernels.defaults(), 1));
+            List<Float> losses = Trainer.start(m, data, "test", cfg, Path.of(dir + "-" + rank)).distributed(ring, false, bucketFloats).train(6, null);
+            return new Run(losses, m.params().flatData().toArray());
+        });
+        assertSame(dir.getFileName() + " rank 1", workers.get(1), workers.get(0));
+        return workers.get(0);
+    }
+
+    private static void assertSame(String what, Run got, Run expected) {
+        assertThat(got.losses()).hasSize(expected.losses().size());
+        for (int i = 0; i < expected.losses().size(); i++)
+            assertThat(Float.floatToRawIntBits(got.losses().get(i))).as("%s, loss at step %d", what, i + 1)
+                    .isEqualTo(Float.floatToRawIntBits(expected.losses().get(i)));
+        for (int i = 0; i < expected.weights().length; i++)
+            if (got.weights()[i] != expected.weights()[i]) throw new AssertionError(what + ": weight " + i + " differs");
+    }
+
+    /** Backward reports layers top down, each once its parameters' gradients are what they are at the end, with and without checkpointing. */
+    @Test
+    void backwardReportsEachLayerOnceItsGradientsAreFinal() {
+        for (int every : new int[]{0, 1, 3}) {
+            Decoder m = Decoder.create(Presets.get("tiny").config().apply(257), 9).withKernels(Kernels.withThreads(Kernels.defaults(), 1));
+            dev.lamina.autograd.Tape tape = dev.lamina.autograd.Tape.training(m.kernels()).checkpointEvery(every);
+            int[] ids = new Random(5).ints(2 * 16, 0, 257).toArray();
+            var ex = new dev.lamina.model.TapeExecutor(m, tape, ids, 2, 16);
+            List<Integer> order = new ArrayList<>();
+            java.util.Map<Integer, float[]> atReport = new java.util.HashMap<>();
+            float[] g = m.params().gradData();
+            tape.onLayerDone(l -> {
+                order.add(l);
+                if (l < 4) atReport.put(l, layerGrads(m, l, g));
+            });
+            m.params().zeroGrad();
+            m.loss(ex, ids);
+            tape.backward();
+            assertThat(order).as("every %d", every).containsExactly(4, 3, 2, 1, 0);
+            for (int l = 0; l < 4; l++) assertThat(atReport.get(l)).as("every %d, layer %d", every, l).containsExactly(layerGrads(m, l, g));
+        }
+    }
+
+    private static float[] layerGrads(Decoder m, int layer, float[] g) {
+        List<Float> out = new ArrayList<>();
+        for (var s : m.params().slots().values())
+            if (s.layer() == layer) for (int i = 0; i < s.size(); i++) out.add(g[s.offset() + i]);
+        float[] a = new float[out.size()];
+        for (int i = 0; i < a.length; i++) a[i] = out.get(i);
+        return a;
+    }
+
     @Test
     void aShardedOptimizerGivesTheSameStepsWithAnNthOfTheMoments(@TempDir Path one, @TempDir Path many, @TempDir Path back) throws Exception {
         Dataset data = dev.lamina.train.TrainerTestData.write(dataDir);

@@ -4,6 +4,7 @@ import dev.lamina.io.LaminaException;
 import org.apache.spark.BarrierTaskContext;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Unmatched;
@@ -38,7 +39,13 @@ public final class SparkCommand implements Runnable {
                 if (a.equals("--peers") || a.startsWith("--peers=") || a.equals("--rank") || a.startsWith("--rank="))
                     throw new LaminaException(a.split("=")[0] + " is set by the barrier stage; leave it out");
             String submitted = System.getProperty("spark.master");          // set by spark-submit --master
-            SparkConf conf = conf("lamina train", master != null ? master : submitted != null ? submitted : "local[" + workers + "]");
+            String url = master != null ? master : submitted != null ? submitted : "local[" + workers + "]";
+            SparkConf conf = conf("lamina train", url);
+            List<String> args = new ArrayList<>(trainArgs);
+            // workers sharing one machine's cores gain nothing from summing during backward: the second thread takes
+            // a core from the compute (measured in docs/experiments/data-parallel.md); across machines it hides the network
+            if (url.startsWith("local") && args.stream().noneMatch(a -> a.equals("--bucket-mb") || a.startsWith("--bucket-mb=")))
+                args.addAll(List.of("--bucket-mb", "0"));
             long t0 = System.nanoTime();
             try (JavaSparkContext sc = new JavaSparkContext(conf)) {
                 sc.setLogLevel("WARN");
@@ -48,7 +55,7 @@ public final class SparkCommand implements Runnable {
                 // a shuffle after the barrier stage makes it a map stage, which Spark retries when a task or an executor dies
                 // (a failed barrier result stage is not retried); the retried tasks resume from the run's checkpoint
                 List<Integer> codes = org.apache.spark.api.java.JavaRDD.fromRDD(sc.parallelize(ranks, workers).rdd().barrier()
-                        .mapPartitions(new Worker(List.copyOf(trainArgs)), false, tag), tag).repartition(1).collect();
+                        .mapPartitions(new Worker(List.copyOf(args)), false, tag), tag).repartition(1).collect();
                 System.err.printf("lamina: spark train: %d workers finished in %.1f s (codes %s)%n", workers, (System.nanoTime() - t0) / 1e9,
                         codes);
             } catch (LaminaException e) {
@@ -59,12 +66,6 @@ public final class SparkCommand implements Runnable {
             return 0;
         }
 
-        private static String firstLine(Throwable e) {
-            Throwable t = e;
-            while (t.getCause() != null && t.getCause() != t) t = t.getCause();
-            String m = t.getMessage() == null ? t.toString() : t.getMessage();
-            return m.lines().findFirst().orElse(m);
-        }
     }
 
     /**
@@ -76,9 +77,10 @@ public final class SparkCommand implements Runnable {
                     "byte for byte. Every task loads the tokenizer once and encodes its slice of the documents, in order."})
     public static final class Prepare implements Callable<Integer> {
         @Option(names = "--corpus", required = true, arity = "1..*", paramLabel = "FILE",
-                description = "UTF-8 text files (documents separated by blank lines), JSONL files (*.jsonl: one document a line, from --column), or 'brown'.")
+                description = {"UTF-8 text files (documents separated by blank lines), JSONL files (*.jsonl: one document a line, from --column),",
+                        "Parquet files or directories of them (*.parquet: one document a row, from --column), or 'brown'."})
         List<String> corpus;
-        @Option(names = "--column", defaultValue = "text", description = "The field of a JSONL line holding its document (default ${DEFAULT-VALUE}).")
+        @Option(names = "--column", defaultValue = "text", description = "The field of a JSONL line or the column of a Parquet row holding its document (default ${DEFAULT-VALUE}).")
         String column;
         @Option(names = "--tokenizer", required = true, paramLabel = "T", description = "'bytes', or a tokenizer directory or file (every task must see it).")
         String tokenizer;
@@ -92,18 +94,25 @@ public final class SparkCommand implements Runnable {
         @Override
         public Integer call() {
             dev.lamina.tokenizer.Tokenizer tok = dev.lamina.tokenizer.Tokenizers.load(tokenizer);
+            for (String c : corpus)                                     // before Spark starts
+                if (Frames.isParquet(c) && !java.nio.file.Files.exists(java.nio.file.Path.of(c))) throw new LaminaException(c + ": no such file or directory");
             List<dev.lamina.data.Corpus.Source> sources = new ArrayList<>();
             for (String c : corpus)
-                sources.add(c.endsWith(".jsonl") ? jsonl(java.nio.file.Path.of(c), column) : dev.lamina.cli.PrepareCommand.sources(List.of(c)).getFirst());
-            SparkConf conf = conf("lamina prepare", master);
+                if (!Frames.isParquet(c))
+                    sources.add(c.endsWith(".jsonl") ? jsonl(java.nio.file.Path.of(c), column) : dev.lamina.cli.PrepareCommand.sources(List.of(c)).getFirst());
             long t0 = System.nanoTime();
             dev.lamina.data.DataPrep.Stats stats;
-            try (JavaSparkContext sc = new JavaSparkContext(conf)) {
-                sc.setLogLevel("ERROR");
+            SparkSession spark = session("lamina prepare", master);
+            try {
+                JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+                List<dev.lamina.data.Corpus.Source> all = new ArrayList<>();
+                int next = 0;
+                for (String c : corpus)                                 // in the order given
+                    all.add(Frames.isParquet(c) ? Frames.documents(spark, java.nio.file.Path.of(c), column) : sources.get(next++));
                 String spec = tokenizer;
                 int slices = partitions != null ? partitions : sc.defaultParallelism();
                 if (slices < 1) throw new LaminaException("--partitions must be >= 1, got " + slices);
-                stats = dev.lamina.data.DataPrep.prepareSources(sources, tok, out, valFraction, seed, docs -> {
+                stats = dev.lamina.data.DataPrep.prepareSources(all, tok, out, valFraction, seed, docs -> {
                     List<int[]> ids = sc.parallelize(docs, Math.min(slices, docs.size())).mapPartitions(it -> {
                         dev.lamina.tokenizer.Tokenizer t = dev.lamina.tokenizer.Tokenizers.load(spec);     // once a task
                         List<int[]> enc = new ArrayList<>();
@@ -112,6 +121,8 @@ public final class SparkCommand implements Runnable {
                     }).collect();
                     return ids.toArray(int[][]::new);
                 });
+            } finally {
+                spark.stop();
             }
             dev.lamina.cli.PrepareCommand.print(new java.io.PrintWriter(System.out, true), stats);
             System.err.printf("lamina: spark prepare: %d documents tokenized in %.1f s%n", stats.train().documents() + stats.val().documents(),
@@ -121,16 +132,17 @@ public final class SparkCommand implements Runnable {
     }
 
     @Command(name = "generate", mixinStandardHelpOptions = true,
-            description = {"Batch generation over a column of a JSONL file: each Spark task loads the model once (one per executor JVM)",
-                    "and completes its slice of the lines; every line comes back with its fields and a \"completion\", in input order."})
+            description = {"Batch generation over a column of a JSONL or Parquet input: each Spark task loads the model once (one per executor",
+                    "JVM) and completes its slice of the rows; every row comes back with its fields and a \"completion\", in input order,",
+                    "written as JSONL or Parquet (by --out's extension). From Java, Frames.complete does the same to any DataFrame."})
     public static final class Generate implements Callable<Integer> {
         @Option(names = "--model", required = true, description = "Run directory, Hugging Face directory or FILE.gguf (every task must see it).") String model;
-        @Option(names = "--input", required = true, description = "JSONL, one object a line.") java.nio.file.Path input;
-        @Option(names = "--column", defaultValue = "prompt", description = "The field holding the prompt (default ${DEFAULT-VALUE}).") String column;
-        @Option(names = "--out", required = true, description = "JSONL to write (written whole, then renamed).") java.nio.file.Path out;
+        @Option(names = "--input", required = true, description = "JSONL (one object a line), or Parquet (*.parquet: a file or a directory of them).") java.nio.file.Path input;
+        @Option(names = "--column", defaultValue = "prompt", description = "The field or column holding the prompt (default ${DEFAULT-VALUE}).") String column;
+        @Option(names = "--out", required = true, description = "*.jsonl or *.parquet (a Parquet directory) to write; written whole, then renamed.") java.nio.file.Path out;
         @Option(names = "--max-tokens", defaultValue = "64", description = "Tokens per completion (default ${DEFAULT-VALUE}).") int maxTokens;
         @Option(names = "--temperature", defaultValue = "0", description = "0 for greedy (default ${DEFAULT-VALUE}).") double temperature;
-        @Option(names = "--seed", defaultValue = "0", description = "Sampling seed; line i samples with seed + i (default ${DEFAULT-VALUE}).") long seed;
+        @Option(names = "--seed", defaultValue = "0", description = "Sampling seed; row i samples with seed + i (default ${DEFAULT-VALUE}).") long seed;
         @Option(names = "--stop", description = "Cut each completion at the first of these strings; repeatable.") List<String> stop = new ArrayList<>();
         @Option(names = "--threads", defaultValue = "1", description = "Threads per task (default ${DEFAULT-VALUE}).") int threads;
         @Option(names = "--master", defaultValue = "local[*]", description = "Spark master URL (default ${DEFAULT-VALUE}).") String master;
@@ -139,56 +151,71 @@ public final class SparkCommand implements Runnable {
         @Override
         public Integer call() {
             if (maxTokens < 1) throw new LaminaException("--max-tokens must be >= 1, got " + maxTokens);
-            if (!java.nio.file.Files.isRegularFile(input)) throw new LaminaException(input + ": no such file");
+            if (temperature < 0) throw new LaminaException("--temperature must be >= 0, got " + temperature);
+            if (threads < 1) throw new LaminaException("--threads must be >= 1, got " + threads);
+            if (partitions != null && partitions < 1) throw new LaminaException("--partitions must be >= 1, got " + partitions);
+            boolean parquetIn = Frames.isParquet(input.toString()), parquetOut = Frames.isParquet(out.toString());
+            if (!parquetOut && !out.toString().endsWith(".jsonl")) throw new LaminaException("--out " + out + ": name it *.jsonl or *.parquet");
+            if (parquetIn ? !java.nio.file.Files.exists(input) : !java.nio.file.Files.isRegularFile(input)) throw new LaminaException(input + ": no such file");
+            List<String> lines = parquetIn ? List.of() : jsonlLines(input, column);     // bad lines are found before Spark starts
+            Frames.Completion how = new Frames.Completion(model, maxTokens, temperature, seed, List.copyOf(stop), threads);
+            long t0 = System.nanoTime();
+            long rows;
+            SparkSession spark = session("lamina generate", master);
+            try {
+                JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+                int slices = partitions != null ? partitions : sc.defaultParallelism();
+                if (parquetIn) {
+                    org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> in = Frames.read(spark, input);
+                    Frames.stringColumn(in, column, input);
+                    org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> done = Frames.complete(in, column, how, slices);
+                    rows = parquetOut ? Frames.writeParquet(done, out) : Frames.writeJsonl(done, out);
+                } else {
+                    int n = Math.max(1, Math.min(lines.size(), slices));
+                    List<Object[]> indexed = new ArrayList<>();
+                    for (int i = 0; i < lines.size(); i++) indexed.add(new Object[]{(long) i, lines.get(i)});
+                    String field = column;
+                    List<String> done = sc.parallelize(indexed, n).mapPartitions(it -> {
+                        dev.lamina.infer.Generator g = how.generator();
+                        List<String> outLines = new ArrayList<>();
+                        while (it.hasNext()) {
+                            Object[] row = it.next();
+                            var o = (tools.jackson.databind.node.ObjectNode) dev.lamina.io.Json.MAPPER.readTree((String) row[1]);
+                            outLines.add(dev.lamina.io.Json.compact(o.put("completion", how.complete(g, o.get(field).asString(), (Long) row[0]))));
+                        }
+                        return outLines.iterator();
+                    }).collect();
+                    if (parquetOut) rows = Frames.writeParquet(spark.read().json(spark.createDataset(done, org.apache.spark.sql.Encoders.STRING())), out);
+                    else {
+                        dev.lamina.io.AtomicFiles.writeString(out, String.join("\n", done) + "\n");
+                        rows = done.size();
+                    }
+                }
+            } finally {
+                spark.stop();
+            }
+            System.err.printf("lamina: spark generate: %d completions in %.1f s; wrote %s%n", rows, (System.nanoTime() - t0) / 1e9, out);
+            return 0;
+        }
+
+        /** The non-blank lines of a JSONL file, each checked to be an object with a string field column. */
+        private static List<String> jsonlLines(java.nio.file.Path input, String column) {
             List<String> lines;
             try {
                 lines = java.nio.file.Files.readAllLines(input).stream().filter(l -> !l.isBlank()).toList();
-            } catch (IOException e) {
+            } catch (IOException | java.io.UncheckedIOException e) {
                 throw new LaminaException(input + ": cannot read (" + e.getMessage() + ")");
             }
-            for (int i = 0; i < lines.size(); i++) {                  // bad lines are found before any model loads
+            for (int i = 0; i < lines.size(); i++) {
                 tools.jackson.databind.JsonNode o;
                 try {
                     o = dev.lamina.io.Json.MAPPER.readTree(lines.get(i));
                 } catch (RuntimeException e) {
                     throw new LaminaException(input.getFileName() + ":" + (i + 1) + ": not JSON");
                 }
-                if (!o.path(column).isString()) throw new LaminaException(input.getFileName() + ":" + (i + 1) + ": no string field '" + column + "'");
+                if (!o.path(column).isString()) throw new LaminaException(input.getFileName() + ":" + (i + 1) + ": no string field '" + column + "' (--column)");
             }
-            SparkConf conf = conf("lamina generate", master);
-            long t0 = System.nanoTime();
-            List<String> done;
-            try (JavaSparkContext sc = new JavaSparkContext(conf)) {
-                sc.setLogLevel("ERROR");
-                int slices = Math.max(1, Math.min(lines.size(), partitions != null ? partitions : sc.defaultParallelism()));
-                List<Object[]> indexed = new ArrayList<>();
-                for (int i = 0; i < lines.size(); i++) indexed.add(new Object[]{i, lines.get(i)});
-                String modelPath = model, field = column;
-                int max = maxTokens, th = threads;
-                double temp = temperature;
-                long sd = seed;
-                List<String> stops = List.copyOf(stop);
-                done = sc.parallelize(indexed, slices).mapPartitions(it -> {
-                    dev.lamina.infer.Generator g = new dev.lamina.infer.Generator(Models.get(modelPath, th).prepared(), Models.get(modelPath, th).tokenizer());
-                    List<String> outLines = new ArrayList<>();
-                    while (it.hasNext()) {
-                        Object[] row = it.next();
-                        int i = (Integer) row[0];
-                        tools.jackson.databind.node.ObjectNode o = (tools.jackson.databind.node.ObjectNode) dev.lamina.io.Json.MAPPER.readTree((String) row[1]);
-                        dev.lamina.infer.Sampler sampler = temp == 0 ? dev.lamina.infer.Sampler.greedy() : new dev.lamina.infer.Sampler(temp, 0, 1.0, sd + i);
-                        String text = g.generate(o.get(field).asString(), max, sampler, null);
-                        for (String s : stops) {
-                            int at = text.indexOf(s);
-                            if (at >= 0) text = text.substring(0, at);
-                        }
-                        outLines.add(dev.lamina.io.Json.compact(o.put("completion", text)));
-                    }
-                    return outLines.iterator();
-                }).collect();
-            }
-            dev.lamina.io.AtomicFiles.writeString(out, String.join("\n", done) + "\n");
-            System.err.printf("lamina: spark generate: %d completions in %.1f s; wrote %s%n", done.size(), (System.nanoTime() - t0) / 1e9, out);
-            return 0;
+            return lines;
         }
     }
 
@@ -220,20 +247,25 @@ public final class SparkCommand implements Runnable {
         return new dev.lamina.data.Corpus.Source(file.toString(), docs, bytes);
     }
 
-    /** One model per JVM (per executor), loaded on first use by any task. */
-    static final class Models {
-        private static final java.util.Map<String, dev.lamina.Lamina.Model> LOADED = new java.util.concurrent.ConcurrentHashMap<>();
-
-        static dev.lamina.Lamina.Model get(String path, int threads) {
-            return LOADED.computeIfAbsent(path, p -> dev.lamina.Lamina.load(java.nio.file.Path.of(p),
-                    dev.lamina.kernels.Kernels.withThreads(dev.lamina.kernels.Kernels.defaults(), threads)));
-        }
-    }
-
     /**
      * A Spark configuration for master. A local-cluster master (executor JVMs on this machine, started
      * through $SPARK_HOME, which bin/lamina provides) gives the executors this JVM's class path.
      */
+    /** The innermost cause's message, first line: Spark wraps what went wrong several levels deep. */
+    static String firstLine(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) t = t.getCause();
+        String m = t.getMessage() == null ? t.toString() : t.getMessage();
+        return m.lines().findFirst().orElse(m);
+    }
+
+    /** A Spark session for master ({@link #conf}), Spark's own log quiet below errors. */
+    static SparkSession session(String app, String master) {
+        SparkSession spark = SparkSession.builder().config(conf(app, master)).getOrCreate();
+        spark.sparkContext().setLogLevel("ERROR");
+        return spark;
+    }
+
     static SparkConf conf(String app, String master) {
         SparkConf conf = new SparkConf().setAppName(app).setMaster(master).set("spark.ui.enabled", "false");
         if (master.startsWith("local-cluster")) {
