@@ -121,9 +121,12 @@ class SparkTrainTest {
     void workersInSeparateExecutorJvms(@TempDir Path dir) throws Exception {
         // local-cluster[2,1,1024]: two executor processes of one core each, started by Spark on JDK 25
         prepare(dir);
+        // and the gradients summed during backward, a bucket per layer (a local master would sum them after backward)
         List<String> spark = sparkRun(dir, "cluster", "local-cluster[2,1,1024]", oneWorker(dir, "--steps", "4", "--eval-every", "4"));
+        spark.addAll(List.of("--bucket-mb", "0.01"));
         assertThat(Main.run(spark.toArray(String[]::new))).isZero();
         sameRun(dir.resolve("cluster"), dir.resolve("one"), 4);
+        assertThat(Files.readAllLines(dir.resolve("cluster").resolve("metrics.jsonl"))).anyMatch(l -> l.contains("\"allreduce_buckets\":6"));
     }
 
     /** Whether a process is a Spark executor (its command line, from /proc: ProcessHandle's can be cut short). */
