@@ -210,6 +210,40 @@ public final class Ring implements AutoCloseable {
         }
     }
 
+    /**
+     * Every rank's bytes to every rank, in rank order (small messages: configurations, digests). Each
+     * rank's message travels from it along the ring, N−1 hops, the owners taking turns in rank order.
+     */
+    public byte[][] allGatherBytes(byte[] mine) {
+        byte[][] all = new byte[size][];
+        all[rank] = mine.clone();
+        if (size == 1) return all;
+        try {
+            for (int owner = 0; owner < size; owner++) {
+                boolean last = (rank + 1) % size == owner;
+                if (rank == owner) {
+                    out.writeInt(mine.length);
+                    out.write(mine);
+                    out.flush();
+                } else {
+                    int n = in.readInt();
+                    if (n < 0 || n > (64 << 20)) throw new IOException("a message of " + n + " bytes from rank " + owner);
+                    byte[] b = new byte[n];
+                    in.readFully(b);
+                    all[owner] = b;
+                    if (!last) {
+                        out.writeInt(n);
+                        out.write(b);
+                        out.flush();
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw broken(e);
+        }
+        return all;
+    }
+
     /** A failed read or write, in one line: the previous rank silent, or the ring broken. */
     private LaminaException broken(IOException e) {
         if (e instanceof SocketTimeoutException)

@@ -98,6 +98,7 @@ public final class Trainer {
             if (distillation != null) throw new LaminaException("distillation does not run data-parallel yet; train with one worker");
             if (model.config().numExperts() > 0) throw new LaminaException("a mixture of experts does not run data-parallel yet; train with one worker");
         }
+        if (ring.size() > 1) agree(ring);
         this.ring = ring;
         if (buckets != null) buckets.close();
         buckets = ring.size() > 1 && bucketFloats > 0 ? GradientBuckets.of(model.params(), model.config().numHiddenLayers(), ring, bucketFloats) : null;
@@ -236,6 +237,54 @@ public final class Trainer {
 
     /** Installs a gradient hook (e.g. per-layer gradient norms for depth studies); null removes it. */
     public Trainer onGradients(GradientHook hook) { this.gradientHook = hook; return this; }
+
+    /**
+     * Checks that every worker holds the same run: model configuration, training options, step, data
+     * sizes and initial weights. Each worker sends its description to all, so all of them fail with
+     * the same one-line error, naming the first thing that differs, before any step is taken.
+     */
+    private void agree(dev.lamina.dist.Ring ring) {
+        List<String> mine = description();
+        byte[][] all = ring.allGatherBytes(String.join("\n", mine).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        List<String> first = List.of(new String(all[0], java.nio.charset.StandardCharsets.UTF_8).split("\n"));
+        for (int r = 1; r < all.length; r++) {
+            List<String> other = List.of(new String(all[r], java.nio.charset.StandardCharsets.UTF_8).split("\n"));
+            if (other.equals(first)) continue;
+            int i = 0;
+            while (i < Math.min(first.size(), other.size()) && first.get(i).equals(other.get(i))) i++;
+            String a = i < first.size() ? first.get(i) : "(nothing)", b = i < other.size() ? other.get(i) : "(nothing)";
+            throw new LaminaException("the workers disagree: rank 0 has " + a + ", rank " + r + " has " + b
+                    + "; every worker needs the same model, data and training options");
+        }
+    }
+
+    /** This worker's run as key=value lines, for {@link #agree}. */
+    private List<String> description() {
+        List<String> d = new ArrayList<>();
+        var cfgJson = model.config().toJson();
+        for (String k : cfgJson.propertyNames()) d.add("model." + k + "=" + cfgJson.get(k));
+        for (var c : TrainConfig.class.getRecordComponents()) {
+            if (c.getName().equals("checkpointEvery")) continue;             // memory and time, never the numbers
+            try {
+                d.add("option " + c.getName() + "=" + c.getAccessor().invoke(cfg));
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        d.add("step=" + step);
+        d.add("train tokens=" + data.train().size());
+        d.add("validation tokens=" + data.val().size());
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(1 << 16).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        float[] w = model.params().data();
+        for (int i = 0; i < w.length; i += 1 << 14) {
+            b.clear();
+            b.asFloatBuffer().put(w, i, Math.min(1 << 14, w.length - i));
+            crc.update(b.array(), 0, 4 * Math.min(1 << 14, w.length - i));
+        }
+        d.add("weights crc32c=" + Long.toHexString(crc.getValue()));
+        return d;
+    }
 
     /** Trains until step == untilStep (at most cfg.steps()); returns the losses of the steps taken. */
     public List<Float> train(int untilStep, Consumer<Progress> onStep) {

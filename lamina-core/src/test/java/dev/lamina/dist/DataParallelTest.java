@@ -273,5 +273,27 @@ class DataParallelTest {
         Dataset data = dev.lamina.train.TrainerTestData.write(dataDir);
         assertThatThrownBy(() -> onRing(2, Duration.ofSeconds(10), (ring, rank) -> train(data, runs.resolve("r" + rank), 3, ring)))
                 .hasRootCauseInstanceOf(LaminaException.class).rootCause().hasMessageContaining("accum 3 must be a multiple of the 2 workers");
+        // workers that do not hold the same run all fail before the first step, naming what differs
+        List<String> disagree = onRing(2, Duration.ofSeconds(10), (ring, rank) -> {
+            Decoder m = Decoder.create(Presets.get(rank == 0 ? "tiny" : "small").config().apply(257), 9).withKernels(Kernels.withThreads(Kernels.defaults(), 1));
+            try {
+                Trainer.start(m, data, "test", config(2), runs.resolve("d" + rank)).distributed(ring);
+                return "no error";
+            } catch (LaminaException e) {
+                return e.getMessage();
+            }
+        });
+        for (String e : disagree) assertThat(e).startsWith("the workers disagree: rank 0 has model.").contains(", rank 1 has model.");
+        List<String> seeds = onRing(2, Duration.ofSeconds(10), (ring, rank) -> {
+            Decoder m = Decoder.create(Presets.get("tiny").config().apply(257), 9).withKernels(Kernels.withThreads(Kernels.defaults(), 1));
+            try {
+                Trainer.start(m, data, "test", config(2).toBuilder().seed(rank == 0 ? 42 : 43).build(), runs.resolve("s" + rank)).distributed(ring);
+                return "no error";
+            } catch (LaminaException e) {
+                return e.getMessage();
+            }
+        });
+        for (String e : seeds) assertThat(e).isEqualTo("the workers disagree: rank 0 has option seed=42, rank 1 has option seed=43; "
+                + "every worker needs the same model, data and training options");
     }
 }

@@ -38,6 +38,18 @@ public final class SparkCommand implements Runnable {
             for (String a : trainArgs)
                 if (a.equals("--peers") || a.startsWith("--peers=") || a.equals("--rank") || a.startsWith("--rank="))
                     throw new LaminaException(a.split("=")[0] + " is set by the barrier stage; leave it out");
+            String accum = value(trainArgs, "--accum");
+            if (value(trainArgs, "--resume") == null || accum != null) {         // a resumed run's comes from its checkpoint
+                int a;
+                try {
+                    a = accum == null ? 1 : Integer.parseInt(accum);
+                } catch (NumberFormatException e) {
+                    throw new LaminaException("--accum must be a whole number, got '" + accum + "'");
+                }
+                if (a % workers != 0)
+                    throw new LaminaException("--accum " + a + (accum == null ? " (the default)" : "") + " must be a multiple of --workers " + workers
+                            + ": each worker takes accum / workers micro-batches of every step");
+            }
             String submitted = System.getProperty("spark.master");          // set by spark-submit --master
             String url = master != null ? master : submitted != null ? submitted : "local[" + workers + "]";
             SparkConf conf = conf("lamina train", url);
@@ -251,6 +263,40 @@ public final class SparkCommand implements Runnable {
      * A Spark configuration for master. A local-cluster master (executor JVMs on this machine, started
      * through $SPARK_HOME, which bin/lamina provides) gives the executors this JVM's class path.
      */
+    /**
+     * Fails at once, in one line, when a spark:// or k8s:// master answers on none of its addresses
+     * (Spark itself would retry for a minute and then report a stopped context).
+     */
+    static void reachable(String master) {
+        List<String> hosts = new ArrayList<>();
+        if (master.startsWith("spark://")) hosts.addAll(Arrays.asList(master.substring(8).split(",")));
+        else if (master.startsWith("k8s://")) {
+            java.net.URI u = java.net.URI.create(master.substring(6).contains("://") ? master.substring(6) : "https://" + master.substring(6));
+            hosts.add(u.getHost() + ":" + (u.getPort() > 0 ? u.getPort() : u.getScheme().equals("http") ? 80 : 443));
+        } else return;
+        String why = "";
+        for (String h : hosts) {
+            int colon = h.lastIndexOf(':');
+            if (colon < 0) throw new LaminaException("--master " + master + ": " + h + " has no port (HOST:PORT)");
+            try (java.net.Socket s = new java.net.Socket()) {
+                s.connect(new java.net.InetSocketAddress(h.substring(0, colon), Integer.parseInt(h.substring(colon + 1))), 10_000);
+                return;
+            } catch (IOException | IllegalArgumentException e) {
+                why = h + " (" + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()) + ")";
+            }
+        }
+        throw new LaminaException("--master " + master + ": cannot connect to " + why + "; is the master running and reachable from here?");
+    }
+
+    /** The value of option name in args (--name V or --name=V), or null. */
+    static String value(List<String> args, String name) {
+        for (int i = 0; i < args.size(); i++) {
+            if (args.get(i).equals(name) && i + 1 < args.size()) return args.get(i + 1);
+            if (args.get(i).startsWith(name + "=")) return args.get(i).substring(name.length() + 1);
+        }
+        return null;
+    }
+
     /** The innermost cause's message, first line: Spark wraps what went wrong several levels deep. */
     static String firstLine(Throwable e) {
         Throwable t = e;
@@ -267,6 +313,7 @@ public final class SparkCommand implements Runnable {
     }
 
     static SparkConf conf(String app, String master) {
+        reachable(master);
         SparkConf conf = new SparkConf().setAppName(app).setMaster(master).set("spark.ui.enabled", "false");
         if (master.startsWith("local-cluster")) {
             String home = System.getenv("SPARK_HOME");

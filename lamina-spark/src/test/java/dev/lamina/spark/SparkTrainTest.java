@@ -86,6 +86,14 @@ class SparkTrainTest {
         assertThat(dir.resolve("x.jsonl")).doesNotExist();
         // the stage's own flags are refused
         assertThat(Main.run("spark", "train", "--workers", "2", "--rank", "1")).isEqualTo(1);
+        // refused before any task starts: a worker count that does not divide the micro-batches, a master that does not answer
+        long t0 = System.nanoTime();
+        assertThat(Main.run("spark", "train", "--workers", "3", "--accum", "2", "--preset", "tiny", "--data", dir.resolve("data").toString(),
+                "--out", dir.resolve("x").toString())).isEqualTo(1);
+        assertThat(Main.run("spark", "train", "--master", "spark://127.0.0.1:1", "--workers", "2", "--accum", "2", "--preset", "tiny",
+                "--data", dir.resolve("data").toString(), "--out", dir.resolve("x").toString())).isEqualTo(1);
+        assertThat((System.nanoTime() - t0) / 1e9).isLessThan(20);
+        assertThat(dir.resolve("x")).doesNotExist();
     }
 
     @Test
