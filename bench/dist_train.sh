@@ -5,12 +5,14 @@
 # are bit for bit equal.
 #
 #   bench/dist_train.sh DATA_DIR [WORK_DIR] [N]      env: STEPS (20), PRESET (small), BATCH (8), SEQ (128), THREADS (1 per worker),
-#                                                     BUCKET_MB (4: gradients summed in buckets during backward; 0: whole, after it)
+#                                                     BUCKET_MB (4: gradients summed in buckets during backward; 0: whole, after it),
+#                                                     SHARD (1: --shard-optimizer, ZeRO-1)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DATA="${1:?usage: bench/dist_train.sh DATA_DIR [WORK_DIR] [N]}"
 WORK="${2:-$(mktemp -d /tmp/lamina-dist.XXXXXX)}"; N="${3:-2}"
 STEPS="${STEPS:-20}"; PRESET="${PRESET:-small}"; BATCH="${BATCH:-8}"; SEQ="${SEQ:-128}"; THREADS="${THREADS:-1}"; BUCKET_MB="${BUCKET_MB:-4}"
+RING_EXTRA=(); [ "${SHARD:-0}" = 1 ] && RING_EXTRA=(--shard-optimizer)
 LAMINA="$ROOT/bin/lamina"
 "$LAMINA" --version >/dev/null 2>&1 || true
 rm -rf "$WORK/one" "$WORK/ring"; mkdir -p "$WORK"
@@ -25,7 +27,7 @@ for _ in range(int(sys.argv[1])):
 print(','.join('127.0.0.1:%d' % s.getsockname()[1] for s in ps))" "$N")
 pids=()
 for r in $(seq 0 $((N - 1))); do
-  "$LAMINA" train "${COMMON[@]}" --out "$WORK/ring" --peers "$PEERS" --rank "$r" --bucket-mb "$BUCKET_MB" > "$WORK/ring-$r.log" 2>&1 &
+  "$LAMINA" train "${COMMON[@]}" --out "$WORK/ring" --peers "$PEERS" --rank "$r" --bucket-mb "$BUCKET_MB" "${RING_EXTRA[@]}" > "$WORK/ring-$r.log" 2>&1 &
   pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p"; done
@@ -45,5 +47,7 @@ med = lambda xs: sorted(xs)[len(xs) // 2]
 print(f"second half of the run, median: one worker {med(tps(work + '/one')):.0f} tok/s; {n} workers {med(tps(work + '/ring')):.0f} tok/s; "
       f"all-reduce {med(ar[steps // 2:]):.1f} ms a step in {ring[-1].get('allreduce_buckets', 1)} bucket(s), "
       f"{med(wait[steps // 2:]):.1f} ms of it waited for after backward")
-print(f"losses equal bit for bit: {a == b} ({len(a)} steps; last {a[-1]!r} / {b[-1]!r}); model.safetensors identical: {same_w}")
+same_o = filecmp.cmp(work + "/one/optimizer.safetensors", work + "/ring/optimizer.safetensors", shallow=False)
+print(f"losses equal bit for bit: {a == b} ({len(a)} steps; last {a[-1]!r} / {b[-1]!r}); model.safetensors identical: {same_w}; "
+      f"optimizer.safetensors identical: {same_o}")
 PY

@@ -157,6 +157,45 @@ public final class Ring implements AutoCloseable {
     }
 
     /**
+     * Sums data across ranks so that rank r ends with the total of its own slice [bounds[r],
+     * bounds[r+1]), added in rank order as {@link #allReduceSum} adds it; elsewhere data is left with
+     * partial sums. Slice by slice, in owner order: the partial sums travel 0 → 1 → … → N−1, then the
+     * totals go on from N−1 to the owner alone (N−1 → 0 → … → owner), each a path without a cycle.
+     * A link carries about 1.5 times the gradient instead of the all-reduce's 2 (ZeRO's reduce-scatter).
+     */
+    public void reduceScatterSum(float[] data, int[] bounds) {
+        if (bounds.length != size + 1) throw new IllegalArgumentException("bounds must have " + (size + 1) + " entries, got " + bounds.length);
+        if (size == 1) return;
+        try {
+            for (int owner = 0; owner < size; owner++) {
+                int lo = bounds[owner], hi = bounds[owner + 1];
+                for (int c = lo; c < hi; c += CHUNK) {                    // partial sums: 0 -> 1 -> ... -> N-1
+                    int n = Math.min(CHUNK, hi - c);
+                    if (rank == 0) send(data, c, n);
+                    else {
+                        receive(n);
+                        for (int i = 0; i < n; i++) recv[i] += data[c + i];
+                        System.arraycopy(recv, 0, data, c, n);
+                        if (rank < size - 1) send(data, c, n);
+                    }
+                }
+                if (owner == size - 1) continue;                          // the last rank holds its totals already
+                for (int c = lo; c < hi; c += CHUNK) {                    // totals: N-1 -> 0 -> ... -> owner
+                    int n = Math.min(CHUNK, hi - c);
+                    if (rank == size - 1) send(data, c, n);
+                    else if (rank <= owner) {
+                        receive(n);
+                        System.arraycopy(recv, 0, data, c, n);
+                        if (rank < owner) send(data, c, n);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw broken(e);
+        }
+    }
+
+    /**
      * Every rank's slice to every rank: slice r is data[bounds[r], bounds[r+1]) on rank r, and
      * afterwards on all. Each slice travels from its owner along the ring, a path of N−1 hops (no
      * cycle, so blocking sockets cannot deadlock); the owners take turns in rank order.
@@ -253,9 +292,14 @@ public final class Ring implements AutoCloseable {
     }
 
     /** [0, n) split into size slices as even as can be: bounds[r] to bounds[r+1] is rank r's. */
-    public int[] shards(int n) {
+    public int[] shards(int n) { return shards(n, 1); }
+
+    /** As {@link #shards(int)} with every inner bound a multiple of align (slices differ by at most align). */
+    public int[] shards(int n, int align) {
         int[] b = new int[size + 1];
-        for (int r = 0; r <= size; r++) b[r] = (int) ((long) n * r / size);
+        long units = ((long) n + align - 1) / align;
+        for (int r = 0; r <= size; r++) b[r] = (int) Math.min(n, units * r / size * align);
+        b[size] = n;
         return b;
     }
 

@@ -143,6 +143,16 @@ public interface KernelSet {
     /** Σ x², accumulated in double. */
     double sumOfSquares(Tensor x);
 
+    /** Elements per block of {@link #squaresByBlock}. */
+    int SQUARES_BLOCK = 1 << 12;
+
+    /**
+     * out[b] = Σ x[i]² over block b, the elements [b·SQUARES_BLOCK, (b+1)·SQUARES_BLOCK) ∩ [0, n), for
+     * b < ceil(n / SQUARES_BLOCK). {@link #sumOfSquares} is exactly the in-order double sum of these,
+     * so any split of x at block boundaries (one worker's shard of the gradient) gives the same total.
+     */
+    void squaresByBlock(Tensor x, double[] out);
+
     /** Σ a[aOff+i]·b[bOff+i] for i < len. */
     float dot(float[] a, int aOff, float[] b, int bOff, int len);
 

@@ -422,8 +422,20 @@ public final class ScalarKernels implements KernelSet {
     @Override
     public double sumOfSquares(Tensor x) {
         double s = 0;
-        for (int i = 0, n = x.size(); i < n; i++) { double v = x.data()[x.offset() + i]; s += v * v; }
+        for (int b = 0, n = x.size(); b * SQUARES_BLOCK < n; b++) s += blockSquares(x, b);
         return s;
+    }
+
+    private static double blockSquares(Tensor x, int b) {
+        double s = 0;
+        for (int i = b * SQUARES_BLOCK, end = Math.min(x.size(), i + SQUARES_BLOCK); i < end; i++) { double v = x.data()[x.offset() + i]; s += v * v; }
+        return s;
+    }
+
+    /** Each block summed in double, in order. */
+    @Override
+    public void squaresByBlock(Tensor x, double[] out) {
+        for (int b = 0, n = x.size(); b * SQUARES_BLOCK < n; b++) out[b] = blockSquares(x, b);
     }
 
     @Override

@@ -542,27 +542,32 @@ public final class VectorKernels implements KernelSet {
         });
     }
 
-    /** Floats per partial sum of sumOfSquares: short enough for float partials to stay exact to ~1e-7. */
-    private static final int SQ_BLOCK = 1 << 12;
     /** Per-block partial sums of sumOfSquares, kept per calling thread (a step allocates nothing). */
     private static final ThreadLocal<double[][]> SQ_PARTIAL = ThreadLocal.withInitial(() -> new double[1][0]);
 
     @Override
     public double sumOfSquares(Tensor x) {
-        float[] X = x.data();
-        int xo = x.offset(), n = x.size(), blocks = (n + SQ_BLOCK - 1) / SQ_BLOCK;
+        int blocks = (x.size() + SQUARES_BLOCK - 1) / SQUARES_BLOCK;
         double[][] holder = SQ_PARTIAL.get();
         if (holder[0].length < blocks) holder[0] = new double[blocks];
         double[] partial = holder[0];               // fixed blocks, summed in order: thread-count independent
-        pool.forRange(blocks, Math.max(1, ELEMENT_CHUNK / SQ_BLOCK), (b0, b1) -> {
-            for (int b = b0; b < b1; b++) {
-                int from = b * SQ_BLOCK, len = Math.min(SQ_BLOCK, n - from);
-                partial[b] = vdot(X, xo + from, X, xo + from, len);
-            }
-        });
+        squaresByBlock(x, partial);
         double s = 0;
         for (int b = 0; b < blocks; b++) s += partial[b];
         return s;
+    }
+
+    /** Blocks of 4,096: short enough for float partials (one vdot each) to stay exact to ~1e-7. */
+    @Override
+    public void squaresByBlock(Tensor x, double[] out) {
+        float[] X = x.data();
+        int xo = x.offset(), n = x.size(), blocks = (n + SQUARES_BLOCK - 1) / SQUARES_BLOCK;
+        pool.forRange(blocks, Math.max(1, ELEMENT_CHUNK / SQUARES_BLOCK), (b0, b1) -> {
+            for (int b = b0; b < b1; b++) {
+                int from = b * SQUARES_BLOCK, len = Math.min(SQUARES_BLOCK, n - from);
+                out[b] = vdot(X, xo + from, X, xo + from, len);
+            }
+        });
     }
 
     @Override

@@ -101,9 +101,10 @@ public final class Trainer {
         if (ring.size() > 1) agree(ring);
         this.ring = ring;
         if (buckets != null) buckets.close();
-        buckets = ring.size() > 1 && bucketFloats > 0 ? GradientBuckets.of(model.params(), model.config().numHiddenLayers(), ring, bucketFloats) : null;
+        buckets = ring.size() > 1 && bucketFloats > 0 && !shardOptimizer   // a sharded optimizer reduce-scatters after backward
+                ? GradientBuckets.of(model.params(), model.config().numHiddenLayers(), ring, bucketFloats) : null;
         if (shardOptimizer && ring.size() > 1) {
-            shards = ring.shards(model.params().count());
+            shards = ring.shards(model.params().count(), dev.lamina.kernels.KernelSet.SQUARES_BLOCK);   // whole blocks of the norm's sum
             int lo = shards[ring.rank()], hi = shards[ring.rank() + 1];
             AdamW mine = new AdamW(model.params(), model.kernels(), lo, hi);
             System.arraycopy(opt.m(), lo, mine.m(), 0, hi - lo);          // a resumed run's moments, or zeros
@@ -286,6 +287,27 @@ public final class Trainer {
         return d;
     }
 
+    /**
+     * {@link AdamW#clip} when each worker holds the summed gradient of its own slice only: the slices
+     * are whole blocks of {@link dev.lamina.kernels.KernelSet#squaresByBlock}, every worker sends its
+     * blocks' sums of squares to all, and all add them in block order, which is how sumOfSquares adds
+     * the whole gradient's: the same norm to the bit, and the same factor on each slice.
+     */
+    private double clipShard() {
+        int lo = shards[ring.rank()], hi = shards[ring.rank() + 1], block = dev.lamina.kernels.KernelSet.SQUARES_BLOCK;
+        dev.lamina.tensor.Tensor mine = new dev.lamina.tensor.Tensor(model.params().gradData(), lo, new int[]{hi - lo});
+        double[] sums = new double[(hi - lo + block - 1) / block];
+        if (hi > lo) model.kernels().squaresByBlock(mine, sums);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 * sums.length);
+        b.asDoubleBuffer().put(sums);
+        double s = 0;
+        for (byte[] theirs : ring.allGatherBytes(b.array()))          // rank order is block order
+            for (int i = 0; i < theirs.length; i += 8) s += java.nio.ByteBuffer.wrap(theirs, i, 8).getDouble();
+        double norm = Math.sqrt(s);
+        if (cfg.clip() > 0 && norm > cfg.clip() && hi > lo) model.kernels().scale(mine, (float) (cfg.clip() / (norm + 1e-6)));
+        return norm;
+    }
+
     /** Trains until step == untilStep (at most cfg.steps()); returns the losses of the steps taken. */
     public List<Float> train(int untilStep, Consumer<Progress> onStep) {
         int end = Math.min(untilStep, cfg.steps());
@@ -299,6 +321,7 @@ public final class Trainer {
             stepKl = stepCe = 0;
             moe = executor.routerLosses() == null ? null : new MoeStep();
             int share = cfg.accum() / ring.size(), first = ring.rank() * share;
+            boolean scatter = shards != null && gradientHook == null;   // (a gradient hook sees the whole gradient: all-reduce it)
             for (int micro = 0; micro < cfg.accum(); micro++) {
                 if (micro < first || micro >= first + share) {   // another worker's micro-batch
                     batcher.skip();
@@ -340,6 +363,8 @@ public final class Trainer {
                     buckets.finish();
                     allReduceWaitMillis = buckets.waitMillis();
                     bucketCount = buckets.buckets();
+                } else if (scatter) {                             // ZeRO-1: each worker needs its own slice's sum only
+                    ring.reduceScatterSum(model.params().gradData(), shards);
                 } else {
                     dev.lamina.tensor.Tensor g = model.params().flatGrad();
                     ring.allReduceSum(g.data(), g.offset(), g.size());
@@ -356,7 +381,7 @@ public final class Trainer {
                 throw new LaminaException("loss became " + loss + " at step " + (step + 1) + "; lower the learning rate or lengthen the warm-up");
             if (mask != null) mask.maskGradients(model.params());
             if (gradientHook != null) gradientHook.accept(step + 1, model.params());
-            double norm = opt.clip(cfg.clip());
+            double norm = scatter ? clipShard() : opt.clip(cfg.clip());
             opt.step(lr, cfg);
             if (shards != null) ring.allGather(model.params().data(), shards);     // every worker's updated slice to all
             if (mask != null) mask.maskWeights(model.params());

@@ -88,8 +88,45 @@ class DataParallelTest {
         }
     }
 
+    @Test
+    void reduceScatterLeavesEachRankItsSliceSummedInRankOrder() throws Exception {
+        for (int n : new int[]{2, 3, 4}) {
+            int len = 200_003;
+            IntFunction<float[]> data = r -> {
+                Random rnd = new Random(r * 17L + 3);
+                float[] a = new float[len];
+                for (int i = 0; i < len; i++) a[i] = (float) (rnd.nextGaussian() * Math.pow(10, rnd.nextInt(7) - 3));
+                return a;
+            };
+            float[] expected = new float[len];
+            for (int r = 0; r < n; r++) {
+                float[] a = data.apply(r);
+                for (int i = 0; i < len; i++) expected[i] = r == 0 ? a[i] : expected[i] + a[i];
+            }
+            for (int align : new int[]{1, 4096}) {
+                List<float[]> got = onRing(n, Duration.ofSeconds(20), (ring, rank) -> {
+                    float[] a = data.apply(rank);
+                    ring.reduceScatterSum(a, ring.shards(len, align));
+                    return a;
+                });
+                int[] b = Ring.single().shards(len, align);
+                int[] bounds = onRing(n, Duration.ofSeconds(20), (ring, rank) -> ring.shards(len, align)).getFirst();
+                assertThat(bounds[0]).isZero();
+                assertThat(bounds[n]).isEqualTo(len);
+                for (int r = 0; r < n; r++) {
+                    if (align > 1) assertThat(bounds[r] % align).isZero();
+                    for (int i = bounds[r]; i < bounds[r + 1]; i++)
+                        if (Float.floatToRawIntBits(got.get(r)[i]) != Float.floatToRawIntBits(expected[i]))
+                            throw new AssertionError("n " + n + ", align " + align + ", rank " + r + " [" + i + "]");
+                }
+                assertThat(b).containsExactly(0, len);
+            }
+        }
+    }
+
     static TrainConfig config(int accum) {
-        return TrainConfig.builder(6, 2, 32).lr(3e-3).warmup(2).seed(42).evalEvery(3).evalBatches(2).accum(accum).build();
+        // clip 0.5: the steps clip (the tiny model's gradient norms start near 2), so a sharded norm must be the whole one to the bit
+        return TrainConfig.builder(6, 2, 32).lr(3e-3).warmup(2).seed(42).evalEvery(3).evalBatches(2).accum(accum).clip(0.5).build();
     }
 
     /** One worker's losses and final weights. */
@@ -100,7 +137,8 @@ class DataParallelTest {
     static Run train(Dataset data, Path dir, int accum, Ring ring, boolean shard) {
         Decoder model = Decoder.create(Presets.get("tiny").config().apply(257), 9).withKernels(Kernels.withThreads(Kernels.defaults(), 1));
         Trainer t = Trainer.start(model, data, "test", config(accum), dir).distributed(ring, shard);
-        if (shard) assertThat(t.optimizer().m()).hasSize(ring.shards(model.params().count())[ring.rank() + 1] - ring.shards(model.params().count())[ring.rank()]);
+        int[] shards = ring.shards(model.params().count(), dev.lamina.kernels.KernelSet.SQUARES_BLOCK);
+        if (shard) assertThat(t.optimizer().m()).hasSize(shards[ring.rank() + 1] - shards[ring.rank()]);
         List<Float> losses = t.train(6, null);
         return new Run(losses, model.params().flatData().toArray());
     }
@@ -218,6 +256,8 @@ class DataParallelTest {
             byte[] b = java.nio.file.Files.readAllBytes(many.resolve("n" + n + "-0").resolve("optimizer.safetensors"));
             assertThat(b).isEqualTo(a);
         }
+        assertThat(java.nio.file.Files.readAllLines(one.resolve("n2").resolve("metrics.jsonl")))
+                .as("steps that clip").anyMatch(l -> dev.lamina.io.Json.MAPPER.readTree(l).path("grad_norm").asDouble() > 0.5);
         // one worker's checkpoint taken on by two sharded workers: their moments are its slices, the steps go on as one worker's
         List<Float> alone = Trainer.resume(one.resolve("n2"), data, "test", 9, Kernels.withThreads(Kernels.defaults(), 1)).train(9, null);
         List<List<Float>> sharded = onRing(2, Duration.ofSeconds(60), (ring, rank) -> {

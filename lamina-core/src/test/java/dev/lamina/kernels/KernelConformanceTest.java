@@ -241,6 +241,38 @@ class KernelConformanceTest {
         }
     }
 
+    /**
+     * squaresByBlock: per block against the scalar reference, and for every kernel set sumOfSquares is
+     * their in-order sum bit for bit, and a view starting at a block boundary has the same blocks
+     * (what lets workers each sum their shard of the gradient and agree on the global norm).
+     */
+    @Test
+    void sumOfSquaresIsItsBlocksSummedInOrder() {
+        Gen g = new Gen(11);
+        int B = KernelSet.SQUARES_BLOCK;
+        for (int n : new int[] {1, 17, B - 1, B, B + 1, 3 * B + 17}) {
+            Tensor x = g.t(n);
+            int blocks = (n + B - 1) / B;
+            double[] ref = new double[blocks];
+            REF.squaresByBlock(x, ref);
+            for (KernelSet k : new KernelSet[] {REF, Kernels.vector(1), Kernels.vector(2)}) {
+                double[] out = new double[blocks];
+                k.squaresByBlock(x, out);
+                double s = 0;
+                for (int b = 0; b < blocks; b++) {
+                    assertThat(Math.abs(out[b] - ref[b])).as("n %d block %d", n, b).isLessThanOrEqualTo(TOL * ref[b]);
+                    s += out[b];
+                }
+                assertThat(Double.doubleToRawLongBits(k.sumOfSquares(x))).as("n %d", n).isEqualTo(Double.doubleToRawLongBits(s));
+                if (blocks > 1) {
+                    double[] tail = new double[blocks - 1];
+                    k.squaresByBlock(x.rows(B, n), tail);
+                    for (int b = 1; b < blocks; b++) assertThat(tail[b - 1]).as("n %d, block %d from a view", n, b).isEqualTo(out[b]);
+                }
+            }
+        }
+    }
+
     // ---- norms ------------------------------------------------------------------------------
 
     static Stream<int[]> rowShapes() {
