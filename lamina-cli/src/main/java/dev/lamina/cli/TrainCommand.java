@@ -189,7 +189,8 @@ class TrainCommand implements Callable<Integer> {
                             + "gradients summed %s%n",
                     ring.rank(), ring.size(), trainer.config().accum() / ring.size(), trainer.config().accum(),
                     2.0 * 4 * trainer.optimizer().m().length / 1e6, shardOptimizer ? " (sharded, ZeRO-1)" : "",
-                    bucketMb > 0 ? "in " + bucketMb + " MB buckets during backward" : "whole after backward");
+                    shardOptimizer ? "after backward, each worker's slice only (reduce-scatter)"
+                            : bucketMb > 0 ? "in " + bucketMb + " MB buckets during backward" : "whole after backward");
             run(trainer);
         }
         return 0;
