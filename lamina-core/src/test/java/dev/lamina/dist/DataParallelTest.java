@@ -21,7 +21,6 @@ import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.function.IntFunction;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -61,23 +60,31 @@ class DataParallelTest {
         }
     }
 
+    /** Rank r's data: len floats spanning ten orders of magnitude (so the order of the additions shows in the bits). */
+    static float[] rankData(int r, int len) {
+        Random rnd = new Random(r * 31L + 7);
+        float[] a = new float[len];
+        for (int i = 0; i < len; i++) a[i] = (float) (rnd.nextGaussian() * Math.pow(10, rnd.nextInt(7) - 3));
+        return a;
+    }
+
+    /** ((x0 + x1) + x2) + ... over n ranks' data. */
+    static float[] rankOrderSum(int n, int len) {
+        float[] expected = new float[len];
+        for (int r = 0; r < n; r++) {
+            float[] a = rankData(r, len);
+            for (int i = 0; i < len; i++) expected[i] = r == 0 ? a[i] : expected[i] + a[i];
+        }
+        return expected;
+    }
+
     @Test
     void allReduceSumsInRankOrderOnEveryRank() throws Exception {
         for (int n : new int[]{2, 3, 4}) {
             int len = 200_003;                                    // several chunks, the last one short
-            IntFunction<float[]> data = r -> {
-                Random rnd = new Random(r * 31L + 7);
-                float[] a = new float[len];
-                for (int i = 0; i < len; i++) a[i] = (float) (rnd.nextGaussian() * Math.pow(10, rnd.nextInt(7) - 3));
-                return a;
-            };
-            float[] expected = new float[len];
-            for (int r = 0; r < n; r++) {
-                float[] a = data.apply(r);
-                for (int i = 0; i < len; i++) expected[i] = r == 0 ? a[i] : expected[i] + a[i];
-            }
+            float[] expected = rankOrderSum(n, len);
             List<float[]> got = onRing(n, Duration.ofSeconds(20), (ring, rank) -> {
-                float[] a = data.apply(rank);
+                float[] a = rankData(rank, len);
                 ring.allReduceSum(a, 0, len);
                 return a;
             });
@@ -92,24 +99,13 @@ class DataParallelTest {
     void reduceScatterLeavesEachRankItsSliceSummedInRankOrder() throws Exception {
         for (int n : new int[]{2, 3, 4}) {
             int len = 200_003;
-            IntFunction<float[]> data = r -> {
-                Random rnd = new Random(r * 17L + 3);
-                float[] a = new float[len];
-                for (int i = 0; i < len; i++) a[i] = (float) (rnd.nextGaussian() * Math.pow(10, rnd.nextInt(7) - 3));
-                return a;
-            };
-            float[] expected = new float[len];
-            for (int r = 0; r < n; r++) {
-                float[] a = data.apply(r);
-                for (int i = 0; i < len; i++) expected[i] = r == 0 ? a[i] : expected[i] + a[i];
-            }
+            float[] expected = rankOrderSum(n, len);
             for (int align : new int[]{1, 4096}) {
                 List<float[]> got = onRing(n, Duration.ofSeconds(20), (ring, rank) -> {
-                    float[] a = data.apply(rank);
+                    float[] a = rankData(rank, len);
                     ring.reduceScatterSum(a, ring.shards(len, align));
                     return a;
                 });
-                int[] b = Ring.single().shards(len, align);
                 int[] bounds = onRing(n, Duration.ofSeconds(20), (ring, rank) -> ring.shards(len, align)).getFirst();
                 assertThat(bounds[0]).isZero();
                 assertThat(bounds[n]).isEqualTo(len);
@@ -119,9 +115,9 @@ class DataParallelTest {
                         if (Float.floatToRawIntBits(got.get(r)[i]) != Float.floatToRawIntBits(expected[i]))
                             throw new AssertionError("n " + n + ", align " + align + ", rank " + r + " [" + i + "]");
                 }
-                assertThat(b).containsExactly(0, len);
             }
         }
+        assertThat(Ring.single().shards(10, 4)).containsExactly(0, 10);
     }
 
     static TrainConfig config(int accum) {
