@@ -18,9 +18,9 @@ import java.util.concurrent.Future;
  * backward goes on below. The final norm and the head (placed after the layers) go first, once
  * backward has passed them; consecutive layers are grouped into buckets of at least bucketFloats
  * (fewer, larger messages); the embeddings (placed before the layers, and the head's own table when
- * the two are tied) and whatever a bucket did not cover go last, after backward. Each bucket is summed in rank order like the whole
- * gradient would be, and every worker cuts the same buckets in the same order, so the result is the
- * same bit for bit: only the time the workers wait changes.
+ * the two are tied) and the last open bucket go after backward. Each bucket is summed in rank order
+ * as the whole gradient would be, and every worker cuts the same buckets in the same order, so the
+ * result is the same bit for bit: only the time the workers wait changes.
  *
  * <p>With several micro-batches per worker the last one's gradient is added to the ones before
  * (accumulated) bucket by bucket on the same thread, in the order the step would add them whole.
@@ -37,7 +37,7 @@ final class GradientBuckets {
     private final ExecutorService thread;
     private final List<Future<?>> pending = new ArrayList<>();
     private float[] accumulated;
-    /** The lowest layer handed to a bucket so far this step, and the lowest not yet summed (pending in the open bucket). */
+    /** Layers [lowest, open) are final and not yet sent (the open bucket); layers from open up are sent. */
     private int lowest, open;
     private volatile long ringNanos;
     private long waitNanos, buckets;
