@@ -182,6 +182,27 @@ class DataParallelTest {
         }
     }
 
+    /** GPT-2-style models (learned positions, LayerNorm with biases), with the head tied to the embeddings and not: buckets change nothing. */
+    @Test
+    void bucketsOnGpt2StyleModels(@TempDir Path one, @TempDir Path many) throws Exception {
+        Dataset data = dev.lamina.train.TrainerTestData.write(dataDir);
+        for (boolean tied : new boolean[]{true, false}) {
+            dev.lamina.model.ModelConfig c = dev.lamina.model.ModelConfig.builder().gpt2Style().tieWordEmbeddings(tied).vocabSize(257)
+                    .hiddenSize(32).numHiddenLayers(3).numAttentionHeads(4).intermediateSize(64).maxPositionEmbeddings(64).build();
+            TrainConfig cfg = config(2);
+            Decoder m1 = Decoder.create(c, 5).withKernels(Kernels.withThreads(Kernels.defaults(), 1));
+            Run single = new Run(Trainer.start(m1, data, "test", cfg, one.resolve("t" + tied)).train(6, null), m1.params().flatData().toArray());
+            List<Run> workers = onRing(2, Duration.ofSeconds(60), (ring, rank) -> {
+                Decoder m = Decoder.create(c, 5).withKernels(Kernels.withThreads(Kernels.defaults(), 1));
+                List<Float> losses = Trainer.start(m, data, "test", cfg, many.resolve("t" + tied + "-" + rank)).distributed(ring, false, 1).train(6, null);
+                return new Run(losses, m.params().flatData().toArray());
+            });
+            for (Run w : workers) assertSame("gpt2-style, tied " + tied, w, single);
+            String last = java.nio.file.Files.readAllLines(many.resolve("t" + tied + "-0").resolve("metrics.jsonl")).getLast();
+            assertThat(dev.lamina.io.Json.MAPPER.readTree(last).path("allreduce_buckets").asInt()).isEqualTo(3 + 2);
+        }
+    }
+
     /** Rank 0's run of two workers with buckets of bucketFloats (both ranks' results checked equal). */
     private static Run bucketed(Dataset data, TrainConfig cfg, Path dir, int bucketFloats) throws Exception {
         List<Run> workers = onRing(2, Duration.ofSeconds(60), (ring, rank) -> {
