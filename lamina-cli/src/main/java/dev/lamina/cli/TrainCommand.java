@@ -88,6 +88,9 @@ class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (!(bucketMb >= 0) || bucketMb > 2048) throw new LaminaException("--bucket-mb must be in [0, 2048], got " + bucketMb);
+        if (ringTimeout < 1) throw new LaminaException("--ring-timeout must be >= 1 second, got " + ringTimeout);
+        List<java.net.InetSocketAddress> addresses = peerAddresses();
         if (checkpointEvery != null && checkpointEvery < 1)
             throw new LaminaException("--checkpoint-activations must be >= 1 layer, got " + checkpointEvery);
         dev.lamina.train.Distillation.check(alpha != null ? alpha : 0.5, temperature != null ? temperature : 2.0);
@@ -181,9 +184,7 @@ class TrainCommand implements Callable<Integer> {
             trainer.withEvalTasks(tasks);
         }
         if (plan != null) System.err.println(plan);
-        try (dev.lamina.dist.Ring ring = joinRing()) {
-            if (shardOptimizer && ring.size() == 1) throw new LaminaException("--shard-optimizer shards over data-parallel workers: give --peers");
-            if (!(bucketMb >= 0) || bucketMb > 2048) throw new LaminaException("--bucket-mb must be in [0, 2048], got " + bucketMb);
+        try (dev.lamina.dist.Ring ring = joinRing(addresses)) {
             trainer.distributed(ring, shardOptimizer, bucketMb > 0 ? (int) Math.max(1, Math.round(bucketMb * (1 << 20) / 4)) : 0);
             if (ring.size() > 1) System.err.printf("data-parallel: worker %d of %d, %d micro-batch(es) of every step's %d; AdamW moments here: %.1f MB%s; "
                             + "gradients summed %s%n",
@@ -196,13 +197,13 @@ class TrainCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The ring of --peers, joined; a ring of one without them. */
-    private dev.lamina.dist.Ring joinRing() {
+    /** The addresses of --peers, checked (null without --peers), and --rank and --shard-optimizer against them: before anything is written. */
+    private List<java.net.InetSocketAddress> peerAddresses() {
         if (peers == null || peers.isEmpty()) {
             if (rank != 0) throw new LaminaException("--rank needs --peers (every worker's HOST:PORT, in rank order)");
-            return dev.lamina.dist.Ring.single();
+            if (shardOptimizer) throw new LaminaException("--shard-optimizer shards over data-parallel workers: give --peers");
+            return null;
         }
-        if (ringTimeout < 1) throw new LaminaException("--ring-timeout must be >= 1 second, got " + ringTimeout);
         List<java.net.InetSocketAddress> addresses = new ArrayList<>();
         for (String p : peers) {
             int colon = p.lastIndexOf(':');
@@ -216,6 +217,12 @@ class TrainCommand implements Callable<Integer> {
             addresses.add(java.net.InetSocketAddress.createUnresolved(p.substring(0, colon).trim(), port));
         }
         if (rank < 0 || rank >= addresses.size()) throw new LaminaException("--rank must be in [0, " + addresses.size() + "), got " + rank);
+        return addresses;
+    }
+
+    /** The ring of the checked --peers addresses, joined; a ring of one without them. */
+    private dev.lamina.dist.Ring joinRing(List<java.net.InetSocketAddress> addresses) {
+        if (addresses == null) return dev.lamina.dist.Ring.single();
         List<java.net.InetSocketAddress> resolved = addresses.stream().map(a -> new java.net.InetSocketAddress(a.getHostString(), a.getPort())).toList();
         System.err.printf("data-parallel: joining the ring as worker %d of %d (listening on port %d)%n", rank, resolved.size(), resolved.get(rank).getPort());
         return dev.lamina.dist.Ring.join(rank, resolved, java.time.Duration.ofSeconds(ringTimeout));

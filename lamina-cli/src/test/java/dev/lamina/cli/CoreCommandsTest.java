@@ -140,6 +140,21 @@ class CoreCommandsTest extends CliTest {
         r = run("verify", dir.resolve("missing").toString());
         assertThat(r.code()).isEqualTo(1);
         assertThat(r.err()).contains("not a directory of test vectors");
+
+        // data-parallel flags are checked before anything is read or written
+        String[][] badFlags = {{"--bucket-mb", "-1"}, {"--rank", "1"}, {"--shard-optimizer"}, {"--peers", "a:1,b", "--rank", "0"},
+                {"--peers", "a:1,b:2", "--rank", "2"}, {"--ring-timeout", "0"}};
+        String[] errors = {"--bucket-mb must be in [0, 2048]", "--rank needs --peers", "--shard-optimizer shards over data-parallel workers",
+                "--peers: 'b' is not HOST:PORT", "--rank must be in [0, 2), got 2", "--ring-timeout must be >= 1 second"};
+        for (int i = 0; i < badFlags.length; i++) {
+            java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("train", "--preset", "tiny", "--data", dir.resolve("none").toString(),
+                    "--out", dir.resolve("dp").toString()));
+            args.addAll(java.util.List.of(badFlags[i]));
+            r = run(args.toArray(String[]::new));
+            assertThat(r.code()).as(String.join(" ", badFlags[i])).isEqualTo(1);
+            assertThat(r.err().strip()).doesNotContain("\n").contains(errors[i]);
+            assertThat(dir.resolve("dp")).doesNotExist();
+        }
     }
 
     @Test

@@ -89,8 +89,8 @@ public final class SparkCommand implements Runnable {
                     "byte for byte. Every task loads the tokenizer once and encodes its slice of the documents, in order."})
     public static final class Prepare implements Callable<Integer> {
         @Option(names = "--corpus", required = true, arity = "1..*", paramLabel = "FILE",
-                description = {"UTF-8 text files (documents separated by blank lines), JSONL files (*.jsonl: one document a line, from --column),",
-                        "Parquet files or directories of them (*.parquet: one document a row, from --column), or 'brown'."})
+                description = "UTF-8 text files (documents separated by blank lines), JSONL files (*.jsonl: one document a line, from --column), "
+                        + "Parquet files or directories of them (*.parquet: one document a row, from --column), or 'brown'.")
         List<String> corpus;
         @Option(names = "--column", defaultValue = "text", description = "The field of a JSONL line or the column of a Parquet row holding its document (default ${DEFAULT-VALUE}).")
         String column;
@@ -144,9 +144,9 @@ public final class SparkCommand implements Runnable {
     }
 
     @Command(name = "generate", mixinStandardHelpOptions = true,
-            description = {"Batch generation over a column of a JSONL or Parquet input: each Spark task loads the model once (one per executor",
-                    "JVM) and completes its slice of the rows; every row comes back with its fields and a \"completion\", in input order,",
-                    "written as JSONL or Parquet (by --out's extension). From Java, Frames.complete does the same to any DataFrame."})
+            description = "Batch generation over a column of a JSONL or Parquet input: each Spark task loads the model once (one per executor "
+                    + "JVM) and completes its slice of the rows; every row comes back with its fields and a \"completion\", in input order, "
+                    + "written as JSONL or Parquet (by --out's extension). From Java, Frames.complete does the same to any DataFrame.")
     public static final class Generate implements Callable<Integer> {
         @Option(names = "--model", required = true, description = "Run directory, Hugging Face directory or FILE.gguf (every task must see it).") String model;
         @Option(names = "--input", required = true, description = "JSONL (one object a line), or Parquet (*.parquet: a file or a directory of them).") java.nio.file.Path input;
