@@ -190,8 +190,8 @@ class TrainCommand implements Callable<Integer> {
                             + "gradients summed %s%n",
                     ring.rank(), ring.size(), trainer.config().accum() / ring.size(), trainer.config().accum(),
                     2.0 * 4 * trainer.optimizer().m().length / 1e6, shardOptimizer ? " (sharded, ZeRO-1)" : "",
-                    shardOptimizer ? "after backward, each worker's slice only (reduce-scatter)"
-                            : bucketMb > 0 ? "in " + bucketMb + " MB buckets during backward" : "whole after backward");
+                    (bucketMb > 0 ? "in " + bucketMb + " MB buckets during backward" : "whole after backward")
+                            + (shardOptimizer ? ", each worker's slice only (reduce-scatter)" : ""));
             run(trainer);
         }
         return 0;

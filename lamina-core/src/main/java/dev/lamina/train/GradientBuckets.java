@@ -37,6 +37,7 @@ final class GradientBuckets {
     private final ExecutorService thread;
     private final List<Future<?>> pending = new ArrayList<>();
     private float[] accumulated;
+    private int[] shards;
     /** Layers [lowest, open) are final and not yet sent (the open bucket); layers from open up are sent. */
     private int lowest, open;
     private volatile long ringNanos;
@@ -84,9 +85,14 @@ final class GradientBuckets {
         return new GradientBuckets(ring, params.gradData(), layers, Math.max(1, bucketFloats), span, topEarly);
     }
 
-    /** Before the backward of this worker's last micro-batch: accumulated holds the earlier ones' sum (null when there is one). */
-    void begin(float[] accumulated) {
+    /**
+     * Before the backward of this worker's last micro-batch: accumulated holds the earlier ones' sum
+     * (null when there is one); shards, when not null, are the workers' slices (ZeRO-1): each bucket is
+     * then reduce-scattered, its part of every slice summed onto the slice's owner only.
+     */
+    void begin(float[] accumulated, int[] shards) {
         this.accumulated = accumulated;
+        this.shards = shards;
         lowest = open = layers;
         topSent = false;
         waitNanos = 0;
@@ -135,13 +141,16 @@ final class GradientBuckets {
     private void submit(int from, int to) {
         if (from >= to) return;
         float[] acc = accumulated;
+        int[] slices = shards == null ? null : new int[shards.length];      // the workers' slices within [from, to)
+        if (slices != null) for (int r = 0; r < shards.length; r++) slices[r] = Math.clamp(shards[r], from, to);
         buckets++;
         pending.add(thread.submit(() -> {
             if (acc != null) {                          // + the earlier micro-batches' sum, as the whole-gradient add would
                 for (int i = from; i < to; i++) grad[i] = acc[i] + grad[i];
             }
             long t0 = System.nanoTime();
-            ring.allReduceSum(grad, from, to - from);
+            if (slices == null) ring.allReduceSum(grad, from, to - from);
+            else ring.reduceScatterSum(grad, slices);
             ringNanos += System.nanoTime() - t0;
         }));
     }

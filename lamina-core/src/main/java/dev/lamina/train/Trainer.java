@@ -101,8 +101,7 @@ public final class Trainer {
         if (ring.size() > 1) agree(ring);
         this.ring = ring;
         if (buckets != null) buckets.close();
-        buckets = ring.size() > 1 && bucketFloats > 0 && !shardOptimizer   // a sharded optimizer reduce-scatters after backward
-                ? GradientBuckets.of(model.params(), model.config().numHiddenLayers(), ring, bucketFloats) : null;
+        buckets = ring.size() > 1 && bucketFloats > 0 ? GradientBuckets.of(model.params(), model.config().numHiddenLayers(), ring, bucketFloats) : null;
         if (shardOptimizer && ring.size() > 1) {
             shards = ring.shards(model.params().count(), dev.lamina.kernels.KernelSet.SQUARES_BLOCK);   // whole blocks of the norm's sum
             int lo = shards[ring.rank()], hi = shards[ring.rank() + 1];
@@ -341,7 +340,7 @@ public final class Trainer {
                     stepCe += d.ce() / cfg.accum();
                 }
                 if (overlap) {
-                    buckets.begin(share > 1 ? accumulated.data() : null);
+                    buckets.begin(share > 1 ? accumulated.data() : null, scatter ? shards : null);
                     tape.onLayerDone(buckets::layerDone);
                 }
                 try {

@@ -130,9 +130,11 @@ class DataParallelTest {
 
     static Run train(Dataset data, Path dir, int accum, Ring ring) { return train(data, dir, accum, ring, false); }
 
-    static Run train(Dataset data, Path dir, int accum, Ring ring, boolean shard) {
+    static Run train(Dataset data, Path dir, int accum, Ring ring, boolean shard) { return train(data, dir, accum, ring, shard, Trainer.BUCKET_FLOATS); }
+
+    static Run train(Dataset data, Path dir, int accum, Ring ring, boolean shard, int bucketFloats) {
         Decoder model = Decoder.create(Presets.get("tiny").config().apply(257), 9).withKernels(Kernels.withThreads(Kernels.defaults(), 1));
-        Trainer t = Trainer.start(model, data, "test", config(accum), dir).distributed(ring, shard);
+        Trainer t = Trainer.start(model, data, "test", config(accum), dir).distributed(ring, shard, bucketFloats);
         int[] shards = ring.shards(model.params().count(), dev.lamina.kernels.KernelSet.SQUARES_BLOCK);
         if (shard) assertThat(t.optimizer().m()).hasSize(shards[ring.rank() + 1] - shards[ring.rank()]);
         List<Float> losses = t.train(6, null);
@@ -260,7 +262,10 @@ class DataParallelTest {
         Dataset data = dev.lamina.train.TrainerTestData.write(dataDir);
         for (int n : new int[]{2, 3}) {
             Run single = train(data, one.resolve("n" + n), n, Ring.single());
-            List<Run> workers = onRing(n, Duration.ofSeconds(60), (ring, rank) -> train(data, many.resolve("n" + n + "-" + rank), n, ring, true));
+            List<Run> workers = new ArrayList<>(onRing(n, Duration.ofSeconds(60), (ring, rank) -> train(data, many.resolve("n" + n + "-" + rank), n, ring, true)));
+            // and reduce-scattered bucket by bucket during backward (every layer a bucket), and after backward
+            for (int bucket : new int[]{1, 0})
+                workers.addAll(onRing(n, Duration.ofSeconds(60), (ring, rank) -> train(data, many.resolve("n" + n + "-b" + bucket + "-" + rank), n, ring, true, bucket)));
             for (Run w : workers) {
                 for (int i = 0; i < 6; i++)
                     assertThat(Float.floatToRawIntBits(w.losses().get(i))).as("n %d, loss at step %d", n, i + 1)
