@@ -81,9 +81,11 @@ public final class Trainer {
 
     /**
      * As {@link #distributed(dev.lamina.dist.Ring)}; shardOptimizer (ZeRO-1): each worker keeps the AdamW
-     * moments of its 1/N of the parameters and updates only those, then the workers exchange their
-     * updated slices. The moments' memory falls N-fold; the steps are the same to the bit, since every
-     * worker clips with the whole gradient and the update is elementwise.
+     * moments of its 1/N of the parameters, receives the summed gradient of that slice only
+     * (reduce-scatter), clips and updates it, then the workers exchange their updated slices. The
+     * moments' memory falls N-fold; the steps are the same to the bit, since every element is still
+     * summed in rank order, the clipping norm is summed block by block as one worker sums it
+     * ({@link #clipShard}), and the update is elementwise.
      *
      * <p>The gradient is summed in buckets of at least bucketFloats while backward runs: each layer's as
      * soon as backward has passed it ({@link GradientBuckets}); 0 sums it whole after backward. The
