@@ -130,26 +130,9 @@ public final class Ring implements AutoCloseable {
     public void allReduceSum(float[] data, int off, int len) {
         if (size == 1) return;
         try {
-            for (int c = 0; c < len; c += CHUNK) {                    // partial sums: 0 -> 1 -> ... -> N-1
-                int n = Math.min(CHUNK, len - c);
-                if (rank == 0) send(data, off + c, n);
-                else {
-                    receive(n);
-                    for (int i = 0; i < n; i++) recv[i] += data[off + c + i];
-                    System.arraycopy(recv, 0, data, off + c, n);
-                    if (rank < size - 1) send(data, off + c, n);
-                }
-            }
+            partialSums(data, off, off + len);
             out.flush();
-            for (int c = 0; c < len; c += CHUNK) {                    // totals: N-1 -> 0 -> ... -> N-2
-                int n = Math.min(CHUNK, len - c);
-                if (rank == size - 1) send(data, off + c, n);
-                else {
-                    receive(n);
-                    System.arraycopy(recv, 0, data, off + c, n);
-                    if (rank < size - 2) send(data, off + c, n);
-                }
-            }
+            totals(data, off, off + len, size - 2);
             out.flush();
         } catch (IOException e) {
             throw broken(e);
@@ -168,30 +151,38 @@ public final class Ring implements AutoCloseable {
         if (size == 1) return;
         try {
             for (int owner = 0; owner < size; owner++) {
-                int lo = bounds[owner], hi = bounds[owner + 1];
-                for (int c = lo; c < hi; c += CHUNK) {                    // partial sums: 0 -> 1 -> ... -> N-1
-                    int n = Math.min(CHUNK, hi - c);
-                    if (rank == 0) send(data, c, n);
-                    else {
-                        receive(n);
-                        for (int i = 0; i < n; i++) recv[i] += data[c + i];
-                        System.arraycopy(recv, 0, data, c, n);
-                        if (rank < size - 1) send(data, c, n);
-                    }
-                }
-                if (owner == size - 1) continue;                          // the last rank holds its totals already
-                for (int c = lo; c < hi; c += CHUNK) {                    // totals: N-1 -> 0 -> ... -> owner
-                    int n = Math.min(CHUNK, hi - c);
-                    if (rank == size - 1) send(data, c, n);
-                    else if (rank <= owner) {
-                        receive(n);
-                        System.arraycopy(recv, 0, data, c, n);
-                        if (rank < owner) send(data, c, n);
-                    }
-                }
+                partialSums(data, bounds[owner], bounds[owner + 1]);
+                if (owner < size - 1) totals(data, bounds[owner], bounds[owner + 1], owner);   // the last rank holds its totals already
             }
         } catch (IOException e) {
             throw broken(e);
+        }
+    }
+
+    /** data[from, to) summed along 0 → 1 → … → N−1, chunk by chunk: rank r is left with x0 + … + xr, the last rank with the total. */
+    private void partialSums(float[] data, int from, int to) throws IOException {
+        for (int c = from; c < to; c += CHUNK) {
+            int n = Math.min(CHUNK, to - c);
+            if (rank == 0) send(data, c, n);
+            else {
+                receive(n);
+                for (int i = 0; i < n; i++) recv[i] += data[c + i];
+                System.arraycopy(recv, 0, data, c, n);
+                if (rank < size - 1) send(data, c, n);
+            }
+        }
+    }
+
+    /** The last rank's totals of data[from, to) along N−1 → 0 → 1 → … → upTo (upTo < N−1), which each rank on the way keeps. */
+    private void totals(float[] data, int from, int to, int upTo) throws IOException {
+        for (int c = from; c < to; c += CHUNK) {
+            int n = Math.min(CHUNK, to - c);
+            if (rank == size - 1) send(data, c, n);
+            else if (rank <= upTo) {
+                receive(n);
+                System.arraycopy(recv, 0, data, c, n);
+                if (rank < upTo) send(data, c, n);
+            }
         }
     }
 

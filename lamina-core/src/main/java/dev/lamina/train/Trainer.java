@@ -58,7 +58,6 @@ public final class Trainer {
     private int[] shards;                                  // with a sharded optimizer (ZeRO-1): rank r updates [shards[r], shards[r+1])
     private double allReduceMillis, allReduceWaitMillis;   // the last step's all-reduce (in the ring), and the wait for it after backward
     private GradientBuckets buckets;                       // data-parallel: the all-reduce overlapped with backward (null: after it, whole)
-    private long bucketCount;
     private dev.lamina.tensor.Tensor accumulated;         // the step's gradient while micro-batches add up, when there are several
 
     /** Whether this trainer writes the run's files (one worker, or rank 0 of several). */
@@ -363,7 +362,6 @@ public final class Trainer {
                 if (buckets != null) {
                     buckets.finish();
                     allReduceWaitMillis = buckets.waitMillis();
-                    bucketCount = buckets.buckets();
                 } else if (scatter) {                             // ZeRO-1: each worker needs its own slice's sum only
                     ring.reduceScatterSum(model.params().gradData(), shards);
                 } else {
@@ -475,7 +473,7 @@ public final class Trainer {
         o.put("step", p.step()).put("loss", p.loss()).put("lr", p.lr()).put("grad_norm", p.gradNorm())
                 .put("tokens_per_s", p.tokensPerSec());
         if (ring.size() > 1) o.put("workers", ring.size()).put("allreduce_ms", allReduceMillis).put("allreduce_wait_ms", allReduceWaitMillis)
-                .put("allreduce_buckets", buckets != null ? bucketCount : 1);
+                .put("allreduce_buckets", buckets != null ? buckets.buckets() : 1);
         if (distillation != null) o.put("kl", stepKl).put("ce", stepCe);   // the loss is alpha·tau²·kl + (1 - alpha)·ce
         if (moe != null) {                     // the loss above includes the weighted router losses
             o.put("aux_loss", moe.aux).put("z_loss", moe.z).put("dropped", moe.dropped).put("routed", moe.routed);

@@ -126,15 +126,10 @@ public final class Frames {
             return new Generator(m.prepared(), m.tokenizer());
         }
 
-        /** Row i's completion of prompt, cut at the first stop string. */
+        /** Row i's completion of prompt, ended before the first stop string (generation stops there). */
         String complete(Generator g, String prompt, long i) {
             Sampler sampler = temperature == 0 ? Sampler.greedy() : new Sampler(temperature, 0, 1.0, seed + i);
-            String text = g.generate(prompt, maxTokens, sampler, null);
-            for (String s : stops) {
-                int at = text.indexOf(s);
-                if (at >= 0) text = text.substring(0, at);
-            }
-            return text;
+            return g.generate(prompt, maxTokens, sampler, stops, null).text();
         }
     }
 

@@ -77,7 +77,6 @@ public final class SparkCommand implements Runnable {
             }
             return 0;
         }
-
     }
 
     /**
@@ -336,11 +335,8 @@ public final class SparkCommand implements Runnable {
      * from that checkpoint: nothing trained is lost, with any worker count.
      */
     static List<String> resumable(List<String> args) {
-        java.nio.file.Path out = null;
-        for (int i = 0; i < args.size(); i++) {
-            if (args.get(i).equals("--out") && i + 1 < args.size()) out = java.nio.file.Path.of(args.get(i + 1));
-            else if (args.get(i).startsWith("--out=")) out = java.nio.file.Path.of(args.get(i).substring(6));
-        }
+        String outArg = value(args, "--out");
+        java.nio.file.Path out = outArg == null ? null : java.nio.file.Path.of(outArg);
         if (out == null || !dev.lamina.train.Checkpoint.hasTrainingState(out)) return args;
         List<String> resumed = new ArrayList<>(List.of("--resume", out.toString()));
         for (int i = 0; i < args.size(); i++) {
