@@ -12,6 +12,7 @@ import dev.lamina.model.Presets;
 import dev.lamina.model.TapeExecutor;
 import dev.lamina.tensor.Parallel;
 import dev.lamina.tensor.Rng;
+import dev.lamina.tensor.Tensor;
 import dev.lamina.train.AdamW;
 import dev.lamina.train.TrainConfig;
 import dev.lamina.train.Trainer;
@@ -48,6 +49,9 @@ final class BenchCommand implements Runnable {
                 description = "Keep only every N-th block input (default N 1: each block's) and recompute the blocks in backward.")
         int checkpointEvery;
         @Option(names = "--layers", description = "Override the preset's number of layers (a deep narrow model: llama-s with 24).") Integer layers;
+        @Option(names = "--precision", defaultValue = "fp32", paramLabel = "fp32|bf16|fp16", description = "Storage format of weights, "
+                + "activations and gradients, as train --precision (float32 master weights; fp16 unscales and checks its gradients each step).")
+        String precision;
 
         @Override
         public Integer call() {
@@ -71,7 +75,14 @@ final class BenchCommand implements Runnable {
                 trainable = adapter.params();
             }
             TrainConfig tc = TrainConfig.peerBenchmark(steps + 2, B, T);
-            AdamW opt = new AdamW(trainable, model.kernels());
+            dev.lamina.tensor.Precision storage = dev.lamina.tensor.Precision.parse(precision);
+            if (storage != dev.lamina.tensor.Precision.FP32 && loraRank != null)
+                throw new LaminaException("--precision " + storage.label() + " trains a whole model; use --precision fp32 with --lora");
+            float[] master = storage == dev.lamina.tensor.Precision.FP32 ? null : trainable.data().clone();
+            Tensor weights = Tensor.of(trainable.data(), trainable.count());
+            model.kernels().round(weights, storage);
+            AdamW opt = master == null ? new AdamW(trainable, model.kernels()) : new AdamW(trainable, master, model.kernels(), 0, master.length);
+            float scale = storage == dev.lamina.tensor.Precision.FP16 ? dev.lamina.train.LossScaler.INITIAL : 1f;
             Rng rng = new Rng(0);
             int[] window = new int[B * (T + 1)];
             for (int i = 0; i < window.length; i++) window[i] = (int) rng.nextLong(vocab);
@@ -80,7 +91,7 @@ final class BenchCommand implements Runnable {
                 System.arraycopy(window, b * (T + 1), ids, b * T, T);
                 System.arraycopy(window, b * (T + 1) + 1, targets, b * T, T);
             }
-            Tape tape = Tape.training(model.kernels()).checkpointEvery(checkpointEvery);
+            Tape tape = Tape.training(model.kernels()).checkpointEvery(checkpointEvery).precision(storage).lossScale(scale);
             TapeExecutor ex = new TapeExecutor(model, tape, ids, B, T);
             double peakFlops = FmaPeak.flopsPerSecond(model.kernels().parallel());   // measured (or a bad override refused) before the steps
             Profile prof = new Profile();
@@ -101,7 +112,19 @@ final class BenchCommand implements Runnable {
                 model.loss(ex, targets);
                 tape.backward();
                 long t1 = System.nanoTime();
+                if (master != null) {                 // the gradient stored in 16 bits; fp16's unscaling and overflow check
+                    model.kernels().round(trainable.flatGrad(), storage);
+                    if (scale != 1f) {
+                        model.kernels().scale(trainable.flatGrad(), 1f / scale);
+                        if (!Double.isFinite(model.kernels().sumOfSquares(trainable.flatGrad())))
+                            throw new LaminaException("fp16 gradients overflowed at loss scale " + scale + " in step " + (s + 1));
+                    }
+                }
                 opt.stepAllDecay(tc.lr(), tc);
+                if (master != null) {
+                    System.arraycopy(master, 0, trainable.data(), 0, master.length);
+                    model.kernels().round(weights, storage);
+                }
                 long t2 = System.nanoTime();
                 if (profile && s >= 2) prof.add("adamw", Profile.Phase.UPDATE, t2 - t1);
                 times[s] = (t2 - t0) / 1e9;
@@ -118,6 +141,7 @@ final class BenchCommand implements Runnable {
             long n = model.parameterCount();
             System.out.printf("%s%s: %,d parameters%s, batch %d x %d, %d threads, kernels %s%n", preset,
                     (layers != null ? " with " + mc.numHiddenLayers() + " layers" : "")
+                            + (master != null ? ", " + storage.label() + " storage (float32 master weights)" : "")
                             + (checkpointEvery > 0 ? ", activation checkpointing every " + checkpointEvery + " layer" + (checkpointEvery > 1 ? "s" : "") : ""), n,
                     mc.moe() ? String.format(" (%,d active per token: %d of %d experts)", mc.activeParameterCount(), mc.expertsPerToken(), mc.numExperts()) : "",
                     B, T, model.kernels().threads(), model.kernels().describe());
@@ -135,10 +159,12 @@ final class BenchCommand implements Runnable {
             for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans())
                 if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) peak += pool.getPeakUsage().getUsed();
             long grads = tape.gradientBytes(), acts = tape.bytes() - grads;
-            if (loraRank == null) System.out.printf("memory: parameters %.0f MB + gradients %.0f MB + AdamW moments %.0f MB + activations %.0f MB "
+            double masterMb = master != null ? 4e-6 * master.length : 0;
+            if (loraRank == null) System.out.printf("memory: parameters %.0f MB%s + gradients %.0f MB + AdamW moments %.0f MB + activations %.0f MB "
                             + "+ activation gradients (lent during backward) %.0f MB = %.0f MB live; JVM peak heap %.0f MB "
                             + "(includes garbage not yet collected)%n",
-                    4e-6 * n, 4e-6 * n, 8e-6 * n, acts / 1e6, grads / 1e6, 16e-6 * n + tape.bytes() / 1e6, peak / 1e6);
+                    4e-6 * n, master != null ? String.format(" + float32 master weights %.0f MB", masterMb) : "", 4e-6 * n, 8e-6 * n, acts / 1e6,
+                    grads / 1e6, 16e-6 * n + masterMb + tape.bytes() / 1e6, peak / 1e6);
             System.out.printf("activations kept: %d buffers, %.1f MB%s%n", tape.activationTensors(), tape.activationBytes() / 1e6,
                     checkpointEvery > 0 ? " (" + (mc.numHiddenLayers() + checkpointEvery - 1) / checkpointEvery + " segment inputs, one segment's buffers)" : "");
             System.out.printf("activation_bytes=%d%n", tape.activationBytes());

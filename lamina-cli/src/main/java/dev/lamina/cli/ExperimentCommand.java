@@ -4,7 +4,8 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 @Command(name = "experiment", mixinStandardHelpOptions = true, description = "Controlled experiments that write a report.",
-        subcommands = {ExperimentDepthCommand.class, ExperimentMoeCommand.class, ExperimentLowbitCommand.class})
+        subcommands = {ExperimentDepthCommand.class, ExperimentMoeCommand.class, ExperimentLowbitCommand.class,
+                ExperimentPrecisionCommand.class})
 final class ExperimentCommand implements Runnable {
     @Override public void run() { new CommandLine(this).usage(System.out); }
 

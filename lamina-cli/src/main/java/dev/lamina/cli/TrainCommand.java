@@ -63,6 +63,10 @@ class TrainCommand implements Callable<Integer> {
             description = "Activation checkpointing: keep only every N-th block input (default N 1) and recompute the blocks "
                     + "during backward; less memory, about one more forward of time, the same gradients bit for bit.")
     Integer checkpointEvery;
+    @Option(names = "--precision", paramLabel = "fp32|bf16|fp16", description = "Store weights, activations and gradients in "
+            + "this format (float32 master weights and moments, float32 arithmetic; fp16 with dynamic loss scaling; default fp32). "
+            + "The 16-bit values are held in float32 arrays: the numbers of 16-bit training, not its memory.")
+    String precision;
     @Option(names = "--force", description = "Start even when the memory plan exceeds the JVM's heap or the machine's memory.") boolean force;
     @Option(names = "--teacher", description = "Distill: a run, Hugging Face directory or GGUF file whose logits the student learns from (same tokenizer).")
     Path teacher;
@@ -101,6 +105,7 @@ class TrainCommand implements Callable<Integer> {
             if (distills()) throw new LaminaException("--teacher is required: the model whose logits the student learns from");
             if (alpha != null || temperature != null) throw new LaminaException("--alpha and --temperature weigh a teacher's term; give --teacher");
         }
+        dev.lamina.tensor.Precision storage = precision == null ? null : dev.lamina.tensor.Precision.parse(precision);
         KernelSet kernels = Main.kernels(threads);
         Trainer trainer;
         Teacher dist = null;
@@ -114,6 +119,9 @@ class TrainCommand implements Callable<Integer> {
             Dataset d = Dataset.open(dataDir);
             dist = teacherOnResume(run, d, mc.vocabSize(), kernels);
             TrainConfig saved = state.train();
+            if (storage != null && storage != saved.precision())
+                throw LaminaException.field("precision", run + " trains in " + saved.precision().label() + "; resume it with --precision "
+                        + saved.precision().label() + " or without --precision (its steps go on bit for bit only in their own precision)");
             long need = (long) (steps != null ? steps : saved.steps()) * saved.accum();
             if (dist != null && dist.cached() > 0 && dist.distillation().cachedBatches() < need)
                 throw new LaminaException(run.resolve(TEACHER_CACHE) + ": the teacher cache holds " + dist.distillation().cachedBatches()
@@ -150,7 +158,8 @@ class TrainCommand implements Callable<Integer> {
             TrainConfig tc = TrainConfig.builder(n, batch == null ? defBatch : batch, seq == null ? defSeq : seq).lr(lr)
                     .warmup(warmup == null ? Math.max(1, n / 10) : warmup).weightDecay(weightDecay).clip(clip).accum(accum)
                     .seed(seed).evalEvery(evalEvery == null ? Math.max(1, n / 10) : evalEvery).evalBatches(evalBatches)
-                    .checkpointEvery(checkpointEvery == null ? 0 : checkpointEvery).build();
+                    .checkpointEvery(checkpointEvery == null ? 0 : checkpointEvery)
+                    .precision(storage == null ? dev.lamina.tensor.Precision.FP32 : storage).build();
             if (tm != null) dist = new Teacher(teacher, tm.decoder().parameterCount(), dev.lamina.train.Distillation.of(tm.decoder(), tm.tokenizer(),
                     d.tokenizer(), mc.vocabSize(), alpha != null ? alpha : 0.5, temperature != null ? temperature : 2.0));
             guard(mc, tc, dist);
@@ -284,7 +293,7 @@ class TrainCommand implements Callable<Integer> {
 
     private void guard(ModelConfig mc, TrainConfig tc, Teacher dist) {
         var plan = dev.lamina.plan.MemoryPlan.plan(dev.lamina.plan.MemoryPlan.Request.lamina(mc, dev.lamina.plan.MemoryPlan.Task.TRAIN,
-                tc.batch(), tc.seq(), tc.accum(), tc.checkpointEvery(), 0, java.util.Set.of()));
+                dev.lamina.plan.MemoryPlan.Precision.valueOf(tc.precision().name()), tc.batch(), tc.seq(), tc.accum(), tc.checkpointEvery(), 0, java.util.Set.of()));
         if (dist != null && dist.distillation().teacher() != null) {   // a live teacher: its weights, its forward's buffers (kept by its tape), its logits [n, V]
             var t = dev.lamina.plan.MemoryPlan.plan(dev.lamina.plan.MemoryPlan.Request.lamina(dist.distillation().teacher().config(),
                     dev.lamina.plan.MemoryPlan.Task.TRAIN, tc.batch(), tc.seq(), 1, 0, 0, java.util.Set.of()));
@@ -303,11 +312,16 @@ class TrainCommand implements Callable<Integer> {
         KernelSet k = trainer.model().kernels();
         trainer.withMeasuredPeak(k.parallel());     // measured at the start (again if a step beats it), for the MFU column
         System.err.printf("training %d steps of %d x %d tokens on %d threads (kernels: %s)%s%n", c.steps(), c.batch(), c.seq(),
-                k.threads(), k.name(), c.checkpointEvery() > 0 ? ", activation checkpointing every " + c.checkpointEvery() + " layer(s)" : "");
+                k.threads(), k.name(), (c.checkpointEvery() > 0 ? ", activation checkpointing every " + c.checkpointEvery() + " layer(s)" : "")
+                + (c.precision() != dev.lamina.tensor.Precision.FP32 ? ", " + c.precision().label() + " storage (float32 master weights"
+                + (c.precision() == dev.lamina.tensor.Precision.FP16 ? ", dynamic loss scaling)" : ")") : ""));
         try (ConsoleProgress bar = new ConsoleProgress("train", c.steps(), System.err)) {
             trainer.train(c.steps(), p -> {
-                bar.update(p.step(), String.format("loss %.3f lr %.2e | %.0f tok/s | MFU %.1f%%", p.loss(), p.lr(),
-                        p.tokensPerSec(), 100 * p.mfu()));
+                var scaler = trainer.lossScaler();
+                bar.update(p.step(), String.format("loss %.3f lr %.2e | %.0f tok/s | MFU %.1f%%%s", p.loss(), p.lr(),
+                        p.tokensPerSec(), 100 * p.mfu(), scaler != null ? String.format(" | loss scale %.0f", scaler.scale()) : ""));
+                if (trainer.skippedLast())
+                    bar.println(String.format("step %d: fp16 gradients overflowed; step skipped, loss scale halved to %.0f", p.step(), scaler.scale()));
                 if (!Double.isNaN(p.valLoss())) lastVal[0] = p.valLoss();
                 if (!Double.isNaN(p.valLoss())) {
                     StringBuilder tasks = new StringBuilder();

@@ -100,6 +100,7 @@ public final class MoeOps {
         int[] offsets;                       // [E + 1]: expert e's rows are [offsets[e], offsets[e+1])
         float[] lse;                         // [n]
         RouterLosses losses;
+        float lossScale = 1f;                // the tape's loss scale when recorded (fp16 training)
 
         Route() { super("moe_route"); }
 
@@ -115,8 +116,8 @@ public final class MoeOps {
             Tensor dw = weights.gradIfAny();
             float[] w = weights.value().data();
             double rowsAll = losses == null ? 0 : losses.rows;
-            double auxScale = losses == null || losses.auxCoef == 0 ? 0 : losses.scale * losses.auxCoef * E / (rowsAll * rowsAll);
-            double zScale = losses == null || losses.zCoef == 0 ? 0 : losses.scale * losses.zCoef * 2 / rowsAll;
+            double auxScale = losses == null || losses.auxCoef == 0 ? 0 : lossScale * losses.scale * losses.auxCoef * E / (rowsAll * rowsAll);
+            double zScale = losses == null || losses.zCoef == 0 ? 0 : lossScale * losses.scale * losses.zCoef * 2 / rowsAll;
             for (int r = 0; r < n; r++) {
                 int zo = dzo + r * E, po = r * E;
                 if (dw != null && renormalize) {           // w_j = p_j / Σ_sel p: a softmax over the selected logits
@@ -164,6 +165,7 @@ public final class MoeOps {
         Route op = tape.op(Route.class, Route::new);
         op.n = n; op.k = k; op.E = E; op.logits = logits; op.weights = weights; op.probs = probs; op.losses = losses;
         op.renormalize = renormalize;
+        op.lossScale = tape.lossScale();
         op.expert = tape.ints(n * k);
         op.slot = tape.ints(n * k);
         op.rowOf = tape.ints(n * k);

@@ -382,6 +382,32 @@ public final class Ops {
     }
 
     /** y = s · x (a LoRA branch's alpha/r). */
+    /**
+     * x as the tape's precision stores it: rounded in place to the 16-bit format, and in backward its
+     * gradient rounded the same way before the op that produced x reads it. x itself (no op) at FP32.
+     */
+    public static Var store(Tape tape, Var x) {
+        dev.lamina.tensor.Precision p = tape.precision();
+        if (p == dev.lamina.tensor.Precision.FP32) return x;
+        long t0 = tape.start();
+        tape.kernels().round(x.value(), p);
+        tape.forward("store " + p.label(), t0);
+        if (tape.recording()) {
+            Store op = tape.op(Store.class, Store::new);
+            op.x = x; op.p = p;
+        }
+        return x;
+    }
+
+    private static final class Store extends Tape.Op {
+        Var x; dev.lamina.tensor.Precision p;
+        Store() { super("store"); }
+        @Override protected void backward() {
+            Tensor g = x.gradIfAny();
+            if (g != null) kernels.round(g, p);
+        }
+    }
+
     public static Var scale(Tape tape, Var x, float s) {
         Var y = tape.var(x.value().dim(0), x.size() / x.value().dim(0));
         long t0 = tape.start();
@@ -452,7 +478,7 @@ public final class Ops {
         int n = targets.length;
         Tensor losses = tape.alloc(n);
         long t0 = tape.start();
-        tape.kernels().crossEntropy(losses, logits.grad(), logits.value(), targets, 1f / counted(targets));
+        tape.kernels().crossEntropy(losses, logits.grad(), logits.value(), targets, tape.lossScale() / counted(targets));
         tape.forward("crossEntropy", t0);
         return mean(losses, counted(targets));
     }
@@ -517,6 +543,7 @@ public final class Ops {
             int m = Math.min(chunk, n - r);
             Tensor xc = tape.rows(x.value(), r, r + m), lc = tape.rows(logits, 0, m);
             tape.kernels().matmul(lc, xc, w.value(), null);
+            tape.kernels().round(lc, tape.precision());                   // the logits as 16-bit training stores them
             Tensor cc = null;
             if (cap > 0) {
                 tape.kernels().softcap(lc.data(), lc.offset(), lc.size(), cap);
@@ -525,10 +552,15 @@ public final class Ops {
             if (softTerm != null) softSum[0] += softTerm.chunk(lc, r, m, tape.rows(soft, 0, m), grad);
             int[] tc = tape.ints(m);
             System.arraycopy(targets, r, tc, 0, m);
-            tape.kernels().crossEntropy(tape.rows(losses, r, r + m), grad ? lc : null, lc, tc, ceScale / counted);
+            tape.kernels().crossEntropy(tape.rows(losses, r, r + m), grad ? lc : null, lc, tc, ceScale * tape.lossScale() / counted);
             if (grad) {
-                if (softTerm != null) tape.kernels().accumulate(lc, tape.rows(soft, 0, m));
+                if (softTerm != null) {
+                    Tensor sc = tape.rows(soft, 0, m);
+                    if (tape.lossScale() != 1f) tape.kernels().scale(sc, tape.lossScale());
+                    tape.kernels().accumulate(lc, sc);
+                }
                 if (cc != null) tape.kernels().softcapBackward(lc, cc, cap);
+                tape.kernels().round(lc, tape.precision());               // the logits' gradient, stored in 16 bits too
                 tape.kernels().matmulBackwardInput(tape.rows(x.grad(), r, r + m), lc, w.value());
                 if (w.grad() != null) tape.kernels().matmulBackwardWeight(w.grad(), null, lc, xc);
             }

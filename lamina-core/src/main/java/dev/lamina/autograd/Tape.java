@@ -113,9 +113,39 @@ public final class Tape {
             segments = new Tape(true, kernels);
             segments.profile = profile;
             segments.layerDone = layerDone;
+            segments.precision = precision;
+            segments.lossScale = lossScale;
         }
         return this;
     }
+
+    private dev.lamina.tensor.Precision precision = dev.lamina.tensor.Precision.FP32;
+    private float lossScale = 1f;
+
+    /**
+     * The format op outputs and their gradients are stored in ({@link Ops#store}): FP32 (the default)
+     * or a 16-bit format for mixed-precision training; the arithmetic stays float32 either way.
+     */
+    public Tape precision(dev.lamina.tensor.Precision p) {
+        precision = p;
+        if (segments != null) segments.precision = p;
+        return this;
+    }
+
+    public dev.lamina.tensor.Precision precision() { return precision; }
+
+    /**
+     * The factor the losses' gradients start from (fp16's loss scaling, a power of two so that it is
+     * exact; 1 by default): every gradient of the step is that many times the loss's until the trainer
+     * divides the parameters' gradients back.
+     */
+    public Tape lossScale(float s) {
+        lossScale = s;
+        if (segments != null) segments.lossScale = s;
+        return this;
+    }
+
+    public float lossScale() { return lossScale; }
 
     /** Layers per checkpointed segment, 0 when checkpointing is off (always 0 on an inference tape). */
     public int checkpointEvery() { return checkpointEvery; }

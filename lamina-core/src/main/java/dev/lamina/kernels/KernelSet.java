@@ -153,6 +153,12 @@ public interface KernelSet {
      */
     void squaresByBlock(Tensor x, double[] out);
 
+    /**
+     * x rounded in place to precision p's nearest value, ties to even, kept as float32 (a 16-bit
+     * store and load: {@link dev.lamina.tensor.Precision#round}); FP32 leaves x as it is.
+     */
+    void round(Tensor x, dev.lamina.tensor.Precision p);
+
     /** Σ a[aOff+i]·b[bOff+i] for i < len. */
     float dot(float[] a, int aOff, float[] b, int bOff, int len);
 

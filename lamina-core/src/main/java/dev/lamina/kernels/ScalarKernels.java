@@ -420,6 +420,13 @@ public final class ScalarKernels implements KernelSet {
     }
 
     @Override
+    public void round(Tensor x, dev.lamina.tensor.Precision p) {
+        if (p == dev.lamina.tensor.Precision.FP32) return;
+        float[] a = x.data();
+        for (int i = x.offset(), end = i + x.size(); i < end; i++) a[i] = p.round(a[i]);
+    }
+
+    @Override
     public double sumOfSquares(Tensor x) {
         double s = 0;
         for (int b = 0, n = x.size(); b * SQUARES_BLOCK < n; b++) s += blockSquares(x, b);

@@ -3,6 +3,7 @@ package dev.lamina.kernels;
 import dev.lamina.tensor.Parallel;
 import dev.lamina.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -538,6 +539,33 @@ public final class VectorKernels implements KernelSet {
             for (int i = i0; i < i1; i += L) {
                 VectorMask<Float> m = S.indexInRange(i, i1);
                 FloatVector.fromArray(S, Y, yo + i, m).mul(s).intoArray(Y, yo + i, m);
+            }
+        });
+    }
+
+    /**
+     * bfloat16 on the float's bits (add 0x7fff plus the kept lowest bit, clear the low half; a NaN
+     * gets its quiet bit instead); float16 through the JDK's conversions, one element at a time (the
+     * Vector API has no half-precision conversion).
+     */
+    @Override
+    public void round(Tensor x, dev.lamina.tensor.Precision p) {
+        if (p == dev.lamina.tensor.Precision.FP32) return;
+        float[] X = x.data();
+        int xo = x.offset();
+        if (p == dev.lamina.tensor.Precision.FP16) {
+            elementwise(x.size(), (i0, i1) -> {
+                for (int i = xo + i0, end = xo + i1; i < end; i++) X[i] = Float.float16ToFloat(Float.floatToFloat16(X[i]));
+            });
+            return;
+        }
+        elementwise(x.size(), (i0, i1) -> {
+            for (int i = i0; i < i1; i += L) {
+                VectorMask<Float> m = S.indexInRange(i, i1);
+                IntVector b = FloatVector.fromArray(S, X, xo + i, m).reinterpretAsInts();
+                VectorMask<Integer> nan = b.and(0x7fffffff).compare(VectorOperators.GT, 0x7f800000);
+                IntVector r = b.add(b.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7fff)).blend(b.or(0x00400000), nan).and(0xffff0000);
+                r.reinterpretAsFloats().intoArray(X, xo + i, m);
             }
         });
     }

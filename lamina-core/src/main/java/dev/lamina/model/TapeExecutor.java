@@ -111,54 +111,57 @@ public final class TapeExecutor implements Executor<Var> {
     public Var embed(Var tokens, Var positions) {
         if (routerLosses != null) routerLosses.reset();
         Var x = tokens != null ? Ops.embedding(tape, ids, tokens, positions, T) : Ops.storedEmbedding(tape, ids, model.storedTable(), positions, T);
-        return c.scaleEmbeddings() ? Ops.scale(tape, x, c.embeddingScale()) : x;
+        return s(c.scaleEmbeddings() ? Ops.scale(tape, x, c.embeddingScale()) : x);
     }
 
+    /** An op's output as the tape's precision stores it (itself at FP32; {@link Ops#store}). */
+    private Var s(Var v) { return Ops.store(tape, v); }
+
     @Override
-    public Var geglu(Var gate, Var up) { return Ops.geglu(tape, gate, up); }
+    public Var geglu(Var gate, Var up) { return s(Ops.geglu(tape, gate, up)); }
 
     @Override
     public Var norm(Decoder.Norm w, Var x, float scale) {
         float eps = (float) c.normEps();
-        return c.norm() == ModelConfig.Norm.RMSNORM
+        return s(c.norm() == ModelConfig.Norm.RMSNORM
                 ? Ops.rmsnorm(tape, x, w.weight(), eps, scale)
-                : Ops.layernorm(tape, x, w.weight(), w.bias(), eps, scale);
+                : Ops.layernorm(tape, x, w.weight(), w.bias(), eps, scale));
     }
 
     @Override
-    public Var headNorm(Decoder.Norm w, Var x) { return Ops.rmsnorm(tape, x, w.weight(), (float) c.normEps(), 1f); }
+    public Var headNorm(Decoder.Norm w, Var x) { return s(Ops.rmsnorm(tape, x, w.weight(), (float) c.normEps(), 1f)); }
 
     @Override
     public Var[] project(Var x, Decoder.Linear[] ws) {
         Var[] out = ws.length == 1 ? outputs1 : ws.length == 2 ? outputs2 : ws.length == 3 ? outputs3 : new Var[ws.length];
-        for (int i = 0; i < ws.length; i++) out[i] = lowRank(x, product(x, ws[i]), ws[i]);
+        for (int i = 0; i < ws.length; i++) out[i] = s(lowRank(x, product(x, ws[i]), ws[i]));
         return out;
     }
 
     @Override
     public Var rope(int layer, Var x, int heads) {
         Rope r = model.rope(layer);
-        return Ops.rope(tape, x, T, heads, c.headDim(), r.cos(), r.sin());
+        return s(Ops.rope(tape, x, T, heads, c.headDim(), r.cos(), r.sin()));
     }
 
     @Override
     public Var attention(int layer, Var q, Var k, Var v) {
         java.util.function.Consumer<Tensor> probe = attentionProbe == null ? null : att -> attentionProbe.accept(layer, att);
-        return Ops.attention(tape, q, k, v, B, T, c.numAttentionHeads(), c.numKeyValueHeads(), c.headDim(), model.scores(layer), probe);
+        return s(Ops.attention(tape, q, k, v, B, T, c.numAttentionHeads(), c.numKeyValueHeads(), c.headDim(), model.scores(layer), probe));
     }
 
     @Override
     public Var residual(Var r, Var h, Decoder.Linear w) {
         if (inputProbe != null && !w.frozenForm()) inputProbe.accept(w, h.value());
         Var y = w.frozenForm() ? Ops.add(tape, r, product(h, w)) : Ops.residualLinear(tape, r, h, weight(w), w.bias());
-        return lowRank(h, y, w);
+        return s(lowRank(h, y, w));
     }
 
     @Override
-    public Var linear(Var x, Decoder.Linear w) { return lowRank(x, product(x, w), w); }
+    public Var linear(Var x, Decoder.Linear w) { return s(lowRank(x, product(x, w), w)); }
 
     @Override
-    public Var add(Var r, Var y) { return Ops.add(tape, r, y); }
+    public Var add(Var r, Var y) { return s(Ops.add(tape, r, y)); }
 
     /** x·wᵀ + b: float weights, or a frozen NF4 base decoded for the product (QLoRA). */
     private Var product(Var x, Decoder.Linear w) {
@@ -205,23 +208,23 @@ public final class TapeExecutor implements Executor<Var> {
                 if (lin.frozenForm()) decode[e] = t -> lin.decodeInto(tape.kernels(), t);
                 frozen |= decode[e] != null;
             }
-            out[j] = dev.lamina.autograd.MoeOps.groupedLinear(tape, grouped, ws[0][j].out(), w, frozen ? decode : null,
-                    frozen ? model.frozenScratch() : null, route);
+            out[j] = s(dev.lamina.autograd.MoeOps.groupedLinear(tape, grouped, ws[0][j].out(), w, frozen ? decode : null,
+                    frozen ? model.frozenScratch() : null, route));
         }
         return out;
     }
 
     @Override
-    public Var combine(Var y) { return dev.lamina.autograd.MoeOps.combine(tape, y, route); }
+    public Var combine(Var y) { return s(dev.lamina.autograd.MoeOps.combine(tape, y, route)); }
 
     @Override
-    public Var gatedAdd(Var y, Var gate, Var s) { return dev.lamina.autograd.MoeOps.gatedAdd(tape, y, gate, s); }
+    public Var gatedAdd(Var y, Var gate, Var g) { return s(dev.lamina.autograd.MoeOps.gatedAdd(tape, y, gate, g)); }
 
     @Override
-    public Var swiglu(Var gate, Var up) { return Ops.swiglu(tape, gate, up); }
+    public Var swiglu(Var gate, Var up) { return s(Ops.swiglu(tape, gate, up)); }
 
     @Override
-    public Var gelu(Var x) { return Ops.gelu(tape, x); }
+    public Var gelu(Var x) { return s(Ops.gelu(tape, x)); }
 
     @Override
     public Var outputRows(Var x) { return x; }

@@ -69,9 +69,9 @@ public final class MemoryPlan {
             if (strategy == Strategy.PP && workers > config.numHiddenLayers())
                 throw new LaminaException("pipeline parallelism over " + workers + " workers needs at least as many layers; the model has "
                         + config.numHiddenLayers());
-            if (target == Target.LAMINA && precision != Precision.FP32)
-                throw new LaminaException("Lamina computes in float32; plan --precision " + precision.name().toLowerCase(Locale.ROOT)
-                        + " with --target pytorch-gpu");
+            if (target == Target.LAMINA && precision != Precision.FP32 && task != Task.TRAIN)
+                throw new LaminaException("Lamina stores 16 bits (--precision " + precision.name().toLowerCase(Locale.ROOT)
+                        + ") in full training only; plan --task " + task.name().toLowerCase(Locale.ROOT) + " with --precision fp32, or with --target pytorch-gpu");
             if (target == Target.LAMINA && optimizer == Optimizer.SGD && task != Task.INFERENCE)
                 throw new LaminaException("Lamina trains with AdamW; plan --optimizer sgd with --target pytorch-gpu");
         }
@@ -79,7 +79,13 @@ public final class MemoryPlan {
         /** A Lamina run on one machine: float32, AdamW, no KV cache beyond --seq (the plan train, finetune and distill check). */
         public static Request lamina(ModelConfig config, Task task, int batch, int seq, int accum, int checkpointEvery, int loraRank,
                                      Set<Role> loraTargets) {
-            return new Request(config, task, Precision.FP32, batch, seq, accum, checkpointEvery, Optimizer.ADAMW, 0, 1, Strategy.DP,
+            return lamina(config, task, Precision.FP32, batch, seq, accum, checkpointEvery, loraRank, loraTargets);
+        }
+
+        /** As above in precision (16 bits: full training only). */
+        public static Request lamina(ModelConfig config, Task task, Precision precision, int batch, int seq, int accum, int checkpointEvery,
+                                     int loraRank, Set<Role> loraTargets) {
+            return new Request(config, task, precision, batch, seq, accum, checkpointEvery, Optimizer.ADAMW, 0, 1, Strategy.DP,
                     Target.LAMINA, loraRank, loraTargets);
         }
 
@@ -188,6 +194,9 @@ public final class MemoryPlan {
         } else {
             items.add(new Item(WEIGHTS, heap.floats((long) (P * share)), "float32" + (adapter ? ", frozen" : "")));
         }
+        if (r.precision() != Precision.FP32)          // the model computes with the master weights rounded, held in float32 arrays
+            items.add(new Item(WEIGHTS, heap.floats((long) (P * share)), "float32 master weights: the ones above are their "
+                    + r.precision().name().toLowerCase(Locale.ROOT) + " rounding, still in float32 arrays"));
         if (adapter) items.add(new Item(WEIGHTS, heap.floats(trainable), "LoRA adapter, rank " + r.loraRank()));
         double gradShare = r.strategy() == Strategy.ZERO2 || r.strategy() == Strategy.ZERO3 ? 1.0 / r.workers() : adapter ? 1 : share;
         double momentShare = r.strategy().name().startsWith("ZERO") ? 1.0 / r.workers() : adapter ? 1 : share;

@@ -29,14 +29,22 @@ public final class Checkpoint {
 
     private Checkpoint() {}
 
-    /** Training position saved beside the weights. */
-    public record State(int step, long rngState, TrainConfig train, String data) {}
+    /** Training position saved beside the weights; scaler is fp16's loss scaling (null in other precisions). */
+    public record State(int step, long rngState, TrainConfig train, String data, LossScaler scaler) {
+        public State(int step, long rngState, TrainConfig train, String data) { this(step, rngState, train, data, null); }
+    }
 
     /** Writes config.json and model.safetensors. */
-    public static void saveModel(Path dir, Decoder model, int step) {
+    public static void saveModel(Path dir, Decoder model, int step) { saveModel(dir, model, step, model.params().data()); }
+
+    /**
+     * As above with the values of weights (laid out as the model's parameters) in place of the
+     * model's own: a 16-bit run's float32 master weights, which its 16-bit weights are rounded from.
+     */
+    public static void saveModel(Path dir, Decoder model, int step, float[] weights) {
         Parameters p = model.params();
         SafeTensors.Writer w = new SafeTensors.Writer().metadata("format", "lamina").metadata("step", Integer.toString(step));
-        for (Parameters.Slot s : p.slots().values()) w.putTensor(s.name(), p.value(s.name()));
+        for (Parameters.Slot s : p.slots().values()) w.putTensor(s.name(), new Tensor(weights, s.offset(), s.shape()));
         AtomicFiles.writeString(dir.resolve(CONFIG), model.config().toJsonString());
         w.write(dir.resolve(MODEL));
     }
@@ -92,6 +100,7 @@ public final class Checkpoint {
         o.put("rng_state", state.rngState());
         o.put("data", state.data());
         o.set("train", state.train().toJson());
+        if (state.scaler() != null) o.set("loss_scaler", state.scaler().toJson());
         AtomicFiles.writeString(dir.resolve(STATE), Json.MAPPER.writeValueAsString(o));
     }
 
@@ -102,7 +111,7 @@ public final class Checkpoint {
         try {
             JsonNode o = Json.MAPPER.readTree(Files.readString(f));
             return new State(o.get("step").intValue(), o.get("rng_state").longValue(), TrainConfig.fromJson(o.get("train")),
-                    o.get("data").stringValue());
+                    o.get("data").stringValue(), o.has("loss_scaler") ? LossScaler.fromJson(o.get("loss_scaler")) : null);
         } catch (IOException | RuntimeException e) {
             throw new LaminaException(f + ": unreadable training state (" + e.getMessage() + "); the run cannot be resumed");
         }

@@ -14,10 +14,12 @@ import dev.lamina.io.LaminaException;
  * @param evalEvery   steps between validation evaluations (0: only at the end)
  * @param evalBatches micro-batches in the fixed validation sample
  * @param checkpointEvery activation checkpointing: layers per recomputed segment (0: keep every activation)
+ * @param precision   what weights, activations and gradients are stored in (float32 master weights and
+ *                    moments, float32 arithmetic in every case; fp16 with dynamic loss scaling)
  */
 public record TrainConfig(int steps, int batch, int seq, double lr, double minLrRatio, int warmup, double weightDecay,
                           double beta1, double beta2, double eps, double clip, int accum, long seed, int evalEvery,
-                          int evalBatches, int checkpointEvery) {
+                          int evalBatches, int checkpointEvery, dev.lamina.tensor.Precision precision) {
 
     public TrainConfig {
         if (steps < 1) throw LaminaException.field("steps", "steps must be >= 1, got " + steps);
@@ -30,6 +32,7 @@ public record TrainConfig(int steps, int batch, int seq, double lr, double minLr
         if (accum < 1) throw LaminaException.field("accum", "accum must be >= 1, got " + accum);
         if (evalEvery < 0) throw LaminaException.field("evalEvery", "evalEvery must be >= 0, got " + evalEvery);
         if (evalBatches < 1) throw new LaminaException("eval batches must be >= 1, got " + evalBatches);
+        java.util.Objects.requireNonNull(precision, "precision");
         if (checkpointEvery < 0) throw LaminaException.field("checkpoint-activations", "checkpoint-activations must be >= 1 layer (or 0: off), got " + checkpointEvery);
     }
 
@@ -46,7 +49,7 @@ public record TrainConfig(int steps, int batch, int seq, double lr, double minLr
     /** A builder holding this config's values. */
     public Builder toBuilder() {
         return new Builder(steps, batch, seq).lr(lr).minLrRatio(minLrRatio).warmup(warmup).weightDecay(weightDecay)
-                .betas(beta1, beta2).eps(eps).clip(clip).accum(accum).seed(seed).evalEvery(evalEvery).evalBatches(evalBatches).checkpointEvery(checkpointEvery);
+                .betas(beta1, beta2).eps(eps).clip(clip).accum(accum).seed(seed).evalEvery(evalEvery).evalBatches(evalBatches).checkpointEvery(checkpointEvery).precision(precision);
     }
 
     /** Named values for a {@link TrainConfig}; build() validates. */
@@ -56,6 +59,7 @@ public record TrainConfig(int steps, int batch, int seq, double lr, double minLr
         private Integer warmup, evalEvery;
         private int accum = 1, evalBatches = 8, checkpointEvery;
         private long seed = 1234;
+        private dev.lamina.tensor.Precision precision = dev.lamina.tensor.Precision.FP32;
 
         private Builder(int steps, int batch, int seq) {
             this.steps = steps;
@@ -79,11 +83,13 @@ public record TrainConfig(int steps, int batch, int seq, double lr, double minLr
         public Builder evalBatches(int v) { evalBatches = v; return this; }
         /** Activation checkpointing in segments of n layers (0: off). */
         public Builder checkpointEvery(int n) { checkpointEvery = n; return this; }
+        /** The storage format of weights, activations and gradients (default fp32). */
+        public Builder precision(dev.lamina.tensor.Precision p) { precision = p; return this; }
 
         public TrainConfig build() {
             int tenth = Math.max(1, steps / 10);
             return new TrainConfig(steps, batch, seq, lr, minLrRatio, warmup != null ? warmup : tenth, weightDecay, beta1, beta2,
-                    eps, clip, accum, seed, evalEvery != null ? evalEvery : tenth, evalBatches, checkpointEvery);
+                    eps, clip, accum, seed, evalEvery != null ? evalEvery : tenth, evalBatches, checkpointEvery, precision);
         }
     }
 
@@ -98,12 +104,12 @@ public record TrainConfig(int steps, int batch, int seq, double lr, double minLr
     /** This config with activation checkpointing every n layers (it changes memory and time, never the numbers). */
     public TrainConfig withCheckpointEvery(int n) {
         return new TrainConfig(steps, batch, seq, lr, minLrRatio, warmup, weightDecay, beta1, beta2, eps, clip, accum, seed,
-                evalEvery, evalBatches, n);
+                evalEvery, evalBatches, n, precision);
     }
 
     public TrainConfig withSteps(int n) {
         return new TrainConfig(n, batch, seq, lr, minLrRatio, warmup, weightDecay, beta1, beta2, eps, clip, accum, seed,
-                evalEvery, evalBatches, checkpointEvery);
+                evalEvery, evalBatches, checkpointEvery, precision);
     }
 
     /**
@@ -120,7 +126,7 @@ public record TrainConfig(int steps, int batch, int seq, double lr, double minLr
         o.put("steps", steps).put("batch", batch).put("seq", seq).put("lr", lr).put("min_lr_ratio", minLrRatio)
                 .put("warmup", warmup).put("weight_decay", weightDecay).put("beta1", beta1).put("beta2", beta2)
                 .put("eps", eps).put("clip", clip).put("accum", accum).put("seed", seed).put("eval_every", evalEvery)
-                .put("eval_batches", evalBatches).put("checkpoint_activations", checkpointEvery);
+                .put("eval_batches", evalBatches).put("checkpoint_activations", checkpointEvery).put("precision", precision.label());
         return o;
     }
 
@@ -130,6 +136,7 @@ public record TrainConfig(int steps, int batch, int seq, double lr, double minLr
                 o.get("weight_decay").doubleValue(), o.get("beta1").doubleValue(), o.get("beta2").doubleValue(),
                 o.get("eps").doubleValue(), o.get("clip").doubleValue(), o.get("accum").intValue(),
                 o.get("seed").longValue(), o.get("eval_every").intValue(), o.get("eval_batches").intValue(),
-                o.has("checkpoint_activations") ? o.get("checkpoint_activations").intValue() : 0);
+                o.has("checkpoint_activations") ? o.get("checkpoint_activations").intValue() : 0,
+                o.has("precision") ? dev.lamina.tensor.Precision.parse(o.get("precision").stringValue()) : dev.lamina.tensor.Precision.FP32);
     }
 }

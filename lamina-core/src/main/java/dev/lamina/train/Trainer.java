@@ -59,6 +59,9 @@ public final class Trainer {
     private double allReduceMillis, allReduceWaitMillis;   // the last step's all-reduce (in the ring), and the wait for it after backward
     private GradientBuckets buckets;                       // data-parallel: the all-reduce overlapped with backward (null: after it, whole)
     private dev.lamina.tensor.Tensor accumulated;         // the step's gradient while micro-batches add up, when there are several
+    private final float[] master;                          // 16-bit training: the float32 weights AdamW updates (params hold them rounded); else null
+    private LossScaler scaler;                             // fp16: the dynamic loss scale; else null
+    private boolean skipped;                               // fp16: the last step's gradients overflowed and it was skipped
 
     /** Whether this trainer writes the run's files (one worker, or rank 0 of several). */
     public boolean writes() { return ring.rank() == 0; }
@@ -98,6 +101,8 @@ public final class Trainer {
                         + " workers: each takes accum / workers micro-batches of every step");
             if (distillation != null) throw new LaminaException("distillation does not run data-parallel yet; train with one worker");
             if (model.config().numExperts() > 0) throw new LaminaException("a mixture of experts does not run data-parallel yet; train with one worker");
+            if (master != null) throw LaminaException.field("precision", "--precision " + cfg.precision().label()
+                    + " does not run data-parallel yet; train with --precision fp32 or one worker");
         }
         if (ring.size() > 1) agree(ring);
         this.ring = ring;
@@ -135,12 +140,22 @@ public final class Trainer {
         this.dataName = dataName;
         this.cfg = cfg;
         this.run = run;
-        this.opt = new AdamW(model.params(), model.kernels());
+        if (cfg.precision() != dev.lamina.tensor.Precision.FP32) {   // float32 master weights; the model computes with them rounded
+            float[] w = model.params().data();
+            this.master = w.clone();
+            model.kernels().round(dev.lamina.tensor.Tensor.of(w, w.length), cfg.precision());
+            this.opt = new AdamW(model.params(), master, model.kernels(), 0, w.length);
+            this.scaler = cfg.precision() == dev.lamina.tensor.Precision.FP16 ? LossScaler.initial() : null;
+        } else {
+            this.master = null;
+            this.opt = new AdamW(model.params(), model.kernels());
+        }
         this.batcher = new Batcher(data.train(), cfg.batch(), cfg.seq(), cfg.seed());
         if (rngState != Long.MIN_VALUE) batcher.rng().setState(rngState);
         this.ids = new int[cfg.batch() * cfg.seq()];
         this.targets = new int[cfg.batch() * cfg.seq()];
-        this.tape = Tape.training(model.kernels()).checkpointEvery(cfg.checkpointEvery());
+        this.tape = Tape.training(model.kernels()).checkpointEvery(cfg.checkpointEvery()).precision(cfg.precision());
+        if (scaler != null) tape.lossScale(scaler.scale());
         this.executor = new TapeExecutor(model, tape, ids, cfg.batch(), cfg.seq());
         this.step = step;
     }
@@ -179,6 +194,7 @@ public final class Trainer {
         TrainConfig cfg = steps > 0 ? st.train().withSteps(steps) : st.train();
         Trainer t = new Trainer(model, data, dataName, cfg, run, st.step(), st.rngState());
         Checkpoint.loadOptimizer(run, t.opt, model.params(), st.step());
+        if (t.scaler != null && st.scaler() != null) t.lossScaler(st.scaler());
         t.truncateMetrics();
         return t;
     }
@@ -187,6 +203,8 @@ public final class Trainer {
 
     /** Holds the mask's weights at zero from now on (a sparse model's pruned weights); recorded in the run's {@value SparsityMask#FILE}. */
     public Trainer masked(SparsityMask mask) {
+        if (master != null) throw LaminaException.field("precision", "--precision " + cfg.precision().label()
+                + " does not train a sparse model yet; use --precision fp32");
         this.mask = mask;
         mask.write(run);
         return this;
@@ -349,6 +367,7 @@ public final class Trainer {
                 } finally {
                     if (overlap) tape.onLayerDone(null);
                 }
+                if (master != null) model.kernels().round(model.params().flatGrad(), cfg.precision());   // the gradient as 16 bits store it
                 if (moe != null) moe.add(executor.routerLosses(), cfg.accum());
                 if (overlap) continue;                            // the buckets add it to the earlier micro-batches
                 if (share > 1) {
@@ -357,6 +376,7 @@ public final class Trainer {
                 }
             }
             if (share > 1 && buckets == null) model.params().flatGrad().copyFrom(accumulated);
+            if (scaler != null) model.kernels().scale(model.params().flatGrad(), 1f / scaler.scale());   // exact: a power of two
             if (ring.size() > 1) {                                // the workers' sums, added in rank order
                 long r0 = System.nanoTime();
                 if (buckets != null) {
@@ -381,7 +401,13 @@ public final class Trainer {
             if (mask != null) mask.maskGradients(model.params());
             if (gradientHook != null) gradientHook.accept(step + 1, model.params());
             double norm = scatter ? clipShard() : opt.clip(cfg.clip());
-            opt.step(lr, cfg);
+            skipped = scaler != null && !Double.isFinite(norm);   // fp16 overflowed: no update, a smaller scale
+            if (scaler != null) {
+                scaler = scaler.after(!skipped);
+                tape.lossScale(scaler.scale());
+            }
+            if (!skipped) opt.step(lr, cfg);
+            if (master != null) roundWeights();
             if (shards != null) ring.allGather(model.params().data(), shards);     // every worker's updated slice to all
             if (mask != null) mask.maskWeights(model.params());
             step++;
@@ -405,13 +431,42 @@ public final class Trainer {
         return losses;
     }
 
+    /** The model's weights as the 16-bit format stores them: the master weights, rounded. */
+    private void roundWeights() {
+        float[] w = model.params().data();
+        System.arraycopy(master, 0, w, 0, w.length);
+        model.kernels().round(dev.lamina.tensor.Tensor.of(w, w.length), cfg.precision());
+    }
+
+    /** Whether the last step was skipped (fp16: its gradients overflowed). */
+    public boolean skippedLast() { return skipped; }
+
+    /** fp16's loss scaling now (null in other precisions). */
+    public LossScaler lossScaler() { return scaler; }
+
+    /** Replaces the loss scaling state (fp16 runs only): a test's or an experiment's starting scale and interval. */
+    public Trainer lossScaler(LossScaler s) {
+        if (scaler == null) throw new IllegalStateException("loss scaling is fp16's; this run is " + cfg.precision().label());
+        scaler = s;
+        tape.lossScale(s.scale());
+        return this;
+    }
+
+    /** The float32 master weights of a 16-bit run (the model's own weights are these rounded), or null at fp32. */
+    public float[] masterWeights() { return master; }
+
     /** Mean loss on the fixed validation sample (cfg.evalBatches() evenly spaced batches of val). */
-    public double evaluate() { return evaluate(model, data.val(), cfg.batch(), cfg.seq(), cfg.evalBatches()); }
+    public double evaluate() { return evaluate(model, data.val(), cfg.batch(), cfg.seq(), cfg.evalBatches(), cfg.precision()); }
 
     public static double evaluate(Decoder model, TokenFile val, int B, int T, int batches) {
+        return evaluate(model, val, B, T, batches, dev.lamina.tensor.Precision.FP32);
+    }
+
+    /** As above with activations stored in precision (a 16-bit run evaluates as it trains). */
+    public static double evaluate(Decoder model, TokenFile val, int B, int T, int batches, dev.lamina.tensor.Precision precision) {
         if (val.size() < T + 2)
             throw LaminaException.field("seq", "validation data has " + val.size() + " tokens, fewer than seq + 2; use a shorter sequence or more validation data");
-        Tape tape = Tape.inference(model.kernels());
+        Tape tape = Tape.inference(model.kernels()).precision(precision);
         int[] ids = new int[B * T], tg = new int[B * T];
         double sum = 0;
         for (int k = 0; k < batches; k++) {
@@ -434,7 +489,7 @@ public final class Trainer {
 
     /** Writes the model, optimizer and state for the current step. */
     public void save() {
-        Checkpoint.State state = new Checkpoint.State(step, batcher.rng().state(), cfg, dataName);
+        Checkpoint.State state = new Checkpoint.State(step, batcher.rng().state(), cfg, dataName, scaler);
         if (shards != null) {                               // the moments' slices gathered to rank 0, which writes them whole
             int n = model.params().count();
             float[] m = ring.rank() == 0 ? new float[n] : null, v = ring.rank() == 0 ? new float[n] : null;
@@ -446,7 +501,7 @@ public final class Trainer {
             return;
         }
         if (ring.rank() != 0) return;                       // data-parallel replicas are identical: rank 0 writes
-        Checkpoint.saveModel(run, model, step);
+        Checkpoint.saveModel(run, model, step, master != null ? master : model.params().data());   // a 16-bit run's float32 master weights
         Checkpoint.saveTraining(run, opt, model.params(), state);
     }
 
@@ -474,7 +529,8 @@ public final class Trainer {
                 .put("tokens_per_s", p.tokensPerSec());
         if (ring.size() > 1) o.put("workers", ring.size()).put("allreduce_ms", allReduceMillis).put("allreduce_wait_ms", allReduceWaitMillis)
                 .put("allreduce_buckets", buckets != null ? buckets.buckets() : 1);
-        if (distillation != null) o.put("kl", stepKl).put("ce", stepCe);   // the loss is alpha·tau²·kl + (1 - alpha)·ce
+        if (distillation != null) o.put("kl", stepKl).put("ce", stepCe);
+        if (scaler != null) o.put("loss_scale", scaler.scale()).put("skipped", skipped).put("skipped_total", scaler.skipped());   // the loss is alpha·tau²·kl + (1 - alpha)·ce
         if (moe != null) {                     // the loss above includes the weighted router losses
             o.put("aux_loss", moe.aux).put("z_loss", moe.z).put("dropped", moe.dropped).put("routed", moe.routed);
             var load = o.putArray("expert_load");

@@ -25,7 +25,9 @@ import java.util.TreeMap;
 public final class TrainingCurves {
     /** Per-step fields that are not task metrics. */
     private static final Set<String> STEP_FIELDS = Set.of("step", "loss", "lr", "grad_norm", "tokens_per_s", "mfu", "val_loss", "val_ppl",
-            "kl", "ce", "aux_loss", "z_loss", "dropped", "routed", "expert_load");     // distillation's and a sparse model's figures per step
+            "kl", "ce", "aux_loss", "z_loss", "dropped", "routed", "expert_load",     // distillation's and a sparse model's figures per step
+            "loss_scale", "skipped", "skipped_total",                                 // fp16's loss scaling
+            "workers", "allreduce_ms", "allreduce_wait_ms", "allreduce_buckets");     // a data-parallel run's
 
     private TrainingCurves() {}
 
