@@ -234,6 +234,7 @@ public final class Ops {
         Tensor att = tape.alloc(B, H, T, T);
         long t0 = tape.start();
         tape.kernels().attention(out.value(), att, q.value(), kk.value(), v.value(), B, T, H, KV, hd, scores);
+        if (tape.recording()) tape.kernels().round(att, tape.precision());   // the probabilities kept for backward, as 16 bits store them
         tape.forward("attention", t0);
         if (probe != null) probe.accept(att);
         Attention op = tape.op(Attention.class, Attention::new);
@@ -662,6 +663,42 @@ public final class Ops {
      * gradient and runs the segment's backward, which adds into x's gradient and the parameters'
      * in the order a run without checkpointing adds them.
      */
+    /**
+     * Layers run on the tape's stash tape k ({@link Tape#stashing}): body's forward, its output copied
+     * onto this tape; the next segment's forward packs the stash tape's buffers to 16 bits, and
+     * backward unpacks them and runs the stash tape's backward (the last segment's never leave). The same numbers as running body here; the kept activations in
+     * half the bytes.
+     */
+    public static Var stashed(Tape tape, int k, Var x, java.util.function.UnaryOperator<Var> body) {
+        Tape seg = tape.stashTape(k);
+        tape.beforeStashSegment(seg);                      // the previous segment's buffers packed: this one computes in them
+        seg.reset();
+        seg.dropoutRng(tape.dropoutRng());
+        Var in = Var.leaf(x.value(), x::grad), out = body.apply(in);
+        Var y = tape.var(out.value().dim(0), out.size() / out.value().dim(0));
+        System.arraycopy(out.value().data(), out.value().offset(), y.value().data(), y.value().offset(), y.size());
+        Stashed op = tape.op(Stashed.class, Stashed::new);
+        op.x = x; op.y = y; op.in = in; op.out = out; op.seg = seg; op.tape = tape;
+        return y;
+    }
+
+    private static final class Stashed extends Tape.Op {
+        Var x, y, in, out; Tape seg, tape;
+        Stashed() { super("stashed"); }
+        @Override boolean timed() { return false; }        // the layers' ops are timed on their tape
+        @Override protected void backward() {
+            tape.beforeStashBackward(seg);
+            Tensor g = y.grad();
+            if (out == in) {                                // every layer of the segment skipped
+                kernels.accumulate(x.grad(), g);
+                return;
+            }
+            Tensor og = out.grad();
+            System.arraycopy(g.data(), g.offset(), og.data(), og.offset(), g.size());
+            seg.backward();
+        }
+    }
+
     public static Var checkpoint(Tape tape, Var x, java.util.function.UnaryOperator<Var> body) {
         Tape seg = tape.segmentTape();
         if (seg == null) return body.apply(x);

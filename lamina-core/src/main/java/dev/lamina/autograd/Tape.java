@@ -57,7 +57,7 @@ public final class Tape {
     private final List<Tensor> views = new ArrayList<>();
     private final List<int[]> ints = new ArrayList<>();
     /** Gradient buffers not lent now, and every one ever made (for {@link #bytes()}). */
-    private final List<Tensor> freeGradients = new ArrayList<>(), gradients = new ArrayList<>();
+    private List<Tensor> freeGradients = new ArrayList<>(), gradients = new ArrayList<>();   // a stash tape shares its parent's
     private int opCursor, backwardFrom, cursor, varCursor, viewCursor, intCursor;
     /** Time spent zeroing lent gradients, kept out of the op that asked for them. */
     private long zeroNanos, zeroAtStart;
@@ -107,6 +107,7 @@ public final class Tape {
      * its backward ({@link Ops#checkpoint}). Gradients are bitwise those of a run without it.
      */
     public Tape checkpointEvery(int n) {
+        if (sharedBuffers != null) throw new IllegalStateException("a stash tape does not checkpoint");
         if (n < 0) throw new IllegalArgumentException("checkpoint every n layers needs n >= 0, got " + n);
         checkpointEvery = recording ? n : 0;
         if (checkpointEvery > 0 && segments == null) {
@@ -129,6 +130,7 @@ public final class Tape {
     public Tape precision(dev.lamina.tensor.Precision p) {
         precision = p;
         if (segments != null) segments.precision = p;
+        for (Tape t : stashTapes) t.precision = p;
         return this;
     }
 
@@ -142,8 +144,123 @@ public final class Tape {
     public Tape lossScale(float s) {
         lossScale = s;
         if (segments != null) segments.lossScale = s;
+        for (Tape t : stashTapes) t.lossScale = s;
         return this;
     }
+
+    // ---- 16-bit activation storage --------------------------------------------------------------
+
+    /** Tapes the decoder's layers run on when stashing, one per layer; they compute in the same buffers. */
+    private final List<Tape> stashTapes = new ArrayList<>();
+    /** The buffers every stash tape of one parent computes in, by position (null on other tapes). */
+    private List<float[]> sharedBuffers;
+    /** A stash tape's buffers between its forward and its backward: 16-bit copies, or float32 copies of those not exact in 16 bits. */
+    private short[][] half = new short[0][];
+    private float[][] full = new float[0][];
+    private boolean[] exact = new boolean[0];
+    private int stashed;
+
+    /**
+     * Whether this tape runs the decoder's layers on stash tapes: a training tape storing 16 bits
+     * without activation checkpointing. Each layer's buffers are packed to 16 bits once its forward
+     * has run (those that hold 16-bit values, which {@link Ops#store} makes of every op output) and
+     * unpacked before its backward: the activations kept for backward take half the bytes, the
+     * buffers one layer computes in are shared by all, and no number changes.
+     */
+    public boolean stashing() {
+        return stash && recording && precision != dev.lamina.tensor.Precision.FP32 && checkpointEvery == 0 && sharedBuffers == null;
+    }
+
+    private boolean stash = true;
+
+    /** Turns 16-bit activation storage off (or back on): the layers then keep float32 buffers holding the same 16-bit values. */
+    public Tape stash(boolean on) {
+        stash = on;
+        return this;
+    }
+
+    /** The stash tape of layer segment k (made on first use, with this tape's kernels, precision, loss scale and profile). */
+    public Tape stashTape(int k) {
+        if (sharedBuffers == null && stashTapes.isEmpty()) stashPool = new ArrayList<>();
+        while (stashTapes.size() <= k) {
+            Tape t = new Tape(true, kernels);
+            t.sharedBuffers = stashPool;
+            t.freeGradients = stashFreeGradients;
+            t.gradients = stashGradients;
+            t.precision = precision;
+            t.lossScale = lossScale;
+            t.profile = profile;
+            stashTapes.add(t);
+        }
+        return stashTapes.get(k);
+    }
+
+    private List<float[]> stashPool;
+    private final List<Tensor> stashFreeGradients = new ArrayList<>(), stashGradients = new ArrayList<>();
+
+    /** Packs this stash tape's shared buffers (its forward has run): 16 bits where every value is exact in 16 bits, else a float32 copy. */
+    void stashBuffers() {
+        long t0 = System.nanoTime();
+        if (half.length < cursor) {
+            half = Arrays.copyOf(half, cursor);
+            full = Arrays.copyOf(full, cursor);
+            exact = Arrays.copyOf(exact, cursor);
+        }
+        for (int i = 0; i < cursor; i++) {
+            float[] d = tensors.get(i).data();
+            if (!sharedAt(i, d)) continue;
+            if (half[i] != null && half[i].length != d.length) half[i] = null;
+            if (half[i] == null && dev.lamina.tensor.Half.exact(d, precision)) half[i] = new short[d.length];   // no 16-bit copy of a buffer that has none
+            exact[i] = half[i] != null && kernels.pack16(d, half[i], precision);
+            if (!exact[i]) {
+                if (full[i] == null || full[i].length != d.length) full[i] = new float[d.length];
+                System.arraycopy(d, 0, full[i], 0, d.length);
+            }
+        }
+        stashed = cursor;
+        if (profile != null) profile.add("stash 16-bit", Profile.Phase.FORWARD, System.nanoTime() - t0);
+    }
+
+    /** Puts back what {@link #stashBuffers} packed, before this stash tape's backward. */
+    void restoreBuffers() {
+        long t0 = System.nanoTime();
+        for (int i = 0; i < stashed; i++) {
+            float[] d = tensors.get(i).data();
+            if (!sharedAt(i, d)) continue;
+            if (exact[i]) kernels.unpack16(half[i], d, precision);
+            else System.arraycopy(full[i], 0, d, 0, d.length);
+        }
+        if (profile != null) profile.add("stash 16-bit", Profile.Phase.BACKWARD, System.nanoTime() - t0);
+    }
+
+    private boolean sharedAt(int i, float[] d) { return sharedBuffers != null && i < sharedBuffers.size() && sharedBuffers.get(i) == d; }
+
+    /** Bytes a stash tape holds of its own: its packed copies and any buffer not shared. */
+    private long stashBytes() {
+        long b = 0;
+        for (int i = 0; i < half.length; i++) b += (half[i] != null ? 2L * half[i].length : 0) + (full[i] != null ? 4L * full[i].length : 0);
+        for (int i = 0; i < tensors.size(); i++) if (!sharedAt(i, tensors.get(i).data())) b += 4L * tensors.get(i).data().length;
+        return b;
+    }
+
+    /** The stash tape whose buffers are still in the shared ones, not packed yet (the next segment's forward packs them first; null: none). */
+    private Tape unpacked;
+
+    /** Before stash tape next computes in the shared buffers: packs the segment still in them. */
+    void beforeStashSegment(Tape next) {
+        if (unpacked != null) unpacked.stashBuffers();
+        unpacked = next;
+    }
+
+    /** Before stash tape seg's backward: its buffers back into the shared ones, unless they still are there (the last segment). */
+    void beforeStashBackward(Tape seg) {
+        if (unpacked == seg) unpacked = null;
+        else {
+            if (unpacked != null) throw new IllegalStateException("stash segments run backward out of order");
+            seg.restoreBuffers();
+        }
+    }
+
 
     public float lossScale() { return lossScale; }
 
@@ -169,6 +286,7 @@ public final class Tape {
     /** Rewinds for the next step; buffers, nodes and ops are kept for reuse, lent gradients come back. */
     public void reset() {
         resets++;
+        unpacked = null;
         for (int i = 0; i < varCursor; i++) giveBack(vars.get(i));
         opCursor = backwardFrom = cursor = varCursor = viewCursor = intCursor = marks = 0;
     }
@@ -199,6 +317,7 @@ public final class Tape {
     public void profile(Profile p) {
         profile = p;
         if (segments != null) segments.profile = p;
+        for (Tape t : stashTapes) t.profile = p;
     }
 
     /** Start of a timed forward section: pair with {@link #forward(String, long)}. */
@@ -376,7 +495,7 @@ public final class Tape {
             return old;
         }
         int n = Math.toIntExact((long) d0 * d1 * d2 * d3);
-        float[] buf = old != null && old.data().length == n ? old.data() : new float[n];
+        float[] buf = old != null && old.data().length == n ? old.data() : sharedBuffers != null ? shared(cursor, n) : new float[n];
         Tensor t = switch (rank) {
             case 1 -> Tensor.of(buf, d0);
             case 2 -> Tensor.of(buf, d0, d1);
@@ -385,6 +504,14 @@ public final class Tape {
         put(tensors, cursor, t);
         cursor++;
         return t;
+    }
+
+    /** A stash tape's buffer at position i: the one its siblings compute in when it is of n floats, else its own. */
+    private float[] shared(int i, int n) {
+        while (sharedBuffers.size() <= i) sharedBuffers.add(null);
+        float[] b = sharedBuffers.get(i);
+        if (b == null) sharedBuffers.set(i, b = new float[n]);
+        return b.length == n ? b : new float[n];
     }
 
     /** Keeps x at position at of a step: replaces what was there or, on a longer step, appends it. */
@@ -396,13 +523,22 @@ public final class Tape {
     public long bytes() { return activationBytes() + gradientBytes(); }
 
     /** Bytes held in activation buffers (op outputs and what ops keep for backward). */
-    public long activationBytes() { return bytes(tensors) + (segments != null ? segments.activationBytes() : 0); }
+    public long activationBytes() {
+        long b = bytes(tensors) + (segments != null ? segments.activationBytes() : 0);
+        if (stashPool != null) for (float[] d : stashPool) if (d != null) b += 4L * d.length;   // the buffers the stash tapes compute in, once
+        for (Tape t : stashTapes) b += t.stashBytes();
+        return b;
+    }
 
     /** Bytes held in the pool of node gradients (at most what was lent at one time). */
-    public long gradientBytes() { return bytes(gradients) + (segments != null ? segments.gradientBytes() : 0); }
+    public long gradientBytes() { return bytes(gradients) + (segments != null ? segments.gradientBytes() : 0) + bytes(stashGradients); }
 
-    /** Activation buffers held now (op outputs and saved tensors), a segment tape's included. */
-    public int activationTensors() { return tensors.size() + (segments != null ? segments.activationTensors() : 0); }
+    /** Activation buffers held now (op outputs and saved tensors), a segment or stash tape's included. */
+    public int activationTensors() {
+        int n = tensors.size() + (segments != null ? segments.activationTensors() : 0);
+        for (Tape t : stashTapes) n += t.tensors.size();
+        return n;
+    }
 
     private static long bytes(List<Tensor> ts) {
         long b = 0;

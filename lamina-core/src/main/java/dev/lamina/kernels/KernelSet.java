@@ -159,6 +159,15 @@ public interface KernelSet {
      */
     void round(Tensor x, dev.lamina.tensor.Precision p);
 
+    /**
+     * dst[i] = src[i] in p's 16 bits (BF16 or FP16) when every src[i] is exact in them, and returns
+     * true; returns false otherwise (dst then holds no meaning). {@link dev.lamina.tensor.Half} is the reference.
+     */
+    boolean pack16(float[] src, short[] dst, dev.lamina.tensor.Precision p);
+
+    /** dst[i] = the float32 value of src[i] in p's 16 bits. */
+    void unpack16(short[] src, float[] dst, dev.lamina.tensor.Precision p);
+
     /** Σ a[aOff+i]·b[bOff+i] for i < len. */
     float dot(float[] a, int aOff, float[] b, int bOff, int len);
 

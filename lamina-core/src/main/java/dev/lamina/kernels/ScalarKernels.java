@@ -427,6 +427,12 @@ public final class ScalarKernels implements KernelSet {
     }
 
     @Override
+    public boolean pack16(float[] src, short[] dst, dev.lamina.tensor.Precision p) { return dev.lamina.tensor.Half.pack(src, dst, p); }
+
+    @Override
+    public void unpack16(short[] src, float[] dst, dev.lamina.tensor.Precision p) { dev.lamina.tensor.Half.unpack(src, dst, p); }
+
+    @Override
     public double sumOfSquares(Tensor x) {
         double s = 0;
         for (int b = 0, n = x.size(); b * SQUARES_BLOCK < n; b++) s += blockSquares(x, b);

@@ -570,6 +570,63 @@ public final class VectorKernels implements KernelSet {
         });
     }
 
+    /** Shorts with as many lanes as S has floats. */
+    private static final VectorSpecies<Short> S16 = VectorSpecies.of(short.class, jdk.incubator.vector.VectorShape.forBitSize(S.vectorBitSize() / 2));
+    private static final VectorSpecies<Integer> SI = VectorSpecies.of(int.class, S.vectorShape());
+
+    /**
+     * bfloat16: each float's high half, and an OR of the low halves to tell exactness; over the pool's
+     * threads. fp16 through the JDK's conversions, element by element (the Vector API has none).
+     */
+    @Override
+    public boolean pack16(float[] src, short[] dst, dev.lamina.tensor.Precision p) {
+        if (p != dev.lamina.tensor.Precision.BF16) {
+            if (p != dev.lamina.tensor.Precision.FP16) throw new IllegalArgumentException("16-bit copies of " + p);
+            boolean[] inexact = new boolean[1];
+            elementwise(src.length, (i0, i1) -> {
+                for (int i = i0; i < i1; i++) {
+                    short h = Float.floatToFloat16(src[i]);
+                    if (Float.floatToRawIntBits(Float.float16ToFloat(h)) != Float.floatToRawIntBits(src[i])) { inexact[0] = true; return; }
+                    dst[i] = h;
+                }
+            });
+            return !inexact[0];
+        }
+        java.util.concurrent.atomic.AtomicBoolean lost = new java.util.concurrent.atomic.AtomicBoolean();
+        elementwise(src.length, (i0, i1) -> {
+            IntVector acc = IntVector.zero(SI);          // the OR of every float's bits: its low half must end up 0
+            int i = i0;
+            for (; i + L <= i1; i += L) {
+                IntVector b = FloatVector.fromArray(S, src, i).reinterpretAsInts();
+                acc = acc.or(b);
+                b.lanewise(VectorOperators.LSHR, 16).convertShape(VectorOperators.I2S, S16, 0).reinterpretAsShorts().intoArray(dst, i);
+            }
+            int rest = acc.and(0xffff).reduceLanes(VectorOperators.OR);
+            for (; i < i1; i++) {
+                int b = Float.floatToRawIntBits(src[i]);
+                rest |= b & 0xffff;
+                dst[i] = (short) (b >>> 16);
+            }
+            if (rest != 0) lost.set(true);
+        });
+        return !lost.get();
+    }
+
+    @Override
+    public void unpack16(short[] src, float[] dst, dev.lamina.tensor.Precision p) {
+        if (p != dev.lamina.tensor.Precision.BF16) {
+            elementwise(dst.length, (i0, i1) -> { for (int i = i0; i < i1; i++) dst[i] = Float.float16ToFloat(src[i]); });
+            return;
+        }
+        elementwise(dst.length, (i0, i1) -> {
+            int i = i0;
+            for (; i + L <= i1; i += L)
+                ((IntVector) jdk.incubator.vector.ShortVector.fromArray(S16, src, i).convertShape(VectorOperators.S2I, SI, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, i);
+            for (; i < i1; i++) dst[i] = Float.intBitsToFloat(src[i] << 16);
+        });
+    }
+
     /** Per-block partial sums of sumOfSquares, kept per calling thread (a step allocates nothing). */
     private static final ThreadLocal<double[][]> SQ_PARTIAL = ThreadLocal.withInitial(() -> new double[1][0]);
 

@@ -30,6 +30,8 @@ public final class TapeExecutor implements Executor<Var> {
     private final dev.lamina.autograd.MoeOps.RouterLosses routerLosses;   // null for a dense model
     private dev.lamina.autograd.MoeOps.Route route;                       // the sparse layer in flight
     private TapeExecutor segments;                // on the tape's segment tape (activation checkpointing), made on first use
+    private final java.util.List<TapeExecutor> stashes = new java.util.ArrayList<>();   // on the tape's stash tapes (16-bit storage)
+    private int segmentIndex;                     // the segment of this forward pass that runs next
 
     /** Called with the hidden state x[n,d] entering each layer l (and l = L for the final norm's input). */
     @FunctionalInterface
@@ -88,17 +90,26 @@ public final class TapeExecutor implements Executor<Var> {
     }
 
     @Override
-    public int segmentLayers() { return tape.checkpointEvery(); }
+    public int segmentLayers() { return tape.checkpointEvery() > 0 ? tape.checkpointEvery() : tape.stashing() ? 1 : 0; }
 
     @Override
     public Var segment(Var x, java.util.function.BiFunction<Executor<Var>, Var, Var> layers) {
-        if (tape.checkpointEvery() == 0) return layers.apply(this, x);
-        Tape seg = tape.segmentTape();
-        if (segments == null || segments.tape != seg) segments = new TapeExecutor(this, seg);
-        TapeExecutor inner = segments;
+        if (tape.checkpointEvery() == 0 && !tape.stashing()) return layers.apply(this, x);
+        int k = segmentIndex++;
+        Tape seg = tape.checkpointEvery() > 0 ? tape.segmentTape() : tape.stashTape(k);
+        TapeExecutor inner;
+        if (tape.checkpointEvery() > 0) {
+            if (segments == null || segments.tape != seg) segments = new TapeExecutor(this, seg);
+            inner = segments;
+        } else {
+            while (stashes.size() <= k) stashes.add(null);
+            if (stashes.get(k) == null || stashes.get(k).tape != seg) stashes.set(k, new TapeExecutor(this, seg));
+            inner = stashes.get(k);
+        }
         inner.ids = ids; inner.B = B; inner.T = T;
         inner.skip = skip; inner.hiddenProbe = hiddenProbe; inner.attentionProbe = attentionProbe; inner.inputProbe = inputProbe;
-        return Ops.checkpoint(tape, x, in -> layers.apply(inner, in));
+        return tape.checkpointEvery() > 0 ? Ops.checkpoint(tape, x, in -> layers.apply(inner, in))
+                : Ops.stashed(tape, k, x, in -> layers.apply(inner, in));
     }
 
     /**
@@ -110,6 +121,7 @@ public final class TapeExecutor implements Executor<Var> {
     @Override
     public Var embed(Var tokens, Var positions) {
         if (routerLosses != null) routerLosses.reset();
+        segmentIndex = 0;
         Var x = tokens != null ? Ops.embedding(tape, ids, tokens, positions, T) : Ops.storedEmbedding(tape, ids, model.storedTable(), positions, T);
         return s(c.scaleEmbeddings() ? Ops.scale(tape, x, c.embeddingScale()) : x);
     }

@@ -36,6 +36,33 @@ class RoundKernelTest {
                 }
     }
 
+    /** pack16 and unpack16: the vector kernels give Half's answer and bits, on exact buffers and on buffers with one value that is not 16-bit. */
+    @Test
+    void vectorPackingIsTheReferenceBitForBit() {
+        SplittableRandom r = new SplittableRandom(11);
+        for (Precision p : new Precision[] {Precision.BF16, Precision.FP16})
+            for (int n : SIZES)
+                for (KernelSet k : new KernelSet[] {Kernels.vector(1), Kernels.vector(2)})
+                    for (int spoil = -1; spoil < n; spoil += Math.max(1, n / 3)) {
+                        float[] x = new float[n];
+                        for (int i = 0; i < n; i++) x[i] = p.round(value(r));
+                        if (spoil >= 0) x[spoil] = 1f + 0x1p-20f;
+                        short[] ref = new short[n], got = new short[n];
+                        boolean exact = Kernels.scalar(1).pack16(x, ref, p);
+                        assertThat(exact).isEqualTo(spoil < 0);
+                        assertThat(k.pack16(x, got, p)).as("%s n %d spoil %d %s", p, n, spoil, k.name()).isEqualTo(exact);
+                        if (!exact) continue;
+                        assertThat(got).isEqualTo(ref);
+                        float[] back = new float[n], refBack = new float[n];
+                        k.unpack16(got, back, p);
+                        Kernels.scalar(1).unpack16(ref, refBack, p);
+                        for (int i = 0; i < n; i++) {
+                            assertThat(Float.floatToRawIntBits(back[i])).isEqualTo(Float.floatToRawIntBits(refBack[i]));
+                            assertThat(Float.floatToRawIntBits(back[i])).isEqualTo(Float.floatToRawIntBits(x[i]));
+                        }
+                    }
+    }
+
     /** Random floats of every magnitude, with NaNs, infinities, signed zeros, subnormals and exact ties mixed in. */
     private static float value(SplittableRandom r) {
         return switch (r.nextInt(12)) {
