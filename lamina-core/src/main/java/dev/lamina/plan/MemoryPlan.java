@@ -208,8 +208,11 @@ public final class MemoryPlan {
         long[] layers = new long[L];
         for (int l = 0; l < L; l++) layers[l] = 4 * sum(tape.layers().get(l));
         double layerShare = r.strategy() == Strategy.PP ? share : 1;
-        items.add(new Item(ACTIVATIONS, (long) (heap.all(tape.kept()) * layerShare), r.checkpointEvery() > 0
+        boolean stash = r.precision() != Precision.FP32 && r.checkpointEvery() == 0 && r.task() == Task.TRAIN;
+        items.add(new Item(ACTIVATIONS, (long) ((stash ? stashed(c, tape, n, heap) : heap.all(tape.kept())) * layerShare), r.checkpointEvery() > 0
                 ? "block inputs of " + ceilDiv(L, r.checkpointEvery()) + " segments + one segment's buffers, embeddings, final norm"
+                : stash ? "one layer's float32 buffers, shared; the other layers' kept in 16 bits (norm statistics and routing in float32); "
+                        + "each layer's output, embeddings, final norm"
                 : "every layer's buffers kept for backward, embeddings, final norm"));
         items.add(new Item(HEAD, heap.all(tape.head()), "the fused head's logits, " + tape.chunk() + " rows at a time"));
         items.add(new Item(TEMPORARIES, heap.all(tape.lent()), "gradients of activations, lent during backward"));
@@ -378,6 +381,39 @@ public final class MemoryPlan {
         List<Long> lent = new ArrayList<>();
         most.forEach((shape, k) -> { for (int i = 0; i < k; i++) lent.add(shape.rows() * shape.width()); });
         return new Tape(layers, kept, head, chunk, lent);
+    }
+
+    /**
+     * The kept activations of 16-bit storage (Tape.stashing): the main tape's own buffers and each
+     * layer's output copy; the buffers the layers compute in, shared by position (a layer whose buffer
+     * at a position differs in size keeps its own); every layer but the last packed to 16 bits where
+     * its values are 16-bit (all but the norms' statistics and a sparse layer's routing weights and
+     * probabilities, which stay float32 copies).
+     */
+    private static long stashed(ModelConfig c, Tape tape, long n, Heap heap) {
+        List<List<Long>> layers = tape.layers();
+        long inLayers = 0;
+        for (List<Long> l : layers) inLayers += l.size();
+        List<Long> own = new ArrayList<>(tape.kept().subList(0, (int) (tape.kept().size() - inLayers)));   // embeddings, final norm
+        for (int l = 0; l < layers.size(); l++) own.add(n * c.hiddenSize());                               // each layer's output, on the main tape
+        List<Long> pool = new ArrayList<>();
+        long bytes = heap.all(own);
+        for (int l = 0; l < layers.size(); l++) {
+            List<Long> bufs = layers.get(l);
+            for (int p = 0; p < bufs.size(); p++) {
+                long size = bufs.get(p);
+                if (p == pool.size()) {
+                    pool.add(size);
+                    bytes += heap.floats(size);
+                }
+                if (pool.get(p) != size) bytes += heap.floats(size);            // its own buffer, never packed
+                else if (l < layers.size() - 1) {
+                    boolean floats = size == n || c.sparse(l) && (size == n * c.expertsPerToken() || size == n * c.numExperts());
+                    bytes += floats ? heap.floats(size) : heap.bytes(2 * size);
+                }
+            }
+        }
+        return bytes;
     }
 
     /** A norm's buffers over rows of width w: the output and its statistics (RMSNorm: 1/rms; LayerNorm: mean and 1/std). */
