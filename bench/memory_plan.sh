@@ -3,19 +3,22 @@
 # and `lamina bench memory` (random weights, one step; the heap in use after a full collection at the
 # step's peak, one process per figure), and the plan's error. Inference is compared once loaded (the
 # plan's steady_bytes: loading a float32 model briefly holds its weights twice, which the plan's peak includes).
-#   bench/memory_plan.sh [CASE...]   CASE: SHAPE:METHOD:BATCH:SEQ[:ckpt]   SHAPE llama-s|llama-m|tinyllama,
-#                                     METHOD inference|full|lora|qlora (default: a grid of 13 cases)
+#   bench/memory_plan.sh [CASE...]   CASE: SHAPE:METHOD:BATCH:SEQ[:ckpt][:PRECISION]   SHAPE llama-s|llama-m|tinyllama,
+#                                     METHOD inference|full|lora|qlora, PRECISION fp32|bf16|fp16 (full; default fp32)
+#                                     (default: a grid of 16 cases)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cases=("$@")
 [ ${#cases[@]} -gt 0 ] || cases=(llama-s:full:8:256 llama-s:full:8:256:ckpt llama-s:lora:8:256 llama-s:qlora:8:256
   llama-m:full:4:256 llama-m:full:4:256:ckpt llama-m:full:8:256:ckpt llama-m:lora:4:256 llama-m:qlora:4:256:ckpt llama-m:inference:1:256
-  tinyllama:qlora:1:256 tinyllama:qlora:2:512:ckpt tinyllama:lora:1:256)
+  tinyllama:qlora:1:256 tinyllama:qlora:2:512:ckpt tinyllama:lora:1:256 llama-s:full:8:256::bf16 llama-m:full:4:256::bf16
+  llama-m:full:4:256::fp16)
 "$ROOT/bin/lamina" --version >/dev/null
-echo "| model | task | batch x seq | checkpointing | planned MB | live heap MB | plan error |"
-echo "| --- | --- | --- | --- | ---: | ---: | ---: |"
+echo "| model | task | precision | batch x seq | checkpointing | planned MB | live heap MB | plan error |"
+echo "| --- | --- | --- | --- | --- | ---: | ---: | ---: |"
 for c in "${cases[@]}"; do
-  IFS=: read -r shape method batch seq ckpt <<<"$c"
+  IFS=: read -r shape method batch seq ckpt prec <<<"$c"
+  prec=${prec:-fp32}
   case "$shape" in
     llama-s) model=(--preset llama-s --vocab 8192) ;;
     llama-m) model=(--preset llama-m --vocab 16384) ;;
@@ -25,9 +28,9 @@ for c in "${cases[@]}"; do
   task=$method; [ "$method" = full ] && task=train
   flags=(); what=none; [ -n "${ckpt:-}" ] && { flags=(--checkpoint-activations); what="every layer"; }
   kv=(); [ "$method" = inference ] && kv=(--kv-cache-tokens "$seq")
-  plan=$("$ROOT/bin/lamina" plan memory "${model[@]}" --task "$task" --batch "$batch" --seq "$seq" --rank 16 "${flags[@]}" "${kv[@]}")
+  plan=$("$ROOT/bin/lamina" plan memory "${model[@]}" --task "$task" --batch "$batch" --seq "$seq" --rank 16 --precision "$prec" "${flags[@]}" "${kv[@]}")
   planned=$(sed -n 's/^peak_bytes=//p' <<<"$plan")
   [ "$method" = inference ] && planned=$(sed -n 's/^steady_bytes=//p' <<<"$plan")   # bench memory measures once loaded
-  live=$("$ROOT/bin/lamina" bench memory --preset "$shape" --method "$method" --batch "$batch" --seq "$seq" --rank 16 "${flags[@]}" | sed -n 's/^live_mb=//p')
-  echo "| $shape | $method | $batch x $seq | $what | $(awk -v p="$planned" 'BEGIN{printf "%.0f", p / 1e6}') | $live | $(awk -v p="$planned" -v l="$live" 'BEGIN{printf "%+.1f%%", 100 * (p / 1e6 / l - 1)}') |"
+  live=$("$ROOT/bin/lamina" bench memory --preset "$shape" --method "$method" --batch "$batch" --seq "$seq" --rank 16 --precision "$prec" "${flags[@]}" | sed -n 's/^live_mb=//p')
+  echo "| $shape | $method | $prec | $batch x $seq | $what | $(awk -v p="$planned" 'BEGIN{printf "%.0f", p / 1e6}') | $live | $(awk -v p="$planned" -v l="$live" 'BEGIN{printf "%+.1f%%", 100 * (p / 1e6 / l - 1)}') |"
 done

@@ -12,16 +12,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 source "$ROOT/bench/isa.sh"
 PEER="${PEER:-$ROOT/../shared/bench/torch_train.py}"
 STEPS="${STEPS:-10}"; THREADS="${THREADS:-2}"
-VENV="${TORCH_VENV:-/tmp/lamina-torch}"
 presets=("$@"); [ ${#presets[@]} -gt 0 ] || presets=(llama-s gpt2-s)
-
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
-  # the CPU wheel (+cpu) when there is one: a CUDA build pulls in nvidia packages
-  found=$({ find / -name 'torch-2*.whl' 2>/dev/null || true; } | sort)     # find fails on unreadable dirs
-  wheel=$(grep -m1 '+cpu' <<<"$found" || head -n1 <<<"$found")
-  [ -n "$wheel" ] || { echo "bench: no PyTorch wheel found on this machine" >&2; exit 1; }
-  python3 -m venv "$VENV" && "$VENV/bin/pip" install -q "$wheel" numpy    # its dependencies from pip's configured index
-fi
+source "$ROOT/bench/torch_venv.sh"
 "$ROOT/bin/lamina" --version >/dev/null
 # Debian's PyTorch 1.13 (apt-get install python3-torch), when present, as a second peer.
 OLD=""; /usr/bin/python3 -c 'import torch' 2>/dev/null && OLD=/usr/bin/python3

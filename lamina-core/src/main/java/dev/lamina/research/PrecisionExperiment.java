@@ -67,8 +67,14 @@ public final class PrecisionExperiment {
 
     /** report.md with the table, and loss.png/svg (train, smoothed) and val_loss.png/svg (every evaluation). */
     public static void writeReport(List<Outcome> outcomes, Path dir, String setup, Figure.Plotter plotter) {
-        List<Figure.Series> train = new ArrayList<>(), val = new ArrayList<>();
+        List<Figure.Series> train = new ArrayList<>(), val = new ArrayList<>(), diff = new ArrayList<>();
+        Outcome ref = outcomes.stream().filter(o -> o.precision() == Precision.FP32).findFirst().orElse(outcomes.getFirst());
         for (Outcome o : outcomes) {
+            if (o != ref) {
+                double[] x = new double[o.trainLoss().length], d = new double[x.length];
+                for (int i = 0; i < x.length; i++) { x[i] = i + 1; d[i] = o.trainLoss()[i] - ref.trainLoss()[i]; }
+                diff.add(new Figure.Series(o.precision().label() + " − " + ref.precision().label(), x, LayerDiagnostics.smooth(d, 20)));
+            }
             double[] x = new double[o.trainLoss().length];
             for (int i = 0; i < x.length; i++) x[i] = i + 1;
             train.add(new Figure.Series(o.precision().label(), x, LayerDiagnostics.smooth(o.trainLoss(), 20)));
@@ -76,10 +82,13 @@ public final class PrecisionExperiment {
             for (int i = 0; i < vx.length; i++) vx[i] = o.evalSteps()[i];
             val.add(new Figure.Series(o.precision().label(), vx, o.evalLoss()));
         }
-        plotter.drawAll(dir, List.of(
+        List<Figure> figures = new ArrayList<>(List.of(
                 new Figure.Lines("loss", "Training loss by storage precision (moving average of 20 steps)", "step", "cross-entropy (nats/token)", train, false, false),
                 new Figure.Lines("val_loss", "Validation loss by storage precision", "step", "cross-entropy (nats/token)", val, false, true)));
-        Outcome ref = outcomes.stream().filter(o -> o.precision() == Precision.FP32).findFirst().orElse(outcomes.getFirst());
+        if (!diff.isEmpty())
+            figures.add(new Figure.Lines("loss_difference", "Training loss against " + ref.precision().label() + " on the same batches (moving average of 20 steps)",
+                    "step", "difference (nats/token)", diff, false, false));
+        plotter.drawAll(dir, figures);
         StringBuilder r = new StringBuilder(setup).append("\n\n");
         r.append("| precision | val loss | val perplexity | against fp32 | train loss, last 10% of steps | steps skipped (fp16 overflow) | final loss scale | tok/s (median step) | time against fp32 | live training memory MB |\n");
         r.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
@@ -94,8 +103,9 @@ public final class PrecisionExperiment {
         }
         r.append("\n\"against fp32\": the validation perplexity's difference. Time: the median step's, evaluations left out. Live memory: ")
                 .append("parameters, gradients and AdamW's two moments (16 bytes a parameter), the float32 master weights of a 16-bit run (4 more), ")
-                .append("and the tape's activation buffers. The 16-bit values are held in float32 arrays (the numbers of 16-bit storage, not its ")
-                .append("memory), so a 16-bit run holds more, not less, and pays for the rounding passes.\n\n![](loss.png)\n\n![](val_loss.png)\n");
+                .append("and the tape's activation buffers: a 16-bit run keeps its layers' activations in 16 bits (one layer's float32 buffers ")
+                .append("shared by all), while its weights and gradients are float32 arrays holding 16-bit values.\n\n![](loss.png)\n\n")
+                .append(diff.isEmpty() ? "" : "![](loss_difference.png)\n\n").append("![](val_loss.png)\n");
         AtomicFiles.writeString(dir.resolve("report.md"), r.toString());
     }
 }
