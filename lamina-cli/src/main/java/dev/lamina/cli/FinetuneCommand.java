@@ -89,6 +89,10 @@ final class FinetuneCommand implements Callable<Integer> {
             description = "Activation checkpointing: keep only every N-th block input (default N 1) and recompute the blocks "
                     + "during backward; less memory, about one more forward of time, the same gradients bit for bit.")
     Integer checkpointEvery;
+    @Option(names = "--precision", defaultValue = "fp32", paramLabel = "fp32|bf16", description = "bf16 (LoRA and QLoRA): the base's "
+            + "weights rounded to bfloat16, activations and their gradients stored in 16 bits, the adapter and its optimizer in float32 "
+            + "(as PEFT keeps them); default ${DEFAULT-VALUE}.")
+    String precision;
     @Option(names = "--force", description = "Start even when the memory plan exceeds the JVM's heap or the machine's memory.")
     boolean force;
 
@@ -112,6 +116,10 @@ final class FinetuneCommand implements Callable<Integer> {
         if (checkpointEvery != null && checkpointEvery < 1)
             throw new LaminaException("--checkpoint-activations must be >= 1 layer, got " + checkpointEvery);
         if (evalFraction != null && evalData != null) throw new LaminaException("give --eval-data or --eval-fraction, not both");
+        dev.lamina.tensor.Precision storage = dev.lamina.tensor.Precision.parse(precision);
+        if (storage != dev.lamina.tensor.Precision.FP32 && (!adapter || storage != dev.lamina.tensor.Precision.BF16))
+            throw new LaminaException("--precision " + storage.label() + ": fine-tuning stores 16 bits with --method lora or qlora in bf16; "
+                    + "use --precision bf16 with LoRA or QLoRA, or `lamina train --init MODEL --precision " + storage.label() + "` for all parameters");
         FineTuneRun run = new FineTuneRun(out, model.toAbsolutePath().toString(), null, data.toAbsolutePath().toString());
         if (run.resumable() && !resume)
             throw new LaminaException(out + " holds a fine-tuning run; add --resume to continue it, or choose a new --out");
@@ -120,7 +128,8 @@ final class FinetuneCommand implements Callable<Integer> {
         {   // the plan, before the base is loaded: --seq is the longest example, so this is the step's peak
             ModelConfig mc = Main.configOf(model);
             MemoryPlan.Task task = !adapter ? MemoryPlan.Task.TRAIN : m == FineTune.Method.LORA ? MemoryPlan.Task.LORA : MemoryPlan.Task.QLORA;
-            plan = PlanMemoryCommand.guard("fine-tuning", MemoryPlan.plan(MemoryPlan.Request.lamina(mc, task, batch, Math.min(seq, mc.maxPositionEmbeddings()),
+            plan = PlanMemoryCommand.guard("fine-tuning", MemoryPlan.plan(MemoryPlan.Request.lamina(mc, task, MemoryPlan.Precision.valueOf(storage.name()),
+                    batch, Math.min(seq, mc.maxPositionEmbeddings()),
                     accum, checkpointEvery == null ? 0 : checkpointEvery, rank, lc == null ? java.util.Set.of() : lc.targets())), force);
         }
         Base base = Base.load(model, threads, m == FineTune.Method.QLORA);
@@ -146,7 +155,7 @@ final class FinetuneCommand implements Callable<Integer> {
         int n = steps != null ? steps : epochs * ((train.examples().size() + perStep - 1) / perStep);
         TrainConfig c = TrainConfig.builder(n, batch, seq).lr(lr != null ? lr : adapter ? 2e-4 : 2e-5)
                 .warmup(warmup != null ? warmup : Math.max(1, n / 20)).weightDecay(weightDecay).clip(clip).accum(accum).evalEvery(evalEvery)
-                .seed(seed).checkpointEvery(checkpointEvery == null ? 0 : checkpointEvery).build();
+                .seed(seed).checkpointEvery(checkpointEvery == null ? 0 : checkpointEvery).precision(storage).build();
         System.err.println(plan);
         System.err.printf("finetune: %s, %s, %d examples (%d truncated to %d tokens%s)%s, %d steps of %d%s%s%n", model.getFileName(),
                 qat ? "all parameters, quantization-aware " + qc : m == FineTune.Method.FULL ? "all parameters" : (m == FineTune.Method.QLORA ? "QLoRA (NF4 base) r=" : "LoRA r=")

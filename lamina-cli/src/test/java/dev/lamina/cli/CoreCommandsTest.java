@@ -81,6 +81,39 @@ class CoreCommandsTest extends CliTest {
     }
 
     @Test
+    void sixteenBitTrainingRecordsItsPrecisionAndResumesInIt(@TempDir Path dir) throws Exception {
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < 60; i++) text.append("The jury said the election was fair. The city thanked them.\n\n");
+        Path corpus = Files.writeString(dir.resolve("c.txt"), text);
+        Path data = dir.resolve("data"), run = dir.resolve("run");
+        assertThat(run("prepare", "--corpus", corpus.toString(), "--tokenizer", "bytes", "--out", data.toString()).code()).isZero();
+
+        Result bad = run("train", "--preset", "tiny", "--data", data.toString(), "--out", run.toString(), "--precision", "fp8");
+        assertThat(bad.code()).isNotZero();
+        assertThat(bad.err().strip()).doesNotContain("\n").contains("fp32, bf16 or fp16").contains("--precision");
+        assertThat(run).doesNotExist();                                   // refused before anything was written
+
+        Result train = run("train", "--preset", "tiny", "--data", data.toString(), "--out", run.toString(), "--steps", "4",
+                "--seq", "32", "--batch", "2", "--eval-every", "2", "--precision", "fp16");
+        assertThat(train.code()).as(train.err()).isZero();
+        assertThat(train.err()).contains("fp16 storage (float32 master weights, dynamic loss scaling)").contains("loss scale");
+        assertThat(Files.readString(run.resolve("state.json"))).contains("\"precision\":\"fp16\"").contains("\"loss_scaler\"");
+        assertThat(Files.readAllLines(run.resolve("metrics.jsonl")).getFirst()).contains("\"loss_scale\"");
+
+        Result other = run("train", "--resume", run.toString(), "--steps", "6", "--precision", "bf16");
+        assertThat(other.code()).isNotZero();
+        assertThat(other.err().strip()).doesNotContain("\n").contains("trains in fp16");
+        Result resumed = run("train", "--resume", run.toString(), "--steps", "6");
+        assertThat(resumed.code()).as(resumed.err()).isZero();
+        assertThat(resumed.err()).contains("at step 4 of 6").contains("fp16 storage");
+        assertThat(Files.readAllLines(run.resolve("metrics.jsonl"))).hasSize(6);
+
+        Result plan = run("plan", "memory", "--preset", "tiny", "--vocab", "257", "--batch", "2", "--seq", "32", "--precision", "bf16");
+        assertThat(plan.code()).as(plan.err()).isZero();
+        assertThat(plan.out()).contains("float32 master weights").contains("in 16 bits");
+    }
+
+    @Test
     void verifyPassesOnTheSharedVectorsAndCountsCases() throws Exception {
         Path dir = VECTORS;
         Result r = run("verify", dir.toString());

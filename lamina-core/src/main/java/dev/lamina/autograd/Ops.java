@@ -656,18 +656,10 @@ public final class Ops {
     }
 
     /**
-     * y = body(x), keeping only x and y on this tape (activation checkpointing): body's ops run on the
-     * tape's segment tape, rewound for every segment, so their activations are held for one segment
-     * at a time. Backward runs body again from x (drawing the same dropout masks; the last segment,
-     * whose buffers are still on the segment tape, is not run again), hands it y's
-     * gradient and runs the segment's backward, which adds into x's gradient and the parameters'
-     * in the order a run without checkpointing adds them.
-     */
-    /**
      * Layers run on the tape's stash tape k ({@link Tape#stashing}): body's forward, its output copied
      * onto this tape; the next segment's forward packs the stash tape's buffers to 16 bits, and
-     * backward unpacks them and runs the stash tape's backward (the last segment's never leave). The same numbers as running body here; the kept activations in
-     * half the bytes.
+     * backward unpacks them and runs the stash tape's backward (the last segment's never leave). The
+     * same numbers as running body here; the kept activations in half the bytes.
      */
     public static Var stashed(Tape tape, int k, Var x, java.util.function.UnaryOperator<Var> body) {
         Tape seg = tape.stashTape(k);
@@ -675,8 +667,7 @@ public final class Ops {
         seg.reset();
         seg.dropoutRng(tape.dropoutRng());
         Var in = Var.leaf(x.value(), x::grad), out = body.apply(in);
-        Var y = tape.var(out.value().dim(0), out.size() / out.value().dim(0));
-        System.arraycopy(out.value().data(), out.value().offset(), y.value().data(), y.value().offset(), y.size());
+        Var y = segmentOutput(tape, out);
         Stashed op = tape.op(Stashed.class, Stashed::new);
         op.x = x; op.y = y; op.in = in; op.out = out; op.seg = seg; op.tape = tape;
         return y;
@@ -688,17 +679,18 @@ public final class Ops {
         @Override boolean timed() { return false; }        // the layers' ops are timed on their tape
         @Override protected void backward() {
             tape.beforeStashBackward(seg);
-            Tensor g = y.grad();
-            if (out == in) {                                // every layer of the segment skipped
-                kernels.accumulate(x.grad(), g);
-                return;
-            }
-            Tensor og = out.grad();
-            System.arraycopy(g.data(), g.offset(), og.data(), og.offset(), g.size());
-            seg.backward();
+            segmentBackward(kernels, x, y, in, out, seg);
         }
     }
 
+    /**
+     * y = body(x), keeping only x and y on this tape (activation checkpointing): body's ops run on the
+     * tape's segment tape, rewound for every segment, so their activations are held for one segment
+     * at a time. Backward runs body again from x (drawing the same dropout masks; the last segment,
+     * whose buffers are still on the segment tape, is not run again), hands it y's
+     * gradient and runs the segment's backward, which adds into x's gradient and the parameters'
+     * in the order a run without checkpointing adds them.
+     */
     public static Var checkpoint(Tape tape, Var x, java.util.function.UnaryOperator<Var> body) {
         Tape seg = tape.segmentTape();
         if (seg == null) return body.apply(x);
@@ -707,8 +699,7 @@ public final class Ops {
         seg.reset();
         seg.dropoutRng(rng);                                   // the segment's masks continue this tape's sequence
         Var in = Var.leaf(x.value(), x::grad), out = body.apply(in);
-        Var y = tape.var(out.value().dim(0), out.size() / out.value().dim(0));
-        System.arraycopy(out.value().data(), out.value().offset(), y.value().data(), y.value().offset(), y.size());
+        Var y = segmentOutput(tape, out);
         Checkpoint op = tape.op(Checkpoint.class, Checkpoint::new);
         op.x = x; op.y = y; op.body = body; op.rngState = rngState; op.seg = seg;
         op.in = in; op.out = out; op.run = seg.resets();
@@ -732,14 +723,26 @@ public final class Ops {
                     seg.recomputing(false);
                 }
             }                                              // else (the last segment) its buffers are still those of its forward
-            Tensor g = y.grad();
-            if (out == in) {                                   // every layer of the segment skipped
-                kernels.accumulate(x.grad(), g);
-                return;
-            }
-            Tensor og = out.grad();
-            System.arraycopy(g.data(), g.offset(), og.data(), og.offset(), g.size());
-            seg.backward();
+            segmentBackward(kernels, x, y, in, out, seg);
         }
+    }
+
+    /** A segment's output out (on the segment's tape) copied onto tape: the segment's buffers are reused after it. */
+    private static Var segmentOutput(Tape tape, Var out) {
+        Var y = tape.var(out.value().dim(0), out.size() / out.value().dim(0));
+        System.arraycopy(out.value().data(), out.value().offset(), y.value().data(), y.value().offset(), y.size());
+        return y;
+    }
+
+    /** y's gradient into the segment's output, then the segment tape's backward (which adds into x's through in). */
+    private static void segmentBackward(KernelSet kernels, Var x, Var y, Var in, Var out, Tape seg) {
+        Tensor g = y.grad();
+        if (out == in) {                                   // every layer of the segment skipped
+            kernels.accumulate(x.grad(), g);
+            return;
+        }
+        Tensor og = out.grad();
+        System.arraycopy(g.data(), g.offset(), og.data(), og.offset(), g.size());
+        seg.backward();
     }
 }

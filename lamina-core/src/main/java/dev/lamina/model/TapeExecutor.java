@@ -165,7 +165,7 @@ public final class TapeExecutor implements Executor<Var> {
     @Override
     public Var residual(Var r, Var h, Decoder.Linear w) {
         if (inputProbe != null && !w.frozenForm()) inputProbe.accept(w, h.value());
-        Var y = w.frozenForm() ? Ops.add(tape, r, product(h, w)) : Ops.residualLinear(tape, r, h, weight(w), w.bias());
+        Var y = w.frozenForm() ? Ops.add(tape, r, s(product(h, w))) : Ops.residualLinear(tape, r, h, weight(w), w.bias());
         return s(lowRank(h, y, w));
     }
 
@@ -192,7 +192,7 @@ public final class TapeExecutor implements Executor<Var> {
         Decoder.LowRank lr = w.lowRank();
         if (lr == null) return y;
         Var in = Ops.dropout(tape, x, lr.dropout());
-        Var h = Ops.scale(tape, Ops.linear(tape, in, lr.a(), null), lr.scale());
+        Var h = s(Ops.scale(tape, s(Ops.linear(tape, in, lr.a(), null)), lr.scale()));
         int need = y.size();
         if (loraScratch == null || loraScratch.size() < need) loraScratch = Tensor.zeros(need);
         return Ops.addLinearInPlace(tape, y, h, lr.b(), loraScratch);

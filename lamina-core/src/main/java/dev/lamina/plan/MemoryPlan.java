@@ -69,9 +69,9 @@ public final class MemoryPlan {
             if (strategy == Strategy.PP && workers > config.numHiddenLayers())
                 throw new LaminaException("pipeline parallelism over " + workers + " workers needs at least as many layers; the model has "
                         + config.numHiddenLayers());
-            if (target == Target.LAMINA && precision != Precision.FP32 && task != Task.TRAIN)
-                throw new LaminaException("Lamina stores 16 bits (--precision " + precision.name().toLowerCase(Locale.ROOT)
-                        + ") in full training only; plan --task " + task.name().toLowerCase(Locale.ROOT) + " with --precision fp32, or with --target pytorch-gpu");
+            if (target == Target.LAMINA && precision != Precision.FP32 && (task == Task.INFERENCE || task != Task.TRAIN && precision != Precision.BF16))
+                throw new LaminaException("Lamina stores 16 bits (--precision " + precision.name().toLowerCase(Locale.ROOT) + ") in full training, and in "
+                        + "LoRA and QLoRA as bf16; plan --task " + task.name().toLowerCase(Locale.ROOT) + " with --precision fp32, or with --target pytorch-gpu");
             if (target == Target.LAMINA && optimizer == Optimizer.SGD && task != Task.INFERENCE)
                 throw new LaminaException("Lamina trains with AdamW; plan --optimizer sgd with --target pytorch-gpu");
         }
@@ -194,7 +194,7 @@ public final class MemoryPlan {
         } else {
             items.add(new Item(WEIGHTS, heap.floats((long) (P * share)), "float32" + (adapter ? ", frozen" : "")));
         }
-        if (r.precision() != Precision.FP32)          // the model computes with the master weights rounded, held in float32 arrays
+        if (r.precision() != Precision.FP32 && r.task() == Task.TRAIN)   // the model computes with the master weights rounded, held in float32 arrays
             items.add(new Item(WEIGHTS, heap.floats((long) (P * share)), "float32 master weights: the ones above are their "
                     + r.precision().name().toLowerCase(Locale.ROOT) + " rounding, still in float32 arrays"));
         if (adapter) items.add(new Item(WEIGHTS, heap.floats(trainable), "LoRA adapter, rank " + r.loraRank()));
@@ -208,7 +208,7 @@ public final class MemoryPlan {
         long[] layers = new long[L];
         for (int l = 0; l < L; l++) layers[l] = 4 * sum(tape.layers().get(l));
         double layerShare = r.strategy() == Strategy.PP ? share : 1;
-        boolean stash = r.precision() != Precision.FP32 && r.checkpointEvery() == 0 && r.task() == Task.TRAIN;
+        boolean stash = r.precision() != Precision.FP32 && r.checkpointEvery() == 0;
         items.add(new Item(ACTIVATIONS, (long) ((stash ? stashed(c, tape, n, heap) : heap.all(tape.kept())) * layerShare), r.checkpointEvery() > 0
                 ? "block inputs of " + ceilDiv(L, r.checkpointEvery()) + " segments + one segment's buffers, embeddings, final norm"
                 : stash ? "one layer's float32 buffers, shared; the other layers' kept in 16 bits (norm statistics and routing in float32); "

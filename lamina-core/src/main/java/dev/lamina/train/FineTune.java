@@ -309,6 +309,13 @@ public final class FineTune {
             model = base;
             trainable = base.params();
         }
+        if (c.precision() != dev.lamina.tensor.Precision.FP32) {
+            if (adapter == null || c.precision() != dev.lamina.tensor.Precision.BF16)
+                throw LaminaException.field("precision", "fine-tuning in " + c.precision().label() + " is built for LoRA and QLoRA in bf16 only "
+                        + "(a bf16 base, float32 adapters, 16-bit activations); use --precision bf16 with --method lora or qlora, or fp32");
+            Parameters frozen = model.params();           // the base's float parameters as bf16 holds them; the adapter stays float32
+            model.kernels().round(frozen.flatData(), c.precision());
+        }
         AdamW opt = new AdamW(trainable, model.kernels());
         Order order = new Order(train.examples().size(), c.seed());
         int start = 0;
@@ -375,7 +382,7 @@ public final class FineTune {
             for (int i = 0; i < B; i++) batch.add(ex.get(drawn[m * B + i]));
             // LoRA dropout masks: a function of (seed, step, micro-batch), so a resumed run draws the same ones
             Tape tape = Tape.training(model.kernels()).dropoutSeed(c.seed() * 0x9E3779B97F4A7C15L + step * 1_000_003L + m)
-                    .checkpointEvery(c.checkpointEvery());
+                    .checkpointEvery(c.checkpointEvery()).precision(c.precision());
             loss += w * loss(model, tape, batch);
             tape.backward();
             prior = w;

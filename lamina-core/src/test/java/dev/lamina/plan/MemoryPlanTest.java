@@ -37,6 +37,11 @@ class MemoryPlanTest {
 
     /** One step's bytes, after backward (the peak: everything but the optimizer's update is alive). */
     private static long measured(Decoder base, MemoryPlan.Task task, int B, int T, int every, int rank) {
+        return measured(base, task, B, T, every, rank, dev.lamina.tensor.Precision.FP32);
+    }
+
+    /** As above in precision: full training adds its float32 master weights; every task's tape stores 16 bits. */
+    private static long measured(Decoder base, MemoryPlan.Task task, int B, int T, int every, int rank, dev.lamina.tensor.Precision precision) {
         ModelConfig c = base.config();
         Decoder m = base;
         Parameters trainable = m.params();
@@ -46,14 +51,19 @@ class MemoryPlanTest {
             trainable = a.params();
         }
         new AdamW(trainable, m.kernels());
-        Tape tape = Tape.training(m.kernels()).checkpointEvery(every);
+        Tape tape = Tape.training(m.kernels()).checkpointEvery(every).precision(precision);
         int[] ids = new int[B * T];
         Rng rng = new Rng(2);
         for (int i = 0; i < ids.length; i++) ids[i] = (int) rng.nextLong(c.vocabSize());
-        m.loss(new TapeExecutor(m, tape, ids, B, T), ids);
-        tape.backward();
+        TapeExecutor ex = new TapeExecutor(m, tape, ids, B, T);
+        for (int step = 0; step < (precision == dev.lamina.tensor.Precision.FP32 ? 1 : 2); step++) {   // a 16-bit step packs what the first allocated
+            tape.reset();
+            m.loss(ex, ids);
+            tape.backward();
+        }
         long bytes = 4L * m.params().count() + m.nf4Bytes() + (m.frozenScratch() == null ? 0 : 4L * m.frozenScratch().size());
         if (task != MemoryPlan.Task.TRAIN) bytes += 4L * trainable.count();                  // the adapter's values
+        else if (precision != dev.lamina.tensor.Precision.FP32) bytes += 4L * trainable.count();   // the master weights
         return bytes + 12L * trainable.count() + tape.bytes();                               // gradients, two moments, the tape
     }
 
@@ -89,34 +99,24 @@ class MemoryPlanTest {
         assertThat(rows).as("worst %.2f%%", 100 * worst).isEmpty();
     }
 
-    /** bf16 training: the master weights, and the layers' activations kept in 16 bits (Tape.stashing), within 3% on every config. */
+    /** bf16 full training (master weights), LoRA and QLoRA: the layers' activations kept in 16 bits (Tape.stashing), within 3% on every config. */
     @Test
     void sixteenBitTrainingWithinThreePercent() {
         List<String> rows = new ArrayList<>();
         double worst = 0;
         for (String name : TestModels.names()) {
             Decoder m = TestModels.load(name);
-            for (int[] shape : new int[][] {{2, 9}, {3, 16}}) {
-                int B = shape[0], T = Math.min(shape[1], m.config().maxPositionEmbeddings());
-                new AdamW(m.params(), m.kernels());
-                Tape tape = Tape.training(m.kernels()).precision(dev.lamina.tensor.Precision.BF16);
-                int[] ids = new int[B * T];
-                Rng rng = new Rng(2);
-                for (int i = 0; i < ids.length; i++) ids[i] = (int) rng.nextLong(m.config().vocabSize());
-                TapeExecutor ex = new TapeExecutor(m, tape, ids, B, T);
-                for (int step = 0; step < 2; step++) {               // the second step packs what the first allocated
-                    tape.reset();
-                    m.loss(ex, ids);
-                    tape.backward();
+            for (MemoryPlan.Task task : List.of(MemoryPlan.Task.TRAIN, MemoryPlan.Task.LORA, MemoryPlan.Task.QLORA))
+                for (int[] shape : new int[][] {{2, 9}, {3, 16}}) {
+                    int B = shape[0], T = Math.min(shape[1], m.config().maxPositionEmbeddings());
+                    long got = measured(m, task, B, T, 0, 4, dev.lamina.tensor.Precision.BF16);
+                    long want = planned(MemoryPlan.plan(MemoryPlan.Request.lamina(m.config(), task, MemoryPlan.Precision.BF16, B, T, 1, 0, 4,
+                            Lora.TARGETABLE)));
+                    double err = (double) want / got - 1;
+                    worst = Math.max(worst, Math.abs(err));
+                    if (Math.abs(err) > 0.03)
+                        rows.add(String.format(Locale.ROOT, "%s %s bf16 %dx%d: planned %d, allocated %d (%+.1f%%)", name, task, B, T, want, got, 100 * err));
                 }
-                long got = 20L * m.params().count() + tape.bytes();   // weights, master weights, gradients, two moments, the tape
-                long want = planned(MemoryPlan.plan(MemoryPlan.Request.lamina(m.config(), MemoryPlan.Task.TRAIN, MemoryPlan.Precision.BF16,
-                        B, T, 1, 0, 0, Set.of())));
-                double err = (double) want / got - 1;
-                worst = Math.max(worst, Math.abs(err));
-                if (Math.abs(err) > 0.03)
-                    rows.add(String.format(Locale.ROOT, "%s bf16 %dx%d: planned %d, allocated %d (%+.1f%%)", name, B, T, want, got, 100 * err));
-            }
         }
         System.out.printf(Locale.ROOT, "bf16 memory plan against allocations: worst %.2f%%%n", 100 * worst);
         assertThat(rows).as("worst %.2f%%", 100 * worst).isEmpty();

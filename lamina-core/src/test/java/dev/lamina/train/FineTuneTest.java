@@ -151,6 +151,50 @@ class FineTuneTest {
         assertThat(full.trainable()).isEqualTo(base.parameterCount());
     }
 
+    /**
+     * bf16 LoRA and QLoRA: the base's float parameters become bfloat16 values, activations are stored in
+     * 16 bits, the adapter stays float32; it learns as float32 does, resumes bit for bit, and other
+     * methods and formats are refused naming --precision.
+     */
+    @Test
+    void bf16LoraAndQloraLearnAsFloat32DoesAndResumeBitwise(@TempDir Path dir) throws Exception {
+        FineTune.Split data = arithmetic(dir, 12).split(0.25, 4);
+        ModelConfig mc = Presets.get("tiny").config().apply(TOK.vocabSize());
+        Lora.Config lc = new Lora.Config(4, 8, 0.1, Lora.Config.parseTargets("all-linear"), false);
+        for (FineTune.Method method : new FineTune.Method[] {FineTune.Method.LORA, FineTune.Method.QLORA}) {
+            TrainConfig fp32 = TrainConfig.builder(10, 3, 32).lr(1e-2).warmup(2).evalEvery(4).seed(5).accum(2).build(),
+                    bf16 = fp32.toBuilder().precision(dev.lamina.tensor.Precision.BF16).build();
+            Decoder base = Decoder.create(mc, 1);
+            FineTune.Result f = FineTune.run(Decoder.create(mc, 1), method, lc, null, data.train(), data.eval(), fp32, null, null);
+            FineTune.Result b = FineTune.run(base, method, lc, null, data.train(), data.eval(), bf16, null, null);
+            for (float w : b.model().params().data()) assertThat(dev.lamina.tensor.Precision.bf16(w)).isEqualTo(w);   // the base as bf16 holds it
+            int unrounded = 0;
+            for (float w : b.adapter().params().data()) if (dev.lamina.tensor.Precision.bf16(w) != w) unrounded++;
+            assertThat((long) unrounded).as("the adapter stays float32").isGreaterThan(b.adapter().size() / 2);
+            assertThat(b.steps().getLast().loss()).isNotEqualTo(f.steps().getLast().loss())
+                    .isCloseTo(f.steps().getLast().loss(), org.assertj.core.data.Percentage.withPercentage(5));
+            assertThat(b.steps().getLast().loss()).isLessThan(0.95 * b.steps().getFirst().loss());   // (fp32: the same fall, within 5%)
+
+            Path whole = dir.resolve(method + "-whole"), cut = dir.resolve(method + "-cut");
+            FineTune.Result r = FineTune.run(Decoder.create(mc, 1), method, lc, null, data.train(), data.eval(), bf16,
+                    new FineTuneRun(whole, "base", TOK, "t.jsonl"), null);
+            assertThatThrownBy(() -> FineTune.run(Decoder.create(mc, 1), method, lc, null, data.train(), data.eval(), bf16,
+                    new FineTuneRun(cut, "base", TOK, "t.jsonl"), s -> { if (s.step() == 7) throw new IllegalStateException("killed"); }))
+                    .hasMessage("killed");
+            FineTune.Result resumed = FineTune.run(Decoder.create(mc, 1), method, lc, null, data.train(), data.eval(), bf16,
+                    new FineTuneRun(cut, "base", TOK, "t.jsonl"), null);
+            assertThat(resumed.adapter().params().data()).isEqualTo(r.adapter().params().data());
+            assertThatThrownBy(() -> FineTune.run(Decoder.create(mc, 1), method, lc, null, data.train(), data.eval(), fp32,
+                    new FineTuneRun(cut, "base", TOK, "t.jsonl"), null)).isInstanceOf(LaminaException.class).hasMessageContaining("other settings");
+        }
+        TrainConfig fp16 = TrainConfig.builder(2, 3, 32).precision(dev.lamina.tensor.Precision.FP16).build(),
+                fullBf16 = TrainConfig.builder(2, 3, 32).precision(dev.lamina.tensor.Precision.BF16).build();
+        assertThatThrownBy(() -> FineTune.run(Decoder.create(mc, 1), FineTune.Method.LORA, lc, null, data.train(), null, fp16, null, null))
+                .isInstanceOf(LaminaException.class).hasMessageContaining("bf16 only");
+        assertThatThrownBy(() -> FineTune.run(Decoder.create(mc, 1), FineTune.Method.FULL, null, null, data.train(), null, fullBf16, null, null))
+                .isInstanceOf(LaminaException.class).hasMessageContaining("LoRA and QLoRA");
+    }
+
     static FineTune.Data arithmetic(Path dir, int n) throws Exception {
         String[] lines = new String[n];
         for (int i = 0; i < n; i++) lines[i] = "{\"prompt\": \"" + i + "+" + (i % 5) + "=\", \"completion\": \"" + (i + i % 5) + "\"}";
