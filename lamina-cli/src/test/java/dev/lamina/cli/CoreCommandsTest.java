@@ -97,7 +97,9 @@ class CoreCommandsTest extends CliTest {
                 "--seq", "32", "--batch", "2", "--eval-every", "2", "--precision", "fp16");
         assertThat(train.code()).as(train.err()).isZero();
         assertThat(train.err()).contains("fp16 storage (float32 master weights, dynamic loss scaling)").contains("loss scale");
-        assertThat(Files.readString(run.resolve("state.json"))).contains("\"precision\":\"fp16\"").contains("\"loss_scaler\"");
+        var state = dev.lamina.io.Json.MAPPER.readTree(Files.readString(run.resolve("state.json")));
+        assertThat(state.get("train").get("precision").stringValue()).isEqualTo("fp16");
+        assertThat(state.get("loss_scaler").get("scale").floatValue()).isEqualTo(65536f);
         assertThat(Files.readAllLines(run.resolve("metrics.jsonl")).getFirst()).contains("\"loss_scale\"");
 
         Result other = run("train", "--resume", run.toString(), "--steps", "6", "--precision", "bf16");
