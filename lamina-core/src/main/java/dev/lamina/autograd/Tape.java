@@ -148,6 +148,8 @@ public final class Tape {
         return this;
     }
 
+    public float lossScale() { return lossScale; }
+
     // ---- 16-bit activation storage --------------------------------------------------------------
 
     /** Tapes the decoder's layers run on when stashing, one per layer; they compute in the same buffers. */
@@ -212,7 +214,8 @@ public final class Tape {
             if (half[i] != null && half[i].length != d.length) half[i] = null;
             if (half[i] == null && dev.lamina.tensor.Half.exact(d, precision)) half[i] = new short[d.length];   // no 16-bit copy of a buffer that has none
             exact[i] = half[i] != null && kernels.pack16(d, half[i], precision);
-            if (!exact[i]) {
+            if (exact[i]) full[i] = null;
+            else {
                 if (full[i] == null || full[i].length != d.length) full[i] = new float[d.length];
                 System.arraycopy(d, 0, full[i], 0, d.length);
             }
@@ -260,9 +263,6 @@ public final class Tape {
             seg.restoreBuffers();
         }
     }
-
-
-    public float lossScale() { return lossScale; }
 
     /** Layers per checkpointed segment, 0 when checkpointing is off (always 0 on an inference tape). */
     public int checkpointEvery() { return checkpointEvery; }
