@@ -545,8 +545,9 @@ public final class VectorKernels implements KernelSet {
 
     /**
      * bfloat16 on the float's bits (add 0x7fff plus the kept lowest bit, clear the low half; a NaN
-     * gets its quiet bit instead); float16 through the JDK's conversions, one element at a time (the
-     * Vector API has no half-precision conversion).
+     * gets its quiet bit instead); float16 on the bits too where it is normal, by float addition
+     * where it is subnormal (the Vector API has no half-precision conversion); a vector holding a NaN
+     * goes through the JDK's conversions element by element.
      */
     @Override
     public void round(Tensor x, dev.lamina.tensor.Precision p) {
@@ -555,7 +556,23 @@ public final class VectorKernels implements KernelSet {
         int xo = x.offset();
         if (p == dev.lamina.tensor.Precision.FP16) {
             elementwise(x.size(), (i0, i1) -> {
-                for (int i = xo + i0, end = xo + i1; i < end; i++) X[i] = Float.float16ToFloat(Float.floatToFloat16(X[i]));
+                int i = i0;
+                for (; i + L <= i1; i += L) {
+                    FloatVector v = FloatVector.fromArray(S, X, xo + i);
+                    IntVector b = v.reinterpretAsInts(), a = b.and(0x7fffffff);
+                    if (a.compare(VectorOperators.GT, 0x7f800000).anyTrue()) {      // a NaN: the JDK's conversion keeps its payload bits as it does
+                        for (int j = xo + i; j < xo + i + L; j++) X[j] = Float.float16ToFloat(Float.floatToFloat16(X[j]));
+                        continue;
+                    }
+                    // normal halves: round the float's mantissa to 10 bits (nearest, ties to even); 65520 and up: infinity;
+                    // below 2^-14, multiples of 2^-24: adding and taking away 0.5 rounds there (float addition is nearest-even)
+                    IntVector normal = a.add(a.lanewise(VectorOperators.LSHR, 13).and(1).add(0x0fff)).and(0xffffe000);
+                    IntVector small = v.abs().add(0.5f).sub(0.5f).reinterpretAsInts();
+                    IntVector r = small.blend(normal, a.compare(VectorOperators.GE, 0x38800000))
+                            .blend(0x7f800000, a.compare(VectorOperators.GE, 0x477ff000));
+                    r.or(b.and(0x80000000)).reinterpretAsFloats().intoArray(X, xo + i);
+                }
+                for (; i < i1; i++) X[xo + i] = Float.float16ToFloat(Float.floatToFloat16(X[xo + i]));
             });
             return;
         }

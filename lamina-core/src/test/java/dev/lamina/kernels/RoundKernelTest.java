@@ -36,6 +36,20 @@ class RoundKernelTest {
                 }
     }
 
+    /** A sweep of a million float bit patterns over every exponent, sign and NaN: the vector rounding gives Precision.round's bits. */
+    @Test
+    void everyExponentRoundsAsTheReference() {
+        int n = 1 << 20;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = Float.intBitsToFloat(i * 4099 + (i >>> 3));     // 4099 is odd: the patterns cover the int range evenly
+        for (Precision p : new Precision[] {Precision.BF16, Precision.FP16}) {
+            float[] got = x.clone();
+            Kernels.vector(2).round(Tensor.of(got, n), p);
+            for (int i = 0; i < n; i++)
+                assertThat(Float.floatToRawIntBits(got[i])).as("%s %s", p, Float.toHexString(x[i])).isEqualTo(Float.floatToRawIntBits(p.round(x[i])));
+        }
+    }
+
     /** pack16 and unpack16: the vector kernels give Half's answer and bits, on exact buffers and on buffers with one value that is not 16-bit. */
     @Test
     void vectorPackingIsTheReferenceBitForBit() {
