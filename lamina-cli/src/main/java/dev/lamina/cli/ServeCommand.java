@@ -42,7 +42,7 @@ final class ServeCommand implements Callable<Integer> {
     int maxBody;
     @Option(names = "--kv-blocks", defaultValue = "0", description = "KV cache blocks of 16 tokens (default: enough for every slot's full context).")
     int kvBlocks;
-    @Option(names = "--weights", defaultValue = "stored", description = "How inference stores the linear weights: stored (a GGUF file's Q8_0/Q4_0/Q4_K/Q6_K blocks as they are, else float32), f32, or q8_0 (8-bit blocks, a quarter of float32's bytes); default ${DEFAULT-VALUE}.")
+    @Option(names = "--weights", defaultValue = "stored", description = "How inference stores the linear weights: stored (a GGUF file's Q8_0/Q4_0/Q4_K/Q6_K blocks as they are, else float32), f32, bf16 (bfloat16: half of float32's bytes, the same product as float32 weights holding the rounded values), or q8_0 (8-bit blocks, a quarter of float32's bytes); default ${DEFAULT-VALUE}.")
     String weights;
     @Option(names = "--threads", description = "Worker threads for the model (default: all cores).")
     Integer threads;

@@ -185,11 +185,13 @@ public interface KernelSet {
 
     /**
      * w prepared in a storage format: {@link WeightFormat#F32} as {@link #prepare(Tensor, Tensor)},
-     * {@link WeightFormat#Q8_0} quantized into {@link Q8Weights}, which every kernel set's project reads.
+     * {@link WeightFormat#BF16} rounded into {@link Bf16Weights}, {@link WeightFormat#Q8_0} quantized into
+     * {@link Q8Weights}, which every kernel set's project reads.
      */
     default LinearWeights prepare(Tensor w, Tensor bias, WeightFormat format) {
         return switch (format) {
             case F32, STORED -> prepare(w, bias);
+            case BF16 -> Bf16Weights.pack(parallel(), w, bias);
             case Q8_0 -> Q8Weights.quantize(parallel(), w, bias);
         };
     }

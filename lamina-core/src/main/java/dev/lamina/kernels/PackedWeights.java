@@ -96,44 +96,50 @@ public final class PackedWeights implements PanelWeights {
 
     @Override
     public void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
+        for (int p = p0; p < p1; p++) panel(n, in, out, p, X, xOff, ldx, data, p * in * NR, Y, yOff, ldy);
+        addBias(bias, n, out, Y, yOff, ldy, p0, p1);
+    }
+
+    /** Panel p of a matrix [out, in] whose panel floats start at P[b], for all n rows (shared with {@link Bf16Weights}, which widens a panel first). */
+    static void panel(int n, int in, int out, int p, float[] X, int xOff, int ldx, float[] P, int b, float[] Y, int yOff, int ldy) {
         float[] tile = TILE.get();
-        for (int p = p0; p < p1; p++) {
-            int b = p * in * NR;
-            boolean full = (p + 1) * NR <= out;
-            int i = 0;
-            for (; i + MR <= n; i += MR) {
-                if (full) k6(in, X, xOff + i * ldx, ldx, data, b, Y, yOff + i * ldy + p * NR, ldy);
-                else {
-                    k6(in, X, xOff + i * ldx, ldx, data, b, tile, 0, NR);
-                    for (int r = 0; r < MR; r++) store(tile, r * NR, NR, Y, yOff + (i + r) * ldy, p);
-                }
-            }
-            for (; i + 2 <= n; i += 2) {
-                if (full) k2(in, X, xOff + i * ldx, ldx, data, b, Y, yOff + i * ldy + p * NR, ldy);
-                else {
-                    k2(in, X, xOff + i * ldx, ldx, data, b, tile, 0, NR);
-                    for (int r = 0; r < 2; r++) store(tile, r * NR, NR, Y, yOff + (i + r) * ldy, p);
-                }
-            }
-            if (i < n) {
-                if (full) k1(in, X, xOff + i * ldx, data, b, Y, yOff + i * ldy + p * NR);
-                else {
-                    k1(in, X, xOff + i * ldx, data, b, tile, 0);
-                    store(tile, 0, NR, Y, yOff + i * ldy, p);
-                }
+        boolean full = (p + 1) * NR <= out;
+        int i = 0;
+        for (; i + MR <= n; i += MR) {
+            if (full) k6(in, X, xOff + i * ldx, ldx, P, b, Y, yOff + i * ldy + p * NR, ldy);
+            else {
+                k6(in, X, xOff + i * ldx, ldx, P, b, tile, 0, NR);
+                for (int r = 0; r < MR; r++) store(tile, r * NR, out, Y, yOff + (i + r) * ldy, p);
             }
         }
-        if (bias != null) {
-            float[] B = bias.data();
-            int bo = bias.offset(), o0 = p0 * NR, o1 = Math.min(out, p1 * NR);
-            for (int i = 0; i < n; i++)
-                for (int o = o0; o < o1; o++) Y[yOff + i * ldy + o] += B[bo + o];
+        for (; i + 2 <= n; i += 2) {
+            if (full) k2(in, X, xOff + i * ldx, ldx, P, b, Y, yOff + i * ldy + p * NR, ldy);
+            else {
+                k2(in, X, xOff + i * ldx, ldx, P, b, tile, 0, NR);
+                for (int r = 0; r < 2; r++) store(tile, r * NR, out, Y, yOff + (i + r) * ldy, p);
+            }
+        }
+        if (i < n) {
+            if (full) k1(in, X, xOff + i * ldx, P, b, Y, yOff + i * ldy + p * NR);
+            else {
+                k1(in, X, xOff + i * ldx, P, b, tile, 0);
+                store(tile, 0, out, Y, yOff + i * ldy, p);
+            }
         }
     }
 
-    /** Copies the valid columns of tile floats [t, t + len) (panels from p on) into row y0 of Y. */
-    private void store(float[] tile, int t, int len, float[] Y, int y0, int p) {
-        int o = p * NR, cols = Math.min(len, out - o);
+    /** y[i, o] += bias[o] for the outputs of panels [p0, p1). */
+    static void addBias(Tensor bias, int n, int out, float[] Y, int yOff, int ldy, int p0, int p1) {
+        if (bias == null) return;
+        float[] B = bias.data();
+        int bo = bias.offset(), o0 = p0 * NR, o1 = Math.min(out, p1 * NR);
+        for (int i = 0; i < n; i++)
+            for (int o = o0; o < o1; o++) Y[yOff + i * ldy + o] += B[bo + o];
+    }
+
+    /** Copies the valid columns (of out) of the tile's row at t (panel p) into row y0 of Y. */
+    private static void store(float[] tile, int t, int out, float[] Y, int y0, int p) {
+        int o = p * NR, cols = Math.min(NR, out - o);
         if (cols > 0) System.arraycopy(tile, t, Y, y0 + o, cols);
     }
 

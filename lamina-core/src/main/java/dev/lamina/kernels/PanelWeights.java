@@ -8,7 +8,7 @@ import dev.lamina.tensor.Tensor;
  * and {@link Q4Weights} in 8- and 4-bit blocks): a product is a loop over panels, each computed for every row, so the
  * schedule over threads is the same whatever the storage.
  */
-sealed interface PanelWeights extends LinearWeights permits PackedWeights, Q8Weights, Q4Weights {
+sealed interface PanelWeights extends LinearWeights permits PackedWeights, Bf16Weights, Q8Weights, Q4Weights {
     /** Below this many multiply-adds per task a product stays on fewer threads. */
     long PARALLEL_MIN_FMA = 1L << 17;
 

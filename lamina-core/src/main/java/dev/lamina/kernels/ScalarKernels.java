@@ -499,6 +499,10 @@ public final class ScalarKernels implements KernelSet {
                     Q8Weights.multiplyScalar(n, X, xOff, in, q8, y.data(), y.offset(), out, o0, o1);
                     continue;
                 }
+                if (ws[m] instanceof Bf16Weights h) {
+                    Bf16Weights.multiplyScalar(n, X, xOff, in, h, y.data(), y.offset(), out, o0, o1);
+                    continue;
+                }
                 if (ws[m] instanceof Q4Weights q4) {
                     Q4Weights.multiplyScalar(n, X, xOff, in, q4, y.data(), y.offset(), out, o0, o1);
                     continue;

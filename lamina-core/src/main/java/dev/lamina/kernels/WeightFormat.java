@@ -13,13 +13,15 @@ public enum WeightFormat {
     STORED,
     /** float32, as trained (packed into panels by the vector kernels); a quantized file is dequantized. */
     F32,
+    /** bfloat16, rounded to nearest even ({@link Bf16Weights}): half of float32's bytes, the precision of most published checkpoints. */
+    BF16,
     /** 8-bit blocks of 32 with a float16 scale, llama.cpp's Q8_0 ({@link Q8Weights}). */
     Q8_0;
 
-    /** The format named s: "stored", "f32" or "q8_0" (any case). */
+    /** The format named s: "stored", "f32", "bf16" or "q8_0" (any case). */
     public static WeightFormat parse(String s) {
         for (WeightFormat f : values()) if (f.name().equalsIgnoreCase(s.trim())) return f;
-        throw LaminaException.field("weights", "weights format '" + s + "' is not one of stored, f32, q8_0");
+        throw LaminaException.field("weights", "weights format '" + s + "' is not one of stored, f32, bf16, q8_0");
     }
 
     @Override public String toString() { return name().toLowerCase(Locale.ROOT); }

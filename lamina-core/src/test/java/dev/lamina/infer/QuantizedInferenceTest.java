@@ -43,6 +43,29 @@ class QuantizedInferenceTest {
         assertThat(relativeError(lq, ld)).isLessThan(1e-5);      // 8-bit products are summed block by block
     }
 
+    /** bf16 weights: the logits are, bit for bit, those of the float32 model whose linear maps hold the bf16-rounded weights. */
+    @ParameterizedTest
+    @MethodSource("names")
+    void bf16LogitsAreTheFloatLogitsOfTheRoundedWeights(String name) {
+        Decoder model = TestModels.load(name);
+        int[] ids = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5};
+        PreparedModel bf16 = PreparedModel.of(model, WeightFormat.BF16), f32 = PreparedModel.of(model);
+        assertThat(bf16.format()).isEqualTo(WeightFormat.BF16);
+        assertThat(bf16.weightBytesPerToken()).isLessThan(f32.weightBytesPerToken());
+        float[] lh = logits(bf16, ids);
+        assertThat(relativeError(lh, logits(f32, ids))).as("bf16 logits against float32").isLessThan(0.02).isGreaterThan(0);
+        if (model.config().tieWordEmbeddings()) return;      // the head's table is also the embedding, read in float32: no float twin
+
+        Parameters twin = Decoder.layout(model.config()).build();
+        System.arraycopy(model.params().data(), 0, twin.data(), 0, twin.count());
+        for (Decoder.Linear lin : model.linears()) {
+            dev.lamina.tensor.Tensor w = twin.value(lin.key().name());
+            for (int i = 0; i < w.size(); i++) w.set(i, dev.lamina.tensor.Precision.bf16(w.get(i)));
+        }
+        float[] lr = logits(PreparedModel.of(new Decoder(model.config(), twin, model.kernels())), ids);
+        for (int i = 0; i < lh.length; i++) assertThat(Float.floatToRawIntBits(lh[i])).as("logit %d", i).isEqualTo(Float.floatToRawIntBits(lr[i]));
+    }
+
     private static float[] logits(PreparedModel m, int[] ids) {
         try (InferenceSession s = new InferenceSession(m, new ContiguousKvCache(m.model().config(), ids.length + 1))) {
             float[] all = null;

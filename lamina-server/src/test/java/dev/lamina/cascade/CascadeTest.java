@@ -139,7 +139,7 @@ class CascadeTest {
             String models = http.send(HttpRequest.newBuilder(URI.create(s.baseUrl() + "/v1/models")).build(), HttpResponse.BodyHandlers.ofString()).body();
             assertThat(models).contains("\"id\":\"frugal\"");
             HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(s.baseUrl() + "/v1/chat/completions")).POST(HttpRequest.BodyPublishers.ofString(
-                    "{\"model\":\"frugal\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":5,\"stream\":true,"
+                    "{\"model\":\"frugal\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":5,\"temperature\":0,\"stream\":true,"
                             + "\"stream_options\":{\"include_usage\":true}}")).build(), HttpResponse.BodyHandlers.ofString());
             assertThat(r.statusCode()).isEqualTo(200);
             List<String> events = r.body().lines().filter(l -> l.startsWith("data: ")).map(l -> l.substring(6)).toList();
