@@ -4,7 +4,7 @@
 # step's peak, one process per figure), and the plan's error. Inference is compared once loaded (the
 # plan's steady_bytes: loading a float32 model briefly holds its weights twice, which the plan's peak includes).
 #   bench/memory_plan.sh [CASE...]   CASE: SHAPE:METHOD:BATCH:SEQ[:ckpt][:PRECISION]   SHAPE llama-s|llama-m|tinyllama,
-#                                     METHOD inference|full|lora|qlora, PRECISION fp32|bf16|fp16 (full; default fp32)
+#                                     METHOD inference|full|lora|qlora, PRECISION fp32|bf16|fp16 (full; bf16 inference; default fp32)
 #                                     (default: a grid of 16 cases)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

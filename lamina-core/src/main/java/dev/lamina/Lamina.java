@@ -143,7 +143,8 @@ public final class Lamina {
      * Loads a run directory (config.json, model.safetensors, tokenizer/), or a Hugging Face
      * directory (config.json with a model_type, safetensors weights, tokenizer.json; without a
      * usable tokenizer.json the model loads but text operations fail with the reason), or a GGUF
-     * file (its Q8_0/Q4_0/Q4_K/Q6_K linear maps kept in their blocks with {@link WeightFormat#STORED}).
+     * file (its Q8_0/Q4_0/Q4_K/Q6_K linear maps kept in their blocks with {@link WeightFormat#STORED}; a
+     * Hugging Face directory's BF16 weights kept in bfloat16).
      */
     public static Model load(Path run) { return load(run, Kernels.defaults()); }
 
@@ -156,9 +157,11 @@ public final class Lamina {
             GgufModel.Loaded g = GgufModel.load(run, weights == WeightFormat.STORED);
             return new Model(g.decoder().withKernels(kernels), g.tokenizer(), weights, ModelChatTemplate.ofGguf(run)).inferenceOnly();
         }
-        if (HfCheckpoint.isHfDirectory(run))
-            return new Model(HfCheckpoint.load(run).withKernels(kernels), HfCheckpoint.tokenizer(run), weights, ModelChatTemplate.of(run))
+        if (HfCheckpoint.isHfDirectory(run)) {
+            WeightFormat as = weights == WeightFormat.STORED && HfCheckpoint.storesBf16(run) ? WeightFormat.BF16 : weights;   // as the file stores them
+            return new Model(HfCheckpoint.load(run).withKernels(kernels), HfCheckpoint.tokenizer(run), as, ModelChatTemplate.of(run))
                     .inferenceOnly();
+        }
         return new Model(Checkpoint.loadModel(run).withKernels(kernels), Tokenizers.load(run.resolve(Checkpoint.TOKENIZER)), weights,
                 ModelChatTemplate.of(run.resolve(Checkpoint.TOKENIZER))).inferenceOnly();
     }

@@ -40,7 +40,7 @@ final class BenchMemoryCommand implements Callable<Integer> {
     @Option(names = "--checkpoint-activations", arity = "0..1", fallbackValue = "1", paramLabel = "N",
             description = "Activation checkpointing every N layers (default N 1).") int checkpointEvery;
     @Option(names = "--precision", defaultValue = "fp32", description = "fp32, bf16 or fp16: full training's storage, as train --precision "
-            + "(float32 master weights beside the model's; default ${DEFAULT-VALUE}).") String precision;
+            + "(float32 master weights beside the model's), or bf16 inference weights (--weights bf16); default ${DEFAULT-VALUE}.") String precision;
 
     static ModelConfig shape(String preset) {
         return switch (preset) {
@@ -66,8 +66,13 @@ final class BenchMemoryCommand implements Callable<Integer> {
         int[] ids = new int[batch * seq], targets = new int[batch * seq];
         Rng rng = new Rng(1);
         for (int i = 0; i < ids.length; i++) { ids[i] = (int) rng.nextLong(mc.vocabSize()); targets[i] = (int) rng.nextLong(mc.vocabSize()); }
+        dev.lamina.tensor.Precision storage = dev.lamina.tensor.Precision.parse(precision);
+        if (storage == dev.lamina.tensor.Precision.FP16 && !m.equals("full") || storage == dev.lamina.tensor.Precision.BF16 && m.matches("lora|qlora"))
+            throw new LaminaException("--precision " + storage.label() + " is measured for full training (fp16, bf16) and inference (bf16); "
+                    + "use --method full or inference, or --precision fp32");
         if (m.equals("inference")) {
-            PreparedModel prepared = PreparedModel.of(model), lean = prepared.withoutFloatCopies();
+            PreparedModel prepared = PreparedModel.of(model, storage == dev.lamina.tensor.Precision.BF16 ? dev.lamina.kernels.WeightFormat.BF16
+                    : dev.lamina.kernels.WeightFormat.F32), lean = prepared.withoutFloatCopies();
             if (lean != null) prepared = lean;                            // as Lamina.load's models: one copy of the weights
             model = null;                                                 // the prepared weights are the model now
             try (InferenceSession s = new InferenceSession(prepared, new dev.lamina.infer.ContiguousKvCache(prepared.model().config(), seq))) {
@@ -76,9 +81,6 @@ final class BenchMemoryCommand implements Callable<Integer> {
             }
             return 0;
         }
-        dev.lamina.tensor.Precision storage = dev.lamina.tensor.Precision.parse(precision);
-        if (storage != dev.lamina.tensor.Precision.FP32 && !m.equals("full"))
-            throw new LaminaException("--precision " + storage.label() + " is full training's; use --method full or --precision fp32");
         Parameters trainable = model.params();
         float[] master = storage == dev.lamina.tensor.Precision.FP32 ? null : trainable.data().clone();   // as Trainer keeps them
         long adapterBytes = 0, nf4Bytes = 0;

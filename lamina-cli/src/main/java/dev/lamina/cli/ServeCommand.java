@@ -151,7 +151,8 @@ final class ServeCommand implements Callable<Integer> {
         int context = Math.min(c.maxPositionEmbeddings(), c.contextLimit());
         boolean blocks = kvBlocks > 0;
         var plan = dev.lamina.plan.MemoryPlan.plan(new dev.lamina.plan.MemoryPlan.Request(c, dev.lamina.plan.MemoryPlan.Task.INFERENCE,
-                dev.lamina.plan.MemoryPlan.Precision.FP32, blocks ? 1 : maxConcurrent, Math.min(256, context), 1, 0,
+                bf16Weights(model, format) ? dev.lamina.plan.MemoryPlan.Precision.BF16 : dev.lamina.plan.MemoryPlan.Precision.FP32,
+                blocks ? 1 : maxConcurrent, Math.min(256, context), 1, 0,
                 dev.lamina.plan.MemoryPlan.Optimizer.ADAMW, blocks ? kvBlocks * 16 : context, 1, dev.lamina.plan.MemoryPlan.Strategy.DP,
                 dev.lamina.plan.MemoryPlan.Target.LAMINA, 0, java.util.Set.of()));
         long mapped = 0;
@@ -165,5 +166,11 @@ final class ServeCommand implements Callable<Integer> {
                     .replacing(dev.lamina.plan.MemoryPlan.LOADING, 0, "none: the file's blocks are used as they are");
         }
         return PlanMemoryCommand.guard("serving " + model.getFileName(), plan, mapped, force);
+    }
+
+    /** Whether the model will be served with bfloat16 weights: asked for, or a Hugging Face directory stored in BF16 (the default). */
+    static boolean bf16Weights(Path model, WeightFormat format) {
+        return format == WeightFormat.BF16
+                || format == WeightFormat.STORED && dev.lamina.hf.HfCheckpoint.isHfDirectory(model) && dev.lamina.hf.HfCheckpoint.storesBf16(model);
     }
 }

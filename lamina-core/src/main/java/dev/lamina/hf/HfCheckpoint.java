@@ -69,6 +69,23 @@ public final class HfCheckpoint {
         return new Decoder(cfg.config(), p);
     }
 
+    /**
+     * Whether the directory's weights are stored in bfloat16: every matrix ({@code *.weight} of two or
+     * more dimensions: the linear maps and tables; buffers such as GPT-2's masks aside) is BF16, as
+     * most published checkpoints are. Inference then keeps them in bfloat16 ({@code WeightFormat.STORED}).
+     */
+    public static boolean storesBf16(Path dir) {
+        try (TensorReader r = openWeights(dir)) {
+            boolean any = false;
+            for (String n : r.names()) {
+                if (r.shape(n).length < 2 || !n.endsWith(".weight")) continue;
+                if (!r.dtype(n).equals("BF16")) return false;
+                any = true;
+            }
+            return any;
+        }
+    }
+
     /** The directory's architecture and Lamina config, without reading weights. */
     public static HfConfig.Imported config(Path dir) { return HfConfig.read(dir.resolve(HfConfig.FILE)); }
 

@@ -69,9 +69,9 @@ public final class MemoryPlan {
             if (strategy == Strategy.PP && workers > config.numHiddenLayers())
                 throw new LaminaException("pipeline parallelism over " + workers + " workers needs at least as many layers; the model has "
                         + config.numHiddenLayers());
-            if (target == Target.LAMINA && precision != Precision.FP32 && (task == Task.INFERENCE || task != Task.TRAIN && precision != Precision.BF16))
-                throw new LaminaException("Lamina stores 16 bits (--precision " + precision.name().toLowerCase(Locale.ROOT) + ") in full training, and in "
-                        + "LoRA and QLoRA as bf16; plan --task " + task.name().toLowerCase(Locale.ROOT) + " with --precision fp32, or with --target pytorch-gpu");
+            if (target == Target.LAMINA && precision == Precision.FP16 && task != Task.TRAIN)
+                throw new LaminaException("Lamina stores fp16 in full training only (bf16: also LoRA, QLoRA and inference weights); plan --task "
+                        + task.name().toLowerCase(Locale.ROOT) + " with --precision bf16 or fp32, or with --target pytorch-gpu");
             if (target == Target.LAMINA && optimizer == Optimizer.SGD && task != Task.INFERENCE)
                 throw new LaminaException("Lamina trains with AdamW; plan --optimizer sgd with --target pytorch-gpu");
         }
@@ -155,12 +155,18 @@ public final class MemoryPlan {
         if (r.task() == Task.INFERENCE) {
             Heap heap = new Heap(region);
             int tokens = r.kvTokens() > 0 ? r.kvTokens() : T;
-            long weights = 0;
-            for (long[] m : linearMaps(c)) for (int i = 0; i < m[0]; i++) weights += heap.floats((long) (m[1] * m[2] * share));
+            long weights = 0, bytesPer = r.precision() == Precision.BF16 ? 2 : 4;
+            for (long[] m : linearMaps(c)) for (int i = 0; i < m[0]; i++) weights += heap.bytes((long) (m[1] * m[2] * share) * bytesPer);
             long rest = P;
             for (long[] m : linearMaps(c)) rest -= m[0] * m[1] * m[2];
+            if (bytesPer == 2) {                          // the head in bfloat16 too; a tied table is read from it (no float32 copy)
+                long head = (long) c.vocabSize() * c.hiddenSize();
+                weights += heap.bytes(2 * head);
+                rest -= head;
+            }
             weights += heap.floats(rest);
-            items.add(new Item(WEIGHTS, weights, "float32, prepared once for the kernels"));
+            items.add(new Item(WEIGHTS, weights, bytesPer == 2 ? "the linear maps in bfloat16, the rest float32, prepared once for the kernels"
+                    : "float32, prepared once for the kernels"));
             long kv = 0;
             for (int l = 0; l < L; l++) kv += 2 * heap.floats((long) ((long) c.kvDim() * tokens * B * share));
             items.add(new Item(KV_CACHE, kv, B + " x " + tokens + " positions, " + L + " layers, K and V in float32"));
@@ -172,7 +178,7 @@ public final class MemoryPlan {
             // loading a float32 model: its weights and their packed copy are both alive until packing ends
             long steady = 0;
             for (Item i : items) steady += i.bytes();
-            long load = 2 * weights + LAMINA_RUNTIME;
+            long load = (bytesPer == 2 ? (long) (4.0 * P * share) + weights : 2 * weights) + LAMINA_RUNTIME;
             if (load > steady) items.add(new Item(LOADING, load - steady, "while loading, the float32 weights beside their packed copy (not for a GGUF file's stored blocks)"));
             return finish(r, items, new long[0]);
         }

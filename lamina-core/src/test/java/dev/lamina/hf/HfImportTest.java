@@ -34,6 +34,28 @@ class HfImportTest {
         assertThat(HfFixtures.relativeError(logits, ref.logits())).as(name).isLessThanOrEqualTo(1e-4);
     }
 
+    /**
+     * A checkpoint stored in bfloat16 is served in bfloat16 by default (half of float32's bytes per
+     * token) and gives the same logits: its values are already bfloat16, so nothing is rounded. A
+     * float32 or float16 one stays float32.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"gpt2-bf16", "mixtral-bf16", "llama", "llama-f16"})
+    void bf16CheckpointsAreServedInBf16(String name) {
+        Path dir = HfFixtures.dir(name);
+        Lamina.Model m = Lamina.load(dir);
+        boolean bf16 = name.endsWith("bf16");
+        assertThat(HfCheckpoint.storesBf16(dir)).isEqualTo(bf16);
+        assertThat(m.weights()).isEqualTo(bf16 ? dev.lamina.kernels.WeightFormat.BF16 : dev.lamina.kernels.WeightFormat.STORED);
+        HfFixtures.Reference ref = HfFixtures.reference(dir);
+        int T = ref.seq(), V = m.decoder().config().vocabSize();
+        try (var session = new dev.lamina.infer.InferenceSession(m.prepared(), new dev.lamina.infer.ContiguousKvCache(m.decoder().config(), T))) {
+            float[] got = new float[T * V];
+            for (int t = 0; t < T; t++) System.arraycopy(session.forward(ref.ids()[t]), 0, got, t * V, V);
+            assertThat(HfFixtures.relativeError(got, java.util.Arrays.copyOfRange(ref.logits(), 0, T * V))).as(name).isLessThanOrEqualTo(1e-4);
+        }
+    }
+
     /** Qwen2 and the RoPE scalings (make_arch_fixtures.py), through both executors: the tape and the KV-cache runner. */
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "phi3-longrope", "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn", "mixtral", "mixtral-bf16", "qwen2-moe"})
