@@ -29,8 +29,8 @@ public final class TapeExecutor implements Executor<Var> {
     private InputProbe inputProbe;
     private final dev.lamina.autograd.MoeOps.RouterLosses routerLosses;   // null for a dense model
     private dev.lamina.autograd.MoeOps.Route route;                       // the sparse layer in flight
-    private TapeExecutor segments;                // on the tape's segment tape (activation checkpointing), made on first use
-    private final java.util.List<TapeExecutor> stashes = new java.util.ArrayList<>();   // on the tape's stash tapes (16-bit storage)
+    /** Executors on the tape's inner tapes, made on first use: the segment tape (checkpointing), or each layer's stash tape (16 bits). */
+    private final java.util.List<TapeExecutor> inner = new java.util.ArrayList<>();
     private int segmentIndex;                     // the segment of this forward pass that runs next
 
     /** Called with the hidden state x[n,d] entering each layer l (and l = L for the final norm's input). */
@@ -81,7 +81,7 @@ public final class TapeExecutor implements Executor<Var> {
 
     public Tape tape() { return tape; }
 
-    /** An executor like parent on another tape (the one checkpointed segments run on). */
+    /** An executor like parent on another tape (the segment tape of checkpointing, or a stash tape). */
     private TapeExecutor(TapeExecutor parent, Tape tape) {
         this.model = parent.model;
         this.c = parent.c;
@@ -94,22 +94,20 @@ public final class TapeExecutor implements Executor<Var> {
 
     @Override
     public Var segment(Var x, java.util.function.BiFunction<Executor<Var>, Var, Var> layers) {
-        if (tape.checkpointEvery() == 0 && !tape.stashing()) return layers.apply(this, x);
+        boolean checkpoint = tape.checkpointEvery() > 0;
+        if (!checkpoint && !tape.stashing()) return layers.apply(this, x);
         int k = segmentIndex++;
-        Tape seg = tape.checkpointEvery() > 0 ? tape.segmentTape() : tape.stashTape(k);
-        TapeExecutor inner;
-        if (tape.checkpointEvery() > 0) {
-            if (segments == null || segments.tape != seg) segments = new TapeExecutor(this, seg);
-            inner = segments;
-        } else {
-            while (stashes.size() <= k) stashes.add(null);
-            if (stashes.get(k) == null || stashes.get(k).tape != seg) stashes.set(k, new TapeExecutor(this, seg));
-            inner = stashes.get(k);
-        }
-        inner.ids = ids; inner.B = B; inner.T = T;
-        inner.skip = skip; inner.hiddenProbe = hiddenProbe; inner.attentionProbe = attentionProbe; inner.inputProbe = inputProbe;
-        return tape.checkpointEvery() > 0 ? Ops.checkpoint(tape, x, in -> layers.apply(inner, in))
-                : Ops.stashed(tape, k, x, in -> layers.apply(inner, in));
+        TapeExecutor on = checkpoint ? on(0, tape.segmentTape()) : on(k, tape.stashTape(k));
+        on.ids = ids; on.B = B; on.T = T;
+        on.skip = skip; on.hiddenProbe = hiddenProbe; on.attentionProbe = attentionProbe; on.inputProbe = inputProbe;
+        return checkpoint ? Ops.checkpoint(tape, x, in -> layers.apply(on, in)) : Ops.stashed(tape, k, x, in -> layers.apply(on, in));
+    }
+
+    /** This executor's twin on inner tape t, kept in slot k (made again when the tape is another). */
+    private TapeExecutor on(int k, Tape t) {
+        while (inner.size() <= k) inner.add(null);
+        if (inner.get(k) == null || inner.get(k).tape != t) inner.set(k, new TapeExecutor(this, t));
+        return inner.get(k);
     }
 
     /**
