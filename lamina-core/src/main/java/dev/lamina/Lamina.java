@@ -144,7 +144,7 @@ public final class Lamina {
      * directory (config.json with a model_type, safetensors weights, tokenizer.json; without a
      * usable tokenizer.json the model loads but text operations fail with the reason), or a GGUF
      * file (its Q8_0/Q4_0/Q4_K/Q6_K linear maps kept in their blocks with {@link WeightFormat#STORED}; a
-     * Hugging Face directory's BF16 weights kept in bfloat16).
+     * Hugging Face directory's or a GGUF file's BF16 weights kept in bfloat16).
      */
     public static Model load(Path run) { return load(run, Kernels.defaults()); }
 
@@ -155,7 +155,8 @@ public final class Lamina {
     public static Model load(Path run, KernelSet kernels, WeightFormat weights) {
         if (GgufModel.isGguf(run)) {
             GgufModel.Loaded g = GgufModel.load(run, weights == WeightFormat.STORED);
-            return new Model(g.decoder().withKernels(kernels), g.tokenizer(), weights, ModelChatTemplate.ofGguf(run)).inferenceOnly();
+            WeightFormat as = weights == WeightFormat.STORED && GgufModel.storesBf16(run) ? WeightFormat.BF16 : weights;   // as the file stores them
+            return new Model(g.decoder().withKernels(kernels), g.tokenizer(), as, ModelChatTemplate.ofGguf(run)).inferenceOnly();
         }
         if (HfCheckpoint.isHfDirectory(run)) {
             WeightFormat as = weights == WeightFormat.STORED && HfCheckpoint.storesBf16(run) ? WeightFormat.BF16 : weights;   // as the file stores them

@@ -168,9 +168,11 @@ final class ServeCommand implements Callable<Integer> {
         return PlanMemoryCommand.guard("serving " + model.getFileName(), plan, mapped, force);
     }
 
-    /** Whether the model will be served with bfloat16 weights: asked for, or a Hugging Face directory stored in BF16 (the default). */
+    /** Whether the model will be served with bfloat16 weights: asked for, or a Hugging Face directory or GGUF file stored in BF16 (the default). */
     static boolean bf16Weights(Path model, WeightFormat format) {
-        return format == WeightFormat.BF16
-                || format == WeightFormat.STORED && dev.lamina.hf.HfCheckpoint.isHfDirectory(model) && dev.lamina.hf.HfCheckpoint.storesBf16(model);
+        if (format == WeightFormat.BF16) return true;
+        if (format != WeightFormat.STORED) return false;
+        if (dev.lamina.gguf.GgufModel.isGguf(model)) return dev.lamina.gguf.GgufModel.storesBf16(model);
+        return dev.lamina.hf.HfCheckpoint.isHfDirectory(model) && dev.lamina.hf.HfCheckpoint.storesBf16(model);
     }
 }

@@ -41,6 +41,19 @@ public final class GgufModel {
     public record Loaded(Decoder decoder, Tokenizer tokenizer, GgufVocab.Specials specials) {}
 
     /** Whether path is a file that starts with the GGUF magic. */
+    /** Whether every matrix of the file (a tensor of two or more dimensions) is BF16: inference then keeps them in bfloat16. */
+    public static boolean storesBf16(Path path) {
+        try (GgufFile f = GgufFile.open(path)) {
+            boolean any = false;
+            for (GgufFile.Tensor t : f.tensors().values()) {
+                if (t.ne().length < 2) continue;
+                if (t.type() != GgmlType.BF16) return false;
+                any = true;
+            }
+            return any;
+        }
+    }
+
     public static boolean isGguf(Path path) {
         if (!Files.isRegularFile(path)) return false;
         try (InputStream in = Files.newInputStream(path)) {

@@ -8,7 +8,7 @@ import java.util.Locale;
 public enum WeightFormat {
     /**
      * As the model file stores them: a GGUF file's Q8_0, Q4_0, Q4_K and Q6_K blocks kept as they are
-     * (no float32 copy), a Hugging Face directory's BF16 weights in bfloat16 ({@link #BF16}), everything
+     * (no float32 copy), a Hugging Face directory's or GGUF file's BF16 weights in bfloat16 ({@link #BF16}), everything
      * else float32. For a float32 model, the same as {@link #F32}.
      */
     STORED,

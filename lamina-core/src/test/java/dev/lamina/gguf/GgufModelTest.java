@@ -216,6 +216,31 @@ class GgufModelTest {
         assertThatThrownBy(() -> m.tokenizer().encode("x")).isInstanceOf(LaminaException.class).hasMessageContaining("tokenizer");
     }
 
+    /** A BF16 GGUF file is served in bfloat16 by default, with the logits of float32 weights holding the same values; an F32 one stays float32. */
+    @Test
+    void aBf16FileIsServedInBf16(@TempDir Path tmp) {
+        Path bf16 = tmp.resolve("m-bf16.gguf"), f32 = tmp.resolve("m-f32.gguf");
+        GgufModel.export(HF.resolve("llama"), bf16, GgufQuantType.BF16);
+        GgufModel.export(HF.resolve("llama"), f32, GgufQuantType.F32);
+        assertThat(GgufModel.storesBf16(bf16)).isTrue();
+        assertThat(GgufModel.storesBf16(f32)).isFalse();
+        Lamina.Model served = Lamina.load(bf16), widened = Lamina.load(bf16, dev.lamina.kernels.Kernels.defaults(), dev.lamina.kernels.WeightFormat.F32);
+        assertThat(served.weights()).isEqualTo(dev.lamina.kernels.WeightFormat.BF16);
+        assertThat(Lamina.load(f32).weights()).isEqualTo(dev.lamina.kernels.WeightFormat.STORED);
+        assertThat(served.prepared().weightBytesPerToken()).isLessThan(widened.prepared().weightBytesPerToken());
+        int[] ids = {3, 1, 4, 1, 5, 9, 2, 6};
+        float[] a = lastLogits(served, ids), b = lastLogits(widened, ids);
+        for (int i = 0; i < a.length; i++) assertThat(Float.floatToRawIntBits(a[i])).as("logit %d", i).isEqualTo(Float.floatToRawIntBits(b[i]));
+    }
+
+    private static float[] lastLogits(Lamina.Model m, int[] ids) {
+        try (var s = new dev.lamina.infer.InferenceSession(m.prepared(), new dev.lamina.infer.ContiguousKvCache(m.decoder().config(), ids.length))) {
+            float[] last = null;
+            for (int id : ids) last = s.forward(new int[] {id});
+            return last;
+        }
+    }
+
     /**
      * Lamina's export of a Hugging Face fixture is the file llama.cpp's converter makes from it:
      * the same tensors (names, types, shapes, bytes) and the same metadata values, apart from
