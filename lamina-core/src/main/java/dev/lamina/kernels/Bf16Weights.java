@@ -18,7 +18,8 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>A product widens one panel at a time into float32 (a shift per value, into a per-thread buffer
  * of in × NR floats that stays in cache) and runs {@link PackedWeights}' kernels on it, so every
  * output is the same chain of fused multiply-adds as float32 weights holding the bfloat16 values:
- * the two agree bit for bit, whatever the batch.
+ * the two agree bit for bit, whatever the batch. The scalar reference likewise computes what it
+ * computes for float32 weights ({@link ScalarKernels#project}).
  */
 public final class Bf16Weights implements PanelWeights {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -128,18 +129,5 @@ public final class Bf16Weights implements PanelWeights {
         for (int i = 0; i < len; i += L)
             ((IntVector) ShortVector.fromArray(S16, src, from + i).convertShape(VectorOperators.S2I, SI, 0))
                     .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, i);
-    }
-
-    /** The scalar reference: y[i, o] = Σ_k x[i, k]·w[o, k] (+ bias) for outputs [o0, o1), each a chain of fused multiply-adds from k = 0. */
-    static void multiplyScalar(int n, float[] X, int xOff, int in, Bf16Weights w, float[] Y, int yOff, int out, int o0, int o1) {
-        float[] row = new float[in];
-        for (int o = o0; o < o1; o++) {
-            w.dequantizeRow(o, row, 0);
-            for (int i = 0; i < n; i++) {
-                float s = 0;
-                for (int k = 0; k < in; k++) s = Math.fma(X[xOff + i * in + k], row[k], s);
-                Y[yOff + i * out + o] = w.bias == null ? s : s + w.bias.get(o);
-            }
-        }
     }
 }

@@ -499,8 +499,15 @@ public final class ScalarKernels implements KernelSet {
                     Q8Weights.multiplyScalar(n, X, xOff, in, q8, y.data(), y.offset(), out, o0, o1);
                     continue;
                 }
-                if (ws[m] instanceof Bf16Weights h) {
-                    Bf16Weights.multiplyScalar(n, X, xOff, in, h, y.data(), y.offset(), out, o0, o1);
+                if (ws[m] instanceof Bf16Weights h) {            // as float32 weights holding the bf16 values: the same dot products
+                    float[] row = new float[in];
+                    for (int o = o0; o < o1; o++) {
+                        h.dequantizeRow(o, row, 0);
+                        for (int i = 0; i < n; i++) {
+                            float s = dot(X, xOff + i * in, row, 0, in);
+                            y.data()[y.offset() + i * out + o] = h.bias == null ? s : s + h.bias.get(o);
+                        }
+                    }
                     continue;
                 }
                 if (ws[m] instanceof Q4Weights q4) {

@@ -40,10 +40,13 @@ class Bf16WeightsTest {
         assertThat(y1.toArray()).isEqualTo(f1.toArray());
         assertThat(y2.toArray()).isEqualTo(f2.toArray());
 
-        Tensor s1 = Tensor.zeros(n, out), s2 = Tensor.zeros(n, out + 5);   // the scalar reference: the same chains
+        // the scalar reference: its float32 product of the rounded weights, bit for bit, and the vector kernels' to rounding
+        Tensor s1 = Tensor.zeros(n, out), s2 = Tensor.zeros(n, out + 5), r1 = Tensor.zeros(n, out), r2 = Tensor.zeros(n, out + 5);
         SCALAR.project(n, x, h, new Tensor[] {s1, s2});
-        assertThat(s1.toArray()).isEqualTo(y1.toArray());
-        assertThat(s2.toArray()).isEqualTo(y2.toArray());
+        SCALAR.project(n, x, new LinearWeights[] {SCALAR.prepare(rounded(w1), null), SCALAR.prepare(rounded(w2), b2)}, new Tensor[] {r1, r2});
+        assertThat(s1.toArray()).isEqualTo(r1.toArray());
+        assertThat(s2.toArray()).isEqualTo(r2.toArray());
+        for (int i = 0; i < s2.size(); i++) assertThat(s2.get(i)).isCloseTo(y2.get(i), org.assertj.core.data.Offset.offset(1e-5f * (1 + Math.abs(y2.get(i)))));
 
         float[] d = new float[(out + 5) * in];
         h[1].dequantizeInto(d, 0);
