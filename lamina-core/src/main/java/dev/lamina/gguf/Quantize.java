@@ -83,11 +83,7 @@ final class Quantize {
     }
 
     /** float32 → bfloat16 bits, round to nearest even; NaN stays a quiet NaN (ggml_compute_fp32_to_bf16). */
-    static short bf16(float f) {
-        int bits = Float.floatToRawIntBits(f);
-        if ((bits & 0x7fffffff) > 0x7f800000) return (short) ((bits >>> 16) | 0x40);
-        return (short) ((bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16);
-    }
+    static short bf16(float f) { return dev.lamina.tensor.Precision.bf16Bits(f); }
 
     private static void put8(MemorySegment s, long at, int v) { s.set(ValueLayout.JAVA_BYTE, at, (byte) v); }
     private static void putF16(MemorySegment s, long at, float v) { s.set(U16, at, Float.floatToFloat16(v)); }

@@ -420,9 +420,5 @@ public final class SafeTensors implements TensorReader {
     }
 
     /** float32 → bfloat16 bits, round to nearest even; NaN stays a (quiet) NaN. */
-    static short toBFloat16(float f) {
-        int bits = Float.floatToRawIntBits(f);
-        if (Float.isNaN(f)) return (short) ((bits >>> 16) | 0x0040);
-        return (short) ((bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16);
-    }
+    static short toBFloat16(float f) { return dev.lamina.tensor.Precision.bf16Bits(f); }
 }

@@ -53,7 +53,7 @@ public final class Bf16Weights implements PanelWeights {
                 int cols = Math.min(NR, out - p * NR), base = p * in * NR;
                 for (int c = 0; c < cols; c++) {
                     int src = wo + (p * NR + c) * in;
-                    for (int k = 0, dst = base + c; k < in; k++, dst += NR) d[dst] = (short) (Float.floatToRawIntBits(Precision.bf16(W[src + k])) >>> 16);
+                    for (int k = 0, dst = base + c; k < in; k++, dst += NR) d[dst] = Precision.bf16Bits(W[src + k]);
                 }
             }
         });

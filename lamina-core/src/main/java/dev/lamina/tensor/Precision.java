@@ -29,10 +29,13 @@ public enum Precision {
     }
 
     /** x rounded to bfloat16: the high 16 bits of float32, nearest even; a NaN stays a (quiet) NaN. */
-    public static float bf16(float x) {
+    public static float bf16(float x) { return Float.intBitsToFloat(bf16Bits(x) << 16); }
+
+    /** The bfloat16 bits of x, rounded to nearest even; a NaN keeps its high bits with the quiet bit set (ggml_compute_fp32_to_bf16). */
+    public static short bf16Bits(float x) {
         int b = Float.floatToRawIntBits(x);
-        if ((b & 0x7fffffff) > 0x7f800000) return Float.intBitsToFloat((b | 0x00400000) & 0xffff0000);
-        return Float.intBitsToFloat((b + 0x7fff + ((b >>> 16) & 1)) & 0xffff0000);
+        if ((b & 0x7fffffff) > 0x7f800000) return (short) ((b >>> 16) | 0x40);
+        return (short) ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16);
     }
 
     /** fp32, bf16 or fp16 (case-insensitive); anything else is refused naming the option. */
