@@ -144,26 +144,36 @@ public final class Lamina {
      * directory (config.json with a model_type, safetensors weights, tokenizer.json; without a
      * usable tokenizer.json the model loads but text operations fail with the reason), or a GGUF
      * file (its Q8_0/Q4_0/Q4_K/Q6_K linear maps kept in their blocks with {@link WeightFormat#STORED}; a
-     * Hugging Face directory's or a GGUF file's BF16 weights kept in bfloat16).
+     * Hugging Face directory's or a GGUF file's BF16 or F16 weights kept in 16 bits).
      */
     public static Model load(Path run) { return load(run, Kernels.defaults()); }
 
     /** As {@link #load(Path)}, the model computing with kernels (and their threads). */
     public static Model load(Path run, KernelSet kernels) { return load(run, kernels, WeightFormat.STORED); }
 
+    /**
+     * The format inference keeps run's linear weights in when asked for weights: {@link
+     * WeightFormat#STORED} becomes {@link WeightFormat#BF16} or {@link WeightFormat#F16} for a Hugging Face
+     * directory or GGUF file whose matrices are all stored so; anything else stands as asked.
+     */
+    public static WeightFormat servedFormat(Path run, WeightFormat weights) {
+        if (weights != WeightFormat.STORED) return weights;
+        if (GgufModel.isGguf(run)) return GgufModel.storedFormat(run);
+        return HfCheckpoint.isHfDirectory(run) ? HfCheckpoint.storedFormat(run) : weights;
+    }
+
     /** As {@link #load(Path, KernelSet)}, inference storing the linear weights in the given format. */
     public static Model load(Path run, KernelSet kernels, WeightFormat weights) {
+        WeightFormat as = servedFormat(run, weights);
         if (GgufModel.isGguf(run)) {
             GgufModel.Loaded g = GgufModel.load(run, weights == WeightFormat.STORED);
-            WeightFormat as = weights == WeightFormat.STORED && GgufModel.storesBf16(run) ? WeightFormat.BF16 : weights;   // as the file stores them
             return new Model(g.decoder().withKernels(kernels), g.tokenizer(), as, ModelChatTemplate.ofGguf(run)).inferenceOnly();
         }
         if (HfCheckpoint.isHfDirectory(run)) {
-            WeightFormat as = weights == WeightFormat.STORED && HfCheckpoint.storesBf16(run) ? WeightFormat.BF16 : weights;   // as the file stores them
             return new Model(HfCheckpoint.load(run).withKernels(kernels), HfCheckpoint.tokenizer(run), as, ModelChatTemplate.of(run))
                     .inferenceOnly();
         }
-        return new Model(Checkpoint.loadModel(run).withKernels(kernels), Tokenizers.load(run.resolve(Checkpoint.TOKENIZER)), weights,
+        return new Model(Checkpoint.loadModel(run).withKernels(kernels), Tokenizers.load(run.resolve(Checkpoint.TOKENIZER)), as,
                 ModelChatTemplate.of(run.resolve(Checkpoint.TOKENIZER))).inferenceOnly();
     }
 }

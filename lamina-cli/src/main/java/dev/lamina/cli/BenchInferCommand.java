@@ -24,7 +24,7 @@ final class BenchInferCommand implements Callable<Integer> {
     java.nio.file.Path modelPath;
     @Option(names = "--vocab", description = "Vocabulary size (default: 8192 for small, else 16384).")
     Integer vocab;
-    @Option(names = "--weights", defaultValue = "stored", description = "How inference stores the linear weights: stored (a GGUF file's Q8_0/Q4_0/Q4_K/Q6_K blocks as they are, else float32), f32, bf16 (bfloat16: half of float32's bytes, the same product as float32 weights holding the rounded values), or q8_0 (8-bit blocks, a quarter of float32's bytes); default ${DEFAULT-VALUE}.")
+    @Option(names = "--weights", defaultValue = "stored", description = ServeCommand.WEIGHTS_HELP)
     String weights;
     @Option(names = "--threads", description = "Worker threads (default: all cores).")
     Integer threads;

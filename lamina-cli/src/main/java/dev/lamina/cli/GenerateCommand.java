@@ -38,7 +38,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--adapter", description = "A LoRA adapter directory (PEFT files) to apply to the model; repeatable: "
             + "several adapters act together, their updates summed as PEFT sums active adapters.")
     List<Path> adapters;
-    @Option(names = "--weights", defaultValue = "stored", description = "How inference stores the linear weights: stored (a GGUF file's Q8_0/Q4_0/Q4_K/Q6_K blocks as they are, else float32), f32, bf16 (bfloat16: half of float32's bytes, the same product as float32 weights holding the rounded values), or q8_0 (8-bit blocks, a quarter of float32's bytes); default ${DEFAULT-VALUE}.")
+    @Option(names = "--weights", defaultValue = "stored", description = ServeCommand.WEIGHTS_HELP)
     String weights;
 
     @Option(names = "--json", description = "Constrain the output to any JSON object (as response_format json_object).")

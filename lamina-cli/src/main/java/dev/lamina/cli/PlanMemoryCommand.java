@@ -24,7 +24,7 @@ final class PlanMemoryCommand implements Callable<Integer> {
     @Option(names = "--preset", description = "A preset (vocabulary --vocab).") String preset;
     @Option(names = "--vocab", defaultValue = "32000", description = "Vocabulary of a preset (default ${DEFAULT-VALUE}).") int vocab;
     @Option(names = "--task", defaultValue = "train", description = "inference, train, lora or qlora (default ${DEFAULT-VALUE}).") String task;
-    @Option(names = "--precision", defaultValue = "fp32", description = "fp32, bf16 or fp16 (Lamina: 16 bits in full training only; default ${DEFAULT-VALUE}).") String precision;
+    @Option(names = "--precision", defaultValue = "fp32", description = "fp32, bf16 or fp16 (Lamina: 16 bits in full training and inference weights, bf16 also LoRA and QLoRA; default ${DEFAULT-VALUE}).") String precision;
     @Option(names = "--batch", defaultValue = "8", description = "Sequences per step, across all workers (default ${DEFAULT-VALUE}).") int batch;
     @Option(names = "--seq", description = "Tokens per sequence (default: 256, or the model's context if shorter).") Integer seq;
     @Option(names = "--accum", defaultValue = "1", description = "Micro-batches per step (memory is one micro-batch's; default ${DEFAULT-VALUE}).") int accum;
@@ -139,7 +139,7 @@ final class PlanMemoryCommand implements Callable<Integer> {
         int fits = 0;
         for (MemoryPlan.Task t : MemoryPlan.Task.values())
             for (MemoryPlan.Precision p : MemoryPlan.Precision.values()) {
-                if (lamina && p != MemoryPlan.Precision.FP32 && t != MemoryPlan.Task.TRAIN) continue;
+                if (lamina && p == MemoryPlan.Precision.FP16 && t != MemoryPlan.Task.TRAIN && t != MemoryPlan.Task.INFERENCE) continue;   // refused
                 for (MemoryPlan.Strategy s : strategies)
                     for (int every : t == MemoryPlan.Task.INFERENCE ? new int[] {0} : new int[] {0, 1}) {
                         int step = s == MemoryPlan.Strategy.DP || s.name().startsWith("ZERO") ? workers : 1;

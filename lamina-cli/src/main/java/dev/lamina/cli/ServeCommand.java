@@ -18,6 +18,11 @@ import java.util.concurrent.CountDownLatch;
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "Serve a trained model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models, /health).")
 final class ServeCommand implements Callable<Integer> {
+    /** The --weights option of serve, generate and bench infer. */
+    static final String WEIGHTS_HELP = "How inference stores the linear weights: stored (as the model file does: a GGUF file's "
+            + "Q8_0/Q4_0/Q4_K/Q6_K blocks as they are, BF16 or F16 matrices in 16 bits, else float32), f32, bf16 (bfloat16), f16 "
+            + "(IEEE float16, finite values up to ±65504) (both half of float32's bytes, the same product as float32 weights holding "
+            + "the rounded values), or q8_0 (8-bit blocks, a quarter of float32's bytes); default ${DEFAULT-VALUE}.";
     @Option(names = "--model", description = "Run directory (config.json, model.safetensors, tokenizer/), Hugging Face directory or FILE.gguf.")
     Path model;
     @Option(names = "--cascade", paramLabel = "FILE.yaml", description = "Also serve this FrugalGPT cascade (see `lamina cascade --help`) under its name; repeatable.")
@@ -42,7 +47,7 @@ final class ServeCommand implements Callable<Integer> {
     int maxBody;
     @Option(names = "--kv-blocks", defaultValue = "0", description = "KV cache blocks of 16 tokens (default: enough for every slot's full context).")
     int kvBlocks;
-    @Option(names = "--weights", defaultValue = "stored", description = "How inference stores the linear weights: stored (a GGUF file's Q8_0/Q4_0/Q4_K/Q6_K blocks as they are, else float32), f32, bf16 (bfloat16: half of float32's bytes, the same product as float32 weights holding the rounded values), or q8_0 (8-bit blocks, a quarter of float32's bytes); default ${DEFAULT-VALUE}.")
+    @Option(names = "--weights", defaultValue = "stored", description = ServeCommand.WEIGHTS_HELP)
     String weights;
     @Option(names = "--threads", description = "Worker threads for the model (default: all cores).")
     Integer threads;
@@ -151,12 +156,12 @@ final class ServeCommand implements Callable<Integer> {
         int context = Math.min(c.maxPositionEmbeddings(), c.contextLimit());
         boolean blocks = kvBlocks > 0;
         var plan = dev.lamina.plan.MemoryPlan.plan(new dev.lamina.plan.MemoryPlan.Request(c, dev.lamina.plan.MemoryPlan.Task.INFERENCE,
-                bf16Weights(model, format) ? dev.lamina.plan.MemoryPlan.Precision.BF16 : dev.lamina.plan.MemoryPlan.Precision.FP32,
+                halfWeights(model, format) ? dev.lamina.plan.MemoryPlan.Precision.BF16 : dev.lamina.plan.MemoryPlan.Precision.FP32,
                 blocks ? 1 : maxConcurrent, Math.min(256, context), 1, 0,
                 dev.lamina.plan.MemoryPlan.Optimizer.ADAMW, blocks ? kvBlocks * 16 : context, 1, dev.lamina.plan.MemoryPlan.Strategy.DP,
                 dev.lamina.plan.MemoryPlan.Target.LAMINA, 0, java.util.Set.of()));
         long mapped = 0;
-        if (dev.lamina.gguf.GgufModel.isGguf(model) && format == WeightFormat.STORED) {
+        if (dev.lamina.gguf.GgufModel.isGguf(model) && dev.lamina.Lamina.servedFormat(model, format) == WeightFormat.STORED) {   // blocks kept as they are
             try {
                 mapped = Files.size(model);
             } catch (java.io.IOException e) {
@@ -168,11 +173,12 @@ final class ServeCommand implements Callable<Integer> {
         return PlanMemoryCommand.guard("serving " + model.getFileName(), plan, mapped, force);
     }
 
-    /** Whether the model will be served with bfloat16 weights: asked for, or a Hugging Face directory or GGUF file stored in BF16 (the default). */
-    static boolean bf16Weights(Path model, WeightFormat format) {
-        if (format == WeightFormat.BF16) return true;
-        if (format != WeightFormat.STORED) return false;
-        if (dev.lamina.gguf.GgufModel.isGguf(model)) return dev.lamina.gguf.GgufModel.storesBf16(model);
-        return dev.lamina.hf.HfCheckpoint.isHfDirectory(model) && dev.lamina.hf.HfCheckpoint.storesBf16(model);
+    /**
+     * Whether the model will be served with 16-bit weights (two bytes each, planned as bf16): asked for, or a Hugging Face
+     * directory or GGUF file stored in BF16 or F16 (the default).
+     */
+    static boolean halfWeights(Path model, WeightFormat format) {
+        WeightFormat served = dev.lamina.Lamina.servedFormat(model, format);
+        return served == WeightFormat.BF16 || served == WeightFormat.F16;
     }
 }

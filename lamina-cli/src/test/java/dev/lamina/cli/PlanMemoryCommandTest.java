@@ -36,7 +36,6 @@ class PlanMemoryCommandTest {
                 {"--preset", "llama-s", "--workers", "0"},
                 {"--preset", "llama-s", "--workers", "4", "--batch", "6"},
                 {"--preset", "llama-s", "--workers", "4", "--strategy", "tp"},
-                {"--preset", "llama-s", "--precision", "fp16", "--task", "inference"},
                 {"--preset", "llama-s", "--precision", "fp16", "--task", "lora"},
                 {"--preset", "llama-s", "--precision", "fp8"},
                 {"--preset", "llama-s", "--fit", "12XB"},

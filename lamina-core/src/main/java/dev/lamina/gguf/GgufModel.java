@@ -1,5 +1,6 @@
 package dev.lamina.gguf;
 
+import dev.lamina.kernels.WeightFormat;
 import java.lang.foreign.MemorySegment;
 
 import dev.lamina.hf.HfArch;
@@ -40,20 +41,24 @@ public final class GgufModel {
     /** A model read from a GGUF file: the decoder, its tokenizer, special ids and chat template. */
     public record Loaded(Decoder decoder, Tokenizer tokenizer, GgufVocab.Specials specials) {}
 
-    /** Whether path is a file that starts with the GGUF magic. */
-    /** Whether every matrix of the file (a tensor of two or more dimensions) is BF16: inference then keeps them in bfloat16. */
-    public static boolean storesBf16(Path path) {
+    /**
+     * {@link WeightFormat#BF16} or {@link WeightFormat#F16} when every matrix of the file (a tensor of
+     * two or more dimensions) is stored in that type, as inference then keeps them; else {@link
+     * WeightFormat#STORED} (quantized blocks as they are, float32 for the rest).
+     */
+    public static WeightFormat storedFormat(Path path) {
         try (GgufFile f = GgufFile.open(path)) {
-            boolean any = false;
+            GgmlType all = null;
             for (GgufFile.Tensor t : f.tensors().values()) {
                 if (t.ne().length < 2) continue;
-                if (t.type() != GgmlType.BF16) return false;
-                any = true;
+                if (all == null) all = t.type();
+                else if (t.type() != all) return WeightFormat.STORED;
             }
-            return any;
+            return all == GgmlType.BF16 ? WeightFormat.BF16 : all == GgmlType.F16 ? WeightFormat.F16 : WeightFormat.STORED;
         }
     }
 
+    /** Whether path is a file that starts with the GGUF magic. */
     public static boolean isGguf(Path path) {
         if (!Files.isRegularFile(path)) return false;
         try (InputStream in = Files.newInputStream(path)) {

@@ -1,5 +1,6 @@
 package dev.lamina.hf;
 
+import dev.lamina.kernels.WeightFormat;
 import dev.lamina.infer.ChatTemplate;
 import dev.lamina.io.AtomicFiles;
 import dev.lamina.io.Json;
@@ -70,19 +71,20 @@ public final class HfCheckpoint {
     }
 
     /**
-     * Whether the directory's weights are stored in bfloat16: every matrix ({@code *.weight} of two or
-     * more dimensions: the linear maps and tables; buffers such as GPT-2's masks aside) is BF16, as
-     * most published checkpoints are. Inference then keeps them in bfloat16 ({@code WeightFormat.STORED}).
+     * {@link WeightFormat#BF16} or {@link WeightFormat#F16} when every matrix of the directory
+     * ({@code *.weight} of two or more dimensions: the linear maps and tables; buffers such as GPT-2's
+     * masks aside) is stored in that type (most published checkpoints are BF16, older ones F16), as
+     * inference then keeps them ({@code WeightFormat.STORED}); else {@link WeightFormat#STORED} (float32).
      */
-    public static boolean storesBf16(Path dir) {
+    public static WeightFormat storedFormat(Path dir) {
         try (TensorReader r = openWeights(dir)) {
-            boolean any = false;
+            String all = null;
             for (String n : r.names()) {
                 if (r.shape(n).length < 2 || !n.endsWith(".weight")) continue;
-                if (!r.dtype(n).equals("BF16")) return false;
-                any = true;
+                if (all == null) all = r.dtype(n);
+                else if (!r.dtype(n).equals(all)) return WeightFormat.STORED;
             }
-            return any;
+            return "BF16".equals(all) ? WeightFormat.BF16 : "F16".equals(all) ? WeightFormat.F16 : WeightFormat.STORED;
         }
     }
 

@@ -185,13 +185,14 @@ public interface KernelSet {
 
     /**
      * w prepared in a storage format: {@link WeightFormat#F32} as {@link #prepare(Tensor, Tensor)},
-     * {@link WeightFormat#BF16} rounded into {@link Bf16Weights}, {@link WeightFormat#Q8_0} quantized into
+     * {@link WeightFormat#BF16} and {@link WeightFormat#F16} rounded into {@link HalfWeights}, {@link WeightFormat#Q8_0} quantized into
      * {@link Q8Weights}, which every kernel set's project reads.
      */
     default LinearWeights prepare(Tensor w, Tensor bias, WeightFormat format) {
         return switch (format) {
             case F32, STORED -> prepare(w, bias);
-            case BF16 -> Bf16Weights.pack(parallel(), w, bias);
+            case BF16 -> HalfWeights.pack(parallel(), w, bias, dev.lamina.tensor.Precision.BF16);
+            case F16 -> HalfWeights.pack(parallel(), w, bias, dev.lamina.tensor.Precision.FP16);
             case Q8_0 -> Q8Weights.quantize(parallel(), w, bias);
         };
     }

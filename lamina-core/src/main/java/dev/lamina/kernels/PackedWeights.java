@@ -100,7 +100,7 @@ public final class PackedWeights implements PanelWeights {
         addBias(bias, n, out, Y, yOff, ldy, p0, p1);
     }
 
-    /** Panel p of a matrix [out, in] whose panel floats start at P[b], for all n rows (shared with {@link Bf16Weights}, which widens a panel first). */
+    /** Panel p of a matrix [out, in] whose panel floats start at P[b], for all n rows (shared with {@link HalfWeights}, which widens a panel first). */
     static void panel(int n, int in, int out, int p, float[] X, int xOff, int ldx, float[] P, int b, float[] Y, int yOff, int ldy) {
         float[] tile = TILE.get();
         boolean full = (p + 1) * NR <= out;

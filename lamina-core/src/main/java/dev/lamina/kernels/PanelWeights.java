@@ -4,11 +4,11 @@ import dev.lamina.tensor.Parallel;
 import dev.lamina.tensor.Tensor;
 
 /**
- * Weights stored as panels of output columns ({@link PackedWeights} in float32, {@link Q8Weights}
+ * Weights stored as panels of output columns ({@link PackedWeights} in float32, {@link HalfWeights} in 16 bits, {@link Q8Weights}
  * and {@link Q4Weights} in 8- and 4-bit blocks): a product is a loop over panels, each computed for every row, so the
  * schedule over threads is the same whatever the storage.
  */
-sealed interface PanelWeights extends LinearWeights permits PackedWeights, Bf16Weights, Q8Weights, Q4Weights {
+sealed interface PanelWeights extends LinearWeights permits PackedWeights, HalfWeights, Q8Weights, Q4Weights {
     /** Below this many multiply-adds per task a product stays on fewer threads. */
     long PARALLEL_MIN_FMA = 1L << 17;
 

@@ -499,7 +499,7 @@ public final class ScalarKernels implements KernelSet {
                     Q8Weights.multiplyScalar(n, X, xOff, in, q8, y.data(), y.offset(), out, o0, o1);
                     continue;
                 }
-                if (ws[m] instanceof Bf16Weights h) {            // as float32 weights holding the bf16 values: the same dot products
+                if (ws[m] instanceof HalfWeights h) {            // as float32 weights holding the 16-bit values: the same dot products
                     float[] row = new float[in];
                     for (int o = o0; o < o1; o++) {
                         h.dequantizeRow(o, row, 0);

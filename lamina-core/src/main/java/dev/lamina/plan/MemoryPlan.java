@@ -69,8 +69,8 @@ public final class MemoryPlan {
             if (strategy == Strategy.PP && workers > config.numHiddenLayers())
                 throw new LaminaException("pipeline parallelism over " + workers + " workers needs at least as many layers; the model has "
                         + config.numHiddenLayers());
-            if (target == Target.LAMINA && precision == Precision.FP16 && task != Task.TRAIN)
-                throw new LaminaException("Lamina stores fp16 in full training only (bf16: also LoRA, QLoRA and inference weights); plan --task "
+            if (target == Target.LAMINA && precision == Precision.FP16 && task != Task.TRAIN && task != Task.INFERENCE)
+                throw new LaminaException("Lamina stores fp16 in full training and inference weights only (bf16: also LoRA and QLoRA); plan --task "
                         + task.name().toLowerCase(Locale.ROOT) + " with --precision bf16 or fp32, or with --target pytorch-gpu");
             if (target == Target.LAMINA && optimizer == Optimizer.SGD && task != Task.INFERENCE)
                 throw new LaminaException("Lamina trains with AdamW; plan --optimizer sgd with --target pytorch-gpu");
@@ -155,17 +155,17 @@ public final class MemoryPlan {
         if (r.task() == Task.INFERENCE) {
             Heap heap = new Heap(region);
             int tokens = r.kvTokens() > 0 ? r.kvTokens() : T;
-            long weights = 0, bytesPer = r.precision() == Precision.BF16 ? 2 : 4;
+            long weights = 0, bytesPer = r.precision() == Precision.FP32 ? 4 : 2;
             for (long[] m : linearMaps(c)) for (int i = 0; i < m[0]; i++) weights += heap.bytes((long) (m[1] * m[2] * share) * bytesPer);
             long rest = P;
             for (long[] m : linearMaps(c)) rest -= m[0] * m[1] * m[2];
-            if (bytesPer == 2) {                          // the head in bfloat16 too; a tied table is read from it (no float32 copy)
+            if (bytesPer == 2) {                          // the head in 16 bits too; a tied table is read from it (no float32 copy)
                 long head = (long) c.vocabSize() * c.hiddenSize();
                 weights += heap.bytes(2 * head);
                 rest -= head;
             }
             weights += heap.floats(rest);
-            items.add(new Item(WEIGHTS, weights, bytesPer == 2 ? "the linear maps in bfloat16, the rest float32, prepared once for the kernels"
+            items.add(new Item(WEIGHTS, weights, bytesPer == 2 ? "the linear maps in " + (r.precision() == Precision.BF16 ? "bfloat16" : "float16") + ", the rest float32, prepared once for the kernels"
                     : "float32, prepared once for the kernels"));
             long kv = 0;
             for (int l = 0; l < L; l++) kv += 2 * heap.floats((long) ((long) c.kvDim() * tokens * B * share));

@@ -216,16 +216,23 @@ class GgufModelTest {
         assertThatThrownBy(() -> m.tokenizer().encode("x")).isInstanceOf(LaminaException.class).hasMessageContaining("tokenizer");
     }
 
-    /** A BF16 GGUF file is served in bfloat16 by default, with the logits of float32 weights holding the same values; an F32 one stays float32. */
-    @Test
-    void aBf16FileIsServedInBf16(@TempDir Path tmp) {
-        Path bf16 = tmp.resolve("m-bf16.gguf"), f32 = tmp.resolve("m-f32.gguf");
-        GgufModel.export(HF.resolve("llama"), bf16, GgufQuantType.BF16);
+    /**
+     * A BF16 or F16 GGUF file is served in that format by default, with the logits of float32 weights
+     * holding the same values; an F32 one stays float32, and so does a quantized one's float part.
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(names = {"BF16", "F16"})
+    void aHalfFileIsServedInItsFormat(GgufQuantType type, @TempDir Path tmp) {
+        Path bf16 = tmp.resolve("m-half.gguf"), f32 = tmp.resolve("m-f32.gguf"), q8 = tmp.resolve("m-q8.gguf");
+        GgufModel.export(HF.resolve("llama"), bf16, type);
         GgufModel.export(HF.resolve("llama"), f32, GgufQuantType.F32);
-        assertThat(GgufModel.storesBf16(bf16)).isTrue();
-        assertThat(GgufModel.storesBf16(f32)).isFalse();
+        GgufModel.export(HF.resolve("llama"), q8, GgufQuantType.Q8_0);
+        var want = type == GgufQuantType.BF16 ? dev.lamina.kernels.WeightFormat.BF16 : dev.lamina.kernels.WeightFormat.F16;
+        assertThat(GgufModel.storedFormat(bf16)).isEqualTo(want);
+        assertThat(GgufModel.storedFormat(f32)).isEqualTo(dev.lamina.kernels.WeightFormat.STORED);
+        assertThat(GgufModel.storedFormat(q8)).isEqualTo(dev.lamina.kernels.WeightFormat.STORED);
         Lamina.Model served = Lamina.load(bf16), widened = Lamina.load(bf16, dev.lamina.kernels.Kernels.defaults(), dev.lamina.kernels.WeightFormat.F32);
-        assertThat(served.weights()).isEqualTo(dev.lamina.kernels.WeightFormat.BF16);
+        assertThat(served.weights()).isEqualTo(want);
         assertThat(Lamina.load(f32).weights()).isEqualTo(dev.lamina.kernels.WeightFormat.STORED);
         assertThat(served.prepared().weightBytesPerToken()).isLessThan(widened.prepared().weightBytesPerToken());
         int[] ids = {3, 1, 4, 1, 5, 9, 2, 6};

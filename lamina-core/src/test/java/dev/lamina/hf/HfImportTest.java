@@ -35,18 +35,19 @@ class HfImportTest {
     }
 
     /**
-     * A checkpoint stored in bfloat16 is served in bfloat16 by default (half of float32's bytes per
-     * token) and gives the same logits: its values are already bfloat16, so nothing is rounded. A
-     * float32 or float16 one stays float32.
+     * A checkpoint stored in bfloat16 or float16 is served in that format by default (half of float32's
+     * bytes per token) and gives the same logits: its values are already 16-bit, so nothing is rounded.
+     * A float32 one stays float32.
      */
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"gpt2-bf16", "mixtral-bf16", "llama", "llama-f16"})
-    void bf16CheckpointsAreServedInBf16(String name) {
+    void halfCheckpointsAreServedInTheirFormat(String name) {
         Path dir = HfFixtures.dir(name);
         Lamina.Model m = Lamina.load(dir);
-        boolean bf16 = name.endsWith("bf16");
-        assertThat(HfCheckpoint.storesBf16(dir)).isEqualTo(bf16);
-        assertThat(m.weights()).isEqualTo(bf16 ? dev.lamina.kernels.WeightFormat.BF16 : dev.lamina.kernels.WeightFormat.STORED);
+        var want = name.endsWith("bf16") ? dev.lamina.kernels.WeightFormat.BF16
+                : name.endsWith("f16") ? dev.lamina.kernels.WeightFormat.F16 : dev.lamina.kernels.WeightFormat.STORED;
+        assertThat(HfCheckpoint.storedFormat(dir)).isEqualTo(want);
+        assertThat(m.weights()).isEqualTo(want);
         HfFixtures.Reference ref = HfFixtures.reference(dir);
         int T = ref.seq(), V = m.decoder().config().vocabSize();
         try (var session = new dev.lamina.infer.InferenceSession(m.prepared(), new dev.lamina.infer.ContiguousKvCache(m.decoder().config(), T))) {

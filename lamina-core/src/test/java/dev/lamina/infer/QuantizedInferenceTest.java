@@ -43,25 +43,31 @@ class QuantizedInferenceTest {
         assertThat(relativeError(lq, ld)).isLessThan(1e-5);      // 8-bit products are summed block by block
     }
 
-    /** bf16 weights: the logits are, bit for bit, those of the float32 model whose linear maps hold the bf16-rounded weights. */
+    static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> namesAndHalves() {
+        return names().stream().flatMap(n -> java.util.stream.Stream.of(WeightFormat.BF16, WeightFormat.F16)
+                .map(f -> org.junit.jupiter.params.provider.Arguments.of(n, f)));
+    }
+
+    /** bf16 and f16 weights: the logits are, bit for bit, those of the float32 model whose linear maps hold the rounded weights. */
     @ParameterizedTest
-    @MethodSource("names")
-    void bf16LogitsAreTheFloatLogitsOfTheRoundedWeights(String name) {
+    @MethodSource("namesAndHalves")
+    void halfLogitsAreTheFloatLogitsOfTheRoundedWeights(String name, WeightFormat f) {
         Decoder model = TestModels.load(name);
         int[] ids = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5};
-        PreparedModel bf16 = PreparedModel.of(model, WeightFormat.BF16), f32 = PreparedModel.of(model);
-        assertThat(bf16.format()).isEqualTo(WeightFormat.BF16);
+        dev.lamina.tensor.Precision p = f == WeightFormat.BF16 ? dev.lamina.tensor.Precision.BF16 : dev.lamina.tensor.Precision.FP16;
+        PreparedModel bf16 = PreparedModel.of(model, f), f32 = PreparedModel.of(model);
+        assertThat(bf16.format()).isEqualTo(f);
         if (!(model.kernels() instanceof dev.lamina.kernels.ScalarKernels))   // (the scalar kernels read float32 in place, unpadded: tiny maps pack larger)
             assertThat(bf16.weightBytesPerToken()).isLessThan(f32.weightBytesPerToken());
         float[] lh = logits(bf16, ids);
-        assertThat(relativeError(lh, logits(f32, ids))).as("bf16 logits against float32").isLessThan(0.02).isGreaterThan(0);
+        assertThat(relativeError(lh, logits(f32, ids))).as(f + " logits against float32").isLessThan(0.02).isGreaterThan(0);
         if (model.config().tieWordEmbeddings()) return;      // the head's table is also the embedding, read in float32: no float twin
 
         Parameters twin = Decoder.layout(model.config()).build();
         System.arraycopy(model.params().data(), 0, twin.data(), 0, twin.count());
         for (Decoder.Linear lin : model.linears()) {
             dev.lamina.tensor.Tensor w = twin.value(lin.key().name());
-            for (int i = 0; i < w.size(); i++) w.set(i, dev.lamina.tensor.Precision.bf16(w.get(i)));
+            for (int i = 0; i < w.size(); i++) w.set(i, p.round(w.get(i)));
         }
         float[] lr = logits(PreparedModel.of(new Decoder(model.config(), twin, model.kernels())), ids);
         for (int i = 0; i < lh.length; i++) assertThat(Float.floatToRawIntBits(lh[i])).as("logit %d", i).isEqualTo(Float.floatToRawIntBits(lr[i]));

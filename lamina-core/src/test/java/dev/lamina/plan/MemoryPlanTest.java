@@ -158,8 +158,8 @@ class MemoryPlanTest {
         assertThatThrownBy(() -> new MemoryPlan.Request(c, MemoryPlan.Task.TRAIN, MemoryPlan.Precision.FP32, 8, 64, 1, 0,
                 MemoryPlan.Optimizer.ADAMW, 0, 0, MemoryPlan.Strategy.DP, MemoryPlan.Target.LAMINA, 0, Set.of()))
                 .isInstanceOf(LaminaException.class).hasMessageContaining("--workers must be >= 1");
-        assertThatThrownBy(() -> new MemoryPlan.Request(c, MemoryPlan.Task.INFERENCE, MemoryPlan.Precision.FP16, 8, 64, 1, 0,
-                MemoryPlan.Optimizer.ADAMW, 0, 1, MemoryPlan.Strategy.DP, MemoryPlan.Target.LAMINA, 0, Set.of()))
+        assertThatThrownBy(() -> new MemoryPlan.Request(c, MemoryPlan.Task.LORA, MemoryPlan.Precision.FP16, 8, 64, 1, 0,
+                MemoryPlan.Optimizer.ADAMW, 0, 1, MemoryPlan.Strategy.DP, MemoryPlan.Target.LAMINA, 8, Set.of()))
                 .isInstanceOf(LaminaException.class).hasMessageContaining("--target pytorch-gpu");
     }
 }
