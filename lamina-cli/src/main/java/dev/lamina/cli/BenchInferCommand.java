@@ -46,12 +46,13 @@ final class BenchInferCommand implements Callable<Integer> {
         for (int c : concurrency) if (c < 1) throw new LaminaException("--concurrency values must be >= 1, got " + c);
         int v = vocab != null ? vocab : preset.equals("small") ? 8192 : 16384;
         WeightFormat format = WeightFormat.parse(weights);
-        Decoder model = modelPath != null ? Lamina.load(modelPath, Main.kernels(threads), format).decoder()
-                : Decoder.create(Presets.get(preset).config().apply(v), 1, Main.kernels(threads));
+        Lamina.Model loaded = modelPath != null ? Lamina.load(modelPath, Main.kernels(threads), format) : null;
+        if (loaded != null) format = loaded.weights();       // as served: a BF16 or F16 file's matrices in 16 bits
+        Decoder model = loaded != null ? loaded.decoder() : Decoder.create(Presets.get(preset).config().apply(v), 1, Main.kernels(threads));
         String name = (modelPath != null ? modelPath.getFileName().toString() : preset) + (format == WeightFormat.F32 || format == WeightFormat.STORED ? "" : " " + format);
         System.err.printf("bench infer: %s, vocab %d, %d threads, kernels %s%n", name, model.config().vocabSize(), model.kernels().threads(),
                 model.kernels().describe());
-        InferenceBenchmark.Report r = InferenceBenchmark.run(name, PreparedModel.of(model, format),
+        InferenceBenchmark.Report r = InferenceBenchmark.run(name, loaded != null ? loaded.prepared() : PreparedModel.of(model, format),
                 new InferenceBenchmark.Settings(prompt, tokens, repeats, concurrency, warmup), s -> System.err.println("  " + s));
         System.out.print(r.format());
         return 0;

@@ -30,6 +30,21 @@ class GgufCommandsTest extends CliTest {
         assertThat(out()).contains("The jury");
     }
 
+    /** A file whose matrices are all F16 or BF16 is benchmarked as it is served: in 16 bits. */
+    @Test
+    void aHalfFileIsBenchmarkedInItsFormat() {
+        for (String type : new String[] {"f16", "bf16"}) {
+            Path f = dir.resolve("llama-" + type + ".gguf");
+            assertThat(Main.run("export", "gguf", HF.resolve("llama").toString(), "--out", f.toString(), "--type", type)).as(err()).isZero();
+            clearOutput();
+            assertThat(Main.run("bench", "infer", "--model", f.toString(), "--prompt", "8", "--tokens", "4", "--repeats", "1",
+                    "--concurrency", "1", "--warmup", "0")).as(err()).isZero();
+            assertThat(err()).contains("bench infer: llama-" + type + ".gguf " + type + ",");
+            assertThat(out()).contains("decode, batch 1:");
+            clearOutput();
+        }
+    }
+
     @Test
     void badTypeIsAUsageError() {
         assertThat(Main.run("quantize", HF.resolve("gpt2").toString(), "--out", dir.resolve("x.gguf").toString(), "--type", "q3_k")).isEqualTo(1);
