@@ -156,7 +156,7 @@ final class ServeCommand implements Callable<Integer> {
         int context = Math.min(c.maxPositionEmbeddings(), c.contextLimit());
         boolean blocks = kvBlocks > 0;
         var plan = dev.lamina.plan.MemoryPlan.plan(new dev.lamina.plan.MemoryPlan.Request(c, dev.lamina.plan.MemoryPlan.Task.INFERENCE,
-                halfWeights(model, format) ? dev.lamina.plan.MemoryPlan.Precision.BF16 : dev.lamina.plan.MemoryPlan.Precision.FP32,
+                weightPrecision(model, format),
                 blocks ? 1 : maxConcurrent, Math.min(256, context), 1, 0,
                 dev.lamina.plan.MemoryPlan.Optimizer.ADAMW, blocks ? kvBlocks * 16 : context, 1, dev.lamina.plan.MemoryPlan.Strategy.DP,
                 dev.lamina.plan.MemoryPlan.Target.LAMINA, 0, java.util.Set.of()));
@@ -174,11 +174,14 @@ final class ServeCommand implements Callable<Integer> {
     }
 
     /**
-     * Whether the model will be served with 16-bit weights (two bytes each, planned as bf16): asked for, or a Hugging Face
-     * directory or GGUF file stored in BF16 or F16 (the default).
+     * The precision of the served linear weights, as the plan takes it: bf16 or fp16 when asked for, or for a Hugging Face
+     * directory or GGUF file stored in BF16 or F16 (the default); else fp32.
      */
-    static boolean halfWeights(Path model, WeightFormat format) {
-        WeightFormat served = dev.lamina.Lamina.servedFormat(model, format);
-        return served == WeightFormat.BF16 || served == WeightFormat.F16;
+    static dev.lamina.plan.MemoryPlan.Precision weightPrecision(Path model, WeightFormat format) {
+        return switch (dev.lamina.Lamina.servedFormat(model, format)) {
+            case BF16 -> dev.lamina.plan.MemoryPlan.Precision.BF16;
+            case F16 -> dev.lamina.plan.MemoryPlan.Precision.FP16;
+            default -> dev.lamina.plan.MemoryPlan.Precision.FP32;
+        };
     }
 }
