@@ -326,13 +326,13 @@ public final class Q4Weights implements PanelWeights {
             quants(at, high).intoArray(panel, k * stride + off);
             quants(at + L, high).intoArray(panel, k * stride + off + L);
         }
-        // the scales one float at a time (the same products as the vector kernels'): through the vector helpers, which
-        // C2 compiled apart and ran without their intrinsics here, they took 6-7% of a Q4_0 prompt for 1/32 of its values
-        for (int b = 0; b < blocks; b++)
-            for (int c = 0; c < NR; c++) {
-                pd[b * stride + off + c] = scaleOf(p, c, b);
-                pc[b * stride + off + c] = -offsetOf(p, c, b);
-            }
+        for (int b = 0; b < blocks; b++) {
+            FloatVector d0 = scales(p, b, 0), d1 = scales(p, b, L);
+            d0.intoArray(pd, b * stride + off);
+            d1.intoArray(pd, b * stride + off + L);
+            negOffsets(p, b, 0, d0).intoArray(pc, b * stride + off);
+            negOffsets(p, b, L, d1).intoArray(pc, b * stride + off + L);
+        }
     }
 
     /** One row × panel p: per block the quants' dot product in 2 accumulators, then scaled into the 2 totals. */
