@@ -24,7 +24,8 @@ final class PlanMemoryCommand implements Callable<Integer> {
     @Option(names = "--preset", description = "A preset (vocabulary --vocab).") String preset;
     @Option(names = "--vocab", defaultValue = "32000", description = "Vocabulary of a preset (default ${DEFAULT-VALUE}).") int vocab;
     @Option(names = "--task", defaultValue = "train", description = "inference, train, lora or qlora (default ${DEFAULT-VALUE}).") String task;
-    @Option(names = "--precision", defaultValue = "fp32", description = "fp32, bf16 or fp16 (Lamina: 16 bits in full training and inference weights, bf16 also LoRA and QLoRA; default ${DEFAULT-VALUE}).") String precision;
+    @Option(names = "--precision", description = "fp32, bf16 or fp16 (Lamina: 16 bits in full training and inference weights, bf16 also LoRA and "
+            + "QLoRA; default fp32, or for --task inference of a --model stored in BF16 or F16, that: as serve runs it).") String precision;
     @Option(names = "--batch", defaultValue = "8", description = "Sequences per step, across all workers (default ${DEFAULT-VALUE}).") int batch;
     @Option(names = "--seq", description = "Tokens per sequence (default: 256, or the model's context if shorter).") Integer seq;
     @Option(names = "--accum", defaultValue = "1", description = "Micro-batches per step (memory is one micro-batch's; default ${DEFAULT-VALUE}).") int accum;
@@ -46,11 +47,15 @@ final class PlanMemoryCommand implements Callable<Integer> {
         ModelConfig c = model != null ? Main.configOf(model) : config != null ? ModelConfig.read(config) : Presets.get(preset).config().apply(vocab);
         String name = model != null ? model.getFileName().toString() : config != null ? config.getFileName().toString() : preset;
         int T = seq != null ? seq : Math.min(256, c.maxPositionEmbeddings());
-        MemoryPlan.Request r = request(c, parse(MemoryPlan.Task.class, "task", task), parse(MemoryPlan.Precision.class, "precision", precision),
-                batch, T, checkpointEvery, parse(MemoryPlan.Strategy.class, "strategy", strategy));
+        MemoryPlan.Task t = parse(MemoryPlan.Task.class, "task", task);
+        boolean served = model != null && t == MemoryPlan.Task.INFERENCE;     // planned as serve would run it
+        MemoryPlan.Precision p = precision != null ? parse(MemoryPlan.Precision.class, "precision", precision)
+                : served ? ServeCommand.weightPrecision(model, dev.lamina.kernels.WeightFormat.STORED) : MemoryPlan.Precision.FP32;
+        MemoryPlan.Request r = request(c, t, p, batch, T, checkpointEvery, parse(MemoryPlan.Strategy.class, "strategy", strategy));
         if (fit != null) return fit(name, r, size(fit));
         MemoryPlan.Plan plan = MemoryPlan.plan(r);
-        if (model != null && r.task() == MemoryPlan.Task.INFERENCE && dev.lamina.gguf.GgufModel.isGguf(model))
+        if (served && dev.lamina.gguf.GgufModel.isGguf(model)
+                && dev.lamina.Lamina.servedFormat(model, dev.lamina.kernels.WeightFormat.STORED) == dev.lamina.kernels.WeightFormat.STORED)
             try {                                     // inference keeps a GGUF file's blocks as stored, memory-mapped
                 plan = plan.replacing(MemoryPlan.WEIGHTS, java.nio.file.Files.size(model), "the file's blocks as stored, memory-mapped (outside the heap)")
                         .replacing(MemoryPlan.LOADING, 0, "none: the file's blocks are used as they are");

@@ -29,6 +29,21 @@ class PlanMemoryCommandTest {
         assertThat(r.out()).contains("float32 master weights").contains("cuBLAS workspace");
     }
 
+    /** Inference of a checkpoint stored in 16 bits is planned as serve runs it (its own precision) unless --precision says otherwise. */
+    @Test
+    void inferenceOfA16BitCheckpointIsPlannedIn16Bits() {
+        Path hf = Path.of("..", "lamina-core", "src", "test", "resources", "hf", "models");
+        for (String[] c : new String[][] {{"llama-f16", "the linear maps in float16"}, {"gpt2-bf16", "the linear maps in bfloat16"},
+                {"llama", "float32, prepared once"}}) {
+            var r = run("plan", "memory", "--model", hf.resolve(c[0]).toString(), "--task", "inference", "--batch", "1", "--seq", "8");
+            assertThat(r.code()).as(r.err()).isZero();
+            assertThat(r.out()).as(c[0]).contains(c[1]);
+        }
+        var r = run("plan", "memory", "--model", hf.resolve("llama-f16").toString(), "--task", "inference", "--batch", "1", "--seq", "8",
+                "--precision", "fp32");
+        assertThat(r.out()).contains("float32, prepared once");
+    }
+
     @Test
     void badInputIsOneLine() {
         for (String[] args : new String[][] {
