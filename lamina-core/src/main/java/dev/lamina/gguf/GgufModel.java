@@ -254,9 +254,13 @@ public final class GgufModel {
                         + " but the metadata implies " + Arrays.toString(b.shape()));
         }
         List<GgufNames.Bound> blocks = new ArrayList<>();
-        if (keepBlocks)
+        if (keepBlocks) {
             for (GgufNames.Bound b : bound.values())
                 if (!b.bias() && linear(b, c) && GgufWeights.kept(f.info(b.name()).type())) blocks.add(b);
+            if (!blocks.isEmpty())      // a quantized file: its 16-bit matrices (a width the blocks do not divide) stay 16-bit too
+                for (GgufNames.Bound b : bound.values())
+                    if (!b.bias() && linear(b, c) && GgufWeights.half(f.info(b.name()).type())) blocks.add(b);
+        }
         if (blocks.isEmpty()) {
             Parameters p = layout.build();
             for (GgufNames.Bound b : bound.values()) GgufNames.unpack(b, f.floats(b.name()), c, p);
@@ -277,8 +281,12 @@ public final class GgufModel {
                 Parameters.Slot s = b.slots().get(i);
                 int slot = i;
                 String bias = s.key().biasOf().name();
-                stored.put(s.key(), GgufWeights.of(kernels.parallel(), type, f.raw(b.name()), s.shape()[0], s.shape()[1],
-                        r -> GgufNames.fileRow(b, slot, r, c), rest.has(bias) ? Tensor.of(rest.value(bias).toArray(), s.shape()[0]) : null));
+                try {
+                    stored.put(s.key(), GgufWeights.of(kernels.parallel(), type, f.raw(b.name()), s.shape()[0], s.shape()[1],
+                            r -> GgufNames.fileRow(b, slot, r, c), rest.has(bias) ? Tensor.of(rest.value(bias).toArray(), s.shape()[0]) : null));
+                } catch (LaminaException e) {
+                    throw new LaminaException(f.file() + ": tensor '" + b.name() + "': " + e.getMessage());
+                }
             }
         }
         return Decoder.withStored(c, rest, stored, kernels);

@@ -1,9 +1,11 @@
 package dev.lamina.gguf;
 
+import dev.lamina.kernels.HalfWeights;
 import dev.lamina.kernels.LinearWeights;
 import dev.lamina.kernels.Q4Weights;
 import dev.lamina.kernels.Q8Weights;
 import dev.lamina.tensor.Parallel;
+import dev.lamina.tensor.Precision;
 import dev.lamina.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
@@ -20,7 +22,9 @@ import static dev.lamina.gguf.Dequantize.u8;
  * with a scale per 32 or Q4_K's super-blocks ({@link Q4Weights}). The scales are the float32 values
  * ggml's dequantize computes (Q6_K's d·sc here, Q4_K's d·sc and dmin·min in the kernels): Q8Weights'
  * products equal those with the file's dequantized weights bit for bit, Q4Weights' (block by block,
- * as llama.cpp computes them) agree to float rounding. Other types are dequantized to float32 by the caller.
+ * as llama.cpp computes them) agree to float rounding. Beside them, a quantized file's F16 and BF16 matrices keep their 16 bits
+ * ({@link HalfWeights}: the products of float32 weights holding the same values, bit for bit). Other types are dequantized
+ * to float32 by the caller.
  */
 final class GgufWeights {
     private GgufWeights() {}
@@ -32,6 +36,9 @@ final class GgufWeights {
             default -> false;
         };
     }
+
+    /** A 16-bit type, kept as it is beside a quantized file's blocks (a matrix whose width the blocks do not divide). */
+    static boolean half(GgmlType t) { return t == GgmlType.F16 || t == GgmlType.BF16; }
 
     /**
      * Weights [out, in] from a tensor's bytes: output row o is the file's row row.applyAsInt(o)
@@ -46,6 +53,10 @@ final class GgufWeights {
             case Q4_0 -> Q4Weights.pack(pool, out, in, (o, q, d) -> q4_0(data, row.applyAsInt(o) * rowBytes, in, q, d), bias);
             case Q4_K -> Q4Weights.packSuper(pool, out, in,
                     (o, q, sc, mn, ds, ms) -> q4_k(data, row.applyAsInt(o) * rowBytes, in, q, sc, mn, ds, ms), bias);
+            case F16, BF16 -> HalfWeights.of(pool, t == GgmlType.F16 ? Precision.FP16 : Precision.BF16, out, in, (o, bits) -> {
+                long at = row.applyAsInt(o) * rowBytes;
+                for (int k = 0; k < in; k++) bits[k] = data.get(Dequantize.U16, at + 2L * k);
+            }, bias);
             default -> throw new IllegalArgumentException(t + " blocks are not kept; dequantize them");
         };
     }

@@ -52,39 +52,55 @@ public final class HalfWeights implements PanelWeights {
         this.bias = bias;
     }
 
+    /** One output row's 16-bit values. */
+    public interface Rows {
+        /** Fills bits[in] with output row o's values in the format. */
+        void row(int o, short[] bits);
+    }
+
     /**
      * w[out, in] rounded to format (BF16 or FP16, nearest even) and packed, a float32 copy of bias[out]
      * kept (may be null), on the pool's threads. A value beyond float16's range (±65504, or an infinity
      * or NaN) is refused for FP16.
      */
     public static HalfWeights pack(Parallel pool, Tensor w, Tensor bias, Precision format) {
-        if (format != Precision.BF16 && format != Precision.FP16) throw new IllegalArgumentException("16-bit weights in " + format);
+        float[] W = w.data();
+        int wo = w.offset(), in = w.dim(1);
         boolean fp16 = format == Precision.FP16;
-        int out = w.dim(0), in = w.dim(1), panels = (out + NR - 1) / NR;
+        return of(pool, format, w.dim(0), in, (o, bits) -> {
+            for (int k = 0, src = wo + o * in; k < in; k++)
+                bits[k] = fp16 ? Float.floatToFloat16(W[src + k]) : Precision.bf16Bits(W[src + k]);
+        }, bias);
+    }
+
+    /**
+     * Weights [out, in] from rows already in format (BF16 or FP16, such as a GGUF file's matrices as they
+     * are), packed on the pool's threads; bias[out] may be null (copied). A float16 infinity or NaN is refused.
+     */
+    public static HalfWeights of(Parallel pool, Precision format, int out, int in, Rows rows, Tensor bias) {
+        if (format != Precision.BF16 && format != Precision.FP16) throw new IllegalArgumentException("16-bit weights in " + format);
+        int panels = (out + NR - 1) / NR;
         long size = (long) panels * in * NR;
         if (size > Integer.MAX_VALUE - 16) throw new IllegalArgumentException("weight too large to pack: " + out + "x" + in);
         short[] d = new short[(int) size];
-        float[] W = w.data();
-        int wo = w.offset();
-        float[] beyond = new float[1];
-        boolean[] refused = new boolean[1];          // set from any thread: a value float16 cannot hold finite
+        int[] refused = {-1};                        // set from any thread: an output row float16 cannot hold finite
         pool.forRange(panels, (p0, p1) -> {
+            short[] row = new short[in];
             for (int p = p0; p < p1; p++) {
                 int cols = Math.min(NR, out - p * NR), base = p * in * NR;
                 for (int c = 0; c < cols; c++) {
-                    int src = wo + (p * NR + c) * in;
+                    rows.row(p * NR + c, row);
                     for (int k = 0, dst = base + c; k < in; k++, dst += NR) {
-                        if (!fp16) { d[dst] = Precision.bf16Bits(W[src + k]); continue; }
-                        short h = Float.floatToFloat16(W[src + k]);
-                        if ((h & 0x7c00) == 0x7c00) { beyond[0] = W[src + k]; refused[0] = true; }
+                        short h = row[k];
+                        if (format == Precision.FP16 && (h & 0x7c00) == 0x7c00) refused[0] = p * NR + c;
                         d[dst] = h;
                     }
                 }
             }
         });
-        if (refused[0])
-            throw new LaminaException("a weight matrix [" + out + ", " + in + "] holds " + beyond[0]
-                    + ", outside float16's finite range (±65504): serve it with --weights bf16 or f32");
+        if (refused[0] >= 0)
+            throw new LaminaException("a weight matrix [" + out + ", " + in + "] holds a value outside float16's finite range (±65504) in row "
+                    + refused[0] + ": use --weights bf16 or f32");
         return new HalfWeights(format, out, in, d, bias == null ? null : Tensor.of(bias.toArray(), out));
     }
 

@@ -68,6 +68,39 @@ class GgufStoredTest {
         assertThat(flat.params().hasGradients()).isFalse();
     }
 
+    /**
+     * A quantized file's F16 matrices (llama.cpp's fallback for a width its blocks do not divide: here
+     * the MLP's down map, 200 inputs) stay 16-bit beside the blocks, with the logits of the float32 model
+     * holding the same values, bit for bit; and a plain F16 file stays float32 in the decoder (its
+     * float-needing uses: prune, merge, training) and is served in 16 bits by the prepared model.
+     */
+    @ParameterizedTest
+    @CsvSource({"q8_0", "q4_0"})
+    void aQuantizedFilesHalfMatricesStay16Bit(String type) {
+        Path file = dir.resolve("odd-" + type + ".gguf");
+        ModelConfig c = config("llama", false).toBuilder().intermediateSize(200).build();
+        GgufModel.write(Decoder.create(c, 7), ByteTokenizer.INSTANCE, file, GgufQuantType.parse(type));
+        try (GgufFile f = GgufFile.open(file)) {
+            assertThat(f.info("blk.0.ffn_down.weight").type()).isEqualTo(GgmlType.F16);
+        }
+        Decoder stored = GgufModel.load(file, true).decoder(), flat = GgufModel.load(file, false).decoder();
+        assertThat(stored.params().slots().keySet()).noneMatch(n -> n.contains("down"));
+        assertThat(flat.params().slots().keySet()).anyMatch(n -> n.contains("down"));
+        long linearFloats = flat.params().count() - stored.params().count();
+        assertThat(8.0 * stored.storedBytes() / linearFloats).isLessThan(type.equals("q4_0") ? 9.0 : 12.0);
+        int[] ids = GgufModelTest.ids(12, 3);
+        for (KernelSet k : new KernelSet[] {Kernels.vector(2), Kernels.scalar(2)}) {
+            float[] ts = stored.withKernels(k).forward(Tape.inference(k), ids, 1, ids.length).value().toArray();
+            float[] tf = flat.withKernels(k).forward(Tape.inference(k), ids, 1, ids.length).value().toArray();
+            assertThat(ts).isEqualTo(tf);
+            assertThat(relativeError(decode(PreparedModel.of(stored.withKernels(k)), ids), decode(PreparedModel.of(flat.withKernels(k)), ids)))
+                    .isLessThan(1e-5);
+        }
+        Path f16 = dir.resolve("odd-f16.gguf");
+        GgufModel.write(Decoder.create(c, 7), ByteTokenizer.INSTANCE, f16, GgufQuantType.F16);
+        assertThat(GgufModel.load(f16, true).decoder().hasStored()).isFalse();
+    }
+
     /** The logits of the last token, fed one at a time over a cache. */
     private static float[] decode(PreparedModel m, int[] ids) {
         try (InferenceSession s = new InferenceSession(m, new ContiguousKvCache(m.model().config(), ids.length + 1))) {
