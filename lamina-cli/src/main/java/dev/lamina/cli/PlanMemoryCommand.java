@@ -49,13 +49,13 @@ final class PlanMemoryCommand implements Callable<Integer> {
         int T = seq != null ? seq : Math.min(256, c.maxPositionEmbeddings());
         MemoryPlan.Task t = parse(MemoryPlan.Task.class, "task", task);
         boolean served = model != null && t == MemoryPlan.Task.INFERENCE;     // planned as serve would run it
+        var as = served ? dev.lamina.Lamina.servedFormat(model, dev.lamina.kernels.WeightFormat.STORED) : null;   // one read of the header
         MemoryPlan.Precision p = precision != null ? parse(MemoryPlan.Precision.class, "precision", precision)
-                : served ? ServeCommand.weightPrecision(model, dev.lamina.kernels.WeightFormat.STORED) : MemoryPlan.Precision.FP32;
+                : served ? ServeCommand.weightPrecision(as) : MemoryPlan.Precision.FP32;
         MemoryPlan.Request r = request(c, t, p, batch, T, checkpointEvery, parse(MemoryPlan.Strategy.class, "strategy", strategy));
         if (fit != null) return fit(name, r, size(fit));
         MemoryPlan.Plan plan = MemoryPlan.plan(r);
-        if (served && dev.lamina.gguf.GgufModel.isGguf(model)
-                && dev.lamina.Lamina.servedFormat(model, dev.lamina.kernels.WeightFormat.STORED) == dev.lamina.kernels.WeightFormat.STORED)
+        if (as == dev.lamina.kernels.WeightFormat.STORED && dev.lamina.gguf.GgufModel.isGguf(model))
             try {                                     // inference keeps a GGUF file's blocks as stored, memory-mapped
                 plan = plan.replacing(MemoryPlan.WEIGHTS, java.nio.file.Files.size(model), "the file's blocks as stored, memory-mapped (outside the heap)")
                         .replacing(MemoryPlan.LOADING, 0, "none: the file's blocks are used as they are");

@@ -152,16 +152,17 @@ final class ServeCommand implements Callable<Integer> {
      * buffers; refuses when it cannot fit, unless --force.
      */
     private String guard(WeightFormat format) {
+        WeightFormat served = dev.lamina.Lamina.servedFormat(model, format);     // reads the file's header once
         dev.lamina.model.ModelConfig c = Main.configOf(model);
         int context = Math.min(c.maxPositionEmbeddings(), c.contextLimit());
         boolean blocks = kvBlocks > 0;
         var plan = dev.lamina.plan.MemoryPlan.plan(new dev.lamina.plan.MemoryPlan.Request(c, dev.lamina.plan.MemoryPlan.Task.INFERENCE,
-                weightPrecision(model, format),
+                weightPrecision(served),
                 blocks ? 1 : maxConcurrent, Math.min(256, context), 1, 0,
                 dev.lamina.plan.MemoryPlan.Optimizer.ADAMW, blocks ? kvBlocks * 16 : context, 1, dev.lamina.plan.MemoryPlan.Strategy.DP,
                 dev.lamina.plan.MemoryPlan.Target.LAMINA, 0, java.util.Set.of()));
         long mapped = 0;
-        if (dev.lamina.gguf.GgufModel.isGguf(model) && dev.lamina.Lamina.servedFormat(model, format) == WeightFormat.STORED) {   // blocks kept as they are
+        if (served == WeightFormat.STORED && dev.lamina.gguf.GgufModel.isGguf(model)) {   // blocks kept as they are
             try {
                 mapped = Files.size(model);
             } catch (java.io.IOException e) {
@@ -174,11 +175,11 @@ final class ServeCommand implements Callable<Integer> {
     }
 
     /**
-     * The precision of the served linear weights, as the plan takes it: bf16 or fp16 when asked for, or for a Hugging Face
-     * directory or GGUF file stored in BF16 or F16 (the default); else fp32.
+     * The precision of served linear weights ({@link dev.lamina.Lamina#servedFormat}: bf16 or fp16 when asked for, or for a
+     * Hugging Face directory or GGUF file stored in BF16 or F16), as the plan takes it; else fp32.
      */
-    static dev.lamina.plan.MemoryPlan.Precision weightPrecision(Path model, WeightFormat format) {
-        return switch (dev.lamina.Lamina.servedFormat(model, format)) {
+    static dev.lamina.plan.MemoryPlan.Precision weightPrecision(WeightFormat served) {
+        return switch (served) {
             case BF16 -> dev.lamina.plan.MemoryPlan.Precision.BF16;
             case F16 -> dev.lamina.plan.MemoryPlan.Precision.FP16;
             default -> dev.lamina.plan.MemoryPlan.Precision.FP32;

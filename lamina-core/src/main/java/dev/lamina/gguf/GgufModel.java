@@ -48,13 +48,7 @@ public final class GgufModel {
      */
     public static WeightFormat storedFormat(Path path) {
         try (GgufFile f = GgufFile.open(path)) {
-            GgmlType all = null;
-            for (GgufFile.Tensor t : f.tensors().values()) {
-                if (t.ne().length < 2) continue;
-                if (all == null) all = t.type();
-                else if (t.type() != all) return WeightFormat.STORED;
-            }
-            return all == GgmlType.BF16 ? WeightFormat.BF16 : all == GgmlType.F16 ? WeightFormat.F16 : WeightFormat.STORED;
+            return WeightFormat.ofMatrices(f.tensors().values().stream().filter(t -> t.ne().length >= 2).map(t -> t.type().name()));
         }
     }
 

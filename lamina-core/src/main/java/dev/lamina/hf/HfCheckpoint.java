@@ -78,13 +78,7 @@ public final class HfCheckpoint {
      */
     public static WeightFormat storedFormat(Path dir) {
         try (TensorReader r = openWeights(dir)) {
-            String all = null;
-            for (String n : r.names()) {
-                if (r.shape(n).length < 2 || !n.endsWith(".weight")) continue;
-                if (all == null) all = r.dtype(n);
-                else if (!r.dtype(n).equals(all)) return WeightFormat.STORED;
-            }
-            return "BF16".equals(all) ? WeightFormat.BF16 : "F16".equals(all) ? WeightFormat.F16 : WeightFormat.STORED;
+            return WeightFormat.ofMatrices(r.names().stream().filter(n -> r.shape(n).length >= 2 && n.endsWith(".weight")).map(r::dtype));
         }
     }
 

@@ -27,5 +27,19 @@ public enum WeightFormat {
         throw LaminaException.field("weights", "weights format '" + s + "' is not one of stored, f32, bf16, f16, q8_0");
     }
 
+    /**
+     * {@link #BF16} or {@link #F16} when every one of a file's matrices has that type name ("BF16", "F16": safetensors'
+     * and GGUF's spelling), as inference then keeps them; else {@link #STORED}.
+     */
+    public static WeightFormat ofMatrices(java.util.stream.Stream<String> matrixTypes) {
+        var types = matrixTypes.distinct().limit(2).toList();
+        if (types.size() != 1) return STORED;
+        return switch (types.getFirst()) {
+            case "BF16" -> BF16;
+            case "F16" -> F16;
+            default -> STORED;
+        };
+    }
+
     @Override public String toString() { return name().toLowerCase(Locale.ROOT); }
 }

@@ -120,4 +120,14 @@ class HalfWeightsTest {
         assertThat(WeightFormat.parse("f16")).isEqualTo(WeightFormat.F16);
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> WeightFormat.parse("fp8")).hasMessageContaining("stored, f32, bf16, f16, q8_0");
     }
+
+    @Test
+    void aFileIsServedIn16BitsOnlyWhenEveryMatrixIsOfOneHalfType() {
+        assertThat(WeightFormat.ofMatrices(java.util.stream.Stream.of("BF16", "BF16"))).isEqualTo(WeightFormat.BF16);
+        assertThat(WeightFormat.ofMatrices(java.util.stream.Stream.of("F16"))).isEqualTo(WeightFormat.F16);
+        assertThat(WeightFormat.ofMatrices(java.util.stream.Stream.of("F16", "Q4_0", "F16"))).isEqualTo(WeightFormat.STORED);
+        assertThat(WeightFormat.ofMatrices(java.util.stream.Stream.of("BF16", "F16"))).isEqualTo(WeightFormat.STORED);
+        assertThat(WeightFormat.ofMatrices(java.util.stream.Stream.of("F32"))).isEqualTo(WeightFormat.STORED);
+        assertThat(WeightFormat.ofMatrices(java.util.stream.Stream.empty())).isEqualTo(WeightFormat.STORED);
+    }
 }
