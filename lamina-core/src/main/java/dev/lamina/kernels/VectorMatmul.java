@@ -67,7 +67,7 @@ final class VectorMatmul {
 
     private record Scratch(float[] ap, float[] bp, float[] tile) {
         Scratch(int mc, int nc, int nr, int mr) {
-            this(new float[Math.max(mc * KC, GEMV_NN_MAX_ROWS * NB)],  // A block, row-major, when A is not (or gemvNN's rows)
+            this(new float[Math.max(mc * KC + L, GEMV_NN_MAX_ROWS * NB)],  // A block, row-major, when A is not (or gemvNN's rows); + L: packAStrips' last vector
                  new float[KC * nc], new float[mr * nr]);
         }
     }
@@ -402,13 +402,32 @@ final class VectorMatmul {
      * Copies column-major A(0..mc, 0..kc) (A(r, k) at off + r + k·cs) into strips of mr rows:
      * strip s holds A(s·mr + i, k) at s·mr·kc + k·mr + i, so the kernel reads mr adjacent floats
      * per k from one contiguous stream instead of striding cs floats through memory.
+     * <p>When A's columns are a 4 KB page or more apart (cs ≥ 1024: dyᵀ of 1,024+ output features), k by k:
+     * each k's mc floats are one contiguous read, a vector per strip (its lanes past mr land in the strip's
+     * next k's, stored over after, or in rows the kernel ignores; a strip's last k's are copied exactly).
+     * Strip by strip, a call per mr floats, reads a new page on every k: 2.5-4x slower there (a
+     * 2048-column A of 384 k: 0.6-0.8 ms against 0.23-0.27, about 6% of its product), while for closer
+     * columns it measured 3-5% faster in the product (docs/BENCHMARKS.md). Strips wider than a vector are copied.
      */
     static void packAStrips(float[] ap, float[] A, int off, int cs, int mc, int kc, int mr) {
-        for (int s = 0; s < mc; s += mr) {
-            int rows = Math.min(mr, mc - s), dst = s * kc;
-            for (int k = 0, src = off + s; k < kc; k++, src += cs, dst += mr) System.arraycopy(A, src, ap, dst, rows);
+        if (mr > L || cs < PAGE_FLOATS) {
+            for (int s = 0; s < mc; s += mr) {
+                int rows = Math.min(mr, mc - s), dst = s * kc;
+                for (int k = 0, src = off + s; k < kc; k++, src += cs, dst += mr) System.arraycopy(A, src, ap, dst, rows);
+            }
+            return;
+        }
+        for (int k = 0, col = off; k < kc; k++, col += cs) {
+            boolean within = k * mr + L <= kc * mr;    // the vector ends inside the strip
+            for (int s = 0, dst = k * mr; s < mc; s += mr, dst += mr * kc) {
+                if (within && col + s + L <= A.length) FloatVector.fromArray(S, A, col + s).intoArray(ap, dst);
+                else System.arraycopy(A, col + s, ap, dst, Math.min(mr, mc - s));
+            }
         }
     }
+
+    /** Floats in a 4 KB page. */
+    private static final int PAGE_FLOATS = 1024;
 
     /** Row strides (floats) of A that are packed rather than read in place: multiples of 4 KB. */
     private static final int ALIASING_ROW_STRIDE = 1024;

@@ -52,6 +52,26 @@ class GemmTileTest {
     }
 
     @Test
+    void columnMajorStripsHoldEveryValueOfA() {
+        var rnd = new java.util.Random(17);
+        for (int mr : new int[] {4, 6, 12})
+            for (int mc : new int[] {1, 5, 6, 37, 96})
+                for (int kc : new int[] {1, 2, 7, 65})
+                    for (int far : new int[] {0, 1024}) {                // columns on one page, or a page or more apart
+                    int cs = far + mc + 3 + rnd.nextInt(5), off = rnd.nextInt(4), strips = (mc + mr - 1) / mr;
+                    float[] A = new float[off + (kc - 1) * cs + mc];    // ends at A's last value: no slack to read past
+                    for (int i = 0; i < A.length; i++) A[i] = rnd.nextFloat() - 0.5f;
+                    float[] ap = new float[strips * mr * kc + 16];
+                    java.util.Arrays.fill(ap, Float.NaN);
+                    VectorMatmul.packAStrips(ap, A, off, cs, mc, kc, mr);
+                    for (int r = 0; r < mc; r++)
+                        for (int k = 0; k < kc; k++)
+                            assertThat(ap[r / mr * mr * kc + k * mr + r % mr]).as("mr %d mc %d kc %d: A(%d, %d)", mr, mc, kc, r, k)
+                                    .isEqualTo(A[off + r + k * cs]);
+                    }
+    }
+
+    @Test
     void thisJvmsTileMatchesItsFlags() {
         int useAvx = GemmTile.useAvx();
         String arch = System.getProperty("os.arch");
