@@ -406,8 +406,9 @@ final class VectorMatmul {
      * each k's mc floats are one contiguous read, a vector per strip (its lanes past mr land in the strip's
      * next k's, stored over after, or in rows the kernel ignores; a strip's last k's are copied exactly).
      * Strip by strip, a call per mr floats, reads a new page on every k: 2.5-4x slower there (a
-     * 2048-column A of 384 k: 0.6-0.8 ms against 0.23-0.27, about 6% of its product), while for closer
-     * columns it measured 3-5% faster in the product (docs/BENCHMARKS.md). Strips wider than a vector are copied.
+     * 2048-column A of 384 k: 0.6-0.8 ms against 0.23-0.27, about 6% of its product). Closer columns
+     * keep the copy: k by k did not measure faster there in the product (256x3072x768, within the
+     * noise; docs/BENCHMARKS.md). Strips wider than a vector are copied.
      */
     static void packAStrips(float[] ap, float[] A, int off, int cs, int mc, int kc, int mr) {
         if (mr > L || cs < PAGE_FLOATS) {
@@ -450,8 +451,8 @@ final class VectorMatmul {
     /**
      * {@link #packB} of a row-major B (x in dw = dyᵀ·x, w in dx = dy·w): NR consecutive floats per k and
      * panel, k in blocks of {@link #PACK_B_ROWS} across all panels. Panel by panel, every k read a new row
-     * (a new page once rows are 4 KB or more); by blocks each row is read in order, 10-45% faster
-     * in a probe alternating the two (docs/BENCHMARKS.md).
+     * (a new page once rows are 4 KB or more); by blocks each row is read in order: 27-42% faster in a
+     * probe alternating the two on rows of 1,024-8,192 floats, level on 384 (docs/BENCHMARKS.md).
      */
     private void packRowMajorB(float[] bp, float[] B, int off, int rs, int kc, int nc) {
         int full = nc / NR * NR;
