@@ -53,10 +53,8 @@ final class GgufWeights {
             case Q4_0 -> Q4Weights.pack(pool, out, in, (o, q, d) -> q4_0(data, row.applyAsInt(o) * rowBytes, in, q, d), bias);
             case Q4_K -> Q4Weights.packSuper(pool, out, in,
                     (o, q, sc, mn, ds, ms) -> q4_k(data, row.applyAsInt(o) * rowBytes, in, q, sc, mn, ds, ms), bias);
-            case F16, BF16 -> HalfWeights.of(pool, t == GgmlType.F16 ? Precision.FP16 : Precision.BF16, out, in, (o, bits) -> {
-                long at = row.applyAsInt(o) * rowBytes;
-                for (int k = 0; k < in; k++) bits[k] = data.get(Dequantize.U16, at + 2L * k);
-            }, bias);
+            case F16, BF16 -> HalfWeights.of(pool, t == GgmlType.F16 ? Precision.FP16 : Precision.BF16, out, in,
+                    (o, bits) -> MemorySegment.copy(data, Dequantize.U16, row.applyAsInt(o) * rowBytes, bits, 0, in), bias);
             default -> throw new IllegalArgumentException(t + " blocks are not kept; dequantize them");
         };
     }
