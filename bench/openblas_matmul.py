@@ -5,13 +5,16 @@ Shapes are MxNxK of C[M,N] = A[M,K]·B[K,N]; layouts as Lamina stores the operan
   nt: x[M,K] @ w[N,K].T    nn: dy[M,K] @ w[K,N]    tn: dy[K,M].T @ x[K,N]
 Usage (Debian python with python3-numpy and libopenblas0-pthread installed):
   OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/openblas_matmul.py [layout ...]   (then again with 2)
+SHAPES=2048x384x384,256x3072x768 limits the run to those shapes.
 """
-import sys, time
+import os, sys, time
 import numpy as np
 
 SHAPES = ["2048x384x384", "2048x1024x384", "2048x384x1024", "2048x8192x384", "256x768x768", "256x3072x768",
           "1x4096x4096", "1024x768x768", "1024x2048x768", "384x384x2048", "1024x384x2048", "8192x384x2048",
           "768x768x1024"]
+if os.environ.get("SHAPES"):
+    SHAPES = os.environ["SHAPES"].split(",")
 layouts = sys.argv[1:] or ["nt", "nn", "tn"]
 rng = np.random.default_rng(0)
 

@@ -49,8 +49,12 @@ public record GemmTile(int rows, int vectors) {
         return registers >= T12X2.registers() ? T12X2 : AVX2_CHOICE;
     }
 
-    /** The 16-register choice. */
-    static final GemmTile AVX2_CHOICE = T6X2;
+    /**
+     * The 16-register choice: 4 × 3. It and 6 × 2 were level in whole training steps and on most
+     * products; on 256x3072x768's forward layout (few rows, wide w) 4 × 3 ran 4-6% faster in five
+     * runs on the AVX2 path (docs/BENCHMARKS.md, 2026-12-05).
+     */
+    static final GemmTile AVX2_CHOICE = T4X3;
 
     /**
      * Vector registers of this machine: 32 on aarch64 and on x86 with AVX-512 enabled (UseAVX 3),
