@@ -51,8 +51,8 @@ public record GemmTile(int rows, int vectors) {
 
     /**
      * The 16-register choice: 4 × 3. It and 6 × 2 were level in whole training steps and on most
-     * products; on 256x3072x768's forward layout (few rows, wide w) 4 × 3 ran 4-6% faster in five
-     * runs on the AVX2 path (docs/BENCHMARKS.md, 2026-12-05).
+     * products; on 256x3072x768's forward layout (few rows, wide w) 4 × 3 ran 4-7% faster in three
+     * of four JMH runs on the AVX2 path, level in the fourth, a noisy one (docs/BENCHMARKS.md, 2026-12-05).
      */
     static final GemmTile AVX2_CHOICE = T4X3;
 
