@@ -22,7 +22,7 @@ class InferenceKernelsTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"1,64,8", "2,768,36", "3,33,7", "5,100,13", "16,256,64", "17,47,5", "1,1,1", "9,40,130", "130,70,97", "4,64,300"})
+    @CsvSource({"1,64,8", "2,768,36", "3,33,7", "5,100,13", "16,256,64", "17,47,5", "1,1,1", "9,40,130", "130,70,97", "4,64,300", "1,2048,520", "3,2048,520"})
     void packedWeightsMatchTheScalarReferenceAndAreTheSameRowByRow(int n, int in, int out) {
         Rng rng = new Rng(n * 1000L + in);
         Tensor x = random(rng, n, in), w1 = random(rng, out, in), w2 = random(rng, out + 3, in), b2 = random(rng, out + 3);
