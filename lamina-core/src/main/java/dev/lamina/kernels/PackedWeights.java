@@ -97,8 +97,8 @@ public final class PackedWeights implements PanelWeights {
     @Override
     public void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
         int p = p0;
-        if (n == 1 && VECS == 2)             // one row on 16 registers: two panels at a time (k1x2x2)
-            for (; p + 1 < p1 && (p + 2) * NR <= out; p += 2) k1x2x2(in, X, xOff, data, p * in * NR, (p + 1) * in * NR, Y, yOff + p * NR);
+        if (n == 1 && VECS == 2)             // one row on 16 registers: two panels at a time (k1x4)
+            for (; p + 1 < p1 && (p + 2) * NR <= out; p += 2) k1x4(in, X, xOff, data, p * in * NR, (p + 1) * in * NR, Y, yOff + p * NR);
         for (; p < p1; p++) panel(n, in, out, p, X, xOff, ldx, data, p * in * NR, Y, yOff, ldy);
         addBias(bias, n, out, Y, yOff, ldy, p0, p1);
     }
@@ -159,7 +159,7 @@ public final class PackedWeights implements PanelWeights {
     }
 
     private static void k1(int in, float[] X, int x0, float[] P, int b, float[] Y, int y0) {
-        if (VECS == 4) k1x4(in, X, x0, P, b, Y, y0);
+        if (VECS == 4) k1x4(in, X, x0, P, b, b + 2 * L, Y, y0);
         else k1x2(in, X, x0, P, b, Y, y0);
     }
 
@@ -211,15 +211,21 @@ public final class PackedWeights implements PanelWeights {
         c10.intoArray(Y, y0); c11.intoArray(Y, y0 + L); c12.intoArray(Y, y0 + 2 * L); c13.intoArray(Y, y0 + 3 * L);
     }
 
-    private static void k1x4(int in, float[] X, int x0, float[] P, int b, float[] Y, int y0) {
+    /**
+     * One row × four vectors of output columns: two from b and two from b2 (one 4-vector panel,
+     * b2 = b + 2L; or two adjacent 2-vector panels at 8 lanes, four accumulator chains and two
+     * weight streams instead of two and one: llama-m decode on the AVX2 path, six alternating rounds,
+     * median 104 against 96 tok/s, docs/BENCHMARKS.md 2026-12-05). Each output is the chain k1x2 computes.
+     */
+    private static void k1x4(int in, float[] X, int x0, float[] P, int b, int b2, float[] Y, int y0) {
         FloatVector z = FloatVector.zero(S);
         FloatVector c0 = z, c1 = z, c2 = z, c3 = z;
-        for (int k = 0, pb = b; k < in; k++, pb += NR) {
+        for (int k = 0, pb = b, pc = b2; k < in; k++, pb += NR, pc += NR) {
             FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
             c0 = a.fma(FloatVector.fromArray(S, P, pb), c0);
             c1 = a.fma(FloatVector.fromArray(S, P, pb + L), c1);
-            c2 = a.fma(FloatVector.fromArray(S, P, pb + 2 * L), c2);
-            c3 = a.fma(FloatVector.fromArray(S, P, pb + 3 * L), c3);
+            c2 = a.fma(FloatVector.fromArray(S, P, pc), c2);
+            c3 = a.fma(FloatVector.fromArray(S, P, pc + L), c3);
         }
         c0.intoArray(Y, y0); c1.intoArray(Y, y0 + L); c2.intoArray(Y, y0 + 2 * L); c3.intoArray(Y, y0 + 3 * L);
     }
@@ -266,27 +272,6 @@ public final class PackedWeights implements PanelWeights {
         }
         c00.intoArray(Y, y0); c01.intoArray(Y, y0 + L);
         c10.intoArray(Y, y0 + ldy); c11.intoArray(Y, y0 + ldy + L);
-    }
-
-    /**
-     * One row × two adjacent 2-vector panels (b and b2; y0 their first output): four accumulator
-     * chains and two streams of weights rather than two and one. llama-m decode on the AVX2 path,
-     * six alternating rounds: median 104 against 96 tok/s (docs/BENCHMARKS.md, 2026-12-05). Each
-     * output is the same chain as {@link #k1x2}'s.
-     */
-    private static void k1x2x2(int in, float[] X, int x0, float[] P, int b, int b2, float[] Y, int y0) {
-        FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
-        for (int k = 0, pb = b, pc = b2; k < in; k++, pb += NR, pc += NR) {
-            FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
-            c0 = a.fma(FloatVector.fromArray(S, P, pb), c0);
-            c1 = a.fma(FloatVector.fromArray(S, P, pb + L), c1);
-            c2 = a.fma(FloatVector.fromArray(S, P, pc), c2);
-            c3 = a.fma(FloatVector.fromArray(S, P, pc + L), c3);
-        }
-        c0.intoArray(Y, y0);
-        c1.intoArray(Y, y0 + L);
-        c2.intoArray(Y, y0 + 2 * L);
-        c3.intoArray(Y, y0 + 3 * L);
     }
 
     private static void k1x2(int in, float[] X, int x0, float[] P, int b, float[] Y, int y0) {
