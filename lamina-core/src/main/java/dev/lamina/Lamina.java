@@ -149,7 +149,7 @@ public final class Lamina {
     public static Model load(Path run) { return load(run, Kernels.defaults()); }
 
     /** As {@link #load(Path)}, the model computing with kernels (and their threads). */
-    public static Model load(Path run, KernelSet kernels) { return load(run, kernels, WeightFormat.STORED); }
+    public static Model load(Path run, KernelSet kernels) { return load(run, kernels, WeightFormat.STORED, false); }
 
     /**
      * The format inference keeps run's linear weights in when asked for weights: {@link
@@ -162,11 +162,19 @@ public final class Lamina {
         return HfCheckpoint.isHfDirectory(run) ? HfCheckpoint.storedFormat(run) : weights;
     }
 
-    /** As {@link #load(Path, KernelSet)}, inference storing the linear weights in the given format. */
-    public static Model load(Path run, KernelSet kernels, WeightFormat weights) {
+    /**
+     * As {@link #load(Path, KernelSet)}, inference storing the linear weights in the given format; with
+     * {@link WeightFormat#STORED} a GGUF file whose matrices are all F16 or BF16 is read into 16-bit
+     * weights directly (no float32 copy on the way).
+     */
+    public static Model load(Path run, KernelSet kernels, WeightFormat weights) { return load(run, kernels, weights, true); }
+
+    /** keepHalf: a GGUF file's 16-bit matrices stay 16-bit when the weights are served as stored (else float32, for uses needing floats). */
+    private static Model load(Path run, KernelSet kernels, WeightFormat weights, boolean keepHalf) {
         WeightFormat as = servedFormat(run, weights);
         if (GgufModel.isGguf(run)) {
-            GgufModel.Loaded g = GgufModel.load(run, weights == WeightFormat.STORED);
+            boolean stored = weights == WeightFormat.STORED;
+            GgufModel.Loaded g = GgufModel.load(run, stored, stored && keepHalf);
             return new Model(g.decoder().withKernels(kernels), g.tokenizer(), as, ModelChatTemplate.ofGguf(run)).inferenceOnly();
         }
         if (HfCheckpoint.isHfDirectory(run)) {

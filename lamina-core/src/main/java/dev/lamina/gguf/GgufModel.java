@@ -70,9 +70,17 @@ public final class GgufModel {
      * The model; with keepBlocks (for inference) the linear maps stored in a type the kernels read
      * ({@link GgufWeights#kept}) keep their blocks and no float32 copy of them is made.
      */
-    public static Loaded load(Path file, boolean keepBlocks) {
+    public static Loaded load(Path file, boolean keepBlocks) { return load(file, keepBlocks, false); }
+
+    /**
+     * As {@link #load(Path, boolean)}; with keepHalf too, a file's F16 and BF16 linear maps stay in
+     * 16 bits even when no quantized block sits beside them (a plain F16 or BF16 file served as it is,
+     * never through a float32 copy). Without it such a file loads as float32, for the uses that need
+     * float weights (pruning, merging, training).
+     */
+    public static Loaded load(Path file, boolean keepBlocks, boolean keepHalf) {
         try (GgufFile f = GgufFile.open(file)) {
-            return new Loaded(decoder(f, keepBlocks), GgufVocab.read(f), GgufVocab.specials(f));
+            return new Loaded(decoder(f, keepBlocks, keepHalf), GgufVocab.read(f), GgufVocab.specials(f));
         }
     }
 
@@ -229,7 +237,10 @@ public final class GgufModel {
     public static Decoder decoder(GgufFile f) { return decoder(f, false); }
 
     /** The file's model, its kept linear maps in their blocks when keepBlocks. */
-    public static Decoder decoder(GgufFile f, boolean keepBlocks) {
+    public static Decoder decoder(GgufFile f, boolean keepBlocks) { return decoder(f, keepBlocks, false); }
+
+    /** The file's model, its kept linear maps in their blocks when keepBlocks, its 16-bit ones too when keepHalf. */
+    public static Decoder decoder(GgufFile f, boolean keepBlocks, boolean keepHalf) {
         ModelConfig c = config(f);
         GgufArch arch = GgufArch.of(f.string("general.architecture"), f.file());
         Parameters.Layout layout = Decoder.layout(c);
@@ -251,7 +262,7 @@ public final class GgufModel {
         if (keepBlocks) {
             for (GgufNames.Bound b : bound.values())
                 if (!b.bias() && linear(b, c) && GgufWeights.kept(f.info(b.name()).type())) blocks.add(b);
-            if (!blocks.isEmpty())      // a quantized file: its 16-bit matrices (a width the blocks do not divide) stay 16-bit too
+            if (!blocks.isEmpty() || keepHalf)   // a quantized file's 16-bit matrices (a width the blocks do not divide) stay 16-bit too
                 for (GgufNames.Bound b : bound.values())
                     if (!b.bias() && linear(b, c) && GgufWeights.half(f.info(b.name()).type())) blocks.add(b);
         }

@@ -71,8 +71,7 @@ class GgufStoredTest {
     /**
      * A quantized file's F16 matrices (llama.cpp's fallback for a width its blocks do not divide: here
      * the MLP's down map, 200 inputs) stay 16-bit beside the blocks, with the logits of the float32 model
-     * holding the same values, bit for bit; and a plain F16 file stays float32 in the decoder (its
-     * float-needing uses: prune, merge, training) and is served in 16 bits by the prepared model.
+     * holding the same values, bit for bit.
      */
     @ParameterizedTest
     @CsvSource({"q8_0", "q4_0"})
@@ -96,9 +95,41 @@ class GgufStoredTest {
             assertThat(relativeError(decode(PreparedModel.of(stored.withKernels(k)), ids), decode(PreparedModel.of(flat.withKernels(k)), ids)))
                     .isLessThan(1e-5);
         }
-        Path f16 = dir.resolve("odd-f16.gguf");
-        GgufModel.write(Decoder.create(c, 7), ByteTokenizer.INSTANCE, f16, GgufQuantType.F16);
-        assertThat(GgufModel.load(f16, true).decoder().hasStored()).isFalse();
+    }
+
+    /**
+     * A plain F16 or BF16 file served as stored is read into 16-bit weights directly (no float32 copy
+     * of its linear maps, the token table included; GPT-2's F32 position table aside), with the logits of the float32 model holding the
+     * same values bit for bit, on the tape and through the prepared model; loaded for the uses that
+     * need floats (pruning, merging, training) it stays float32.
+     */
+    @ParameterizedTest
+    @CsvSource({"llama,false,f16", "llama,true,bf16", "gpt2,true,f16", "gpt2,false,bf16"})
+    void aPlain16BitFileIsServedFromIts16Bits(String arch, boolean tied, String type) {
+        Path file = dir.resolve("plain-" + arch + tied + "-" + type + ".gguf");
+        GgufModel.write(Decoder.create(config(arch, tied), 7), ByteTokenizer.INSTANCE, file, GgufQuantType.parse(type));
+        WeightFormat as = type.equals("f16") ? WeightFormat.F16 : WeightFormat.BF16;
+        // GPT-2's position table stays F32 in the file, so the file is not all-16-bit; its maps are still kept in 16 bits
+        assertThat(GgufModel.storedFormat(file)).isEqualTo(arch.equals("gpt2") ? WeightFormat.STORED : as);
+        Decoder half = GgufModel.load(file, true, true).decoder(), flat = GgufModel.load(file, true).decoder();
+        assertThat(flat.hasStored()).isFalse();
+        assertThat(half.params().slots().keySet())                  // norms, biases and GPT-2's position table are left
+                .allMatch(n -> n.contains("norm") || n.endsWith(".bias") || n.contains("embed_positions"))
+                .noneMatch(n -> n.contains("proj.weight") || n.contains("embed_tokens") || n.contains("lm_head"));
+        long linearFloats = flat.params().count() - half.params().count();
+        assertThat(8.0 * half.storedBytes() / linearFloats).isBetween(16.0, 17.0);
+        int[] ids = GgufModelTest.ids(12, 3);
+        for (KernelSet k : new KernelSet[] {Kernels.vector(2), Kernels.scalar(2)}) {
+            Decoder h = half.withKernels(k), f = flat.withKernels(k);
+            assertThat(h.forward(Tape.inference(k), ids, 1, ids.length).value().toArray())
+                    .isEqualTo(f.forward(Tape.inference(k), ids, 1, ids.length).value().toArray());
+            PreparedModel ph = PreparedModel.of(h), pf = PreparedModel.of(f, as);
+            assertThat(ph.format()).isEqualTo(WeightFormat.STORED);
+            assertThat(decode(ph, ids)).isEqualTo(decode(pf, ids));
+        }
+        assertThat(dev.lamina.Lamina.load(file, Kernels.vector(2), WeightFormat.STORED).decoder().hasStored()).isTrue();
+        assertThat(dev.lamina.Lamina.load(file, Kernels.vector(2)).decoder().hasStored()).isFalse();
+        assertThat(dev.lamina.Lamina.load(file, Kernels.vector(2), WeightFormat.F32).decoder().hasStored()).isFalse();
     }
 
     /** The logits of the last token, fed one at a time over a cache. */
