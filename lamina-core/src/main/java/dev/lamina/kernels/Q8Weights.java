@@ -165,13 +165,12 @@ public final class Q8Weights implements PanelWeights {
      * Panels [p0, p1) for all rows, on the calling thread: from {@link BlockKernels#ROWS} rows (a
      * prompt) each panel's quants are widened to float once and six rows at a time run on it (two
      * panels side by side with 32 vector registers, {@link BlockKernels#WIDE}); the other rows widen
-     * the quants in registers, four rows at a time, then one row over two panels. The chains are the same.
+     * the quants in registers, four rows at a time, then one. The chains are the same.
      */
     @Override
     public void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
         float[] tile = TILE.get(), panel = null, pd = null;
         int six = n >= BlockKernels.ROWS ? n - n % BlockKernels.ROWS : 0, wide = BlockKernels.WIDE ? 2 * NR : NR;
-        int four = six + (n - six) / 4 * 4;       // rows [six, four) four at a time, the rest one at a time
         if (six > 0) {
             panel = buffer(0, in * wide);
             pd = buffer(1, blocks * wide);
@@ -200,25 +199,21 @@ public final class Q8Weights implements PanelWeights {
                     }
                 }
             }
-            for (; i < four; i += 4) {
+            for (; i + 4 <= n; i += 4) {
                 if (full) k4(in, block, X, xOff + i * ldx, ldx, q, qb, d, db, Y, yOff + i * ldy + p * NR, ldy);
                 else {
                     k4(in, block, X, xOff + i * ldx, ldx, q, qb, d, db, tile, 0, NR);
                     for (int r = 0; r < 4; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
                 }
             }
-        }
-        for (int i = four; i < n; i++)                     // the last rows (a decode step's one) two panels at a time
-            for (int p = p0; p < p1; p += 2) {
-                int p2 = p + 1 < p1 ? p + 1 : p, x0 = xOff + i * ldx, y0 = yOff + i * ldy;   // a lone panel runs twice
-                int qb = p * in * NR, qb2 = p2 * in * NR, db = p * blocks * NR, db2 = p2 * blocks * NR;
-                if (p2 > p && (p2 + 1) * NR <= out) k1(in, block, X, x0, q, qb, qb2, d, db, db2, Y, y0 + p * NR, y0 + p2 * NR);
+            for (; i < n; i++) {
+                if (full) k1(in, block, X, xOff + i * ldx, q, qb, d, db, Y, yOff + i * ldy + p * NR);
                 else {
-                    k1(in, block, X, x0, q, qb, qb2, d, db, db2, tile, 0, NR);
-                    store(tile, 0, Y, y0, p);
-                    if (p2 > p) store(tile, NR, Y, y0, p2);
+                    k1(in, block, X, xOff + i * ldx, q, qb, d, db, tile, 0);
+                    store(tile, 0, Y, yOff + i * ldy, p);
                 }
             }
+        }
         if (bias != null) {
             float[] Bv = bias.data();
             int bo = bias.offset(), o0 = p0 * NR, o1 = Math.min(out, p1 * NR);
@@ -241,33 +236,21 @@ public final class Q8Weights implements PanelWeights {
         if (cols > 0) System.arraycopy(tile, t, Y, y0 + o, cols);
     }
 
-    /**
-     * One row × two panels (quants from qb and qb2, scales from db and db2; the next panel, or the
-     * same one again): per block the quants' dot products in 4 accumulators, then scaled into the 4
-     * totals, the first panel's into Y at y0, the second's at y2. Two panels because a block's dot
-     * product is a chain of dependent multiply-adds: with one panel's two chains the kernel waited
-     * on the FMA latency.
-     */
-    private static void k1(int in, int block, float[] X, int x0, byte[] Q, int qb, int qb2, float[] D, int db, int db2, float[] Y, int y0, int y2) {
-        FloatVector z = FloatVector.zero(S), t0 = z, t1 = z, t2 = z, t3 = z;
-        for (int k0 = 0, dq = db, dq2 = db2; k0 < in; k0 += block, dq += NR, dq2 += NR) {
-            FloatVector c0 = z, c1 = z, c2 = z, c3 = z;
-            for (int k = k0, end = Math.min(in, k0 + block), qk = qb + k0 * NR, qk2 = qb2 + k0 * NR; k < end; k++, qk += NR, qk2 += NR) {
+    /** One row × a panel: per block the quants' dot product in 2 accumulators, then scaled into the 2 totals. */
+    private static void k1(int in, int block, float[] X, int x0, byte[] Q, int qb, float[] D, int db, float[] Y, int y0) {
+        FloatVector z = FloatVector.zero(S), t0 = z, t1 = z;
+        for (int k0 = 0, dq = db; k0 < in; k0 += block, dq += NR) {
+            FloatVector c0 = z, c1 = z;
+            for (int k = k0, end = Math.min(in, k0 + block), qk = qb + k0 * NR; k < end; k++, qk += NR) {
                 FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
                 c0 = a.fma((FloatVector) ByteVector.fromArray(B, Q, qk).convertShape(VectorOperators.B2F, S, 0), c0);
                 c1 = a.fma((FloatVector) ByteVector.fromArray(B, Q, qk + L).convertShape(VectorOperators.B2F, S, 0), c1);
-                c2 = a.fma((FloatVector) ByteVector.fromArray(B, Q, qk2).convertShape(VectorOperators.B2F, S, 0), c2);
-                c3 = a.fma((FloatVector) ByteVector.fromArray(B, Q, qk2 + L).convertShape(VectorOperators.B2F, S, 0), c3);
             }
             t0 = FloatVector.fromArray(S, D, dq).fma(c0, t0);
             t1 = FloatVector.fromArray(S, D, dq + L).fma(c1, t1);
-            t2 = FloatVector.fromArray(S, D, dq2).fma(c2, t2);
-            t3 = FloatVector.fromArray(S, D, dq2 + L).fma(c3, t3);
         }
         t0.intoArray(Y, y0);
         t1.intoArray(Y, y0 + L);
-        t2.intoArray(Y, y2);
-        t3.intoArray(Y, y2 + L);
     }
 
     /** Four rows × a panel: the widened quants of each k serve four rows (8 block accumulators; totals in Y). */
