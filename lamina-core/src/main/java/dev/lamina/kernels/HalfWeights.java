@@ -135,13 +135,14 @@ public final class HalfWeights implements PanelWeights {
         float[] P = holder[0];
         boolean fp16 = format == Precision.FP16;
         for (int p = p0; p < p1; p++) {
-            // decoding: widen in registers, the weights read once from memory; four vectors of columns at a time, one
-            // 4-vector panel or (8 lanes) two adjacent 2-vector panels, as PackedWeights' k1x4: four FMA chains, not two
-            int panelsAtOnce = PackedWeights.VECS == 4 ? 1 : 2, b2 = PackedWeights.VECS == 4 ? p * len + 2 * L : (p + 1) * len;
-            if (n == 1 && p + panelsAtOnce <= p1 && (p + panelsAtOnce) * NR <= out) {
-                if (fp16) k1x4Fp16(in, X, xOff, data, p * len, b2, Y, yOff + p * NR);
-                else k1x4Bf16(in, X, xOff, data, p * len, b2, Y, yOff + p * NR);
-                p += panelsAtOnce - 1;
+            if (n == 1 && (p + 1) * NR <= out) {                 // decoding: widen in registers, the weights read once from memory
+                if (PackedWeights.VECS == 4) {
+                    if (fp16) k1x4Fp16(in, X, xOff, data, p * len, Y, yOff + p * NR);
+                    else k1x4Bf16(in, X, xOff, data, p * len, Y, yOff + p * NR);
+                } else {
+                    if (fp16) k1x2Fp16(in, X, xOff, data, p * len, Y, yOff + p * NR);
+                    else k1x2Bf16(in, X, xOff, data, p * len, Y, yOff + p * NR);
+                }
                 continue;
             }
             widenPanel(fp16, data, p * len, P, len);
@@ -166,28 +167,45 @@ public final class HalfWeights implements PanelWeights {
 
     private static FloatVector fp16(short[] P, int i) { return fp16(shorts(P, i)); }
 
-    // One row × four vectors of columns, as PackedWeights' k1x4: the first two at b, the last two at b2 (b + 2L in a
-    // 4-vector panel, the next panel's start for two 2-vector panels); y[c] = fma chain over k of x[k]·w[k][c], from 0.
-    // One method per format (a test of the format inside the loop would rest on the JIT unswitching it).
+    // One row × a panel, as PackedWeights' k1x4 and k1x2: y[c] = fma chain over k of x[k]·w[k][c], from 0. One method per
+    // format and width (a test of the format inside the loop would rest on the JIT unswitching it).
 
-    private static void k1x4Bf16(int in, float[] X, int x0, short[] P, int b, int b2, float[] Y, int y0) {
+    private static void k1x4Bf16(int in, float[] X, int x0, short[] P, int b, float[] Y, int y0) {
         FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
-        for (int k = 0, pb = b, pb2 = b2; k < in; k++, pb += NR, pb2 += NR) {
+        for (int k = 0, pb = b; k < in; k++, pb += NR) {
             FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
             c0 = a.fma(bf16(P, pb), c0); c1 = a.fma(bf16(P, pb + L), c1);
-            c2 = a.fma(bf16(P, pb2), c2); c3 = a.fma(bf16(P, pb2 + L), c3);
+            c2 = a.fma(bf16(P, pb + 2 * L), c2); c3 = a.fma(bf16(P, pb + 3 * L), c3);
         }
         c0.intoArray(Y, y0); c1.intoArray(Y, y0 + L); c2.intoArray(Y, y0 + 2 * L); c3.intoArray(Y, y0 + 3 * L);
     }
 
-    private static void k1x4Fp16(int in, float[] X, int x0, short[] P, int b, int b2, float[] Y, int y0) {
+    private static void k1x4Fp16(int in, float[] X, int x0, short[] P, int b, float[] Y, int y0) {
         FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
-        for (int k = 0, pb = b, pb2 = b2; k < in; k++, pb += NR, pb2 += NR) {
+        for (int k = 0, pb = b; k < in; k++, pb += NR) {
             FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
             c0 = a.fma(fp16(P, pb), c0); c1 = a.fma(fp16(P, pb + L), c1);
-            c2 = a.fma(fp16(P, pb2), c2); c3 = a.fma(fp16(P, pb2 + L), c3);
+            c2 = a.fma(fp16(P, pb + 2 * L), c2); c3 = a.fma(fp16(P, pb + 3 * L), c3);
         }
         c0.intoArray(Y, y0); c1.intoArray(Y, y0 + L); c2.intoArray(Y, y0 + 2 * L); c3.intoArray(Y, y0 + 3 * L);
+    }
+
+    private static void k1x2Bf16(int in, float[] X, int x0, short[] P, int b, float[] Y, int y0) {
+        FloatVector c0 = FloatVector.zero(S), c1 = c0;
+        for (int k = 0, pb = b; k < in; k++, pb += NR) {
+            FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
+            c0 = a.fma(bf16(P, pb), c0); c1 = a.fma(bf16(P, pb + L), c1);
+        }
+        c0.intoArray(Y, y0); c1.intoArray(Y, y0 + L);
+    }
+
+    private static void k1x2Fp16(int in, float[] X, int x0, short[] P, int b, float[] Y, int y0) {
+        FloatVector c0 = FloatVector.zero(S), c1 = c0;
+        for (int k = 0, pb = b; k < in; k++, pb += NR) {
+            FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
+            c0 = a.fma(fp16(P, pb), c0); c1 = a.fma(fp16(P, pb + L), c1);
+        }
+        c0.intoArray(Y, y0); c1.intoArray(Y, y0 + L);
     }
 
     /** dst[0, len) = the float32 values of src[from, from + len); len is a multiple of NR (a whole number of vectors). */
