@@ -55,13 +55,7 @@ final class PlanMemoryCommand implements Callable<Integer> {
         MemoryPlan.Request r = request(c, t, p, batch, T, checkpointEvery, parse(MemoryPlan.Strategy.class, "strategy", strategy));
         if (fit != null) return fit(name, r, size(fit));
         MemoryPlan.Plan plan = MemoryPlan.plan(r);
-        if (as == dev.lamina.kernels.WeightFormat.STORED && dev.lamina.gguf.GgufModel.isGguf(model))
-            try {                                     // inference keeps a GGUF file's blocks as stored, memory-mapped
-                plan = plan.replacing(MemoryPlan.WEIGHTS, java.nio.file.Files.size(model), "the file's blocks as stored, memory-mapped (outside the heap)")
-                        .replacing(MemoryPlan.LOADING, 0, "none: the file's blocks are used as they are");
-            } catch (java.io.IOException e) {
-                throw new LaminaException(model + ": cannot read (" + e.getMessage() + ")");
-            }
+        if (served) plan = asServed(model, dev.lamina.kernels.WeightFormat.STORED, plan);
         print(name, plan);
         return 0;
     }
@@ -188,16 +182,26 @@ final class PlanMemoryCommand implements Callable<Integer> {
      * print when it starts (printed by the caller once its input has been checked, so that a bad
      * input's error stays one line).
      */
-    static String guard(String what, MemoryPlan.Plan plan, boolean force) { return guard(what, plan, 0, force); }
+    /**
+     * plan as inference holds model's weights when asked for weights: a GGUF file served as stored
+     * keeps its quantized blocks and 16-bit matrices in the kernels' form (on the heap, read from the
+     * file directly, with no float32 copy while loading); anything else stands as the config plans it.
+     */
+    static MemoryPlan.Plan asServed(Path model, dev.lamina.kernels.WeightFormat weights, MemoryPlan.Plan plan) {
+        if (weights != dev.lamina.kernels.WeightFormat.STORED || !dev.lamina.gguf.GgufModel.isGguf(model)) return plan;
+        long held = dev.lamina.gguf.GgufModel.servedBytes(model);
+        if (held < 0) return plan;                        // a float32 file: loaded and packed as float32
+        return plan.replacing(MemoryPlan.LOADING, 0, "none: read from the file into the kernels' form directly")
+                .replacing(MemoryPlan.WEIGHTS, held, "the file's tensors as inference holds them: quantized blocks and 16-bit matrices as stored, the rest float32");
+    }
 
-    /** As above, offHeap of the peak being memory-mapped (a GGUF file's blocks), outside the heap. */
-    static String guard(String what, MemoryPlan.Plan plan, long offHeap, boolean force) {
-        long machine = machineMemory(), heap = maxHeap() + offHeap;
+    static String guard(String what, MemoryPlan.Plan plan, boolean force) {
+        long machine = machineMemory(), heap = maxHeap();
         MemoryPlan.Request r = plan.request();
         String line = String.format(Locale.ROOT, "memory plan: peak %s (weights %s, gradients and optimizer %s, activations and logits %s); "
                         + "this JVM may use %s of the machine's %s", human(plan.peak()), human(plan.bytes(MemoryPlan.WEIGHTS)),
                 human(plan.bytes(MemoryPlan.GRADIENTS) + plan.bytes(MemoryPlan.OPTIMIZER)),
-                human(plan.bytes(MemoryPlan.ACTIVATIONS) + plan.bytes(MemoryPlan.HEAD) + plan.bytes(MemoryPlan.KV_CACHE)), human(heap - offHeap), human(machine));
+                human(plan.bytes(MemoryPlan.ACTIVATIONS) + plan.bytes(MemoryPlan.HEAD) + plan.bytes(MemoryPlan.KV_CACHE)), human(heap), human(machine));
         if (plan.peak() <= heap && plan.peak() <= machine) return line;
         List<String> fixes = new ArrayList<>();
         if (r.training() && r.checkpointEvery() == 0) {

@@ -147,8 +147,8 @@ final class ServeCommand implements Callable<Integer> {
     }
 
     /**
-     * Prints the planned peak of serving: the weights (a GGUF file's stored blocks as the file holds
-     * them, memory-mapped), the KV cache of every slot's full context (or --kv-blocks), one call's
+     * Prints the planned peak of serving: the weights (a GGUF file's stored blocks and 16-bit matrices
+     * as inference holds them), the KV cache of every slot's full context (or --kv-blocks), one call's
      * buffers; refuses when it cannot fit, unless --force.
      */
     private String guard(WeightFormat format) {
@@ -161,17 +161,8 @@ final class ServeCommand implements Callable<Integer> {
                 blocks ? 1 : maxConcurrent, Math.min(256, context), 1, 0,
                 dev.lamina.plan.MemoryPlan.Optimizer.ADAMW, blocks ? kvBlocks * 16 : context, 1, dev.lamina.plan.MemoryPlan.Strategy.DP,
                 dev.lamina.plan.MemoryPlan.Target.LAMINA, 0, java.util.Set.of()));
-        long mapped = 0;
-        if (served == WeightFormat.STORED && dev.lamina.gguf.GgufModel.isGguf(model)) {   // blocks kept as they are
-            try {
-                mapped = Files.size(model);
-            } catch (java.io.IOException e) {
-                throw new LaminaException(model + ": cannot read (" + e.getMessage() + ")");
-            }
-            plan = plan.replacing(dev.lamina.plan.MemoryPlan.WEIGHTS, mapped, "the file's blocks, memory-mapped")
-                    .replacing(dev.lamina.plan.MemoryPlan.LOADING, 0, "none: the file's blocks are used as they are");
-        }
-        return PlanMemoryCommand.guard("serving " + model.getFileName(), plan, mapped, force);
+        plan = PlanMemoryCommand.asServed(model, format, plan);
+        return PlanMemoryCommand.guard("serving " + model.getFileName(), plan, force);
     }
 
     /**

@@ -44,6 +44,20 @@ class PlanMemoryCommandTest {
         assertThat(r.out()).contains("float32, prepared once");
     }
 
+    /** A GGUF file served as stored is planned with its tensors as inference holds them, and nothing widened to float32 while loading. */
+    @Test
+    void aGgufFileIsPlannedAsInferenceHoldsIt(@TempDir Path dir) {
+        Path hf = Path.of("..", "lamina-core", "src", "test", "resources", "hf", "models", "llama");
+        for (String type : new String[] {"q8_0", "f16"}) {
+            Path file = dir.resolve("m-" + type + ".gguf");
+            assertThat(dev.lamina.cli.Main.run("export", "gguf", hf.toString(), "--out", file.toString(), "--type", type)).isZero();
+            var r = run("plan", "memory", "--model", file.toString(), "--task", "inference", "--batch", "1", "--seq", "8");
+            assertThat(r.code()).as(r.err()).isZero();
+            assertThat(r.out()).as(type).contains(String.format(java.util.Locale.ROOT, "| weights | %,d | ", dev.lamina.gguf.GgufModel.servedBytes(file)))
+                    .contains("the file's tensors as inference holds them").contains("| loading | 0 |").contains("none: read from the file");
+        }
+    }
+
     @Test
     void badInputIsOneLine() {
         for (String[] args : new String[][] {

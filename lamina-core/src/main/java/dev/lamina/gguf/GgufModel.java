@@ -52,6 +52,27 @@ public final class GgufModel {
         }
     }
 
+    /**
+     * Bytes inference holds for the file's tensors when it is served as stored ({@link #load(Path,
+     * boolean, boolean)} keeping blocks and 16-bit matrices), with rows padded to the widest panel: for
+     * a memory plan made before loading. −1 when no tensor is kept (a float32 file, loaded and packed as float32).
+     */
+    public static long servedBytes(Path path) {
+        final int PANEL_ROWS = 64;      // the widest panel (4 vectors of 16 lanes): a plan errs high on narrower machines
+        try (GgufFile f = GgufFile.open(path)) {
+            double bytes = 0;
+            boolean kept = false;
+            for (GgufFile.Tensor t : f.tensors().values()) {
+                boolean panels = t.ne().length >= 2 && (GgufWeights.kept(t.type()) || GgufWeights.half(t.type()));
+                long n = t.count();
+                if (panels) n = n / t.ne()[1] * ((t.ne()[1] + PANEL_ROWS - 1) / PANEL_ROWS * PANEL_ROWS);   // rows padded to whole panels
+                bytes += n * GgufWeights.heldBytes(t.type());
+                kept |= panels;
+            }
+            return kept ? (long) Math.ceil(bytes) : -1;
+        }
+    }
+
     /** Whether path is a file that starts with the GGUF magic. */
     public static boolean isGguf(Path path) {
         if (!Files.isRegularFile(path)) return false;

@@ -41,6 +41,22 @@ final class GgufWeights {
     static boolean half(GgmlType t) { return t == GgmlType.F16 || t == GgmlType.BF16; }
 
     /**
+     * Bytes inference holds per weight of type t: the kernels' form of the kept blocks (Q8_0 a byte
+     * and a float scale per 32: 9 bits; Q6_K as 8-bit blocks of 16: 10; Q4_0 a nibble and a float per
+     * 32: 5; Q4_K 4.75), 16-bit values as they are, anything else dequantized to float32.
+     */
+    static double heldBytes(GgmlType t) {
+        return switch (t) {
+            case Q8_0 -> 1 + 4.0 / 32;
+            case Q6_K -> 1 + 4.0 / 16;
+            case Q4_0 -> 0.5 + 4.0 / 32;
+            case Q4_K -> 0.5 + 2.0 / 32 + 8.0 / 256;
+            case F16, BF16 -> 2;
+            default -> 4;
+        };
+    }
+
+    /**
      * Weights [out, in] from a tensor's bytes: output row o is the file's row row.applyAsInt(o)
      * (a slice of a fused tensor, or llama.cpp's permuted q and k). bias[out] may be null.
      */
