@@ -178,7 +178,8 @@ public final class Lamina {
             return new Model(g.decoder().withKernels(kernels), g.tokenizer(), as, ModelChatTemplate.ofGguf(run)).inferenceOnly();
         }
         if (HfCheckpoint.isHfDirectory(run)) {
-            return new Model(HfCheckpoint.load(run).withKernels(kernels), HfCheckpoint.tokenizer(run), as, ModelChatTemplate.of(run))
+            Decoder d = weights == WeightFormat.STORED && keepHalf ? HfCheckpoint.loadStored(run) : HfCheckpoint.load(run);
+            return new Model(d.withKernels(kernels), HfCheckpoint.tokenizer(run), as, ModelChatTemplate.of(run))
                     .inferenceOnly();
         }
         return new Model(Checkpoint.loadModel(run).withKernels(kernels), Tokenizers.load(run.resolve(Checkpoint.TOKENIZER)), as,

@@ -185,10 +185,18 @@ final class PlanMemoryCommand implements Callable<Integer> {
     /**
      * plan as inference holds model's weights when asked for weights: a GGUF file served as stored
      * keeps its quantized blocks and 16-bit matrices in the kernels' form (on the heap, read from the
-     * file directly, with no float32 copy while loading); anything else stands as the config plans it.
+     * file directly, with no float32 copy while loading); a 16-bit Hugging Face directory is read one
+     * tensor at a time; anything else stands as the config plans it.
      */
     static MemoryPlan.Plan asServed(Path model, dev.lamina.kernels.WeightFormat weights, MemoryPlan.Plan plan) {
-        if (weights != dev.lamina.kernels.WeightFormat.STORED || !dev.lamina.gguf.GgufModel.isGguf(model)) return plan;
+        if (weights != dev.lamina.kernels.WeightFormat.STORED) return plan;
+        if (dev.lamina.hf.HfCheckpoint.isHfDirectory(model)) {
+            var stored = dev.lamina.hf.HfCheckpoint.storedFormat(model);
+            if (stored != dev.lamina.kernels.WeightFormat.BF16 && stored != dev.lamina.kernels.WeightFormat.F16) return plan;
+            return plan.replacing(MemoryPlan.LOADING, 4 * dev.lamina.hf.HfCheckpoint.largestTensor(model),
+                    "while loading, one tensor at a time in float32 (the largest here) as its 16-bit copy is packed");
+        }
+        if (!dev.lamina.gguf.GgufModel.isGguf(model)) return plan;
         long held = dev.lamina.gguf.GgufModel.servedBytes(model);
         if (held < 0) return plan;                        // a float32 file: loaded and packed as float32
         return plan.replacing(MemoryPlan.LOADING, 0, "none: read from the file into the kernels' form directly")

@@ -11,6 +11,14 @@ import dev.lamina.io.TensorReader;
 import dev.lamina.model.Decoder;
 import dev.lamina.model.ModelConfig;
 import dev.lamina.model.Parameters;
+import dev.lamina.model.ParamKey;
+import dev.lamina.model.Role;
+import dev.lamina.kernels.HalfWeights;
+import dev.lamina.kernels.KernelSet;
+import dev.lamina.kernels.Kernels;
+import dev.lamina.kernels.LinearWeights;
+import dev.lamina.tensor.Precision;
+import dev.lamina.tensor.Tensor;
 import dev.lamina.tokenizer.BpeTokenizer;
 import dev.lamina.tokenizer.ByteTokenizer;
 import dev.lamina.tokenizer.MissingTokenizer;
@@ -28,6 +36,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
@@ -116,14 +125,27 @@ public final class HfCheckpoint {
         throw new LaminaException(dir + ": no " + WEIGHTS + " and no " + ShardedSafeTensors.INDEX + " (the weights are missing)");
     }
 
+    /** A checkpoint's tensors bound to the config's slots, checked; tiedHead when lm_head.weight is a tied copy to compare. */
+    private record Checked(Map<String, HfNames.Bound> bound, boolean tiedHead) {}
+
     /**
      * Fills p from a Hugging Face checkpoint: every tensor the config needs must be present with
      * its shape, and every tensor present must be one the config needs (or a known buffer).
      */
     static void readWeights(TensorReader r, String where, HfArch arch, ModelConfig c, Parameters p) {
+        Checked k = check(r, where, arch, c, p.slots());
+        for (HfNames.Bound b : k.bound().values()) {
+            float[] v = r.floats(b.hfName());
+            shiftNorm(arch, b, v, 1);                                   // Gemma: (1 + w) as Lamina's gain
+            HfNames.unpack(b, v, p);
+        }
+        if (k.tiedHead()) checkTiedHead(r, where, p.value("embed_tokens.weight"));
+    }
+
+    private static Checked check(TensorReader r, String where, HfArch arch, ModelConfig c, Map<String, Parameters.Slot> slots) {
         boolean prefixed = r.names().stream().anyMatch(n -> n.startsWith(arch.prefix));
         String prefix = prefixed ? arch.prefix : "";
-        Map<String, HfNames.Bound> bound = HfNames.bind(arch, c, p, prefix);
+        Map<String, HfNames.Bound> bound = HfNames.bind(arch, c, slots, prefix);
 
         List<String> unexpected = new ArrayList<>();
         boolean tiedHead = false;
@@ -149,19 +171,76 @@ public final class HfCheckpoint {
                 throw new LaminaException(where + ": tensor " + b.hfName() + " has shape " + Arrays.toString(shape)
                         + " but config.json (" + describe(c) + ") needs " + Arrays.toString(b.hfShape()));
         }
-        for (HfNames.Bound b : bound.values()) {
-            float[] v = r.floats(b.hfName());
-            shiftNorm(arch, b, v, 1);                                   // Gemma: (1 + w) as Lamina's gain
-            HfNames.unpack(b, v, p);
+        return new Checked(bound, tiedHead);
+    }
+
+    /** A tied checkpoint's lm_head.weight must equal the token embeddings. */
+    private static void checkTiedHead(TensorReader r, String where, Tensor table) {
+        if (!Arrays.equals(r.shape("lm_head.weight"), table.shape()) || !Arrays.equals(r.floats("lm_head.weight"), table.toArray()))
+            throw new LaminaException(where + ": lm_head.weight differs from the token embeddings but config.json says "
+                    + "tie_word_embeddings true; set it to false if the head is separate");
+    }
+
+    /**
+     * The model of a Hugging Face directory for inference. When every matrix is stored in BF16 or
+     * in F16 ({@link #storedFormat}), its linear maps and token table are read tensor by tensor into
+     * 16-bit weights ({@link HalfWeights}, the values as stored) and only the rest (norms, biases,
+     * GPT-2's position table) into float32 parameters, so no float32 copy of the model exists on the
+     * way; otherwise as {@link #load}.
+     */
+    public static Decoder loadStored(Path dir) {
+        WeightFormat as = storedFormat(dir);
+        if (as != WeightFormat.BF16 && as != WeightFormat.F16) return load(dir);
+        Precision precision = as == WeightFormat.BF16 ? Precision.BF16 : Precision.FP16;
+        HfConfig.Imported cfg = HfConfig.read(dir.resolve(HfConfig.FILE));
+        ModelConfig c = cfg.config();
+        Parameters.Layout layout = Decoder.layout(c);
+        KernelSet kernels = Kernels.defaults();
+        Map<ParamKey, LinearWeights> stored = new LinkedHashMap<>();
+        Parameters rest;
+        try (TensorReader r = openWeights(dir)) {
+            String where = weightsName(dir);
+            Checked k = check(r, where, cfg.arch(), c, layout.slots());
+            List<HfNames.Bound> maps = k.bound().values().stream().filter(HfCheckpoint::halfMap).toList();
+            java.util.Set<String> kept = new java.util.HashSet<>();
+            for (HfNames.Bound b : maps) for (Parameters.Slot s : b.slots()) kept.add(s.name());
+            Parameters.Layout restLayout = new Parameters.Layout();
+            for (Parameters.Slot s : layout.slots().values()) if (!kept.contains(s.name())) restLayout.add(s.key(), s.shape());
+            rest = restLayout.build();
+            for (HfNames.Bound b : k.bound().values())
+                if (!kept.contains(b.slots().getFirst().name())) {
+                    float[] v = r.floats(b.hfName());
+                    shiftNorm(cfg.arch(), b, v, 1);
+                    HfNames.unpack(b, v, rest);
+                }
+            for (HfNames.Bound b : maps) {                            // one tensor's float32 values at a time
+                float[] rows = HfNames.rows(b, r.floats(b.hfName()));
+                int at = 0;
+                for (Parameters.Slot s : b.slots()) {
+                    String bias = s.key().biasOf().name();
+                    stored.put(s.key(), HalfWeights.pack(kernels.parallel(), new Tensor(rows, at, s.shape()),
+                            rest.has(bias) ? Tensor.of(rest.value(bias).toArray(), s.shape()[0]) : null, precision));
+                    at += s.size();
+                }
+                if (k.tiedHead() && b.slots().getFirst().role() == Role.EMBEDDING) checkTiedHead(r, where, Tensor.of(rows, b.slots().getFirst().shape()));
+            }
         }
-        if (tiedHead) {
-            int[] shape = r.shape("lm_head.weight");
-            float[] head = r.floats("lm_head.weight");
-            if (!Arrays.equals(shape, p.slot("embed_tokens.weight").shape())
-                    || !Arrays.equals(head, p.value("embed_tokens.weight").toArray()))
-                throw new LaminaException(where + ": lm_head.weight differs from the token embeddings but config.json says "
-                        + "tie_word_embeddings true; set it to false if the head is separate");
+        return Decoder.withStored(c, rest, stored, kernels);
+    }
+
+    /** Values of the directory's largest tensor: {@link #loadStored} holds one tensor at a time in float32. */
+    public static long largestTensor(Path dir) {
+        try (TensorReader r = openWeights(dir)) {
+            long most = 0;
+            for (String n : r.names()) most = Math.max(most, Tensor.count(r.shape(n)));
+            return most;
         }
+    }
+
+    /** Whether b is kept in 16 bits by {@link #loadStored}: a linear map's weight or the token table. */
+    private static boolean halfMap(HfNames.Bound b) {
+        return b.slots().stream().allMatch(s -> s.name().endsWith(".weight")
+                && (s.role().kind() == Role.Kind.LINEAR || s.role() == Role.EMBEDDING));
     }
 
     /** Adds sign · the architecture's norm offset to a norm weight's values (Gemma stores w for a gain of 1 + w). */

@@ -190,6 +190,11 @@ public final class HfNames {
      * prefix when prefix is non-empty). Every canonical tensor of the layout is covered exactly once.
      */
     public static Map<String, Bound> bind(HfArch arch, ModelConfig config, Parameters layout, String prefix) {
+        return bind(arch, config, layout.slots(), prefix);
+    }
+
+    /** As above, over a layout's slots (no values needed: a loader may keep some maps outside the parameters). */
+    public static Map<String, Bound> bind(HfArch arch, ModelConfig config, Map<String, Parameters.Slot> layout, String prefix) {
         Map<String, Bound> out = new LinkedHashMap<>();
         Map<String, String> covered = new LinkedHashMap<>();
         for (Rule rule : rules(arch)) {
@@ -198,18 +203,18 @@ public final class HfNames {
                 for (int e = 0; e < experts; e++) {
                     int li = l, ei = e;
                     List<String> names = rule.canonical().stream().map(c -> c.at(li, ei).name()).toList();
-                    long present = names.stream().filter(layout::has).count();
+                    long present = names.stream().filter(layout::containsKey).count();
                     if (present == 0) continue;
                     if (present != names.size())
                         throw new IllegalStateException("rule " + rule.hf() + " is partly active: " + names);
-                    List<Parameters.Slot> slots = names.stream().map(layout::slot).toList();
+                    List<Parameters.Slot> slots = names.stream().map(layout::get).toList();
                     String hfName = (rule.prefixed() ? prefix : "") + rule.hf().replace("{l}", Integer.toString(l)).replace("{e}", Integer.toString(e));
                     out.put(hfName, new Bound(hfName, rule, slots, hfShape(rule, slots)));
                     for (String c : names)
                         if (covered.put(c, hfName) != null) throw new IllegalStateException(c + " is mapped twice");
                 }
         }
-        for (String c : layout.slots().keySet())
+        for (String c : layout.keySet())
             if (!covered.containsKey(c) && !implicitZero(arch, c))
                 throw new LaminaException("the " + arch + " mapping has no Hugging Face name for " + c
                         + "; this config cannot be expressed as " + arch);
@@ -233,12 +238,17 @@ public final class HfNames {
 
     /** Fills the canonical slots of b from the Hugging Face tensor's values (shape already checked). */
     static void unpack(Bound b, float[] hf, Parameters p) {
-        float[] rows = b.rule().transposed() && b.hfShape().length == 2 ? transpose(hf, b.hfShape()[0], b.hfShape()[1]) : hf;
+        float[] rows = rows(b, hf);
         int at = 0;
         for (Parameters.Slot s : b.slots()) {
-            System.arraycopy(rows, at, p.data(), s.offset(), s.size());
+            System.arraycopy(rows, at, p.data(), p.slot(s.key().name()).offset(), s.size());
             at += s.size();
         }
+    }
+
+    /** The Hugging Face tensor's values for b as its canonical slots' rows, stacked ([out, in] for a Conv1D's [in, out]). */
+    static float[] rows(Bound b, float[] hf) {
+        return b.rule().transposed() && b.hfShape().length == 2 ? transpose(hf, b.hfShape()[0], b.hfShape()[1]) : hf;
     }
 
     /** The Hugging Face tensor's values for b, from the canonical slots. */

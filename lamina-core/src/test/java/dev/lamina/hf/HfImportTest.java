@@ -57,6 +57,42 @@ class HfImportTest {
         }
     }
 
+    /**
+     * Served as stored, a 16-bit checkpoint is read tensor by tensor into 16-bit weights (no float32
+     * copy of its maps or token table) with the logits of the float32 load holding the same values, bit
+     * for bit, on the tape and through the prepared model; loaded for the uses needing floats it stays
+     * float32, and a float32 checkpoint is not touched.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"gpt2-bf16", "mixtral-bf16", "llama-f16"})
+    void halfCheckpointsLoadStraightInto16Bits(String name) {
+        Path dir = HfFixtures.dir(name);
+        var as = name.endsWith("bf16") ? dev.lamina.kernels.WeightFormat.BF16 : dev.lamina.kernels.WeightFormat.F16;
+        Decoder half = HfCheckpoint.loadStored(dir), flat = HfCheckpoint.load(dir);
+        assertThat(half.hasStored()).isTrue();
+        assertThat(half.params().slots().keySet())                  // norms, biases and GPT-2's position table are left
+                .allMatch(n -> n.contains("norm") || n.endsWith(".bias") || n.contains("embed_positions"))
+                .noneMatch(n -> n.contains("embed_tokens") || n.contains("lm_head"));
+        long linear = flat.params().count() - half.params().count();
+        assertThat(8.0 * half.storedBytes() / linear).isBetween(16.0, 30.0);   // 16 bits, rows padded to whole panels (tiny maps here)
+        int[] ids = HfFixtures.reference(dir).ids();
+        for (var k : new dev.lamina.kernels.KernelSet[] {dev.lamina.kernels.Kernels.vector(2), dev.lamina.kernels.Kernels.scalar(2)}) {
+            Decoder h = half.withKernels(k), f = flat.withKernels(k);
+            assertThat(h.forward(dev.lamina.autograd.Tape.inference(k), ids, 1, ids.length).value().toArray())
+                    .isEqualTo(f.forward(dev.lamina.autograd.Tape.inference(k), ids, 1, ids.length).value().toArray());
+            var ph = dev.lamina.infer.PreparedModel.of(h);
+            var pf = dev.lamina.infer.PreparedModel.of(f, as);
+            try (var a = new dev.lamina.infer.InferenceSession(ph, new dev.lamina.infer.ContiguousKvCache(h.config(), ids.length));
+                 var b = new dev.lamina.infer.InferenceSession(pf, new dev.lamina.infer.ContiguousKvCache(f.config(), ids.length))) {
+                for (int id : ids) assertThat(a.forward(new int[] {id})).isEqualTo(b.forward(new int[] {id}));
+            }
+        }
+        var kernels = dev.lamina.kernels.Kernels.vector(2);
+        assertThat(Lamina.load(dir, kernels, dev.lamina.kernels.WeightFormat.STORED).decoder().hasStored()).isTrue();
+        assertThat(Lamina.load(dir, kernels).decoder().hasStored()).isFalse();
+        assertThat(HfCheckpoint.loadStored(HfFixtures.dir("llama")).hasStored()).isFalse();
+    }
+
     /** Qwen2 and the RoPE scalings (make_arch_fixtures.py), through both executors: the tape and the KV-cache runner. */
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "phi3-longrope", "llama-rope-linear", "llama-rope-dynamic", "llama-rope-llama3", "llama-rope-yarn", "mixtral", "mixtral-bf16", "qwen2-moe"})
