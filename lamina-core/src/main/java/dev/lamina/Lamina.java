@@ -164,12 +164,12 @@ public final class Lamina {
 
     /**
      * As {@link #load(Path, KernelSet)}, inference storing the linear weights in the given format; with
-     * {@link WeightFormat#STORED} a GGUF file whose matrices are all F16 or BF16 is read into 16-bit
-     * weights directly (no float32 copy on the way).
+     * {@link WeightFormat#STORED} a GGUF file's or Hugging Face directory's F16 or BF16 matrices are read
+     * into 16-bit weights directly (no float32 copy of the model on the way).
      */
     public static Model load(Path run, KernelSet kernels, WeightFormat weights) { return load(run, kernels, weights, true); }
 
-    /** keepHalf: a GGUF file's 16-bit matrices stay 16-bit when the weights are served as stored (else float32, for uses needing floats). */
+    /** keepHalf: 16-bit matrices are read into 16-bit weights when served as stored (else float32, for the uses needing floats). */
     private static Model load(Path run, KernelSet kernels, WeightFormat weights, boolean keepHalf) {
         WeightFormat as = servedFormat(run, weights);
         if (GgufModel.isGguf(run)) {

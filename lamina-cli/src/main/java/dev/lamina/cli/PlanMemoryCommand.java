@@ -177,12 +177,6 @@ final class PlanMemoryCommand implements Callable<Integer> {
     }
 
     /**
-     * Refuses (unless force) to start what plan describes when its peak exceeds the heap this JVM
-     * may use (or the machine's memory), naming settings that would fit; returns the one line to
-     * print when it starts (printed by the caller once its input has been checked, so that a bad
-     * input's error stays one line).
-     */
-    /**
      * plan as inference holds model's weights when asked for weights: a GGUF file served as stored
      * keeps its quantized blocks and 16-bit matrices in the kernels' form (on the heap, read from the
      * file directly, with no float32 copy while loading); a 16-bit Hugging Face directory is read one
@@ -203,6 +197,12 @@ final class PlanMemoryCommand implements Callable<Integer> {
                 .replacing(MemoryPlan.WEIGHTS, held, "the file's tensors as inference holds them: quantized blocks and 16-bit matrices as stored, the rest float32");
     }
 
+    /**
+     * Refuses (unless force) to start what plan describes when its peak exceeds the heap this JVM
+     * may use (or the machine's memory), naming settings that would fit; returns the one line to
+     * print when it starts (printed by the caller once its input has been checked, so that a bad
+     * input's error stays one line).
+     */
     static String guard(String what, MemoryPlan.Plan plan, boolean force) {
         long machine = machineMemory(), heap = maxHeap();
         MemoryPlan.Request r = plan.request();
