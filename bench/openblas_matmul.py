@@ -15,7 +15,12 @@ SHAPES = ["2048x384x384", "2048x1024x384", "2048x384x1024", "2048x8192x384", "25
           "768x768x1024"]
 if os.environ.get("SHAPES"):
     SHAPES = os.environ["SHAPES"].split(",")
+    bad = [s for s in SHAPES if len(s.split("x")) != 3 or not all(p.isdigit() and int(p) > 0 for p in s.split("x"))]
+    if bad:
+        sys.exit(f"SHAPES: {', '.join(bad)} is not MxNxK with positive integers (e.g. SHAPES=2048x384x384,256x3072x768)")
 layouts = sys.argv[1:] or ["nt", "nn", "tn"]
+if any(l not in ("nt", "nn", "tn") for l in layouts):
+    sys.exit(f"layouts must be nt, nn or tn, got {' '.join(layouts)}")
 rng = np.random.default_rng(0)
 
 def window(f, seconds=1.0):
