@@ -49,13 +49,13 @@ final class PlanMemoryCommand implements Callable<Integer> {
         int T = seq != null ? seq : Math.min(256, c.maxPositionEmbeddings());
         MemoryPlan.Task t = parse(MemoryPlan.Task.class, "task", task);
         boolean served = model != null && t == MemoryPlan.Task.INFERENCE;     // planned as serve would run it
-        var as = served ? dev.lamina.Lamina.servedFormat(model, dev.lamina.kernels.WeightFormat.STORED) : null;   // one read of the header
+        var as = served ? dev.lamina.Lamina.servedFormat(model, dev.lamina.kernels.WeightFormat.STORED) : null;
         MemoryPlan.Precision p = precision != null ? parse(MemoryPlan.Precision.class, "precision", precision)
                 : served ? ServeCommand.weightPrecision(as) : MemoryPlan.Precision.FP32;
         MemoryPlan.Request r = request(c, t, p, batch, T, checkpointEvery, parse(MemoryPlan.Strategy.class, "strategy", strategy));
         if (fit != null) return fit(name, r, size(fit));
         MemoryPlan.Plan plan = MemoryPlan.plan(r);
-        if (served) plan = asServed(model, dev.lamina.kernels.WeightFormat.STORED, plan);
+        if (served) plan = asServed(model, dev.lamina.kernels.WeightFormat.STORED, as, plan);
         print(name, plan);
         return 0;
     }
@@ -180,13 +180,13 @@ final class PlanMemoryCommand implements Callable<Integer> {
      * plan as inference holds model's weights when asked for weights: a GGUF file served as stored
      * keeps its quantized blocks and 16-bit matrices in the kernels' form (on the heap, read from the
      * file directly, with no float32 copy while loading); a 16-bit Hugging Face directory is read one
-     * tensor at a time; anything else stands as the config plans it.
+     * tensor at a time; anything else stands as the config plans it. served: {@link
+     * dev.lamina.Lamina#servedFormat} of model and weights, which the caller has already read.
      */
-    static MemoryPlan.Plan asServed(Path model, dev.lamina.kernels.WeightFormat weights, MemoryPlan.Plan plan) {
+    static MemoryPlan.Plan asServed(Path model, dev.lamina.kernels.WeightFormat weights, dev.lamina.kernels.WeightFormat served, MemoryPlan.Plan plan) {
         if (weights != dev.lamina.kernels.WeightFormat.STORED) return plan;
         if (dev.lamina.hf.HfCheckpoint.isHfDirectory(model)) {
-            var stored = dev.lamina.hf.HfCheckpoint.storedFormat(model);
-            if (stored != dev.lamina.kernels.WeightFormat.BF16 && stored != dev.lamina.kernels.WeightFormat.F16) return plan;
+            if (served != dev.lamina.kernels.WeightFormat.BF16 && served != dev.lamina.kernels.WeightFormat.F16) return plan;
             return plan.replacing(MemoryPlan.LOADING, 4 * dev.lamina.hf.HfCheckpoint.largestTensor(model),
                     "while loading, one tensor at a time in float32 (the largest here) as its 16-bit copy is packed");
         }

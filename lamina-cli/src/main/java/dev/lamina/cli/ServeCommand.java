@@ -152,7 +152,7 @@ final class ServeCommand implements Callable<Integer> {
      * buffers; refuses when it cannot fit, unless --force.
      */
     private String guard(WeightFormat format) {
-        WeightFormat served = dev.lamina.Lamina.servedFormat(model, format);     // reads the file's header once
+        WeightFormat served = dev.lamina.Lamina.servedFormat(model, format);
         dev.lamina.model.ModelConfig c = Main.configOf(model);
         int context = Math.min(c.maxPositionEmbeddings(), c.contextLimit());
         boolean blocks = kvBlocks > 0;
@@ -161,7 +161,7 @@ final class ServeCommand implements Callable<Integer> {
                 blocks ? 1 : maxConcurrent, Math.min(256, context), 1, 0,
                 dev.lamina.plan.MemoryPlan.Optimizer.ADAMW, blocks ? kvBlocks * 16 : context, 1, dev.lamina.plan.MemoryPlan.Strategy.DP,
                 dev.lamina.plan.MemoryPlan.Target.LAMINA, 0, java.util.Set.of()));
-        plan = PlanMemoryCommand.asServed(model, format, plan);
+        plan = PlanMemoryCommand.asServed(model, format, served, plan);
         return PlanMemoryCommand.guard("serving " + model.getFileName(), plan, force);
     }
 

@@ -195,7 +195,7 @@ public final class Q4Weights implements PanelWeights {
     // ---- the product ------------------------------------------------------------------------
 
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[BlockKernels.ROWS * NR]);
-    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[6][0]);
+    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[7][0]);
     private static final ThreadLocal<short[][]> SHORTS = ThreadLocal.withInitial(() -> new short[1][0]);
 
     private static float[] buffer(int which, int size) {
@@ -215,22 +215,68 @@ public final class Q4Weights implements PanelWeights {
         int blocks = (in + BLOCK - 1) / BLOCK;
         for (int i = 0; i < n; i++)
             for (int b = 0; b < blocks; b++) {
-                int k0 = b * BLOCK, k1 = Math.min(in, k0 + BLOCK), x0 = xOff + i * ldx, t = 0;
-                float max = 0;
-                for (int k = k0; k < k1; k++) max = Math.max(max, Math.abs(X[x0 + k]));
+                int k0 = b * BLOCK;
+                roundBlock(X, xOff + i * ldx + k0, Math.min(in, k0 + BLOCK) - k0, xf, xs, i * in + k0, e, sx, i * blocks + b);
+            }
+    }
+
+    /** One block of len inputs from X[x0], rounded into xf and xs from o, its scale and rounded sum at e[eb] and sx[eb]. */
+    private static void roundBlock(float[] X, int x0, int len, float[] xf, short[] xs, int o, float[] e, float[] sx, int eb) {
+        float max = 0;
+        for (int k = 0; k < len; k++) max = Math.max(max, Math.abs(X[x0 + k]));
+        float scale = max / XQ_MAX, inv = scale >= Float.MIN_NORMAL ? 1 / scale : 0;
+        if (!(max < Float.POSITIVE_INFINITY)) { scale = Float.NaN; inv = 0; }
+        else if (inv == 0) scale = 0;
+        int t = 0;
+        for (int k = 0; k < len; k++) {
+            float v = X[x0 + k] * inv;
+            int r = (int) Math.min(XQ_MAX, Math.floor(Math.abs(v) + 0.5f));
+            if (v < 0) r = -r;
+            xs[o + k] = (short) r;
+            xf[o + k] = r;
+            t += r;
+        }
+        e[eb] = scale;
+        sx[eb] = scale * t;
+    }
+
+    private static final VectorSpecies<Short> SL = VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16));
+
+    /**
+     * {@link #roundInputs} with vectors, the same bits: whole blocks of 32 take their maximum, the
+     * rounding (x·(1/e), |·| + 1/2 truncated, clamped, signed) and the sum L lanes at a time; a
+     * partial block, or one holding a NaN or an infinity, goes through the scalar rule. (The scalar
+     * form cost 3-8 µs a call, done for each matrix and thread: a fifth of 4-bit decode.)
+     */
+    static void roundInputsVector(int n, int in, float[] X, int xOff, int ldx, float[] xf, short[] xs, float[] e, float[] sx) {
+        int blocks = (in + BLOCK - 1) / BLOCK;
+        for (int i = 0; i < n; i++)
+            for (int b = 0; b < blocks; b++) {
+                int k0 = b * BLOCK, x0 = xOff + i * ldx + k0, o = i * in + k0;
+                if (k0 + BLOCK > in || BLOCK % L != 0) {
+                    roundBlock(X, x0, Math.min(in, k0 + BLOCK) - k0, xf, xs, o, e, sx, i * blocks + b);
+                    continue;
+                }
+                FloatVector m = FloatVector.zero(S);
+                for (int j = 0; j < BLOCK; j += L) m = m.max(FloatVector.fromArray(S, X, x0 + j).abs());
+                float max = m.reduceLanes(VectorOperators.MAX);
                 float scale = max / XQ_MAX, inv = scale >= Float.MIN_NORMAL ? 1 / scale : 0;
-                if (!(max < Float.POSITIVE_INFINITY)) { scale = Float.NaN; inv = 0; }
-                else if (inv == 0) scale = 0;
-                for (int k = k0; k < k1; k++) {
-                    float v = X[x0 + k] * inv;
-                    int r = (int) Math.min(XQ_MAX, Math.floor(Math.abs(v) + 0.5f));
-                    if (v < 0) r = -r;
-                    xs[i * in + k] = (short) r;
-                    xf[i * in + k] = r;
-                    t += r;
+                if (!(max < Float.POSITIVE_INFINITY)) {
+                    roundBlock(X, x0, BLOCK, xf, xs, o, e, sx, i * blocks + b);
+                    continue;
+                }
+                if (inv == 0) scale = 0;
+                IntVector t = IntVector.zero(I);
+                for (int j = 0; j < BLOCK; j += L) {
+                    FloatVector v = FloatVector.fromArray(S, X, x0 + j).mul(inv);
+                    IntVector r = ((IntVector) v.abs().add(0.5f).convert(VectorOperators.F2I, 0)).min(XQ_MAX);
+                    r = r.blend(r.neg(), v.compare(VectorOperators.LT, 0f).cast(I));
+                    ((ShortVector) r.convertShape(VectorOperators.I2S, SL, 0)).intoArray(xs, o + j);
+                    ((FloatVector) r.convert(VectorOperators.I2F, 0)).intoArray(xf, o + j);
+                    t = t.add(r);
                 }
                 e[i * blocks + b] = scale;
-                sx[i * blocks + b] = scale * t;
+                sx[i * blocks + b] = scale * t.reduceLanes(VectorOperators.ADD);
             }
     }
 
@@ -242,11 +288,11 @@ public final class Q4Weights implements PanelWeights {
      */
     @Override
     public void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
-        float[] xf = buffer(4, n * in), e = buffer(5, n * blocks), sx = buffer(0, n * blocks), tile = TILE.get();
+        float[] xf = buffer(4, n * in), e = buffer(5, n * blocks), sx = buffer(0, n * blocks), sums = buffer(6, blocks * NR), tile = TILE.get();
         short[][] sb = SHORTS.get();
         if (sb[0].length < n * in) sb[0] = new short[n * in];
         short[] xs = sb[0];
-        roundInputs(n, in, X, xOff, ldx, xf, xs, e, sx);
+        roundInputsVector(n, in, X, xOff, ldx, xf, xs, e, sx);
         float[] panel = null, pd = null, pc = null;
         int six = n >= BlockKernels.ROWS ? n - n % BlockKernels.ROWS : 0, wide = BlockKernels.WIDE ? 2 * NR : NR;
         if (six > 0) {
@@ -285,9 +331,10 @@ public final class Q4Weights implements PanelWeights {
                 }
             }
             for (; i < n; i++) {
-                if (full) k1(p, xs, i * in, e, sx, i * blocks, Y, yOff + i * ldy + p * NR);
+                k1(p, xs, i * in, e, i * blocks, sums);
+                if (full) finish(p, sums, sx, i * blocks, Y, yOff + i * ldy + p * NR);
                 else {
-                    k1(p, xs, i * in, e, sx, i * blocks, tile, 0);
+                    finish(p, sums, sx, i * blocks, tile, 0);
                     store(tile, 0, Y, yOff + i * ldy, p);
                 }
             }
@@ -350,10 +397,11 @@ public final class Q4Weights implements PanelWeights {
     /**
      * One row × panel p: per block the rounded inputs' products with the quants in 16-bit lanes, one
      * vector for the low nibbles (k even) and one for the high (k odd), each at most 16 products of
-     * 15·127 so none overflows; then their exact sum s·e scaled into the 2 totals as the float kernels do.
+     * 15·127 so none overflows; their exact sum s, times e, goes to sums[b·NR + c], which {@link
+     * #finish} scales into the totals as the float kernels do. (Two methods: as one, C2 stopped
+     * inlining the scale helpers at its node limit and boxed their vectors, 4-bit decode 230 → 160 tok/s.)
      */
-    private void k1(int p, short[] xq, int x0, float[] e, float[] sx, int s0, float[] Y, int y0) {
-        FloatVector t0 = FloatVector.zero(S), t1 = t0;
+    private void k1(int p, short[] xq, int x0, float[] e, int s0, float[] sums) {
         int qb = p * pairs * NR;
         for (int b = 0, k0 = 0; k0 < in; b++, k0 += BLOCK) {
             ShortVector lo = ShortVector.zero(SH), hi = lo;
@@ -369,11 +417,19 @@ public final class Q4Weights implements PanelWeights {
             }
             IntVector i0 = ((IntVector) lo.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) hi.convertShape(VectorOperators.S2I, I, 0));
             IntVector i1 = ((IntVector) lo.convertShape(VectorOperators.S2I, I, 1)).add((IntVector) hi.convertShape(VectorOperators.S2I, I, 1));
-            FloatVector scale = FloatVector.broadcast(S, e[s0 + b]);
-            FloatVector a0 = ((FloatVector) i0.convert(VectorOperators.I2F, 0)).mul(scale), a1 = ((FloatVector) i1.convert(VectorOperators.I2F, 0)).mul(scale);
+            float scale = e[s0 + b];
+            ((FloatVector) i0.convert(VectorOperators.I2F, 0)).mul(scale).intoArray(sums, b * NR);
+            ((FloatVector) i1.convert(VectorOperators.I2F, 0)).mul(scale).intoArray(sums, b * NR + L);
+        }
+    }
+
+    /** Panel p's totals for one row from its scaled block sums (sums[b·NR + c]): per block −c·(e·Σxq) + (d·(s·e) + total). */
+    private void finish(int p, float[] sums, float[] sx, int s0, float[] Y, int y0) {
+        FloatVector t0 = FloatVector.zero(S), t1 = t0;
+        for (int b = 0; b < blocks; b++) {
             FloatVector d0 = scales(p, b, 0), d1 = scales(p, b, L), sum = FloatVector.broadcast(S, sx[s0 + b]);
-            t0 = negOffsets(p, b, 0, d0).fma(sum, d0.fma(a0, t0));
-            t1 = negOffsets(p, b, L, d1).fma(sum, d1.fma(a1, t1));
+            t0 = negOffsets(p, b, 0, d0).fma(sum, d0.fma(FloatVector.fromArray(S, sums, b * NR), t0));
+            t1 = negOffsets(p, b, L, d1).fma(sum, d1.fma(FloatVector.fromArray(S, sums, b * NR + L), t1));
         }
         t0.intoArray(Y, y0);
         t1.intoArray(Y, y0 + L);

@@ -82,7 +82,7 @@ class Q4WeightsTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"1,32", "3,33", "2,96", "4,1", "5,200"})
+    @CsvSource({"1,32", "3,33", "2,96", "4,1", "5,200", "3,64", "2,2048"})
     void inputsRoundTo8BitsPerBlockAsQ8_0Does(int n, int in) {
         Rng rng = new Rng(7L * n + in);
         Tensor x = random(rng, n, in);
@@ -93,16 +93,25 @@ class Q4WeightsTest {
             for (int k = 32; k < 64; k++) X[o + k] = 1e-40f * (k - 40);
         }
         if (n > 1) X[o + in + in / 2] = Float.NaN;
+        if (n > 2) X[o + 2 * in] = Float.NEGATIVE_INFINITY;
+        for (int k = 0; k < Math.min(in, 16); k++) X[o + k] = (k - 8) * 0.5f;      // exact halves and a zero
         float[] xf = new float[n * in], e = new float[n * blocks], sx = new float[n * blocks];
         short[] xs = new short[n * in];
         Q4Weights.roundInputs(n, in, X, o, in, xf, xs, e, sx);
+        float[] vf = new float[n * in], ve = new float[n * blocks], vsx = new float[n * blocks];
+        short[] vs = new short[n * in];
+        Q4Weights.roundInputsVector(n, in, X, o, in, vf, vs, ve, vsx);      // the kernels' vector form: the same bits
+        assertThat(vf).isEqualTo(xf);
+        assertThat(vs).isEqualTo(xs);
+        assertThat(ve).isEqualTo(e);
+        assertThat(vsx).isEqualTo(sx);
         for (int i = 0; i < n; i++)
             for (int b = 0; b < blocks; b++) {
                 int k0 = b * 32, k1 = Math.min(in, k0 + 32), qmax = 0, t = 0;
                 float max = 0, scale = e[i * blocks + b];
                 boolean nan = false;
                 for (int k = k0; k < k1; k++) { max = Math.max(max, Math.abs(X[o + i * in + k])); nan |= Float.isNaN(X[o + i * in + k]); }
-                if (nan) { assertThat(scale).isNaN(); assertThat(sx[i * blocks + b]).isNaN(); continue; }
+                if (nan || Float.isInfinite(max)) { assertThat(scale).isNaN(); assertThat(sx[i * blocks + b]).isNaN(); continue; }
                 assertThat(scale).isEqualTo(max < 127 * Float.MIN_NORMAL ? 0 : max / 127);
                 for (int k = k0; k < k1; k++) {
                     float v = X[o + i * in + k];
