@@ -282,10 +282,10 @@ public final class GgufModel {
         List<GgufNames.Bound> blocks = new ArrayList<>();
         if (keepBlocks) {
             for (GgufNames.Bound b : bound.values())
-                if (!b.bias() && linear(b, c) && GgufWeights.kept(f.info(b.name()).type())) blocks.add(b);
+                if (!b.bias() && linear(b) && GgufWeights.kept(f.info(b.name()).type())) blocks.add(b);
             if (!blocks.isEmpty() || keepHalf)   // a quantized file's 16-bit matrices (a width the blocks do not divide) stay 16-bit too
                 for (GgufNames.Bound b : bound.values())
-                    if (!b.bias() && linear(b, c) && GgufWeights.half(f.info(b.name()).type())) blocks.add(b);
+                    if (!b.bias() && linear(b) && GgufWeights.half(f.info(b.name()).type())) blocks.add(b);
         }
         if (blocks.isEmpty()) {
             Parameters p = layout.build();
@@ -318,12 +318,9 @@ public final class GgufModel {
         return Decoder.withStored(c, rest, stored, kernels);
     }
 
-    /** Whether a bound tensor is kept in its blocks: a layer's projections, the head, and the token table (rows read on lookup). */
-    private static boolean linear(GgufNames.Bound b, ModelConfig c) {
-        return b.slots().stream().allMatch(s -> switch (s.role()) {
-            case Q, K, V, O, GATE, UP, DOWN, HEAD, EMBEDDING, ROUTER, EXPERT_GATE, EXPERT_UP, EXPERT_DOWN -> true;
-            default -> false;
-        });
+    /** Whether a bound tensor is kept in its blocks or 16 bits ({@link dev.lamina.model.Role#heldAsStored}). */
+    private static boolean linear(GgufNames.Bound b) {
+        return b.slots().stream().allMatch(s -> s.role().heldAsStored());
     }
 
     private static String list(List<String> names) {

@@ -237,10 +237,9 @@ public final class HfCheckpoint {
         }
     }
 
-    /** Whether b is kept in 16 bits by {@link #loadStored}: a linear map's weight or the token table. */
+    /** Whether b is kept in 16 bits by {@link #loadStored}: a weight whose role inference holds as stored ({@link Role#heldAsStored}). */
     private static boolean halfMap(HfNames.Bound b) {
-        return b.slots().stream().allMatch(s -> s.name().endsWith(".weight")
-                && (s.role().kind() == Role.Kind.LINEAR || s.role() == Role.EMBEDDING));
+        return b.slots().stream().allMatch(s -> s.name().endsWith(".weight") && s.role().heldAsStored());
     }
 
     /** Adds sign · the architecture's norm offset to a norm weight's values (Gemma stores w for a gain of 1 + w). */

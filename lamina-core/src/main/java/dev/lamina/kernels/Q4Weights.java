@@ -19,7 +19,8 @@ import jdk.incubator.vector.VectorSpecies;
  * dequantized values.
  *
  * <p>The product is computed block by block against the inputs rounded to 8 bits, as llama.cpp's
- * vec_dot rounds them for 4-bit weights (its Q8_0 rule, the scale kept in float32): per row and
+ * Q4_0 product rounds them (ggml's Q8_0 rule, the scale kept in float32; its K-quants round per 256
+ * inputs, Lamina's Q4_K per 32 as well): per row and
  * block of 32, e = max|x| / 127 and xq = round(x / e), an integer of at most 127 in magnitude
  * ({@link #roundInputs}). Per block the integer s = Σ xq[k]·q[k], then y ← d·(s·e) + y and
  * y ← −c·(e·Σxq) + y. As |s| stays below 2^16, s is exact however it is summed: in float fused
@@ -437,7 +438,7 @@ public final class Q4Weights implements PanelWeights {
 
     /**
      * Four rows × panel p: the widened quants of each k serve four rows (8 block accumulators); the
-     * totals live in Y, read and written once per block (−c·Σx + (d·s + total)), so the loop fits 16
+     * totals live in Y, read and written once per block (−c·(e·Σxq) + (d·(s·e) + total)), so the loop fits 16
      * vector registers. (Written out: a helper taking vectors would box them unless inlined.)
      */
     private void k4(int p, float[] X, int x0, int ldx, float[] e, float[] sx, int s0, float[] Y, int y0, int ldy) {

@@ -71,6 +71,12 @@ public enum Role {
         return expert < 0 ? module(layer) : "layers." + layer + ".mlp.experts." + expert + "." + path;
     }
 
+    /**
+     * Whether inference may hold this role's weight outside the float parameters, as a file stores
+     * it (quantized blocks or 16 bits): every linear map's, and the token table's (its rows read on lookup).
+     */
+    public boolean heldAsStored() { return kind == Kind.LINEAR || this == EMBEDDING; }
+
     /** Whether the role belongs to a sparse layer's MLP (router, experts, shared expert). */
     public boolean sparse() { return this == ROUTER || perExpert() || this == SHARED_GATE || this == SHARED_UP || this == SHARED_DOWN || this == SHARED_EXPERT_GATE; }
 
