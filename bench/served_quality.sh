@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A quantized GGUF file's quality as served (the KV-cache decode path, the file's blocks kept) beside
 # its float32 reference: perplexity, mean KL and top-token agreement over disjoint 256-token windows.
-# (`lamina eval --reference` scores on the tape: dequantized weights and float inputs.)
+# (`lamina eval --reference` scores on the tape: dequantized weights and float inputs; this runs the serving kernels.)
 #   bench/served_quality.sh REFERENCE.gguf QUANTIZED.gguf DATA [WINDOWS]   DATA: a prepared data directory (its val.bin)
 # Env: THREADS (2), LAMINA_JAVA_OPTS (e.g. -XX:UseAVX=2).
 set -euo pipefail

@@ -14,9 +14,10 @@ import java.util.Locale;
 /**
  * A quantized GGUF file's quality as it is served: each token through the KV-cache decode path with
  * the file's blocks kept (the kernels generate and serve run), beside the reference file dequantized
- * to float32. `lamina eval --reference` scores on the tape, which multiplies the dequantized weights
- * by float inputs; this also measures what the kernels do to the inputs (4-bit blocks round them to
- * 8 bits). Prints perplexity of both, the mean KL from the reference and how often the top token agrees.
+ * to float32. `lamina eval --reference` scores on the tape, which decodes the weights and multiplies
+ * them by float inputs; this measures the kernels that serve the file (a kernel that rounds its inputs
+ * shows here and not there). Prints perplexity of both, the mean KL from the reference and how often
+ * the top token agrees.
  *
  * <pre>ServedQuality REFERENCE.gguf QUANTIZED.gguf VAL.bin WINDOWS [THREADS]</pre>
  * (disjoint windows of 256 tokens from the start of a prepared data directory's token file)

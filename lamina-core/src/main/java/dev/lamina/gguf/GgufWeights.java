@@ -21,9 +21,8 @@ import static dev.lamina.gguf.Dequantize.u8;
  * 8-bit quants with a scale per block of 32 or 16 ({@link Q8Weights}), Q4_0 and Q4_K as 4-bit quants
  * with a scale per 32 or Q4_K's super-blocks ({@link Q4Weights}). The scales are the float32 values
  * ggml's dequantize computes (Q6_K's d·sc here, Q4_K's d·sc and dmin·min in the kernels): Q8Weights'
- * products equal those with the file's dequantized weights bit for bit; Q4Weights' (block by block,
- * against inputs rounded to 8 bits per block, as llama.cpp computes them) agree with the dequantized
- * weights' products with those rounded inputs to float rounding. Beside them, a quantized file's F16 and BF16 matrices keep their 16 bits
+ * products equal those with the file's dequantized weights bit for bit, Q4Weights' (block by block,
+ * as llama.cpp computes them) agree to float rounding. Beside them, a quantized file's F16 and BF16 matrices keep their 16 bits
  * ({@link HalfWeights}: the products of float32 weights holding the same values, bit for bit). Other types are dequantized
  * to float32 by the caller.
  */

@@ -22,23 +22,14 @@ final class BlockKernels {
     /**
      * Six rows × a panel of quants widened to float ([in][NR], two vectors): 12 block accumulators
      * (two loads per k), then per block each total ← d·s + total, and with offsets (pc, the negated
-     * offsets, and sx, the rows' input sums per block) ← −c·Σx + that. The totals live in Y. With
-     * offsets the inputs are 4-bit weights' rounded ones ({@link Q4Weights}: integers xq) and each
-     * block sum is scaled by its row's e first (d·(s·e)); e is null otherwise.
+     * offsets, and sx, the rows' input sums per block) ← −c·Σx + that. The totals live in Y.
      *
      * <p>The loop is written two k per pass: with 8-lane vectors (AVX2) C2 ran it written one k per
      * pass at about half the rate of the float32 tile of the same shape without blocks (53-57
      * against 110 GFLOP/s, one thread, 128 × 768 × 2048), and two k per pass at 90-94. With 32
      * registers most panels go through {@link #k6x4}.
      */
-    static void k6(int in, int block, int blocks, float[] P, float[] pd, float[] pc, float[] X, int x0, int ldx, float[] e, float[] sx, int s0,
-                   float[] Y, int y0, int ldy) {
-        // Two methods, as k6x4: with both epilogues in one, C1 ran out of virtual registers compiling it (prompts 100x slower)
-        if (pc == null) k6Plain(in, block, blocks, P, pd, X, x0, ldx, Y, y0, ldy);
-        else k6Mins(in, block, blocks, P, pd, pc, X, x0, ldx, e, sx, s0, Y, y0, ldy);
-    }
-
-    private static void k6Plain(int in, int block, int blocks, float[] P, float[] pd, float[] X, int x0, int ldx,
+    static void k6(int in, int block, int blocks, float[] P, float[] pd, float[] pc, float[] X, int x0, int ldx, float[] sx, int s0,
                    float[] Y, int y0, int ldy) {
         int x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx, x4 = x3 + ldx, x5 = x4 + ldx;
         FloatVector z = FloatVector.zero(S);
@@ -91,104 +82,59 @@ final class BlockKernels {
                 c50 = a.fma(w0, c50); c51 = a.fma(w1, c51);
             }
             FloatVector d0 = FloatVector.fromArray(S, pd, b * NR), d1 = FloatVector.fromArray(S, pd, b * NR + L);
-            d0.fma(c00, FloatVector.fromArray(S, Y, y0)).intoArray(Y, y0);
-            d1.fma(c01, FloatVector.fromArray(S, Y, y0 + L)).intoArray(Y, y0 + L);
-            d0.fma(c10, FloatVector.fromArray(S, Y, y0 + ldy)).intoArray(Y, y0 + ldy);
-            d1.fma(c11, FloatVector.fromArray(S, Y, y0 + ldy + L)).intoArray(Y, y0 + ldy + L);
-            d0.fma(c20, FloatVector.fromArray(S, Y, y0 + 2 * ldy)).intoArray(Y, y0 + 2 * ldy);
-            d1.fma(c21, FloatVector.fromArray(S, Y, y0 + 2 * ldy + L)).intoArray(Y, y0 + 2 * ldy + L);
-            d0.fma(c30, FloatVector.fromArray(S, Y, y0 + 3 * ldy)).intoArray(Y, y0 + 3 * ldy);
-            d1.fma(c31, FloatVector.fromArray(S, Y, y0 + 3 * ldy + L)).intoArray(Y, y0 + 3 * ldy + L);
-            d0.fma(c40, FloatVector.fromArray(S, Y, y0 + 4 * ldy)).intoArray(Y, y0 + 4 * ldy);
-            d1.fma(c41, FloatVector.fromArray(S, Y, y0 + 4 * ldy + L)).intoArray(Y, y0 + 4 * ldy + L);
-            d0.fma(c50, FloatVector.fromArray(S, Y, y0 + 5 * ldy)).intoArray(Y, y0 + 5 * ldy);
-            d1.fma(c51, FloatVector.fromArray(S, Y, y0 + 5 * ldy + L)).intoArray(Y, y0 + 5 * ldy + L);
-        }
-    }
-
-    private static void k6Mins(int in, int block, int blocks, float[] P, float[] pd, float[] pc, float[] X, int x0, int ldx, float[] e, float[] sx, int s0,
-                   float[] Y, int y0, int ldy) {
-        int x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx, x4 = x3 + ldx, x5 = x4 + ldx;
-        FloatVector z = FloatVector.zero(S);
-        for (int r = 0; r < ROWS; r++) { z.intoArray(Y, y0 + r * ldy); z.intoArray(Y, y0 + r * ldy + L); }
-        for (int b = 0, k0 = 0; k0 < in; b++, k0 += block) {
-            FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
-            int k = k0, end = Math.min(in, k0 + block), pb = k0 * NR;
-            for (; k + 1 < end; k += 2, pb += 2 * NR) {
-                FloatVector w0 = FloatVector.fromArray(S, P, pb), w1 = FloatVector.fromArray(S, P, pb + L);
-                FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
-                c00 = a.fma(w0, c00); c01 = a.fma(w1, c01);
-                a = FloatVector.broadcast(S, X[x1 + k]);
-                c10 = a.fma(w0, c10); c11 = a.fma(w1, c11);
-                a = FloatVector.broadcast(S, X[x2 + k]);
-                c20 = a.fma(w0, c20); c21 = a.fma(w1, c21);
-                a = FloatVector.broadcast(S, X[x3 + k]);
-                c30 = a.fma(w0, c30); c31 = a.fma(w1, c31);
-                a = FloatVector.broadcast(S, X[x4 + k]);
-                c40 = a.fma(w0, c40); c41 = a.fma(w1, c41);
-                a = FloatVector.broadcast(S, X[x5 + k]);
-                c50 = a.fma(w0, c50); c51 = a.fma(w1, c51);
-                w0 = FloatVector.fromArray(S, P, pb + NR);
-                w1 = FloatVector.fromArray(S, P, pb + NR + L);
-                a = FloatVector.broadcast(S, X[x0 + k + 1]);
-                c00 = a.fma(w0, c00); c01 = a.fma(w1, c01);
-                a = FloatVector.broadcast(S, X[x1 + k + 1]);
-                c10 = a.fma(w0, c10); c11 = a.fma(w1, c11);
-                a = FloatVector.broadcast(S, X[x2 + k + 1]);
-                c20 = a.fma(w0, c20); c21 = a.fma(w1, c21);
-                a = FloatVector.broadcast(S, X[x3 + k + 1]);
-                c30 = a.fma(w0, c30); c31 = a.fma(w1, c31);
-                a = FloatVector.broadcast(S, X[x4 + k + 1]);
-                c40 = a.fma(w0, c40); c41 = a.fma(w1, c41);
-                a = FloatVector.broadcast(S, X[x5 + k + 1]);
-                c50 = a.fma(w0, c50); c51 = a.fma(w1, c51);
+            if (pc == null) {
+                d0.fma(c00, FloatVector.fromArray(S, Y, y0)).intoArray(Y, y0);
+                d1.fma(c01, FloatVector.fromArray(S, Y, y0 + L)).intoArray(Y, y0 + L);
+            } else {
+                FloatVector n0 = FloatVector.fromArray(S, pc, b * NR), n1 = FloatVector.fromArray(S, pc, b * NR + L);
+                FloatVector m = FloatVector.broadcast(S, sx[s0 + b]);
+                n0.fma(m, d0.fma(c00, FloatVector.fromArray(S, Y, y0))).intoArray(Y, y0);
+                n1.fma(m, d1.fma(c01, FloatVector.fromArray(S, Y, y0 + L))).intoArray(Y, y0 + L);
             }
-            if (k < end) {
-                FloatVector w0 = FloatVector.fromArray(S, P, pb), w1 = FloatVector.fromArray(S, P, pb + L);
-                FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
-                c00 = a.fma(w0, c00); c01 = a.fma(w1, c01);
-                a = FloatVector.broadcast(S, X[x1 + k]);
-                c10 = a.fma(w0, c10); c11 = a.fma(w1, c11);
-                a = FloatVector.broadcast(S, X[x2 + k]);
-                c20 = a.fma(w0, c20); c21 = a.fma(w1, c21);
-                a = FloatVector.broadcast(S, X[x3 + k]);
-                c30 = a.fma(w0, c30); c31 = a.fma(w1, c31);
-                a = FloatVector.broadcast(S, X[x4 + k]);
-                c40 = a.fma(w0, c40); c41 = a.fma(w1, c41);
-                a = FloatVector.broadcast(S, X[x5 + k]);
-                c50 = a.fma(w0, c50); c51 = a.fma(w1, c51);
+            if (pc == null) {
+                d0.fma(c10, FloatVector.fromArray(S, Y, y0 + ldy)).intoArray(Y, y0 + ldy);
+                d1.fma(c11, FloatVector.fromArray(S, Y, y0 + ldy + L)).intoArray(Y, y0 + ldy + L);
+            } else {
+                FloatVector n0 = FloatVector.fromArray(S, pc, b * NR), n1 = FloatVector.fromArray(S, pc, b * NR + L);
+                FloatVector m = FloatVector.broadcast(S, sx[s0 + blocks + b]);
+                n0.fma(m, d0.fma(c10, FloatVector.fromArray(S, Y, y0 + ldy))).intoArray(Y, y0 + ldy);
+                n1.fma(m, d1.fma(c11, FloatVector.fromArray(S, Y, y0 + ldy + L))).intoArray(Y, y0 + ldy + L);
             }
-            int db = b * NR;
-            // row by row, the scales and offsets reloaded (from L1) for each: beside the 12 accumulators they would not fit 16 registers
-            {
-                FloatVector m = FloatVector.broadcast(S, sx[s0 + b]), E = FloatVector.broadcast(S, e[s0 + b]);
-                FloatVector.fromArray(S, pc, db).fma(m, FloatVector.fromArray(S, pd, db).fma(c00.mul(E), FloatVector.fromArray(S, Y, y0))).intoArray(Y, y0);
-                FloatVector.fromArray(S, pc, db + L).fma(m, FloatVector.fromArray(S, pd, db + L).fma(c01.mul(E), FloatVector.fromArray(S, Y, y0 + L))).intoArray(Y, y0 + L);
+            if (pc == null) {
+                d0.fma(c20, FloatVector.fromArray(S, Y, y0 + 2 * ldy)).intoArray(Y, y0 + 2 * ldy);
+                d1.fma(c21, FloatVector.fromArray(S, Y, y0 + 2 * ldy + L)).intoArray(Y, y0 + 2 * ldy + L);
+            } else {
+                FloatVector n0 = FloatVector.fromArray(S, pc, b * NR), n1 = FloatVector.fromArray(S, pc, b * NR + L);
+                FloatVector m = FloatVector.broadcast(S, sx[s0 + 2 * blocks + b]);
+                n0.fma(m, d0.fma(c20, FloatVector.fromArray(S, Y, y0 + 2 * ldy))).intoArray(Y, y0 + 2 * ldy);
+                n1.fma(m, d1.fma(c21, FloatVector.fromArray(S, Y, y0 + 2 * ldy + L))).intoArray(Y, y0 + 2 * ldy + L);
             }
-            {
-                FloatVector m = FloatVector.broadcast(S, sx[s0 + blocks + b]), E = FloatVector.broadcast(S, e[s0 + blocks + b]);
-                FloatVector.fromArray(S, pc, db).fma(m, FloatVector.fromArray(S, pd, db).fma(c10.mul(E), FloatVector.fromArray(S, Y, y0 + ldy))).intoArray(Y, y0 + ldy);
-                FloatVector.fromArray(S, pc, db + L).fma(m, FloatVector.fromArray(S, pd, db + L).fma(c11.mul(E), FloatVector.fromArray(S, Y, y0 + ldy + L))).intoArray(Y, y0 + ldy + L);
+            if (pc == null) {
+                d0.fma(c30, FloatVector.fromArray(S, Y, y0 + 3 * ldy)).intoArray(Y, y0 + 3 * ldy);
+                d1.fma(c31, FloatVector.fromArray(S, Y, y0 + 3 * ldy + L)).intoArray(Y, y0 + 3 * ldy + L);
+            } else {
+                FloatVector n0 = FloatVector.fromArray(S, pc, b * NR), n1 = FloatVector.fromArray(S, pc, b * NR + L);
+                FloatVector m = FloatVector.broadcast(S, sx[s0 + 3 * blocks + b]);
+                n0.fma(m, d0.fma(c30, FloatVector.fromArray(S, Y, y0 + 3 * ldy))).intoArray(Y, y0 + 3 * ldy);
+                n1.fma(m, d1.fma(c31, FloatVector.fromArray(S, Y, y0 + 3 * ldy + L))).intoArray(Y, y0 + 3 * ldy + L);
             }
-            {
-                FloatVector m = FloatVector.broadcast(S, sx[s0 + 2 * blocks + b]), E = FloatVector.broadcast(S, e[s0 + 2 * blocks + b]);
-                FloatVector.fromArray(S, pc, db).fma(m, FloatVector.fromArray(S, pd, db).fma(c20.mul(E), FloatVector.fromArray(S, Y, y0 + 2 * ldy))).intoArray(Y, y0 + 2 * ldy);
-                FloatVector.fromArray(S, pc, db + L).fma(m, FloatVector.fromArray(S, pd, db + L).fma(c21.mul(E), FloatVector.fromArray(S, Y, y0 + 2 * ldy + L))).intoArray(Y, y0 + 2 * ldy + L);
+            if (pc == null) {
+                d0.fma(c40, FloatVector.fromArray(S, Y, y0 + 4 * ldy)).intoArray(Y, y0 + 4 * ldy);
+                d1.fma(c41, FloatVector.fromArray(S, Y, y0 + 4 * ldy + L)).intoArray(Y, y0 + 4 * ldy + L);
+            } else {
+                FloatVector n0 = FloatVector.fromArray(S, pc, b * NR), n1 = FloatVector.fromArray(S, pc, b * NR + L);
+                FloatVector m = FloatVector.broadcast(S, sx[s0 + 4 * blocks + b]);
+                n0.fma(m, d0.fma(c40, FloatVector.fromArray(S, Y, y0 + 4 * ldy))).intoArray(Y, y0 + 4 * ldy);
+                n1.fma(m, d1.fma(c41, FloatVector.fromArray(S, Y, y0 + 4 * ldy + L))).intoArray(Y, y0 + 4 * ldy + L);
             }
-            {
-                FloatVector m = FloatVector.broadcast(S, sx[s0 + 3 * blocks + b]), E = FloatVector.broadcast(S, e[s0 + 3 * blocks + b]);
-                FloatVector.fromArray(S, pc, db).fma(m, FloatVector.fromArray(S, pd, db).fma(c30.mul(E), FloatVector.fromArray(S, Y, y0 + 3 * ldy))).intoArray(Y, y0 + 3 * ldy);
-                FloatVector.fromArray(S, pc, db + L).fma(m, FloatVector.fromArray(S, pd, db + L).fma(c31.mul(E), FloatVector.fromArray(S, Y, y0 + 3 * ldy + L))).intoArray(Y, y0 + 3 * ldy + L);
-            }
-            {
-                FloatVector m = FloatVector.broadcast(S, sx[s0 + 4 * blocks + b]), E = FloatVector.broadcast(S, e[s0 + 4 * blocks + b]);
-                FloatVector.fromArray(S, pc, db).fma(m, FloatVector.fromArray(S, pd, db).fma(c40.mul(E), FloatVector.fromArray(S, Y, y0 + 4 * ldy))).intoArray(Y, y0 + 4 * ldy);
-                FloatVector.fromArray(S, pc, db + L).fma(m, FloatVector.fromArray(S, pd, db + L).fma(c41.mul(E), FloatVector.fromArray(S, Y, y0 + 4 * ldy + L))).intoArray(Y, y0 + 4 * ldy + L);
-            }
-            {
-                FloatVector m = FloatVector.broadcast(S, sx[s0 + 5 * blocks + b]), E = FloatVector.broadcast(S, e[s0 + 5 * blocks + b]);
-                FloatVector.fromArray(S, pc, db).fma(m, FloatVector.fromArray(S, pd, db).fma(c50.mul(E), FloatVector.fromArray(S, Y, y0 + 5 * ldy))).intoArray(Y, y0 + 5 * ldy);
-                FloatVector.fromArray(S, pc, db + L).fma(m, FloatVector.fromArray(S, pd, db + L).fma(c51.mul(E), FloatVector.fromArray(S, Y, y0 + 5 * ldy + L))).intoArray(Y, y0 + 5 * ldy + L);
+            if (pc == null) {
+                d0.fma(c50, FloatVector.fromArray(S, Y, y0 + 5 * ldy)).intoArray(Y, y0 + 5 * ldy);
+                d1.fma(c51, FloatVector.fromArray(S, Y, y0 + 5 * ldy + L)).intoArray(Y, y0 + 5 * ldy + L);
+            } else {
+                FloatVector n0 = FloatVector.fromArray(S, pc, b * NR), n1 = FloatVector.fromArray(S, pc, b * NR + L);
+                FloatVector m = FloatVector.broadcast(S, sx[s0 + 5 * blocks + b]);
+                n0.fma(m, d0.fma(c50, FloatVector.fromArray(S, Y, y0 + 5 * ldy))).intoArray(Y, y0 + 5 * ldy);
+                n1.fma(m, d1.fma(c51, FloatVector.fromArray(S, Y, y0 + 5 * ldy + L))).intoArray(Y, y0 + 5 * ldy + L);
             }
         }
     }
@@ -203,12 +149,12 @@ final class BlockKernels {
     static final boolean WIDE = L >= 16;
 
     /** Six rows × two panels widened side by side (P [in][2·NR], pd and pc [blocks][2·NR]): {@link #k6}'s chains, 4 vectors wide. */
-    static void k6x4(int in, int block, int blocks, float[] P, float[] pd, float[] pc, float[] X, int x0, int ldx, float[] e, float[] sx, int s0,
+    static void k6x4(int in, int block, int blocks, float[] P, float[] pd, float[] pc, float[] X, int x0, int ldx, float[] sx, int s0,
                      float[] Y, int y0, int ldy) {
         // Two methods rather than one with a branch per block: as one, C1 ran out of virtual registers compiling it, and when
         // that left the method at tier 2 (no profile, no path to C2) a prompt ran 60x slower; each half compiles at every tier.
         if (pc == null) k6x4Plain(in, block, blocks, P, pd, X, x0, ldx, Y, y0, ldy);
-        else k6x4Mins(in, block, blocks, P, pd, pc, X, x0, ldx, e, sx, s0, Y, y0, ldy);
+        else k6x4Mins(in, block, blocks, P, pd, pc, X, x0, ldx, sx, s0, Y, y0, ldy);
     }
 
     private static void k6x4Plain(int in, int block, int blocks, float[] P, float[] pd, float[] X, int x0, int ldx, float[] Y, int y0, int ldy) {
@@ -263,7 +209,7 @@ final class BlockKernels {
         }
     }
 
-    private static void k6x4Mins(int in, int block, int blocks, float[] P, float[] pd, float[] pc, float[] X, int x0, int ldx, float[] e, float[] sx, int s0,
+    private static void k6x4Mins(int in, int block, int blocks, float[] P, float[] pd, float[] pc, float[] X, int x0, int ldx, float[] sx, int s0,
                      float[] Y, int y0, int ldy) {
         int x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx, x4 = x3 + ldx, x5 = x4 + ldx, w = 2 * NR;
         FloatVector z = FloatVector.zero(S);
@@ -287,49 +233,40 @@ final class BlockKernels {
                 c50 = a.fma(w0, c50); c51 = a.fma(w1, c51); c52 = a.fma(w2, c52); c53 = a.fma(w3, c53);
             }
             int db = b * w;
-            // row by row, the scales and offsets reloaded (from L1) for each: with the 24 accumulators they would not fit 32 registers
-            {
-                FloatVector m = FloatVector.broadcast(S, sx[s0 + b]), E = FloatVector.broadcast(S, e[s0 + b]);
-                FloatVector.fromArray(S, pc, db).fma(m, FloatVector.fromArray(S, pd, db).fma(c00.mul(E), FloatVector.fromArray(S, Y, y0))).intoArray(Y, y0);
-                FloatVector.fromArray(S, pc, db + L).fma(m, FloatVector.fromArray(S, pd, db + L).fma(c01.mul(E), FloatVector.fromArray(S, Y, y0 + L))).intoArray(Y, y0 + L);
-                FloatVector.fromArray(S, pc, db + 2 * L).fma(m, FloatVector.fromArray(S, pd, db + 2 * L).fma(c02.mul(E), FloatVector.fromArray(S, Y, y0 + 2 * L))).intoArray(Y, y0 + 2 * L);
-                FloatVector.fromArray(S, pc, db + 3 * L).fma(m, FloatVector.fromArray(S, pd, db + 3 * L).fma(c03.mul(E), FloatVector.fromArray(S, Y, y0 + 3 * L))).intoArray(Y, y0 + 3 * L);
-            }
-            {
-                FloatVector m = FloatVector.broadcast(S, sx[s0 + blocks + b]), E = FloatVector.broadcast(S, e[s0 + blocks + b]);
-                FloatVector.fromArray(S, pc, db).fma(m, FloatVector.fromArray(S, pd, db).fma(c10.mul(E), FloatVector.fromArray(S, Y, y0 + ldy))).intoArray(Y, y0 + ldy);
-                FloatVector.fromArray(S, pc, db + L).fma(m, FloatVector.fromArray(S, pd, db + L).fma(c11.mul(E), FloatVector.fromArray(S, Y, y0 + ldy + L))).intoArray(Y, y0 + ldy + L);
-                FloatVector.fromArray(S, pc, db + 2 * L).fma(m, FloatVector.fromArray(S, pd, db + 2 * L).fma(c12.mul(E), FloatVector.fromArray(S, Y, y0 + ldy + 2 * L))).intoArray(Y, y0 + ldy + 2 * L);
-                FloatVector.fromArray(S, pc, db + 3 * L).fma(m, FloatVector.fromArray(S, pd, db + 3 * L).fma(c13.mul(E), FloatVector.fromArray(S, Y, y0 + ldy + 3 * L))).intoArray(Y, y0 + ldy + 3 * L);
-            }
-            {
-                FloatVector m = FloatVector.broadcast(S, sx[s0 + 2 * blocks + b]), E = FloatVector.broadcast(S, e[s0 + 2 * blocks + b]);
-                FloatVector.fromArray(S, pc, db).fma(m, FloatVector.fromArray(S, pd, db).fma(c20.mul(E), FloatVector.fromArray(S, Y, y0 + 2 * ldy))).intoArray(Y, y0 + 2 * ldy);
-                FloatVector.fromArray(S, pc, db + L).fma(m, FloatVector.fromArray(S, pd, db + L).fma(c21.mul(E), FloatVector.fromArray(S, Y, y0 + 2 * ldy + L))).intoArray(Y, y0 + 2 * ldy + L);
-                FloatVector.fromArray(S, pc, db + 2 * L).fma(m, FloatVector.fromArray(S, pd, db + 2 * L).fma(c22.mul(E), FloatVector.fromArray(S, Y, y0 + 2 * ldy + 2 * L))).intoArray(Y, y0 + 2 * ldy + 2 * L);
-                FloatVector.fromArray(S, pc, db + 3 * L).fma(m, FloatVector.fromArray(S, pd, db + 3 * L).fma(c23.mul(E), FloatVector.fromArray(S, Y, y0 + 2 * ldy + 3 * L))).intoArray(Y, y0 + 2 * ldy + 3 * L);
-            }
-            {
-                FloatVector m = FloatVector.broadcast(S, sx[s0 + 3 * blocks + b]), E = FloatVector.broadcast(S, e[s0 + 3 * blocks + b]);
-                FloatVector.fromArray(S, pc, db).fma(m, FloatVector.fromArray(S, pd, db).fma(c30.mul(E), FloatVector.fromArray(S, Y, y0 + 3 * ldy))).intoArray(Y, y0 + 3 * ldy);
-                FloatVector.fromArray(S, pc, db + L).fma(m, FloatVector.fromArray(S, pd, db + L).fma(c31.mul(E), FloatVector.fromArray(S, Y, y0 + 3 * ldy + L))).intoArray(Y, y0 + 3 * ldy + L);
-                FloatVector.fromArray(S, pc, db + 2 * L).fma(m, FloatVector.fromArray(S, pd, db + 2 * L).fma(c32.mul(E), FloatVector.fromArray(S, Y, y0 + 3 * ldy + 2 * L))).intoArray(Y, y0 + 3 * ldy + 2 * L);
-                FloatVector.fromArray(S, pc, db + 3 * L).fma(m, FloatVector.fromArray(S, pd, db + 3 * L).fma(c33.mul(E), FloatVector.fromArray(S, Y, y0 + 3 * ldy + 3 * L))).intoArray(Y, y0 + 3 * ldy + 3 * L);
-            }
-            {
-                FloatVector m = FloatVector.broadcast(S, sx[s0 + 4 * blocks + b]), E = FloatVector.broadcast(S, e[s0 + 4 * blocks + b]);
-                FloatVector.fromArray(S, pc, db).fma(m, FloatVector.fromArray(S, pd, db).fma(c40.mul(E), FloatVector.fromArray(S, Y, y0 + 4 * ldy))).intoArray(Y, y0 + 4 * ldy);
-                FloatVector.fromArray(S, pc, db + L).fma(m, FloatVector.fromArray(S, pd, db + L).fma(c41.mul(E), FloatVector.fromArray(S, Y, y0 + 4 * ldy + L))).intoArray(Y, y0 + 4 * ldy + L);
-                FloatVector.fromArray(S, pc, db + 2 * L).fma(m, FloatVector.fromArray(S, pd, db + 2 * L).fma(c42.mul(E), FloatVector.fromArray(S, Y, y0 + 4 * ldy + 2 * L))).intoArray(Y, y0 + 4 * ldy + 2 * L);
-                FloatVector.fromArray(S, pc, db + 3 * L).fma(m, FloatVector.fromArray(S, pd, db + 3 * L).fma(c43.mul(E), FloatVector.fromArray(S, Y, y0 + 4 * ldy + 3 * L))).intoArray(Y, y0 + 4 * ldy + 3 * L);
-            }
-            {
-                FloatVector m = FloatVector.broadcast(S, sx[s0 + 5 * blocks + b]), E = FloatVector.broadcast(S, e[s0 + 5 * blocks + b]);
-                FloatVector.fromArray(S, pc, db).fma(m, FloatVector.fromArray(S, pd, db).fma(c50.mul(E), FloatVector.fromArray(S, Y, y0 + 5 * ldy))).intoArray(Y, y0 + 5 * ldy);
-                FloatVector.fromArray(S, pc, db + L).fma(m, FloatVector.fromArray(S, pd, db + L).fma(c51.mul(E), FloatVector.fromArray(S, Y, y0 + 5 * ldy + L))).intoArray(Y, y0 + 5 * ldy + L);
-                FloatVector.fromArray(S, pc, db + 2 * L).fma(m, FloatVector.fromArray(S, pd, db + 2 * L).fma(c52.mul(E), FloatVector.fromArray(S, Y, y0 + 5 * ldy + 2 * L))).intoArray(Y, y0 + 5 * ldy + 2 * L);
-                FloatVector.fromArray(S, pc, db + 3 * L).fma(m, FloatVector.fromArray(S, pd, db + 3 * L).fma(c53.mul(E), FloatVector.fromArray(S, Y, y0 + 5 * ldy + 3 * L))).intoArray(Y, y0 + 5 * ldy + 3 * L);
-            }
+            FloatVector d0 = FloatVector.fromArray(S, pd, db), d1 = FloatVector.fromArray(S, pd, db + L);
+            FloatVector d2 = FloatVector.fromArray(S, pd, db + 2 * L), d3 = FloatVector.fromArray(S, pd, db + 3 * L);
+            FloatVector n0 = FloatVector.fromArray(S, pc, db), n1 = FloatVector.fromArray(S, pc, db + L);
+            FloatVector n2 = FloatVector.fromArray(S, pc, db + 2 * L), n3 = FloatVector.fromArray(S, pc, db + 3 * L);
+            FloatVector m = FloatVector.broadcast(S, sx[s0 + b]);
+            n0.fma(m, d0.fma(c00, FloatVector.fromArray(S, Y, y0))).intoArray(Y, y0);
+            n1.fma(m, d1.fma(c01, FloatVector.fromArray(S, Y, y0 + L))).intoArray(Y, y0 + L);
+            n2.fma(m, d2.fma(c02, FloatVector.fromArray(S, Y, y0 + 2 * L))).intoArray(Y, y0 + 2 * L);
+            n3.fma(m, d3.fma(c03, FloatVector.fromArray(S, Y, y0 + 3 * L))).intoArray(Y, y0 + 3 * L);
+            m = FloatVector.broadcast(S, sx[s0 + blocks + b]);
+            n0.fma(m, d0.fma(c10, FloatVector.fromArray(S, Y, y0 + ldy))).intoArray(Y, y0 + ldy);
+            n1.fma(m, d1.fma(c11, FloatVector.fromArray(S, Y, y0 + ldy + L))).intoArray(Y, y0 + ldy + L);
+            n2.fma(m, d2.fma(c12, FloatVector.fromArray(S, Y, y0 + ldy + 2 * L))).intoArray(Y, y0 + ldy + 2 * L);
+            n3.fma(m, d3.fma(c13, FloatVector.fromArray(S, Y, y0 + ldy + 3 * L))).intoArray(Y, y0 + ldy + 3 * L);
+            m = FloatVector.broadcast(S, sx[s0 + 2 * blocks + b]);
+            n0.fma(m, d0.fma(c20, FloatVector.fromArray(S, Y, y0 + 2 * ldy))).intoArray(Y, y0 + 2 * ldy);
+            n1.fma(m, d1.fma(c21, FloatVector.fromArray(S, Y, y0 + 2 * ldy + L))).intoArray(Y, y0 + 2 * ldy + L);
+            n2.fma(m, d2.fma(c22, FloatVector.fromArray(S, Y, y0 + 2 * ldy + 2 * L))).intoArray(Y, y0 + 2 * ldy + 2 * L);
+            n3.fma(m, d3.fma(c23, FloatVector.fromArray(S, Y, y0 + 2 * ldy + 3 * L))).intoArray(Y, y0 + 2 * ldy + 3 * L);
+            m = FloatVector.broadcast(S, sx[s0 + 3 * blocks + b]);
+            n0.fma(m, d0.fma(c30, FloatVector.fromArray(S, Y, y0 + 3 * ldy))).intoArray(Y, y0 + 3 * ldy);
+            n1.fma(m, d1.fma(c31, FloatVector.fromArray(S, Y, y0 + 3 * ldy + L))).intoArray(Y, y0 + 3 * ldy + L);
+            n2.fma(m, d2.fma(c32, FloatVector.fromArray(S, Y, y0 + 3 * ldy + 2 * L))).intoArray(Y, y0 + 3 * ldy + 2 * L);
+            n3.fma(m, d3.fma(c33, FloatVector.fromArray(S, Y, y0 + 3 * ldy + 3 * L))).intoArray(Y, y0 + 3 * ldy + 3 * L);
+            m = FloatVector.broadcast(S, sx[s0 + 4 * blocks + b]);
+            n0.fma(m, d0.fma(c40, FloatVector.fromArray(S, Y, y0 + 4 * ldy))).intoArray(Y, y0 + 4 * ldy);
+            n1.fma(m, d1.fma(c41, FloatVector.fromArray(S, Y, y0 + 4 * ldy + L))).intoArray(Y, y0 + 4 * ldy + L);
+            n2.fma(m, d2.fma(c42, FloatVector.fromArray(S, Y, y0 + 4 * ldy + 2 * L))).intoArray(Y, y0 + 4 * ldy + 2 * L);
+            n3.fma(m, d3.fma(c43, FloatVector.fromArray(S, Y, y0 + 4 * ldy + 3 * L))).intoArray(Y, y0 + 4 * ldy + 3 * L);
+            m = FloatVector.broadcast(S, sx[s0 + 5 * blocks + b]);
+            n0.fma(m, d0.fma(c50, FloatVector.fromArray(S, Y, y0 + 5 * ldy))).intoArray(Y, y0 + 5 * ldy);
+            n1.fma(m, d1.fma(c51, FloatVector.fromArray(S, Y, y0 + 5 * ldy + L))).intoArray(Y, y0 + 5 * ldy + L);
+            n2.fma(m, d2.fma(c52, FloatVector.fromArray(S, Y, y0 + 5 * ldy + 2 * L))).intoArray(Y, y0 + 5 * ldy + 2 * L);
+            n3.fma(m, d3.fma(c53, FloatVector.fromArray(S, Y, y0 + 5 * ldy + 3 * L))).intoArray(Y, y0 + 5 * ldy + 3 * L);
         }
     }
 }

@@ -5,9 +5,7 @@ import dev.lamina.tensor.Tensor;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -18,17 +16,13 @@ import jdk.incubator.vector.VectorSpecies;
  * two bases (4.75 bits a weight). {@link #dequantizeInto} gives ggml's (and the gguf package's)
  * dequantized values.
  *
- * <p>The product is computed block by block against the inputs rounded to 8 bits, as llama.cpp's
- * Q4_0 product rounds them (ggml's Q8_0 rule, the scale kept in float32; its K-quants round per 256
- * inputs, Lamina's Q4_K per 32 as well): per row and
- * block of 32, e = max|x| / 127 and xq = round(x / e), an integer of at most 127 in magnitude
- * ({@link #roundInputs}). Per block the integer s = Σ xq[k]·q[k], then y ← d·(s·e) + y and
- * y ← −c·(e·Σxq) + y. As |s| stays below 2^16, s is exact however it is summed: in float fused
- * multiply-adds (the four- and six-row kernels), or in 16-bit integer lanes (the one-row kernel,
- * which multiplies a widened nibble by xq in one instruction per 16 weights where the float form
- * needs a conversion and a multiply-add per 8). So every kernel shape and the scalar reference give
- * the same bits, and an output does not depend on the rows beside it. The result is the product of
- * the dequantized weights with x̂ = e·xq to float rounding; x̂ is within e/2 of x.
+ * <p>The product is computed block by block, as llama.cpp's vec_dot does: per block the quants'
+ * dot product with the inputs, s = Σ x[k]·q[k] (a chain of fused multiply-adds over k from 0), then
+ * y ← d·s + y and y ← −c·Σx + y, with Σx the block's input sum (added in k order). So a weight costs
+ * one widening and one multiply-add, not a dequantization, and the result is within float rounding
+ * of the product with the dequantized weights, not bit-equal to it. Every kernel shape (one row,
+ * four rows in registers, six rows on a panel widened once for a prompt) and the scalar reference
+ * compute these same chains, so an output does not depend on the rows beside it.
  *
  * <p>Laid out like {@link Q8Weights}: panels of NR = 2 vectors of output columns, k even in the low
  * nibble and k + 1 in the high one ({@code q[p][k / 2][c]}), the scales per block ({@code
@@ -43,13 +37,14 @@ public final class Q4Weights implements PanelWeights {
     private static final int L = S.length();
     private static final VectorSpecies<Byte> B = L >= 16 ? ByteVector.SPECIES_128 : ByteVector.SPECIES_64;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    /**
+     * The one-row kernel widens a byte pair's vector to ints once and takes both nibbles from it
+     * (one widening where there were two) with 16 lanes: decode 1 × 2048 × 768 on one AVX-512 thread
+     * 53 → 68 GFLOP/s. On AVX2 the same code measured 30 → 24, so 8 lanes keep two byte widenings.
+     */
+    private static final boolean WIDEN_ONCE = L >= 16;
     /** Output columns per panel: 2 vectors. */
     static final int NR = 2 * L;
-    /** A panel row of quants (NR bytes) widened to NR 16-bit lanes: one vector of float's width. */
-    private static final VectorSpecies<Byte> BN = VectorSpecies.of(byte.class, VectorShape.forBitSize(NR * 8));
-    private static final VectorSpecies<Short> SH = VectorSpecies.of(short.class, VectorShape.forBitSize(NR * 16));
-    /** Largest |xq| of a rounded input: 16 products of a nibble (≤ 15) and 127 stay within a 16-bit lane. */
-    static final int XQ_MAX = 127;
 
     /** One output row of Q4_0: w = d·(q − 8). */
     public interface Rows {
@@ -196,8 +191,7 @@ public final class Q4Weights implements PanelWeights {
     // ---- the product ------------------------------------------------------------------------
 
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[BlockKernels.ROWS * NR]);
-    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[7][0]);
-    private static final ThreadLocal<short[][]> SHORTS = ThreadLocal.withInitial(() -> new short[1][0]);
+    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[4][0]);
 
     private static float[] buffer(int which, int size) {
         float[][] b = BUFFERS.get();
@@ -205,80 +199,16 @@ public final class Q4Weights implements PanelWeights {
         return b[which];
     }
 
-    /**
-     * Rounds n rows of inputs to 8 bits per block of 32, as ggml's Q8_0 does: e = max|x| / 127,
-     * xq = round(x·(1/e)) (half away from zero, |xq| ≤ 127). Fills xs[i·in + k] = xq and xf the same
-     * as floats, e[i·blocks + b] and sx[i·blocks + b] = e·Σxq. A block whose largest input is below
-     * 127 times the smallest normal float rounds to zero; one holding a NaN or an infinity gets e = NaN
-     * (its outputs are NaN, as the float product's would be).
-     */
-    static void roundInputs(int n, int in, float[] X, int xOff, int ldx, float[] xf, short[] xs, float[] e, float[] sx) {
-        int blocks = (in + BLOCK - 1) / BLOCK;
+    /** Each row's input sum per block, sx[i·blocks + b] = ((x[k0] + x[k0 + 1]) + ...) from 0. */
+    private float[] blockSums(int n, float[] X, int xOff, int ldx) {
+        float[] sx = buffer(0, n * blocks);
         for (int i = 0; i < n; i++)
             for (int b = 0; b < blocks; b++) {
-                int k0 = b * BLOCK;
-                roundBlock(X, xOff + i * ldx + k0, Math.min(in, k0 + BLOCK) - k0, xf, xs, i * in + k0, e, sx, i * blocks + b);
+                float t = 0;
+                for (int k = b * BLOCK, end = Math.min(in, k + BLOCK); k < end; k++) t += X[xOff + i * ldx + k];
+                sx[i * blocks + b] = t;
             }
-    }
-
-    /** One block of len inputs from X[x0], rounded into xf and xs from o, its scale and rounded sum at e[eb] and sx[eb]. */
-    private static void roundBlock(float[] X, int x0, int len, float[] xf, short[] xs, int o, float[] e, float[] sx, int eb) {
-        float max = 0;
-        for (int k = 0; k < len; k++) max = Math.max(max, Math.abs(X[x0 + k]));
-        float scale = max / XQ_MAX, inv = scale >= Float.MIN_NORMAL ? 1 / scale : 0;
-        if (!(max < Float.POSITIVE_INFINITY)) { scale = Float.NaN; inv = 0; }
-        else if (inv == 0) scale = 0;
-        int t = 0;
-        for (int k = 0; k < len; k++) {
-            float v = X[x0 + k] * inv;
-            int r = (int) Math.min(XQ_MAX, Math.floor(Math.abs(v) + 0.5f));
-            if (v < 0) r = -r;
-            xs[o + k] = (short) r;
-            xf[o + k] = r;
-            t += r;
-        }
-        e[eb] = scale;
-        sx[eb] = scale * t;
-    }
-
-    private static final VectorSpecies<Short> SL = VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16));
-
-    /**
-     * {@link #roundInputs} with vectors, the same bits: whole blocks of 32 take their maximum, the
-     * rounding (x·(1/e), |·| + 1/2 truncated, clamped, signed) and the sum L lanes at a time; a
-     * partial block, or one holding a NaN or an infinity, goes through the scalar rule. (The scalar
-     * form cost 3-8 µs a call, done for each matrix and thread: a fifth of 4-bit decode.)
-     */
-    static void roundInputsVector(int n, int in, float[] X, int xOff, int ldx, float[] xf, short[] xs, float[] e, float[] sx) {
-        int blocks = (in + BLOCK - 1) / BLOCK;
-        for (int i = 0; i < n; i++)
-            for (int b = 0; b < blocks; b++) {
-                int k0 = b * BLOCK, x0 = xOff + i * ldx + k0, o = i * in + k0;
-                if (k0 + BLOCK > in || BLOCK % L != 0) {
-                    roundBlock(X, x0, Math.min(in, k0 + BLOCK) - k0, xf, xs, o, e, sx, i * blocks + b);
-                    continue;
-                }
-                FloatVector m = FloatVector.zero(S);
-                for (int j = 0; j < BLOCK; j += L) m = m.max(FloatVector.fromArray(S, X, x0 + j).abs());
-                float max = m.reduceLanes(VectorOperators.MAX);
-                float scale = max / XQ_MAX, inv = scale >= Float.MIN_NORMAL ? 1 / scale : 0;
-                if (!(max < Float.POSITIVE_INFINITY)) {
-                    roundBlock(X, x0, BLOCK, xf, xs, o, e, sx, i * blocks + b);
-                    continue;
-                }
-                if (inv == 0) scale = 0;
-                IntVector t = IntVector.zero(I);
-                for (int j = 0; j < BLOCK; j += L) {
-                    FloatVector v = FloatVector.fromArray(S, X, x0 + j).mul(inv);
-                    IntVector r = ((IntVector) v.abs().add(0.5f).convert(VectorOperators.F2I, 0)).min(XQ_MAX);
-                    r = r.blend(r.neg(), v.compare(VectorOperators.LT, 0f).cast(I));
-                    ((ShortVector) r.convertShape(VectorOperators.I2S, SL, 0)).intoArray(xs, o + j);
-                    ((FloatVector) r.convert(VectorOperators.I2F, 0)).intoArray(xf, o + j);
-                    t = t.add(r);
-                }
-                e[i * blocks + b] = scale;
-                sx[i * blocks + b] = scale * t.reduceLanes(VectorOperators.ADD);
-            }
+        return sx;
     }
 
     /**
@@ -289,11 +219,7 @@ public final class Q4Weights implements PanelWeights {
      */
     @Override
     public void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
-        float[] xf = buffer(4, n * in), e = buffer(5, n * blocks), sx = buffer(0, n * blocks), sums = buffer(6, blocks * NR), tile = TILE.get();
-        short[][] sb = SHORTS.get();
-        if (sb[0].length < n * in) sb[0] = new short[n * in];
-        short[] xs = sb[0];
-        roundInputsVector(n, in, X, xOff, ldx, xf, xs, e, sx);
+        float[] sx = blockSums(n, X, xOff, ldx), tile = TILE.get();
         float[] panel = null, pd = null, pc = null;
         int six = n >= BlockKernels.ROWS ? n - n % BlockKernels.ROWS : 0, wide = BlockKernels.WIDE ? 2 * NR : NR;
         if (six > 0) {
@@ -312,30 +238,29 @@ public final class Q4Weights implements PanelWeights {
                 widenPanel(p, panel, pd, pc, wide, 0);
                 widenPanel(p + 1, panel, pd, pc, wide, NR);
                 for (; i < six; i += BlockKernels.ROWS)
-                    BlockKernels.k6x4(in, BLOCK, blocks, panel, pd, pc, xf, i * in, in, e, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
+                    BlockKernels.k6x4(in, BLOCK, blocks, panel, pd, pc, X, xOff + i * ldx, ldx, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
                 done = true;
             } else if (six > 0) {
                 widenPanel(p, panel, pd, pc, NR, 0);
                 for (; i < six; i += BlockKernels.ROWS) {
-                    if (full) BlockKernels.k6(in, BLOCK, blocks, panel, pd, pc, xf, i * in, in, e, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
+                    if (full) BlockKernels.k6(in, BLOCK, blocks, panel, pd, pc, X, xOff + i * ldx, ldx, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
                     else {
-                        BlockKernels.k6(in, BLOCK, blocks, panel, pd, pc, xf, i * in, in, e, sx, i * blocks, tile, 0, NR);
+                        BlockKernels.k6(in, BLOCK, blocks, panel, pd, pc, X, xOff + i * ldx, ldx, sx, i * blocks, tile, 0, NR);
                         for (int r = 0; r < BlockKernels.ROWS; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
                     }
                 }
             }
             for (; i + 4 <= n; i += 4) {
-                if (full) k4(p, xf, i * in, in, e, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
+                if (full) k4(p, X, xOff + i * ldx, ldx, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
                 else {
-                    k4(p, xf, i * in, in, e, sx, i * blocks, tile, 0, NR);
+                    k4(p, X, xOff + i * ldx, ldx, sx, i * blocks, tile, 0, NR);
                     for (int r = 0; r < 4; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
                 }
             }
             for (; i < n; i++) {
-                k1(p, xs, i * in, e, i * blocks, sums);
-                if (full) finish(p, sums, sx, i * blocks, Y, yOff + i * ldy + p * NR);
+                if (full) k1(p, X, xOff + i * ldx, sx, i * blocks, Y, yOff + i * ldy + p * NR);
                 else {
-                    finish(p, sums, sx, i * blocks, tile, 0);
+                    k1(p, X, xOff + i * ldx, sx, i * blocks, tile, 0);
                     store(tile, 0, Y, yOff + i * ldy, p);
                 }
             }
@@ -354,6 +279,21 @@ public final class Q4Weights implements PanelWeights {
     }
 
     /** The L quants at byte offset at as floats: the low nibbles (k even) or the high ones (k odd). */
+    /** L bytes from at, each widened once to an int (sign-extended: the nibbles are masked after). */
+    private IntVector bytes(int at) {
+        return (IntVector) ByteVector.fromArray(B, q, at).convertShape(VectorOperators.B2I, I, 0);
+    }
+
+    /** The low nibbles of widened bytes as floats. */
+    private static FloatVector low(IntVector v) {
+        return (FloatVector) v.and(0xF).convert(VectorOperators.I2F, 0);
+    }
+
+    /** The high nibbles of widened bytes as floats. */
+    private static FloatVector high(IntVector v) {
+        return (FloatVector) v.lanewise(VectorOperators.LSHR, 4).and(0xF).convert(VectorOperators.I2F, 0);
+    }
+
     private FloatVector quants(int at, boolean high) {
         ByteVector b = ByteVector.fromArray(B, q, at);
         // the high nibble by a 16-bit shift (x86 has no byte shift: C2 widens bytes to shift them)
@@ -395,42 +335,41 @@ public final class Q4Weights implements PanelWeights {
         }
     }
 
-    /**
-     * One row × panel p: per block the rounded inputs' products with the quants in 16-bit lanes, one
-     * vector for the low nibbles (k even) and one for the high (k odd), each at most 16 products of
-     * 15·127 so none overflows; their exact sum s, times e, goes to sums[b·NR + c], which {@link
-     * #finish} scales into the totals as the float kernels do. (Two methods: as one, C2 stopped
-     * inlining the scale helpers at its node limit and boxed their vectors, 4-bit decode 230 → 160 tok/s.)
-     */
-    private void k1(int p, short[] xq, int x0, float[] e, int s0, float[] sums) {
+    /** One row × panel p: per block the quants' dot product in 2 accumulators, then scaled into the 2 totals. */
+    private void k1(int p, float[] X, int x0, float[] sx, int s0, float[] Y, int y0) {
+        FloatVector z = FloatVector.zero(S), t0 = z, t1 = z;
         int qb = p * pairs * NR;
         for (int b = 0, k0 = 0; k0 < in; b++, k0 += BLOCK) {
-            ShortVector lo = ShortVector.zero(SH), hi = lo;
+            FloatVector a0 = z, a1 = z;
             int end = Math.min(in, k0 + BLOCK), k = k0;
             for (; k + 1 < end; k += 2) {                  // a byte holds k (low nibble) and k + 1 (high)
-                ShortVector w = (ShortVector) ByteVector.fromArray(BN, q, qb + (k >> 1) * NR).convertShape(VectorOperators.B2S, SH, 0);
-                lo = w.and((short) 0xF).mul(xq[x0 + k]).add(lo);
-                hi = w.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).mul(xq[x0 + k + 1]).add(hi);
+                int at = qb + (k >> 1) * NR;
+                if (WIDEN_ONCE) {
+                    IntVector v0 = bytes(at), v1 = bytes(at + L);
+                    FloatVector x = FloatVector.broadcast(S, X[x0 + k]);
+                    a0 = x.fma(low(v0), a0);
+                    a1 = x.fma(low(v1), a1);
+                    x = FloatVector.broadcast(S, X[x0 + k + 1]);
+                    a0 = x.fma(high(v0), a0);
+                    a1 = x.fma(high(v1), a1);
+                } else {
+                    FloatVector x = FloatVector.broadcast(S, X[x0 + k]);
+                    a0 = x.fma(quants(at, false), a0);
+                    a1 = x.fma(quants(at + L, false), a1);
+                    x = FloatVector.broadcast(S, X[x0 + k + 1]);
+                    a0 = x.fma(quants(at, true), a0);
+                    a1 = x.fma(quants(at + L, true), a1);
+                }
             }
             if (k < end) {                                 // an odd input count: the last k alone
-                ShortVector w = (ShortVector) ByteVector.fromArray(BN, q, qb + (k >> 1) * NR).convertShape(VectorOperators.B2S, SH, 0);
-                lo = w.and((short) 0xF).mul(xq[x0 + k]).add(lo);
+                int at = qb + (k >> 1) * NR;
+                FloatVector x = FloatVector.broadcast(S, X[x0 + k]);
+                a0 = x.fma(quants(at, false), a0);
+                a1 = x.fma(quants(at + L, false), a1);
             }
-            IntVector i0 = ((IntVector) lo.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) hi.convertShape(VectorOperators.S2I, I, 0));
-            IntVector i1 = ((IntVector) lo.convertShape(VectorOperators.S2I, I, 1)).add((IntVector) hi.convertShape(VectorOperators.S2I, I, 1));
-            float scale = e[s0 + b];
-            ((FloatVector) i0.convert(VectorOperators.I2F, 0)).mul(scale).intoArray(sums, b * NR);
-            ((FloatVector) i1.convert(VectorOperators.I2F, 0)).mul(scale).intoArray(sums, b * NR + L);
-        }
-    }
-
-    /** Panel p's totals for one row from its scaled block sums (sums[b·NR + c]): per block −c·(e·Σxq) + (d·(s·e) + total). */
-    private void finish(int p, float[] sums, float[] sx, int s0, float[] Y, int y0) {
-        FloatVector t0 = FloatVector.zero(S), t1 = t0;
-        for (int b = 0; b < blocks; b++) {
             FloatVector d0 = scales(p, b, 0), d1 = scales(p, b, L), sum = FloatVector.broadcast(S, sx[s0 + b]);
-            t0 = negOffsets(p, b, 0, d0).fma(sum, d0.fma(FloatVector.fromArray(S, sums, b * NR), t0));
-            t1 = negOffsets(p, b, L, d1).fma(sum, d1.fma(FloatVector.fromArray(S, sums, b * NR + L), t1));
+            t0 = negOffsets(p, b, 0, d0).fma(sum, d0.fma(a0, t0));
+            t1 = negOffsets(p, b, L, d1).fma(sum, d1.fma(a1, t1));
         }
         t0.intoArray(Y, y0);
         t1.intoArray(Y, y0 + L);
@@ -438,10 +377,10 @@ public final class Q4Weights implements PanelWeights {
 
     /**
      * Four rows × panel p: the widened quants of each k serve four rows (8 block accumulators); the
-     * totals live in Y, read and written once per block (−c·(e·Σxq) + (d·(s·e) + total)), so the loop fits 16
+     * totals live in Y, read and written once per block (−c·Σx + (d·s + total)), so the loop fits 16
      * vector registers. (Written out: a helper taking vectors would box them unless inlined.)
      */
-    private void k4(int p, float[] X, int x0, int ldx, float[] e, float[] sx, int s0, float[] Y, int y0, int ldy) {
+    private void k4(int p, float[] X, int x0, int ldx, float[] sx, int s0, float[] Y, int y0, int ldy) {
         int x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx, qb = p * pairs * NR;
         FloatVector z = FloatVector.zero(S);
         for (int r = 0; r < 4; r++) { z.intoArray(Y, y0 + r * ldy); z.intoArray(Y, y0 + r * ldy + L); }
@@ -461,37 +400,35 @@ public final class Q4Weights implements PanelWeights {
                 c30 = a.fma(w0, c30); c31 = a.fma(w1, c31);
             }
             FloatVector d0 = scales(p, b, 0), d1 = scales(p, b, L), n0 = negOffsets(p, b, 0, d0), n1 = negOffsets(p, b, L, d1);
-            FloatVector m = FloatVector.broadcast(S, sx[s0 + b]), E = FloatVector.broadcast(S, e[s0 + b]);
-            n0.fma(m, d0.fma(c00.mul(E), FloatVector.fromArray(S, Y, y0))).intoArray(Y, y0);
-            n1.fma(m, d1.fma(c01.mul(E), FloatVector.fromArray(S, Y, y0 + L))).intoArray(Y, y0 + L);
+            FloatVector m = FloatVector.broadcast(S, sx[s0 + b]);
+            n0.fma(m, d0.fma(c00, FloatVector.fromArray(S, Y, y0))).intoArray(Y, y0);
+            n1.fma(m, d1.fma(c01, FloatVector.fromArray(S, Y, y0 + L))).intoArray(Y, y0 + L);
             m = FloatVector.broadcast(S, sx[s0 + blocks + b]);
-            E = FloatVector.broadcast(S, e[s0 + blocks + b]);
-            n0.fma(m, d0.fma(c10.mul(E), FloatVector.fromArray(S, Y, y0 + ldy))).intoArray(Y, y0 + ldy);
-            n1.fma(m, d1.fma(c11.mul(E), FloatVector.fromArray(S, Y, y0 + ldy + L))).intoArray(Y, y0 + ldy + L);
+            n0.fma(m, d0.fma(c10, FloatVector.fromArray(S, Y, y0 + ldy))).intoArray(Y, y0 + ldy);
+            n1.fma(m, d1.fma(c11, FloatVector.fromArray(S, Y, y0 + ldy + L))).intoArray(Y, y0 + ldy + L);
             m = FloatVector.broadcast(S, sx[s0 + 2 * blocks + b]);
-            E = FloatVector.broadcast(S, e[s0 + 2 * blocks + b]);
-            n0.fma(m, d0.fma(c20.mul(E), FloatVector.fromArray(S, Y, y0 + 2 * ldy))).intoArray(Y, y0 + 2 * ldy);
-            n1.fma(m, d1.fma(c21.mul(E), FloatVector.fromArray(S, Y, y0 + 2 * ldy + L))).intoArray(Y, y0 + 2 * ldy + L);
+            n0.fma(m, d0.fma(c20, FloatVector.fromArray(S, Y, y0 + 2 * ldy))).intoArray(Y, y0 + 2 * ldy);
+            n1.fma(m, d1.fma(c21, FloatVector.fromArray(S, Y, y0 + 2 * ldy + L))).intoArray(Y, y0 + 2 * ldy + L);
             m = FloatVector.broadcast(S, sx[s0 + 3 * blocks + b]);
-            E = FloatVector.broadcast(S, e[s0 + 3 * blocks + b]);
-            n0.fma(m, d0.fma(c30.mul(E), FloatVector.fromArray(S, Y, y0 + 3 * ldy))).intoArray(Y, y0 + 3 * ldy);
-            n1.fma(m, d1.fma(c31.mul(E), FloatVector.fromArray(S, Y, y0 + 3 * ldy + L))).intoArray(Y, y0 + 3 * ldy + L);
+            n0.fma(m, d0.fma(c30, FloatVector.fromArray(S, Y, y0 + 3 * ldy))).intoArray(Y, y0 + 3 * ldy);
+            n1.fma(m, d1.fma(c31, FloatVector.fromArray(S, Y, y0 + 3 * ldy + L))).intoArray(Y, y0 + 3 * ldy + L);
         }
     }
 
-    /** The scalar reference's product: the inputs rounded as the kernels round them, then the same chains per output, one float at a time. */
+    /** The scalar reference's product: the same chains per output, one float at a time. */
     static void multiplyScalar(int n, float[] X, int xOff, int ldx, Q4Weights w, float[] Y, int yOff, int ldy, int o0, int o1) {
-        int in = w.in;
-        float[] xf = new float[n * in], e = new float[n * w.blocks], sx = new float[n * w.blocks];
-        roundInputs(n, in, X, xOff, ldx, xf, new short[n * in], e, sx);
         for (int i = 0; i < n; i++)
             for (int o = o0; o < o1; o++) {
-                int p = o / NR, c = o % NR, x0 = i * in;
+                int p = o / NR, c = o % NR, x0 = xOff + i * ldx;
                 float total = 0;
                 for (int b = 0; b < w.blocks; b++) {
-                    float s = 0;                               // an integer, exact
-                    for (int k = b * BLOCK, k1 = Math.min(in, k + BLOCK); k < k1; k++) s = Math.fma(xf[x0 + k], (float) w.quant(p, c, k), s);
-                    total = Math.fma(-w.offsetOf(p, c, b), sx[i * w.blocks + b], Math.fma(w.scaleOf(p, c, b), s * e[i * w.blocks + b], total));
+                    int k0 = b * BLOCK, k1 = Math.min(w.in, k0 + BLOCK);
+                    float s = 0, sum = 0;
+                    for (int k = k0; k < k1; k++) {
+                        s = Math.fma(X[x0 + k], (float) w.quant(p, c, k), s);
+                        sum += X[x0 + k];
+                    }
+                    total = Math.fma(-w.offsetOf(p, c, b), sum, Math.fma(w.scaleOf(p, c, b), s, total));
                 }
                 Y[yOff + i * ldy + o] = w.bias == null ? total : total + w.bias.get(o);
             }

@@ -187,14 +187,14 @@ public final class Q8Weights implements PanelWeights {
                 widenPanel(p, panel, pd, wide, 0);
                 widenPanel(p + 1, panel, pd, wide, NR);
                 for (; i < six; i += BlockKernels.ROWS)
-                    BlockKernels.k6x4(in, block, blocks, panel, pd, null, X, xOff + i * ldx, ldx, null, null, 0, Y, yOff + i * ldy + p * NR, ldy);
+                    BlockKernels.k6x4(in, block, blocks, panel, pd, null, X, xOff + i * ldx, ldx, null, 0, Y, yOff + i * ldy + p * NR, ldy);
                 done = true;
             } else if (six > 0) {
                 widenPanel(p, panel, pd, NR, 0);
                 for (; i < six; i += BlockKernels.ROWS) {
-                    if (full) BlockKernels.k6(in, block, blocks, panel, pd, null, X, xOff + i * ldx, ldx, null, null, 0, Y, yOff + i * ldy + p * NR, ldy);
+                    if (full) BlockKernels.k6(in, block, blocks, panel, pd, null, X, xOff + i * ldx, ldx, null, 0, Y, yOff + i * ldy + p * NR, ldy);
                     else {
-                        BlockKernels.k6(in, block, blocks, panel, pd, null, X, xOff + i * ldx, ldx, null, null, 0, tile, 0, NR);
+                        BlockKernels.k6(in, block, blocks, panel, pd, null, X, xOff + i * ldx, ldx, null, 0, tile, 0, NR);
                         for (int r = 0; r < BlockKernels.ROWS; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
                     }
                 }
