@@ -3,8 +3,9 @@
 # and `lamina bench memory` (random weights, one step; the heap in use after a full collection at the
 # step's peak, one process per figure), and the plan's error. Inference is compared once loaded (the
 # plan's steady_bytes: loading a float32 model briefly holds its weights twice, which the plan's peak includes).
-#   bench/memory_plan.sh [CASE...]   CASE: SHAPE:METHOD:BATCH:SEQ[:ckpt][:PRECISION]   SHAPE llama-s|llama-m|tinyllama,
-#                                     METHOD inference|full|lora|qlora, PRECISION fp32|bf16|fp16 (full; bf16 inference; default fp32)
+#   bench/memory_plan.sh [CASE...]   CASE: SHAPE:METHOD:BATCH:SEQ[:ckpt][:PRECISION][:KV]   SHAPE llama-s|llama-m|tinyllama,
+#                                     METHOD inference|full|lora|qlora, PRECISION fp32|bf16|fp16 (full; bf16 inference; default fp32),
+#                                     KV f32|bf16|f16 (inference's KV cache; default f32)
 #                                     (default: a grid of 16 cases)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -14,11 +15,11 @@ cases=("$@")
   tinyllama:qlora:1:256 tinyllama:qlora:2:512:ckpt tinyllama:lora:1:256 llama-s:full:8:256::bf16 llama-m:full:4:256::bf16
   llama-m:full:4:256::fp16)
 "$ROOT/bin/lamina" --version >/dev/null
-echo "| model | task | precision | batch x seq | checkpointing | planned MB | live heap MB | plan error |"
-echo "| --- | --- | --- | --- | --- | ---: | ---: | ---: |"
+echo "| model | task | precision | KV cache | batch x seq | checkpointing | planned MB | live heap MB | plan error |"
+echo "| --- | --- | --- | --- | --- | --- | ---: | ---: | ---: |"
 for c in "${cases[@]}"; do
-  IFS=: read -r shape method batch seq ckpt prec <<<"$c"
-  prec=${prec:-fp32}
+  IFS=: read -r shape method batch seq ckpt prec kvt <<<"$c"
+  prec=${prec:-fp32}; kvt=${kvt:-f32}
   case "$shape" in
     llama-s) model=(--preset llama-s --vocab 8192) ;;
     llama-m) model=(--preset llama-m --vocab 16384) ;;
@@ -27,10 +28,10 @@ for c in "${cases[@]}"; do
   esac
   task=$method; [ "$method" = full ] && task=train
   flags=(); what=none; [ -n "${ckpt:-}" ] && { flags=(--checkpoint-activations); what="every layer"; }
-  kv=(); [ "$method" = inference ] && kv=(--kv-cache-tokens "$seq")
+  kv=(); bkv=(); [ "$method" = inference ] && { kv=(--kv-cache-tokens "$seq" --kv-cache-dtype "$kvt"); bkv=(--kv-cache-dtype "$kvt"); }
   plan=$("$ROOT/bin/lamina" plan memory "${model[@]}" --task "$task" --batch "$batch" --seq "$seq" --rank 16 --precision "$prec" "${flags[@]}" "${kv[@]}")
   planned=$(sed -n 's/^peak_bytes=//p' <<<"$plan")
   [ "$method" = inference ] && planned=$(sed -n 's/^steady_bytes=//p' <<<"$plan")   # bench memory measures once loaded
-  live=$("$ROOT/bin/lamina" bench memory --preset "$shape" --method "$method" --batch "$batch" --seq "$seq" --rank 16 --precision "$prec" "${flags[@]}" | sed -n 's/^live_mb=//p')
-  echo "| $shape | $method | $prec | $batch x $seq | $what | $(awk -v p="$planned" 'BEGIN{printf "%.0f", p / 1e6}') | $live | $(awk -v p="$planned" -v l="$live" 'BEGIN{printf "%+.1f%%", 100 * (p / 1e6 / l - 1)}') |"
+  live=$("$ROOT/bin/lamina" bench memory --preset "$shape" --method "$method" --batch "$batch" --seq "$seq" --rank 16 --precision "$prec" "${flags[@]}" "${bkv[@]}" | sed -n 's/^live_mb=//p')
+  echo "| $shape | $method | $prec | $([ "$method" = inference ] && echo "$kvt" || echo -) | $batch x $seq | $what | $(awk -v p="$planned" 'BEGIN{printf "%.0f", p / 1e6}') | $live | $(awk -v p="$planned" -v l="$live" 'BEGIN{printf "%+.1f%%", 100 * (p / 1e6 / l - 1)}') |"
 done

@@ -51,6 +51,7 @@ public final class Lamina {
         private volatile PreparedModel prepared;
         private volatile Generator generator;
         private boolean inferenceOnly;
+        private dev.lamina.tensor.Precision kvCache = dev.lamina.tensor.Precision.FP32;
 
         public Model(Decoder decoder, Tokenizer tokenizer) { this(decoder, tokenizer, WeightFormat.F32); }
 
@@ -78,6 +79,19 @@ public final class Lamina {
             inferenceOnly = true;
             return this;
         }
+        /**
+         * Keeps the KV caches of this model's generation and serving in precision (fp32, the default; bf16;
+         * or fp16, as llama.cpp's default cache): call before anything is generated.
+         */
+        public Model withKvCache(dev.lamina.tensor.Precision precision) {
+            synchronized (this) {
+                if (prepared != null && prepared.kvCache() != precision)
+                    throw new IllegalStateException("the KV cache precision is set before the model is prepared");
+                kvCache = precision;
+            }
+            return this;
+        }
+
         public Tokenizer tokenizer() { return tokenizer; }
         public WeightFormat weights() { return weights; }
         /** The model's chat template: its own, or Lamina's built-in one when it ships none. */
@@ -89,7 +103,7 @@ public final class Lamina {
             if (p == null) {
                 synchronized (this) {
                     if ((p = prepared) == null) {
-                        p = PreparedModel.of(decoder, weights);
+                        p = PreparedModel.of(decoder, weights).withKvCache(kvCache);
                         PreparedModel lean = inferenceOnly ? p.withoutFloatCopies() : null;
                         if (lean != null) {
                             p = lean;

@@ -41,6 +41,7 @@ final class BenchMemoryCommand implements Callable<Integer> {
             description = "Activation checkpointing every N layers (default N 1).") int checkpointEvery;
     @Option(names = "--precision", defaultValue = "fp32", description = "fp32, bf16 or fp16: full training's storage, as train --precision "
             + "(float32 master weights beside the model's), or bf16 inference weights (--weights bf16); default ${DEFAULT-VALUE}.") String precision;
+    @Option(names = "--kv-cache-dtype", defaultValue = "f32", description = "Inference: " + ServeCommand.KV_HELP) String kvDtype;
 
     static ModelConfig shape(String preset) {
         return switch (preset) {
@@ -70,14 +71,17 @@ final class BenchMemoryCommand implements Callable<Integer> {
         if (storage == dev.lamina.tensor.Precision.FP16 && !m.equals("full") || storage == dev.lamina.tensor.Precision.BF16 && m.matches("lora|qlora"))
             throw new LaminaException("--precision " + storage.label() + " is measured for full training (fp16, bf16) and inference (bf16); "
                     + "use --method full or inference, or --precision fp32");
+        var kv = dev.lamina.infer.KvRows.parse(kvDtype);
+        if (kv != dev.lamina.tensor.Precision.FP32 && !m.equals("inference"))
+            throw new LaminaException("--kv-cache-dtype is for --method inference (training keeps no KV cache)");
         if (m.equals("inference")) {
             PreparedModel prepared = PreparedModel.of(model, storage == dev.lamina.tensor.Precision.BF16 ? dev.lamina.kernels.WeightFormat.BF16
                     : dev.lamina.kernels.WeightFormat.F32), lean = prepared.withoutFloatCopies();
             if (lean != null) prepared = lean;                            // as Lamina.load's models: one copy of the weights
             model = null;                                                 // the prepared weights are the model now
-            try (InferenceSession s = new InferenceSession(prepared, new dev.lamina.infer.ContiguousKvCache(prepared.model().config(), seq))) {
+            try (InferenceSession s = new InferenceSession(prepared, new dev.lamina.infer.ContiguousKvCache(prepared.model().config(), seq, kv))) {
                 s.forward(java.util.Arrays.copyOf(ids, seq));
-                report("prepared weights + KV cache of " + seq + " positions");
+                report("prepared weights + " + dev.lamina.infer.KvRows.label(kv) + " KV cache of " + seq + " positions");
             }
             return 0;
         }

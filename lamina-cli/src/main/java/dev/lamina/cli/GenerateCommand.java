@@ -40,6 +40,8 @@ final class GenerateCommand implements Callable<Integer> {
     List<Path> adapters;
     @Option(names = "--weights", defaultValue = "stored", description = ServeCommand.WEIGHTS_HELP)
     String weights;
+    @Option(names = "--kv-cache-dtype", defaultValue = "f32", description = ServeCommand.KV_HELP)
+    String kvDtype;
 
     @Option(names = "--json", description = "Constrain the output to any JSON object (as response_format json_object).")
     boolean json;
@@ -56,7 +58,8 @@ final class GenerateCommand implements Callable<Integer> {
         } catch (dev.lamina.io.LaminaException e) {
             throw new dev.lamina.io.LaminaException("--" + e.getMessage().replace('_', '-'));
         }
-        Lamina.Model m = Lamina.load(model, Main.kernels(threads), formatWith(WeightFormat.parse(weights), adapters));
+        var kv = dev.lamina.infer.KvRows.parse(kvDtype);
+        Lamina.Model m = Lamina.load(model, Main.kernels(threads), formatWith(WeightFormat.parse(weights), adapters)).withKvCache(kv);
         foldAdapters(m, adapters);
         dev.lamina.structured.JsonConstraint constraint = null;
         if (json || jsonSchema != null) {

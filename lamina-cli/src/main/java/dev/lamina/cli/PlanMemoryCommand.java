@@ -33,6 +33,7 @@ final class PlanMemoryCommand implements Callable<Integer> {
             description = "Plan with activation checkpointing every N layers (default N 1).") int checkpointEvery;
     @Option(names = "--optimizer", defaultValue = "adamw", description = "adamw or sgd (default ${DEFAULT-VALUE}).") String optimizer;
     @Option(names = "--kv-cache-tokens", defaultValue = "0", description = "Inference: KV cache positions per sequence (default: --seq).") int kvTokens;
+    @Option(names = "--kv-cache-dtype", defaultValue = "f32", description = ServeCommand.KV_HELP) String kvDtype;
     @Option(names = "--rank", defaultValue = "8", description = "LoRA rank for lora and qlora (default ${DEFAULT-VALUE}).") int rank;
     @Option(names = "--targets", defaultValue = "all-linear", description = "LoRA targets: q,k,v,o,gate,up,down or all-linear (default ${DEFAULT-VALUE}).") String targets;
     @Option(names = "--workers", defaultValue = "1", description = "Workers (default ${DEFAULT-VALUE}).") int workers;
@@ -62,7 +63,8 @@ final class PlanMemoryCommand implements Callable<Integer> {
 
     private MemoryPlan.Request request(ModelConfig c, MemoryPlan.Task t, MemoryPlan.Precision p, int B, int T, int every, MemoryPlan.Strategy s) {
         return new MemoryPlan.Request(c, t, p, B, T, accum, every, parse(MemoryPlan.Optimizer.class, "optimizer", optimizer), kvTokens,
-                workers, s, parse(MemoryPlan.Target.class, "target", target), rank, Lora.Config.parseTargets(targets));
+                workers, s, parse(MemoryPlan.Target.class, "target", target), rank, Lora.Config.parseTargets(targets),
+                ServeCommand.kvPrecision(dev.lamina.infer.KvRows.parse(kvDtype)));
     }
 
     static <E extends Enum<E>> E parse(Class<E> type, String option, String value) {
@@ -235,6 +237,6 @@ final class PlanMemoryCommand implements Callable<Integer> {
 
     private static MemoryPlan.Request with(MemoryPlan.Request r, int batch, int every) {
         return new MemoryPlan.Request(r.config(), r.task(), r.precision(), batch, r.seq(), r.accum(), every, r.optimizer(), r.kvTokens(),
-                r.workers(), r.strategy(), r.target(), r.loraRank(), r.loraTargets());
+                r.workers(), r.strategy(), r.target(), r.loraRank(), r.loraTargets(), r.kvCache());
     }
 }

@@ -23,6 +23,9 @@ final class ServeCommand implements Callable<Integer> {
             + "Q8_0/Q4_0/Q4_K/Q6_K blocks as they are, BF16 or F16 matrices in 16 bits, else float32), f32, bf16 (bfloat16), f16 "
             + "(IEEE float16, finite values up to ±65504) (both half of float32's bytes, the same product as float32 weights holding "
             + "the rounded values), or q8_0 (8-bit blocks, a quarter of float32's bytes); default ${DEFAULT-VALUE}.";
+    /** The --kv-cache-dtype option of serve, generate, bench infer and plan memory. */
+    static final String KV_HELP = "What the KV cache stores keys and values in: f32, bf16 or f16 (half the bytes of f32 per "
+            + "position, as llama.cpp's default f16 cache; f16 saturates at ±65504); default ${DEFAULT-VALUE}.";
     @Option(names = "--model", description = "Run directory (config.json, model.safetensors, tokenizer/), Hugging Face directory or FILE.gguf.")
     Path model;
     @Option(names = "--cascade", paramLabel = "FILE.yaml", description = "Also serve this FrugalGPT cascade (see `lamina cascade --help`) under its name; repeatable.")
@@ -47,6 +50,9 @@ final class ServeCommand implements Callable<Integer> {
     int maxBody;
     @Option(names = "--kv-blocks", defaultValue = "0", description = "KV cache blocks of 16 tokens (default: enough for every slot's full context).")
     int kvBlocks;
+    @Option(names = "--kv-cache-dtype", defaultValue = "f32", description = KV_HELP)
+    String kvDtype;
+    private dev.lamina.tensor.Precision kvCache;
     @Option(names = "--weights", defaultValue = "stored", description = ServeCommand.WEIGHTS_HELP)
     String weights;
     @Option(names = "--threads", description = "Worker threads for the model (default: all cores).")
@@ -65,6 +71,7 @@ final class ServeCommand implements Callable<Integer> {
             throw new LaminaException(model + ": not a run directory, Hugging Face directory or GGUF file");
         KernelSet kernels = Main.kernels(threads);
         WeightFormat format = WeightFormat.parse(weights);
+        kvCache = dev.lamina.infer.KvRows.parse(kvDtype);
         String name = modelName != null ? modelName : model.toAbsolutePath().normalize().getFileName().toString();
         ServerOptions o = options(name);
         String key = o.apiKey();
@@ -80,7 +87,7 @@ final class ServeCommand implements Callable<Integer> {
         String plan = guard(format);
         dev.lamina.cascade.Fleet fleet = CascadeCommand.fleet(threads);
         java.util.List<dev.lamina.server.VirtualModel> virtual = virtualModels(fleet);
-        LaminaServer server = LaminaServer.start(o, () -> Lamina.load(model, kernels, format), adapters, virtual);
+        LaminaServer server = LaminaServer.start(o, () -> Lamina.load(model, kernels, format).withKvCache(kvCache), adapters, virtual);
         System.err.printf("lamina: listening on %s (model '%s' loading from %s)%n", server.baseUrl(), name, model);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> { server.close(); fleet.close(); stopped.countDown(); }));
@@ -160,7 +167,7 @@ final class ServeCommand implements Callable<Integer> {
                 weightPrecision(served),
                 blocks ? 1 : maxConcurrent, Math.min(256, context), 1, 0,
                 dev.lamina.plan.MemoryPlan.Optimizer.ADAMW, blocks ? kvBlocks * 16 : context, 1, dev.lamina.plan.MemoryPlan.Strategy.DP,
-                dev.lamina.plan.MemoryPlan.Target.LAMINA, 0, java.util.Set.of()));
+                dev.lamina.plan.MemoryPlan.Target.LAMINA, 0, java.util.Set.of(), kvPrecision(kvCache)));
         plan = PlanMemoryCommand.asServed(model, format, served, plan);
         return PlanMemoryCommand.guard("serving " + model.getFileName(), plan, force);
     }
@@ -169,6 +176,11 @@ final class ServeCommand implements Callable<Integer> {
      * The precision of served linear weights ({@link dev.lamina.Lamina#servedFormat}: bf16 or fp16 when asked for, or for a
      * Hugging Face directory or GGUF file stored in BF16 or F16), as the plan takes it; else fp32.
      */
+    /** A KV cache's precision as the plan takes it. */
+    static dev.lamina.plan.MemoryPlan.Precision kvPrecision(dev.lamina.tensor.Precision p) {
+        return dev.lamina.plan.MemoryPlan.Precision.valueOf(p.name());
+    }
+
     static dev.lamina.plan.MemoryPlan.Precision weightPrecision(WeightFormat served) {
         return switch (served) {
             case BF16 -> dev.lamina.plan.MemoryPlan.Precision.BF16;

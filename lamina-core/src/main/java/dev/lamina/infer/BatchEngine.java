@@ -221,7 +221,7 @@ public final class BatchEngine implements AutoCloseable {
                 : PagedKvCache.blocksFor(c.contextLimit(), B);
         this.maxBlocksPerSequence = perSeq;
         int blocks = options.kvBlocks() > 0 ? options.kvBlocks() : options.maxConcurrent() * perSeq;
-        this.pool = new BlockPool(c, blocks, B, options.prefixCaching());
+        this.pool = new BlockPool(c, blocks, B, options.prefixCaching(), prepared.kvCache());
         int chunk = Math.min(options.prefillChunk(), Math.min(contextLimit, 1 << 16));
         this.runner = new ModelRunner(prepared, options.maxConcurrent() + chunk, options.maxConcurrent());
         this.thread = new Thread(this::loop, "lamina-engine");

@@ -1,6 +1,7 @@
 package dev.lamina.infer;
 
 import dev.lamina.model.ModelConfig;
+import dev.lamina.tensor.Precision;
 
 import java.util.Arrays;
 import java.util.Iterator;
@@ -9,7 +10,7 @@ import java.util.Map;
 
 /**
  * Fixed-size KV blocks shared by many sequences (vLLM's PagedAttention design): per layer one key
- * and one value array of numBlocks × blockSize rows; block b holds rows [b·blockSize, (b+1)·blockSize).
+ * and one value array of numBlocks × blockSize rows (float32 or 16 bits, {@link KvRows}); block b holds rows [b·blockSize, (b+1)·blockSize).
  * Blocks are reference-counted: a sequence holds one reference to each block in its table, forks
  * share blocks (copy-on-write when one of them writes into a shared block), and the optional
  * prefix cache holds one more reference to each full block it has indexed, keyed by the exact
@@ -24,7 +25,7 @@ public final class BlockPool {
     public static final int DEFAULT_BLOCK_SIZE = 16;
 
     private final int blockSize, numBlocks, kvDim, layers;
-    private final float[][] keys, values;
+    private final KvRows rows;
     private final int[] refs;
     private final int[] freeList;
     private int freeCount;
@@ -39,17 +40,20 @@ public final class BlockPool {
     }
 
     public BlockPool(ModelConfig c, int numBlocks, int blockSize, boolean prefixCaching) {
+        this(c, numBlocks, blockSize, prefixCaching, Precision.FP32);
+    }
+
+    /** numBlocks blocks of blockSize positions, the values in precision (fp32, bf16 or fp16). */
+    public BlockPool(ModelConfig c, int numBlocks, int blockSize, boolean prefixCaching, Precision precision) {
         if (numBlocks < 1) throw new IllegalArgumentException("numBlocks must be >= 1, got " + numBlocks);
         if (blockSize < 1) throw new IllegalArgumentException("blockSize must be >= 1, got " + blockSize);
         this.blockSize = blockSize;
         this.numBlocks = numBlocks;
         this.kvDim = c.kvDim();
         this.layers = c.numHiddenLayers();
-        long floats = (long) numBlocks * blockSize * kvDim;
-        if (floats > Integer.MAX_VALUE - 16)
+        if ((long) numBlocks * blockSize * kvDim > Integer.MAX_VALUE - 16)
             throw new IllegalArgumentException("KV pool of " + numBlocks + " blocks is too large for one array per layer");
-        keys = new float[layers][(int) floats];
-        values = new float[layers][(int) floats];
+        rows = new KvRows(layers, (long) numBlocks * blockSize, kvDim, precision);
         refs = new int[numBlocks];
         freeList = new int[numBlocks];
         for (int i = 0; i < numBlocks; i++) freeList[i] = numBlocks - 1 - i;   // hand out block 0 first
@@ -58,17 +62,18 @@ public final class BlockPool {
         keyOfBlock = new PrefixKey[numBlocks];
     }
 
-    /** Bytes of KV storage for one block (all layers, keys and values). */
-    public static long bytesPerBlock(ModelConfig c, int blockSize) {
-        return 2L * c.numHiddenLayers() * blockSize * c.kvDim() * Float.BYTES;
+    /** Bytes of KV storage for one block (all layers, keys and values) in precision. */
+    public static long bytesPerBlock(ModelConfig c, int blockSize, Precision precision) {
+        return blockSize * KvRows.bytesPerPosition(c.numHiddenLayers(), c.kvDim(), precision);
     }
 
     public int blockSize() { return blockSize; }
     public int numBlocks() { return numBlocks; }
     public int kvDim() { return kvDim; }
     public boolean prefixCaching() { return prefixCaching; }
-    float[] keys(int layer) { return keys[layer]; }
-    float[] values(int layer) { return values[layer]; }
+    KvRows rows() { return rows; }
+    /** What each key and value takes: fp32, bf16 or fp16. */
+    public Precision precision() { return rows.precision(); }
 
     /** Blocks on the free list. */
     public int freeBlocks() { return freeCount; }
@@ -115,11 +120,7 @@ public final class BlockPool {
 
     /** Copies the first rows of block src into block dst, in every layer (copy-on-write). */
     void copy(int src, int dst, int rows) {
-        int n = rows * kvDim, s = src * blockSize * kvDim, d = dst * blockSize * kvDim;
-        for (int l = 0; l < layers; l++) {
-            System.arraycopy(keys[l], s, keys[l], d, n);
-            System.arraycopy(values[l], s, values[l], d, n);
-        }
+        this.rows.copy(src * blockSize * kvDim, dst * blockSize * kvDim, rows * kvDim);
     }
 
     private boolean evictOne() {

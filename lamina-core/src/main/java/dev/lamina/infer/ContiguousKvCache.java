@@ -1,26 +1,28 @@
 package dev.lamina.infer;
 
 import dev.lamina.model.ModelConfig;
+import dev.lamina.tensor.Precision;
 
 /** One array per layer holding positions [0, capacity) in order: slot(pos) = pos·kvDim. */
 public final class ContiguousKvCache implements KvCache {
     private final int capacity, kvDim;
-    private final float[][] keys, values;
+    private final KvRows rows;
     private int length;
 
-    /** A cache for up to capacity positions (at most max_position_embeddings). */
-    public ContiguousKvCache(ModelConfig c, int capacity) {
+    /** A float32 cache for up to capacity positions (at most max_position_embeddings). */
+    public ContiguousKvCache(ModelConfig c, int capacity) { this(c, capacity, Precision.FP32); }
+
+    /** A cache for up to capacity positions (at most max_position_embeddings), its values in precision. */
+    public ContiguousKvCache(ModelConfig c, int capacity, Precision precision) {
         if (capacity < 1) throw new IllegalArgumentException("capacity must be >= 1, got " + capacity);
         this.capacity = Math.min(capacity, c.contextLimit());
         this.kvDim = c.kvDim();
-        keys = new float[c.numHiddenLayers()][this.capacity * kvDim];
-        values = new float[c.numHiddenLayers()][this.capacity * kvDim];
+        rows = new KvRows(c.numHiddenLayers(), this.capacity, kvDim, precision);
     }
 
     @Override public int length() { return length; }
     @Override public int maxLength() { return capacity; }
-    @Override public float[] keys(int layer) { return keys[layer]; }
-    @Override public float[] values(int layer) { return values[layer]; }
+    @Override public KvRows rows() { return rows; }
     @Override public int slot(int pos) { return pos * kvDim; }
 
     @Override

@@ -30,7 +30,7 @@ public final class InferenceBenchmark {
 
     /**
      * @param prompt       prefill length
-     * @param decodeTokens tokens per decode measurement and per concurrent stream
+     * @param decodeTokens tokens per decode measurement (batch 1: after the prompt) and per concurrent stream
      * @param repeats      timed repetitions (after one warm-up)
      * @param concurrency  stream counts for the aggregate measurement
      * @param warmupSeconds JIT warm-up (prompts and decode steps) before the timed runs
@@ -89,13 +89,15 @@ public final class InferenceBenchmark {
     }
 
     /**
-     * Batch-1 greedy decoding on a fresh cache: first, then up to steps tokens (sampling included)
-     * while System.nanoTime() is before deadline; returns the timed steps' tokens a second.
+     * Batch-1 greedy decoding after the prompt (prefilled into a fresh cache, not timed): up to steps
+     * tokens (sampling included) while System.nanoTime() is before deadline, at positions prompt.length
+     * onwards (llama-bench's tg after -d prompt.length); returns the timed steps' tokens a second.
      */
-    private static double decode(ModelRunner runner, int first, int steps, long deadline) {
-        InferenceSession s = new InferenceSession(runner, new ContiguousKvCache(runner.model().config(), steps + 2));
+    private static double decode(ModelRunner runner, int[] prompt, int steps, long deadline) {
+        PreparedModel m = runner.prepared();
+        InferenceSession s = new InferenceSession(runner, new ContiguousKvCache(m.model().config(), prompt.length + steps, m.kvCache()));
         Sampler sampler = Sampler.greedy();
-        float[] logits = s.forward(first);
+        float[] logits = s.forward(prompt);
         long t0 = System.nanoTime();
         int done = 0;
         for (; done < steps && System.nanoTime() < deadline; done++) logits = s.forward(sampler.sample(logits));
@@ -121,7 +123,7 @@ public final class InferenceBenchmark {
         Decoder model = prepared.model();
         String loadBefore = loadAverage();
         ModelConfig c = model.config();
-        if (st.prompt() + 1 > c.contextLimit() || 16 + st.decodeTokens() > c.contextLimit())
+        if ((long) st.prompt() + st.decodeTokens() > c.contextLimit())
             throw new IllegalArgumentException("prompt and decode lengths exceed the model's context " + c.contextLimit());
         Rng rng = new Rng(1);
         int V = c.vocabSize();
@@ -135,16 +137,12 @@ public final class InferenceBenchmark {
         // threads (where the compiler threads find no idle core) the median of three short decode runs
         // ranged from 0.25 to 0.8 of what the same JVM reached a second later.
         long warm = System.nanoTime() + (long) (st.warmupSeconds() * 1e9);
-        while (System.nanoTime() < warm) {
-            KvCache cache = new ContiguousKvCache(c, st.prompt() + 1);
-            runner.forward(new ModelRunner.Chunk(cache, prompt, 0, prompt.length, true));
-            decode(runner, prompt[0], st.decodeTokens(), warm);
-        }
+        while (System.nanoTime() < warm) decode(runner, prompt, st.decodeTokens(), warm);
 
         // prefill: a fresh cache each time, logits of the last token only
         double[] prefill = new double[st.repeats()];
         for (int r = 0; r < st.repeats(); r++) {
-            KvCache cache = new ContiguousKvCache(c, st.prompt() + 1);
+            KvCache cache = new ContiguousKvCache(c, st.prompt() + 1, prepared.kvCache());
             long t0 = System.nanoTime();
             runner.forward(new ModelRunner.Chunk(cache, prompt, 0, prompt.length, true));
             long t1 = System.nanoTime();
@@ -153,12 +151,12 @@ public final class InferenceBenchmark {
         double prefillTps = median(prefill);
         progress.accept(String.format(Locale.ROOT, "prefill %d tokens: %.0f tok/s", st.prompt(), prefillTps));
 
-        // batch-1 decode: one token, then decodeTokens greedy steps (sampling included)
+        // batch-1 decode: the prompt, then decodeTokens greedy steps (sampling included) after it
         double[] decode = new double[st.repeats()];
-        for (int r = 0; r < st.repeats(); r++) decode[r] = decode(runner, prompt[0], st.decodeTokens(), Long.MAX_VALUE);
+        for (int r = 0; r < st.repeats(); r++) decode[r] = decode(runner, prompt, st.decodeTokens(), Long.MAX_VALUE);
         double decodeTps = median(decode);
         long bytes = prepared.weightBytesPerToken();
-        progress.accept(String.format(Locale.ROOT, "decode batch 1: %.1f tok/s", decodeTps));
+        progress.accept(String.format(Locale.ROOT, "decode batch 1 after the %d-token prompt: %.1f tok/s", st.prompt(), decodeTps));
         double machineBandwidth = readBandwidth(model.kernels().parallel());
         if (!Double.isNaN(machineBandwidth))
             progress.accept(String.format(Locale.ROOT, "memory read bandwidth: %.1f GB/s", machineBandwidth / 1e9));

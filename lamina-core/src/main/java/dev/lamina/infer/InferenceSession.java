@@ -24,7 +24,7 @@ public final class InferenceSession implements AutoCloseable {
     /** A session over the given (empty or partly filled) cache; prepares the model's weights. */
     public InferenceSession(Decoder model, KvCache cache) { this(PreparedModel.of(model), cache); }
 
-    /** A session over weights prepared once (shared with other sessions). */
+    /** A session over weights prepared once (shared with other sessions); the cache's own precision holds, not the model's {@link PreparedModel#kvCache()}. */
     public InferenceSession(PreparedModel model, KvCache cache) {
         this(new ModelRunner(model, (int) Math.min(DEFAULT_CHUNK, Math.max(1, cache.maxLength())), 1), cache);
     }
@@ -38,15 +38,15 @@ public final class InferenceSession implements AutoCloseable {
     /**
      * The default cache for a model: a rolling buffer for sliding-window models (memory bounded
      * by the window; with rotary positions the sequence may outgrow max_position_embeddings),
-     * else a contiguous cache of max_position_embeddings positions.
+     * else a contiguous cache of max_position_embeddings positions; either in the model's {@link PreparedModel#kvCache()} precision.
      */
     public static InferenceSession forModel(Decoder model) { return forModel(PreparedModel.of(model)); }
 
     /** {@link #forModel(Decoder)} on weights prepared once. */
     public static InferenceSession forModel(PreparedModel model) {
         ModelConfig c = model.model().config();
-        KvCache cache = c.cacheWindow() > 0 && c.cacheWindow() < c.contextLimit() ? new RollingKvCache(c)
-                : new ContiguousKvCache(c, c.contextLimit());
+        KvCache cache = c.cacheWindow() > 0 && c.cacheWindow() < c.contextLimit() ? new RollingKvCache(c, model.kvCache())
+                : new ContiguousKvCache(c, c.contextLimit(), model.kvCache());
         return new InferenceSession(model, cache);
     }
 

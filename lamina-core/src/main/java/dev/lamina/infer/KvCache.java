@@ -2,8 +2,8 @@ package dev.lamina.infer;
 
 /**
  * The keys and values of one sequence, for every layer, after RoPE. Each position's key (and
- * value) is one row of kvDim = KV·hd floats at offset {@link #slot(int)} of {@link #keys(int)}
- * (and {@link #values(int)}); the offset is the same in every layer, so attention looks it up
+ * value) is one row of kvDim = KV·hd values at offset {@link #slot(int)} of its layer's keys (and
+ * values) in {@link #rows()}, float32 or 16 bits; the offset is the same in every layer, so attention looks it up
  * once per step. Query heads read their shared KV head straight from these rows (grouped-query
  * attention without copying).
  *
@@ -21,14 +21,11 @@ public interface KvCache extends AutoCloseable {
     /** The most positions this cache can ever hold (Integer.MAX_VALUE: unbounded). */
     int maxLength();
 
-    /** Key rows of layer l (storage shared with other caches for a paged cache). */
-    float[] keys(int layer);
-
-    /** Value rows of layer l. */
-    float[] values(int layer);
+    /** The key and value rows of every layer (storage shared with other caches for a paged cache). */
+    KvRows rows();
 
     /**
-     * Float offset of position pos's row in keys(l)/values(l). Valid for positions still held:
+     * Value offset of position pos's row in each layer's keys and values. Valid for positions still held:
      * pos < length() + reserved, and, for a window W, pos > length() − W.
      */
     int slot(int pos);

@@ -68,6 +68,7 @@ public final class ModelRunner {
     private final int[] start, len, pos, slotBase, rowChunk;
     private final int[][] slots;
     private final KvCache[] caches;
+    private dev.lamina.tensor.Precision kvPrecision;   // of this call's caches (all the same)
     private final PreparedAdapter[] adapters;       // per chunk, null for the base alone
     private boolean anyAdapter;
     private float[] lowRankIn = new float[0], lowRankOut = new float[0];   // x·Aᵀ [rows, r] and its ·Bᵀ [rows, out]
@@ -162,6 +163,10 @@ public final class ModelRunner {
             for (int r = row; r < row + len[s]; r++) rowChunk[r] = s;
             row += len[s];
         }
+        kvPrecision = caches[0].rows().precision();
+        for (int s = 1; s < C; s++)
+            if (caches[s].rows().precision() != kvPrecision)
+                throw new IllegalArgumentException("one call mixes KV caches in " + kvPrecision + " and " + caches[s].rows().precision());
         for (int s = 0; s < C; s++) caches[s].reserve(len[s]);
         ensureRope(maxEnd(C));
         int window = c.cacheWindow();
@@ -326,6 +331,8 @@ public final class ModelRunner {
             this.att = next(n, qDim);
             this.layer = l;
             this.scores = model.scores(l);
+            caches[0].rows().round(k, kNew);             // a 16-bit cache: the new rows as the cache will hold them, for
+            caches[0].rows().round(k, vNew);             // this chunk's own attention too (so chunking does not matter)
             long work = 0;
             int window = scores.window();
             for (int s = 0; s < C; s++) {
@@ -338,12 +345,10 @@ public final class ModelRunner {
                 for (int item = i0; item < i1; item++) attendGroup(item / KV, item % KV);
             });
             for (int s = 0; s < C; s++) {
-                float[] K = caches[s].keys(l), Vv = caches[s].values(l);
-                for (int t = 0; t < len[s]; t++) {
-                    int dst = caches[s].slot(pos[s] + t), src = kNew.offset() + (start[s] + t) * kvDim;
-                    System.arraycopy(kNew.data(), src, K, dst, kvDim);
-                    System.arraycopy(vNew.data(), vNew.offset() + (start[s] + t) * kvDim, Vv, dst, kvDim);
-                }
+                KvRows rows = caches[s].rows();
+                for (int t = 0; t < len[s]; t++)
+                    rows.put(l, caches[s].slot(pos[s] + t), kNew.data(), kNew.offset() + (start[s] + t) * kvDim,
+                            vNew.data(), vNew.offset() + (start[s] + t) * kvDim, kvDim);
             }
             return att;
         }
@@ -359,12 +364,20 @@ public final class ModelRunner {
             float[] sc = SCORES.get();
             if (sc.length < group * span) SCORES.set(sc = new float[Math.max(group * span, sc.length * 2)]);
             float scale = scores.scale(), cap = scores.softcap();
-            float[] Q = q.data(), O = att.data(), Kc = caches[s].keys(layer), Vc = caches[s].values(layer);
+            KvRows rows = caches[s].rows();
+            float[] Q = q.data(), O = att.data(), Kc = rows.keys(layer), Vc = rows.values(layer);
+            short[] Kh = rows.keyBits(layer), Vh = rows.valueBits(layer);       // a 16-bit cache's (Kc, Vc null)
             float[] Kn = kNew.data(), Vn = vNew.data();
             int qo = q.offset(), ao = att.offset(), kno = kNew.offset(), vno = vNew.offset();
             int[] sl = slots[s];
             int base = slotBase[s], cachedEnd = pos[s], koff = kh * hd;
             for (int j = lo; j <= at; j++) {
+                if (j < cachedEnd && Kh != null) {
+                    int off = sl[j - base] + koff;
+                    for (int g = 0; g < group; g++)
+                        sc[g * span + j - lo] = k.dot(Q, qo + r * qDim + (kh * group + g) * hd, Kh, off, hd, kvPrecision) * scale;
+                    continue;
+                }
                 float[] K;
                 int off;
                 if (j < cachedEnd) { K = Kc; off = sl[j - base] + koff; }
@@ -380,7 +393,8 @@ public final class ModelRunner {
             int cached = Math.max(0, cachedEnd - lo), fresh = span - cached, first = Math.max(lo, cachedEnd);
             for (int g = 0; g < group; g++) {
                 int oo = ao + r * qDim + (kh * group + g) * hd, so = g * span;
-                if (cached > 0) k.weightedRows(sc, so, cached, Vc, sl, lo - base, koff, 0, O, oo, hd);
+                if (cached > 0 && Vh != null) k.weightedRows(sc, so, cached, Vh, kvPrecision, sl, lo - base, koff, O, oo, hd);
+                else if (cached > 0) k.weightedRows(sc, so, cached, Vc, sl, lo - base, koff, 0, O, oo, hd);
                 k.weightedRows(sc, so + cached, fresh, Vn, null, 0, vno + (start[s] + first - cachedEnd) * kvDim + koff, kvDim, O, oo, hd);
             }
         }

@@ -74,8 +74,7 @@ public final class PagedKvCache implements KvCache {
 
     @Override public int length() { return length; }
     @Override public int maxLength() { return maxLength; }
-    @Override public float[] keys(int layer) { return pool.keys(layer); }
-    @Override public float[] values(int layer) { return pool.values(layer); }
+    @Override public KvRows rows() { return pool.rows(); }
 
     @Override
     public int slot(int pos) {

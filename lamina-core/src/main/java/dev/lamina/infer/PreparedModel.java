@@ -16,14 +16,16 @@ import java.util.Map;
  * panels by the vector kernels, read in place by the scalar reference, or quantized to 8 bits when
  * the format says so: every linear, the head included). Immutable and shared:
  * any number of runners and sessions use one, so generating again does not repack. The decoder's
- * parameters must not change while it is in use (prepare again after training more).
+ * parameters must not change while it is in use (prepare again after training more). It also
+ * says what the KV caches made for it hold ({@link #kvCache()}: float32 unless asked for 16 bits).
  */
 public final class PreparedModel {
     private final Decoder model;
     private final WeightFormat format;
     private final LinearWeights[] weights;                 // by Decoder.Linear.id()
     private final LinearWeights[][] singles;               // {weights[id]}, by id
-    private final Map<Decoder.Linear[], LinearWeights[]> groups = new IdentityHashMap<>();
+    private final Map<Decoder.Linear[], LinearWeights[]> groups;
+    private final dev.lamina.tensor.Precision kvCache;
 
     private PreparedModel(Decoder model, WeightFormat format) {
         if (model.nf4Base())
@@ -31,6 +33,8 @@ public final class PreparedModel {
                     + "and its adapter (generate --adapter, serve --lora)");
         this.model = model;
         this.format = model.hasStored() ? WeightFormat.STORED : format;   // a file's blocks are used as they are
+        this.groups = new IdentityHashMap<>();
+        this.kvCache = dev.lamina.tensor.Precision.FP32;
         KernelSet k = model.kernels();
         Decoder.Linear[] linears = model.linears();
         weights = new LinearWeights[linears.length];
@@ -105,7 +109,24 @@ public final class PreparedModel {
     /** Prepares every linear weight of model with its kernels, stored in format. */
     public static PreparedModel of(Decoder model, WeightFormat format) { return new PreparedModel(model, format); }
 
+    private PreparedModel(PreparedModel src, dev.lamina.tensor.Precision kvCache) {
+        this.model = src.model;
+        this.format = src.format;
+        this.weights = src.weights;
+        this.singles = src.singles;
+        this.groups = src.groups;
+        this.kvCache = kvCache;
+    }
+
     public WeightFormat format() { return format; }
+
+    /** What the KV caches made for this model hold: fp32 (the default), bf16 or fp16 ({@link KvRows}). */
+    public dev.lamina.tensor.Precision kvCache() { return kvCache; }
+
+    /** The same prepared weights (shared, not copied) with KV caches in precision. */
+    public PreparedModel withKvCache(dev.lamina.tensor.Precision precision) {
+        return precision == kvCache ? this : new PreparedModel(this, precision);
+    }
 
     /**
      * This model's weights held by its decoder for inference only ({@link Decoder#storing}): the
@@ -119,7 +140,7 @@ public final class PreparedModel {
             if (weights[lin.id()] instanceof dev.lamina.kernels.DenseWeights) return null;
             byKey.put(lin.key(), weights[lin.id()]);
         }
-        return new PreparedModel(model.storing(byKey), format);
+        return new PreparedModel(model.storing(byKey), format).withKvCache(kvCache);
     }
 
     private void addGroup(Decoder.Linear[] ws) {

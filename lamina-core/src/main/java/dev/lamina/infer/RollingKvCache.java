@@ -1,6 +1,7 @@
 package dev.lamina.infer;
 
 import dev.lamina.model.ModelConfig;
+import dev.lamina.tensor.Precision;
 
 /**
  * The rolling buffer of sliding-window models (Mistral): W slots per layer, position p in slot
@@ -10,18 +11,20 @@ import dev.lamina.model.ModelConfig;
  */
 public final class RollingKvCache implements KvCache {
     private final int slots, kvDim, maxLength;
-    private final float[][] keys, values;
+    private final KvRows rows;
     private int length;
 
-    /** A rolling cache of the model's window W (the model must have a sliding window). */
-    public RollingKvCache(ModelConfig c) {
+    /** A float32 rolling cache of the model's window W (the model must have a sliding window). */
+    public RollingKvCache(ModelConfig c) { this(c, Precision.FP32); }
+
+    /** A rolling cache of the model's window W, its values in precision. */
+    public RollingKvCache(ModelConfig c, Precision precision) {
         if (c.cacheWindow() <= 0)
             throw new IllegalArgumentException("a rolling KV cache needs a sliding-window model (sliding_window is null)");
         this.slots = c.cacheWindow();
         this.kvDim = c.kvDim();
         this.maxLength = c.contextLimit();
-        keys = new float[c.numHiddenLayers()][slots * kvDim];
-        values = new float[c.numHiddenLayers()][slots * kvDim];
+        rows = new KvRows(c.numHiddenLayers(), slots, kvDim, precision);
     }
 
     /** Number of slots (= the window W). */
@@ -29,8 +32,7 @@ public final class RollingKvCache implements KvCache {
 
     @Override public int length() { return length; }
     @Override public int maxLength() { return maxLength; }
-    @Override public float[] keys(int layer) { return keys[layer]; }
-    @Override public float[] values(int layer) { return values[layer]; }
+    @Override public KvRows rows() { return rows; }
     @Override public int slot(int pos) { return (pos % slots) * kvDim; }
 
     @Override

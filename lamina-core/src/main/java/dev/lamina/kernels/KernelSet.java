@@ -172,6 +172,12 @@ public interface KernelSet {
     float dot(float[] a, int aOff, float[] b, int bOff, int len);
 
     /**
+     * {@link #dot} with b in p's 16 bits (BF16 or FP16, finite): the same sum, bit for bit, as dot over
+     * b's float32 values (a 16-bit KV cache's keys).
+     */
+    float dot(float[] a, int aOff, short[] b, int bOff, int len, dev.lamina.tensor.Precision p);
+
+    /**
      * One AdamW step on p (decoupled weight decay): m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
      * p −= lr·( (m/bc1) / (sqrt(v/bc2) + eps) + wd·p ), with bc1 = 1 − β1^t, bc2 = 1 − β2^t.
      */
@@ -224,5 +230,12 @@ public interface KernelSet {
      * a chunk's own rows).
      */
     void weightedRows(float[] p, int pOff, int count, float[] V, int[] idx, int idxOff, int add, int stride,
+                      float[] out, int oOff, int hd);
+
+    /**
+     * {@link #weightedRows} over cached rows row_j = idx[idxOff+j] + add of V in format's 16 bits (BF16 or FP16,
+     * finite): the same sums, bit for bit, as over V's float32 values (a 16-bit KV cache's values).
+     */
+    void weightedRows(float[] p, int pOff, int count, short[] V, dev.lamina.tensor.Precision format, int[] idx, int idxOff, int add,
                       float[] out, int oOff, int hd);
 }

@@ -459,6 +459,18 @@ public final class ScalarKernels implements KernelSet {
     }
 
     @Override
+    public float dot(float[] a, int aOff, short[] b, int bOff, int len, dev.lamina.tensor.Precision p) {
+        float s = 0;
+        for (int i = 0; i < len; i++) s += a[aOff + i] * widen(b[bOff + i], p);
+        return s;
+    }
+
+    /** The float32 value of a 16-bit one in p (BF16: the high half; FP16: IEEE half). */
+    static float widen(short h, dev.lamina.tensor.Precision p) {
+        return p == dev.lamina.tensor.Precision.FP16 ? Float.float16ToFloat(h) : Float.intBitsToFloat(h << 16);
+    }
+
+    @Override
     public void adamw(Tensor p, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
                       float weightDecay, float bc1, float bc2) {
         float[] P = p.data(), G = g.data(), M = m.data(), Vv = v.data();
@@ -542,6 +554,16 @@ public final class ScalarKernels implements KernelSet {
             int row = idx != null ? idx[idxOff + j] + add : add + j * stride;
             float pj = p[pOff + j];
             for (int c = 0; c < hd; c++) out[oOff + c] += pj * V[row + c];
+        }
+    }
+
+    @Override
+    public void weightedRows(float[] p, int pOff, int count, short[] V, dev.lamina.tensor.Precision format, int[] idx, int idxOff, int add,
+                             float[] out, int oOff, int hd) {
+        for (int j = 0; j < count; j++) {
+            int row = idx[idxOff + j] + add;
+            float pj = p[pOff + j];
+            for (int c = 0; c < hd; c++) out[oOff + c] += pj * widen(V[row + c], format);
         }
     }
 }

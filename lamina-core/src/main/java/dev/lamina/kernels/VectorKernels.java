@@ -690,6 +690,33 @@ public final class VectorKernels implements KernelSet {
         return VectorMath.sum(acc0.add(acc1));
     }
 
+    @Override
+    public float dot(float[] a, int aOff, short[] b, int bOff, int len, dev.lamina.tensor.Precision p) {
+        boolean fp16 = p == dev.lamina.tensor.Precision.FP16;    // vdot's chains, b widened as it is loaded
+        FloatVector acc0 = FloatVector.zero(S), acc1 = acc0;
+        int i = 0;
+        for (int bound = len - 2 * L; i <= bound; i += 2 * L) {
+            acc0 = FloatVector.fromArray(S, a, aOff + i).fma(half(b, bOff + i, fp16), acc0);
+            acc1 = FloatVector.fromArray(S, a, aOff + i + L).fma(half(b, bOff + i + L, fp16), acc1);
+        }
+        for (; i < len; i += L) {
+            VectorMask<Float> m = S.indexInRange(i, len);
+            IntVector h = (IntVector) jdk.incubator.vector.ShortVector.fromArray(S16, b, bOff + i, S16.indexInRange(i, len))
+                    .convertShape(VectorOperators.S2I, SI, 0);
+            acc0 = FloatVector.fromArray(S, a, aOff + i, m).fma(half(h, fp16), acc0);
+        }
+        return VectorMath.sum(acc0.add(acc1));
+    }
+
+    /** L 16-bit values from b[i] as float32: bfloat16 shifted into the high half, finite float16 by {@link HalfWeights#fp16}. */
+    private static FloatVector half(short[] b, int i, boolean fp16) {
+        return half((IntVector) jdk.incubator.vector.ShortVector.fromArray(S16, b, i).convertShape(VectorOperators.S2I, SI, 0), fp16);
+    }
+
+    private static FloatVector half(IntVector h, boolean fp16) {
+        return fp16 ? HalfWeights.fp16(h) : h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
     private static float sum(float[] a, int off, int len) {
         FloatVector acc = FloatVector.zero(S);
         for (int i = 0; i < len; i += L) acc = acc.add(FloatVector.fromArray(S, a, off + i, S.indexInRange(i, len)));
@@ -808,6 +835,49 @@ public final class VectorKernels implements KernelSet {
                 int row = (idx != null ? idx[idxOff + j] + add : add + j * stride) + c;
                 a = Math.fma(p[pOff + j], V[row], a);
             }
+            out[oOff + c] = a;
+        }
+    }
+
+    /** The float32 weightedRows' chains over 16-bit cached rows, each row widened as it is loaded. */
+    @Override
+    public void weightedRows(float[] p, int pOff, int count, short[] V, dev.lamina.tensor.Precision format, int[] idx, int idxOff, int add,
+                             float[] out, int oOff, int hd) {
+        boolean fp16 = format == dev.lamina.tensor.Precision.FP16;
+        int c = 0;
+        for (; c + 4 * L <= hd; c += 4 * L) {
+            FloatVector a0 = FloatVector.fromArray(S, out, oOff + c), a1 = FloatVector.fromArray(S, out, oOff + c + L);
+            FloatVector a2 = FloatVector.fromArray(S, out, oOff + c + 2 * L), a3 = FloatVector.fromArray(S, out, oOff + c + 3 * L);
+            for (int j = 0; j < count; j++) {
+                int row = idx[idxOff + j] + add + c;
+                FloatVector w = FloatVector.broadcast(S, p[pOff + j]);
+                a0 = half(V, row, fp16).fma(w, a0);
+                a1 = half(V, row + L, fp16).fma(w, a1);
+                a2 = half(V, row + 2 * L, fp16).fma(w, a2);
+                a3 = half(V, row + 3 * L, fp16).fma(w, a3);
+            }
+            a0.intoArray(out, oOff + c); a1.intoArray(out, oOff + c + L);
+            a2.intoArray(out, oOff + c + 2 * L); a3.intoArray(out, oOff + c + 3 * L);
+        }
+        for (; c + 2 * L <= hd; c += 2 * L) {
+            FloatVector a0 = FloatVector.fromArray(S, out, oOff + c), a1 = FloatVector.fromArray(S, out, oOff + c + L);
+            for (int j = 0; j < count; j++) {
+                int row = idx[idxOff + j] + add + c;
+                FloatVector w = FloatVector.broadcast(S, p[pOff + j]);
+                a0 = half(V, row, fp16).fma(w, a0);
+                a1 = half(V, row + L, fp16).fma(w, a1);
+            }
+            a0.intoArray(out, oOff + c); a1.intoArray(out, oOff + c + L);
+        }
+        for (; c + L <= hd; c += L) {
+            FloatVector a0 = FloatVector.fromArray(S, out, oOff + c);
+            for (int j = 0; j < count; j++)
+                a0 = half(V, idx[idxOff + j] + add + c, fp16).fma(FloatVector.broadcast(S, p[pOff + j]), a0);
+            a0.intoArray(out, oOff + c);
+        }
+        for (; c < hd; c++) {
+            float a = out[oOff + c];
+            for (int j = 0; j < count; j++) a = Math.fma(p[pOff + j], ScalarKernels.widen(V[idx[idxOff + j] + add + c], format), a);
             out[oOff + c] = a;
         }
     }

@@ -43,12 +43,19 @@ public final class MemoryPlan {
     /**
      * What to plan. batch is the global batch of sequences (split across workers by dp and zero*),
      * seq its length, checkpointEvery the layers per checkpointed segment (0: none), kvTokens the KV
-     * cache's positions per sequence (inference; 0: seq), loraRank and loraTargets the adapter
-     * (lora, qlora).
+     * cache's positions per sequence (inference; 0: seq) and kvCache what it stores them in, loraRank
+     * and loraTargets the adapter (lora, qlora).
      */
     public record Request(ModelConfig config, Task task, Precision precision, int batch, int seq, int accum, int checkpointEvery,
                           Optimizer optimizer, int kvTokens, int workers, Strategy strategy, Target target, int loraRank,
-                          Set<Role> loraTargets) {
+                          Set<Role> loraTargets, Precision kvCache) {
+        /** A request whose KV cache (inference) is float32. */
+        public Request(ModelConfig config, Task task, Precision precision, int batch, int seq, int accum, int checkpointEvery,
+                       Optimizer optimizer, int kvTokens, int workers, Strategy strategy, Target target, int loraRank, Set<Role> loraTargets) {
+            this(config, task, precision, batch, seq, accum, checkpointEvery, optimizer, kvTokens, workers, strategy, target, loraRank,
+                    loraTargets, Precision.FP32);
+        }
+
         public Request {
             if (batch < 1) throw new LaminaException("--batch must be >= 1, got " + batch);
             if (seq < 1) throw new LaminaException("--seq must be >= 1, got " + seq);
@@ -167,9 +174,10 @@ public final class MemoryPlan {
             weights += heap.floats(rest);
             items.add(new Item(WEIGHTS, weights, bytesPer == 2 ? "the linear maps in " + (r.precision() == Precision.BF16 ? "bfloat16" : "float16") + ", the rest float32, prepared once for the kernels"
                     : "float32, prepared once for the kernels"));
-            long kv = 0;
-            for (int l = 0; l < L; l++) kv += 2 * heap.floats((long) ((long) c.kvDim() * tokens * B * share));
-            items.add(new Item(KV_CACHE, kv, B + " x " + tokens + " positions, " + L + " layers, K and V in float32"));
+            long kv = 0, kvBytes = r.kvCache() == Precision.FP32 ? 4 : 2;
+            for (int l = 0; l < L; l++) kv += 2 * heap.bytes((long) ((long) c.kvDim() * tokens * B * share) * kvBytes);
+            items.add(new Item(KV_CACHE, kv, B + " x " + tokens + " positions, " + L + " layers, K and V in "
+                    + switch (r.kvCache()) { case FP32 -> "float32"; case BF16 -> "bfloat16"; case FP16 -> "float16"; }));
             long rows = n, wide = Math.max(c.intermediateSize(), c.moe() ? (long) c.expertSize() * c.expertsPerToken() : 0);
             long perCall = rows * (3L * c.hiddenSize() + c.qDim() + 2L * c.kvDim() + 3 * wide) + (long) B * c.vocabSize()
                     + (long) c.numAttentionHeads() * tokens * 4;

@@ -127,7 +127,7 @@ class KvCacheTest {
         int[] ids = tokens(30, model.config().vocabSize(), 13);          // six times the window
         RollingKvCache cache = new RollingKvCache(model.config());
         assertThat(cache.slots()).isEqualTo(5);
-        assertThat(cache.keys(0)).hasSize(5 * model.config().kvDim());
+        assertThat(cache.rows().size()).isEqualTo(5 * model.config().kvDim());
         check(model, cache, ids, new int[]{12, 1}, "prefill longer than the window");
         check(model, new RollingKvCache(model.config()), ids, new int[]{1}, "token by token");
     }

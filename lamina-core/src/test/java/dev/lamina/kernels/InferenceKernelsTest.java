@@ -100,4 +100,46 @@ class InferenceKernelsTest {
             for (int i = 0; i < o1.length; i++) assertThat(o1[i]).isCloseTo(o2[i], org.assertj.core.api.Assertions.within(1e-4f));
         }
     }
+
+    /**
+     * 16-bit KV rows (bfloat16, float16): each kernel set's dot and weighted rows over them give, bit for bit, what it gives over
+     * the same values in float32, and the vector kernels agree with the scalar reference; odd lengths, offsets and tails.
+     */
+    @ParameterizedTest
+    @CsvSource({"1,1", "3,7", "5,16", "17,33", "40,64", "9,100", "64,128", "2,67"})
+    void halfKvRowsGiveTheFloat32Sums(int count, int hd) {
+        for (dev.lamina.tensor.Precision f : new dev.lamina.tensor.Precision[] {dev.lamina.tensor.Precision.BF16, dev.lamina.tensor.Precision.FP16}) {
+            Rng rng = new Rng(count * 131L + hd + f.ordinal());
+            int rowLen = hd + 5;
+            short[] bits = new short[count * rowLen + 3];
+            float[] wide = new float[bits.length];
+            for (int i = 0; i < bits.length; i++) {
+                float v = (float) rng.nextGaussian() * 3;
+                bits[i] = f == dev.lamina.tensor.Precision.FP16 ? Float.floatToFloat16(v) : dev.lamina.tensor.Precision.bf16Bits(v);
+                wide[i] = f == dev.lamina.tensor.Precision.FP16 ? Float.float16ToFloat(bits[i]) : Float.intBitsToFloat(bits[i] << 16);
+            }
+            float[] q = random(rng, hd + 6).data();
+            for (KernelSet k : new KernelSet[] {VECTOR, SCALAR})
+                for (int j = 0; j < count; j++) {
+                    float want = k.dot(q, 3, wide, 2 + j * rowLen, hd);
+                    assertThat(k.dot(q, 3, bits, 2 + j * rowLen, hd, f)).as(f + " dot, row " + j).isEqualTo(want);
+                }
+            for (int j = 0; j < count; j++)
+                assertThat(VECTOR.dot(q, 3, bits, 2 + j * rowLen, hd, f))
+                        .isCloseTo(SCALAR.dot(q, 3, bits, 2 + j * rowLen, hd, f), org.assertj.core.api.Assertions.within(1e-4f * hd * 9));
+            float[] p = random(rng, count + 2).data();
+            int[] idx = new int[count + 1];
+            for (int j = 0; j < count; j++) idx[j + 1] = ((j * 7) % count) * rowLen;
+            float[] start = random(rng, hd + 4).data(), byVector = null;
+            for (KernelSet k : new KernelSet[] {VECTOR, SCALAR}) {
+                float[] o16 = start.clone(), o32 = start.clone();
+                k.weightedRows(p, 2, count, bits, f, idx, 1, 2, o16, 4, hd);
+                k.weightedRows(p, 2, count, wide, idx, 1, 2, 0, o32, 4, hd);
+                assertThat(o16).as(f + " weighted rows").isEqualTo(o32);
+                assertThat(o16).isNotEqualTo(start);
+                if (byVector == null) byVector = o16;
+                else for (int i = 0; i < o16.length; i++) assertThat(byVector[i]).isCloseTo(o16[i], org.assertj.core.api.Assertions.within(1e-3f));
+            }
+        }
+    }
 }
