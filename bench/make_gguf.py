@@ -9,7 +9,8 @@ untied output head, no biases. All tensors F32. Weights ~ N(0, 0.02), norms 1.0.
 With SHAPE moe-s: Lamina's `moe-s` preset, Mixtral's layout: vocab 8192, hidden 384, 6 layers, 6 heads,
 8 experts of FFN 1024 per layer, 2 per token (router ffn_gate_inp, experts stacked in ffn_*_exps).
 
-Usage: python make_gguf.py OUT.gguf [llama-m|moe-s]    (needs the gguf and numpy packages)
+Usage: python make_gguf.py OUT.gguf [llama-m|moe-s] [CTX]    (needs the gguf and numpy packages; CTX: the
+context length, default 256; the weights are the same whatever it is)
 """
 import sys
 
@@ -28,7 +29,7 @@ HEAD_DIM = N_EMBD // N_HEAD  # 64
 N_FF = 2048
 RMS_EPS = 1e-5
 ROPE_THETA = 10000.0
-N_CTX = 256
+N_CTX = int(sys.argv[3]) if len(sys.argv) > 3 else 256
 STD = 0.02
 N_EXPERT, N_USED = 0, 0
 if SHAPE == "moe-s":
