@@ -371,26 +371,18 @@ public final class ModelRunner {
             int qo = q.offset(), ao = att.offset(), kno = kNew.offset(), vno = vNew.offset();
             int[] sl = slots[s];
             int base = slotBase[s], cachedEnd = pos[s], koff = kh * hd;
-            for (int j = lo; j <= at; j++) {
-                if (j < cachedEnd && Kh != null) {
-                    int off = sl[j - base] + koff;
-                    for (int g = 0; g < group; g++)
-                        sc[g * span + j - lo] = k.dot(Q, qo + r * qDim + (kh * group + g) * hd, Kh, off, hd, kvPrecision) * scale;
-                    continue;
-                }
-                float[] K;
-                int off;
-                if (j < cachedEnd) { K = Kc; off = sl[j - base] + koff; }
-                else { K = Kn; off = kno + (start[s] + j - cachedEnd) * kvDim + koff; }
-                for (int g = 0; g < group; g++)
-                    sc[g * span + j - lo] = k.dot(Q, qo + r * qDim + (kh * group + g) * hd, K, off, hd) * scale;
+            int cached = Math.max(0, cachedEnd - lo), fresh = span - cached, first = Math.max(lo, cachedEnd);
+            for (int g = 0; g < group; g++) {                 // each head's scores over the cached keys, then the chunk's own
+                int qq = qo + r * qDim + (kh * group + g) * hd, so = g * span;
+                if (cached > 0 && Kh != null) k.scores(Q, qq, Kh, kvPrecision, sl, lo - base, koff, cached, scale, sc, so, hd);
+                else if (cached > 0) k.scores(Q, qq, Kc, sl, lo - base, koff, 0, cached, scale, sc, so, hd);
+                k.scores(Q, qq, Kn, null, 0, kno + (start[s] + first - cachedEnd) * kvDim + koff, kvDim, fresh, scale, sc, so + cached, hd);
             }
             if (cap > 0) k.softcap(sc, 0, group * span, cap);
             for (int g = 0; g < group; g++) {
                 k.softmax(sc, g * span, span);
                 java.util.Arrays.fill(O, ao + r * qDim + (kh * group + g) * hd, ao + r * qDim + (kh * group + g + 1) * hd, 0f);
             }
-            int cached = Math.max(0, cachedEnd - lo), fresh = span - cached, first = Math.max(lo, cachedEnd);
             for (int g = 0; g < group; g++) {
                 int oo = ao + r * qDim + (kh * group + g) * hd, so = g * span;
                 if (cached > 0 && Vh != null) k.weightedRows(sc, so, cached, Vh, kvPrecision, sl, lo - base, koff, O, oo, hd);

@@ -178,6 +178,22 @@ public interface KernelSet {
     float dot(float[] a, int aOff, short[] b, int bOff, int len, dev.lamina.tensor.Precision p);
 
     /**
+     * Attention scores of one query over count key rows: out[oOff+j] = {@link #dot}(q from qOff, row_j, len)·scale for
+     * j < count, row_j = idx[idxOff+j] + add when idx != null (cached keys by slot), else add + j·stride (a chunk's
+     * own). Each score is the chain dot computes, whatever count; kernels may compute several at once.
+     */
+    default void scores(float[] q, int qOff, float[] K, int[] idx, int idxOff, int add, int stride, int count, float scale,
+                        float[] out, int oOff, int len) {
+        for (int j = 0; j < count; j++) out[oOff + j] = dot(q, qOff, K, idx != null ? idx[idxOff + j] + add : add + j * stride, len) * scale;
+    }
+
+    /** {@link #scores} over cached key rows row_j = idx[idxOff+j] + add in format's 16 bits: each the chain of the 16-bit dot. */
+    default void scores(float[] q, int qOff, short[] K, dev.lamina.tensor.Precision format, int[] idx, int idxOff, int add, int count,
+                        float scale, float[] out, int oOff, int len) {
+        for (int j = 0; j < count; j++) out[oOff + j] = dot(q, qOff, K, idx[idxOff + j] + add, len, format) * scale;
+    }
+
+    /**
      * One AdamW step on p (decoupled weight decay): m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
      * p −= lr·( (m/bc1) / (sqrt(v/bc2) + eps) + wd·p ), with bc1 = 1 − β1^t, bc2 = 1 − β2^t.
      */

@@ -708,6 +708,59 @@ public final class VectorKernels implements KernelSet {
         return VectorMath.sum(acc0.add(acc1));
     }
 
+    /**
+     * Four keys at a time when len is a whole number of 2L-wide steps: eight accumulators in registers and four
+     * independent lane sums, where one dot after another waits on each sum; every score is vdot's chain.
+     */
+    @Override
+    public void scores(float[] q, int qOff, float[] K, int[] idx, int idxOff, int add, int stride, int count, float scale,
+                       float[] out, int oOff, int len) {
+        int j = 0;
+        if (len % (2 * L) == 0)
+            for (; j + 4 <= count; j += 4) {
+                int r0 = idx != null ? idx[idxOff + j] + add : add + j * stride, r1 = idx != null ? idx[idxOff + j + 1] + add : r0 + stride;
+                int r2 = idx != null ? idx[idxOff + j + 2] + add : r1 + stride, r3 = idx != null ? idx[idxOff + j + 3] + add : r2 + stride;
+                FloatVector z = FloatVector.zero(S), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z;
+                for (int i = 0; i < len; i += 2 * L) {
+                    FloatVector x = FloatVector.fromArray(S, q, qOff + i), y = FloatVector.fromArray(S, q, qOff + i + L);
+                    a0 = x.fma(FloatVector.fromArray(S, K, r0 + i), a0); b0 = y.fma(FloatVector.fromArray(S, K, r0 + i + L), b0);
+                    a1 = x.fma(FloatVector.fromArray(S, K, r1 + i), a1); b1 = y.fma(FloatVector.fromArray(S, K, r1 + i + L), b1);
+                    a2 = x.fma(FloatVector.fromArray(S, K, r2 + i), a2); b2 = y.fma(FloatVector.fromArray(S, K, r2 + i + L), b2);
+                    a3 = x.fma(FloatVector.fromArray(S, K, r3 + i), a3); b3 = y.fma(FloatVector.fromArray(S, K, r3 + i + L), b3);
+                }
+                out[oOff + j] = VectorMath.sum(a0.add(b0)) * scale;
+                out[oOff + j + 1] = VectorMath.sum(a1.add(b1)) * scale;
+                out[oOff + j + 2] = VectorMath.sum(a2.add(b2)) * scale;
+                out[oOff + j + 3] = VectorMath.sum(a3.add(b3)) * scale;
+            }
+        for (; j < count; j++) out[oOff + j] = vdot(q, qOff, K, idx != null ? idx[idxOff + j] + add : add + j * stride, len) * scale;
+    }
+
+    /** The 16-bit {@link #scores}: four keys at a time, each row widened as it is loaded; every score the 16-bit dot's chain. */
+    @Override
+    public void scores(float[] q, int qOff, short[] K, dev.lamina.tensor.Precision format, int[] idx, int idxOff, int add, int count,
+                       float scale, float[] out, int oOff, int len) {
+        boolean fp16 = format == dev.lamina.tensor.Precision.FP16;
+        int j = 0;
+        if (len % (2 * L) == 0)
+            for (; j + 4 <= count; j += 4) {
+                int r0 = idx[idxOff + j] + add, r1 = idx[idxOff + j + 1] + add, r2 = idx[idxOff + j + 2] + add, r3 = idx[idxOff + j + 3] + add;
+                FloatVector z = FloatVector.zero(S), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z;
+                for (int i = 0; i < len; i += 2 * L) {
+                    FloatVector x = FloatVector.fromArray(S, q, qOff + i), y = FloatVector.fromArray(S, q, qOff + i + L);
+                    a0 = x.fma(half(K, r0 + i, fp16), a0); b0 = y.fma(half(K, r0 + i + L, fp16), b0);
+                    a1 = x.fma(half(K, r1 + i, fp16), a1); b1 = y.fma(half(K, r1 + i + L, fp16), b1);
+                    a2 = x.fma(half(K, r2 + i, fp16), a2); b2 = y.fma(half(K, r2 + i + L, fp16), b2);
+                    a3 = x.fma(half(K, r3 + i, fp16), a3); b3 = y.fma(half(K, r3 + i + L, fp16), b3);
+                }
+                out[oOff + j] = VectorMath.sum(a0.add(b0)) * scale;
+                out[oOff + j + 1] = VectorMath.sum(a1.add(b1)) * scale;
+                out[oOff + j + 2] = VectorMath.sum(a2.add(b2)) * scale;
+                out[oOff + j + 3] = VectorMath.sum(a3.add(b3)) * scale;
+            }
+        for (; j < count; j++) out[oOff + j] = dot(q, qOff, K, idx[idxOff + j] + add, len, format) * scale;
+    }
+
     /** L 16-bit values from b[i] as float32: bfloat16 shifted into the high half, finite float16 by {@link HalfWeights#fp16}. */
     private static FloatVector half(short[] b, int i, boolean fp16) {
         return half((IntVector) jdk.incubator.vector.ShortVector.fromArray(S16, b, i).convertShape(VectorOperators.S2I, SI, 0), fp16);

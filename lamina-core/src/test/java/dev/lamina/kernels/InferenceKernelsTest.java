@@ -142,4 +142,30 @@ class InferenceKernelsTest {
             }
         }
     }
+
+    /** Scores of one query over many keys, several at a time, are each key's dot (times the scale) bit for bit: float32 and 16-bit rows. */
+    @ParameterizedTest
+    @CsvSource({"1,64", "3,64", "4,32", "7,128", "9,80", "13,16", "5,7", "33,64", "6,48"})
+    void scoresAreEachKeysDot(int count, int hd) {
+        Rng rng = new Rng(count * 17L + hd);
+        int rowLen = hd + 3;
+        float[] K = random(rng, (count + 2) * rowLen).data(), q = random(rng, hd + 5).data();
+        short[] bits = new short[K.length];
+        for (int i = 0; i < K.length; i++) bits[i] = Float.floatToFloat16(K[i]);
+        int[] idx = new int[count + 2];
+        for (int j = 0; j < count; j++) idx[j + 2] = ((j * 5) % count) * rowLen;
+        float scale = 0.125f;
+        for (KernelSet k : new KernelSet[] {VECTOR, SCALAR}) {
+            float[] byIdx = new float[count + 3], byStride = new float[count + 3], half = new float[count + 3];
+            k.scores(q, 5, K, idx, 2, 1, 0, count, scale, byIdx, 3, hd);
+            k.scores(q, 5, K, null, 0, 2, rowLen, count, scale, byStride, 3, hd);
+            k.scores(q, 5, bits, dev.lamina.tensor.Precision.FP16, idx, 2, 1, count, scale, half, 3, hd);
+            for (int j = 0; j < count; j++) {
+                assertThat(byIdx[3 + j]).as("key " + j).isEqualTo(k.dot(q, 5, K, idx[j + 2] + 1, hd) * scale);
+                assertThat(byStride[3 + j]).as("key " + j).isEqualTo(k.dot(q, 5, K, 2 + j * rowLen, hd) * scale);
+                assertThat(half[3 + j]).as("16-bit key " + j).isEqualTo(k.dot(q, 5, bits, idx[j + 2] + 1, hd, dev.lamina.tensor.Precision.FP16) * scale);
+            }
+            assertThat(byIdx[0]).isZero();                   // nothing written before oOff
+        }
+    }
 }
