@@ -156,8 +156,20 @@ public final class HalfWeights implements PanelWeights {
         return (IntVector) ShortVector.fromArray(S16, P, i).convertShape(VectorOperators.S2I, SI, 0);
     }
 
-    private static FloatVector bf16(short[] P, int i) {
+    /** L bfloat16 values from P[i] as float32 (also the 16-bit KV cache's). */
+    static FloatVector bf16(short[] P, int i) {
         return shorts(P, i).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /** The lanes of m of L bfloat16 values from P[i] as float32, the others 0. */
+    static FloatVector bf16(short[] P, int i, jdk.incubator.vector.VectorMask<Short> m) {
+        return ((IntVector) ShortVector.fromArray(S16, P, i, m).convertShape(VectorOperators.S2I, SI, 0))
+                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /** The lanes of m of L finite float16 values from P[i] as float32, the others 0. */
+    static FloatVector fp16(short[] P, int i, jdk.incubator.vector.VectorMask<Short> m) {
+        return fp16((IntVector) ShortVector.fromArray(S16, P, i, m).convertShape(VectorOperators.S2I, SI, 0));
     }
 
     /** Finite float16 values: the sign-extended bits shifted into float32's places, masked, rebiased by a product. */
@@ -165,7 +177,8 @@ public final class HalfWeights implements PanelWeights {
         return h.lanewise(VectorOperators.LSHL, 13).and(FP16_BITS).reinterpretAsFloats().mul(FP16_REBIAS);
     }
 
-    private static FloatVector fp16(short[] P, int i) { return fp16(shorts(P, i)); }
+    /** L finite float16 values from P[i] as float32 (also the 16-bit KV cache's). */
+    static FloatVector fp16(short[] P, int i) { return fp16(shorts(P, i)); }
 
     // One row × a panel, as PackedWeights' k1x4 and k1x2: y[c] = fma chain over k of x[k]·w[k][c], from 0. One method per
     // format and width (a test of the format inside the loop would rest on the JIT unswitching it).
