@@ -161,17 +161,6 @@ public final class HalfWeights implements PanelWeights {
         return shorts(P, i).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 
-    /** The lanes of m of L bfloat16 values from P[i] as float32, the others 0. */
-    static FloatVector bf16(short[] P, int i, jdk.incubator.vector.VectorMask<Short> m) {
-        return ((IntVector) ShortVector.fromArray(S16, P, i, m).convertShape(VectorOperators.S2I, SI, 0))
-                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-    }
-
-    /** The lanes of m of L finite float16 values from P[i] as float32, the others 0. */
-    static FloatVector fp16(short[] P, int i, jdk.incubator.vector.VectorMask<Short> m) {
-        return fp16((IntVector) ShortVector.fromArray(S16, P, i, m).convertShape(VectorOperators.S2I, SI, 0));
-    }
-
     /** Finite float16 values: the sign-extended bits shifted into float32's places, masked, rebiased by a product. */
     static FloatVector fp16(IntVector h) {
         return h.lanewise(VectorOperators.LSHL, 13).and(FP16_BITS).reinterpretAsFloats().mul(FP16_REBIAS);

@@ -840,174 +840,58 @@ public final class VectorKernels implements KernelSet {
         }
     }
 
-    // ---- 16-bit KV rows: each kernel as its float32 sibling, the row widened as it is loaded; one method per format
-    // (a test of the format inside the loop would rest on the JIT unswitching it, as in HalfWeights)
+    // ---- 16-bit KV rows: blocks of rows widened into a per-thread float32 tile, then the float32 kernels on it, so every
+    // sum is theirs bit for bit. (Widening inside the four-key loop measured 20-40x slower: with eight widenings a loop,
+    // C2 stopped inlining the vector helpers and boxed them.)
+
+    /** KV rows widened per block: enough for a block to stay in the first-level cache. */
+    private static final int KV_BLOCK = 16;
+    private static final ThreadLocal<float[][]> KV_TILE = ThreadLocal.withInitial(() -> new float[1][0]);
+
+    private static float[] kvTile(int size) {
+        float[][] t = KV_TILE.get();
+        if (t[0].length < size) t[0] = new float[size];
+        return t[0];
+    }
+
+    /** Rows idx[idxOff+j] + add (j < count) of len 16-bit values in format as float32 into tile, row j at j·len. */
+    private static void widenRows(short[] V, dev.lamina.tensor.Precision format, int[] idx, int idxOff, int add, int count, int len, float[] tile) {
+        boolean fp16 = format == dev.lamina.tensor.Precision.FP16;
+        for (int j = 0; j < count; j++) {
+            int src = idx[idxOff + j] + add, dst = j * len, i = 0;
+            if (fp16) for (; i + L <= len; i += L) HalfWeights.fp16(V, src + i).intoArray(tile, dst + i);
+            else for (; i + L <= len; i += L) HalfWeights.bf16(V, src + i).intoArray(tile, dst + i);
+            for (; i < len; i++) tile[dst + i] = ScalarKernels.widen(V[src + i], format);
+        }
+    }
 
     @Override
     public float dot(float[] a, int aOff, short[] b, int bOff, int len, dev.lamina.tensor.Precision p) {
-        return p == dev.lamina.tensor.Precision.FP16 ? dotFp16(a, aOff, b, bOff, len) : dotBf16(a, aOff, b, bOff, len);
+        float[] tile = kvTile(len);
+        widenRows(b, p, new int[] {bOff}, 0, 0, 1, len, tile);
+        return vdot(a, aOff, tile, 0, len);
     }
 
-    /** The 16-bit {@link #scores}: four keys at a time, every score the 16-bit dot's chain. */
     @Override
     public void scores(float[] q, int qOff, short[] K, dev.lamina.tensor.Precision format, int[] idx, int idxOff, int add, int count,
                        float scale, float[] out, int oOff, int len) {
-        if (format == dev.lamina.tensor.Precision.FP16) scoresFp16(q, qOff, K, idx, idxOff, add, count, scale, out, oOff, len);
-        else scoresBf16(q, qOff, K, idx, idxOff, add, count, scale, out, oOff, len);
+        float[] tile = kvTile(KV_BLOCK * len);
+        for (int j0 = 0; j0 < count; j0 += KV_BLOCK) {
+            int n = Math.min(KV_BLOCK, count - j0);
+            widenRows(K, format, idx, idxOff + j0, add, n, len, tile);
+            scores(q, qOff, tile, null, 0, 0, len, n, scale, out, oOff + j0, len);
+        }
     }
 
+    /** The float32 weightedRows over each widened block in turn: a chain over j stored and reloaded between blocks is the same chain. */
     @Override
     public void weightedRows(float[] p, int pOff, int count, short[] V, dev.lamina.tensor.Precision format, int[] idx, int idxOff, int add,
                              float[] out, int oOff, int hd) {
-        if (format == dev.lamina.tensor.Precision.FP16) weightedRowsFp16(p, pOff, count, V, idx, idxOff, add, out, oOff, hd);
-        else weightedRowsBf16(p, pOff, count, V, idx, idxOff, add, out, oOff, hd);
-    }
-
-    private static float dotBf16(float[] a, int aOff, short[] b, int bOff, int len) {
-        FloatVector acc0 = FloatVector.zero(S), acc1 = acc0;
-        int i = 0;
-        for (int bound = len - 2 * L; i <= bound; i += 2 * L) {
-            acc0 = FloatVector.fromArray(S, a, aOff + i).fma(HalfWeights.bf16(b, bOff + i), acc0);
-            acc1 = FloatVector.fromArray(S, a, aOff + i + L).fma(HalfWeights.bf16(b, bOff + i + L), acc1);
-        }
-        for (; i < len; i += L) {
-            VectorMask<Float> m = S.indexInRange(i, len);
-            acc0 = FloatVector.fromArray(S, a, aOff + i, m).fma(HalfWeights.bf16(b, bOff + i, S16.indexInRange(i, len)), acc0);
-        }
-        return VectorMath.sum(acc0.add(acc1));
-    }
-
-    private static void scoresBf16(float[] q, int qOff, short[] K, int[] idx, int idxOff, int add, int count, float scale,
-                                 float[] out, int oOff, int len) {
-        int j = 0;
-        if (len % (2 * L) == 0)
-            for (; j + 4 <= count; j += 4) {
-                int r0 = idx[idxOff + j] + add, r1 = idx[idxOff + j + 1] + add, r2 = idx[idxOff + j + 2] + add, r3 = idx[idxOff + j + 3] + add;
-                FloatVector z = FloatVector.zero(S), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z;
-                for (int i = 0; i < len; i += 2 * L) {
-                    FloatVector x = FloatVector.fromArray(S, q, qOff + i), y = FloatVector.fromArray(S, q, qOff + i + L);
-                    a0 = x.fma(HalfWeights.bf16(K, r0 + i), a0); b0 = y.fma(HalfWeights.bf16(K, r0 + i + L), b0);
-                    a1 = x.fma(HalfWeights.bf16(K, r1 + i), a1); b1 = y.fma(HalfWeights.bf16(K, r1 + i + L), b1);
-                    a2 = x.fma(HalfWeights.bf16(K, r2 + i), a2); b2 = y.fma(HalfWeights.bf16(K, r2 + i + L), b2);
-                    a3 = x.fma(HalfWeights.bf16(K, r3 + i), a3); b3 = y.fma(HalfWeights.bf16(K, r3 + i + L), b3);
-                }
-                out[oOff + j] = VectorMath.sum(a0.add(b0)) * scale;
-                out[oOff + j + 1] = VectorMath.sum(a1.add(b1)) * scale;
-                out[oOff + j + 2] = VectorMath.sum(a2.add(b2)) * scale;
-                out[oOff + j + 3] = VectorMath.sum(a3.add(b3)) * scale;
-            }
-        for (; j < count; j++) out[oOff + j] = dotBf16(q, qOff, K, idx[idxOff + j] + add, len) * scale;
-    }
-
-    private static void weightedRowsBf16(float[] p, int pOff, int count, short[] V, int[] idx, int idxOff, int add, float[] out, int oOff, int hd) {
-        int c = 0;
-        for (; c + 4 * L <= hd; c += 4 * L) {
-            FloatVector a0 = FloatVector.fromArray(S, out, oOff + c), a1 = FloatVector.fromArray(S, out, oOff + c + L);
-            FloatVector a2 = FloatVector.fromArray(S, out, oOff + c + 2 * L), a3 = FloatVector.fromArray(S, out, oOff + c + 3 * L);
-            for (int j = 0; j < count; j++) {
-                int row = idx[idxOff + j] + add + c;
-                FloatVector w = FloatVector.broadcast(S, p[pOff + j]);
-                a0 = HalfWeights.bf16(V, row).fma(w, a0);
-                a1 = HalfWeights.bf16(V, row + L).fma(w, a1);
-                a2 = HalfWeights.bf16(V, row + 2 * L).fma(w, a2);
-                a3 = HalfWeights.bf16(V, row + 3 * L).fma(w, a3);
-            }
-            a0.intoArray(out, oOff + c); a1.intoArray(out, oOff + c + L);
-            a2.intoArray(out, oOff + c + 2 * L); a3.intoArray(out, oOff + c + 3 * L);
-        }
-        for (; c + 2 * L <= hd; c += 2 * L) {
-            FloatVector a0 = FloatVector.fromArray(S, out, oOff + c), a1 = FloatVector.fromArray(S, out, oOff + c + L);
-            for (int j = 0; j < count; j++) {
-                int row = idx[idxOff + j] + add + c;
-                FloatVector w = FloatVector.broadcast(S, p[pOff + j]);
-                a0 = HalfWeights.bf16(V, row).fma(w, a0);
-                a1 = HalfWeights.bf16(V, row + L).fma(w, a1);
-            }
-            a0.intoArray(out, oOff + c); a1.intoArray(out, oOff + c + L);
-        }
-        for (; c + L <= hd; c += L) {
-            FloatVector a0 = FloatVector.fromArray(S, out, oOff + c);
-            for (int j = 0; j < count; j++) a0 = HalfWeights.bf16(V, idx[idxOff + j] + add + c).fma(FloatVector.broadcast(S, p[pOff + j]), a0);
-            a0.intoArray(out, oOff + c);
-        }
-        for (; c < hd; c++) {
-            float a = out[oOff + c];
-            for (int j = 0; j < count; j++) a = Math.fma(p[pOff + j], ScalarKernels.widen(V[idx[idxOff + j] + add + c], dev.lamina.tensor.Precision.BF16), a);
-            out[oOff + c] = a;
-        }
-    }
-
-    private static float dotFp16(float[] a, int aOff, short[] b, int bOff, int len) {
-        FloatVector acc0 = FloatVector.zero(S), acc1 = acc0;
-        int i = 0;
-        for (int bound = len - 2 * L; i <= bound; i += 2 * L) {
-            acc0 = FloatVector.fromArray(S, a, aOff + i).fma(HalfWeights.fp16(b, bOff + i), acc0);
-            acc1 = FloatVector.fromArray(S, a, aOff + i + L).fma(HalfWeights.fp16(b, bOff + i + L), acc1);
-        }
-        for (; i < len; i += L) {
-            VectorMask<Float> m = S.indexInRange(i, len);
-            acc0 = FloatVector.fromArray(S, a, aOff + i, m).fma(HalfWeights.fp16(b, bOff + i, S16.indexInRange(i, len)), acc0);
-        }
-        return VectorMath.sum(acc0.add(acc1));
-    }
-
-    private static void scoresFp16(float[] q, int qOff, short[] K, int[] idx, int idxOff, int add, int count, float scale,
-                                 float[] out, int oOff, int len) {
-        int j = 0;
-        if (len % (2 * L) == 0)
-            for (; j + 4 <= count; j += 4) {
-                int r0 = idx[idxOff + j] + add, r1 = idx[idxOff + j + 1] + add, r2 = idx[idxOff + j + 2] + add, r3 = idx[idxOff + j + 3] + add;
-                FloatVector z = FloatVector.zero(S), a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z;
-                for (int i = 0; i < len; i += 2 * L) {
-                    FloatVector x = FloatVector.fromArray(S, q, qOff + i), y = FloatVector.fromArray(S, q, qOff + i + L);
-                    a0 = x.fma(HalfWeights.fp16(K, r0 + i), a0); b0 = y.fma(HalfWeights.fp16(K, r0 + i + L), b0);
-                    a1 = x.fma(HalfWeights.fp16(K, r1 + i), a1); b1 = y.fma(HalfWeights.fp16(K, r1 + i + L), b1);
-                    a2 = x.fma(HalfWeights.fp16(K, r2 + i), a2); b2 = y.fma(HalfWeights.fp16(K, r2 + i + L), b2);
-                    a3 = x.fma(HalfWeights.fp16(K, r3 + i), a3); b3 = y.fma(HalfWeights.fp16(K, r3 + i + L), b3);
-                }
-                out[oOff + j] = VectorMath.sum(a0.add(b0)) * scale;
-                out[oOff + j + 1] = VectorMath.sum(a1.add(b1)) * scale;
-                out[oOff + j + 2] = VectorMath.sum(a2.add(b2)) * scale;
-                out[oOff + j + 3] = VectorMath.sum(a3.add(b3)) * scale;
-            }
-        for (; j < count; j++) out[oOff + j] = dotFp16(q, qOff, K, idx[idxOff + j] + add, len) * scale;
-    }
-
-    private static void weightedRowsFp16(float[] p, int pOff, int count, short[] V, int[] idx, int idxOff, int add, float[] out, int oOff, int hd) {
-        int c = 0;
-        for (; c + 4 * L <= hd; c += 4 * L) {
-            FloatVector a0 = FloatVector.fromArray(S, out, oOff + c), a1 = FloatVector.fromArray(S, out, oOff + c + L);
-            FloatVector a2 = FloatVector.fromArray(S, out, oOff + c + 2 * L), a3 = FloatVector.fromArray(S, out, oOff + c + 3 * L);
-            for (int j = 0; j < count; j++) {
-                int row = idx[idxOff + j] + add + c;
-                FloatVector w = FloatVector.broadcast(S, p[pOff + j]);
-                a0 = HalfWeights.fp16(V, row).fma(w, a0);
-                a1 = HalfWeights.fp16(V, row + L).fma(w, a1);
-                a2 = HalfWeights.fp16(V, row + 2 * L).fma(w, a2);
-                a3 = HalfWeights.fp16(V, row + 3 * L).fma(w, a3);
-            }
-            a0.intoArray(out, oOff + c); a1.intoArray(out, oOff + c + L);
-            a2.intoArray(out, oOff + c + 2 * L); a3.intoArray(out, oOff + c + 3 * L);
-        }
-        for (; c + 2 * L <= hd; c += 2 * L) {
-            FloatVector a0 = FloatVector.fromArray(S, out, oOff + c), a1 = FloatVector.fromArray(S, out, oOff + c + L);
-            for (int j = 0; j < count; j++) {
-                int row = idx[idxOff + j] + add + c;
-                FloatVector w = FloatVector.broadcast(S, p[pOff + j]);
-                a0 = HalfWeights.fp16(V, row).fma(w, a0);
-                a1 = HalfWeights.fp16(V, row + L).fma(w, a1);
-            }
-            a0.intoArray(out, oOff + c); a1.intoArray(out, oOff + c + L);
-        }
-        for (; c + L <= hd; c += L) {
-            FloatVector a0 = FloatVector.fromArray(S, out, oOff + c);
-            for (int j = 0; j < count; j++) a0 = HalfWeights.fp16(V, idx[idxOff + j] + add + c).fma(FloatVector.broadcast(S, p[pOff + j]), a0);
-            a0.intoArray(out, oOff + c);
-        }
-        for (; c < hd; c++) {
-            float a = out[oOff + c];
-            for (int j = 0; j < count; j++) a = Math.fma(p[pOff + j], ScalarKernels.widen(V[idx[idxOff + j] + add + c], dev.lamina.tensor.Precision.FP16), a);
-            out[oOff + c] = a;
+        float[] tile = kvTile(KV_BLOCK * hd);
+        for (int j0 = 0; j0 < count; j0 += KV_BLOCK) {
+            int n = Math.min(KV_BLOCK, count - j0);
+            widenRows(V, format, idx, idxOff + j0, add, n, hd, tile);
+            weightedRows(p, pOff + j0, n, tile, null, 0, 0, hd, out, oOff, hd);
         }
     }
 }
