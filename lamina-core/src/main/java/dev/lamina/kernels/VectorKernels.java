@@ -840,12 +840,16 @@ public final class VectorKernels implements KernelSet {
         }
     }
 
-    // ---- 16-bit KV rows: blocks of rows widened into a per-thread float32 tile, then the float32 kernels on it, so every
-    // sum is theirs bit for bit. (Widening inside the four-key loop measured 20-40x slower: with eight widenings a loop,
-    // C2 stopped inlining the vector helpers and boxed them.)
+    // ---- 16-bit KV rows: each kernel computes its float32 sibling's sums bit for bit, the rows widened as they are loaded.
+    // One key (or two vectors of a value row) per loop pass, one method per format: with eight widenings in a pass (four
+    // keys at a time) C2 stopped inlining the vector helpers and boxed them, 22 against 5.5 ns a key.
 
-    /** KV rows widened per block: enough for a block to stay in the first-level cache. */
-    private static final int KV_BLOCK = 16;
+    /** Rows idx[idxOff+j] + add (j < count) of len 16-bit values in format as float32 into tile, row j at j·len (odd lengths). */
+    private static void widenRows(short[] V, dev.lamina.tensor.Precision format, int[] idx, int idxOff, int add, int count, int len, float[] tile) {
+        for (int j = 0; j < count; j++)
+            for (int i = 0, src = idx[idxOff + j] + add; i < len; i++) tile[j * len + i] = ScalarKernels.widen(V[src + i], format);
+    }
+
     private static final ThreadLocal<float[][]> KV_TILE = ThreadLocal.withInitial(() -> new float[1][0]);
 
     private static float[] kvTile(int size) {
@@ -854,44 +858,107 @@ public final class VectorKernels implements KernelSet {
         return t[0];
     }
 
-    /** Rows idx[idxOff+j] + add (j < count) of len 16-bit values in format as float32 into tile, row j at j·len. */
-    private static void widenRows(short[] V, dev.lamina.tensor.Precision format, int[] idx, int idxOff, int add, int count, int len, float[] tile) {
-        boolean fp16 = format == dev.lamina.tensor.Precision.FP16;
-        for (int j = 0; j < count; j++) {
-            int src = idx[idxOff + j] + add, dst = j * len, i = 0;
-            if (fp16) for (; i + L <= len; i += L) HalfWeights.fp16(V, src + i).intoArray(tile, dst + i);
-            else for (; i + L <= len; i += L) HalfWeights.bf16(V, src + i).intoArray(tile, dst + i);
-            for (; i < len; i++) tile[dst + i] = ScalarKernels.widen(V[src + i], format);
-        }
-    }
-
     @Override
     public float dot(float[] a, int aOff, short[] b, int bOff, int len, dev.lamina.tensor.Precision p) {
-        float[] tile = kvTile(len);
-        widenRows(b, p, new int[] {bOff}, 0, 0, 1, len, tile);
-        return vdot(a, aOff, tile, 0, len);
+        float[] out = new float[1];
+        scores(a, aOff, b, p, new int[] {bOff}, 0, 0, 1, 1f, out, 0, len);
+        return out[0];
     }
 
     @Override
     public void scores(float[] q, int qOff, short[] K, dev.lamina.tensor.Precision format, int[] idx, int idxOff, int add, int count,
                        float scale, float[] out, int oOff, int len) {
-        float[] tile = kvTile(KV_BLOCK * len);
-        for (int j0 = 0; j0 < count; j0 += KV_BLOCK) {
-            int n = Math.min(KV_BLOCK, count - j0);
-            widenRows(K, format, idx, idxOff + j0, add, n, len, tile);
-            scores(q, qOff, tile, null, 0, 0, len, n, scale, out, oOff + j0, len);
-        }
+        if (len % (2 * L) != 0) {                          // vdot's masked tail: on widened rows, one at a time
+            float[] tile = kvTile(len);
+            for (int j = 0; j < count; j++) {
+                widenRows(K, format, idx, idxOff + j, add, 1, len, tile);
+                out[oOff + j] = vdot(q, qOff, tile, 0, len) * scale;
+            }
+        } else if (format == dev.lamina.tensor.Precision.FP16) scoresFp16(q, qOff, K, idx, idxOff, add, count, scale, out, oOff, len);
+        else scoresBf16(q, qOff, K, idx, idxOff, add, count, scale, out, oOff, len);
     }
 
-    /** The float32 weightedRows over each widened block in turn: a chain over j stored and reloaded between blocks is the same chain. */
     @Override
     public void weightedRows(float[] p, int pOff, int count, short[] V, dev.lamina.tensor.Precision format, int[] idx, int idxOff, int add,
                              float[] out, int oOff, int hd) {
-        float[] tile = kvTile(KV_BLOCK * hd);
-        for (int j0 = 0; j0 < count; j0 += KV_BLOCK) {
-            int n = Math.min(KV_BLOCK, count - j0);
-            widenRows(V, format, idx, idxOff + j0, add, n, hd, tile);
-            weightedRows(p, pOff + j0, n, tile, null, 0, 0, hd, out, oOff, hd);
+        int c = format == dev.lamina.tensor.Precision.FP16 ? weightedRowsFp16(p, pOff, count, V, idx, idxOff, add, out, oOff, hd)
+                : weightedRowsBf16(p, pOff, count, V, idx, idxOff, add, out, oOff, hd);
+        for (; c < hd; c++) {
+            float a = out[oOff + c];
+            for (int j = 0; j < count; j++) a = Math.fma(p[pOff + j], ScalarKernels.widen(V[idx[idxOff + j] + add + c], format), a);
+            out[oOff + c] = a;
         }
+    }
+
+    /** vdot's chain per key (len a multiple of 2L), times scale. */
+    private static void scoresBf16(float[] q, int qOff, short[] K, int[] idx, int idxOff, int add, int count, float scale,
+                                 float[] out, int oOff, int len) {
+        for (int j = 0; j < count; j++) {
+            int r = idx[idxOff + j] + add;
+            FloatVector acc0 = FloatVector.zero(S), acc1 = acc0;
+            for (int i = 0; i < len; i += 2 * L) {
+                acc0 = FloatVector.fromArray(S, q, qOff + i).fma(HalfWeights.bf16(K, r + i), acc0);
+                acc1 = FloatVector.fromArray(S, q, qOff + i + L).fma(HalfWeights.bf16(K, r + i + L), acc1);
+            }
+            out[oOff + j] = VectorMath.sum(acc0.add(acc1)) * scale;
+        }
+    }
+
+    /** weightedRows' chains over the columns [0, c) of whole vectors; returns c (the rest is left to a scalar loop). */
+    private static int weightedRowsBf16(float[] p, int pOff, int count, short[] V, int[] idx, int idxOff, int add, float[] out, int oOff, int hd) {
+        int c = 0;
+        for (; c + 2 * L <= hd; c += 2 * L) {
+            FloatVector a0 = FloatVector.fromArray(S, out, oOff + c), a1 = FloatVector.fromArray(S, out, oOff + c + L);
+            for (int j = 0; j < count; j++) {
+                int row = idx[idxOff + j] + add + c;
+                FloatVector w = FloatVector.broadcast(S, p[pOff + j]);
+                a0 = HalfWeights.bf16(V, row).fma(w, a0);
+                a1 = HalfWeights.bf16(V, row + L).fma(w, a1);
+            }
+            a0.intoArray(out, oOff + c);
+            a1.intoArray(out, oOff + c + L);
+        }
+        for (; c + L <= hd; c += L) {
+            FloatVector a0 = FloatVector.fromArray(S, out, oOff + c);
+            for (int j = 0; j < count; j++) a0 = HalfWeights.bf16(V, idx[idxOff + j] + add + c).fma(FloatVector.broadcast(S, p[pOff + j]), a0);
+            a0.intoArray(out, oOff + c);
+        }
+        return c;
+    }
+
+    /** vdot's chain per key (len a multiple of 2L), times scale. */
+    private static void scoresFp16(float[] q, int qOff, short[] K, int[] idx, int idxOff, int add, int count, float scale,
+                                 float[] out, int oOff, int len) {
+        for (int j = 0; j < count; j++) {
+            int r = idx[idxOff + j] + add;
+            FloatVector acc0 = FloatVector.zero(S), acc1 = acc0;
+            for (int i = 0; i < len; i += 2 * L) {
+                acc0 = FloatVector.fromArray(S, q, qOff + i).fma(HalfWeights.fp16(K, r + i), acc0);
+                acc1 = FloatVector.fromArray(S, q, qOff + i + L).fma(HalfWeights.fp16(K, r + i + L), acc1);
+            }
+            out[oOff + j] = VectorMath.sum(acc0.add(acc1)) * scale;
+        }
+    }
+
+    /** weightedRows' chains over the columns [0, c) of whole vectors; returns c (the rest is left to a scalar loop). */
+    private static int weightedRowsFp16(float[] p, int pOff, int count, short[] V, int[] idx, int idxOff, int add, float[] out, int oOff, int hd) {
+        int c = 0;
+        for (; c + 2 * L <= hd; c += 2 * L) {
+            FloatVector a0 = FloatVector.fromArray(S, out, oOff + c), a1 = FloatVector.fromArray(S, out, oOff + c + L);
+            for (int j = 0; j < count; j++) {
+                int row = idx[idxOff + j] + add + c;
+                FloatVector w = FloatVector.broadcast(S, p[pOff + j]);
+                a0 = HalfWeights.fp16(V, row).fma(w, a0);
+                a1 = HalfWeights.fp16(V, row + L).fma(w, a1);
+            }
+            a0.intoArray(out, oOff + c);
+            a1.intoArray(out, oOff + c + L);
+        }
+        for (; c + L <= hd; c += L) {
+            FloatVector a0 = FloatVector.fromArray(S, out, oOff + c);
+            for (int j = 0; j < count; j++) a0 = HalfWeights.fp16(V, idx[idxOff + j] + add + c).fma(FloatVector.broadcast(S, p[pOff + j]), a0);
+            a0.intoArray(out, oOff + c);
+        }
+        return c;
     }
 }
