@@ -96,9 +96,10 @@ final class ServeCommand implements Callable<Integer> {
             throw new LaminaException("cannot load " + model + ": " + server.loadError());
         }
         System.err.println(plan);
-        System.err.printf("lamina: ready: %s/v1 serves '%s'%s (%d concurrent sequences, context %s tokens)%s%n", server.baseUrl(), name,
+        System.err.printf("lamina: ready: %s/v1 serves '%s'%s (%d concurrent sequences, context %s tokens, KV cache %s)%s%n", server.baseUrl(), name,
                 adapters.isEmpty() ? "" : " with adapters " + String.join(", ", adapters.keySet()),
                 maxConcurrent, server.engine().contextLimit() == Integer.MAX_VALUE ? "unbounded" : server.engine().contextLimit(),
+                dev.lamina.infer.KvRows.label(kvCache),
                 key != null ? "; API key required" : "");
         stopped.await();
         return 0;

@@ -33,6 +33,16 @@ class ServeAndBenchCommandTest extends CliTest {
         clearOutput();
         assertThat(Main.run("bench", "infer", "--preset", "tiny", "--repeats", "0")).isEqualTo(1);
         assertThat(err()).contains("--repeats must be >= 1");
+        clearOutput();                                   // a 16-bit KV cache, and a bad cache type in one line
+        assertThat(Main.run("bench", "infer", "--preset", "tiny", "--vocab", "300", "--prompt", "16", "--tokens", "8", "--repeats", "1",
+                "--concurrency", "1", "--warmup", "0", "--kv-cache-dtype", "f16")).as(err()).isZero();
+        assertThat(out()).contains("KV cache f16", "decode, batch 1:");
+        clearOutput();
+        assertThat(Main.run("bench", "infer", "--preset", "tiny", "--kv-cache-dtype", "q4")).isEqualTo(1);
+        assertThat(err().strip()).isEqualTo("lamina: error: --kv-cache-dtype must be f32, bf16 or f16, got 'q4'");
+        clearOutput();
+        assertThat(Main.run("bench", "memory", "--preset", "llama-s", "--method", "full", "--kv-cache-dtype", "f16")).isEqualTo(1);
+        assertThat(err()).contains("--kv-cache-dtype is for --method inference").doesNotContain("Exception");
     }
 
     @Test

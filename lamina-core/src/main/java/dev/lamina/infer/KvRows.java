@@ -111,7 +111,7 @@ public final class KvRows {
             case "f32", "fp32", "float32" -> Precision.FP32;
             case "bf16", "bfloat16" -> Precision.BF16;
             case "f16", "fp16", "float16" -> Precision.FP16;
-            default -> throw LaminaException.field("kv-cache-dtype", "--kv-cache-dtype must be f32, bf16 or f16, got '" + s + "'");
+            default -> throw new LaminaException("--kv-cache-dtype must be f32, bf16 or f16, got '" + s + "'");
         };
     }
 
