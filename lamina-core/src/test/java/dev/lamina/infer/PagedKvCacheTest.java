@@ -45,9 +45,10 @@ class PagedKvCacheTest {
         assertThat(pool.freeBlocks()).isEqualTo(2);
     }
 
-    @Test
-    void forkSharesBlocksAndCopiesOnWrite() {
-        BlockPool pool = new BlockPool(c, 10, 16, false);
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(dev.lamina.tensor.Precision.class)
+    void forkSharesBlocksAndCopiesOnWrite(dev.lamina.tensor.Precision p) {
+        BlockPool pool = new BlockPool(c, 10, 16, false, p);
         PagedKvCache a = new PagedKvCache(pool, c, 1000);
         int[] prompt = KvCacheTest.tokens(20, 61, 5);               // one full block and 4 rows of a second
         InferenceSession sa = new InferenceSession(model, a);
@@ -66,11 +67,11 @@ class PagedKvCacheTest {
         assertThat(pool.usedBlocks()).isEqualTo(3);
 
         // each continuation equals the same tokens decoded without any sharing
-        try (InferenceSession ref = new InferenceSession(model, 64)) {
+        try (InferenceSession ref = new InferenceSession(model, new ContiguousKvCache(c, 64, p))) {
             ref.forward(prompt);
             assertThat(ref.forward(7)).isEqualTo(la);
         }
-        try (InferenceSession ref = new InferenceSession(model, 64)) {
+        try (InferenceSession ref = new InferenceSession(model, new ContiguousKvCache(c, 64, p))) {
             ref.forward(prompt);
             assertThat(ref.forward(9)).isEqualTo(lb);
         }
