@@ -45,18 +45,19 @@ final class PlanMemoryCommand implements Callable<Integer> {
     public Integer call() {
         int given = (model != null ? 1 : 0) + (config != null ? 1 : 0) + (preset != null ? 1 : 0);
         if (given != 1) throw new LaminaException("give one of --model DIR|FILE.gguf, --config FILE or --preset NAME");
-        ModelConfig c = model != null ? Main.configOf(model) : config != null ? ModelConfig.read(config) : Presets.get(preset).config().apply(vocab);
+        Served sv = model != null ? served(model, dev.lamina.kernels.WeightFormat.STORED) : null;
+        ModelConfig c = model != null ? sv.config() : config != null ? ModelConfig.read(config) : Presets.get(preset).config().apply(vocab);
         String name = model != null ? model.getFileName().toString() : config != null ? config.getFileName().toString() : preset;
         int T = seq != null ? seq : Math.min(256, c.maxPositionEmbeddings());
         MemoryPlan.Task t = parse(MemoryPlan.Task.class, "task", task);
         boolean served = model != null && t == MemoryPlan.Task.INFERENCE;     // planned as serve would run it
-        var as = served ? dev.lamina.Lamina.servedFormat(model, dev.lamina.kernels.WeightFormat.STORED) : null;
+        var as = served ? sv.format() : null;
         MemoryPlan.Precision p = precision != null ? parse(MemoryPlan.Precision.class, "precision", precision)
                 : served ? ServeCommand.weightPrecision(as) : MemoryPlan.Precision.FP32;
         MemoryPlan.Request r = request(c, t, p, batch, T, checkpointEvery, parse(MemoryPlan.Strategy.class, "strategy", strategy));
         if (fit != null) return fit(name, r, size(fit));
         MemoryPlan.Plan plan = MemoryPlan.plan(r);
-        if (served) plan = asServed(model, dev.lamina.kernels.WeightFormat.STORED, as, plan);
+        if (served) plan = asServed(model, dev.lamina.kernels.WeightFormat.STORED, sv, plan);
         print(name, plan);
         return 0;
     }
@@ -179,21 +180,34 @@ final class PlanMemoryCommand implements Callable<Integer> {
     }
 
     /**
+     * A model's config, the format inference keeps its weights in when asked for weights ({@link
+     * dev.lamina.Lamina#servedFormat}) and, for a GGUF file, the bytes it holds served as stored (else −1):
+     * a GGUF file's header read once.
+     */
+    record Served(ModelConfig config, dev.lamina.kernels.WeightFormat format, long ggufBytes) {}
+
+    static Served served(Path model, dev.lamina.kernels.WeightFormat weights) {
+        if (!dev.lamina.gguf.GgufModel.isGguf(model)) return new Served(Main.configOf(model), dev.lamina.Lamina.servedFormat(model, weights), -1);
+        var h = dev.lamina.gguf.GgufModel.header(model);
+        return new Served(h.config(), weights == dev.lamina.kernels.WeightFormat.STORED ? h.stored() : weights, h.servedBytes());
+    }
+
+    /**
      * plan as inference holds model's weights when asked for weights: a GGUF file served as stored
      * keeps its quantized blocks and 16-bit matrices in the kernels' form (on the heap, read from the
      * file directly, with no float32 copy while loading); a 16-bit Hugging Face directory is read one
-     * tensor at a time; anything else stands as the config plans it. served: {@link
-     * dev.lamina.Lamina#servedFormat} of model and weights, which the caller has already read.
+     * tensor at a time; anything else stands as the config plans it. served: what {@link #served} read
+     * of model and weights.
      */
-    static MemoryPlan.Plan asServed(Path model, dev.lamina.kernels.WeightFormat weights, dev.lamina.kernels.WeightFormat served, MemoryPlan.Plan plan) {
+    static MemoryPlan.Plan asServed(Path model, dev.lamina.kernels.WeightFormat weights, Served served, MemoryPlan.Plan plan) {
         if (weights != dev.lamina.kernels.WeightFormat.STORED) return plan;
         if (dev.lamina.hf.HfCheckpoint.isHfDirectory(model)) {
-            if (served != dev.lamina.kernels.WeightFormat.BF16 && served != dev.lamina.kernels.WeightFormat.F16) return plan;
+            if (served.format() != dev.lamina.kernels.WeightFormat.BF16 && served.format() != dev.lamina.kernels.WeightFormat.F16) return plan;
             return plan.replacing(MemoryPlan.LOADING, 4 * dev.lamina.hf.HfCheckpoint.largestTensor(model),
                     "while loading, one tensor at a time in float32 (the largest here) as its 16-bit copy is packed");
         }
         if (!dev.lamina.gguf.GgufModel.isGguf(model)) return plan;
-        long held = dev.lamina.gguf.GgufModel.servedBytes(model);
+        long held = served.ggufBytes();
         if (held < 0) return plan;                        // a float32 file: loaded and packed as float32
         return plan.replacing(MemoryPlan.LOADING, 0, "none: read from the file into the kernels' form directly")
                 .replacing(MemoryPlan.WEIGHTS, held, "the file's tensors as inference holds them: quantized blocks and 16-bit matrices as stored, the rest float32");

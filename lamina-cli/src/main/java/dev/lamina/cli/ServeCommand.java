@@ -160,12 +160,12 @@ final class ServeCommand implements Callable<Integer> {
      * buffers; refuses when it cannot fit, unless --force.
      */
     private String guard(WeightFormat format) {
-        WeightFormat served = dev.lamina.Lamina.servedFormat(model, format);
-        dev.lamina.model.ModelConfig c = Main.configOf(model);
+        PlanMemoryCommand.Served served = PlanMemoryCommand.served(model, format);
+        dev.lamina.model.ModelConfig c = served.config();
         int context = Math.min(c.maxPositionEmbeddings(), c.contextLimit());
         boolean blocks = kvBlocks > 0;
         var plan = dev.lamina.plan.MemoryPlan.plan(new dev.lamina.plan.MemoryPlan.Request(c, dev.lamina.plan.MemoryPlan.Task.INFERENCE,
-                weightPrecision(served),
+                weightPrecision(served.format()),
                 blocks ? 1 : maxConcurrent, Math.min(256, context), 1, 0,
                 dev.lamina.plan.MemoryPlan.Optimizer.ADAMW, blocks ? kvBlocks * 16 : context, 1, dev.lamina.plan.MemoryPlan.Strategy.DP,
                 dev.lamina.plan.MemoryPlan.Target.LAMINA, 0, java.util.Set.of(), kvPrecision(kvCache)));

@@ -48,7 +48,25 @@ public final class GgufModel {
      */
     public static WeightFormat storedFormat(Path path) {
         try (GgufFile f = GgufFile.open(path)) {
-            return WeightFormat.ofMatrices(f.tensors().values().stream().filter(t -> t.ne().length >= 2).map(t -> t.type().name()));
+            return storedFormat(f);
+        }
+    }
+
+    private static WeightFormat storedFormat(GgufFile f) {
+        return WeightFormat.ofMatrices(f.tensors().values().stream().filter(t -> t.ne().length >= 2).map(t -> t.type().name()));
+    }
+
+    /**
+     * What a memory plan reads of a file before loading it, from one read of its header (a large
+     * vocabulary takes a few hundred milliseconds to parse): the config, {@link #storedFormat} and
+     * {@link #servedBytes}.
+     */
+    public record Header(ModelConfig config, WeightFormat stored, long servedBytes) {}
+
+    /** The file's {@link Header}. */
+    public static Header header(Path path) {
+        try (GgufFile f = GgufFile.open(path)) {
+            return new Header(config(f), storedFormat(f), servedBytes(f));
         }
     }
 
@@ -58,19 +76,23 @@ public final class GgufModel {
      * a memory plan made before loading. −1 when no tensor is kept (a float32 file, loaded and packed as float32).
      */
     public static long servedBytes(Path path) {
-        final int PANEL_ROWS = 64;      // the widest panel (4 vectors of 16 lanes): a plan errs high on narrower machines
         try (GgufFile f = GgufFile.open(path)) {
-            double bytes = 0;
-            boolean kept = false;
-            for (GgufFile.Tensor t : f.tensors().values()) {
-                boolean panels = t.ne().length >= 2 && (GgufWeights.kept(t.type()) || GgufWeights.half(t.type()));
-                long n = t.count();
-                if (panels) n = n / t.ne()[1] * ((t.ne()[1] + PANEL_ROWS - 1) / PANEL_ROWS * PANEL_ROWS);   // rows padded to whole panels
-                bytes += n * GgufWeights.heldBytes(t.type());
-                kept |= panels;
-            }
-            return kept ? (long) Math.ceil(bytes) : -1;
+            return servedBytes(f);
         }
+    }
+
+    private static long servedBytes(GgufFile f) {
+        final int PANEL_ROWS = 64;      // the widest panel (4 vectors of 16 lanes): a plan errs high on narrower machines
+        double bytes = 0;
+        boolean kept = false;
+        for (GgufFile.Tensor t : f.tensors().values()) {
+            boolean panels = t.ne().length >= 2 && (GgufWeights.kept(t.type()) || GgufWeights.half(t.type()));
+            long n = t.count();
+            if (panels) n = n / t.ne()[1] * ((t.ne()[1] + PANEL_ROWS - 1) / PANEL_ROWS * PANEL_ROWS);   // rows padded to whole panels
+            bytes += n * GgufWeights.heldBytes(t.type());
+            kept |= panels;
+        }
+        return kept ? (long) Math.ceil(bytes) : -1;
     }
 
     /** Whether path is a file that starts with the GGUF magic. */

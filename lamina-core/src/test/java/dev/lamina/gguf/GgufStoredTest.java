@@ -46,6 +46,10 @@ class GgufStoredTest {
         // narrower vectors a few percent high for this small model's odd row counts, never low
         double held = stored.storedBytes() + 4.0 * stored.params().count();
         assertThat((double) GgufModel.servedBytes(file)).isBetween(0.99 * held, 1.04 * held);
+        GgufModel.Header h = GgufModel.header(file);                          // the same, from one read of the header
+        assertThat(h.servedBytes()).isEqualTo(GgufModel.servedBytes(file));
+        assertThat(h.stored()).isEqualTo(GgufModel.storedFormat(file));
+        assertThat(h.config().toJsonString()).isEqualTo(stored.config().toJsonString());
         long linearFloats = flat.params().count() - stored.params().count();      // the float32 weights not held
         assertThat(linearFloats).isGreaterThan(flat.params().count() / 2);
         // the token table too: lookups read its rows from the blocks (a tied head's, or its own), no float copy
