@@ -24,7 +24,7 @@ public final class BlockPool {
     /** vLLM's default block size. */
     public static final int DEFAULT_BLOCK_SIZE = 16;
 
-    private final int blockSize, numBlocks, kvDim, layers;
+    private final int blockSize, numBlocks, kvDim;
     private final KvRows rows;
     private final int[] refs;
     private final int[] freeList;
@@ -50,10 +50,7 @@ public final class BlockPool {
         this.blockSize = blockSize;
         this.numBlocks = numBlocks;
         this.kvDim = c.kvDim();
-        this.layers = c.numHiddenLayers();
-        if ((long) numBlocks * blockSize * kvDim > Integer.MAX_VALUE - 16)
-            throw new IllegalArgumentException("KV pool of " + numBlocks + " blocks is too large for one array per layer");
-        rows = new KvRows(layers, (long) numBlocks * blockSize, kvDim, precision);
+        rows = new KvRows(c.numHiddenLayers(), (long) numBlocks * blockSize, kvDim, precision);   // refuses a pool too large for one array per layer
         refs = new int[numBlocks];
         freeList = new int[numBlocks];
         for (int i = 0; i < numBlocks; i++) freeList[i] = numBlocks - 1 - i;   // hand out block 0 first
