@@ -6,10 +6,11 @@ Shape: vocab 16384, hidden 768, 12 layers, 12 heads, 12 KV heads (head dim 64),
 FFN 2048 (SwiGLU gate/up/down), RMSNorm eps 1e-5, RoPE theta 10000, ctx 256,
 untied output head, no biases. All tensors F32. Weights ~ N(0, 0.02), norms 1.0.
 
+With SHAPE tinyllama: TinyLlama-1.1B's shape (vocab 32000, hidden 2048, 22 layers, 32 heads, 4 KV heads, FFN 5632).
 With SHAPE moe-s: Lamina's `moe-s` preset, Mixtral's layout: vocab 8192, hidden 384, 6 layers, 6 heads,
 8 experts of FFN 1024 per layer, 2 per token (router ffn_gate_inp, experts stacked in ffn_*_exps).
 
-Usage: python make_gguf.py OUT.gguf [llama-m|moe-s] [CTX]    (needs the gguf and numpy packages; CTX: the
+Usage: python make_gguf.py OUT.gguf [llama-m|moe-s|tinyllama] [CTX]    (needs the gguf and numpy packages; CTX: the
 context length, default 256; the weights are the same whatever it is)
 """
 import sys
@@ -35,8 +36,11 @@ N_EXPERT, N_USED = 0, 0
 if SHAPE == "moe-s":
     N_VOCAB, N_EMBD, N_LAYER, N_HEAD, N_HEAD_KV, N_FF, N_EXPERT, N_USED = 8192, 384, 6, 6, 6, 1024, 8, 2
     HEAD_DIM = N_EMBD // N_HEAD
+elif SHAPE == "tinyllama":
+    N_VOCAB, N_EMBD, N_LAYER, N_HEAD, N_HEAD_KV, N_FF = 32000, 2048, 22, 32, 4, 5632
+    HEAD_DIM = N_EMBD // N_HEAD
 elif SHAPE != "llama-m":
-    sys.exit(f"SHAPE must be llama-m or moe-s, got {SHAPE}")
+    sys.exit(f"SHAPE must be llama-m, moe-s or tinyllama, got {SHAPE}")
 
 rng = np.random.default_rng(0)
 
@@ -122,6 +126,6 @@ w.write_tensors_to_file()
 w.close()
 
 n_params = (2 * N_VOCAB * N_EMBD
-            + N_LAYER * (2 * N_EMBD + 4 * N_EMBD * N_EMBD + 3 * N_EMBD * N_FF * max(1, N_EXPERT) + N_EXPERT * N_EMBD)
+            + N_LAYER * (2 * N_EMBD + 2 * N_EMBD * N_EMBD + 2 * N_EMBD * N_HEAD_KV * HEAD_DIM + 3 * N_EMBD * N_FF * max(1, N_EXPERT) + N_EXPERT * N_EMBD)
             + N_EMBD)
 print(f"wrote {OUT}: {n_params} params ({n_params * 4 / 1e6:.1f} MB of f32 weights)")

@@ -4,6 +4,8 @@
 # step's peak, one process per figure), and the plan's error. Inference is compared once loaded (the
 # plan's steady_bytes: loading a float32 model briefly holds its weights twice, which the plan's peak includes).
 #   bench/memory_plan.sh [CASE...]   CASE: SHAPE:METHOD:BATCH:SEQ[:ckpt][:PRECISION][:KV]   SHAPE llama-s|llama-m|tinyllama,
+#                                     or a model path (a GGUF file, run or HF directory; inference, batch 1: served as
+#                                     stored, tokenizer included),
 #                                     METHOD inference|full|lora|qlora, PRECISION fp32|bf16|fp16 (full; bf16 inference; default fp32),
 #                                     KV f32|bf16|f16 (inference's KV cache; default f32)
 #                                     (default: a grid of 16 cases)
@@ -24,14 +26,18 @@ for c in "${cases[@]}"; do
     llama-s) model=(--preset llama-s --vocab 8192) ;;
     llama-m) model=(--preset llama-m --vocab 16384) ;;
     tinyllama) model=(--config "$ROOT/configs/tinyllama-1.1b.json") ;;
+    */*) model=(--model "$shape") ;;
     *) echo "memory_plan: unknown shape $shape" >&2; exit 2 ;;
   esac
+  measured=(--preset "$shape"); pp=(--precision "$prec")
+  [[ "$shape" == */* ]] && { measured=(--model "$shape"); pp=(); }   # a model is planned in the format it is served in
   task=$method; [ "$method" = full ] && task=train
   flags=(); what=none; [ -n "${ckpt:-}" ] && { flags=(--checkpoint-activations); what="every layer"; }
   kv=(); bkv=(); [ "$method" = inference ] && { kv=(--kv-cache-tokens "$seq" --kv-cache-dtype "$kvt"); bkv=(--kv-cache-dtype "$kvt"); }
-  plan=$("$ROOT/bin/lamina" plan memory "${model[@]}" --task "$task" --batch "$batch" --seq "$seq" --rank 16 --precision "$prec" "${flags[@]}" "${kv[@]}")
+  plan=$("$ROOT/bin/lamina" plan memory "${model[@]}" --task "$task" --batch "$batch" --seq "$seq" --rank 16 "${pp[@]}" "${flags[@]}" "${kv[@]}")
   planned=$(sed -n 's/^peak_bytes=//p' <<<"$plan")
-  [ "$method" = inference ] && planned=$(sed -n 's/^steady_bytes=//p' <<<"$plan")   # bench memory measures once loaded
-  live=$("$ROOT/bin/lamina" bench memory --preset "$shape" --method "$method" --batch "$batch" --seq "$seq" --rank 16 --precision "$prec" "${flags[@]}" "${bkv[@]}" | sed -n 's/^live_mb=//p')
-  echo "| $shape | $method | $prec | $([ "$method" = inference ] && echo "$kvt" || echo -) | $batch x $seq | $what | $(awk -v p="$planned" 'BEGIN{printf "%.0f", p / 1e6}') | $live | $(awk -v p="$planned" -v l="$live" 'BEGIN{printf "%+.1f%%", 100 * (p / 1e6 / l - 1)}') |"
+  steady=$(sed -n 's/^steady_bytes=//p' <<<"$plan")
+  [ "$method" = inference ] && [ -n "$steady" ] && planned=$steady   # bench memory measures once loaded
+  live=$("$ROOT/bin/lamina" bench memory "${measured[@]}" --method "$method" --batch "$batch" --seq "$seq" --rank 16 --precision "$prec" "${flags[@]}" "${bkv[@]}" | sed -n 's/^live_mb=//p')
+  echo "| $(basename "$shape") | $method | $prec | $([ "$method" = inference ] && echo "$kvt" || echo -) | $batch x $seq | $what | $(awk -v p="$planned" 'BEGIN{printf "%.0f", p / 1e6}') | $live | $(awk -v p="$planned" -v l="$live" 'BEGIN{printf "%+.1f%%", 100 * (p / 1e6 / l - 1)}') |"
 done

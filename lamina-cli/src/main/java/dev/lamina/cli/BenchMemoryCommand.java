@@ -32,6 +32,8 @@ final class BenchMemoryCommand implements Callable<Integer> {
     @Option(names = "--preset", defaultValue = "llama-m", description = "llama-s, llama-m or tinyllama (TinyLlama-1.1B's shape) (default ${DEFAULT-VALUE}).")
     String preset;
     @Option(names = "--layers", description = "Override the number of layers (memory scales with it).") Integer layers;
+    @Option(names = "--model", paramLabel = "MODEL", description = "Inference: a run directory, Hugging Face directory or GGUF file, "
+            + "loaded as serve loads it (weights as stored, tokenizer) instead of --preset's random weights.") java.nio.file.Path modelPath;
     @Option(names = "--method", defaultValue = "qlora", description = "inference, full, lora or qlora (default ${DEFAULT-VALUE}).") String method;
     @Option(names = "--rank", defaultValue = "16", description = "LoRA rank, every linear map, alpha 2r (default ${DEFAULT-VALUE}).") int rank;
     @Option(names = "--batch", defaultValue = "1", description = "Sequences per step (default ${DEFAULT-VALUE}).") int batch;
@@ -55,6 +57,7 @@ final class BenchMemoryCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (modelPath != null) return served();
         ModelConfig mc = shape(preset);
         if (layers != null) mc = mc.withLayers(layers);
         if (seq > mc.maxPositionEmbeddings()) throw new LaminaException("--seq must be <= " + mc.maxPositionEmbeddings() + ", got " + seq);
@@ -116,6 +119,30 @@ final class BenchMemoryCommand implements Callable<Integer> {
                 report("after backward, before the optimizer step");
             }
             opt.stepAllDecay(tc.lr(), tc);
+        }
+        return 0;
+    }
+
+    /** Inference on a real model as serve holds it: its weights as stored, its tokenizer, a KV cache of --seq positions. */
+    private Integer served() {
+        if (!method.toLowerCase(Locale.ROOT).equals("inference"))
+            throw new LaminaException("--model is measured for --method inference (the fine-tuning methods take --preset's shapes)");
+        if (!precision.equals("fp32")) throw new LaminaException("--precision is --preset's; a --model is served as stored");
+        var kv = dev.lamina.infer.KvRows.parse(kvDtype);
+        Main.configOf(modelPath);                                          // a path that is no model: its one-line error
+        dev.lamina.Lamina.Model m = dev.lamina.Lamina.load(modelPath, Main.kernels(threads), dev.lamina.kernels.WeightFormat.STORED).withKvCache(kv);
+        ModelConfig mc = m.decoder().config();
+        if (seq > mc.maxPositionEmbeddings()) throw new LaminaException("--seq must be <= " + mc.maxPositionEmbeddings() + ", got " + seq);
+        System.out.printf(Locale.ROOT, "%s: %,d parameters, weights %s, inference, batch 1 x %d%n", modelPath.getFileName(),
+                mc.parameterCount(), m.weights().name().toLowerCase(Locale.ROOT), seq);
+        int[] ids = new int[seq];
+        Rng rng = new Rng(1);
+        for (int i = 0; i < seq; i++) ids[i] = (int) rng.nextLong(mc.vocabSize());
+        PreparedModel prepared = m.prepared();
+        try (InferenceSession s = new InferenceSession(prepared, new dev.lamina.infer.ContiguousKvCache(mc, seq, kv))) {
+            s.forward(ids);
+            report("served weights + tokenizer + " + dev.lamina.infer.KvRows.label(kv) + " KV cache of " + seq + " positions");
+            java.lang.ref.Reference.reachabilityFence(m);
         }
         return 0;
     }

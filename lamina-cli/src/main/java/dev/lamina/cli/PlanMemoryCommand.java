@@ -56,8 +56,7 @@ final class PlanMemoryCommand implements Callable<Integer> {
                 : served ? ServeCommand.weightPrecision(as) : MemoryPlan.Precision.FP32;
         MemoryPlan.Request r = request(c, t, p, batch, T, checkpointEvery, parse(MemoryPlan.Strategy.class, "strategy", strategy));
         if (fit != null) return fit(name, r, size(fit));
-        MemoryPlan.Plan plan = MemoryPlan.plan(r);
-        if (served) plan = asServed(model, dev.lamina.kernels.WeightFormat.STORED, sv, plan);
+        MemoryPlan.Plan plan = served ? asServed(model, dev.lamina.kernels.WeightFormat.STORED, sv, r, null) : MemoryPlan.plan(r);
         print(name, plan);
         return 0;
     }
@@ -184,22 +183,37 @@ final class PlanMemoryCommand implements Callable<Integer> {
      * dev.lamina.Lamina#servedFormat}) and, for a GGUF file, the bytes it holds served as stored (else −1):
      * a GGUF file's header read once.
      */
-    record Served(ModelConfig config, dev.lamina.kernels.WeightFormat format, long ggufBytes) {}
+    record Served(ModelConfig config, dev.lamina.kernels.WeightFormat format, long[] ggufArrays, long tokens, long merges) {}
 
     static Served served(Path model, dev.lamina.kernels.WeightFormat weights) {
-        if (!dev.lamina.gguf.GgufModel.isGguf(model)) return new Served(Main.configOf(model), dev.lamina.Lamina.servedFormat(model, weights), -1);
+        if (!dev.lamina.gguf.GgufModel.isGguf(model)) {
+            ModelConfig c = Main.configOf(model);                     // merges unread: a BPE vocabulary has about one per token
+            return new Served(c, dev.lamina.Lamina.servedFormat(model, weights), null, c.vocabSize(), c.vocabSize());
+        }
         var h = dev.lamina.gguf.GgufModel.header(model);
-        return new Served(h.config(), weights == dev.lamina.kernels.WeightFormat.STORED ? h.stored() : weights, h.servedBytes());
+        return new Served(h.config(), weights == dev.lamina.kernels.WeightFormat.STORED ? h.stored() : weights, h.servedArrays(), h.tokens(), h.merges());
     }
 
     /**
-     * plan as inference holds model's weights when asked for weights: a GGUF file served as stored
-     * keeps its quantized blocks and 16-bit matrices in the kernels' form (on the heap, read from the
-     * file directly, with no float32 copy while loading); a 16-bit Hugging Face directory is read one
-     * tensor at a time; anything else stands as the config plans it. served: what {@link #served} read
-     * of model and weights.
+     * The plan of inference request r on model as it is served when asked for weights, its calls of
+     * the given size (null: a session's): a GGUF file served as stored keeps its quantized blocks and
+     * 16-bit matrices in the kernels' form (on the heap, read from the file directly, with no float32
+     * copy while loading); a 16-bit Hugging Face directory is read one tensor at a time; anything else
+     * stands as the config plans it; the tokenizer is held beside. served: what {@link #served} read
+     * of model and weights. (Another target than Lamina is planned from the config alone.)
      */
-    static MemoryPlan.Plan asServed(Path model, dev.lamina.kernels.WeightFormat weights, Served served, MemoryPlan.Plan plan) {
+    static MemoryPlan.Plan asServed(Path model, dev.lamina.kernels.WeightFormat weights, Served served, MemoryPlan.Request r, MemoryPlan.Call call) {
+        if (r.target() != MemoryPlan.Target.LAMINA) return MemoryPlan.plan(r);
+        boolean gguf = dev.lamina.gguf.GgufModel.isGguf(model);
+        return weightsAsServed(model, weights, served, r, call).adding(new MemoryPlan.Item(MemoryPlan.TOKENIZER,
+                MemoryPlan.tokenizerBytes(served.tokens(), served.merges()), served.tokens() == 0 ? "none: the file holds no vocabulary"
+                        : String.format(Locale.ROOT, "held while serving: %,d tokens and %,d merges%s", served.tokens(), served.merges(),
+                                gguf ? "" : " (merges taken as one a token)")));
+    }
+
+    private static MemoryPlan.Plan weightsAsServed(Path model, dev.lamina.kernels.WeightFormat weights, Served served, MemoryPlan.Request r,
+                                                   MemoryPlan.Call call) {
+        MemoryPlan.Plan plan = MemoryPlan.served(r, null, call);
         if (weights != dev.lamina.kernels.WeightFormat.STORED) return plan;
         if (dev.lamina.hf.HfCheckpoint.isHfDirectory(model)) {
             if (served.format() != dev.lamina.kernels.WeightFormat.BF16 && served.format() != dev.lamina.kernels.WeightFormat.F16) return plan;
@@ -207,10 +221,8 @@ final class PlanMemoryCommand implements Callable<Integer> {
                     "while loading, one tensor at a time in float32 (the largest here) as its 16-bit copy is packed");
         }
         if (!dev.lamina.gguf.GgufModel.isGguf(model)) return plan;
-        long held = served.ggufBytes();
-        if (held < 0) return plan;                        // a float32 file: loaded and packed as float32
-        return plan.replacing(MemoryPlan.LOADING, 0, "none: read from the file into the kernels' form directly")
-                .replacing(MemoryPlan.WEIGHTS, held, "the file's tensors as inference holds them: quantized blocks and 16-bit matrices as stored, the rest float32");
+        if (served.ggufArrays() == null) return plan;     // a float32 file: loaded and packed as float32
+        return MemoryPlan.served(r, served.ggufArrays(), call);
     }
 
     /**

@@ -162,14 +162,14 @@ final class ServeCommand implements Callable<Integer> {
     private String guard(WeightFormat format) {
         PlanMemoryCommand.Served served = PlanMemoryCommand.served(model, format);
         dev.lamina.model.ModelConfig c = served.config();
-        int context = Math.min(c.maxPositionEmbeddings(), c.contextLimit());
-        boolean blocks = kvBlocks > 0;
-        var plan = dev.lamina.plan.MemoryPlan.plan(new dev.lamina.plan.MemoryPlan.Request(c, dev.lamina.plan.MemoryPlan.Task.INFERENCE,
-                weightPrecision(served.format()),
-                blocks ? 1 : maxConcurrent, Math.min(256, context), 1, 0,
-                dev.lamina.plan.MemoryPlan.Optimizer.ADAMW, blocks ? kvBlocks * 16 : context, 1, dev.lamina.plan.MemoryPlan.Strategy.DP,
-                dev.lamina.plan.MemoryPlan.Target.LAMINA, 0, java.util.Set.of(), kvPrecision(kvCache)));
-        plan = PlanMemoryCommand.asServed(model, format, served, plan);
+        // as the engine holds it: one KV pool array per layer for K and V, and a step's rows (a token per slot and a prompt chunk)
+        var engine = dev.lamina.infer.BatchEngine.Options.defaults(maxConcurrent).withKvBlocks(kvBlocks);
+        long positions = (long) dev.lamina.infer.BatchEngine.poolBlocks(c, engine) * dev.lamina.infer.BlockPool.DEFAULT_BLOCK_SIZE;
+        var request = new dev.lamina.plan.MemoryPlan.Request(c, dev.lamina.plan.MemoryPlan.Task.INFERENCE, weightPrecision(served.format()),
+                1, Math.min(256, c.maxPositionEmbeddings()), 1, 0, dev.lamina.plan.MemoryPlan.Optimizer.ADAMW, Math.toIntExact(Math.min(positions, Integer.MAX_VALUE)),
+                1, dev.lamina.plan.MemoryPlan.Strategy.DP, dev.lamina.plan.MemoryPlan.Target.LAMINA, 0, java.util.Set.of(), kvPrecision(kvCache));
+        var plan = PlanMemoryCommand.asServed(model, format, served, request,
+                new dev.lamina.plan.MemoryPlan.Call(dev.lamina.infer.BatchEngine.runnerRows(c, engine), maxConcurrent));
         return PlanMemoryCommand.guard("serving " + model.getFileName(), plan, force);
     }
 

@@ -55,7 +55,25 @@ class PlanMemoryCommandTest {
             var r = run("plan", "memory", "--model", file.toString(), "--task", "inference", "--batch", "1", "--seq", "8");
             assertThat(r.code()).as(r.err()).isZero();
             assertThat(r.out()).as(type).contains(String.format(java.util.Locale.ROOT, "| weights | %,d | ", dev.lamina.gguf.GgufModel.servedBytes(file)))
-                    .contains("the file's tensors as inference holds them").contains("| loading | 0 |").contains("none: read from the file");
+                    .contains("the file's tensors as inference holds them").contains("| loading | 0 |").contains("none: read from the file")
+                    .contains("| tokenizer | 0 | ").contains("none: the file holds no vocabulary");
+            // the same model as bench memory holds it: loaded as serve loads it, one forward over a cache of --seq positions
+            var m = run("bench", "memory", "--model", file.toString(), "--method", "inference", "--seq", "8");
+            assertThat(m.code()).as(m.err()).isZero();
+            assertThat(m.out()).containsPattern("live_mb=[0-9]+\\n").contains("served weights + tokenizer + f32 KV cache of 8 positions");
+        }
+        Path gpt2 = dir.resolve("gpt2.gguf");                                 // with its tokenizer: a byte-level BPE's tokens and merges
+        assertThat(dev.lamina.cli.Main.run("export", "gguf", hf.resolveSibling("gpt2").toString(), "--out", gpt2.toString(), "--type", "f16")).isZero();
+        var r = run("plan", "memory", "--model", gpt2.toString(), "--task", "inference", "--batch", "1", "--seq", "8");
+        assertThat(r.out()).containsPattern("\\| tokenizer \\| [1-9][0-9,]* \\| .* \\| held while serving: [1-9][0-9,]* tokens and [1-9][0-9,]* merges \\|");
+        Path file = dir.resolve("m-q8_0.gguf");
+        for (String[] args : new String[][] {{"--method", "full"}, {"--precision", "bf16", "--method", "inference"}, {"--seq", "100000", "--method", "inference"}}) {
+            String[] all = new String[args.length + 4];
+            all[0] = "bench"; all[1] = "memory"; all[2] = "--model"; all[3] = file.toString();
+            System.arraycopy(args, 0, all, 4, args.length);
+            var bad = run(all);
+            assertThat(bad.code()).as(String.join(" ", args)).isEqualTo(1);
+            assertThat(bad.err().strip()).as(String.join(" ", args)).startsWith("lamina: error: ").doesNotContain("\n");
         }
     }
 

@@ -59,14 +59,22 @@ public final class GgufModel {
     /**
      * What a memory plan reads of a file before loading it, from one read of its header (a large
      * vocabulary takes a few hundred milliseconds to parse): the config, {@link #storedFormat} and
-     * {@link #servedBytes}.
+     * {@link #servedArrays} and the tokenizer's token and merge counts (its size in memory; 0 tokens: no tokenizer).
      */
-    public record Header(ModelConfig config, WeightFormat stored, long servedBytes) {}
+    public record Header(ModelConfig config, WeightFormat stored, long[] servedArrays, long tokens, long merges) {
+        /** The bytes of {@link #servedArrays}, −1 when nothing is kept. */
+        public long servedBytes() { return servedArrays == null ? -1 : java.util.Arrays.stream(servedArrays).sum(); }
+    }
+
+    /** The length of array key, 0 when the file has no such array. */
+    private static long length(GgufFile f, String key) {
+        return f.hasValue(key) && f.values().get(key).value() instanceof GgufValue.Array a ? a.items().size() : 0;
+    }
 
     /** The file's {@link Header}. */
     public static Header header(Path path) {
         try (GgufFile f = GgufFile.open(path)) {
-            return new Header(config(f), storedFormat(f), servedBytes(f));
+            return new Header(config(f), storedFormat(f), servedArrays(f), length(f, GgufVocab.TOKENS), length(f, GgufVocab.MERGES));
         }
     }
 
@@ -82,17 +90,36 @@ public final class GgufModel {
     }
 
     private static long servedBytes(GgufFile f) {
-        final int PANEL_ROWS = 64;      // the widest panel (4 vectors of 16 lanes): a plan errs high on narrower machines
-        double bytes = 0;
-        boolean kept = false;
-        for (GgufFile.Tensor t : f.tensors().values()) {
-            boolean panels = t.ne().length >= 2 && (GgufWeights.kept(t.type()) || GgufWeights.half(t.type()));
-            long n = t.count();
-            if (panels) n = n / t.ne()[1] * ((t.ne()[1] + PANEL_ROWS - 1) / PANEL_ROWS * PANEL_ROWS);   // rows padded to whole panels
-            bytes += n * GgufWeights.heldBytes(t.type());
-            kept |= panels;
+        long[] arrays = servedArrays(f);
+        return arrays == null ? -1 : java.util.Arrays.stream(arrays).sum();
+    }
+
+    /**
+     * The arrays inference holds for the file's tensors served as stored, in bytes: each kept matrix's
+     * (one per expert of a stacked tensor; {@link GgufWeights#heldArrays}, rows padded to this machine's
+     * panels), then the one float32 array of everything else. A memory plan counts the heap's rounding of
+     * each (large arrays take whole G1 regions). Null when nothing is kept (a float32 file).
+     */
+    public static long[] servedArrays(Path path) {
+        try (GgufFile f = GgufFile.open(path)) {
+            return servedArrays(f);
         }
-        return kept ? (long) Math.ceil(bytes) : -1;
+    }
+
+    private static long[] servedArrays(GgufFile f) {
+        List<Long> arrays = new ArrayList<>();
+        long rest = 0;
+        for (GgufFile.Tensor t : f.tensors().values()) {
+            long[] ne = t.ne();
+            if (ne.length >= 2 && ne.length <= 3 && (GgufWeights.kept(t.type()) || GgufWeights.half(t.type()))) {
+                long matrices = ne.length == 3 ? ne[2] : 1;          // ggml's order: [in, out(, experts)]
+                for (long e = 0; e < matrices; e++)
+                    for (long a : GgufWeights.heldArrays(t.type(), Math.toIntExact(ne[1]), Math.toIntExact(ne[0]))) arrays.add(a);
+            } else if (!t.name().equals("rope_freqs.weight")) rest += t.count();   // read into the config, not held
+        }
+        if (arrays.isEmpty()) return null;
+        arrays.add(4 * rest);
+        return arrays.stream().mapToLong(Long::longValue).toArray();
     }
 
     /** Whether path is a file that starts with the GGUF magic. */

@@ -41,18 +41,19 @@ final class GgufWeights {
     static boolean half(GgmlType t) { return t == GgmlType.F16 || t == GgmlType.BF16; }
 
     /**
-     * Bytes inference holds per weight of type t: the kernels' form of the kept blocks (Q8_0 a byte
-     * and a float scale per 32: 9 bits; Q6_K as 8-bit blocks of 16: 10; Q4_0 a nibble and a float per
-     * 32: 5; Q4_K 4.75), 16-bit values as they are, anything else dequantized to float32.
+     * Bytes of each array inference holds for an out × in matrix of kept type t ({@link #of}): the
+     * kernels' form of the blocks (Q8_0 a byte and a float scale per 32: 9 bits a weight; Q6_K as 8-bit
+     * blocks of 16: 10; Q4_0 a nibble and a float per 32: 5; Q4_K 4.75), 16-bit values as they are;
+     * rows padded to this machine's panels.
      */
-    static double heldBytes(GgmlType t) {
+    static long[] heldArrays(GgmlType t, int out, int in) {
         return switch (t) {
-            case Q8_0 -> 1 + 4.0 / 32;
-            case Q6_K -> 1 + 4.0 / 16;
-            case Q4_0 -> 0.5 + 4.0 / 32;
-            case Q4_K -> 0.5 + 2.0 / 32 + 8.0 / 256;
-            case F16, BF16 -> 2;
-            default -> 4;
+            case Q8_0 -> Q8Weights.arrays(out, in, 32);
+            case Q6_K -> Q8Weights.arrays(out, in, 16);
+            case Q4_0 -> Q4Weights.arrays(out, in, false);
+            case Q4_K -> Q4Weights.arrays(out, in, true);
+            case F16, BF16 -> HalfWeights.arrays(out, in);
+            default -> throw new IllegalArgumentException(t + " blocks are not kept");
         };
     }
 

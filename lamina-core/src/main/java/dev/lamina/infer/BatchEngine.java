@@ -205,6 +205,22 @@ public final class BatchEngine implements AutoCloseable {
         }
     }
 
+    /** KV blocks one sequence can hold: its whole context, or a sliding window's and two more. */
+    private static int blocksPerSequence(ModelConfig c) {
+        int B = BlockPool.DEFAULT_BLOCK_SIZE;
+        return c.cacheWindow() > 0 ? PagedKvCache.blocksFor(c.cacheWindow(), B) + 2 : PagedKvCache.blocksFor(c.contextLimit(), B);
+    }
+
+    /** Blocks of {@link BlockPool#DEFAULT_BLOCK_SIZE} positions in the engine's KV pool: options' kvBlocks, else every slot's full context. */
+    public static int poolBlocks(ModelConfig c, Options options) {
+        return options.kvBlocks() > 0 ? options.kvBlocks() : options.maxConcurrent() * blocksPerSequence(c);
+    }
+
+    /** Rows one step of the engine computes at most: a token per decoding slot and a chunk of a waiting prompt. */
+    public static int runnerRows(ModelConfig c, Options options) {
+        return options.maxConcurrent() + Math.min(options.prefillChunk(), Math.min(InferenceSession.contextLimit(c), 1 << 16));
+    }
+
     /** An engine that prepares the model's weights for inference. */
     public BatchEngine(Decoder model, Tokenizer tokenizer, Options options) { this(PreparedModel.of(model), tokenizer, options); }
 
@@ -216,14 +232,9 @@ public final class BatchEngine implements AutoCloseable {
         this.tokenizer = tokenizer;
         this.options = options;
         this.contextLimit = InferenceSession.contextLimit(c);
-        int B = BlockPool.DEFAULT_BLOCK_SIZE;
-        int perSeq = c.cacheWindow() > 0 ? PagedKvCache.blocksFor(c.cacheWindow(), B) + 2
-                : PagedKvCache.blocksFor(c.contextLimit(), B);
-        this.maxBlocksPerSequence = perSeq;
-        int blocks = options.kvBlocks() > 0 ? options.kvBlocks() : options.maxConcurrent() * perSeq;
-        this.pool = new BlockPool(c, blocks, B, options.prefixCaching(), prepared.kvCache());
-        int chunk = Math.min(options.prefillChunk(), Math.min(contextLimit, 1 << 16));
-        this.runner = new ModelRunner(prepared, options.maxConcurrent() + chunk, options.maxConcurrent());
+        this.maxBlocksPerSequence = blocksPerSequence(c);
+        this.pool = new BlockPool(c, poolBlocks(c, options), BlockPool.DEFAULT_BLOCK_SIZE, options.prefixCaching(), prepared.kvCache());
+        this.runner = new ModelRunner(prepared, runnerRows(c, options), options.maxConcurrent());
         this.thread = new Thread(this::loop, "lamina-engine");
         thread.setDaemon(true);
         thread.start();

@@ -73,6 +73,9 @@ public final class HalfWeights implements PanelWeights {
         }, bias);
     }
 
+    /** Bytes of the one array {@link #of} allocates for out × in weights, on this machine's vectors: for a memory plan made before loading. */
+    public static long[] arrays(int out, int in) { return new long[] {(long) Short.BYTES * ((out + NR - 1) / NR) * in * NR}; }
+
     /**
      * Weights [out, in] from rows already in format (BF16 or FP16, such as a GGUF file's matrices as they
      * are), packed on the pool's threads; bias[out] may be null (copied). A float16 infinity or NaN is refused.

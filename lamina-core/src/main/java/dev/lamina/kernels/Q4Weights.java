@@ -84,6 +84,17 @@ public final class Q4Weights implements PanelWeights {
         this.bias = bias;
     }
 
+    /**
+     * Bytes of each array {@link #pack} (Q4_0) or {@link #packSuper} (Q4_K) allocates for out × in
+     * weights, on this machine's vectors: for a memory plan made before loading.
+     */
+    public static long[] arrays(int out, int in, boolean superBlocks) {
+        long panels = (out + NR - 1) / NR, q = panels * ((in + 1) / 2) * NR + 8;
+        if (!superBlocks) return new long[] {q, (long) Float.BYTES * panels * ((in + BLOCK - 1) / BLOCK) * NR};
+        long perBlock = panels * (in / BLOCK) * NR + 8, perSuper = (long) Float.BYTES * panels * (in / SUPER) * NR;
+        return new long[] {q, perBlock, perBlock, perSuper, perSuper};
+    }
+
     /** Packs out rows of in inputs in Q4_0's form from rows (each read once, on the pool's threads); bias[out] may be null (shared). */
     public static Q4Weights pack(Parallel pool, int out, int in, Rows rows, Tensor bias) {
         int panels = (out + NR - 1) / NR, blocks = (in + BLOCK - 1) / BLOCK;

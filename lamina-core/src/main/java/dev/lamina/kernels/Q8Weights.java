@@ -92,6 +92,15 @@ public final class Q8Weights implements PanelWeights {
      * block inputs, w = q·d: Q8_0's blocks of 32, or Q6_K's sub-blocks of 16 with q − 32 and the
      * scale d·sc. bias[out] may be null.
      */
+    /**
+     * Bytes of each array {@link #pack} allocates for out × in weights in blocks of block (quants, then
+     * scales), on this machine's vectors: for a memory plan made before loading.
+     */
+    public static long[] arrays(int out, int in, int block) {
+        long panels = (out + NR - 1) / NR;
+        return new long[] {panels * in * NR + 8, (long) Float.BYTES * panels * ((in + block - 1) / block) * NR};
+    }
+
     public static Q8Weights pack(Parallel pool, int out, int in, int block, Rows rows, Tensor bias) {
         int panels = (out + NR - 1) / NR, blocks = (in + block - 1) / block;
         long bytes = (long) panels * in * NR;

@@ -134,14 +134,42 @@ public final class MemoryPlan {
 
     public static final String WEIGHTS = "weights", GRADIENTS = "gradients", OPTIMIZER = "optimizer states", ACTIVATIONS = "activations",
             HEAD = "LM head logits", KV_CACHE = "KV cache", TEMPORARIES = "temporaries", OVERHEAD = "allocator and runtime",
-            LOADING = "loading";
+            LOADING = "loading", TOKENIZER = "tokenizer";
+
+    /**
+     * Heap a loaded tokenizer holds, about 180 bytes a token and 110 a merge: Lamina's tokenizers built
+     * from six GGUF vocabularies (16k-262k tokens, 0-515k merges; 2.6-95 MB) measured within 9 MB of it.
+     */
+    public static long tokenizerBytes(long tokens, long merges) { return 180 * tokens + 110 * merges; }
 
     /** The plan, for Lamina on this JVM's heap (its G1 region size) or for PyTorch on a GPU. */
     public static Plan plan(Request r) { return plan(r, heapRegion()); }
 
     /** As {@link #plan(Request)} for a heap of G1 regions of this many bytes (0: no region rounding). */
     public static Plan plan(Request r, long region) {
-        return r.target() == Target.LAMINA ? lamina(r, region) : PytorchGpu.plan(r);
+        return r.target() == Target.LAMINA ? lamina(r, region, null, null) : PytorchGpu.plan(r);
+    }
+
+    /**
+     * The rows one inference call computes and the rows it keeps logits for: a session's prompt in
+     * chunks of {@link dev.lamina.infer.InferenceSession#DEFAULT_CHUNK} (batch × min(seq, chunk), one
+     * logit row a sequence), or a batch engine's step (a token per slot and a prompt chunk).
+     */
+    public record Call(long rows, long logitRows) {
+        static Call of(Request r) {
+            return new Call((long) r.localBatch() * Math.min(r.seq(), dev.lamina.infer.InferenceSession.DEFAULT_CHUNK), r.localBatch());
+        }
+    }
+
+    /**
+     * Inference on this JVM's heap, its calls of the given size (null: {@link Call#of}), and when
+     * heldWeights is not null, the weights held as those arrays (bytes each: a GGUF file's kept blocks,
+     * {@code GgufModel.servedArrays}) instead of the matrices the config implies, read into that form
+     * directly, so loading adds nothing.
+     */
+    public static Plan served(Request r, long[] heldWeights, Call call) {
+        if (r.task() != Task.INFERENCE || r.target() != Target.LAMINA) throw new IllegalArgumentException("a served plan is Lamina's inference");
+        return lamina(r, heapRegion(), heldWeights, call);
     }
 
     // ---- Lamina ----------------------------------------------------------------------------------
@@ -153,7 +181,7 @@ public final class MemoryPlan {
      */
     static final long LAMINA_RUNTIME = 15L << 20;
 
-    private static Plan lamina(Request r, long region) {
+    private static Plan lamina(Request r, long region, long[] held, Call call) {
         ModelConfig c = r.config();
         List<Item> items = new ArrayList<>();
         int B = r.localBatch(), T = r.seq(), L = c.numHiddenLayers();
@@ -163,31 +191,34 @@ public final class MemoryPlan {
             Heap heap = new Heap(region);
             int tokens = r.kvTokens() > 0 ? r.kvTokens() : T;
             long weights = 0, bytesPer = r.precision() == Precision.FP32 ? 4 : 2;
-            for (long[] m : linearMaps(c)) for (int i = 0; i < m[0]; i++) weights += heap.bytes((long) (m[1] * m[2] * share) * bytesPer);
-            long rest = P;
-            for (long[] m : linearMaps(c)) rest -= m[0] * m[1] * m[2];
-            if (bytesPer == 2) {                          // the head in 16 bits too; a tied table is read from it (no float32 copy)
-                long head = (long) c.vocabSize() * c.hiddenSize();
-                weights += heap.bytes(2 * head);
-                rest -= head;
+            if (held != null) {
+                for (long a : held) weights += heap.bytes(a);
+                items.add(new Item(WEIGHTS, weights, "the file's tensors as inference holds them: quantized blocks and 16-bit matrices as stored, the rest float32"));
+                items.add(new Item(LOADING, 0, "none: read from the file into the kernels' form directly"));
+            } else {
+                weights = inferenceWeights(c, heap, share, bytesPer);
+                items.add(new Item(WEIGHTS, weights, bytesPer == 2 ? "the linear maps in " + (r.precision() == Precision.BF16 ? "bfloat16" : "float16")
+                        + ", the rest float32, prepared once for the kernels" : "float32, prepared once for the kernels"));
             }
-            weights += heap.floats(rest);
-            items.add(new Item(WEIGHTS, weights, bytesPer == 2 ? "the linear maps in " + (r.precision() == Precision.BF16 ? "bfloat16" : "float16") + ", the rest float32, prepared once for the kernels"
-                    : "float32, prepared once for the kernels"));
             long kv = 0, kvBytes = r.kvCache() == Precision.FP32 ? 4 : 2;
-            for (int l = 0; l < L; l++) kv += 2 * heap.bytes((long) ((long) c.kvDim() * tokens * B * share) * kvBytes);
+            for (int l = 0; l < 2 * L; l++) kv += heap.bytes((long) ((long) c.kvDim() * tokens * B * share) * kvBytes);   // each layer's K and V
             items.add(new Item(KV_CACHE, kv, B + " x " + tokens + " positions, " + L + " layers, K and V in "
                     + switch (r.kvCache()) { case FP32 -> "float32"; case BF16 -> "bfloat16"; case FP16 -> "float16"; }));
-            long rows = n, wide = Math.max(c.intermediateSize(), c.moe() ? (long) c.expertSize() * c.expertsPerToken() : 0);
-            long perCall = rows * (3L * c.hiddenSize() + c.qDim() + 2L * c.kvDim() + 3 * wide) + (long) B * c.vocabSize()
-                    + (long) c.numAttentionHeads() * tokens * 4;
-            items.add(new Item(ACTIVATIONS, heap.floats(perCall), "one forward call over " + rows + " rows (buffers reused layer to layer)"));
+            if (call == null) call = Call.of(r);
+            long rows = call.rows(), wide = Math.max(c.intermediateSize(), c.moe() ? (long) c.expertSize() * c.expertsPerToken() : 0);
+            // the runner's buffers, each [rows, width]: the residual stream, a norm's output, q, k, v, the attention's
+            // output, the output projection's, the second norm's, gate, up and their product, the down projection's
+            long d = c.hiddenSize(), perCall = 0;
+            for (long width : new long[] {d, d, c.qDim(), c.kvDim(), c.kvDim(), c.qDim(), d, d, wide, wide, wide, d}) perCall += heap.floats(rows * width);
+            perCall += heap.floats(call.logitRows() * c.vocabSize()) + heap.floats((long) c.numAttentionHeads() * tokens * 4);   // logits, scores
+            items.add(new Item(ACTIVATIONS, perCall, "one forward call over " + rows + " rows (buffers reused layer to layer; a session runs a longer prompt in chunks of "
+                    + dev.lamina.infer.InferenceSession.DEFAULT_CHUNK + ")"));
             items.add(overhead(heap));
             // loading a float32 model: its weights and their packed copy are both alive until packing ends
             long steady = 0;
             for (Item i : items) steady += i.bytes();
             long load = (bytesPer == 2 ? (long) (4.0 * P * share) + weights : 2 * weights) + LAMINA_RUNTIME;
-            if (load > steady) items.add(new Item(LOADING, load - steady, "while loading, the float32 weights beside their packed copy (not for a GGUF file's stored blocks)"));
+            if (held == null && load > steady) items.add(new Item(LOADING, load - steady, "while loading, the float32 weights beside their packed copy (not for a GGUF file's stored blocks)"));
             return finish(r, items, new long[0]);
         }
         boolean adapter = r.task() != Task.TRAIN;
@@ -233,6 +264,21 @@ public final class MemoryPlan {
         if (adapter) items.add(new Item(TEMPORARIES, heap.floats(n * maxOut(c)), "the LoRA branch's product"));
         items.add(overhead(heap));
         return finish(r, items, layers);
+    }
+
+    /** The config's weights as inference prepares them: the linear maps in bytesPer bytes (a 16-bit head too, its table read from it), the rest float32. */
+    private static long inferenceWeights(ModelConfig c, Heap heap, double share, long bytesPer) {
+        long weights = 0, rest = c.parameterCount();
+        for (long[] m : linearMaps(c)) {
+            for (int i = 0; i < m[0]; i++) weights += heap.bytes((long) (m[1] * m[2] * share) * bytesPer);
+            rest -= m[0] * m[1] * m[2];
+        }
+        if (bytesPer == 2) {                          // the head in 16 bits too; a tied table is read from it (no float32 copy)
+            long head = (long) c.vocabSize() * c.hiddenSize();
+            weights += heap.bytes(2 * head);
+            rest -= head;
+        }
+        return weights + heap.floats(rest);
     }
 
     /** The allocator's share: G1's rounding of large arrays to whole regions, and the JVM's heap before the model. */

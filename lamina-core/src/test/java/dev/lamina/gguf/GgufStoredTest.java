@@ -42,10 +42,12 @@ class GgufStoredTest {
         Decoder stored = GgufModel.load(file, true).decoder(), flat = GgufModel.load(file, false).decoder();
         assertThat(stored.hasStored()).isTrue();
         assertThat(flat.hasStored()).isFalse();
-        // what a memory plan takes from the header: the held bytes, rows padded to the widest panel (64), so on
-        // narrower vectors a few percent high for this small model's odd row counts, never low
-        double held = stored.storedBytes() + 4.0 * stored.params().count();
-        assertThat((double) GgufModel.servedBytes(file)).isBetween(0.99 * held, 1.04 * held);
+        // what a memory plan takes from the header: the arrays inference holds, to the byte (GPT-2's fused
+        // attention tensor is counted as one matrix where it is held as three: 16 bytes of slack apart)
+        long held = stored.storedBytes() + 4L * stored.params().count();
+        if (arch.equals("gpt2")) assertThat((double) GgufModel.servedBytes(file)).isCloseTo(held, org.assertj.core.data.Percentage.withPercentage(0.1));
+        else assertThat(GgufModel.servedBytes(file)).isEqualTo(held);
+        assertThat(GgufModel.servedArrays(file)).hasSizeGreaterThan(2 * config(arch, tied).numHiddenLayers());
         GgufModel.Header h = GgufModel.header(file);                          // the same, from one read of the header
         assertThat(h.servedBytes()).isEqualTo(GgufModel.servedBytes(file));
         assertThat(h.stored()).isEqualTo(GgufModel.storedFormat(file));
@@ -126,8 +128,9 @@ class GgufStoredTest {
                 .noneMatch(n -> n.contains("proj.weight") || n.contains("embed_tokens") || n.contains("lm_head"));
         long linearFloats = flat.params().count() - half.params().count();
         assertThat(8.0 * half.storedBytes() / linearFloats).isBetween(16.0, 17.0);
-        double held = half.storedBytes() + 4.0 * half.params().count();
-        assertThat((double) GgufModel.servedBytes(file)).isBetween(0.99 * held, 1.04 * held);
+        long held = half.storedBytes() + 4L * half.params().count();
+        if (arch.equals("gpt2")) assertThat((double) GgufModel.servedBytes(file)).isCloseTo(held, org.assertj.core.data.Percentage.withPercentage(0.1));
+        else assertThat(GgufModel.servedBytes(file)).isEqualTo(held);
         Path f32 = dir.resolve("plain-" + arch + tied + ".gguf");           // nothing kept: planned as float32
         GgufModel.write(Decoder.create(config(arch, tied), 7), ByteTokenizer.INSTANCE, f32, GgufQuantType.F32);
         assertThat(GgufModel.servedBytes(f32)).isEqualTo(-1);

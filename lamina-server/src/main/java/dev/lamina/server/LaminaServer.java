@@ -92,8 +92,8 @@ public final class LaminaServer implements AutoCloseable {
                         throw new LaminaException("adapter '" + a.getKey() + "': " + x.getMessage());
                     }
                 }
-                BatchEngine e = new BatchEngine(m.prepared(), m.tokenizer(), new BatchEngine.Options(
-                        options.maxConcurrent(), options.maxQueue(), 256, options.kvBlocks(), true));
+                BatchEngine e = new BatchEngine(m.prepared(), m.tokenizer(),     // as serve's memory plan takes it
+                        BatchEngine.Options.defaults(options.maxConcurrent()).withMaxQueue(options.maxQueue()).withKvBlocks(options.kvBlocks()));
                 System.gc();   // loading leaves the weights' float copies behind: collect them once, so the heap is what serving holds
                 completions = new Completions(options, e, m.chatTemplate(), created, adapters, metrics);
                 engine = e;
