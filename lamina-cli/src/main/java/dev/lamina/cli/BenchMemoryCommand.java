@@ -128,6 +128,8 @@ final class BenchMemoryCommand implements Callable<Integer> {
         if (!method.toLowerCase(Locale.ROOT).equals("inference"))
             throw new LaminaException("--model is measured for --method inference (the fine-tuning methods take --preset's shapes)");
         if (!precision.equals("fp32")) throw new LaminaException("--precision is --preset's; a --model is served as stored");
+        if (batch != 1 || layers != null || checkpointEvery != 0)
+            throw new LaminaException("--batch, --layers and --checkpoint-activations are --preset's; a --model is measured as one sequence of --seq tokens");
         var kv = dev.lamina.infer.KvRows.parse(kvDtype);
         Main.configOf(modelPath);                                          // a path that is no model: its one-line error
         dev.lamina.Lamina.Model m = dev.lamina.Lamina.load(modelPath, Main.kernels(threads), dev.lamina.kernels.WeightFormat.STORED).withKvCache(kv);

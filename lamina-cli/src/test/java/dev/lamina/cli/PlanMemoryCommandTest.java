@@ -67,7 +67,8 @@ class PlanMemoryCommandTest {
         var r = run("plan", "memory", "--model", gpt2.toString(), "--task", "inference", "--batch", "1", "--seq", "8");
         assertThat(r.out()).containsPattern("\\| tokenizer \\| [1-9][0-9,]* \\| .* \\| held while serving: [1-9][0-9,]* tokens and [1-9][0-9,]* merges \\|");
         Path file = dir.resolve("m-q8_0.gguf");
-        for (String[] args : new String[][] {{"--method", "full"}, {"--precision", "bf16", "--method", "inference"}, {"--seq", "100000", "--method", "inference"}}) {
+        for (String[] args : new String[][] {{"--method", "full"}, {"--precision", "bf16", "--method", "inference"}, {"--seq", "100000", "--method", "inference"},
+                {"--batch", "4", "--method", "inference"}}) {
             String[] all = new String[args.length + 4];
             all[0] = "bench"; all[1] = "memory"; all[2] = "--model"; all[3] = file.toString();
             System.arraycopy(args, 0, all, 4, args.length);
