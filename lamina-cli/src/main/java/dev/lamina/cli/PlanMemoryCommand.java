@@ -180,8 +180,9 @@ final class PlanMemoryCommand implements Callable<Integer> {
 
     /**
      * A model's config, the format inference keeps its weights in when asked for weights ({@link
-     * dev.lamina.Lamina#servedFormat}) and, for a GGUF file, the bytes it holds served as stored (else −1):
-     * a GGUF file's header read once.
+     * dev.lamina.Lamina#servedFormat}), for a GGUF file the arrays it holds served as stored (null when it
+     * keeps none), and its tokenizer's token and merge counts (merges taken as one a token where they
+     * are not read): a GGUF file's header read once.
      */
     record Served(ModelConfig config, dev.lamina.kernels.WeightFormat format, long[] ggufArrays, long tokens, long merges) {}
 
@@ -213,16 +214,13 @@ final class PlanMemoryCommand implements Callable<Integer> {
 
     private static MemoryPlan.Plan weightsAsServed(Path model, dev.lamina.kernels.WeightFormat weights, Served served, MemoryPlan.Request r,
                                                    MemoryPlan.Call call) {
-        MemoryPlan.Plan plan = MemoryPlan.served(r, null, call);
-        if (weights != dev.lamina.kernels.WeightFormat.STORED) return plan;
-        if (dev.lamina.hf.HfCheckpoint.isHfDirectory(model)) {
-            if (served.format() != dev.lamina.kernels.WeightFormat.BF16 && served.format() != dev.lamina.kernels.WeightFormat.F16) return plan;
-            return plan.replacing(MemoryPlan.LOADING, 4 * dev.lamina.hf.HfCheckpoint.largestTensor(model),
-                    "while loading, one tensor at a time in float32 (the largest here) as its 16-bit copy is packed");
-        }
-        if (!dev.lamina.gguf.GgufModel.isGguf(model)) return plan;
-        if (served.ggufArrays() == null) return plan;     // a float32 file: loaded and packed as float32
-        return MemoryPlan.served(r, served.ggufArrays(), call);
+        boolean stored = weights == dev.lamina.kernels.WeightFormat.STORED;
+        if (stored && served.ggufArrays() != null) return MemoryPlan.served(r, served.ggufArrays(), call);   // a GGUF file's kept tensors
+        MemoryPlan.Plan plan = MemoryPlan.served(r, null, call);   // anything else (a float32 GGUF file too) as the config plans it
+        if (!stored || !dev.lamina.hf.HfCheckpoint.isHfDirectory(model)) return plan;
+        if (served.format() != dev.lamina.kernels.WeightFormat.BF16 && served.format() != dev.lamina.kernels.WeightFormat.F16) return plan;
+        return plan.replacing(MemoryPlan.LOADING, 4 * dev.lamina.hf.HfCheckpoint.largestTensor(model),
+                "while loading, one tensor at a time in float32 (the largest here) as its 16-bit copy is packed");
     }
 
     /**

@@ -166,7 +166,7 @@ final class ServeCommand implements Callable<Integer> {
         var engine = dev.lamina.infer.BatchEngine.Options.defaults(maxConcurrent).withKvBlocks(kvBlocks);
         long positions = (long) dev.lamina.infer.BatchEngine.poolBlocks(c, engine) * dev.lamina.infer.BlockPool.DEFAULT_BLOCK_SIZE;
         var request = new dev.lamina.plan.MemoryPlan.Request(c, dev.lamina.plan.MemoryPlan.Task.INFERENCE, weightPrecision(served.format()),
-                1, Math.min(256, c.maxPositionEmbeddings()), 1, 0, dev.lamina.plan.MemoryPlan.Optimizer.ADAMW, Math.toIntExact(Math.min(positions, Integer.MAX_VALUE)),
+                1, Math.min(256, c.maxPositionEmbeddings()), 1, 0, dev.lamina.plan.MemoryPlan.Optimizer.ADAMW, (int) Math.min(positions, Integer.MAX_VALUE),
                 1, dev.lamina.plan.MemoryPlan.Strategy.DP, dev.lamina.plan.MemoryPlan.Target.LAMINA, 0, java.util.Set.of(), kvPrecision(kvCache));
         var plan = PlanMemoryCommand.asServed(model, format, served, request,
                 new dev.lamina.plan.MemoryPlan.Call(dev.lamina.infer.BatchEngine.runnerRows(c, engine), maxConcurrent));

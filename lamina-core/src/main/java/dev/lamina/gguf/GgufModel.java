@@ -63,7 +63,7 @@ public final class GgufModel {
      */
     public record Header(ModelConfig config, WeightFormat stored, long[] servedArrays, long tokens, long merges) {
         /** The bytes of {@link #servedArrays}, −1 when nothing is kept. */
-        public long servedBytes() { return servedArrays == null ? -1 : java.util.Arrays.stream(servedArrays).sum(); }
+        public long servedBytes() { return total(servedArrays); }
     }
 
     /** The length of array key, 0 when the file has no such array. */
@@ -80,19 +80,12 @@ public final class GgufModel {
 
     /**
      * Bytes inference holds for the file's tensors when it is served as stored ({@link #load(Path,
-     * boolean, boolean)} keeping blocks and 16-bit matrices), with rows padded to the widest panel: for
-     * a memory plan made before loading. −1 when no tensor is kept (a float32 file, loaded and packed as float32).
+     * boolean, boolean)} keeping blocks and 16-bit matrices): the total of {@link #servedArrays}. −1 when
+     * no tensor is kept (a float32 file, loaded and packed as float32).
      */
-    public static long servedBytes(Path path) {
-        try (GgufFile f = GgufFile.open(path)) {
-            return servedBytes(f);
-        }
-    }
+    public static long servedBytes(Path path) { return total(servedArrays(path)); }
 
-    private static long servedBytes(GgufFile f) {
-        long[] arrays = servedArrays(f);
-        return arrays == null ? -1 : java.util.Arrays.stream(arrays).sum();
-    }
+    private static long total(long[] arrays) { return arrays == null ? -1 : java.util.Arrays.stream(arrays).sum(); }
 
     /**
      * The arrays inference holds for the file's tensors served as stored, in bytes: each kept matrix's
