@@ -3,7 +3,8 @@
 # shape (110M parameters, vocab 16,384, float32 weights), 128-token prefill and 128-token decode,
 # 2 threads, alternating the two programs for ROUNDS rounds.
 #   bench/infer.sh [--isa avx2]      float32 weights (Lamina's preset with random weights, llama.cpp the same shape)
-#   WEIGHTS=q8_0|q4_0|q4_k_m|f16|bf16 bench/infer.sh   both on one GGUF file made by llama-quantize from the f32 file:
+#   WEIGHTS=q8_0|q4_0|q4_k_m|f16|bf16 bench/infer.sh   both on one GGUF file made by llama-quantize from the f32 file
+#                                    (also q4_1, q5_0, q5_1, q5_k_m, q6_k, q3_k_m, q2_k, iq4_nl, iq4_xs):
 #                                    Lamina computes with the file's blocks as they are, 16-bit matrices in 16 bits (--weights stored)
 #   SHAPE=moe-s bench/infer.sh      a mixture of experts: both on one random moe-s GGUF file (8 experts, 2 per token)
 #   --isa avx2: Lamina with -XX:UseAVX=2 beside a llama.cpp built for AVX2 without AVX-512 (build-avx2/)
@@ -48,14 +49,14 @@ LAMINA_MODEL=(--preset llama-m)
 [ "$SHAPE" = llama-m ] && [ -z "$CTX" ] || LAMINA_MODEL=(--model "$MODEL")      # the same file for both
 case "$WEIGHTS" in
   f32) ;;
-  q8_0|q4_0|q4_k_m|f16|bf16)
+  q8_0|q4_0|q4_k_m|f16|bf16|q4_1|q5_0|q5_1|q5_k_m|q6_k|q3_k_m|q2_k|iq4_nl|iq4_xs)
     Q="$DIR/$SHAPE$CTX-$WEIGHTS.gguf"
     if [ ! -f "$Q" ]; then
       [ -x "$BUILD/bin/llama-quantize" ] || cmake --build "$BUILD" -j2 --target llama-quantize >"$DIR/build.log" 2>&1
       "$BUILD/bin/llama-quantize" "$MODEL" "$Q.tmp" "${WEIGHTS^^}" >/dev/null 2>&1 && mv "$Q.tmp" "$Q"
     fi
     MODEL="$Q"; LAMINA_MODEL=(--model "$Q");;   # Lamina keeps the file's blocks (--weights stored, the default)
-  *) echo "WEIGHTS must be f32, q8_0, q4_0, q4_k_m, f16 or bf16, got '$WEIGHTS'" >&2; exit 2;;
+  *) echo "WEIGHTS must be f32, q8_0, q4_0, q4_k_m, f16, bf16, q4_1, q5_0, q5_1, q5_k_m, q6_k, q3_k_m, q2_k, iq4_nl or iq4_xs, got '$WEIGHTS'" >&2; exit 2;;
 esac
 "$ROOT/bin/lamina" --version >/dev/null
 source "$ROOT/bench/steal.sh"

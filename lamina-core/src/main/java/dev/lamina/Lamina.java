@@ -157,7 +157,7 @@ public final class Lamina {
      * Loads a run directory (config.json, model.safetensors, tokenizer/), or a Hugging Face
      * directory (config.json with a model_type, safetensors weights, tokenizer.json; without a
      * usable tokenizer.json the model loads but text operations fail with the reason), or a GGUF
-     * file (its Q8_0/Q4_0/Q4_K/Q6_K linear maps kept in their blocks with {@link WeightFormat#STORED}; a
+     * file (its block-quantized linear maps kept in their blocks with {@link WeightFormat#STORED}; a
      * Hugging Face directory's or a GGUF file's BF16 or F16 weights kept in 16 bits).
      */
     public static Model load(Path run) { return load(run, Kernels.defaults()); }

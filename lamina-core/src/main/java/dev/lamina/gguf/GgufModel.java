@@ -32,8 +32,8 @@ import java.util.Map;
  * Models in GGUF files: llama.cpp's {@code llama} architecture (which also carries Mistral-style
  * sliding windows) and {@code gpt2}. Hyper-parameters come from the {@code {arch}.*} metadata,
  * tensors through the name table of {@link GgufNames}, the tokenizer from {@link GgufVocab}.
- * For inference the linear maps in Q8_0, Q6_K, Q4_0 and Q4_K stay in their blocks ({@link GgufWeights});
- * everything else, and every weight when loading for training, is dequantized to float32. Writing follows llama.cpp's converter: the same keys, names and layouts.
+ * For inference the linear maps in any block type stay in their blocks ({@link GgufWeights}); F32
+ * tensors, and every weight when loading for training, are float32. Writing follows llama.cpp's converter: the same keys, names and layouts.
  */
 public final class GgufModel {
     private GgufModel() {}

@@ -19,6 +19,17 @@ final class BlockKernels {
     /** Rows per call of {@link #k6}; from this many rows a panel is widened once. */
     static final int ROWS = 6;
 
+    /** Each row's input sum per block (for the blocks' offsets), sx[i·blocks + b] = ((x[k0] + x[k0 + 1]) + ...) from 0. */
+    static void blockSums(int n, int in, int block, float[] X, int xOff, int ldx, float[] sx) {
+        int blocks = (in + block - 1) / block;
+        for (int i = 0; i < n; i++)
+            for (int b = 0; b < blocks; b++) {
+                float t = 0;
+                for (int k = b * block, end = Math.min(in, k + block); k < end; k++) t += X[xOff + i * ldx + k];
+                sx[i * blocks + b] = t;
+            }
+    }
+
     /**
      * Six rows × a panel of quants widened to float ([in][NR], two vectors): 12 block accumulators
      * (two loads per k), then per block each total ← d·s + total, and with offsets (pc, the negated

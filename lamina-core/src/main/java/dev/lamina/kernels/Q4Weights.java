@@ -210,18 +210,6 @@ public final class Q4Weights implements PanelWeights {
         return b[which];
     }
 
-    /** Each row's input sum per block, sx[i·blocks + b] = ((x[k0] + x[k0 + 1]) + ...) from 0. */
-    private float[] blockSums(int n, float[] X, int xOff, int ldx) {
-        float[] sx = buffer(0, n * blocks);
-        for (int i = 0; i < n; i++)
-            for (int b = 0; b < blocks; b++) {
-                float t = 0;
-                for (int k = b * BLOCK, end = Math.min(in, k + BLOCK); k < end; k++) t += X[xOff + i * ldx + k];
-                sx[i * blocks + b] = t;
-            }
-        return sx;
-    }
-
     /**
      * Panels [p0, p1) for all rows, on the calling thread: from {@link BlockKernels#ROWS} rows (a prompt)
      * each panel's quants are widened to float once and six rows at a time run on it (two panels side
@@ -230,7 +218,8 @@ public final class Q4Weights implements PanelWeights {
      */
     @Override
     public void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
-        float[] sx = blockSums(n, X, xOff, ldx), tile = TILE.get();
+        float[] sx = buffer(0, n * blocks), tile = TILE.get();
+        BlockKernels.blockSums(n, in, BLOCK, X, xOff, ldx, sx);
         float[] panel = null, pd = null, pc = null;
         int six = n >= BlockKernels.ROWS ? n - n % BlockKernels.ROWS : 0, wide = BlockKernels.WIDE ? 2 * NR : NR;
         if (six > 0) {

@@ -18,11 +18,15 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Laid out like {@link PackedWeights}: panels of NR = 2 vectors of output columns, the bytes
  * interleaved along k ({@code q[p][k][c]}) and the scales per block ({@code d[p][k / 32][c]}), zero
- * past out. Blocks of 16 hold Q6_K ({@link #pack}).
+ * past out. Blocks of 16 hold Q6_K ({@link #pack}). The other GGUF block types are held in this form
+ * too, their quants widened to a byte (5-bit, 3-bit, 2-bit and code-book quants alike), with per
+ * block an additive term m beside the scale for the types with minimums (w = q·d + m: Q4_1, Q5_1,
+ * Q2_K, Q5_K).
  *
  * <p>The product is summed block by block, as llama.cpp's vec_dot does: per block the quants' dot
  * product with the inputs, s = Σ x[k]·q[k] (a chain of fused multiply-adds over k from 0), then
- * y ← d·s + y. A weight costs one widening and one multiply-add; the result is within float
+ * y ← d·s + y (and with minimums y ← m·Σx + y, Σx the block's input sum added in k order, as the
+ * 4-bit blocks do). A weight costs one widening and one multiply-add; the result is within float
  * rounding of the product with the dequantized weights ({@link #dequantize}). Every kernel shape
  * (one row, four rows, six rows on a panel widened once for a prompt) and the scalar reference
  * compute these same chains, so an output does not depend on the rows beside it.
@@ -40,9 +44,10 @@ public final class Q8Weights implements PanelWeights {
     final int out, in, block, panels, blocks;
     final byte[] q;     // [panels][in][NR] (+ slack: the narrowest byte load reads 8 bytes)
     final float[] d;    // [panels][blocks][NR]
+    final float[] m;    // [panels][blocks][NR]: the additive term per block, or null (no minimums)
     final Tensor bias;
 
-    private Q8Weights(int out, int in, int block, byte[] q, float[] d, Tensor bias) {
+    private Q8Weights(int out, int in, int block, byte[] q, float[] d, float[] m, Tensor bias) {
         this.out = out;
         this.in = in;
         this.block = block;
@@ -50,6 +55,7 @@ public final class Q8Weights implements PanelWeights {
         this.blocks = (in + block - 1) / block;
         this.q = q;
         this.d = d;
+        this.m = m;
         this.bias = bias;
     }
 
@@ -78,48 +84,49 @@ public final class Q8Weights implements PanelWeights {
                 }
             }
         });
-        return new Q8Weights(out, in, BLOCK, q, d, bias == null ? null : Tensor.of(bias.toArray(), out));
+        return new Q8Weights(out, in, BLOCK, q, d, null, bias == null ? null : Tensor.of(bias.toArray(), out));
     }
 
-    /** One output row's quants and block scales, as a source holds them (a GGUF tensor). */
+    /** One output row's quants, block scales and (with minimums) block terms, as a source holds them (a GGUF tensor). */
     public interface Rows {
-        /** Fills q[in] and d[blocks] for output row o. */
-        void row(int o, byte[] q, float[] d);
+        /** Fills q[in], d[blocks] and, when not null, m[blocks] for output row o. */
+        void row(int o, byte[] q, float[] d, float[] m);
+    }
+
+    /**
+     * Bytes of each array {@link #pack} allocates for out × in weights in blocks of block (quants,
+     * scales, then with minimums the terms), on this machine's vectors: for a memory plan made before loading.
+     */
+    public static long[] arrays(int out, int in, int block, boolean mins) {
+        long panels = (out + NR - 1) / NR, perBlock = (long) Float.BYTES * panels * ((in + block - 1) / block) * NR;
+        return mins ? new long[] {panels * in * NR + 8, perBlock, perBlock} : new long[] {panels * in * NR + 8, perBlock};
     }
 
     /**
      * Packs out rows of in inputs from rows (each read once, on the pool's threads) in blocks of
-     * block inputs, w = q·d: Q8_0's blocks of 32, or Q6_K's sub-blocks of 16 with q − 32 and the
-     * scale d·sc. bias[out] may be null.
+     * block inputs, w = q·d, or w = q·d + m with mins: Q8_0's blocks of 32, Q6_K's sub-blocks of 16
+     * with q − 32 and the scale d·sc, and so on. bias[out] may be null.
      */
-    /**
-     * Bytes of each array {@link #pack} allocates for out × in weights in blocks of block (quants, then
-     * scales), on this machine's vectors: for a memory plan made before loading.
-     */
-    public static long[] arrays(int out, int in, int block) {
-        long panels = (out + NR - 1) / NR;
-        return new long[] {panels * in * NR + 8, (long) Float.BYTES * panels * ((in + block - 1) / block) * NR};
-    }
-
-    public static Q8Weights pack(Parallel pool, int out, int in, int block, Rows rows, Tensor bias) {
+    public static Q8Weights pack(Parallel pool, int out, int in, int block, boolean mins, Rows rows, Tensor bias) {
         int panels = (out + NR - 1) / NR, blocks = (in + block - 1) / block;
         long bytes = (long) panels * in * NR;
         if (bytes > Integer.MAX_VALUE - 64) throw new IllegalArgumentException("weight too large: " + out + "x" + in);
         byte[] q = new byte[(int) bytes + 8];
-        float[] d = new float[panels * blocks * NR];
+        float[] d = new float[panels * blocks * NR], m = mins ? new float[panels * blocks * NR] : null;
         pool.forRange(panels, (p0, p1) -> {
             byte[] rq = new byte[in];
-            float[] rd = new float[blocks];
+            float[] rd = new float[blocks], rm = mins ? new float[blocks] : null;
             for (int p = p0; p < p1; p++) {
                 int cols = Math.min(NR, out - p * NR), qBase = p * in * NR, dBase = p * blocks * NR;
                 for (int c = 0; c < cols; c++) {
-                    rows.row(p * NR + c, rq, rd);
+                    rows.row(p * NR + c, rq, rd, rm);
                     for (int k = 0; k < in; k++) q[qBase + k * NR + c] = rq[k];
                     for (int b = 0; b < blocks; b++) d[dBase + b * NR + c] = rd[b];
+                    if (mins) for (int b = 0; b < blocks; b++) m[dBase + b * NR + c] = rm[b];
                 }
             }
         });
-        return new Q8Weights(out, in, block, q, d, bias);
+        return new Q8Weights(out, in, block, q, d, m, bias);
     }
 
     /** C's roundf: to the nearest integer, halves away from zero. */
@@ -131,9 +138,9 @@ public final class Q8Weights implements PanelWeights {
     @Override public int in() { return in; }
     @Override public int panels() { return panels; }
     @Override public int panelWidth() { return NR; }
-    @Override public long extraBytes() { return (long) q.length + (long) d.length * Float.BYTES; }
+    @Override public long extraBytes() { return (long) q.length + (long) (d.length + (m == null ? 0 : m.length)) * Float.BYTES; }
 
-    /** The weights as float32, w[o, k] = q·d: what the product computes with. */
+    /** The weights as float32, w[o, k] = q·d (+ m): what the product computes with. */
     public Tensor dequantize() {
         Tensor w = Tensor.zeros(out, in);
         dequantizeInto(w.data(), 0);
@@ -154,15 +161,17 @@ public final class Q8Weights implements PanelWeights {
         for (int k = 0; k < in; k++) dst[off + k] = weight(o / NR, o % NR, k);
     }
 
-    /** The dequantized weight of column c of panel p at input k. */
+    /** The dequantized weight of column c of panel p at input k: q·d, or q·d + m, as ggml computes it. */
     float weight(int p, int c, int k) {
-        return q[p * in * NR + k * NR + c] * d[p * blocks * NR + (k / block) * NR + c];
+        int s = p * blocks * NR + (k / block) * NR + c;
+        float w = q[p * in * NR + k * NR + c] * d[s];
+        return m == null ? w : w + m[s];
     }
 
     // ---- the product ------------------------------------------------------------------------
 
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[BlockKernels.ROWS * NR]);
-    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[2][0]);
+    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[4][0]);
 
     private static float[] buffer(int which, int size) {
         float[][] b = BUFFERS.get();
@@ -178,11 +187,13 @@ public final class Q8Weights implements PanelWeights {
      */
     @Override
     public void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
-        float[] tile = TILE.get(), panel = null, pd = null;
+        float[] tile = TILE.get(), panel = null, pd = null, pm = null, sx = null;
         int six = n >= BlockKernels.ROWS ? n - n % BlockKernels.ROWS : 0, wide = BlockKernels.WIDE ? 2 * NR : NR;
+        if (m != null) BlockKernels.blockSums(n, in, block, X, xOff, ldx, sx = buffer(3, n * blocks));
         if (six > 0) {
             panel = buffer(0, in * wide);
             pd = buffer(1, blocks * wide);
+            if (m != null) pm = buffer(2, blocks * wide);
         }
         boolean done = false;                     // panel p's prompt rows came with p − 1's, two panels wide
         for (int p = p0; p < p1; p++) {
@@ -193,30 +204,36 @@ public final class Q8Weights implements PanelWeights {
                 i = six;
                 done = false;
             } else if (six > 0 && BlockKernels.WIDE && p + 1 < p1 && (p + 2) * NR <= out) {
-                widenPanel(p, panel, pd, wide, 0);
-                widenPanel(p + 1, panel, pd, wide, NR);
+                widenPanel(p, panel, pd, pm, wide, 0);
+                widenPanel(p + 1, panel, pd, pm, wide, NR);
                 for (; i < six; i += BlockKernels.ROWS)
-                    BlockKernels.k6x4(in, block, blocks, panel, pd, null, X, xOff + i * ldx, ldx, null, 0, Y, yOff + i * ldy + p * NR, ldy);
+                    BlockKernels.k6x4(in, block, blocks, panel, pd, pm, X, xOff + i * ldx, ldx, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
                 done = true;
             } else if (six > 0) {
-                widenPanel(p, panel, pd, NR, 0);
+                widenPanel(p, panel, pd, pm, NR, 0);
                 for (; i < six; i += BlockKernels.ROWS) {
-                    if (full) BlockKernels.k6(in, block, blocks, panel, pd, null, X, xOff + i * ldx, ldx, null, 0, Y, yOff + i * ldy + p * NR, ldy);
+                    if (full) BlockKernels.k6(in, block, blocks, panel, pd, pm, X, xOff + i * ldx, ldx, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
                     else {
-                        BlockKernels.k6(in, block, blocks, panel, pd, null, X, xOff + i * ldx, ldx, null, 0, tile, 0, NR);
+                        BlockKernels.k6(in, block, blocks, panel, pd, pm, X, xOff + i * ldx, ldx, sx, i * blocks, tile, 0, NR);
                         for (int r = 0; r < BlockKernels.ROWS; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
                     }
                 }
             }
             for (; i + 4 <= n; i += 4) {
-                if (full) k4(in, block, X, xOff + i * ldx, ldx, q, qb, d, db, Y, yOff + i * ldy + p * NR, ldy);
+                if (m != null) {
+                    k4m(in, block, blocks, X, xOff + i * ldx, ldx, q, qb, d, m, db, sx, i * blocks, full ? Y : tile, full ? yOff + i * ldy + p * NR : 0, full ? ldy : NR);
+                    if (!full) for (int r = 0; r < 4; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
+                } else if (full) k4(in, block, X, xOff + i * ldx, ldx, q, qb, d, db, Y, yOff + i * ldy + p * NR, ldy);
                 else {
                     k4(in, block, X, xOff + i * ldx, ldx, q, qb, d, db, tile, 0, NR);
                     for (int r = 0; r < 4; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
                 }
             }
             for (; i < n; i++) {
-                if (full) k1(in, block, X, xOff + i * ldx, q, qb, d, db, Y, yOff + i * ldy + p * NR);
+                if (m != null) {
+                    k1m(in, block, X, xOff + i * ldx, q, qb, d, m, db, sx, i * blocks, full ? Y : tile, full ? yOff + i * ldy + p * NR : 0);
+                    if (!full) store(tile, 0, Y, yOff + i * ldy, p);
+                } else if (full) k1(in, block, X, xOff + i * ldx, q, qb, d, db, Y, yOff + i * ldy + p * NR);
                 else {
                     k1(in, block, X, xOff + i * ldx, q, qb, d, db, tile, 0);
                     store(tile, 0, Y, yOff + i * ldy, p);
@@ -231,13 +248,14 @@ public final class Q8Weights implements PanelWeights {
         }
     }
 
-    /** Panel p's quants as floats, row k at k·stride + off of panel; its scales likewise (row b) into pd. */
-    private void widenPanel(int p, float[] panel, float[] pd, int stride, int off) {
+    /** Panel p's quants as floats, row k at k·stride + off of panel; its scales likewise (row b) into pd, its terms into pm. */
+    private void widenPanel(int p, float[] panel, float[] pd, float[] pm, int stride, int off) {
         for (int k = 0, qk = p * in * NR; k < in; k++, qk += NR) {
             ((FloatVector) ByteVector.fromArray(B, q, qk).convertShape(VectorOperators.B2F, S, 0)).intoArray(panel, k * stride + off);
             ((FloatVector) ByteVector.fromArray(B, q, qk + L).convertShape(VectorOperators.B2F, S, 0)).intoArray(panel, k * stride + off + L);
         }
         for (int b = 0; b < blocks; b++) System.arraycopy(d, p * blocks * NR + b * NR, pd, b * stride + off, NR);
+        if (m != null) for (int b = 0; b < blocks; b++) System.arraycopy(m, p * blocks * NR + b * NR, pm, b * stride + off, NR);
     }
 
     private void store(float[] tile, int t, float[] Y, int y0, int p) {
@@ -293,6 +311,66 @@ public final class Q8Weights implements PanelWeights {
         }
     }
 
+    // The kernels with minimums are their own methods, so that Q8_0's and Q6_K's (the decode path that
+    // meets llama.cpp) compile as they did: with the term's branch inside k1 and k4, one AVX-512 thread
+    // decoding Q8_0 1 × 2048 × 768 measured 50 GFLOP/s in two rounds against 69-71 before.
+
+    /** {@link #k1} with minimums: per block also m·Σx into the totals (sx[s0 + b]: the row's input sum of block b). */
+    private static void k1m(int in, int block, float[] X, int x0, byte[] Q, int qb, float[] D, float[] M, int db, float[] sx, int s0,
+                            float[] Y, int y0) {
+        FloatVector z = FloatVector.zero(S), t0 = z, t1 = z;
+        for (int k0 = 0, dq = db, b = s0; k0 < in; k0 += block, dq += NR, b++) {
+            FloatVector c0 = z, c1 = z;
+            for (int k = k0, end = Math.min(in, k0 + block), qk = qb + k0 * NR; k < end; k++, qk += NR) {
+                FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
+                c0 = a.fma((FloatVector) ByteVector.fromArray(B, Q, qk).convertShape(VectorOperators.B2F, S, 0), c0);
+                c1 = a.fma((FloatVector) ByteVector.fromArray(B, Q, qk + L).convertShape(VectorOperators.B2F, S, 0), c1);
+            }
+            FloatVector sum = FloatVector.broadcast(S, sx[b]);
+            t0 = FloatVector.fromArray(S, M, dq).fma(sum, FloatVector.fromArray(S, D, dq).fma(c0, t0));
+            t1 = FloatVector.fromArray(S, M, dq + L).fma(sum, FloatVector.fromArray(S, D, dq + L).fma(c1, t1));
+        }
+        t0.intoArray(Y, y0);
+        t1.intoArray(Y, y0 + L);
+    }
+
+    /** {@link #k4} with minimums: per block m·Σx + (d·s + total), row r's sums at s0 + r·blocks. */
+    private static void k4m(int in, int block, int blocks, float[] X, int x0, int ldx, byte[] Q, int qb, float[] D, float[] M, int db,
+                            float[] sx, int s0, float[] Y, int y0, int ldy) {
+        int x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx;
+        FloatVector z = FloatVector.zero(S);
+        for (int r = 0; r < 4; r++) { z.intoArray(Y, y0 + r * ldy); z.intoArray(Y, y0 + r * ldy + L); }
+        for (int k0 = 0, dq = db, b = s0; k0 < in; k0 += block, dq += NR, b++) {
+            FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+            for (int k = k0, end = Math.min(in, k0 + block), qk = qb + k0 * NR; k < end; k++, qk += NR) {
+                FloatVector w0 = (FloatVector) ByteVector.fromArray(B, Q, qk).convertShape(VectorOperators.B2F, S, 0);
+                FloatVector w1 = (FloatVector) ByteVector.fromArray(B, Q, qk + L).convertShape(VectorOperators.B2F, S, 0);
+                FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
+                c00 = a.fma(w0, c00); c01 = a.fma(w1, c01);
+                a = FloatVector.broadcast(S, X[x1 + k]);
+                c10 = a.fma(w0, c10); c11 = a.fma(w1, c11);
+                a = FloatVector.broadcast(S, X[x2 + k]);
+                c20 = a.fma(w0, c20); c21 = a.fma(w1, c21);
+                a = FloatVector.broadcast(S, X[x3 + k]);
+                c30 = a.fma(w0, c30); c31 = a.fma(w1, c31);
+            }
+            FloatVector d0 = FloatVector.fromArray(S, D, dq), d1 = FloatVector.fromArray(S, D, dq + L);
+            FloatVector m0 = FloatVector.fromArray(S, M, dq), m1 = FloatVector.fromArray(S, M, dq + L);
+            FloatVector s = FloatVector.broadcast(S, sx[b]);
+            m0.fma(s, d0.fma(c00, FloatVector.fromArray(S, Y, y0))).intoArray(Y, y0);
+            m1.fma(s, d1.fma(c01, FloatVector.fromArray(S, Y, y0 + L))).intoArray(Y, y0 + L);
+            s = FloatVector.broadcast(S, sx[b + blocks]);
+            m0.fma(s, d0.fma(c10, FloatVector.fromArray(S, Y, y0 + ldy))).intoArray(Y, y0 + ldy);
+            m1.fma(s, d1.fma(c11, FloatVector.fromArray(S, Y, y0 + ldy + L))).intoArray(Y, y0 + ldy + L);
+            s = FloatVector.broadcast(S, sx[b + 2 * blocks]);
+            m0.fma(s, d0.fma(c20, FloatVector.fromArray(S, Y, y0 + 2 * ldy))).intoArray(Y, y0 + 2 * ldy);
+            m1.fma(s, d1.fma(c21, FloatVector.fromArray(S, Y, y0 + 2 * ldy + L))).intoArray(Y, y0 + 2 * ldy + L);
+            s = FloatVector.broadcast(S, sx[b + 3 * blocks]);
+            m0.fma(s, d0.fma(c30, FloatVector.fromArray(S, Y, y0 + 3 * ldy))).intoArray(Y, y0 + 3 * ldy);
+            m1.fma(s, d1.fma(c31, FloatVector.fromArray(S, Y, y0 + 3 * ldy + L))).intoArray(Y, y0 + 3 * ldy + L);
+        }
+    }
+
     /** The scalar reference's product: the same chains per output, one float at a time. */
     static void multiplyScalar(int n, float[] X, int xOff, int ldx, Q8Weights w, float[] Y, int yOff, int ldy, int o0, int o1) {
         for (int i = 0; i < n; i++)
@@ -300,10 +378,14 @@ public final class Q8Weights implements PanelWeights {
                 int p = o / NR, c = o % NR, x0 = xOff + i * ldx;
                 float total = 0;
                 for (int b = 0; b < w.blocks; b++) {
-                    float s = 0;
-                    for (int k = b * w.block, end = Math.min(w.in, k + w.block); k < end; k++)
+                    float s = 0, sum = 0;
+                    for (int k = b * w.block, end = Math.min(w.in, k + w.block); k < end; k++) {
                         s = Math.fma(X[x0 + k], (float) w.q[p * w.in * NR + k * NR + c], s);
-                    total = Math.fma(w.d[p * w.blocks * NR + b * NR + c], s, total);
+                        sum += X[x0 + k];
+                    }
+                    int at = p * w.blocks * NR + b * NR + c;
+                    total = Math.fma(w.d[at], s, total);
+                    if (w.m != null) total = Math.fma(w.m[at], sum, total);
                 }
                 Y[yOff + i * ldy + o] = w.bias == null ? total : total + w.bias.get(o);
             }

@@ -13,13 +13,14 @@ import dev.lamina.tokenizer.ByteTokenizer;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * A quantized GGUF file loaded for inference keeps its Q8_0, Q6_K, Q4_0 and Q4_K blocks: no float32
+ * A quantized GGUF file loaded for inference keeps its blocks, whatever their type: no float32
  * copy of those weights, and the logits of the model dequantized to float32: through the inference
  * executor to float rounding (its products are summed block by block, as llama.cpp does), and bit
  * for bit through the tape.
@@ -35,7 +36,8 @@ class GgufStoredTest {
 
     @ParameterizedTest
     @CsvSource({"llama,false,q8_0", "llama,false,q4_0", "llama,true,q4_k", "llama,false,q6_k", "llama,false,q4_k_m",
-                "llama,true,q4_k_m", "gpt2,false,q4_0", "gpt2,true,q4_k_m", "gpt2,false,q8_0", "moe,false,q8_0", "moe,true,q4_k_m"})
+                "llama,true,q4_k_m", "gpt2,false,q4_0", "gpt2,true,q4_k_m", "gpt2,false,q8_0", "moe,false,q8_0", "moe,true,q4_k_m",
+                "llama,false,q5_k_m", "llama,true,q5_k", "llama,false,q4_1", "gpt2,false,q5_0", "llama,false,q5_1", "moe,false,q5_k_m"})
     void keptBlocksGiveTheLogitsOfTheDequantizedModel(String arch, boolean tied, String type) {
         Path file = dir.resolve(arch + "-" + type + ".gguf");
         GgufModel.write(Decoder.create(config(arch, tied), 7), ByteTokenizer.INSTANCE, file, GgufQuantType.parse(type));
@@ -76,6 +78,45 @@ class GgufStoredTest {
         }
         assertThat(stored.params().hasGradients()).as("inference made no gradient buffer").isFalse();
         assertThat(flat.params().hasGradients()).isFalse();
+    }
+
+    /**
+     * Every block type is held in the kernels' form without a float32 copy, each weight the file's
+     * dequantized value bit for bit (the fixture's reference values are gguf.quants.dequantize's), in
+     * the arrays a memory plan counts; the products of the vector and scalar kernels agree bit for bit,
+     * and with the float32 product of the dequantized weights to float rounding.
+     */
+    @ParameterizedTest
+    @EnumSource(names = {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"})
+    void everyBlockTypeIsHeldAsTheFilesDequantizedValues(GgmlType type) {
+        try (GgufFile f = GgufFile.open(GgmlTypeTest.FIXTURE)) {
+            float[] ref = f.floats(type.name() + ".ref");
+            int in = 256, out = ref.length / in;
+            assertThat(out * in).isEqualTo(ref.length);
+            assertThat(GgufWeights.kept(type)).isTrue();
+            dev.lamina.kernels.LinearWeights w = GgufWeights.of(dev.lamina.tensor.Parallel.of(2), type, f.raw(type.name()), out, in, o -> o, null);
+            float[] held = new float[out * in];
+            w.dequantizeInto(held, 0);
+            for (int i = 0; i < held.length; i++)
+                assertThat(Float.floatToRawIntBits(held[i])).as("value %d", i).isEqualTo(Float.floatToRawIntBits(ref[i]));
+            assertThat(java.util.Arrays.stream(GgufWeights.heldArrays(type, out, in)).sum()).isEqualTo(w.extraBytes());
+            long big = java.util.Arrays.stream(GgufWeights.heldArrays(type, 4096, 4096)).sum();      // rows whole panels
+            assertThat(8.0 * big / (4096 * 4096)).as("bits a weight").isLessThan(type == GgmlType.Q2_K ? 12.01 : 10.01);
+
+            int n = 7;                                                   // six rows on a widened panel, then one
+            dev.lamina.tensor.Rng rng = new dev.lamina.tensor.Rng(11);
+            dev.lamina.tensor.Tensor x = dev.lamina.tensor.Tensor.zeros(n, in);
+            for (int i = 0; i < n * in; i++) x.data()[i] = (float) rng.nextGaussian();
+            dev.lamina.tensor.Tensor yv = dev.lamina.tensor.Tensor.zeros(n, out), ys = dev.lamina.tensor.Tensor.zeros(n, out),
+                    yf = dev.lamina.tensor.Tensor.zeros(n, out);
+            KernelSet vector = Kernels.vector(2), scalar = Kernels.scalar(2);
+            vector.project(n, x, new dev.lamina.kernels.LinearWeights[] {w}, new dev.lamina.tensor.Tensor[] {yv});
+            scalar.project(n, x, new dev.lamina.kernels.LinearWeights[] {w}, new dev.lamina.tensor.Tensor[] {ys});
+            assertThat(yv.toArray()).isEqualTo(ys.toArray());
+            vector.project(n, x, new dev.lamina.kernels.LinearWeights[] {vector.prepare(dev.lamina.tensor.Tensor.of(held, out, in), null)},
+                    new dev.lamina.tensor.Tensor[] {yf});
+            assertThat(relativeError(yv.toArray(), yf.toArray())).isLessThan(1e-5);
+        }
     }
 
     /**

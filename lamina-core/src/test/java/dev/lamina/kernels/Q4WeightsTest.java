@@ -62,12 +62,34 @@ class Q4WeightsTest {
     void eightBitBlocksOf16AreTheFloatProductOfTheDequantizedWeights(int n, int in, int out) {
         Rng rng = new Rng(n * 131L + in);
         Tensor x = random(rng, n, in), b2 = random(rng, out + 5);
-        Q8Weights.Rows rows = (o, q, d) -> {
+        Q8Weights.Rows rows = (o, q, d, m) -> {
             Rng r = new Rng(977L * o + in);
             for (int k = 0; k < q.length; k++) q[k] = (byte) ((int) r.nextLong(64) - 32);       // Q6_K's range
             for (int b = 0; b < d.length; b++) d[b] = (float) (0.001 * ((int) r.nextLong(255) - 127));
         };
-        Q8Weights w1 = Q8Weights.pack(Parallel.of(2), out, in, 16, rows, null), w2 = Q8Weights.pack(Parallel.of(2), out + 5, in, 16, rows, b2);
+        Q8Weights w1 = Q8Weights.pack(Parallel.of(2), out, in, 16, false, rows, null), w2 = Q8Weights.pack(Parallel.of(2), out + 5, in, 16, false, rows, b2);
+        check(n, in, x, new LinearWeights[] {w1, w2}, b2, false);
+    }
+
+    /**
+     * 8-bit blocks with a term per block, w = q·d + m (Q5_K, Q4_1, Q5_1 in runs of 32, Q2_K in runs of
+     * 16): the block's input sum times m joins each total after d·s, on every kernel shape (one row,
+     * four, six on a widened panel, two panels wide) and in the scalar reference alike.
+     */
+    @ParameterizedTest
+    @CsvSource({"1,256,8,32", "3,512,37,32", "6,64,21,32", "7,800,100,32", "13,96,33,32", "2,16,3,16", "5,80,130,16", "8,784,37,16",
+                "13,784,100,16", "1,33,5,32", "9,47,70,32"})
+    void eightBitBlocksWithMinimumsAreTheFloatProductOfTheDequantizedWeights(int n, int in, int out, int block) {
+        Rng rng = new Rng(n * 173L + in + block);
+        Tensor x = random(rng, n, in), b2 = random(rng, out + 5);
+        Q8Weights.Rows rows = (o, q, d, m) -> {
+            Rng r = new Rng(613L * o + in);
+            for (int k = 0; k < q.length; k++) q[k] = (byte) r.nextLong(32);                      // Q5_K's range
+            for (int b = 0; b < d.length; b++) { d[b] = (float) (0.001 + 0.004 * r.nextDouble()); m[b] = (float) (-0.06 * r.nextDouble()); }
+        };
+        Q8Weights w1 = Q8Weights.pack(Parallel.of(2), out, in, block, true, rows, null), w2 = Q8Weights.pack(Parallel.of(2), out + 5, in, block, true, rows, b2);
+        long panels = (out + 5 + Q8Weights.NR - 1) / Q8Weights.NR, blocks = (in + block - 1) / block;   // a byte a weight, two floats a block
+        assertThat(w2.extraBytes()).isEqualTo(panels * Q8Weights.NR * (in + 8 * blocks) + 8);
         check(n, in, x, new LinearWeights[] {w1, w2}, b2, false);
     }
 
