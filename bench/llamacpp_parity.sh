@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # GGUF interoperability with llama.cpp itself, both ways, by greedy continuations of fixed prompts:
 #  1. a Lamina model (trained briefly on the bundled corpus, or RUN if given) exported by
-#     `lamina export gguf` as f32, f16, q8_0, q4_0 and q4_k_m: llama.cpp's llama-simple and
+#     `lamina export gguf` as f32, f16, q8_0, q4_0, q4_k_m, q4_1, q5_0, q5_1 and q5_k_m: llama.cpp's llama-simple and
 #     `lamina generate --temperature 0` continue each prompt from the same file;
 #  2. a tiny random Hugging Face Llama converted by llama.cpp's convert_hf_to_gguf.py and quantized by
-#     llama-quantize to q8_0 and q4_k_m: the same comparison;
+#     llama-quantize to q8_0, q4_k_m, q5_k_m, q3_k_m, q2_k, iq4_nl and iq4_xs: the same comparison;
 #  3. tiny random Qwen3 and Gemma 3 (text) models the same way, f32 and q8_0 (GPT-2's vocabulary; Gemma 1/2
 #     need a SentencePiece tokenizer.model for the converter and are checked by GgufModelTest's logits).
 # Prints a Markdown table (match: the same continuation text). llama.cpp computes Q8_0 and the
@@ -45,7 +45,7 @@ row() {  # file label
 
 echo "| file | greedy continuations equal ($N tokens) |"
 echo "| --- | ---: |"
-for type in f32 f16 q8_0 q4_0 q4_k_m; do
+for type in f32 f16 q8_0 q4_0 q4_k_m q4_1 q5_0 q5_1 q5_k_m; do
   "$L" export gguf "$RUN" --out "$WORK/lamina-$type.gguf" --type "$type" >/dev/null
   row "$WORK/lamina-$type.gguf" "Lamina export, $type"
 done
@@ -102,7 +102,7 @@ for arch in llama qwen3 gemma3; do
   hf_model "$arch" "$WORK/$arch"
   convert "$WORK/$arch" "$WORK/$arch-f32.gguf" || { echo "| convert_hf_to_gguf.py ($arch) | failed: see $WORK (kept) |"; trap - EXIT; exit 1; }
   row "$WORK/$arch-f32.gguf" "convert_hf_to_gguf.py, $arch f32"
-  types=(Q8_0); [ "$arch" = llama ] && types=(Q8_0 Q4_K_M)
+  types=(Q8_0); [ "$arch" = llama ] && types=(Q8_0 Q4_K_M Q5_K_M Q3_K_M Q2_K IQ4_NL IQ4_XS)
   for type in "${types[@]}"; do
     "$BUILD/bin/llama-quantize" "$WORK/$arch-f32.gguf" "$WORK/$arch-$type.gguf" "$type" >/dev/null 2>&1
     row "$WORK/$arch-$type.gguf" "llama-quantize, $arch $type"
