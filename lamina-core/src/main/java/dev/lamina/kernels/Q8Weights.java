@@ -312,8 +312,11 @@ public final class Q8Weights implements PanelWeights {
     }
 
     // The kernels with minimums are their own methods, so that Q8_0's and Q6_K's (the decode path that
-    // meets llama.cpp) compile as they did: with the term's branch inside k1 and k4, one AVX-512 thread
-    // decoding Q8_0 1 × 2048 × 768 measured 50 GFLOP/s in two rounds against 69-71 before.
+    // meets llama.cpp) compile as they did. With the term's branch inside k1 and k4, one AVX-512 thread
+    // decoding Q8_0 1 × 2048 × 768 measured 50 GFLOP/s in two rounds against 69-71 before; that is within
+    // this host's spread (the unchanged code later gave 50.6 and 71.9), so it is a precaution, not a
+    // measured loss. (A separate pass adding m·Σx cannot replace them: each block's term joins the chain
+    // after that block's d·s, before the next block's.)
 
     /** {@link #k1} with minimums: per block also m·Σx into the totals (sx[s0 + b]: the row's input sum of block b). */
     private static void k1m(int in, int block, float[] X, int x0, byte[] Q, int qb, float[] D, float[] M, int db, float[] sx, int s0,
