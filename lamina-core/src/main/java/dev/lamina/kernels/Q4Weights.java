@@ -18,7 +18,8 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>The product is computed block by block, as llama.cpp's vec_dot does: per block the quants'
  * dot product with the inputs, s = Σ x[k]·q[k] (a chain of fused multiply-adds over k from 0), then
- * y ← d·s + y and y ← −c·Σx + y, with Σx the block's input sum (added in k order). So a weight costs
+ * y ← d·s + y; the offsets in a chain of their own, u ← −c·Σx + u with Σx the block's input sum
+ * (added in k order), and the output is y + u. So a weight costs
  * one widening and one multiply-add, not a dequantization, and the result is within float rounding
  * of the product with the dequantized weights, not bit-equal to it. Every kernel shape (one row,
  * four rows in registers, six rows on a panel widened once for a prompt) and the scalar reference
@@ -237,15 +238,21 @@ public final class Q4Weights implements PanelWeights {
             } else if (six > 0 && BlockKernels.WIDE && p + 1 < p1 && (p + 2) * NR <= out) {
                 widenPanel(p, panel, pd, pc, wide, 0);
                 widenPanel(p + 1, panel, pd, pc, wide, NR);
-                for (; i < six; i += BlockKernels.ROWS)
-                    BlockKernels.k6x4(in, BLOCK, blocks, panel, pd, pc, X, xOff + i * ldx, ldx, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
+                for (; i < six; i += BlockKernels.ROWS) {
+                    BlockKernels.k6x4(in, BLOCK, panel, pd, X, xOff + i * ldx, ldx, Y, yOff + i * ldy + p * NR, ldy);
+                    BlockKernels.offsets(BlockKernels.ROWS, blocks, pc, 0, wide, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
+                    BlockKernels.offsets(BlockKernels.ROWS, blocks, pc, NR, wide, sx, i * blocks, Y, yOff + i * ldy + (p + 1) * NR, ldy);
+                }
                 done = true;
             } else if (six > 0) {
                 widenPanel(p, panel, pd, pc, NR, 0);
                 for (; i < six; i += BlockKernels.ROWS) {
-                    if (full) BlockKernels.k6(in, BLOCK, blocks, panel, pd, pc, X, xOff + i * ldx, ldx, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
-                    else {
-                        BlockKernels.k6(in, BLOCK, blocks, panel, pd, pc, X, xOff + i * ldx, ldx, sx, i * blocks, tile, 0, NR);
+                    if (full) {
+                        BlockKernels.k6(in, BLOCK, panel, pd, X, xOff + i * ldx, ldx, Y, yOff + i * ldy + p * NR, ldy);
+                        BlockKernels.offsets(BlockKernels.ROWS, blocks, pc, 0, NR, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
+                    } else {
+                        BlockKernels.k6(in, BLOCK, panel, pd, X, xOff + i * ldx, ldx, tile, 0, NR);
+                        BlockKernels.offsets(BlockKernels.ROWS, blocks, pc, 0, NR, sx, i * blocks, tile, 0, NR);
                         for (int r = 0; r < BlockKernels.ROWS; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
                     }
                 }
@@ -335,9 +342,9 @@ public final class Q4Weights implements PanelWeights {
         }
     }
 
-    /** One row × panel p: per block the quants' dot product in 2 accumulators, then scaled into the 2 totals. */
+    /** One row × panel p: per block the quants' dot product in 2 accumulators, then scaled into the 2 totals; the offsets in 2 more. */
     private void k1(int p, float[] X, int x0, float[] sx, int s0, float[] Y, int y0) {
-        FloatVector z = FloatVector.zero(S), t0 = z, t1 = z;
+        FloatVector z = FloatVector.zero(S), t0 = z, t1 = z, u0 = z, u1 = z;
         int qb = p * pairs * NR;
         for (int b = 0, k0 = 0; k0 < in; b++, k0 += BLOCK) {
             FloatVector a0 = z, a1 = z;
@@ -368,17 +375,20 @@ public final class Q4Weights implements PanelWeights {
                 a1 = x.fma(quants(at + L, false), a1);
             }
             FloatVector d0 = scales(p, b, 0), d1 = scales(p, b, L), sum = FloatVector.broadcast(S, sx[s0 + b]);
-            t0 = negOffsets(p, b, 0, d0).fma(sum, d0.fma(a0, t0));
-            t1 = negOffsets(p, b, L, d1).fma(sum, d1.fma(a1, t1));
+            t0 = d0.fma(a0, t0);
+            t1 = d1.fma(a1, t1);
+            u0 = negOffsets(p, b, 0, d0).fma(sum, u0);
+            u1 = negOffsets(p, b, L, d1).fma(sum, u1);
         }
-        t0.intoArray(Y, y0);
-        t1.intoArray(Y, y0 + L);
+        t0.add(u0).intoArray(Y, y0);
+        t1.add(u1).intoArray(Y, y0 + L);
     }
 
     /**
      * Four rows × panel p: the widened quants of each k serve four rows (8 block accumulators); the
-     * totals live in Y, read and written once per block (−c·Σx + (d·s + total)), so the loop fits 16
-     * vector registers. (Written out: a helper taking vectors would box them unless inlined.)
+     * totals live in Y, read and written once per block (d·s + total), so the loop fits 16 vector
+     * registers; the offsets follow in a pass of their own (8 accumulators over the blocks).
+     * (Written out: a helper taking vectors would box them unless inlined.)
      */
     private void k4(int p, float[] X, int x0, int ldx, float[] sx, int s0, float[] Y, int y0, int ldy) {
         int x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx, qb = p * pairs * NR;
@@ -399,20 +409,36 @@ public final class Q4Weights implements PanelWeights {
                 a = FloatVector.broadcast(S, X[x3 + k]);
                 c30 = a.fma(w0, c30); c31 = a.fma(w1, c31);
             }
-            FloatVector d0 = scales(p, b, 0), d1 = scales(p, b, L), n0 = negOffsets(p, b, 0, d0), n1 = negOffsets(p, b, L, d1);
-            FloatVector m = FloatVector.broadcast(S, sx[s0 + b]);
-            n0.fma(m, d0.fma(c00, FloatVector.fromArray(S, Y, y0))).intoArray(Y, y0);
-            n1.fma(m, d1.fma(c01, FloatVector.fromArray(S, Y, y0 + L))).intoArray(Y, y0 + L);
-            m = FloatVector.broadcast(S, sx[s0 + blocks + b]);
-            n0.fma(m, d0.fma(c10, FloatVector.fromArray(S, Y, y0 + ldy))).intoArray(Y, y0 + ldy);
-            n1.fma(m, d1.fma(c11, FloatVector.fromArray(S, Y, y0 + ldy + L))).intoArray(Y, y0 + ldy + L);
-            m = FloatVector.broadcast(S, sx[s0 + 2 * blocks + b]);
-            n0.fma(m, d0.fma(c20, FloatVector.fromArray(S, Y, y0 + 2 * ldy))).intoArray(Y, y0 + 2 * ldy);
-            n1.fma(m, d1.fma(c21, FloatVector.fromArray(S, Y, y0 + 2 * ldy + L))).intoArray(Y, y0 + 2 * ldy + L);
-            m = FloatVector.broadcast(S, sx[s0 + 3 * blocks + b]);
-            n0.fma(m, d0.fma(c30, FloatVector.fromArray(S, Y, y0 + 3 * ldy))).intoArray(Y, y0 + 3 * ldy);
-            n1.fma(m, d1.fma(c31, FloatVector.fromArray(S, Y, y0 + 3 * ldy + L))).intoArray(Y, y0 + 3 * ldy + L);
+            FloatVector d0 = scales(p, b, 0), d1 = scales(p, b, L);
+            d0.fma(c00, FloatVector.fromArray(S, Y, y0)).intoArray(Y, y0);
+            d1.fma(c01, FloatVector.fromArray(S, Y, y0 + L)).intoArray(Y, y0 + L);
+            d0.fma(c10, FloatVector.fromArray(S, Y, y0 + ldy)).intoArray(Y, y0 + ldy);
+            d1.fma(c11, FloatVector.fromArray(S, Y, y0 + ldy + L)).intoArray(Y, y0 + ldy + L);
+            d0.fma(c20, FloatVector.fromArray(S, Y, y0 + 2 * ldy)).intoArray(Y, y0 + 2 * ldy);
+            d1.fma(c21, FloatVector.fromArray(S, Y, y0 + 2 * ldy + L)).intoArray(Y, y0 + 2 * ldy + L);
+            d0.fma(c30, FloatVector.fromArray(S, Y, y0 + 3 * ldy)).intoArray(Y, y0 + 3 * ldy);
+            d1.fma(c31, FloatVector.fromArray(S, Y, y0 + 3 * ldy + L)).intoArray(Y, y0 + 3 * ldy + L);
         }
+        FloatVector u00 = z, u01 = z, u10 = z, u11 = z, u20 = z, u21 = z, u30 = z, u31 = z;
+        for (int b = 0; b < blocks; b++) {
+            FloatVector n0 = negOffsets(p, b, 0, scales(p, b, 0)), n1 = negOffsets(p, b, L, scales(p, b, L));
+            FloatVector m = FloatVector.broadcast(S, sx[s0 + b]);
+            u00 = n0.fma(m, u00); u01 = n1.fma(m, u01);
+            m = FloatVector.broadcast(S, sx[s0 + blocks + b]);
+            u10 = n0.fma(m, u10); u11 = n1.fma(m, u11);
+            m = FloatVector.broadcast(S, sx[s0 + 2 * blocks + b]);
+            u20 = n0.fma(m, u20); u21 = n1.fma(m, u21);
+            m = FloatVector.broadcast(S, sx[s0 + 3 * blocks + b]);
+            u30 = n0.fma(m, u30); u31 = n1.fma(m, u31);
+        }
+        FloatVector.fromArray(S, Y, y0).add(u00).intoArray(Y, y0);
+        FloatVector.fromArray(S, Y, y0 + L).add(u01).intoArray(Y, y0 + L);
+        FloatVector.fromArray(S, Y, y0 + ldy).add(u10).intoArray(Y, y0 + ldy);
+        FloatVector.fromArray(S, Y, y0 + ldy + L).add(u11).intoArray(Y, y0 + ldy + L);
+        FloatVector.fromArray(S, Y, y0 + 2 * ldy).add(u20).intoArray(Y, y0 + 2 * ldy);
+        FloatVector.fromArray(S, Y, y0 + 2 * ldy + L).add(u21).intoArray(Y, y0 + 2 * ldy + L);
+        FloatVector.fromArray(S, Y, y0 + 3 * ldy).add(u30).intoArray(Y, y0 + 3 * ldy);
+        FloatVector.fromArray(S, Y, y0 + 3 * ldy + L).add(u31).intoArray(Y, y0 + 3 * ldy + L);
     }
 
     /** The scalar reference's product: the same chains per output, one float at a time. */
@@ -420,7 +446,7 @@ public final class Q4Weights implements PanelWeights {
         for (int i = 0; i < n; i++)
             for (int o = o0; o < o1; o++) {
                 int p = o / NR, c = o % NR, x0 = xOff + i * ldx;
-                float total = 0;
+                float total = 0, offsets = 0;
                 for (int b = 0; b < w.blocks; b++) {
                     int k0 = b * BLOCK, k1 = Math.min(w.in, k0 + BLOCK);
                     float s = 0, sum = 0;
@@ -428,8 +454,10 @@ public final class Q4Weights implements PanelWeights {
                         s = Math.fma(X[x0 + k], (float) w.quant(p, c, k), s);
                         sum += X[x0 + k];
                     }
-                    total = Math.fma(-w.offsetOf(p, c, b), sum, Math.fma(w.scaleOf(p, c, b), s, total));
+                    total = Math.fma(w.scaleOf(p, c, b), s, total);
+                    offsets = Math.fma(-w.offsetOf(p, c, b), sum, offsets);
                 }
+                total += offsets;
                 Y[yOff + i * ldy + o] = w.bias == null ? total : total + w.bias.get(o);
             }
     }

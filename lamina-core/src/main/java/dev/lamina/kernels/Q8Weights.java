@@ -25,8 +25,9 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>The product is summed block by block, as llama.cpp's vec_dot does: per block the quants' dot
  * product with the inputs, s = Σ x[k]·q[k] (a chain of fused multiply-adds over k from 0), then
- * y ← d·s + y (and with minimums y ← m·Σx + y, Σx the block's input sum added in k order, as the
- * 4-bit blocks do). A weight costs one widening and one multiply-add; the result is within float
+ * y ← d·s + y; with minimums the terms go in a chain of their own, u ← m·Σx + u (Σx the block's
+ * input sum added in k order), added once at the end, y + u, as the 4-bit blocks' offsets are
+ * ({@link BlockKernels#offsets}: every shape runs its kernel without terms, then that pass). A weight costs one widening and one multiply-add; the result is within float
  * rounding of the product with the dequantized weights ({@link #dequantize}). Every kernel shape
  * (one row, four rows, six rows on a panel widened once for a prompt) and the scalar reference
  * compute these same chains, so an output does not depend on the rows beside it.
@@ -206,36 +207,44 @@ public final class Q8Weights implements PanelWeights {
             } else if (six > 0 && BlockKernels.WIDE && p + 1 < p1 && (p + 2) * NR <= out) {
                 widenPanel(p, panel, pd, pm, wide, 0);
                 widenPanel(p + 1, panel, pd, pm, wide, NR);
-                for (; i < six; i += BlockKernels.ROWS)
-                    BlockKernels.k6x4(in, block, blocks, panel, pd, pm, X, xOff + i * ldx, ldx, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
+                for (; i < six; i += BlockKernels.ROWS) {
+                    BlockKernels.k6x4(in, block, panel, pd, X, xOff + i * ldx, ldx, Y, yOff + i * ldy + p * NR, ldy);
+                    if (m != null) {
+                        BlockKernels.offsets(BlockKernels.ROWS, blocks, pm, 0, wide, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
+                        BlockKernels.offsets(BlockKernels.ROWS, blocks, pm, NR, wide, sx, i * blocks, Y, yOff + i * ldy + (p + 1) * NR, ldy);
+                    }
+                }
                 done = true;
             } else if (six > 0) {
                 widenPanel(p, panel, pd, pm, NR, 0);
                 for (; i < six; i += BlockKernels.ROWS) {
-                    if (full) BlockKernels.k6(in, block, blocks, panel, pd, pm, X, xOff + i * ldx, ldx, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
-                    else {
-                        BlockKernels.k6(in, block, blocks, panel, pd, pm, X, xOff + i * ldx, ldx, sx, i * blocks, tile, 0, NR);
+                    if (full) {
+                        BlockKernels.k6(in, block, panel, pd, X, xOff + i * ldx, ldx, Y, yOff + i * ldy + p * NR, ldy);
+                        if (m != null) BlockKernels.offsets(BlockKernels.ROWS, blocks, pm, 0, NR, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
+                    } else {
+                        BlockKernels.k6(in, block, panel, pd, X, xOff + i * ldx, ldx, tile, 0, NR);
+                        if (m != null) BlockKernels.offsets(BlockKernels.ROWS, blocks, pm, 0, NR, sx, i * blocks, tile, 0, NR);
                         for (int r = 0; r < BlockKernels.ROWS; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
                     }
                 }
             }
             for (; i + 4 <= n; i += 4) {
-                if (m != null) {
-                    k4m(in, block, blocks, X, xOff + i * ldx, ldx, q, qb, d, m, db, sx, i * blocks, full ? Y : tile, full ? yOff + i * ldy + p * NR : 0, full ? ldy : NR);
-                    if (!full) for (int r = 0; r < 4; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
-                } else if (full) k4(in, block, X, xOff + i * ldx, ldx, q, qb, d, db, Y, yOff + i * ldy + p * NR, ldy);
-                else {
+                if (full) {
+                    k4(in, block, X, xOff + i * ldx, ldx, q, qb, d, db, Y, yOff + i * ldy + p * NR, ldy);
+                    if (m != null) BlockKernels.offsets(4, blocks, m, db, NR, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
+                } else {
                     k4(in, block, X, xOff + i * ldx, ldx, q, qb, d, db, tile, 0, NR);
+                    if (m != null) BlockKernels.offsets(4, blocks, m, db, NR, sx, i * blocks, tile, 0, NR);
                     for (int r = 0; r < 4; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
                 }
             }
             for (; i < n; i++) {
-                if (m != null) {
-                    k1m(in, block, X, xOff + i * ldx, q, qb, d, m, db, sx, i * blocks, full ? Y : tile, full ? yOff + i * ldy + p * NR : 0);
-                    if (!full) store(tile, 0, Y, yOff + i * ldy, p);
-                } else if (full) k1(in, block, X, xOff + i * ldx, q, qb, d, db, Y, yOff + i * ldy + p * NR);
-                else {
+                if (full) {
+                    k1(in, block, X, xOff + i * ldx, q, qb, d, db, Y, yOff + i * ldy + p * NR);
+                    if (m != null) BlockKernels.offsets(1, blocks, m, db, NR, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
+                } else {
                     k1(in, block, X, xOff + i * ldx, q, qb, d, db, tile, 0);
+                    if (m != null) BlockKernels.offsets(1, blocks, m, db, NR, sx, i * blocks, tile, 0, NR);
                     store(tile, 0, Y, yOff + i * ldy, p);
                 }
             }
@@ -311,75 +320,12 @@ public final class Q8Weights implements PanelWeights {
         }
     }
 
-    // The kernels with minimums are their own methods, so that Q8_0's and Q6_K's (the decode path that
-    // meets llama.cpp) compile as they did. With the term's branch inside k1 and k4, one AVX-512 thread
-    // decoding Q8_0 1 × 2048 × 768 measured 50 GFLOP/s in two rounds against 69-71 before; that is within
-    // this host's spread (the unchanged code later gave 50.6 and 71.9), so it is a precaution, not a
-    // measured loss. (A separate pass adding m·Σx cannot replace them: each block's term joins the chain
-    // after that block's d·s, before the next block's.)
-
-    /** {@link #k1} with minimums: per block also m·Σx into the totals (sx[s0 + b]: the row's input sum of block b). */
-    private static void k1m(int in, int block, float[] X, int x0, byte[] Q, int qb, float[] D, float[] M, int db, float[] sx, int s0,
-                            float[] Y, int y0) {
-        FloatVector z = FloatVector.zero(S), t0 = z, t1 = z;
-        for (int k0 = 0, dq = db, b = s0; k0 < in; k0 += block, dq += NR, b++) {
-            FloatVector c0 = z, c1 = z;
-            for (int k = k0, end = Math.min(in, k0 + block), qk = qb + k0 * NR; k < end; k++, qk += NR) {
-                FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
-                c0 = a.fma((FloatVector) ByteVector.fromArray(B, Q, qk).convertShape(VectorOperators.B2F, S, 0), c0);
-                c1 = a.fma((FloatVector) ByteVector.fromArray(B, Q, qk + L).convertShape(VectorOperators.B2F, S, 0), c1);
-            }
-            FloatVector sum = FloatVector.broadcast(S, sx[b]);
-            t0 = FloatVector.fromArray(S, M, dq).fma(sum, FloatVector.fromArray(S, D, dq).fma(c0, t0));
-            t1 = FloatVector.fromArray(S, M, dq + L).fma(sum, FloatVector.fromArray(S, D, dq + L).fma(c1, t1));
-        }
-        t0.intoArray(Y, y0);
-        t1.intoArray(Y, y0 + L);
-    }
-
-    /** {@link #k4} with minimums: per block m·Σx + (d·s + total), row r's sums at s0 + r·blocks. */
-    private static void k4m(int in, int block, int blocks, float[] X, int x0, int ldx, byte[] Q, int qb, float[] D, float[] M, int db,
-                            float[] sx, int s0, float[] Y, int y0, int ldy) {
-        int x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx;
-        FloatVector z = FloatVector.zero(S);
-        for (int r = 0; r < 4; r++) { z.intoArray(Y, y0 + r * ldy); z.intoArray(Y, y0 + r * ldy + L); }
-        for (int k0 = 0, dq = db, b = s0; k0 < in; k0 += block, dq += NR, b++) {
-            FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
-            for (int k = k0, end = Math.min(in, k0 + block), qk = qb + k0 * NR; k < end; k++, qk += NR) {
-                FloatVector w0 = (FloatVector) ByteVector.fromArray(B, Q, qk).convertShape(VectorOperators.B2F, S, 0);
-                FloatVector w1 = (FloatVector) ByteVector.fromArray(B, Q, qk + L).convertShape(VectorOperators.B2F, S, 0);
-                FloatVector a = FloatVector.broadcast(S, X[x0 + k]);
-                c00 = a.fma(w0, c00); c01 = a.fma(w1, c01);
-                a = FloatVector.broadcast(S, X[x1 + k]);
-                c10 = a.fma(w0, c10); c11 = a.fma(w1, c11);
-                a = FloatVector.broadcast(S, X[x2 + k]);
-                c20 = a.fma(w0, c20); c21 = a.fma(w1, c21);
-                a = FloatVector.broadcast(S, X[x3 + k]);
-                c30 = a.fma(w0, c30); c31 = a.fma(w1, c31);
-            }
-            FloatVector d0 = FloatVector.fromArray(S, D, dq), d1 = FloatVector.fromArray(S, D, dq + L);
-            FloatVector m0 = FloatVector.fromArray(S, M, dq), m1 = FloatVector.fromArray(S, M, dq + L);
-            FloatVector s = FloatVector.broadcast(S, sx[b]);
-            m0.fma(s, d0.fma(c00, FloatVector.fromArray(S, Y, y0))).intoArray(Y, y0);
-            m1.fma(s, d1.fma(c01, FloatVector.fromArray(S, Y, y0 + L))).intoArray(Y, y0 + L);
-            s = FloatVector.broadcast(S, sx[b + blocks]);
-            m0.fma(s, d0.fma(c10, FloatVector.fromArray(S, Y, y0 + ldy))).intoArray(Y, y0 + ldy);
-            m1.fma(s, d1.fma(c11, FloatVector.fromArray(S, Y, y0 + ldy + L))).intoArray(Y, y0 + ldy + L);
-            s = FloatVector.broadcast(S, sx[b + 2 * blocks]);
-            m0.fma(s, d0.fma(c20, FloatVector.fromArray(S, Y, y0 + 2 * ldy))).intoArray(Y, y0 + 2 * ldy);
-            m1.fma(s, d1.fma(c21, FloatVector.fromArray(S, Y, y0 + 2 * ldy + L))).intoArray(Y, y0 + 2 * ldy + L);
-            s = FloatVector.broadcast(S, sx[b + 3 * blocks]);
-            m0.fma(s, d0.fma(c30, FloatVector.fromArray(S, Y, y0 + 3 * ldy))).intoArray(Y, y0 + 3 * ldy);
-            m1.fma(s, d1.fma(c31, FloatVector.fromArray(S, Y, y0 + 3 * ldy + L))).intoArray(Y, y0 + 3 * ldy + L);
-        }
-    }
-
     /** The scalar reference's product: the same chains per output, one float at a time. */
     static void multiplyScalar(int n, float[] X, int xOff, int ldx, Q8Weights w, float[] Y, int yOff, int ldy, int o0, int o1) {
         for (int i = 0; i < n; i++)
             for (int o = o0; o < o1; o++) {
                 int p = o / NR, c = o % NR, x0 = xOff + i * ldx;
-                float total = 0;
+                float total = 0, terms = 0;
                 for (int b = 0; b < w.blocks; b++) {
                     float s = 0, sum = 0;
                     for (int k = b * w.block, end = Math.min(w.in, k + w.block); k < end; k++) {
@@ -388,8 +334,9 @@ public final class Q8Weights implements PanelWeights {
                     }
                     int at = p * w.blocks * NR + b * NR + c;
                     total = Math.fma(w.d[at], s, total);
-                    if (w.m != null) total = Math.fma(w.m[at], sum, total);
+                    if (w.m != null) terms = Math.fma(w.m[at], sum, terms);
                 }
+                if (w.m != null) total += terms;
                 Y[yOff + i * ldy + o] = w.bias == null ? total : total + w.bias.get(o);
             }
     }
