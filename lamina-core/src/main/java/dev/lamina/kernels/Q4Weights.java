@@ -203,7 +203,7 @@ public final class Q4Weights implements PanelWeights {
     // ---- the product ------------------------------------------------------------------------
 
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[BlockKernels.ROWS * NR]);
-    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[4][0]);
+    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[5][0]);
 
     private static float[] buffer(int which, int size) {
         float[][] b = BUFFERS.get();
@@ -221,7 +221,7 @@ public final class Q4Weights implements PanelWeights {
     public void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
         float[] sx = buffer(0, n * blocks), tile = TILE.get();
         BlockKernels.blockSums(n, in, BLOCK, X, xOff, ldx, sx);
-        float[] panel = null, pd = null, pc = null;
+        float[] panel = null, pd = null, pc = null, rowOffsets = n % BlockKernels.ROWS >= 4 ? buffer(4, blocks * NR) : null;
         int six = n >= BlockKernels.ROWS ? n - n % BlockKernels.ROWS : 0, wide = BlockKernels.WIDE ? 2 * NR : NR;
         if (six > 0) {
             panel = buffer(1, in * wide);
@@ -257,10 +257,14 @@ public final class Q4Weights implements PanelWeights {
                     }
                 }
             }
+            if (i + 4 <= n) negOffsets(p, rowOffsets);
             for (; i + 4 <= n; i += 4) {
-                if (full) k4(p, X, xOff + i * ldx, ldx, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
-                else {
-                    k4(p, X, xOff + i * ldx, ldx, sx, i * blocks, tile, 0, NR);
+                if (full) {
+                    k4(p, X, xOff + i * ldx, ldx, Y, yOff + i * ldy + p * NR, ldy);
+                    BlockKernels.offsets(4, blocks, rowOffsets, 0, NR, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
+                } else {
+                    k4(p, X, xOff + i * ldx, ldx, tile, 0, NR);
+                    BlockKernels.offsets(4, blocks, rowOffsets, 0, NR, sx, i * blocks, tile, 0, NR);
                     for (int r = 0; r < 4; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
                 }
             }
@@ -342,6 +346,14 @@ public final class Q4Weights implements PanelWeights {
         }
     }
 
+    /** Panel p's negated offsets, [blocks][NR], into dst. */
+    private void negOffsets(int p, float[] dst) {
+        for (int b = 0; b < blocks; b++) {
+            negOffsets(p, b, 0, scales(p, b, 0)).intoArray(dst, b * NR);
+            negOffsets(p, b, L, scales(p, b, L)).intoArray(dst, b * NR + L);
+        }
+    }
+
     /** One row × panel p: per block the quants' dot product in 2 accumulators, then scaled into the 2 totals; the offsets in 2 more. */
     private void k1(int p, float[] X, int x0, float[] sx, int s0, float[] Y, int y0) {
         FloatVector z = FloatVector.zero(S), t0 = z, t1 = z, u0 = z, u1 = z;
@@ -387,10 +399,10 @@ public final class Q4Weights implements PanelWeights {
     /**
      * Four rows × panel p: the widened quants of each k serve four rows (8 block accumulators); the
      * totals live in Y, read and written once per block (d·s + total), so the loop fits 16 vector
-     * registers; the offsets follow in a pass of their own (8 accumulators over the blocks).
+     * registers; the offsets follow in a pass of their own ({@link BlockKernels#offsets}).
      * (Written out: a helper taking vectors would box them unless inlined.)
      */
-    private void k4(int p, float[] X, int x0, int ldx, float[] sx, int s0, float[] Y, int y0, int ldy) {
+    private void k4(int p, float[] X, int x0, int ldx, float[] Y, int y0, int ldy) {
         int x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx, qb = p * pairs * NR;
         FloatVector z = FloatVector.zero(S);
         for (int r = 0; r < 4; r++) { z.intoArray(Y, y0 + r * ldy); z.intoArray(Y, y0 + r * ldy + L); }
@@ -419,26 +431,6 @@ public final class Q4Weights implements PanelWeights {
             d0.fma(c30, FloatVector.fromArray(S, Y, y0 + 3 * ldy)).intoArray(Y, y0 + 3 * ldy);
             d1.fma(c31, FloatVector.fromArray(S, Y, y0 + 3 * ldy + L)).intoArray(Y, y0 + 3 * ldy + L);
         }
-        FloatVector u00 = z, u01 = z, u10 = z, u11 = z, u20 = z, u21 = z, u30 = z, u31 = z;
-        for (int b = 0; b < blocks; b++) {
-            FloatVector n0 = negOffsets(p, b, 0, scales(p, b, 0)), n1 = negOffsets(p, b, L, scales(p, b, L));
-            FloatVector m = FloatVector.broadcast(S, sx[s0 + b]);
-            u00 = n0.fma(m, u00); u01 = n1.fma(m, u01);
-            m = FloatVector.broadcast(S, sx[s0 + blocks + b]);
-            u10 = n0.fma(m, u10); u11 = n1.fma(m, u11);
-            m = FloatVector.broadcast(S, sx[s0 + 2 * blocks + b]);
-            u20 = n0.fma(m, u20); u21 = n1.fma(m, u21);
-            m = FloatVector.broadcast(S, sx[s0 + 3 * blocks + b]);
-            u30 = n0.fma(m, u30); u31 = n1.fma(m, u31);
-        }
-        FloatVector.fromArray(S, Y, y0).add(u00).intoArray(Y, y0);
-        FloatVector.fromArray(S, Y, y0 + L).add(u01).intoArray(Y, y0 + L);
-        FloatVector.fromArray(S, Y, y0 + ldy).add(u10).intoArray(Y, y0 + ldy);
-        FloatVector.fromArray(S, Y, y0 + ldy + L).add(u11).intoArray(Y, y0 + ldy + L);
-        FloatVector.fromArray(S, Y, y0 + 2 * ldy).add(u20).intoArray(Y, y0 + 2 * ldy);
-        FloatVector.fromArray(S, Y, y0 + 2 * ldy + L).add(u21).intoArray(Y, y0 + 2 * ldy + L);
-        FloatVector.fromArray(S, Y, y0 + 3 * ldy).add(u30).intoArray(Y, y0 + 3 * ldy);
-        FloatVector.fromArray(S, Y, y0 + 3 * ldy + L).add(u31).intoArray(Y, y0 + 3 * ldy + L);
     }
 
     /** The scalar reference's product: the same chains per output, one float at a time. */
