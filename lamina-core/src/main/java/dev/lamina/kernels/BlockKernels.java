@@ -175,9 +175,10 @@ final class BlockKernels {
      * blocks' negated offsets or additive terms; sx[s0 + r·blocks + b] the row's input sum of block
      * b). Every kernel shape and the scalar references sum the offsets in this chain of their own and
      * add it to the blocks' total once, at the end. Kept out of the blocks' epilogue, the prompt
-     * kernels run as the kernels without offsets do (one thread, 128 × 2048 × 768, Q4_0 on AVX-512:
-     * 118-123 GFLOP/s with the offsets in the epilogue, 143-147 without). The rows' chains are
-     * interleaved (12 accumulators) so that they do not wait on each other's latency.
+     * kernels keep their registers for their accumulators (one thread, 128 × 2048 × 768, Q4_0:
+     * AVX-512 115-122 GFLOP/s with the offsets in the epilogue, 153 with this pass; AVX2 75-76, 82).
+     * The rows' chains are interleaved (12 accumulators): one row's chain after another's, AVX2
+     * prompts ran at 67-69, each chain waiting on its own latency.
      */
     static void offsets(int rows, int blocks, float[] T, int t0, int tStride, float[] sx, int s0, float[] Y, int y0, int ldy) {
         FloatVector z = FloatVector.zero(S), u00 = z, u01 = z, u10 = z, u11 = z, u20 = z, u21 = z, u30 = z, u31 = z, u40 = z, u41 = z, u50 = z, u51 = z;
