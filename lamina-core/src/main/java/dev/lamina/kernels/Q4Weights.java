@@ -257,7 +257,7 @@ public final class Q4Weights implements PanelWeights {
                     }
                 }
             }
-            if (i + 4 <= n) negOffsets(p, rowOffsets);
+            if (i + 4 <= n) blockTerms(p, null, rowOffsets, NR, 0);
             for (; i + 4 <= n; i += 4) {
                 if (full) {
                     k4(p, X, xOff + i * ldx, ldx, Y, yOff + i * ldy + p * NR, ldy);
@@ -337,20 +337,19 @@ public final class Q4Weights implements PanelWeights {
             quants(at, high).intoArray(panel, k * stride + off);
             quants(at + L, high).intoArray(panel, k * stride + off + L);
         }
-        for (int b = 0; b < blocks; b++) {
-            FloatVector d0 = scales(p, b, 0), d1 = scales(p, b, L);
-            d0.intoArray(pd, b * stride + off);
-            d1.intoArray(pd, b * stride + off + L);
-            negOffsets(p, b, 0, d0).intoArray(pc, b * stride + off);
-            negOffsets(p, b, L, d1).intoArray(pc, b * stride + off + L);
-        }
+        blockTerms(p, pd, pc, stride, off);
     }
 
-    /** Panel p's negated offsets, [blocks][NR], into dst. */
-    private void negOffsets(int p, float[] dst) {
+    /** Panel p's scales (into pd, unless null) and negated offsets (into pc), row b at b·stride + off. */
+    private void blockTerms(int p, float[] pd, float[] pc, int stride, int off) {
         for (int b = 0; b < blocks; b++) {
-            negOffsets(p, b, 0, scales(p, b, 0)).intoArray(dst, b * NR);
-            negOffsets(p, b, L, scales(p, b, L)).intoArray(dst, b * NR + L);
+            FloatVector d0 = scales(p, b, 0), d1 = scales(p, b, L);
+            if (pd != null) {
+                d0.intoArray(pd, b * stride + off);
+                d1.intoArray(pd, b * stride + off + L);
+            }
+            negOffsets(p, b, 0, d0).intoArray(pc, b * stride + off);
+            negOffsets(p, b, L, d1).intoArray(pc, b * stride + off + L);
         }
     }
 
