@@ -1,125 +1,16 @@
 package dev.lamina.kernels;
 
-import dev.lamina.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The product of the block-quantized weights ({@link Q8Weights}, {@link Q4Weights}): one driver
- * ({@link #range}) that runs a format's kernels over panels and rows, and the prompt kernel they
- * share: their quants widened to float once per panel, six rows at a time, each output summed block
- * by block (the quants' dot product with the inputs, then scaled into the total) as their one-row
- * and four-row kernels and scalar references sum it.
+ * The prompt kernel of the block-quantized weights ({@link Q8Weights}, {@link Q4Weights}): their
+ * quants widened to float once per panel, six rows at a time, each output summed block by block
+ * (the quants' dot product with the inputs, then scaled into the total) as their one-row and
+ * four-row kernels and scalar references sum it.
  */
 final class BlockKernels {
     private BlockKernels() {}
-
-    /** What {@link #range} asks of a block format: its geometry and its kernels over one panel of NR columns. */
-    interface Format {
-        int out();
-        int in();
-        /** Inputs per block (32, or 16 for Q6_K). */
-        int blockSize();
-        int blocks();
-        /** Whether blocks carry offsets or additive terms (then the driver gives each row's block input sums). */
-        boolean hasTerms();
-        /** [out] or null. */
-        Tensor bias();
-        /** Panel p's quants as floats, row k at k·stride + off of panel; its scales likewise (row b) into pd, its terms (if any) into pt. */
-        void widenPanel(int p, float[] panel, float[] pd, float[] pt, int stride, int off);
-        /** Four rows × panel p into Y (y0 + r·ldy), terms included; sx from s0 the rows' block input sums (null without terms). */
-        void rows4(int p, float[] X, int x0, int ldx, float[] sx, int s0, float[] Y, int y0, int ldy);
-        /** One row × panel p into Y from y0, terms included. */
-        void row(int p, float[] X, int x0, float[] sx, int s0, float[] Y, int y0);
-    }
-
-    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[6][0]);
-
-    /** A per-thread scratch array of at least size floats: 0-4 for {@link #range}, 5 for a format's own use. */
-    static float[] buffer(int which, int size) {
-        float[][] b = BUFFERS.get();
-        if (b[which].length < size) b[which] = new float[size];
-        return b[which];
-    }
-
-    /**
-     * Panels [p0, p1) of w for all n rows, on the calling thread: from {@link #ROWS} rows (a prompt)
-     * each panel's quants are widened to float once and six rows at a time run on it ({@link #k6},
-     * or {@link #k6x4} on two panels side by side with 32 vector registers), the terms after by
-     * {@link #offsets}; the other rows run the format's four-row kernel, then its one-row kernel.
-     * Every path sums the same chains, so a row's outputs do not depend on its batch. A panel past
-     * out goes through a tile and only its columns are stored.
-     */
-    static void range(Format w, int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
-        int in = w.in(), out = w.out(), block = w.blockSize(), blocks = w.blocks();
-        float[] tile = buffer(0, ROWS * NR), sx = null, panel = null, pd = null, pt = null;
-        if (w.hasTerms()) blockSums(n, in, block, X, xOff, ldx, sx = buffer(1, n * blocks));
-        int six = n >= ROWS ? n - n % ROWS : 0, wide = WIDE ? 2 * NR : NR;
-        if (six > 0) {
-            panel = buffer(2, in * wide);
-            pd = buffer(3, blocks * wide);
-            if (w.hasTerms()) pt = buffer(4, blocks * wide);
-        }
-        boolean done = false;                     // panel p's prompt rows came with p − 1's, two panels wide
-        for (int p = p0; p < p1; p++) {
-            boolean full = (p + 1) * NR <= out;
-            int i = 0;
-            if (six > 0 && done) {
-                i = six;
-                done = false;
-            } else if (six > 0 && WIDE && p + 1 < p1 && (p + 2) * NR <= out) {
-                w.widenPanel(p, panel, pd, pt, wide, 0);
-                w.widenPanel(p + 1, panel, pd, pt, wide, NR);
-                for (; i < six; i += ROWS) {
-                    k6x4(in, block, panel, pd, X, xOff + i * ldx, ldx, Y, yOff + i * ldy + p * NR, ldy);
-                    if (pt != null) {
-                        offsets(ROWS, blocks, pt, 0, wide, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
-                        offsets(ROWS, blocks, pt, NR, wide, sx, i * blocks, Y, yOff + i * ldy + (p + 1) * NR, ldy);
-                    }
-                }
-                done = true;
-            } else if (six > 0) {
-                w.widenPanel(p, panel, pd, pt, NR, 0);
-                for (; i < six; i += ROWS) {
-                    if (full) {
-                        k6(in, block, panel, pd, X, xOff + i * ldx, ldx, Y, yOff + i * ldy + p * NR, ldy);
-                        if (pt != null) offsets(ROWS, blocks, pt, 0, NR, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
-                    } else {
-                        k6(in, block, panel, pd, X, xOff + i * ldx, ldx, tile, 0, NR);
-                        if (pt != null) offsets(ROWS, blocks, pt, 0, NR, sx, i * blocks, tile, 0, NR);
-                        for (int r = 0; r < ROWS; r++) store(out, tile, r * NR, Y, yOff + (i + r) * ldy, p);
-                    }
-                }
-            }
-            for (; i + 4 <= n; i += 4) {
-                if (full) w.rows4(p, X, xOff + i * ldx, ldx, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
-                else {
-                    w.rows4(p, X, xOff + i * ldx, ldx, sx, i * blocks, tile, 0, NR);
-                    for (int r = 0; r < 4; r++) store(out, tile, r * NR, Y, yOff + (i + r) * ldy, p);
-                }
-            }
-            for (; i < n; i++) {
-                if (full) w.row(p, X, xOff + i * ldx, sx, i * blocks, Y, yOff + i * ldy + p * NR);
-                else {
-                    w.row(p, X, xOff + i * ldx, sx, i * blocks, tile, 0);
-                    store(out, tile, 0, Y, yOff + i * ldy, p);
-                }
-            }
-        }
-        Tensor bias = w.bias();
-        if (bias != null) {
-            float[] Bv = bias.data();
-            int bo = bias.offset(), o0 = p0 * NR, o1 = Math.min(out, p1 * NR);
-            for (int i = 0; i < n; i++)
-                for (int o = o0; o < o1; o++) Y[yOff + i * ldy + o] += Bv[bo + o];
-        }
-    }
-
-    /** Panel p's columns below out from the tile's row at t into Y's row at y0. */
-    private static void store(int out, float[] tile, int t, float[] Y, int y0, int p) {
-        int o = p * NR, cols = Math.min(NR, out - o);
-        if (cols > 0) System.arraycopy(tile, t, Y, y0 + o, cols);
-    }
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();

@@ -29,7 +29,7 @@ import jdk.incubator.vector.VectorSpecies;
  * nibble and k + 1 in the high one ({@code q[p][k / 2][c]}), the scales per block ({@code
  * d[p][k / 32][c]}) or the multipliers per block and bases per super-block, zero past out.
  */
-public final class Q4Weights implements PanelWeights, BlockKernels.Format {
+public final class Q4Weights implements PanelWeights {
     /** Inputs per block. */
     public static final int BLOCK = 32;
     /** Inputs per super-block (Q4_K). */
@@ -202,28 +202,91 @@ public final class Q4Weights implements PanelWeights, BlockKernels.Format {
 
     // ---- the product ------------------------------------------------------------------------
 
-    /** Panels [p0, p1) for all rows, on the calling thread: {@link BlockKernels#range} over this format's kernels. */
+    private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[BlockKernels.ROWS * NR]);
+    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[5][0]);
+
+    private static float[] buffer(int which, int size) {
+        float[][] b = BUFFERS.get();
+        if (b[which].length < size) b[which] = new float[size];
+        return b[which];
+    }
+
+    /**
+     * Panels [p0, p1) for all rows, on the calling thread: from {@link BlockKernels#ROWS} rows (a prompt)
+     * each panel's quants are widened to float once and six rows at a time run on it (two panels side
+     * by side with 32 vector registers, {@link BlockKernels#WIDE}); the other rows widen the quants
+     * in registers, four rows at a time, then one. The chains are the same.
+     */
     @Override
     public void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
-        BlockKernels.range(this, n, X, xOff, ldx, Y, yOff, ldy, p0, p1);
+        float[] sx = buffer(0, n * blocks), tile = TILE.get();
+        BlockKernels.blockSums(n, in, BLOCK, X, xOff, ldx, sx);
+        float[] panel = null, pd = null, pc = null, rowOffsets = n % BlockKernels.ROWS >= 4 ? buffer(4, blocks * NR) : null;
+        int six = n >= BlockKernels.ROWS ? n - n % BlockKernels.ROWS : 0, wide = BlockKernels.WIDE ? 2 * NR : NR;
+        if (six > 0) {
+            panel = buffer(1, in * wide);
+            pd = buffer(2, blocks * wide);
+            pc = buffer(3, blocks * wide);
+        }
+        boolean done = false;                     // panel p's prompt rows came with p − 1's, two panels wide
+        for (int p = p0; p < p1; p++) {
+            boolean full = (p + 1) * NR <= out;
+            int i = 0;
+            if (six > 0 && done) {
+                i = six;
+                done = false;
+            } else if (six > 0 && BlockKernels.WIDE && p + 1 < p1 && (p + 2) * NR <= out) {
+                widenPanel(p, panel, pd, pc, wide, 0);
+                widenPanel(p + 1, panel, pd, pc, wide, NR);
+                for (; i < six; i += BlockKernels.ROWS) {
+                    BlockKernels.k6x4(in, BLOCK, panel, pd, X, xOff + i * ldx, ldx, Y, yOff + i * ldy + p * NR, ldy);
+                    BlockKernels.offsets(BlockKernels.ROWS, blocks, pc, 0, wide, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
+                    BlockKernels.offsets(BlockKernels.ROWS, blocks, pc, NR, wide, sx, i * blocks, Y, yOff + i * ldy + (p + 1) * NR, ldy);
+                }
+                done = true;
+            } else if (six > 0) {
+                widenPanel(p, panel, pd, pc, NR, 0);
+                for (; i < six; i += BlockKernels.ROWS) {
+                    if (full) {
+                        BlockKernels.k6(in, BLOCK, panel, pd, X, xOff + i * ldx, ldx, Y, yOff + i * ldy + p * NR, ldy);
+                        BlockKernels.offsets(BlockKernels.ROWS, blocks, pc, 0, NR, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
+                    } else {
+                        BlockKernels.k6(in, BLOCK, panel, pd, X, xOff + i * ldx, ldx, tile, 0, NR);
+                        BlockKernels.offsets(BlockKernels.ROWS, blocks, pc, 0, NR, sx, i * blocks, tile, 0, NR);
+                        for (int r = 0; r < BlockKernels.ROWS; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
+                    }
+                }
+            }
+            if (i + 4 <= n) blockTerms(p, null, rowOffsets, NR, 0);
+            for (; i + 4 <= n; i += 4) {
+                if (full) {
+                    k4(p, X, xOff + i * ldx, ldx, Y, yOff + i * ldy + p * NR, ldy);
+                    BlockKernels.offsets(4, blocks, rowOffsets, 0, NR, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
+                } else {
+                    k4(p, X, xOff + i * ldx, ldx, tile, 0, NR);
+                    BlockKernels.offsets(4, blocks, rowOffsets, 0, NR, sx, i * blocks, tile, 0, NR);
+                    for (int r = 0; r < 4; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
+                }
+            }
+            for (; i < n; i++) {
+                if (full) k1(p, X, xOff + i * ldx, sx, i * blocks, Y, yOff + i * ldy + p * NR);
+                else {
+                    k1(p, X, xOff + i * ldx, sx, i * blocks, tile, 0);
+                    store(tile, 0, Y, yOff + i * ldy, p);
+                }
+            }
+        }
+        if (bias != null) {
+            float[] Bv = bias.data();
+            int bo = bias.offset(), o0 = p0 * NR, o1 = Math.min(out, p1 * NR);
+            for (int i = 0; i < n; i++)
+                for (int o = o0; o < o1; o++) Y[yOff + i * ldy + o] += Bv[bo + o];
+        }
     }
 
-    @Override public int blockSize() { return BLOCK; }
-    @Override public int blocks() { return blocks; }
-    @Override public boolean hasTerms() { return true; }
-    @Override public Tensor bias() { return bias; }
-
-    @Override
-    public void rows4(int p, float[] X, int x0, int ldx, float[] sx, int s0, float[] Y, int y0, int ldy) {
-        float[] offsets = BlockKernels.buffer(5, blocks * NR);
-        k4(p, X, x0, ldx, Y, y0, ldy);
-        blockTerms(p, null, offsets, NR, 0);
-        BlockKernels.offsets(4, blocks, offsets, 0, NR, sx, s0, Y, y0, ldy);
-    }
-
-    @Override
-    public void row(int p, float[] X, int x0, float[] sx, int s0, float[] Y, int y0) {
-        k1(p, X, x0, sx, s0, Y, y0);
+    private void store(float[] tile, int t, float[] Y, int y0, int p) {
+        int o = p * NR, cols = Math.min(NR, out - o);
+        if (cols > 0) System.arraycopy(tile, t, Y, y0 + o, cols);
     }
 
     /** The L quants at byte offset at as floats: the low nibbles (k even) or the high ones (k odd). */
@@ -266,8 +329,7 @@ public final class Q4Weights implements PanelWeights, BlockKernels.Format {
     }
 
     /** Panel p's quants as floats, row k at k·stride + off of panel; its scales and negated offsets likewise (row b). */
-    @Override
-    public void widenPanel(int p, float[] panel, float[] pd, float[] pc, int stride, int off) {
+    private void widenPanel(int p, float[] panel, float[] pd, float[] pc, int stride, int off) {
         int qb = p * pairs * NR;
         for (int k = 0; k < in; k++) {
             int at = qb + (k >> 1) * NR;

@@ -32,7 +32,7 @@ import jdk.incubator.vector.VectorSpecies;
  * (one row, four rows, six rows on a panel widened once for a prompt) and the scalar reference
  * compute these same chains, so an output does not depend on the rows beside it.
  */
-public final class Q8Weights implements PanelWeights, BlockKernels.Format {
+public final class Q8Weights implements PanelWeights {
     /** Inputs per block. */
     public static final int BLOCK = 32;
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -171,39 +171,105 @@ public final class Q8Weights implements PanelWeights, BlockKernels.Format {
 
     // ---- the product ------------------------------------------------------------------------
 
-    /** Panels [p0, p1) for all rows, on the calling thread: {@link BlockKernels#range} over this format's kernels. */
+    private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[BlockKernels.ROWS * NR]);
+    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[4][0]);
+
+    private static float[] buffer(int which, int size) {
+        float[][] b = BUFFERS.get();
+        if (b[which].length < size) b[which] = new float[size];
+        return b[which];
+    }
+
+    /**
+     * Panels [p0, p1) for all rows, on the calling thread: from {@link BlockKernels#ROWS} rows (a
+     * prompt) each panel's quants are widened to float once and six rows at a time run on it (two
+     * panels side by side with 32 vector registers, {@link BlockKernels#WIDE}); the other rows widen
+     * the quants in registers, four rows at a time, then one. The chains are the same.
+     */
     @Override
     public void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
-        BlockKernels.range(this, n, X, xOff, ldx, Y, yOff, ldy, p0, p1);
+        float[] tile = TILE.get(), panel = null, pd = null, pm = null, sx = null;
+        int six = n >= BlockKernels.ROWS ? n - n % BlockKernels.ROWS : 0, wide = BlockKernels.WIDE ? 2 * NR : NR;
+        if (m != null) BlockKernels.blockSums(n, in, block, X, xOff, ldx, sx = buffer(3, n * blocks));
+        if (six > 0) {
+            panel = buffer(0, in * wide);
+            pd = buffer(1, blocks * wide);
+            if (m != null) pm = buffer(2, blocks * wide);
+        }
+        boolean done = false;                     // panel p's prompt rows came with p − 1's, two panels wide
+        for (int p = p0; p < p1; p++) {
+            int qb = p * in * NR, db = p * blocks * NR;
+            boolean full = (p + 1) * NR <= out;
+            int i = 0;
+            if (six > 0 && done) {
+                i = six;
+                done = false;
+            } else if (six > 0 && BlockKernels.WIDE && p + 1 < p1 && (p + 2) * NR <= out) {
+                widenPanel(p, panel, pd, pm, wide, 0);
+                widenPanel(p + 1, panel, pd, pm, wide, NR);
+                for (; i < six; i += BlockKernels.ROWS) {
+                    BlockKernels.k6x4(in, block, panel, pd, X, xOff + i * ldx, ldx, Y, yOff + i * ldy + p * NR, ldy);
+                    if (m != null) {
+                        BlockKernels.offsets(BlockKernels.ROWS, blocks, pm, 0, wide, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
+                        BlockKernels.offsets(BlockKernels.ROWS, blocks, pm, NR, wide, sx, i * blocks, Y, yOff + i * ldy + (p + 1) * NR, ldy);
+                    }
+                }
+                done = true;
+            } else if (six > 0) {
+                widenPanel(p, panel, pd, pm, NR, 0);
+                for (; i < six; i += BlockKernels.ROWS) {
+                    if (full) {
+                        BlockKernels.k6(in, block, panel, pd, X, xOff + i * ldx, ldx, Y, yOff + i * ldy + p * NR, ldy);
+                        if (m != null) BlockKernels.offsets(BlockKernels.ROWS, blocks, pm, 0, NR, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
+                    } else {
+                        BlockKernels.k6(in, block, panel, pd, X, xOff + i * ldx, ldx, tile, 0, NR);
+                        if (m != null) BlockKernels.offsets(BlockKernels.ROWS, blocks, pm, 0, NR, sx, i * blocks, tile, 0, NR);
+                        for (int r = 0; r < BlockKernels.ROWS; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
+                    }
+                }
+            }
+            for (; i + 4 <= n; i += 4) {
+                if (full) {
+                    k4(in, block, X, xOff + i * ldx, ldx, q, qb, d, db, Y, yOff + i * ldy + p * NR, ldy);
+                    if (m != null) BlockKernels.offsets(4, blocks, m, db, NR, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
+                } else {
+                    k4(in, block, X, xOff + i * ldx, ldx, q, qb, d, db, tile, 0, NR);
+                    if (m != null) BlockKernels.offsets(4, blocks, m, db, NR, sx, i * blocks, tile, 0, NR);
+                    for (int r = 0; r < 4; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
+                }
+            }
+            for (; i < n; i++) {
+                if (full) {
+                    k1(in, block, X, xOff + i * ldx, q, qb, d, db, Y, yOff + i * ldy + p * NR);
+                    if (m != null) BlockKernels.offsets(1, blocks, m, db, NR, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
+                } else {
+                    k1(in, block, X, xOff + i * ldx, q, qb, d, db, tile, 0);
+                    if (m != null) BlockKernels.offsets(1, blocks, m, db, NR, sx, i * blocks, tile, 0, NR);
+                    store(tile, 0, Y, yOff + i * ldy, p);
+                }
+            }
+        }
+        if (bias != null) {
+            float[] Bv = bias.data();
+            int bo = bias.offset(), o0 = p0 * NR, o1 = Math.min(out, p1 * NR);
+            for (int i = 0; i < n; i++)
+                for (int o = o0; o < o1; o++) Y[yOff + i * ldy + o] += Bv[bo + o];
+        }
     }
 
-    @Override public int blockSize() { return block; }
-    @Override public int blocks() { return blocks; }
-    @Override public boolean hasTerms() { return m != null; }
-    @Override public Tensor bias() { return bias; }
-
-    @Override
-    public void rows4(int p, float[] X, int x0, int ldx, float[] sx, int s0, float[] Y, int y0, int ldy) {
-        int db = p * blocks * NR;
-        k4(in, block, X, x0, ldx, q, p * in * NR, d, db, Y, y0, ldy);
-        if (m != null) BlockKernels.offsets(4, blocks, m, db, NR, sx, s0, Y, y0, ldy);
-    }
-
-    @Override
-    public void row(int p, float[] X, int x0, float[] sx, int s0, float[] Y, int y0) {
-        int db = p * blocks * NR;
-        k1(in, block, X, x0, q, p * in * NR, d, db, Y, y0);
-        if (m != null) BlockKernels.offsets(1, blocks, m, db, NR, sx, s0, Y, y0, NR);
-    }
-
-    @Override
-    public void widenPanel(int p, float[] panel, float[] pd, float[] pm, int stride, int off) {
+    /** Panel p's quants as floats, row k at k·stride + off of panel; its scales likewise (row b) into pd, its terms into pm. */
+    private void widenPanel(int p, float[] panel, float[] pd, float[] pm, int stride, int off) {
         for (int k = 0, qk = p * in * NR; k < in; k++, qk += NR) {
             ((FloatVector) ByteVector.fromArray(B, q, qk).convertShape(VectorOperators.B2F, S, 0)).intoArray(panel, k * stride + off);
             ((FloatVector) ByteVector.fromArray(B, q, qk + L).convertShape(VectorOperators.B2F, S, 0)).intoArray(panel, k * stride + off + L);
         }
         for (int b = 0; b < blocks; b++) System.arraycopy(d, p * blocks * NR + b * NR, pd, b * stride + off, NR);
         if (m != null) for (int b = 0; b < blocks; b++) System.arraycopy(m, p * blocks * NR + b * NR, pm, b * stride + off, NR);
+    }
+
+    private void store(float[] tile, int t, float[] Y, int y0, int p) {
+        int o = p * NR, cols = Math.min(NR, out - o);
+        if (cols > 0) System.arraycopy(tile, t, Y, y0 + o, cols);
     }
 
     /** One row × a panel: per block the quants' dot product in 2 accumulators, then scaled into the 2 totals. */
