@@ -78,10 +78,8 @@ final class BenchCommand implements Runnable {
             dev.lamina.tensor.Precision storage = dev.lamina.tensor.Precision.parse(precision);
             if (storage != dev.lamina.tensor.Precision.FP32 && loraRank != null)
                 throw new LaminaException("--precision " + storage.label() + " trains a whole model; use --precision fp32 with --lora");
-            float[] master = storage == dev.lamina.tensor.Precision.FP32 ? null : trainable.data().clone();
-            Tensor weights = Tensor.of(trainable.data(), trainable.count());
-            model.kernels().round(weights, storage);
-            AdamW opt = master == null ? new AdamW(trainable, model.kernels()) : new AdamW(trainable, master, model.kernels(), 0, master.length);
+            boolean sixteenBit = storage != dev.lamina.tensor.Precision.FP32;   // the weights are float32 master weights, read rounded
+            AdamW opt = new AdamW(trainable, model.kernels());
             float scale = storage == dev.lamina.tensor.Precision.FP16 ? dev.lamina.train.LossScaler.INITIAL : 1f;
             Rng rng = new Rng(0);
             int[] window = new int[B * (T + 1)];
@@ -91,7 +89,7 @@ final class BenchCommand implements Runnable {
                 System.arraycopy(window, b * (T + 1), ids, b * T, T);
                 System.arraycopy(window, b * (T + 1) + 1, targets, b * T, T);
             }
-            Tape tape = Tape.training(model.kernels()).checkpointEvery(checkpointEvery).precision(storage).lossScale(scale);
+            Tape tape = Tape.training(model.kernels()).checkpointEvery(checkpointEvery).precision(storage).masterWeights(sixteenBit).lossScale(scale);
             TapeExecutor ex = new TapeExecutor(model, tape, ids, B, T);
             double peakFlops = FmaPeak.flopsPerSecond(model.kernels().parallel());   // measured (or a bad override refused) before the steps
             Profile prof = new Profile();
@@ -112,7 +110,7 @@ final class BenchCommand implements Runnable {
                 model.loss(ex, targets);
                 tape.backward();
                 long t1 = System.nanoTime();
-                if (master != null) {                 // the gradient stored in 16 bits; fp16's unscaling and overflow check
+                if (sixteenBit) {                     // the gradient stored in 16 bits; fp16's unscaling and overflow check
                     model.kernels().round(trainable.flatGrad(), storage);
                     if (scale != 1f) {
                         model.kernels().scale(trainable.flatGrad(), 1f / scale);
@@ -121,10 +119,6 @@ final class BenchCommand implements Runnable {
                     }
                 }
                 opt.stepAllDecay(tc.lr(), tc);
-                if (master != null) {
-                    System.arraycopy(master, 0, trainable.data(), 0, master.length);
-                    model.kernels().round(weights, storage);
-                }
                 long t2 = System.nanoTime();
                 if (profile && s >= 2) prof.add("adamw", Profile.Phase.UPDATE, t2 - t1);
                 times[s] = (t2 - t0) / 1e9;
@@ -141,7 +135,7 @@ final class BenchCommand implements Runnable {
             long n = model.parameterCount();
             System.out.printf("%s%s: %,d parameters%s, batch %d x %d, %d threads, kernels %s%n", preset,
                     (layers != null ? " with " + mc.numHiddenLayers() + " layers" : "")
-                            + (master != null ? ", " + storage.label() + " storage (float32 master weights)" : "")
+                            + (sixteenBit ? ", " + storage.label() + " storage (float32 master weights)" : "")
                             + (checkpointEvery > 0 ? ", activation checkpointing every " + checkpointEvery + " layer" + (checkpointEvery > 1 ? "s" : "") : ""), n,
                     mc.moe() ? String.format(" (%,d active per token: %d of %d experts)", mc.activeParameterCount(), mc.expertsPerToken(), mc.numExperts()) : "",
                     B, T, model.kernels().threads(), model.kernels().describe());
@@ -159,12 +153,12 @@ final class BenchCommand implements Runnable {
             for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans())
                 if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) peak += pool.getPeakUsage().getUsed();
             long grads = tape.gradientBytes(), acts = tape.bytes() - grads;
-            double masterMb = master != null ? 4e-6 * master.length : 0;
-            if (loraRank == null) System.out.printf("memory: parameters %.0f MB%s + gradients %.0f MB + AdamW moments %.0f MB + activations %.0f MB "
+            if (loraRank == null) System.out.printf("memory: parameters %.0f MB%s + gradients %.0f MB + AdamW moments %.0f MB + activations %.0f MB%s "
                             + "+ activation gradients (lent during backward) %.0f MB = %.0f MB live; JVM peak heap %.0f MB "
                             + "(includes garbage not yet collected)%n",
-                    4e-6 * n, master != null ? String.format(" + float32 master weights %.0f MB", masterMb) : "", 4e-6 * n, 8e-6 * n, acts / 1e6,
-                    grads / 1e6, 16e-6 * n + masterMb + tape.bytes() / 1e6, peak / 1e6);
+                    4e-6 * n, sixteenBit ? " (float32 master weights)" : "", 4e-6 * n, 8e-6 * n, acts / 1e6,
+                    sixteenBit ? " (the weights' " + storage.label() + " copies included)" : "",
+                    grads / 1e6, 16e-6 * n + tape.bytes() / 1e6, peak / 1e6);
             System.out.printf("activations kept: %d buffers, %.1f MB%s%n", tape.activationTensors(), tape.activationBytes() / 1e6,
                     checkpointEvery > 0 ? " (" + (mc.numHiddenLayers() + checkpointEvery - 1) / checkpointEvery + " segment inputs, one segment's buffers)" : "");
             System.out.printf("activation_bytes=%d%n", tape.activationBytes());

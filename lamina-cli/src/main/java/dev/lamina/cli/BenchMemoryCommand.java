@@ -42,7 +42,7 @@ final class BenchMemoryCommand implements Callable<Integer> {
     @Option(names = "--checkpoint-activations", arity = "0..1", fallbackValue = "1", paramLabel = "N",
             description = "Activation checkpointing every N layers (default N 1).") int checkpointEvery;
     @Option(names = "--precision", defaultValue = "fp32", description = "fp32, bf16 or fp16: full training's storage, as train --precision "
-            + "(float32 master weights beside the model's), or bf16 inference weights (--weights bf16); default ${DEFAULT-VALUE}.") String precision;
+            + "(the model's weights are float32 master weights, read rounded), or bf16 inference weights (--weights bf16); default ${DEFAULT-VALUE}.") String precision;
     @Option(names = "--kv-cache-dtype", defaultValue = "f32", description = "Inference: " + ServeCommand.KV_HELP) String kvDtype;
 
     static ModelConfig shape(String preset) {
@@ -89,7 +89,7 @@ final class BenchMemoryCommand implements Callable<Integer> {
             return 0;
         }
         Parameters trainable = model.params();
-        float[] master = storage == dev.lamina.tensor.Precision.FP32 ? null : trainable.data().clone();   // as Trainer keeps them
+        boolean sixteenBit = storage != dev.lamina.tensor.Precision.FP32;   // full training: the weights are master weights, read rounded (as Trainer)
         long adapterBytes = 0, nf4Bytes = 0;
         if (!m.equals("full")) {
             Lora.Adapter a = Lora.Adapter.create(model, new Lora.Config(rank, 2.0 * rank, 0, Lora.TARGETABLE, false), 0);
@@ -99,8 +99,8 @@ final class BenchMemoryCommand implements Callable<Integer> {
             adapterBytes = 4L * a.size();
             nf4Bytes = model.nf4Bytes();
         }
-        AdamW opt = master == null ? new AdamW(trainable, model.kernels()) : new AdamW(trainable, master, model.kernels(), 0, master.length);
-        Tape tape = Tape.training(model.kernels()).checkpointEvery(checkpointEvery).precision(storage);
+        AdamW opt = new AdamW(trainable, model.kernels());
+        Tape tape = Tape.training(model.kernels()).checkpointEvery(checkpointEvery).precision(storage).masterWeights(sixteenBit);
         TapeExecutor ex = new TapeExecutor(model, tape, ids, batch, seq);
         TrainConfig tc = TrainConfig.peerBenchmark(2, batch, seq);
         for (int step = 0; step < 2; step++) {
@@ -109,12 +109,12 @@ final class BenchMemoryCommand implements Callable<Integer> {
             model.loss(ex, targets);
             tape.backward();
             if (step == 1) {
-                long weights = 4L * model.params().count() * (master != null ? 2 : 1) + nf4Bytes, grads = 4L * trainable.count(), moments = 8L * trainable.count();
-                System.out.printf(Locale.ROOT, "accounted: weights %.0f MB (float32 %.0f%s + NF4 %.0f) + adapter %.0f MB + gradients %.0f MB "
-                                + "+ AdamW moments %.0f MB + activations %.0f MB + NF4 scratch %.0f MB = %.0f MB%n",
-                        weights / 1e6, 4e-6 * model.params().count(), master != null ? String.format(Locale.ROOT, " + master %.0f", 4e-6 * master.length) : "",
+                long weights = 4L * model.params().count() + nf4Bytes, grads = 4L * trainable.count(), moments = 8L * trainable.count();
+                System.out.printf(Locale.ROOT, "accounted: weights %.0f MB (float32%s %.0f + NF4 %.0f) + adapter %.0f MB + gradients %.0f MB "
+                                + "+ AdamW moments %.0f MB + activations %.0f MB%s + NF4 scratch %.0f MB = %.0f MB%n",
+                        weights / 1e6, sixteenBit ? " master" : "", 4e-6 * model.params().count(),
                         nf4Bytes / 1e6, adapterBytes / 1e6, grads / 1e6, moments / 1e6,
-                        tape.bytes() / 1e6, model.frozenScratch() == null ? 0 : 4e-6 * model.frozenScratch().size(),
+                        tape.bytes() / 1e6, sixteenBit ? " (the weights' 16-bit copies included)" : "", model.frozenScratch() == null ? 0 : 4e-6 * model.frozenScratch().size(),
                         (weights + adapterBytes + grads + moments + tape.bytes() + (model.frozenScratch() == null ? 0 : 4L * model.frozenScratch().size())) / 1e6);
                 report("after backward, before the optimizer step");
             }

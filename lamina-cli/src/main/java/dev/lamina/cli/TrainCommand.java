@@ -65,7 +65,7 @@ class TrainCommand implements Callable<Integer> {
     Integer checkpointEvery;
     @Option(names = "--precision", paramLabel = "fp32|bf16|fp16", description = "Store weights, activations and gradients in "
             + "this format (float32 master weights and moments, float32 arithmetic; fp16 with dynamic loss scaling; default fp32). "
-            + "The activations kept for backward take 16 bits; weights and gradients are float32 arrays holding 16-bit values.")
+            + "The activations kept for backward and each layer's weights as ops read them take 16 bits; gradients are float32 arrays holding 16-bit values.")
     String precision;
     @Option(names = "--force", description = "Start even when the memory plan exceeds the JVM's heap or the machine's memory.") boolean force;
     @Option(names = "--teacher", description = "Distill: a run, Hugging Face directory or GGUF file whose logits the student learns from (same tokenizer).")

@@ -18,11 +18,42 @@ public final class Ops {
 
     private static Tensor gradOrNull(Var v) { return v == null ? null : v.grad(); }
 
-    /** x[n,d] = table[ids] (+ positions[t]). */
+    /**
+     * A parameter as ops read it: itself, or on a tape with master weights ({@link Tape#roundsWeights})
+     * its values rounded to the tape's precision in a buffer of the tape, whose gradient is the
+     * parameter's own (the rounding passes the gradient through, as mixed precision's cast does).
+     */
+    public static Var stored(Tape tape, Var w) {
+        if (w == null || !tape.roundsWeights()) return w;
+        Tensor v = w.value();
+        Tensor r = v.rank() == 1 ? tape.alloc(v.size()) : tape.alloc(v.dim(0), v.size() / v.dim(0));
+        long t0 = tape.start();
+        System.arraycopy(v.data(), v.offset(), r.data(), r.offset(), v.size());
+        tape.kernels().round(r, tape.precision());
+        tape.forward("round weights", t0);
+        return w.requiresGrad() ? Var.leaf(r, w::grad) : new Var(r, (Tensor) null);
+    }
+
+    /** x[n,d] = table[ids] (+ positions[t]); with master weights, of the rows rounded ({@link #stored}, row by row). */
     public static Var embedding(Tape tape, int[] ids, Var table, Var positions, int T) {
         Var y = tape.var(ids.length, table.value().dim(1));
         long t0 = tape.start();
-        tape.kernels().embedding(y.value(), ids, table.value(), valueOrNull(positions), T);
+        if (tape.roundsWeights()) {
+            tape.kernels().embedding(y.value(), ids, table.value(), null, T);
+            tape.kernels().round(y.value(), tape.precision());
+            if (positions != null) {                       // + the first T position rows, rounded, for each of the B sequences
+                int d = y.value().dim(1);
+                Tensor p = tape.alloc(T, d);
+                System.arraycopy(positions.value().data(), positions.value().offset(), p.data(), p.offset(), T * d);
+                tape.kernels().round(p, tape.precision());
+                for (int b = 0; b < ids.length / T; b++) {
+                    Tensor rows = y.value().rows(b * T, (b + 1) * T);
+                    tape.kernels().add(rows, rows, p);
+                }
+            }
+        } else {
+            tape.kernels().embedding(y.value(), ids, table.value(), valueOrNull(positions), T);
+        }
         tape.forward("embedding", t0);
         Embedding op = tape.op(Embedding.class, Embedding::new);
         op.ids = ids; op.table = table; op.positions = positions; op.y = y; op.T = T;

@@ -115,6 +115,7 @@ public final class Tape {
             segments.profile = profile;
             segments.layerDone = layerDone;
             segments.precision = precision;
+            segments.masterWeights = masterWeights;
             segments.lossScale = lossScale;
         }
         return this;
@@ -135,6 +136,25 @@ public final class Tape {
     }
 
     public dev.lamina.tensor.Precision precision() { return precision; }
+
+    private boolean masterWeights;
+
+    /**
+     * Whether the model's weights are float32 master weights (16-bit training): each op then reads a
+     * parameter rounded to the precision, into a buffer of this tape ({@link Ops#stored}), which a
+     * stash tape packs to 16 bits with the layer's activations. So a 16-bit run holds its weights
+     * once in float32 (the master copy AdamW updates) and each layer's in 16 bits between its forward
+     * and its backward, as PyTorch's autocast holds its 16-bit casts.
+     */
+    public Tape masterWeights(boolean on) {
+        masterWeights = on;
+        if (segments != null) segments.masterWeights = on;
+        for (Tape t : stashTapes) t.masterWeights = on;
+        return this;
+    }
+
+    /** Whether ops read parameters rounded to the precision (master weights on a 16-bit tape). */
+    public boolean roundsWeights() { return masterWeights && precision != dev.lamina.tensor.Precision.FP32; }
 
     /**
      * The factor the losses' gradients start from (fp16's loss scaling, a power of two so that it is
@@ -190,6 +210,7 @@ public final class Tape {
             t.freeGradients = stashFreeGradients;
             t.gradients = stashGradients;
             t.precision = precision;
+            t.masterWeights = masterWeights;
             t.lossScale = lossScale;
             t.profile = profile;
             stashTapes.add(t);

@@ -563,7 +563,7 @@ public final class Decoder {
     /** logits[n,V] of the executor's input (research executors skip layers and probe). */
     public Var forward(TapeExecutor ex) {
         Var h = hidden(ex);       // first: a stored head is decoded into the scratch the layers' frozen maps use
-        Var logits = Ops.linear(ex.tape(), h, headWeight(), null);
+        Var logits = Ops.linear(ex.tape(), h, ex.headWeight(), null);
         return config.logitSoftcap() > 0 ? Ops.softcap(ex.tape(), logits, config.logitSoftcap()) : logits;
     }
 
@@ -578,7 +578,7 @@ public final class Decoder {
     /** As {@link #loss(Tape, int[], int[], int, int)} on an executor the caller keeps (a trainer: one per run). */
     public float loss(TapeExecutor ex, int[] targets) {
         Var h = hidden(ex);       // first: a stored head is decoded into the scratch the layers' frozen maps use
-        float ce = Ops.linearCrossEntropy(ex.tape(), h, headWeight(), targets, config.logitSoftcap());
+        float ce = Ops.linearCrossEntropy(ex.tape(), h, ex.headWeight(), targets, config.logitSoftcap());
         return ex.routerLosses() == null || !ex.tape().recording() ? ce : (float) (ce + ex.routerLosses().weighted());
     }
 
@@ -589,7 +589,7 @@ public final class Decoder {
      */
     public Ops.Distilled distillLoss(TapeExecutor ex, int[] targets, Ops.SoftTargets teacher, float alpha, float tau) {
         Var h = hidden(ex);
-        Ops.Distilled d = Ops.linearDistill(ex.tape(), h, headWeight(), teacher, targets, alpha, tau, config.logitSoftcap());
+        Ops.Distilled d = Ops.linearDistill(ex.tape(), h, ex.headWeight(), teacher, targets, alpha, tau, config.logitSoftcap());
         if (ex.routerLosses() == null || !ex.tape().recording()) return d;
         return new Ops.Distilled((float) (d.loss() + ex.routerLosses().weighted()), d.kl(), d.ce());
     }

@@ -134,12 +134,12 @@ public final class TapeExecutor implements Executor<Var> {
     public Var norm(Decoder.Norm w, Var x, float scale) {
         float eps = (float) c.normEps();
         return s(c.norm() == ModelConfig.Norm.RMSNORM
-                ? Ops.rmsnorm(tape, x, w.weight(), eps, scale)
-                : Ops.layernorm(tape, x, w.weight(), w.bias(), eps, scale));
+                ? Ops.rmsnorm(tape, x, p(w.weight()), eps, scale)
+                : Ops.layernorm(tape, x, p(w.weight()), p(w.bias()), eps, scale));
     }
 
     @Override
-    public Var headNorm(Decoder.Norm w, Var x) { return s(Ops.rmsnorm(tape, x, w.weight(), (float) c.normEps(), 1f)); }
+    public Var headNorm(Decoder.Norm w, Var x) { return s(Ops.rmsnorm(tape, x, p(w.weight()), (float) c.normEps(), 1f)); }
 
     @Override
     public Var[] project(Var x, Decoder.Linear[] ws) {
@@ -163,7 +163,7 @@ public final class TapeExecutor implements Executor<Var> {
     @Override
     public Var residual(Var r, Var h, Decoder.Linear w) {
         if (inputProbe != null && !w.frozenForm()) inputProbe.accept(w, h.value());
-        Var y = w.frozenForm() ? Ops.add(tape, r, s(product(h, w))) : Ops.residualLinear(tape, r, h, weight(w), w.bias());
+        Var y = w.frozenForm() ? Ops.add(tape, r, s(product(h, w))) : Ops.residualLinear(tape, r, h, weight(w), p(w.bias()));
         return s(lowRank(h, y, w));
     }
 
@@ -176,14 +176,23 @@ public final class TapeExecutor implements Executor<Var> {
     /** x·wᵀ + b: float weights, or a frozen NF4 base decoded for the product (QLoRA). */
     private Var product(Var x, Decoder.Linear w) {
         if (inputProbe != null) inputProbe.accept(w, x.value());
-        if (w.nf4() != null) return Ops.nf4Linear(tape, x, w.nf4(), w.bias(), model.frozenScratch());
+        if (w.nf4() != null) return Ops.nf4Linear(tape, x, w.nf4(), p(w.bias()), model.frozenScratch());
         if (w.stored() != null)
-            return Ops.frozenLinear(tape, x, w.stored().out(), w.stored().in(), wt -> w.decodeInto(tape.kernels(), wt), w.bias(), model.frozenScratch());
-        return Ops.linear(tape, x, weight(w), w.bias());
+            return Ops.frozenLinear(tape, x, w.stored().out(), w.stored().in(), wt -> w.decodeInto(tape.kernels(), wt), p(w.bias()), model.frozenScratch());
+        return Ops.linear(tape, x, weight(w), p(w.bias()));
     }
 
-    /** A float weight as the map computes with it: w, or in quantization-aware training its fake-quantized ŵ. */
-    private Var weight(Decoder.Linear w) { return w.quant() == null ? w.weight() : Ops.fakeQuant(tape, w.weight(), w.quant()); }
+    /** A float weight as the map computes with it: w (rounded from master weights), or in quantization-aware training its fake-quantized ŵ. */
+    private Var weight(Decoder.Linear w) { return w.quant() == null ? p(w.weight()) : Ops.fakeQuant(tape, p(w.weight()), w.quant()); }
+
+    /** A parameter as the tape reads it: itself, or rounded from 16-bit training's master weights ({@link Ops#stored}). */
+    private Var p(Var param) { return Ops.stored(tape, param); }
+
+    /** The head's weight [V, d] as the product reads it: a float head as {@link #p} gives it, a stored one decoded (frozen). */
+    public Var headWeight() {
+        Var w = model.headWeight();
+        return model.head().stored() == null ? p(w) : w;
+    }
 
     /** y + s·(dropout(x)·Aᵀ)·Bᵀ when w carries a LoRA update, else y (dropout: training tapes only, as PEFT's). */
     private Var lowRank(Var x, Var y, Decoder.Linear w) {

@@ -237,11 +237,10 @@ public final class MemoryPlan {
             items.add(new Item(WEIGHTS, nf4, "the linear maps in NF4 (4.127 bits a weight)"));
             items.add(new Item(TEMPORARIES, heap.floats(largest), "the largest NF4 map decoded for its product"));
         } else {
-            items.add(new Item(WEIGHTS, heap.floats((long) (P * share)), "float32" + (adapter ? ", frozen" : "")));
+            items.add(new Item(WEIGHTS, heap.floats((long) (P * share)), "float32" + (adapter ? ", frozen"
+                    : r.precision() != Precision.FP32 ? " master weights, each layer's read rounded to " + r.precision().name().toLowerCase(Locale.ROOT)
+                    + " (those copies are counted with the activations)" : "")));
         }
-        if (r.precision() != Precision.FP32 && r.task() == Task.TRAIN)   // the model computes with the master weights rounded, held in float32 arrays
-            items.add(new Item(WEIGHTS, heap.floats((long) (P * share)), "float32 master weights: the ones above are their "
-                    + r.precision().name().toLowerCase(Locale.ROOT) + " rounding, still in float32 arrays"));
         if (adapter) items.add(new Item(WEIGHTS, heap.floats(trainable), "LoRA adapter, rank " + r.loraRank()));
         double gradShare = r.strategy() == Strategy.ZERO2 || r.strategy() == Strategy.ZERO3 ? 1.0 / r.workers() : adapter ? 1 : share;
         double momentShare = r.strategy().name().startsWith("ZERO") ? 1.0 / r.workers() : adapter ? 1 : share;
@@ -249,7 +248,8 @@ public final class MemoryPlan {
         long moment = (long) (trainable * momentShare);
         items.add(new Item(OPTIMIZER, heap.floats(moment) + heap.floats(moment), "AdamW's two moments, float32"));
 
-        Tape tape = tape(c, B, T, r.checkpointEvery(), adapter ? r.loraRank() : 0, adapter ? r.loraTargets() : Set.of(), r.task() == Task.QLORA);
+        boolean copies = r.precision() != Precision.FP32 && r.task() == Task.TRAIN;   // master weights, each layer's read rounded into its tape
+        Tape tape = tape(c, B, T, r.checkpointEvery(), adapter ? r.loraRank() : 0, adapter ? r.loraTargets() : Set.of(), r.task() == Task.QLORA, copies);
         long[] layers = new long[L];
         for (int l = 0; l < L; l++) layers[l] = 4 * sum(tape.layers().get(l));
         double layerShare = r.strategy() == Strategy.PP ? share : 1;
@@ -257,7 +257,7 @@ public final class MemoryPlan {
         items.add(new Item(ACTIVATIONS, (long) ((stash ? stashed(c, tape, n, heap) : heap.all(tape.kept())) * layerShare), r.checkpointEvery() > 0
                 ? "block inputs of " + ceilDiv(L, r.checkpointEvery()) + " segments + one segment's buffers, embeddings, final norm"
                 : stash ? "one layer's float32 buffers, shared; the other layers' kept in 16 bits (norm statistics and routing in float32); "
-                        + "each layer's output, embeddings, final norm"
+                        + "each layer's output, embeddings, final norm" + (r.task() == Task.TRAIN ? "; the weights read rounded: each layer's with its buffers, the head's in float32" : "")
                 : "every layer's buffers kept for backward, embeddings, final norm"));
         items.add(new Item(HEAD, heap.all(tape.head()), "the fused head's logits, " + tape.chunk() + " rows at a time"));
         items.add(new Item(TEMPORARIES, heap.all(tape.lent()), "gradients of activations, lent during backward"));
@@ -404,16 +404,21 @@ public final class MemoryPlan {
         long lentFloats() { return sum(lent); }
     }
 
-    /** The tape of one training step of B x T tokens (rank 0: no adapter), as Decoder and Ops allocate it. */
-    static Tape tape(ModelConfig c, int B, int T, int every, int rank, Set<Role> targets, boolean frozen) {
+    /**
+     * The tape of one training step of B x T tokens (rank 0: no adapter), as Decoder and Ops allocate
+     * it; copies: the weights are master weights, each read rounded into a buffer of the tape.
+     */
+    static Tape tape(ModelConfig c, int B, int T, int every, int rank, Set<Role> targets, boolean frozen, boolean copies) {
         long n = (long) B * T, d = c.hiddenSize();
         int L = c.numHiddenLayers();
         List<List<Long>> layers = new ArrayList<>();
-        for (int l = 0; l < L; l++) layers.add(layer(c, l, B, T, rank, targets, frozen));
+        for (int l = 0; l < L; l++) layers.add(layer(c, l, B, T, rank, targets, frozen, copies));
         List<Long> kept = new ArrayList<>();
         kept.add(n * d);                                 // the embeddings (and their scaled copy)
+        if (copies && c.position() == ModelConfig.Position.LEARNED) kept.add((long) T * d);   // the first T position rows, rounded
         if (c.scaleEmbeddings()) kept.add(n * d);
-        kept.addAll(norm(c, n, d));                      // the final norm
+        normInto(c, kept, n, d, copies);                 // the final norm
+        if (copies) kept.add((long) c.vocabSize() * d);  // the head's weight [V, d] read rounded
         if (every == 0) {
             for (List<Long> layer : layers) kept.addAll(layer);
         } else {
@@ -481,54 +486,69 @@ public final class MemoryPlan {
         return c.norm() == ModelConfig.Norm.RMSNORM ? List.of(rows * w, rows) : List.of(rows * w, rows, rows);
     }
 
+    /** A norm's buffers into b, after its gain (and LayerNorm's bias) [w] read rounded from master weights when copies. */
+    private static void normInto(ModelConfig c, List<Long> b, long rows, long w, boolean copies) {
+        if (copies) {
+            b.add(w);
+            if (c.norm() == ModelConfig.Norm.LAYERNORM) b.add(w);
+        }
+        b.addAll(norm(c, rows, w));
+    }
+
+    /** Whether the dense MLP's maps have biases (GPT-2's GELU MLP with the config's bias; gated MLPs never). */
+    private static boolean mlpBias(ModelConfig c) { return c.bias() && c.activation() == ModelConfig.Activation.GELU; }
+
     /**
      * Layer l's buffers in the order the ops allocate them (Decoder.layer and what it calls; Ops's
      * tape.var and tape.alloc). A frozen base (QLoRA's NF4) computes a residual projection as a
      * product and an add: one buffer more than the fused residual.
      */
-    static List<Long> layer(ModelConfig c, int l, int B, int T, int rank, Set<Role> targets, boolean frozen) {
+    static List<Long> layer(ModelConfig c, int l, int B, int T, int rank, Set<Role> targets, boolean frozen, boolean copies) {
         long n = (long) B * T, d = c.hiddenSize();
         List<Long> b = new ArrayList<>();
         if (c.isPostLn(l)) {                        // N1(x + Attn(x)); N2(x + MLP(x))
-            attention(c, b, n, B, T, rank, targets);
-            linear(b, n, d, c.qDim(), Role.O, rank, targets);
+            attention(c, b, n, B, T, rank, targets, copies);
+            linear(b, n, d, c.qDim(), Role.O, rank, targets, copies ? c.bias() ? 2 : 1 : 0);
             if (frozen) b.add(n * d);
-            b.addAll(norm(c, n, d));
-            mlpInto(c, l, b, n, rank, targets, frozen);
-            b.addAll(norm(c, n, d));
+            normInto(c, b, n, d, copies);
+            mlpInto(c, l, b, n, rank, targets, frozen, copies);
+            normInto(c, b, n, d, copies);
         } else if (c.sandwichNorms()) {             // x + Nao(Attn(N1(x))); x + Nmo(MLP(N2(x)))
-            b.addAll(norm(c, n, d));
-            attention(c, b, n, B, T, rank, targets);
-            linear(b, n, d, c.qDim(), Role.O, rank, targets);
-            b.addAll(norm(c, n, d));
+            normInto(c, b, n, d, copies);
+            attention(c, b, n, B, T, rank, targets, copies);
+            linear(b, n, d, c.qDim(), Role.O, rank, targets, copies ? c.bias() ? 2 : 1 : 0);
+            normInto(c, b, n, d, copies);
             b.add(n * d);
-            b.addAll(norm(c, n, d));
-            if (c.sparse(l)) moe(c, b, n);
+            normInto(c, b, n, d, copies);
+            if (c.sparse(l)) moe(c, b, n, copies);
             else {
-                mlp(c, b, n, rank, targets);
-                linear(b, n, d, c.intermediateSize(), Role.DOWN, rank, targets);
+                mlp(c, b, n, rank, targets, copies);
+                linear(b, n, d, c.intermediateSize(), Role.DOWN, rank, targets, copies ? mlpBias(c) ? 2 : 1 : 0);
             }
-            b.addAll(norm(c, n, d));
+            normInto(c, b, n, d, copies);
             b.add(n * d);
         } else {                                    // x + Attn(N1(x)); x + MLP(N2(x))
-            b.addAll(norm(c, n, d));
-            attention(c, b, n, B, T, rank, targets);
-            linear(b, n, d, c.qDim(), Role.O, rank, targets);
+            normInto(c, b, n, d, copies);
+            attention(c, b, n, B, T, rank, targets, copies);
+            linear(b, n, d, c.qDim(), Role.O, rank, targets, copies ? c.bias() ? 2 : 1 : 0);
             if (frozen) b.add(n * d);
-            b.addAll(norm(c, n, d));
-            mlpInto(c, l, b, n, rank, targets, frozen);
+            normInto(c, b, n, d, copies);
+            mlpInto(c, l, b, n, rank, targets, frozen, copies);
         }
         return b;
     }
 
-    private static void attention(ModelConfig c, List<Long> b, long n, int B, int T, int rank, Set<Role> targets) {
+    private static void attention(ModelConfig c, List<Long> b, long n, int B, int T, int rank, Set<Role> targets, boolean copies) {
         long d = c.hiddenSize();
-        linear(b, n, c.qDim(), d, Role.Q, rank, targets);
-        linear(b, n, c.kvDim(), d, Role.K, rank, targets);
-        linear(b, n, c.kvDim(), d, Role.V, rank, targets);
-        if (c.qkNorm()) {                           // RMSNorm over each head of q and k
+        int w = copies ? c.bias() ? 2 : 1 : 0;
+        linear(b, n, c.qDim(), d, Role.Q, rank, targets, w);
+        linear(b, n, c.kvDim(), d, Role.K, rank, targets, w);
+        linear(b, n, c.kvDim(), d, Role.V, rank, targets, w);
+        if (c.qkNorm()) {                           // RMSNorm over each head of q and k (each gain [hd] read rounded first)
+            if (copies) b.add((long) c.headDim());
             b.add(n * c.qDim());
             b.add(n * c.numAttentionHeads());
+            if (copies) b.add((long) c.headDim());
             b.add(n * c.kvDim());
             b.add(n * c.numKeyValueHeads());
         }                                           // RoPE works in place
@@ -536,8 +556,13 @@ public final class MemoryPlan {
         b.add((long) B * c.numAttentionHeads() * T * T);   // the attention probabilities, kept for backward
     }
 
-    /** A linear map's output [n, out] (the residual add fused or not: one buffer), and its LoRA branch's when targeted. */
-    private static void linear(List<Long> b, long n, long out, long in, Role role, int rank, Set<Role> targets) {
+    /**
+     * A linear map's output [n, out] (the residual add fused or not: one buffer), and its LoRA branch's
+     * when targeted; before them, with copies 1 or 2, its weight (and bias) read rounded from master weights.
+     */
+    private static void linear(List<Long> b, long n, long out, long in, Role role, int rank, Set<Role> targets, int copies) {
+        if (copies > 0) b.add(out * in);
+        if (copies > 1) b.add(out);
         b.add(n * out);
         if (rank > 0 && targets.contains(role)) {   // x·Aᵀ, then scaled; the B product is added in place (dropout 0)
             b.add(n * rank);
@@ -545,21 +570,22 @@ public final class MemoryPlan {
         }
     }
 
-    private static void mlpInto(ModelConfig c, int l, List<Long> b, long n, int rank, Set<Role> targets, boolean frozen) {
+    private static void mlpInto(ModelConfig c, int l, List<Long> b, long n, int rank, Set<Role> targets, boolean frozen, boolean copies) {
         if (c.sparse(l)) {
-            moe(c, b, n);
+            moe(c, b, n, copies);
             b.add(n * c.hiddenSize());              // + the residual
         } else {
-            mlp(c, b, n, rank, targets);
-            linear(b, n, c.hiddenSize(), c.intermediateSize(), Role.DOWN, rank, targets);
+            mlp(c, b, n, rank, targets, copies);
+            linear(b, n, c.hiddenSize(), c.intermediateSize(), Role.DOWN, rank, targets, copies ? mlpBias(c) ? 2 : 1 : 0);
             if (frozen) b.add(n * c.hiddenSize());
         }
     }
 
-    private static void mlp(ModelConfig c, List<Long> b, long n, int rank, Set<Role> targets) {
+    private static void mlp(ModelConfig c, List<Long> b, long n, int rank, Set<Role> targets, boolean copies) {
         long d = c.hiddenSize(), ff = c.intermediateSize();
-        if (c.activation() != ModelConfig.Activation.GELU) linear(b, n, ff, d, Role.GATE, rank, targets);
-        linear(b, n, ff, d, Role.UP, rank, targets);
+        int w = copies ? mlpBias(c) ? 2 : 1 : 0;
+        if (c.activation() != ModelConfig.Activation.GELU) linear(b, n, ff, d, Role.GATE, rank, targets, w);
+        linear(b, n, ff, d, Role.UP, rank, targets, w);
         activation(c, b, n, ff);
     }
 
@@ -569,23 +595,35 @@ public final class MemoryPlan {
     }
 
     /** A sparse layer: router logits, routing weights and probabilities, rows grouped by expert, the experts' MLPs, the combine, a shared expert. */
-    private static void moe(ModelConfig c, List<Long> b, long n) {
+    private static void moe(ModelConfig c, List<Long> b, long n, boolean copies) {
         long d = c.hiddenSize(), E = c.numExperts(), k = c.expertsPerToken(), fe = c.expertSize(), nk = n * k;
+        if (copies) b.add(E * d);                   // with master weights, each map's weight read rounded before its output
         b.add(n * E);
         b.add(n * k);
         b.add(n * E);
         b.add(nk * d);
-        if (c.activation() != ModelConfig.Activation.GELU) b.add(nk * fe);
+        if (c.activation() != ModelConfig.Activation.GELU) {
+            if (copies) for (int e = 0; e < E; e++) b.add(fe * d);
+            b.add(nk * fe);
+        }
+        if (copies) for (int e = 0; e < E; e++) b.add(fe * d);
         b.add(nk * fe);
         activation(c, b, nk, fe);
+        if (copies) for (int e = 0; e < E; e++) b.add(d * fe);
         b.add(nk * d);
         b.add(n * d);
         long s = c.sharedExpertIntermediateSize();
         if (s > 0) {
-            if (c.activation() != ModelConfig.Activation.GELU) b.add(n * s);
+            if (c.activation() != ModelConfig.Activation.GELU) {
+                if (copies) b.add(s * d);
+                b.add(n * s);
+            }
+            if (copies) b.add(s * d);
             b.add(n * s);
             activation(c, b, n, s);
+            if (copies) b.add(d * s);
             b.add(n * d);
+            if (copies) b.add(d);
             b.add(n);
             b.add(n * d);
         }

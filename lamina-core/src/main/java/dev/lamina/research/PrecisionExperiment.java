@@ -57,7 +57,7 @@ public final class PrecisionExperiment {
             double[] settled = Arrays.copyOfRange(tps, Math.min(tps.length - 1, 10), tps.length);   // past the JIT's warm-up
             Arrays.sort(settled);
             long params = t.model().params().count();
-            long live = 16 * params + (p != Precision.FP32 ? 4 * params : 0) + t.activationBytes();
+            long live = 16 * params + t.activationBytes();     // a 16-bit run's 16-bit weight copies are tape buffers: counted there
             out.add(new Outcome(p, loss, evals.stream().mapToInt(e -> (int) e[0]).toArray(), evals.stream().mapToDouble(e -> e[1]).toArray(),
                     t.lossScaler() != null ? t.lossScaler().skipped() : 0, t.lossScaler() != null ? t.lossScaler().scale() : 1f,
                     settled[settled.length / 2], live));
@@ -102,9 +102,10 @@ public final class PrecisionExperiment {
                     o.tokensPerSecond(), ref.tokensPerSecond() / o.tokensPerSecond(), o.liveBytes() / 1e6));
         }
         r.append("\n\"against fp32\": the validation perplexity's difference. Time: the median step's, evaluations left out. Live memory: ")
-                .append("parameters, gradients and AdamW's two moments (16 bytes a parameter), the float32 master weights of a 16-bit run (4 more), ")
-                .append("and the tape's activation buffers: a 16-bit run keeps its layers' activations in 16 bits (one layer's float32 buffers ")
-                .append("shared by all), while its weights and gradients are float32 arrays holding 16-bit values.\n\n![](loss.png)\n\n")
+                .append("parameters (a 16-bit run's: its float32 master weights), gradients and AdamW's two moments (16 bytes a parameter), ")
+                .append("and the tape's buffers: a 16-bit run keeps its layers' activations and its weights as ops read them, rounded, in 16 bits ")
+                .append("(one layer's float32 buffers shared by all; the head's weight in float32), while its gradients are float32 arrays ")
+                .append("holding 16-bit values.\n\n![](loss.png)\n\n")
                 .append(diff.isEmpty() ? "" : "![](loss_difference.png)\n\n").append("![](val_loss.png)\n");
         AtomicFiles.writeString(dir.resolve("report.md"), r.toString());
     }

@@ -13,7 +13,6 @@ import java.util.List;
  */
 public final class AdamW {
     private final Parameters params;
-    private final float[] weights;      // what the update writes: params.data(), or a 16-bit run's float32 master weights
     private final KernelSet kernels;
     private final float[] m, v;
     private final int lo, hi;
@@ -27,18 +26,9 @@ public final class AdamW {
     public AdamW(Parameters params, KernelSet kernels) { this(params, kernels, 0, params.count()); }
 
     /** An optimizer of the parameters [lo, hi) of params (one worker's shard). */
-    public AdamW(Parameters params, KernelSet kernels, int lo, int hi) { this(params, params.data(), kernels, lo, hi); }
-
-    /**
-     * An optimizer of the parameters [lo, hi) whose values are held in weights (laid out as params),
-     * not in params.data(): mixed precision's float32 master weights, with the gradients still in
-     * params.gradData().
-     */
-    public AdamW(Parameters params, float[] weights, KernelSet kernels, int lo, int hi) {
-        if (weights.length != params.count()) throw new IllegalArgumentException("weights hold " + weights.length + " values, params " + params.count());
+    public AdamW(Parameters params, KernelSet kernels, int lo, int hi) {
         if (lo < 0 || hi > params.count() || lo > hi) throw new IllegalArgumentException("shard [" + lo + ", " + hi + ") of " + params.count());
         this.params = params;
-        this.weights = weights;
         this.kernels = kernels;
         this.lo = lo;
         this.hi = hi;
@@ -63,7 +53,7 @@ public final class AdamW {
         from = Math.min(Math.max(from, lo), hi);
         to = Math.max(from, Math.min(to, hi));
         int[] shape = {to - from};
-        return new Span(new Tensor(weights, from, shape), new Tensor(params.gradData(), from, shape),
+        return new Span(new Tensor(params.data(), from, shape), new Tensor(params.gradData(), from, shape),
                 new Tensor(m, from - lo, shape), new Tensor(v, from - lo, shape), decay);
     }
 
@@ -89,7 +79,7 @@ public final class AdamW {
         t++;
         float bc1 = (float) (1 - Math.pow(c.beta1(), t)), bc2 = (float) (1 - Math.pow(c.beta2(), t));
         int[] shape = {hi - lo};
-        kernels.adamw(new Tensor(weights, lo, shape), new Tensor(params.gradData(), lo, shape), Tensor.of(m, hi - lo),
+        kernels.adamw(new Tensor(params.data(), lo, shape), new Tensor(params.gradData(), lo, shape), Tensor.of(m, hi - lo),
                 Tensor.of(v, hi - lo), (float) lr, (float) c.beta1(), (float) c.beta2(), (float) c.eps(), (float) c.weightDecay(), bc1, bc2);
     }
 

@@ -35,16 +35,10 @@ public final class Checkpoint {
     }
 
     /** Writes config.json and model.safetensors. */
-    public static void saveModel(Path dir, Decoder model, int step) { saveModel(dir, model, step, model.params().data()); }
-
-    /**
-     * As above with the values of weights (laid out as the model's parameters) in place of the
-     * model's own: a 16-bit run's float32 master weights, which its 16-bit weights are rounded from.
-     */
-    public static void saveModel(Path dir, Decoder model, int step, float[] weights) {
+    public static void saveModel(Path dir, Decoder model, int step) {
         Parameters p = model.params();
         SafeTensors.Writer w = new SafeTensors.Writer().metadata("format", "lamina").metadata("step", Integer.toString(step));
-        for (Parameters.Slot s : p.slots().values()) w.putTensor(s.name(), new Tensor(weights, s.offset(), s.shape()));
+        for (Parameters.Slot s : p.slots().values()) w.putTensor(s.name(), new Tensor(p.data(), s.offset(), s.shape()));
         AtomicFiles.writeString(dir.resolve(CONFIG), model.config().toJsonString());
         w.write(dir.resolve(MODEL));
     }

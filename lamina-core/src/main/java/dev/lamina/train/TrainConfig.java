@@ -14,8 +14,8 @@ import dev.lamina.io.LaminaException;
  * @param evalEvery   steps between validation evaluations (0: only at the end)
  * @param evalBatches micro-batches in the fixed validation sample
  * @param checkpointEvery activation checkpointing: layers per recomputed segment (0: keep every activation)
- * @param precision   what weights, activations and gradients are stored in (float32 master weights and
- *                    moments, float32 arithmetic in every case; fp16 with dynamic loss scaling)
+ * @param precision   what weights, activations and gradients are stored in (float32 master weights, which
+ *                    ops read rounded, and moments; float32 arithmetic in every case; fp16 with dynamic loss scaling)
  */
 public record TrainConfig(int steps, int batch, int seq, double lr, double minLrRatio, int warmup, double weightDecay,
                           double beta1, double beta2, double eps, double clip, int accum, long seed, int evalEvery,

@@ -59,7 +59,7 @@ public final class Trainer {
     private double allReduceMillis, allReduceWaitMillis;   // the last step's all-reduce (in the ring), and the wait for it after backward
     private GradientBuckets buckets;                       // data-parallel: the all-reduce overlapped with backward (null: after it, whole)
     private dev.lamina.tensor.Tensor accumulated;         // the step's gradient while micro-batches add up, when there are several
-    private final float[] master;                          // 16-bit training: the float32 weights AdamW updates (params hold them rounded); else null
+    private final boolean sixteenBit;                      // 16-bit training: the params are float32 master weights, which the tape reads rounded
     private LossScaler scaler;                             // fp16: the dynamic loss scale; else null
     private boolean skipped;                               // fp16: the last step's gradients overflowed and it was skipped
 
@@ -101,7 +101,7 @@ public final class Trainer {
                         + " workers: each takes accum / workers micro-batches of every step");
             if (distillation != null) throw new LaminaException("distillation does not run data-parallel yet; train with one worker");
             if (model.config().numExperts() > 0) throw new LaminaException("a mixture of experts does not run data-parallel yet; train with one worker");
-            if (master != null) throw LaminaException.field("precision", "--precision " + cfg.precision().label()
+            if (sixteenBit) throw LaminaException.field("precision", "--precision " + cfg.precision().label()
                     + " does not run data-parallel yet; train with --precision fp32 or one worker");
         }
         if (ring.size() > 1) agree(ring);
@@ -140,21 +140,14 @@ public final class Trainer {
         this.dataName = dataName;
         this.cfg = cfg;
         this.run = run;
-        if (cfg.precision() != dev.lamina.tensor.Precision.FP32) {   // float32 master weights; the model computes with them rounded
-            float[] w = model.params().data();
-            this.master = w.clone();
-            model.kernels().round(dev.lamina.tensor.Tensor.of(w, w.length), cfg.precision());
-            this.opt = new AdamW(model.params(), master, model.kernels(), 0, w.length);
-            this.scaler = cfg.precision() == dev.lamina.tensor.Precision.FP16 ? LossScaler.initial() : null;
-        } else {
-            this.master = null;
-            this.opt = new AdamW(model.params(), model.kernels());
-        }
+        this.sixteenBit = cfg.precision() != dev.lamina.tensor.Precision.FP32;   // the params are the float32 master weights; the tape reads them rounded
+        this.scaler = cfg.precision() == dev.lamina.tensor.Precision.FP16 ? LossScaler.initial() : null;
+        this.opt = new AdamW(model.params(), model.kernels());
         this.batcher = new Batcher(data.train(), cfg.batch(), cfg.seq(), cfg.seed());
         if (rngState != Long.MIN_VALUE) batcher.rng().setState(rngState);
         this.ids = new int[cfg.batch() * cfg.seq()];
         this.targets = new int[cfg.batch() * cfg.seq()];
-        this.tape = Tape.training(model.kernels()).checkpointEvery(cfg.checkpointEvery()).precision(cfg.precision());
+        this.tape = Tape.training(model.kernels()).checkpointEvery(cfg.checkpointEvery()).precision(cfg.precision()).masterWeights(sixteenBit);
         if (scaler != null) tape.lossScale(scaler.scale());
         this.executor = new TapeExecutor(model, tape, ids, cfg.batch(), cfg.seq());
         this.step = step;
@@ -203,7 +196,7 @@ public final class Trainer {
 
     /** Holds the mask's weights at zero from now on (a sparse model's pruned weights); recorded in the run's {@value SparsityMask#FILE}. */
     public Trainer masked(SparsityMask mask) {
-        if (master != null) throw LaminaException.field("precision", "--precision " + cfg.precision().label()
+        if (sixteenBit) throw LaminaException.field("precision", "--precision " + cfg.precision().label()
                 + " does not train a sparse model yet; use --precision fp32");
         this.mask = mask;
         mask.write(run);
@@ -367,7 +360,7 @@ public final class Trainer {
                 } finally {
                     if (overlap) tape.onLayerDone(null);
                 }
-                if (master != null) model.kernels().round(model.params().flatGrad(), cfg.precision());   // the gradient as 16 bits store it
+                if (sixteenBit) model.kernels().round(model.params().flatGrad(), cfg.precision());   // the gradient as 16 bits store it
                 if (moe != null) moe.add(executor.routerLosses(), cfg.accum());
                 if (overlap) continue;                            // the buckets add it to the earlier micro-batches
                 if (share > 1) {
@@ -407,7 +400,6 @@ public final class Trainer {
                 tape.lossScale(scaler.scale());
             }
             if (!skipped) opt.step(lr, cfg);
-            if (master != null) roundWeights();
             if (shards != null) ring.allGather(model.params().data(), shards);     // every worker's updated slice to all
             if (mask != null) mask.maskWeights(model.params());
             step++;
@@ -431,13 +423,6 @@ public final class Trainer {
         return losses;
     }
 
-    /** The model's weights as the 16-bit format stores them: the master weights, rounded. */
-    private void roundWeights() {
-        float[] w = model.params().data();
-        System.arraycopy(master, 0, w, 0, w.length);
-        model.kernels().round(dev.lamina.tensor.Tensor.of(w, w.length), cfg.precision());
-    }
-
     /** Whether the last step was skipped (fp16: its gradients overflowed). */
     public boolean skippedLast() { return skipped; }
 
@@ -452,8 +437,8 @@ public final class Trainer {
         return this;
     }
 
-    /** The float32 master weights of a 16-bit run (the model's own weights are these rounded), or null at fp32. */
-    public float[] masterWeights() { return master; }
+    /** The float32 master weights of a 16-bit run (the model's own: its tape reads them rounded), or null at fp32. */
+    public float[] masterWeights() { return sixteenBit ? model.params().data() : null; }
 
     /** Mean loss on the fixed validation sample (cfg.evalBatches() evenly spaced batches of val). */
     public double evaluate() { return evaluate(model, data.val(), cfg.batch(), cfg.seq(), cfg.evalBatches(), cfg.precision()); }
@@ -462,11 +447,11 @@ public final class Trainer {
         return evaluate(model, val, B, T, batches, dev.lamina.tensor.Precision.FP32);
     }
 
-    /** As above with activations stored in precision (a 16-bit run evaluates as it trains). */
+    /** As above in precision, the model's weights its master weights (a 16-bit run evaluates as it trains). */
     public static double evaluate(Decoder model, TokenFile val, int B, int T, int batches, dev.lamina.tensor.Precision precision) {
         if (val.size() < T + 2)
             throw LaminaException.field("seq", "validation data has " + val.size() + " tokens, fewer than seq + 2; use a shorter sequence or more validation data");
-        Tape tape = Tape.inference(model.kernels()).precision(precision);
+        Tape tape = Tape.inference(model.kernels()).precision(precision).masterWeights(true);
         int[] ids = new int[B * T], tg = new int[B * T];
         double sum = 0;
         for (int k = 0; k < batches; k++) {
@@ -501,7 +486,7 @@ public final class Trainer {
             return;
         }
         if (ring.rank() != 0) return;                       // data-parallel replicas are identical: rank 0 writes
-        Checkpoint.saveModel(run, model, step, master != null ? master : model.params().data());   // a 16-bit run's float32 master weights
+        Checkpoint.saveModel(run, model, step);   // a 16-bit run's float32 master weights
         Checkpoint.saveTraining(run, opt, model.params(), state);
     }
 

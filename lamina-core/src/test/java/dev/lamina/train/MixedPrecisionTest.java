@@ -21,8 +21,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * 16-bit training: weights are the float32 master weights rounded, activations and gradients are
- * stored rounded, fp16 scales its loss and skips the steps that overflow, and a resumed run goes on
+ * 16-bit training: the model's weights are float32 master weights that ops read rounded,
+ * activations and gradients are stored rounded, fp16 scales its loss and skips the steps that overflow, and a resumed run goes on
  * bit for bit.
  */
 class MixedPrecisionTest {
@@ -44,7 +44,7 @@ class MixedPrecisionTest {
     private static boolean representable(float x, Precision p) { return Float.floatToRawIntBits(p.round(x)) == Float.floatToRawIntBits(x); }
 
     @Test
-    void weightsAreTheMasterRoundedAndGradientsAreStoredIn16Bits(@TempDir Path run) {
+    void weightsAreFloat32MastersAndGradientsAreStoredIn16Bits(@TempDir Path run) {
         for (Precision p : new Precision[] {Precision.BF16, Precision.FP16}) {
             Decoder model = tiny(3);
             float[] initial = model.params().data().clone();
@@ -58,19 +58,25 @@ class MixedPrecisionTest {
                     assertThat(representable(g[i] * scale, p)).as("%s gradient %d at step %d", p, i, step).isTrue();
             });
             float[] master = t.masterWeights();
+            assertThat(master).isSameAs(model.params().data());    // one copy of the weights: the master
             for (int i = 0; i < initial.length; i++) assertThat(master[i]).isEqualTo(initial[i]);
             for (int s = 1; s <= 6; s++) {
                 t.train(s, null);
-                float[] w = model.params().data();
                 int unrounded = 0;
-                for (int i = 0; i < w.length; i++) {
-                    assertThat(Float.floatToRawIntBits(w[i])).as("%s weight %d after step %d", p, i, s).isEqualTo(Float.floatToRawIntBits(p.round(master[i])));
-                    if (!representable(master[i], p)) unrounded++;
-                }
-                assertThat(unrounded).as("master weights keep float32's bits").isGreaterThan(w.length / 2);
+                for (float w : master) if (!representable(w, p)) unrounded++;
+                assertThat(unrounded).as("master weights keep float32's bits").isGreaterThan(master.length / 2);
             }
             assertThat(hooked[0]).isEqualTo(6);
         }
+    }
+
+    /** Llama-style, GPT-2-style (learned positions, biases, LayerNorm, a tied head) and a mixture of experts. */
+    private static List<dev.lamina.model.ModelConfig> threeKinds() {
+        return List.of(Presets.get("tiny").config().apply(257),
+                dev.lamina.model.ModelConfig.builder().gpt2Style().vocabSize(257).hiddenSize(32).numHiddenLayers(3).numAttentionHeads(4)
+                        .intermediateSize(64).maxPositionEmbeddings(64).build(),
+                dev.lamina.model.ModelConfig.builder().vocabSize(257).hiddenSize(32).numHiddenLayers(2).numAttentionHeads(2).intermediateSize(24)
+                        .maxPositionEmbeddings(64).numExperts(4).expertsPerToken(2).routerAuxLossCoef(0.01).build());
     }
 
     @Test
@@ -97,11 +103,7 @@ class MixedPrecisionTest {
      */
     @Test
     void sixteenBitActivationStorageChangesNoBitAndKeepsFewerBytes() {
-        List<dev.lamina.model.ModelConfig> configs = List.of(Presets.get("tiny").config().apply(257),
-                dev.lamina.model.ModelConfig.builder().gpt2Style().vocabSize(257).hiddenSize(32).numHiddenLayers(3).numAttentionHeads(4)
-                        .intermediateSize(64).maxPositionEmbeddings(64).build(),
-                dev.lamina.model.ModelConfig.builder().vocabSize(257).hiddenSize(32).numHiddenLayers(2).numAttentionHeads(2).intermediateSize(24)
-                        .maxPositionEmbeddings(64).numExperts(4).expertsPerToken(2).routerAuxLossCoef(0.01).build());
+        List<dev.lamina.model.ModelConfig> configs = threeKinds();
         int B = 4, T = 32;
         int[] ids = new int[B * T], targets = new int[B * T];
         for (int i = 0; i < ids.length; i++) { ids[i] = (i * 37 + 3) % 257; targets[i] = (i * 11 + 5) % 257; }
@@ -112,7 +114,7 @@ class MixedPrecisionTest {
                 long[] bytes = new long[2];
                 for (int run = 0; run < 2; run++) {
                     Decoder m = Decoder.create(c, 11);
-                    Tape tape = Tape.training(m.kernels()).precision(p).lossScale(p == Precision.FP16 ? 1024f : 1f).stash(run == 0);
+                    Tape tape = Tape.training(m.kernels()).precision(p).masterWeights(true).lossScale(p == Precision.FP16 ? 1024f : 1f).stash(run == 0);
                     assertThat(tape.stashing()).isEqualTo(run == 0);
                     TapeExecutor ex = new TapeExecutor(m, tape, ids, B, T);
                     for (int step = 0; step < 2; step++) {           // the second step reuses every buffer and stash
@@ -132,6 +134,48 @@ class MixedPrecisionTest {
                 assertThat((double) bytes[0]).as("model %d %s activation bytes", configs.indexOf(c), p)
                         .isLessThan((c.numHiddenLayers() >= 4 ? 0.8 : 0.95) * bytes[1]);
             }
+    }
+
+    /**
+     * Master weights read rounded (each layer's copy packed with its activations) compute what a model
+     * whose weights are rounded in place computes: the loss and every gradient bit for bit, with and
+     * without stashing and activation checkpointing, on Llama, GPT-2 (learned positions, biases,
+     * LayerNorm, a tied head) and a mixture of experts, bf16 and fp16; and the master keeps its bits.
+     */
+    @Test
+    void masterWeightsReadRoundedComputeWhatRoundedWeightsDo() {
+        List<dev.lamina.model.ModelConfig> configs = threeKinds();
+        int B = 3, T = 24;
+        int[] ids = new int[B * T], targets = new int[B * T];
+        for (int i = 0; i < ids.length; i++) { ids[i] = (i * 41 + 7) % 257; targets[i] = (i * 13 + 2) % 257; }
+        for (dev.lamina.model.ModelConfig c : configs)
+            for (Precision p : new Precision[] {Precision.BF16, Precision.FP16})
+                for (int every : new int[] {0, 1}) {
+                    Decoder master = Decoder.create(c, 21), rounded = Decoder.create(c, 21);
+                    float[] before = master.params().data().clone();
+                    rounded.kernels().round(dev.lamina.tensor.Tensor.of(rounded.params().data(), rounded.params().count()), p);
+                    float[][] grads = new float[2][];
+                    float[] loss = new float[2];
+                    Decoder[] models = {master, rounded};
+                    for (int run = 0; run < 2; run++) {
+                        Decoder m = models[run];
+                        Tape tape = Tape.training(m.kernels()).checkpointEvery(every).precision(p).masterWeights(run == 0)
+                                .lossScale(p == Precision.FP16 ? 1024f : 1f);
+                        TapeExecutor ex = new TapeExecutor(m, tape, ids, B, T);
+                        for (int step = 0; step < 2; step++) {           // the second step reuses every buffer
+                            m.params().zeroGrad();
+                            tape.reset();
+                            loss[run] = m.loss(ex, targets);
+                            tape.backward();
+                        }
+                        grads[run] = m.params().gradData().clone();
+                    }
+                    String what = "model " + configs.indexOf(c) + " " + p + " checkpoint every " + every;
+                    assertThat(master.params().data()).as(what + ": the master is read, not written").isEqualTo(before);
+                    assertThat(Float.floatToRawIntBits(loss[0])).as(what + " loss").isEqualTo(Float.floatToRawIntBits(loss[1]));
+                    for (int i = 0; i < grads[0].length; i++)
+                        assertThat(Float.floatToRawIntBits(grads[0][i])).as("%s gradient %d", what, i).isEqualTo(Float.floatToRawIntBits(grads[1][i]));
+                }
     }
 
     @Test
