@@ -31,31 +31,27 @@ public final class Ops {
         System.arraycopy(v.data(), v.offset(), r.data(), r.offset(), v.size());
         tape.kernels().round(r, tape.precision());
         tape.forward("round weights", t0);
-        return w.requiresGrad() ? Var.leaf(r, w::grad) : new Var(r, (Tensor) null);
+        return tape.storedLeaf(w, r);
     }
 
     /** x[n,d] = table[ids] (+ positions[t]); with master weights, of the rows rounded ({@link #stored}, row by row). */
     public static Var embedding(Tape tape, int[] ids, Var table, Var positions, int T) {
         Var y = tape.var(ids.length, table.value().dim(1));
+        Tensor p = tape.roundsWeights() && positions != null ? tape.alloc(T, y.value().dim(1)) : null;
+        Embedding op = tape.op(Embedding.class, Embedding::new);
         long t0 = tape.start();
         if (tape.roundsWeights()) {
             tape.kernels().embedding(y.value(), ids, table.value(), null, T);
             tape.kernels().round(y.value(), tape.precision());
-            if (positions != null) {                       // + the first T position rows, rounded, for each of the B sequences
-                int d = y.value().dim(1);
-                Tensor p = tape.alloc(T, d);
-                System.arraycopy(positions.value().data(), positions.value().offset(), p.data(), p.offset(), T * d);
+            if (p != null) {                               // + the first T position rows, rounded, for each of the B sequences
+                System.arraycopy(positions.value().data(), positions.value().offset(), p.data(), p.offset(), p.size());
                 tape.kernels().round(p, tape.precision());
-                for (int b = 0; b < ids.length / T; b++) {
-                    Tensor rows = y.value().rows(b * T, (b + 1) * T);
-                    tape.kernels().add(rows, rows, p);
-                }
+                for (Tensor rows : op.sequences(y.value(), T)) tape.kernels().add(rows, rows, p);
             }
         } else {
             tape.kernels().embedding(y.value(), ids, table.value(), valueOrNull(positions), T);
         }
         tape.forward("embedding", t0);
-        Embedding op = tape.op(Embedding.class, Embedding::new);
         op.ids = ids; op.table = table; op.positions = positions; op.y = y; op.T = T;
         return y;
     }
@@ -78,7 +74,18 @@ public final class Ops {
 
     private static final class Embedding extends Tape.Op {
         int[] ids; Var table, positions, y; int T;
+        private Tensor[] sequences;                        // views of y's rows, T at a time: made when y or T changes, not every step
+        private Tensor viewed;
         Embedding() { super("embedding"); }
+
+        Tensor[] sequences(Tensor y, int T) {
+            if (y != viewed || sequences[0].dim(0) != T) {
+                sequences = new Tensor[y.dim(0) / T];
+                for (int b = 0; b < sequences.length; b++) sequences[b] = y.rows(b * T, (b + 1) * T);
+                viewed = y;
+            }
+            return sequences;
+        }
         @Override protected void backward() {
             if (table.grad() != null) kernels.embeddingBackward(table.grad(), gradOrNull(positions), y.grad(), ids, T);   // frozen: none
         }

@@ -156,6 +156,18 @@ public final class Tape {
     /** Whether ops read parameters rounded to the precision (master weights on a 16-bit tape). */
     public boolean roundsWeights() { return masterWeights && precision != dev.lamina.tensor.Precision.FP32; }
 
+    /** The leaf {@link Ops#stored} hands out for parameter w read into r, kept while r is the buffer it gets (no new node a step). */
+    private final java.util.IdentityHashMap<Var, Var> storedLeaves = new java.util.IdentityHashMap<>();
+
+    Var storedLeaf(Var w, Tensor r) {
+        Var leaf = storedLeaves.get(w);
+        if (leaf == null || leaf.value() != r) {
+            leaf = w.requiresGrad() ? Var.leaf(r, w::grad) : new Var(r, (Tensor) null);
+            storedLeaves.put(w, leaf);
+        }
+        return leaf;
+    }
+
     /**
      * The factor the losses' gradients start from (fp16's loss scaling, a power of two so that it is
      * exact; 1 by default): every gradient of the step is that many times the loss's until the trainer

@@ -8,7 +8,7 @@ import dev.lamina.model.ModelConfig;
 import dev.lamina.model.Presets;
 import dev.lamina.tensor.Parallel;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.lang.management.ManagementFactory;
 
@@ -45,9 +45,10 @@ class TrainingStepAllocationTest {
                 .mapToLong(Thread::threadId).toArray();
     }
 
+    /** fp32, and bf16 as the trainer runs it: master weights read rounded, each layer on its stash tape. */
     @ParameterizedTest
-    @ValueSource(strings = {"llama-s", "gpt2-s"})
-    void aStepAllocatesOnlyTheClosuresOfItsParallelKernelCalls(String preset) {
+    @CsvSource({"llama-s, FP32", "gpt2-s, FP32", "llama-s, BF16", "gpt2-s, BF16"})
+    void aStepAllocatesOnlyTheClosuresOfItsParallelKernelCalls(String preset, dev.lamina.tensor.Precision precision) {
         assumeTrue(Kernels.kind(Kernels.defaults()) == Kernels.Kind.VECTOR, "the scalar reference kernels are written for clarity, not for the hot loop");
         ModelConfig c = Presets.get(preset).config().apply(256).withLayers(2);
         Decoder model = Decoder.create(c, 0).withKernels(Kernels.vector(2));
@@ -57,7 +58,7 @@ class TrainingStepAllocationTest {
         int B = 2, T = 32;
         int[] ids = new int[B * T], targets = new int[B * T];
         for (int i = 0; i < ids.length; i++) { ids[i] = (i * 7) % 256; targets[i] = (i * 11) % 256; }
-        Tape tape = Tape.training(model.kernels());
+        Tape tape = Tape.training(model.kernels()).precision(precision).masterWeights(true);
         TapeExecutor ex = new TapeExecutor(model, tape, ids, B, T);     // a trainer keeps one for the run
         // the least over windows of steps after warm-up: a recompilation may box vectors for a while
         int warmup = 100, window = 20, windows = 5;
@@ -84,6 +85,6 @@ class TrainingStepAllocationTest {
             opt.step(3e-4, tc);
         }
         assertTrue(bytesPerStep <= SLACK_BYTES + BYTES_PER_PARALLEL_CALL * callsPerStep,
-                String.format("%s: %.0f bytes per step for %.0f parallel kernel calls", preset, bytesPerStep, callsPerStep));
+                String.format("%s %s: %.0f bytes per step for %.0f parallel kernel calls", preset, precision, bytesPerStep, callsPerStep));
     }
 }
