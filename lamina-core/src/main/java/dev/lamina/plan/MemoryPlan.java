@@ -244,7 +244,8 @@ public final class MemoryPlan {
         if (adapter) items.add(new Item(WEIGHTS, heap.floats(trainable), "LoRA adapter, rank " + r.loraRank()));
         double gradShare = r.strategy() == Strategy.ZERO2 || r.strategy() == Strategy.ZERO3 ? 1.0 / r.workers() : adapter ? 1 : share;
         double momentShare = r.strategy().name().startsWith("ZERO") ? 1.0 / r.workers() : adapter ? 1 : share;
-        items.add(new Item(GRADIENTS, heap.floats((long) (trainable * gradShare)), "float32, one per trainable parameter"));
+        items.add(new Item(GRADIENTS, heap.floats((long) (trainable * gradShare)), "float32, one per trainable parameter"
+                + (r.precision() != Precision.FP32 && r.task() == Task.TRAIN ? " (each micro-batch's sum rounded to " + r.precision().name().toLowerCase(Locale.ROOT) + ")" : "")));
         long moment = (long) (trainable * momentShare);
         items.add(new Item(OPTIMIZER, heap.floats(moment) + heap.floats(moment), "AdamW's two moments, float32"));
 
