@@ -496,6 +496,9 @@ public final class MemoryPlan {
         b.addAll(norm(c, rows, w));
     }
 
+    /** The buffers a linear map's parameters take when read rounded (its weight, and its bias if it has one), or 0. */
+    private static int weightBuffers(boolean copies, boolean bias) { return copies ? bias ? 2 : 1 : 0; }
+
     /** Whether the dense MLP's maps have biases (GPT-2's GELU MLP with the config's bias; gated MLPs never). */
     private static boolean mlpBias(ModelConfig c) { return c.bias() && c.activation() == ModelConfig.Activation.GELU; }
 
@@ -509,7 +512,7 @@ public final class MemoryPlan {
         List<Long> b = new ArrayList<>();
         if (c.isPostLn(l)) {                        // N1(x + Attn(x)); N2(x + MLP(x))
             attention(c, b, n, B, T, rank, targets, copies);
-            linear(b, n, d, c.qDim(), Role.O, rank, targets, copies ? c.bias() ? 2 : 1 : 0);
+            linear(b, n, d, c.qDim(), Role.O, rank, targets, weightBuffers(copies, c.bias()));
             if (frozen) b.add(n * d);
             normInto(c, b, n, d, copies);
             mlpInto(c, l, b, n, rank, targets, frozen, copies);
@@ -517,21 +520,21 @@ public final class MemoryPlan {
         } else if (c.sandwichNorms()) {             // x + Nao(Attn(N1(x))); x + Nmo(MLP(N2(x)))
             normInto(c, b, n, d, copies);
             attention(c, b, n, B, T, rank, targets, copies);
-            linear(b, n, d, c.qDim(), Role.O, rank, targets, copies ? c.bias() ? 2 : 1 : 0);
+            linear(b, n, d, c.qDim(), Role.O, rank, targets, weightBuffers(copies, c.bias()));
             normInto(c, b, n, d, copies);
             b.add(n * d);
             normInto(c, b, n, d, copies);
             if (c.sparse(l)) moe(c, b, n, copies);
             else {
                 mlp(c, b, n, rank, targets, copies);
-                linear(b, n, d, c.intermediateSize(), Role.DOWN, rank, targets, copies ? mlpBias(c) ? 2 : 1 : 0);
+                linear(b, n, d, c.intermediateSize(), Role.DOWN, rank, targets, weightBuffers(copies, mlpBias(c)));
             }
             normInto(c, b, n, d, copies);
             b.add(n * d);
         } else {                                    // x + Attn(N1(x)); x + MLP(N2(x))
             normInto(c, b, n, d, copies);
             attention(c, b, n, B, T, rank, targets, copies);
-            linear(b, n, d, c.qDim(), Role.O, rank, targets, copies ? c.bias() ? 2 : 1 : 0);
+            linear(b, n, d, c.qDim(), Role.O, rank, targets, weightBuffers(copies, c.bias()));
             if (frozen) b.add(n * d);
             normInto(c, b, n, d, copies);
             mlpInto(c, l, b, n, rank, targets, frozen, copies);
@@ -541,7 +544,7 @@ public final class MemoryPlan {
 
     private static void attention(ModelConfig c, List<Long> b, long n, int B, int T, int rank, Set<Role> targets, boolean copies) {
         long d = c.hiddenSize();
-        int w = copies ? c.bias() ? 2 : 1 : 0;
+        int w = weightBuffers(copies, c.bias());
         linear(b, n, c.qDim(), d, Role.Q, rank, targets, w);
         linear(b, n, c.kvDim(), d, Role.K, rank, targets, w);
         linear(b, n, c.kvDim(), d, Role.V, rank, targets, w);
@@ -577,14 +580,14 @@ public final class MemoryPlan {
             b.add(n * c.hiddenSize());              // + the residual
         } else {
             mlp(c, b, n, rank, targets, copies);
-            linear(b, n, c.hiddenSize(), c.intermediateSize(), Role.DOWN, rank, targets, copies ? mlpBias(c) ? 2 : 1 : 0);
+            linear(b, n, c.hiddenSize(), c.intermediateSize(), Role.DOWN, rank, targets, weightBuffers(copies, mlpBias(c)));
             if (frozen) b.add(n * c.hiddenSize());
         }
     }
 
     private static void mlp(ModelConfig c, List<Long> b, long n, int rank, Set<Role> targets, boolean copies) {
         long d = c.hiddenSize(), ff = c.intermediateSize();
-        int w = copies ? mlpBias(c) ? 2 : 1 : 0;
+        int w = weightBuffers(copies, mlpBias(c));
         if (c.activation() != ModelConfig.Activation.GELU) linear(b, n, ff, d, Role.GATE, rank, targets, w);
         linear(b, n, ff, d, Role.UP, rank, targets, w);
         activation(c, b, n, ff);

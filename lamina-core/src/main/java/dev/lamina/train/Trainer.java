@@ -194,10 +194,12 @@ public final class Trainer {
 
     public int step() { return step; }
 
-    /** Holds the mask's weights at zero from now on (a sparse model's pruned weights); recorded in the run's {@value SparsityMask#FILE}. */
+    /**
+     * Holds the mask's weights at zero from now on (a sparse model's pruned weights); recorded in the
+     * run's {@value SparsityMask#FILE}. In 16-bit training the mask holds the master weights at zero,
+     * so their rounded copies are zero too.
+     */
     public Trainer masked(SparsityMask mask) {
-        if (sixteenBit) throw LaminaException.field("precision", "--precision " + cfg.precision().label()
-                + " does not train a sparse model yet; use --precision fp32");
         this.mask = mask;
         mask.write(run);
         return this;

@@ -281,11 +281,31 @@ class MixedPrecisionTest {
         }
     }
 
+    /** A pruned model trains in 16 bits: the mask holds the master weights at zero, the rest learn. */
     @Test
-    void unsupportedCombinationsAreRefusedByName(@TempDir Path run) {
-        Trainer t = Trainer.start(tiny(9), data(), "test", config(2, Precision.BF16), run);
-        assertThatThrownBy(() -> t.masked(SparsityMask.of(t.model(), "unstructured", 0.5)))
-                .isInstanceOf(LaminaException.class).hasMessageContaining("precision");
+    void aPrunedModelTrainsIn16BitsAndKeepsItsZeros(@TempDir Path run) {
+        Decoder model = tiny(9);
+        float[] w = model.params().data();
+        for (var s : model.params().slots().values())
+            if (dev.lamina.research.Pruning.sparsifiable(s.key()))
+                for (int i = s.offset(); i < s.offset() + s.size(); i += 2) w[i] = 0f;    // half of every prunable map
+        float[] before = w.clone();
+        SparsityMask mask = SparsityMask.of(model, "unstructured", 0.5);
+        assertThat(mask.count()).isPositive();
+        Trainer t = Trainer.start(model, data(), "test", config(4, Precision.BF16), run).masked(mask);
+        List<Float> losses = t.train(4, null);
+        assertThat(losses).allMatch(Float::isFinite);
+        int zeros = 0, moved = 0;
+        for (int i = 0; i < w.length; i++) {
+            if (before[i] == 0f) { assertThat(w[i]).as("pruned weight %d", i).isZero(); zeros++; }
+            else if (w[i] != before[i]) moved++;
+        }
+        assertThat(zeros).isEqualTo((int) mask.count());
+        assertThat(moved).isGreaterThan(w.length / 4);
+    }
+
+    @Test
+    void unsupportedCombinationsAreRefusedByName() {
         assertThatThrownBy(() -> Precision.parse("fp8")).isInstanceOf(LaminaException.class).hasMessageContaining("fp32, bf16 or fp16");
         assertThatThrownBy(() -> new LossScaler(3f, 0, 0, 10)).isInstanceOf(IllegalArgumentException.class);
     }
