@@ -28,10 +28,15 @@ public final class Ops {
         Tensor v = w.value();
         Tensor r = v.rank() == 1 ? tape.alloc(v.size()) : tape.alloc(v.dim(0), v.size() / v.dim(0));
         long t0 = tape.start();
-        System.arraycopy(v.data(), v.offset(), r.data(), r.offset(), v.size());
-        tape.kernels().round(r, tape.precision());
+        roundedCopy(tape, v.data(), v.offset(), r);
         tape.forward("round weights", t0);
         return tape.storedLeaf(w, r);
+    }
+
+    /** to = the to.size() values of from at offset, rounded to the tape's precision. */
+    private static void roundedCopy(Tape tape, float[] from, int offset, Tensor to) {
+        System.arraycopy(from, offset, to.data(), to.offset(), to.size());
+        tape.kernels().round(to, tape.precision());
     }
 
     /** x[n,d] = table[ids] (+ positions[t]); with master weights, of the rows rounded ({@link #stored}, row by row). */
@@ -44,8 +49,7 @@ public final class Ops {
             tape.kernels().embedding(y.value(), ids, table.value(), null, T);
             tape.kernels().round(y.value(), tape.precision());
             if (p != null) {                               // + the first T position rows, rounded, for each of the B sequences
-                System.arraycopy(positions.value().data(), positions.value().offset(), p.data(), p.offset(), p.size());
-                tape.kernels().round(p, tape.precision());
+                roundedCopy(tape, positions.value().data(), positions.value().offset(), p);   // rows 0..T-1
                 for (Tensor rows : op.sequences(y.value(), T)) tape.kernels().add(rows, rows, p);
             }
         } else {

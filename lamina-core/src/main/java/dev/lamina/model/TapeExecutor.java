@@ -183,7 +183,10 @@ public final class TapeExecutor implements Executor<Var> {
     }
 
     /** A float weight as the map computes with it: w (rounded from master weights), or in quantization-aware training its fake-quantized ŵ. */
-    private Var weight(Decoder.Linear w) { return w.quant() == null ? p(w.weight()) : Ops.fakeQuant(tape, p(w.weight()), w.quant()); }
+    private Var weight(Decoder.Linear w) {
+        Var v = p(w.weight());
+        return w.quant() == null ? v : Ops.fakeQuant(tape, v, w.quant());
+    }
 
     /** A parameter as the tape reads it: itself, or rounded from 16-bit training's master weights ({@link Ops#stored}). */
     private Var p(Var param) { return Ops.stored(tape, param); }
