@@ -106,8 +106,6 @@ class TrainCommand implements Callable<Integer> {
             if (alpha != null || temperature != null) throw new LaminaException("--alpha and --temperature weigh a teacher's term; give --teacher");
         }
         dev.lamina.tensor.Precision storage = precision == null ? null : dev.lamina.tensor.Precision.parse(precision);
-        if (addresses != null && addresses.size() > 1 && storage != null && storage != dev.lamina.tensor.Precision.FP32)
-            throw new LaminaException("--precision " + storage.label() + " does not run data-parallel yet; train with --precision fp32 or without --peers");
         KernelSet kernels = Main.kernels(threads);
         Trainer trainer;
         Teacher dist = null;
@@ -121,8 +119,6 @@ class TrainCommand implements Callable<Integer> {
             Dataset d = Dataset.open(dataDir);
             dist = teacherOnResume(run, d, mc.vocabSize(), kernels);
             TrainConfig saved = state.train();
-            if (addresses != null && addresses.size() > 1 && saved.precision() != dev.lamina.tensor.Precision.FP32)
-                throw new LaminaException(run + " trains in " + saved.precision().label() + ", which does not run data-parallel yet; resume it without --peers");
             if (storage != null && storage != saved.precision())
                 throw LaminaException.field("precision", run + " trains in " + saved.precision().label() + "; resume it with --precision "
                         + saved.precision().label() + " or without --precision (its steps go on bit for bit only in their own precision)");

@@ -23,12 +23,15 @@ import java.util.concurrent.Future;
  * result is the same bit for bit: only the time the workers wait changes.
  *
  * <p>With several micro-batches per worker the last one's gradient is added to the ones before
- * (accumulated) bucket by bucket on the same thread, in the order the step would add them whole.
+ * (accumulated) bucket by bucket on the same thread, in the order the step would add them whole. In
+ * 16-bit training each bucket is first rounded to the run's precision, as the step rounds a whole
+ * micro-batch's gradient after backward: what the workers sum is what 16 bits store.
  */
 final class GradientBuckets {
     private final Ring ring;
     private final float[] grad;
     private final int layers, bucketFloats;
+    private final dev.lamina.tensor.Precision precision;
     /** Layer l's parameters are grad[span[l], span[l + 1]) (ascending offsets, one block per layer). */
     private final int[] span;
     /** Whether all after the layers is the final norm and the head, final once backward has passed the last layer's mark; whether sent. */
@@ -43,8 +46,9 @@ final class GradientBuckets {
     private volatile long ringNanos;
     private long waitNanos, buckets;
 
-    private GradientBuckets(Ring ring, float[] grad, int layers, int bucketFloats, int[] span, boolean topEarly) {
+    private GradientBuckets(Ring ring, float[] grad, int layers, int bucketFloats, int[] span, boolean topEarly, dev.lamina.tensor.Precision precision) {
         this.ring = ring;
+        this.precision = precision;
         this.grad = grad;
         this.layers = layers;
         this.bucketFloats = bucketFloats;
@@ -60,8 +64,9 @@ final class GradientBuckets {
     /**
      * Buckets over params' layers, or null when they cannot overlap: a layer's parameters are not one
      * block of the flat gradient placed after the previous layer's (then the step sums it whole).
+     * Gradients are rounded to precision before they are summed.
      */
-    static GradientBuckets of(Parameters params, int layers, Ring ring, int bucketFloats) {
+    static GradientBuckets of(Parameters params, int layers, Ring ring, int bucketFloats, dev.lamina.tensor.Precision precision) {
         int[] lo = new int[layers], hi = new int[layers];
         java.util.Arrays.fill(lo, Integer.MAX_VALUE);
         for (Parameters.Slot s : params.slots().values()) {
@@ -82,7 +87,7 @@ final class GradientBuckets {
         boolean topEarly = true;                       // only the final norm and the head after the layers: read after the last layer's mark
         for (Parameters.Slot s : params.slots().values())
             if (s.offset() >= span[layers] && s.role() != dev.lamina.model.Role.FINAL_NORM && s.role() != dev.lamina.model.Role.HEAD) topEarly = false;
-        return new GradientBuckets(ring, params.gradData(), layers, Math.max(1, bucketFloats), span, topEarly);
+        return new GradientBuckets(ring, params.gradData(), layers, Math.max(1, bucketFloats), span, topEarly, precision);
     }
 
     /**
@@ -145,6 +150,8 @@ final class GradientBuckets {
         if (slices != null) for (int r = 0; r < shards.length; r++) slices[r] = Math.clamp(shards[r], from, to);
         buckets++;
         pending.add(thread.submit(() -> {
+            if (precision != dev.lamina.tensor.Precision.FP32)   // this micro-batch's gradient as 16 bits store it (Precision.round: the kernels' rounding, one value at a time)
+                for (int i = from; i < to; i++) grad[i] = precision.round(grad[i]);
             if (acc != null) {                          // + the earlier micro-batches' sum, as the whole-gradient add would
                 for (int i = from; i < to; i++) grad[i] = acc[i] + grad[i];
             }

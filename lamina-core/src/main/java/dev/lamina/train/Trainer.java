@@ -101,13 +101,11 @@ public final class Trainer {
                         + " workers: each takes accum / workers micro-batches of every step");
             if (distillation != null) throw new LaminaException("distillation does not run data-parallel yet; train with one worker");
             if (model.config().numExperts() > 0) throw new LaminaException("a mixture of experts does not run data-parallel yet; train with one worker");
-            if (sixteenBit) throw LaminaException.field("precision", "--precision " + cfg.precision().label()
-                    + " does not run data-parallel yet; train with --precision fp32 or one worker");
         }
         if (ring.size() > 1) agree(ring);
         this.ring = ring;
         if (buckets != null) buckets.close();
-        buckets = ring.size() > 1 && bucketFloats > 0 ? GradientBuckets.of(model.params(), model.config().numHiddenLayers(), ring, bucketFloats) : null;
+        buckets = ring.size() > 1 && bucketFloats > 0 ? GradientBuckets.of(model.params(), model.config().numHiddenLayers(), ring, bucketFloats, cfg.precision()) : null;
         if (shardOptimizer && ring.size() > 1) {
             shards = ring.shards(model.params().count(), dev.lamina.kernels.KernelSet.SQUARES_BLOCK);   // whole blocks of the norm's sum
             int lo = shards[ring.rank()], hi = shards[ring.rank() + 1];
@@ -362,7 +360,7 @@ public final class Trainer {
                 } finally {
                     if (overlap) tape.onLayerDone(null);
                 }
-                if (sixteenBit) model.kernels().round(model.params().flatGrad(), cfg.precision());   // the gradient as 16 bits store it
+                if (sixteenBit && !overlap) model.kernels().round(model.params().flatGrad(), cfg.precision());   // the gradient as 16 bits store it (the buckets round their own)
                 if (moe != null) moe.add(executor.routerLosses(), cfg.accum());
                 if (overlap) continue;                            // the buckets add it to the earlier micro-batches
                 if (share > 1) {
@@ -371,7 +369,6 @@ public final class Trainer {
                 }
             }
             if (share > 1 && buckets == null) model.params().flatGrad().copyFrom(accumulated);
-            if (scaler != null) model.kernels().scale(model.params().flatGrad(), 1f / scaler.scale());   // exact: a power of two
             if (ring.size() > 1) {                                // the workers' sums, added in rank order
                 long r0 = System.nanoTime();
                 if (buckets != null) {
@@ -389,6 +386,7 @@ public final class Trainer {
                 allReduceMillis = buckets != null ? buckets.ringMillis() : (System.nanoTime() - r0) / 1e6;
                 if (buckets == null) allReduceWaitMillis = allReduceMillis;
             }
+            if (scaler != null) model.kernels().scale(model.params().flatGrad(), 1f / scaler.scale());   // exact: a power of two; after the buckets are summed
             if (cfg.accum() > 1)
                 model.kernels().scale(model.params().flatGrad(), 1f / cfg.accum());
             if (!Float.isFinite(loss))

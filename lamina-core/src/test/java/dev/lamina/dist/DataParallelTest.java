@@ -205,11 +205,39 @@ class DataParallelTest {
         }
     }
 
+    /**
+     * 16-bit training over two workers: each rounds its micro-batch's gradient as one worker rounds each
+     * of its micro-batches (the buckets during backward, bucket by bucket), the sum is float32 in rank
+     * order, and fp16's loss scale is taken out after the sum. With one micro-batch a worker: one
+     * worker's steps bit for bit, with buckets, without, and with a sharded optimizer; with two, the
+     * buckets give what the whole-gradient sum gives.
+     */
+    @Test
+    void sixteenBitWorkersReproduceOneWorkerBitForBit(@TempDir Path one, @TempDir Path many) throws Exception {
+        Dataset data = dev.lamina.train.TrainerTestData.write(dataDir);
+        for (dev.lamina.tensor.Precision p : new dev.lamina.tensor.Precision[]{dev.lamina.tensor.Precision.BF16, dev.lamina.tensor.Precision.FP16}) {
+            TrainConfig cfg2 = config(2).toBuilder().precision(p).build(), cfg4 = config(4).toBuilder().precision(p).build();
+            Decoder m1 = Decoder.create(Presets.get("tiny").config().apply(257), 9).withKernels(Kernels.withThreads(Kernels.defaults(), 1));
+            Run single = new Run(Trainer.start(m1, data, "test", cfg2, one.resolve(p.label())).train(6, null), m1.params().flatData().toArray());
+            for (int bucketFloats : new int[]{1, 0})
+                for (boolean shard : new boolean[]{false, true}) {
+                    String name = p.label() + "-b" + bucketFloats + (shard ? "-sharded" : "");
+                    assertSame(name, workers(data, cfg2, many.resolve(name), shard, bucketFloats), single);
+                }
+            assertSame(p.label() + ", accum 4", bucketed(data, cfg4, many.resolve(p.label() + "-a4"), 1), bucketed(data, cfg4, many.resolve(p.label() + "-a4-whole"), 0));
+            Run fp32 = bucketed(data, config(2), many.resolve(p.label() + "-fp32"), 1);
+            assertThat(fp32.weights()).as("a 16-bit run's weights are not float32's").isNotEqualTo(single.weights());
+        }
+    }
+
     /** Rank 0's run of two workers with buckets of bucketFloats (both ranks' results checked equal). */
-    private static Run bucketed(Dataset data, TrainConfig cfg, Path dir, int bucketFloats) throws Exception {
+    private static Run bucketed(Dataset data, TrainConfig cfg, Path dir, int bucketFloats) throws Exception { return workers(data, cfg, dir, false, bucketFloats); }
+
+    /** Rank 0's run of two workers, the optimizer sharded or not, with buckets of bucketFloats (both ranks' results checked equal). */
+    private static Run workers(Dataset data, TrainConfig cfg, Path dir, boolean shard, int bucketFloats) throws Exception {
         List<Run> workers = onRing(2, Duration.ofSeconds(60), (ring, rank) -> {
             Decoder m = Decoder.create(Presets.get("tiny").config().apply(257), 9).withKernels(Kernels.withThreads(Kernels.defaults(), 1));
-            List<Float> losses = Trainer.start(m, data, "test", cfg, Path.of(dir + "-" + rank)).distributed(ring, false, bucketFloats).train(6, null);
+            List<Float> losses = Trainer.start(m, data, "test", cfg, Path.of(dir + "-" + rank)).distributed(ring, shard, bucketFloats).train(6, null);
             return new Run(losses, m.params().flatData().toArray());
         });
         assertSame(dir.getFileName() + " rank 1", workers.get(1), workers.get(0));

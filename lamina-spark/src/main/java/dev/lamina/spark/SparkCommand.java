@@ -38,9 +38,6 @@ public final class SparkCommand implements Runnable {
             for (String a : trainArgs)
                 if (a.equals("--peers") || a.startsWith("--peers=") || a.equals("--rank") || a.startsWith("--rank="))
                     throw new LaminaException(a.split("=")[0] + " is set by the barrier stage; leave it out");
-            String precision = value(trainArgs, "--precision");
-            if (workers > 1 && precision != null && dev.lamina.tensor.Precision.parse(precision) != dev.lamina.tensor.Precision.FP32)
-                throw new LaminaException("--precision " + precision + " does not run data-parallel yet; use --precision fp32 or --workers 1");
             String accum = value(trainArgs, "--accum");
             if (value(trainArgs, "--resume") == null || accum != null) {         // a resumed run's comes from its checkpoint
                 int a;
