@@ -157,7 +157,7 @@ final class BenchCommand implements Runnable {
                             + "+ activation gradients (lent during backward) %.0f MB = %.0f MB live; JVM peak heap %.0f MB "
                             + "(includes garbage not yet collected)%n",
                     4e-6 * n, sixteenBit ? " (float32 master weights)" : "", 4e-6 * n, 8e-6 * n, acts / 1e6,
-                    sixteenBit ? " (the weights' " + storage.label() + " copies included)" : "",
+                    sixteenBit ? " (norm gains and biases read rounded: " + storage.label() + " copies included)" : "",
                     grads / 1e6, 16e-6 * n + tape.bytes() / 1e6, peak / 1e6);
             System.out.printf("activations kept: %d buffers, %.1f MB%s%n", tape.activationTensors(), tape.activationBytes() / 1e6,
                     checkpointEvery > 0 ? " (" + (mc.numHiddenLayers() + checkpointEvery - 1) / checkpointEvery + " segment inputs, one segment's buffers)" : "");

@@ -114,7 +114,7 @@ final class BenchMemoryCommand implements Callable<Integer> {
                                 + "+ AdamW moments %.0f MB + activations %.0f MB%s + NF4 scratch %.0f MB = %.0f MB%n",
                         weights / 1e6, sixteenBit ? " master" : "", 4e-6 * model.params().count(),
                         nf4Bytes / 1e6, adapterBytes / 1e6, grads / 1e6, moments / 1e6,
-                        tape.bytes() / 1e6, sixteenBit ? " (the weights' 16-bit copies included)" : "", model.frozenScratch() == null ? 0 : 4e-6 * model.frozenScratch().size(),
+                        tape.bytes() / 1e6, sixteenBit ? " (norm gains and biases read rounded: 16-bit copies included)" : "", model.frozenScratch() == null ? 0 : 4e-6 * model.frozenScratch().size(),
                         (weights + adapterBytes + grads + moments + tape.bytes() + (model.frozenScratch() == null ? 0 : 4L * model.frozenScratch().size())) / 1e6);
                 report("after backward, before the optimizer step");
             }

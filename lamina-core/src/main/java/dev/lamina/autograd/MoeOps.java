@@ -315,7 +315,7 @@ public final class MoeOps {
         op.frozen = scratch == null ? null : new Tensor(scratch.data(), scratch.offset(), new int[] {out, in});
         for (int e = 0; e < w.length; e++) {
             int from = route.offsets[e], to = route.offsets[e + 1];
-            if (to > from) tape.kernels().matmul(tape.rows(yv, from, to), tape.rows(xv, from, to), op.weight(e), null);
+            if (to > from) tape.kernels().matmul(tape.rows(yv, from, to), tape.rows(xv, from, to), op.weight(e), null, op.readAs(e));
         }
         java.util.Arrays.fill(yv.data(), yv.offset() + route.total * out, yv.offset() + rows * out, 0f);
         tape.forward("moe_linear", t0);
@@ -333,13 +333,16 @@ public final class MoeOps {
             return frozen;
         }
 
+        /** How expert e's weight is read: its parameter's {@link Var#readAs}; a decoded one as it is. */
+        dev.lamina.tensor.Precision readAs(int e) { return w[e] != null ? w[e].readAs() : dev.lamina.tensor.Precision.FP32; }
+
         @Override protected void backward() {
             Tensor dy = y.grad(), dx = x.grad(), xv = x.value();
             for (int e = 0; e < w.length; e++) {
                 int from = route.offsets[e], to = route.offsets[e + 1];
                 if (to == from) continue;
                 Tensor g = dy.rows(from, to);
-                if (dx != null) kernels.matmulBackwardInput(dx.rows(from, to), g, weight(e));
+                if (dx != null) kernels.matmulBackwardInput(dx.rows(from, to), g, weight(e), readAs(e));
                 if (w[e] != null && w[e].grad() != null) kernels.matmulBackwardWeight(w[e].grad(), null, g, xv.rows(from, to));
             }
         }

@@ -33,6 +33,17 @@ public final class Ops {
         return tape.storedLeaf(w, r);
     }
 
+    /**
+     * A weight matrix as products read it (linear maps, the head, experts): itself, or on a tape with
+     * master weights the parameter itself marked to be read rounded ({@link Var#readAs}), which the
+     * product's kernel rounds as it packs it: the bits of {@link #stored}'s rounded copy, without the
+     * copy. Only products may take it (any other op would read the float32 master).
+     */
+    public static Var read(Tape tape, Var w) {
+        if (w == null || !tape.roundsWeights()) return w;
+        return tape.roundedRead(w);
+    }
+
     /** to = the to.size() values of from at offset, rounded to the tape's precision. */
     private static void roundedCopy(Tape tape, float[] from, int offset, Tensor to) {
         System.arraycopy(from, offset, to.data(), to.offset(), to.size());
@@ -99,7 +110,7 @@ public final class Ops {
     public static Var linear(Tape tape, Var x, Var w, Var b) {
         Var y = tape.var(x.size() / w.value().dim(1), w.value().dim(0));
         long t0 = tape.start();
-        tape.kernels().matmul(y.value(), x.value(), w.value(), valueOrNull(b));
+        tape.kernels().matmul(y.value(), x.value(), w.value(), valueOrNull(b), w.readAs());
         tape.forward("linear", t0);
         Linear op = tape.op(Linear.class, Linear::new);
         op.x = x; op.w = w; op.b = b; op.y = y;
@@ -110,7 +121,7 @@ public final class Ops {
         Var x, w, b, y;
         Linear() { super("linear"); }
         @Override protected void backward() {
-            if (x.grad() != null) kernels.matmulBackwardInput(x.grad(), y.grad(), w.value());
+            if (x.grad() != null) kernels.matmulBackwardInput(x.grad(), y.grad(), w.value(), w.readAs());
             if (w.grad() != null) kernels.matmulBackwardWeight(w.grad(), gradOrNull(b), y.grad(), x.value());  // frozen: no dw
         }
     }
@@ -183,7 +194,7 @@ public final class Ops {
     public static Var residualLinear(Tape tape, Var r, Var x, Var w, Var b) {
         Var y = tape.var(r.value().dim(0), r.value().dim(1));
         long t0 = tape.start();
-        tape.kernels().matmul(y.value(), x.value(), w.value(), valueOrNull(b));
+        tape.kernels().matmul(y.value(), x.value(), w.value(), valueOrNull(b), w.readAs());
         tape.kernels().add(y.value(), y.value(), r.value());
         tape.forward("residualLinear", t0);
         ResidualLinear op = tape.op(ResidualLinear.class, ResidualLinear::new);
@@ -196,7 +207,7 @@ public final class Ops {
         ResidualLinear() { super("residualLinear"); }
         @Override protected void backward() {
             Tensor g = y.grad();
-            if (x.grad() != null) kernels.matmulBackwardInput(x.grad(), g, w.value());
+            if (x.grad() != null) kernels.matmulBackwardInput(x.grad(), g, w.value(), w.readAs());
             if (w.grad() != null) kernels.matmulBackwardWeight(w.grad(), gradOrNull(b), g, x.value());
             addGradient(kernels, r, y, g);   // after the products: were r also x, adopting first would make dx and dy one buffer
         }
@@ -585,7 +596,7 @@ public final class Ops {
         for (int r = 0; r < n; r += chunk) {
             int m = Math.min(chunk, n - r);
             Tensor xc = tape.rows(x.value(), r, r + m), lc = tape.rows(logits, 0, m);
-            tape.kernels().matmul(lc, xc, w.value(), null);
+            tape.kernels().matmul(lc, xc, w.value(), null, w.readAs());
             tape.kernels().round(lc, tape.precision());                   // the logits as 16-bit training stores them
             Tensor cc = null;
             if (cap > 0) {
@@ -604,7 +615,7 @@ public final class Ops {
                 }
                 if (cc != null) tape.kernels().softcapBackward(lc, cc, cap);
                 tape.kernels().round(lc, tape.precision());               // the logits' gradient, stored in 16 bits too
-                tape.kernels().matmulBackwardInput(tape.rows(x.grad(), r, r + m), lc, w.value());
+                tape.kernels().matmulBackwardInput(tape.rows(x.grad(), r, r + m), lc, w.value(), w.readAs());
                 if (w.grad() != null) tape.kernels().matmulBackwardWeight(w.grad(), null, lc, xc);
             }
         }

@@ -156,6 +156,15 @@ public final class Tape {
     /** Whether ops read parameters rounded to the precision (master weights on a 16-bit tape). */
     public boolean roundsWeights() { return masterWeights && precision != dev.lamina.tensor.Precision.FP32; }
 
+    /** The leaf {@link Ops#read} hands out for weight w, one for the tape's life (no new node a step). */
+    private final java.util.IdentityHashMap<Var, Var> roundedReads = new java.util.IdentityHashMap<>();
+
+    Var roundedRead(Var w) {
+        Var v = roundedReads.get(w);
+        if (v == null || v.readAs() != precision) roundedReads.put(w, v = Var.roundedRead(w, precision));
+        return v;
+    }
+
     /** The leaf {@link Ops#stored} hands out for parameter w read into r, kept while r is the buffer it gets (no new node a step). */
     private final java.util.IdentityHashMap<Var, Var> storedLeaves = new java.util.IdentityHashMap<>();
 

@@ -17,6 +17,8 @@ public final class Var {
     private java.util.function.Supplier<Tensor> leafGrad;   // a parameter's gradient, allocated when first asked for
     /** Index of the op that produced this node on its tape (its gradient is returned after that op's backward). */
     int producer;
+    /** How products read this node's value: as it is, or rounded to 16 bits (a master weight, {@link Ops#read}). */
+    private dev.lamina.tensor.Precision readAs = dev.lamina.tensor.Precision.FP32;
 
     /** A leaf: grad is its own gradient buffer, or null if it needs none. */
     public Var(Tensor value, Tensor grad) {
@@ -42,6 +44,19 @@ public final class Var {
     }
 
     public Tensor value() { return value; }
+
+    /**
+     * The precision products read the value in: FP32, or for a parameter handed out by {@link Ops#read}
+     * on a 16-bit tape, the tape's (each weight rounded as the kernel reads it).
+     */
+    public dev.lamina.tensor.Precision readAs() { return readAs; }
+
+    /** A leaf over w's value and gradient that products read rounded to p (the master weight itself, no copy). */
+    static Var roundedRead(Var w, dev.lamina.tensor.Precision p) {
+        Var v = w.requiresGrad() ? leaf(w.value, w::grad) : new Var(w.value, (Tensor) null);
+        v.readAs = p;
+        return v;
+    }
 
     /** The gradient; an op output's is borrowed from its tape (zeroed) when first asked for. */
     public Tensor grad() {

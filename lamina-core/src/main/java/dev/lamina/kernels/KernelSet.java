@@ -39,10 +39,19 @@ public interface KernelSet {
     // ---- matmul: the three layouts a training step uses -------------------------------------
 
     /** y[n,out] = x[n,in] · w[out,in]ᵀ (+ bias[out] when bias != null). in = w.dim(1), out = w.dim(0). */
-    void matmul(Tensor y, Tensor x, Tensor w, Tensor bias);
+    default void matmul(Tensor y, Tensor x, Tensor w, Tensor bias) { matmul(y, x, w, bias, dev.lamina.tensor.Precision.FP32); }
+
+    /**
+     * As above with w read rounded to wAs (16-bit training reads its float32 master weights so): the
+     * same bits as the product with a rounded copy of w, without the copy.
+     */
+    void matmul(Tensor y, Tensor x, Tensor w, Tensor bias, dev.lamina.tensor.Precision wAs);
 
     /** dx[n,in] += dy[n,out] · w[out,in]. */
-    void matmulBackwardInput(Tensor dx, Tensor dy, Tensor w);
+    default void matmulBackwardInput(Tensor dx, Tensor dy, Tensor w) { matmulBackwardInput(dx, dy, w, dev.lamina.tensor.Precision.FP32); }
+
+    /** As above with w read rounded to wAs, as {@link #matmul(Tensor, Tensor, Tensor, Tensor, dev.lamina.tensor.Precision)} reads it. */
+    void matmulBackwardInput(Tensor dx, Tensor dy, Tensor w, dev.lamina.tensor.Precision wAs);
 
     /** dw[out,in] += dy[n,out]ᵀ · x[n,in]; dbias[out] += Σ_rows dy when dbias != null. */
     void matmulBackwardWeight(Tensor dw, Tensor dbias, Tensor dy, Tensor x);

@@ -18,7 +18,7 @@ public final class ScalarKernels implements KernelSet {
     // ---- matmul -----------------------------------------------------------------------------
 
     @Override
-    public void matmul(Tensor y, Tensor x, Tensor w, Tensor bias) {
+    public void matmul(Tensor y, Tensor x, Tensor w, Tensor bias, dev.lamina.tensor.Precision wAs) {
         int out = w.dim(0), in = w.dim(1), n = x.size() / in;
         float[] Y = y.data(), X = x.data(), W = w.data();
         for (int i = 0; i < n; i++) {
@@ -26,21 +26,21 @@ public final class ScalarKernels implements KernelSet {
             for (int o = 0; o < out; o++) {
                 int wo = w.offset() + o * in;
                 float s = 0;
-                for (int k = 0; k < in; k++) s += X[xi + k] * W[wo + k];
+                for (int k = 0; k < in; k++) s += X[xi + k] * wAs.round(W[wo + k]);
                 Y[yi + o] = bias == null ? s : s + bias.data()[bias.offset() + o];
             }
         }
     }
 
     @Override
-    public void matmulBackwardInput(Tensor dx, Tensor dy, Tensor w) {
+    public void matmulBackwardInput(Tensor dx, Tensor dy, Tensor w, dev.lamina.tensor.Precision wAs) {
         int out = w.dim(0), in = w.dim(1), n = dy.size() / out;
         float[] DX = dx.data(), DY = dy.data(), W = w.data();
         for (int i = 0; i < n; i++) {
             int dxi = dx.offset() + i * in, dyi = dy.offset() + i * out;
             for (int k = 0; k < in; k++) {
                 float s = 0;
-                for (int o = 0; o < out; o++) s += DY[dyi + o] * W[w.offset() + o * in + k];
+                for (int o = 0; o < out; o++) s += DY[dyi + o] * wAs.round(W[w.offset() + o * in + k]);
                 DX[dxi + k] += s;
             }
         }

@@ -51,15 +51,15 @@ public final class VectorKernels implements KernelSet {
     // ---- matmul -----------------------------------------------------------------------------
 
     @Override
-    public void matmul(Tensor y, Tensor x, Tensor w, Tensor bias) {
+    public void matmul(Tensor y, Tensor x, Tensor w, Tensor bias, dev.lamina.tensor.Precision wAs) {
         int out = w.dim(0), in = w.dim(1), n = x.size() / in;
         float[] Y = y.data();
         int yo = y.offset();
         if (n <= VectorMatmul.GEMV_MAX_ROWS) {
-            VectorMatmul.gemvNT(pool, n, in, out, x.data(), x.offset(), w.data(), w.offset(), Y, yo);
+            mm.gemvNT(pool, n, in, out, x.data(), x.offset(), w.data(), w.offset(), Y, yo, wAs);
         } else {
             // C[n,out] = x[n,in] · B with B(k,j) = w[j,k]
-            mm.gemm(pool, n, out, in, x.data(), x.offset(), in, 1, w.data(), w.offset(), 1, in, Y, yo, out, false);
+            mm.gemm(pool, n, out, in, x.data(), x.offset(), in, 1, w.data(), w.offset(), 1, in, Y, yo, out, false, wAs);
         }
         if (bias == null) return;
         float[] Bv = bias.data();
@@ -70,11 +70,11 @@ public final class VectorKernels implements KernelSet {
     }
 
     @Override
-    public void matmulBackwardInput(Tensor dx, Tensor dy, Tensor w) {
+    public void matmulBackwardInput(Tensor dx, Tensor dy, Tensor w, dev.lamina.tensor.Precision wAs) {
         int out = w.dim(0), in = w.dim(1), n = dy.size() / out;
         // C[n,in] += dy[n,out] · w[out,in]
         mm.gemm(pool, n, in, out, dy.data(), dy.offset(), out, 1, w.data(), w.offset(), in, 1,
-                dx.data(), dx.offset(), in, true);
+                dx.data(), dx.offset(), in, true, wAs);
     }
 
     @Override
@@ -554,37 +554,7 @@ public final class VectorKernels implements KernelSet {
         if (p == dev.lamina.tensor.Precision.FP32) return;
         float[] X = x.data();
         int xo = x.offset();
-        if (p == dev.lamina.tensor.Precision.FP16) {
-            elementwise(x.size(), (i0, i1) -> {
-                int i = i0;
-                for (; i + L <= i1; i += L) {
-                    FloatVector v = FloatVector.fromArray(S, X, xo + i);
-                    IntVector b = v.reinterpretAsInts(), a = b.and(0x7fffffff);
-                    if (a.compare(VectorOperators.GT, 0x7f800000).anyTrue()) {      // a NaN: the JDK's conversion keeps its payload bits as it does
-                        for (int j = xo + i; j < xo + i + L; j++) X[j] = Float.float16ToFloat(Float.floatToFloat16(X[j]));
-                        continue;
-                    }
-                    // normal halves: round the float's mantissa to 10 bits (nearest, ties to even); 65520 and up: infinity;
-                    // below 2^-14, multiples of 2^-24: adding and taking away 0.5 rounds there (float addition is nearest-even)
-                    IntVector normal = a.add(a.lanewise(VectorOperators.LSHR, 13).and(1).add(0x0fff)).and(0xffffe000);
-                    IntVector small = v.abs().add(0.5f).sub(0.5f).reinterpretAsInts();
-                    IntVector r = small.blend(normal, a.compare(VectorOperators.GE, 0x38800000))
-                            .blend(0x7f800000, a.compare(VectorOperators.GE, 0x477ff000));
-                    r.or(b.and(0x80000000)).reinterpretAsFloats().intoArray(X, xo + i);
-                }
-                for (; i < i1; i++) X[xo + i] = Float.float16ToFloat(Float.floatToFloat16(X[xo + i]));
-            });
-            return;
-        }
-        elementwise(x.size(), (i0, i1) -> {
-            for (int i = i0; i < i1; i += L) {
-                VectorMask<Float> m = S.indexInRange(i, i1);
-                IntVector b = FloatVector.fromArray(S, X, xo + i, m).reinterpretAsInts();
-                VectorMask<Integer> nan = b.and(0x7fffffff).compare(VectorOperators.GT, 0x7f800000);
-                IntVector r = b.add(b.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7fff)).blend(b.or(0x00400000), nan).and(0xffff0000);
-                r.reinterpretAsFloats().intoArray(X, xo + i, m);
-            }
-        });
+        elementwise(x.size(), (i0, i1) -> VectorMath.round(X, xo + i0, xo + i1, p));
     }
 
     /** Shorts with as many lanes as S has floats. */

@@ -116,4 +116,41 @@ final class VectorMath {
         if (L > 1) sum = sum.add(sum.rearrange(ROT1));
         return sum.lane(0);
     }
+
+    /**
+     * a[from, to) rounded to p in place (nearest, ties to even), bit for bit {@link dev.lamina.tensor.Precision#round}:
+     * bfloat16 by integer arithmetic on the float's bits (a NaN keeps its high bits, quieted); fp16 the same way
+     * for normal halves, with subnormals rounded by adding and taking away 0.5, and NaNs through the JDK's conversion.
+     */
+    static void round(float[] a, int from, int to, dev.lamina.tensor.Precision p) {
+        if (p == dev.lamina.tensor.Precision.FP32) return;
+        int L = S.length();
+        if (p == dev.lamina.tensor.Precision.FP16) {
+            int i = from;
+            for (; i + L <= to; i += L) {
+                FloatVector v = FloatVector.fromArray(S, a, i);
+                IntVector b = v.reinterpretAsInts(), m = b.and(0x7fffffff);
+                if (m.compare(VectorOperators.GT, 0x7f800000).anyTrue()) {      // a NaN: the JDK's conversion keeps its payload bits as it does
+                    for (int j = i; j < i + L; j++) a[j] = Float.float16ToFloat(Float.floatToFloat16(a[j]));
+                    continue;
+                }
+                // normal halves: round the float's mantissa to 10 bits (nearest, ties to even); 65520 and up: infinity;
+                // below 2^-14, multiples of 2^-24: adding and taking away 0.5 rounds there (float addition is nearest-even)
+                IntVector normal = m.add(m.lanewise(VectorOperators.LSHR, 13).and(1).add(0x0fff)).and(0xffffe000);
+                IntVector small = v.abs().add(0.5f).sub(0.5f).reinterpretAsInts();
+                IntVector r = small.blend(normal, m.compare(VectorOperators.GE, 0x38800000))
+                        .blend(0x7f800000, m.compare(VectorOperators.GE, 0x477ff000));
+                r.or(b.and(0x80000000)).reinterpretAsFloats().intoArray(a, i);
+            }
+            for (; i < to; i++) a[i] = Float.float16ToFloat(Float.floatToFloat16(a[i]));
+            return;
+        }
+        for (int i = from; i < to; i += L) {
+            VectorMask<Float> m = S.indexInRange(i, to);
+            IntVector b = FloatVector.fromArray(S, a, i, m).reinterpretAsInts();
+            VectorMask<Integer> nan = b.and(0x7fffffff).compare(VectorOperators.GT, 0x7f800000);
+            IntVector r = b.add(b.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7fff)).blend(b.or(0x00400000), nan).and(0xffff0000);
+            r.reinterpretAsFloats().intoArray(a, i, m);
+        }
+    }
 }

@@ -1,6 +1,7 @@
 package dev.lamina.kernels;
 
 import dev.lamina.tensor.Parallel;
+import dev.lamina.tensor.Precision;
 import dev.lamina.tensor.Tuning;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
@@ -82,26 +83,38 @@ final class VectorMatmul {
                      float[] A, int aOff, int rsA, int csA,
                      float[] B, int bOff, int rsB, int csB,
                      float[] C, int cOff, int ldc, boolean accumulate) {
+        gemm(pool, M, N, K, A, aOff, rsA, csA, B, bOff, rsB, csB, C, cOff, ldc, accumulate, Precision.FP32);
+    }
+
+    /**
+     * As above with B read rounded to bAs (16-bit training's master weights): the same bits as the
+     * product with a rounded copy of B, without the copy. Each packed panel is rounded once packed;
+     * the streaming path rounds the rows of B it reads into a scratch first.
+     */
+    void gemm(Parallel pool, int M, int N, int K,
+                     float[] A, int aOff, int rsA, int csA,
+                     float[] B, int bOff, int rsB, int csB,
+                     float[] C, int cOff, int ldc, boolean accumulate, Precision bAs) {
         if (M <= 0 || N <= 0) return;
         if (K <= 0) {
             if (!accumulate) for (int i = 0; i < M; i++) java.util.Arrays.fill(C, cOff + i * ldc, cOff + i * ldc + N, 0f);
             return;
         }
         if (M <= GEMV_NN_MAX_ROWS && csB == 1) {
-            gemvNN(pool, M, N, K, A, aOff, rsA, csA, B, bOff, rsB, C, cOff, ldc, accumulate);
+            gemvNN(pool, M, N, K, A, aOff, rsA, csA, B, bOff, rsB, C, cOff, ldc, accumulate, bAs);
             return;
         }
         int mPanels = (M + MR - 1) / MR, nPanels = (N + NR - 1) / NR;
         long fma = (long) M * N * K;
         int threads = fma < PARALLEL_MIN_FMA ? 1 : pool.threads();
         if (threads <= 1) {
-            block(0, M, 0, N, K, A, aOff, rsA, csA, B, bOff, rsB, csB, C, cOff, ldc, accumulate);
+            block(0, M, 0, N, K, A, aOff, rsA, csA, B, bOff, rsB, csB, C, cOff, ldc, accumulate, bAs);
         } else if (splitRows(mPanels, nPanels, threads)) {
             pool.forRange(mPanels, 1, (p0, p1) -> block(p0 * MR, Math.min(M, p1 * MR), 0, N, K,
-                    A, aOff, rsA, csA, B, bOff, rsB, csB, C, cOff, ldc, accumulate));
+                    A, aOff, rsA, csA, B, bOff, rsB, csB, C, cOff, ldc, accumulate, bAs));
         } else {
             pool.forRange(nPanels, 1, (p0, p1) -> block(0, M, p0 * NR, Math.min(N, p1 * NR), K,
-                    A, aOff, rsA, csA, B, bOff, rsB, csB, C, cOff, ldc, accumulate));
+                    A, aOff, rsA, csA, B, bOff, rsB, csB, C, cOff, ldc, accumulate, bAs));
         }
     }
 
@@ -115,7 +128,7 @@ final class VectorMatmul {
             if (!accumulate) for (int i = 0; i < M; i++) java.util.Arrays.fill(C, cOff + i * ldc, cOff + i * ldc + N, 0f);
             return;
         }
-        block(0, M, 0, N, K, A, aOff, rsA, csA, B, bOff, rsB, csB, C, cOff, ldc, accumulate);
+        block(0, M, 0, N, K, A, aOff, rsA, csA, B, bOff, rsB, csB, C, cOff, ldc, accumulate, Precision.FP32);
     }
 
     /**
@@ -153,6 +166,44 @@ final class VectorMatmul {
         });
     }
 
+    /**
+     * {@link #gemvNT} with w read rounded to wAs: each run of four rows of w (a task's last rows one
+     * at a time) rounded into a scratch, then the same dot products as on a rounded copy of w.
+     */
+    void gemvNT(Parallel pool, int n, int in, int out, float[] X, int xOff, float[] W, int wOff, float[] Y, int yOff, Precision wAs) {
+        if (wAs == Precision.FP32) {
+            gemvNT(pool, n, in, out, X, xOff, W, wOff, Y, yOff);
+            return;
+        }
+        if (n <= 0 || out <= 0) return;
+        int minChunk = (int) Math.max(4, Math.min(out, PARALLEL_MIN_FMA / Math.max(1L, (long) n * in)));
+        pool.forRange(out, minChunk, (o0, o1) -> {
+            float[] r = roundedRows(4 * in);
+            int o = o0;
+            for (; o + 4 <= o1; o += 4) {
+                System.arraycopy(W, wOff + o * in, r, 0, 4 * in);
+                VectorMath.round(r, 0, 4 * in, wAs);
+                int i = 0;
+                for (; i + 2 <= n; i += 2) gemv4x2(in, X, xOff + i * in, r, 0, Y, yOff + i * out + o, out);
+                if (i < n) gemv4x1(in, X, xOff + i * in, r, 0, Y, yOff + i * out + o);
+            }
+            for (; o < o1; o++) {
+                System.arraycopy(W, wOff + o * in, r, 0, in);
+                VectorMath.round(r, 0, in, wAs);
+                for (int i = 0; i < n; i++) Y[yOff + i * out + o] = VectorKernels.vdot(X, xOff + i * in, r, 0, in);
+            }
+        });
+    }
+
+    /** This thread's scratch for rows of a weight read rounded, at least floats long. */
+    private float[] roundedRows(int floats) {
+        float[] r = rounded.get();
+        if (r.length < floats) rounded.set(r = new float[floats]);
+        return r;
+    }
+
+    private final ThreadLocal<float[]> rounded = ThreadLocal.withInitial(() -> new float[0]);
+
     /** C = A·B with at most this many rows and a row-major B takes the streaming path ({@link #gemvNN}). */
     static final int GEMV_NN_MAX_ROWS = 4;
     /**
@@ -170,12 +221,14 @@ final class VectorMatmul {
      * columns. About 3x the packed path at one row and 1.4x at four (1 x 4096 x 4096, one thread).
      */
     private void gemvNN(Parallel pool, int M, int N, int K, float[] A, int aOff, int rsA, int csA,
-                               float[] B, int bOff, int rsB, float[] C, int cOff, int ldc, boolean accumulate) {
+                               float[] B, int bOff, int rsB, float[] C, int cOff, int ldc, boolean accumulate, Precision bAs) {
+        boolean round = bAs != Precision.FP32;     // B's rows read rounded: each run of eight (or one) rounded into a scratch first
         int kcMax = kSlice(K);
         int panels = (N + NR - 1) / NR;
         int minChunk = (int) Math.max(1, Math.min(panels, PARALLEL_MIN_FMA / Math.max(1L, (long) M * K * NR)));
         pool.forRange(panels, minChunk, (p0, p1) -> {
             float[] t = scratch.get().ap();                       // M partial rows of NB floats
+            float[] rb = round ? roundedRows(8 * NB) : null;       // eight rows of B's block, rounded
             for (int jb = p0 * NR, end = Math.min(N, p1 * NR); jb < end; jb += NB) {
                 int nb = Math.min(NB, end - jb);
                 for (int pc = 0; pc < K; pc += kcMax) {
@@ -183,15 +236,30 @@ final class VectorMatmul {
                     java.util.Arrays.fill(t, 0, M * NB, 0f);
                     int k = pc;
                     for (; k + 8 <= pc + kc; k += 8) {                 // eight B rows per pass over the partial rows
-                        int b = bOff + k * rsB + jb;
+                        float[] src = B;
+                        int b = bOff + k * rsB + jb, rs = rsB;
+                        if (round) {
+                            for (int q = 0; q < 8; q++) System.arraycopy(B, b + q * rsB, rb, q * nb, nb);
+                            VectorMath.round(rb, 0, 8 * nb, bAs);
+                            src = rb;
+                            b = 0;
+                            rs = nb;
+                        }
                         for (int i = 0; i < M; i++) {
                             int a = aOff + i * rsA + k * csA;
-                            axpy8(nb, A, a, csA, B, b, rsB, t, i * NB);
+                            axpy8(nb, A, a, csA, src, b, rs, t, i * NB);
                         }
                     }
                     for (; k < pc + kc; k++) {
+                        float[] src = B;
                         int b = bOff + k * rsB + jb;
-                        for (int i = 0; i < M; i++) axpy(nb, A[aOff + i * rsA + k * csA], B, b, t, i * NB);
+                        if (round) {
+                            System.arraycopy(B, b, rb, 0, nb);
+                            VectorMath.round(rb, 0, nb, bAs);
+                            src = rb;
+                            b = 0;
+                        }
+                        for (int i = 0; i < M; i++) axpy(nb, A[aOff + i * rsA + k * csA], src, b, t, i * NB);
                     }
                     boolean add = accumulate || pc > 0;
                     for (int i = 0; i < M; i++) {
@@ -294,7 +362,7 @@ final class VectorMatmul {
     private void block(int m0, int m1, int n0, int n1, int K,
                               float[] A, int aOff, int rsA, int csA,
                               float[] B, int bOff, int rsB, int csB,
-                              float[] C, int cOff, int ldc, boolean accumulate) {
+                              float[] C, int cOff, int ldc, boolean accumulate, Precision bAs) {
         Scratch s = scratch.get();
         float[] ap = s.ap(), bp = s.bp(), tile = s.tile();
         // A is read in place when column-major (dyᵀ in dw = dyᵀ·x: the kernel's twelve values per
@@ -311,6 +379,7 @@ final class VectorMatmul {
                 int kc = Math.min(kcMax, K - pc);
                 boolean add = accumulate || pc > 0;
                 packB(bp, B, bOff + pc * rsB + jc * csB, rsB, csB, kc, nc);
+                VectorMath.round(bp, 0, (nc + NR - 1) / NR * NR * kc, bAs);   // B read rounded (16-bit training): the panels, once packed
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
                     float[] a = directA ? A : ap;

@@ -182,19 +182,21 @@ public final class TapeExecutor implements Executor<Var> {
         return Ops.linear(tape, x, weight(w), p(w.bias()));
     }
 
-    /** A float weight as the map computes with it: w (rounded from master weights), or in quantization-aware training its fake-quantized ŵ. */
+    /**
+     * A float weight as the map computes with it: w (from master weights, read rounded by the product, {@link Ops#read}),
+     * or in quantization-aware training its fake-quantized ŵ (of the rounded copy).
+     */
     private Var weight(Decoder.Linear w) {
-        Var v = p(w.weight());
-        return w.quant() == null ? v : Ops.fakeQuant(tape, v, w.quant());
+        return w.quant() == null ? Ops.read(tape, w.weight()) : Ops.fakeQuant(tape, p(w.weight()), w.quant());
     }
 
     /** A parameter as the tape reads it: itself, or rounded from 16-bit training's master weights ({@link Ops#stored}). */
     private Var p(Var param) { return Ops.stored(tape, param); }
 
-    /** The head's weight [V, d] as the product reads it: a float head as {@link #p} gives it, a stored one decoded (frozen). */
+    /** The head's weight [V, d] as the product reads it: a float head as {@link Ops#read} gives it, a stored one decoded (frozen). */
     public Var headWeight() {
         Var w = model.headWeight();
-        return model.head().stored() == null ? p(w) : w;
+        return model.head().stored() == null ? Ops.read(tape, w) : w;
     }
 
     /** y + s·(dropout(x)·Aᵀ)·Bᵀ when w carries a LoRA update, else y (dropout: training tapes only, as PEFT's). */

@@ -238,8 +238,8 @@ public final class MemoryPlan {
             items.add(new Item(TEMPORARIES, heap.floats(largest), "the largest NF4 map decoded for its product"));
         } else {
             items.add(new Item(WEIGHTS, heap.floats((long) (P * share)), "float32" + (adapter ? ", frozen"
-                    : r.precision() != Precision.FP32 ? " master weights, each layer's read rounded to " + r.precision().name().toLowerCase(Locale.ROOT)
-                    + " (those copies are counted with the activations)" : "")));
+                    : r.precision() != Precision.FP32 ? " master weights, read rounded to " + r.precision().name().toLowerCase(Locale.ROOT)
+                    + " by the products (no copy; the norms' gains and the biases are copied rounded, counted with the activations)" : "")));
         }
         if (adapter) items.add(new Item(WEIGHTS, heap.floats(trainable), "LoRA adapter, rank " + r.loraRank()));
         double gradShare = r.strategy() == Strategy.ZERO2 || r.strategy() == Strategy.ZERO3 ? 1.0 / r.workers() : adapter ? 1 : share;
@@ -249,7 +249,7 @@ public final class MemoryPlan {
         long moment = (long) (trainable * momentShare);
         items.add(new Item(OPTIMIZER, heap.floats(moment) + heap.floats(moment), "AdamW's two moments, float32"));
 
-        boolean copies = r.precision() != Precision.FP32 && r.task() == Task.TRAIN;   // master weights, each layer's read rounded into its tape
+        boolean copies = r.precision() != Precision.FP32 && r.task() == Task.TRAIN;   // master weights: gains and biases read rounded into the tape
         Tape tape = tape(c, B, T, r.checkpointEvery(), adapter ? r.loraRank() : 0, adapter ? r.loraTargets() : Set.of(), r.task() == Task.QLORA, copies);
         long[] layers = new long[L];
         for (int l = 0; l < L; l++) layers[l] = 4 * sum(tape.layers().get(l));
@@ -258,7 +258,7 @@ public final class MemoryPlan {
         items.add(new Item(ACTIVATIONS, (long) ((stash ? stashed(c, tape, n, heap) : heap.all(tape.kept())) * layerShare), r.checkpointEvery() > 0
                 ? "block inputs of " + ceilDiv(L, r.checkpointEvery()) + " segments + one segment's buffers, embeddings, final norm"
                 : stash ? "one layer's float32 buffers, shared; the other layers' kept in 16 bits (norm statistics and routing in float32); "
-                        + "each layer's output, embeddings, final norm" + (r.task() == Task.TRAIN ? "; the weights read rounded: each layer's with its buffers, the head's in float32" : "")
+                        + "each layer's output, embeddings, final norm" + (r.task() == Task.TRAIN ? "; the norms' gains and the biases read rounded, with each layer's buffers" : "")
                 : "every layer's buffers kept for backward, embeddings, final norm"));
         items.add(new Item(HEAD, heap.all(tape.head()), "the fused head's logits, " + tape.chunk() + " rows at a time"));
         items.add(new Item(TEMPORARIES, heap.all(tape.lent()), "gradients of activations, lent during backward"));
@@ -407,7 +407,8 @@ public final class MemoryPlan {
 
     /**
      * The tape of one training step of B x T tokens (rank 0: no adapter), as Decoder and Ops allocate
-     * it; copies: the weights are master weights, each read rounded into a buffer of the tape.
+     * it; copies: the weights are master weights, the norms' gains and the biases each read rounded
+     * into a buffer of the tape (the products read their weight matrices rounded in place).
      */
     static Tape tape(ModelConfig c, int B, int T, int every, int rank, Set<Role> targets, boolean frozen, boolean copies) {
         long n = (long) B * T, d = c.hiddenSize();
@@ -419,7 +420,6 @@ public final class MemoryPlan {
         if (copies && c.position() == ModelConfig.Position.LEARNED) kept.add((long) T * d);   // the first T position rows, rounded
         if (c.scaleEmbeddings()) kept.add(n * d);
         normInto(c, kept, n, d, copies);                 // the final norm
-        if (copies) kept.add((long) c.vocabSize() * d);  // the head's weight [V, d] read rounded
         if (every == 0) {
             for (List<Long> layer : layers) kept.addAll(layer);
         } else {
@@ -496,8 +496,8 @@ public final class MemoryPlan {
         b.addAll(norm(c, rows, w));
     }
 
-    /** The buffers a linear map's parameters take when read rounded (its weight, and its bias if it has one), or 0. */
-    private static int weightBuffers(boolean copies, boolean bias) { return copies ? bias ? 2 : 1 : 0; }
+    /** Whether a linear map's bias is read rounded into a buffer (master weights; its weight the product reads in place). */
+    private static boolean biasCopy(boolean copies, boolean bias) { return copies && bias; }
 
     /** Whether the dense MLP's maps have biases (GPT-2's GELU MLP with the config's bias; gated MLPs never). */
     private static boolean mlpBias(ModelConfig c) { return c.bias() && c.activation() == ModelConfig.Activation.GELU; }
@@ -512,7 +512,7 @@ public final class MemoryPlan {
         List<Long> b = new ArrayList<>();
         if (c.isPostLn(l)) {                        // N1(x + Attn(x)); N2(x + MLP(x))
             attention(c, b, n, B, T, rank, targets, copies);
-            linear(b, n, d, c.qDim(), Role.O, rank, targets, weightBuffers(copies, c.bias()));
+            linear(b, n, d, c.qDim(), Role.O, rank, targets, biasCopy(copies, c.bias()));
             if (frozen) b.add(n * d);
             normInto(c, b, n, d, copies);
             mlpInto(c, l, b, n, rank, targets, frozen, copies);
@@ -520,21 +520,21 @@ public final class MemoryPlan {
         } else if (c.sandwichNorms()) {             // x + Nao(Attn(N1(x))); x + Nmo(MLP(N2(x)))
             normInto(c, b, n, d, copies);
             attention(c, b, n, B, T, rank, targets, copies);
-            linear(b, n, d, c.qDim(), Role.O, rank, targets, weightBuffers(copies, c.bias()));
+            linear(b, n, d, c.qDim(), Role.O, rank, targets, biasCopy(copies, c.bias()));
             normInto(c, b, n, d, copies);
             b.add(n * d);
             normInto(c, b, n, d, copies);
-            if (c.sparse(l)) moe(c, b, n, copies);
+            if (c.sparse(l)) moe(c, b, n);
             else {
                 mlp(c, b, n, rank, targets, copies);
-                linear(b, n, d, c.intermediateSize(), Role.DOWN, rank, targets, weightBuffers(copies, mlpBias(c)));
+                linear(b, n, d, c.intermediateSize(), Role.DOWN, rank, targets, biasCopy(copies, mlpBias(c)));
             }
             normInto(c, b, n, d, copies);
             b.add(n * d);
         } else {                                    // x + Attn(N1(x)); x + MLP(N2(x))
             normInto(c, b, n, d, copies);
             attention(c, b, n, B, T, rank, targets, copies);
-            linear(b, n, d, c.qDim(), Role.O, rank, targets, weightBuffers(copies, c.bias()));
+            linear(b, n, d, c.qDim(), Role.O, rank, targets, biasCopy(copies, c.bias()));
             if (frozen) b.add(n * d);
             normInto(c, b, n, d, copies);
             mlpInto(c, l, b, n, rank, targets, frozen, copies);
@@ -544,7 +544,7 @@ public final class MemoryPlan {
 
     private static void attention(ModelConfig c, List<Long> b, long n, int B, int T, int rank, Set<Role> targets, boolean copies) {
         long d = c.hiddenSize();
-        int w = weightBuffers(copies, c.bias());
+        boolean w = biasCopy(copies, c.bias());
         linear(b, n, c.qDim(), d, Role.Q, rank, targets, w);
         linear(b, n, c.kvDim(), d, Role.K, rank, targets, w);
         linear(b, n, c.kvDim(), d, Role.V, rank, targets, w);
@@ -562,11 +562,10 @@ public final class MemoryPlan {
 
     /**
      * A linear map's output [n, out] (the residual add fused or not: one buffer), and its LoRA branch's
-     * when targeted; before them, with copies 1 or 2, its weight (and bias) read rounded from master weights.
+     * when targeted; before them, with biasCopy, its bias read rounded from master weights.
      */
-    private static void linear(List<Long> b, long n, long out, long in, Role role, int rank, Set<Role> targets, int copies) {
-        if (copies > 0) b.add(out * in);
-        if (copies > 1) b.add(out);
+    private static void linear(List<Long> b, long n, long out, long in, Role role, int rank, Set<Role> targets, boolean biasCopy) {
+        if (biasCopy) b.add(out);
         b.add(n * out);
         if (rank > 0 && targets.contains(role)) {   // x·Aᵀ, then scaled; the B product is added in place (dropout 0)
             b.add(n * rank);
@@ -576,18 +575,18 @@ public final class MemoryPlan {
 
     private static void mlpInto(ModelConfig c, int l, List<Long> b, long n, int rank, Set<Role> targets, boolean frozen, boolean copies) {
         if (c.sparse(l)) {
-            moe(c, b, n, copies);
+            moe(c, b, n);
             b.add(n * c.hiddenSize());              // + the residual
         } else {
             mlp(c, b, n, rank, targets, copies);
-            linear(b, n, c.hiddenSize(), c.intermediateSize(), Role.DOWN, rank, targets, weightBuffers(copies, mlpBias(c)));
+            linear(b, n, c.hiddenSize(), c.intermediateSize(), Role.DOWN, rank, targets, biasCopy(copies, mlpBias(c)));
             if (frozen) b.add(n * c.hiddenSize());
         }
     }
 
     private static void mlp(ModelConfig c, List<Long> b, long n, int rank, Set<Role> targets, boolean copies) {
         long d = c.hiddenSize(), ff = c.intermediateSize();
-        int w = weightBuffers(copies, mlpBias(c));
+        boolean w = biasCopy(copies, mlpBias(c));
         if (c.activation() != ModelConfig.Activation.GELU) linear(b, n, ff, d, Role.GATE, rank, targets, w);
         linear(b, n, ff, d, Role.UP, rank, targets, w);
         activation(c, b, n, ff);
@@ -599,35 +598,27 @@ public final class MemoryPlan {
     }
 
     /** A sparse layer: router logits, routing weights and probabilities, rows grouped by expert, the experts' MLPs, the combine, a shared expert. */
-    private static void moe(ModelConfig c, List<Long> b, long n, boolean copies) {
+    private static void moe(ModelConfig c, List<Long> b, long n) {
         long d = c.hiddenSize(), E = c.numExperts(), k = c.expertsPerToken(), fe = c.expertSize(), nk = n * k;
-        if (copies) b.add(E * d);                   // with master weights, each map's weight read rounded before its output
         b.add(n * E);
         b.add(n * k);
         b.add(n * E);
         b.add(nk * d);
         if (c.activation() != ModelConfig.Activation.GELU) {
-            if (copies) for (int e = 0; e < E; e++) b.add(fe * d);
             b.add(nk * fe);
         }
-        if (copies) for (int e = 0; e < E; e++) b.add(fe * d);
         b.add(nk * fe);
         activation(c, b, nk, fe);
-        if (copies) for (int e = 0; e < E; e++) b.add(d * fe);
         b.add(nk * d);
         b.add(n * d);
         long s = c.sharedExpertIntermediateSize();
         if (s > 0) {
             if (c.activation() != ModelConfig.Activation.GELU) {
-                if (copies) b.add(s * d);
                 b.add(n * s);
             }
-            if (copies) b.add(s * d);
             b.add(n * s);
             activation(c, b, n, s);
-            if (copies) b.add(d * s);
             b.add(n * d);
-            if (copies) b.add(d);
             b.add(n);
             b.add(n * d);
         }

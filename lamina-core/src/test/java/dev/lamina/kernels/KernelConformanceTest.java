@@ -1,5 +1,6 @@
 package dev.lamina.kernels;
 
+import dev.lamina.tensor.Precision;
 import dev.lamina.tensor.Tensor;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
@@ -217,6 +218,69 @@ class KernelConformanceTest {
                             (k, t) -> k.matmulBackwardWeight(t[0], t[1], t[2], t[3]), 0))
                     .map(Case::test);
         });
+    }
+
+    /** Shapes for the products that read w rounded: each path (few rows, packed, column blocks, K slices) at odd sizes. */
+    static List<int[]> roundedShapes() {
+        List<int[]> shapes = new ArrayList<>();
+        for (int n : new int[] {1, 3, 4, 5, 16, 17, 37})
+            for (int in : new int[] {7, 33, 257})
+                for (int out : new int[] {7, 100, 257}) shapes.add(new int[] {n, in, out});
+        shapes.add(new int[] {40, 1100, 1030});
+        shapes.add(new int[] {9, 600, 1100});
+        shapes.add(new int[] {1, 1100, 600});
+        shapes.add(new int[] {4, 4200, 530});
+        shapes.add(new int[] {3, 70, 4500});        // gemvNN past one column block (NB) with rows read rounded
+        return shapes;
+    }
+
+    /** The products with w read rounded to bf16 and fp16 (16-bit training's master weights) against the scalar reference. */
+    @TestFactory
+    Stream<DynamicTest> matmulReadingRoundedWeights() {
+        return roundedShapes().stream().flatMap(s -> {
+            int n = s[0], in = s[1], out = s[2];
+            return Stream.of(Precision.BF16, Precision.FP16).flatMap(p -> {
+                String dims = p.label() + " n=" + n + " in=" + in + " out=" + out;
+                return Stream.of(
+                        overwrite("matmul rounded w " + dims, g -> new Tensor[] {g.t(n, out), g.t(n, in), g.t(out, in), g.t(out)},
+                                (k, t) -> k.matmul(t[0], t[1], t[2], t[3], p), 0),
+                        accumulate("matmulBackwardInput rounded w " + dims, g -> new Tensor[] {g.t(n, in), g.t(n, out), g.t(out, in)},
+                                (k, t) -> k.matmulBackwardInput(t[0], t[1], t[2], p), 0));
+            });
+        }).map(Case::test);
+    }
+
+    /**
+     * A product reading w rounded gives the bits of the same product on a rounded copy of w (what
+     * 16-bit training relied on before it dropped the copies), on every kernel set, tile and thread
+     * count, with w left as it was.
+     */
+    @Test
+    void readingWRoundedIsMultiplyingARoundedCopy() {
+        List<KernelSet> sets = new ArrayList<>(List.of(REF));
+        for (GemmTile tile : GemmTile.ALL) for (int threads : new int[] {1, 2}) sets.add(Kernels.vector(threads, tile));
+        for (int[] s : roundedShapes()) {
+            int n = s[0], in = s[1], out = s[2];
+            for (Precision p : new Precision[] {Precision.BF16, Precision.FP16}) {
+                Gen g = new Gen(n * 31L + in * 7L + out + p.ordinal());
+                Tensor x = g.t(n, in), dy = g.t(n, out), w = g.t(out, in), bias = g.t(out);
+                float[] master = w.toArray();
+                Tensor copy = Tensor.of(w.toArray(), out, in);
+                for (int i = 0; i < copy.size(); i++) copy.data()[i] = p.round(copy.data()[i]);
+                for (KernelSet k : sets) {
+                    String where = p.label() + " " + n + "x" + in + "x" + out + " on " + k;
+                    Tensor y1 = Tensor.zeros(n, out), y2 = Tensor.zeros(n, out);
+                    k.matmul(y1, x, w, bias, p);
+                    k.matmul(y2, x, copy, bias);
+                    assertThat(y1.toArray()).as("y, %s", where).isEqualTo(y2.toArray());
+                    Tensor dx1 = g.t(n, in), dx2 = Tensor.of(dx1.toArray(), n, in);
+                    k.matmulBackwardInput(dx1, dy, w, p);
+                    k.matmulBackwardInput(dx2, dy, copy);
+                    assertThat(dx1.toArray()).as("dx, %s", where).isEqualTo(dx2.toArray());
+                    assertThat(w.toArray()).as("w untouched, %s", where).isEqualTo(master);
+                }
+            }
+        }
     }
 
     /** The few-row path (gemvNN) sums in the packed path's order: a row's result does not depend on its batch. */
