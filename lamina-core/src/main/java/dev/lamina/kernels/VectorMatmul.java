@@ -149,7 +149,7 @@ final class VectorMatmul {
      * rows, four rows of w against two rows of x at a time (8 accumulators); x stays in cache.
      * Parallel over out.
      */
-    static void gemvNT(Parallel pool, int n, int in, int out, float[] X, int xOff, float[] W, int wOff, float[] Y, int yOff) {
+    private static void gemvNT(Parallel pool, int n, int in, int out, float[] X, int xOff, float[] W, int wOff, float[] Y, int yOff) {
         if (n <= 0 || out <= 0) return;
         int minChunk = (int) Math.max(4, Math.min(out, PARALLEL_MIN_FMA / Math.max(1L, (long) n * in)));
         pool.forRange(out, minChunk, (o0, o1) -> {
