@@ -171,7 +171,7 @@ public final class Tape {
     Var storedLeaf(Var w, Tensor r) {
         Var leaf = storedLeaves.get(w);
         if (leaf == null || leaf.value() != r) {
-            leaf = w.requiresGrad() ? Var.leaf(r, w::grad) : new Var(r, (Tensor) null);
+            leaf = Var.gradientOf(w, r);
             storedLeaves.put(w, leaf);
         }
         return leaf;

@@ -53,10 +53,13 @@ public final class Var {
 
     /** A leaf over w's value and gradient that products read rounded to p (the master weight itself, no copy). */
     static Var roundedRead(Var w, dev.lamina.tensor.Precision p) {
-        Var v = w.requiresGrad() ? leaf(w.value, w::grad) : new Var(w.value, (Tensor) null);
+        Var v = gradientOf(w, w.value);
         v.readAs = p;
         return v;
     }
+
+    /** A leaf holding value whose gradient is w's own (none when w needs none): w as another buffer or reading shows it. */
+    static Var gradientOf(Var w, Tensor value) { return w.requiresGrad() ? leaf(value, w::grad) : new Var(value, (Tensor) null); }
 
     /** The gradient; an op output's is borrowed from its tape (zeroed) when first asked for. */
     public Tensor grad() {

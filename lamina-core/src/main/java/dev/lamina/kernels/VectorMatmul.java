@@ -147,52 +147,46 @@ final class VectorMatmul {
     /**
      * y[n,out] = x[n,in] · w[out,in]ᵀ for few rows (decode): w is read once, straight from its
      * rows, four rows of w against two rows of x at a time (8 accumulators); x stays in cache.
-     * Parallel over out.
+     * Parallel over out. With w read rounded to wAs (16-bit training), each run of four rows (a
+     * task's last rows one at a time) is rounded into a scratch first: the same dot products as on a
+     * rounded copy of w.
      */
-    private static void gemvNT(Parallel pool, int n, int in, int out, float[] X, int xOff, float[] W, int wOff, float[] Y, int yOff) {
+    void gemvNT(Parallel pool, int n, int in, int out, float[] X, int xOff, float[] W, int wOff, float[] Y, int yOff, Precision wAs) {
         if (n <= 0 || out <= 0) return;
+        boolean round = wAs != Precision.FP32;
         int minChunk = (int) Math.max(4, Math.min(out, PARALLEL_MIN_FMA / Math.max(1L, (long) n * in)));
         pool.forRange(out, minChunk, (o0, o1) -> {
+            float[] r = round ? roundedRows(4 * in) : null;
             int o = o0;
             for (; o + 4 <= o1; o += 4) {
+                float[] w = W;
                 int w0 = wOff + o * in;
+                if (round) {
+                    copyRounded(W, w0, in, 4, in, r, wAs);
+                    w = r;
+                    w0 = 0;
+                }
                 int i = 0;
-                for (; i + 2 <= n; i += 2) gemv4x2(in, X, xOff + i * in, W, w0, Y, yOff + i * out + o, out);
-                if (i < n) gemv4x1(in, X, xOff + i * in, W, w0, Y, yOff + i * out + o);
+                for (; i + 2 <= n; i += 2) gemv4x2(in, X, xOff + i * in, w, w0, Y, yOff + i * out + o, out);
+                if (i < n) gemv4x1(in, X, xOff + i * in, w, w0, Y, yOff + i * out + o);
             }
-            for (; o < o1; o++)
-                for (int i = 0; i < n; i++)
-                    Y[yOff + i * out + o] = VectorKernels.vdot(X, xOff + i * in, W, wOff + o * in, in);
+            for (; o < o1; o++) {
+                float[] w = W;
+                int w0 = wOff + o * in;
+                if (round) {
+                    copyRounded(W, w0, in, 1, in, r, wAs);
+                    w = r;
+                    w0 = 0;
+                }
+                for (int i = 0; i < n; i++) Y[yOff + i * out + o] = VectorKernels.vdot(X, xOff + i * in, w, w0, in);
+            }
         });
     }
 
-    /**
-     * {@link #gemvNT} with w read rounded to wAs: each run of four rows of w (a task's last rows one
-     * at a time) rounded into a scratch, then the same dot products as on a rounded copy of w.
-     */
-    void gemvNT(Parallel pool, int n, int in, int out, float[] X, int xOff, float[] W, int wOff, float[] Y, int yOff, Precision wAs) {
-        if (wAs == Precision.FP32) {
-            gemvNT(pool, n, in, out, X, xOff, W, wOff, Y, yOff);
-            return;
-        }
-        if (n <= 0 || out <= 0) return;
-        int minChunk = (int) Math.max(4, Math.min(out, PARALLEL_MIN_FMA / Math.max(1L, (long) n * in)));
-        pool.forRange(out, minChunk, (o0, o1) -> {
-            float[] r = roundedRows(4 * in);
-            int o = o0;
-            for (; o + 4 <= o1; o += 4) {
-                System.arraycopy(W, wOff + o * in, r, 0, 4 * in);
-                VectorMath.round(r, 0, 4 * in, wAs);
-                int i = 0;
-                for (; i + 2 <= n; i += 2) gemv4x2(in, X, xOff + i * in, r, 0, Y, yOff + i * out + o, out);
-                if (i < n) gemv4x1(in, X, xOff + i * in, r, 0, Y, yOff + i * out + o);
-            }
-            for (; o < o1; o++) {
-                System.arraycopy(W, wOff + o * in, r, 0, in);
-                VectorMath.round(r, 0, in, wAs);
-                for (int i = 0; i < n; i++) Y[yOff + i * out + o] = VectorKernels.vdot(X, xOff + i * in, r, 0, in);
-            }
-        });
+    /** dst[q·cols + j] = src[off + q·rs + j] rounded to p, for rows q and cols j: rows of a weight read rounded, packed together. */
+    private static void copyRounded(float[] src, int off, int rs, int rows, int cols, float[] dst, Precision p) {
+        for (int q = 0; q < rows; q++) System.arraycopy(src, off + q * rs, dst, q * cols, cols);
+        VectorMath.round(dst, 0, rows * cols, p);
     }
 
     /** This thread's scratch for rows of a weight read rounded, at least floats long. */
@@ -239,8 +233,7 @@ final class VectorMatmul {
                         float[] src = B;
                         int b = bOff + k * rsB + jb, rs = rsB;
                         if (round) {
-                            for (int q = 0; q < 8; q++) System.arraycopy(B, b + q * rsB, rb, q * nb, nb);
-                            VectorMath.round(rb, 0, 8 * nb, bAs);
+                            copyRounded(B, b, rsB, 8, nb, rb, bAs);
                             src = rb;
                             b = 0;
                             rs = nb;
@@ -254,8 +247,7 @@ final class VectorMatmul {
                         float[] src = B;
                         int b = bOff + k * rsB + jb;
                         if (round) {
-                            System.arraycopy(B, b, rb, 0, nb);
-                            VectorMath.round(rb, 0, nb, bAs);
+                            copyRounded(B, b, rsB, 1, nb, rb, bAs);
                             src = rb;
                             b = 0;
                         }
