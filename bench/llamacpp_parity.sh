@@ -8,8 +8,7 @@
 #  3. tiny random Qwen3 and Gemma 3 (text) models the same way, f32 and q8_0 (GPT-2's vocabulary; Gemma 1/2
 #     need a SentencePiece tokenizer.model for the converter and are checked by GgufModelTest's logits).
 # Prints a Markdown table (match: the same continuation text). llama.cpp computes Q8_0 and the
-# K-quants against 8-bit quantized activations (Q8_0's blocks of 32, Q8_K's of 256); Lamina rounds the
-# inputs of its 4-bit blocks (Q4_0, Q4_K) to 8 bits per 32 and gives its 8-bit blocks float32 inputs, so on near-ties a
+# K-quants against 8-bit quantized activations and Lamina against float32 ones, so on near-ties a
 # quantized continuation may part ways; f32 and f16 should agree.
 #   bench/llamacpp_parity.sh [RUN]
 # Env: PEER_DIR (default /tmp/lamina-llamacpp; llama.cpp built as bench/infer.sh builds it, plus the

@@ -22,9 +22,8 @@ import static dev.lamina.gguf.Dequantize.u8;
  * byte with a scale per run of 32 or 16 and, for the types with minimums, an additive term
  * ({@link Q8Weights}, decoded by {@link Dequantize#blocks}). The scales and terms are the float32
  * values ggml's dequantize computes, so each held weight is the file's dequantized value bit for bit;
- * the products are summed block by block, as llama.cpp computes them: Q8Weights' agree with the
- * dequantized model's to float rounding, Q4Weights' with the dequantized weights' products of the
- * inputs rounded to 8 bits per block of 32, as llama.cpp rounds a 4-bit block's inputs. Beside them, a quantized file's F16 and BF16 matrices keep their 16 bits
+ * the products are summed block by block, as llama.cpp computes them, and agree with the dequantized
+ * model's to float rounding. Beside them, a quantized file's F16 and BF16 matrices keep their 16 bits
  * ({@link HalfWeights}: the products of float32 weights holding the same values, bit for bit). Other
  * types (F32) are read as float32 by the caller.
  */

@@ -20,14 +20,6 @@ sealed interface PanelWeights extends LinearWeights permits PackedWeights, HalfW
     /** Panels [p0, p1) for all n rows, on the calling thread: x rows at xOff + i·ldx, y rows at yOff + i·ldy. */
     void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1);
 
-    /** Whether the products take their inputs rounded to 8 bits per block ({@link BlockInputs}): small-quant blocks. */
-    default boolean roundsInputs() { return false; }
-
-    /** {@link #range} on inputs already rounded (r's rows), when {@link #roundsInputs}. */
-    default void range(int n, BlockInputs r, float[] Y, int yOff, int ldy, int p0, int p1) {
-        throw new UnsupportedOperationException(getClass().getSimpleName() + " takes float inputs");
-    }
-
     /**
      * ys[m] = x·ws[m]ᵀ (+ bias) for matrices with x's input width (e.g. q, k and v), in one parallel
      * region over all their panels. x is [n, in] from its offset; each y is [n, out_m] from its offset.
@@ -38,15 +30,11 @@ sealed interface PanelWeights extends LinearWeights permits PackedWeights, HalfW
         int total = start[ws.length], in = ws[0].in();
         long fma = (long) n * in * ws[0].panelWidth();
         int minChunk = (int) Math.max(1, Math.min(total, PARALLEL_MIN_FMA / Math.max(1, fma)));
-        BlockInputs rounded = null;                        // small-quant blocks take x rounded to 8 bits: once for all threads
-        for (PanelWeights w : ws) if (w.roundsInputs() && rounded == null) rounded = BlockInputs.shared(pool, n, in, x.data(), x.offset(), in);
-        BlockInputs r = rounded;
         pool.forRange(total, minChunk, (g0, g1) -> {
             for (int m = 0; m < ws.length; m++) {
                 int lo = Math.max(g0, start[m]), hi = Math.min(g1, start[m + 1]);
-                if (lo >= hi) continue;
-                if (ws[m].roundsInputs()) ws[m].range(n, r, ys[m].data(), ys[m].offset(), ws[m].out(), lo - start[m], hi - start[m]);
-                else ws[m].range(n, x.data(), x.offset(), in, ys[m].data(), ys[m].offset(), ws[m].out(), lo - start[m], hi - start[m]);
+                if (lo < hi)
+                    ws[m].range(n, x.data(), x.offset(), in, ys[m].data(), ys[m].offset(), ws[m].out(), lo - start[m], hi - start[m]);
             }
         });
     }

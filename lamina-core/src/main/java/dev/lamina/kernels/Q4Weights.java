@@ -5,9 +5,7 @@ import dev.lamina.tensor.Tensor;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -18,15 +16,14 @@ import jdk.incubator.vector.VectorSpecies;
  * two bases (4.75 bits a weight). {@link #dequantizeInto} gives ggml's (and the gguf package's)
  * dequantized values.
  *
- * <p>The product is computed block by block, as llama.cpp's vec_dot does, on inputs rounded to 8
- * bits per block of 32 ({@link BlockInputs}: x̃ = e·xq with |xq| ≤ 127 and a scale e of 8 significant
- * bits): per block the quants' dot product with the inputs, s = Σ x̃[k]·q[k], then y ← d·s + y; the
- * offsets in a chain of their own, u ← −c·Σx̃ + u, and the output is y + u. Every partial sum of s is
- * e times an integer below 2^16, exact in float32 whatever the order, so the one-row kernel sums
- * xq·q in 16-bit integer lanes (16 weights a multiply on AVX2, where the float form widens each
- * nibble to a float) and the float kernels (four rows, six on a panel widened once for a prompt,
- * the scalar reference) give the same bits from x̃: an output does not depend on the rows beside it.
- * The result is within float rounding of the product of x̃ with the dequantized weights.
+ * <p>The product is computed block by block, as llama.cpp's vec_dot does: per block the quants'
+ * dot product with the inputs, s = Σ x[k]·q[k] (a chain of fused multiply-adds over k from 0), then
+ * y ← d·s + y; the offsets in a chain of their own, u ← −c·Σx + u with Σx the block's input sum
+ * (added in k order), and the output is y + u. So a weight costs
+ * one widening and one multiply-add, not a dequantization, and the result is within float rounding
+ * of the product with the dequantized weights, not bit-equal to it. Every kernel shape (one row,
+ * four rows in registers, six rows on a panel widened once for a prompt) and the scalar reference
+ * compute these same chains, so an output does not depend on the rows beside it.
  *
  * <p>Laid out like {@link Q8Weights}: panels of NR = 2 vectors of output columns, k even in the low
  * nibble and k + 1 in the high one ({@code q[p][k / 2][c]}), the scales per block ({@code
@@ -41,9 +38,12 @@ public final class Q4Weights implements PanelWeights {
     private static final int L = S.length();
     private static final VectorSpecies<Byte> B = L >= 16 ? ByteVector.SPECIES_128 : ByteVector.SPECIES_64;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
-    /** A panel's columns as 16-bit lanes (NR of them: one vector of the float width's bits) and as bytes. */
-    private static final VectorSpecies<Short> SH = VectorSpecies.of(short.class, VectorShape.forBitSize(L * 32));
-    private static final VectorSpecies<Byte> BN = VectorSpecies.of(byte.class, VectorShape.forBitSize(2 * L * 8));
+    /**
+     * The one-row kernel widens a byte pair's vector to ints once and takes both nibbles from it
+     * (one widening where there were two) with 16 lanes: decode 1 × 2048 × 768 on one AVX-512 thread
+     * 53 → 68 GFLOP/s. On AVX2 the same code measured 30 → 24, so 8 lanes keep two byte widenings.
+     */
+    private static final boolean WIDEN_ONCE = L >= 16;
     /** Output columns per panel: 2 vectors. */
     static final int NR = 2 * L;
 
@@ -211,25 +211,16 @@ public final class Q4Weights implements PanelWeights {
         return b[which];
     }
 
-    /** Panels [p0, p1) for all rows, on the calling thread: the inputs rounded here, then {@link #range(int, BlockInputs, float[], int, int, int, int)}. */
-    @Override
-    public void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
-        range(n, BlockInputs.own(n, in, X, xOff, ldx), Y, yOff, ldy, p0, p1);
-    }
-
-    @Override public boolean roundsInputs() { return true; }
-
     /**
-     * Panels [p0, p1) for all rows of rounded inputs r, on the calling thread: from {@link
-     * BlockKernels#ROWS} rows (a prompt) each panel's quants are widened to float once and six rows
-     * at a time run on it (two panels side by side with 32 vector registers, {@link
-     * BlockKernels#WIDE}); then four rows at a time widening the quants in registers; the last rows
-     * one at a time in 16-bit lanes ({@link #k1}). The sums are the same.
+     * Panels [p0, p1) for all rows, on the calling thread: from {@link BlockKernels#ROWS} rows (a prompt)
+     * each panel's quants are widened to float once and six rows at a time run on it (two panels side
+     * by side with 32 vector registers, {@link BlockKernels#WIDE}); the other rows widen the quants
+     * in registers, four rows at a time, then one. The chains are the same.
      */
     @Override
-    public void range(int n, BlockInputs r, float[] Y, int yOff, int ldy, int p0, int p1) {
-        float[] X = r.xt, sx = r.sx, tile = TILE.get(), sums = buffer(0, blocks * NR);
-        int ldx = in;
+    public void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
+        float[] sx = buffer(0, n * blocks), tile = TILE.get();
+        BlockKernels.blockSums(n, in, BLOCK, X, xOff, ldx, sx);
         float[] panel = null, pd = null, pc = null, rowOffsets = n % BlockKernels.ROWS >= 4 ? buffer(4, blocks * NR) : null;
         int six = n >= BlockKernels.ROWS ? n - n % BlockKernels.ROWS : 0, wide = BlockKernels.WIDE ? 2 * NR : NR;
         if (six > 0) {
@@ -248,7 +239,7 @@ public final class Q4Weights implements PanelWeights {
                 widenPanel(p, panel, pd, pc, wide, 0);
                 widenPanel(p + 1, panel, pd, pc, wide, NR);
                 for (; i < six; i += BlockKernels.ROWS) {
-                    BlockKernels.k6x4(in, BLOCK, panel, pd, X, i * ldx, ldx, Y, yOff + i * ldy + p * NR, ldy);
+                    BlockKernels.k6x4(in, BLOCK, panel, pd, X, xOff + i * ldx, ldx, Y, yOff + i * ldy + p * NR, ldy);
                     BlockKernels.offsets(BlockKernels.ROWS, blocks, pc, 0, wide, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
                     BlockKernels.offsets(BlockKernels.ROWS, blocks, pc, NR, wide, sx, i * blocks, Y, yOff + i * ldy + (p + 1) * NR, ldy);
                 }
@@ -257,31 +248,30 @@ public final class Q4Weights implements PanelWeights {
                 widenPanel(p, panel, pd, pc, NR, 0);
                 for (; i < six; i += BlockKernels.ROWS) {
                     if (full) {
-                        BlockKernels.k6(in, BLOCK, panel, pd, X, i * ldx, ldx, Y, yOff + i * ldy + p * NR, ldy);
+                        BlockKernels.k6(in, BLOCK, panel, pd, X, xOff + i * ldx, ldx, Y, yOff + i * ldy + p * NR, ldy);
                         BlockKernels.offsets(BlockKernels.ROWS, blocks, pc, 0, NR, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
                     } else {
-                        BlockKernels.k6(in, BLOCK, panel, pd, X, i * ldx, ldx, tile, 0, NR);
+                        BlockKernels.k6(in, BLOCK, panel, pd, X, xOff + i * ldx, ldx, tile, 0, NR);
                         BlockKernels.offsets(BlockKernels.ROWS, blocks, pc, 0, NR, sx, i * blocks, tile, 0, NR);
-                        for (int j = 0; j < BlockKernels.ROWS; j++) store(tile, j * NR, Y, yOff + (i + j) * ldy, p);
+                        for (int r = 0; r < BlockKernels.ROWS; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
                     }
                 }
             }
             if (i + 4 <= n) blockTerms(p, null, rowOffsets, NR, 0);
             for (; i + 4 <= n; i += 4) {
                 if (full) {
-                    k4(p, X, i * ldx, ldx, Y, yOff + i * ldy + p * NR, ldy);
+                    k4(p, X, xOff + i * ldx, ldx, Y, yOff + i * ldy + p * NR, ldy);
                     BlockKernels.offsets(4, blocks, rowOffsets, 0, NR, sx, i * blocks, Y, yOff + i * ldy + p * NR, ldy);
                 } else {
-                    k4(p, X, i * ldx, ldx, tile, 0, NR);
+                    k4(p, X, xOff + i * ldx, ldx, tile, 0, NR);
                     BlockKernels.offsets(4, blocks, rowOffsets, 0, NR, sx, i * blocks, tile, 0, NR);
-                    for (int j = 0; j < 4; j++) store(tile, j * NR, Y, yOff + (i + j) * ldy, p);
+                    for (int r = 0; r < 4; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
                 }
             }
             for (; i < n; i++) {
-                k1(p, r.xq, i * in, r.e, i * blocks, sums);
-                if (full) finish(p, sums, sx, i * blocks, Y, yOff + i * ldy + p * NR);
+                if (full) k1(p, X, xOff + i * ldx, sx, i * blocks, Y, yOff + i * ldy + p * NR);
                 else {
-                    finish(p, sums, sx, i * blocks, tile, 0);
+                    k1(p, X, xOff + i * ldx, sx, i * blocks, tile, 0);
                     store(tile, 0, Y, yOff + i * ldy, p);
                 }
             }
@@ -300,6 +290,21 @@ public final class Q4Weights implements PanelWeights {
     }
 
     /** The L quants at byte offset at as floats: the low nibbles (k even) or the high ones (k odd). */
+    /** L bytes from at, each widened once to an int (sign-extended: the nibbles are masked after). */
+    private IntVector bytes(int at) {
+        return (IntVector) ByteVector.fromArray(B, q, at).convertShape(VectorOperators.B2I, I, 0);
+    }
+
+    /** The low nibbles of widened bytes as floats. */
+    private static FloatVector low(IntVector v) {
+        return (FloatVector) v.and(0xF).convert(VectorOperators.I2F, 0);
+    }
+
+    /** The high nibbles of widened bytes as floats. */
+    private static FloatVector high(IntVector v) {
+        return (FloatVector) v.lanewise(VectorOperators.LSHR, 4).and(0xF).convert(VectorOperators.I2F, 0);
+    }
+
     private FloatVector quants(int at, boolean high) {
         ByteVector b = ByteVector.fromArray(B, q, at);
         // the high nibble by a 16-bit shift (x86 has no byte shift: C2 widens bytes to shift them)
@@ -348,42 +353,41 @@ public final class Q4Weights implements PanelWeights {
         }
     }
 
-    /**
-     * One row × panel p: per block the rounded inputs' products with the quants in 16-bit lanes, one
-     * vector for the low nibbles (k even) and one for the high (k odd), each at most 16 products of
-     * 15·127 (no overflow); their exact sum s, times e, into sums[b·NR + c], which {@link #finish}
-     * scales into the totals as the float kernels do. (Two methods: as one, C2 stopped inlining the
-     * scale helpers at its node limit and boxed their vectors.)
-     */
-    private void k1(int p, short[] xq, int x0, float[] e, int e0, float[] sums) {
+    /** One row × panel p: per block the quants' dot product in 2 accumulators, then scaled into the 2 totals; the offsets in 2 more. */
+    private void k1(int p, float[] X, int x0, float[] sx, int s0, float[] Y, int y0) {
+        FloatVector z = FloatVector.zero(S), t0 = z, t1 = z, u0 = z, u1 = z;
         int qb = p * pairs * NR;
         for (int b = 0, k0 = 0; k0 < in; b++, k0 += BLOCK) {
-            ShortVector lo = ShortVector.zero(SH), hi = lo;
+            FloatVector a0 = z, a1 = z;
             int end = Math.min(in, k0 + BLOCK), k = k0;
             for (; k + 1 < end; k += 2) {                  // a byte holds k (low nibble) and k + 1 (high)
-                ShortVector w = (ShortVector) ByteVector.fromArray(BN, q, qb + (k >> 1) * NR).convertShape(VectorOperators.B2S, SH, 0);
-                lo = w.and((short) 0xF).mul(xq[x0 + k]).add(lo);
-                hi = w.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).mul(xq[x0 + k + 1]).add(hi);
+                int at = qb + (k >> 1) * NR;
+                if (WIDEN_ONCE) {
+                    IntVector v0 = bytes(at), v1 = bytes(at + L);
+                    FloatVector x = FloatVector.broadcast(S, X[x0 + k]);
+                    a0 = x.fma(low(v0), a0);
+                    a1 = x.fma(low(v1), a1);
+                    x = FloatVector.broadcast(S, X[x0 + k + 1]);
+                    a0 = x.fma(high(v0), a0);
+                    a1 = x.fma(high(v1), a1);
+                } else {
+                    FloatVector x = FloatVector.broadcast(S, X[x0 + k]);
+                    a0 = x.fma(quants(at, false), a0);
+                    a1 = x.fma(quants(at + L, false), a1);
+                    x = FloatVector.broadcast(S, X[x0 + k + 1]);
+                    a0 = x.fma(quants(at, true), a0);
+                    a1 = x.fma(quants(at + L, true), a1);
+                }
             }
             if (k < end) {                                 // an odd input count: the last k alone
-                ShortVector w = (ShortVector) ByteVector.fromArray(BN, q, qb + (k >> 1) * NR).convertShape(VectorOperators.B2S, SH, 0);
-                lo = w.and((short) 0xF).mul(xq[x0 + k]).add(lo);
+                int at = qb + (k >> 1) * NR;
+                FloatVector x = FloatVector.broadcast(S, X[x0 + k]);
+                a0 = x.fma(quants(at, false), a0);
+                a1 = x.fma(quants(at + L, false), a1);
             }
-            IntVector i0 = ((IntVector) lo.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) hi.convertShape(VectorOperators.S2I, I, 0));
-            IntVector i1 = ((IntVector) lo.convertShape(VectorOperators.S2I, I, 1)).add((IntVector) hi.convertShape(VectorOperators.S2I, I, 1));
-            float scale = e[e0 + b];
-            ((FloatVector) i0.convert(VectorOperators.I2F, 0)).mul(scale).intoArray(sums, b * NR);
-            ((FloatVector) i1.convert(VectorOperators.I2F, 0)).mul(scale).intoArray(sums, b * NR + L);
-        }
-    }
-
-    /** Panel p's outputs for one row from its block sums (sums[b·NR + c]): the totals d·s + t and the offsets −c·Σx̃ + u, then t + u. */
-    private void finish(int p, float[] sums, float[] sx, int s0, float[] Y, int y0) {
-        FloatVector z = FloatVector.zero(S), t0 = z, t1 = z, u0 = z, u1 = z;
-        for (int b = 0; b < blocks; b++) {
             FloatVector d0 = scales(p, b, 0), d1 = scales(p, b, L), sum = FloatVector.broadcast(S, sx[s0 + b]);
-            t0 = d0.fma(FloatVector.fromArray(S, sums, b * NR), t0);
-            t1 = d1.fma(FloatVector.fromArray(S, sums, b * NR + L), t1);
+            t0 = d0.fma(a0, t0);
+            t1 = d1.fma(a1, t1);
             u0 = negOffsets(p, b, 0, d0).fma(sum, u0);
             u1 = negOffsets(p, b, L, d1).fma(sum, u1);
         }
@@ -428,12 +432,11 @@ public final class Q4Weights implements PanelWeights {
         }
     }
 
-    /** The scalar reference's product: the inputs rounded by the rule, then the same chains per output, one float at a time. */
+    /** The scalar reference's product: the same chains per output, one float at a time. */
     static void multiplyScalar(int n, float[] X, int xOff, int ldx, Q4Weights w, float[] Y, int yOff, int ldy, int o0, int o1) {
-        X = BlockInputs.scalar(n, w.in, X, xOff, ldx).xt;
         for (int i = 0; i < n; i++)
             for (int o = o0; o < o1; o++) {
-                int p = o / NR, c = o % NR, x0 = i * w.in;
+                int p = o / NR, c = o % NR, x0 = xOff + i * ldx;
                 float total = 0, offsets = 0;
                 for (int b = 0; b < w.blocks; b++) {
                     int k0 = b * BLOCK, k1 = Math.min(w.in, k0 + BLOCK);

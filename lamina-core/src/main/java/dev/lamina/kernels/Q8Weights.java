@@ -4,9 +4,6 @@ import dev.lamina.tensor.Parallel;
 import dev.lamina.tensor.Tensor;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -34,11 +31,6 @@ import jdk.incubator.vector.VectorSpecies;
  * rounding of the product with the dequantized weights ({@link #dequantize}). Every kernel shape
  * (one row, four rows, six rows on a panel widened once for a prompt) and the scalar reference
  * compute these same chains, so an output does not depend on the rows beside it.
- *
- * <p>Blocks of 16 with quants of at most 32 in magnitude and no minimums (Q6_K, Q3_K) take their
- * inputs rounded to 8 bits per 32 ({@link BlockInputs}), as llama.cpp's vec_dot does: then a block's
- * sums are exact, and the one-row kernel (decode) multiplies the quants by the 8-bit inputs in
- * 16-bit integer lanes, giving the float kernels' bits.
  */
 public final class Q8Weights implements PanelWeights {
     /** Inputs per block. */
@@ -49,20 +41,12 @@ public final class Q8Weights implements PanelWeights {
     private static final VectorSpecies<Byte> B = L >= 16 ? ByteVector.SPECIES_128 : ByteVector.SPECIES_64;
     /** Output columns per panel: 2 vectors (8 accumulators, 2 weight and 2 scale vectors in the 4-row kernel: 13 registers). */
     static final int NR = 2 * L;
-    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
-    /** A panel's columns as 16-bit lanes and as bytes (the one-row kernel of small quants). */
-    private static final VectorSpecies<Short> SH = VectorSpecies.of(short.class, VectorShape.forBitSize(L * 32));
-    private static final VectorSpecies<Byte> BN = VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 16));
-    /** Largest quant magnitude of the blocks of 16 that take 8-bit inputs (Q6_K's −32..31, Q3_K's −4..3). */
-    static final int SMALL = 32;
 
     final int out, in, block, panels, blocks;
     final byte[] q;     // [panels][in][NR] (+ slack: the narrowest byte load reads 8 bytes)
     final float[] d;    // [panels][blocks][NR]
     final float[] m;    // [panels][blocks][NR]: the additive term per block, or null (no minimums)
     final Tensor bias;
-    /** Blocks of 16 without minimums whose quants are at most {@link #SMALL} in magnitude: the products take 8-bit inputs. */
-    final boolean small;
 
     private Q8Weights(int out, int in, int block, byte[] q, float[] d, float[] m, Tensor bias) {
         this.out = out;
@@ -74,12 +58,6 @@ public final class Q8Weights implements PanelWeights {
         this.d = d;
         this.m = m;
         this.bias = bias;
-        this.small = block == 16 && m == null && within(q, SMALL);
-    }
-
-    private static boolean within(byte[] q, int max) {
-        for (byte v : q) if (v > max || v < -max) return false;
-        return true;
     }
 
     /** Quantizes w[out, in] (a copy of bias[out] kept as float, may be null), on the pool's threads. */
@@ -194,7 +172,7 @@ public final class Q8Weights implements PanelWeights {
     // ---- the product ------------------------------------------------------------------------
 
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[BlockKernels.ROWS * NR]);
-    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[5][0]);
+    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[4][0]);
 
     private static float[] buffer(int which, int size) {
         float[][] b = BUFFERS.get();
@@ -210,23 +188,6 @@ public final class Q8Weights implements PanelWeights {
      */
     @Override
     public void range(int n, float[] X, int xOff, int ldx, float[] Y, int yOff, int ldy, int p0, int p1) {
-        if (small) range(n, BlockInputs.own(n, in, X, xOff, ldx), Y, yOff, ldy, p0, p1);
-        else product(n, X, xOff, ldx, null, Y, yOff, ldy, p0, p1);
-    }
-
-    @Override public boolean roundsInputs() { return small; }
-
-    @Override
-    public void range(int n, BlockInputs r, float[] Y, int yOff, int ldy, int p0, int p1) {
-        if (!small) throw new UnsupportedOperationException("these 8-bit blocks take float inputs");
-        product(n, r.xt, 0, in, r, Y, yOff, ldy, p0, p1);
-    }
-
-    /**
-     * The product on inputs X; with rounded (small quants: X is its x̃) a single row runs in 16-bit lanes
-     * ({@link #k1Small}), the same sums as the float kernels.
-     */
-    private void product(int n, float[] X, int xOff, int ldx, BlockInputs rounded, float[] Y, int yOff, int ldy, int p0, int p1) {
         float[] tile = TILE.get(), panel = null, pd = null, pm = null, sx = null;
         int six = n >= BlockKernels.ROWS ? n - n % BlockKernels.ROWS : 0, wide = BlockKernels.WIDE ? 2 * NR : NR;
         if (m != null) BlockKernels.blockSums(n, in, block, X, xOff, ldx, sx = buffer(3, n * blocks));
@@ -275,15 +236,6 @@ public final class Q8Weights implements PanelWeights {
                     k4(in, block, X, xOff + i * ldx, ldx, q, qb, d, db, tile, 0, NR);
                     if (m != null) BlockKernels.offsets(4, blocks, m, db, NR, sx, i * blocks, tile, 0, NR);
                     for (int r = 0; r < 4; r++) store(tile, r * NR, Y, yOff + (i + r) * ldy, p);
-                }
-            }
-            for (; i < n && rounded != null; i++) {
-                float[] sums = buffer(4, blocks * NR);
-                k1Small(p, rounded.xq, i * in, rounded.e, i * ((in + BlockInputs.BLOCK - 1) / BlockInputs.BLOCK), sums);
-                if (full) finishSmall(p, sums, Y, yOff + i * ldy + p * NR);
-                else {
-                    finishSmall(p, sums, tile, 0);
-                    store(tile, 0, Y, yOff + i * ldy, p);
                 }
             }
             for (; i < n; i++) {
@@ -337,40 +289,6 @@ public final class Q8Weights implements PanelWeights {
         t1.intoArray(Y, y0 + L);
     }
 
-    /**
-     * One row × panel p of small quants in blocks of 16: per block the rounded inputs' products with
-     * the quants in 16-bit lanes, one vector for even k and one for odd, each at most 8 products of
-     * 32·127 (no overflow); their exact sum s, times the inputs' scale e, into sums[b·NR + c].
-     */
-    private void k1Small(int p, short[] xq, int x0, float[] e, int e0, float[] sums) {
-        int qb = p * in * NR;
-        for (int b = 0, k0 = 0; k0 < in; b++, k0 += block) {
-            ShortVector ev = ShortVector.zero(SH), od = ev;
-            int end = Math.min(in, k0 + block), k = k0, qk = qb + k0 * NR;
-            for (; k + 1 < end; k += 2, qk += 2 * NR) {
-                ev = ((ShortVector) ByteVector.fromArray(BN, q, qk).convertShape(VectorOperators.B2S, SH, 0)).mul(xq[x0 + k]).add(ev);
-                od = ((ShortVector) ByteVector.fromArray(BN, q, qk + NR).convertShape(VectorOperators.B2S, SH, 0)).mul(xq[x0 + k + 1]).add(od);
-            }
-            if (k < end) ev = ((ShortVector) ByteVector.fromArray(BN, q, qk).convertShape(VectorOperators.B2S, SH, 0)).mul(xq[x0 + k]).add(ev);
-            IntVector i0 = ((IntVector) ev.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) od.convertShape(VectorOperators.S2I, I, 0));
-            IntVector i1 = ((IntVector) ev.convertShape(VectorOperators.S2I, I, 1)).add((IntVector) od.convertShape(VectorOperators.S2I, I, 1));
-            float scale = e[e0 + k0 / BlockInputs.BLOCK];
-            ((FloatVector) i0.convert(VectorOperators.I2F, 0)).mul(scale).intoArray(sums, b * NR);
-            ((FloatVector) i1.convert(VectorOperators.I2F, 0)).mul(scale).intoArray(sums, b * NR + L);
-        }
-    }
-
-    /** Panel p's outputs for one row from its block sums (sums[b·NR + c]): the totals d·s + t, as {@link #k1} chains them. */
-    private void finishSmall(int p, float[] sums, float[] Y, int y0) {
-        FloatVector t0 = FloatVector.zero(S), t1 = t0;
-        for (int b = 0, dq = p * blocks * NR; b < blocks; b++, dq += NR) {
-            t0 = FloatVector.fromArray(S, d, dq).fma(FloatVector.fromArray(S, sums, b * NR), t0);
-            t1 = FloatVector.fromArray(S, d, dq + L).fma(FloatVector.fromArray(S, sums, b * NR + L), t1);
-        }
-        t0.intoArray(Y, y0);
-        t1.intoArray(Y, y0 + L);
-    }
-
     /** Four rows × a panel: the widened quants of each k serve four rows (8 block accumulators; totals in Y). */
     private static void k4(int in, int block, float[] X, int x0, int ldx, byte[] Q, int qb, float[] D, int db, float[] Y, int y0, int ldy) {
         int x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx;
@@ -402,13 +320,8 @@ public final class Q8Weights implements PanelWeights {
         }
     }
 
-    /** The scalar reference's product: the same chains per output, one float at a time (small quants: on the rounded inputs). */
+    /** The scalar reference's product: the same chains per output, one float at a time. */
     static void multiplyScalar(int n, float[] X, int xOff, int ldx, Q8Weights w, float[] Y, int yOff, int ldy, int o0, int o1) {
-        if (w.small) {                                   // small quants: the inputs rounded by the rule first
-            X = BlockInputs.scalar(n, w.in, X, xOff, ldx).xt;
-            xOff = 0;
-            ldx = w.in;
-        }
         for (int i = 0; i < n; i++)
             for (int o = o0; o < o1; o++) {
                 int p = o / NR, c = o % NR, x0 = xOff + i * ldx;

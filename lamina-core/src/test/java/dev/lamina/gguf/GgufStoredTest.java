@@ -70,7 +70,7 @@ class GgufStoredTest {
             PreparedModel lean = PreparedModel.of(s).withoutFloatCopies();     // as serve and generate hold it
             if (lean != null) assertThat(decode(lean, ids)).containsExactly(ls);
             assertThat(PreparedModel.of(s).format()).isEqualTo(WeightFormat.STORED);
-            assertThat(relativeError(ls, lf)).isLessThan(tolerance(type));      // summed block by block, as llama.cpp does
+            assertThat(relativeError(ls, lf)).isLessThan(1e-5);      // summed block by block, as llama.cpp does
             // the tape decodes each stored weight into a scratch: the float model's products exactly
             float[] ts = s.forward(Tape.inference(k), ids, 1, ids.length).value().toArray();
             float[] tf = f.forward(Tape.inference(k), ids, 1, ids.length).value().toArray();
@@ -84,8 +84,7 @@ class GgufStoredTest {
      * Every block type is held in the kernels' form without a float32 copy, each weight the file's
      * dequantized value bit for bit (the fixture's reference values are gguf.quants.dequantize's), in
      * the arrays a memory plan counts; the products of the vector and scalar kernels agree bit for bit,
-     * and with the float32 product of the dequantized weights to float rounding (4-bit blocks: with the
-     * inputs rounded to 8 bits as those blocks take them).
+     * and with the float32 product of the dequantized weights to float rounding.
      */
     @ParameterizedTest
     @EnumSource(names = {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"})
@@ -114,26 +113,10 @@ class GgufStoredTest {
             vector.project(n, x, new dev.lamina.kernels.LinearWeights[] {w}, new dev.lamina.tensor.Tensor[] {yv});
             scalar.project(n, x, new dev.lamina.kernels.LinearWeights[] {w}, new dev.lamina.tensor.Tensor[] {ys});
             assertThat(yv.toArray()).isEqualTo(ys.toArray());
-            dev.lamina.tensor.Tensor xf = takesRounded(w) ? dev.lamina.kernels.BlockInputs.rounded(x) : x;
-            vector.project(n, xf, new dev.lamina.kernels.LinearWeights[] {vector.prepare(dev.lamina.tensor.Tensor.of(held, out, in), null)},
+            vector.project(n, x, new dev.lamina.kernels.LinearWeights[] {vector.prepare(dev.lamina.tensor.Tensor.of(held, out, in), null)},
                     new dev.lamina.tensor.Tensor[] {yf});
             assertThat(relativeError(yv.toArray(), yf.toArray())).isLessThan(1e-5);
         }
-    }
-
-    /**
-     * How far a prepared model's logits may be from the float32 model's: 8-bit and 5-bit blocks take
-     * float inputs (float rounding); 4-bit blocks and Q6_K's (the q6_k files and the _m mixes) take them
-     * rounded to 8 bits per block of 32, as llama.cpp's do, which moves these random models' logits by
-     * about 1% (0.6-1.1%).
-     */
-    private static double tolerance(String type) {
-        return type.startsWith("q4") || type.equals("q6_k") || type.endsWith("_m") ? 2e-2 : 1e-5;
-    }
-
-    /** Whether w's products take their inputs rounded to 8 bits ({@link dev.lamina.kernels.BlockInputs}): 4-bit blocks, Q6_K and Q3_K. */
-    private static boolean takesRounded(dev.lamina.kernels.LinearWeights w) {
-        return w instanceof dev.lamina.kernels.Q4Weights || w instanceof dev.lamina.kernels.Q8Weights q && q.roundsInputs();
     }
 
     /**
@@ -161,7 +144,7 @@ class GgufStoredTest {
             float[] tf = flat.withKernels(k).forward(Tape.inference(k), ids, 1, ids.length).value().toArray();
             assertThat(ts).isEqualTo(tf);
             assertThat(relativeError(decode(PreparedModel.of(stored.withKernels(k)), ids), decode(PreparedModel.of(flat.withKernels(k)), ids)))
-                    .isLessThan(tolerance(type));
+                    .isLessThan(1e-5);
         }
     }
 
