@@ -157,28 +157,22 @@ final class VectorMatmul {
         int minChunk = (int) Math.max(4, Math.min(out, PARALLEL_MIN_FMA / Math.max(1L, (long) n * in)));
         pool.forRange(out, minChunk, (o0, o1) -> {
             float[] r = round ? roundedRows(4 * in) : null;
-            int o = o0;
-            for (; o + 4 <= o1; o += 4) {
+            for (int o = o0, rows; o < o1; o += rows) {
+                rows = o + 4 <= o1 ? 4 : 1;                 // four rows of w at a time, the task's last ones alone
                 float[] w = W;
                 int w0 = wOff + o * in;
                 if (round) {
-                    copyRounded(W, w0, in, 4, in, r, wAs);
+                    copyRounded(W, w0, in, rows, in, r, wAs);
                     w = r;
                     w0 = 0;
                 }
-                int i = 0;
-                for (; i + 2 <= n; i += 2) gemv4x2(in, X, xOff + i * in, w, w0, Y, yOff + i * out + o, out);
-                if (i < n) gemv4x1(in, X, xOff + i * in, w, w0, Y, yOff + i * out + o);
-            }
-            for (; o < o1; o++) {
-                float[] w = W;
-                int w0 = wOff + o * in;
-                if (round) {
-                    copyRounded(W, w0, in, 1, in, r, wAs);
-                    w = r;
-                    w0 = 0;
+                if (rows == 4) {
+                    int i = 0;
+                    for (; i + 2 <= n; i += 2) gemv4x2(in, X, xOff + i * in, w, w0, Y, yOff + i * out + o, out);
+                    if (i < n) gemv4x1(in, X, xOff + i * in, w, w0, Y, yOff + i * out + o);
+                } else {
+                    for (int i = 0; i < n; i++) Y[yOff + i * out + o] = VectorKernels.vdot(X, xOff + i * in, w, w0, in);
                 }
-                for (int i = 0; i < n; i++) Y[yOff + i * out + o] = VectorKernels.vdot(X, xOff + i * in, w, w0, in);
             }
         });
     }
