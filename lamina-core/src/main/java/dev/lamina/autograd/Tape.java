@@ -234,6 +234,7 @@ public final class Tape {
             t.masterWeights = masterWeights;
             t.lossScale = lossScale;
             t.profile = profile;
+            t.layerDone = layerDone;
             stashTapes.add(t);
         }
         return stashTapes.get(k);
@@ -349,10 +350,14 @@ public final class Tape {
         markLayers[marks++] = l;
     }
 
-    /** Who hears that a marked layer's backward is done (null: nobody); a checkpointing tape's segment tape tells the same one. */
+    /**
+     * Who hears that a marked layer's backward is done (null: nobody); a checkpointing tape's segment
+     * tape and a stashing tape's layer tapes (where the layers' marks are) tell the same one.
+     */
     public void onLayerDone(java.util.function.IntConsumer listener) {
         layerDone = listener;
         if (segments != null) segments.layerDone = listener;
+        for (Tape t : stashTapes) t.layerDone = listener;
     }
 
     /** Times every op of this tape into profile from now on (null stops it). */

@@ -61,10 +61,15 @@ public final class Var {
     /** A leaf holding value whose gradient is w's own (none when w needs none): w as another buffer or reading shows it. */
     static Var gradientOf(Var w, Tensor value) { return w.requiresGrad() ? leaf(value, w::grad) : new Var(value, (Tensor) null); }
 
-    /** The gradient; an op output's is borrowed from its tape (zeroed) when first asked for. */
+    /**
+     * The gradient; an op output's is borrowed from its tape (zeroed) when first asked for. A
+     * parameter's is asked of its supplier each time, not kept: while backward runs, training may lend
+     * a parameter a working buffer that holds its gradient only until backward has passed its layer
+     * ({@link dev.lamina.model.Parameters#lendGradients}).
+     */
     public Tensor grad() {
         if (grad == null && tape != null) grad = tape.lendGradient(value);
-        else if (grad == null && leafGrad != null) grad = leafGrad.get();
+        else if (grad == null && leafGrad != null) return leafGrad.get();
         return grad;
     }
 

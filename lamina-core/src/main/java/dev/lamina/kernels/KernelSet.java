@@ -172,10 +172,16 @@ public interface KernelSet {
      * dst[i] = src[i] in p's 16 bits (BF16 or FP16) when every src[i] is exact in them, and returns
      * true; returns false otherwise (dst then holds no meaning). {@link dev.lamina.tensor.Half} is the reference.
      */
-    boolean pack16(float[] src, short[] dst, dev.lamina.tensor.Precision p);
+    default boolean pack16(float[] src, short[] dst, dev.lamina.tensor.Precision p) { return pack16(src, 0, dst, 0, src.length, p); }
+
+    /** {@link #pack16} of n values, src from srcOff into dst from dstOff. */
+    boolean pack16(float[] src, int srcOff, short[] dst, int dstOff, int n, dev.lamina.tensor.Precision p);
 
     /** dst[i] = the float32 value of src[i] in p's 16 bits. */
-    void unpack16(short[] src, float[] dst, dev.lamina.tensor.Precision p);
+    default void unpack16(short[] src, float[] dst, dev.lamina.tensor.Precision p) { unpack16(src, 0, dst, 0, dst.length, p); }
+
+    /** {@link #unpack16} of n values, src from srcOff into dst from dstOff. */
+    void unpack16(short[] src, int srcOff, float[] dst, int dstOff, int n, dev.lamina.tensor.Precision p);
 
     /** Σ a[aOff+i]·b[bOff+i] for i < len. */
     float dot(float[] a, int aOff, float[] b, int bOff, int len);

@@ -427,10 +427,14 @@ public final class ScalarKernels implements KernelSet {
     }
 
     @Override
-    public boolean pack16(float[] src, short[] dst, dev.lamina.tensor.Precision p) { return dev.lamina.tensor.Half.pack(src, dst, p); }
+    public boolean pack16(float[] src, int srcOff, short[] dst, int dstOff, int n, dev.lamina.tensor.Precision p) {
+        return dev.lamina.tensor.Half.pack(src, srcOff, dst, dstOff, n, p);
+    }
 
     @Override
-    public void unpack16(short[] src, float[] dst, dev.lamina.tensor.Precision p) { dev.lamina.tensor.Half.unpack(src, dst, p); }
+    public void unpack16(short[] src, int srcOff, float[] dst, int dstOff, int n, dev.lamina.tensor.Precision p) {
+        dev.lamina.tensor.Half.unpack(src, srcOff, dst, dstOff, n, p);
+    }
 
     @Override
     public double sumOfSquares(Tensor x) {

@@ -566,33 +566,33 @@ public final class VectorKernels implements KernelSet {
      * threads. fp16 through the JDK's conversions, element by element (the Vector API has none).
      */
     @Override
-    public boolean pack16(float[] src, short[] dst, dev.lamina.tensor.Precision p) {
+    public boolean pack16(float[] src, int so, short[] dst, int dO, int n, dev.lamina.tensor.Precision p) {
         if (p != dev.lamina.tensor.Precision.BF16) {
             if (p != dev.lamina.tensor.Precision.FP16) throw new IllegalArgumentException("16-bit copies of " + p);
             boolean[] inexact = new boolean[1];
-            elementwise(src.length, (i0, i1) -> {
+            elementwise(n, (i0, i1) -> {
                 for (int i = i0; i < i1; i++) {
-                    short h = Float.floatToFloat16(src[i]);
-                    if (Float.floatToRawIntBits(Float.float16ToFloat(h)) != Float.floatToRawIntBits(src[i])) { inexact[0] = true; return; }
-                    dst[i] = h;
+                    short h = Float.floatToFloat16(src[so + i]);
+                    if (Float.floatToRawIntBits(Float.float16ToFloat(h)) != Float.floatToRawIntBits(src[so + i])) { inexact[0] = true; return; }
+                    dst[dO + i] = h;
                 }
             });
             return !inexact[0];
         }
         java.util.concurrent.atomic.AtomicBoolean lost = new java.util.concurrent.atomic.AtomicBoolean();
-        elementwise(src.length, (i0, i1) -> {
+        elementwise(n, (i0, i1) -> {
             IntVector acc = IntVector.zero(SI);          // the OR of every float's bits: its low half must end up 0
             int i = i0;
             for (; i + L <= i1; i += L) {
-                IntVector b = FloatVector.fromArray(S, src, i).reinterpretAsInts();
+                IntVector b = FloatVector.fromArray(S, src, so + i).reinterpretAsInts();
                 acc = acc.or(b);
-                b.lanewise(VectorOperators.LSHR, 16).convertShape(VectorOperators.I2S, S16, 0).reinterpretAsShorts().intoArray(dst, i);
+                b.lanewise(VectorOperators.LSHR, 16).convertShape(VectorOperators.I2S, S16, 0).reinterpretAsShorts().intoArray(dst, dO + i);
             }
             int rest = acc.and(0xffff).reduceLanes(VectorOperators.OR);
             for (; i < i1; i++) {
-                int b = Float.floatToRawIntBits(src[i]);
+                int b = Float.floatToRawIntBits(src[so + i]);
                 rest |= b & 0xffff;
-                dst[i] = (short) (b >>> 16);
+                dst[dO + i] = (short) (b >>> 16);
             }
             if (rest != 0) lost.set(true);
         });
@@ -600,17 +600,17 @@ public final class VectorKernels implements KernelSet {
     }
 
     @Override
-    public void unpack16(short[] src, float[] dst, dev.lamina.tensor.Precision p) {
+    public void unpack16(short[] src, int so, float[] dst, int dO, int n, dev.lamina.tensor.Precision p) {
         if (p != dev.lamina.tensor.Precision.BF16) {
-            elementwise(dst.length, (i0, i1) -> { for (int i = i0; i < i1; i++) dst[i] = Float.float16ToFloat(src[i]); });
+            elementwise(n, (i0, i1) -> { for (int i = i0; i < i1; i++) dst[dO + i] = Float.float16ToFloat(src[so + i]); });
             return;
         }
-        elementwise(dst.length, (i0, i1) -> {
+        elementwise(n, (i0, i1) -> {
             int i = i0;
             for (; i + L <= i1; i += L)
-                ((IntVector) jdk.incubator.vector.ShortVector.fromArray(S16, src, i).convertShape(VectorOperators.S2I, SI, 0))
-                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, i);
-            for (; i < i1; i++) dst[i] = Float.intBitsToFloat(src[i] << 16);
+                ((IntVector) jdk.incubator.vector.ShortVector.fromArray(S16, src, so + i).convertShape(VectorOperators.S2I, SI, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, dO + i);
+            for (; i < i1; i++) dst[dO + i] = Float.intBitsToFloat(src[so + i] << 16);
         });
     }
 

@@ -91,7 +91,31 @@ public final class Parameters {
     }
 
     public Tensor value(String name) { Slot s = slot(name); return new Tensor(data, s.offset(), s.shape()); }
-    public Tensor grad(String name) { Slot s = slot(name); return new Tensor(gradData(), s.offset(), s.shape()); }
+    public Tensor grad(String name) {
+        Slot s = slot(name);
+        GradientLender l = lender;
+        if (l != null) return l.grad(s);
+        float[] g = gradData();
+        Tensor view = gradViews.get(name);                 // kept: backward asks for a parameter's gradient at every use
+        if (view == null || view.data() != g) gradViews.put(name, view = new Tensor(g, s.offset(), s.shape()));
+        return view;
+    }
+
+    private final Map<String, Tensor> gradViews = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Hands out a parameter's gradient buffer while backward runs, in place of the flat buffer's view. */
+    @FunctionalInterface
+    public interface GradientLender { Tensor grad(Slot s); }
+
+    private volatile GradientLender lender;
+
+    /**
+     * From now on (until called with null) backward writes each parameter's gradient into the buffer
+     * lender hands out rather than into the flat gradient: training that keeps the step's gradient
+     * elsewhere (in 16 bits, or summed over micro-batches) lends a region's float32 buffer only while
+     * backward works on it ({@code train.StepGradients}).
+     */
+    public void lendGradients(GradientLender lender) { this.lender = lender; }
     public boolean has(ParamKey key) { return has(key.name()); }
     public Tensor value(ParamKey key) { return value(key.name()); }
 

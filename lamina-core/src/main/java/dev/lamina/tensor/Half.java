@@ -10,22 +10,24 @@ public final class Half {
     private Half() {}
 
     /** dst[i] = src[i] in p's 16 bits; returns whether every src[i] comes back bit for bit (dst is then complete). */
-    public static boolean pack(float[] src, short[] dst, Precision p) {
-        int n = src.length;
+    public static boolean pack(float[] src, short[] dst, Precision p) { return pack(src, 0, dst, 0, src.length, p); }
+
+    /** dst[dstOff+i] = src[srcOff+i] in p's 16 bits for i < n; returns whether every value comes back bit for bit. */
+    public static boolean pack(float[] src, int srcOff, short[] dst, int dstOff, int n, Precision p) {
         if (p == Precision.BF16) {
             int low = 0;
             for (int i = 0; i < n; i++) {
-                int b = Float.floatToRawIntBits(src[i]);
+                int b = Float.floatToRawIntBits(src[srcOff + i]);
                 low |= b & 0xffff;
-                dst[i] = (short) (b >>> 16);
+                dst[dstOff + i] = (short) (b >>> 16);
             }
             return low == 0;
         }
         if (p != Precision.FP16) throw new IllegalArgumentException("16-bit copies of " + p);
         for (int i = 0; i < n; i++) {
-            short h = Float.floatToFloat16(src[i]);
-            if (Float.floatToRawIntBits(Float.float16ToFloat(h)) != Float.floatToRawIntBits(src[i])) return false;
-            dst[i] = h;
+            short h = Float.floatToFloat16(src[srcOff + i]);
+            if (Float.floatToRawIntBits(Float.float16ToFloat(h)) != Float.floatToRawIntBits(src[srcOff + i])) return false;
+            dst[dstOff + i] = h;
         }
         return true;
     }
@@ -42,9 +44,11 @@ public final class Half {
     }
 
     /** dst[i] = the float32 value of src[i] in p's 16 bits. */
-    public static void unpack(short[] src, float[] dst, Precision p) {
-        int n = dst.length;
-        if (p == Precision.BF16) for (int i = 0; i < n; i++) dst[i] = Float.intBitsToFloat(src[i] << 16);
-        else for (int i = 0; i < n; i++) dst[i] = Float.float16ToFloat(src[i]);
+    public static void unpack(short[] src, float[] dst, Precision p) { unpack(src, 0, dst, 0, dst.length, p); }
+
+    /** dst[dstOff+i] = the float32 value of src[srcOff+i] in p's 16 bits, for i < n. */
+    public static void unpack(short[] src, int srcOff, float[] dst, int dstOff, int n, Precision p) {
+        if (p == Precision.BF16) for (int i = 0; i < n; i++) dst[dstOff + i] = Float.intBitsToFloat(src[srcOff + i] << 16);
+        else for (int i = 0; i < n; i++) dst[dstOff + i] = Float.float16ToFloat(src[srcOff + i]);
     }
 }

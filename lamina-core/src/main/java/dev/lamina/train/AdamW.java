@@ -17,10 +17,11 @@ public final class AdamW {
     private final float[] m, v;
     private final int lo, hi;
     private final Span[] spans;
+    private final Tensor[] gradViews;
     private int t; // steps taken
 
-    /** A run of adjacent slots that all are, or all are not, weight-decayed: one kernel call per step. */
-    private record Span(Tensor param, Tensor grad, Tensor m, Tensor v, boolean decay) {}
+    /** A run [from, to) of adjacent slots that all are, or all are not, weight-decayed: one kernel call per step. */
+    private record Span(int from, int to, Tensor param, Tensor m, Tensor v, boolean decay) {}
 
     /** An optimizer over params, computing with kernels. */
     public AdamW(Parameters params, KernelSet kernels) { this(params, kernels, 0, params.count()); }
@@ -46,6 +47,7 @@ public final class AdamW {
         }
         if (decay != null) runs.add(span(start, params.count(), decay));
         this.spans = runs.toArray(Span[]::new);
+        this.gradViews = new Tensor[spans.length];
     }
 
     /** The run [from, to) within the shard, or an empty one. */
@@ -53,8 +55,7 @@ public final class AdamW {
         from = Math.min(Math.max(from, lo), hi);
         to = Math.max(from, Math.min(to, hi));
         int[] shape = {to - from};
-        return new Span(new Tensor(params.data(), from, shape), new Tensor(params.gradData(), from, shape),
-                new Tensor(m, from - lo, shape), new Tensor(v, from - lo, shape), decay);
+        return new Span(from, to, new Tensor(params.data(), from, shape), new Tensor(m, from - lo, shape), new Tensor(v, from - lo, shape), decay);
     }
 
     /** The first moments of the shard (all parameters unless sharded): m()[i] belongs to parameter shardStart() + i. */
@@ -66,22 +67,54 @@ public final class AdamW {
     public void setStepsTaken(int steps) { t = steps; }
 
     /** One update with the gradients in params.gradData(); weight decay only on slots marked decay. */
-    public void step(double lr, TrainConfig c) {
+    public void step(double lr, TrainConfig c) { step(lr, c, null); }
+
+    /** One update with the gradient in half (its 16-bit values, {@link StepGradients.Mode#HALF}), or in params.gradData() when half is null. */
+    public void step(double lr, TrainConfig c, StepGradients half) {
         t++;
-        float bc1 = (float) (1 - Math.pow(c.beta1(), t)), bc2 = (float) (1 - Math.pow(c.beta2(), t));
-        for (Span s : spans)
-            if (s.param().size() > 0) kernels.adamw(s.param(), s.grad(), s.m(), s.v(), (float) lr, (float) c.beta1(), (float) c.beta2(),
-                    (float) c.eps(), s.decay() ? (float) c.weightDecay() : 0f, bc1, bc2);
+        for (int i = 0; i < spans.length; i++) {
+            Span s = spans[i];
+            if (s.to() == s.from()) continue;
+            float decay = s.decay() ? (float) c.weightDecay() : 0f;
+            if (half != null) update(s.from(), s.to(), lr, c, decay, half);
+            else kernels.adamw(s.param(), flatGrad(i), s.m(), s.v(), (float) lr, (float) c.beta1(), (float) c.beta2(),
+                    (float) c.eps(), decay, correction(c.beta1()), correction(c.beta2()));
+        }
+    }
+
+    /** The flat gradient's view of span i (kept: a step allocates nothing). */
+    private Tensor flatGrad(int i) {
+        float[] grad = params.gradData();
+        Span s = spans[i];
+        if (gradViews[i] == null || gradViews[i].data() != grad) gradViews[i] = new Tensor(grad, s.from(), new int[]{s.to() - s.from()});
+        return gradViews[i];
     }
 
     /** One update decaying every parameter, as torch.optim.AdamW does by default (for benchmarks against it). */
-    public void stepAllDecay(double lr, TrainConfig c) {
+    public void stepAllDecay(double lr, TrainConfig c) { stepAllDecay(lr, c, null); }
+
+    /** As above with the gradient in half, or in params.gradData() when half is null. */
+    public void stepAllDecay(double lr, TrainConfig c, StepGradients half) {
         t++;
-        float bc1 = (float) (1 - Math.pow(c.beta1(), t)), bc2 = (float) (1 - Math.pow(c.beta2(), t));
-        int[] shape = {hi - lo};
-        kernels.adamw(new Tensor(params.data(), lo, shape), new Tensor(params.gradData(), lo, shape), Tensor.of(m, hi - lo),
-                Tensor.of(v, hi - lo), (float) lr, (float) c.beta1(), (float) c.beta2(), (float) c.eps(), (float) c.weightDecay(), bc1, bc2);
+        update(lo, hi, lr, c, (float) c.weightDecay(), half);
     }
+
+    /** The update of parameters [from, to) at step t; the gradient read whole from the flat buffer, or a chunk at a time from half. */
+    private void update(int from, int to, double lr, TrainConfig c, float decay, StepGradients half) {
+        float bc1 = correction(c.beta1()), bc2 = correction(c.beta2());
+        if (half == null) {
+            kernels.adamw(slice(params.data(), from, to - from), slice(params.gradData(), from, to - from), slice(m, from - lo, to - from),
+                    slice(v, from - lo, to - from), (float) lr, (float) c.beta1(), (float) c.beta2(), (float) c.eps(), decay, bc1, bc2);
+            return;
+        }
+        half.forChunks(from, to, (g, at) -> kernels.adamw(slice(params.data(), at, g.size()), g, slice(m, at - lo, g.size()),
+                slice(v, at - lo, g.size()), (float) lr, (float) c.beta1(), (float) c.beta2(), (float) c.eps(), decay, bc1, bc2));
+    }
+
+    private static Tensor slice(float[] a, int from, int n) { return new Tensor(a, from, new int[]{n}); }
+
+    /** Adam's bias correction 1 − β^t at the step being taken. */
+    private float correction(double beta) { return (float) (1 - Math.pow(beta, t)); }
 
     /** Global L2 norm of all gradients. */
     public double gradNorm() { return gradNorm(kernels, params); }
@@ -90,9 +123,16 @@ public final class AdamW {
     public static double gradNorm(KernelSet k, Parameters p) { return Math.sqrt(k.sumOfSquares(p.flatGrad())); }
 
     /** Scales all gradients so their global norm is at most maxNorm; returns the norm before clipping. */
-    public double clip(double maxNorm) {
-        double norm = gradNorm();
-        if (maxNorm > 0 && norm > maxNorm) kernels.scale(params.flatGrad(), (float) (maxNorm / (norm + 1e-6)));
+    public double clip(double maxNorm) { return clip(maxNorm, null); }
+
+    /** As above for the gradient in half (null: the flat buffer). */
+    public double clip(double maxNorm, StepGradients half) {
+        double norm = half == null ? gradNorm() : Math.sqrt(half.sumOfSquares());
+        float factor = (float) (maxNorm / (norm + 1e-6));
+        if (maxNorm > 0 && norm > maxNorm) {
+            if (half == null) kernels.scale(params.flatGrad(), factor);
+            else half.scale(factor);
+        }
         return norm;
     }
 }

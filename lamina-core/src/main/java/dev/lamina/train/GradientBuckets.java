@@ -67,27 +67,8 @@ final class GradientBuckets {
      * Gradients are rounded to precision before they are summed.
      */
     static GradientBuckets of(Parameters params, int layers, Ring ring, int bucketFloats, dev.lamina.tensor.Precision precision) {
-        int[] lo = new int[layers], hi = new int[layers];
-        java.util.Arrays.fill(lo, Integer.MAX_VALUE);
-        for (Parameters.Slot s : params.slots().values()) {
-            if (s.layer() < 0) continue;
-            lo[s.layer()] = Math.min(lo[s.layer()], s.offset());
-            hi[s.layer()] = Math.max(hi[s.layer()], s.offset() + s.size());
-        }
-        int[] span = new int[layers + 1];
-        for (int l = 0; l < layers; l++) {
-            if (lo[l] == Integer.MAX_VALUE) return null;                            // a layer without parameters
-            if (l > 0 && lo[l] != span[l]) return null;                             // not right after the previous layer
-            if (l == 0) span[0] = lo[0];
-            span[l + 1] = hi[l];
-        }
-        long inLayers = 0;
-        for (Parameters.Slot s : params.slots().values()) if (s.layer() >= 0) inLayers += s.size();
-        if (inLayers != span[layers] - span[0]) return null;                         // something else between layers
-        boolean topEarly = true;                       // only the final norm and the head after the layers: read after the last layer's mark
-        for (Parameters.Slot s : params.slots().values())
-            if (s.offset() >= span[layers] && s.role() != dev.lamina.model.Role.FINAL_NORM && s.role() != dev.lamina.model.Role.HEAD) topEarly = false;
-        return new GradientBuckets(ring, params.gradData(), layers, Math.max(1, bucketFloats), span, topEarly, precision);
+        GradientRegions r = GradientRegions.of(params, layers);
+        return r == null ? null : new GradientBuckets(ring, params.gradData(), layers, Math.max(1, bucketFloats), r.span(), r.topEarly(), precision);
     }
 
     /**

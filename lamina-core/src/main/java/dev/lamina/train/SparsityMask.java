@@ -70,6 +70,9 @@ public final class SparsityMask {
     /** Zeroes the masked gradients. */
     public void maskGradients(Parameters p) { clear(p.gradData()); }
 
+    /** The masked positions of the flat parameter buffers. */
+    BitSet zeros() { return zeros; }
+
     /** Zeroes the masked weights. */
     public void maskWeights(Parameters p) { clear(p.data()); }
 

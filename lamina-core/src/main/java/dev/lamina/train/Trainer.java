@@ -58,7 +58,8 @@ public final class Trainer {
     private int[] shards;                                  // with a sharded optimizer (ZeRO-1): rank r updates [shards[r], shards[r+1])
     private double allReduceMillis, allReduceWaitMillis;   // the last step's all-reduce (in the ring), and the wait for it after backward
     private GradientBuckets buckets;                       // data-parallel: the all-reduce overlapped with backward (null: after it, whole)
-    private dev.lamina.tensor.Tensor accumulated;         // the step's gradient while micro-batches add up, when there are several
+    private dev.lamina.tensor.Tensor accumulated;         // data-parallel: the step's gradient while micro-batches add up, when there are several
+    private StepGradients store;                           // one worker: the step's gradient in 16 bits, or summed region by region (null: in place)
     private final boolean sixteenBit;                      // 16-bit training: the params are float32 master weights, which the tape reads rounded
     private LossScaler scaler;                             // fp16: the dynamic loss scale; else null
     private boolean skipped;                               // fp16: the last step's gradients overflowed and it was skipped
@@ -319,6 +320,28 @@ public final class Trainer {
         return norm;
     }
 
+    /**
+     * Where this worker's step gradient lives: one worker keeps a 16-bit run's single micro-batch in 16
+     * bits (the store's HALF mode; not with a gradient hook, which reads float32) and sums several
+     * micro-batches region by region into the flat gradient (SUM); null writes it in place (float32
+     * with one micro-batch; data-parallel workers, whose buckets round and sum it themselves).
+     */
+    private StepGradients stepGradients() {
+        boolean half = cfg.accum() <= 1;
+        if (inPlace || ring.size() > 1 || half && gradientHook != null) return null;
+        if (store == null || (store.mode() == StepGradients.Mode.HALF) != half)
+            store = StepGradients.of(model.params(), model.kernels(), model.config().numHiddenLayers(), cfg.precision(), cfg.accum());
+        return store;
+    }
+
+    private boolean inPlace;
+
+    /** Backward writes every micro-batch's gradient into the flat buffer in place, as data-parallel workers do (tests hold the store to this). */
+    Trainer inPlaceGradients() { inPlace = true; store = null; return this; }
+
+    /** Bytes of the step gradient's store beyond the flat gradient (the 16-bit gradient and the working buffers); 0 when there is none. */
+    public long stepGradientBytes() { return store == null ? 0 : store.bytes(); }
+
     /** Trains until step == untilStep (at most cfg.steps()); returns the losses of the steps taken. */
     public List<Float> train(int untilStep, Consumer<Progress> onStep) {
         int end = Math.min(untilStep, cfg.steps());
@@ -327,7 +350,8 @@ public final class Trainer {
         while (step < end) {
             long t0 = System.nanoTime();
             double lr = cfg.lrAt(step);
-            model.params().zeroGrad();
+            StepGradients byRegion = stepGradients(), half = byRegion != null && byRegion.mode() == StepGradients.Mode.HALF ? byRegion : null;
+            if (byRegion == null) model.params().zeroGrad();     // (by region: each region's gradient starts from zero when lent)
             float loss = 0;
             stepKl = stepCe = 0;
             moe = executor.routerLosses() == null ? null : new MoeStep();
@@ -338,37 +362,43 @@ public final class Trainer {
                     batcher.skip();
                     continue;
                 }
-                if (micro > first) model.params().zeroGrad();    // each micro-batch's gradient from zero, then added: ((g0 + g1) + g2) ...
+                if (micro > first && byRegion == null) model.params().zeroGrad();    // each micro-batch's gradient from zero, then added: ((g0 + g1) + g2) ...
                 boolean overlap = buckets != null && micro == first + share - 1;   // this worker's last: sum buckets as backward frees them
-                if (share > 1 && accumulated == null) accumulated = dev.lamina.tensor.Tensor.zeros(model.params().flatGrad().size());
+                if (share > 1 && byRegion == null && accumulated == null) accumulated = dev.lamina.tensor.Tensor.zeros(model.params().flatGrad().size());
                 batcher.next(ids, targets);
                 tape.reset();
-                if (distillation == null) loss += model.loss(executor, targets) / cfg.accum();
-                else {
-                    var soft = distillation.targets(ids, cfg.batch(), cfg.seq(), (long) step * cfg.accum() + micro);
-                    var d = model.distillLoss(executor, targets, soft, distillation.alpha(), distillation.tau());
-                    loss += d.loss() / cfg.accum();
-                    stepKl += d.kl() / cfg.accum();
-                    stepCe += d.ce() / cfg.accum();
-                }
-                if (overlap) {
-                    buckets.begin(share > 1 ? accumulated.data() : null, scatter ? shards : null);
-                    tape.onLayerDone(buckets::layerDone);
-                }
+                if (byRegion != null) byRegion.begin(tape, micro == first);   // from the forward on: the fused head adds its weight's gradient as it goes
+                boolean ran = false;
                 try {
+                    if (distillation == null) loss += model.loss(executor, targets) / cfg.accum();
+                    else {
+                        var soft = distillation.targets(ids, cfg.batch(), cfg.seq(), (long) step * cfg.accum() + micro);
+                        var d = model.distillLoss(executor, targets, soft, distillation.alpha(), distillation.tau());
+                        loss += d.loss() / cfg.accum();
+                        stepKl += d.kl() / cfg.accum();
+                        stepCe += d.ce() / cfg.accum();
+                    }
+                    if (overlap) {
+                        buckets.begin(share > 1 ? accumulated.data() : null, scatter ? shards : null);
+                        tape.onLayerDone(buckets::layerDone);
+                    }
                     tape.backward();
+                    ran = true;
                 } finally {
                     if (overlap) tape.onLayerDone(null);
+                    if (byRegion != null && ran) byRegion.end(tape);        // rounded to 16 bits and stored, or added in, region by region
+                    else if (byRegion != null) byRegion.abandon(tape);
                 }
-                if (sixteenBit && !overlap) model.kernels().round(model.params().flatGrad(), cfg.precision());   // the gradient as 16 bits store it (the buckets round their own)
                 if (moe != null) moe.add(executor.routerLosses(), cfg.accum());
+                if (byRegion != null) continue;
+                if (sixteenBit && !overlap) model.kernels().round(model.params().flatGrad(), cfg.precision());   // the gradient as 16 bits store it (the buckets round their own)
                 if (overlap) continue;                            // the buckets add it to the earlier micro-batches
                 if (share > 1) {
                     if (micro == first) accumulated.copyFrom(model.params().flatGrad());
                     else model.kernels().accumulate(accumulated, model.params().flatGrad());
                 }
             }
-            if (share > 1 && buckets == null) model.params().flatGrad().copyFrom(accumulated);
+            if (share > 1 && buckets == null && byRegion == null) model.params().flatGrad().copyFrom(accumulated);
             if (ring.size() > 1) {                                // the workers' sums, added in rank order
                 long r0 = System.nanoTime();
                 if (buckets != null) {
@@ -386,20 +416,22 @@ public final class Trainer {
                 allReduceMillis = buckets != null ? buckets.ringMillis() : (System.nanoTime() - r0) / 1e6;
                 if (buckets == null) allReduceWaitMillis = allReduceMillis;
             }
-            if (scaler != null) model.kernels().scale(model.params().flatGrad(), 1f / scaler.scale());   // exact: a power of two; after the buckets are summed
+            if (scaler != null && half != null) half.scale(1f / scaler.scale());
+            else if (scaler != null) model.kernels().scale(model.params().flatGrad(), 1f / scaler.scale());   // exact: a power of two; after the buckets are summed
             if (cfg.accum() > 1)
                 model.kernels().scale(model.params().flatGrad(), 1f / cfg.accum());
             if (!Float.isFinite(loss))
                 throw new LaminaException("loss became " + loss + " at step " + (step + 1) + "; lower the learning rate or lengthen the warm-up");
-            if (mask != null) mask.maskGradients(model.params());
+            if (mask != null && half != null) half.zero(mask.zeros());
+            else if (mask != null) mask.maskGradients(model.params());
             if (gradientHook != null) gradientHook.accept(step + 1, model.params());
-            double norm = scatter ? clipShard() : opt.clip(cfg.clip());
+            double norm = scatter ? clipShard() : opt.clip(cfg.clip(), half);
             skipped = scaler != null && !Double.isFinite(norm);   // fp16 overflowed: no update, a smaller scale
             if (scaler != null) {
                 scaler = scaler.after(!skipped);
                 tape.lossScale(scaler.scale());
             }
-            if (!skipped) opt.step(lr, cfg);
+            if (!skipped) opt.step(lr, cfg, half);
             if (shards != null) ring.allGather(model.params().data(), shards);     // every worker's updated slice to all
             if (mask != null) mask.maskWeights(model.params());
             step++;

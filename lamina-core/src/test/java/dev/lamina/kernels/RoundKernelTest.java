@@ -77,6 +77,35 @@ class RoundKernelTest {
                     }
     }
 
+    /**
+     * The offset forms (a 16-bit gradient store packs one region of the flat gradient at a time):
+     * n values from odd offsets into odd offsets, the vector kernels' bits equal to Half's, and nothing
+     * outside [off, off + n) written.
+     */
+    @Test
+    void packingAtOffsetsTouchesOnlyItsRange() {
+        SplittableRandom r = new SplittableRandom(12);
+        for (Precision p : new Precision[] {Precision.BF16, Precision.FP16})
+            for (int n : SIZES)
+                for (KernelSet k : new KernelSet[] {Kernels.scalar(1), Kernels.vector(1), Kernels.vector(2)}) {
+                    int so = 1 + r.nextInt(7), dO = 3 + r.nextInt(5);
+                    float[] x = new float[so + n + 5];
+                    for (int i = 0; i < x.length; i++) x[i] = p.round(value(r));
+                    short[] ref = new short[dO + n + 4], got = new short[dO + n + 4];
+                    java.util.Arrays.fill(ref, (short) 0x5a5a);
+                    java.util.Arrays.fill(got, (short) 0x5a5a);
+                    assertThat(dev.lamina.tensor.Half.pack(x, so, ref, dO, n, p)).isTrue();
+                    assertThat(k.pack16(x, so, got, dO, n, p)).as("%s n %d %s", p, n, k.name()).isTrue();
+                    assertThat(got).as("%s n %d %s", p, n, k.name()).isEqualTo(ref);
+                    float[] back = new float[n + 9];
+                    java.util.Arrays.fill(back, 7f);
+                    k.unpack16(got, dO, back, 2, n, p);
+                    for (int i = 0; i < back.length; i++)
+                        assertThat(Float.floatToRawIntBits(back[i])).as("%s n %d %s at %d", p, n, k.name(), i)
+                                .isEqualTo(Float.floatToRawIntBits(i >= 2 && i < 2 + n ? x[so + i - 2] : 7f));
+                }
+    }
+
     /** Random floats of every magnitude, with NaNs, infinities, signed zeros, subnormals and exact ties mixed in. */
     private static float value(SplittableRandom r) {
         return switch (r.nextInt(12)) {
