@@ -80,6 +80,8 @@ final class BenchCommand implements Runnable {
                 throw new LaminaException("--precision " + storage.label() + " trains a whole model; use --precision fp32 with --lora");
             boolean sixteenBit = storage != dev.lamina.tensor.Precision.FP32;   // the weights are float32 master weights, read rounded
             AdamW opt = new AdamW(trainable, model.kernels());
+            // 16 bits: the step's gradient kept in 16 bits, as the trainer keeps it (null: written in place, float32)
+            dev.lamina.train.StepGradients half = sixteenBit ? dev.lamina.train.StepGradients.of(trainable, model.kernels(), mc.numHiddenLayers(), storage, 1) : null;
             float scale = storage == dev.lamina.tensor.Precision.FP16 ? dev.lamina.train.LossScaler.INITIAL : 1f;
             Rng rng = new Rng(0);
             int[] window = new int[B * (T + 1)];
@@ -104,21 +106,24 @@ final class BenchCommand implements Runnable {
                 if (s == 2) { gcBefore = collections(); calls = Parallel.calls(); }
                 long allocatedBefore = s >= 2 ? allocatedBytes() : 0;
                 long t0 = System.nanoTime();
-                trainable.zeroGrad();
+                if (half == null) trainable.zeroGrad();
                 if (profile && s >= 2) prof.add("zero parameter gradients", Profile.Phase.UPDATE, System.nanoTime() - t0);
                 tape.reset();
+                if (half != null) half.begin(tape, true);
                 model.loss(ex, targets);
                 tape.backward();
+                if (half != null) half.end(tape);
                 long t1 = System.nanoTime();
                 if (sixteenBit) {                     // the gradient stored in 16 bits; fp16's unscaling and overflow check
-                    model.kernels().round(trainable.flatGrad(), storage);
+                    if (half == null) model.kernels().round(trainable.flatGrad(), storage);
                     if (scale != 1f) {
-                        model.kernels().scale(trainable.flatGrad(), 1f / scale);
-                        if (!Double.isFinite(model.kernels().sumOfSquares(trainable.flatGrad())))
+                        if (half != null) half.scale(1f / scale);
+                        else model.kernels().scale(trainable.flatGrad(), 1f / scale);
+                        if (!Double.isFinite(half != null ? half.sumOfSquares() : model.kernels().sumOfSquares(trainable.flatGrad())))
                             throw new LaminaException("fp16 gradients overflowed at loss scale " + scale + " in step " + (s + 1));
                     }
                 }
-                opt.stepAllDecay(tc.lr(), tc);
+                opt.stepAllDecay(tc.lr(), tc, half);
                 long t2 = System.nanoTime();
                 if (profile && s >= 2) prof.add("adamw", Profile.Phase.UPDATE, t2 - t1);
                 times[s] = (t2 - t0) / 1e9;
@@ -152,13 +157,14 @@ final class BenchCommand implements Runnable {
             long peak = 0;
             for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans())
                 if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) peak += pool.getPeakUsage().getUsed();
-            long grads = tape.gradientBytes(), acts = tape.bytes() - grads;
-            if (loraRank == null) System.out.printf("memory: parameters %.0f MB%s + gradients %.0f MB + AdamW moments %.0f MB + activations %.0f MB%s "
+            long grads = tape.gradientBytes(), acts = tape.bytes() - grads, paramGrads = half != null ? half.bytes() : 4L * n;
+            if (loraRank == null) System.out.printf("memory: parameters %.0f MB%s + gradients %.0f MB%s + AdamW moments %.0f MB + activations %.0f MB%s "
                             + "+ activation gradients (lent during backward) %.0f MB = %.0f MB live; JVM peak heap %.0f MB "
                             + "(includes garbage not yet collected)%n",
-                    4e-6 * n, sixteenBit ? " (float32 master weights)" : "", 4e-6 * n, 8e-6 * n, acts / 1e6,
+                    4e-6 * n, sixteenBit ? " (float32 master weights)" : "", paramGrads / 1e6,
+                    half != null ? " (" + storage.label() + ", and float32 working buffers for the region backward is in)" : "", 8e-6 * n, acts / 1e6,
                     sixteenBit ? " (norm gains and biases read rounded: " + storage.label() + " copies included)" : "",
-                    grads / 1e6, 16e-6 * n + tape.bytes() / 1e6, peak / 1e6);
+                    grads / 1e6, (12L * n + paramGrads + tape.bytes()) / 1e6, peak / 1e6);
             System.out.printf("activations kept: %d buffers, %.1f MB%s%n", tape.activationTensors(), tape.activationBytes() / 1e6,
                     checkpointEvery > 0 ? " (" + (mc.numHiddenLayers() + checkpointEvery - 1) / checkpointEvery + " segment inputs, one segment's buffers)" : "");
             System.out.printf("activation_bytes=%d%n", tape.activationBytes());

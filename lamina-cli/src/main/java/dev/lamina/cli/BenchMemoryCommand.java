@@ -100,16 +100,20 @@ final class BenchMemoryCommand implements Callable<Integer> {
             nf4Bytes = model.nf4Bytes();
         }
         AdamW opt = new AdamW(trainable, model.kernels());
+        // full training in 16 bits keeps its step gradient in 16 bits, as the trainer does (null: one float32 buffer)
+        dev.lamina.train.StepGradients half = sixteenBit ? dev.lamina.train.StepGradients.of(trainable, model.kernels(), mc.numHiddenLayers(), storage, 1) : null;
         Tape tape = Tape.training(model.kernels()).checkpointEvery(checkpointEvery).precision(storage).masterWeights(sixteenBit);
         TapeExecutor ex = new TapeExecutor(model, tape, ids, batch, seq);
         TrainConfig tc = TrainConfig.peerBenchmark(2, batch, seq);
         for (int step = 0; step < 2; step++) {
-            trainable.zeroGrad();
+            if (half == null) trainable.zeroGrad();
             tape.reset();
+            if (half != null) half.begin(tape, true);
             model.loss(ex, targets);
             tape.backward();
+            if (half != null) half.end(tape);
             if (step == 1) {
-                long weights = 4L * model.params().count() + nf4Bytes, grads = 4L * trainable.count(), moments = 8L * trainable.count();
+                long weights = 4L * model.params().count() + nf4Bytes, grads = half != null ? half.bytes() : 4L * trainable.count(), moments = 8L * trainable.count();
                 System.out.printf(Locale.ROOT, "accounted: weights %.0f MB (float32%s %.0f + NF4 %.0f) + adapter %.0f MB + gradients %.0f MB "
                                 + "+ AdamW moments %.0f MB + activations %.0f MB%s + NF4 scratch %.0f MB = %.0f MB%n",
                         weights / 1e6, sixteenBit ? " master" : "", 4e-6 * model.params().count(),
@@ -118,7 +122,7 @@ final class BenchMemoryCommand implements Callable<Integer> {
                         (weights + adapterBytes + grads + moments + tape.bytes() + (model.frozenScratch() == null ? 0 : 4L * model.frozenScratch().size())) / 1e6);
                 report("after backward, before the optimizer step");
             }
-            opt.stepAllDecay(tc.lr(), tc);
+            opt.stepAllDecay(tc.lr(), tc, half);
         }
         return 0;
     }

@@ -211,22 +211,39 @@ public record ModelConfig(
     }
 
     public ParameterCounts parameterCounts() {
-        long d = hiddenSize, ff = intermediateSize, hd = headDim();
-        boolean ln = norm == Norm.LAYERNORM, gated = activation != Activation.GELU;
-        long normSize = ln ? 2 * d : d, attention = 0, mlp = 0, experts = 0, active = 0, routers = 0, norms = normSize;
+        long d = hiddenSize;
+        long normSize = norm == Norm.LAYERNORM ? 2 * d : d, attention = 0, mlp = 0, experts = 0, active = 0, routers = 0, norms = normSize;
         long embeddings = (long) vocabSize * d + (position == Position.LEARNED ? (long) maxPositionEmbeddings * d : 0);
         for (int l = 0; l < numHiddenLayers; l++) {
-            attention += d * qDim() + 2 * d * kvDim() + (long) qDim() * d + (bias ? qDim() + 2L * kvDim() + d : 0);
-            norms += 2 * normSize + (qkNorm ? 2 * hd : 0) + (sandwichNorms ? 2 * normSize : 0);
-            long dense = (gated ? 3 : 2) * d * ff, expert = (gated ? 3 : 2) * d * expertSize();
-            if (sparse(l)) {
-                long shared = sharedExpertIntermediateSize > 0 ? 3 * d * sharedExpertIntermediateSize + d : 0;   // and its gate [1, d]
-                routers += numExperts * d;
-                experts += numExperts * expert + shared;
-                active += expertsPerToken * expert + shared;
-            } else mlp += dense + (bias && !gated ? ff + d : 0);
+            LayerCounts c = layerCounts(l);
+            attention += c.attention();
+            norms += c.norms();
+            mlp += c.mlp();
+            experts += c.experts();
+            active += c.activeExperts();
+            routers += c.routers();
         }
         return new ParameterCounts(embeddings, attention, mlp, experts, active, routers, norms, tieWordEmbeddings ? 0 : (long) vocabSize * d);
+    }
+
+    /** Parameters of layer l: its norms, attention, and dense MLP or experts and router. */
+    public long layerParameterCount(int l) {
+        LayerCounts c = layerCounts(l);
+        return c.attention() + c.norms() + c.mlp() + c.experts() + c.routers();
+    }
+
+    private record LayerCounts(long attention, long norms, long mlp, long experts, long activeExperts, long routers) {}
+
+    private LayerCounts layerCounts(int l) {
+        long d = hiddenSize, ff = intermediateSize, hd = headDim();
+        boolean gated = activation != Activation.GELU;
+        long normSize = norm == Norm.LAYERNORM ? 2 * d : d;
+        long attention = d * qDim() + 2 * d * kvDim() + (long) qDim() * d + (bias ? qDim() + 2L * kvDim() + d : 0);
+        long norms = 2 * normSize + (qkNorm ? 2 * hd : 0) + (sandwichNorms ? 2 * normSize : 0);
+        long dense = (gated ? 3 : 2) * d * ff, expert = (gated ? 3 : 2) * d * expertSize();
+        if (!sparse(l)) return new LayerCounts(attention, norms, dense + (bias && !gated ? ff + d : 0), 0, 0, 0);
+        long shared = sharedExpertIntermediateSize > 0 ? 3 * d * sharedExpertIntermediateSize + d : 0;   // and its gate [1, d]
+        return new LayerCounts(attention, norms, 0, numExperts * expert + shared, expertsPerToken * expert + shared, numExperts * d);
     }
 
     /** Whether layer l's MLP is a mixture of experts. */

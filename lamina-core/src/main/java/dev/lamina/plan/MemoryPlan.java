@@ -244,8 +244,30 @@ public final class MemoryPlan {
         if (adapter) items.add(new Item(WEIGHTS, heap.floats(trainable), "LoRA adapter, rank " + r.loraRank()));
         double gradShare = r.strategy() == Strategy.ZERO2 || r.strategy() == Strategy.ZERO3 ? 1.0 / r.workers() : adapter ? 1 : share;
         double momentShare = r.strategy().name().startsWith("ZERO") ? 1.0 / r.workers() : adapter ? 1 : share;
-        items.add(new Item(GRADIENTS, heap.floats((long) (trainable * gradShare)), "float32, one per trainable parameter"
-                + (r.precision() != Precision.FP32 && r.task() == Task.TRAIN ? " (each micro-batch's sum rounded to " + r.precision().name().toLowerCase(Locale.ROOT) + ")" : "")));
+        boolean byRegion = r.task() == Task.TRAIN && r.workers() == 1 && (r.precision() != Precision.FP32 || r.accum() > 1);   // Trainer's StepGradients
+        String p16 = r.precision().name().toLowerCase(Locale.ROOT);
+        if (byRegion) {
+            long[] regions = new long[L + 2];
+            var counts = c.parameterCounts();
+            regions[0] = counts.embeddings();
+            regions[L + 1] = P - regions[0];                                            // the final norm and the head: the rest
+            for (int l = 0; l < L; l++) regions[L + 1] -= regions[1 + l] = c.layerParameterCount(l);
+            long working = dev.lamina.train.StepGradients.workingFloats(regions, c.tieWordEmbeddings());
+            if (r.accum() == 1) {
+                items.add(new Item(GRADIENTS, heap.bytes(2 * P), p16 + ", one per parameter (each region rounded once backward has passed it)"));
+                items.add(new Item(GRADIENTS, heap.floats(working) + heap.floats(dev.lamina.train.StepGradients.chunkFloats(P)),
+                        "float32 working buffer" + (c.tieWordEmbeddings() ? "s" : "") + " for the region backward is in (the largest region"
+                                + (c.tieWordEmbeddings() ? ", and the tied embeddings'" : "") + "), and the chunk the update reads back"));
+            } else {
+                items.add(new Item(GRADIENTS, heap.floats(P), "float32, the sum of " + r.accum() + " micro-batches"
+                        + (r.precision() != Precision.FP32 ? " (each rounded to " + p16 + ")" : "") + ", added region by region"));
+                items.add(new Item(GRADIENTS, heap.floats(working), "float32 working buffer" + (c.tieWordEmbeddings() ? "s" : "")
+                        + " for the region backward is in"));
+            }
+        } else {
+            items.add(new Item(GRADIENTS, heap.floats((long) (trainable * gradShare)), "float32, one per trainable parameter"
+                    + (r.precision() != Precision.FP32 && r.task() == Task.TRAIN ? " (each micro-batch's sum rounded to " + p16 + ")" : "")));
+        }
         long moment = (long) (trainable * momentShare);
         items.add(new Item(OPTIMIZER, heap.floats(moment) + heap.floats(moment), "AdamW's two moments, float32"));
 

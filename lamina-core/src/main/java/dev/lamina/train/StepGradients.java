@@ -52,7 +52,7 @@ public final class StepGradients implements Parameters.GradientLender {
     private final List<Float> factors = new ArrayList<>();   // HALF: multiplied in as the values are read, in order
     private boolean first;                            // SUM: the step's first micro-batch (copies, the later ones add)
     private long workingFloats;
-    private float[] chunk;
+    private final float[] chunk;                      // HALF: a chunk of the gradient read back as float32
 
     private StepGradients(Parameters params, KernelSet kernels, GradientRegions regions, Mode mode, Precision precision) {
         this.params = params;
@@ -63,7 +63,11 @@ public final class StepGradients implements Parameters.GradientLender {
         this.half = mode == Mode.HALF ? new short[params.count()] : null;
         this.lent = new float[regions.regions()][];
         this.done = new boolean[regions.regions()];
+        this.chunk = mode == Mode.HALF ? new float[chunkFloats(params.count())] : null;
     }
+
+    /** The floats of the chunk HALF reads its gradient back in, for a model of count parameters. */
+    public static int chunkFloats(long count) { return (int) Math.min(CHUNK, count); }
 
     /**
      * The store a step of microBatches micro-batches in precision uses, or null when backward should
@@ -78,6 +82,21 @@ public final class StepGradients implements Parameters.GradientLender {
     }
 
     public Mode mode() { return mode; }
+
+    /**
+     * The working floats a step holds for regions of these sizes (the embeddings', each layer's, the
+     * final norm's and head's): one buffer as large as the largest region serves them in turn; with
+     * the head tied to the embeddings, whose region is then lent from the head (in the forward) to the
+     * embeddings (the end of backward), a second as large as the largest of the others.
+     */
+    public static long workingFloats(long[] regionSizes, boolean tied) {
+        long largest = 0, others = 0;
+        for (int r = 0; r < regionSizes.length; r++) {
+            largest = Math.max(largest, regionSizes[r]);
+            if (r > 0) others = Math.max(others, regionSizes[r]);
+        }
+        return largest + (tied ? others : 0);
+    }
 
     /** Bytes held: the 16-bit gradient (HALF) and the working buffers (the flat float32 gradient of SUM is the model's, not counted). */
     public long bytes() { return (half == null ? 0 : 2L * half.length) + 4 * workingFloats + (chunk == null ? 0 : 4L * chunk.length); }
@@ -189,7 +208,7 @@ public final class StepGradients implements Parameters.GradientLender {
     /** Σ g², the blocks of {@link KernelSet#squaresByBlock} added in order: the flat path's sumOfSquares to the bit. */
     public double sumOfSquares() {
         double[] s = {0};
-        double[] partial = new double[CHUNK / KernelSet.SQUARES_BLOCK];
+        double[] partial = new double[(chunk.length + KernelSet.SQUARES_BLOCK - 1) / KernelSet.SQUARES_BLOCK];
         forChunks(0, half.length, (g, at) -> {
             kernels.squaresByBlock(g, partial);
             int blocks = (g.size() + KernelSet.SQUARES_BLOCK - 1) / KernelSet.SQUARES_BLOCK;
@@ -205,9 +224,8 @@ public final class StepGradients implements Parameters.GradientLender {
     /** Calls body on [from, to) in chunks, each unpacked from 16 bits and multiplied by the factors in order. */
     public void forChunks(int from, int to, Chunk body) {
         requireHalf();
-        if (chunk == null) chunk = new float[CHUNK];
-        for (int at = from; at < to; at += CHUNK) {
-            int n = Math.min(CHUNK, to - at);
+        for (int at = from; at < to; at += chunk.length) {
+            int n = Math.min(chunk.length, to - at);
             kernels.unpack16(half, at, chunk, 0, n, precision);
             Tensor g = new Tensor(chunk, 0, new int[]{n});
             for (float f : factors) kernels.scale(g, f);

@@ -56,7 +56,7 @@ class StepGradientsTest {
                         String what = String.format("%s %s accum %d every %d", name, p.label(), accum, every);
                         Run ref = train(c, p, accum, every, true, dir.resolve(what.replace(' ', '_') + "-ref"));
                         Run got = train(c, p, accum, every, false, dir.resolve(what.replace(' ', '_')));
-                        long n = got.trainer().model().params().count(), half = accum == 1 ? 2 * n + 4L * StepGradients.CHUNK : 0;
+                        long n = got.trainer().model().params().count(), half = accum == 1 ? 2 * n + 4L * StepGradients.chunkFloats(n) : 0;
                         assertThat(got.trainer().stepGradientBytes()).as(what).isEqualTo(half + 4 * working(got.trainer().model()));
                         runs++;
                         if (!got.losses().equals(ref.losses())) differ.add(what + ": losses " + got.losses() + " vs " + ref.losses());
@@ -77,12 +77,21 @@ class StepGradientsTest {
      */
     private static long working(Decoder m) {
         GradientRegions r = GradientRegions.of(m.params(), m.config().numHiddenLayers());
-        long largest = 0, others = 0;
-        for (int q = 0; q < r.regions(); q++) {
-            largest = Math.max(largest, r.size(q));
-            if (q > 0) others = Math.max(others, r.size(q));
+        long[] sizes = new long[r.regions()];
+        for (int q = 0; q < sizes.length; q++) sizes[q] = r.size(q);
+        return StepGradients.workingFloats(sizes, m.config().tieWordEmbeddings());
+    }
+
+    /** The config's own count of each region's parameters (what the memory plan reads) is the layout's. */
+    @Test
+    void regionSizesFromTheConfigAreTheLayouts() {
+        for (String name : TestModels.names()) {
+            Decoder m = TestModels.load(name);
+            ModelConfig c = m.config();
+            GradientRegions r = GradientRegions.of(m.params(), c.numHiddenLayers());
+            for (int l = 0; l < c.numHiddenLayers(); l++) assertThat((long) r.size(1 + l)).as("%s layer %d", name, l).isEqualTo(c.layerParameterCount(l));
+            assertThat((long) r.size(0)).as(name).isEqualTo(c.parameterCounts().embeddings());
         }
-        return largest + (m.config().tieWordEmbeddings() ? others : 0);
     }
 
     /** 16 bits: 2 bytes a parameter plus the working buffers, which for an untied head are the largest region only. */
@@ -93,7 +102,7 @@ class StepGradientsTest {
         Decoder m = r.trainer().model();
         long n = m.params().count();
         assertThat(m.config().tieWordEmbeddings()).isFalse();
-        assertThat(r.trainer().stepGradientBytes()).isEqualTo(2 * n + 4 * working(m) + 4L * StepGradients.CHUNK);
+        assertThat(r.trainer().stepGradientBytes()).isEqualTo(2 * n + 4 * working(m) + 4L * StepGradients.chunkFloats(n));
         assertThat(working(m)).as("one layer's parameters").isLessThan(n / 4);
         assertThat(m.params().hasGradients()).as("no float32 gradient of the whole model").isFalse();
     }
