@@ -60,6 +60,7 @@ public final class Trainer {
     private GradientBuckets buckets;                       // data-parallel: the all-reduce overlapped with backward (null: after it, whole)
     private dev.lamina.tensor.Tensor accumulated;         // data-parallel: the step's gradient while micro-batches add up, when there are several
     private StepGradients store;                           // one worker: the step's gradient in 16 bits, or summed region by region (null: in place)
+    private boolean inPlace;                               // tests: the store never used
     private final boolean sixteenBit;                      // 16-bit training: the params are float32 master weights, which the tape reads rounded
     private LossScaler scaler;                             // fp16: the dynamic loss scale; else null
     private boolean skipped;                               // fp16: the last step's gradients overflowed and it was skipped
@@ -333,8 +334,6 @@ public final class Trainer {
             store = StepGradients.of(model.params(), model.kernels(), model.config().numHiddenLayers(), cfg.precision(), cfg.accum());
         return store;
     }
-
-    private boolean inPlace;
 
     /** Backward writes every micro-batch's gradient into the flat buffer in place, as data-parallel workers do (tests hold the store to this). */
     Trainer inPlaceGradients() { inPlace = true; store = null; return this; }
