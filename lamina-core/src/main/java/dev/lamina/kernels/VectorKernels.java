@@ -563,21 +563,37 @@ public final class VectorKernels implements KernelSet {
 
     /**
      * bfloat16: each float's high half, and an OR of the low halves to tell exactness; over the pool's
-     * threads. fp16 through the JDK's conversions, element by element (the Vector API has none).
+     * threads. fp16: normal halves and zeros on the float's bits (sign, exponent − 112, the top ten
+     * mantissa bits), a vector holding any other value through the JDK's conversions, element by
+     * element (the Vector API has none).
      */
     @Override
     public boolean pack16(float[] src, int so, short[] dst, int dO, int n, dev.lamina.tensor.Precision p) {
         if (p != dev.lamina.tensor.Precision.BF16) {
             if (p != dev.lamina.tensor.Precision.FP16) throw new IllegalArgumentException("16-bit copies of " + p);
-            boolean[] inexact = new boolean[1];
+            java.util.concurrent.atomic.AtomicBoolean inexact = new java.util.concurrent.atomic.AtomicBoolean();
             elementwise(n, (i0, i1) -> {
-                for (int i = i0; i < i1; i++) {
-                    short h = Float.floatToFloat16(src[so + i]);
-                    if (Float.floatToRawIntBits(Float.float16ToFloat(h)) != Float.floatToRawIntBits(src[so + i])) { inexact[0] = true; return; }
-                    dst[dO + i] = h;
+                int i = i0;
+                for (; i + L <= i1; i += L) {
+                    // a normal half (exponent 113..142 in float32, the low 13 mantissa bits zero) or a zero: its bits
+                    // directly; a vector holding anything else (subnormal halves, infinities, NaNs, inexact values)
+                    // goes element by element through the JDK's conversion
+                    IntVector b = FloatVector.fromArray(S, src, so + i).reinterpretAsInts();
+                    IntVector e = b.lanewise(VectorOperators.LSHR, 23).and(0xff);
+                    VectorMask<Integer> normal = e.compare(VectorOperators.GE, 113).and(e.compare(VectorOperators.LE, 142))
+                            .and(b.and(0x1fff).compare(VectorOperators.EQ, 0));
+                    VectorMask<Integer> zero = b.and(0x7fffffff).compare(VectorOperators.EQ, 0);
+                    if (!normal.or(zero).allTrue()) {
+                        if (!packHalves(src, so + i, dst, dO + i, L)) { inexact.set(true); return; }
+                        continue;
+                    }
+                    IntVector h = b.lanewise(VectorOperators.LSHR, 16).and(0x8000)
+                            .or(e.sub(112).lanewise(VectorOperators.LSHL, 10).or(b.and(0x7fffff).lanewise(VectorOperators.LSHR, 13)).blend(0, zero));
+                    h.convertShape(VectorOperators.I2S, S16, 0).reinterpretAsShorts().intoArray(dst, dO + i);
                 }
+                if (!packHalves(src, so + i, dst, dO + i, i1 - i)) inexact.set(true);
             });
-            return !inexact[0];
+            return !inexact.get();
         }
         java.util.concurrent.atomic.AtomicBoolean lost = new java.util.concurrent.atomic.AtomicBoolean();
         elementwise(n, (i0, i1) -> {
@@ -597,6 +613,16 @@ public final class VectorKernels implements KernelSet {
             if (rest != 0) lost.set(true);
         });
         return !lost.get();
+    }
+
+    /** dst[d+j] = src[s+j] as a half, j < n, through the JDK's conversion; false at the first value that is not exact. */
+    private static boolean packHalves(float[] src, int s, short[] dst, int d, int n) {
+        for (int j = 0; j < n; j++) {
+            short h = Float.floatToFloat16(src[s + j]);
+            if (Float.floatToRawIntBits(Float.float16ToFloat(h)) != Float.floatToRawIntBits(src[s + j])) return false;
+            dst[d + j] = h;
+        }
+        return true;
     }
 
     @Override

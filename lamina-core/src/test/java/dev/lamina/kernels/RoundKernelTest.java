@@ -78,6 +78,37 @@ class RoundKernelTest {
     }
 
     /**
+     * fp16 packing on its fast path: buffers of normal halves and signed zeros (what activations and
+     * gradients mostly are), every exponent from 2⁻¹⁴ to 2¹⁵, with now and then one value the bits alone
+     * do not handle (a subnormal half, an infinity, a NaN, a value not exact in 16 bits) in an odd place:
+     * the vector kernels give Half's answer and bits.
+     */
+    @Test
+    void fp16PackingOfNormalHalvesIsTheReferenceBitForBit() {
+        SplittableRandom r = new SplittableRandom(13);
+        for (int n : new int[] {1, 15, 16, 17, 64, 100, 1000, 4099})
+            for (int odd = -1; odd < 4; odd++)
+                for (KernelSet k : new KernelSet[] {Kernels.vector(1), Kernels.vector(2)}) {
+                    float[] x = new float[n];
+                    for (int i = 0; i < n; i++) {
+                        float v = (float) Math.scalb(1 + r.nextDouble(), r.nextInt(-14, 16)) * (r.nextBoolean() ? 1 : -1);
+                        x[i] = r.nextInt(20) == 0 ? (r.nextBoolean() ? 0f : -0f) : Precision.FP16.round(v);
+                    }
+                    if (odd >= 0) x[r.nextInt(n)] = switch (odd) {
+                        case 0 -> 0x1p-20f;                               // a subnormal half, exact
+                        case 1 -> Float.NEGATIVE_INFINITY;
+                        case 2 -> Float.float16ToFloat((short) 0x7e01);
+                        default -> 1f + 0x1p-20f;                         // not a half
+                    };
+                    short[] ref = new short[n], got = new short[n];
+                    boolean exact = dev.lamina.tensor.Half.pack(x, ref, Precision.FP16);
+                    assertThat(exact).isEqualTo(odd != 3);
+                    assertThat(k.pack16(x, got, Precision.FP16)).as("n %d odd %d %s", n, odd, k.name()).isEqualTo(exact);
+                    if (exact) assertThat(got).as("n %d odd %d %s", n, odd, k.name()).isEqualTo(ref);
+                }
+    }
+
+    /**
      * The offset forms (a 16-bit gradient store packs one region of the flat gradient at a time):
      * n values from odd offsets into odd offsets, the vector kernels' bits equal to Half's, and nothing
      * outside [off, off + n) written.
