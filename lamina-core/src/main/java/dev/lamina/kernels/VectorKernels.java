@@ -584,14 +584,14 @@ public final class VectorKernels implements KernelSet {
                             .and(b.and(0x1fff).compare(VectorOperators.EQ, 0));
                     VectorMask<Integer> zero = b.and(0x7fffffff).compare(VectorOperators.EQ, 0);
                     if (!normal.or(zero).allTrue()) {
-                        if (!packHalves(src, so + i, dst, dO + i, L)) { inexact.set(true); return; }
+                        if (!dev.lamina.tensor.Half.pack(src, so + i, dst, dO + i, L, p)) { inexact.set(true); return; }
                         continue;
                     }
                     IntVector h = b.lanewise(VectorOperators.LSHR, 16).and(0x8000)
                             .or(e.sub(112).lanewise(VectorOperators.LSHL, 10).or(b.and(0x7fffff).lanewise(VectorOperators.LSHR, 13)).blend(0, zero));
                     h.convertShape(VectorOperators.I2S, S16, 0).reinterpretAsShorts().intoArray(dst, dO + i);
                 }
-                if (!packHalves(src, so + i, dst, dO + i, i1 - i)) inexact.set(true);
+                if (!dev.lamina.tensor.Half.pack(src, so + i, dst, dO + i, i1 - i, p)) inexact.set(true);
             });
             return !inexact.get();
         }
@@ -613,16 +613,6 @@ public final class VectorKernels implements KernelSet {
             if (rest != 0) lost.set(true);
         });
         return !lost.get();
-    }
-
-    /** dst[d+j] = src[s+j] as a half, j < n, through the JDK's conversion; false at the first value that is not exact. */
-    private static boolean packHalves(float[] src, int s, short[] dst, int d, int n) {
-        for (int j = 0; j < n; j++) {
-            short h = Float.floatToFloat16(src[s + j]);
-            if (Float.floatToRawIntBits(Float.float16ToFloat(h)) != Float.floatToRawIntBits(src[s + j])) return false;
-            dst[d + j] = h;
-        }
-        return true;
     }
 
     @Override
