@@ -244,16 +244,17 @@ public final class MemoryPlan {
         if (adapter) items.add(new Item(WEIGHTS, heap.floats(trainable), "LoRA adapter, rank " + r.loraRank()));
         double gradShare = r.strategy() == Strategy.ZERO2 || r.strategy() == Strategy.ZERO3 ? 1.0 / r.workers() : adapter ? 1 : share;
         double momentShare = r.strategy().name().startsWith("ZERO") ? 1.0 / r.workers() : adapter ? 1 : share;
-        boolean byRegion = r.task() == Task.TRAIN && r.workers() == 1 && (r.precision() != Precision.FP32 || r.accum() > 1);   // Trainer's StepGradients
+        // one worker's full training keeps its step gradient as Trainer's StepGradients does (null: one float32 buffer)
+        var byRegion = r.task() == Task.TRAIN && r.workers() == 1 ? dev.lamina.train.StepGradients.mode(dev.lamina.tensor.Precision.valueOf(r.precision().name()), r.accum()) : null;
         String p16 = r.precision().name().toLowerCase(Locale.ROOT);
-        if (byRegion) {
+        if (byRegion != null) {
             long[] regions = new long[L + 2];
             var counts = c.parameterCounts();
             regions[0] = counts.embeddings();
             regions[L + 1] = P - regions[0];                                            // the final norm and the head: the rest
             for (int l = 0; l < L; l++) regions[L + 1] -= regions[1 + l] = c.layerParameterCount(l);
             long working = dev.lamina.train.StepGradients.workingFloats(regions, c.tieWordEmbeddings());
-            if (r.accum() == 1) {
+            if (byRegion == dev.lamina.train.StepGradients.Mode.HALF) {
                 items.add(new Item(GRADIENTS, heap.bytes(2 * P), p16 + ", one per parameter (each region rounded once backward has passed it)"));
                 items.add(new Item(GRADIENTS, heap.floats(working) + heap.floats(dev.lamina.train.StepGradients.chunkFloats(P)),
                         "float32 working buffer" + (c.tieWordEmbeddings() ? "s" : "") + " for the region backward is in (the largest region"

@@ -72,14 +72,9 @@ public final class AdamW {
     /** One update with the gradient in half (its 16-bit values, {@link StepGradients.Mode#HALF}), or in params.gradData() when half is null. */
     public void step(double lr, TrainConfig c, StepGradients half) {
         t++;
-        for (int i = 0; i < spans.length; i++) {
-            Span s = spans[i];
-            if (s.to() == s.from()) continue;
-            float decay = s.decay() ? (float) c.weightDecay() : 0f;
-            if (half != null) update(s.from(), s.to(), lr, c, decay, half);
-            else kernels.adamw(s.param(), flatGrad(i), s.m(), s.v(), (float) lr, (float) c.beta1(), (float) c.beta2(),
-                    (float) c.eps(), decay, correction(c.beta1()), correction(c.beta2()));
-        }
+        for (int i = 0; i < spans.length; i++)
+            if (spans[i].to() > spans[i].from())
+                update(spans[i], half == null ? flatGrad(i) : null, lr, c, spans[i].decay() ? (float) c.weightDecay() : 0f, half);
     }
 
     /** The flat gradient's view of span i (kept: a step allocates nothing). */
@@ -96,18 +91,17 @@ public final class AdamW {
     /** As above with the gradient in half, or in params.gradData() when half is null. */
     public void stepAllDecay(double lr, TrainConfig c, StepGradients half) {
         t++;
-        update(lo, hi, lr, c, (float) c.weightDecay(), half);
+        update(span(lo, hi, true), half == null ? slice(params.gradData(), lo, hi - lo) : null, lr, c, (float) c.weightDecay(), half);
     }
 
-    /** The update of parameters [from, to) at step t; the gradient read whole from the flat buffer, or a chunk at a time from half. */
-    private void update(int from, int to, double lr, TrainConfig c, float decay, StepGradients half) {
+    /** The update of span s at step t: its gradient is flat (a view of the flat buffer), or else read from half a chunk at a time. */
+    private void update(Span s, Tensor flat, double lr, TrainConfig c, float decay, StepGradients half) {
         float bc1 = correction(c.beta1()), bc2 = correction(c.beta2());
         if (half == null) {
-            kernels.adamw(slice(params.data(), from, to - from), slice(params.gradData(), from, to - from), slice(m, from - lo, to - from),
-                    slice(v, from - lo, to - from), (float) lr, (float) c.beta1(), (float) c.beta2(), (float) c.eps(), decay, bc1, bc2);
+            kernels.adamw(s.param(), flat, s.m(), s.v(), (float) lr, (float) c.beta1(), (float) c.beta2(), (float) c.eps(), decay, bc1, bc2);
             return;
         }
-        half.forChunks(from, to, (g, at) -> kernels.adamw(slice(params.data(), at, g.size()), g, slice(m, at - lo, g.size()),
+        half.forChunks(s.from(), s.to(), (g, at) -> kernels.adamw(slice(params.data(), at, g.size()), g, slice(m, at - lo, g.size()),
                 slice(v, at - lo, g.size()), (float) lr, (float) c.beta1(), (float) c.beta2(), (float) c.eps(), decay, bc1, bc2));
     }
 

@@ -75,10 +75,15 @@ public final class StepGradients implements Parameters.GradientLender {
      * whose layers are not contiguous blocks. HALF needs a 16-bit precision and one micro-batch.
      */
     public static StepGradients of(Parameters params, KernelSet kernels, int layers, Precision precision, int microBatches) {
-        if (microBatches <= 1 && precision == Precision.FP32) return null;
-        GradientRegions r = GradientRegions.of(params, layers);
-        if (r == null) return null;
-        return new StepGradients(params, kernels, r, microBatches <= 1 ? Mode.HALF : Mode.SUM, precision);
+        Mode mode = mode(precision, microBatches);
+        GradientRegions r = mode == null ? null : GradientRegions.of(params, layers);
+        return r == null ? null : new StepGradients(params, kernels, r, mode, precision);
+    }
+
+    /** How one worker's step of microBatches micro-batches in precision keeps its gradient: HALF, SUM, or null (in place, float32 with one micro-batch). */
+    public static Mode mode(Precision precision, int microBatches) {
+        if (microBatches > 1) return Mode.SUM;
+        return precision == Precision.FP32 ? null : Mode.HALF;
     }
 
     public Mode mode() { return mode; }

@@ -328,9 +328,9 @@ public final class Trainer {
      * with one micro-batch; data-parallel workers, whose buckets round and sum it themselves).
      */
     private StepGradients stepGradients() {
-        boolean half = cfg.accum() <= 1;
-        if (inPlace || ring.size() > 1 || half && gradientHook != null) return null;
-        if (store == null || (store.mode() == StepGradients.Mode.HALF) != half)
+        StepGradients.Mode want = StepGradients.mode(cfg.precision(), cfg.accum());
+        if (want == null || inPlace || ring.size() > 1 || want == StepGradients.Mode.HALF && gradientHook != null) return null;
+        if (store == null || store.mode() != want)
             store = StepGradients.of(model.params(), model.kernels(), model.config().numHiddenLayers(), cfg.precision(), cfg.accum());
         return store;
     }
